@@ -1,0 +1,81 @@
+# strata — one Makefile for the library, the CLI, the tests and the benchmarks.
+#
+#   make          build bin/strata (warning-free with -Wall -Wextra)
+#   make test     install missing Debian packages, build, run the whole test suite with prove
+#   make bench    run the benchmarks in bench/
+#   make docs     regenerate the reference docs from the key tables the parser uses
+#
+# Dependencies come from Debian packages (scripts/install-deps.sh): Open MPI, BLIS (OpenMP
+# build), parallel HDF5, cJSON, cmocka.
+
+CC        := mpicc
+BLIS_INC  := /usr/include/x86_64-linux-gnu/blis-openmp
+PKGS      := hdf5-openmpi libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O3 -g
+CFLAGS   += -std=c17 -Wall -Wextra -fopenmp -MMD -MP -D_GNU_SOURCE
+CPPFLAGS += -I. -Icore -isystem $(BLIS_INC) $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lblis -lm
+
+BUILD    := build
+LIB_DIRS := core core/layers sharding mpi jobs
+LIB_SRC  := $(filter-out jobs/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libstrata.a
+
+TEST_UTIL_SRC := $(wildcard tests/util/*.c)
+TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all probe test deps bench docs clean
+all: probe bin/strata
+
+probe:
+	@command -v $(CC) >/dev/null || { echo "make: $(CC) not found: run scripts/install-deps.sh (Open MPI)"; exit 1; }
+	@for p in $(PKGS); do pkg-config --exists $$p || { echo "make: pkg-config module $$p not found: run scripts/install-deps.sh"; exit 1; }; done
+	@test -f $(BLIS_INC)/blis.h || { echo "make: $(BLIS_INC)/blis.h not found: run scripts/install-deps.sh (libblis-openmp-dev)"; exit 1; }
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/strata: $(BUILD)/jobs/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%.o: CPPFLAGS += -Itests/util
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+# The whole suite: every tests/test_*.c is a cmocka program printing TAP, run by prove.
+# tests/*.sh are TAP-printing scripts (CLI and MPI tests).
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(wildcard tests/*.sh)
+
+bench: all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+docs: bin/strata
+	bin/strata help reference --markdown > docs/reference.md
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,122 @@
+/* layer.h — the interface every layer kind implements, and the layer registry.
+ *
+ * A layer kind is a small vtable (st_layer_kind_t) found by its JSON "type" in one registration
+ * table (layer_registry.c). Each kind also exposes plain forward/backward functions over explicit
+ * buffers (outputs first, dimensions last, shapes in comments), which its vtable entries call.
+ *
+ * Conventions, for every kind:
+ * - Activations are float32, batch-major: in [B, numel(in_shape)], out [B, numel(out_shape)].
+ * - forward() writes out; it may save what backward needs in L->scratch.
+ * - backward() WRITES din (overwrite; din may be NULL: then skip computing it) and ADDS into the
+ *   parameter gradients (L->params[i].grad), so gradients accumulate over micro-batches.
+ * - Parameters and buffers are views into the model's flat arenas: setup() only declares their
+ *   sizes (st_layer_add_param / st_layer_add_buffer); the model binds data/grad pointers before
+ *   init() runs.
+ * - Reductions that must be reproducible are done in a fixed order (never `omp reduction`):
+ *   parallelise over the dimension that is not reduced.
+ * - Randomness comes from philox.h keyed by (ctx->seed, purpose, L->index, ctx->step, sample). */
+#ifndef ST_LAYER_H
+#define ST_LAYER_H
+
+#include <stdint.h>
+
+#include "schema.h"
+#include "shape.h"
+#include "st_error.h"
+
+#define ST_MAX_KEYS 16
+#define ST_MAX_PARAMS 4
+
+typedef struct st_layer st_layer_t;
+
+/* One parameter or buffer tensor: a view into an arena. */
+typedef struct {
+    char name[96];     /* full name: "<layer name>.<tensor>", e.g. "layers.0.weight" */
+    size_t offset, n;  /* position and length in its arena (floats) */
+    float *data;       /* arena + offset */
+    float *grad;       /* gradient arena + offset (parameters only) */
+    int decay;         /* 1: weight decay applies by default (weights); 0: biases, norm params */
+    float l2;          /* per-layer L2 penalty coefficient (loss += l2/2 * ||w||^2) */
+} st_tensor_view_t;
+
+/* What a forward/backward call needs to know besides the buffers. */
+typedef struct {
+    int training;                 /* 1: training mode (dropout on, batchnorm uses batch statistics) */
+    uint64_t seed;                /* run seed: keys every random draw */
+    uint32_t step;                /* optimizer step: keys dropout masks */
+    const int64_t *sample_index;  /* [B] global index of each row (keys dropout); NULL = row number */
+    int update_running_stats;     /* batchnorm: update running statistics in a training forward */
+} st_run_ctx_t;
+
+typedef struct st_layer_kind {
+    const char *type;              /* JSON "type" */
+    const char *help;              /* one line for docs */
+    const st_key_t *keys;          /* JSON keys besides "type" and "name" */
+    int n_keys;
+    /* Checks L->in_shape and L->opt, sets L->out_shape, declares parameters, buffers, scratch. */
+    st_status_t (*setup)(st_layer_t *L, st_error_t *err);
+    /* Initial parameter and buffer values (PyTorch's defaults unless the "init" key says otherwise). */
+    void (*init)(st_layer_t *L, uint64_t seed);
+    /* out [B, numel(out_shape)] from in [B, numel(in_shape)]. */
+    void (*forward)(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B);
+    /* din [B, numel(in_shape)] (written; may be NULL) and parameter gradients (added) from
+     * dout [B, numel(out_shape)]; in and out are the forward's buffers. */
+    void (*backward)(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
+                     const float *in, const float *out, int B);
+} st_layer_kind_t;
+
+struct st_layer {
+    const st_layer_kind_t *kind;
+    int index;                    /* position in the model's execution order (keys randomness) */
+    char name[80];                /* "layers.3" or the user's "name" */
+    char path[128];               /* JSON path for messages: "model.layers[3]" */
+    st_val_t opt[ST_MAX_KEYS];    /* option values, indexed like kind->keys */
+    int n_classes;                /* dataset's class count (for units: "classes"); 0 = unknown */
+    const char *next_type;        /* type of the layer that follows in the same chain, or NULL */
+    st_shape_t in_shape, out_shape;
+    int n_params;
+    st_tensor_view_t params[ST_MAX_PARAMS];
+    int n_buffers;
+    st_tensor_view_t buffers[ST_MAX_PARAMS];
+    long scratch_per_sample;      /* floats of scratch per sample */
+    long scratch_fixed;           /* floats of scratch independent of B */
+    float *scratch;               /* [B_max * scratch_per_sample + scratch_fixed], set by the model */
+};
+
+/* Declares a parameter/buffer of n floats named "<L->name>.<tensor>"; returns its index. */
+int st_layer_add_param(st_layer_t *L, const char *tensor, size_t n, int decay);
+int st_layer_add_buffer(st_layer_t *L, const char *tensor, size_t n);
+
+/* Option value by key name (aborts nothing: returns NULL if the kind has no such key). */
+const st_val_t *st_layer_opt(const st_layer_t *L, const char *key);
+
+/* PyTorch-style initialisation helpers, keyed by (seed, ST_RNG_INIT, L->index, param index). */
+void st_init_uniform(st_layer_t *L, int param, float bound, uint64_t seed);
+void st_init_normal(st_layer_t *L, int param, float std, uint64_t seed);
+void st_init_const(float *x, size_t n, float value);
+/* Weight init by the layer's "init" key: "default" = U(+-1/sqrt(fan_in)) (PyTorch's
+ * kaiming_uniform(a=sqrt(5))), "he" = N(0, 2/fan_in), "xavier" = U(+-sqrt(6/(fan_in+fan_out))). */
+void st_init_weight(st_layer_t *L, int param, const char *scheme, int fan_in, int fan_out, uint64_t seed);
+
+/* Parses `obj` (a layer object at JSON `path`) and runs the kind's setup for input shape `in`.
+ * `name` names its tensors ("layers.3"; the user's "name" key wins), `index` keys its random
+ * draws, `next_type` is the type of the layer after it in its chain (or NULL). */
+st_status_t st_layer_build(st_layer_t *L, const cJSON *obj, const char *path, const char *name,
+                           int index, st_shape_t in, int n_classes, const char *next_type,
+                           st_error_t *err);
+
+/* Floats of parameters and of buffers the layer declared. */
+size_t st_layer_param_floats(const st_layer_t *L);
+size_t st_layer_buffer_floats(const st_layer_t *L);
+
+/* Points the layer's tensors at consecutive places from params/grads/buffers (each the spot in
+ * its arena where this layer's first tensor goes; offsets are relative to arena_* bases). */
+void st_layer_bind(st_layer_t *L, float *arena_params, float *arena_grads, float *arena_buffers,
+                   size_t param_offset, size_t buffer_offset);
+
+/* The registry. */
+const st_layer_kind_t *st_layer_kind_find(const char *type);
+int st_layer_kind_count(void);
+const st_layer_kind_t *st_layer_kind_at(int i);
+
+#endif

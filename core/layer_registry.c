@@ -1,0 +1,27 @@
+/* layer_registry.c — the one table of layer kinds. A config's "type" is looked up here; an
+ * unknown type is an error that lists these names. */
+#include <string.h>
+
+#include "layer.h"
+
+extern const st_layer_kind_t st_kind_dense, st_kind_batchnorm, st_kind_layernorm, st_kind_dropout,
+    st_kind_relu, st_kind_leaky_relu, st_kind_gelu, st_kind_sigmoid, st_kind_tanh, st_kind_hardswish,
+    st_kind_conv1d, st_kind_max_pool1d, st_kind_avg_pool1d, st_kind_global_avg_pool,
+    st_kind_global_max_pool, st_kind_flatten;
+
+static const st_layer_kind_t *const kinds[] = {
+    &st_kind_dense, &st_kind_batchnorm, &st_kind_layernorm, &st_kind_dropout,
+    &st_kind_relu, &st_kind_leaky_relu, &st_kind_gelu, &st_kind_sigmoid, &st_kind_tanh,
+    &st_kind_hardswish, &st_kind_conv1d, &st_kind_max_pool1d, &st_kind_avg_pool1d,
+    &st_kind_global_avg_pool, &st_kind_global_max_pool, &st_kind_flatten,
+};
+
+int st_layer_kind_count(void) { return (int)(sizeof kinds / sizeof kinds[0]); }
+
+const st_layer_kind_t *st_layer_kind_at(int i) { return kinds[i]; }
+
+const st_layer_kind_t *st_layer_kind_find(const char *type) {
+    for (int i = 0; i < st_layer_kind_count(); i++)
+        if (strcmp(kinds[i]->type, type) == 0) return kinds[i];
+    return NULL;
+}

@@ -1,0 +1,45 @@
+/* philox.h — counter-based random numbers (Philox4x32-10, Salmon et al., SC'11).
+ *
+ * Every random draw in strata is a pure function of (seed, purpose, stream, step, index): no
+ * generator state exists anywhere, so a resumed run or a different rank count draws exactly the
+ * same numbers. Layout of the 128-bit counter:
+ *   ctr[0] = index low 32 bits, ctr[1] = index high 32 bits, ctr[2] = step,
+ *   ctr[3] = purpose << 24 | stream (24 bits, e.g. a layer index);
+ * the 64-bit key is the run seed. Each call yields four 32-bit words. */
+#ifndef ST_PHILOX_H
+#define ST_PHILOX_H
+
+#include <stdint.h>
+
+/* What a draw is for; part of the counter so that purposes never share numbers. */
+typedef enum {
+    ST_RNG_INIT = 1,     /* parameter initialisation: stream = layer index, index = element/4 */
+    ST_RNG_DROPOUT = 2,  /* dropout masks: stream = layer index, step = optimizer step */
+    ST_RNG_SPLIT = 3,    /* train/val/test split */
+    ST_RNG_SHARD = 4,    /* assignment of samples to virtual shards */
+    ST_RNG_SHUFFLE = 5,  /* per-epoch order within a shard: step = epoch */
+    ST_RNG_AUGMENT = 6,
+    ST_RNG_MIXUP = 7,
+    ST_RNG_TEST = 15     /* test-data generation */
+} st_rng_purpose_t;
+
+/* The raw block function: out = Philox4x32-10(ctr, key). */
+void st_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* Four words for (seed, purpose, stream, step, index). */
+void st_rand_u32x4(uint64_t seed, uint32_t purpose, uint32_t stream, uint32_t step, uint64_t index,
+                   uint32_t out[4]);
+
+/* A 32-bit word as a float uniform in [0, 1): the top 24 bits times 2^-24 (exact in float). */
+static inline float st_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
+/* Fills out[0..n) with uniforms in [lo, hi) from consecutive counter indices starting at
+ * index0 (four values per index). */
+void st_rand_uniform(float *out, long n, float lo, float hi, uint64_t seed, uint32_t purpose,
+                     uint32_t stream, uint32_t step, uint64_t index0);
+
+/* Fills out[0..n) with normals N(mean, std^2) (Box-Muller on pairs of words). */
+void st_rand_normal(float *out, long n, float mean, float std, uint64_t seed, uint32_t purpose,
+                    uint32_t stream, uint32_t step, uint64_t index0);
+
+#endif

@@ -1,0 +1,64 @@
+/* st_error.c — error messages and checked aligned allocation. */
+#include "st_error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+st_status_t st_fail(st_error_t *err, st_status_t code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void st_error_prefix(st_error_t *err, const char *fmt, ...) {
+    if (!err) return;
+    char head[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n_head = vsnprintf(head, sizeof head - 2, fmt, ap);
+    va_end(ap);
+    if (n_head < 0) return;
+    if (n_head > (int)sizeof head - 3) n_head = (int)sizeof head - 3;
+    memcpy(head + n_head, ": ", 3);
+    n_head += 2;
+    size_t n_old = strnlen(err->msg, sizeof err->msg - 1);
+    if (n_old + (size_t)n_head >= sizeof err->msg) n_old = sizeof err->msg - 1 - (size_t)n_head;
+    memmove(err->msg + n_head, err->msg, n_old);
+    memcpy(err->msg, head, (size_t)n_head);
+    err->msg[n_head + n_old] = '\0';
+}
+
+const char *st_status_name(st_status_t code) {
+    switch (code) {
+    case ST_OK: return "ok";
+    case ST_ERR_CONFIG: return "config error";
+    case ST_ERR_SHAPE: return "shape error";
+    case ST_ERR_IO: return "I/O error";
+    case ST_ERR_DATA: return "data error";
+    case ST_ERR_NOMEM: return "out of memory";
+    case ST_ERR_MPI: return "MPI error";
+    case ST_ERR_NUMERIC: return "numeric error";
+    case ST_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown error";
+}
+
+void *st_alloc(size_t n_bytes, const char *what, st_error_t *err) {
+    size_t rounded = (n_bytes + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) {
+        st_fail(err, ST_ERR_NOMEM, "cannot allocate %zu bytes for %s", n_bytes, what);
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void st_free(void *p) { free(p); }

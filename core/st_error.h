@@ -1,0 +1,47 @@
+/* st_error.h — status codes and error messages for every strata library call.
+ *
+ * Library code never exits: a failing call fills an st_error_t with a message that names the
+ * file, field or row at fault and returns its status code. Only `main` ends the process. */
+#ifndef ST_ERROR_H
+#define ST_ERROR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef enum {
+    ST_OK = 0,
+    ST_ERR_CONFIG = 2,   /* a config or model description is wrong */
+    ST_ERR_SHAPE = 3,    /* tensor shapes do not fit together */
+    ST_ERR_IO = 4,       /* a file cannot be read or written */
+    ST_ERR_DATA = 5,     /* a dataset's content is wrong (NaN, label out of range, ...) */
+    ST_ERR_NOMEM = 6,    /* an allocation failed */
+    ST_ERR_MPI = 7,      /* an MPI call failed */
+    ST_ERR_NUMERIC = 8,  /* a non-finite value where a finite one is required */
+    ST_ERR_INTERNAL = 9  /* a bug in strata */
+} st_status_t;
+
+typedef struct {
+    st_status_t code;
+    char msg[1024];
+} st_error_t;
+
+/* Fills `err` (may be NULL) with a formatted message and returns `code`. */
+st_status_t st_fail(st_error_t *err, st_status_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prepends "prefix: " to an existing message (for adding context on the way up). */
+void st_error_prefix(st_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+const char *st_status_name(st_status_t code);
+
+/* Allocates `n_bytes` aligned to 64 bytes and zeroed; NULL (and err filled) on failure. */
+void *st_alloc(size_t n_bytes, const char *what, st_error_t *err);
+void st_free(void *p);
+
+#define ST_TRY(call)                          \
+    do {                                      \
+        st_status_t st_try_rc_ = (call);      \
+        if (st_try_rc_ != ST_OK) return st_try_rc_; \
+    } while (0)
+
+#endif

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian 12 packages strata needs, only those missing.
+# Idempotent and quick when everything is present. Needs root (or sudo) to install.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config
+  openmpi-bin libopenmpi-dev
+  libblis-openmp-dev
+  libhdf5-openmpi-dev
+  libcjson-dev
+  libcmocka-dev
+  python3-torch python3-h5py python3-numpy   # fixture generation and interop tests only
+  dataset-fashion-mnist                      # the default dataset
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  [ "$p" = "#" ] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} Debian packages are present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
