@@ -34,6 +34,14 @@ void st_error_prefix(st_error_t *err, const char *fmt, ...) {
     err->msg[n_head + n_old] = '\0';
 }
 
+int st_format(char *dst, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= size;
+}
+
 const char *st_status_name(st_status_t code) {
     switch (code) {
     case ST_OK: return "ok";

@@ -34,6 +34,10 @@ void st_error_prefix(st_error_t *err, const char *fmt, ...) __attribute__((forma
 
 const char *st_status_name(st_status_t code);
 
+/* snprintf for names and JSON paths, where a truncated result is acceptable (messages only);
+ * returns 1 when the result was truncated. */
+int st_format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Allocates `n_bytes` aligned to 64 bytes and zeroed; NULL (and err filled) on failure. */
 void *st_alloc(size_t n_bytes, const char *what, st_error_t *err);
 void st_free(void *p);

@@ -1,0 +1,482 @@
+/* model.c — building the layer graph from JSON and running it forward and backward.
+ *
+ * The JSON tree (sequential chains, parallel branches, residuals, heads) is flattened at build
+ * time into ops over numbered values; value 0 is the input batch. Each value owns an activation
+ * buffer and a gradient buffer [B_max, numel]. A value read by more than one op accumulates its
+ * gradient (zeroed before backward); a value read once has its gradient written directly. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OP_LAYER, OP_CONCAT, OP_ADD } op_kind_t;
+
+#define MAX_MERGE 16
+
+typedef struct {
+    op_kind_t kind;
+    st_layer_t *layer;     /* OP_LAYER */
+    int in[MAX_MERGE];     /* input value ids */
+    int n_in;
+    int out;               /* output value id */
+} op_t;
+
+typedef struct {
+    st_shape_t shape;
+    float *act;            /* [B_max, numel] (value 0: points at the caller's input) */
+    float *grad;           /* [B_max, numel] */
+    int n_consumers;
+} value_t;
+
+struct st_model {
+    st_shape_t in_shape;
+    int n_classes;
+    op_t *ops;
+    int n_ops, cap_ops;
+    value_t *values;
+    int n_values, cap_values;
+    st_layer_t **layers;
+    int n_layers, cap_layers;
+    st_head_t heads[ST_MAX_HEADS];
+    int n_heads;
+    float *params, *grads, *buffers;
+    size_t n_param_floats, n_buffer_floats;
+    st_tensor_view_t *tensors;
+    int n_tensors;
+    int B_max, want_input_grad;
+    float *tmp_grad;       /* [B_max, largest numel]: a layer's din before it is added */
+};
+
+/* ---- growing arrays ---- */
+
+static int grow(void **arr, int *cap, int need, size_t elem) {
+    if (need <= *cap) return 1;
+    int n = *cap ? *cap * 2 : 16;
+    while (n < need) n *= 2;
+    void *p = realloc(*arr, (size_t)n * elem);
+    if (!p) return 0;
+    *arr = p;
+    *cap = n;
+    return 1;
+}
+
+static int new_value(st_model_t *m, st_shape_t shape, st_error_t *err) {
+    if (!grow((void **)&m->values, &m->cap_values, m->n_values + 1, sizeof(value_t))) {
+        st_fail(err, ST_ERR_NOMEM, "model: out of memory");
+        return -1;
+    }
+    memset(&m->values[m->n_values], 0, sizeof(value_t));
+    m->values[m->n_values].shape = shape;
+    return m->n_values++;
+}
+
+static st_status_t add_op(st_model_t *m, op_t op, st_error_t *err) {
+    if (!grow((void **)&m->ops, &m->cap_ops, m->n_ops + 1, sizeof(op_t)))
+        return st_fail(err, ST_ERR_NOMEM, "model: out of memory");
+    for (int i = 0; i < op.n_in; i++) m->values[op.in[i]].n_consumers++;
+    m->ops[m->n_ops++] = op;
+    return ST_OK;
+}
+
+/* ---- building ---- */
+
+static st_status_t build_chain(st_model_t *m, const cJSON *arr, const char *path, const char *name,
+                               int in_value, int *out_value, st_error_t *err);
+
+static const char *type_of(const cJSON *item) {
+    const cJSON *t = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "type") : NULL;
+    return cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+static st_status_t check_keys(const cJSON *obj, const char *path, const char *const *known, int n_known,
+                              st_error_t *err) {
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0;
+        for (int i = 0; i < n_known; i++) ok |= strcmp(it->string, known[i]) == 0;
+        if (ok) continue;
+        const char *near = st_closest_word(it->string, known, n_known);
+        if (near)
+            return st_fail(err, ST_ERR_CONFIG, "%s: unknown key \"%s\" (did you mean \"%s\"?)", path, it->string, near);
+        return st_fail(err, ST_ERR_CONFIG, "%s: unknown key \"%s\"", path, it->string);
+    }
+    return ST_OK;
+}
+
+static st_status_t merge_shape(const st_model_t *m, int add, const int *in, int n_in, const char *path,
+                               st_shape_t *out, st_error_t *err) {
+    st_shape_t s0 = m->values[in[0]].shape;
+    char a[48], b[48];
+    int channels = 0;
+    for (int i = 0; i < n_in; i++) {
+        st_shape_t s = m->values[in[i]].shape;
+        st_shape_str(s0, a, sizeof a);
+        st_shape_str(s, b, sizeof b);
+        if (add && !st_shape_equal(s, s0))
+            return st_fail(err, ST_ERR_SHAPE, "%s: an \"add\" merge needs equal shapes; branch 0 gives %s, branch %d gives %s",
+                           path, a, i, b);
+        if (!add && (s.rank != s0.rank || (s.rank == 2 && s.d[0] != s0.d[0])))
+            return st_fail(err, ST_ERR_SHAPE, "%s: a \"concat\" merge joins the last dimension, so the others must match; branch 0 gives %s, branch %d gives %s",
+                           path, a, i, b);
+        channels += st_shape_channels(s);
+    }
+    *out = add ? s0 : (s0.rank == 1 ? st_shape1(channels) : st_shape2(s0.d[0], channels));
+    return ST_OK;
+}
+
+static st_status_t build_parallel(st_model_t *m, const cJSON *obj, const char *path, const char *name,
+                                  int in_value, int *out_value, st_error_t *err) {
+    static const char *const known[] = {"type", "name", "merge", "branches"};
+    ST_TRY(check_keys(obj, path, known, 4, err));
+    const cJSON *merge = cJSON_GetObjectItemCaseSensitive(obj, "merge");
+    const cJSON *branches = cJSON_GetObjectItemCaseSensitive(obj, "branches");
+    if (!cJSON_IsString(merge) || (strcmp(merge->valuestring, "concat") && strcmp(merge->valuestring, "add")))
+        return st_fail(err, ST_ERR_CONFIG, "%s.merge: expected \"concat\" or \"add\"", path);
+    int n = cJSON_GetArraySize(branches);
+    if (!cJSON_IsArray(branches) || n < 2 || n > MAX_MERGE)
+        return st_fail(err, ST_ERR_CONFIG, "%s.branches: expected a list of 2 to %d branches (each a list of layers; [] = identity)",
+                       path, MAX_MERGE);
+    op_t op = {.kind = strcmp(merge->valuestring, "add") == 0 ? OP_ADD : OP_CONCAT, .n_in = n};
+    for (int j = 0; j < n; j++) {
+        char p[160], nm[96];
+        st_format(p, sizeof p, "%s.branches[%d]", path, j);
+        st_format(nm, sizeof nm, "%s.branches.%d", name, j);
+        ST_TRY(build_chain(m, cJSON_GetArrayItem(branches, j), p, nm, in_value, &op.in[j], err));
+    }
+    st_shape_t shape;
+    ST_TRY(merge_shape(m, op.kind == OP_ADD, op.in, n, path, &shape, err));
+    if ((op.out = new_value(m, shape, err)) < 0) return err->code;
+    *out_value = op.out;
+    return add_op(m, op, err);
+}
+
+static st_status_t build_residual(st_model_t *m, const cJSON *obj, const char *path, const char *name,
+                                  int in_value, int *out_value, st_error_t *err) {
+    static const char *const known[] = {"type", "name", "layers"};
+    ST_TRY(check_keys(obj, path, known, 3, err));
+    char p[160], nm[96];
+    st_format(p, sizeof p, "%s.layers", path);
+    st_format(nm, sizeof nm, "%s.layers", name);
+    op_t op = {.kind = OP_ADD, .n_in = 2, .in = {0, in_value}};
+    ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), p, nm, in_value, &op.in[0], err));
+    st_shape_t shape;
+    if (merge_shape(m, 1, op.in, 2, path, &shape, err) != ST_OK) {
+        char a[48], b[48];
+        st_shape_str(m->values[in_value].shape, a, sizeof a);
+        st_shape_str(m->values[op.in[0]].shape, b, sizeof b);
+        return st_fail(err, ST_ERR_SHAPE, "%s: a residual block must keep its input's shape %s, but its layers give %s",
+                       path, a, b);
+    }
+    if ((op.out = new_value(m, shape, err)) < 0) return err->code;
+    *out_value = op.out;
+    return add_op(m, op, err);
+}
+
+static st_status_t build_layer(st_model_t *m, const cJSON *obj, const char *path, const char *name,
+                               const char *next_type, int in_value, int *out_value, st_error_t *err) {
+    if (!grow((void **)&m->layers, &m->cap_layers, m->n_layers + 1, sizeof(st_layer_t *)))
+        return st_fail(err, ST_ERR_NOMEM, "model: out of memory");
+    st_layer_t *L = calloc(1, sizeof *L);
+    if (!L) return st_fail(err, ST_ERR_NOMEM, "model: out of memory");
+    m->layers[m->n_layers] = L;
+    st_status_t rc = st_layer_build(L, obj, path, name, m->n_layers, m->values[in_value].shape,
+                                    m->n_classes, next_type, err);
+    if (rc != ST_OK) {
+        free(L);
+        return rc;
+    }
+    m->n_layers++;
+    op_t op = {.kind = OP_LAYER, .layer = L, .n_in = 1, .in = {in_value}};
+    if ((op.out = new_value(m, L->out_shape, err)) < 0) return err->code;
+    *out_value = op.out;
+    return add_op(m, op, err);
+}
+
+static st_status_t build_chain(st_model_t *m, const cJSON *arr, const char *path, const char *name,
+                               int in_value, int *out_value, st_error_t *err) {
+    if (!cJSON_IsArray(arr)) return st_fail(err, ST_ERR_CONFIG, "%s: expected a list of layers", path);
+    int v = in_value, n = cJSON_GetArraySize(arr);
+    for (int i = 0; i < n; i++) {
+        const cJSON *item = cJSON_GetArrayItem(arr, i);
+        char p[160], nm[96];
+        st_format(p, sizeof p, "%s[%d]", path, i);
+        st_format(nm, sizeof nm, "%s.%d", name, i);
+        const char *type = type_of(item);
+        if (type && strcmp(type, "parallel") == 0) ST_TRY(build_parallel(m, item, p, nm, v, &v, err));
+        else if (type && strcmp(type, "residual") == 0) ST_TRY(build_residual(m, item, p, nm, v, &v, err));
+        else ST_TRY(build_layer(m, item, p, nm, type_of(cJSON_GetArrayItem(arr, i + 1)), v, &v, err));
+    }
+    *out_value = v;
+    return ST_OK;
+}
+
+static st_status_t add_head(st_model_t *m, const char *name, int value, const char *path, st_error_t *err) {
+    if (m->n_heads == ST_MAX_HEADS) return st_fail(err, ST_ERR_CONFIG, "%s: at most %d heads", path, ST_MAX_HEADS);
+    for (int h = 0; h < m->n_heads; h++)
+        if (strcmp(m->heads[h].name, name) == 0)
+            return st_fail(err, ST_ERR_CONFIG, "%s.name: head name \"%s\" is used twice", path, name);
+    st_head_t *hd = &m->heads[m->n_heads++];
+    snprintf(hd->name, sizeof hd->name, "%s", name);
+    hd->value = value;
+    hd->shape = m->values[value].shape;
+    return ST_OK;
+}
+
+static st_status_t build_heads(st_model_t *m, const cJSON *heads, const char *path, int trunk, st_error_t *err) {
+    if (!cJSON_IsArray(heads) || cJSON_GetArraySize(heads) < 1)
+        return st_fail(err, ST_ERR_CONFIG, "%s.heads: expected a list of heads {\"name\": ..., \"layers\": [...]}", path);
+    for (int h = 0; h < cJSON_GetArraySize(heads); h++) {
+        const cJSON *obj = cJSON_GetArrayItem(heads, h);
+        char p[160], lp[176], nm[96];
+        st_format(p, sizeof p, "%s.heads[%d]", path, h);
+        if (!cJSON_IsObject(obj)) return st_fail(err, ST_ERR_CONFIG, "%s: expected an object", p);
+        static const char *const known[] = {"name", "layers"};
+        ST_TRY(check_keys(obj, p, known, 2, err));
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= 64)
+            return st_fail(err, ST_ERR_CONFIG, "%s.name: expected a head name (a non-empty string)", p);
+        st_format(lp, sizeof lp, "%s.layers", p);
+        st_format(nm, sizeof nm, "heads.%s", name->valuestring);
+        int out;
+        ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), lp, nm, trunk, &out, err));
+        ST_TRY(add_head(m, name->valuestring, out, p, err));
+    }
+    return ST_OK;
+}
+
+static st_status_t bind_arenas(st_model_t *m, st_error_t *err) {
+    for (int i = 0; i < m->n_layers; i++) {
+        m->n_param_floats += st_layer_param_floats(m->layers[i]);
+        m->n_buffer_floats += st_layer_buffer_floats(m->layers[i]);
+        m->n_tensors += m->layers[i]->n_params;
+    }
+    m->params = st_alloc(m->n_param_floats * sizeof(float), "the parameter arena", err);
+    m->grads = st_alloc(m->n_param_floats * sizeof(float), "the gradient arena", err);
+    m->buffers = st_alloc(m->n_buffer_floats * sizeof(float), "the buffer arena", err);
+    m->tensors = calloc((size_t)m->n_tensors + 1, sizeof(st_tensor_view_t));
+    if (!m->params || !m->grads || !m->buffers || !m->tensors)
+        return st_fail(err, ST_ERR_NOMEM, "model: cannot allocate %zu parameters", m->n_param_floats);
+    size_t po = 0, bo = 0;
+    int t = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        st_layer_t *L = m->layers[i];
+        st_layer_bind(L, m->params, m->grads, m->buffers, po, bo);
+        po += st_layer_param_floats(L);
+        bo += st_layer_buffer_floats(L);
+        for (int p = 0; p < L->n_params; p++) m->tensors[t++] = L->params[p];
+    }
+    return ST_OK;
+}
+
+st_status_t st_model_build(const cJSON *obj, const char *path, st_shape_t in, int n_classes,
+                           st_model_t **out, st_error_t *err) {
+    *out = NULL;
+    if (!cJSON_IsObject(obj)) return st_fail(err, ST_ERR_CONFIG, "%s: expected an object with \"layers\"", path);
+    static const char *const known[] = {"layers", "heads"};
+    ST_TRY(check_keys(obj, path, known, 2, err));
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(obj, "layers");
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1)
+        return st_fail(err, ST_ERR_CONFIG, "%s.layers: expected a non-empty list of layers", path);
+    st_model_t *m = calloc(1, sizeof *m);
+    if (!m) return st_fail(err, ST_ERR_NOMEM, "model: out of memory");
+    m->in_shape = in;
+    m->n_classes = n_classes;
+    char p[160];
+    st_format(p, sizeof p, "%s.layers", path);
+    int trunk;
+    st_status_t rc = new_value(m, in, err) < 0 ? err->code : ST_OK;
+    if (rc == ST_OK) rc = build_chain(m, layers, p, "layers", 0, &trunk, err);
+    const cJSON *heads = cJSON_GetObjectItemCaseSensitive(obj, "heads");
+    if (rc == ST_OK) rc = heads ? build_heads(m, heads, path, trunk, err) : add_head(m, "output", trunk, path, err);
+    if (rc == ST_OK) rc = bind_arenas(m, err);
+    if (rc != ST_OK) {
+        st_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return ST_OK;
+}
+
+void st_model_free(st_model_t *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_layers; i++) {
+        free(m->layers[i]->scratch);
+        free(m->layers[i]);
+    }
+    for (int v = 1; v < m->n_values; v++) free(m->values[v].act);
+    for (int v = 0; v < m->n_values; v++) free(m->values[v].grad);
+    free(m->layers), free(m->ops), free(m->values), free(m->tensors), free(m->tmp_grad);
+    st_free(m->params), st_free(m->grads), st_free(m->buffers);
+    free(m);
+}
+
+void st_model_init(st_model_t *m, uint64_t seed) {
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->kind->init) m->layers[i]->kind->init(m->layers[i], seed);
+}
+
+st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_error_t *err) {
+    if (B_max <= m->B_max && (!want_input_grad || m->want_input_grad)) return ST_OK;
+    m->B_max = B_max;
+    m->want_input_grad = want_input_grad;
+    long widest = 0;
+    for (int v = 0; v < m->n_values; v++) {
+        size_t n = (size_t)B_max * (size_t)st_shape_numel(m->values[v].shape);
+        if (st_shape_numel(m->values[v].shape) > widest) widest = st_shape_numel(m->values[v].shape);
+        if (v > 0) {
+            free(m->values[v].act);
+            m->values[v].act = st_alloc(n * sizeof(float), "activations", err);
+            if (!m->values[v].act) return err->code;
+        }
+        free(m->values[v].grad);
+        m->values[v].grad = NULL;
+        if (v > 0 || want_input_grad) {
+            m->values[v].grad = st_alloc(n * sizeof(float), "activation gradients", err);
+            if (!m->values[v].grad) return err->code;
+        }
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        st_layer_t *L = m->layers[i];
+        free(L->scratch);
+        size_t n = (size_t)B_max * (size_t)L->scratch_per_sample + (size_t)L->scratch_fixed;
+        L->scratch = st_alloc(n * sizeof(float), "layer scratch", err);
+        if (!L->scratch) return err->code;
+    }
+    free(m->tmp_grad);
+    m->tmp_grad = st_alloc((size_t)B_max * (size_t)widest * sizeof(float), "gradient scratch", err);
+    return m->tmp_grad ? ST_OK : err->code;
+}
+
+/* ---- running ---- */
+
+/* out [rows, sum of widths] = inputs side by side along the last dimension. */
+static void concat_forward(st_model_t *m, const op_t *op, int B) {
+    value_t *out = &m->values[op->out];
+    int rows = B * st_shape_positions(out->shape), width = st_shape_channels(out->shape);
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        int col = 0;
+        for (int i = 0; i < op->n_in; i++) {
+            const value_t *in = &m->values[op->in[i]];
+            int w = st_shape_channels(in->shape);
+            memcpy(out->act + (size_t)r * width + col, in->act + (size_t)r * w, sizeof(float) * w);
+            col += w;
+        }
+    }
+}
+
+static void add_forward(st_model_t *m, const op_t *op, int B) {
+    value_t *out = &m->values[op->out];
+    size_t n = (size_t)B * st_shape_numel(out->shape);
+    const float *a = m->values[op->in[0]].act;
+    #pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < n; j++) {
+        float s = a[j];
+        for (int i = 1; i < op->n_in; i++) s += m->values[op->in[i]].act[j];
+        out->act[j] = s;
+    }
+}
+
+void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B) {
+    m->values[0].act = (float *)x;
+    for (int o = 0; o < m->n_ops; o++) {
+        const op_t *op = &m->ops[o];
+        if (op->kind == OP_LAYER)
+            op->layer->kind->forward(op->layer, ctx, m->values[op->out].act, m->values[op->in[0]].act, B);
+        else if (op->kind == OP_CONCAT) concat_forward(m, op, B);
+        else add_forward(m, op, B);
+    }
+}
+
+/* The gradient of value v receives g [n]: written if v has one reader, added otherwise. */
+static void give_grad(value_t *v, const float *g, size_t n) {
+    if (!v->grad) return;
+    if (v->n_consumers > 1) {
+        #pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < n; j++) v->grad[j] += g[j];
+    } else if (v->grad != g) {
+        memcpy(v->grad, g, n * sizeof(float));
+    }
+}
+
+static void layer_backward(st_model_t *m, const op_t *op, const st_run_ctx_t *ctx, int B) {
+    value_t *in = &m->values[op->in[0]], *out = &m->values[op->out];
+    float *din = NULL;
+    if (in->grad) din = in->n_consumers > 1 ? m->tmp_grad : in->grad;
+    op->layer->kind->backward(op->layer, ctx, din, out->grad, in->act, out->act, B);
+    if (din == m->tmp_grad) give_grad(in, din, (size_t)B * st_shape_numel(in->shape));
+}
+
+static void concat_backward(st_model_t *m, const op_t *op, int B) {
+    const value_t *out = &m->values[op->out];
+    int rows = B * st_shape_positions(out->shape), width = st_shape_channels(out->shape), col = 0;
+    for (int i = 0; i < op->n_in; i++) {
+        value_t *in = &m->values[op->in[i]];
+        int w = st_shape_channels(in->shape);
+        if (in->grad) {
+            float *dst = in->n_consumers > 1 ? m->tmp_grad : in->grad;
+            #pragma omp parallel for schedule(static)
+            for (int r = 0; r < rows; r++)
+                memcpy(dst + (size_t)r * w, out->grad + (size_t)r * width + col, sizeof(float) * w);
+            if (dst == m->tmp_grad) give_grad(in, dst, (size_t)rows * w);
+        }
+        col += w;
+    }
+}
+
+void st_model_backward(st_model_t *m, const st_run_ctx_t *ctx, int B) {
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].n_consumers > 1 && m->values[v].grad)
+            memset(m->values[v].grad, 0, (size_t)B * st_shape_numel(m->values[v].shape) * sizeof(float));
+    for (int o = m->n_ops - 1; o >= 0; o--) {
+        const op_t *op = &m->ops[o];
+        if (op->kind == OP_LAYER) layer_backward(m, op, ctx, B);
+        else if (op->kind == OP_CONCAT) concat_backward(m, op, B);
+        else
+            for (int i = 0; i < op->n_in; i++)
+                give_grad(&m->values[op->in[i]], m->values[op->out].grad,
+                          (size_t)B * st_shape_numel(m->values[op->out].shape));
+    }
+}
+
+/* ---- accessors ---- */
+
+int st_model_head_count(const st_model_t *m) { return m->n_heads; }
+const st_head_t *st_model_head(const st_model_t *m, int h) { return &m->heads[h]; }
+int st_model_head_find(const st_model_t *m, const char *name) {
+    for (int h = 0; h < m->n_heads; h++)
+        if (strcmp(m->heads[h].name, name) == 0) return h;
+    return -1;
+}
+const float *st_model_head_output(const st_model_t *m, int h) { return m->values[m->heads[h].value].act; }
+float *st_model_head_grad(st_model_t *m, int h) { return m->values[m->heads[h].value].grad; }
+const float *st_model_input_grad(const st_model_t *m) { return m->values[0].grad; }
+float *st_model_params(st_model_t *m) { return m->params; }
+float *st_model_grads(st_model_t *m) { return m->grads; }
+float *st_model_buffers(st_model_t *m) { return m->buffers; }
+size_t st_model_param_floats(const st_model_t *m) { return m->n_param_floats; }
+size_t st_model_buffer_floats(const st_model_t *m) { return m->n_buffer_floats; }
+void st_model_zero_grads(st_model_t *m) { memset(m->grads, 0, m->n_param_floats * sizeof(float)); }
+const st_tensor_view_t *st_model_tensors(const st_model_t *m, int *n_tensors) {
+    *n_tensors = m->n_tensors;
+    return m->tensors;
+}
+int st_model_layer_count(const st_model_t *m) { return m->n_layers; }
+st_layer_t *st_model_layer(st_model_t *m, int i) { return m->layers[i]; }
+st_shape_t st_model_input_shape(const st_model_t *m) { return m->in_shape; }
+
+void st_model_summary(const st_model_t *m, FILE *out) {
+    char s[48];
+    st_shape_str(m->in_shape, s, sizeof s);
+    fprintf(out, "%-28s %-14s %-14s %10s\n", "layer", "type", "output", "params");
+    fprintf(out, "%-28s %-14s %-14s %10s\n", "input", "", s, "");
+    for (int i = 0; i < m->n_layers; i++) {
+        const st_layer_t *L = m->layers[i];
+        st_shape_str(L->out_shape, s, sizeof s);
+        fprintf(out, "%-28s %-14s %-14s %10zu\n", L->name, L->kind->type, s, st_layer_param_floats(L));
+    }
+    for (int h = 0; h < m->n_heads; h++) {
+        st_shape_str(m->heads[h].shape, s, sizeof s);
+        fprintf(out, "head %-23s %-14s %-14s\n", m->heads[h].name, "", s);
+    }
+    fprintf(out, "total parameters: %zu\n", m->n_param_floats);
+}

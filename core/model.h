@@ -1,0 +1,76 @@
+/* model.h — a model built from JSON: a graph of layers with one flat parameter arena, one
+ * gradient arena and one buffer arena (BatchNorm running statistics).
+ *
+ * JSON form (the "model" object of a config):
+ *   { "layers": [ layer, ... ],                       the trunk, applied in order
+ *     "heads":  [ {"name": "...", "layers": [...]} ] } optional named output heads on the trunk
+ * where a layer is {"type": "<kind>", ...keys of that kind} or one of two structural forms:
+ *   {"type": "parallel", "merge": "concat"|"add", "branches": [[layers], [layers], []]}
+ *       every branch reads the same input; [] is the identity; concat joins the last dimension
+ *   {"type": "residual", "layers": [...]}      = parallel add of [layers] and the identity
+ * Without "heads" the trunk's output is the single head "output".
+ *
+ * Execution: the graph is flattened into a list of ops over numbered values (value 0 = input).
+ * forward() fills every value; the caller writes d(loss)/d(head output) into each head's
+ * gradient buffer and calls backward(), which ADDS parameter gradients into the gradient arena
+ * (so micro-batches and accumulation steps sum up until the caller zeroes it). */
+#ifndef ST_MODEL_H
+#define ST_MODEL_H
+
+#include "layer.h"
+
+typedef struct st_model st_model_t;
+
+#define ST_MAX_HEADS 8
+
+typedef struct {
+    char name[64];
+    int value;           /* value id of the head's output */
+    st_shape_t shape;    /* per-sample output shape */
+} st_head_t;
+
+/* Builds the model described by `obj` (JSON path `path`, e.g. "model") for per-sample input
+ * shape `in`; n_classes resolves units: "classes" (0 = unknown). */
+st_status_t st_model_build(const cJSON *obj, const char *path, st_shape_t in, int n_classes,
+                           st_model_t **out, st_error_t *err);
+void st_model_free(st_model_t *m);
+
+/* Initial values of every parameter and buffer from `seed` (PyTorch's defaults per layer). */
+void st_model_init(st_model_t *m, uint64_t seed);
+
+/* Allocates activation memory for batches of up to B_max samples. want_input_grad: also
+ * compute d/d(input) in backward (tests). */
+st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_error_t *err);
+
+/* x [B, numel(input shape)] -> every head's output. */
+void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B);
+/* Back-propagates the head gradients the caller wrote (st_model_head_grad); adds parameter
+ * gradients into the gradient arena. */
+void st_model_backward(st_model_t *m, const st_run_ctx_t *ctx, int B);
+
+int st_model_head_count(const st_model_t *m);
+const st_head_t *st_model_head(const st_model_t *m, int h);
+int st_model_head_find(const st_model_t *m, const char *name);
+const float *st_model_head_output(const st_model_t *m, int h); /* [B, numel(head shape)] */
+float *st_model_head_grad(st_model_t *m, int h);               /* [B, numel(head shape)] */
+const float *st_model_input_grad(const st_model_t *m);          /* [B, numel(in)] or NULL */
+
+/* The arenas. Parameters and gradients have st_model_param_floats() floats each. */
+float *st_model_params(st_model_t *m);
+float *st_model_grads(st_model_t *m);
+float *st_model_buffers(st_model_t *m);
+size_t st_model_param_floats(const st_model_t *m);
+size_t st_model_buffer_floats(const st_model_t *m);
+void st_model_zero_grads(st_model_t *m);
+
+/* Every parameter tensor (views in arena order, covering the whole parameter arena). */
+const st_tensor_view_t *st_model_tensors(const st_model_t *m, int *n_tensors);
+/* Layers in execution order. */
+int st_model_layer_count(const st_model_t *m);
+st_layer_t *st_model_layer(st_model_t *m, int i);
+st_shape_t st_model_input_shape(const st_model_t *m);
+
+/* A readable summary: one line per layer with output shape and parameter count. */
+void st_model_summary(const st_model_t *m, FILE *out);
+
+#endif
