@@ -1,9 +1,107 @@
-/* STUB: replaced by the real implementation. */
+/* global_pool.c — global_avg_pool and global_max_pool: a sequence [T, C] -> features [C], the
+ * usual bridge from convolutional blocks to dense heads. Sums run over t in order; max keeps the
+ * first maximum (a NaN wins, as torch.max / AdaptiveMaxPool1d) and saves its position in the
+ * layer's scratch for the backward pass. Threads split samples and channels, never t. */
+#include "global_pool.h"
+
+#include <math.h>
+#include <string.h>
+
 #include "layer.h"
 
-static st_status_t stub_setup(st_layer_t *L, st_error_t *err) {
-    return st_fail(err, ST_ERR_CONFIG, "%s: layer type \"%s\" is not implemented yet", L->path, L->kind->type);
+void st_global_avg_pool_forward(float *out, const float *in, int B, int T, int C) {
+    const float inv_T = 1.0f / (float)T;
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        const float *x = in + (size_t)b * T * C;
+        float *o = out + (size_t)b * C;
+        for (int c = 0; c < C; c++) o[c] = 0.0f;
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < C; c++) o[c] += x[(size_t)t * C + c];
+        for (int c = 0; c < C; c++) o[c] *= inv_T;
+    }
 }
 
-const st_layer_kind_t st_kind_global_avg_pool = {"global_avg_pool", "(not implemented yet)", NULL, 0, stub_setup, NULL, NULL, NULL};
-const st_layer_kind_t st_kind_global_max_pool = {"global_max_pool", "(not implemented yet)", NULL, 0, stub_setup, NULL, NULL, NULL};
+void st_global_avg_pool_backward(float *din, const float *dout, int B, int T, int C) {
+    const float inv_T = 1.0f / (float)T;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *g = dout + (size_t)b * C;
+            float *dx = din + ((size_t)b * T + t) * C;
+            for (int c = 0; c < C; c++) dx[c] = g[c] * inv_T;
+        }
+}
+
+void st_global_max_pool_forward(float *out, int32_t *argmax, const float *in, int B, int T, int C) {
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        const float *x = in + (size_t)b * T * C;
+        float *o = out + (size_t)b * C;
+        int32_t *a = argmax + (size_t)b * C;
+        for (int c = 0; c < C; c++) o[c] = x[c], a[c] = 0;
+        for (int t = 1; t < T; t++)
+            for (int c = 0; c < C; c++) {
+                float v = x[(size_t)t * C + c];
+                if (v > o[c] || isnan(v)) o[c] = v, a[c] = t;
+            }
+    }
+}
+
+void st_global_max_pool_backward(float *din, const float *dout, const int32_t *argmax, int B, int T, int C) {
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *g = dout + (size_t)b * C;
+            const int32_t *a = argmax + (size_t)b * C;
+            float *dx = din + ((size_t)b * T + t) * C;
+            for (int c = 0; c < C; c++) dx[c] = a[c] == t ? g[c] : 0.0f;
+        }
+}
+
+/* ---- layer kinds (no keys) ---- */
+
+static st_status_t global_pool_setup(st_layer_t *L, st_error_t *err) {
+    if (L->in_shape.rank != 2) {
+        char got[48];
+        st_shape_str(L->in_shape, got, sizeof got);
+        return st_fail(err, ST_ERR_SHAPE, "%s: %s needs a sequence input [T, C], got %s", L->path,
+                       L->kind->type, got);
+    }
+    L->out_shape = st_shape1(L->in_shape.d[1]);
+    if (strcmp(L->kind->type, "global_max_pool") == 0) L->scratch_per_sample = L->in_shape.d[1];
+    return ST_OK;
+}
+
+static void gavg_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
+    (void)ctx;
+    st_global_avg_pool_forward(out, in, B, L->in_shape.d[0], L->in_shape.d[1]);
+}
+
+static void gavg_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
+                          const float *in, const float *out, int B) {
+    (void)ctx, (void)in, (void)out;
+    if (din) st_global_avg_pool_backward(din, dout, B, L->in_shape.d[0], L->in_shape.d[1]);
+}
+
+static void gmax_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
+    (void)ctx;
+    st_global_max_pool_forward(out, (int32_t *)L->scratch, in, B, L->in_shape.d[0], L->in_shape.d[1]);
+}
+
+static void gmax_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
+                          const float *in, const float *out, int B) {
+    (void)ctx, (void)in, (void)out;
+    if (din)
+        st_global_max_pool_backward(din, dout, (const int32_t *)L->scratch, B, L->in_shape.d[0], L->in_shape.d[1]);
+}
+
+const st_layer_kind_t st_kind_global_avg_pool = {
+    "global_avg_pool", "mean over T: a sequence [T, C] -> features [C]", NULL, 0,
+    global_pool_setup, NULL, gavg_forward, gavg_backward,
+};
+
+const st_layer_kind_t st_kind_global_max_pool = {
+    "global_max_pool", "max over T: a sequence [T, C] -> features [C]", NULL, 0,
+    global_pool_setup, NULL, gmax_forward, gmax_backward,
+};
