@@ -210,7 +210,7 @@ void st_schema_markdown(FILE *out, const st_key_t *keys, int n_keys) {
     for (int i = 0; i < n_keys; i++) {
         char type[160];
         st_schema_describe_type(&keys[i], type, sizeof type);
-        const char *def = keys[i].def ? (keys[i].def[0] ? keys[i].def : "(none)") : "required";
+        const char *def = keys[i].def ? (keys[i].def[0] ? keys[i].def : "(see meaning)") : "required";
         fprintf(out, "| `%s` | %s | `%s` | %s |\n", keys[i].key, type, def, keys[i].help);
     }
 }

@@ -45,7 +45,7 @@ void st_blis_select(st_blis_info_t *info) {
         char id[8];
         snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_SKX);
         setenv("BLIS_ARCH_TYPE", id, 1);
-        snprintf(info->how, sizeof info->how, "chosen by strata: the CPU has AVX-512 (STRATA_BLIS_ARCH=keep leaves BLIS's choice)");
+        snprintf(info->how, sizeof info->how, "chosen by strata for this AVX-512 CPU; STRATA_BLIS_ARCH=keep leaves BLIS's choice");
     } else {
         snprintf(info->how, sizeof info->how, "BLIS's own choice");
     }
