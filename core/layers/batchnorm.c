@@ -1,8 +1,218 @@
-/* STUB: replaced by the real implementation. */
+/* batchnorm.c — batch normalisation (PyTorch's BatchNorm1d semantics) over [rows, C] arrays.
+ *
+ * Statistics and parameter gradients are per-channel sums over rows. They run in row order with
+ * double accumulators, parallelised over blocks of channels, so the result does not depend on the
+ * thread count. A training forward keeps the batch mean and biased variance in the layer's fixed
+ * scratch: backward uses them, and a trainer can read them (st_batchnorm_batch_stats) to combine
+ * several micro-batches' statistics before updating the running ones. */
+#include "batchnorm.h"
+
+#include <math.h>
+
 #include "layer.h"
 
-static st_status_t stub_setup(st_layer_t *L, st_error_t *err) {
-    return st_fail(err, ST_ERR_CONFIG, "%s: layer type \"%s\" is not implemented yet", L->path, L->kind->type);
+enum { BLOCK = 16 }; /* channels per task: one cache line of floats */
+
+static inline int block_len(int c0, int C) { return c0 + BLOCK < C ? BLOCK : C - c0; }
+
+void st_batchnorm_forward_train(float *out, float *mean, float *var_biased, const float *in,
+                                const float *gamma, const float *beta, long rows, int C, float eps) {
+    if (rows <= 0) return;
+    #pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += BLOCK) {
+        int nc = block_len(c0, C);
+        double sum[BLOCK] = {0}, sq[BLOCK] = {0}, mu[BLOCK];
+        float alpha[BLOCK], shift[BLOCK];
+        for (long r = 0; r < rows; r++) {
+            const float *x = in + r * C + c0;
+            for (int c = 0; c < nc; c++) sum[c] += x[c];
+        }
+        for (int c = 0; c < nc; c++) mu[c] = sum[c] / (double)rows;
+        for (long r = 0; r < rows; r++) {
+            const float *x = in + r * C + c0;
+            for (int c = 0; c < nc; c++) {
+                double d = (double)x[c] - mu[c];
+                sq[c] += d * d;
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            double v = sq[c] / (double)rows, invstd = 1.0 / sqrt(v + (double)eps);
+            mean[c0 + c] = (float)mu[c];
+            var_biased[c0 + c] = (float)v;
+            alpha[c] = (float)(invstd * gamma[c0 + c]);
+            shift[c] = (float)(beta[c0 + c] - mu[c] * invstd * gamma[c0 + c]);
+        }
+        for (long r = 0; r < rows; r++) {
+            const float *x = in + r * C + c0;
+            float *y = out + r * C + c0;
+            for (int c = 0; c < nc; c++) y[c] = x[c] * alpha[c] + shift[c];
+        }
+    }
 }
 
-const st_layer_kind_t st_kind_batchnorm = {"batchnorm", "(not implemented yet)", NULL, 0, stub_setup, NULL, NULL, NULL};
+void st_batchnorm_forward_eval(float *out, const float *in, const float *mean, const float *var,
+                               const float *gamma, const float *beta, long rows, int C, float eps) {
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * C;
+        float *y = out + r * C;
+        for (int c = 0; c < C; c++) {
+            double invstd = 1.0 / sqrt((double)var[c] + (double)eps);
+            float alpha = (float)(invstd * gamma[c]);
+            float shift = (float)(beta[c] - mean[c] * invstd * gamma[c]);
+            y[c] = x[c] * alpha + shift;
+        }
+    }
+}
+
+void st_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *in, const float *mean, const float *var_biased,
+                           const float *gamma, long rows, int C, float eps) {
+    if (rows <= 0) return;
+    #pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += BLOCK) {
+        int nc = block_len(c0, C);
+        double sum_dy[BLOCK] = {0}, sum_dy_xhat[BLOCK] = {0}, invstd[BLOCK];
+        for (int c = 0; c < nc; c++) invstd[c] = 1.0 / sqrt((double)var_biased[c0 + c] + (double)eps);
+        for (long r = 0; r < rows; r++) {
+            const float *x = in + r * C + c0, *dy = dout + r * C + c0;
+            for (int c = 0; c < nc; c++) {
+                double xhat = ((double)x[c] - mean[c0 + c]) * invstd[c];
+                sum_dy[c] += dy[c];
+                sum_dy_xhat[c] += dy[c] * xhat;
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            dbeta[c0 + c] += (float)sum_dy[c];
+            dgamma[c0 + c] += (float)sum_dy_xhat[c];
+        }
+        if (!din) continue;
+        /* din = gamma·invstd · (dy - mean(dy) - xhat·mean(dy·xhat)) */
+        float k[BLOCK], mean_dy[BLOCK], mean_dy_xhat[BLOCK], inv[BLOCK];
+        for (int c = 0; c < nc; c++) {
+            k[c] = (float)(gamma[c0 + c] * invstd[c]);
+            inv[c] = (float)invstd[c];
+            mean_dy[c] = (float)(sum_dy[c] / (double)rows);
+            mean_dy_xhat[c] = (float)(sum_dy_xhat[c] / (double)rows);
+        }
+        for (long r = 0; r < rows; r++) {
+            const float *x = in + r * C + c0, *dy = dout + r * C + c0;
+            float *dx = din + r * C + c0;
+            for (int c = 0; c < nc; c++) {
+                float xhat = (x[c] - mean[c0 + c]) * inv[c];
+                dx[c] = k[c] * (dy[c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
+            }
+        }
+    }
+}
+
+void st_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout,
+                                const float *in, const float *mean, const float *var,
+                                const float *gamma, long rows, int C, float eps) {
+    #pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += BLOCK) {
+        int nc = block_len(c0, C);
+        double sum_dy[BLOCK] = {0}, sum_dy_xhat[BLOCK] = {0}, invstd[BLOCK];
+        float k[BLOCK];
+        for (int c = 0; c < nc; c++) {
+            invstd[c] = 1.0 / sqrt((double)var[c0 + c] + (double)eps);
+            k[c] = (float)(gamma[c0 + c] * invstd[c]);
+        }
+        for (long r = 0; r < rows; r++) {
+            const float *x = in + r * C + c0, *dy = dout + r * C + c0;
+            for (int c = 0; c < nc; c++) {
+                sum_dy[c] += dy[c];
+                sum_dy_xhat[c] += dy[c] * (((double)x[c] - mean[c0 + c]) * invstd[c]);
+                if (din) din[r * C + c0 + c] = dy[c] * k[c];
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            dbeta[c0 + c] += (float)sum_dy[c];
+            dgamma[c0 + c] += (float)sum_dy_xhat[c];
+        }
+    }
+}
+
+void st_batchnorm_update_running(float *running_mean, float *running_var, const float *mean,
+                                 const float *var_biased, long rows, int C, double momentum) {
+    double m = momentum, unbias = rows > 1 ? (double)rows / (double)(rows - 1) : 1.0;
+    for (int c = 0; c < C; c++) {
+        running_mean[c] = (float)((1.0 - m) * running_mean[c] + m * mean[c]);
+        running_var[c] = (float)((1.0 - m) * running_var[c] + m * var_biased[c] * unbias);
+    }
+}
+
+/* ---- layer kind ---- */
+
+enum { K_MOMENTUM, K_EPS, N_KEYS };
+static const st_key_t batchnorm_keys[N_KEYS] = {
+    [K_MOMENTUM] = {"momentum", ST_K_NUM, "0.1", 0, 1, NULL,
+                    "running statistics update: running = (1-momentum)*running + momentum*batch (PyTorch semantics; the unbiased batch variance goes into running_var)"},
+    [K_EPS] = {"eps", ST_K_NUM, "1e-5", 1e-12, 1, NULL, "added to the variance before the square root"},
+};
+
+enum { P_WEIGHT, P_BIAS };
+enum { BUF_MEAN, BUF_VAR };
+
+static st_status_t batchnorm_setup(st_layer_t *L, st_error_t *err) {
+    (void)err;
+    int C = st_shape_channels(L->in_shape);
+    L->out_shape = L->in_shape;
+    st_layer_add_param(L, "weight", (size_t)C, 0);
+    st_layer_add_param(L, "bias", (size_t)C, 0);
+    st_layer_add_buffer(L, "running_mean", (size_t)C);
+    st_layer_add_buffer(L, "running_var", (size_t)C);
+    L->scratch_fixed = 2L * C; /* the last training forward's mean [C] and biased variance [C] */
+    return ST_OK;
+}
+
+static void batchnorm_init(st_layer_t *L, uint64_t seed) {
+    (void)seed;
+    st_init_const(L->params[P_WEIGHT].data, L->params[P_WEIGHT].n, 1.0f);
+    st_init_const(L->params[P_BIAS].data, L->params[P_BIAS].n, 0.0f);
+    st_init_const(L->buffers[BUF_MEAN].data, L->buffers[BUF_MEAN].n, 0.0f);
+    st_init_const(L->buffers[BUF_VAR].data, L->buffers[BUF_VAR].n, 1.0f);
+}
+
+void st_batchnorm_batch_stats(const st_layer_t *L, const float **mean, const float **var_biased) {
+    int C = st_shape_channels(L->in_shape);
+    if (mean) *mean = L->scratch;
+    if (var_biased) *var_biased = L->scratch + C;
+}
+
+static void batchnorm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
+    int C = st_shape_channels(L->in_shape);
+    long rows = (long)B * st_shape_positions(L->in_shape);
+    float eps = (float)L->opt[K_EPS].num;
+    const float *gamma = L->params[P_WEIGHT].data, *beta = L->params[P_BIAS].data;
+    float *rmean = L->buffers[BUF_MEAN].data, *rvar = L->buffers[BUF_VAR].data;
+    if (!ctx->training) {
+        st_batchnorm_forward_eval(out, in, rmean, rvar, gamma, beta, rows, C, eps);
+        return;
+    }
+    float *mean = L->scratch, *var = L->scratch + C;
+    st_batchnorm_forward_train(out, mean, var, in, gamma, beta, rows, C, eps);
+    if (ctx->update_running_stats)
+        st_batchnorm_update_running(rmean, rvar, mean, var, rows, C, L->opt[K_MOMENTUM].num);
+}
+
+static void batchnorm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
+                                     const float *in, const float *out, int B) {
+    (void)out;
+    int C = st_shape_channels(L->in_shape);
+    long rows = (long)B * st_shape_positions(L->in_shape);
+    float eps = (float)L->opt[K_EPS].num;
+    float *dgamma = L->params[P_WEIGHT].grad, *dbeta = L->params[P_BIAS].grad;
+    const float *gamma = L->params[P_WEIGHT].data;
+    if (ctx->training)
+        st_batchnorm_backward(din, dgamma, dbeta, dout, in, L->scratch, L->scratch + C, gamma, rows, C, eps);
+    else
+        st_batchnorm_backward_eval(din, dgamma, dbeta, dout, in, L->buffers[BUF_MEAN].data,
+                                   L->buffers[BUF_VAR].data, gamma, rows, C, eps);
+}
+
+const st_layer_kind_t st_kind_batchnorm = {
+    "batchnorm",
+    "batch normalisation per feature ([D]) or per channel over all positions ([T, C]); batch statistics in training, running statistics in evaluation",
+    batchnorm_keys, N_KEYS, batchnorm_setup, batchnorm_init, batchnorm_layer_forward, batchnorm_layer_backward,
+};
