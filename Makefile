@@ -17,7 +17,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O3 -g
 CFLAGS   += -std=c17 -Wall -Wextra -fopenmp -MMD -MP -D_GNU_SOURCE
 CPPFLAGS += -I. -Icore -isystem $(BLIS_INC) $(PKG_CFLAGS)
-LDLIBS   += $(PKG_LIBS) -lblis -lm
+LDLIBS   += $(PKG_LIBS) -lblis -lz -lm
 
 BUILD    := build
 LIB_DIRS := core core/layers sharding mpi jobs
@@ -29,6 +29,9 @@ TEST_UTIL_SRC := $(wildcard tests/util/*.c)
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# MPI test programs (tests/mpi_*.c) are run by the tests/test_mpi_*.sh wrappers under mpirun.
+MPI_TEST_SRC := $(wildcard tests/mpi_*.c)
+MPI_TEST_BIN := $(MPI_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -66,7 +69,7 @@ deps:
 # The whole suite: every tests/test_*.c is a cmocka program printing TAP, run by prove.
 # tests/*.sh are TAP-printing scripts (CLI and MPI tests).
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN)
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(wildcard tests/*.sh)
 
 bench: all $(BENCH_BIN)

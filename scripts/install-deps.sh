@@ -9,6 +9,7 @@ PACKAGES=(
   libblis-openmp-dev
   libhdf5-openmpi-dev
   libcjson-dev
+  zlib1g-dev                                 # gzip'ed IDX files
   libcmocka-dev
   python3-torch python3-h5py python3-numpy   # fixture generation and interop tests only
   dataset-fashion-mnist                      # the default dataset
