@@ -1,0 +1,113 @@
+/* sampler.c — per-epoch shard orders (Philox keys sorted once per epoch) and micro-batches cut
+ * from them; the rules are in sampler.h and docs/sharding.md. */
+#include "sampler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "philox.h"
+
+static int cmp_keyed_id(const void *pa, const void *pb) {
+    const st_keyed_id_t *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+void st_sampler_shard_order(int64_t *out, st_keyed_id_t *scratch, const int64_t *rows, uint64_t seed, int shard,
+                            int64_t epoch, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t w[4];
+        st_rand_u32x4(seed, ST_RNG_SHUFFLE, (uint32_t)shard, (uint32_t)epoch, (uint64_t)rows[i], w);
+        scratch[i] = (st_keyed_id_t){(uint64_t)w[0] << 32 | w[1], rows[i]};
+    }
+    qsort(scratch, (size_t)n, sizeof *scratch, cmp_keyed_id);
+    for (int64_t i = 0; i < n; i++) out[i] = scratch[i].id;
+}
+
+int64_t st_sampler_steps_per_epoch(const st_shards_t *sh, int micro_batch, int accumulation) {
+    if (micro_batch < 1 || accumulation < 1 || sh->n_shards < 1) return 0;
+    int64_t smallest = INT64_MAX;
+    for (int s = 0; s < sh->n_shards; s++) {
+        int64_t n = sh->shard_start[s + 1] - sh->shard_start[s];
+        if (n < smallest) smallest = n;
+    }
+    return smallest / ((int64_t)micro_batch * accumulation);
+}
+
+void st_sampler_free(st_sampler_t *sp) {
+    st_free(sp->order);
+    st_free(sp->scratch);
+    memset(sp, 0, sizeof *sp);
+}
+
+st_status_t st_sampler_init(st_sampler_t *sp, const st_shards_t *sh, int shard_first, int shard_end, int micro_batch,
+                            int accumulation, uint64_t seed, st_error_t *err) {
+    memset(sp, 0, sizeof *sp);
+    if (shard_first < 0 || shard_end > sh->n_shards || shard_first > shard_end)
+        return st_fail(err, ST_ERR_INTERNAL, "sampler: shards [%d, %d) outside 0..%d", shard_first, shard_end,
+                       sh->n_shards);
+    if (micro_batch < 1 || accumulation < 1)
+        return st_fail(err, ST_ERR_CONFIG, "sampler: micro_batch %d and accumulation_steps %d must be positive",
+                       micro_batch, accumulation);
+    int64_t steps = st_sampler_steps_per_epoch(sh, micro_batch, accumulation);
+    if (steps < 1) {
+        int64_t smallest = INT64_MAX;
+        for (int s = 0; s < sh->n_shards; s++)
+            if (sh->shard_start[s + 1] - sh->shard_start[s] < smallest) smallest = sh->shard_start[s + 1] - sh->shard_start[s];
+        return st_fail(err, ST_ERR_DATA,
+                       "sampler: the smallest of the %d shards has %lld samples, fewer than one optimizer step's "
+                       "micro_batch %d x accumulation_steps %d = %lld; an epoch would have no step (the training split "
+                       "of %lld samples needs at least %lld = one global batch)",
+                       sh->n_shards, (long long)smallest, micro_batch, accumulation,
+                       (long long)micro_batch * accumulation, (long long)sh->n_train,
+                       (long long)micro_batch * accumulation * sh->n_shards);
+    }
+    int64_t n = sh->shard_start[shard_end] - sh->shard_start[shard_first];
+    sp->order = st_alloc((size_t)(n ? n : 1) * sizeof(int64_t), "sampler order", err);
+    sp->scratch = sp->order ? st_alloc((size_t)(n ? n : 1) * sizeof(st_keyed_id_t), "sampler scratch", err) : NULL;
+    if (!sp->scratch) {
+        st_sampler_free(sp);
+        return ST_ERR_NOMEM;
+    }
+    sp->shards = sh;
+    sp->seed = seed;
+    sp->shard_first = shard_first;
+    sp->shard_end = shard_end;
+    sp->micro_batch = micro_batch;
+    sp->accumulation = accumulation;
+    sp->steps_per_epoch = steps;
+    sp->epoch = -1;
+    return ST_OK;
+}
+
+st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *err) {
+    if (epoch < 0 || epoch > (int64_t)UINT32_MAX)
+        return st_fail(err, ST_ERR_CONFIG, "sampler: epoch %lld is not in 0..%u", (long long)epoch, UINT32_MAX);
+    if (epoch == sp->epoch) return ST_OK;
+    const st_shards_t *sh = sp->shards;
+    int64_t base = sh->shard_start[sp->shard_first];
+    /* Shards are independent, so their orders do not depend on the thread count. */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int s = sp->shard_first; s < sp->shard_end; s++) {
+        int64_t off = sh->shard_start[s] - base, n = sh->shard_start[s + 1] - sh->shard_start[s];
+        st_sampler_shard_order(sp->order + off, sp->scratch + off, sh->rows + sh->shard_start[s], sp->seed, s, epoch, n);
+    }
+    sp->epoch = epoch;
+    return ST_OK;
+}
+
+st_status_t st_sampler_micro_batch(int64_t *ids, const st_sampler_t *sp, int shard, int64_t step, int micro,
+                                   st_error_t *err) {
+    if (sp->epoch < 0) return st_fail(err, ST_ERR_INTERNAL, "sampler: no epoch set (call st_sampler_set_epoch)");
+    if (shard < sp->shard_first || shard >= sp->shard_end)
+        return st_fail(err, ST_ERR_INTERNAL, "sampler: shard %d is not one of this sampler's shards [%d, %d)", shard,
+                       sp->shard_first, sp->shard_end);
+    if (step < 0 || step >= sp->steps_per_epoch || micro < 0 || micro >= sp->accumulation)
+        return st_fail(err, ST_ERR_INTERNAL, "sampler: step %lld micro-batch %d outside %lld steps x %d micro-batches",
+                       (long long)step, micro, (long long)sp->steps_per_epoch, sp->accumulation);
+    const st_shards_t *sh = sp->shards;
+    int64_t off = sh->shard_start[shard] - sh->shard_start[sp->shard_first];
+    off += (step * sp->accumulation + micro) * (int64_t)sp->micro_batch;
+    memcpy(ids, sp->order + off, (size_t)sp->micro_batch * sizeof(int64_t));
+    return ST_OK;
+}

@@ -1,0 +1,63 @@
+/* sampler.h — per-epoch order of every virtual shard and the micro-batches cut from it.
+ *
+ * Rules (docs/sharding.md, "Sampling"):
+ *   - In epoch e, shard s's rows are ordered by the 64-bit Philox key (seed, ST_RNG_SHUFFLE,
+ *     stream = s, step = e, index = global id), ties by id: a pure function of (seed, e, s and
+ *     the shard's rows), independent of P and of which rank holds the shard.
+ *   - steps_per_epoch = floor(min over all shards of |shard| / (micro_batch × accumulation)).
+ *     Optimizer step t consumes micro-batches j = 0..accumulation-1 of every shard; micro-batch
+ *     j of step t of shard s is positions [(t·accumulation + j)·micro_batch, +micro_batch) of
+ *     the shard's epoch order. The rows past steps_per_epoch·micro_batch·accumulation are skipped
+ *     this epoch (others are skipped in other epochs): no padding, no duplicates, and every rank
+ *     runs the same number of steps.
+ * A sampler holds the orders of a block of shards (a rank's); st_sampler_set_epoch computes
+ * them once per epoch (O(n log n)); reading a micro-batch is a copy. */
+#ifndef ST_SAMPLER_H
+#define ST_SAMPLER_H
+
+#include <stdint.h>
+
+#include "sharding/shards.h"
+#include "st_error.h"
+
+/* A row and its sort key (scratch for the orders). */
+typedef struct {
+    uint64_t key;
+    int64_t id;
+} st_keyed_id_t;
+
+typedef struct {
+    const st_shards_t *shards; /* borrowed; must outlive the sampler */
+    uint64_t seed;
+    int shard_first, shard_end;  /* the shards this sampler orders, e.g. a rank's block */
+    int micro_batch, accumulation;
+    int64_t steps_per_epoch;
+    int64_t epoch;               /* epoch of the current orders; -1 before st_sampler_set_epoch */
+    int64_t *order;              /* rows of shards first..end-1 in epoch order, concatenated */
+    st_keyed_id_t *scratch;      /* [rows of the sampler's shards] for sorting */
+} st_sampler_t;
+
+/* Optimizer steps per epoch for these shards (same on every rank): floor(min_s |shard s| /
+ * (micro_batch × accumulation)). */
+int64_t st_sampler_steps_per_epoch(const st_shards_t *sh, int micro_batch, int accumulation);
+
+/* A sampler for shards [shard_first, shard_end) of sh. Fails when an epoch would have no step
+ * (the smallest shard is smaller than micro_batch × accumulation), naming the numbers. */
+st_status_t st_sampler_init(st_sampler_t *sp, const st_shards_t *sh, int shard_first, int shard_end,
+                            int micro_batch, int accumulation, uint64_t seed, st_error_t *err);
+void st_sampler_free(st_sampler_t *sp);
+
+/* Computes the epoch order of every shard of the sampler (no-op when already at `epoch`). */
+st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *err);
+
+/* The global ids of micro-batch `micro` (0..accumulation-1) of optimizer step `step`
+ * (0..steps_per_epoch-1) of shard `shard` (one of the sampler's), in epoch order. */
+st_status_t st_sampler_micro_batch(int64_t *ids /*[micro_batch]*/, const st_sampler_t *sp, int shard, int64_t step,
+                                   int micro, st_error_t *err);
+
+/* The epoch order of one shard's rows, computed directly (what st_sampler_set_epoch stores):
+ * out [n] = rows [n] sorted by (key, id); scratch [n]. epoch must be in 0..2^32-1. */
+void st_sampler_shard_order(int64_t *out /*[n]*/, st_keyed_id_t *scratch /*[n]*/, const int64_t *rows /*[n]*/,
+                            uint64_t seed, int shard, int64_t epoch, int64_t n);
+
+#endif

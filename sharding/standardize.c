@@ -1,0 +1,78 @@
+/* standardize.c — per-feature mean/std from shard partials combined in shard order, and their
+ * application; the rules are in standardize.h and docs/sharding.md. */
+#include "standardize.h"
+
+#include <math.h>
+#include <string.h>
+
+void st_standardize_partial(double *partial, const float *X, const int64_t *idx, int64_t n_rows, int T, int F) {
+    double *mean = partial + 1, *m2 = partial + 1 + F;
+    memset(partial, 0, (size_t)st_std_partial_len(F) * sizeof(double));
+    int64_t row_len = (int64_t)T * F;
+    /* Pass 1: Σx in row order, position order. */
+    for (int64_t i = 0; i < n_rows; i++) {
+        const float *row = X + (idx ? idx[i] : i) * row_len;
+        for (int t = 0; t < T; t++)
+            for (int f = 0; f < F; f++) mean[f] += row[(int64_t)t * F + f];
+    }
+    double n = (double)n_rows * T;
+    partial[0] = n;
+    if (n_rows == 0) return;
+    for (int f = 0; f < F; f++) mean[f] /= n;
+    /* Pass 2: Σ(x − mean)². */
+    for (int64_t i = 0; i < n_rows; i++) {
+        const float *row = X + (idx ? idx[i] : i) * row_len;
+        for (int t = 0; t < T; t++)
+            for (int f = 0; f < F; f++) {
+                double d = row[(int64_t)t * F + f] - mean[f];
+                m2[f] += d * d;
+            }
+    }
+}
+
+st_status_t st_standardize_combine(double *mean, double *std, const double *partials, int S, int F, double floor,
+                                   st_error_t *err) {
+    if (floor <= 0) floor = ST_STD_FLOOR_DEFAULT;
+    int64_t len = st_std_partial_len(F);
+    double n = 0;
+    for (int f = 0; f < F; f++) mean[f] = 0, std[f] = 0; /* std holds M2 until the end */
+    for (int s = 0; s < S; s++) {
+        const double *p = partials + s * len;
+        double nb = p[0];
+        if (nb <= 0) continue;
+        double nt = n + nb;
+        for (int f = 0; f < F; f++) {
+            double delta = p[1 + f] - mean[f];
+            mean[f] += delta * (nb / nt);
+            std[f] += p[1 + F + f] + delta * delta * (n * nb / nt);
+        }
+        n = nt;
+    }
+    if (n <= 0) return st_fail(err, ST_ERR_DATA, "standardisation: the training split has no samples");
+    for (int f = 0; f < F; f++) {
+        double sd = sqrt(std[f] / n);
+        if (!isfinite(mean[f]) || !isfinite(sd))
+            return st_fail(err, ST_ERR_NUMERIC, "standardisation: feature %d has mean %g and std %g (non-finite input?)",
+                           f, mean[f], sd);
+        std[f] = sd <= floor * fmax(1.0, fabs(mean[f])) ? 1.0 : sd;
+    }
+    return ST_OK;
+}
+
+void st_standardize_apply(float *X, const double *mean, const double *std, int64_t n_rows, int T, int F) {
+    int64_t row_len = (int64_t)T * F;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n_rows; i++) {
+        float *row = X + i * row_len;
+        for (int t = 0; t < T; t++)
+            for (int f = 0; f < F; f++) {
+                float *x = row + (int64_t)t * F + f;
+                *x = (float)((*x - mean[f]) / std[f]);
+            }
+    }
+}
+
+void st_scale_pixels(float *X, int64_t n_values) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n_values; i++) X[i] /= 255.0f;
+}

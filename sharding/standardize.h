@@ -1,0 +1,49 @@
+/* standardize.h — per-feature mean and standard deviation of the training split, reproducible
+ * for any rank count, and their application; plus [0, 1] pixel scaling.
+ *
+ * Rules (docs/sharding.md, "Standardisation"):
+ *   - F is the number of features of a [D] sample (F = D) or of channels of a [T, C] sample
+ *     (F = C, statistics over all T positions of all rows).
+ *   - Each virtual shard computes a partial over its rows in row order (ascending global id),
+ *     two-pass in double: count n, mean m_f = Σx / n, M2_f = Σ(x − m_f)².
+ *   - The S partials are combined in shard order 0..S-1 (Chan et al.): for the running (n_a,
+ *     m_a, M2_a) and the next (n_b, m_b, M2_b), δ = m_b − m_a, n = n_a + n_b,
+ *     m = m_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n. So the result is a pure function of
+ *     the S partials, bitwise the same however shards are spread over ranks.
+ *   - std_f = sqrt(M2_f / n) (population); a feature with std_f <= floor·max(1, |m_f|)
+ *     (floor 1e-8 by default) counts as constant and gets std_f = 1 (it maps to 0).
+ *   - Application: x ← (float)((x − m_f) / std_f), computed in double.
+ *   - Pixel scaling, when asked for, is x ← x / 255 and comes before standardisation.
+ * A partial is a flat double array [1 + 2F] = {n, m_0..m_{F-1}, M2_0..M2_{F-1}}, so S of them
+ * are one contiguous [S, 1 + 2F] array (what a loader allgathers). */
+#ifndef ST_STANDARDIZE_H
+#define ST_STANDARDIZE_H
+
+#include <stdint.h>
+
+#include "st_error.h"
+
+#define ST_STD_FLOOR_DEFAULT 1e-8
+
+/* Doubles in one partial: 1 + 2F. */
+static inline int64_t st_std_partial_len(int F) { return 1 + 2 * (int64_t)F; }
+
+/* The partial of n_rows rows of X [*, T, F] (T = 1 for [D] samples): the rows X[idx[i]] for
+ * i = 0..n_rows-1 in that order, or rows 0..n_rows-1 when idx is NULL (a shard's rows gathered
+ * from a rank's buffer with st_shards_locate). n_rows may be 0 (an empty partial). */
+void st_standardize_partial(double *partial /*[1 + 2F]*/, const float *X /*[*, T, F]*/,
+                            const int64_t *idx /*[n_rows] or NULL*/, int64_t n_rows, int T, int F);
+
+/* mean [F] and std [F] from S partials in shard order. floor <= 0 means ST_STD_FLOOR_DEFAULT.
+ * Fails when there are no samples or a result is not finite (naming the feature). */
+st_status_t st_standardize_combine(double *mean /*[F]*/, double *std /*[F]*/, const double *partials /*[S, 1 + 2F]*/,
+                                   int S, int F, double floor, st_error_t *err);
+
+/* x ← (x − mean_f) / std_f in place for n_rows rows of X [n_rows, T, F]. */
+void st_standardize_apply(float *X /*[n_rows, T, F]*/, const double *mean /*[F]*/, const double *std /*[F]*/,
+                          int64_t n_rows, int T, int F);
+
+/* x ← x / 255 in place (n_values values): 8-bit pixel values to [0, 1]. */
+void st_scale_pixels(float *X /*[n_values]*/, int64_t n_values);
+
+#endif
