@@ -74,4 +74,13 @@ typedef struct {
  * failure never leaves a partial file at `path` (the temporary is removed). Serial (no MPI). */
 st_status_t st_dataset_write(const char *path, const st_dataset_spec_t *spec, st_error_t *err);
 
+/* Reads /y [N] widened to int64 (and /split [N] widened to int32 when split != NULL and the file
+ * has one) without range checks, so that out-of-range values survive for reporting
+ * (st_inspect). Added for issue 3. */
+st_status_t st_dataset_read_labels_raw(const st_dataset_t *ds, int64_t *y, int32_t *split, st_error_t *err);
+
+/* Largest number of classes a dataset may declare (a guard against integer labels that are not
+ * class ids, such as a sample id column). */
+#define ST_MAX_CLASSES 65536
+
 #endif

@@ -1,0 +1,324 @@
+/* inspect.c — dataset statistics (class counts and shares, splits, imbalance, NaN/Inf), the
+ * training phase with a suggested rank and node count, and the problems that would make training
+ * fail; as text or JSON (cJSON). /X is scanned in blocks of about 4 MiB of rows. */
+#include "inspect.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#define SCAN_BLOCK_BYTES (4u << 20)
+
+void st_phase_for(int64_t n, st_phase_t *p) {
+    memset(p, 0, sizeof *p);
+    int64_t by_size = n / ST_SAMPLES_PER_RANK; /* at most one rank per 12,500 samples */
+    if (by_size < 1) by_size = 1;
+    if (n < 2500) {
+        *p = (st_phase_t){1, 1, 1, 1, 1, "fewer than 2,500 samples", ""};
+        st_format(p->reason, sizeof p->reason,
+                  "an epoch is a few dozen batches: one rank finishes it in about a second, and a second rank "
+                  "would add an all-reduce to every step and leave each with too few batches");
+    } else if (n < 25000) {
+        *p = (st_phase_t){2, 1, 2, 1, 1, "2,500-24,999 samples", ""};
+        st_format(p->reason, sizeof p->reason,
+                  "a second rank on the same node (shared-memory all-reduce, tens of microseconds) pays off once the "
+                  "model is large; more ranks would hold fewer than %d samples each", ST_SAMPLES_PER_RANK);
+    } else if (n <= 100000) {
+        int hi = (int)(by_size > 8 ? 8 : by_size < 2 ? 2 : by_size);
+        *p = (st_phase_t){3, 2, hi, 1, 2, "25,000-100,000 samples", ""};
+        st_format(p->reason, sizeof p->reason,
+                  "keep at least %d samples per rank (%lld / %d = %d ranks at most here); fill one node's cores "
+                  "first, add a second node only when they are used up", ST_SAMPLES_PER_RANK, (long long)n,
+                  ST_SAMPLES_PER_RANK, hi);
+    } else {
+        int hi = (int)(by_size > 1 << 20 ? 1 << 20 : by_size);
+        if (hi < 8) hi = 8;
+        *p = (st_phase_t){4, 8, hi, 2, 0, "more than 100,000 samples", ""};
+        st_format(p->reason, sizeof p->reason,
+                  "about one rank per %d samples (%d here) keeps every rank busy between all-reduces; "
+                  "that many ranks need two or more nodes", ST_SAMPLES_PER_RANK, hi);
+    }
+}
+
+static void note(char (*list)[320], int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(char (*list)[320], int *n, const char *fmt, ...) {
+    if (*n >= ST_INSPECT_MAX_NOTES) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(list[*n], 320, fmt, ap);
+    va_end(ap);
+    (*n)++;
+}
+
+/* "row 5, feature \"x\"" / "row 5, position 3, channel \"ax\"" for the first non-finite value. */
+static void element_name(const st_inspect_t *r, char *buf, size_t size) {
+    const st_dataset_t *ds = &r->ds;
+    long e = r->first_nonfinite_elem;
+    if (ds->shape.rank == 1) {
+        if (ds->n_feature_names > 0)
+            st_format(buf, size, "row %lld, feature %ld \"%s\"", (long long)r->first_nonfinite_row, e, ds->feature_names[e]);
+        else
+            st_format(buf, size, "row %lld, feature %ld", (long long)r->first_nonfinite_row, e);
+    } else {
+        int c = ds->shape.d[1];
+        if (ds->n_feature_names > 0)
+            st_format(buf, size, "row %lld, position %ld, channel %ld \"%s\"", (long long)r->first_nonfinite_row,
+                      e / c, e % c, ds->feature_names[e % c]);
+        else
+            st_format(buf, size, "row %lld, position %ld, channel %ld", (long long)r->first_nonfinite_row, e / c, e % c);
+    }
+}
+
+static st_status_t scan_features(st_inspect_t *r, st_error_t *err) {
+    const st_dataset_t *ds = &r->ds;
+    long row_floats = st_shape_numel(ds->shape);
+    int64_t block = (int64_t)(SCAN_BLOCK_BYTES / ((size_t)row_floats * sizeof(float)));
+    if (block < 1) block = 1;
+    if (block > ds->n) block = ds->n;
+    float *buf = st_alloc((size_t)(block * row_floats) * sizeof(float), "a block of /X rows", err);
+    if (!buf) return ST_ERR_NOMEM;
+    r->first_nonfinite_row = -1;
+    for (int64_t row0 = 0; row0 < ds->n; row0 += block) {
+        int64_t n_rows = ds->n - row0 < block ? ds->n - row0 : block;
+        st_status_t rc = st_dataset_read_rows(ds, row0, n_rows, buf, MPI_COMM_NULL, err);
+        if (rc != ST_OK) {
+            st_free(buf);
+            return rc;
+        }
+        int64_t n_el = n_rows * row_floats;
+        for (int64_t i = 0; i < n_el; i++) {
+            float v = buf[i];
+            if (isfinite(v)) continue;
+            if (isnan(v)) r->n_nan++;
+            else r->n_inf++;
+            if (r->first_nonfinite_row < 0) {
+                r->first_nonfinite_row = row0 + i / row_floats;
+                r->first_nonfinite_elem = (long)(i % row_floats);
+            }
+        }
+    }
+    st_free(buf);
+    return ST_OK;
+}
+
+static st_status_t count_labels(st_inspect_t *r, st_error_t *err) {
+    const st_dataset_t *ds = &r->ds;
+    int k = ds->n_classes;
+    int64_t *y = malloc((size_t)ds->n * sizeof *y);
+    int32_t *split = ds->has_split ? malloc((size_t)ds->n * sizeof *split) : NULL;
+    r->class_counts = calloc((size_t)k, sizeof *r->class_counts);
+    r->class_split_counts = ds->has_split ? calloc((size_t)k * 3, sizeof *r->class_split_counts) : NULL;
+    if (!y || (ds->has_split && (!split || !r->class_split_counts)) || !r->class_counts) {
+        free(y);
+        free(split);
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory counting labels", ds->path);
+    }
+    st_status_t rc = st_dataset_read_labels_raw(ds, y, split, err);
+    r->first_bad_label_row = r->first_bad_split_row = -1;
+    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
+        int s = split ? split[i] : ST_SPLIT_TRAIN;
+        if (s < 0 || s > 2) {
+            if (r->n_bad_split++ == 0) r->first_bad_split_row = i, r->first_bad_split = s;
+            s = -1;
+        } else {
+            r->split_counts[s]++;
+        }
+        if (y[i] < 0 || y[i] >= k) {
+            if (r->n_bad_labels++ == 0) r->first_bad_label_row = i, r->first_bad_label = y[i];
+            continue;
+        }
+        r->class_counts[y[i]]++;
+        if (split && s >= 0) r->class_split_counts[y[i] * 3 + s]++;
+    }
+    free(y);
+    free(split);
+    return rc;
+}
+
+static void find_problems(st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    const char *p = ds->path;
+    int k = ds->n_classes;
+    if (r->n_bad_labels > 0)
+        note(r->problems, &r->n_problems, "%s: /y[%lld] = %lld is outside 0..%d (%lld label%s out of range)", p,
+             (long long)r->first_bad_label_row, (long long)r->first_bad_label, k - 1, (long long)r->n_bad_labels,
+             r->n_bad_labels == 1 ? "" : "s");
+    if (r->n_bad_split > 0)
+        note(r->problems, &r->n_problems, "%s: /split[%lld] = %lld is not 0 (train), 1 (val) or 2 (test) (%lld such rows)",
+             p, (long long)r->first_bad_split_row, (long long)r->first_bad_split, (long long)r->n_bad_split);
+    if (k < 2)
+        note(r->problems, &r->n_problems, "%s: only %d class; a classifier needs at least 2", p, k);
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int c = 0; c < k; c++) {
+        int64_t n = r->class_counts[c];
+        lo = n < lo ? n : lo;
+        hi = n > hi ? n : hi;
+        if (n == 0)
+            note(r->problems, &r->n_problems, "%s: class \"%s\" (id %d) has no samples", p, ds->class_names[c], c);
+        else if (n < 3)
+            note(r->problems, &r->n_problems,
+                 "%s: class \"%s\" (id %d) has %lld sample%s; a stratified train/val/test split needs at least 3",
+                 p, ds->class_names[c], c, (long long)n, n == 1 ? "" : "s");
+    }
+    r->imbalance = lo == 0 ? INFINITY : (double)hi / (double)lo;
+    if (r->n_nan + r->n_inf > 0) {
+        char where[200];
+        element_name(r, where, sizeof where);
+        note(r->problems, &r->n_problems,
+             "%s: /X has %lld NaN and %lld Inf values (first at %s); training refuses non-finite features unless "
+             "allowed", p, (long long)r->n_nan, (long long)r->n_inf, where);
+    }
+    if (ds->has_split && r->split_counts[ST_SPLIT_TRAIN] == 0)
+        note(r->problems, &r->n_problems, "%s: /split marks no sample as train (0)", p);
+    if (r->n_problems == ST_INSPECT_MAX_NOTES)
+        snprintf(r->problems[ST_INSPECT_MAX_NOTES - 1], 320, "%s: ... and more problems (only the first %d are listed)",
+                 p, ST_INSPECT_MAX_NOTES - 1);
+    if (k >= 2 && isfinite(r->imbalance) && r->imbalance >= 10)
+        note(r->warnings, &r->n_warnings,
+             "%s: classes are imbalanced (largest / smallest = %.1f): consider class weights or a focal loss", p,
+             r->imbalance);
+}
+
+st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err) {
+    memset(out, 0, sizeof *out);
+    ST_TRY(st_dataset_open(path, &out->ds, err));
+    st_status_t rc = count_labels(out, err);
+    if (rc == ST_OK) rc = scan_features(out, err);
+    if (rc != ST_OK) {
+        st_inspect_free(out);
+        return rc;
+    }
+    find_problems(out);
+    st_phase_for(out->ds.n, &out->phase);
+    return ST_OK;
+}
+
+void st_inspect_free(st_inspect_t *r) {
+    if (!r) return;
+    st_dataset_close(&r->ds);
+    free(r->class_counts);
+    free(r->class_split_counts);
+    r->class_counts = r->class_split_counts = NULL;
+}
+
+/* ---- reports ------------------------------------------------------------------------------ */
+
+static const char *split_names[3] = {"train", "val", "test"};
+
+static void ranks_text(const st_phase_t *p, char *buf, size_t size) {
+    char r[32], n[32];
+    if (p->ranks_min == p->ranks_max) st_format(r, sizeof r, "%d rank%s", p->ranks_min, p->ranks_min == 1 ? "" : "s");
+    else st_format(r, sizeof r, "%d-%d ranks", p->ranks_min, p->ranks_max);
+    if (p->nodes_max == 0) st_format(n, sizeof n, "%d or more nodes", p->nodes_min);
+    else if (p->nodes_min == p->nodes_max) st_format(n, sizeof n, "%d node%s", p->nodes_min, p->nodes_min == 1 ? "" : "s");
+    else st_format(n, sizeof n, "%d-%d nodes", p->nodes_min, p->nodes_max);
+    st_format(buf, size, "%s on %s", r, n);
+}
+
+void st_inspect_print(FILE *out, const st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    char shape[48];
+    st_shape_str(ds->shape, shape, sizeof shape);
+    fprintf(out, "%s\n", ds->path);
+    if (ds->source[0]) fprintf(out, "  source        %s\n", ds->source);
+    fprintf(out, "  samples       %lld\n", (long long)ds->n);
+    fprintf(out, "  sample shape  %s%s\n", shape, ds->shape.rank == 1 ? " (features)" : " (positions, channels)");
+    if (ds->n_feature_names > 0) {
+        fprintf(out, "  %-13s ", ds->shape.rank == 1 ? "features" : "channels");
+        for (int i = 0; i < ds->n_feature_names && i < 8; i++) fprintf(out, "%s%s", i ? ", " : "", ds->feature_names[i]);
+        if (ds->n_feature_names > 8) fprintf(out, ", ... (%d in all)", ds->n_feature_names);
+        fprintf(out, "\n");
+    }
+    if (ds->has_split)
+        fprintf(out, "  splits        train %lld, val %lld, test %lld\n", (long long)r->split_counts[0],
+                (long long)r->split_counts[1], (long long)r->split_counts[2]);
+    fprintf(out, "  classes       %d\n", ds->n_classes);
+    int w = 5;
+    for (int c = 0; c < ds->n_classes; c++) {
+        int l = (int)strlen(ds->class_names[c]);
+        w = l > w ? l : w;
+    }
+    fprintf(out, "    %3s  %-*s %10s %7s", "id", w, "class", "count", "share");
+    if (ds->has_split)
+        for (int s = 0; s < 3; s++) fprintf(out, " %9s", split_names[s]);
+    fprintf(out, "\n");
+    int64_t valid = ds->n - r->n_bad_labels;
+    for (int c = 0; c < ds->n_classes; c++) {
+        fprintf(out, "    %3d  %-*s %10lld %6.2f%%", c, w, ds->class_names[c], (long long)r->class_counts[c],
+                valid > 0 ? 100.0 * (double)r->class_counts[c] / (double)valid : 0.0);
+        if (ds->has_split)
+            for (int s = 0; s < 3; s++) fprintf(out, " %9lld", (long long)r->class_split_counts[c * 3 + s]);
+        fprintf(out, "\n");
+    }
+    if (isfinite(r->imbalance)) fprintf(out, "  imbalance     %.2f (largest / smallest class)\n", r->imbalance);
+    else fprintf(out, "  imbalance     inf (a class has no samples)\n");
+    fprintf(out, "  NaN / Inf     %lld / %lld in /X\n", (long long)r->n_nan, (long long)r->n_inf);
+    char ranks[96];
+    ranks_text(&r->phase, ranks, sizeof ranks);
+    fprintf(out, "  phase         %d (%s): %s\n", r->phase.phase, r->phase.range, ranks);
+    fprintf(out, "  why           %s\n", r->phase.reason);
+    for (int i = 0; i < r->n_warnings; i++) fprintf(out, "  warning: %s\n", r->warnings[i]);
+    if (r->n_problems == 0) fprintf(out, "  problems      none: ready to train\n");
+    for (int i = 0; i < r->n_problems; i++) fprintf(out, "  problem: %s\n", r->problems[i]);
+}
+
+char *st_inspect_json(const st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddStringToObject(j, "path", ds->path);
+    cJSON_AddStringToObject(j, "source", ds->source);
+    cJSON_AddNumberToObject(j, "format_version", ds->format_version);
+    cJSON_AddNumberToObject(j, "n", (double)ds->n);
+    cJSON *shape = cJSON_AddArrayToObject(j, "shape");
+    for (int i = 0; i < ds->shape.rank; i++) cJSON_AddItemToArray(shape, cJSON_CreateNumber(ds->shape.d[i]));
+    if (ds->n_feature_names > 0) {
+        cJSON *fn = cJSON_AddArrayToObject(j, "feature_names");
+        for (int i = 0; i < ds->n_feature_names; i++) cJSON_AddItemToArray(fn, cJSON_CreateString(ds->feature_names[i]));
+    }
+    cJSON_AddNumberToObject(j, "n_classes", ds->n_classes);
+    cJSON *classes = cJSON_AddArrayToObject(j, "classes");
+    int64_t valid = ds->n - r->n_bad_labels;
+    for (int c = 0; c < ds->n_classes; c++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", c);
+        cJSON_AddStringToObject(o, "name", ds->class_names[c]);
+        cJSON_AddNumberToObject(o, "count", (double)r->class_counts[c]);
+        cJSON_AddNumberToObject(o, "share", valid > 0 ? (double)r->class_counts[c] / (double)valid : 0.0);
+        if (ds->has_split)
+            for (int s = 0; s < 3; s++) cJSON_AddNumberToObject(o, split_names[s], (double)r->class_split_counts[c * 3 + s]);
+        cJSON_AddItemToArray(classes, o);
+    }
+    if (ds->has_split) {
+        cJSON *s = cJSON_AddObjectToObject(j, "splits");
+        for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(s, split_names[i], (double)r->split_counts[i]);
+    } else {
+        cJSON_AddNullToObject(j, "splits");
+    }
+    /* JSON has no infinity: an empty class gives null. */
+    if (isfinite(r->imbalance)) cJSON_AddNumberToObject(j, "imbalance", r->imbalance);
+    else cJSON_AddNullToObject(j, "imbalance");
+    cJSON_AddNumberToObject(j, "bad_labels", (double)r->n_bad_labels);
+    cJSON_AddNumberToObject(j, "nan", (double)r->n_nan);
+    cJSON_AddNumberToObject(j, "inf", (double)r->n_inf);
+    cJSON *ph = cJSON_AddObjectToObject(j, "phase");
+    cJSON_AddNumberToObject(ph, "phase", r->phase.phase);
+    cJSON_AddStringToObject(ph, "range", r->phase.range);
+    cJSON_AddNumberToObject(ph, "ranks_min", r->phase.ranks_min);
+    cJSON_AddNumberToObject(ph, "ranks_max", r->phase.ranks_max);
+    cJSON_AddNumberToObject(ph, "nodes_min", r->phase.nodes_min);
+    if (r->phase.nodes_max > 0) cJSON_AddNumberToObject(ph, "nodes_max", r->phase.nodes_max);
+    else cJSON_AddNullToObject(ph, "nodes_max");
+    cJSON_AddStringToObject(ph, "reason", r->phase.reason);
+    cJSON *pr = cJSON_AddArrayToObject(j, "problems");
+    for (int i = 0; i < r->n_problems; i++) cJSON_AddItemToArray(pr, cJSON_CreateString(r->problems[i]));
+    cJSON *wa = cJSON_AddArrayToObject(j, "warnings");
+    for (int i = 0; i < r->n_warnings; i++) cJSON_AddItemToArray(wa, cJSON_CreateString(r->warnings[i]));
+    cJSON_AddBoolToObject(j, "ok", r->n_problems == 0);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    return s;
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# test_data_cli.sh — the data commands end to end (strata convert idx|csv, strata inspect) on
+# small files generated here: a successful convert + inspect, and every bad input of issue 3
+# with its message, a non-zero exit status and no output file left behind. Prints TAP.
+set -u
+cd "$(dirname "$0")/.."
+S="$PWD/bin/strata"
+T=$(mktemp -d /tmp/strata_data_cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+n=0; failed=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
+echo "1..22"
+
+# run NAME CMD...: runs a strata command, keeping its status, stdout and stderr.
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# fails_with STATUS TEXT OUTFILE DESCRIPTION: the last run exited STATUS, said TEXT on stderr
+# (as "strata: ..."), and left neither OUTFILE nor OUTFILE.tmp.
+fails_with() {
+  local want=$1 text=$2 out=$3 what=$4 good=0
+  [ "$rc" = "$want" ] || { echo "# exit status $rc, expected $want"; good=1; }
+  grep -qF -- "$text" "$T/err" || { echo "# stderr lacks: $text"; sed 's/^/#   /' "$T/err"; good=1; }
+  grep -q '^strata: ' "$T/err" || { echo "# stderr does not start with 'strata: '"; good=1; }
+  if [ -n "$out" ] && { [ -e "$out" ] || [ -e "$out.tmp" ]; }; then echo "# $out was left behind"; good=1; fi
+  ok $good "$what"
+}
+
+# IDX files: 6 images of 2x3 and their labels, plain or gzip'ed, plus broken variants.
+python3 - "$T" <<'EOF'
+import gzip, struct, sys
+d = sys.argv[1]
+def idx(name, magic, dims, data, gz=True):
+    b = struct.pack('>I', magic) + b''.join(struct.pack('>I', x) for x in dims) + bytes(data)
+    (gzip.open if gz else open)(f"{d}/{name}", 'wb').write(b)
+idx('im.gz', 0x803, [6, 2, 3], [(7 * i) % 256 for i in range(36)])
+idx('lb.gz', 0x801, [6], [0, 1, 2, 1, 0, 2])
+idx('lb5.gz', 0x801, [5], [0, 1, 2, 1, 0])
+idx('tim', 0x803, [3, 2, 3], range(18), gz=False)
+idx('tlb', 0x801, [3], [2, 0, 1], gz=False)
+big = gzip.compress(struct.pack('>IIII', 0x803, 50, 10, 10) + bytes((i * 31 + i // 7) % 256 for i in range(5000)))
+open(f"{d}/trunc.gz", 'wb').write(big[:len(big) // 2])
+EOF
+
+# 1-3: a successful conversion with a test set, and its inspection.
+run "$S" convert idx "$T/im.gz" "$T/lb.gz" --test-images "$T/tim" --test-labels "$T/tlb" --class-names a,b,c -o "$T/ok.h5"
+[ "$rc" = 0 ] && grep -q "wrote $T/ok.h5: 9 samples (6 train + 3 test, marked by /split)" "$T/out"
+r=$?; [ $r = 0 ] || sed 's/^/#   /' "$T/out" "$T/err"
+ok $r "convert idx writes a dataset with its test set"
+run "$S" inspect "$T/ok.h5"
+[ "$rc" = 0 ] && grep -q "samples       9" "$T/out" && grep -q "splits        train 6, val 0, test 3" "$T/out" &&
+  grep -qE "^ +2  c +3 +33.33% +2 +0 +1$" "$T/out" && grep -q "phase         1 (fewer than 2,500 samples): 1 rank on 1 node" "$T/out" &&
+  grep -q "problems      none" "$T/out"
+ok $? "inspect reports samples, splits, class counts and shares, the phase and no problems"
+run "$S" inspect "$T/ok.h5" --json
+[ "$rc" = 0 ] && python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["n"] == 9 and r["shape"] == [6] and r["splits"] == {"train": 6, "val": 0, "test": 3}, r
+assert [c["count"] for c in r["classes"]] == [3, 3, 3] and r["phase"]["phase"] == 1 and r["ok"] is True, r
+' "$T/out"
+ok $? "inspect --json prints the same as JSON"
+
+# 4-6: broken IDX input.
+run "$S" convert idx "$T/trunc.gz" "$T/lb.gz" -o "$T/o.h5"
+fails_with 1 "trunc.gz: truncated gzip file" "$T/o.h5" "a truncated gzip file is refused, naming the file"
+run "$S" convert idx "$T/lb.gz" "$T/im.gz" -o "$T/o.h5"
+fails_with 1 "lb.gz: expected IDX magic 0x00000803 (images) but found 0x00000801 (labels)" "$T/o.h5" "wrong IDX magic is refused"
+run "$S" convert idx "$T/im.gz" "$T/lb5.gz" -o "$T/o.h5"
+fails_with 1 "im.gz has 6 images but $T/lb5.gz has 5 labels" "$T/o.h5" "an image/label count mismatch is refused"
+
+# 7-11: broken CSV input.
+printf '' > "$T/empty.csv"
+run "$S" convert csv "$T/empty.csv" --label y -o "$T/o.h5"
+fails_with 1 "empty.csv: empty file" "$T/o.h5" "an empty CSV file is refused"
+printf 'a,b,y\n1,2,x\n3,4\n' > "$T/ragged.csv"
+run "$S" convert csv "$T/ragged.csv" --label y -o "$T/o.h5"
+fails_with 1 "ragged.csv: line 3 has 2 fields but the header has 3" "$T/o.h5" "a ragged CSV row is refused, naming its line"
+printf 'a,b,y\r\n1,2,x\r\n3,abc,y\r\n' > "$T/nonnum.csv"
+run "$S" convert csv "$T/nonnum.csv" --label y -o "$T/o.h5"
+fails_with 1 'nonnum.csv: line 3, column "b": "abc" is not a number' "$T/o.h5" "a non-numeric cell is refused, naming line and column"
+run "$S" convert csv "$T/nonnum.csv" --label species -o "$T/o.h5"
+fails_with 1 'no label column "species" in the header; the columns are: "a", "b", "y"' "$T/o.h5" "a missing label column is refused, listing the columns"
+run "$S" convert csv "$T/nonnum.csv" --label y --drop-bad-rows -o "$T/drop.h5"
+[ "$rc" = 0 ] && grep -q 'dropped 1 bad row (first: line 3, column "b": "abc" is not a number)' "$T/out" && [ -f "$T/drop.h5" ]
+ok $? "--drop-bad-rows drops the row and says how many"
+
+# 12-14: a label id outside 0..K-1 and a file that is not a strata dataset (written with h5py).
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  /usr/bin/python3 - "$T" <<'EOF'
+import sys, h5py, numpy as np
+d = sys.argv[1]
+with h5py.File(f"{d}/badlabel.h5", "w") as f:
+    f.create_dataset("X", data=np.zeros((6, 2), np.float32))
+    f.create_dataset("y", data=np.array([0, 1, 0, 1, 12, 0], np.int32))
+    f.attrs["n_classes"] = 10
+with h5py.File(f"{d}/other.h5", "w") as f:
+    f.create_dataset("data", data=np.zeros((6, 2), np.float32))
+EOF
+  run "$S" inspect "$T/badlabel.h5"
+  fails_with 1 "problem" "" "inspect fails on a label outside 0..K-1"
+  grep -q "badlabel.h5: /y\[4\] = 12 is outside 0..9" "$T/out"; ok $? "inspect names the row and value of the bad label"
+  run "$S" inspect "$T/other.h5"
+  fails_with 1 "other.h5: not a strata dataset: no /X dataset" "" "an HDF5 file that is not a strata dataset is refused"
+else
+  skip "/usr/bin/python3 has no h5py"; skip "/usr/bin/python3 has no h5py"; skip "/usr/bin/python3 has no h5py"
+fi
+
+# 15-17: NaN features are converted, then reported by inspect (text and JSON).
+printf 'a,b,y\n1,nan,0\n3,4,1\n5,6,1\n1,2,0\n1,2,0\n3,inf,1\n' > "$T/nan.csv"
+run "$S" convert csv "$T/nan.csv" --label y -o "$T/nan.h5"
+[ "$rc" = 0 ] && grep -q "integer labels used as class ids" "$T/out"; ok $? "a CSV with nan/inf cells converts (integer labels as ids)"
+run "$S" inspect "$T/nan.h5"
+fails_with 1 "nan.h5: 1 problem would make training fail" "" "inspect exits 1 on NaN features"
+grep -q '/X has 1 NaN and 1 Inf values (first at row 0, feature 1 "b")' "$T/out"; ok $? "inspect counts NaN and Inf and names the first"
+
+# 18: a file that is not HDF5 at all.
+run "$S" inspect "$T/nan.csv"
+fails_with 1 "nan.csv: not an HDF5 file" "" "a file that is not HDF5 is refused clearly"
+
+# 19: a failed conversion leaves an existing output file untouched.
+cp "$T/ok.h5" "$T/keep.h5"; before=$(md5sum < "$T/keep.h5")
+run "$S" convert csv "$T/ragged.csv" --label y -o "$T/keep.h5"
+[ "$rc" = 1 ] && [ "$(md5sum < "$T/keep.h5")" = "$before" ] && [ ! -e "$T/keep.h5.tmp" ]
+ok $? "a failed conversion does not touch an existing file at the output path"
+
+# 20-21: usage errors exit 2.
+run "$S" convert csv "$T/nan.csv" --label y
+fails_with 2 "-o OUT.h5 is required" "" "a missing -o is a usage error (status 2)"
+run "$S" convert idx "$T/im.gz" "$T/lb.gz" --bogus -o "$T/o.h5"
+fails_with 2 'unknown option "--bogus"' "$T/o.h5" "an unknown option is a usage error (status 2)"
+
+# 22: help lists the data commands.
+"$S" help | grep -q "strata convert csv FILE --label COLUMN"; ok $? "strata help lists the data commands"
+
+exit $((failed > 0))
