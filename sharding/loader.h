@@ -1,0 +1,87 @@
+/* loader.h — the two-phase parallel read: every rank gets the rows of /X it asks for, wherever
+ * they lie in the file (docs/parallel-io.md).
+ *
+ * Stratified shards scatter a rank's rows over the whole file, and HDF5 1.10 is slow at
+ * scattered selections (selecting ~30K random rows of Fashion-MNIST took 6.7 s against 0.19 s to
+ * read the whole 188 MB file). So:
+ *   (a) read: rank r reads the contiguous block of rows [N·r/P, N·(r+1)/P) with one collective
+ *       MPI-IO read (st_dataset_read_rows, in pieces of at most 512 MiB);
+ *   (b) exchange: every rank sends the ids it wants to the ranks owning them, and the owners
+ *       send the rows back with MPI_Alltoallv, straight into the caller's output. Rows a rank
+ *       owns itself are copied locally.
+ * The exchange runs in rounds: in each round at most B rows go from one rank to another, with B
+ * chosen so one round's send staging stays within a budget (16 MiB by default). Counts and
+ * displacements are in rows (an MPI datatype of one contiguous row), so none of them overflows
+ * an int for any dataset with fewer than 2^31 rows.
+ *
+ * Memory per rank at the peak (during the exchange): its block, ceil(N/P) rows (none when it
+ * wants exactly its block: that is read straight into the output); the caller's output, n_want
+ * rows; send staging, at most min(budget, rows it sends in a round); the ids being served (at
+ * most staging/row size int64) and O(P) counts; during the read, Open MPI's OMPIO gives each
+ * aggregator rank a 32 MiB collective buffer. Never all N rows (unless P = 1). Measured for
+ * Fashion-MNIST's size in docs/parallel-io.md.
+ *
+ * Labels are left to the caller: stratified sharding needs every label on every rank before it
+ * can decide which rows a rank wants, so y [N] (4 bytes a row) is already in memory everywhere;
+ * st_loader_pick_labels selects the wanted ones. */
+#ifndef ST_LOADER_H
+#define ST_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mpi/comm.h"
+#include "sharding/dataset.h"
+#include "st_error.h"
+
+#define ST_LOADER_STAGING_BYTES ((size_t)16 << 20)
+#define ST_LOADER_READ_PIECE_BYTES ((size_t)512 << 20)
+
+/* The contiguous block of n items (rows, shards) that rank `rank` of `size` owns:
+ * [n·rank/size, n·(rank+1)/size). Blocks differ in size by at most one; with n < size some are
+ * empty. */
+void st_loader_block(int64_t *lo, int64_t *hi, int64_t n, int rank, int size);
+
+/* Fills out [n_want, numel(shape)] with rows want[0..n_want) of /X, in the order of want.
+ * want holds global row ids in 0..N-1, sorted ascending (repeats allowed); n_want may be 0 (want
+ * may then be NULL). Collective over c->comm: every rank calls it with the same dataset. When a
+ * rank's want is invalid or any step fails on any rank, every rank returns an error (the failing
+ * rank names the position and row; the others name the failing rank), so none hangs. */
+st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want,
+                                  int64_t n_want, float *out, st_error_t *err);
+
+/* Tuning and diagnostics for st_loader_gather_rows_ex. */
+typedef struct {
+    size_t staging_bytes;    /* send staging per round; 0: ST_LOADER_STAGING_BYTES. Sets B */
+    size_t read_piece_bytes; /* largest single collective read; 0: ST_LOADER_READ_PIECE_BYTES */
+} st_loader_options_t;
+
+typedef struct {
+    double read_s, exchange_s;  /* wall time of phase (a) and phase (b) on this rank */
+    int64_t block_rows;         /* rows this rank read */
+    int64_t rows_local;         /* wanted rows it owned itself (copied) */
+    int64_t rows_sent, rows_received;
+    int64_t rows_per_round;     /* B: at most this many rows from one rank to another a round */
+    int n_rounds, n_reads;      /* exchange rounds and collective reads */
+    int direct;                 /* it wanted exactly its block and read it straight into out */
+    size_t staging_bytes;       /* the largest send staging it allocated */
+} st_loader_info_t;
+
+/* st_loader_gather_rows with options (NULL: defaults) and diagnostics (info may be NULL).
+ * All ranks must pass the same options. */
+st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want,
+                                     int64_t n_want, float *out, const st_loader_options_t *opt,
+                                     st_loader_info_t *info, st_error_t *err);
+
+/* y_out[i] = y_all[want[i]]. */
+void st_loader_pick_labels(int32_t *y_out /*[n_want]*/, const int32_t *y_all /*[N]*/,
+                           const int64_t *want /*[n_want]*/, int64_t n_want);
+
+/* Every rank ends with all shards' partial statistics, in shard order. Shard s's partials are
+ * partials[s·n_per_shard .. (s+1)·n_per_shard). Shards are owned in contiguous blocks
+ * (st_loader_block(n_shards, rank, size)): on entry each rank has filled its own shards' rows;
+ * the others are overwritten. One MPI_Allgatherv, counts in shards. Collective. */
+st_status_t st_loader_allgather_partials(double *partials /*[n_shards, n_per_shard]*/, const st_comm_t *c,
+                                         int n_shards, int n_per_shard, st_error_t *err);
+
+#endif
