@@ -1,0 +1,62 @@
+/* data.h — a rank's share of a dataset, ready for training: the whole data pipeline of
+ * docs/sharding.md and docs/parallel-io.md in one collective call.
+ *
+ *   open the file → read every label (all ranks; 4 bytes a row) → stratified split (respecting a
+ *   predefined /split) → plan shards from the batch → stratified virtual shards → this rank's
+ *   training rows (its contiguous block of shards) plus its contiguous block of the val and test
+ *   rows, read in two phases (block read + Alltoallv) → refuse non-finite features unless
+ *   allowed → optional pixel scaling → standardisation statistics from the training split,
+ *   combined in shard order (the same bits at any P) and applied to every part.
+ *
+ * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows, and the
+ * loader's block of about N/P rows during the read. */
+#ifndef ST_DATA_H
+#define ST_DATA_H
+
+#include <stdint.h>
+
+#include "mpi/comm.h"
+#include "sharding/dataset.h"
+#include "sharding/shards.h"
+#include "sharding/split.h"
+
+typedef struct {
+    const char *path;
+    uint64_t seed;
+    st_split_options_t split;   /* fractions and val_fraction */
+    int64_t batch_size;         /* global batch = S × micro_batch × accumulation */
+    int accumulation;
+    int shards;                 /* S, or 0 = "auto" */
+    int standardize;            /* per-feature (per-channel) standardisation from the training split */
+    int scale_pixels;           /* divide by 255 first */
+    int allow_nonfinite;        /* accept NaN/Inf features (else an error naming the first row) */
+} st_data_config_t;
+
+/* The rows of one part held by this rank. */
+typedef struct {
+    int64_t n;        /* rows here */
+    int64_t *ids;     /* [n] global row ids, ascending */
+    float *X;         /* [n, row_floats] */
+    int32_t *y;       /* [n] */
+} st_data_part_t;
+
+typedef struct {
+    st_dataset_t ds;
+    int n_classes;
+    st_shape_t shape;
+    long row_floats;
+    int64_t n_part[3];          /* rows in train, val, test (whole dataset) */
+    int64_t *train_class_counts;/* [K] */
+    st_shards_t shards;         /* the shard map (every rank has all of it; ids only) */
+    int S, micro_batch, shard_first, shard_end;  /* this rank owns shards [first, end) */
+    st_data_part_t part[3];     /* [ST_SPLIT_TRAIN]: the rows of its shards; val, test: its block */
+    int F;                      /* standardised features: D, or C for [T, C] */
+    double *mean, *std;         /* [F]; NULL without standardisation */
+} st_data_t;
+
+/* Collective over c. On failure every rank returns an error (the failing rank's message names
+ * the file, row or setting; the others say which rank failed). */
+st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err);
+void st_data_free(st_data_t *d);
+
+#endif
