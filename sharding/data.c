@@ -66,35 +66,56 @@ static st_status_t choose_rows(st_data_t *d, const st_comm_t *c, const uint8_t *
     return ST_OK;
 }
 
-/* One two-phase read for all three parts: the union of their ids (disjoint, each ascending),
- * then rows and labels are dealt back to the parts. */
+/* Moves row i of rows [n, row_floats] to position dest[i], in place, following the permutation's
+ * cycles with one spare row. */
+static st_status_t permute_rows(float *rows, const int64_t *dest, int64_t n, long row_floats, st_error_t *err) {
+    size_t row_bytes = (size_t)row_floats * sizeof(float);
+    uint8_t *done = xcalloc((size_t)n, 1, "a permutation map", err);
+    float *carry = done ? xcalloc(2, row_bytes, "a spare row", err) : NULL, *spare = carry ? carry + row_floats : NULL;
+    if (!carry) return free(done), err->code;
+    for (int64_t start = 0; start < n; start++) {
+        if (done[start] || dest[start] == start) continue;
+        memcpy(carry, rows + (size_t)start * (size_t)row_floats, row_bytes);
+        for (int64_t i = start; !done[i]; i = dest[i]) { /* carry holds row i; place it at dest[i] */
+            float *to = rows + (size_t)dest[i] * (size_t)row_floats;
+            memcpy(spare, to, row_bytes);
+            memcpy(to, carry, row_bytes);
+            memcpy(carry, spare, row_bytes);
+            done[i] = 1;
+        }
+    }
+    free(done), free(carry);
+    return ST_OK;
+}
+
+/* One two-phase read for all three parts: the union of their ids (disjoint, each ascending) in
+ * id order, then rows are permuted in place so each part's rows are contiguous (train, val,
+ * test): the parts are views into one buffer, and the rows exist once. */
 static st_status_t read_rows(st_data_t *d, const st_comm_t *c, const int32_t *y, st_error_t *err) {
     int64_t n = d->part[0].n + d->part[1].n + d->part[2].n, at[3] = {0, 0, 0};
+    int64_t start[3] = {0, d->part[0].n, d->part[0].n + d->part[1].n};
     int64_t *want = xcalloc((size_t)n, sizeof *want, "row ids", err);
-    uint8_t *from = want ? xcalloc((size_t)n, 1, "row parts", err) : NULL;
-    float *rows = from ? xcalloc((size_t)n * (size_t)d->row_floats, sizeof(float), "rows", err) : NULL;
-    st_status_t rc = rows ? ST_OK : err->code;
+    int64_t *dest = want ? xcalloc((size_t)n, sizeof *dest, "row positions", err) : NULL;
+    d->rows = dest ? xcalloc((size_t)n * (size_t)d->row_floats, sizeof(float), "rows", err) : NULL;
+    int32_t *labels = d->rows ? xcalloc((size_t)n, sizeof(int32_t), "labels", err) : NULL;
+    st_status_t rc = labels ? ST_OK : err->code;
     for (int64_t i = 0; rc == ST_OK && i < n; i++) { /* three-way merge of ascending lists */
         int best = -1;
         for (int p = 0; p < 3; p++)
             if (at[p] < d->part[p].n && (best < 0 || d->part[p].ids[at[p]] < d->part[best].ids[at[best]])) best = p;
-        want[i] = d->part[best].ids[at[best]++], from[i] = (uint8_t)best;
+        want[i] = d->part[best].ids[at[best]];
+        dest[i] = start[best] + at[best]++;
+        labels[dest[i]] = y[want[i]];
     }
     rc = st_comm_agree(c, rc, err);
-    if (rc == ST_OK) rc = st_loader_gather_rows(&d->ds, c, want, n, rows, err);
+    if (rc == ST_OK) rc = st_loader_gather_rows(&d->ds, c, want, n, d->rows, err);
+    if (rc == ST_OK) rc = permute_rows(d->rows, dest, n, d->row_floats, err);
+    d->labels = labels;
     for (int p = 0; rc == ST_OK && p < 3; p++) {
-        d->part[p].X = xcalloc((size_t)d->part[p].n * (size_t)d->row_floats, sizeof(float), "rows", err);
-        d->part[p].y = d->part[p].X ? xcalloc((size_t)d->part[p].n, sizeof(int32_t), "labels", err) : NULL;
-        if (!d->part[p].y) rc = err->code;
-        at[p] = 0;
+        d->part[p].X = d->rows + (size_t)start[p] * (size_t)d->row_floats;
+        d->part[p].y = labels + start[p];
     }
-    size_t row_bytes = (size_t)d->row_floats * sizeof(float);
-    for (int64_t i = 0; rc == ST_OK && i < n; i++) {
-        st_data_part_t *P = &d->part[from[i]];
-        memcpy(P->X + (size_t)at[from[i]] * (size_t)d->row_floats, rows + (size_t)i * (size_t)d->row_floats, row_bytes);
-        P->y[at[from[i]]++] = y[want[i]];
-    }
-    free(want), free(from), free(rows);
+    free(want), free(dest);
     return rc;
 }
 
@@ -173,7 +194,8 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
 }
 
 void st_data_free(st_data_t *d) {
-    for (int p = 0; p < 3; p++) free(d->part[p].ids), free(d->part[p].X), free(d->part[p].y);
+    for (int p = 0; p < 3; p++) free(d->part[p].ids);
+    free(d->rows), free(d->labels);
     free(d->train_class_counts), free(d->mean), free(d->std);
     if (d->shards.ids) st_shards_free(&d->shards);
     st_dataset_close(&d->ds);

@@ -8,8 +8,9 @@
  *   allowed → optional pixel scaling → standardisation statistics from the training split,
  *   combined in shard order (the same bits at any P) and applied to every part.
  *
- * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows, and the
- * loader's block of about N/P rows during the read. */
+ * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows (once: the
+ * three parts are views into one buffer), and the loader's block of about N/P rows during the
+ * read. */
 #ifndef ST_DATA_H
 #define ST_DATA_H
 
@@ -36,8 +37,8 @@ typedef struct {
 typedef struct {
     int64_t n;        /* rows here */
     int64_t *ids;     /* [n] global row ids, ascending */
-    float *X;         /* [n, row_floats] */
-    int32_t *y;       /* [n] */
+    float *X;         /* [n, row_floats] (a view into st_data_t.rows) */
+    int32_t *y;       /* [n] (a view into st_data_t.labels) */
 } st_data_part_t;
 
 typedef struct {
@@ -50,6 +51,8 @@ typedef struct {
     st_shards_t shards;         /* the shard map (every rank has all of it; ids only) */
     int S, micro_batch, shard_first, shard_end;  /* this rank owns shards [first, end) */
     st_data_part_t part[3];     /* [ST_SPLIT_TRAIN]: the rows of its shards; val, test: its block */
+    float *rows;                /* [n_train + n_val + n_test here, row_floats]: the parts' X are views */
+    int32_t *labels;            /* the parts' y are views into it */
     int F;                      /* standardised features: D, or C for [T, C] */
     double *mean, *std;         /* [F]; NULL without standardisation */
 } st_data_t;

@@ -31,8 +31,9 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-/* Class c has weight c+1 (imbalanced), X[i][j] = i + j/10 so a row names its id. */
-static void make_dataset(const char *path) {
+/* Class c has weight c+1 (imbalanced), X[i][j] = i + j/10 so a row names its id; with
+ * nan_row >= 0 that row's feature 2 is NaN. */
+static void make_dataset(const char *path, int nan_row) {
     float *X = malloc(sizeof(float) * N * D);
     int32_t *y = malloc(sizeof(int32_t) * N);
     for (int i = 0; i < N; i++) {
@@ -41,6 +42,7 @@ static void make_dataset(const char *path) {
         y[i] = cls;
         for (int j = 0; j < D; j++) X[i * D + j] = (float)i + (float)j / 10.0f;
     }
+    if (nan_row >= 0) X[nan_row * D + 2] = 0.0f / 0.0f;
     const char *names[K] = {"a", "b", "c", "d", "e"};
     st_dataset_spec_t spec = {.n = N, .shape = st_shape1(D), .X = X, .y = y, .n_classes = K, .class_names = names, .source = "mpi_data test"};
     st_error_t err = {0};
@@ -87,7 +89,7 @@ int main(int argc, char **argv) {
     if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "%s\n", err.msg), 1;
     char path[512];
     snprintf(path, sizeof path, "%s/mpi_data.h5", argc > 1 ? argv[1] : "/tmp");
-    if (c.rank == 0) make_dataset(path);
+    if (c.rank == 0) make_dataset(path, -1);
     MPI_Barrier(c.comm);
 
     st_data_config_t cfg = {.path = path, .seed = 5, .split = st_split_options_default(), .batch_size = 80,
@@ -119,6 +121,22 @@ int main(int argc, char **argv) {
         CHECK(rc == ST_ERR_CONFIG, "P > S: got status %d (%s)", rc, err.msg);
         if (c.rank == 0) printf("P>S message: %s\n", err.msg);
     }
+
+    /* NaN features are refused, naming the row, unless allowed. */
+    char nan_path[600];
+    snprintf(nan_path, sizeof nan_path, "%s.nan.h5", path);
+    if (c.rank == 0) make_dataset(nan_path, 777);
+    MPI_Barrier(c.comm);
+    st_data_config_t ncfg = {.path = nan_path, .seed = 5, .split = st_split_options_default(), .batch_size = 80,
+                             .accumulation = 1, .shards = 8};
+    rc = st_data_load(&d, &ncfg, &c, &err);
+    CHECK(rc == ST_ERR_DATA && strstr(err.msg, "1 non-finite feature values (NaN or Inf), the first in row 777"),
+          "NaN refused: got %d (%s)", rc, err.msg);
+    ncfg.allow_nonfinite = 1;
+    rc = st_data_load(&d, &ncfg, &c, &err);
+    CHECK(rc == ST_OK, "NaN allowed: %s", err.msg);
+    if (rc == ST_OK) st_data_free(&d);
+    if (c.rank == 0) remove(nan_path);
 
     int total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, c.comm);
