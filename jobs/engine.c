@@ -1,0 +1,216 @@
+/* engine.c — the distributed training step and evaluation (see engine.h). */
+#include "engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/batchnorm.h"
+#include "metrics.h"
+#include "mpi/collectives.h"
+#include "regularize.h"
+#include "sharding/loader.h"
+
+static void *zalloc(size_t n, size_t size, st_error_t *err) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) st_fail(err, ST_ERR_NOMEM, "training step: cannot allocate %zu bytes", n * size);
+    return p;
+}
+
+static st_status_t find_batchnorms(st_engine_t *e, st_error_t *err) {
+    int n = st_model_layer_count(e->model);
+    if (!(e->bn = zalloc((size_t)n, sizeof *e->bn, err))) return err->code;
+    for (int i = 0; i < n; i++) {
+        st_layer_t *L = st_model_layer(e->model, i);
+        if (strcmp(L->kind->type, "batchnorm") != 0) continue;
+        e->bn[e->n_bn++] = L;
+        e->bn_floats += 2 * st_shape_channels(L->in_shape);
+    }
+    return ST_OK;
+}
+
+st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_config_t *loss, st_optim_t *optim,
+                           const st_data_t *data, const st_comm_t *c, int accumulation, double clip_norm,
+                           uint64_t seed, st_error_t *err) {
+    memset(e, 0, sizeof *e);
+    e->model = model, e->loss = loss, e->optim = optim, e->data = data, e->comm = c;
+    e->clip_norm = clip_norm, e->seed = seed;
+    e->micro = data->micro_batch, e->accum = accumulation;
+    e->n_owned = data->shard_end - data->shard_first;
+    ST_TRY(st_sampler_init(&e->sampler, &data->shards, data->shard_first, data->shard_end, e->micro, e->accum, seed, err));
+    ST_TRY(find_batchnorms(e, err));
+    size_t slots = (size_t)e->accum * (size_t)e->n_owned * (size_t)e->micro;
+    e->bn_stats = zalloc((size_t)data->S * (size_t)e->accum * (size_t)(e->bn_floats ? e->bn_floats : 1), sizeof(double), err);
+    e->x_mb = e->bn_stats ? zalloc((size_t)e->micro * (size_t)data->row_floats, sizeof(float), err) : NULL;
+    e->y_mb = e->x_mb ? zalloc(slots, sizeof(int32_t), err) : NULL;
+    e->ids = e->y_mb ? zalloc(slots, sizeof(int64_t), err) : NULL;
+    return e->ids ? ST_OK : err->code;
+}
+
+void st_engine_free(st_engine_t *e) {
+    st_sampler_free(&e->sampler);
+    free(e->bn), free(e->bn_stats), free(e->x_mb), free(e->y_mb), free(e->ids);
+    memset(e, 0, sizeof *e);
+}
+
+int64_t st_engine_steps_per_epoch(const st_engine_t *e) { return e->sampler.steps_per_epoch; }
+
+/* Position of global id `id` in the rank's ascending training ids. */
+static int64_t local_position(const st_data_part_t *train, int64_t id) {
+    int64_t lo = 0, hi = train->n - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (train->ids[mid] == id) return mid;
+        if (train->ids[mid] < id) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* The ids and labels of every micro-batch of the step: slot (a, o) = accumulation a, owned shard o. */
+static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
+    const st_data_part_t *train = &e->data->part[ST_SPLIT_TRAIN];
+    for (int a = 0; a < e->accum; a++)
+        for (int o = 0; o < e->n_owned; o++) {
+            size_t slot = ((size_t)a * e->n_owned + o) * e->micro;
+            ST_TRY(st_sampler_micro_batch(e->ids + slot, &e->sampler, e->data->shard_first + o, step, a, err));
+            for (int i = 0; i < e->micro; i++) {
+                int64_t pos = local_position(train, e->ids[slot + i]);
+                if (pos < 0) return st_fail(err, ST_ERR_INTERNAL, "training row %lld is not on this rank", (long long)e->ids[slot + i]);
+                e->y_mb[slot + i] = train->y[pos];
+            }
+        }
+    return ST_OK;
+}
+
+static void gather_inputs(st_engine_t *e, const int64_t *ids) {
+    const st_data_part_t *train = &e->data->part[ST_SPLIT_TRAIN];
+    long rf = e->data->row_floats;
+    for (int i = 0; i < e->micro; i++)
+        memcpy(e->x_mb + (size_t)i * rf, train->X + (size_t)local_position(train, ids[i]) * rf, sizeof(float) * rf);
+}
+
+/* Copies every BatchNorm layer's statistics of the last forward into slot (shard, a). */
+static void keep_bn_stats(st_engine_t *e, int shard, int a) {
+    double *dst = e->bn_stats + ((size_t)shard * e->accum + a) * e->bn_floats;
+    for (int l = 0; l < e->n_bn; l++) {
+        const float *mean, *var;
+        int C = st_shape_channels(e->bn[l]->in_shape);
+        st_batchnorm_batch_stats(e->bn[l], &mean, &var);
+        for (int c = 0; c < C; c++) dst[c] = mean[c], dst[C + c] = var[c];
+        dst += 2 * C;
+    }
+}
+
+/* Pools the statistics of all S·accum micro-batches in (shard, a) order and updates every
+ * BatchNorm layer's running statistics once, identically on every rank. */
+static st_status_t update_running_stats(st_engine_t *e, st_error_t *err) {
+    if (e->n_bn == 0) return ST_OK;
+    ST_TRY(st_loader_allgather_partials(e->bn_stats, e->comm, e->data->S, e->accum * e->bn_floats, err));
+    int M = e->data->S * e->accum, off = 0;
+    for (int l = 0; l < e->n_bn; l++) {
+        st_layer_t *L = e->bn[l];
+        int C = st_shape_channels(L->in_shape);
+        long rows = (long)e->micro * st_shape_positions(L->in_shape);
+        float *mean = malloc(sizeof(float) * 2 * C), *var = mean ? mean + C : NULL;
+        if (!mean) return st_fail(err, ST_ERR_NOMEM, "batchnorm statistics");
+        for (int c = 0; c < C; c++) {
+            double m = 0, v = 0;
+            for (int i = 0; i < M; i++) m += e->bn_stats[(size_t)i * e->bn_floats + off + c];
+            m /= M;
+            for (int i = 0; i < M; i++) {
+                const double *s = e->bn_stats + (size_t)i * e->bn_floats + off;
+                v += s[C + c] + (s[c] - m) * (s[c] - m);
+            }
+            mean[c] = (float)m, var[c] = (float)(v / M);
+        }
+        st_batchnorm_update_running(L->buffers[0].data, L->buffers[1].data, mean, var, rows * M, C,
+                                    st_layer_opt(L, "momentum")->num);
+        free(mean);
+        off += 2 * C;
+    }
+    return ST_OK;
+}
+
+/* Forward, loss and backward of one micro-batch; adds to the step's local sums. */
+static st_status_t run_micro_batch(st_engine_t *e, size_t slot, int64_t global_step, float grad_scale,
+                                   st_step_stats_t *out, st_error_t *err) {
+    const int64_t *ids = e->ids + slot;
+    const int32_t *y = e->y_mb + slot;
+    gather_inputs(e, ids);
+    st_run_ctx_t ctx = {.training = 1, .seed = e->seed, .step = (uint32_t)global_step,
+                        .sample_index = ids, .update_running_stats = 0};
+    st_model_forward(e->model, &ctx, e->x_mb, e->micro);
+    const float *logits = st_model_head_output(e->model, 0);
+    st_loss_value_t v;
+    ST_TRY(st_loss_eval(&v, st_model_head_grad(e->model, 0), e->loss, logits, y, NULL, grad_scale, e->micro, err));
+    out->loss_sum += v.sum, out->weight += v.weight;
+    int K = st_shape_channels(st_model_head(e->model, 0)->shape);
+    for (int i = 0; i < e->micro; i++) out->correct += st_argmax(logits + (size_t)i * K, K) == y[i];
+    out->count += e->micro;
+    st_model_backward(e->model, &ctx, e->micro);
+    return ST_OK;
+}
+
+st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
+                           int inject_nan, st_step_stats_t *out, st_error_t *err) {
+    memset(out, 0, sizeof *out);
+    ST_TRY(st_sampler_set_epoch(&e->sampler, epoch, err));
+    ST_TRY(fetch_step(e, step, err));
+    int slots = e->accum * e->n_owned;
+    double weight = st_loss_weight_total(e->loss, e->y_mb, slots * e->micro);
+    ST_TRY(st_allreduce_sum_f64(&weight, 1, e->comm, err));
+    float grad_scale = st_loss_grad_scale(e->loss, weight);
+    st_model_zero_grads(e->model);
+    for (int a = 0; a < e->accum; a++)
+        for (int o = 0; o < e->n_owned; o++) {
+            ST_TRY(run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, out, err));
+            keep_bn_stats(e, e->data->shard_first + o, a);
+        }
+    size_t n = st_model_param_floats(e->model);
+    float *grads = st_model_grads(e->model);
+    if (inject_nan) grads[0] = NAN;
+    int flags = 0;
+    ST_TRY(st_allreduce_grads(grads, n, &flags, e->comm, err));
+    ST_TRY(update_running_stats(e, err));
+    int n_tensors;
+    const st_tensor_view_t *tensors = st_model_tensors(e->model, &n_tensors);
+    st_l2_apply(tensors, n_tensors);
+    out->grad_norm = e->clip_norm > 0 ? st_clip_grad_norm(grads, n, e->clip_norm) : sqrt(st_sum_squares(grads, n));
+    out->skipped = !isfinite(out->grad_norm) || (flags & ST_FLAG_NONFINITE);
+    if (!out->skipped) st_optim_step(e->optim, st_model_params(e->model), grads, lr_base);
+    return ST_OK;
+}
+
+/* ---- evaluation ---- */
+
+st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_config_t *loss, const st_data_part_t *part,
+                        long row_floats, int chunk, const st_comm_t *c, st_error_t *err) {
+    memset(out, 0, sizeof *out);
+    int K = st_shape_channels(st_model_head(model, 0)->shape);
+    out->K = K;
+    if (!(out->confusion = zalloc((size_t)K * K, sizeof(int64_t), err))) return err->code;
+    st_run_ctx_t ctx = {.training = 0};
+    st_status_t rc = ST_OK;
+    for (int64_t i = 0; rc == ST_OK && i < part->n; i += chunk) {
+        int B = (int)(part->n - i < chunk ? part->n - i : chunk);
+        st_model_forward(model, &ctx, part->X + (size_t)i * row_floats, B);
+        const float *logits = st_model_head_output(model, 0);
+        st_loss_value_t v;
+        rc = st_loss_eval(&v, NULL, loss, logits, part->y + i, NULL, 1.0f, B, err);
+        out->loss_sum += v.sum, out->weight += v.weight;
+        st_confusion_add(out->confusion, logits, part->y + i, B, K);
+    }
+    rc = st_comm_agree(c, rc, err);
+    double sums[2] = {out->loss_sum, out->weight};
+    if (rc == ST_OK) rc = st_allreduce_sum_f64(sums, 2, c, err);
+    if (rc == ST_OK) rc = st_allreduce_sum_i64(out->confusion, K * K, c, err);
+    out->loss_sum = sums[0], out->weight = sums[1];
+    for (int k = 0; k < K * K; k++) out->n += out->confusion[k];
+    return rc;
+}
+
+void st_eval_free(st_eval_t *ev) {
+    free(ev->confusion);
+    ev->confusion = NULL;
+}

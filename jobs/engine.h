@@ -1,0 +1,74 @@
+/* engine.h — one distributed optimizer step over the global batch, and evaluation of a split.
+ *
+ * A step: every rank runs its shards' micro-batches (accumulation × owned shards), each through
+ * forward, loss and backward, summing gradients in the arena; the loss of every micro-batch is
+ * scaled by 1 / (the weight total of the whole global batch), known from the labels before any
+ * forward pass; one MPI_Allreduce of the gradient arena; BatchNorm running statistics are
+ * updated once from the pooled statistics of all micro-batches of the step, combined in
+ * (shard, micro-batch) order identically on every rank; then L2 penalties, global-norm
+ * clipping and the optimizer step, identical on every rank. A non-finite gradient on any rank
+ * shows in the summed arena on every rank, so the skip decision needs no extra message. */
+#ifndef ST_ENGINE_H
+#define ST_ENGINE_H
+
+#include "loss.h"
+#include "model.h"
+#include "mpi/comm.h"
+#include "optim.h"
+#include "sharding/data.h"
+#include "sharding/sampler.h"
+
+typedef struct {
+    st_model_t *model;
+    const st_loss_config_t *loss;  /* the (single) head's loss */
+    st_optim_t *optim;
+    const st_data_t *data;
+    const st_comm_t *comm;
+    st_sampler_t sampler;
+    double clip_norm;              /* 0 = no clipping */
+    uint64_t seed;
+    int micro, accum, n_owned;
+    int n_bn;                      /* BatchNorm layers */
+    st_layer_t **bn;
+    int bn_floats;                 /* Σ 2·C over BatchNorm layers: one micro-batch's statistics */
+    double *bn_stats;              /* [S, accum, bn_floats] */
+    float *x_mb;                   /* [micro, row_floats] */
+    int32_t *y_mb;                 /* [accum, n_owned, micro] labels of the step */
+    int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */
+} st_engine_t;
+
+typedef struct {
+    double loss_sum, weight;       /* this rank's Σ w·ℓ and Σ w over the step (before reduction) */
+    int64_t correct, count;        /* this rank's argmax hits and rows */
+    double grad_norm;              /* global norm before clipping (same on every rank) */
+    int skipped;                   /* 1: non-finite gradient somewhere: no update this step */
+} st_step_stats_t;
+
+/* accumulation: micro-batches per shard per optimizer step (data->micro_batch each). */
+st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_config_t *loss, st_optim_t *optim,
+                           const st_data_t *data, const st_comm_t *c, int accumulation, double clip_norm,
+                           uint64_t seed, st_error_t *err);
+void st_engine_free(st_engine_t *e);
+
+/* Optimizer step `step` (0..steps_per_epoch-1) of `epoch` (the sampler is moved to it);
+ * global_step keys dropout. lr_base: this step's base rate. inject_nan: this rank poisons its
+ * gradient (fault injection). */
+st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
+                           int inject_nan, st_step_stats_t *out, st_error_t *err);
+
+int64_t st_engine_steps_per_epoch(const st_engine_t *e);
+
+/* Evaluation of this rank's rows of a part (eval mode, chunks of up to `chunk` rows), reduced
+ * over ranks: every rank gets the loss sums and the confusion counts [K, K]. */
+typedef struct {
+    double loss_sum, weight;
+    int64_t *confusion;            /* [K, K], row = true class; owned, free() */
+    int K;
+    int64_t n;                     /* rows evaluated over all ranks */
+} st_eval_t;
+
+st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_config_t *loss, const st_data_part_t *part,
+                        long row_floats, int chunk, const st_comm_t *c, st_error_t *err);
+void st_eval_free(st_eval_t *ev);
+
+#endif
