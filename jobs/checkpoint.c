@@ -1,0 +1,1019 @@
+/* checkpoint.c — training checkpoints (jobs/checkpoint.h, docs/checkpoints.md): writing one
+ * atomically, reading and validating one (layout, sizes, checksums), choosing the newest valid
+ * one in a folder, and retention.
+ *
+ * The file is built in memory by HDF5's core driver and written to disk by our own write(), as
+ * sharding/dataset.c does: HDF5 1.10 cannot recover from a failed H5Fclose on a real file (disk
+ * full, file size limit) and crashes when it shuts down; in memory nothing fails that way and
+ * write() reports errno. Files use the 1.8 object format (superblock v2, object header v2), whose
+ * metadata HDF5 itself checksums; our crc32 attributes cover the raw data and the global heap
+ * (strings), which HDF5 does not. */
+#include "checkpoint.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+#include <zlib.h>
+
+#define FORMAT_ATTR "strata_checkpoint_format"
+
+static const char *const KIND_NAMES[3] = {"last", "best", "periodic"};
+
+const char *st_ckpt_kind_name(st_ckpt_kind_t kind) {
+    return (unsigned)kind < 3 ? KIND_NAMES[kind] : "unknown";
+}
+
+int st_ckpt_file_name(char *out, size_t size, st_ckpt_kind_t kind, int64_t step) {
+    if (kind == ST_CKPT_BEST) return st_format(out, size, "best.h5");
+    return st_format(out, size, "step-%09lld.h5", (long long)step);
+}
+
+/* ---- HDF5 helpers ------------------------------------------------------------------------- */
+
+static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static herr_t walk_innermost(unsigned n, const H5E_error2_t *e, void *data) {
+    if (n == 0 && e->desc) st_format((char *)data, 200, "%s", e->desc);
+    return 0;
+}
+
+/* HDF5's innermost error message as " (HDF5: …)", or "" when the stack is empty. */
+static void h5_detail(char *buf, size_t size) {
+    char desc[200] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, desc);
+    if (desc[0]) st_format(buf, size, " (HDF5: %s)", desc);
+    else buf[0] = '\0';
+    H5Eclear2(H5E_DEFAULT);
+}
+
+static st_status_t h5_fail(st_error_t *err, st_status_t code, const char *path, const char *what) {
+    char detail[256];
+    h5_detail(detail, sizeof detail);
+    return st_fail(err, code, "%s: %s%s", path, what, detail);
+}
+
+static void close_id(hid_t *id, herr_t (*fn)(hid_t)) {
+    if (*id >= 0) fn(*id);
+    *id = -1;
+}
+
+static hid_t vlen_str_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+/* ---- checksums ---------------------------------------------------------------------------- */
+
+static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
+    return n ? (uint32_t)crc32_z(crc, (const Bytef *)p, n) : crc;
+}
+
+/* crc32 over the counters (int64 little-endian, in the order of `c`) and then every string with
+ * its terminating NUL: kind, created, dataset_fingerprint, config, optimizer state names, class
+ * names. (docs/checkpoints.md) */
+static uint32_t meta_crc(const int64_t c[6], const char *kind, const char *created, const char *fp,
+                         const char *config, int n_state, const char *const *state_names, int k,
+                         const char *const *class_names) {
+    uint32_t crc = crc_bytes(0, c, 6 * sizeof c[0]);
+    const char *s[4] = {kind, created, fp, config};
+    for (int i = 0; i < 4; i++) crc = crc_bytes(crc, s[i], strlen(s[i]) + 1);
+    for (int i = 0; i < n_state; i++) crc = crc_bytes(crc, state_names[i], strlen(state_names[i]) + 1);
+    for (int i = 0; i < k; i++) crc = crc_bytes(crc, class_names[i], strlen(class_names[i]) + 1);
+    return crc;
+}
+
+/* ---- write -------------------------------------------------------------------------------- */
+
+static st_status_t check_write(const char *path, const st_ckpt_write_t *w, st_error_t *err) {
+#define BAD(...) return st_fail(err, ST_ERR_INTERNAL, __VA_ARGS__)
+    if ((unsigned)w->kind > 2) BAD("%s: checkpoint kind %d is not last, best or periodic", path, (int)w->kind);
+    if (w->n_params > 0 && !w->params) BAD("%s: checkpoint without parameters", path);
+    if (w->n_buffers > 0 && !w->buffers) BAD("%s: checkpoint without buffers", path);
+    if (w->n_optim_state < 0 || w->n_optim_state > ST_CKPT_MAX_STATE)
+        BAD("%s: %d optimizer state arrays (at most %d)", path, w->n_optim_state, ST_CKPT_MAX_STATE);
+    for (int k = 0; k < w->n_optim_state; k++) {
+        const char *nm = w->optim_state_names[k];
+        if (!nm || !nm[0] || strlen(nm) >= ST_CKPT_STATE_NAME_MAX || strchr(nm, '/') || !strcmp(nm, "."))
+            BAD("%s: optimizer state %d has no usable name", path, k);
+        if (w->n_params > 0 && !w->optim_state[k]) BAD("%s: optimizer state %s is NULL", path, nm);
+        for (int j = 0; j < k; j++)
+            if (!strcmp(nm, w->optim_state_names[j])) BAD("%s: optimizer state %s appears twice", path, nm);
+    }
+    if (w->n_sched_state < 0 || w->n_sched_state > ST_CKPT_MAX_DOUBLES || (w->n_sched_state && !w->sched_state))
+        BAD("%s: schedule state of %d values", path, w->n_sched_state);
+    if (w->n_early_stop < 0 || w->n_early_stop > ST_CKPT_MAX_DOUBLES || (w->n_early_stop && !w->early_stop))
+        BAD("%s: early-stopping state of %d values", path, w->n_early_stop);
+    if (w->epoch < 0 || w->step < 0 || w->step_in_epoch < 0 || w->nonfinite_steps < 0 || w->optim_step < 0)
+        BAD("%s: negative counter (epoch %lld, step %lld, step_in_epoch %lld, nonfinite_steps %lld, optimizer "
+            "step %lld)", path, (long long)w->epoch, (long long)w->step, (long long)w->step_in_epoch,
+            (long long)w->nonfinite_steps, (long long)w->optim_step);
+    if (!w->config_json) BAD("%s: checkpoint without the resolved config", path);
+    if (!w->std_mean != !w->std_std || (w->std_mean && w->n_features < 1))
+        BAD("%s: standardisation statistics need mean and std of n_features >= 1", path);
+    if (w->n_classes < 1 || w->n_classes > ST_CKPT_MAX_CLASSES || !w->class_names)
+        BAD("%s: %d classes (or no class names)", path, w->n_classes);
+    for (int i = 0; i < w->n_classes; i++)
+        if (!w->class_names[i]) BAD("%s: class name %d is NULL", path, i);
+    return ST_OK;
+#undef BAD
+}
+
+static int write_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v) {
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, mtype, v) >= 0;
+    if (a >= 0) ok = H5Aclose(a) >= 0 && ok;
+    H5Sclose(s);
+    return ok;
+}
+
+static int write_i64_attr(hid_t obj, const char *name, int64_t v) {
+    return write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+
+static int write_str_attr(hid_t obj, const char *name, const char *v) {
+    hid_t t = vlen_str_type();
+    int ok = write_attr(obj, name, t, t, &v);
+    H5Tclose(t);
+    return ok;
+}
+
+/* A 1-d string dataset [n] (or a scalar one when n < 0) of variable-length UTF-8 strings. */
+static int write_strings(hid_t loc, const char *name, const char *const *v, int n) {
+    hid_t t = vlen_str_type();
+    hsize_t dim = (hsize_t)(n < 0 ? 1 : n);
+    hid_t s = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    hid_t d = H5Dcreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+    if (d >= 0) ok = H5Dclose(d) >= 0 && ok;
+    H5Sclose(s);
+    H5Tclose(t);
+    return ok;
+}
+
+/* A 1-d numeric dataset of n elements with its crc32 attribute. */
+static int write_array(hid_t loc, const char *name, hid_t ftype, hid_t mtype, size_t elem, size_t n,
+                       const void *buf) {
+    hsize_t dim = (hsize_t)n;
+    hid_t s = H5Screate_simple(1, &dim, NULL);
+    hid_t d = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = d >= 0 && (n == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    uint32_t crc = crc_bytes(0, buf, n * elem);
+    ok = ok && write_attr(d, "crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, &crc);
+    if (d >= 0) ok = H5Dclose(d) >= 0 && ok;
+    H5Sclose(s);
+    return ok;
+}
+
+/* Writes the whole layout into the open file f; returns a description of the step that failed. */
+static const char *write_contents(hid_t f, const st_ckpt_write_t *w, int64_t created_unix, const char *created) {
+    const char *fp = w->dataset_fingerprint ? w->dataset_fingerprint : "";
+    const char *kind = st_ckpt_kind_name(w->kind);
+    if (!write_array(f, "params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, w->n_params, w->params))
+        return "cannot write /params";
+    if (!write_array(f, "buffers", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, w->n_buffers, w->buffers))
+        return "cannot write /buffers";
+    hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return "cannot create /optimizer";
+    int ok = write_i64_attr(g, "n_state", w->n_optim_state);
+    if (ok && w->n_optim_state > 0) {
+        hid_t t = vlen_str_type();
+        hsize_t dim = (hsize_t)w->n_optim_state;
+        hid_t s = H5Screate_simple(1, &dim, NULL);
+        hid_t a = H5Acreate2(g, "state_names", t, s, H5P_DEFAULT, H5P_DEFAULT);
+        ok = a >= 0 && H5Awrite(a, t, w->optim_state_names) >= 0;
+        if (a >= 0) ok = H5Aclose(a) >= 0 && ok;
+        H5Sclose(s);
+        H5Tclose(t);
+    }
+    for (int k = 0; ok && k < w->n_optim_state; k++)
+        ok = write_array(g, w->optim_state_names[k], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, w->n_params,
+                         w->optim_state[k]);
+    ok = H5Gclose(g) >= 0 && ok;
+    if (!ok) return "cannot write /optimizer";
+    if (!write_array(f, "schedule", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8, (size_t)w->n_sched_state, w->sched_state))
+        return "cannot write /schedule";
+    if (!write_array(f, "early_stop", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8, (size_t)w->n_early_stop, w->early_stop))
+        return "cannot write /early_stop";
+    if (!write_strings(f, "config", &w->config_json, -1)) return "cannot write /config";
+    if (!write_strings(f, "class_names", w->class_names, w->n_classes)) return "cannot write /class_names";
+    if (w->class_weights &&
+        !write_array(f, "class_weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, (size_t)w->n_classes, w->class_weights))
+        return "cannot write /class_weights";
+    if (w->std_mean) {
+        g = H5Gcreate2(f, "standardize", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return "cannot create /standardize";
+        ok = write_array(g, "mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8, (size_t)w->n_features, w->std_mean) &&
+             write_array(g, "std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8, (size_t)w->n_features, w->std_std);
+        ok = H5Gclose(g) >= 0 && ok;
+        if (!ok) return "cannot write /standardize";
+    }
+    int64_t c[6] = {w->epoch, w->step, w->step_in_epoch, w->nonfinite_steps, w->optim_step, created_unix};
+    uint32_t mcrc = meta_crc(c, kind, created, fp, w->config_json, w->n_optim_state, w->optim_state_names,
+                             w->n_classes, w->class_names);
+    ok = write_i64_attr(f, FORMAT_ATTR, ST_CKPT_FORMAT) && write_str_attr(f, "kind", kind) &&
+         write_str_attr(f, "created", created) && write_i64_attr(f, "created_unix", created_unix) &&
+         write_i64_attr(f, "epoch", w->epoch) && write_i64_attr(f, "step", w->step) &&
+         write_i64_attr(f, "step_in_epoch", w->step_in_epoch) &&
+         write_i64_attr(f, "nonfinite_steps", w->nonfinite_steps) && write_i64_attr(f, "optimizer_step", w->optim_step) &&
+         write_str_attr(f, "dataset_fingerprint", fp) &&
+         write_attr(f, "meta_crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, &mcrc);
+    return ok ? NULL : "cannot write the root attributes";
+}
+
+/* The core driver's image is handed to us at close instead of being freed (as in
+ * sharding/dataset.c), so the bytes we write are those of a cleanly closed file. (An image taken
+ * with H5Fget_file_image before the close fails HDF5's own metadata checksums in this format, and
+ * the close appends past the end of file H5Fget_file_image reports.) */
+typedef struct {
+    void *mem;
+    size_t size; /* bytes allocated at mem */
+    int kept;
+} image_t;
+
+static void *image_malloc(size_t n, H5FD_file_image_op_t op, void *u) {
+    (void)op;
+    void *p = malloc(n);
+    if (p) ((image_t *)u)->mem = p, ((image_t *)u)->size = n;
+    return p;
+}
+
+static void *image_memcpy(void *dst, const void *src, size_t n, H5FD_file_image_op_t op, void *u) {
+    (void)op;
+    (void)u;
+    return memcpy(dst, src, n);
+}
+
+static void *image_realloc(void *ptr, size_t n, H5FD_file_image_op_t op, void *u) {
+    (void)op;
+    void *p = realloc(ptr, n);
+    if (p) ((image_t *)u)->mem = p, ((image_t *)u)->size = n;
+    return p;
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *u) {
+    image_t *img = u;
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr == img->mem) {
+        img->kept = 1;
+        return 0;
+    }
+    if (ptr == img->mem) img->mem = NULL;
+    free(ptr);
+    return 0;
+}
+
+static void *image_udata_copy(void *u) { return u; }
+static herr_t image_udata_free(void *u) {
+    (void)u;
+    return 0;
+}
+
+/* The length of a closed file image: the "end of file address" of its version 2 superblock
+ * (HDF5 file format specification: signature 8 bytes, version, sizes of offsets and lengths,
+ * flags, then base, extension and end-of-file addresses of 8 bytes each). 0 when it is not one. */
+static size_t image_length(const image_t *img) {
+    const unsigned char *b = img->mem;
+    if (!b || img->size < 48 || memcmp(b, "\211HDF\r\n\032\n", 8) != 0 || b[8] != 2 || b[9] != 8) return 0;
+    uint64_t eof = 0;
+    for (int i = 7; i >= 0; i--) eof = eof << 8 | b[28 + i];
+    return eof >= 48 && eof <= img->size ? (size_t)eof : 0;
+}
+
+/* Writes n bytes to a new file at `tmp` and fsyncs it; returns errno (0 on success). */
+static int write_image(const char *tmp, const char *buf, size_t n) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return errno;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, buf + done, n - done > (1u << 30) ? (1u << 30) : n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            close(fd);
+            return e;
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    return close(fd) == 0 ? 0 : errno;
+}
+
+/* fsyncs the folder holding `path` (makes a rename or unlink in it durable); returns errno. */
+static int fsync_parent(const char *path) {
+    char dir[4200];
+    if (st_format(dir, sizeof dir, "%s", path)) return ENAMETOOLONG;
+    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int e = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    return e == EINVAL ? 0 : e; /* file systems that cannot sync folders */
+}
+
+static st_status_t read_file(const char *path, const char *name, st_ckpt_t *ck, st_error_t *err);
+
+st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t *err) {
+    h5_quiet();
+    ST_TRY(check_write(path, w, err));
+    char tmp[4200];
+    if (st_format(tmp, sizeof tmp, "%s.tmp", path)) return st_fail(err, ST_ERR_IO, "%s: path too long", path);
+    int64_t created_unix = w->created_unix ? w->created_unix : (int64_t)time(NULL);
+    char created[32] = "";
+    time_t tt = (time_t)created_unix;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm)) strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    /* Build the file in memory, growing in steps of about its final size. */
+    size_t estimate = (w->n_params * (size_t)(1 + w->n_optim_state) + w->n_buffers + (size_t)w->n_classes) * 4 +
+                      (size_t)w->n_features * 16 + strlen(w->config_json) + (size_t)w->n_classes * 32 + (1u << 16);
+    image_t img = {0};
+    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
+                                      image_udata_copy, image_udata_free, &img};
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, estimate, 0);
+    H5Pset_file_image_callbacks(fapl, &cb);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return h5_fail(err, ST_ERR_IO, path, "cannot create the checkpoint in memory");
+    const char *failed = write_contents(f, w, created_unix, created);
+    char detail[300] = "";
+    if (failed) h5_detail(detail, sizeof detail);
+    if (H5Fclose(f) < 0 && !failed) { /* in memory, without a backing store: nothing reaches the disk */
+        failed = "cannot finish the file";
+        h5_detail(detail, sizeof detail);
+    }
+    size_t size = failed ? 0 : image_length(&img);
+    if (!failed && !size) failed = "cannot finish the file (no complete image from the HDF5 core driver)";
+    int e = 0;
+    if (!failed && (e = write_image(tmp, img.mem, size)) != 0) {
+        failed = e == ENOENT || e == EACCES || e == EROFS ? "cannot create the temporary file" : "cannot write the file";
+        st_format(detail, sizeof detail, " (%s: %s)", tmp, strerror(e));
+    }
+    if (img.kept) free(img.mem);
+    /* Read the temporary back through the full validation before it replaces anything. */
+    if (!failed) {
+        st_ckpt_t back;
+        st_error_t e2 = {0};
+        if (read_file(tmp, path, &back, &e2) != ST_OK) {
+            failed = "the written file does not read back";
+            st_format(detail, sizeof detail, " (%s)", e2.msg);
+        }
+        st_ckpt_free(&back);
+    }
+    if (!failed && rename(tmp, path) != 0) {
+        failed = "cannot rename the temporary file over it";
+        st_format(detail, sizeof detail, " (%s)", strerror(errno));
+    }
+    if (failed) {
+        unlink(tmp);
+        return st_fail(err, ST_ERR_IO, "%s: %s%s; nothing was written", path, failed, detail);
+    }
+    if ((e = fsync_parent(path)) != 0)
+        return st_fail(err, ST_ERR_IO, "%s: written, but its folder cannot be synced (%s): it may not survive a "
+                       "power loss", path, strerror(e));
+    return ST_OK;
+}
+
+/* ---- read --------------------------------------------------------------------------------- */
+
+void st_ckpt_free(st_ckpt_t *ck) {
+    if (!ck) return;
+    free(ck->params);
+    free(ck->buffers);
+    for (int k = 0; k < ST_CKPT_MAX_STATE; k++) free(ck->optim_state[k]);
+    free(ck->config_json);
+    free(ck->std_mean);
+    free(ck->std_std);
+    free(ck->class_weights);
+    if (ck->class_names)
+        for (int i = 0; i < ck->n_classes; i++) free(ck->class_names[i]);
+    free(ck->class_names);
+    free(ck->dataset_fingerprint);
+    char path[sizeof ck->path];
+    memcpy(path, ck->path, sizeof path);
+    memset(ck, 0, sizeof *ck);
+    memcpy(ck->path, path, sizeof path);
+}
+
+/* Opens `path` read-only; `name` is how messages call it. */
+static st_status_t open_ckpt(const char *path, const char *name, hid_t *f, st_error_t *err) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return st_fail(err, ST_ERR_IO, "%s: not a regular file", name);
+    htri_t is = H5Fis_hdf5(path);
+    if (is == 0) return st_fail(err, ST_ERR_DATA, "%s: not a strata checkpoint (not an HDF5 file)", name);
+    if (is < 0) return h5_fail(err, ST_ERR_IO, name, "cannot read the file");
+    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*f < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged or truncated: HDF5 cannot open it");
+    return ST_OK;
+}
+
+static st_status_t read_i64_attr(hid_t obj, const char *name, const char *attr, int64_t *v, st_error_t *err) {
+    if (H5Aexists(obj, attr) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no attribute %s", name, attr);
+    hid_t a = H5Aopen(obj, attr, H5P_DEFAULT);
+    if (a < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open an attribute");
+    hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+    st_status_t rc = ST_OK;
+    if (H5Tget_class(t) != H5T_INTEGER || H5Sget_simple_extent_npoints(s) != 1)
+        rc = st_fail(err, ST_ERR_DATA, "%s: damaged: attribute %s is not one integer", name, attr);
+    else if (H5Aread(a, H5T_NATIVE_INT64, v) < 0)
+        rc = h5_fail(err, ST_ERR_DATA, name, "damaged: cannot read an integer attribute");
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+/* Reads variable-length strings from an attribute (is_attr) or a dataset: n of them when the
+ * object is 1-d (*n_out gets the count), one when scalar (*n_out = -1). */
+static st_status_t read_strings(hid_t obj, int is_attr, const char *name, const char *what, char ***out, int *n_out,
+                                int max_n, st_error_t *err) {
+    *out = NULL;
+    hid_t t = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+    hid_t s = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+    hid_t mt = -1;
+    char **v = NULL, **strs = NULL;
+    st_status_t rc = ST_OK;
+    int nd = H5Sget_simple_extent_ndims(s);
+    hssize_t n = H5Sget_simple_extent_npoints(s);
+    if (H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0 || nd < 0 || nd > 1 || n < 0 || n > max_n) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: damaged: %s is not %s", name, what,
+                     nd == 0 ? "a string" : "a list of strings of the expected length");
+        goto done;
+    }
+    v = calloc((size_t)n + 1, sizeof *v);
+    strs = calloc((size_t)n + 1, sizeof *strs);
+    if (!v || !strs) { rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading %s", name, what); goto done; }
+    mt = vlen_str_type();
+    herr_t r = n == 0 ? 0 : is_attr ? H5Aread(obj, mt, v) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    if (r < 0) { rc = h5_fail(err, ST_ERR_DATA, name, "damaged: cannot read strings"); goto done; }
+    for (hssize_t i = 0; i < n; i++)
+        if (!(strs[i] = strdup(v[i] ? v[i] : ""))) rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory", name);
+    if (n > 0) H5Dvlen_reclaim(mt, s, H5P_DEFAULT, v);
+    if (rc == ST_OK) {
+        *out = strs;
+        *n_out = nd == 0 ? -1 : (int)n;
+        strs = NULL;
+    }
+done:
+    if (strs)
+        for (hssize_t i = 0; i < n; i++) free(strs[i]);
+    free(strs);
+    free(v);
+    close_id(&mt, H5Tclose);
+    close_id(&s, H5Sclose);
+    close_id(&t, H5Tclose);
+    return rc;
+}
+
+static void free_strs(char **s, int n) {
+    if (!s) return;
+    for (int i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+static st_status_t read_str_attr(hid_t obj, const char *name, const char *attr, char **out, st_error_t *err) {
+    if (H5Aexists(obj, attr) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no attribute %s", name, attr);
+    hid_t a = H5Aopen(obj, attr, H5P_DEFAULT);
+    if (a < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open an attribute");
+    char **v = NULL;
+    int n = 0;
+    char what[80];
+    st_format(what, sizeof what, "attribute %s", attr);
+    st_status_t rc = read_strings(a, 1, name, what, &v, &n, 1, err);
+    H5Aclose(a);
+    if (rc != ST_OK) return rc;
+    if (n != -1) {
+        free_strs(v, n < 0 ? 1 : n);
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: attribute %s is not one string", name, attr);
+    }
+    *out = v[0];
+    free(v);
+    return ST_OK;
+}
+
+/* Opens dataset `ds` (a path like "/optimizer/exp_avg") after checking that it exists. */
+static st_status_t open_dataset(hid_t f, const char *name, const char *ds, hid_t *d, st_error_t *err) {
+    /* Every parent group must exist before H5Lexists may look at the link. */
+    char part[256];
+    const char *slash = ds;
+    while ((slash = strchr(slash + 1, '/'))) {
+        st_format(part, sizeof part, "%.*s", (int)(slash - ds), ds);
+        if (H5Lexists(f, part, H5P_DEFAULT) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no %s", name, part);
+    }
+    H5O_info_t info;
+    if (H5Lexists(f, ds, H5P_DEFAULT) <= 0 || H5Oget_info_by_name(f, ds, &info, H5P_DEFAULT) < 0 ||
+        info.type != H5O_TYPE_DATASET)
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: no dataset %s", name, ds);
+    *d = H5Dopen2(f, ds, H5P_DEFAULT);
+    if (*d < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open a dataset");
+    return ST_OK;
+}
+
+/* Reads the 1-d float dataset `ds` of element size `elem` (4 or 8) into a new array *out, and
+ * checks its crc32. want_n >= 0: its length must be want_n; otherwise at most max_n, *n_out. */
+static st_status_t read_array(hid_t f, const char *name, const char *ds, size_t elem, long long want_n,
+                              size_t max_n, void **out, size_t *n_out, st_error_t *err) {
+    *out = NULL;
+    hid_t d = -1, t = -1, s = -1, a = -1;
+    st_status_t rc = open_dataset(f, name, ds, &d, err);
+    if (rc != ST_OK) return rc;
+    t = H5Dget_type(d);
+    s = H5Dget_space(d);
+    hsize_t dim = 0;
+    void *buf = NULL;
+    if (H5Tget_class(t) != H5T_FLOAT || H5Tget_size(t) != elem) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: damaged: %s is not float%zu", name, ds, elem * 8);
+        goto done;
+    }
+    if (H5Sget_simple_extent_ndims(s) != 1 || H5Sget_simple_extent_dims(s, &dim, NULL) != 1) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: damaged: %s is not 1-d", name, ds);
+        goto done;
+    }
+    if (want_n >= 0 ? dim != (hsize_t)want_n : dim > max_n) {
+        if (want_n >= 0)
+            rc = st_fail(err, ST_ERR_DATA, "%s: damaged: %s has %llu values, expected %lld", name, ds,
+                         (unsigned long long)dim, want_n);
+        else
+            rc = st_fail(err, ST_ERR_DATA, "%s: damaged: %s has %llu values (at most %zu)", name, ds,
+                         (unsigned long long)dim, max_n);
+        goto done;
+    }
+    uint32_t stored = 0;
+    if (H5Aexists(d, "crc32") <= 0 || (a = H5Aopen(d, "crc32", H5P_DEFAULT)) < 0 ||
+        H5Aread(a, H5T_NATIVE_UINT32, &stored) < 0) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: damaged: %s has no crc32 attribute", name, ds);
+        goto done;
+    }
+    size_t bytes = (size_t)dim * elem;
+    buf = malloc(bytes ? bytes : 1);
+    if (!buf) {
+        rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading %s (%zu bytes)", name, ds, bytes);
+        goto done;
+    }
+    if (dim > 0 && H5Dread(d, elem == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        char what[300];
+        st_format(what, sizeof what, "damaged or truncated: cannot read %s", ds);
+        rc = h5_fail(err, ST_ERR_DATA, name, what);
+        goto done;
+    }
+    if (crc_bytes(0, buf, bytes) != stored) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: damaged: checksum mismatch in %s", name, ds);
+        goto done;
+    }
+    *out = buf;
+    buf = NULL;
+    if (n_out) *n_out = (size_t)dim;
+done:
+    free(buf);
+    close_id(&a, H5Aclose);
+    close_id(&s, H5Sclose);
+    close_id(&t, H5Tclose);
+    close_id(&d, H5Dclose);
+    return rc;
+}
+
+/* Reads a small double array into fixed storage. */
+static st_status_t read_doubles(hid_t f, const char *name, const char *ds, double *dst, int *n, st_error_t *err) {
+    void *p = NULL;
+    size_t m = 0;
+    ST_TRY(read_array(f, name, ds, 8, -1, ST_CKPT_MAX_DOUBLES, &p, &m, err));
+    if (m) memcpy(dst, p, m * sizeof(double));
+    *n = (int)m;
+    free(p);
+    return ST_OK;
+}
+
+static st_status_t read_string_ds(hid_t f, const char *name, const char *ds, int max_n, char ***out, int *n,
+                                  st_error_t *err) {
+    hid_t d = -1;
+    ST_TRY(open_dataset(f, name, ds, &d, err));
+    st_status_t rc = read_strings(d, 0, name, ds, out, n, max_n, err);
+    H5Dclose(d);
+    return rc;
+}
+
+static st_status_t parse_kind(const char *name, const char *s, st_ckpt_kind_t *kind, st_error_t *err) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, KIND_NAMES[i])) {
+            *kind = (st_ckpt_kind_t)i;
+            return ST_OK;
+        }
+    return st_fail(err, ST_ERR_DATA, "%s: damaged: kind \"%.40s\" is not last, best or periodic", name, s);
+}
+
+/* The format attribute and /params: is this a strata checkpoint this strata can read? */
+static st_status_t check_format(hid_t f, const char *name, int *version, st_error_t *err) {
+    if (H5Lexists(f, "/params", H5P_DEFAULT) <= 0)
+        return st_fail(err, ST_ERR_DATA, "%s: not a strata checkpoint (no /params)", name);
+    if (H5Aexists(f, FORMAT_ATTR) <= 0)
+        return st_fail(err, ST_ERR_DATA, "%s: not a strata checkpoint (no %s attribute)", name, FORMAT_ATTR);
+    int64_t v = 0;
+    ST_TRY(read_i64_attr(f, name, FORMAT_ATTR, &v, err));
+    if (v < 1 || v > ST_CKPT_FORMAT)
+        return st_fail(err, ST_ERR_DATA, "%s: checkpoint format %lld, but this strata reads format %d%s", name,
+                       (long long)v, ST_CKPT_FORMAT, v > ST_CKPT_FORMAT ? " (written by a newer strata)" : "");
+    *version = (int)v;
+    return ST_OK;
+}
+
+static st_status_t read_counters(hid_t f, const char *name, int64_t c[6], st_error_t *err) {
+    static const char *const names[6] = {"epoch", "step", "step_in_epoch", "nonfinite_steps", "optimizer_step",
+                                         "created_unix"};
+    for (int i = 0; i < 6; i++) {
+        ST_TRY(read_i64_attr(f, name, names[i], &c[i], err));
+        if (c[i] < 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: %s = %lld", name, names[i], (long long)c[i]);
+    }
+    return ST_OK;
+}
+
+static st_status_t read_contents(hid_t f, const char *name, st_ckpt_t *ck, st_error_t *err) {
+    ST_TRY(check_format(f, name, &ck->format_version, err));
+    int64_t c[6];
+    ST_TRY(read_counters(f, name, c, err));
+    ck->epoch = c[0], ck->step = c[1], ck->step_in_epoch = c[2], ck->nonfinite_steps = c[3];
+    ck->optim_step = c[4], ck->created_unix = c[5];
+    char *kind = NULL, *created = NULL;
+    ST_TRY(read_str_attr(f, name, "kind", &kind, err));
+    st_status_t rc = parse_kind(name, kind, &ck->kind, err);
+    free(kind);
+    if (rc != ST_OK) return rc;
+    ST_TRY(read_str_attr(f, name, "created", &created, err));
+    st_format(ck->created, sizeof ck->created, "%s", created);
+    free(created);
+    ST_TRY(read_str_attr(f, name, "dataset_fingerprint", &ck->dataset_fingerprint, err));
+
+    void *p = NULL;
+    ST_TRY(read_array(f, name, "/params", 4, -1, SIZE_MAX / 8, &p, &ck->n_params, err));
+    ck->params = p;
+    ST_TRY(read_array(f, name, "/buffers", 4, -1, SIZE_MAX / 8, &p, &ck->n_buffers, err));
+    ck->buffers = p;
+
+    /* Optimizer: n_state, the names in order, one array per name. */
+    if (H5Lexists(f, "/optimizer", H5P_DEFAULT) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no /optimizer", name);
+    hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
+    if (g < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open /optimizer");
+    int64_t n_state = 0;
+    rc = read_i64_attr(g, name, "n_state", &n_state, err);
+    if (rc == ST_OK && (n_state < 0 || n_state > ST_CKPT_MAX_STATE))
+        rc = st_fail(err, ST_ERR_DATA, "%s: damaged: /optimizer has n_state = %lld", name, (long long)n_state);
+    char **names = NULL;
+    int n_names = 0;
+    if (rc == ST_OK && n_state > 0) {
+        hid_t a = H5Aexists(g, "state_names") > 0 ? H5Aopen(g, "state_names", H5P_DEFAULT) : -1;
+        if (a < 0) rc = st_fail(err, ST_ERR_DATA, "%s: damaged: /optimizer has no state_names", name);
+        else {
+            rc = read_strings(a, 1, name, "/optimizer state_names", &names, &n_names, ST_CKPT_MAX_STATE, err);
+            H5Aclose(a);
+            if (rc == ST_OK && n_names != n_state)
+                rc = st_fail(err, ST_ERR_DATA, "%s: damaged: /optimizer has %lld states but %d state_names", name,
+                             (long long)n_state, n_names);
+        }
+    }
+    H5Gclose(g);
+    for (int k = 0; rc == ST_OK && k < n_state; k++) {
+        if (!names[k][0] || strlen(names[k]) >= ST_CKPT_STATE_NAME_MAX || strchr(names[k], '/')) {
+            rc = st_fail(err, ST_ERR_DATA, "%s: damaged: optimizer state name \"%.40s\"", name, names[k]);
+            break;
+        }
+        st_format(ck->optim_state_names[k], ST_CKPT_STATE_NAME_MAX, "%s", names[k]);
+        char ds[96];
+        st_format(ds, sizeof ds, "/optimizer/%s", names[k]);
+        rc = read_array(f, name, ds, 4, (long long)ck->n_params, 0, &p, NULL, err);
+        if (rc == ST_OK) ck->optim_state[k] = p;
+    }
+    free_strs(names, n_names);
+    if (rc != ST_OK) return rc;
+    ck->n_optim_state = (int)n_state;
+
+    ST_TRY(read_doubles(f, name, "/schedule", ck->sched_state, &ck->n_sched_state, err));
+    ST_TRY(read_doubles(f, name, "/early_stop", ck->early_stop, &ck->n_early_stop, err));
+
+    char **cfg = NULL;
+    int n_cfg = 0;
+    ST_TRY(read_string_ds(f, name, "/config", 1, &cfg, &n_cfg, err));
+    if (n_cfg != -1) {
+        free_strs(cfg, n_cfg);
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: /config is not one string", name);
+    }
+    ck->config_json = cfg[0];
+    free(cfg);
+    ST_TRY(read_string_ds(f, name, "/class_names", ST_CKPT_MAX_CLASSES, &ck->class_names, &ck->n_classes, err));
+    if (ck->n_classes < 1) {
+        free_strs(ck->class_names, ck->n_classes < 0 ? 1 : ck->n_classes);
+        ck->class_names = NULL;
+        ck->n_classes = 0;
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: /class_names is not a list of at least one name", name);
+    }
+    if (H5Lexists(f, "/class_weights", H5P_DEFAULT) > 0) {
+        ST_TRY(read_array(f, name, "/class_weights", 4, ck->n_classes, 0, &p, NULL, err));
+        ck->class_weights = p;
+    }
+    if (H5Lexists(f, "/standardize", H5P_DEFAULT) > 0) {
+        size_t nf = 0;
+        ST_TRY(read_array(f, name, "/standardize/mean", 8, -1, INT_MAX, &p, &nf, err));
+        ck->std_mean = p;
+        if (nf < 1) return st_fail(err, ST_ERR_DATA, "%s: damaged: /standardize/mean is empty", name);
+        ST_TRY(read_array(f, name, "/standardize/std", 8, (long long)nf, 0, &p, NULL, err));
+        ck->std_std = p;
+        ck->n_features = (int)nf;
+    }
+
+    int64_t cc[6] = {ck->epoch, ck->step, ck->step_in_epoch, ck->nonfinite_steps, ck->optim_step, ck->created_unix};
+    const char *sn[ST_CKPT_MAX_STATE];
+    for (int k = 0; k < ck->n_optim_state; k++) sn[k] = ck->optim_state_names[k];
+    uint32_t want = meta_crc(cc, KIND_NAMES[ck->kind], ck->created, ck->dataset_fingerprint, ck->config_json,
+                             ck->n_optim_state, sn, ck->n_classes, (const char *const *)ck->class_names);
+    uint32_t stored = 0;
+    hid_t a = H5Aexists(f, "meta_crc32") > 0 ? H5Aopen(f, "meta_crc32", H5P_DEFAULT) : -1;
+    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_UINT32, &stored) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (!ok) return st_fail(err, ST_ERR_DATA, "%s: damaged: no meta_crc32 attribute", name);
+    if (stored != want)
+        return st_fail(err, ST_ERR_DATA,
+                       "%s: damaged: checksum mismatch in the metadata (counters, kind, config or names)", name);
+    return ST_OK;
+}
+
+/* Reads `path`, calling it `name` in messages (the final name while a temporary is verified). */
+static st_status_t read_file(const char *path, const char *name, st_ckpt_t *ck, st_error_t *err) {
+    memset(ck, 0, sizeof *ck);
+    h5_quiet();
+    st_format(ck->path, sizeof ck->path, "%s", name);
+    hid_t f = -1;
+    ST_TRY(open_ckpt(path, name, &f, err));
+    st_status_t rc = read_contents(f, name, ck, err);
+    H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    if (rc != ST_OK) st_ckpt_free(ck);
+    return rc;
+}
+
+st_status_t st_ckpt_read(const char *path, st_ckpt_t *ck, st_error_t *err) { return read_file(path, path, ck, err); }
+
+st_status_t st_ckpt_peek(const char *path, st_ckpt_info_t *info, st_error_t *err) {
+    memset(info, 0, sizeof *info);
+    h5_quiet();
+    hid_t f = -1;
+    ST_TRY(open_ckpt(path, path, &f, err));
+    int64_t c[6];
+    char *kind = NULL;
+    st_status_t rc = check_format(f, path, &info->format_version, err);
+    if (rc == ST_OK) rc = read_counters(f, path, c, err);
+    if (rc == ST_OK) rc = read_str_attr(f, path, "kind", &kind, err);
+    if (rc == ST_OK) rc = parse_kind(path, kind, &info->kind, err);
+    free(kind);
+    H5Fclose(f);
+    if (rc == ST_OK) info->epoch = c[0], info->step = c[1], info->step_in_epoch = c[2], info->created_unix = c[5];
+    return rc;
+}
+
+/* ---- folders: choosing and retention ------------------------------------------------------ */
+
+static void warnf(st_ckpt_warn_fn warn, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warnf(st_ckpt_warn_fn warn, void *ctx, const char *fmt, ...) {
+    if (!warn) return;
+    char msg[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    warn(msg, ctx);
+}
+
+/* The step of a name "step-<digits>.h5<suffix>" (suffix NULL: none); -1 for any other name. */
+static long long parse_step_name(const char *s, const char *suffix) {
+    if (strncmp(s, "step-", 5) != 0) return -1;
+    const char *p = s + 5, *q = p;
+    while (isdigit((unsigned char)*q)) q++;
+    if (q == p || q - p > 18) return -1;
+    char want[16];
+    st_format(want, sizeof want, ".h5%s", suffix ? suffix : "");
+    return strcmp(q, want) == 0 ? strtoll(p, NULL, 10) : -1;
+}
+
+typedef struct {
+    long long step;
+    char name[64];
+} entry_t;
+
+static int by_step_desc(const void *a, const void *b) {
+    long long x = ((const entry_t *)a)->step, y = ((const entry_t *)b)->step;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Lists the step-*.h5 files of `dir`, newest step first. ENOENT: *n = 0, *missing = 1. With
+ * `warn` set, also removes our stale temporaries. */
+static st_status_t list_steps(const char *dir, entry_t **out, int *n, int remove_tmp, st_ckpt_warn_fn warn,
+                              void *ctx, st_error_t *err) {
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return ST_OK;
+        return st_fail(err, ST_ERR_IO, "%s: cannot list the checkpoint folder: %s", dir, strerror(errno));
+    }
+    int cap = 0;
+    st_status_t rc = ST_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (remove_tmp && (parse_step_name(nm, ".tmp") >= 0 || !strcmp(nm, "best.h5.tmp"))) {
+            char p[4400];
+            st_format(p, sizeof p, "%s/%s", dir, nm);
+            if (unlink(p) == 0) warnf(warn, ctx, "%s: removed a stale temporary file (left by an interrupted write)", p);
+            else warnf(warn, ctx, "%s: cannot remove a stale temporary file: %s", p, strerror(errno));
+            continue;
+        }
+        long long step = parse_step_name(nm, NULL);
+        if (step < 0) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 32;
+            entry_t *g = realloc(*out, (size_t)cap * sizeof *g);
+            if (!g) { rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory listing checkpoints", dir); break; }
+            *out = g;
+        }
+        (*out)[*n].step = step;
+        st_format((*out)[*n].name, sizeof (*out)[*n].name, "%s", nm);
+        (*n)++;
+    }
+    closedir(d);
+    if (rc != ST_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n > 1) qsort(*out, (size_t)*n, sizeof **out, by_step_desc);
+    return ST_OK;
+}
+
+st_status_t st_ckpt_find_latest(const char *dir, char *path_out, size_t path_size, st_ckpt_warn_fn warn,
+                                void *warn_ctx, st_error_t *err) {
+    if (path_size) path_out[0] = '\0';
+    entry_t *es = NULL;
+    int n = 0;
+    ST_TRY(list_steps(dir, &es, &n, 1, warn, warn_ctx, err));
+    st_status_t rc = ST_OK;
+    for (int i = 0; i < n; i++) {
+        char p[4400];
+        st_format(p, sizeof p, "%s/%s", dir, es[i].name);
+        st_ckpt_t ck;
+        st_error_t e = {0};
+        st_status_t r = st_ckpt_read(p, &ck, &e);
+        long long step = ck.step;
+        st_ckpt_free(&ck);
+        if (r != ST_OK) {
+            warnf(warn, warn_ctx, "%s; skipped", e.msg);
+            continue;
+        }
+        if (step != es[i].step) {
+            warnf(warn, warn_ctx, "%s: holds step %lld, not the step in its name; skipped", p, step);
+            continue;
+        }
+        if (st_format(path_out, path_size, "%s", p))
+            rc = st_fail(err, ST_ERR_IO, "%s: path longer than %zu bytes", p, path_size - 1);
+        break;
+    }
+    free(es);
+    return rc;
+}
+
+st_status_t st_ckpt_retain(const char *dir, int keep_last, int64_t keep_step, st_ckpt_warn_fn warn, void *warn_ctx,
+                           st_error_t *err) {
+    if (keep_last <= 0) return ST_OK;
+    entry_t *es = NULL;
+    int n = 0;
+    ST_TRY(list_steps(dir, &es, &n, 0, NULL, NULL, err));
+    int kept = 0, removed = 0;
+    for (int i = 0; i < n; i++) {
+        int newer = es[i].step > keep_step;
+        if (es[i].step == keep_step || (!newer && kept < keep_last)) {
+            kept++;
+            continue;
+        }
+        /* (keep_step itself counts among the keep_last kept files: it is listed before any
+         * smaller step.) */
+        char p[4400];
+        st_format(p, sizeof p, "%s/%s", dir, es[i].name);
+        if (unlink(p) != 0) {
+            warnf(warn, warn_ctx, "%s: cannot delete an old checkpoint: %s", p, strerror(errno));
+            continue;
+        }
+        removed++;
+        if (newer)
+            warnf(warn, warn_ctx,
+                  "%s: deleted: newer than the checkpoint just written (step %lld), left by a run resumed from an "
+                  "earlier checkpoint", p, (long long)keep_step);
+    }
+    free(es);
+    if (removed) {
+        char p[4400];
+        st_format(p, sizeof p, "%s/x", dir);
+        fsync_parent(p);
+    }
+    return ST_OK;
+}
+
+st_status_t st_ckpt_save(const char *dir, const st_ckpt_write_t *w, int keep_last, char *path_out, size_t path_size,
+                         st_ckpt_warn_fn warn, void *warn_ctx, st_error_t *err) {
+    if (path_out && path_size) path_out[0] = '\0';
+    char name[64], path[4400];
+    st_ckpt_file_name(name, sizeof name, w->kind, w->step);
+    if (st_format(path, sizeof path, "%s/%s", dir, name)) return st_fail(err, ST_ERR_IO, "%s: path too long", dir);
+    if (mkdir(dir, 0777) == 0) {
+        char p[4400];
+        st_format(p, sizeof p, "%s", dir);
+        fsync_parent(p);
+    } else if (errno != EEXIST) {
+        return st_fail(err, ST_ERR_IO, "%s: cannot create the checkpoint folder: %s", dir, strerror(errno));
+    }
+    ST_TRY(st_ckpt_write(path, w, err));
+    if (path_out && path_size && st_format(path_out, path_size, "%s", path))
+        return st_fail(err, ST_ERR_IO, "%s: path longer than %zu bytes", path, path_size - 1);
+    if (w->kind != ST_CKPT_BEST) ST_TRY(st_ckpt_retain(dir, keep_last, w->step, warn, warn_ctx, err));
+    return ST_OK;
+}
+
+/* ---- to and from the trainer's objects ---------------------------------------------------- */
+
+st_status_t st_ckpt_restore(const st_ckpt_t *ck, float *params, size_t n_params, float *buffers, size_t n_buffers,
+                            st_optim_t *opt, st_sched_t *sched, st_error_t *err) {
+    const char *p = ck->path;
+    if (ck->n_params != n_params)
+        return st_fail(err, ST_ERR_SHAPE, "%s: has %zu parameters, the model has %zu (another model?)", p, ck->n_params,
+                       n_params);
+    if (ck->n_buffers != n_buffers)
+        return st_fail(err, ST_ERR_SHAPE, "%s: has %zu buffer values, the model has %zu (another model?)", p,
+                       ck->n_buffers, n_buffers);
+    const float *arrays[ST_CKPT_MAX_STATE] = {0};
+    int n_state = 0;
+    if (opt) {
+        n_state = st_optim_n_state(opt);
+        if (n_state != ck->n_optim_state || n_state > ST_CKPT_MAX_STATE)
+            return st_fail(err, ST_ERR_CONFIG, "%s: has %d optimizer state arrays, this optimizer has %d (another "
+                           "optimizer or momentum setting?)", p, ck->n_optim_state, n_state);
+        for (int k = 0; k < n_state; k++) {
+            const char *want = st_optim_state_name(opt, k);
+            for (int j = 0; j < ck->n_optim_state; j++)
+                if (!strcmp(want, ck->optim_state_names[j])) arrays[k] = ck->optim_state[j];
+            if (!arrays[k])
+                return st_fail(err, ST_ERR_CONFIG, "%s: has no optimizer state %s (another optimizer?)", p, want);
+        }
+    }
+    if (sched) {
+        st_status_t rc = st_sched_state_load(sched, ck->sched_state, (size_t)ck->n_sched_state, err);
+        if (rc != ST_OK) {
+            st_error_prefix(err, "%s", p);
+            return rc;
+        }
+    }
+    if (opt) {
+        st_status_t rc = st_optim_load_state(opt, (long)ck->optim_step, arrays, n_state, ck->n_params, err);
+        if (rc != ST_OK) {
+            st_error_prefix(err, "%s", p);
+            return rc;
+        }
+    }
+    if (n_params) memcpy(params, ck->params, n_params * sizeof *params);
+    if (n_buffers) memcpy(buffers, ck->buffers, n_buffers * sizeof *buffers);
+    return ST_OK;
+}
+
+void st_ckpt_fill_state(st_ckpt_write_t *w, st_optim_t *opt, const st_sched_t *sched,
+                        double sched_buf[ST_SCHED_STATE_LEN]) {
+    w->n_optim_state = 0;
+    if (opt) {
+        int n = st_optim_n_state(opt);
+        w->n_optim_state = n < ST_CKPT_MAX_STATE ? n : ST_CKPT_MAX_STATE;
+        for (int k = 0; k < w->n_optim_state; k++) {
+            w->optim_state_names[k] = st_optim_state_name(opt, k);
+            w->optim_state[k] = st_optim_state(opt, k);
+        }
+        w->optim_step = st_optim_step_count(opt);
+    }
+    w->n_sched_state = 0;
+    w->sched_state = NULL;
+    if (sched) {
+        st_sched_state_save(sched, sched_buf);
+        w->sched_state = sched_buf;
+        w->n_sched_state = ST_SCHED_STATE_LEN;
+    }
+}
