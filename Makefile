@@ -48,6 +48,8 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/jobs/cmd_train.o $(BUILD)/jobs/cmd_eval.o: CPPFLAGS += -DSTRATA_COMMIT=\"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)\"
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -7,15 +7,19 @@
 #include "sharding/convert_csv.h"
 #include "sharding/convert_idx.h"
 #include "sharding/inspect.h"
+#include "jobs/commands.h"
+#include "jobs/version.h"
 #include "reference.h"
 #include "threads.h"
-
-#define STRATA_VERSION "0.1.0"
 
 static void usage(FILE *out) {
     fprintf(out,
             "strata " STRATA_VERSION " — data-parallel neural network training on MPI clusters\n\n"
             "usage:\n"
+            "  strata train CONFIG.json [--set key.path=value ...] [--resume auto|PATH] [--stop-after-steps N]\n"
+            "                                       train (run it with mpirun -np P or srun; docs/training.md)\n"
+            "  strata eval CHECKPOINT DATA.h5 [--split test|val|train|all]\n"
+            "                                       metrics of a trained model on any dataset in the format\n"
             "  strata info [--json]                 machine, threads and BLIS kernels strata would use\n"
             "  strata help                          this text\n"
             "  strata convert idx IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
@@ -23,7 +27,7 @@ static void usage(FILE *out) {
             "  strata convert csv FILE --label COLUMN [--drop-bad-rows] [--split-column COLUMN] -o OUT.h5\n"
             "                                       a CSV file with a header row to a dataset\n"
             "  strata inspect FILE [--json]         class counts, NaN/Inf, training phase, problems (docs/data.md)\n"
-            "  strata help layers|losses|optimizer|schedule|reference\n"
+            "  strata help config|layers|losses|optimizer|schedule|reference\n"
             "                                       JSON keys with types, bounds and defaults\n"
             "  strata help reference --markdown     the same as docs/reference.md\n");
 }
@@ -35,7 +39,7 @@ static int cmd_help(int argc, char **argv) {
     }
     int markdown = argc > 3 && strcmp(argv[3], "--markdown") == 0;
     if (st_reference_print(stdout, argv[2], markdown) != 0) {
-        fprintf(stderr, "strata help: unknown topic \"%s\" (topics: layers, losses, optimizer, schedule, reference)\n", argv[2]);
+        fprintf(stderr, "strata help: unknown topic \"%s\" (topics: config, layers, losses, optimizer, schedule, reference)\n", argv[2]);
         return 2;
     }
     return 0;
@@ -217,6 +221,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc, argv);
     if (strcmp(argv[1], "convert") == 0) return cmd_convert(argc, argv);
     if (strcmp(argv[1], "inspect") == 0) return cmd_inspect(argc, argv);
+    if (strcmp(argv[1], "train") == 0) return st_cmd_train(argc, argv);
+    if (strcmp(argv[1], "eval") == 0) return st_cmd_eval(argc, argv);
     fprintf(stderr, "strata: unknown command \"%s\" (see strata help)\n", argv[1]);
     return 2;
 }

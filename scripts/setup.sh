@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# setup.sh — README command 1: install what is missing, build, show what strata will run on, and
+# setup.sh — README command 1: install what is missing, build, show what strata will run on,
 # convert the default dataset (Debian's Fashion-MNIST: 60,000 train + 10,000 test images, 10
-# classes) into data/fashion-mnist.h5 unless it is already there; then inspect it.
+# classes) into data/fashion-mnist.h5 unless it is already there, inspect it, and train the
+# default job (configs/fashion_mlp.json) on 2 MPI ranks into a new folder under results/.
+# It ends with the test accuracy and the run folder's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -20,3 +22,10 @@ else
     -o "$OUT"
 fi
 bin/strata inspect "$OUT"
+
+# The default job on 2 ranks, one thread each; a new run folder each time setup runs.
+if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+# One node: keep Open MPI's own connections on the loopback interface (override if you like).
+export OMPI_MCA_btl_tcp_if_include=${OMPI_MCA_btl_tcp_if_include:-lo} OMPI_MCA_oob_tcp_if_include=${OMPI_MCA_oob_tcp_if_include:-lo}
+name="fashion_mlp-$(date +%Y%m%d-%H%M%S)"
+mpirun -np 2 --bind-to none bin/strata train configs/fashion_mlp.json --set "name=$name"

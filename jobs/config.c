@@ -1,0 +1,904 @@
+/* config.c — the run configuration (see config.h): key tables for the top level and the
+ * sections data, data.split, train, early_stopping, checkpoint and monitors; the --set
+ * overrides; validation into st_run_config_t plus the resolved tree; the resume diff; the docs.
+ *
+ * Two keys do not fit the schema's fixed types and are read by hand before the table is applied
+ * (the table still types, defaults and documents them; the value it sees is a stand-in):
+ *   - data.shards: "auto" or a positive integer (declared ST_K_INT, default "auto");
+ *   - data.path and results_dir: strings up to ST_CONFIG_PATH_MAX, longer than st_val_t holds. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sharding/shards.h"
+
+/* ---- key tables ---- */
+
+#define MONITORS "val_loss|val_accuracy|val_macro_f1"
+#define MAX_INT 9007199254740991.0 /* 2^53 - 1: integers JSON numbers hold exactly */
+#define MAX_SHARDS (1 << 24)       /* st_shards_plan's limit */
+
+enum { T_NAME, T_SEED, T_RESULTS, T_REPRO, N_TOP };
+static const st_key_t top_keys[N_TOP] = {
+    [T_NAME] = {"name", ST_K_STR, NULL, 0, 0, NULL, "the run's name: names its folder under results_dir (no '/')"},
+    [T_SEED] = {"seed", ST_K_INT, "0", 0, MAX_INT, NULL,
+                "keys every random draw: split, shards, shuffling, initialisation, dropout (core/philox.h)"},
+    [T_RESULTS] = {"results_dir", ST_K_STR, "\"results\"", 0, 0, NULL,
+                   "directory the run folder is created in (relative to the working directory)"},
+    [T_REPRO] = {"reproducible", ST_K_ENUM, "\"fast\"", 0, 0, "fast|exact",
+                 "exact: bitwise-identical results for a seed at any rank and thread count (fixed-order "
+                 "reductions); fast: allows faster kernels whose last bits may vary between runs"},
+};
+/* The top level's sub-objects, in the order of the resolved tree. */
+static const char *const top_sections[] = {"data", "train", "optimizer", "schedule", "loss", "model",
+                                           "early_stopping", "checkpoint", "monitors", NULL};
+
+enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, N_DATA };
+static const st_key_t data_keys[N_DATA] = {
+    [D_PATH] = {"path", ST_K_STR, NULL, 0, 0, NULL, "the HDF5 dataset (docs/data-format.md; strata convert makes one)"},
+    [D_SHARDS] = {"shards", ST_K_INT, "\"auto\"", 1, 1e15, NULL,
+                  "\"auto\" or a positive integer: virtual shards S, batch_size = S x micro_batch x "
+                  "accumulation_steps; auto = the largest S <= 64 giving micro-batches >= 32 (docs/sharding.md)"},
+    [D_VAL_FRACTION] = {"val_fraction", ST_K_NUM, "0.1", 0, 1, NULL,
+                        "with a predefined split (/split) without val rows: share of its train rows that becomes "
+                        "val, in [0, 1); 0 = no val part"},
+    [D_STANDARDIZE] = {"standardize", ST_K_BOOL, "true", 0, 0, NULL,
+                       "per-feature (per-channel) mean/std from the training split, applied to every part"},
+    [D_SCALE] = {"scale_pixels", ST_K_BOOL, "false", 0, 0, NULL, "divide features by 255 first (images stored as 0..255)"},
+    [D_NONFINITE] = {"allow_nonfinite", ST_K_BOOL, "false", 0, 0, NULL,
+                     "accept NaN/Inf features (else loading fails naming the first such row)"},
+};
+static const char *const data_sections[] = {"split", NULL};
+
+enum { S_TRAIN, S_VAL, S_TEST, N_SPLIT };
+static const st_key_t split_keys[N_SPLIT] = {
+    [S_TRAIN] = {"train", ST_K_NUM, "0.81", 0, 1, NULL, "fraction of every class for training (> 0)"},
+    [S_VAL] = {"val", ST_K_NUM, "0.09", 0, 1, NULL, "fraction for validation (early stopping, checkpoints)"},
+    [S_TEST] = {"test", ST_K_NUM, "0.1", 0, 1, NULL,
+                "fraction for the final test; the three sum to 1; not used when the file has /split"},
+};
+
+enum { TR_EPOCHS, TR_BATCH, TR_ACCUM, TR_EVAL, TR_CLIP, TR_THREADS, TR_NONFINITE, TR_DIVERGENCE, TR_LOG, N_TRAIN };
+static const st_key_t train_keys[N_TRAIN] = {
+    [TR_EPOCHS] = {"epochs", ST_K_INT, NULL, 1, 1e15, NULL, "passes over the training split"},
+    [TR_BATCH] = {"batch_size", ST_K_INT, NULL, 1, 1e15, NULL,
+                  "global batch per optimizer step, over all ranks (independent of the rank count)"},
+    [TR_ACCUM] = {"accumulation_steps", ST_K_INT, "1", 1, 1e6, NULL,
+                  "micro-batches per shard summed into one optimizer step (batch_size must be a multiple)"},
+    [TR_EVAL] = {"eval_every", ST_K_INT, "1", 1, 1e15, NULL, "epochs between validation passes"},
+    [TR_CLIP] = {"clip_norm", ST_K_NUM, "0", 0, 1e300, NULL, "clip the global gradient norm to this; 0 = off"},
+    [TR_THREADS] = {"threads", ST_K_INT, "0", 0, 4096, NULL, "threads per rank; 0 = the node's CPUs / ranks on the node"},
+    [TR_NONFINITE] = {"max_nonfinite_steps", ST_K_INT, "5", 1, 1e15, NULL,
+                      "a step with a non-finite loss or gradient is skipped; this many in a row stop the run"},
+    [TR_DIVERGENCE] = {"divergence_check_every", ST_K_INT, "100", 0, 1e15, NULL,
+                       "steps between divergence checks of the training loss; 0 = off"},
+    [TR_LOG] = {"log_every", ST_K_INT, "100", 0, 1e15, NULL, "steps between progress lines; 0 = once per epoch"},
+};
+
+enum { ES_ENABLED, ES_MONITOR, ES_MODE, ES_PATIENCE, ES_MIN_DELTA, ES_RESTORE, N_ES };
+static const st_key_t es_keys[N_ES] = {
+    [ES_ENABLED] = {"enabled", ST_K_BOOL, "false", 0, 0, NULL, "stop when the monitored metric stops improving"},
+    [ES_MONITOR] = {"monitor", ST_K_ENUM, "\"val_loss\"", 0, 0, MONITORS, "validation metric watched"},
+    [ES_MODE] = {"mode", ST_K_ENUM, "\"auto\"", 0, 0, "auto|min|max",
+                 "whether lower or higher is better; auto = min for val_loss, max for the others"},
+    [ES_PATIENCE] = {"patience", ST_K_INT, "10", 1, 1e15, NULL,
+                     "evaluations (not epochs) without improvement before stopping"},
+    [ES_MIN_DELTA] = {"min_delta", ST_K_NUM, "0", 0, 1e300, NULL, "least change of the metric that counts as improvement"},
+    [ES_RESTORE] = {"restore_best", ST_K_BOOL, "true", 0, 0, NULL,
+                    "on stopping, return to the weights of the best evaluation"},
+};
+
+enum { CK_EVERY, CK_KEEP, CK_BEST, CK_LAST, CK_MONITOR, N_CK };
+static const st_key_t ck_keys[N_CK] = {
+    [CK_EVERY] = {"every_epochs", ST_K_INT, "1", 0, 1e15, NULL, "epochs between periodic checkpoints; 0 = none"},
+    [CK_KEEP] = {"keep_last", ST_K_INT, "3", 0, 1e15, NULL, "periodic checkpoints kept (older ones deleted); 0 = keep all"},
+    [CK_BEST] = {"best", ST_K_BOOL, "true", 0, 0, NULL, "keep the checkpoint of the best evaluation (by monitor)"},
+    [CK_LAST] = {"last", ST_K_BOOL, "true", 0, 0, NULL, "keep the checkpoint of the last epoch (to resume from)"},
+    [CK_MONITOR] = {"monitor", ST_K_ENUM, "", 0, 0, MONITORS,
+                    "metric that picks the best checkpoint; default early_stopping.monitor (val_loss)"},
+};
+
+enum { MO_DIVERSITY, MO_TOP_SHARE, MO_ENTROPY, MO_PER_CLASS, N_MO };
+static const st_key_t mo_keys[N_MO] = {
+    [MO_DIVERSITY] = {"diversity_every", ST_K_INT, "1", 0, 1e15, NULL,
+                      "epochs between prediction-diversity checks on the val split (collapse warnings); 0 = off"},
+    [MO_TOP_SHARE] = {"collapse_top_share", ST_K_NUM, "0.9", 0, 1, NULL,
+                      "warn when the most common predicted class has more than this share of predictions"},
+    [MO_ENTROPY] = {"collapse_min_entropy", ST_K_NUM, "0.2", 0, 1, NULL,
+                    "warn when the entropy of the predicted-class distribution, divided by log K, falls below this"},
+    [MO_PER_CLASS] = {"per_class_every", ST_K_INT, "5", 0, 1e15, NULL,
+                      "epochs between per-class precision/recall reports; 0 = off"},
+};
+
+typedef struct {
+    const char *path;                  /* "" for the top level */
+    const char *help;
+    const st_key_t *keys;
+    int n_keys;
+    const char *const *sections;       /* sub-object keys read separately */
+} section_t;
+
+enum { SEC_TOP, SEC_DATA, SEC_SPLIT, SEC_TRAIN, SEC_ES, SEC_CK, SEC_MO, N_SEC };
+static const section_t sections[N_SEC] = {
+    [SEC_TOP] = {"", "the top level of a config", top_keys, N_TOP, top_sections},
+    [SEC_DATA] = {"data", "the dataset, its split and preprocessing (docs/sharding.md)", data_keys, N_DATA, data_sections},
+    [SEC_SPLIT] = {"data.split", "stratified train/val/test fractions (docs/sharding.md, \"Split\")", split_keys, N_SPLIT, NULL},
+    [SEC_TRAIN] = {"train", "the training loop", train_keys, N_TRAIN, NULL},
+    [SEC_ES] = {"early_stopping", "stop when a validation metric stops improving", es_keys, N_ES, NULL},
+    [SEC_CK] = {"checkpoint", "checkpoints written into the run folder", ck_keys, N_CK, NULL},
+    [SEC_MO] = {"monitors", "training-health checks on the validation predictions", mo_keys, N_MO, NULL},
+};
+
+/* The sub-objects that are not key tables of this file. */
+static const struct {
+    const char *key, *type, *def, *help;
+} sub_objects[] = {
+    {"data", "object", "required", "see `data` below"},
+    {"train", "object", "required", "see `train` below"},
+    {"optimizer", "object", "required", "see Optimizer; checked when the config is loaded"},
+    {"schedule", "object", "{\"type\": \"constant\"}",
+     "see LR schedule; cosine, warmup_cosine and one_cycle without T_max / total_steps run over the whole run"},
+    {"loss", "object or list", "{\"type\": \"cross_entropy\"}", "see Losses; checked when the trainer builds it"},
+    {"model", "object", "required", "see Layers and docs/model.md; checked when the trainer builds it (needs the data's shape)"},
+    {"early_stopping", "object", "{}", "see `early_stopping` below"},
+    {"checkpoint", "object", "{}", "see `checkpoint` below"},
+    {"monitors", "object", "{}", "see `monitors` below"},
+};
+
+const char *st_monitor_name(st_monitor_t m) {
+    switch (m) {
+    case ST_MONITOR_VAL_LOSS: return "val_loss";
+    case ST_MONITOR_VAL_ACCURACY: return "val_accuracy";
+    case ST_MONITOR_VAL_MACRO_F1: return "val_macro_f1";
+    }
+    return "?";
+}
+
+static st_monitor_t monitor_of(const char *name) {
+    if (strcmp(name, "val_accuracy") == 0) return ST_MONITOR_VAL_ACCURACY;
+    if (strcmp(name, "val_macro_f1") == 0) return ST_MONITOR_VAL_MACRO_F1;
+    return ST_MONITOR_VAL_LOSS;
+}
+
+/* ---- small helpers ---- */
+
+static const cJSON *item(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+static void describe_got(const cJSON *v, char *buf, size_t size) {
+    char *txt = cJSON_PrintUnformatted(v);
+    snprintf(buf, size, "%s", txt ? txt : "?");
+    if (strlen(buf) > 60) strcpy(buf + 57, "...");
+    cJSON_free(txt);
+}
+
+/* The schema formats top-level paths as ".name: ..." and ": unknown key ..."; drop the stub. */
+static void fix_top_path(st_error_t *err) {
+    if (!err) return;
+    size_t skip = err->msg[0] == '.' ? 1 : strncmp(err->msg, ": ", 2) == 0 ? 2 : 0;
+    if (skip) memmove(err->msg, err->msg + skip, strlen(err->msg + skip) + 1);
+}
+
+static const char *section_path(const section_t *s, const char *key, char *buf, size_t size) {
+    if (s->path[0]) snprintf(buf, size, "%s.%s", s->path, key);
+    else snprintf(buf, size, "%s", key);
+    return buf;
+}
+
+/* ---- reading one section ---- */
+
+/* The keys of a section read by hand, before the table: checks them and puts a stand-in the
+ * table accepts into `work`. */
+static st_status_t read_by_hand(const section_t *s, const cJSON *obj, cJSON *work, st_run_config_t *cfg,
+                                st_error_t *err) {
+    char p[128];
+    for (int i = 0; i < s->n_keys; i++) {
+        const st_key_t *k = &s->keys[i];
+        const cJSON *v = item(obj, k->key);
+        char *dst = s->keys == data_keys && i == D_PATH      ? cfg->data.path
+                    : s->keys == top_keys && i == T_RESULTS ? cfg->results_dir
+                                                            : NULL; /* a long string */
+        int shards = s->keys == data_keys && i == D_SHARDS;
+        if (dst && cJSON_IsString(v)) {
+            size_t n = strlen(v->valuestring);
+            if (n == 0)
+                return st_fail(err, ST_ERR_CONFIG, "%s: expected a non-empty string", section_path(s, k->key, p, sizeof p));
+            if (n >= ST_CONFIG_PATH_MAX)
+                return st_fail(err, ST_ERR_CONFIG, "%s: longer than %d characters", section_path(s, k->key, p, sizeof p),
+                               ST_CONFIG_PATH_MAX - 1);
+            memcpy(dst, v->valuestring, n + 1);
+            cJSON_ReplaceItemInObjectCaseSensitive(work, k->key, cJSON_CreateString("-"));
+        }
+        if (shards) {
+            if (!v || (cJSON_IsString(v) && strcmp(v->valuestring, "auto") == 0)) cfg->data.shards = 0;
+            else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && v->valuedouble >= 1 &&
+                     v->valuedouble <= MAX_SHARDS)
+                cfg->data.shards = (int)v->valuedouble;
+            else {
+                char got[80];
+                describe_got(v, got, sizeof got);
+                return st_fail(err, ST_ERR_CONFIG, "data.shards: expected \"auto\" or an integer in [1, %d], got %s",
+                               MAX_SHARDS, got);
+            }
+            cJSON_DeleteItemFromObjectCaseSensitive(work, k->key);
+            cJSON_AddItemToObject(work, k->key, cJSON_CreateNumber(1));
+        }
+    }
+    return ST_OK;
+}
+
+/* Validates section s of the config (obj may be NULL: all defaults) into vals, and builds its
+ * resolved object: the table's keys in table order, each as given or as its default. */
+static st_status_t read_section(const section_t *s, const cJSON *obj, st_val_t *vals, cJSON **resolved,
+                                st_run_config_t *cfg, st_error_t *err) {
+    *resolved = NULL;
+    if (obj && !cJSON_IsObject(obj)) {
+        char got[80];
+        describe_got(obj, got, sizeof got);
+        return st_fail(err, ST_ERR_CONFIG, "%s: expected an object, got %s", s->path, got);
+    }
+    cJSON *work = obj ? cJSON_Duplicate(obj, 1) : cJSON_CreateObject();
+    if (!work) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", s->path);
+    st_status_t rc = read_by_hand(s, obj, work, cfg, err);
+    if (rc == ST_OK) rc = st_schema_read(s->keys, s->n_keys, work, s->path, s->sections, vals, err);
+    cJSON_Delete(work);
+    if (rc != ST_OK) {
+        if (!s->path[0]) fix_top_path(err);
+        return rc;
+    }
+    cJSON *out = cJSON_CreateObject();
+    for (int i = 0; i < s->n_keys; i++) {
+        if (!vals[i].is_set) continue;
+        const cJSON *v = item(obj, s->keys[i].key);
+        cJSON_AddItemToObject(out, s->keys[i].key, v ? cJSON_Duplicate(v, 1) : cJSON_Parse(s->keys[i].def));
+    }
+    *resolved = out;
+    return ST_OK;
+}
+
+/* ---- schedule ---- */
+
+/* Parses the schedule. total_steps > 0 is the run's length, used when the schedule needs a
+ * length and gives none; total_steps 0 (not known yet) validates with a stand-in length and
+ * marks the config (sched_needs_total_steps, T_max = total_steps = 0). */
+static st_status_t parse_schedule(st_run_config_t *cfg, const cJSON *obj, long total_steps, st_error_t *err) {
+    cfg->sched_needs_total_steps = 0;
+    const cJSON *type = item(obj, "type");
+    int cosine = cJSON_IsString(type) &&
+                 (strcmp(type->valuestring, "cosine") == 0 || strcmp(type->valuestring, "warmup_cosine") == 0);
+    int one_cycle = cJSON_IsString(type) && strcmp(type->valuestring, "one_cycle") == 0;
+    int needs = cJSON_IsObject(obj) && (cosine || one_cycle) && !item(obj, "total_steps") &&
+                !(cosine && item(obj, "T_max"));
+    if (!needs) return st_sched_parse(obj, "schedule", &cfg->sched, err);
+
+    long length = total_steps;
+    if (length <= 0) { /* stand-in: long enough for any warmup the parser accepts */
+        const cJSON *w = item(obj, "warmup_steps");
+        length = 1000000 + (cJSON_IsNumber(w) && w->valuedouble > 0 && w->valuedouble < 1e15 ? (long)w->valuedouble : 0);
+    }
+    cJSON *copy = cJSON_Duplicate(obj, 1);
+    cJSON_AddItemToObject(copy, "total_steps", cJSON_CreateNumber((double)length));
+    st_status_t rc = st_sched_parse(copy, "schedule", &cfg->sched, err);
+    cJSON_Delete(copy);
+    if (rc != ST_OK) return rc;
+    if (total_steps <= 0) {
+        cfg->sched_needs_total_steps = 1;
+        cfg->sched.T_max = 0;
+        cfg->sched.total_steps = 0;
+    }
+    return ST_OK;
+}
+
+st_status_t st_config_set_total_steps(st_run_config_t *cfg, long total_steps, st_error_t *err) {
+    if (!cfg->sched_needs_total_steps) return ST_OK;
+    if (total_steps < 1)
+        return st_fail(err, ST_ERR_CONFIG, "schedule: the run has %ld optimizer steps; a schedule needs at least 1",
+                       total_steps);
+    st_status_t rc = parse_schedule(cfg, item(cfg->json, "schedule"), total_steps, err);
+    if (rc != ST_OK) {
+        cfg->sched_needs_total_steps = 1;
+        st_error_prefix(err, "the run's length (%ld optimizer steps) as schedule.total_steps", total_steps);
+    }
+    return rc;
+}
+
+/* ---- validation of a whole tree ---- */
+
+static st_status_t check_name(const char *name, st_error_t *err) {
+    if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return st_fail(err, ST_ERR_CONFIG, "name: expected a folder name (not empty, no '/'), got \"%s\"", name);
+    return ST_OK;
+}
+
+static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) {
+    st_val_t top[N_TOP], d[N_DATA], sp[N_SPLIT], tr[N_TRAIN], es[N_ES], ck[N_CK], mo[N_MO];
+    cJSON *r_top = NULL, *r_data = NULL, *r_split = NULL, *r_train = NULL, *r_es = NULL, *r_ck = NULL, *r_mo = NULL;
+    cJSON *resolved = NULL;
+    st_status_t rc;
+#define TRY(call)                    \
+    do {                             \
+        if ((rc = (call)) != ST_OK) goto fail; \
+    } while (0)
+
+    if (!cJSON_IsObject(root)) {
+        char got[80];
+        describe_got(root, got, sizeof got);
+        rc = st_fail(err, ST_ERR_CONFIG, "expected a JSON object at the top level, got %s", got);
+        goto fail;
+    }
+    TRY(read_section(&sections[SEC_TOP], root, top, &r_top, cfg, err));
+    snprintf(cfg->name, sizeof cfg->name, "%s", top[T_NAME].s);
+    TRY(check_name(cfg->name, err));
+    cfg->seed = (uint64_t)top[T_SEED].i;
+    if (!item(root, "results_dir")) snprintf(cfg->results_dir, sizeof cfg->results_dir, "results");
+    cfg->reproducible_exact = strcmp(top[T_REPRO].s, "exact") == 0;
+
+    /* data */
+    const cJSON *data = item(root, "data");
+    if (!data) {
+        rc = st_fail(err, ST_ERR_CONFIG, "data: required key is missing");
+        goto fail;
+    }
+    TRY(read_section(&sections[SEC_DATA], data, d, &r_data, cfg, err));
+    TRY(read_section(&sections[SEC_SPLIT], item(data, "split"), sp, &r_split, cfg, err));
+    cJSON_AddItemToObject(r_data, "split", r_split);
+    r_split = NULL;
+    st_split_options_t *so = &cfg->data.split;
+    *so = (st_split_options_t){sp[S_TRAIN].num, sp[S_VAL].num, sp[S_TEST].num, d[D_VAL_FRACTION].num};
+    if (!(so->train > 0)) {
+        rc = st_fail(err, ST_ERR_CONFIG, "data.split.train: expected a number in (0, 1], got 0");
+        goto fail;
+    }
+    if (fabs(so->train + so->val + so->test - 1) > 1e-6) {
+        rc = st_fail(err, ST_ERR_CONFIG, "data.split: train + val + test must be 1, got %g + %g + %g = %g", so->train,
+                     so->val, so->test, so->train + so->val + so->test);
+        goto fail;
+    }
+    if (!(so->val_fraction < 1)) {
+        rc = st_fail(err, ST_ERR_CONFIG, "data.val_fraction: expected a number in [0, 1), got %g", so->val_fraction);
+        goto fail;
+    }
+    cfg->data.standardize = d[D_STANDARDIZE].b;
+    cfg->data.scale_pixels = d[D_SCALE].b;
+    cfg->data.allow_nonfinite = d[D_NONFINITE].b;
+
+    /* train */
+    const cJSON *train = item(root, "train");
+    if (!train) {
+        rc = st_fail(err, ST_ERR_CONFIG, "train: required key is missing");
+        goto fail;
+    }
+    TRY(read_section(&sections[SEC_TRAIN], train, tr, &r_train, cfg, err));
+    cfg->train.epochs = tr[TR_EPOCHS].i;
+    cfg->train.batch_size = tr[TR_BATCH].i;
+    cfg->train.accumulation_steps = (int)tr[TR_ACCUM].i;
+    cfg->train.eval_every = tr[TR_EVAL].i;
+    cfg->train.clip_norm = tr[TR_CLIP].num;
+    cfg->train.threads = (int)tr[TR_THREADS].i;
+    cfg->train.max_nonfinite_steps = tr[TR_NONFINITE].i;
+    cfg->train.divergence_check_every = tr[TR_DIVERGENCE].i;
+    cfg->train.log_every = tr[TR_LOG].i;
+    {
+        int S, micro;
+        if ((rc = st_shards_plan(&S, &micro, cfg->train.batch_size, cfg->train.accumulation_steps, cfg->data.shards, -1,
+                                 err)) != ST_OK) {
+            st_error_prefix(err, cfg->train.batch_size % cfg->train.accumulation_steps ? "train.batch_size" : "data.shards");
+            goto fail;
+        }
+    }
+
+    /* optimizer, schedule, loss, model */
+    const cJSON *optim = item(root, "optimizer");
+    if (!optim) {
+        rc = st_fail(err, ST_ERR_CONFIG, "optimizer: required key is missing");
+        goto fail;
+    }
+    TRY(st_optim_parse(optim, "optimizer", &cfg->optim, err));
+    const cJSON *sched = item(root, "schedule");
+    cJSON *sched_default = sched ? NULL : cJSON_Parse("{\"type\": \"constant\"}");
+    rc = parse_schedule(cfg, sched ? sched : sched_default, 0, err);
+    if (rc != ST_OK) {
+        cJSON_Delete(sched_default);
+        goto fail;
+    }
+    const cJSON *loss = item(root, "loss");
+    if (loss && !(cJSON_IsObject(loss) || (cJSON_IsArray(loss) && cJSON_GetArraySize(loss) > 0))) {
+        char got[80];
+        describe_got(loss, got, sizeof got);
+        rc = st_fail(err, ST_ERR_CONFIG, "loss: expected an object or a non-empty list of objects, got %s", got);
+        cJSON_Delete(sched_default);
+        goto fail;
+    }
+    const cJSON *model = item(root, "model");
+    if (!model || !cJSON_IsObject(model)) {
+        char got[80];
+        if (model) describe_got(model, got, sizeof got);
+        rc = model ? st_fail(err, ST_ERR_CONFIG, "model: expected an object (docs/model.md), got %s", got)
+                   : st_fail(err, ST_ERR_CONFIG, "model: required key is missing");
+        cJSON_Delete(sched_default);
+        goto fail;
+    }
+
+    /* early stopping, checkpoint, monitors */
+    rc = read_section(&sections[SEC_ES], item(root, "early_stopping"), es, &r_es, cfg, err);
+    if (rc == ST_OK) rc = read_section(&sections[SEC_CK], item(root, "checkpoint"), ck, &r_ck, cfg, err);
+    if (rc == ST_OK) rc = read_section(&sections[SEC_MO], item(root, "monitors"), mo, &r_mo, cfg, err);
+    if (rc != ST_OK) {
+        cJSON_Delete(sched_default);
+        goto fail;
+    }
+    cfg->early_stopping.enabled = es[ES_ENABLED].b;
+    cfg->early_stopping.monitor = monitor_of(es[ES_MONITOR].s);
+    cfg->early_stopping.mode_max = strcmp(es[ES_MODE].s, "auto") == 0
+                                       ? cfg->early_stopping.monitor != ST_MONITOR_VAL_LOSS
+                                       : strcmp(es[ES_MODE].s, "max") == 0;
+    cfg->early_stopping.patience = es[ES_PATIENCE].i;
+    cfg->early_stopping.min_delta = es[ES_MIN_DELTA].num;
+    cfg->early_stopping.restore_best = es[ES_RESTORE].b;
+    cfg->checkpoint.every_epochs = ck[CK_EVERY].i;
+    cfg->checkpoint.keep_last = ck[CK_KEEP].i;
+    cfg->checkpoint.best = ck[CK_BEST].b;
+    cfg->checkpoint.last = ck[CK_LAST].b;
+    cfg->checkpoint.monitor = ck[CK_MONITOR].is_set ? monitor_of(ck[CK_MONITOR].s) : cfg->early_stopping.monitor;
+    cfg->checkpoint.mode_max = cfg->checkpoint.monitor == cfg->early_stopping.monitor
+                                   ? cfg->early_stopping.mode_max
+                                   : cfg->checkpoint.monitor != ST_MONITOR_VAL_LOSS;
+    if (!ck[CK_MONITOR].is_set)
+        cJSON_AddItemToObject(r_ck, "monitor", cJSON_CreateString(st_monitor_name(cfg->checkpoint.monitor)));
+    cfg->monitors.diversity_every = mo[MO_DIVERSITY].i;
+    cfg->monitors.collapse_top_share = mo[MO_TOP_SHARE].num;
+    cfg->monitors.collapse_min_entropy = mo[MO_ENTROPY].num;
+    cfg->monitors.per_class_every = mo[MO_PER_CLASS].i;
+
+    /* the resolved tree, in a fixed order */
+    resolved = r_top;
+    r_top = NULL;
+    cJSON_AddItemToObject(resolved, "data", r_data);
+    cJSON_AddItemToObject(resolved, "train", r_train);
+    cJSON_AddItemToObject(resolved, "optimizer", cJSON_Duplicate(optim, 1));
+    cJSON_AddItemToObject(resolved, "schedule", sched ? cJSON_Duplicate(sched, 1) : sched_default);
+    cJSON_AddItemToObject(resolved, "loss", loss ? cJSON_Duplicate(loss, 1) : cJSON_Parse("{\"type\": \"cross_entropy\"}"));
+    cJSON_AddItemToObject(resolved, "model", cJSON_Duplicate(model, 1));
+    cJSON_AddItemToObject(resolved, "early_stopping", r_es);
+    cJSON_AddItemToObject(resolved, "checkpoint", r_ck);
+    cJSON_AddItemToObject(resolved, "monitors", r_mo);
+    cfg->json = resolved;
+    cfg->model = item(resolved, "model");
+    cfg->loss = item(resolved, "loss");
+    return ST_OK;
+
+fail:
+    cJSON_Delete(r_top), cJSON_Delete(r_data), cJSON_Delete(r_split), cJSON_Delete(r_train);
+    cJSON_Delete(r_es), cJSON_Delete(r_ck), cJSON_Delete(r_mo);
+    return rc;
+#undef TRY
+}
+
+/* ---- --set ---- */
+
+enum { MAX_TOKENS = 32 };
+typedef struct {
+    char key[128]; /* "" for an index */
+    long index;
+} token_t;
+
+static st_status_t parse_path(token_t *tok, int *n_tok, const char *path, const char *arg, st_error_t *err) {
+    int n = 0;
+    const char *p = path;
+    for (;;) {
+        if (n == MAX_TOKENS) return st_fail(err, ST_ERR_CONFIG, "--set %s: key path too deep", arg);
+        size_t len = strcspn(p, ".[]");
+        if (len == 0 || len >= sizeof tok[n].key)
+            return st_fail(err, ST_ERR_CONFIG, "--set %s: bad key path \"%s\" (expected key.key[index]...)", arg, path);
+        memcpy(tok[n].key, p, len);
+        tok[n].key[len] = 0;
+        n++;
+        p += len;
+        while (*p == '[') {
+            char *end;
+            errno = 0;
+            long i = strtol(p + 1, &end, 10);
+            if (end == p + 1 || *end != ']' || i < 0 || errno || n == MAX_TOKENS)
+                return st_fail(err, ST_ERR_CONFIG, "--set %s: bad key path \"%s\" (expected key.key[index]...)", arg, path);
+            tok[n].key[0] = 0;
+            tok[n].index = i;
+            n++;
+            p = end + 1;
+        }
+        if (*p == 0) break;
+        if (*p != '.')
+            return st_fail(err, ST_ERR_CONFIG, "--set %s: bad key path \"%s\" (expected key.key[index]...)", arg, path);
+        p++;
+    }
+    *n_tok = n;
+    return ST_OK;
+}
+
+static int in_list(const char *key, const char *const *list) {
+    for (int i = 0; list && list[i]; i++)
+        if (strcmp(list[i], key) == 0) return 1;
+    return 0;
+}
+
+/* ST_OK when `key` is in the table (or `extra`); else the schema's own unknown-key error. */
+static st_status_t check_known(const st_key_t *keys, int n_keys, const char *const *extra, const char *path,
+                               const char *key, st_error_t *err) {
+    if (st_schema_find(keys, n_keys, key) >= 0 || in_list(key, extra)) return ST_OK;
+    cJSON *probe = cJSON_CreateObject();
+    cJSON_AddItemToObject(probe, key, cJSON_CreateNull());
+    st_val_t vals[64];
+    st_status_t rc = st_schema_read(keys, n_keys, probe, path, extra, vals, err);
+    cJSON_Delete(probe);
+    if (rc == ST_OK) rc = st_fail(err, ST_ERR_CONFIG, "%s: unknown key \"%s\"", path, key);
+    if (!path[0]) fix_top_path(err);
+    return rc;
+}
+
+/* The key path of tokens [0, n). */
+static const char *path_of(const token_t *tok, int n, char *p, size_t size) {
+    p[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(p);
+        if (tok[i].key[0]) st_format(p + l, size - l, "%s%s", i ? "." : "", tok[i].key);
+        else st_format(p + l, size - l, "[%ld]", tok[i].index);
+    }
+    return p;
+}
+
+static st_status_t not_object(const char *arg, const token_t *tok, int n, st_error_t *err) {
+    char p[256];
+    return st_fail(err, ST_ERR_CONFIG, "--set %s: %s is not an object", arg, path_of(tok, n, p, sizeof p));
+}
+
+/* Checks the path's keys against the tables, as deep as they are known. */
+static st_status_t check_path(const token_t *tok, int n, const char *arg, st_error_t *err) {
+    const char *k0 = tok[0].key;
+    if (!k0[0]) return st_fail(err, ST_ERR_CONFIG, "--set %s: a key path starts with a key", arg);
+    st_status_t rc = check_known(top_keys, N_TOP, top_sections, "", k0, err);
+    if (rc != ST_OK) goto fail;
+    if (st_schema_find(top_keys, N_TOP, k0) >= 0) return n > 1 ? not_object(arg, tok, 1, err) : ST_OK;
+    if (n < 2) return ST_OK;
+    if (!tok[1].key[0] && strcmp(k0, "loss") != 0)
+        return st_fail(err, ST_ERR_CONFIG, "--set %s: %s is an object, not a list", arg, k0);
+    for (int s = SEC_DATA; s < N_SEC; s++) {
+        const section_t *sec = &sections[s];
+        if (strchr(sec->path, '.') || strcmp(sec->path, k0) != 0) continue;
+        if ((rc = check_known(sec->keys, sec->n_keys, sec->sections, sec->path, tok[1].key, err)) != ST_OK) goto fail;
+        if (s == SEC_DATA && strcmp(tok[1].key, "split") == 0) {
+            if (n < 3) return ST_OK;
+            if (!tok[2].key[0]) return st_fail(err, ST_ERR_CONFIG, "--set %s: data.split is an object, not a list", arg);
+            if ((rc = check_known(split_keys, N_SPLIT, NULL, "data.split", tok[2].key, err)) != ST_OK) goto fail;
+            return n > 3 ? not_object(arg, tok, 3, err) : ST_OK;
+        }
+        return n > 2 ? not_object(arg, tok, 2, err) : ST_OK;
+    }
+    int n_keys;
+    if (strcmp(k0, "optimizer") == 0) {
+        static const char *const groups[] = {"groups", NULL};
+        const st_key_t *keys = st_optim_keys(&n_keys);
+        if ((rc = check_known(keys, n_keys, groups, "optimizer", tok[1].key, err)) != ST_OK) goto fail;
+        if (strcmp(tok[1].key, "groups") == 0 && n >= 4 && !tok[2].key[0] && tok[3].key[0]) {
+            char gp[64];
+            snprintf(gp, sizeof gp, "optimizer.groups[%ld]", tok[2].index);
+            keys = st_optim_group_keys(&n_keys);
+            if ((rc = check_known(keys, n_keys, NULL, gp, tok[3].key, err)) != ST_OK) goto fail;
+        }
+    } else if (strcmp(k0, "schedule") == 0) {
+        const st_key_t *keys = st_sched_keys(&n_keys);
+        if ((rc = check_known(keys, n_keys, NULL, "schedule", tok[1].key, err)) != ST_OK) goto fail;
+    }
+    return ST_OK;
+fail:
+    st_error_prefix(err, "--set %s", arg);
+    return rc;
+}
+
+st_status_t st_config_apply_set(cJSON *root, const char *arg, st_error_t *err) {
+    const char *eq = strchr(arg, '=');
+    if (!eq) return st_fail(err, ST_ERR_CONFIG, "--set %s: expected key.path=value (no equals sign)", arg);
+    char path[512];
+    if ((size_t)(eq - arg) >= sizeof path) return st_fail(err, ST_ERR_CONFIG, "--set %s: key path too long", arg);
+    memcpy(path, arg, (size_t)(eq - arg));
+    path[eq - arg] = 0;
+    if (!path[0]) return st_fail(err, ST_ERR_CONFIG, "--set %s: expected key.path=value (empty key path)", arg);
+    token_t tok[MAX_TOKENS];
+    int n = 0;
+    ST_TRY(parse_path(tok, &n, path, arg, err));
+    ST_TRY(check_path(tok, n, arg, err));
+
+    cJSON *node = root;
+    for (int i = 0; i < n; i++) {
+        int last = i == n - 1;
+        cJSON *child;
+        if (tok[i].key[0]) {
+            if (!cJSON_IsObject(node)) return not_object(arg, tok, i, err);
+            child = cJSON_GetObjectItemCaseSensitive(node, tok[i].key);
+            if (child && cJSON_IsNull(child) && !last) { /* null = absent: replace it by a container */
+                cJSON_DeleteItemFromObjectCaseSensitive(node, tok[i].key);
+                child = NULL;
+            }
+        } else {
+            if (!cJSON_IsArray(node)) {
+                char p[256];
+                return st_fail(err, ST_ERR_CONFIG, "--set %s: %s is not a list", arg, path_of(tok, i, p, sizeof p));
+            }
+            int size = cJSON_GetArraySize(node);
+            if (tok[i].index > size || (tok[i].index == size && !last))
+            {
+                char p[256];
+                return st_fail(err, ST_ERR_CONFIG, "--set %s: %s has %d element%s, no index %ld", arg,
+                               path_of(tok, i, p, sizeof p), size, size == 1 ? "" : "s", tok[i].index);
+            }
+            child = tok[i].index < size ? cJSON_GetArrayItem(node, (int)tok[i].index) : NULL;
+        }
+        if (last) {
+            const char *value = eq + 1, *end = NULL;
+            cJSON *v = cJSON_ParseWithOpts(value, &end, 1);
+            if (!v) v = cJSON_CreateString(value);
+            if (!v) return st_fail(err, ST_ERR_NOMEM, "--set %s: out of memory", arg);
+            if (tok[i].key[0]) {
+                if (child) cJSON_ReplaceItemInObjectCaseSensitive(node, tok[i].key, v);
+                else cJSON_AddItemToObject(node, tok[i].key, v);
+            } else if (child) cJSON_ReplaceItemInArray(node, (int)tok[i].index, v);
+            else cJSON_AddItemToArray(node, v);
+            return ST_OK;
+        }
+        if (!child) { /* a missing container: an object, or a list when an index follows */
+            child = tok[i + 1].key[0] ? cJSON_CreateObject() : cJSON_CreateArray();
+            if (tok[i].key[0]) cJSON_AddItemToObject(node, tok[i].key, child);
+            else cJSON_AddItemToArray(node, child);
+        }
+        node = child;
+    }
+    return ST_OK;
+}
+
+/* When the failing path (the message up to ": ") was set by an override, say so:
+ *   "train.batch_size: expected ..." -> "train.batch_size (--set train.batch_size=abc): expected ..." */
+static void blame_override(st_error_t *err, const char *const *overrides, int n_overrides) {
+    if (!err) return;
+    const char *colon = strstr(err->msg, ": ");
+    if (!colon) return;
+    size_t n_path = (size_t)(colon - err->msg);
+    for (int o = n_overrides - 1; o >= 0; o--) {
+        const char *arg = overrides[o], *eq = strchr(arg, '=');
+        if (!eq) continue;
+        size_t n_set = (size_t)(eq - arg), n = n_set < n_path ? n_set : n_path;
+        if (strncmp(arg, err->msg, n) != 0) continue;
+        char next = n_set < n_path ? err->msg[n] : n_set > n_path ? arg[n] : 0;
+        if (next != 0 && next != '.' && next != '[') continue;
+        char tail[sizeof err->msg];
+        snprintf(tail, sizeof tail, "%s", colon);
+        st_format(err->msg + n_path, sizeof err->msg - n_path, " (--set %s)%s", arg, tail);
+        return;
+    }
+}
+
+/* ---- loading ---- */
+
+void st_config_free(st_run_config_t *cfg) {
+    if (!cfg) return;
+    cJSON_Delete(cfg->json);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static void parse_error(const char *text, const char *pos, const char *source, st_error_t *err) {
+    int line = 1, col = 1;
+    for (const char *p = text; pos && *p && p < pos; p++) {
+        if (*p == '\n') line++, col = 1;
+        else col++;
+    }
+    st_fail(err, ST_ERR_CONFIG, "%s: not valid JSON at line %d, column %d", source, line, col);
+}
+
+st_status_t st_config_from_json(const char *json_text, const char *source_name, const char *const *overrides,
+                                int n_overrides, st_run_config_t *cfg, st_error_t *err) {
+    memset(cfg, 0, sizeof *cfg);
+    const char *source = source_name ? source_name : "config";
+    snprintf(cfg->source, sizeof cfg->source, "%s", source);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
+    if (!root) {
+        parse_error(json_text, end, source, err);
+        return ST_ERR_CONFIG;
+    }
+    for (int o = 0; o < n_overrides; o++) {
+        st_status_t rc = st_config_apply_set(root, overrides[o], err);
+        if (rc != ST_OK) {
+            cJSON_Delete(root);
+            return rc;
+        }
+    }
+    st_status_t rc = validate(root, cfg, err);
+    cJSON_Delete(root);
+    if (rc != ST_OK) {
+        blame_override(err, overrides, n_overrides);
+        st_error_prefix(err, "%s", source);
+        char keep[sizeof cfg->source];
+        memcpy(keep, cfg->source, sizeof keep);
+        st_config_free(cfg);
+        memcpy(cfg->source, keep, sizeof keep);
+    }
+    return rc;
+}
+
+st_status_t st_config_load(const char *path, const char *const *overrides, int n_overrides, st_run_config_t *cfg,
+                           st_error_t *err) {
+    memset(cfg, 0, sizeof *cfg);
+    FILE *f = fopen(path, "rb");
+    if (!f) return st_fail(err, ST_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 65536;
+            if (cap > ((size_t)64 << 20)) {
+                fclose(f), free(text);
+                return st_fail(err, ST_ERR_CONFIG, "%s: larger than 64 MiB: not a config", path);
+            }
+            char *t = realloc(text, cap);
+            if (!t) {
+                fclose(f), free(text);
+                return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+            }
+            text = t;
+        }
+        size_t got = fread(text + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return st_fail(err, ST_ERR_IO, "%s: read error", path);
+    }
+    text[n] = 0;
+    if (strlen(text) != n) {
+        free(text);
+        return st_fail(err, ST_ERR_CONFIG, "%s: not valid JSON (contains a NUL byte)", path);
+    }
+    st_status_t rc = st_config_from_json(text, path, overrides, n_overrides, cfg, err);
+    free(text);
+    return rc;
+}
+
+char *st_config_to_json(const st_run_config_t *cfg) {
+    if (!cfg->json) return NULL;
+    char *txt = cJSON_Print(cfg->json);
+    if (!txt) return NULL;
+    size_t n = strlen(txt);
+    char *out = malloc(n + 2);
+    if (out) memcpy(out, txt, n), out[n] = '\n', out[n + 1] = 0;
+    cJSON_free(txt);
+    return out;
+}
+
+void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
+    *out = (st_data_config_t){
+        .path = cfg->data.path,
+        .seed = cfg->seed,
+        .split = cfg->data.split,
+        .batch_size = cfg->train.batch_size,
+        .accumulation = cfg->train.accumulation_steps,
+        .shards = cfg->data.shards,
+        .standardize = cfg->data.standardize,
+        .scale_pixels = cfg->data.scale_pixels,
+        .allow_nonfinite = cfg->data.allow_nonfinite,
+    };
+}
+
+/* ---- diff ---- */
+
+static const char *const resume_may_differ[] = {"train.epochs", "train.threads", "train.log_every", NULL};
+
+typedef struct {
+    char *out;
+    size_t size;
+    int n;
+    int full;
+} diff_out_t;
+
+static void diff_add(diff_out_t *d, const char *path) {
+    d->n++;
+    if (d->full || !d->size) return;
+    size_t l = strlen(d->out);
+    const char *sep = l ? ", " : "";
+    if (l + strlen(sep) + strlen(path) + 5 > d->size) { /* leave room for ", ..." */
+        if (l + 5 <= d->size) strcat(d->out, ", ...");
+        d->full = 1;
+        return;
+    }
+    strcat(d->out, sep);
+    strcat(d->out, path);
+}
+
+static int is_absent(const cJSON *v) { return !v || cJSON_IsNull(v); }
+
+static void diff_rec(const cJSON *a, const cJSON *b, char *path, size_t cap, diff_out_t *d) {
+    if (in_list(path, resume_may_differ)) return;
+    if (is_absent(a) && is_absent(b)) return;
+    size_t l = strlen(path);
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        for (int pass = 0; pass < 2; pass++) {
+            const cJSON *x = pass ? b : a, *y = pass ? a : b;
+            for (const cJSON *it = x->child; it; it = it->next) {
+                if (pass && cJSON_GetObjectItemCaseSensitive(y, it->string)) continue; /* done in pass 0 */
+                st_format(path + l, cap - l, "%s%s", l ? "." : "", it->string);
+                const cJSON *other = cJSON_GetObjectItemCaseSensitive(y, it->string);
+                if (pass) diff_rec(other, it, path, cap, d);
+                else diff_rec(it, other, path, cap, d);
+                path[l] = 0;
+            }
+        }
+        return;
+    }
+    if (cJSON_IsArray(a) && cJSON_IsArray(b) && cJSON_GetArraySize(a) == cJSON_GetArraySize(b)) {
+        int i = 0;
+        for (const cJSON *x = a->child, *y = b->child; x && y; x = x->next, y = y->next, i++) {
+            st_format(path + l, cap - l, "[%d]", i);
+            diff_rec(x, y, path, cap, d);
+            path[l] = 0;
+        }
+        return;
+    }
+    if (!is_absent(a) && !is_absent(b) && !cJSON_IsObject(a) && !cJSON_IsArray(a) && cJSON_Compare(a, b, 1)) {
+        if (!cJSON_IsNumber(a) || a->valuedouble == b->valuedouble) return;
+    }
+    diff_add(d, l ? path : "(top level)");
+}
+
+st_status_t st_config_diff(const cJSON *a, const cJSON *b, char *out, size_t size) {
+    if (size) out[0] = 0;
+    diff_out_t d = {out, size, 0, 0};
+    char path[1024] = "";
+    diff_rec(a, b, path, sizeof path, &d);
+    return d.n ? ST_ERR_CONFIG : ST_OK;
+}
+
+/* ---- docs ---- */
+
+static void print_table(FILE *out, const section_t *s, int markdown) {
+    const char *title = s->path[0] ? s->path : "top level";
+    if (markdown) {
+        if (s->path[0]) fprintf(out, "### `%s`\n\n%s\n\n", title, s->help);
+        else fprintf(out, "### Top level\n\n");
+        st_schema_markdown(out, s->keys, s->n_keys);
+        fprintf(out, "\n");
+        return;
+    }
+    fprintf(out, "%s — %s\n", title, s->help);
+    for (int i = 0; i < s->n_keys; i++) {
+        char type[160];
+        st_schema_describe_type(&s->keys[i], type, sizeof type);
+        const char *def = s->keys[i].def ? (s->keys[i].def[0] ? s->keys[i].def : "(see meaning)") : "required";
+        fprintf(out, "    %-24s %-40s default %-10s %s\n", s->keys[i].key, type, def, s->keys[i].help);
+    }
+}
+
+void st_config_print_help(FILE *out, int markdown) {
+    int n_sub = (int)(sizeof sub_objects / sizeof sub_objects[0]);
+    if (markdown)
+        fprintf(out, "## Run config\n\n"
+                     "`strata train CONFIG.json [--set key.path=value ...]` reads one JSON object (docs/config.md).\n"
+                     "Unknown keys are errors; a key left out takes its default; the run folder's `config.json` is\n"
+                     "the config with every default filled in. `--set` overrides a key before validation, e.g.\n"
+                     "`--set optimizer.lr=3e-4 --set model.layers[2].units=256`.\n\n");
+    print_table(out, &sections[SEC_TOP], markdown);
+    if (markdown) {
+        fprintf(out, "Sub-objects of the top level:\n\n| key | type | default | meaning |\n|---|---|---|---|\n");
+        for (int i = 0; i < n_sub; i++)
+            fprintf(out, "| `%s` | %s | `%s` | %s |\n", sub_objects[i].key, sub_objects[i].type, sub_objects[i].def,
+                    sub_objects[i].help);
+        fprintf(out, "\n");
+    } else
+        for (int i = 0; i < n_sub; i++)
+            fprintf(out, "    %-24s %-40s default %-10s %s\n", sub_objects[i].key, sub_objects[i].type,
+                    sub_objects[i].def, sub_objects[i].help);
+    for (int s = SEC_DATA; s < N_SEC; s++) print_table(out, &sections[s], markdown);
+}

@@ -1,0 +1,151 @@
+/* config.h — the run configuration of `strata train CONFIG.json [--set key.path=value ...]`.
+ *
+ * A config is one JSON object. Its scalar keys and its sections data, data.split, train,
+ * early_stopping, checkpoint and monitors are declared once, in key tables (core/schema.h), which
+ * validate them, fill their defaults, reject unknown keys with a suggestion and print the docs
+ * (`strata help config`, docs/reference.md). The sub-objects optimizer and schedule are checked
+ * at load by their own parsers (st_optim_parse, st_sched_parse) so mistakes surface before any
+ * data is read; model and loss need the dataset's shape and classes, so here they are only
+ * checked to be an object (model) or an object or list (loss) and the trainer validates them when
+ * it builds them (st_model_build, st_loss_heads_parse).
+ *
+ * Loading: file → JSON (errors give line and column) → the --set overrides → validation →
+ * st_run_config_t plus the RESOLVED tree: every key of the tables present with its value or
+ * default (the sub-objects as written, loss and schedule defaulted), in a fixed key order. The
+ * resolved tree written as config.json reproduces the run, and loading it gives the same tree.
+ *
+ * Every error message names the source and the JSON path:
+ *   configs/x.json: train.batch_size: expected a positive integer, got "abc"
+ * and says when the value came from --set:
+ *   configs/x.json: train.batch_size (--set train.batch_size=abc): expected a positive integer, got "abc"
+ *
+ * Schedule length: cosine, warmup_cosine and one_cycle need the number of optimizer steps. When
+ * the schedule gives neither T_max nor total_steps it is the run's length: the config is loaded
+ * with sched_needs_total_steps = 1 (and sched.T_max = sched.total_steps = 0, impossible values
+ * for a parsed schedule), validated with a stand-in length, and the trainer, once it knows
+ * epochs × steps_per_epoch, calls st_config_set_total_steps. The resolved tree keeps the
+ * schedule as written: its length is derived from train.epochs and the data again on every load. */
+#ifndef ST_CONFIG_H
+#define ST_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cJSON.h>
+
+#include "optim.h"
+#include "schedule.h"
+#include "sharding/data.h"
+#include "st_error.h"
+
+#define ST_CONFIG_PATH_MAX 512
+
+/* A validation metric, for early stopping and the best checkpoint. */
+typedef enum { ST_MONITOR_VAL_LOSS, ST_MONITOR_VAL_ACCURACY, ST_MONITOR_VAL_MACRO_F1 } st_monitor_t;
+
+/* "val_loss", "val_accuracy", "val_macro_f1". */
+const char *st_monitor_name(st_monitor_t m);
+
+typedef struct {
+    char name[64];                      /* the run's name (no '/'): names the run folder */
+    uint64_t seed;                      /* every random draw is keyed by it (core/philox.h) */
+    char results_dir[ST_CONFIG_PATH_MAX]; /* parent directory of run folders */
+    int reproducible_exact;             /* reproducible: "exact" = 1, "fast" = 0 */
+
+    struct {
+        char path[ST_CONFIG_PATH_MAX];  /* the HDF5 dataset (docs/data-format.md) */
+        int shards;                     /* virtual shard count S; 0 = "auto" */
+        st_split_options_t split;       /* train/val/test fractions and val_fraction */
+        int standardize, scale_pixels, allow_nonfinite;
+    } data;
+
+    struct {
+        long epochs;
+        long batch_size;                /* global batch: shards × micro_batch × accumulation_steps */
+        int accumulation_steps;
+        long eval_every;                /* epochs between validation passes */
+        double clip_norm;               /* global gradient norm clip; 0 = off */
+        int threads;                    /* OpenMP/BLIS threads per rank; 0 = CPUs / ranks on the node */
+        long max_nonfinite_steps;       /* consecutive skipped (non-finite) steps before stopping */
+        long divergence_check_every;    /* steps between divergence checks; 0 = off */
+        long log_every;                 /* steps between progress lines; 0 = once per epoch */
+    } train;
+
+    st_optim_config_t optim;            /* parsed "optimizer" */
+    st_sched_config_t sched;            /* parsed "schedule" (see the top: T_max / total_steps 0) */
+    int sched_needs_total_steps;        /* 1 until st_config_set_total_steps fills the length */
+
+    struct {
+        int enabled;
+        st_monitor_t monitor;
+        int mode_max;                   /* 1 = a larger monitor value is better ("auto" resolved) */
+        long patience;                  /* evaluations without improvement before stopping */
+        double min_delta;               /* least change that counts as an improvement */
+        int restore_best;               /* reload the best weights when stopping */
+    } early_stopping;
+
+    struct {
+        long every_epochs;              /* 0 = no periodic checkpoints */
+        long keep_last;                 /* periodic checkpoints kept; 0 = all */
+        int best, last;                 /* keep best.ckpt (by monitor) / last.ckpt */
+        st_monitor_t monitor;           /* resolved: checkpoint.monitor, else early_stopping.monitor */
+        int mode_max;
+    } checkpoint;
+
+    struct {
+        long diversity_every;           /* epochs between prediction-diversity checks; 0 = off */
+        double collapse_top_share;      /* warn when the most common prediction's share exceeds it */
+        double collapse_min_entropy;    /* warn when the normalised prediction entropy falls below it */
+        long per_class_every;           /* epochs between per-class reports; 0 = off */
+    } monitors;
+
+    const cJSON *model;                 /* the "model" object inside `json` */
+    const cJSON *loss;                  /* the "loss" object or list inside `json` */
+    cJSON *json;                        /* owned: the resolved tree */
+    char source[256];                   /* file name (or source_name) for messages */
+} st_run_config_t;
+
+/* Reads the config file `path`, applies overrides[0..n_overrides) ("key.path=value", see
+ * st_config_apply_set), validates. On error *cfg is left empty (st_config_free is safe). */
+st_status_t st_config_load(const char *path, const char *const *overrides, int n_overrides,
+                           st_run_config_t *cfg, st_error_t *err);
+
+/* The same from JSON text; source_name (may be NULL: "config") names it in messages. */
+st_status_t st_config_from_json(const char *json_text, const char *source_name, const char *const *overrides,
+                                int n_overrides, st_run_config_t *cfg, st_error_t *err);
+
+void st_config_free(st_run_config_t *cfg);
+
+/* Applies one "key.path=value" override to a config tree (before validation). The value is
+ * JSON when it parses as JSON (numbers, true/false, null = the default, arrays, objects,
+ * "quoted strings"), else the text itself as a string. Objects are addressed by key, arrays by
+ * index (model.layers[2].units); missing objects on the way are created. The path's keys are
+ * checked against the key tables as far as they are known (every section; the first key inside
+ * optimizer, optimizer.groups[i] and schedule); an unknown one gets the unknown-key error with a
+ * suggestion. Errors begin with "--set <argument>: ". */
+st_status_t st_config_apply_set(cJSON *root, const char *assignment, st_error_t *err);
+
+/* The resolved tree, formatted (what goes into a run folder's config.json). Free with free(). */
+char *st_config_to_json(const st_run_config_t *cfg);
+
+/* Fills the run's length into a schedule that needs it (sched_needs_total_steps): the schedule
+ * is parsed again with total_steps = total_steps (so T_max = total_steps - warmup_steps for
+ * cosine). No-op when the schedule did not need it. Fails when the run is too short for the
+ * warmup. */
+st_status_t st_config_set_total_steps(st_run_config_t *cfg, long total_steps, st_error_t *err);
+
+/* The data pipeline's settings (sharding/data.h); out->path points into cfg. */
+void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out);
+
+/* Compares two resolved config trees (e.g. a checkpoint's config.json and the config of a
+ * resume). Returns ST_OK when they agree, else ST_ERR_CONFIG with the differing key paths in
+ * `out`, comma separated ("train.batch_size, model.layers[2].units"; "..." when it does not
+ * fit). A missing key and null are the same; numbers compare exactly. Keys that may differ on a
+ * resume are not compared: train.epochs (raise it to train longer), train.threads and
+ * train.log_every (they do not change the results). */
+st_status_t st_config_diff(const cJSON *a, const cJSON *b, char *out, size_t size);
+
+/* The config's key tables: markdown (docs/reference.md, "Run config") or a terminal listing. */
+void st_config_print_help(FILE *out, int markdown);
+
+#endif

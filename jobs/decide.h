@@ -1,0 +1,47 @@
+/* decide.h — what rank 0 decides after an evaluation: early stopping, the best checkpoint,
+ * reduce-on-plateau, and when to write a step checkpoint; plus the small training state that a
+ * checkpoint carries besides the arenas (early-stopping counters, the epoch's running sums).
+ *
+ * Rules:
+ *   - a value improves on the best when it is better by more than min_delta in the monitor's
+ *     direction (min for val_loss, max for val_accuracy / val_macro_f1 unless mode says);
+ *   - early stopping stops after `patience` evaluations in a row without improvement;
+ *   - best.h5 is written when the checkpoint monitor improves (min_delta 0);
+ *   - reduce_on_plateau observes the checkpoint monitor (which defaults to the early-stopping
+ *     monitor) once per evaluation;
+ *   - a step checkpoint is written every checkpoint.every_epochs epochs, at the last epoch and
+ *     when training stops (when checkpoint.last). */
+#ifndef ST_DECIDE_H
+#define ST_DECIDE_H
+
+#include "jobs/config.h"
+#include "mpi/collectives.h"
+#include "schedule.h"
+
+typedef struct {
+    double es_best;          /* best early-stopping monitor value (±inf before the first) */
+    double es_bad;           /* evaluations in a row without improvement */
+    double es_best_epoch;    /* 1-based epoch of es_best (0: none) */
+    double ck_best;          /* best checkpoint monitor value */
+    double loss_sum, weight; /* this epoch's training sums so far (all ranks, reduced) */
+    double correct, count;
+} st_track_t;
+
+#define ST_TRACK_LEN 8
+
+void st_track_init(st_track_t *t, const st_run_config_t *cfg);
+void st_track_save(const st_track_t *t, double out[ST_TRACK_LEN]);
+void st_track_load(st_track_t *t, const double *in, int n);
+
+typedef struct {
+    int evaluated;           /* a validation pass ran this epoch */
+    double val_loss, val_accuracy, val_macro_f1;
+    int epoch, last_epoch;   /* 1-based epoch; 1 when it is the run's last */
+} st_epoch_outcome_t;
+
+/* Rank 0: updates the tracking state and the schedule, returns the decision to broadcast. */
+st_decision_t st_decide(st_track_t *t, st_sched_t *sched, const st_run_config_t *cfg, const st_epoch_outcome_t *o);
+
+double st_monitor_value(st_monitor_t m, const st_epoch_outcome_t *o);
+
+#endif

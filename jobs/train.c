@@ -1,0 +1,554 @@
+/* train.c — the training job (see train.h): set-up, resume, the epoch loop, rank 0's decisions
+ * and files, and the final test evaluation of the restored best model. */
+#include "train.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobs/checkpoint.h"
+#include "jobs/decide.h"
+#include "jobs/engine.h"
+#include "jobs/progress.h"
+#include "jobs/results.h"
+#include "metrics.h"
+#include "mpi/collectives.h"
+#include "mpi/fault.h"
+#include "sharding/fingerprint.h"
+
+#define EVAL_CHUNK 512
+
+typedef struct {
+    st_run_config_t *cfg;
+    const st_comm_t *c;
+    const st_train_options_t *opt;
+    st_data_t data;
+    st_model_t *model;
+    st_loss_heads_t losses;
+    st_optim_t *optim;
+    st_sched_t sched;
+    st_engine_t engine;
+    st_track_t track;
+    st_fault_t fault;
+    int64_t epoch, step_in_epoch, global_step, nonfinite; /* where training stands */
+    int64_t steps_per_epoch;
+    int K;
+    char run_dir[4096], ckpt_dir[4200], last_ckpt[4300];
+    char fingerprint[17];
+    char *config_text;                  /* resolved config (rank 0) */
+    const char **class_names;           /* [K] views into data.ds */
+    st_run_record_t record;             /* rank 0 */
+    int have_record;
+} trainer_t;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t fnv_bytes(const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* ---- set-up ---- */
+
+static int classes_of(const char *head, void *ctx) {
+    (void)head;
+    return ((const trainer_t *)ctx)->K;
+}
+
+static st_status_t build_model(trainer_t *t, st_error_t *err) {
+    st_run_config_t *cfg = t->cfg;
+    ST_TRY(st_model_build(cfg->model, "model", t->data.shape, t->K, &t->model, err));
+    int B = t->data.micro_batch > EVAL_CHUNK ? t->data.micro_batch : EVAL_CHUNK;
+    ST_TRY(st_model_reserve(t->model, B, 0, err));
+    st_model_init(t->model, cfg->seed);
+    ST_TRY(st_loss_heads_parse(&t->losses, cfg->loss, "loss", classes_of, t, err));
+    if (t->losses.n_heads != 1 || st_model_head_count(t->model) != 1)
+        return st_fail(err, ST_ERR_CONFIG, "loss: this version trains models with one head and one loss (the dataset has one label per sample)");
+    st_loss_config_t *loss = &t->losses.heads[0];
+    if (loss->type != ST_LOSS_CROSS_ENTROPY && loss->type != ST_LOSS_FOCAL)
+        return st_fail(err, ST_ERR_CONFIG, "loss.type: the dataset has class labels: use cross_entropy or focal");
+    ST_TRY(st_loss_resolve_balanced(loss, t->data.train_class_counts, err));
+    int n_tensors;
+    const st_tensor_view_t *tensors = st_model_tensors(t->model, &n_tensors);
+    return st_optim_create(&cfg->optim, tensors, n_tensors, st_model_param_floats(t->model), &t->optim, err);
+}
+
+static st_status_t build_schedule(trainer_t *t, st_error_t *err) {
+    t->steps_per_epoch = st_engine_steps_per_epoch(&t->engine);
+    ST_TRY(st_config_set_total_steps(t->cfg, t->cfg->train.epochs * t->steps_per_epoch, err));
+    return st_sched_init(&t->sched, &t->cfg->sched, t->cfg->optim.lr, err);
+}
+
+static st_status_t build_everything(trainer_t *t, st_error_t *err) {
+    st_data_config_t dc;
+    st_config_data_options(t->cfg, &dc);
+    ST_TRY(st_data_load(&t->data, &dc, t->c, err));
+    t->K = t->data.n_classes;
+    t->class_names = calloc((size_t)t->K, sizeof *t->class_names);
+    if (!t->class_names) return st_fail(err, ST_ERR_NOMEM, "class names");
+    for (int k = 0; k < t->K; k++) t->class_names[k] = t->data.ds.class_names[k];
+    st_status_t rc = build_model(t, err);
+    if (rc == ST_OK)
+        rc = st_engine_init(&t->engine, t->model, &t->losses.heads[0], t->optim, &t->data, t->c,
+                            t->cfg->train.accumulation_steps, t->cfg->train.clip_norm, t->cfg->seed, err);
+    if (rc == ST_OK) rc = build_schedule(t, err);
+    if (rc == ST_OK && t->c->rank == 0) rc = st_dataset_fingerprint(&t->data.ds, t->fingerprint, err);
+    st_track_init(&t->track, t->cfg);
+    return rc;
+}
+
+/* ---- state shared from rank 0 (resume, best model) ---- */
+
+static st_status_t bcast_floats(float *x, size_t n, const st_comm_t *c, st_error_t *err) {
+    for (size_t off = 0; off < n; off += 1u << 30) {
+        int count = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
+        ST_MPI(MPI_Bcast(x + off, count, MPI_FLOAT, 0, c->comm), err);
+    }
+    return ST_OK;
+}
+
+static st_status_t bcast_optimizer(trainer_t *t, st_error_t *err) {
+    size_t n = st_optim_n_floats(t->optim);
+    int n_state = st_optim_n_state(t->optim);
+    long long step = st_optim_step_count(t->optim);
+    ST_MPI(MPI_Bcast(&step, 1, MPI_LONG_LONG, 0, t->c->comm), err);
+    const float *arrays[ST_OPTIM_MAX_STATE];
+    for (int k = 0; k < n_state; k++) {
+        ST_TRY(bcast_floats(st_optim_state(t->optim, k), n, t->c, err));
+        arrays[k] = st_optim_state(t->optim, k);
+    }
+    if (t->c->rank == 0 || n_state == 0) return n_state == 0 ? st_optim_load_state(t->optim, step, arrays, 0, n, err) : ST_OK;
+    /* Load the step count: the arrays are already in place, so hand over copies. */
+    float *copy = malloc(sizeof(float) * n * (size_t)n_state);
+    if (!copy) return st_fail(err, ST_ERR_NOMEM, "optimizer state");
+    for (int k = 0; k < n_state; k++) memcpy(copy + n * (size_t)k, arrays[k], sizeof(float) * n), arrays[k] = copy + n * (size_t)k;
+    st_status_t rc = st_optim_load_state(t->optim, step, arrays, n_state, n, err);
+    free(copy);
+    return rc;
+}
+
+static st_status_t bcast_state(trainer_t *t, st_error_t *err) {
+    ST_TRY(bcast_floats(st_model_params(t->model), st_model_param_floats(t->model), t->c, err));
+    ST_TRY(bcast_floats(st_model_buffers(t->model), st_model_buffer_floats(t->model), t->c, err));
+    ST_TRY(bcast_optimizer(t, err));
+    double sched[ST_SCHED_STATE_LEN], track[ST_TRACK_LEN];
+    st_sched_state_save(&t->sched, sched);
+    st_track_save(&t->track, track);
+    ST_MPI(MPI_Bcast(sched, ST_SCHED_STATE_LEN, MPI_DOUBLE, 0, t->c->comm), err);
+    ST_MPI(MPI_Bcast(track, ST_TRACK_LEN, MPI_DOUBLE, 0, t->c->comm), err);
+    ST_TRY(st_sched_state_load(&t->sched, sched, ST_SCHED_STATE_LEN, err));
+    st_track_load(&t->track, track, ST_TRACK_LEN);
+    int64_t pos[4] = {t->epoch, t->step_in_epoch, t->global_step, t->nonfinite};
+    ST_MPI(MPI_Bcast(pos, 4, MPI_INT64_T, 0, t->c->comm), err);
+    t->epoch = pos[0], t->step_in_epoch = pos[1], t->global_step = pos[2], t->nonfinite = pos[3];
+    return ST_OK;
+}
+
+/* ---- checkpoints (rank 0) ---- */
+
+static void warn_rank0(const char *msg, void *ctx) {
+    (void)ctx;
+    fprintf(stderr, "strata: warning: %s\n", msg);
+}
+
+static st_status_t save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_error_t *err) {
+    st_ckpt_write_t w;
+    memset(&w, 0, sizeof w);
+    double sched_buf[ST_SCHED_STATE_LEN], track[ST_TRACK_LEN];
+    w.kind = kind;
+    w.params = st_model_params(t->model), w.n_params = st_model_param_floats(t->model);
+    w.buffers = st_model_buffers(t->model), w.n_buffers = st_model_buffer_floats(t->model);
+    st_ckpt_fill_state(&w, t->optim, &t->sched, sched_buf);
+    st_track_save(&t->track, track);
+    w.early_stop = track, w.n_early_stop = ST_TRACK_LEN;
+    w.epoch = t->epoch, w.step = t->global_step, w.step_in_epoch = t->step_in_epoch, w.nonfinite_steps = t->nonfinite;
+    w.config_json = t->config_text;
+    w.std_mean = t->data.mean, w.std_std = t->data.std, w.n_features = t->data.mean ? t->data.F : 0;
+    w.class_weights = t->losses.heads[0].class_weights, w.n_classes = t->K, w.class_names = t->class_names;
+    w.dataset_fingerprint = t->fingerprint;
+    char path[4300];
+    ST_TRY(st_ckpt_save(t->ckpt_dir, &w, (int)t->cfg->checkpoint.keep_last, path, sizeof path, warn_rank0, NULL, err));
+    if (kind != ST_CKPT_BEST) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
+    return ST_OK;
+}
+
+/* Runs `what` on rank 0 and makes every rank agree on its status. */
+#define RANK0(t, call, err) st_comm_agree((t)->c, (t)->c->rank == 0 ? (call) : ST_OK, (err))
+
+/* ---- the run folder and resume (rank 0 reads, everyone receives) ---- */
+
+static st_status_t gather_hosts(trainer_t *t, char (*hosts)[64], int *n_hosts, st_error_t *err) {
+    char *all = calloc((size_t)t->c->size, 64);
+    if (!all) return st_fail(err, ST_ERR_NOMEM, "host names");
+    char mine[64];
+    st_format(mine, sizeof mine, "%s", t->c->host);
+    int rc = MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, t->c->comm);
+    if (rc != MPI_SUCCESS) return free(all), st_mpi_fail(err, rc, "MPI_Allgather", __FILE__, __LINE__);
+    *n_hosts = 0;
+    for (int r = 0; r < t->c->size && *n_hosts < 64; r++) {
+        int seen = 0;
+        for (int h = 0; h < *n_hosts; h++) seen |= strcmp(hosts[h], all + 64 * r) == 0;
+        if (!seen) snprintf(hosts[(*n_hosts)++], 64, "%s", all + 64 * r);
+    }
+    free(all);
+    return ST_OK;
+}
+
+static st_status_t restore_checkpoint(trainer_t *t, const char *path, st_error_t *err) {
+    st_ckpt_t ck;
+    ST_TRY(st_ckpt_read(path, &ck, err));
+    cJSON *saved = cJSON_Parse(ck.config_json);
+    char diff[1024] = "";
+    st_status_t rc = saved ? st_config_diff(saved, t->cfg->json, diff, sizeof diff) : ST_ERR_DATA;
+    if (!saved) st_fail(err, rc, "%s: the saved config is not valid JSON", path);
+    else if (rc != ST_OK)
+        st_fail(err, rc, "--resume: the config differs from the one %s was made with, in: %s (the checkpoint's config wins: "
+                "use the run folder's config.json)", path, diff);
+    if (rc == ST_OK && strcmp(ck.dataset_fingerprint, t->fingerprint) != 0)
+        rc = st_fail(err, ST_ERR_DATA, "--resume: %s was made on another dataset (fingerprint %s, %s has %s)", path,
+                     ck.dataset_fingerprint, t->cfg->data.path, t->fingerprint);
+    if (rc == ST_OK)
+        rc = st_ckpt_restore(&ck, st_model_params(t->model), st_model_param_floats(t->model), st_model_buffers(t->model),
+                             st_model_buffer_floats(t->model), t->optim, &t->sched, err);
+    if (rc == ST_OK) {
+        st_track_load(&t->track, ck.early_stop, ck.n_early_stop);
+        t->epoch = ck.epoch, t->step_in_epoch = ck.step_in_epoch, t->global_step = ck.step, t->nonfinite = ck.nonfinite_steps;
+        snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
+    }
+    cJSON_Delete(saved);
+    st_ckpt_free(&ck);
+    return rc;
+}
+
+/* Rank 0: the checkpoint to resume from ("" = none) — a path, or the newest valid one. */
+static st_status_t choose_checkpoint(trainer_t *t, char *path, size_t size, st_error_t *err) {
+    path[0] = '\0';
+    if (!t->opt->resume) return ST_OK;
+    if (strcmp(t->opt->resume, "auto") != 0) {
+        snprintf(path, size, "%s", t->opt->resume);
+        return ST_OK;
+    }
+    return st_ckpt_find_latest(t->ckpt_dir, path, size, warn_rank0, NULL, err);
+}
+
+static st_status_t open_run_rank0(trainer_t *t, char (*hosts)[64], int n_hosts, st_error_t *err) {
+    st_run_config_t *cfg = t->cfg;
+    ST_TRY(st_run_dir_prepare(t->run_dir, sizeof t->run_dir, cfg->results_dir, cfg->name, t->opt->resume != NULL, err));
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
+    if (!(t->config_text = st_config_to_json(cfg))) return st_fail(err, ST_ERR_NOMEM, "config text");
+    char path[4300];
+    ST_TRY(choose_checkpoint(t, path, sizeof path, err));
+    const char *host_ptrs[64];
+    for (int h = 0; h < n_hosts; h++) host_ptrs[h] = hosts[h];
+    if (path[0]) {
+        ST_TRY(restore_checkpoint(t, path, err));
+        ST_TRY(st_history_truncate(t->run_dir, t->global_step, err));
+        if (st_run_record_open(&t->record, t->run_dir, err) != ST_OK) return err->code;
+        t->have_record = 1;
+        ST_TRY(st_run_record_add_restart(&t->record, time(NULL), t->c->size, host_ptrs, n_hosts, t->global_step, err));
+        printf("resuming %s from %s (epoch %lld, step %lld)\n", t->run_dir, path, (long long)t->epoch + 1,
+               (long long)t->global_step);
+        return ST_OK;
+    }
+    if (t->opt->resume) printf("no checkpoint in %s: starting from the beginning\n", t->ckpt_dir);
+    ST_TRY(st_history_truncate(t->run_dir, -1, err));
+    ST_TRY(st_write_config(t->run_dir, t->config_text, err));
+    st_run_info_t info = {t->opt->version, t->opt->commit, t->c->size, st_threads_get(),
+                          t->opt->blis ? t->opt->blis->kernels : "?", host_ptrs, n_hosts, cfg->data.path, t->fingerprint};
+    ST_TRY(st_run_record_create(&t->record, t->run_dir, &info, time(NULL), err));
+    t->have_record = 1;
+    return ST_OK;
+}
+
+static st_status_t open_run(trainer_t *t, st_error_t *err) {
+    char hosts[64][64];
+    int n_hosts;
+    ST_TRY(gather_hosts(t, hosts, &n_hosts, err));
+    ST_TRY(RANK0(t, open_run_rank0(t, hosts, n_hosts, err), err));
+    ST_MPI(MPI_Bcast(t->run_dir, sizeof t->run_dir, MPI_CHAR, 0, t->c->comm), err);
+    return bcast_state(t, err);
+}
+
+/* ---- one epoch ---- */
+
+typedef struct {
+    double val_loss, val_accuracy, val_macro_f1;
+    int evaluated;
+    st_pred_diversity_t diversity;
+    int64_t *confusion;   /* [K, K] of the validation pass (owned) */
+} epoch_eval_t;
+
+static st_status_t apply_fault(trainer_t *t, int *inject_nan, st_error_t *err) {
+    st_fault_kind_t f = st_fault_at(&t->fault, t->c->rank, t->global_step);
+    *inject_nan = f == ST_FAULT_NAN;
+    if (f == ST_FAULT_ABORT)
+        return st_fail(err, ST_ERR_INTERNAL, "fault injected by STRATA_FAULT at step %lld", (long long)t->global_step);
+    if (f == ST_FAULT_KILL) {
+        fprintf(stderr, "[rank %d] STRATA_FAULT: killing this rank at step %lld\n", t->c->rank, (long long)t->global_step);
+        fflush(stderr);
+        raise(SIGKILL);
+    }
+    if (f == ST_FAULT_HANG) {
+        fprintf(stderr, "[rank %d] STRATA_FAULT: hanging at step %lld\n", t->c->rank, (long long)t->global_step);
+        fflush(stderr);
+        for (;;) pause();
+    }
+    return ST_OK;
+}
+
+/* The bar within an epoch: STRATA_PROGRESS=always|never overrides; by default it is drawn when
+ * stdout is a terminal, except inside a Slurm job (mpirun hands ranks a pseudo-terminal even
+ * when its own output goes to a log file). */
+static st_progress_mode_t progress_mode(void) {
+    const char *v = getenv("STRATA_PROGRESS");
+    if (v && strcmp(v, "always") == 0) return ST_PROGRESS_ALWAYS;
+    if ((v && strcmp(v, "never") == 0) || getenv("SLURM_JOB_ID")) return ST_PROGRESS_NEVER;
+    return ST_PROGRESS_AUTO;
+}
+
+static st_status_t note_step(trainer_t *t, const st_step_stats_t *s, st_error_t *err) {
+    if (!s->skipped) {
+        t->nonfinite = 0;
+        return ST_OK;
+    }
+    t->nonfinite++;
+    if (t->c->rank == 0)
+        fprintf(stderr, "strata: warning: step %lld: non-finite gradient (norm %g): step skipped (%lld in a row)\n",
+                (long long)t->global_step, s->grad_norm, (long long)t->nonfinite);
+    if (t->nonfinite >= t->cfg->train.max_nonfinite_steps)
+        return st_fail(err, ST_ERR_NUMERIC, "stopping: %lld consecutive non-finite steps (train.max_nonfinite_steps); "
+                       "the last good checkpoint is %s", (long long)t->nonfinite, t->last_ckpt[0] ? t->last_ckpt : "(none yet)");
+    return ST_OK;
+}
+
+/* Runs the epoch's remaining steps. *stop_now: --stop-after-steps was reached. */
+static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
+    st_progress_t bar;
+    if (t->c->rank == 0)
+        st_progress_begin(&bar, stdout, progress_mode(), (int)t->epoch + 1, (int)t->cfg->train.epochs, t->steps_per_epoch);
+    for (; t->step_in_epoch < t->steps_per_epoch; ) {
+        int inject_nan;
+        ST_TRY(st_comm_agree(t->c, apply_fault(t, &inject_nan, err), err));
+        st_step_stats_t s;
+        double lr = st_sched_lr(&t->sched, (long)t->global_step);
+        ST_TRY(st_engine_step(&t->engine, t->epoch, t->step_in_epoch, t->global_step, lr, inject_nan, &s, err));
+        double sums[4] = {s.loss_sum, s.weight, (double)s.correct, (double)s.count};
+        ST_TRY(st_allreduce_sum_f64(sums, 4, t->c, err));
+        t->track.loss_sum += sums[0], t->track.weight += sums[1], t->track.correct += sums[2], t->track.count += sums[3];
+        ST_TRY(note_step(t, &s, err));
+        t->step_in_epoch++, t->global_step++;
+        if (t->c->rank == 0)
+            st_progress_update(&bar, t->step_in_epoch, (int64_t)t->track.count, t->track.loss_sum / t->track.weight);
+        if (t->opt->stop_after_steps > 0 && t->global_step >= t->opt->stop_after_steps) {
+            *stop_now = 1;
+            break;
+        }
+    }
+    if (t->c->rank == 0) st_progress_end(&bar);
+    return ST_OK;
+}
+
+static st_status_t validate(trainer_t *t, epoch_eval_t *ev, st_error_t *err) {
+    memset(ev, 0, sizeof *ev);
+    ev->val_loss = ev->val_accuracy = ev->val_macro_f1 = NAN;
+    int64_t e = t->epoch + 1;
+    if (t->data.n_part[ST_SPLIT_VAL] == 0 || (e % t->cfg->train.eval_every != 0 && e != t->cfg->train.epochs)) return ST_OK;
+    st_eval_t r;
+    ST_TRY(st_evaluate(&r, t->model, &t->losses.heads[0], &t->data.part[ST_SPLIT_VAL], t->data.row_floats, EVAL_CHUNK, t->c, err));
+    ev->evaluated = 1;
+    ev->val_loss = r.loss_sum / r.weight;
+    ev->val_accuracy = st_confusion_accuracy(r.confusion, t->K);
+    ev->val_macro_f1 = st_class_scores(NULL, NULL, NULL, NULL, r.confusion, t->K);
+    int64_t *hist = calloc((size_t)t->K, sizeof *hist);
+    if (hist) st_confusion_pred_hist(hist, r.confusion, t->K), ev->diversity = st_pred_diversity(hist, t->K);
+    free(hist);
+    ev->confusion = r.confusion;
+    return ST_OK;
+}
+
+static void collapse_warning(const trainer_t *t, const epoch_eval_t *ev, char *out, size_t size) {
+    out[0] = '\0';
+    const st_pred_diversity_t *d = &ev->diversity;
+    if (d->top_share > t->cfg->monitors.collapse_top_share || d->norm_entropy < t->cfg->monitors.collapse_min_entropy)
+        snprintf(out, size, "predictions collapsing: %d of %d classes predicted, the most common takes %.0f%% "
+                 "(normalised entropy %.2f)", d->n_distinct, t->K, 100 * d->top_share, d->norm_entropy);
+}
+
+/* Rank 0: history line, validation reports, checkpoints, the epoch line. */
+static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_decision_t *d, double seconds, st_error_t *err) {
+    int64_t e = t->epoch + 1;
+    st_history_record_t h;
+    memset(&h, 0, sizeof h);
+    h.epoch = e, h.step = t->global_step, h.lr = st_sched_lr(&t->sched, (long)t->global_step - 1);
+    h.train_loss = t->track.loss_sum / t->track.weight, h.train_accuracy = t->track.correct / t->track.count;
+    h.val_loss = ev->val_loss, h.val_accuracy = ev->val_accuracy;
+    h.seconds = seconds, h.samples_per_s = t->track.count / seconds;
+    long every = t->cfg->monitors.diversity_every;
+    if (ev->evaluated && every > 0 && e % every == 0) {
+        h.has_diversity = 1, h.diversity = ev->diversity;
+        collapse_warning(t, ev, h.collapse_warning, sizeof h.collapse_warning);
+    }
+    snprintf(h.param_hash, sizeof h.param_hash, "%016llx",
+             (unsigned long long)fnv_bytes(st_model_params(t->model), st_model_param_floats(t->model) * sizeof(float)));
+    ST_TRY(st_history_append(t->run_dir, &h, err));
+    long pc = t->cfg->monitors.per_class_every;
+    if (ev->evaluated && pc > 0 && (e % pc == 0 || d->stop || e == t->cfg->train.epochs))
+        ST_TRY(st_write_class_csvs(t->run_dir, ST_VAL_PREFIX, ev->confusion, t->class_names, t->K, err));
+    t->epoch = e, t->step_in_epoch = 0; /* the checkpoints below are "after epoch e": */
+    memset(&t->track.loss_sum, 0, 4 * sizeof(double)); /* with the next epoch's sums empty */
+    if (d->save_best) ST_TRY(save_checkpoint(t, ST_CKPT_BEST, err));
+    if (d->save_last) ST_TRY(save_checkpoint(t, ST_CKPT_LAST, err));
+    st_epoch_line_t line = {(int)e, (int)t->cfg->train.epochs, h.train_loss, h.train_accuracy, h.val_loss, h.val_accuracy,
+                            h.lr, seconds, h.samples_per_s, d->save_best, d->save_last || d->save_best, h.collapse_warning};
+    st_epoch_line_print(stdout, &line);
+    if (d->stop) printf("%s\n", d->reason);
+    return ST_OK;
+}
+
+static st_status_t end_epoch(trainer_t *t, double seconds, int *stop, st_error_t *err) {
+    epoch_eval_t ev;
+    ST_TRY(validate(t, &ev, err));
+    st_decision_t d;
+    memset(&d, 0, sizeof d);
+    st_epoch_outcome_t o = {ev.evaluated, ev.val_loss, ev.val_accuracy, ev.val_macro_f1, (int)t->epoch + 1,
+                            t->epoch + 1 == t->cfg->train.epochs};
+    if (t->c->rank == 0) d = st_decide(&t->track, &t->sched, t->cfg, &o);
+    st_status_t rc = st_decision_bcast(&d, t->c, err);
+    if (rc == ST_OK && d.lr_changed) t->sched.state.lr = d.lr_base;
+    if (rc == ST_OK) rc = RANK0(t, epoch_files(t, &ev, &d, seconds, err), err);
+    t->epoch += t->c->rank != 0, t->step_in_epoch = 0; /* rank 0 moved on in epoch_files */
+    memset(&t->track.loss_sum, 0, 4 * sizeof(double));
+    free(ev.confusion);
+    *stop = d.stop;
+    return rc;
+}
+
+/* ---- the end: best model, test split ---- */
+
+static st_status_t restore_best(trainer_t *t, char *used, size_t size, st_error_t *err) {
+    char best[4300];
+    snprintf(best, sizeof best, "%s/best.h5", t->ckpt_dir);
+    snprintf(used, size, "%s", t->last_ckpt);
+    int have = 0;
+    if (t->c->rank == 0) have = t->cfg->checkpoint.best && t->cfg->early_stopping.restore_best && access(best, R_OK) == 0;
+    ST_MPI(MPI_Bcast(&have, 1, MPI_INT, 0, t->c->comm), err);
+    if (!have) return ST_OK;
+    st_status_t rc = ST_OK;
+    if (t->c->rank == 0) {
+        st_ckpt_t ck;
+        rc = st_ckpt_read(best, &ck, err);
+        if (rc == ST_OK)
+            rc = st_ckpt_restore(&ck, st_model_params(t->model), st_model_param_floats(t->model), st_model_buffers(t->model),
+                                 st_model_buffer_floats(t->model), NULL, NULL, err);
+        if (rc == ST_OK) snprintf(used, size, "%s", best);
+        st_ckpt_free(&ck);
+    }
+    ST_TRY(st_comm_agree(t->c, rc, err));
+    ST_TRY(bcast_floats(st_model_params(t->model), st_model_param_floats(t->model), t->c, err));
+    return bcast_floats(st_model_buffers(t->model), st_model_buffer_floats(t->model), t->c, err);
+}
+
+static st_status_t test_rank0(trainer_t *t, const st_eval_t *r, const char *ckpt, st_train_result_t *res, st_error_t *err) {
+    st_final_metrics_t m = {"test", r->loss_sum / r->weight, ckpt, r->confusion, t->class_names, t->K};
+    ST_TRY(st_write_metrics_json(t->run_dir, &m, err));
+    ST_TRY(st_write_class_csvs(t->run_dir, ST_TEST_PREFIX, r->confusion, t->class_names, t->K, err));
+    printf("test accuracy %.2f%%  loss %.4f  macro F1 %.4f  (%lld samples, model %s)\n", 100 * res->test_accuracy,
+           res->test_loss, res->test_macro_f1, (long long)r->n, ckpt);
+    return ST_OK;
+}
+
+static st_status_t final_test(trainer_t *t, st_train_result_t *res, st_error_t *err) {
+    char used[4300];
+    ST_TRY(restore_best(t, used, sizeof used, err));
+    if (t->data.n_part[ST_SPLIT_TEST] == 0) return ST_OK;
+    st_eval_t r;
+    ST_TRY(st_evaluate(&r, t->model, &t->losses.heads[0], &t->data.part[ST_SPLIT_TEST], t->data.row_floats, EVAL_CHUNK, t->c, err));
+    res->test_loss = r.loss_sum / r.weight;
+    res->test_accuracy = st_confusion_accuracy(r.confusion, t->K);
+    res->test_macro_f1 = st_class_scores(NULL, NULL, NULL, NULL, r.confusion, t->K);
+    st_status_t rc = RANK0(t, test_rank0(t, &r, used, res, err), err);
+    st_eval_free(&r);
+    return rc;
+}
+
+/* ---- the job ---- */
+
+static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
+    while (t->epoch < t->cfg->train.epochs) {
+        double t0 = now_s();
+        int stop_now = 0, stop = 0;
+        ST_TRY(train_steps(t, &stop_now, err));
+        if (stop_now && t->step_in_epoch < t->steps_per_epoch) { /* mid-epoch: checkpoint where we are */
+            res->stopped_after_steps = 1;
+            return RANK0(t, save_checkpoint(t, ST_CKPT_LAST, err), err);
+        }
+        ST_TRY(end_epoch(t, now_s() - t0, &stop, err));
+        if (stop_now) {
+            res->stopped_after_steps = 1;
+            if (t->c->rank == 0 && !t->cfg->checkpoint.last) ST_TRY(save_checkpoint(t, ST_CKPT_LAST, err));
+            return ST_OK;
+        }
+        if (stop) {
+            res->early_stopped = 1;
+            break;
+        }
+    }
+    return final_test(t, res, err);
+}
+
+static void finish_record(trainer_t *t, const st_train_result_t *res, st_status_t rc, const st_error_t *err) {
+    if (t->c->rank != 0 || !t->have_record) return;
+    char status[1100];
+    if (rc != ST_OK) snprintf(status, sizeof status, "failed: %s", err->msg);
+    else if (res->stopped_after_steps) snprintf(status, sizeof status, "stopped after %lld steps", (long long)t->global_step);
+    else snprintf(status, sizeof status, "%s", res->early_stopped ? "stopped early" : "completed");
+    st_error_t e2 = {0};
+    if (st_run_record_set_status(&t->record, status, res->stopped_after_steps ? 0 : time(NULL), &e2) != ST_OK)
+        fprintf(stderr, "strata: warning: %s\n", e2.msg);
+}
+
+static void teardown(trainer_t *t) {
+    st_engine_free(&t->engine);
+    st_optim_free(t->optim);
+    st_loss_heads_free(&t->losses);
+    st_model_free(t->model);
+    st_data_free(&t->data);
+    if (t->have_record) st_run_record_free(&t->record);
+    free(t->config_text);
+    free(t->class_names);
+}
+
+st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_train_options_t *opt,
+                         st_train_result_t *res, st_error_t *err) {
+    trainer_t t;
+    memset(&t, 0, sizeof t);
+    memset(res, 0, sizeof *res);
+    res->test_accuracy = res->test_loss = res->test_macro_f1 = NAN;
+    t.cfg = cfg, t.c = c, t.opt = opt;
+    st_threads_set(cfg->train.threads > 0 ? cfg->train.threads : st_comm_threads_default(c));
+    st_status_t rc = st_comm_agree(c, st_fault_from_env(&t.fault, err), err);
+    if (rc == ST_OK) rc = st_comm_agree(c, build_everything(&t, err), err);
+    if (rc == ST_OK) rc = open_run(&t, err);
+    if (rc == ST_OK) {
+        st_comm_print(c, stdout, "training %s: %lld samples (train %lld, val %lld, test %lld), %d classes; %d ranks x %d threads; "
+                      "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch\n",
+                      cfg->name, (long long)t.data.ds.n, (long long)t.data.n_part[0], (long long)t.data.n_part[1],
+                      (long long)t.data.n_part[2], t.K, c->size, st_threads_get(), t.data.S, t.data.micro_batch,
+                      cfg->train.accumulation_steps, cfg->train.batch_size, (long long)t.steps_per_epoch);
+        fflush(stdout);
+        rc = loop(&t, res, err);
+    }
+    snprintf(res->run_dir, sizeof res->run_dir, "%s", t.run_dir);
+    finish_record(&t, res, rc, err);
+    teardown(&t);
+    return rc;
+}
