@@ -50,11 +50,16 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t fnv_bytes(const void *p, size_t n) {
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
     return h;
+}
+
+/* FNV-1a over the parameter arena, then the buffer arena (BatchNorm running statistics). */
+static uint64_t model_hash(st_model_t *m) {
+    uint64_t h = fnv_bytes(1469598103934665603ull, st_model_params(m), st_model_param_floats(m) * sizeof(float));
+    return fnv_bytes(h, st_model_buffers(m), st_model_buffer_floats(m) * sizeof(float));
 }
 
 /* ---- set-up ---- */
@@ -398,7 +403,7 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
         collapse_warning(t, ev, h.collapse_warning, sizeof h.collapse_warning);
     }
     snprintf(h.param_hash, sizeof h.param_hash, "%016llx",
-             (unsigned long long)fnv_bytes(st_model_params(t->model), st_model_param_floats(t->model) * sizeof(float)));
+             (unsigned long long)model_hash(t->model));
     ST_TRY(st_history_append(t->run_dir, &h, err));
     long pc = t->cfg->monitors.per_class_every;
     if (ev->evaluated && pc > 0 && (e % pc == 0 || d->stop || e == t->cfg->train.epochs))
