@@ -10,6 +10,7 @@
 #include "mpi/collectives.h"
 #include "regularize.h"
 #include "sharding/loader.h"
+#include "mpi/fixed_sum.h"
 
 static void *zalloc(size_t n, size_t size, st_error_t *err) {
     void *p = calloc(n ? n : 1, size);
@@ -44,12 +45,22 @@ st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_conf
     e->x_mb = e->bn_stats ? zalloc((size_t)e->micro * (size_t)data->row_floats, sizeof(float), err) : NULL;
     e->y_mb = e->x_mb ? zalloc(slots, sizeof(int32_t), err) : NULL;
     e->ids = e->y_mb ? zalloc(slots, sizeof(int64_t), err) : NULL;
-    return e->ids ? ST_OK : err->code;
+    e->shard_sums = e->ids ? zalloc((size_t)data->S * 4, sizeof(double), err) : NULL;
+    return e->shard_sums ? ST_OK : err->code;
+}
+
+st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err) {
+    size_t n = st_model_param_floats(e->model);
+    e->shard_grads = zalloc((size_t)e->n_owned * n, sizeof(float), err);
+    e->fixed = e->shard_grads ? zalloc(n, sizeof(int64_t), err) : NULL;
+    e->exact = e->fixed != NULL;
+    return e->exact ? ST_OK : err->code;
 }
 
 void st_engine_free(st_engine_t *e) {
     st_sampler_free(&e->sampler);
     free(e->bn), free(e->bn_stats), free(e->x_mb), free(e->y_mb), free(e->ids);
+    free(e->shard_sums), free(e->shard_grads), free(e->fixed);
     memset(e, 0, sizeof *e);
 }
 
@@ -132,9 +143,9 @@ static st_status_t update_running_stats(st_engine_t *e, st_error_t *err) {
     return ST_OK;
 }
 
-/* Forward, loss and backward of one micro-batch; adds to the step's local sums. */
+/* Forward, loss and backward of one micro-batch; adds to its shard's sums [4]. */
 static st_status_t run_micro_batch(st_engine_t *e, size_t slot, int64_t global_step, float grad_scale,
-                                   st_step_stats_t *out, st_error_t *err) {
+                                   double *sums, st_error_t *err) {
     const int64_t *ids = e->ids + slot;
     const int32_t *y = e->y_mb + slot;
     gather_inputs(e, ids);
@@ -144,11 +155,78 @@ static st_status_t run_micro_batch(st_engine_t *e, size_t slot, int64_t global_s
     const float *logits = st_model_head_output(e->model, 0);
     st_loss_value_t v;
     ST_TRY(st_loss_eval(&v, st_model_head_grad(e->model, 0), e->loss, logits, y, NULL, grad_scale, e->micro, err));
-    out->loss_sum += v.sum, out->weight += v.weight;
     int K = st_shape_channels(st_model_head(e->model, 0)->shape);
-    for (int i = 0; i < e->micro; i++) out->correct += st_argmax(logits + (size_t)i * K, K) == y[i];
-    out->count += e->micro;
+    int64_t correct = 0;
+    for (int i = 0; i < e->micro; i++) correct += st_argmax(logits + (size_t)i * K, K) == y[i];
+    sums[0] += v.sum, sums[1] += v.weight, sums[2] += (double)correct, sums[3] += e->micro;
     st_model_backward(e->model, &ctx, e->micro);
+    return ST_OK;
+}
+
+/* The global batch's weight total: per-shard totals, combined in shard order. */
+static st_status_t global_weight(st_engine_t *e, double *total, st_error_t *err) {
+    double *w = e->shard_sums; /* [S, 4]; column 0 used as scratch here */
+    for (int o = 0; o < e->n_owned; o++) {
+        double s = 0;
+        for (int a = 0; a < e->accum; a++)
+            s += st_loss_weight_total(e->loss, e->y_mb + ((size_t)a * e->n_owned + o) * e->micro, e->micro);
+        w[(size_t)(e->data->shard_first + o) * 4] = s;
+    }
+    ST_TRY(st_loader_allgather_partials(w, e->comm, e->data->S, 4, err));
+    *total = 0;
+    for (int s = 0; s < e->data->S; s++) *total += w[(size_t)s * 4];
+    return ST_OK;
+}
+
+/* Step totals from every shard's sums, in shard order (the same bits for any P). */
+static st_status_t reduce_sums(st_engine_t *e, st_step_stats_t *out, st_error_t *err) {
+    ST_TRY(st_loader_allgather_partials(e->shard_sums, e->comm, e->data->S, 4, err));
+    double t[4] = {0, 0, 0, 0};
+    for (int s = 0; s < e->data->S; s++)
+        for (int k = 0; k < 4; k++) t[k] += e->shard_sums[(size_t)s * 4 + k];
+    out->loss_sum = t[0], out->weight = t[1], out->correct = (int64_t)t[2], out->count = (int64_t)t[3];
+    return ST_OK;
+}
+
+/* Fast mode: all micro-batches add into the one gradient arena, then one float all-reduce. */
+static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, float grad_scale, int *flags, st_error_t *err) {
+    st_model_zero_grads(e->model);
+    for (int a = 0; a < e->accum; a++)
+        for (int o = 0; o < e->n_owned; o++) {
+            double *sums = e->shard_sums + (size_t)(e->data->shard_first + o) * 4;
+            ST_TRY(run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, sums, err));
+            keep_bn_stats(e, e->data->shard_first + o, a);
+        }
+    return st_allreduce_grads(st_model_grads(e->model), st_model_param_floats(e->model), flags, e->comm, err);
+}
+
+/* Exact mode: each shard's gradient alone, then a fixed-point sum over shards and ranks. */
+static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, float grad_scale, int *flags, st_error_t *err) {
+    size_t n = st_model_param_floats(e->model);
+    float *grads = st_model_grads(e->model);
+    double max_abs = 0;
+    for (int o = 0; o < e->n_owned; o++) {
+        st_model_zero_grads(e->model);
+        double *sums = e->shard_sums + (size_t)(e->data->shard_first + o) * 4;
+        for (int a = 0; a < e->accum; a++) {
+            ST_TRY(run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, sums, err));
+            keep_bn_stats(e, e->data->shard_first + o, a);
+        }
+        memcpy(e->shard_grads + (size_t)o * n, grads, n * sizeof(float));
+        max_abs = fmax(max_abs, st_max_abs(grads, n));
+    }
+    if (*flags & ST_FLAG_NONFINITE) max_abs = INFINITY;
+    ST_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, e->comm->comm), err);
+    if (!isfinite(max_abs)) {
+        grads[0] = NAN;
+        *flags |= ST_FLAG_NONFINITE;
+        return ST_OK;
+    }
+    int exponent = st_fixed_exponent(max_abs, e->data->S);
+    memset(e->fixed, 0, n * sizeof(int64_t));
+    for (int o = 0; o < e->n_owned; o++) st_fixed_add(e->fixed, e->shard_grads + (size_t)o * n, n, exponent);
+    ST_TRY(st_allreduce_sum_i64_big(e->fixed, n, e->comm, err));
+    st_fixed_to_float(grads, e->fixed, n, exponent);
     return ST_OK;
 }
 
@@ -157,22 +235,21 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     memset(out, 0, sizeof *out);
     ST_TRY(st_sampler_set_epoch(&e->sampler, epoch, err));
     ST_TRY(fetch_step(e, step, err));
-    int slots = e->accum * e->n_owned;
-    double weight = st_loss_weight_total(e->loss, e->y_mb, slots * e->micro);
-    ST_TRY(st_allreduce_sum_f64(&weight, 1, e->comm, err));
+    double weight;
+    ST_TRY(global_weight(e, &weight, err));
     float grad_scale = st_loss_grad_scale(e->loss, weight);
-    st_model_zero_grads(e->model);
-    for (int a = 0; a < e->accum; a++)
-        for (int o = 0; o < e->n_owned; o++) {
-            ST_TRY(run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, out, err));
-            keep_bn_stats(e, e->data->shard_first + o, a);
-        }
+    memset(e->shard_sums, 0, sizeof(double) * 4 * (size_t)e->data->S);
+    int flags = 0;
+    if (inject_nan) flags |= ST_FLAG_NONFINITE;
+    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, &flags, err));
+    else {
+        if (inject_nan) st_model_grads(e->model)[0] = NAN;
+        ST_TRY(gradients_fast(e, global_step, grad_scale, &flags, err));
+    }
+    ST_TRY(reduce_sums(e, out, err));
+    ST_TRY(update_running_stats(e, err));
     size_t n = st_model_param_floats(e->model);
     float *grads = st_model_grads(e->model);
-    if (inject_nan) grads[0] = NAN;
-    int flags = 0;
-    ST_TRY(st_allreduce_grads(grads, n, &flags, e->comm, err));
-    ST_TRY(update_running_stats(e, err));
     int n_tensors;
     const st_tensor_view_t *tensors = st_model_tensors(e->model, &n_tensors);
     st_l2_apply(tensors, n_tensors);
@@ -184,28 +261,40 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
 
 /* ---- evaluation ---- */
 
+/* Row losses are summed in 2^-28 fixed point: integer sums, so the total has the same bits
+ * whichever rank evaluated which rows. */
+#define EVAL_FIXED_BITS 28
+
+static st_status_t eval_rows(int64_t q[2], int64_t *confusion, st_model_t *model, const st_loss_config_t *loss,
+                             const float *X, const int32_t *y, int B, int K, st_error_t *err) {
+    st_run_ctx_t ctx = {.training = 0};
+    st_model_forward(model, &ctx, X, B);
+    const float *logits = st_model_head_output(model, 0);
+    for (int i = 0; i < B; i++) {
+        st_loss_value_t v;
+        ST_TRY(st_loss_eval(&v, NULL, loss, logits + (size_t)i * K, y + i, NULL, 1.0f, 1, err));
+        q[0] += llrint(ldexp(v.sum, EVAL_FIXED_BITS)), q[1] += llrint(ldexp(v.weight, EVAL_FIXED_BITS));
+    }
+    st_confusion_add(confusion, logits, y, B, K);
+    return ST_OK;
+}
+
 st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_config_t *loss, const st_data_part_t *part,
                         long row_floats, int chunk, const st_comm_t *c, st_error_t *err) {
     memset(out, 0, sizeof *out);
     int K = st_shape_channels(st_model_head(model, 0)->shape);
     out->K = K;
     if (!(out->confusion = zalloc((size_t)K * K, sizeof(int64_t), err))) return err->code;
-    st_run_ctx_t ctx = {.training = 0};
+    int64_t q[2] = {0, 0};
     st_status_t rc = ST_OK;
     for (int64_t i = 0; rc == ST_OK && i < part->n; i += chunk) {
         int B = (int)(part->n - i < chunk ? part->n - i : chunk);
-        st_model_forward(model, &ctx, part->X + (size_t)i * row_floats, B);
-        const float *logits = st_model_head_output(model, 0);
-        st_loss_value_t v;
-        rc = st_loss_eval(&v, NULL, loss, logits, part->y + i, NULL, 1.0f, B, err);
-        out->loss_sum += v.sum, out->weight += v.weight;
-        st_confusion_add(out->confusion, logits, part->y + i, B, K);
+        rc = eval_rows(q, out->confusion, model, loss, part->X + (size_t)i * row_floats, part->y + i, B, K, err);
     }
     rc = st_comm_agree(c, rc, err);
-    double sums[2] = {out->loss_sum, out->weight};
-    if (rc == ST_OK) rc = st_allreduce_sum_f64(sums, 2, c, err);
+    if (rc == ST_OK) rc = st_allreduce_sum_i64(q, 2, c, err);
     if (rc == ST_OK) rc = st_allreduce_sum_i64(out->confusion, K * K, c, err);
-    out->loss_sum = sums[0], out->weight = sums[1];
+    out->loss_sum = ldexp((double)q[0], -EVAL_FIXED_BITS), out->weight = ldexp((double)q[1], -EVAL_FIXED_BITS);
     for (int k = 0; k < K * K; k++) out->n += out->confusion[k];
     return rc;
 }

@@ -7,7 +7,14 @@
  * updated once from the pooled statistics of all micro-batches of the step, combined in
  * (shard, micro-batch) order identically on every rank; then L2 penalties, global-norm
  * clipping and the optimizer step, identical on every rank. A non-finite gradient on any rank
- * shows in the summed arena on every rank, so the skip decision needs no extra message. */
+ * shows in the summed arena on every rank, so the skip decision needs no extra message.
+ *
+ * Reproducible mode "exact" (st_engine_set_exact): every shard's gradient is computed on its own
+ * (its accumulation micro-batches in order), rounded to 64-bit fixed point with an exponent
+ * shared by all ranks (from an all-reduce of the largest magnitude), and the integers are summed
+ * over shards and ranks — integer addition does not depend on the grouping, so the summed
+ * gradient has the same bits for any number of ranks. Scalars (loss sums, weight totals,
+ * counts) are always combined per shard in shard order, in both modes. */
 #ifndef ST_ENGINE_H
 #define ST_ENGINE_H
 
@@ -35,11 +42,15 @@ typedef struct {
     float *x_mb;                   /* [micro, row_floats] */
     int32_t *y_mb;                 /* [accum, n_owned, micro] labels of the step */
     int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */
+    double *shard_sums;            /* [S, 4]: loss sum, weight, correct, count per shard */
+    int exact;                     /* reproducible "exact" */
+    float *shard_grads;            /* exact: [n_owned, n_params] */
+    int64_t *fixed;                /* exact: [n_params] fixed-point sum */
 } st_engine_t;
 
 typedef struct {
-    double loss_sum, weight;       /* this rank's Σ w·ℓ and Σ w over the step (before reduction) */
-    int64_t correct, count;        /* this rank's argmax hits and rows */
+    double loss_sum, weight;       /* Σ w·ℓ and Σ w over the global batch (all ranks) */
+    int64_t correct, count;        /* argmax hits and rows of the global batch */
     double grad_norm;              /* global norm before clipping (same on every rank) */
     int skipped;                   /* 1: non-finite gradient somewhere: no update this step */
 } st_step_stats_t;
@@ -49,6 +60,9 @@ st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_conf
                            const st_data_t *data, const st_comm_t *c, int accumulation, double clip_norm,
                            uint64_t seed, st_error_t *err);
 void st_engine_free(st_engine_t *e);
+
+/* Switches to reproducible mode "exact" (allocates the per-shard gradient buffers). */
+st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err);
 
 /* Optimizer step `step` (0..steps_per_epoch-1) of `epoch` (the sampler is moved to it);
  * global_step keys dropout. lr_base: this step's base rate. inject_nan: this rank poisons its

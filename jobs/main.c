@@ -20,6 +20,8 @@ static void usage(FILE *out) {
             "                                       train (run it with mpirun -np P or srun; docs/training.md)\n"
             "  strata eval CHECKPOINT DATA.h5 [--split test|val|train|all]\n"
             "                                       metrics of a trained model on any dataset in the format\n"
+            "  strata verify CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]\n"
+            "                                       run the first N steps at each rank count; report the first difference\n"
             "  strata info [--json]                 machine, threads and BLIS kernels strata would use\n"
             "  strata help                          this text\n"
             "  strata convert idx IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
@@ -223,6 +225,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "inspect") == 0) return cmd_inspect(argc, argv);
     if (strcmp(argv[1], "train") == 0) return st_cmd_train(argc, argv);
     if (strcmp(argv[1], "eval") == 0) return st_cmd_eval(argc, argv);
+    if (strcmp(argv[1], "verify") == 0) return st_cmd_verify(argc, argv);
     fprintf(stderr, "strata: unknown command \"%s\" (see strata help)\n", argv[1]);
     return 2;
 }

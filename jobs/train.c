@@ -105,6 +105,7 @@ static st_status_t build_everything(trainer_t *t, st_error_t *err) {
     if (rc == ST_OK)
         rc = st_engine_init(&t->engine, t->model, &t->losses.heads[0], t->optim, &t->data, t->c,
                             t->cfg->train.accumulation_steps, t->cfg->train.clip_norm, t->cfg->seed, err);
+    if (rc == ST_OK && t->cfg->reproducible_exact) rc = st_engine_set_exact(&t->engine, err);
     if (rc == ST_OK) rc = build_schedule(t, err);
     if (rc == ST_OK && t->c->rank == 0) rc = st_dataset_fingerprint(&t->data.ds, t->fingerprint, err);
     st_track_init(&t->track, t->cfg);
@@ -302,6 +303,7 @@ static st_status_t apply_fault(trainer_t *t, int *inject_nan, st_error_t *err) {
         fflush(stderr);
         raise(SIGKILL);
     }
+    if (f == ST_FAULT_PERTURB) st_model_params(t->model)[0] += 1e-3f;
     if (f == ST_FAULT_HANG) {
         fprintf(stderr, "[rank %d] STRATA_FAULT: hanging at step %lld\n", t->c->rank, (long long)t->global_step);
         fflush(stderr);
@@ -335,6 +337,42 @@ static st_status_t note_step(trainer_t *t, const st_step_stats_t *s, st_error_t 
     return ST_OK;
 }
 
+/* Every train.divergence_check_every steps the ranks compare a hash of their parameters and
+ * buffers; a replica that differs stops the job on every rank, naming the ranks and the step. */
+static st_status_t check_divergence(trainer_t *t, st_error_t *err) {
+    long every = t->cfg->train.divergence_check_every;
+    if (every <= 0 || t->c->size == 1 || t->global_step % every != 0) return ST_OK;
+    unsigned long long mine = model_hash(t->model), *all = calloc((size_t)t->c->size, sizeof *all);
+    if (!all) return st_fail(err, ST_ERR_NOMEM, "divergence check");
+    int rc = MPI_Allgather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, t->c->comm);
+    if (rc != MPI_SUCCESS) return free(all), st_mpi_fail(err, rc, "MPI_Allgather", __FILE__, __LINE__);
+    char ranks[256] = "";
+    for (int r = 1; r < t->c->size; r++)
+        if (all[r] != all[0]) st_format(ranks + strlen(ranks), sizeof ranks - strlen(ranks), "%s%d", ranks[0] ? ", " : "", r);
+    free(all);
+    if (!ranks[0]) return ST_OK;
+    return st_fail(err, ST_ERR_NUMERIC, "replica divergence at step %lld: the parameters of rank %s differ from rank 0's "
+                   "(a corrupted replica; the last good checkpoint is %s)", (long long)t->global_step, ranks,
+                   t->last_ckpt[0] ? t->last_ckpt : "(none yet)");
+}
+
+/* STRATA_TRACE=FILE: rank 0 appends one line per step with a hash of every tensor (for
+ * `strata verify`, which compares these lines across rank counts). */
+static void trace_step(trainer_t *t) {
+    const char *path = getenv("STRATA_TRACE");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    fprintf(f, "step %lld", (long long)t->global_step);
+    int n;
+    const st_tensor_view_t *v = st_model_tensors(t->model, &n);
+    for (int i = 0; i < n; i++)
+        fprintf(f, " %s=%016llx", v[i].name, (unsigned long long)fnv_bytes(1469598103934665603ull, v[i].data, v[i].n * sizeof(float)));
+    fprintf(f, " buffers=%016llx\n", (unsigned long long)fnv_bytes(1469598103934665603ull, st_model_buffers(t->model),
+                                                              st_model_buffer_floats(t->model) * sizeof(float)));
+    fclose(f);
+}
+
 /* Runs the epoch's remaining steps. *stop_now: --stop-after-steps was reached. */
 static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
     st_progress_t bar;
@@ -346,11 +384,12 @@ static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
         st_step_stats_t s;
         double lr = st_sched_lr(&t->sched, (long)t->global_step);
         ST_TRY(st_engine_step(&t->engine, t->epoch, t->step_in_epoch, t->global_step, lr, inject_nan, &s, err));
-        double sums[4] = {s.loss_sum, s.weight, (double)s.correct, (double)s.count};
-        ST_TRY(st_allreduce_sum_f64(sums, 4, t->c, err));
-        t->track.loss_sum += sums[0], t->track.weight += sums[1], t->track.correct += sums[2], t->track.count += sums[3];
+        t->track.loss_sum += s.loss_sum, t->track.weight += s.weight; /* global batch sums */
+        t->track.correct += (double)s.correct, t->track.count += (double)s.count;
         ST_TRY(note_step(t, &s, err));
         t->step_in_epoch++, t->global_step++;
+        ST_TRY(check_divergence(t, err));
+        if (t->c->rank == 0) trace_step(t);
         if (t->c->rank == 0)
             st_progress_update(&bar, t->step_in_epoch, (int64_t)t->track.count, t->track.loss_sum / t->track.weight);
         if (t->opt->stop_after_steps > 0 && t->global_step >= t->opt->stop_after_steps) {

@@ -13,16 +13,16 @@ st_status_t st_fault_from_env(st_fault_t *f, st_error_t *err) {
     long long step;
     int rank, used = 0;
     if (sscanf(v, "%d:%lld:%15s%n", &rank, &step, kind, &used) != 3 || v[used] != '\0' || rank < 0 || step < 0)
-        return st_fail(err, ST_ERR_CONFIG, "STRATA_FAULT=%s: expected rank:step:abort|kill|hang|nan|nan+", v);
+        return st_fail(err, ST_ERR_CONFIG, "STRATA_FAULT=%s: expected rank:step:abort|kill|hang|nan|nan+|perturb", v);
     static const struct { const char *name; st_fault_kind_t kind; } kinds[] = {
         {"abort", ST_FAULT_ABORT}, {"kill", ST_FAULT_KILL}, {"hang", ST_FAULT_HANG},
-        {"nan", ST_FAULT_NAN}, {"nan+", ST_FAULT_NAN_FROM}};
+        {"nan", ST_FAULT_NAN}, {"nan+", ST_FAULT_NAN_FROM}, {"perturb", ST_FAULT_PERTURB}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (strcmp(kind, kinds[i].name) == 0) {
             f->kind = kinds[i].kind, f->rank = rank, f->step = step;
             return ST_OK;
         }
-    return st_fail(err, ST_ERR_CONFIG, "STRATA_FAULT=%s: unknown fault \"%s\" (abort, kill, hang, nan, nan+)", v, kind);
+    return st_fail(err, ST_ERR_CONFIG, "STRATA_FAULT=%s: unknown fault \"%s\" (abort, kill, hang, nan, nan+, perturb)", v, kind);
 }
 
 st_fault_kind_t st_fault_at(const st_fault_t *f, int rank, int64_t step) {

@@ -6,6 +6,8 @@
  *          watchdog for ending such a job)
  *   nan    the rank's gradient becomes NaN for that step (the non-finite guard must skip it)
  *   nan+   like nan, at every step from `step` on (exercises the consecutive-skip limit)
+ *   perturb the rank adds 1e-3 to its first parameter (a corrupted replica, which the
+ *          divergence check must catch)
  * Unset or empty: no fault. A malformed value is an error naming the variable. */
 #ifndef ST_FAULT_H
 #define ST_FAULT_H
@@ -14,7 +16,7 @@
 
 #include "st_error.h"
 
-typedef enum { ST_FAULT_NONE, ST_FAULT_ABORT, ST_FAULT_KILL, ST_FAULT_HANG, ST_FAULT_NAN, ST_FAULT_NAN_FROM } st_fault_kind_t;
+typedef enum { ST_FAULT_NONE, ST_FAULT_ABORT, ST_FAULT_KILL, ST_FAULT_HANG, ST_FAULT_NAN, ST_FAULT_NAN_FROM, ST_FAULT_PERTURB } st_fault_kind_t;
 
 typedef struct {
     st_fault_kind_t kind;
