@@ -75,7 +75,7 @@ test: deps
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(wildcard tests/*.sh)
 
 bench: all $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCH_BIN) $(wildcard bench/*.sh); do echo "== $$b"; $$b || exit 1; done
 
 docs: bin/strata
 	bin/strata help reference --markdown > docs/reference.md

@@ -62,6 +62,9 @@ float *st_model_buffers(st_model_t *m);
 size_t st_model_param_floats(const st_model_t *m);
 size_t st_model_buffer_floats(const st_model_t *m);
 void st_model_zero_grads(st_model_t *m);
+/* Points every parameter's gradient view at `grads` (an arena of st_model_param_floats()
+ * floats: backward then adds there) and returns the arena used until now. */
+float *st_model_swap_grads(st_model_t *m, float *grads);
 
 /* Every parameter tensor (views in arena order, covering the whole parameter arena). */
 const st_tensor_view_t *st_model_tensors(const st_model_t *m, int *n_tensors);

@@ -51,6 +51,7 @@ st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_conf
 
 st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err) {
     size_t n = st_model_param_floats(e->model);
+    if (e->n_owned > 64) return st_fail(err, ST_ERR_CONFIG, "reproducible \"exact\": at most 64 shards per rank");
     e->shard_grads = zalloc((size_t)e->n_owned * n, sizeof(float), err);
     e->fixed = e->shard_grads ? zalloc(n, sizeof(int64_t), err) : NULL;
     e->exact = e->fixed != NULL;
@@ -200,33 +201,39 @@ static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, float gra
     return st_allreduce_grads(st_model_grads(e->model), st_model_param_floats(e->model), flags, e->comm, err);
 }
 
-/* Exact mode: each shard's gradient alone, then a fixed-point sum over shards and ranks. */
+/* Exact mode: each shard's gradient alone (backward writes straight into that shard's buffer),
+ * then a fixed-point sum over shards and ranks. */
 static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, float grad_scale, int *flags, st_error_t *err) {
     size_t n = st_model_param_floats(e->model);
-    float *grads = st_model_grads(e->model);
     double max_abs = 0;
+    const float *shard[64];
+    float *arena = st_model_swap_grads(e->model, e->shard_grads);
     for (int o = 0; o < e->n_owned; o++) {
-        st_model_zero_grads(e->model);
+        float *g = e->shard_grads + (size_t)o * n;
+        st_model_swap_grads(e->model, g);
+        memset(g, 0, n * sizeof(float));
         double *sums = e->shard_sums + (size_t)(e->data->shard_first + o) * 4;
-        for (int a = 0; a < e->accum; a++) {
-            ST_TRY(run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, sums, err));
+        st_status_t rc = ST_OK;
+        for (int a = 0; rc == ST_OK && a < e->accum; a++) {
+            rc = run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, sums, err);
             keep_bn_stats(e, e->data->shard_first + o, a);
         }
-        memcpy(e->shard_grads + (size_t)o * n, grads, n * sizeof(float));
-        max_abs = fmax(max_abs, st_max_abs(grads, n));
+        if (rc != ST_OK) return st_model_swap_grads(e->model, arena), rc;
+        max_abs = fmax(max_abs, st_max_abs(g, n));
+        shard[o] = g;
     }
+    st_model_swap_grads(e->model, arena);
     if (*flags & ST_FLAG_NONFINITE) max_abs = INFINITY;
     ST_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, e->comm->comm), err);
     if (!isfinite(max_abs)) {
-        grads[0] = NAN;
+        arena[0] = NAN;
         *flags |= ST_FLAG_NONFINITE;
         return ST_OK;
     }
     int exponent = st_fixed_exponent(max_abs, e->data->S);
-    memset(e->fixed, 0, n * sizeof(int64_t));
-    for (int o = 0; o < e->n_owned; o++) st_fixed_add(e->fixed, e->shard_grads + (size_t)o * n, n, exponent);
+    st_fixed_sum_arrays(e->fixed, shard, e->n_owned, n, exponent);
     ST_TRY(st_allreduce_sum_i64_big(e->fixed, n, e->comm, err));
-    st_fixed_to_float(grads, e->fixed, n, exponent);
+    st_fixed_to_float(arena, e->fixed, n, exponent);
     return ST_OK;
 }
 

@@ -2,6 +2,18 @@
 #include "fixed_sum.h"
 
 #include <math.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+/* round(x) half to even, as llrint in the default rounding mode, without a library call. */
+static inline int64_t round_to_i64(double x) {
+#if defined(__x86_64__)
+    return _mm_cvtsd_si64(_mm_set_sd(x));
+#else
+    return llrint(x);
+#endif
+}
 
 double st_max_abs(const float *x, size_t n) {
     enum { BLOCK = 4096 };
@@ -28,13 +40,25 @@ int st_fixed_exponent(double max_abs, int n_terms) {
 }
 
 void st_fixed_add(int64_t *acc, const float *x, size_t n, int e) {
+    const double scale = ldexp(1.0, e); /* a power of two: x·scale is exact */
     #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) acc[i] += llrint(ldexp((double)x[i], e));
+    for (size_t i = 0; i < n; i++) acc[i] += round_to_i64((double)x[i] * scale);
+}
+
+void st_fixed_sum_arrays(int64_t *acc, const float *const *xs, int n_arrays, size_t n, int e) {
+    const double scale = ldexp(1.0, e);
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        int64_t s = 0;
+        for (int k = 0; k < n_arrays; k++) s += round_to_i64((double)xs[k][i] * scale);
+        acc[i] = s;
+    }
 }
 
 void st_fixed_to_float(float *x, const int64_t *acc, size_t n, int e) {
+    const double inv = ldexp(1.0, -e);
     #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] = (float)ldexp((double)acc[i], -e);
+    for (size_t i = 0; i < n; i++) x[i] = (float)((double)acc[i] * inv);
 }
 
 st_status_t st_allreduce_sum_i64_big(int64_t *x, size_t n, const st_comm_t *c, st_error_t *err) {

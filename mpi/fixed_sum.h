@@ -27,6 +27,9 @@ int st_fixed_exponent(double max_abs, int n_terms);
 /* acc[i] += round(x[i]·2^e). acc [n], x [n]. */
 void st_fixed_add(int64_t *acc, const float *x, size_t n, int e);
 
+/* acc[i] = Σ_k round(xs[k][i]·2^e) over n_arrays arrays, in one pass (acc is overwritten). */
+void st_fixed_sum_arrays(int64_t *acc, const float *const *xs, int n_arrays, size_t n, int e);
+
 /* x[i] = (float)(acc[i]·2^−e). */
 void st_fixed_to_float(float *x, const int64_t *acc, size_t n, int e);
 
