@@ -1,12 +1,14 @@
 /* cmd_train.c — `strata train`: arguments, MPI start, config, the job, exit status.
  * Exit status: 0 done (also after --stop-after-steps), 1 a failure (message printed by the rank
- * that had it, and by rank 0), 2 a usage error. */
+ * that had it, and by rank 0), 2 a usage error, 3 stopped by SIGUSR1/SIGTERM after writing a
+ * checkpoint (a batch script requeues on 3), 4 a stalled rank (the watchdog). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jobs/commands.h"
 #include "jobs/config.h"
+#include "jobs/signals.h"
 #include "jobs/train.h"
 #include "jobs/version.h"
 #include "mpi/comm.h"
@@ -73,6 +75,7 @@ int st_cmd_train(int argc, char **argv) {
     train_args_t a;
     int rc = parse(&a, argc, argv);
     if (rc) return rc;
+    st_signals_install(); /* before MPI_Init, so a signal that arrives early is not lost */
     st_blis_info_t blis;
     st_blis_select(&blis); /* before any BLIS call */
     st_comm_t c;
@@ -89,10 +92,11 @@ int st_cmd_train(int argc, char **argv) {
     if (st != ST_OK) report(&c, &err);
     else if (c.rank == 0) {
         if (res.stopped_after_steps) printf("stopped after %lld steps; continue with --resume auto\n", a.stop_after_steps);
+        if (res.preempted) printf("preempted (signal %d): checkpointed; continue with --resume auto\n", st_signals_pending());
         printf("run folder: %s\n", res.run_dir);
     }
     st_config_free(&cfg);
     st_error_t fin = {0};
     st_comm_finalize(&c, &fin);
-    return st == ST_OK ? 0 : 1;
+    return st != ST_OK ? 1 : res.preempted ? 3 : 0;
 }

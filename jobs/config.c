@@ -61,7 +61,7 @@ static const st_key_t split_keys[N_SPLIT] = {
                 "fraction for the final test; the three sum to 1; not used when the file has /split"},
 };
 
-enum { TR_EPOCHS, TR_BATCH, TR_ACCUM, TR_EVAL, TR_CLIP, TR_THREADS, TR_NONFINITE, TR_DIVERGENCE, TR_LOG, N_TRAIN };
+enum { TR_EPOCHS, TR_BATCH, TR_ACCUM, TR_EVAL, TR_CLIP, TR_THREADS, TR_NONFINITE, TR_DIVERGENCE, TR_LOG, TR_STALL, N_TRAIN };
 static const st_key_t train_keys[N_TRAIN] = {
     [TR_EPOCHS] = {"epochs", ST_K_INT, NULL, 1, 1e15, NULL, "passes over the training split"},
     [TR_BATCH] = {"batch_size", ST_K_INT, NULL, 1, 1e15, NULL,
@@ -74,8 +74,10 @@ static const st_key_t train_keys[N_TRAIN] = {
     [TR_NONFINITE] = {"max_nonfinite_steps", ST_K_INT, "5", 1, 1e15, NULL,
                       "a step with a non-finite loss or gradient is skipped; this many in a row stop the run"},
     [TR_DIVERGENCE] = {"divergence_check_every", ST_K_INT, "100", 0, 1e15, NULL,
-                       "steps between divergence checks of the training loss; 0 = off"},
+                       "steps between replica-divergence checks (ranks compare a hash of their parameters and buffers); 0 = off"},
     [TR_LOG] = {"log_every", ST_K_INT, "100", 0, 1e15, NULL, "steps between progress lines; 0 = once per epoch"},
+    [TR_STALL] = {"stall_timeout", ST_K_NUM, "600", 0, 1e9, NULL,
+                  "seconds without progress after which a rank reports where it is and ends the job; 0 = off"},
 };
 
 enum { ES_ENABLED, ES_MONITOR, ES_MODE, ES_PATIENCE, ES_MIN_DELTA, ES_RESTORE, N_ES };
@@ -383,6 +385,7 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
     cfg->train.max_nonfinite_steps = tr[TR_NONFINITE].i;
     cfg->train.divergence_check_every = tr[TR_DIVERGENCE].i;
     cfg->train.log_every = tr[TR_LOG].i;
+    cfg->train.stall_timeout = tr[TR_STALL].num;
     {
         int S, micro;
         if ((rc = st_shards_plan(&S, &micro, cfg->train.batch_size, cfg->train.accumulation_steps, cfg->data.shards, -1,
@@ -795,7 +798,7 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
 
 /* ---- diff ---- */
 
-static const char *const resume_may_differ[] = {"train.epochs", "train.threads", "train.log_every", NULL};
+static const char *const resume_may_differ[] = {"train.epochs", "train.threads", "train.log_every", "train.stall_timeout", NULL};
 
 typedef struct {
     char *out;

@@ -69,6 +69,7 @@ typedef struct {
         long max_nonfinite_steps;       /* consecutive skipped (non-finite) steps before stopping */
         long divergence_check_every;    /* steps between divergence checks; 0 = off */
         long log_every;                 /* steps between progress lines; 0 = once per epoch */
+        double stall_timeout;           /* seconds without progress before a rank ends the job; 0 = off */
     } train;
 
     st_optim_config_t optim;            /* parsed "optimizer" */

@@ -238,7 +238,7 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, float gr
 }
 
 st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
-                           int inject_nan, st_step_stats_t *out, st_error_t *err) {
+                           int flags, st_step_stats_t *out, st_error_t *err) {
     memset(out, 0, sizeof *out);
     ST_TRY(st_sampler_set_epoch(&e->sampler, epoch, err));
     ST_TRY(fetch_step(e, step, err));
@@ -246,13 +246,15 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     ST_TRY(global_weight(e, &weight, err));
     float grad_scale = st_loss_grad_scale(e->loss, weight);
     memset(e->shard_sums, 0, sizeof(double) * 4 * (size_t)e->data->S);
-    int flags = 0;
-    if (inject_nan) flags |= ST_FLAG_NONFINITE;
-    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, &flags, err));
-    else {
+    int inject_nan = flags & ST_FLAG_NONFINITE;
+    if (e->exact) {
+        ST_TRY(gradients_exact(e, global_step, grad_scale, &flags, err));
+        ST_MPI(MPI_Allreduce(MPI_IN_PLACE, &flags, 1, MPI_INT, MPI_BOR, e->comm->comm), err);
+    } else {
         if (inject_nan) st_model_grads(e->model)[0] = NAN;
         ST_TRY(gradients_fast(e, global_step, grad_scale, &flags, err));
     }
+    out->stop = (flags & ST_FLAG_STOP) != 0;
     ST_TRY(reduce_sums(e, out, err));
     ST_TRY(update_running_stats(e, err));
     size_t n = st_model_param_floats(e->model);

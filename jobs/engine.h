@@ -53,6 +53,7 @@ typedef struct {
     int64_t correct, count;        /* argmax hits and rows of the global batch */
     double grad_norm;              /* global norm before clipping (same on every rank) */
     int skipped;                   /* 1: non-finite gradient somewhere: no update this step */
+    int stop;                      /* 1: some rank asked to stop (ST_FLAG_STOP): all ranks see it */
 } st_step_stats_t;
 
 /* accumulation: micro-batches per shard per optimizer step (data->micro_batch each). */
@@ -65,10 +66,11 @@ void st_engine_free(st_engine_t *e);
 st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err);
 
 /* Optimizer step `step` (0..steps_per_epoch-1) of `epoch` (the sampler is moved to it);
- * global_step keys dropout. lr_base: this step's base rate. inject_nan: this rank poisons its
- * gradient (fault injection). */
+ * global_step keys dropout. lr_base: this step's base rate. flags: this rank's
+ * ST_FLAG_NONFINITE (fault injection: poison its gradient) and ST_FLAG_STOP (a stop request),
+ * OR-ed over ranks with the step's all-reduce. */
 st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
-                           int inject_nan, st_step_stats_t *out, st_error_t *err);
+                           int flags, st_step_stats_t *out, st_error_t *err);
 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e);
 

@@ -18,6 +18,7 @@
 #include "mpi/collectives.h"
 #include "mpi/fault.h"
 #include "sharding/fingerprint.h"
+#include "jobs/signals.h"
 
 #define EVAL_CHUNK 512
 
@@ -293,9 +294,9 @@ typedef struct {
     int64_t *confusion;   /* [K, K] of the validation pass (owned) */
 } epoch_eval_t;
 
-static st_status_t apply_fault(trainer_t *t, int *inject_nan, st_error_t *err) {
+static st_status_t apply_fault(trainer_t *t, int *flags, st_error_t *err) {
     st_fault_kind_t f = st_fault_at(&t->fault, t->c->rank, t->global_step);
-    *inject_nan = f == ST_FAULT_NAN;
+    *flags = (f == ST_FAULT_NAN ? ST_FLAG_NONFINITE : 0) | (st_signals_pending() ? ST_FLAG_STOP : 0);
     if (f == ST_FAULT_ABORT)
         return st_fail(err, ST_ERR_INTERNAL, "fault injected by STRATA_FAULT at step %lld", (long long)t->global_step);
     if (f == ST_FAULT_KILL) {
@@ -379,11 +380,12 @@ static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
     if (t->c->rank == 0)
         st_progress_begin(&bar, stdout, progress_mode(), (int)t->epoch + 1, (int)t->cfg->train.epochs, t->steps_per_epoch);
     for (; t->step_in_epoch < t->steps_per_epoch; ) {
-        int inject_nan;
-        ST_TRY(st_comm_agree(t->c, apply_fault(t, &inject_nan, err), err));
+        int flags;
+        st_watchdog_beat("a training step", t->global_step);
+        ST_TRY(st_comm_agree(t->c, apply_fault(t, &flags, err), err));
         st_step_stats_t s;
         double lr = st_sched_lr(&t->sched, (long)t->global_step);
-        ST_TRY(st_engine_step(&t->engine, t->epoch, t->step_in_epoch, t->global_step, lr, inject_nan, &s, err));
+        ST_TRY(st_engine_step(&t->engine, t->epoch, t->step_in_epoch, t->global_step, lr, flags, &s, err));
         t->track.loss_sum += s.loss_sum, t->track.weight += s.weight; /* global batch sums */
         t->track.correct += (double)s.correct, t->track.count += (double)s.count;
         ST_TRY(note_step(t, &s, err));
@@ -392,6 +394,10 @@ static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
         if (t->c->rank == 0) trace_step(t);
         if (t->c->rank == 0)
             st_progress_update(&bar, t->step_in_epoch, (int64_t)t->track.count, t->track.loss_sum / t->track.weight);
+        if (s.stop) {
+            *stop_now = 2;
+            break;
+        }
         if (t->opt->stop_after_steps > 0 && t->global_step >= t->opt->stop_after_steps) {
             *stop_now = 1;
             break;
@@ -531,13 +537,14 @@ static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
         double t0 = now_s();
         int stop_now = 0, stop = 0;
         ST_TRY(train_steps(t, &stop_now, err));
+        if (stop_now) res->stopped_after_steps = stop_now == 1, res->preempted = stop_now == 2;
         if (stop_now && t->step_in_epoch < t->steps_per_epoch) { /* mid-epoch: checkpoint where we are */
-            res->stopped_after_steps = 1;
+            st_watchdog_beat("a checkpoint", t->global_step);
             return RANK0(t, save_checkpoint(t, ST_CKPT_LAST, err), err);
         }
+        st_watchdog_beat("evaluation", t->global_step);
         ST_TRY(end_epoch(t, now_s() - t0, &stop, err));
         if (stop_now) {
-            res->stopped_after_steps = 1;
             if (t->c->rank == 0 && !t->cfg->checkpoint.last) ST_TRY(save_checkpoint(t, ST_CKPT_LAST, err));
             return ST_OK;
         }
@@ -554,9 +561,11 @@ static void finish_record(trainer_t *t, const st_train_result_t *res, st_status_
     char status[1100];
     if (rc != ST_OK) snprintf(status, sizeof status, "failed: %s", err->msg);
     else if (res->stopped_after_steps) snprintf(status, sizeof status, "stopped after %lld steps", (long long)t->global_step);
+    else if (res->preempted)
+        snprintf(status, sizeof status, "preempted at step %lld (checkpointed; continue with --resume auto)", (long long)t->global_step);
     else snprintf(status, sizeof status, "%s", res->early_stopped ? "stopped early" : "completed");
     st_error_t e2 = {0};
-    if (st_run_record_set_status(&t->record, status, res->stopped_after_steps ? 0 : time(NULL), &e2) != ST_OK)
+    if (st_run_record_set_status(&t->record, status, res->stopped_after_steps || res->preempted ? 0 : time(NULL), &e2) != ST_OK)
         fprintf(stderr, "strata: warning: %s\n", e2.msg);
 }
 
@@ -579,6 +588,7 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     res->test_accuracy = res->test_loss = res->test_macro_f1 = NAN;
     t.cfg = cfg, t.c = c, t.opt = opt;
     st_threads_set(cfg->train.threads > 0 ? cfg->train.threads : st_comm_threads_default(c));
+    st_watchdog_start(c->rank, cfg->train.stall_timeout);
     st_status_t rc = st_comm_agree(c, st_fault_from_env(&t.fault, err), err);
     if (rc == ST_OK) rc = st_comm_agree(c, build_everything(&t, err), err);
     if (rc == ST_OK) rc = open_run(&t, err);
@@ -593,6 +603,7 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     }
     snprintf(res->run_dir, sizeof res->run_dir, "%s", t.run_dir);
     finish_record(&t, res, rc, err);
+    st_watchdog_stop();
     teardown(&t);
     return rc;
 }

@@ -22,6 +22,7 @@ typedef struct {
 typedef struct {
     char run_dir[4096];
     int stopped_after_steps;     /* 1: --stop-after-steps ended the run */
+    int preempted;               /* 1: a stop signal (SIGUSR1/SIGTERM) ended it, checkpointed (exit 3) */
     int early_stopped;
     double test_accuracy, test_loss, test_macro_f1;  /* NaN without a test split */
 } st_train_result_t;

@@ -19,7 +19,7 @@ train() { # P name [args...]: runs strata train, output in $work/log, returns it
   timeout 120 mpirun -np "$P" --oversubscribe --bind-to none bin/strata train "$CFG" "${SET[@]}" --set "name=$name" "$@" > "$work/log" 2>&1
 }
 has() { grep -q -- "$1" "$work/log"; }
-echo "1..14"
+echo "1..16"
 
 train 2 base; rc=$?
 run="$work/results/base"
@@ -92,4 +92,19 @@ acc=$(/usr/bin/python3 -c "import json,sys; print(round(json.load(open(sys.argv[
 [ $rc = 0 ] && has "accuracy" && [ -s "$run/eval-tiny-test/metrics.json" ] && \
   [ "$(/usr/bin/python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['accuracy'], 6))" "$run/eval-tiny-test/metrics.json")" = "$acc" ]
 ok $? "strata eval of the best checkpoint on the test split reproduces the run's test metrics"
+# Preemption: SIGUSR1 to mpirun (forwarded to the ranks) → checkpoint, exit 3; resume → same result.
+mpirun -np 2 --oversubscribe --bind-to none bin/strata train "$CFG" "${SET[@]}" --set name=long --set train.epochs=300 > "$work/log" 2>&1 &
+pid=$!  # mpirun itself: it forwards SIGUSR1 to the ranks
+for _ in $(seq 100); do [ -s "$work/results/long/history.jsonl" ] && break; sleep 0.1; done
+sleep 0.3; kill -USR1 $pid 2>/dev/null; wait $pid; rc=$?
+status_ok=0; grep -q '"status":.*"preempted at step' "$work/results/long/run.json" || status_ok=1
+train 2 long --set train.epochs=300 --resume auto; rc2=$?
+train 2 long_straight --set train.epochs=300; rc3=$?
+cmp=$(/usr/bin/python3 tests/util/compare_runs.py "$work/results/long_straight" "$work/results/long" 2>&1); rc4=$?
+[ $rc = 3 ] && [ $status_ok = 0 ] && [ $rc2 = 0 ] && [ $rc3 = 0 ] && [ $rc4 = 0 ]
+ok $? "SIGUSR1 stops every rank after the same step with a checkpoint and exit status 3; --resume auto ends identical ($cmp)"
+
+start=$(date +%s); STRATA_FAULT=1:7:hang train 2 hang --set train.stall_timeout=3; rc=$?; secs=$(( $(date +%s) - start ))
+[ $rc != 0 ] && has "\[rank 1\] stalled: no progress for 3 s in a training step at step 7" && [ $secs -lt 30 ]
+ok $? "a hung rank is reported by the watchdog with its rank, phase and step, and the job ends (${secs} s)"
 exit $fail
