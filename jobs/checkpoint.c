@@ -3,9 +3,9 @@
  * one in a folder, and retention.
  *
  * The file is built in memory by HDF5's core driver and written to disk by our own write(), as
- * sharding/dataset.c does: HDF5 1.10 cannot recover from a failed H5Fclose on a real file (disk
- * full, file size limit) and crashes when it shuts down; in memory nothing fails that way and
- * write() reports errno. Files use the 1.8 object format (superblock v2, object header v2), whose
+ * sharding/dataset.c does (both through sharding/h5util.c): HDF5 1.10 cannot recover from a
+ * failed H5Fclose on a real file (disk full, file size limit) and crashes when it shuts down; in
+ * memory nothing fails that way and write() reports errno. Files use the 1.8 object format (superblock v2, object header v2), whose
  * metadata HDF5 itself checksums; our crc32 attributes cover the raw data and the global heap
  * (strings), which HDF5 does not. */
 #include "checkpoint.h"
@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,8 @@
 
 #include <hdf5.h>
 #include <zlib.h>
+
+#include "sharding/h5util.h"
 
 #define FORMAT_ATTR "strata_checkpoint_format"
 
@@ -40,33 +41,6 @@ int st_ckpt_file_name(char *out, size_t size, st_ckpt_kind_t kind, int64_t step)
 }
 
 /* ---- HDF5 helpers ------------------------------------------------------------------------- */
-
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static herr_t walk_innermost(unsigned n, const H5E_error2_t *e, void *data) {
-    if (n == 0 && e->desc) st_format((char *)data, 200, "%s", e->desc);
-    return 0;
-}
-
-/* HDF5's innermost error message as " (HDF5: …)", or "" when the stack is empty. */
-static void h5_detail(char *buf, size_t size) {
-    char desc[200] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, desc);
-    if (desc[0]) st_format(buf, size, " (HDF5: %s)", desc);
-    else buf[0] = '\0';
-    H5Eclear2(H5E_DEFAULT);
-}
-
-static st_status_t h5_fail(st_error_t *err, st_status_t code, const char *path, const char *what) {
-    char detail[256];
-    h5_detail(detail, sizeof detail);
-    return st_fail(err, code, "%s: %s%s", path, what, detail);
-}
-
-static void close_id(hid_t *id, herr_t (*fn)(hid_t)) {
-    if (*id >= 0) fn(*id);
-    *id = -1;
-}
 
 static hid_t vlen_str_type(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -234,57 +208,14 @@ static const char *write_contents(hid_t f, const st_ckpt_write_t *w, int64_t cre
     return ok ? NULL : "cannot write the root attributes";
 }
 
-/* The core driver's image is handed to us at close instead of being freed (as in
- * sharding/dataset.c), so the bytes we write are those of a cleanly closed file. (An image taken
- * with H5Fget_file_image before the close fails HDF5's own metadata checksums in this format, and
- * the close appends past the end of file H5Fget_file_image reports.) */
-typedef struct {
-    void *mem;
-    size_t size; /* bytes allocated at mem */
-    int kept;
-} image_t;
-
-static void *image_malloc(size_t n, H5FD_file_image_op_t op, void *u) {
-    (void)op;
-    void *p = malloc(n);
-    if (p) ((image_t *)u)->mem = p, ((image_t *)u)->size = n;
-    return p;
-}
-
-static void *image_memcpy(void *dst, const void *src, size_t n, H5FD_file_image_op_t op, void *u) {
-    (void)op;
-    (void)u;
-    return memcpy(dst, src, n);
-}
-
-static void *image_realloc(void *ptr, size_t n, H5FD_file_image_op_t op, void *u) {
-    (void)op;
-    void *p = realloc(ptr, n);
-    if (p) ((image_t *)u)->mem = p, ((image_t *)u)->size = n;
-    return p;
-}
-
-static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *u) {
-    image_t *img = u;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr == img->mem) {
-        img->kept = 1;
-        return 0;
-    }
-    if (ptr == img->mem) img->mem = NULL;
-    free(ptr);
-    return 0;
-}
-
-static void *image_udata_copy(void *u) { return u; }
-static herr_t image_udata_free(void *u) {
-    (void)u;
-    return 0;
-}
-
-/* The length of a closed file image: the "end of file address" of its version 2 superblock
+/* The core driver's image is handed to us at close instead of being freed (sharding/h5util.c),
+ * so the bytes we write are those of a cleanly closed file. (An image taken with
+ * H5Fget_file_image before the close fails HDF5's own metadata checksums in this format, and the
+ * close appends past the end of file H5Fget_file_image reports.) So the length of the file is
+ * read from the closed image itself: the "end of file address" of its version 2 superblock
  * (HDF5 file format specification: signature 8 bytes, version, sizes of offsets and lengths,
  * flags, then base, extension and end-of-file addresses of 8 bytes each). 0 when it is not one. */
-static size_t image_length(const image_t *img) {
+static size_t image_length(const st_h5_image_t *img) {
     const unsigned char *b = img->mem;
     if (!b || img->size < 48 || memcmp(b, "\211HDF\r\n\032\n", 8) != 0 || b[8] != 2 || b[9] != 8) return 0;
     uint64_t eof = 0;
@@ -292,44 +223,10 @@ static size_t image_length(const image_t *img) {
     return eof >= 48 && eof <= img->size ? (size_t)eof : 0;
 }
 
-/* Writes n bytes to a new file at `tmp` and fsyncs it; returns errno (0 on success). */
-static int write_image(const char *tmp, const char *buf, size_t n) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) return errno;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, buf + done, n - done > (1u << 30) ? (1u << 30) : n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : EIO;
-            close(fd);
-            return e;
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        return e;
-    }
-    return close(fd) == 0 ? 0 : errno;
-}
-
-/* fsyncs the folder holding `path` (makes a rename or unlink in it durable); returns errno. */
-static int fsync_parent(const char *path) {
-    char dir[4200];
-    if (st_format(dir, sizeof dir, "%s", path)) return ENAMETOOLONG;
-    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    int e = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    return e == EINVAL ? 0 : e; /* file systems that cannot sync folders */
-}
-
 static st_status_t read_file(const char *path, const char *name, st_ckpt_t *ck, st_error_t *err);
 
 st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t *err) {
-    h5_quiet();
+    st_h5_quiet();
     ST_TRY(check_write(path, w, err));
     char tmp[4200];
     if (st_format(tmp, sizeof tmp, "%s.tmp", path)) return st_fail(err, ST_ERR_IO, "%s: path too long", path);
@@ -342,31 +239,27 @@ st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t
     /* Build the file in memory, growing in steps of about its final size. */
     size_t estimate = (w->n_params * (size_t)(1 + w->n_optim_state) + w->n_buffers + (size_t)w->n_classes) * 4 +
                       (size_t)w->n_features * 16 + strlen(w->config_json) + (size_t)w->n_classes * 32 + (1u << 16);
-    image_t img = {0};
-    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
-                                      image_udata_copy, image_udata_free, &img};
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_core(fapl, estimate, 0);
-    H5Pset_file_image_callbacks(fapl, &cb);
+    st_h5_image_t img = {0};
+    hid_t fapl = st_h5_image_fapl(&img, estimate);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
-    if (f < 0) return h5_fail(err, ST_ERR_IO, path, "cannot create the checkpoint in memory");
+    if (f < 0) return st_h5_fail(err, ST_ERR_IO, path, "cannot create the checkpoint in memory");
     const char *failed = write_contents(f, w, created_unix, created);
     char detail[300] = "";
-    if (failed) h5_detail(detail, sizeof detail);
+    if (failed) st_h5_detail(detail, sizeof detail);
     if (H5Fclose(f) < 0 && !failed) { /* in memory, without a backing store: nothing reaches the disk */
         failed = "cannot finish the file";
-        h5_detail(detail, sizeof detail);
+        st_h5_detail(detail, sizeof detail);
     }
     size_t size = failed ? 0 : image_length(&img);
     if (!failed && !size) failed = "cannot finish the file (no complete image from the HDF5 core driver)";
     int e = 0;
-    if (!failed && (e = write_image(tmp, img.mem, size)) != 0) {
-        failed = e == ENOENT || e == EACCES || e == EROFS ? "cannot create the temporary file" : "cannot write the file";
+    if (!failed && (e = st_h5_write_image(tmp, img.mem, size, O_CLOEXEC)) != 0) {
+        failed = st_h5_write_failure(e);
         st_format(detail, sizeof detail, " (%s: %s)", tmp, strerror(e));
     }
-    if (img.kept) free(img.mem);
+    st_h5_image_release(&img);
     /* Read the temporary back through the full validation before it replaces anything. */
     if (!failed) {
         st_ckpt_t back;
@@ -385,7 +278,7 @@ st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t
         unlink(tmp);
         return st_fail(err, ST_ERR_IO, "%s: %s%s; nothing was written", path, failed, detail);
     }
-    if ((e = fsync_parent(path)) != 0)
+    if ((e = st_h5_fsync_parent(path, O_CLOEXEC)) != 0)
         return st_fail(err, ST_ERR_IO, "%s: written, but its folder cannot be synced (%s): it may not survive a "
                        "power loss", path, strerror(e));
     return ST_OK;
@@ -419,22 +312,22 @@ static st_status_t open_ckpt(const char *path, const char *name, hid_t *f, st_er
     if (!S_ISREG(sb.st_mode)) return st_fail(err, ST_ERR_IO, "%s: not a regular file", name);
     htri_t is = H5Fis_hdf5(path);
     if (is == 0) return st_fail(err, ST_ERR_DATA, "%s: not a strata checkpoint (not an HDF5 file)", name);
-    if (is < 0) return h5_fail(err, ST_ERR_IO, name, "cannot read the file");
+    if (is < 0) return st_h5_fail(err, ST_ERR_IO, name, "cannot read the file");
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (*f < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged or truncated: HDF5 cannot open it");
+    if (*f < 0) return st_h5_fail(err, ST_ERR_DATA, name, "damaged or truncated: HDF5 cannot open it");
     return ST_OK;
 }
 
 static st_status_t read_i64_attr(hid_t obj, const char *name, const char *attr, int64_t *v, st_error_t *err) {
     if (H5Aexists(obj, attr) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no attribute %s", name, attr);
     hid_t a = H5Aopen(obj, attr, H5P_DEFAULT);
-    if (a < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open an attribute");
+    if (a < 0) return st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open an attribute");
     hid_t t = H5Aget_type(a), s = H5Aget_space(a);
     st_status_t rc = ST_OK;
     if (H5Tget_class(t) != H5T_INTEGER || H5Sget_simple_extent_npoints(s) != 1)
         rc = st_fail(err, ST_ERR_DATA, "%s: damaged: attribute %s is not one integer", name, attr);
     else if (H5Aread(a, H5T_NATIVE_INT64, v) < 0)
-        rc = h5_fail(err, ST_ERR_DATA, name, "damaged: cannot read an integer attribute");
+        rc = st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot read an integer attribute");
     H5Sclose(s);
     H5Tclose(t);
     H5Aclose(a);
@@ -463,7 +356,7 @@ static st_status_t read_strings(hid_t obj, int is_attr, const char *name, const 
     if (!v || !strs) { rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading %s", name, what); goto done; }
     mt = vlen_str_type();
     herr_t r = n == 0 ? 0 : is_attr ? H5Aread(obj, mt, v) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-    if (r < 0) { rc = h5_fail(err, ST_ERR_DATA, name, "damaged: cannot read strings"); goto done; }
+    if (r < 0) { rc = st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot read strings"); goto done; }
     for (hssize_t i = 0; i < n; i++)
         if (!(strs[i] = strdup(v[i] ? v[i] : ""))) rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory", name);
     if (n > 0) H5Dvlen_reclaim(mt, s, H5P_DEFAULT, v);
@@ -477,9 +370,9 @@ done:
         for (hssize_t i = 0; i < n; i++) free(strs[i]);
     free(strs);
     free(v);
-    close_id(&mt, H5Tclose);
-    close_id(&s, H5Sclose);
-    close_id(&t, H5Tclose);
+    st_h5_close_id(&mt, H5Tclose);
+    st_h5_close_id(&s, H5Sclose);
+    st_h5_close_id(&t, H5Tclose);
     return rc;
 }
 
@@ -492,7 +385,7 @@ static void free_strs(char **s, int n) {
 static st_status_t read_str_attr(hid_t obj, const char *name, const char *attr, char **out, st_error_t *err) {
     if (H5Aexists(obj, attr) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no attribute %s", name, attr);
     hid_t a = H5Aopen(obj, attr, H5P_DEFAULT);
-    if (a < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open an attribute");
+    if (a < 0) return st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open an attribute");
     char **v = NULL;
     int n = 0;
     char what[80];
@@ -523,7 +416,7 @@ static st_status_t open_dataset(hid_t f, const char *name, const char *ds, hid_t
         info.type != H5O_TYPE_DATASET)
         return st_fail(err, ST_ERR_DATA, "%s: damaged: no dataset %s", name, ds);
     *d = H5Dopen2(f, ds, H5P_DEFAULT);
-    if (*d < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open a dataset");
+    if (*d < 0) return st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open a dataset");
     return ST_OK;
 }
 
@@ -571,7 +464,7 @@ static st_status_t read_array(hid_t f, const char *name, const char *ds, size_t 
     if (dim > 0 && H5Dread(d, elem == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         char what[300];
         st_format(what, sizeof what, "damaged or truncated: cannot read %s", ds);
-        rc = h5_fail(err, ST_ERR_DATA, name, what);
+        rc = st_h5_fail(err, ST_ERR_DATA, name, what);
         goto done;
     }
     if (crc_bytes(0, buf, bytes) != stored) {
@@ -583,10 +476,10 @@ static st_status_t read_array(hid_t f, const char *name, const char *ds, size_t 
     if (n_out) *n_out = (size_t)dim;
 done:
     free(buf);
-    close_id(&a, H5Aclose);
-    close_id(&s, H5Sclose);
-    close_id(&t, H5Tclose);
-    close_id(&d, H5Dclose);
+    st_h5_close_id(&a, H5Aclose);
+    st_h5_close_id(&s, H5Sclose);
+    st_h5_close_id(&t, H5Tclose);
+    st_h5_close_id(&d, H5Dclose);
     return rc;
 }
 
@@ -669,7 +562,7 @@ static st_status_t read_contents(hid_t f, const char *name, st_ckpt_t *ck, st_er
     /* Optimizer: n_state, the names in order, one array per name. */
     if (H5Lexists(f, "/optimizer", H5P_DEFAULT) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no /optimizer", name);
     hid_t g = H5Gopen2(f, "/optimizer", H5P_DEFAULT);
-    if (g < 0) return h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open /optimizer");
+    if (g < 0) return st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open /optimizer");
     int64_t n_state = 0;
     rc = read_i64_attr(g, name, "n_state", &n_state, err);
     if (rc == ST_OK && (n_state < 0 || n_state > ST_CKPT_MAX_STATE))
@@ -755,7 +648,7 @@ static st_status_t read_contents(hid_t f, const char *name, st_ckpt_t *ck, st_er
 /* Reads `path`, calling it `name` in messages (the final name while a temporary is verified). */
 static st_status_t read_file(const char *path, const char *name, st_ckpt_t *ck, st_error_t *err) {
     memset(ck, 0, sizeof *ck);
-    h5_quiet();
+    st_h5_quiet();
     st_format(ck->path, sizeof ck->path, "%s", name);
     hid_t f = -1;
     ST_TRY(open_ckpt(path, name, &f, err));
@@ -770,7 +663,7 @@ st_status_t st_ckpt_read(const char *path, st_ckpt_t *ck, st_error_t *err) { ret
 
 st_status_t st_ckpt_peek(const char *path, st_ckpt_info_t *info, st_error_t *err) {
     memset(info, 0, sizeof *info);
-    h5_quiet();
+    st_h5_quiet();
     hid_t f = -1;
     ST_TRY(open_ckpt(path, path, &f, err));
     int64_t c[6];
@@ -927,7 +820,7 @@ st_status_t st_ckpt_retain(const char *dir, int keep_last, int64_t keep_step, st
     if (removed) {
         char p[4400];
         st_format(p, sizeof p, "%s/x", dir);
-        fsync_parent(p);
+        st_h5_fsync_parent(p, O_CLOEXEC);
     }
     return ST_OK;
 }
@@ -941,7 +834,7 @@ st_status_t st_ckpt_save(const char *dir, const st_ckpt_write_t *w, int keep_las
     if (mkdir(dir, 0777) == 0) {
         char p[4400];
         st_format(p, sizeof p, "%s", dir);
-        fsync_parent(p);
+        st_h5_fsync_parent(p, O_CLOEXEC);
     } else if (errno != EEXIST) {
         return st_fail(err, ST_ERR_IO, "%s: cannot create the checkpoint folder: %s", dir, strerror(errno));
     }

@@ -4,12 +4,11 @@
  *
  * HDF5 prints its error stack to stderr by default; every entry point silences it and turns
  * failures into st_error_t messages that name the file and the object at fault, with HDF5's
- * innermost message appended where it helps. */
+ * innermost message appended where it helps. Those helpers, and the in-memory file image the
+ * writer builds and then writes itself, live in sharding/h5util.c. */
 #include "dataset.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,34 +18,9 @@
 
 #include <hdf5.h>
 
+#include "h5util.h"
+
 /* ---- HDF5 helpers ------------------------------------------------------------------------- */
-
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static herr_t walk_innermost(unsigned n, const H5E_error2_t *e, void *data) {
-    if (n == 0 && e->desc) st_format((char *)data, 200, "%s", e->desc);
-    return 0;
-}
-
-/* HDF5's innermost error message as " (…)", or "" when the stack is empty. */
-static void h5_detail(char *buf, size_t size) {
-    char desc[200] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, desc);
-    if (desc[0]) st_format(buf, size, " (HDF5: %s)", desc);
-    else buf[0] = '\0';
-    H5Eclear2(H5E_DEFAULT);
-}
-
-static st_status_t h5_fail(st_error_t *err, st_status_t code, const char *path, const char *what) {
-    char detail[256];
-    h5_detail(detail, sizeof detail);
-    return st_fail(err, code, "%s: %s%s", path, what, detail);
-}
-
-static void close_id(hid_t *id, herr_t (*fn)(hid_t)) {
-    if (*id >= 0) fn(*id);
-    *id = -1;
-}
 
 static const char *type_name(hid_t t, char *buf, size_t size) {
     H5T_class_t c = H5Tget_class(t);
@@ -68,9 +42,9 @@ static st_status_t open_file(const char *path, hid_t fapl, hid_t *f, st_error_t 
         return st_fail(err, ST_ERR_DATA,
                        "%s: not an HDF5 file (a strata dataset is an HDF5 file: see docs/data-format.md; "
                        "strata convert makes one from IDX or CSV)", path);
-    if (is < 0) return h5_fail(err, ST_ERR_IO, path, "cannot read the file");
+    if (is < 0) return st_h5_fail(err, ST_ERR_IO, path, "cannot read the file");
     *f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (*f < 0) return h5_fail(err, ST_ERR_IO, path, "cannot open the HDF5 file");
+    if (*f < 0) return st_h5_fail(err, ST_ERR_IO, path, "cannot open the HDF5 file");
     return ST_OK;
 }
 
@@ -83,7 +57,7 @@ static st_status_t read_str_attr(hid_t obj, const char *path, const char *name, 
     *out = NULL;
     *n_out = 0;
     a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) { rc = h5_fail(err, ST_ERR_DATA, path, "cannot open an attribute"); goto done; }
+    if (a < 0) { rc = st_h5_fail(err, ST_ERR_DATA, path, "cannot open an attribute"); goto done; }
     t = H5Aget_type(a);
     s = H5Aget_space(a);
     if (H5Tget_class(t) != H5T_STRING) {
@@ -107,7 +81,7 @@ static st_status_t read_str_attr(hid_t obj, const char *path, const char *name, 
         vbuf = calloc((size_t)n + 1, sizeof *vbuf);
         if (!vbuf || H5Aread(a, mt, vbuf) < 0) {
             free(strs);
-            rc = h5_fail(err, ST_ERR_DATA, path, "cannot read a string attribute");
+            rc = st_h5_fail(err, ST_ERR_DATA, path, "cannot read a string attribute");
             goto done;
         }
         for (hssize_t i = 0; i < n; i++) strs[i] = strdup(vbuf[i] ? vbuf[i] : "");
@@ -119,7 +93,7 @@ static st_status_t read_str_attr(hid_t obj, const char *path, const char *name, 
         fbuf = calloc((size_t)n + 1, sz + 1);
         if (!fbuf || H5Aread(a, mt, fbuf) < 0) {
             free(strs);
-            rc = h5_fail(err, ST_ERR_DATA, path, "cannot read a string attribute");
+            rc = st_h5_fail(err, ST_ERR_DATA, path, "cannot read a string attribute");
             goto done;
         }
         for (hssize_t i = 0; i < n; i++) strs[i] = strdup(fbuf + (size_t)i * (sz + 1));
@@ -129,10 +103,10 @@ static st_status_t read_str_attr(hid_t obj, const char *path, const char *name, 
 done:
     free(vbuf);
     free(fbuf);
-    close_id(&mt, H5Tclose);
-    close_id(&s, H5Sclose);
-    close_id(&t, H5Tclose);
-    close_id(&a, H5Aclose);
+    st_h5_close_id(&mt, H5Tclose);
+    st_h5_close_id(&s, H5Sclose);
+    st_h5_close_id(&t, H5Tclose);
+    st_h5_close_id(&a, H5Aclose);
     if (rc != ST_OK && err && strstr(err->msg, name) == NULL) st_error_prefix(err, "attribute %s", name);
     return rc;
 }
@@ -146,7 +120,7 @@ static void free_strs(char **s, int n) {
 /* Reads a scalar integer attribute. */
 static st_status_t read_int_attr(hid_t obj, const char *path, const char *name, long long *v, st_error_t *err) {
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return h5_fail(err, ST_ERR_DATA, path, "cannot open an attribute");
+    if (a < 0) return st_h5_fail(err, ST_ERR_DATA, path, "cannot open an attribute");
     hid_t t = H5Aget_type(a), s = H5Aget_space(a);
     st_status_t rc = ST_OK;
     if (H5Tget_class(t) != H5T_INTEGER || H5Sget_simple_extent_npoints(s) != 1) {
@@ -154,7 +128,7 @@ static st_status_t read_int_attr(hid_t obj, const char *path, const char *name, 
         rc = st_fail(err, ST_ERR_DATA, "%s: attribute %s must be one integer (found %s, %lld values)", path, name,
                      type_name(t, tn, sizeof tn), (long long)H5Sget_simple_extent_npoints(s));
     } else if (H5Aread(a, H5T_NATIVE_LLONG, v) < 0) {
-        rc = h5_fail(err, ST_ERR_DATA, path, "cannot read an integer attribute");
+        rc = st_h5_fail(err, ST_ERR_DATA, path, "cannot read an integer attribute");
     }
     H5Sclose(s);
     H5Tclose(t);
@@ -171,7 +145,7 @@ static st_status_t check_dataset(hid_t f, const char *path, const char *name, H5
     if (H5Oget_info_by_name(f, name, &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET)
         return st_fail(err, ST_ERR_DATA, "%s: not a strata dataset: %s is not a dataset", path, name);
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) return h5_fail(err, ST_ERR_DATA, path, "cannot open a dataset");
+    if (d < 0) return st_h5_fail(err, ST_ERR_DATA, path, "cannot open a dataset");
     hid_t t = H5Dget_type(d), s = H5Dget_space(d);
     st_status_t rc = ST_OK;
     char tn[64];
@@ -198,13 +172,13 @@ static st_status_t check_dataset(hid_t f, const char *path, const char *name, H5
 /* Reads a whole 1-d integer dataset converted to `mem_type`. */
 static st_status_t read_1d(hid_t f, const char *path, const char *name, hid_t mem_type, void *buf, st_error_t *err) {
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) return h5_fail(err, ST_ERR_DATA, path, "cannot open a dataset");
+    if (d < 0) return st_h5_fail(err, ST_ERR_DATA, path, "cannot open a dataset");
     herr_t r = H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     H5Dclose(d);
     if (r < 0) {
         char what[96];
         st_format(what, sizeof what, "cannot read %s", name);
-        return h5_fail(err, ST_ERR_IO, path, what);
+        return st_h5_fail(err, ST_ERR_IO, path, what);
     }
     return ST_OK;
 }
@@ -337,7 +311,7 @@ static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st
 
 st_status_t st_dataset_open(const char *path, st_dataset_t *ds, st_error_t *err) {
     memset(ds, 0, sizeof *ds);
-    h5_quiet();
+    st_h5_quiet();
     if (st_format(ds->path, sizeof ds->path, "%s", path))
         return st_fail(err, ST_ERR_IO, "%.100s...: path longer than %zu bytes", path, sizeof ds->path - 1);
     hid_t f = -1;
@@ -360,7 +334,7 @@ void st_dataset_close(st_dataset_t *ds) {
 /* ---- labels ------------------------------------------------------------------------------- */
 
 st_status_t st_dataset_read_labels_raw(const st_dataset_t *ds, int64_t *y, int32_t *split, st_error_t *err) {
-    h5_quiet();
+    st_h5_quiet();
     hid_t f = -1;
     ST_TRY(open_file(ds->path, H5P_DEFAULT, &f, err));
     st_status_t rc = read_1d(f, ds->path, "/y", H5T_NATIVE_INT64, y, err);
@@ -404,7 +378,7 @@ static st_status_t read_rows_open(const st_dataset_t *ds, hid_t f, int64_t row0,
     st_status_t rc = ST_OK;
     hid_t d = -1, fs = -1, ms = -1, dxpl = -1;
     d = H5Dopen2(f, "/X", H5P_DEFAULT);
-    if (d < 0) { rc = h5_fail(err, ST_ERR_DATA, ds->path, "cannot open /X"); goto done; }
+    if (d < 0) { rc = st_h5_fail(err, ST_ERR_DATA, ds->path, "cannot open /X"); goto done; }
     fs = H5Dget_space(d);
     hsize_t dims[3] = {0, 0, 0};
     int nd = H5Sget_simple_extent_ndims(fs);
@@ -432,19 +406,19 @@ static st_status_t read_rows_open(const st_dataset_t *ds, hid_t f, int64_t row0,
     if (H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, n_rows > 0 ? (void *)X : (void *)&dummy) < 0) {
         char what[128];
         st_format(what, sizeof what, "cannot read /X rows %lld..%lld", (long long)row0, (long long)(row0 + n_rows - 1));
-        rc = h5_fail(err, ST_ERR_IO, ds->path, what);
+        rc = st_h5_fail(err, ST_ERR_IO, ds->path, what);
     }
 done:
-    close_id(&dxpl, H5Pclose);
-    close_id(&ms, H5Sclose);
-    close_id(&fs, H5Sclose);
-    close_id(&d, H5Dclose);
+    st_h5_close_id(&dxpl, H5Pclose);
+    st_h5_close_id(&ms, H5Sclose);
+    st_h5_close_id(&fs, H5Sclose);
+    st_h5_close_id(&d, H5Dclose);
     return rc;
 }
 
 st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
                                  st_error_t *err) {
-    h5_quiet();
+    st_h5_quiet();
     int bad = row0 < 0 || n_rows < 0 || row0 > ds->n || n_rows > ds->n - row0 || (n_rows > 0 && !X);
     if (comm == MPI_COMM_NULL) {
         if (bad)
@@ -472,7 +446,7 @@ st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     hid_t f = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
-    if (f < 0) return h5_fail(err, ST_ERR_IO, ds->path, "cannot open the file over MPI-IO");
+    if (f < 0) return st_h5_fail(err, ST_ERR_IO, ds->path, "cannot open the file over MPI-IO");
     st_status_t rc = read_rows_open(ds, f, row0, n_rows, X, 1, err);
     H5Fclose(f);
     return rc;
@@ -594,83 +568,6 @@ static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
     return NULL;
 }
 
-static int fsync_path(const char *p, int flags) {
-    int fd = open(p, flags);
-    if (fd < 0) return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
-/* The file is built in memory by HDF5's core driver and written to disk by us: HDF5 1.10 cannot
- * recover from a failed H5Fclose (disk full, file size limit): the file stays half-closed and
- * the library crashes when it shuts down. In memory nothing can fail that way, and our own
- * write() reports errno. These callbacks hand the driver's buffer to us at close. */
-typedef struct {
-    void *mem;
-    int kept;
-} image_t;
-
-static void *image_malloc(size_t n, H5FD_file_image_op_t op, void *u) {
-    (void)op;
-    void *p = malloc(n);
-    if (p) ((image_t *)u)->mem = p;
-    return p;
-}
-
-static void *image_memcpy(void *dst, const void *src, size_t n, H5FD_file_image_op_t op, void *u) {
-    (void)op;
-    (void)u;
-    return memcpy(dst, src, n);
-}
-
-static void *image_realloc(void *ptr, size_t n, H5FD_file_image_op_t op, void *u) {
-    (void)op;
-    void *p = realloc(ptr, n);
-    if (p) ((image_t *)u)->mem = p;
-    return p;
-}
-
-static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *u) {
-    image_t *img = u;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr == img->mem) {
-        img->kept = 1;
-        return 0;
-    }
-    if (ptr == img->mem) img->mem = NULL;
-    free(ptr);
-    return 0;
-}
-
-static void *image_udata_copy(void *u) { return u; }
-static herr_t image_udata_free(void *u) {
-    (void)u;
-    return 0;
-}
-
-/* Writes n bytes to a new file at `tmp` and fsyncs it; returns errno (0 on success). */
-static int write_image(const char *tmp, const char *buf, size_t n) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) return errno;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, buf + done, n - done > (1u << 30) ? (1u << 30) : n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : EIO;
-            close(fd);
-            return e;
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        return e;
-    }
-    return close(fd) == 0 ? 0 : errno;
-}
-
 /* Re-opens the written temporary and checks /X's shape before it replaces anything. */
 static int verify_written(const char *tmp, const st_dataset_spec_t *s) {
     hid_t f = H5Fopen(tmp, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -691,7 +588,7 @@ static int verify_written(const char *tmp, const st_dataset_spec_t *s) {
 }
 
 st_status_t st_dataset_write(const char *path, const st_dataset_spec_t *spec, st_error_t *err) {
-    h5_quiet();
+    st_h5_quiet();
     int k = 0;
     ST_TRY(check_spec(path, spec, &k, err));
     char tmp[4200];
@@ -699,37 +596,33 @@ st_status_t st_dataset_write(const char *path, const st_dataset_spec_t *spec, st
 
     /* Build the file in memory, growing in steps of about its final size. */
     size_t estimate = (size_t)spec->n * ((size_t)st_shape_numel(spec->shape) * sizeof(float) + 8) + (1u << 20);
-    image_t img = {0};
-    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
-                                      image_udata_copy, image_udata_free, &img};
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_core(fapl, estimate, 0);
-    H5Pset_file_image_callbacks(fapl, &cb);
+    st_h5_image_t img = {0};
+    hid_t fapl = st_h5_image_fapl(&img, estimate);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
-    if (f < 0) return h5_fail(err, ST_ERR_IO, path, "cannot create the file in memory");
+    if (f < 0) return st_h5_fail(err, ST_ERR_IO, path, "cannot create the file in memory");
     const char *failed = write_contents(f, spec, k);
     char detail[256] = "";
-    if (failed) h5_detail(detail, sizeof detail);
+    if (failed) st_h5_detail(detail, sizeof detail);
     ssize_t size = failed ? 0 : H5Fget_file_image(f, NULL, 0);
     if (!failed && size <= 0) {
         failed = "cannot finish the file";
-        h5_detail(detail, sizeof detail);
+        st_h5_detail(detail, sizeof detail);
     }
     if (H5Fclose(f) < 0 && !failed) {
         failed = "cannot finish the file";
-        h5_detail(detail, sizeof detail);
+        st_h5_detail(detail, sizeof detail);
     }
     if (!failed && !img.kept) failed = "cannot finish the file (the HDF5 core driver kept its image)";
     int e = 0;
-    if (!failed && (e = write_image(tmp, img.mem, (size_t)size)) != 0) {
-        failed = e == ENOENT || e == EACCES || e == EROFS ? "cannot create the temporary file" : "cannot write the file";
+    if (!failed && (e = st_h5_write_image(tmp, img.mem, (size_t)size, 0)) != 0) {
+        failed = st_h5_write_failure(e);
         st_format(detail, sizeof detail, " (%s: %s)", tmp, strerror(e));
     }
-    if (img.kept) free(img.mem);
+    st_h5_image_release(&img);
     if (!failed && !verify_written(tmp, spec)) {
         failed = "the written file does not read back";
-        h5_detail(detail, sizeof detail);
+        st_h5_detail(detail, sizeof detail);
     }
     if (!failed && rename(tmp, path) != 0) {
         failed = "cannot rename the temporary file over it";
@@ -740,8 +633,6 @@ st_status_t st_dataset_write(const char *path, const st_dataset_spec_t *spec, st
         return st_fail(err, ST_ERR_IO, "%s: %s%s; nothing was written", path, failed, detail);
     }
     /* Make the rename itself durable. */
-    char dir[4200];
-    st_format(dir, sizeof dir, "%s", path);
-    fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY);
+    st_h5_fsync_parent(path, 0);
     return ST_OK;
 }
