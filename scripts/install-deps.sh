@@ -13,6 +13,7 @@ PACKAGES=(
   libcmocka-dev
   python3-torch python3-h5py python3-numpy   # fixture generation and interop tests only
   dataset-fashion-mnist                      # the default dataset
+  slurm-wlm slurm-client munge               # slurm/cluster.sh: a local Slurm cluster for tests
 )
 
 missing=()
