@@ -22,6 +22,15 @@ static void usage(FILE *out) {
             "                                       metrics of a trained model on any dataset in the format\n"
             "  strata verify CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]\n"
             "                                       run the first N steps at each rank count; report the first difference\n"
+            "  strata sbatch CONFIG.json [--nodes N] [--ranks-per-node R] [--threads T] [--time HH:MM:SS]\n"
+            "         [--partition P] [--account A] [--mem M] [--grace SECONDS] [--after JOBID] [--launcher srun|mpirun]\n"
+            "         [--max-restarts K] [--dry-run] [--set key.path=value ...] [--sweep key=v1,v2,... ...] [--auto]\n"
+            "                                       write a Slurm batch script for the run (or a sweep: a job array)\n"
+            "                                       and submit it; it requeues itself after a checkpointed preemption\n"
+            "  strata plan CONFIG.json [--set key.path=value ...] [--cpus-per-node C]\n"
+            "                                       nodes x ranks x threads for the config's dataset, with the reasons\n"
+            "  strata sweep-report RUN_DIR|SWEEP_DIR ...\n"
+            "                                       compare runs: best validation accuracy, test accuracy, status\n"
             "  strata info [--json]                 machine, threads and BLIS kernels strata would use\n"
             "  strata help                          this text\n"
             "  strata convert idx IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
@@ -226,6 +235,9 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "train") == 0) return st_cmd_train(argc, argv);
     if (strcmp(argv[1], "eval") == 0) return st_cmd_eval(argc, argv);
     if (strcmp(argv[1], "verify") == 0) return st_cmd_verify(argc, argv);
+    if (strcmp(argv[1], "sbatch") == 0) return st_cmd_sbatch(argc, argv);
+    if (strcmp(argv[1], "plan") == 0) return st_cmd_plan(argc, argv);
+    if (strcmp(argv[1], "sweep-report") == 0) return st_cmd_sweep_report(argc, argv);
     fprintf(stderr, "strata: unknown command \"%s\" (see strata help)\n", argv[1]);
     return 2;
 }
