@@ -93,7 +93,7 @@ static void test_defaults(void **state) {
         "\"data\":{\"path\":\"d.h5\",\"shards\":\"auto\",\"val_fraction\":0.1,\"standardize\":true,"
         "\"scale_pixels\":false,\"allow_nonfinite\":false,\"split\":{\"train\":0.81,\"val\":0.09,\"test\":0.1}},"
         "\"train\":{\"epochs\":2,\"batch_size\":64,\"accumulation_steps\":1,\"eval_every\":1,\"clip_norm\":0,"
-        "\"threads\":0,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100},"
+        "\"threads\":0,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100,\"stall_timeout\":600},"
         "\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1},\"schedule\":{\"type\":\"constant\"},"
         "\"loss\":{\"type\":\"cross_entropy\"},"
         "\"model\":{\"layers\":[{\"type\":\"dense\",\"units\":8},{\"type\":\"relu\"},{\"type\":\"dense\",\"units\":\"classes\"}]},"
@@ -198,7 +198,8 @@ static void test_unknown_keys(void **state) {
                "reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\"}, \"train\": {\"epochs\": 1, \"bach_size\": 4}}", NULL, 0,
                "t.json: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, batch_size, "
-               "accumulation_steps, eval_every, clip_norm, threads, max_nonfinite_steps, divergence_check_every, log_every");
+               "accumulation_steps, eval_every, clip_norm, threads, max_nonfinite_steps, divergence_check_every, log_every, "
+               "stall_timeout");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"split\": {\"trian\": 1}}}", NULL, 0,
                "t.json: data.split: unknown key \"trian\" (did you mean \"train\"?); known keys: train, val, test");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"colour\": 1}}", NULL, 0,
@@ -211,7 +212,7 @@ static void test_unknown_keys(void **state) {
     set_fails("train.bach_size=3",
               "--set train.bach_size=3: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, "
               "batch_size, accumulation_steps, eval_every, clip_norm, threads, max_nonfinite_steps, divergence_check_every, "
-              "log_every");
+              "log_every, stall_timeout");
     set_fails("early_stoping.enabled=true",
               "--set early_stoping.enabled=true: unknown key \"early_stoping\" (did you mean \"early_stopping\"?); known "
               "keys: name, seed, results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, "
@@ -335,7 +336,7 @@ static void test_diff(void **state) {
     (void)state;
     st_run_config_t a, b;
     load_ok(&a, MINIMAL, NULL, 0);
-    const char *sets[] = {"train.epochs=50", "train.threads=4", "train.log_every=10", "train.batch_size=128",
+    const char *sets[] = {"train.epochs=50", "train.threads=4", "train.log_every=10", "train.stall_timeout=5", "train.batch_size=128",
                           "model.layers[0].units=16", "optimizer.momentum=0.9", "seed=1"};
     load_ok(&b, MINIMAL, sets, (int)(sizeof sets / sizeof sets[0]));
     char out[256];
