@@ -276,6 +276,30 @@ static void sgd_step(st_optim_t *o, float *p, const float *g, double lr_base) {
     }
 }
 
+/* One Adam/AdamW update of a segment (restrict: the arrays never overlap, so the loop vectorises;
+ * the arithmetic is element by element as torch's, in the same order). */
+static void adam_segment(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                         int decoupled, float wd, float shrink, float b1f, float b2f, float one_m_b1, float one_m_b2,
+                         float bc2f, float epsf, float neg_step) {
+    if (decoupled) {
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < n; i++) {
+            float pi = p[i] * shrink, gi = g[i];
+            float mi = m[i] * b1f + one_m_b1 * gi, vi = v[i] * b2f + one_m_b2 * gi * gi;
+            m[i] = mi, v[i] = vi;
+            p[i] = pi + neg_step * mi / (sqrtf(vi) / bc2f + epsf);
+        }
+    } else {
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < n; i++) {
+            float pi = p[i], gi = wd != 0.0f ? g[i] + wd * pi : g[i];
+            float mi = m[i] * b1f + one_m_b1 * gi, vi = v[i] * b2f + one_m_b2 * gi * gi;
+            m[i] = mi, v[i] = vi;
+            p[i] = pi + neg_step * mi / (sqrtf(vi) / bc2f + epsf);
+        }
+    }
+}
+
 static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base) {
     const int decoupled = o->cfg.type == ST_OPTIM_ADAMW;
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2;
@@ -289,17 +313,9 @@ static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base) {
         const double lr = lr_base * seg->lr_mult;
         const float wd = (float)seg->weight_decay, shrink = (float)(1.0 - lr * seg->weight_decay);
         const float neg_step = (float)-(lr / bc1);
-        const size_t end = seg->offset + seg->n;
-        #pragma omp for schedule(static) nowait
-        for (size_t i = seg->offset; i < end; i++) {
-            float gi = g[i];
-            if (decoupled) p[i] = p[i] * shrink;
-            else if (wd != 0.0f) gi = gi + wd * p[i];
-            m[i] = m[i] * b1f + one_m_b1 * gi;
-            v[i] = v[i] * b2f + one_m_b2 * gi * gi;
-            float denom = sqrtf(v[i]) / bc2f + epsf;
-            p[i] = p[i] + neg_step * m[i] / denom;
-        }
+        size_t off = seg->offset;
+        adam_segment(p + off, g + off, m + off, v + off, seg->n, decoupled, wd, shrink, b1f, b2f, one_m_b1, one_m_b2,
+                     bc2f, epsf, neg_step);
     }
 }
 

@@ -23,12 +23,26 @@ typedef enum {
     ST_RNG_TEST = 15     /* test-data generation */
 } st_rng_purpose_t;
 
-/* The raw block function: out = Philox4x32-10(ctr, key). */
-void st_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* The raw block function: out = Philox4x32-10(ctr, key). Inline: dropout masks call it once
+ * per four elements. */
+static inline void st_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0, c1 = (uint32_t)p1, c2 = n2, c3 = (uint32_t)p0;
+    }
+    out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+}
 
 /* Four words for (seed, purpose, stream, step, index). */
-void st_rand_u32x4(uint64_t seed, uint32_t purpose, uint32_t stream, uint32_t step, uint64_t index,
-                   uint32_t out[4]);
+static inline void st_rand_u32x4(uint64_t seed, uint32_t purpose, uint32_t stream, uint32_t step, uint64_t index,
+                                 uint32_t out[4]) {
+    uint32_t ctr[4] = {(uint32_t)index, (uint32_t)(index >> 32), step, (purpose << 24) | (stream & 0xFFFFFFu)};
+    uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    st_philox4x32_10(ctr, key, out);
+}
 
 /* A 32-bit word as a float uniform in [0, 1): the top 24 bits times 2^-24 (exact in float). */
 static inline float st_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }

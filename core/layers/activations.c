@@ -21,19 +21,19 @@
 #define SQRT_2_OVER_PI 0.79788456080286535588f /* sqrt(2/π) */
 #define GELU_KAPPA 0.044715f
 
-void st_relu_forward(float *out, const float *in, long n) {
+void st_relu_forward(float *restrict out, const float *restrict in, long n) {
     ELEMENTWISE(n, out[i] = in[i] > 0.0f ? in[i] : 0.0f);
 }
 
-void st_relu_backward(float *din, const float *dout, const float *in, long n) {
+void st_relu_backward(float *restrict din, const float *restrict dout, const float *restrict in, long n) {
     ELEMENTWISE(n, din[i] = in[i] > 0.0f ? dout[i] : 0.0f);
 }
 
-void st_leaky_relu_forward(float *out, const float *in, float negative_slope, long n) {
+void st_leaky_relu_forward(float *restrict out, const float *restrict in, float negative_slope, long n) {
     ELEMENTWISE(n, out[i] = in[i] > 0.0f ? in[i] : in[i] * negative_slope);
 }
 
-void st_leaky_relu_backward(float *din, const float *dout, const float *in, float negative_slope, long n) {
+void st_leaky_relu_backward(float *restrict din, const float *restrict dout, const float *restrict in, float negative_slope, long n) {
     ELEMENTWISE(n, din[i] = in[i] > 0.0f ? dout[i] : dout[i] * negative_slope);
 }
 
@@ -67,17 +67,17 @@ static inline float gelu_tanh_grad(float x) {
     return s + 2.0f * x * s * s_neg * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_KAPPA * x * x);
 }
 
-void st_gelu_forward(float *out, const float *in, int tanh_approx, long n) {
+void st_gelu_forward(float *restrict out, const float *restrict in, int tanh_approx, long n) {
     if (tanh_approx) ELEMENTWISE(n, out[i] = gelu_tanh(in[i]));
     else ELEMENTWISE(n, out[i] = gelu_erf(in[i]));
 }
 
-void st_gelu_backward(float *din, const float *dout, const float *in, int tanh_approx, long n) {
+void st_gelu_backward(float *restrict din, const float *restrict dout, const float *restrict in, int tanh_approx, long n) {
     if (tanh_approx) ELEMENTWISE(n, din[i] = dout[i] * gelu_tanh_grad(in[i]));
     else ELEMENTWISE(n, din[i] = dout[i] * gelu_erf_grad(in[i]));
 }
 
-void st_sigmoid_forward(float *out, const float *in, long n) {
+void st_sigmoid_forward(float *restrict out, const float *restrict in, long n) {
     ELEMENTWISE(n, out[i] = 1.0f / (1.0f + expf(-in[i])));
 }
 
@@ -88,11 +88,11 @@ static inline float sigmoid_grad(float x) {
     return s * s_neg;
 }
 
-void st_sigmoid_backward(float *din, const float *dout, const float *in, long n) {
+void st_sigmoid_backward(float *restrict din, const float *restrict dout, const float *restrict in, long n) {
     ELEMENTWISE(n, din[i] = dout[i] * sigmoid_grad(in[i]));
 }
 
-void st_tanh_forward(float *out, const float *in, long n) {
+void st_tanh_forward(float *restrict out, const float *restrict in, long n) {
     ELEMENTWISE(n, out[i] = tanhf(in[i]));
 }
 
@@ -102,16 +102,16 @@ static inline float tanh_grad(float x) {
     return 4.0f * e / (d * d);
 }
 
-void st_tanh_backward(float *din, const float *dout, const float *in, long n) {
+void st_tanh_backward(float *restrict din, const float *restrict dout, const float *restrict in, long n) {
     ELEMENTWISE(n, din[i] = dout[i] * tanh_grad(in[i]));
 }
 
-void st_hardswish_forward(float *out, const float *in, long n) {
+void st_hardswish_forward(float *restrict out, const float *restrict in, long n) {
     ELEMENTWISE(n, out[i] = in[i] * fminf(fmaxf(in[i] + 3.0f, 0.0f), 6.0f) / 6.0f);
 }
 
 /* PyTorch: 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 for x > 3. */
-void st_hardswish_backward(float *din, const float *dout, const float *in, long n) {
+void st_hardswish_backward(float *restrict din, const float *restrict dout, const float *restrict in, long n) {
     ELEMENTWISE(n, din[i] = in[i] < -3.0f ? 0.0f : in[i] <= 3.0f ? dout[i] * (in[i] / 3.0f + 0.5f) : dout[i]);
 }
 

@@ -25,12 +25,12 @@ void st_dropout_mask(float *mask, const int64_t *sample_index, uint64_t seed, ui
     }
 }
 
-void st_dropout_forward(float *out, const float *in, const float *mask, long count) {
+void st_dropout_forward(float *restrict out, const float *restrict in, const float *restrict mask, long count) {
     #pragma omp parallel for schedule(static)
     for (long i = 0; i < count; i++) out[i] = in[i] * mask[i];
 }
 
-void st_dropout_backward(float *din, const float *dout, const float *mask, long count) {
+void st_dropout_backward(float *restrict din, const float *restrict dout, const float *restrict mask, long count) {
     #pragma omp parallel for schedule(static)
     for (long i = 0; i < count; i++) din[i] = dout[i] * mask[i];
 }
