@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= -O3 -g
-CFLAGS   += -std=c17 -Wall -Wextra -fopenmp -MMD -MP -D_GNU_SOURCE
+CFLAGS   += -std=c17 -Wall -Wextra -fopenmp -fno-math-errno -MMD -MP -D_GNU_SOURCE
 CPPFLAGS += -I. -Icore -isystem $(BLIS_INC) $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lblis -lz -lm
 

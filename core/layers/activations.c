@@ -26,7 +26,7 @@ void st_relu_forward(float *restrict out, const float *restrict in, long n) {
 }
 
 void st_relu_backward(float *restrict din, const float *restrict dout, const float *restrict in, long n) {
-    ELEMENTWISE(n, din[i] = in[i] > 0.0f ? dout[i] : 0.0f);
+    ELEMENTWISE(n, float d = dout[i]; din[i] = in[i] > 0.0f ? d : 0.0f); /* unconditional load: vectorises */
 }
 
 void st_leaky_relu_forward(float *restrict out, const float *restrict in, float negative_slope, long n) {
