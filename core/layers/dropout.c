@@ -11,17 +11,16 @@
 
 void st_dropout_mask(float *mask, const int64_t *sample_index, uint64_t seed, uint32_t layer_index,
                      uint32_t step, double rate, int B, long n) {
-    long q = (n + 3) / 4;
+    long q = (n + 3) / 4, chunks = (q + 7) / 8; /* blocks of four elements, eight blocks a chunk */
     float scale = (float)(1.0 / (1.0 - rate));
-    /* one task per (row, block of four elements) */
     #pragma omp parallel for schedule(static)
-    for (long t = 0; t < (long)B * q; t++) {
-        long b = t / q, k = t % q;
+    for (long t = 0; t < (long)B * chunks; t++) {
+        long b = t / chunks, k0 = 8 * (t % chunks);
         uint64_t s = sample_index ? (uint64_t)sample_index[b] : (uint64_t)b;
-        uint32_t w[4];
-        st_rand_u32x4(seed, ST_RNG_DROPOUT, layer_index, step, s * (uint64_t)q + (uint64_t)k, w);
-        for (long j = 4 * k; j < 4 * k + 4 && j < n; j++)
-            mask[b * n + j] = (double)st_u32_to_unit(w[j % 4]) >= rate ? scale : 0.0f;
+        uint32_t w[32];
+        st_rand_u32x4_x8(seed, ST_RNG_DROPOUT, layer_index, step, s * (uint64_t)q + (uint64_t)k0, w);
+        long j0 = 4 * k0, j1 = j0 + 32 < n ? j0 + 32 : n;
+        for (long j = j0; j < j1; j++) mask[b * n + j] = (double)st_u32_to_unit(w[j - j0]) >= rate ? scale : 0.0f;
     }
 }
 
