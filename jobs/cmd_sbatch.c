@@ -25,6 +25,7 @@
 
 #include <cJSON.h>
 
+#include "fileio.h"
 #include "jobs/commands.h"
 #include "jobs/config.h"
 #include "jobs/results.h"
@@ -214,26 +215,6 @@ static int has_checkpoints(const char *run_dir) {
     return found;
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = cap * 2 + 8192);
-            if (!nb) return free(buf), fclose(f), NULL;
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* ---- config checks ---------------------------------------------------------------------------- */
 
 /* Loads CONFIG with overrides (+ "train.threads=T") and checks ranks <= shards. `what` ("" or
@@ -406,7 +387,7 @@ static int sbatch_main(sbatch_args_t *a) {
         else if (exists(run_dir) && !is_dir(run_dir))
             rc = st_fail(&err, ST_ERR_CONFIG, "%s exists and is not a folder", run_dir);
     } else if (rc == ST_OK && exists(run_dir)) {
-        char *old = read_text(sweep_path);
+        char *old = st_read_file(sweep_path, NULL, NULL);
         cJSON *old_doc = old ? cJSON_Parse(old) : NULL;
         free(old);
         if (old_doc && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old_doc, "tasks"),

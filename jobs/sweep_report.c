@@ -16,6 +16,7 @@
 
 #include <cJSON.h>
 
+#include "fileio.h"
 #include "jobs/commands.h"
 
 #define PATH_CAP 4096
@@ -30,30 +31,10 @@ typedef struct {
     int order;
 } row_t;
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = cap * 2 + 8192);
-            if (!nb) return free(buf), fclose(f), NULL;
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 static cJSON *read_json(const char *dir, const char *file) {
     char path[PATH_CAP + 64];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    char *text = read_text(path);
+    char *text = st_read_file(path, NULL, NULL);
     cJSON *doc = text ? cJSON_Parse(text) : NULL;
     free(text);
     return doc;
@@ -79,7 +60,7 @@ static void read_run(row_t *r) {
     }
     char path[PATH_CAP + 64];
     snprintf(path, sizeof path, "%s/history.jsonl", r->dir);
-    char *hist = read_text(path);
+    char *hist = st_read_file(path, NULL, NULL);
     for (char *save = NULL, *ln = hist ? strtok_r(hist, "\n", &save) : NULL; ln; ln = strtok_r(NULL, "\n", &save)) {
         cJSON *rec = cJSON_Parse(ln); /* a line cut short by a crash does not parse: skipped */
         if (!rec) continue;

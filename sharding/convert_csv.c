@@ -1,6 +1,7 @@
 /* convert_csv.c — reads a CSV file with a header row (RFC 4180 basics) into features, class ids
  * and names, and writes it as a strata dataset. The rules are in convert_csv.h and docs/data.md.
  * The whole file is read into memory; records are decoded one at a time into a scratch buffer. */
+#include "fileio.h"
 #include "convert_csv.h"
 
 #include <ctype.h>
@@ -168,36 +169,6 @@ void st_csv_free(st_csv_data_t *d) {
     memset(d, 0, sizeof *d);
 }
 
-static char *read_file(const char *path, size_t *n, st_error_t *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno)), NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) break;
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (len < cap) break;
-        char *b = realloc(buf, cap * 2);
-        if (!b) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = b;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading the file", path), NULL;
-    if (bad) {
-        free(buf);
-        return st_fail(err, ST_ERR_IO, "%s: read error", path), NULL;
-    }
-    *n = len;
-    return buf;
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Lists the header's columns for an error message. */
@@ -218,7 +189,7 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
     memset(out, 0, sizeof *out);
     const char *path = opt->path;
     size_t size = 0;
-    char *text = read_file(path, &size, err);
+    char *text = st_read_file(path, &size, err);
     if (!text) return err ? err->code : ST_ERR_IO;
     st_status_t rc = ST_OK;
     csv_t c = {.path = path, .p = text, .end = text + size, .line = 1};
