@@ -27,23 +27,6 @@
 
 #include "jobs/checkpoint.h"
 
-static char dir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k = 0;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static int exists(const char *p) { return access(p, F_OK) == 0; }
-
-#define assert_msg_contains(msg, text)                                                       \
-    do {                                                                                     \
-        if (!strstr((msg), (text))) fail_msg("message \"%s\" lacks \"%s\"", (msg), (text)); \
-    } while (0)
-
 /* Warnings collected into one buffer, one per line. */
 typedef struct {
     char text[8192];
@@ -169,9 +152,9 @@ static void test_round_trip(void **state) {
     sample_t s;
     sample_init(&s, 1000, 10, 1234);
     st_error_t err = {0};
-    const char *p = tmp_path("rt.h5");
+    const char *p = tu_tmp_path("rt.h5");
     if (st_ckpt_write(p, &s.w, &err) != ST_OK) fail_msg("%s", err.msg);
-    assert_false(exists(tmp_path("rt.h5.tmp")));
+    assert_false(tu_exists(tu_tmp_path("rt.h5.tmp")));
     st_ckpt_t ck;
     if (st_ckpt_read(p, &ck, &err) != ST_OK) fail_msg("%s", err.msg);
     assert_matches(&ck, &s);
@@ -208,7 +191,7 @@ static void test_round_trip(void **state) {
     /* A refused spec changes nothing. */
     s.w.n_classes = 0;
     assert_int_equal(st_ckpt_write(p, &s.w, &err), ST_ERR_INTERNAL);
-    assert_msg_contains(err.msg, "rt.h5: 0 classes");
+    tu_assert_contains(err.msg, "rt.h5: 0 classes");
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_OK);
     st_ckpt_free(&ck);
     sample_free(&s);
@@ -246,7 +229,7 @@ static void test_restore_into_optimizer(void **state) {
     s.w.params = params;
     double sbuf[ST_SCHED_STATE_LEN];
     st_ckpt_fill_state(&s.w, opt, &sch, sbuf);
-    const char *p = tmp_path("restore.h5");
+    const char *p = tu_tmp_path("restore.h5");
     if (st_ckpt_write(p, &s.w, &err) != ST_OK) fail_msg("%s", err.msg);
     st_ckpt_t ck;
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_OK);
@@ -259,13 +242,13 @@ static void test_restore_into_optimizer(void **state) {
     assert_true(sch2.state.lr < 0.01);
     /* Another model: the message names the checkpoint. */
     assert_int_equal(st_ckpt_restore(&ck, params2, N - 1, NULL, 0, opt2, NULL, &err), ST_ERR_SHAPE);
-    assert_msg_contains(err.msg, "restore.h5: has 40 parameters, the model has 39");
+    tu_assert_contains(err.msg, "restore.h5: has 40 parameters, the model has 39");
     /* Another optimizer (SGD without momentum has no state). */
     st_optim_t *sgd = NULL;
     st_optim_config_default(&oc, ST_OPTIM_SGD);
     assert_int_equal(st_optim_create(&oc, &v, 1, N, &sgd, &err), ST_OK);
     assert_int_equal(st_ckpt_restore(&ck, params2, N, NULL, 0, sgd, NULL, &err), ST_ERR_CONFIG);
-    assert_msg_contains(err.msg, "restore.h5: has 2 optimizer state arrays, this optimizer has 0");
+    tu_assert_contains(err.msg, "restore.h5: has 2 optimizer state arrays, this optimizer has 0");
     st_ckpt_free(&ck);
     st_optim_free(sgd);
     st_optim_free(opt);
@@ -276,14 +259,14 @@ static void test_restore_into_optimizer(void **state) {
 /* ---- naming, retention, choosing ---- */
 
 static void mk_subdir(char *out, size_t size, const char *name) {
-    snprintf(out, size, "%s/%s", dir, name);
+    snprintf(out, size, "%s/%s", tu_tmpdir(), name);
     assert_int_equal(mkdir(out, 0777), 0);
 }
 
 static void test_retention(void **state) {
     (void)state;
     char d[256], p[512], got[512];
-    snprintf(d, sizeof d, "%s/run1/checkpoints", dir);
+    snprintf(d, sizeof d, "%s/run1/checkpoints", tu_tmpdir());
     mk_subdir(p, sizeof p, "run1"); /* st_ckpt_save creates checkpoints/ itself */
     sample_t s;
     sample_init(&s, 100, 4, 0);
@@ -306,36 +289,36 @@ static void test_retention(void **state) {
     int want[5] = {0, 0, 0, 1, 1};
     for (int i = 1; i <= 5; i++) {
         snprintf(p, sizeof p, "%s/step-%09d.h5", d, 10 * i);
-        if (exists(p) != want[i - 1]) fail_msg("%s: exists = %d", p, exists(p));
+        if (tu_exists(p) != want[i - 1]) fail_msg("%s: exists = %d", p, tu_exists(p));
     }
     snprintf(p, sizeof p, "%s/best.h5", d);
-    assert_true(exists(p));
+    assert_true(tu_exists(p));
     st_ckpt_t ck;
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_OK);
     assert_int_equal(ck.kind, ST_CKPT_BEST);
     assert_int_equal(ck.step, 20);
     st_ckpt_free(&ck);
     assert_int_equal(st_ckpt_find_latest(d, got, sizeof got, collect, &wn, &err), ST_OK);
-    assert_msg_contains(got, "step-000000050.h5");
+    tu_assert_contains(got, "step-000000050.h5");
 
     /* A run resumed from step 40 and saving step 45: step 50 belongs to the abandoned future. */
     s.w.step = 45;
     s.w.kind = ST_CKPT_PERIODIC;
     assert_int_equal(st_ckpt_save(d, &s.w, 2, got, sizeof got, collect, &wn, &err), ST_OK);
     assert_int_equal(wn.n, 1);
-    assert_msg_contains(wn.text, "step-000000050.h5: deleted: newer than the checkpoint just written (step 45)");
+    tu_assert_contains(wn.text, "step-000000050.h5: deleted: newer than the checkpoint just written (step 45)");
     snprintf(p, sizeof p, "%s/step-000000040.h5", d);
-    assert_true(exists(p));
+    assert_true(tu_exists(p));
     snprintf(p, sizeof p, "%s/step-000000050.h5", d);
-    assert_false(exists(p));
+    assert_false(tu_exists(p));
     /* keep_last 0 keeps everything. */
     s.w.step = 46;
     assert_int_equal(st_ckpt_save(d, &s.w, 0, NULL, 0, NULL, NULL, &err), ST_OK);
     snprintf(p, sizeof p, "%s/step-000000040.h5", d);
-    assert_true(exists(p));
+    assert_true(tu_exists(p));
     sample_free(&s);
     /* No folder, or an empty one: no checkpoint, not an error. */
-    snprintf(p, sizeof p, "%s/no-such-folder", dir);
+    snprintf(p, sizeof p, "%s/no-such-folder", tu_tmpdir());
     strcpy(got, "x");
     assert_int_equal(st_ckpt_find_latest(p, got, sizeof got, NULL, NULL, &err), ST_OK);
     assert_string_equal(got, "");
@@ -360,13 +343,13 @@ static void test_latest_by_step_not_mtime(void **state) {
     }
     char p[512];
     snprintf(p, sizeof p, "%s/step-1000000000.h5", d);
-    assert_true(exists(p));
+    assert_true(tu_exists(p));
     set_mtime(p, 1000000000);
     snprintf(p, sizeof p, "%s/step-000000009.h5", d);
     set_mtime(p, time(NULL) + 3600);
     warns_t wn = {0};
     assert_int_equal(st_ckpt_find_latest(d, got, sizeof got, collect, &wn, &err), ST_OK);
-    assert_msg_contains(got, "/step-1000000000.h5");
+    tu_assert_contains(got, "/step-1000000000.h5");
     assert_int_equal(wn.n, 0);
     /* A file whose content disagrees with its name (renamed by hand) is skipped. */
     snprintf(p, sizeof p, "%s/step-1000000000.h5", d);
@@ -374,8 +357,8 @@ static void test_latest_by_step_not_mtime(void **state) {
     snprintf(q, sizeof q, "%s/step-2000000000.h5", d);
     assert_int_equal(rename(p, q), 0);
     assert_int_equal(st_ckpt_find_latest(d, got, sizeof got, collect, &wn, &err), ST_OK);
-    assert_msg_contains(got, "/step-000000100.h5");
-    assert_msg_contains(wn.text, "step-2000000000.h5: holds step 1000000000, not the step in its name; skipped");
+    tu_assert_contains(got, "/step-000000100.h5");
+    tu_assert_contains(wn.text, "step-2000000000.h5: holds step 1000000000, not the step in its name; skipped");
     sample_free(&s);
 }
 
@@ -426,18 +409,18 @@ static void test_damaged_files_skipped(void **state) {
     assert_int_equal(truncate(p, sb.st_size / 2), 0);
     st_ckpt_t ck;
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
-    assert_msg_contains(err.msg, "step-000000020.h5: damaged or truncated");
+    tu_assert_contains(err.msg, "step-000000020.h5: damaged or truncated");
     /* step 30: one byte flipped inside /optimizer/exp_avg; step 35: inside /params. */
     snprintf(p, sizeof p, "%s/step-000000030.h5", d);
     copy_file(good, p);
     flip_in_dataset(p, "/optimizer/exp_avg", 2000 * 4);
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
-    assert_msg_contains(err.msg, "step-000000030.h5: damaged: checksum mismatch in /optimizer/exp_avg");
+    tu_assert_contains(err.msg, "step-000000030.h5: damaged: checksum mismatch in /optimizer/exp_avg");
     snprintf(p, sizeof p, "%s/step-000000035.h5", d);
     copy_file(good, p);
     flip_in_dataset(p, "/params", 2000 * 4);
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
-    assert_msg_contains(err.msg, "step-000000035.h5: damaged: checksum mismatch in /params");
+    tu_assert_contains(err.msg, "step-000000035.h5: damaged: checksum mismatch in /params");
     /* step 40: random bytes. */
     snprintf(p, sizeof p, "%s/step-000000040.h5", d);
     FILE *fp = fopen(p, "wb");
@@ -446,7 +429,7 @@ static void test_damaged_files_skipped(void **state) {
     for (int i = 0; i < 5000; i++) fputc(rand() & 255, fp);
     fclose(fp);
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
-    assert_msg_contains(err.msg, "step-000000040.h5: not a strata checkpoint (not an HDF5 file)");
+    tu_assert_contains(err.msg, "step-000000040.h5: not a strata checkpoint (not an HDF5 file)");
     /* step 50: an HDF5 file that is not a checkpoint. */
     snprintf(p, sizeof p, "%s/step-000000050.h5", d);
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -457,7 +440,7 @@ static void test_damaged_files_skipped(void **state) {
     H5Sclose(sp);
     H5Fclose(f);
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
-    assert_msg_contains(err.msg, "step-000000050.h5: not a strata checkpoint (no /params)");
+    tu_assert_contains(err.msg, "step-000000050.h5: not a strata checkpoint (no /params)");
     assert_int_equal(st_ckpt_peek(p, &(st_ckpt_info_t){0}, &err), ST_ERR_DATA);
     /* step 60: an empty file (killed before a byte was written, had it not been a .tmp). */
     snprintf(p, sizeof p, "%s/step-000000060.h5", d);
@@ -476,18 +459,18 @@ static void test_damaged_files_skipped(void **state) {
     assert_int_equal(st_ckpt_find_latest(d, got, sizeof got, collect, &wn, &err), ST_OK);
     assert_string_equal(got, good);
     assert_int_equal(wn.n, 8);
-    assert_msg_contains(wn.text, "step-000000020.h5: damaged or truncated: HDF5 cannot open it");
-    assert_msg_contains(wn.text, "step-000000030.h5: damaged: checksum mismatch in /optimizer/exp_avg; skipped");
-    assert_msg_contains(wn.text, "step-000000035.h5: damaged: checksum mismatch in /params; skipped");
-    assert_msg_contains(wn.text, "step-000000040.h5: not a strata checkpoint (not an HDF5 file); skipped");
-    assert_msg_contains(wn.text, "step-000000050.h5: not a strata checkpoint (no /params); skipped");
-    assert_msg_contains(wn.text, "step-000000060.h5: not a strata checkpoint (not an HDF5 file); skipped");
-    assert_msg_contains(wn.text, "step-000000070.h5.tmp: removed a stale temporary file");
-    assert_msg_contains(wn.text, "best.h5.tmp: removed a stale temporary file");
+    tu_assert_contains(wn.text, "step-000000020.h5: damaged or truncated: HDF5 cannot open it");
+    tu_assert_contains(wn.text, "step-000000030.h5: damaged: checksum mismatch in /optimizer/exp_avg; skipped");
+    tu_assert_contains(wn.text, "step-000000035.h5: damaged: checksum mismatch in /params; skipped");
+    tu_assert_contains(wn.text, "step-000000040.h5: not a strata checkpoint (not an HDF5 file); skipped");
+    tu_assert_contains(wn.text, "step-000000050.h5: not a strata checkpoint (no /params); skipped");
+    tu_assert_contains(wn.text, "step-000000060.h5: not a strata checkpoint (not an HDF5 file); skipped");
+    tu_assert_contains(wn.text, "step-000000070.h5.tmp: removed a stale temporary file");
+    tu_assert_contains(wn.text, "best.h5.tmp: removed a stale temporary file");
     snprintf(p, sizeof p, "%s/step-000000070.h5.tmp", d);
-    assert_false(exists(p));
+    assert_false(tu_exists(p));
     snprintf(p, sizeof p, "%s/notes.tmp", d);
-    assert_true(exists(p));
+    assert_true(tu_exists(p));
     /* Only damaged files: none found, each named. */
     assert_int_equal(unlink(good), 0);
     wn = (warns_t){0};
@@ -522,17 +505,17 @@ static void test_failed_write_keeps_existing(void **state) {
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     assert_int_equal(rc, ST_ERR_IO);
-    assert_msg_contains(err.msg, "step-000000007.h5: cannot write the file");
-    assert_msg_contains(err.msg, "nothing was written");
-    assert_false(exists(t));
+    tu_assert_contains(err.msg, "step-000000007.h5: cannot write the file");
+    tu_assert_contains(err.msg, "nothing was written");
+    assert_false(tu_exists(t));
     st_ckpt_t ck;
     if (st_ckpt_read(p, &ck, &err) != ST_OK) fail_msg("%s", err.msg);
     assert_matches(&ck, &s);
     st_ckpt_free(&ck);
     /* A folder whose parent does not exist. */
-    snprintf(p, sizeof p, "%s/no/such", dir);
+    snprintf(p, sizeof p, "%s/no/such", tu_tmpdir());
     assert_int_equal(st_ckpt_save(p, &s.w, 2, NULL, 0, NULL, NULL, &err), ST_ERR_IO);
-    assert_msg_contains(err.msg, "no/such: cannot create the checkpoint folder: No such file or directory");
+    tu_assert_contains(err.msg, "no/such: cannot create the checkpoint folder: No such file or directory");
     /* Without the limit the write replaces the file. */
     assert_int_equal(st_ckpt_save(d, &s2.w, 2, NULL, 0, NULL, NULL, &err), ST_OK);
     snprintf(p, sizeof p, "%s/step-000000007.h5", d);
@@ -600,7 +583,7 @@ static void crash_child(const char *d, long long start) {
 static void test_crash_sigkill(void **state) {
     (void)state;
     char d[256], got[512];
-    snprintf(d, sizeof d, "%s/crash", dir);
+    snprintf(d, sizeof d, "%s/crash", tu_tmpdir());
     long long latest = -1;
     int n_with = 0, n_tmp_removed = 0;
     uint64_t r = 88172645463325252ull;
@@ -617,7 +600,7 @@ static void test_crash_sigkill(void **state) {
              * test makes progress however slow the machine, then kill it 0..60 ms later. */
             char first[512];
             snprintf(first, sizeof first, "%s/step-%09lld.h5", d, latest + 1);
-            for (int t = 0; t < 50000 && !exists(first); t++) usleep(200);
+            for (int t = 0; t < 50000 && !tu_exists(first); t++) usleep(200);
         }
         if (delay_us > 0) usleep((useconds_t)delay_us);
         kill(pid, SIGKILL);
@@ -672,14 +655,13 @@ static void test_crash_sigkill(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/strata_test_checkpoint.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tu_tmpdir_create("checkpoint");
 }
 
 static int teardown(void **state) {
     (void)state;
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tu_tmpdir());
     return system(cmd) == 0 ? 0 : -1;
 }
 

@@ -19,29 +19,12 @@
 #include "sharding/dataset.h"
 #include "sharding/inspect.h"
 
-static char dir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[8][256];
-    static int k = 0;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static int exists(const char *p) { return access(p, F_OK) == 0; }
-
-#define assert_msg_contains(err, text)                                                             \
-    do {                                                                                           \
-        if (!strstr((err).msg, (text))) fail_msg("message \"%s\" lacks \"%s\"", (err).msg, (text)); \
-    } while (0)
-
 /* ---- IDX ---- */
 
 /* Writes an IDX file: magic, dims, then n_data bytes of data (may differ from the header). */
 static const char *write_idx(const char *name, int gz, uint32_t magic, int nd, const uint32_t *dims,
                              const uint8_t *data, size_t n_data) {
-    const char *p = tmp_path(name);
+    const char *p = tu_tmp_path(name);
     uint8_t head[16];
     for (int i = 0; i < 4; i++) head[i] = (uint8_t)(magic >> (24 - 8 * i));
     for (int d = 0; d < nd; d++)
@@ -86,8 +69,8 @@ static void expect_idx_error(const char *p, uint32_t magic, const char *text) {
     st_idx_t idx;
     st_error_t err = {0};
     assert_int_not_equal(st_idx_read(p, magic, &idx, &err), ST_OK);
-    assert_msg_contains(err, p);
-    assert_msg_contains(err, text);
+    tu_assert_contains(err.msg, p);
+    tu_assert_contains(err.msg, text);
     assert_null(idx.data);
 }
 
@@ -98,13 +81,13 @@ static void test_idx_errors(void **state) {
     const char *lab = write_idx("lab.gz", 1, ST_IDX_LABELS, 1, ldims, labels, 6);
     expect_idx_error(lab, ST_IDX_IMAGES, "expected IDX magic 0x00000803 (images) but found 0x00000801 (labels)");
     /* Not an IDX file at all. */
-    FILE *f = fopen(tmp_path("text"), "w");
+    FILE *f = fopen(tu_tmp_path("text"), "w");
     fputs("hello world\n", f);
     fclose(f);
-    expect_idx_error(tmp_path("text"), ST_IDX_LABELS, "but found 0x68656c6c (not an IDX file)");
+    expect_idx_error(tu_tmp_path("text"), ST_IDX_LABELS, "but found 0x68656c6c (not an IDX file)");
     /* Empty. */
-    fclose(fopen(tmp_path("empty"), "w"));
-    expect_idx_error(tmp_path("empty"), ST_IDX_LABELS, "file is empty");
+    fclose(fopen(tu_tmp_path("empty"), "w"));
+    expect_idx_error(tu_tmp_path("empty"), ST_IDX_LABELS, "file is empty");
     /* Shorter than the header says (plain and gzip'ed). */
     expect_idx_error(write_idx("short.raw", 0, ST_IDX_IMAGES, 3, dims, pixels, 20), ST_IDX_IMAGES,
                      "file is shorter than its header says: 36 bytes of data for 6 images of 2x3 expected, 20 found");
@@ -123,22 +106,22 @@ static void test_idx_errors(void **state) {
     static uint8_t comp[4096];
     size_t n = fread(comp, 1, sizeof comp, in);
     fclose(in);
-    f = fopen(tmp_path("trunc.gz"), "wb");
+    f = fopen(tu_tmp_path("trunc.gz"), "wb");
     fwrite(comp, 1, n / 2, f);
     fclose(f);
-    expect_idx_error(tmp_path("trunc.gz"), ST_IDX_IMAGES, "truncated gzip file");
-    f = fopen(tmp_path("trunc2.gz"), "wb");
+    expect_idx_error(tu_tmp_path("trunc.gz"), ST_IDX_IMAGES, "truncated gzip file");
+    f = fopen(tu_tmp_path("trunc2.gz"), "wb");
     fwrite(comp, 1, n - 3, f);
     fclose(f);
-    expect_idx_error(tmp_path("trunc2.gz"), ST_IDX_IMAGES, "truncated gzip file");
+    expect_idx_error(tu_tmp_path("trunc2.gz"), ST_IDX_IMAGES, "truncated gzip file");
     /* Corrupt deflate data. */
     for (size_t i = 12; i < 24 && i < n; i++) comp[i] ^= 0x5a;
-    f = fopen(tmp_path("corrupt.gz"), "wb");
+    f = fopen(tu_tmp_path("corrupt.gz"), "wb");
     fwrite(comp, 1, n, f);
     fclose(f);
-    expect_idx_error(tmp_path("corrupt.gz"), ST_IDX_IMAGES, "corrupt gzip stream");
+    expect_idx_error(tu_tmp_path("corrupt.gz"), ST_IDX_IMAGES, "corrupt gzip stream");
     /* Missing file. */
-    expect_idx_error(tmp_path("nonexistent"), ST_IDX_IMAGES, "cannot open: No such file or directory");
+    expect_idx_error(tu_tmp_path("nonexistent"), ST_IDX_IMAGES, "cannot open: No such file or directory");
 }
 
 static void test_convert_idx_with_test_set(void **state) {
@@ -151,7 +134,7 @@ static void test_convert_idx_with_test_set(void **state) {
         .test_images = write_idx("te-im.gz", 1, ST_IDX_IMAGES, 3, tdims, pixels, 12),
         .test_labels = write_idx("te-lb.gz", 1, ST_IDX_LABELS, 1, tldims, tlabels, 2),
     };
-    const char *out = tmp_path("idx.h5");
+    const char *out = tu_tmp_path("idx.h5");
     st_idx_summary_t sum;
     st_error_t err = {0};
     assert_int_equal(st_convert_idx(out, &o, &sum, &err), ST_OK);
@@ -188,14 +171,14 @@ static void test_convert_idx_with_test_set(void **state) {
     assert_string_equal(ds.class_names[10], "k");
     assert_int_equal(ds.has_split, 0);
     st_dataset_close(&ds);
-    const char *out2 = tmp_path("idx2.h5");
+    const char *out2 = tu_tmp_path("idx2.h5");
     o.class_names = "a,b,c";
     assert_int_equal(st_convert_idx(out2, &o, &sum, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "tr-lb: label 0 = 3 is outside 0..2");
-    assert_false(exists(out2));
+    tu_assert_contains(err.msg, "tr-lb: label 0 = 3 is outside 0..2");
+    assert_false(tu_exists(out2));
     o.class_names = "a,,b";
     assert_int_equal(st_convert_idx(out2, &o, &sum, &err), ST_ERR_CONFIG);
-    assert_msg_contains(err, "--class-names: name 2 is empty");
+    tu_assert_contains(err.msg, "--class-names: name 2 is empty");
 }
 
 static void test_convert_idx_count_mismatch(void **state) {
@@ -205,19 +188,19 @@ static void test_convert_idx_count_mismatch(void **state) {
         .images = write_idx("m-im.gz", 1, ST_IDX_IMAGES, 3, dims, pixels, sizeof pixels),
         .labels = write_idx("m-lb.gz", 1, ST_IDX_LABELS, 1, ldims, labels, 5),
     };
-    const char *out = tmp_path("mismatch.h5");
+    const char *out = tu_tmp_path("mismatch.h5");
     st_error_t err = {0};
     assert_int_equal(st_convert_idx(out, &o, NULL, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "m-im.gz has 6 images but ");
-    assert_msg_contains(err, "m-lb.gz has 5 labels");
-    assert_false(exists(out));
-    assert_false(exists(tmp_path("mismatch.h5.tmp")));
+    tu_assert_contains(err.msg, "m-im.gz has 6 images but ");
+    tu_assert_contains(err.msg, "m-lb.gz has 5 labels");
+    assert_false(tu_exists(out));
+    assert_false(tu_exists(tu_tmp_path("mismatch.h5.tmp")));
 }
 
 /* ---- CSV ---- */
 
 static const char *write_text(const char *name, const char *text) {
-    const char *p = tmp_path(name);
+    const char *p = tu_tmp_path(name);
     FILE *f = fopen(p, "wb");
     fputs(text, f);
     fclose(f);
@@ -281,14 +264,14 @@ static void test_csv_integer_labels_are_ids(void **state) {
 
 static void expect_csv_error(const char *name, const char *text, const char *label, const char *want) {
     st_csv_options_t o = {.path = write_text(name, text), .label = label};
-    const char *out = tmp_path("csv_out.h5");
+    const char *out = tu_tmp_path("csv_out.h5");
     st_csv_summary_t sum;
     st_error_t err = {0};
     assert_int_not_equal(st_convert_csv(out, &o, &sum, &err), ST_OK);
-    assert_msg_contains(err, name);
-    assert_msg_contains(err, want);
-    assert_false(exists(out));
-    assert_false(exists(tmp_path("csv_out.h5.tmp")));
+    tu_assert_contains(err.msg, name);
+    tu_assert_contains(err.msg, want);
+    assert_false(tu_exists(out));
+    assert_false(tu_exists(tu_tmp_path("csv_out.h5.tmp")));
 }
 
 static void test_csv_errors(void **state) {
@@ -316,7 +299,7 @@ static void test_csv_drop_bad_rows(void **state) {
     st_csv_options_t o = {.path = p, .label = "y", .drop_bad_rows = 1};
     st_csv_summary_t sum;
     st_error_t err = {0};
-    const char *out = tmp_path("dropped.h5");
+    const char *out = tu_tmp_path("dropped.h5");
     assert_int_equal(st_convert_csv(out, &o, &sum, &err), ST_OK);
     assert_int_equal(sum.n, 2);
     assert_int_equal(sum.n_dropped, 3);
@@ -332,13 +315,13 @@ static void test_csv_drop_bad_rows(void **state) {
     st_dataset_close(&ds);
     /* Every row bad. */
     o.path = write_text("allbad.csv", "a,y\nq,x\n");
-    assert_int_equal(st_convert_csv(tmp_path("allbad.h5"), &o, &sum, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "all 1 rows were dropped");
-    assert_false(exists(tmp_path("allbad.h5")));
+    assert_int_equal(st_convert_csv(tu_tmp_path("allbad.h5"), &o, &sum, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "all 1 rows were dropped");
+    assert_false(tu_exists(tu_tmp_path("allbad.h5")));
     /* Ragged rows are never dropped. */
     o.path = write_text("ragged_drop.csv", "a,y\n1,x\n2\n");
-    assert_int_equal(st_convert_csv(tmp_path("rd.h5"), &o, &sum, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "line 3 has 1 field but the header has 2");
+    assert_int_equal(st_convert_csv(tu_tmp_path("rd.h5"), &o, &sum, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "line 3 has 1 field but the header has 2");
 }
 
 static void test_csv_split_column(void **state) {
@@ -354,7 +337,7 @@ static void test_csv_split_column(void **state) {
     st_csv_free(&d);
     o.path = write_text("split_bad.csv", "a,part,y\n1,holdout,x\n");
     assert_int_equal(st_csv_read(&o, &d, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "line 2, column \"part\": \"holdout\" is not train, val or test");
+    tu_assert_contains(err.msg, "line 2, column \"part\": \"holdout\" is not train, val or test");
     st_csv_free(&d);
 }
 
@@ -397,7 +380,7 @@ static void test_inspect_statistics(void **state) {
     st_dataset_spec_t s = {.n = N, .shape = st_shape1(D), .X = X, .y = y, .split = split, .n_classes = 4,
                            .class_names = names};
     st_error_t err = {0};
-    const char *p = tmp_path("stats.h5");
+    const char *p = tu_tmp_path("stats.h5");
     assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
     st_inspect_t r;
     assert_int_equal(st_inspect(p, &r, &err), ST_OK);
@@ -462,9 +445,9 @@ static void test_inspect_problems(void **state) {
     /* Class 1 has no samples: imbalance is infinite. */
     st_dataset_spec_t s = {.n = N, .shape = st_shape1(2), .X = X, .y = y, .n_classes = 3};
     st_error_t err = {0};
-    assert_int_equal(st_dataset_write(tmp_path("empty_class.h5"), &s, &err), ST_OK);
+    assert_int_equal(st_dataset_write(tu_tmp_path("empty_class.h5"), &s, &err), ST_OK);
     st_inspect_t r;
-    assert_int_equal(st_inspect(tmp_path("empty_class.h5"), &r, &err), ST_OK);
+    assert_int_equal(st_inspect(tu_tmp_path("empty_class.h5"), &r, &err), ST_OK);
     assert_true(isinf(r.imbalance));
     assert_int_equal(r.n_problems, 1);
     assert_non_null(strstr(r.problems[0], "class \"1\" (id 1) has no samples"));
@@ -475,13 +458,13 @@ static void test_inspect_problems(void **state) {
     /* One class only. */
     memset(y, 0, sizeof y);
     s.n_classes = 1;
-    assert_int_equal(st_dataset_write(tmp_path("one.h5"), &s, &err), ST_OK);
-    assert_int_equal(st_inspect(tmp_path("one.h5"), &r, &err), ST_OK);
+    assert_int_equal(st_dataset_write(tu_tmp_path("one.h5"), &s, &err), ST_OK);
+    assert_int_equal(st_inspect(tu_tmp_path("one.h5"), &r, &err), ST_OK);
     assert_int_equal(r.n_problems, 1);
     assert_non_null(strstr(r.problems[0], "only 1 class; a classifier needs at least 2"));
     st_inspect_free(&r);
     /* A label outside 0..K-1 (written with HDF5 directly: st_dataset_write refuses it). */
-    const char *p = tmp_path("badlabel.h5");
+    const char *p = tu_tmp_path("badlabel.h5");
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t dx[2] = {N, 2}, dy = N;
     hid_t sx = H5Screate_simple(2, dx, NULL), sy = H5Screate_simple(1, &dy, NULL), sa = H5Screate(H5S_SCALAR);
@@ -505,20 +488,19 @@ static void test_inspect_problems(void **state) {
     assert_non_null(strstr(r.problems[0], "badlabel.h5: /y[4] = 12 is outside 0..9 (1 label out of range)"));
     st_inspect_free(&r);
     /* Not a dataset at all: an error, not a report. */
-    assert_int_equal(st_inspect(tmp_path("nothing.h5"), &r, &err), ST_ERR_IO);
-    assert_msg_contains(err, "nothing.h5: cannot open");
+    assert_int_equal(st_inspect(tu_tmp_path("nothing.h5"), &r, &err), ST_ERR_IO);
+    tu_assert_contains(err.msg, "nothing.h5: cannot open");
 }
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/strata_test_convert.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tu_tmpdir_create("convert");
 }
 
 static int teardown(void **state) {
     (void)state;
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tu_tmpdir());
     return system(cmd) == 0 ? 0 : -1;
 }
 

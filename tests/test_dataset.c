@@ -16,23 +16,6 @@
 
 #include "sharding/dataset.h"
 
-static char dir[64];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static int exists(const char *p) { return access(p, F_OK) == 0; }
-
-#define assert_msg_contains(err, text)                                                    \
-    do {                                                                                  \
-        if (!strstr((err).msg, (text))) fail_msg("message \"%s\" lacks \"%s\"", (err).msg, (text)); \
-    } while (0)
-
 /* ---- raw HDF5 files in layouts st_dataset_write would refuse to write ---- */
 
 typedef struct {
@@ -151,10 +134,10 @@ static void test_round_trip_features(void **state) {
     s.n_feature_names = D;
     s.feature_names = features;
     s.source = "unit test";
-    const char *p = tmp_path("features.h5");
+    const char *p = tu_tmp_path("features.h5");
     st_error_t err = {0};
     assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
-    assert_false(exists(tmp_path("features.h5.tmp")));
+    assert_false(tu_exists(tu_tmp_path("features.h5.tmp")));
 
     st_dataset_t ds;
     assert_int_equal(st_dataset_open(p, &ds, &err), ST_OK);
@@ -180,7 +163,7 @@ static void test_round_trip_features(void **state) {
     assert_int_equal(st_dataset_read_rows(&ds, N, 0, back, MPI_COMM_NULL, &err), ST_OK);
     /* Rows outside /X. */
     assert_int_not_equal(st_dataset_read_rows(&ds, 45, 6, back, MPI_COMM_NULL, &err), ST_OK);
-    assert_msg_contains(err, "lie outside /X");
+    tu_assert_contains(err.msg, "lie outside /X");
     st_dataset_close(&ds);
 }
 
@@ -191,7 +174,7 @@ static void test_round_trip_sequences_defaults(void **state) {
     int32_t y[N], yb[N];
     st_dataset_spec_t s;
     fill_spec(&s, N, st_shape2(T, C), X, y, 4); /* labels 0..3; K = max(y) + 1 = 4 */
-    const char *p = tmp_path("seq.h5");
+    const char *p = tu_tmp_path("seq.h5");
     st_error_t err = {0};
     assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
     st_dataset_t ds;
@@ -242,16 +225,16 @@ static void test_chunks_are_rows_of_about_1mib(void **state) {
     float *X = calloc(1000000, sizeof *X); /* the largest spec below: 3 x 300 x 1000 */
     int32_t *y = calloc((size_t)n, sizeof *y);
     fill_spec(&s, n, st_shape1(784), X, y, 2);
-    assert_int_equal(st_dataset_write(tmp_path("c1.h5"), &s, &err), ST_OK);
-    check_chunk(tmp_path("c1.h5"), 334);
+    assert_int_equal(st_dataset_write(tu_tmp_path("c1.h5"), &s, &err), ST_OK);
+    check_chunk(tu_tmp_path("c1.h5"), 334);
     /* A row larger than 1 MiB: one row per chunk. */
     fill_spec(&s, 3, st_shape2(300, 1000), X, y, 2);
-    assert_int_equal(st_dataset_write(tmp_path("c2.h5"), &s, &err), ST_OK);
-    check_chunk(tmp_path("c2.h5"), 1);
+    assert_int_equal(st_dataset_write(tu_tmp_path("c2.h5"), &s, &err), ST_OK);
+    check_chunk(tu_tmp_path("c2.h5"), 1);
     /* Fewer rows than a chunk holds: one chunk of all rows. */
     fill_spec(&s, 5, st_shape1(3), X, y, 2);
-    assert_int_equal(st_dataset_write(tmp_path("c3.h5"), &s, &err), ST_OK);
-    check_chunk(tmp_path("c3.h5"), 5);
+    assert_int_equal(st_dataset_write(tu_tmp_path("c3.h5"), &s, &err), ST_OK);
+    check_chunk(tu_tmp_path("c3.h5"), 5);
     free(X);
     free(y);
 }
@@ -266,16 +249,16 @@ static void test_k_rules(void **state) {
     st_error_t err = {0};
     raw_t r = {.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y};
     /* Neither attribute: K = max(y) + 1. */
-    write_raw(tmp_path("k1.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("k1.h5"), &ds, &err), ST_OK);
+    write_raw(tu_tmp_path("k1.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("k1.h5"), &ds, &err), ST_OK);
     assert_int_equal(ds.n_classes, 3);
     assert_string_equal(ds.class_names[2], "2");
     assert_int_equal(ds.format_version, 1);
     st_dataset_close(&ds);
     /* n_classes alone (above max(y) + 1: an empty class is allowed here). */
     r.n_classes = 5;
-    write_raw(tmp_path("k2.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("k2.h5"), &ds, &err), ST_OK);
+    write_raw(tu_tmp_path("k2.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("k2.h5"), &ds, &err), ST_OK);
     assert_int_equal(ds.n_classes, 5);
     assert_string_equal(ds.class_names[4], "4");
     st_dataset_close(&ds);
@@ -284,8 +267,8 @@ static void test_k_rules(void **state) {
     r.class_names = names4;
     r.n_class_names = 4;
     r.fixed_len_names = 1;
-    write_raw(tmp_path("k3.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("k3.h5"), &ds, &err), ST_OK);
+    write_raw(tu_tmp_path("k3.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("k3.h5"), &ds, &err), ST_OK);
     assert_int_equal(ds.n_classes, 4);
     assert_string_equal(ds.class_names[3], "d");
     st_dataset_close(&ds);
@@ -294,24 +277,24 @@ static void test_k_rules(void **state) {
     r.class_names = names3;
     r.n_class_names = 3;
     r.fixed_len_names = 0;
-    write_raw(tmp_path("k4.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("k4.h5"), &ds, &err), ST_OK);
+    write_raw(tu_tmp_path("k4.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("k4.h5"), &ds, &err), ST_OK);
     assert_int_equal(ds.n_classes, 3);
     st_dataset_close(&ds);
     /* Both, disagreeing. */
     r.n_classes = 4;
-    write_raw(tmp_path("k5.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("k5.h5"), &ds, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "k5.h5: n_classes = 4 but class_names has 3 names");
+    write_raw(tu_tmp_path("k5.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("k5.h5"), &ds, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "k5.h5: n_classes = 4 but class_names has 3 names");
     /* K from n_classes below max(y) + 1: opening works, reading labels names the row. */
     r.n_classes = 2;
     r.class_names = NULL;
     r.n_class_names = 0;
-    write_raw(tmp_path("k6.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("k6.h5"), &ds, &err), ST_OK);
+    write_raw(tu_tmp_path("k6.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("k6.h5"), &ds, &err), ST_OK);
     int32_t yb[6];
     assert_int_equal(st_dataset_read_labels(&ds, yb, NULL, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "k6.h5: /y[2] = 2 is outside 0..1");
+    tu_assert_contains(err.msg, "k6.h5: /y[2] = 2 is outside 0..1");
     st_dataset_close(&ds);
 }
 
@@ -322,12 +305,12 @@ static void test_label_and_split_out_of_range(void **state) {
     st_dataset_t ds;
     st_error_t err = {0};
     raw_t r = {.x_rank = 2, .x_dims = {5, 2}, .y_rows = 5, .y = y, .n_classes = 3, .split = split};
-    write_raw(tmp_path("neg.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("neg.h5"), &ds, &err), ST_OK);
+    write_raw(tu_tmp_path("neg.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("neg.h5"), &ds, &err), ST_OK);
     int32_t yb[5];
     uint8_t sb[5];
     assert_int_equal(st_dataset_read_labels(&ds, yb, sb, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "/y[3] = -1 is outside 0..2");
+    tu_assert_contains(err.msg, "/y[3] = -1 is outside 0..2");
     /* The raw reader keeps the value for reports. */
     int64_t y64[5];
     int32_t s32[5];
@@ -338,10 +321,10 @@ static void test_label_and_split_out_of_range(void **state) {
 
     y[3] = 0;
     split[4] = 5;
-    write_raw(tmp_path("split5.h5"), &r);
-    assert_int_equal(st_dataset_open(tmp_path("split5.h5"), &ds, &err), ST_OK);
+    write_raw(tu_tmp_path("split5.h5"), &r);
+    assert_int_equal(st_dataset_open(tu_tmp_path("split5.h5"), &ds, &err), ST_OK);
     assert_int_equal(st_dataset_read_labels(&ds, yb, sb, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "/split[4] = 5 is not 0 (train), 1 (val) or 2 (test)");
+    tu_assert_contains(err.msg, "/split[4] = 5 is not 0 (train), 1 (val) or 2 (test)");
     /* Without asking for split, labels alone are fine. */
     assert_int_equal(st_dataset_read_labels(&ds, yb, NULL, &err), ST_OK);
     st_dataset_close(&ds);
@@ -352,47 +335,47 @@ static void test_label_and_split_out_of_range(void **state) {
 static void expect_open_error(const char *name, const char *text) {
     st_dataset_t ds;
     st_error_t err = {0};
-    assert_int_not_equal(st_dataset_open(tmp_path(name), &ds, &err), ST_OK);
-    assert_msg_contains(err, name);
-    assert_msg_contains(err, text);
+    assert_int_not_equal(st_dataset_open(tu_tmp_path(name), &ds, &err), ST_OK);
+    tu_assert_contains(err.msg, name);
+    tu_assert_contains(err.msg, text);
 }
 
 static void test_layout_errors(void **state) {
     (void)state;
     const int32_t y[6] = {0, 1, 0, 1, 0, 1};
-    FILE *f = fopen(tmp_path("text.h5"), "w");
+    FILE *f = fopen(tu_tmp_path("text.h5"), "w");
     fputs("label,a\n1,2\n", f);
     fclose(f);
     expect_open_error("text.h5", "not an HDF5 file");
     expect_open_error("missing.h5", "cannot open: No such file or directory");
 
     raw_t r = {.x_rank = 0, .y_rows = 6, .y = y};
-    write_raw(tmp_path("nox.h5"), &r);
+    write_raw(tu_tmp_path("nox.h5"), &r);
     expect_open_error("nox.h5", "nox.h5: not a strata dataset: no /X dataset");
 
     r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = -1};
-    write_raw(tmp_path("noy.h5"), &r);
+    write_raw(tu_tmp_path("noy.h5"), &r);
     expect_open_error("noy.h5", "not a strata dataset: no /y dataset");
 
     r = (raw_t){.x_rank = 3, .x_dims = {6, 2, 2}, .y_rows = 5, .y = y};
-    write_raw(tmp_path("rows.h5"), &r);
+    write_raw(tu_tmp_path("rows.h5"), &r);
     expect_open_error("rows.h5", "rows.h5: /X has 3 dimensions [N, T, C] but /y has 5 rows, /X 6");
 
     r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .x_f64 = 1, .y_rows = 6, .y = y};
-    write_raw(tmp_path("f64.h5"), &r);
+    write_raw(tu_tmp_path("f64.h5"), &r);
     expect_open_error("f64.h5", "/X has type float64, expected float32");
 
     r = (raw_t){.x_rank = 1, .x_dims = {6}, .y_rows = 6, .y = y};
-    write_raw(tmp_path("x1.h5"), &r);
+    write_raw(tu_tmp_path("x1.h5"), &r);
     expect_open_error("x1.h5", "/X has 1 dimension; expected [N, D] or [N, T, C]");
 
     const char *fn[3] = {"a", "b", "c"};
     r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .feature_names = fn, .n_feature_names = 3};
-    write_raw(tmp_path("fn.h5"), &r);
+    write_raw(tu_tmp_path("fn.h5"), &r);
     expect_open_error("fn.h5", "feature_names has 3 names but /X has 2 features");
 
     r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 2};
-    write_raw(tmp_path("v2.h5"), &r);
+    write_raw(tu_tmp_path("v2.h5"), &r);
     expect_open_error("v2.h5", "strata_format = 2, but this strata reads format 1");
 }
 
@@ -421,14 +404,14 @@ static void test_write_refuses_bad_specs(void **state) {
     st_dataset_spec_t s;
     fill_spec(&s, N, st_shape1(2), X, y, 3);
     st_error_t err = {0};
-    const char *p = tmp_path("refused.h5");
+    const char *p = tu_tmp_path("refused.h5");
     write_marker(p);
     y[4] = 3;
     s.n_classes = 3;
     assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "refused.h5: y[4] = 3 is outside 0..2");
+    tu_assert_contains(err.msg, "refused.h5: y[4] = 3 is outside 0..2");
     assert_marker(p);
-    assert_false(exists(tmp_path("refused.h5.tmp")));
+    assert_false(tu_exists(tu_tmp_path("refused.h5.tmp")));
     y[4] = 1;
     const char *too_few[2] = {"a", "b"};
     s.n_feature_names = 2;
@@ -437,12 +420,12 @@ static void test_write_refuses_bad_specs(void **state) {
     s.n_feature_names = 2;
     s.feature_names = too_few;
     assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
-    assert_msg_contains(err, "2 feature names for 3 channels");
+    tu_assert_contains(err.msg, "2 feature names for 3 channels");
     assert_marker(p);
     /* A folder that does not exist. */
     fill_spec(&s, N, st_shape1(2), X, y, 3);
-    assert_int_equal(st_dataset_write(tmp_path("no/such/dir.h5"), &s, &err), ST_ERR_IO);
-    assert_msg_contains(err, "No such file or directory");
+    assert_int_equal(st_dataset_write(tu_tmp_path("no/such/dir.h5"), &s, &err), ST_ERR_IO);
+    tu_assert_contains(err.msg, "No such file or directory");
 }
 
 /* A write that fails half-way (the file size limit stops it) leaves neither the temporary nor
@@ -454,7 +437,7 @@ static void test_failed_write_leaves_nothing(void **state) {
     int32_t *y = calloc((size_t)n, sizeof *y);
     st_dataset_spec_t s;
     fill_spec(&s, n, st_shape1(1024), X, y, 2); /* 8 MiB */
-    const char *p = tmp_path("limited.h5"), *fresh = tmp_path("fresh.h5");
+    const char *p = tu_tmp_path("limited.h5"), *fresh = tu_tmp_path("fresh.h5");
     write_marker(p);
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
@@ -469,13 +452,13 @@ static void test_failed_write_leaves_nothing(void **state) {
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     assert_int_equal(rc1, ST_ERR_IO);
-    assert_msg_contains(err, "limited.h5: ");
-    assert_msg_contains(err, "nothing was written");
+    tu_assert_contains(err.msg, "limited.h5: ");
+    tu_assert_contains(err.msg, "nothing was written");
     assert_marker(p);
-    assert_false(exists(tmp_path("limited.h5.tmp")));
+    assert_false(tu_exists(tu_tmp_path("limited.h5.tmp")));
     assert_int_equal(rc2, ST_ERR_IO);
-    assert_false(exists(fresh));
-    assert_false(exists(tmp_path("fresh.h5.tmp")));
+    assert_false(tu_exists(fresh));
+    assert_false(tu_exists(tu_tmp_path("fresh.h5.tmp")));
     /* Without the limit the same write succeeds, replacing the file. */
     assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
     st_dataset_t ds;
@@ -496,7 +479,7 @@ static void test_collective_read(void **state) {
     st_dataset_spec_t s;
     fill_spec(&s, N, st_shape2(T, C), X, y, 2);
     st_error_t err = {0};
-    const char *p = tmp_path("coll.h5");
+    const char *p = tu_tmp_path("coll.h5");
     assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
     st_dataset_t ds;
     assert_int_equal(st_dataset_open(p, &ds, &err), ST_OK);
@@ -508,20 +491,19 @@ static void test_collective_read(void **state) {
     assert_int_equal(st_dataset_read_rows(&ds, 0, 0, NULL, MPI_COMM_WORLD, &err), ST_OK);
     /* A bad range fails on every rank instead of leaving the others waiting. */
     assert_int_equal(st_dataset_read_rows(&ds, 39, 2, a, MPI_COMM_WORLD, &err), ST_ERR_INTERNAL);
-    assert_msg_contains(err, "coll.h5: rows 39..+2 lie outside /X (40 rows)");
+    tu_assert_contains(err.msg, "coll.h5: rows 39..+2 lie outside /X (40 rows)");
     st_dataset_close(&ds);
 }
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/strata_test_dataset.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tu_tmpdir_create("dataset");
 }
 
 static int teardown(void **state) {
     (void)state;
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tu_tmpdir());
     return system(cmd) == 0 ? 0 : -1;
 }
 

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
@@ -136,3 +137,28 @@ void tu_check_gradient_impl(const char *what, tu_scalar_fn f, void *ctx, float *
         }
     }
 }
+
+static char tmpdir[128];
+
+int tu_tmpdir_create(const char *tag) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata_test_%s.XXXXXX", tag);
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+int tu_tmpdir_remove(void) {
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+const char *tu_tmpdir(void) { return tmpdir; }
+
+const char *tu_tmp_path(const char *name) {
+    static char buf[8][512];
+    static int k = 0;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+int tu_exists(const char *path) { return access(path, F_OK) == 0; }

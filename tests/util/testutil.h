@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <string.h>
 
 #define TU_FIXTURE_DIR "tests/fixtures"
 
@@ -51,6 +52,22 @@ void tu_check_gradient_impl(const char *what, tu_scalar_fn f, void *ctx, float *
                             size_t max_checks, const char *file, int line);
 #define tu_check_gradient(what, f, ctx, x, n, analytic, eps, atol, rtol, max_checks) \
     tu_check_gradient_impl(what, f, ctx, x, n, analytic, eps, atol, rtol, max_checks, __FILE__, __LINE__)
+
+/* A temporary folder for one test program, /tmp/strata_test_<tag>.XXXXXX: create it in the
+ * group setup, remove it (with everything in it) in the group teardown; both return 0 on
+ * success, as cmocka's group hooks want. */
+int tu_tmpdir_create(const char *tag);
+int tu_tmpdir_remove(void);
+const char *tu_tmpdir(void);
+/* "<tmpdir>/<name>", from a ring of 8 buffers (several may be alive in one expression). */
+const char *tu_tmp_path(const char *name);
+int tu_exists(const char *path);
+
+/* Fails the test unless the message contains `text`. */
+#define tu_assert_contains(msg, text)                                                          \
+    do {                                                                                       \
+        if (!strstr((msg), (text))) fail_msg("message \"%s\" lacks \"%s\"", (msg), (text)); \
+    } while (0)
 
 /* Σ a[i]*b[i] in double: the usual "loss" for layer gradient checks (L = Σ out·r). */
 double tu_dot(const float *a, const float *b, size_t n);
