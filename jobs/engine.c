@@ -45,7 +45,8 @@ st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_conf
     e->x_mb = e->bn_stats ? zalloc((size_t)e->micro * (size_t)data->row_floats, sizeof(float), err) : NULL;
     e->y_mb = e->x_mb ? zalloc(slots, sizeof(int32_t), err) : NULL;
     e->ids = e->y_mb ? zalloc(slots, sizeof(int64_t), err) : NULL;
-    e->shard_sums = e->ids ? zalloc((size_t)data->S * 4, sizeof(double), err) : NULL;
+    e->pos = e->ids ? zalloc(slots, sizeof(int64_t), err) : NULL;
+    e->shard_sums = e->pos ? zalloc((size_t)data->S * 4, sizeof(double), err) : NULL;
     return e->shard_sums ? ST_OK : err->code;
 }
 
@@ -60,7 +61,7 @@ st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err) {
 
 void st_engine_free(st_engine_t *e) {
     st_sampler_free(&e->sampler);
-    free(e->bn), free(e->bn_stats), free(e->x_mb), free(e->y_mb), free(e->ids);
+    free(e->bn), free(e->bn_stats), free(e->x_mb), free(e->y_mb), free(e->ids), free(e->pos);
     free(e->shard_sums), free(e->shard_grads), free(e->fixed);
     memset(e, 0, sizeof *e);
 }
@@ -89,17 +90,19 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
             for (int i = 0; i < e->micro; i++) {
                 int64_t pos = local_position(train, e->ids[slot + i]);
                 if (pos < 0) return st_fail(err, ST_ERR_INTERNAL, "training row %lld is not on this rank", (long long)e->ids[slot + i]);
+                e->pos[slot + i] = pos;
                 e->y_mb[slot + i] = train->y[pos];
             }
         }
     return ST_OK;
 }
 
-static void gather_inputs(st_engine_t *e, const int64_t *ids) {
+/* x_mb [micro, row_floats] = the training rows at positions pos [micro] (found by fetch_step). */
+static void gather_inputs(st_engine_t *e, const int64_t *pos) {
     const st_data_part_t *train = &e->data->part[ST_SPLIT_TRAIN];
     long rf = e->data->row_floats;
     for (int i = 0; i < e->micro; i++)
-        memcpy(e->x_mb + (size_t)i * rf, train->X + (size_t)local_position(train, ids[i]) * rf, sizeof(float) * rf);
+        memcpy(e->x_mb + (size_t)i * rf, train->X + (size_t)pos[i] * rf, sizeof(float) * rf);
 }
 
 /* Copies every BatchNorm layer's statistics of the last forward into slot (shard, a). */
@@ -149,7 +152,7 @@ static st_status_t run_micro_batch(st_engine_t *e, size_t slot, int64_t global_s
                                    double *sums, st_error_t *err) {
     const int64_t *ids = e->ids + slot;
     const int32_t *y = e->y_mb + slot;
-    gather_inputs(e, ids);
+    gather_inputs(e, e->pos + slot);
     st_run_ctx_t ctx = {.training = 1, .seed = e->seed, .step = (uint32_t)global_step,
                         .sample_index = ids, .update_running_stats = 0};
     st_model_forward(e->model, &ctx, e->x_mb, e->micro);

@@ -42,6 +42,7 @@ typedef struct {
     float *x_mb;                   /* [micro, row_floats] */
     int32_t *y_mb;                 /* [accum, n_owned, micro] labels of the step */
     int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */
+    int64_t *pos;                  /* [accum, n_owned, micro] their rows in this rank's training part */
     double *shard_sums;            /* [S, 4]: loss sum, weight, correct, count per shard */
     int exact;                     /* reproducible "exact" */
     float *shard_grads;            /* exact: [n_owned, n_params] */
