@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd.h"
+
 typedef struct {
     size_t offset, n;
     double lr_mult, weight_decay;
@@ -276,22 +278,20 @@ static void sgd_step(st_optim_t *o, float *p, const float *g, double lr_base) {
     }
 }
 
-/* One Adam/AdamW update of a segment (restrict: the arrays never overlap, so the loop vectorises;
+/* One Adam/AdamW update of n elements (restrict: the arrays never overlap, so the loop vectorises;
  * the arithmetic is element by element as torch's, in the same order). */
-static void adam_segment(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
-                         int decoupled, float wd, float shrink, float b1f, float b2f, float one_m_b1, float one_m_b2,
-                         float bc2f, float epsf, float neg_step) {
+ST_CLONES static void adam_span(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                                long n, int decoupled, float wd, float shrink, float b1f, float b2f, float one_m_b1,
+                                float one_m_b2, float bc2f, float epsf, float neg_step) {
     if (decoupled) {
-        #pragma omp for schedule(static) nowait
-        for (size_t i = 0; i < n; i++) {
+        for (long i = 0; i < n; i++) {
             float pi = p[i] * shrink, gi = g[i];
             float mi = m[i] * b1f + one_m_b1 * gi, vi = v[i] * b2f + one_m_b2 * gi * gi;
             m[i] = mi, v[i] = vi;
             p[i] = pi + neg_step * mi / (sqrtf(vi) / bc2f + epsf);
         }
     } else {
-        #pragma omp for schedule(static) nowait
-        for (size_t i = 0; i < n; i++) {
+        for (long i = 0; i < n; i++) {
             float pi = p[i], gi = wd != 0.0f ? g[i] + wd * pi : g[i];
             float mi = m[i] * b1f + one_m_b1 * gi, vi = v[i] * b2f + one_m_b2 * gi * gi;
             m[i] = mi, v[i] = vi;
@@ -313,9 +313,11 @@ static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base) {
         const double lr = lr_base * seg->lr_mult;
         const float wd = (float)seg->weight_decay, shrink = (float)(1.0 - lr * seg->weight_decay);
         const float neg_step = (float)-(lr / bc1);
-        size_t off = seg->offset;
-        adam_segment(p + off, g + off, m + off, v + off, seg->n, decoupled, wd, shrink, b1f, b2f, one_m_b1, one_m_b2,
-                     bc2f, epsf, neg_step);
+        long i0, i1, off = (long)seg->offset;
+        st_thread_span((long)seg->n, 16, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+        if (i1 > i0)
+            adam_span(p + off + i0, g + off + i0, m + off + i0, v + off + i0, i1 - i0, decoupled, wd, shrink, b1f, b2f,
+                      one_m_b1, one_m_b2, bc2f, epsf, neg_step);
     }
 }
 

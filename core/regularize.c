@@ -6,18 +6,22 @@
 
 #include <math.h>
 
+#include "simd.h"
+
 enum { CHUNK_BLOCKS = 256 };
 
-/* Σ x[i]² of one block, in double, with four interleaved accumulators combined in a fixed order. */
-static double block_sum_squares(const float *x, size_t n) {
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+/* Σ x[i]² of one block, in double: 16 lane accumulators (lane l takes i ≡ l mod 16, in order)
+ * combined pairwise in a fixed tree, so every clone of this function gives the same bits. */
+ST_CLONES static double block_sum_squares(const float *x, size_t n) {
+    enum { L = 16 };
+    double acc[L] = {0};
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        double x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
-        a0 += x0 * x0, a1 += x1 * x1, a2 += x2 * x2, a3 += x3 * x3;
-    }
-    for (; i < n; i++) a0 += (double)x[i] * x[i];
-    return (a0 + a1) + (a2 + a3);
+    for (; i + L <= n; i += L)
+        for (int l = 0; l < L; l++) acc[l] += (double)x[i + l] * x[i + l];
+    for (int l = 0; i < n; i++, l++) acc[l] += (double)x[i] * x[i];
+    for (int w = L / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
 }
 
 double st_sum_squares(const float *x, size_t n) {

@@ -5,7 +5,8 @@
  * gradient joins the data gradient) → st_clip_grad_norm (clips the total) → optimizer step.
  *
  * Sums of squares are reproducible: the arena is cut into fixed blocks of ST_SQ_BLOCK floats,
- * each block is summed in double in index order, and the block sums are added in block order.
+ * each block is summed in double in a fixed order (16 interleaved accumulators, combined in a fixed
+ * tree), and the block sums are added in block order.
  * Threads only decide who computes which block, so the result is bitwise the same for any
  * OpenMP thread count (no `omp reduction`). */
 #ifndef ST_REGULARIZE_H

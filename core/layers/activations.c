@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "layer.h"
+#include "simd.h"
 
 /* for (i < n) body, split over threads */
 #define ELEMENTWISE(n, ...)                             \
@@ -21,12 +22,23 @@
 #define SQRT_2_OVER_PI 0.79788456080286535588f /* sqrt(2/π) */
 #define GELU_KAPPA 0.044715f
 
+ST_CLONES static void relu_forward_span(float *restrict out, const float *restrict in, long n) {
+    for (long i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
 void st_relu_forward(float *restrict out, const float *restrict in, long n) {
-    ELEMENTWISE(n, out[i] = in[i] > 0.0f ? in[i] : 0.0f);
+    ST_PARALLEL_SPANS(n, relu_forward_span(out + i0, in + i0, i1 - i0));
+}
+
+ST_CLONES static void relu_backward_span(float *restrict din, const float *restrict dout, const float *restrict in, long n) {
+    for (long i = 0; i < n; i++) {
+        float d = dout[i]; /* unconditional load: vectorises */
+        din[i] = in[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 void st_relu_backward(float *restrict din, const float *restrict dout, const float *restrict in, long n) {
-    ELEMENTWISE(n, float d = dout[i]; din[i] = in[i] > 0.0f ? d : 0.0f); /* unconditional load: vectorises */
+    ST_PARALLEL_SPANS(n, relu_backward_span(din + i0, dout + i0, in + i0, i1 - i0));
 }
 
 void st_leaky_relu_forward(float *restrict out, const float *restrict in, float negative_slope, long n) {

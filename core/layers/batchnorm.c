@@ -10,44 +10,58 @@
 #include <math.h>
 
 #include "layer.h"
+#include "simd.h"
 
 enum { BLOCK = 16 }; /* channels per task: one cache line of floats */
 
 static inline int block_len(int c0, int C) { return c0 + BLOCK < C ? BLOCK : C - c0; }
 
+/* One block of nc <= BLOCK channels starting at c0: statistics over the rows, then the affine
+ * normalisation. Inline with nc constant in the common full-block case. */
+static inline __attribute__((always_inline)) void forward_train_block(float *out, float *mean, float *var_biased, const float *in, const float *gamma,
+                                       const float *beta, long rows, int C, int c0, int nc, float eps) {
+    double sum[BLOCK] = {0}, sq[BLOCK] = {0}, mu[BLOCK];
+    float alpha[BLOCK], shift[BLOCK];
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * C + c0;
+        for (int c = 0; c < nc; c++) sum[c] += x[c];
+    }
+    for (int c = 0; c < nc; c++) mu[c] = sum[c] / (double)rows;
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * C + c0;
+        for (int c = 0; c < nc; c++) {
+            double d = (double)x[c] - mu[c];
+            sq[c] += d * d;
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        double v = sq[c] / (double)rows, invstd = 1.0 / sqrt(v + (double)eps);
+        mean[c0 + c] = (float)mu[c];
+        var_biased[c0 + c] = (float)v;
+        alpha[c] = (float)(invstd * gamma[c0 + c]);
+        shift[c] = (float)(beta[c0 + c] - mu[c] * invstd * gamma[c0 + c]);
+    }
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * C + c0;
+        float *y = out + r * C + c0;
+        for (int c = 0; c < nc; c++) y[c] = x[c] * alpha[c] + shift[c];
+    }
+}
+
+ST_CLONES static void forward_train_blocks(float *out, float *mean, float *var_biased, const float *in,
+                                           const float *gamma, const float *beta, long rows, int C, int c0, int c1,
+                                           float eps) {
+    for (; c0 < c1; c0 += BLOCK) {
+        if (c0 + BLOCK <= C) forward_train_block(out, mean, var_biased, in, gamma, beta, rows, C, c0, BLOCK, eps);
+        else forward_train_block(out, mean, var_biased, in, gamma, beta, rows, C, c0, C - c0, eps);
+    }
+}
+
 void st_batchnorm_forward_train(float *out, float *mean, float *var_biased, const float *in,
                                 const float *gamma, const float *beta, long rows, int C, float eps) {
     if (rows <= 0) return;
-    #pragma omp parallel for schedule(static)
-    for (int c0 = 0; c0 < C; c0 += BLOCK) {
-        int nc = block_len(c0, C);
-        double sum[BLOCK] = {0}, sq[BLOCK] = {0}, mu[BLOCK];
-        float alpha[BLOCK], shift[BLOCK];
-        for (long r = 0; r < rows; r++) {
-            const float *x = in + r * C + c0;
-            for (int c = 0; c < nc; c++) sum[c] += x[c];
-        }
-        for (int c = 0; c < nc; c++) mu[c] = sum[c] / (double)rows;
-        for (long r = 0; r < rows; r++) {
-            const float *x = in + r * C + c0;
-            for (int c = 0; c < nc; c++) {
-                double d = (double)x[c] - mu[c];
-                sq[c] += d * d;
-            }
-        }
-        for (int c = 0; c < nc; c++) {
-            double v = sq[c] / (double)rows, invstd = 1.0 / sqrt(v + (double)eps);
-            mean[c0 + c] = (float)mu[c];
-            var_biased[c0 + c] = (float)v;
-            alpha[c] = (float)(invstd * gamma[c0 + c]);
-            shift[c] = (float)(beta[c0 + c] - mu[c] * invstd * gamma[c0 + c]);
-        }
-        for (long r = 0; r < rows; r++) {
-            const float *x = in + r * C + c0;
-            float *y = out + r * C + c0;
-            for (int c = 0; c < nc; c++) y[c] = x[c] * alpha[c] + shift[c];
-        }
-    }
+    ST_PARALLEL_SPANS_ALIGNED(C, BLOCK, forward_train_blocks(out, mean, var_biased, in, gamma, beta, rows, C,
+                                                             (int)i0, (int)i1, eps));
 }
 
 void st_batchnorm_forward_eval(float *out, const float *in, const float *mean, const float *var,
@@ -65,45 +79,60 @@ void st_batchnorm_forward_eval(float *out, const float *in, const float *mean, c
     }
 }
 
+/* One block of nc <= BLOCK channels starting at c0 (see forward_train_block). */
+static inline __attribute__((always_inline)) void backward_block(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                  const float *mean, const float *var_biased, const float *gamma, long rows, int C,
+                                  int c0, int nc, float eps) {
+    double sum_dy[BLOCK] = {0}, sum_dy_xhat[BLOCK] = {0}, invstd[BLOCK];
+    for (int c = 0; c < nc; c++) invstd[c] = 1.0 / sqrt((double)var_biased[c0 + c] + (double)eps);
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * C + c0, *dy = dout + r * C + c0;
+        for (int c = 0; c < nc; c++) {
+            double xhat = ((double)x[c] - mean[c0 + c]) * invstd[c];
+            sum_dy[c] += dy[c];
+            sum_dy_xhat[c] += dy[c] * xhat;
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        dbeta[c0 + c] += (float)sum_dy[c];
+        dgamma[c0 + c] += (float)sum_dy_xhat[c];
+    }
+    if (!din) return;
+    /* din = gamma·invstd · (dy - mean(dy) - xhat·mean(dy·xhat)) */
+    float k[BLOCK], mean_dy[BLOCK], mean_dy_xhat[BLOCK], inv[BLOCK];
+    for (int c = 0; c < nc; c++) {
+        k[c] = (float)(gamma[c0 + c] * invstd[c]);
+        inv[c] = (float)invstd[c];
+        mean_dy[c] = (float)(sum_dy[c] / (double)rows);
+        mean_dy_xhat[c] = (float)(sum_dy_xhat[c] / (double)rows);
+    }
+    for (long r = 0; r < rows; r++) {
+        const float *x = in + r * C + c0, *dy = dout + r * C + c0;
+        float *dx = din + r * C + c0;
+        for (int c = 0; c < nc; c++) {
+            float xhat = (x[c] - mean[c0 + c]) * inv[c];
+            dx[c] = k[c] * (dy[c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
+        }
+    }
+}
+
+ST_CLONES static void backward_blocks(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                      const float *mean, const float *var_biased, const float *gamma, long rows,
+                                      int C, int c0, int c1, float eps) {
+    for (; c0 < c1; c0 += BLOCK) {
+        if (c0 + BLOCK <= C)
+            backward_block(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows, C, c0, BLOCK, eps);
+        else
+            backward_block(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows, C, c0, C - c0, eps);
+    }
+}
+
 void st_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                            const float *in, const float *mean, const float *var_biased,
                            const float *gamma, long rows, int C, float eps) {
     if (rows <= 0) return;
-    #pragma omp parallel for schedule(static)
-    for (int c0 = 0; c0 < C; c0 += BLOCK) {
-        int nc = block_len(c0, C);
-        double sum_dy[BLOCK] = {0}, sum_dy_xhat[BLOCK] = {0}, invstd[BLOCK];
-        for (int c = 0; c < nc; c++) invstd[c] = 1.0 / sqrt((double)var_biased[c0 + c] + (double)eps);
-        for (long r = 0; r < rows; r++) {
-            const float *x = in + r * C + c0, *dy = dout + r * C + c0;
-            for (int c = 0; c < nc; c++) {
-                double xhat = ((double)x[c] - mean[c0 + c]) * invstd[c];
-                sum_dy[c] += dy[c];
-                sum_dy_xhat[c] += dy[c] * xhat;
-            }
-        }
-        for (int c = 0; c < nc; c++) {
-            dbeta[c0 + c] += (float)sum_dy[c];
-            dgamma[c0 + c] += (float)sum_dy_xhat[c];
-        }
-        if (!din) continue;
-        /* din = gamma·invstd · (dy - mean(dy) - xhat·mean(dy·xhat)) */
-        float k[BLOCK], mean_dy[BLOCK], mean_dy_xhat[BLOCK], inv[BLOCK];
-        for (int c = 0; c < nc; c++) {
-            k[c] = (float)(gamma[c0 + c] * invstd[c]);
-            inv[c] = (float)invstd[c];
-            mean_dy[c] = (float)(sum_dy[c] / (double)rows);
-            mean_dy_xhat[c] = (float)(sum_dy_xhat[c] / (double)rows);
-        }
-        for (long r = 0; r < rows; r++) {
-            const float *x = in + r * C + c0, *dy = dout + r * C + c0;
-            float *dx = din + r * C + c0;
-            for (int c = 0; c < nc; c++) {
-                float xhat = (x[c] - mean[c0 + c]) * inv[c];
-                dx[c] = k[c] * (dy[c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
-            }
-        }
-    }
+    ST_PARALLEL_SPANS_ALIGNED(C, BLOCK, backward_blocks(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows,
+                                                        C, (int)i0, (int)i1, eps));
 }
 
 void st_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout,

@@ -17,6 +17,11 @@
 void st_dropout_mask(float *mask, const int64_t *sample_index, uint64_t seed, uint32_t layer_index,
                      uint32_t step, double rate, int B, long n);
 
+/* The training forward in one pass per sample: draws mask [B, n] as st_dropout_mask does and
+ * writes out [B, n] = in [B, n] · mask. out and in may be the same array. */
+void st_dropout_forward_train(float *out, float *mask, const float *in, const int64_t *sample_index, uint64_t seed,
+                              uint32_t layer_index, uint32_t step, double rate, int B, long n);
+
 /* out [count] = in · mask (elementwise). */
 void st_dropout_forward(float *out, const float *in, const float *mask, long count);
 
