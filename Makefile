@@ -33,6 +33,12 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 MPI_TEST_SRC := $(wildcard tests/mpi_*.c)
 MPI_TEST_BIN := $(MPI_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
+# tests/test_simd.sh: the files with ST_CLONES kernels (core/simd.h) built again without clones
+# (baseline) and for AVX2 only, each linked into a copy of tests/simd_digest.c, whose output
+# must not change.
+SIMD_SRC := $(shell grep -l ST_CLONES $(LIB_SRC))
+SIMD_BIN := $(BUILD)/tests/simd_digest $(BUILD)/tests/simd_digest_baseline $(BUILD)/tests/simd_digest_avx2
+
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -62,6 +68,20 @@ $(BUILD)/tests/%.o: CPPFLAGS += -Itests/util
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
+$(BUILD)/simd-baseline/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DST_NO_CLONES $(CFLAGS) -c $< -o $@
+
+$(BUILD)/simd-avx2/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DST_CLONES_TARGET='"avx2"' $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/simd_digest_baseline: $(BUILD)/tests/simd_digest.o $(SIMD_SRC:%.c=$(BUILD)/simd-baseline/%.o) $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/simd_digest_avx2: $(BUILD)/tests/simd_digest.o $(SIMD_SRC:%.c=$(BUILD)/simd-avx2/%.o) $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -71,11 +91,13 @@ deps:
 # The whole suite: every tests/test_*.c is a cmocka program printing TAP, run by prove.
 # tests/*.sh are TAP-printing scripts (CLI and MPI tests).
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN)
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(wildcard tests/*.sh)
 
+# Benchmarks are build/bench/bench_* and bench/*.sh; other bench/*.c programs are helpers the
+# scripts run (bench/mpi_empty.c: the MPI start-up reference of bench_startup.sh).
 bench: all $(BENCH_BIN)
-	@for b in $(BENCH_BIN) $(wildcard bench/*.sh); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(filter $(BUILD)/bench/bench_%,$(BENCH_BIN)) $(wildcard bench/*.sh); do echo "== $$b"; $$b || exit 1; done
 
 docs: bin/strata
 	bin/strata help reference --markdown > docs/reference.md
