@@ -46,6 +46,8 @@ typedef struct {
     uint32_t step;                /* optimizer step: keys dropout masks */
     const int64_t *sample_index;  /* [B] global index of each row (keys dropout); NULL = row number */
     int update_running_stats;     /* batchnorm: update running statistics in a training forward */
+    int ghost_batch;              /* batchnorm in training: samples per statistics group (ghost batch);
+                                     groups are consecutive rows; 0 = the whole batch is one group */
 } st_run_ctx_t;
 
 typedef struct st_layer_kind {

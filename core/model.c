@@ -314,6 +314,8 @@ void st_model_init(st_model_t *m, uint64_t seed) {
         if (m->layers[i]->kind->init) m->layers[i]->kind->init(m->layers[i], seed);
 }
 
+int st_model_reserved(const st_model_t *m) { return m->B_max; }
+
 st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_error_t *err) {
     if (B_max <= m->B_max && (!want_input_grad || m->want_input_grad)) return ST_OK;
     m->B_max = B_max;

@@ -42,6 +42,9 @@ void st_model_init(st_model_t *m, uint64_t seed);
  * compute d/d(input) in backward (tests). */
 st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_error_t *err);
 
+/* The largest batch the buffers hold (the last st_model_reserve's B_max; 0 before it). */
+int st_model_reserved(const st_model_t *m);
+
 /* x [B, numel(input shape)] -> every head's output. */
 void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B);
 /* Back-propagates the head gradients the caller wrote (st_model_head_grad); adds parameter

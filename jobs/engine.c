@@ -40,9 +40,15 @@ st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_conf
     e->n_owned = data->shard_end - data->shard_first;
     ST_TRY(st_sampler_init(&e->sampler, &data->shards, data->shard_first, data->shard_end, e->micro, e->accum, seed, err));
     ST_TRY(find_batchnorms(e, err));
+    if (st_model_reserved(model) < e->micro)
+        return st_fail(err, ST_ERR_INTERNAL, "training step: the model holds %d rows, a micro-batch has %d",
+                       st_model_reserved(model), e->micro);
+    e->per_pass = st_model_reserved(model) / e->micro;
+    if (e->per_pass > e->n_owned) e->per_pass = e->n_owned;
     size_t slots = (size_t)e->accum * (size_t)e->n_owned * (size_t)e->micro;
     e->bn_stats = zalloc((size_t)data->S * (size_t)e->accum * (size_t)(e->bn_floats ? e->bn_floats : 1), sizeof(double), err);
-    e->x_mb = e->bn_stats ? zalloc((size_t)e->micro * (size_t)data->row_floats, sizeof(float), err) : NULL;
+    size_t pass_rows = (size_t)e->per_pass * (size_t)e->micro;
+    e->x_mb = e->bn_stats ? zalloc(pass_rows * (size_t)data->row_floats, sizeof(float), err) : NULL;
     e->y_mb = e->x_mb ? zalloc(slots, sizeof(int32_t), err) : NULL;
     e->ids = e->y_mb ? zalloc(slots, sizeof(int64_t), err) : NULL;
     e->pos = e->ids ? zalloc(slots, sizeof(int64_t), err) : NULL;
@@ -97,21 +103,22 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
     return ST_OK;
 }
 
-/* x_mb [micro, row_floats] = the training rows at positions pos [micro] (found by fetch_step). */
-static void gather_inputs(st_engine_t *e, const int64_t *pos) {
+/* x_mb [rows, row_floats] = the training rows at positions pos [rows] (found by fetch_step). */
+static void gather_inputs(st_engine_t *e, const int64_t *pos, int rows) {
     const st_data_part_t *train = &e->data->part[ST_SPLIT_TRAIN];
     long rf = e->data->row_floats;
-    for (int i = 0; i < e->micro; i++)
+    for (int i = 0; i < rows; i++)
         memcpy(e->x_mb + (size_t)i * rf, train->X + (size_t)pos[i] * rf, sizeof(float) * rf);
 }
 
-/* Copies every BatchNorm layer's statistics of the last forward into slot (shard, a). */
-static void keep_bn_stats(st_engine_t *e, int shard, int a) {
+/* Copies every BatchNorm layer's statistics of ghost batch `group` of the last forward into slot
+ * (shard, a). */
+static void keep_bn_stats(st_engine_t *e, int group, int shard, int a) {
     double *dst = e->bn_stats + ((size_t)shard * e->accum + a) * e->bn_floats;
     for (int l = 0; l < e->n_bn; l++) {
         const float *mean, *var;
         int C = st_shape_channels(e->bn[l]->in_shape);
-        st_batchnorm_batch_stats(e->bn[l], &mean, &var);
+        st_batchnorm_batch_stats(e->bn[l], group, &mean, &var);
         for (int c = 0; c < C; c++) dst[c] = mean[c], dst[C + c] = var[c];
         dst += 2 * C;
     }
@@ -147,23 +154,32 @@ static st_status_t update_running_stats(st_engine_t *e, st_error_t *err) {
     return ST_OK;
 }
 
-/* Forward, loss and backward of one micro-batch; adds to its shard's sums [4]. */
-static st_status_t run_micro_batch(st_engine_t *e, size_t slot, int64_t global_step, float grad_scale,
-                                   double *sums, st_error_t *err) {
-    const int64_t *ids = e->ids + slot;
-    const int32_t *y = e->y_mb + slot;
-    gather_inputs(e, e->pos + slot);
+/* Forward, loss and backward of the micro-batches of owned shards o0 .. o0+n_mb-1 at
+ * accumulation step a, in one pass (ghost batches of e->micro rows); adds to each shard's sums
+ * [4] and keeps each one's BatchNorm statistics. */
+static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, int64_t global_step, float grad_scale,
+                                     st_error_t *err) {
+    size_t slot = ((size_t)a * e->n_owned + o0) * e->micro;
+    int rows = n_mb * e->micro;
+    gather_inputs(e, e->pos + slot, rows);
     st_run_ctx_t ctx = {.training = 1, .seed = e->seed, .step = (uint32_t)global_step,
-                        .sample_index = ids, .update_running_stats = 0};
-    st_model_forward(e->model, &ctx, e->x_mb, e->micro);
-    const float *logits = st_model_head_output(e->model, 0);
-    st_loss_value_t v;
-    ST_TRY(st_loss_eval(&v, st_model_head_grad(e->model, 0), e->loss, logits, y, NULL, grad_scale, e->micro, err));
+                        .sample_index = e->ids + slot, .update_running_stats = 0, .ghost_batch = e->micro};
+    st_model_forward(e->model, &ctx, e->x_mb, rows);
     int K = st_shape_channels(st_model_head(e->model, 0)->shape);
-    int64_t correct = 0;
-    for (int i = 0; i < e->micro; i++) correct += st_argmax(logits + (size_t)i * K, K) == y[i];
-    sums[0] += v.sum, sums[1] += v.weight, sums[2] += (double)correct, sums[3] += e->micro;
-    st_model_backward(e->model, &ctx, e->micro);
+    for (int k = 0; k < n_mb; k++) {
+        size_t r0 = (size_t)k * e->micro;
+        const float *logits = st_model_head_output(e->model, 0) + r0 * K;
+        const int32_t *y = e->y_mb + slot + r0;
+        st_loss_value_t v;
+        ST_TRY(st_loss_eval(&v, st_model_head_grad(e->model, 0) + r0 * K, e->loss, logits, y, NULL, grad_scale,
+                            e->micro, err));
+        int64_t correct = 0;
+        for (int i = 0; i < e->micro; i++) correct += st_argmax(logits + (size_t)i * K, K) == y[i];
+        double *sums = e->shard_sums + (size_t)(e->data->shard_first + o0 + k) * 4;
+        sums[0] += v.sum, sums[1] += v.weight, sums[2] += (double)correct, sums[3] += e->micro;
+    }
+    st_model_backward(e->model, &ctx, rows);
+    for (int k = 0; k < n_mb; k++) keep_bn_stats(e, k, e->data->shard_first + o0 + k, a);
     return ST_OK;
 }
 
@@ -192,14 +208,14 @@ static st_status_t reduce_sums(st_engine_t *e, st_step_stats_t *out, st_error_t 
     return ST_OK;
 }
 
-/* Fast mode: all micro-batches add into the one gradient arena, then one float all-reduce. */
+/* Fast mode: all micro-batches add into the one gradient arena, per_pass of them per pass, then
+ * one float all-reduce. */
 static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, float grad_scale, int *flags, st_error_t *err) {
     st_model_zero_grads(e->model);
     for (int a = 0; a < e->accum; a++)
-        for (int o = 0; o < e->n_owned; o++) {
-            double *sums = e->shard_sums + (size_t)(e->data->shard_first + o) * 4;
-            ST_TRY(run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, sums, err));
-            keep_bn_stats(e, e->data->shard_first + o, a);
+        for (int o0 = 0; o0 < e->n_owned; o0 += e->per_pass) {
+            int n_mb = e->n_owned - o0 < e->per_pass ? e->n_owned - o0 : e->per_pass;
+            ST_TRY(run_micro_batches(e, a, o0, n_mb, global_step, grad_scale, err));
         }
     return st_allreduce_grads(st_model_grads(e->model), st_model_param_floats(e->model), flags, e->comm, err);
 }
@@ -215,12 +231,8 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, float gr
         float *g = e->shard_grads + (size_t)o * n;
         st_model_swap_grads(e->model, g);
         memset(g, 0, n * sizeof(float));
-        double *sums = e->shard_sums + (size_t)(e->data->shard_first + o) * 4;
         st_status_t rc = ST_OK;
-        for (int a = 0; rc == ST_OK && a < e->accum; a++) {
-            rc = run_micro_batch(e, ((size_t)a * e->n_owned + o) * e->micro, global_step, grad_scale, sums, err);
-            keep_bn_stats(e, e->data->shard_first + o, a);
-        }
+        for (int a = 0; rc == ST_OK && a < e->accum; a++) rc = run_micro_batches(e, a, o, 1, global_step, grad_scale, err);
         if (rc != ST_OK) return st_model_swap_grads(e->model, arena), rc;
         max_abs = fmax(max_abs, st_max_abs(g, n));
         shard[o] = g;

@@ -1,7 +1,12 @@
 /* engine.h — one distributed optimizer step over the global batch, and evaluation of a split.
  *
- * A step: every rank runs its shards' micro-batches (accumulation × owned shards), each through
- * forward, loss and backward, summing gradients in the arena; the loss of every micro-batch is
+ * A step: every rank runs its shards' micro-batches (accumulation × owned shards) through
+ * forward, loss and backward, summing gradients in the arena. In fast mode several micro-batches
+ * of one accumulation step go through the model together (as many as the model's reserved batch
+ * holds, `per_pass`): the GEMMs see their rows at once, and BatchNorm still normalises each
+ * micro-batch with its own statistics (ghost batches, st_run_ctx_t.ghost_batch), so the
+ * arithmetic is that of separate micro-batches up to the order of float sums in the GEMMs.
+ * The loss of every micro-batch is
  * scaled by 1 / (the weight total of the whole global batch), known from the labels before any
  * forward pass; one MPI_Allreduce of the gradient arena; BatchNorm running statistics are
  * updated once from the pooled statistics of all micro-batches of the step, combined in
@@ -35,11 +40,12 @@ typedef struct {
     double clip_norm;              /* 0 = no clipping */
     uint64_t seed;
     int micro, accum, n_owned;
+    int per_pass;                  /* fast mode: micro-batches per forward/backward pass */
     int n_bn;                      /* BatchNorm layers */
     st_layer_t **bn;
     int bn_floats;                 /* Σ 2·C over BatchNorm layers: one micro-batch's statistics */
     double *bn_stats;              /* [S, accum, bn_floats] */
-    float *x_mb;                   /* [micro, row_floats] */
+    float *x_mb;                   /* [per_pass · micro, row_floats] */
     int32_t *y_mb;                 /* [accum, n_owned, micro] labels of the step */
     int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */
     int64_t *pos;                  /* [accum, n_owned, micro] their rows in this rank's training part */
@@ -57,7 +63,9 @@ typedef struct {
     int stop;                      /* 1: some rank asked to stop (ST_FLAG_STOP): all ranks see it */
 } st_step_stats_t;
 
-/* accumulation: micro-batches per shard per optimizer step (data->micro_batch each). */
+/* accumulation: micro-batches per shard per optimizer step (data->micro_batch each). The model
+ * must be reserved (st_model_reserve) for at least one micro-batch; a larger reservation lets
+ * fast mode run several micro-batches per pass. */
 st_status_t st_engine_init(st_engine_t *e, st_model_t *model, const st_loss_config_t *loss, st_optim_t *optim,
                            const st_data_t *data, const st_comm_t *c, int accumulation, double clip_norm,
                            uint64_t seed, st_error_t *err);

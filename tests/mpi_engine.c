@@ -5,7 +5,9 @@
  *      (core/train_step.h on the concatenated micro-batches);
  *   2. accumulation k = 2 with micro-batch m gives the parameters of k = 1 with micro-batch 2m
  *      (no dropout or BatchNorm: the same samples, the same gradient);
- *   3. with BatchNorm, running statistics are identical on every rank.
+ *   3. with BatchNorm, running statistics are identical on every rank;
+ *   4. fast mode's passes of several micro-batches (ghost batches) give the parameters and
+ *      running statistics of one micro-batch per pass (1e-6 relative).
  *   mpirun -np P build/tests/mpi_engine WORKDIR */
 #include <math.h>
 #include <stdio.h>
@@ -52,8 +54,9 @@ typedef struct {
 
 static int classes_of(const char *h, void *ctx) { (void)h, (void)ctx; return K; }
 
-static void run_open(run_t *r, const st_comm_t *c, const char *path, const char *model_json, int64_t batch,
-                     int accum) {
+/* reserve: rows the model holds (0 = the whole batch); it sets the engine's micro-batches per pass. */
+static void run_open_reserving(run_t *r, const st_comm_t *c, const char *path, const char *model_json, int64_t batch,
+                               int accum, int reserve) {
     st_error_t err = {0};
     st_data_config_t dc = {.path = path, .seed = 11, .split = st_split_options_default(), .batch_size = batch,
                            .accumulation = accum, .shards = S, .standardize = 1};
@@ -61,7 +64,7 @@ static void run_open(run_t *r, const st_comm_t *c, const char *path, const char 
     cJSON *mj = cJSON_Parse(model_json), *lj = cJSON_Parse("{\"type\":\"cross_entropy\",\"label_smoothing\":0.05}");
     cJSON *oj = cJSON_Parse("{\"type\":\"adamw\",\"lr\":0.01,\"weight_decay\":0.01}");
     if (st_model_build(mj, "model", r->data.shape, K, &r->model, &err) ||
-        st_model_reserve(r->model, (int)batch, 0, &err))
+        st_model_reserve(r->model, reserve > 0 ? reserve : (int)batch, 0, &err))
         st_comm_abort(c, 1, "model: %s", err.msg);
     st_model_init(r->model, 11);
     st_optim_config_t oc;
@@ -73,6 +76,11 @@ static void run_open(run_t *r, const st_comm_t *c, const char *path, const char 
     if (st_engine_init(&r->engine, r->model, &r->losses.heads[0], r->optim, &r->data, c, accum, 0.5, 11, &err))
         st_comm_abort(c, 1, "engine: %s", err.msg);
     cJSON_Delete(mj), cJSON_Delete(lj), cJSON_Delete(oj);
+}
+
+static void run_open(run_t *r, const st_comm_t *c, const char *path, const char *model_json, int64_t batch,
+                     int accum) {
+    run_open_reserving(r, c, path, model_json, batch, accum, 0);
 }
 
 static void run_close(run_t *r) {
@@ -198,6 +206,24 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < st_model_param_floats(r.model) * sizeof(float); i++) h = (h ^ bytes[i]) * 1099511628211ull;
     if (c.rank == 0) printf("digest bn-params %016llx\n", (unsigned long long)h);
     run_close(&r);
+
+    run_open(&a, &c, path, MLP_BN, 64, 2); /* 4: ghost-batch passes against one micro-batch per pass */
+    run_open_reserving(&b, &c, path, MLP_BN, 64, 2, 8);
+    CHECK(b.engine.per_pass == 1 && a.engine.per_pass == a.engine.n_owned, "micro-batches per pass %d and %d (owned %d)",
+          a.engine.per_pass, b.engine.per_pass, a.engine.n_owned);
+    for (int t = 0; t < 3; t++) step(&a, &c, t), step(&b, &c, t);
+    size_t bad_p = 0, bad_b = 0;
+    for (size_t i = 0; i < st_model_param_floats(a.model); i++) {
+        double x = st_model_params(a.model)[i], y = st_model_params(b.model)[i];
+        bad_p += fabs(x - y) > 1e-7 + 1e-6 * fabs(y);
+    }
+    for (size_t i = 0; i < st_model_buffer_floats(a.model); i++) {
+        double x = st_model_buffers(a.model)[i], y = st_model_buffers(b.model)[i];
+        bad_b += fabs(x - y) > 1e-7 + 1e-6 * fabs(y);
+    }
+    CHECK(bad_p == 0 && bad_b == 0, "ghost batches: %zu parameters and %zu running statistics differ from one micro-batch per pass",
+          bad_p, bad_b);
+    run_close(&a), run_close(&b);
 
     int total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, c.comm);

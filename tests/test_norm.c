@@ -150,7 +150,7 @@ static void test_batchnorm_running_update_rule(void **s) {
     assert_memory_equal(L->buffers[0].data, rm0, sizeof rm0);
     assert_memory_equal(L->buffers[1].data, rv0, sizeof rv0);
     const float *bm, *bv;
-    st_batchnorm_batch_stats(L, &bm, &bv);
+    st_batchnorm_batch_stats(L, 0, &bm, &bv);
     for (int c = 0; c < C; c++) {
         assert_float_equal(bm[c], mean[c], 1e-6 * (1 + fabs(mean[c])));
         assert_float_equal(bv[c], var[c], 1e-6 * var[c]);
@@ -214,6 +214,44 @@ static void test_batchnorm_combined_micro_batch_stats(void **s) {
 
 /* Eval mode: every sample is normalised on its own (a batch gives the rows of single samples);
  * training mode: the batch statistics couple them. */
+/* Ghost batches: one training pass over B = 3·G samples with ctx.ghost_batch = G gives the
+ * bits of three separate passes over G samples each (outputs, each group's statistics, input
+ * gradients), and parameter gradients equal to the three passes' added in order; running
+ * statistics are updated once per group, in order. On a [T, C] input: groups are of samples. */
+static void test_batchnorm_ghost_batches_equal_separate_passes(void **s) {
+    (void)s;
+    enum { G = 5, B = 3 * G, T = 2, C = 19, N = B * T * C, NG = G * T * C };
+    const char *json = "{\"type\":\"batchnorm\",\"momentum\":0.2}";
+    tu_layer_t *whole = tu_layer_new(json, st_shape2(T, C), B, 0, 1), *part = tu_layer_new(json, st_shape2(T, C), G, 0, 1);
+    float x[N], dy[N], out_w[N], din_w[N], out_p[N], din_p[N];
+    tu_fill_normal(x, N, 8), tu_fill_normal(dy, N, 9);
+    tu_fill_uniform(whole->L.params[0].data, C, 0.5f, 1.5f, 10);
+    memcpy(part->L.params[0].data, whole->L.params[0].data, sizeof(float) * C);
+    whole->ctx.ghost_batch = G, whole->ctx.update_running_stats = part->ctx.update_running_stats = 1;
+    whole->L.kind->forward(&whole->L, &whole->ctx, out_w, x, B);
+    whole->L.kind->backward(&whole->L, &whole->ctx, din_w, dy, x, out_w, B);
+    for (int g = 0; g < 3; g++) {
+        part->L.kind->forward(&part->L, &part->ctx, out_p + g * NG, x + g * NG, G);
+        part->L.kind->backward(&part->L, &part->ctx, din_p + g * NG, dy + g * NG, x + g * NG, out_p + g * NG, G);
+        const float *mw, *vw, *mp, *vp;
+        st_batchnorm_batch_stats(&whole->L, g, &mw, &vw);
+        st_batchnorm_batch_stats(&part->L, 0, &mp, &vp);
+        assert_memory_equal(mw, mp, sizeof(float) * C);
+        assert_memory_equal(vw, vp, sizeof(float) * C);
+    }
+    assert_memory_equal(out_w, out_p, sizeof out_w);
+    assert_memory_equal(din_w, din_p, sizeof din_w);
+    for (int k = 0; k < 2; k++) { /* dgamma, dbeta; running mean, running var */
+        assert_memory_equal(whole->L.params[k].grad, part->L.params[k].grad, sizeof(float) * C);
+        assert_memory_equal(whole->L.buffers[k].data, part->L.buffers[k].data, sizeof(float) * C);
+    }
+    /* and the groups really are normalised apart: not the one-group result */
+    whole->ctx.ghost_batch = 0;
+    whole->L.kind->forward(&whole->L, &whole->ctx, out_p, x, B);
+    assert_true(memcmp(out_w, out_p, sizeof out_w) != 0);
+    tu_layer_free(whole), tu_layer_free(part);
+}
+
 static void test_batchnorm_eval_is_per_sample(void **s) {
     (void)s;
     enum { B = 5, T = 2, C = 3, N = T * C };
@@ -385,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_batchnorm_matches_torch_sequence),
         cmocka_unit_test(test_batchnorm_running_update_rule),
         cmocka_unit_test(test_batchnorm_combined_micro_batch_stats),
+        cmocka_unit_test(test_batchnorm_ghost_batches_equal_separate_passes),
         cmocka_unit_test(test_batchnorm_eval_is_per_sample),
         cmocka_unit_test(test_layernorm_matches_torch_features),
         cmocka_unit_test(test_layernorm_matches_torch_sequence),

@@ -191,7 +191,9 @@ static st_status_t batchnorm_setup(st_layer_t *L, st_error_t *err) {
     st_layer_add_param(L, "bias", (size_t)C, 0);
     st_layer_add_buffer(L, "running_mean", (size_t)C);
     st_layer_add_buffer(L, "running_var", (size_t)C);
-    L->scratch_fixed = 2L * C; /* the last training forward's mean [C] and biased variance [C] */
+    /* the last training forward's mean [C] and biased variance [C] of each ghost batch (at most
+       one per sample) */
+    L->scratch_per_sample = 2L * C;
     return ST_OK;
 }
 
@@ -203,26 +205,35 @@ static void batchnorm_init(st_layer_t *L, uint64_t seed) {
     st_init_const(L->buffers[BUF_VAR].data, L->buffers[BUF_VAR].n, 1.0f);
 }
 
-void st_batchnorm_batch_stats(const st_layer_t *L, const float **mean, const float **var_biased) {
+void st_batchnorm_batch_stats(const st_layer_t *L, int group, const float **mean, const float **var_biased) {
     int C = st_shape_channels(L->in_shape);
-    if (mean) *mean = L->scratch;
-    if (var_biased) *var_biased = L->scratch + C;
+    if (mean) *mean = L->scratch + 2L * C * group;
+    if (var_biased) *var_biased = L->scratch + 2L * C * group + C;
+}
+
+/* Samples per statistics group of a training pass over B samples (ctx->ghost_batch, or all). */
+static int group_samples(const st_run_ctx_t *ctx, int B) {
+    return ctx->ghost_batch > 0 && ctx->ghost_batch < B ? ctx->ghost_batch : B;
 }
 
 static void batchnorm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    int C = st_shape_channels(L->in_shape);
-    long rows = (long)B * st_shape_positions(L->in_shape);
+    int C = st_shape_channels(L->in_shape), T = st_shape_positions(L->in_shape);
     float eps = (float)L->opt[K_EPS].num;
     const float *gamma = L->params[P_WEIGHT].data, *beta = L->params[P_BIAS].data;
     float *rmean = L->buffers[BUF_MEAN].data, *rvar = L->buffers[BUF_VAR].data;
     if (!ctx->training) {
-        st_batchnorm_forward_eval(out, in, rmean, rvar, gamma, beta, rows, C, eps);
+        st_batchnorm_forward_eval(out, in, rmean, rvar, gamma, beta, (long)B * T, C, eps);
         return;
     }
-    float *mean = L->scratch, *var = L->scratch + C;
-    st_batchnorm_forward_train(out, mean, var, in, gamma, beta, rows, C, eps);
-    if (ctx->update_running_stats)
-        st_batchnorm_update_running(rmean, rvar, mean, var, rows, C, L->opt[K_MOMENTUM].num);
+    int G = group_samples(ctx, B);
+    for (int b0 = 0, g = 0; b0 < B; b0 += G, g++) { /* ghost batch g: samples b0 .. b0+G-1 */
+        long rows_g = (long)(B - b0 < G ? B - b0 : G) * T;
+        size_t off = (size_t)b0 * T * C;
+        float *mean = L->scratch + 2L * C * g, *var = mean + C;
+        st_batchnorm_forward_train(out + off, mean, var, in + off, gamma, beta, rows_g, C, eps);
+        if (ctx->update_running_stats)
+            st_batchnorm_update_running(rmean, rvar, mean, var, rows_g, C, L->opt[K_MOMENTUM].num);
+    }
 }
 
 static void batchnorm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
@@ -233,9 +244,16 @@ static void batchnorm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, flo
     float eps = (float)L->opt[K_EPS].num;
     float *dgamma = L->params[P_WEIGHT].grad, *dbeta = L->params[P_BIAS].grad;
     const float *gamma = L->params[P_WEIGHT].data;
-    if (ctx->training)
-        st_batchnorm_backward(din, dgamma, dbeta, dout, in, L->scratch, L->scratch + C, gamma, rows, C, eps);
-    else
+    if (ctx->training) {
+        int G = group_samples(ctx, B), T = st_shape_positions(L->in_shape);
+        for (int b0 = 0, g = 0; b0 < B; b0 += G, g++) {
+            long rows_g = (long)(B - b0 < G ? B - b0 : G) * T;
+            size_t off = (size_t)b0 * T * C;
+            const float *mean = L->scratch + 2L * C * g, *var = mean + C;
+            st_batchnorm_backward(din ? din + off : NULL, dgamma, dbeta, dout + off, in + off, mean, var, gamma,
+                                  rows_g, C, eps);
+        }
+    } else
         st_batchnorm_backward_eval(din, dgamma, dbeta, dout, in, L->buffers[BUF_MEAN].data,
                                    L->buffers[BUF_VAR].data, gamma, rows, C, eps);
 }

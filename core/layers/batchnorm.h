@@ -36,7 +36,8 @@ void st_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const f
 void st_batchnorm_update_running(float *running_mean, float *running_var, const float *mean,
                                  const float *var_biased, long rows, int C, double momentum);
 
-/* The mean [C] and biased variance [C] of the layer's last training forward (in its scratch). */
-void st_batchnorm_batch_stats(const st_layer_t *L, const float **mean, const float **var_biased);
+/* The mean [C] and biased variance [C] of ghost batch `group` (0 when the batch was one group) in
+ * the layer's last training forward (in its scratch). */
+void st_batchnorm_batch_stats(const st_layer_t *L, int group, const float **mean, const float **var_biased);
 
 #endif
