@@ -8,7 +8,9 @@
  * OSU style: warm-up, then repetitions each preceded by a barrier; each rank takes the median
  * of its own repetitions, and the table shows the min/avg/max of those medians across ranks,
  * the algorithm bandwidth (bytes / time) and the bus bandwidth (2(p-1)/p · bytes / time, what a
- * ring all-reduce moves through each rank's link). Run as one process it still works (so
+ * ring all-reduce moves through each rank's link). A last row times the MLP arena through
+ * MPI_Iallreduce + MPI_Wait, the call an all-reduce overlapped with backward would use (see
+ * docs/performance.md, "Overlapping the all-reduce"). Run as one process it still works (so
  * `make bench` passes) but says the number is meaningless and writes no JSON. */
 #include <mpi.h>
 #include <stdio.h>
@@ -48,6 +50,25 @@ static int reps_for(size_t bytes) {
     return 25;
 }
 
+/* This rank's median time of `reps` reductions of n floats (after warm-up), blocking or not. */
+static double time_reduction(const float *send, float *recv, int n, int reps, int nonblocking, double *t) {
+    int warm = reps / 10 + 2;
+    for (int r = -warm; r < reps; r++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = MPI_Wtime();
+        if (nonblocking) {
+            MPI_Request q;
+            MPI_Iallreduce(send, recv, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &q);
+            MPI_Wait(&q, MPI_STATUS_IGNORE);
+        } else {
+            MPI_Allreduce(send, recv, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        }
+        double dt = MPI_Wtime() - t0;
+        if (r >= 0) t[r] = dt;
+    }
+    return median(t, reps);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     int rank, size;
@@ -70,21 +91,18 @@ int main(int argc, char **argv) {
     double med_min[N_CASES], med_avg[N_CASES], med_max[N_CASES];
     int reps_used[N_CASES];
     for (int c = 0; c < N_CASES; c++) {
-        int n = (int)cases[c].floats, reps = reps_for(cases[c].floats * sizeof(float)), warm = reps / 10 + 2;
-        for (int r = -warm; r < reps; r++) {
-            MPI_Barrier(MPI_COMM_WORLD);
-            double t0 = MPI_Wtime();
-            MPI_Allreduce(send, recv, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-            double dt = MPI_Wtime() - t0;
-            if (r >= 0) t[r] = dt;
-        }
-        double med = median(t, reps), sum;
+        int n = (int)cases[c].floats, reps = reps_for(cases[c].floats * sizeof(float));
+        double med = time_reduction(send, recv, n, reps, 0, t), sum;
         MPI_Reduce(&med, &med_min[c], 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
         MPI_Reduce(&med, &med_max[c], 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         MPI_Reduce(&med, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
         med_avg[c] = sum / size;
         reps_used[c] = reps;
     }
+
+    double nb = time_reduction(send, recv, MLP_PARAMS, 100, 1, t), nb_avg;
+    MPI_Reduce(&nb, &nb_avg, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    nb_avg /= size;
 
     if (rank == 0) {
         printf("MPI_Allreduce (MPI_SUM, float), %d rank%s; median per rank over repetitions after warm-up,\n"
@@ -99,6 +117,8 @@ int main(int argc, char **argv) {
                    med_min[c] * 1e6, med_avg[c] * 1e6, med_max[c] * 1e6, bytes / med_avg[c] * 1e-9,
                    bus_factor * bytes / med_avg[c] * 1e-9);
         }
+        printf("%-14s %12.0f %6d %11s %11.1f %11s %10.2f   (MPI_Iallreduce + MPI_Wait)\n", "MLP arena, nb",
+               MLP_PARAMS * 4.0, 100, "", nb_avg * 1e6, "", MLP_PARAMS * 4.0 / nb_avg * 1e-9);
         if (size < 2) {
             printf("note: 1 process, nothing is communicated: run with 2+ ranks for a meaningful number, e.g.\n"
                    "  mpirun -np 2 --bind-to none build/bench/bench_allreduce   (no JSON written with 1 rank)\n");
@@ -114,7 +134,7 @@ int main(int argc, char **argv) {
                             c ? "," : "", cases[c].label, cases[c].floats * sizeof(float), reps_used[c], med_min[c] * 1e6,
                             med_avg[c] * 1e6, med_max[c] * 1e6,
                             (double)cases[c].floats * sizeof(float) / med_avg[c] * 1e-9);
-                fprintf(f, "]}\n");
+                fprintf(f, "],\n \"iallreduce_mlp_arena_avg_us\": %.2f}\n", nb_avg * 1e6);
                 fclose(f);
             }
         }
