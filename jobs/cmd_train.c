@@ -9,6 +9,7 @@
 #include "jobs/commands.h"
 #include "jobs/config.h"
 #include "jobs/signals.h"
+#include "jobs/startup.h"
 #include "jobs/train.h"
 #include "jobs/version.h"
 #include "mpi/comm.h"
@@ -71,7 +72,9 @@ static void report(const st_comm_t *c, const st_error_t *err) {
     fflush(stderr);
 }
 
-int st_cmd_train(int argc, char **argv) {
+int st_cmd_train(int argc, char **argv, double main_entry_s) {
+    st_startup_t startup;
+    st_startup_begin(&startup, main_entry_s);
     train_args_t a;
     int rc = parse(&a, argc, argv);
     if (rc) return rc;
@@ -81,12 +84,13 @@ int st_cmd_train(int argc, char **argv) {
     st_comm_t c;
     st_error_t err = {0};
     if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
+    st_startup_mark(&startup, ST_PHASE_MPI_INIT);
     if (c.rank == 0 && blis.warning[0]) fprintf(stderr, "strata: warning: %s\n", blis.warning);
     st_run_config_t cfg;
     st_status_t st = st_comm_agree(&c, st_config_load(a.config, a.overrides, a.n_overrides, &cfg, &err), &err);
     st_train_result_t res;
     if (st == ST_OK) {
-        st_train_options_t opt = {a.resume, a.stop_after_steps, &blis, STRATA_VERSION, STRATA_COMMIT};
+        st_train_options_t opt = {a.resume, a.stop_after_steps, &blis, STRATA_VERSION, STRATA_COMMIT, &startup};
         st = st_train_run(&cfg, &c, &opt, &res, &err);
     }
     if (st != ST_OK) report(&c, &err);

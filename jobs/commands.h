@@ -2,8 +2,9 @@
 #ifndef ST_COMMANDS_H
 #define ST_COMMANDS_H
 
-/* strata train CONFIG.json [--set key.path=value ...] [--resume auto|PATH] [--stop-after-steps N] */
-int st_cmd_train(int argc, char **argv);
+/* strata train CONFIG.json [--set key.path=value ...] [--resume auto|PATH] [--stop-after-steps N]
+ * main_entry_s: st_clock_s() at main entry, the origin of run.json's "startup_s" (jobs/startup.h). */
+int st_cmd_train(int argc, char **argv, double main_entry_s);
 
 /* strata eval CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR] */
 int st_cmd_eval(int argc, char **argv);

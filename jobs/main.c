@@ -8,6 +8,7 @@
 #include "sharding/convert_idx.h"
 #include "sharding/inspect.h"
 #include "jobs/commands.h"
+#include "jobs/startup.h"
 #include "jobs/version.h"
 #include "reference.h"
 #include "threads.h"
@@ -224,6 +225,7 @@ static int cmd_inspect(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    double main_entry_s = st_clock_s(); /* the origin of `strata train`'s start-up phases */
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -232,7 +234,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc, argv);
     if (strcmp(argv[1], "convert") == 0) return cmd_convert(argc, argv);
     if (strcmp(argv[1], "inspect") == 0) return cmd_inspect(argc, argv);
-    if (strcmp(argv[1], "train") == 0) return st_cmd_train(argc, argv);
+    if (strcmp(argv[1], "train") == 0) return st_cmd_train(argc, argv, main_entry_s);
     if (strcmp(argv[1], "eval") == 0) return st_cmd_eval(argc, argv);
     if (strcmp(argv[1], "verify") == 0) return st_cmd_verify(argc, argv);
     if (strcmp(argv[1], "sbatch") == 0) return st_cmd_sbatch(argc, argv);

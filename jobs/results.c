@@ -284,6 +284,12 @@ st_status_t st_run_record_set_status(st_run_record_t *rec, const char *status, t
     return run_record_save(rec, err);
 }
 
+st_status_t st_run_record_set_item(st_run_record_t *rec, const char *key, cJSON *item, st_error_t *err) {
+    if (!item) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", rec->path);
+    set_item(rec->doc, key, item);
+    return run_record_save(rec, err);
+}
+
 void st_run_record_free(st_run_record_t *rec) {
     cJSON_Delete(rec->doc);
     rec->doc = NULL;

@@ -83,6 +83,10 @@ st_status_t st_run_record_add_restart(st_run_record_t *rec, time_t t, int ranks,
 st_status_t st_run_record_set_status(st_run_record_t *rec, const char *status, time_t end,
                                      st_error_t *err);
 
+/* Sets `key` to `item` (replacing an existing value; the record takes ownership of item, which
+ * may be NULL: then ST_ERR_NOMEM) and rewrites run.json. Used for "startup_s". */
+st_status_t st_run_record_set_item(st_run_record_t *rec, const char *key, cJSON *item, st_error_t *err);
+
 void st_run_record_free(st_run_record_t *rec);
 
 /* ---- history.jsonl ---------------------------------------------------------------------- */

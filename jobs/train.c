@@ -43,6 +43,7 @@ typedef struct {
     const char **class_names;           /* [K] views into data.ds */
     st_run_record_t record;             /* rank 0 */
     int have_record;
+    int startup_recorded;               /* run.json has this launch's "startup_s" */
 } trainer_t;
 
 static double now_s(void) {
@@ -73,6 +74,7 @@ static int classes_of(const char *head, void *ctx) {
 static st_status_t build_model(trainer_t *t, st_error_t *err) {
     st_run_config_t *cfg = t->cfg;
     ST_TRY(st_model_build(cfg->model, "model", t->data.shape, t->K, &t->model, err));
+    /* evaluation chunks and, in fast mode, the engine's passes of several micro-batches fit in it */
     int B = t->data.micro_batch > EVAL_CHUNK ? t->data.micro_batch : EVAL_CHUNK;
     ST_TRY(st_model_reserve(t->model, B, 0, err));
     st_model_init(t->model, cfg->seed);
@@ -98,6 +100,7 @@ static st_status_t build_everything(trainer_t *t, st_error_t *err) {
     st_data_config_t dc;
     st_config_data_options(t->cfg, &dc);
     ST_TRY(st_data_load(&t->data, &dc, t->c, err));
+    st_startup_mark(t->opt->startup, ST_PHASE_DATA);
     t->K = t->data.n_classes;
     t->class_names = calloc((size_t)t->K, sizeof *t->class_names);
     if (!t->class_names) return st_fail(err, ST_ERR_NOMEM, "class names");
@@ -110,6 +113,7 @@ static st_status_t build_everything(trainer_t *t, st_error_t *err) {
     if (rc == ST_OK) rc = build_schedule(t, err);
     if (rc == ST_OK && t->c->rank == 0) rc = st_dataset_fingerprint(&t->data.ds, t->fingerprint, err);
     st_track_init(&t->track, t->cfg);
+    st_startup_mark(t->opt->startup, ST_PHASE_MODEL);
     return rc;
 }
 
@@ -374,6 +378,17 @@ static void trace_step(trainer_t *t) {
     fclose(f);
 }
 
+/* After the first step of this launch: the start-up phases (the latest rank's end of each) go
+ * into run.json "startup_s". Collective. */
+static st_status_t record_startup(trainer_t *t, st_error_t *err) {
+    t->startup_recorded = 1;
+    if (!t->opt->startup) return ST_OK;
+    st_startup_mark(t->opt->startup, ST_PHASE_FIRST_STEP);
+    st_startup_t latest;
+    ST_TRY(st_startup_reduce(&latest, t->opt->startup, t->c, err));
+    return RANK0(t, st_run_record_set_item(&t->record, "startup_s", st_startup_json(&latest), err), err);
+}
+
 /* Runs the epoch's remaining steps. *stop_now: --stop-after-steps was reached. */
 static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
     st_progress_t bar;
@@ -390,6 +405,7 @@ static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
         t->track.correct += (double)s.correct, t->track.count += (double)s.count;
         ST_TRY(note_step(t, &s, err));
         t->step_in_epoch++, t->global_step++;
+        if (!t->startup_recorded) ST_TRY(record_startup(t, err));
         ST_TRY(check_divergence(t, err));
         if (t->c->rank == 0) trace_step(t);
         if (t->c->rank == 0)
@@ -590,8 +606,10 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     st_threads_set(cfg->train.threads > 0 ? cfg->train.threads : st_comm_threads_default(c));
     st_watchdog_start(c->rank, cfg->train.stall_timeout);
     st_status_t rc = st_comm_agree(c, st_fault_from_env(&t.fault, err), err);
+    st_startup_mark(opt->startup, ST_PHASE_CONFIG);
     if (rc == ST_OK) rc = st_comm_agree(c, build_everything(&t, err), err);
     if (rc == ST_OK) rc = open_run(&t, err);
+    st_startup_mark(opt->startup, ST_PHASE_RUN_FOLDER);
     if (rc == ST_OK) {
         st_comm_print(c, stdout, "training %s: %lld samples (train %lld, val %lld, test %lld), %d classes; %d ranks x %d threads; "
                       "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch\n",

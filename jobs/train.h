@@ -9,6 +9,7 @@
 #define ST_TRAIN_H
 
 #include "jobs/config.h"
+#include "jobs/startup.h"
 #include "mpi/comm.h"
 #include "threads.h"
 
@@ -17,6 +18,8 @@ typedef struct {
     int64_t stop_after_steps;    /* > 0: checkpoint and stop after this many optimizer steps */
     const st_blis_info_t *blis;  /* kernels in use, for run.json */
     const char *version, *commit;
+    st_startup_t *startup;       /* phase ends so far (origin: main entry), completed here and written
+                                    to run.json "startup_s" after the first step; NULL: not recorded */
 } st_train_options_t;
 
 typedef struct {

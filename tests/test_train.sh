@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_train.sh — `strata train` end to end on a tiny dataset (tests/util/make_tiny.sh) at 2 ranks:
-# the run folder, refusing an existing folder, exact resume after --stop-after-steps, early
-# stopping on every rank, fault injection (abort, kill, nan, repeated nan), bad configs and
-# datasets, and `strata eval`. Prints TAP.
+# the run folder (with run.json's start-up phases), refusing an existing folder, exact resume
+# after --stop-after-steps, early stopping on every rank, fault injection (abort, kill, nan,
+# repeated nan), bad configs and datasets, and `strata eval`. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -19,7 +19,7 @@ train() { # P name [args...]: runs strata train, output in $work/log, returns it
   timeout 120 mpirun -np "$P" --oversubscribe --bind-to none bin/strata train "$CFG" "${SET[@]}" --set "name=$name" "$@" > "$work/log" 2>&1
 }
 has() { grep -q -- "$1" "$work/log"; }
-echo "1..16"
+echo "1..17"
 
 train 2 base; rc=$?
 run="$work/results/base"
@@ -38,6 +38,17 @@ assert r["status"] == "completed" and r["ranks"] == 2 and r["dataset_fingerprint
 assert json.load(open(sys.argv[1] + "/config.json"))["train"]["batch_size"] == 64
 PY
 ok $? "metrics.json, run.json and history.jsonl carry the documented keys (test accuracy > 80%)"
+
+/usr/bin/python3 - "$run/run.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["startup_s"]
+phases = ["mpi_init", "config", "data", "model", "run_folder", "first_step"]
+keys = phases + ["total_to_first_step", "own_to_first_step"]
+assert all(type(s[k]) in (int, float) and s[k] >= 0 for k in keys), s
+assert abs(sum(s[k] for k in phases) - s["total_to_first_step"]) < 1e-4, s
+assert abs(s["total_to_first_step"] - s["mpi_init"] - s["own_to_first_step"]) < 1e-4 and s["total_to_first_step"] > 0, s
+PY
+ok $? "run.json has startup_s: the start-up phases as non-negative seconds adding up to the time to the first step"
 
 train 2 base; rc=$?
 [ $rc != 0 ] && has "already exists: pass --resume auto"
