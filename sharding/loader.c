@@ -1,6 +1,7 @@
-/* loader.c — the two-phase parallel read (see loader.h and docs/parallel-io.md): a collective
- * read of one contiguous block of rows per rank, then an MPI_Alltoallv exchange in rounds that
- * moves every wanted row from the rank that read it to the ranks that want it. */
+/* loader.c — the two-phase parallel read (see loader.h and docs/parallel-io.md): every rank's
+ * contiguous block of rows is read collectively one piece at a time, and after each piece an
+ * MPI_Alltoallv exchange in rounds moves every wanted row of it from the rank that read it to the
+ * ranks that want it. */
 #include "sharding/loader.h"
 
 #include <limits.h>
@@ -57,159 +58,210 @@ static int64_t clamp_count(int64_t total, int64_t done, int64_t limit) {
     return left <= 0 ? 0 : left < limit ? left : limit;
 }
 
+/* What one st_loader_gather_rows_ex call works with. Pieces: the block of every rank is read
+ * piece_rows rows at a time; piece j of rank p is its rows [plo + j·piece_rows, ...), and every
+ * rank runs the same n_pieces reads and exchanges (from the largest block). */
+typedef struct {
+    const st_dataset_t *ds;
+    const st_comm_t *c;
+    const int64_t *want;            /* [n_want] sorted global row ids */
+    int64_t n_want;
+    float *out;                     /* [n_want, row_floats] */
+    int P, me;
+    int64_t lo, hi;                 /* this rank's block */
+    long row_floats;
+    size_t row_bytes, staging_budget;
+    int64_t piece_rows, n_pieces, B; /* B: rows at most from one rank to another per round */
+    int64_t *seg;                   /* [P + 1] want's segment inside each rank's block */
+    int64_t *first, *want_cnt, *req_cnt; /* [P] this piece: first index in want, rows wanted, rows asked */
+    int *sc, *sd, *rc, *rd;         /* [P] MPI counts and displacements */
+    float *window;                  /* [piece_rows, row_floats] the piece read (not in direct mode) */
+    const float *piece;             /* the current piece's rows (window, or out in direct mode) */
+    int64_t piece_lo, piece_hi;     /* its global rows */
+    float *staging;                 /* [staging_rows, row_floats] rows sent this round */
+    int64_t *ids, staging_rows;     /* [staging_rows] the rows asked for this round */
+    MPI_Datatype row_t;
+    st_loader_info_t inf;
+} gather_t;
+
+/* The global rows of piece j of rank p's block: [*a, *b) (empty past the block's end). */
+static void piece_range(const gather_t *g, int p, int64_t j, int64_t *a, int64_t *b) {
+    int64_t plo, phi;
+    st_loader_block(&plo, &phi, g->ds->n, p, g->P);
+    *a = plo + j * g->piece_rows;
+    *b = *a + g->piece_rows < phi ? *a + g->piece_rows : phi;
+    if (*a > phi) *a = phi;
+}
+
+/* Local checks and allocations (no collective). */
+static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_error_t *err) {
+    const int P = g->P;
+    const st_dataset_t *ds = g->ds;
+    if (g->row_floats <= 0 || g->row_floats > INT_MAX)
+        return st_fail(err, ST_ERR_SHAPE, "%s: %ld floats per row; 1..%d are supported", ds->path, g->row_floats, INT_MAX);
+    ST_TRY(check_want(ds, g->want, g->n_want, err));
+    g->seg = malloc(sizeof(int64_t) * (size_t)(P + 1));
+    g->first = malloc(sizeof(int64_t) * (size_t)P);
+    g->want_cnt = malloc(sizeof(int64_t) * (size_t)P), g->req_cnt = malloc(sizeof(int64_t) * (size_t)P);
+    g->sc = malloc(sizeof(int) * (size_t)P), g->sd = malloc(sizeof(int) * (size_t)P);
+    g->rc = malloc(sizeof(int) * (size_t)P), g->rd = malloc(sizeof(int) * (size_t)P);
+    if (!g->seg || !g->first || !g->want_cnt || !g->req_cnt || !g->sc || !g->sd || !g->rc || !g->rd)
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory for %d ranks' counts", ds->path, P);
+    for (int p = 0; p < P; p++) { /* want is sorted: the rows of rank p's block are one segment */
+        int64_t plo, phi;
+        st_loader_block(&plo, &phi, ds->n, p, P);
+        g->seg[p] = lower_bound(g->want, g->n_want, plo);
+    }
+    g->seg[P] = g->n_want;
+    size_t piece_bytes = opt && opt->read_piece_bytes ? opt->read_piece_bytes : ST_LOADER_READ_PIECE_BYTES;
+    g->piece_rows = (int64_t)(piece_bytes / g->row_bytes);
+    if (g->piece_rows < 1) g->piece_rows = 1;
+    int64_t max_block = (ds->n + P - 1) / P;
+    g->n_pieces = (max_block + g->piece_rows - 1) / g->piece_rows;
+    g->B = (int64_t)(g->staging_budget / g->row_bytes / (size_t)(P > 1 ? P - 1 : 1));
+    if (g->B < 1) g->B = 1;
+    if (g->B > INT_MAX) g->B = INT_MAX;
+    g->inf.rows_per_round = g->B;
+    /* When this rank wants exactly its own block (P = 1 reading everything, say), it reads
+     * straight into out: no window and no copy. */
+    int64_t block_rows = g->hi - g->lo;
+    int direct = g->seg[g->me + 1] - g->seg[g->me] == block_rows && block_rows > 0;
+    for (int64_t i = 0; direct && i < block_rows; i++) direct = g->want[g->seg[g->me] + i] == g->lo + i;
+    g->inf.direct = direct;
+    if (!direct) {
+        int64_t window_rows = g->piece_rows < block_rows ? g->piece_rows : block_rows;
+        g->inf.window_bytes = (size_t)window_rows * g->row_bytes;
+        if (!(g->window = malloc(window_rows > 0 ? g->inf.window_bytes : 1)))
+            return st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate the %.1f MiB read window", ds->path,
+                           (double)g->inf.window_bytes / 1048576.0);
+    }
+    if (P > 1) {
+        ST_MPI(MPI_Type_contiguous((int)g->row_floats, MPI_FLOAT, &g->row_t), err);
+        ST_MPI(MPI_Type_commit(&g->row_t), err);
+    }
+    return ST_OK;
+}
+
+/* Collective: reads piece j of this rank's block (into the window, or straight into out). */
+static st_status_t read_piece(gather_t *g, int64_t j, st_error_t *err) {
+    piece_range(g, g->me, j, &g->piece_lo, &g->piece_hi);
+    int64_t n = g->piece_hi - g->piece_lo;
+    float *dst = g->window;
+    if (g->inf.direct) dst = g->out + (size_t)(g->seg[g->me] + (g->piece_lo - g->lo)) * (size_t)g->row_floats;
+    g->piece = dst;
+    st_status_t status = st_dataset_read_rows(g->ds, n > 0 ? g->piece_lo : g->lo, n, dst, g->c->comm, err);
+    return st_comm_agree(g->c, status, err);
+}
+
+/* Grows the send staging to `rows` rows if needed; collective agreement on failure. */
+static st_status_t reserve_staging(gather_t *g, int64_t rows, st_error_t *err) {
+    st_status_t status = ST_OK;
+    if (rows > g->staging_rows) {
+        free(g->staging), free(g->ids);
+        g->staging = malloc((size_t)rows * g->row_bytes);
+        g->ids = malloc((size_t)rows * sizeof(int64_t));
+        g->staging_rows = g->staging && g->ids ? rows : 0;
+        if (!g->staging_rows)
+            status = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %.1f MiB of send staging", g->ds->path,
+                             (double)rows * (double)g->row_bytes / 1048576.0);
+        if ((size_t)rows * g->row_bytes > g->inf.staging_bytes) g->inf.staging_bytes = (size_t)rows * g->row_bytes;
+    }
+    return st_comm_agree(g->c, status, err);
+}
+
+/* Round k of piece j's exchange: rows [k·B, (k+1)·B) of every (owner, wanter) pair's list.
+ * Displacements index want/out (< n_want <= INT_MAX) and ids/staging (< staging_rows). */
+static st_status_t exchange_round(gather_t *g, int64_t k, st_status_t *internal, st_error_t *err) {
+    int64_t n_recv = 0, dummy_id = 0;
+    float dummy_row = 0;
+    for (int p = 0; p < g->P; p++) {
+        g->sc[p] = (int)clamp_count(g->want_cnt[p], k * g->B, g->B);
+        g->sd[p] = g->sc[p] > 0 ? (int)(g->first[p] + k * g->B) : 0;
+        g->rc[p] = (int)clamp_count(g->req_cnt[p], k * g->B, g->B);
+        g->rd[p] = (int)n_recv;
+        n_recv += g->rc[p];
+    }
+    const int64_t *want_buf = g->n_want > 0 ? g->want : &dummy_id; /* MPI wants non-NULL buffers */
+    float *out_buf = g->n_want > 0 ? g->out : &dummy_row;
+    ST_MPI(MPI_Alltoallv(want_buf, g->sc, g->sd, MPI_INT64_T, g->ids, g->rc, g->rd, MPI_INT64_T, g->c->comm), err);
+    for (int64_t i = 0; i < n_recv; i++) {
+        if (g->ids[i] < g->piece_lo || g->ids[i] >= g->piece_hi) {
+            if (*internal == ST_OK)
+                *internal = st_fail(err, ST_ERR_INTERNAL, "%s: rank %d was asked for row %lld outside its piece [%lld, %lld)",
+                                    g->ds->path, g->me, (long long)g->ids[i], (long long)g->piece_lo, (long long)g->piece_hi);
+            continue;
+        }
+        memcpy(g->staging + (size_t)i * (size_t)g->row_floats,
+               g->piece + (size_t)(g->ids[i] - g->piece_lo) * (size_t)g->row_floats, g->row_bytes);
+    }
+    ST_MPI(MPI_Alltoallv(g->staging, g->rc, g->rd, g->row_t, out_buf, g->sc, g->sd, g->row_t, g->c->comm), err);
+    return ST_OK;
+}
+
+/* Collective: moves the wanted rows of every rank's piece j to the ranks that want them (its
+ * own copied locally), in rounds of at most B rows per pair. */
+static st_status_t exchange_piece(gather_t *g, int64_t j, st_error_t *err) {
+    const int P = g->P;
+    for (int p = 0; p < P; p++) {
+        int64_t a, b;
+        piece_range(g, p, j, &a, &b);
+        g->first[p] = lower_bound(g->want, g->n_want, a);
+        int64_t end = a < b ? lower_bound(g->want, g->n_want, b) : g->first[p];
+        g->want_cnt[p] = end - g->first[p];
+    }
+    for (int64_t i = g->first[g->me]; !g->inf.direct && i < g->first[g->me] + g->want_cnt[g->me]; i++)
+        memcpy(g->out + (size_t)i * (size_t)g->row_floats,
+               g->piece + (size_t)(g->want[i] - g->piece_lo) * (size_t)g->row_floats, g->row_bytes);
+    g->inf.rows_local += g->want_cnt[g->me];
+    g->want_cnt[g->me] = 0;
+    if (P == 1) return ST_OK;
+    ST_MPI(MPI_Alltoall(g->want_cnt, 1, MPI_INT64_T, g->req_cnt, 1, MPI_INT64_T, g->c->comm), err);
+    int64_t my_rounds = 0, need = 0, n_rounds = 0;
+    for (int p = 0; p < P; p++) {
+        int64_t r = (g->want_cnt[p] + g->B - 1) / g->B;
+        if (r > my_rounds) my_rounds = r;
+        need += g->req_cnt[p] < g->B ? g->req_cnt[p] : g->B; /* round 0 is the largest */
+        g->inf.rows_sent += g->req_cnt[p], g->inf.rows_received += g->want_cnt[p];
+    }
+    ST_MPI(MPI_Allreduce(&my_rounds, &n_rounds, 1, MPI_INT64_T, MPI_MAX, g->c->comm), err);
+    g->inf.n_rounds += (int)n_rounds;
+    if (n_rounds == 0) return ST_OK;
+    ST_TRY(reserve_staging(g, need > 0 ? need : 1, err));
+    st_status_t internal = ST_OK;
+    for (int64_t k = 0; k < n_rounds; k++) ST_TRY(exchange_round(g, k, &internal, err));
+    return st_comm_agree(g->c, internal, err);
+}
+
+static void gather_free(gather_t *g) {
+    if (g->row_t != MPI_DATATYPE_NULL) MPI_Type_free(&g->row_t);
+    free(g->window), free(g->staging), free(g->ids);
+    free(g->seg), free(g->first), free(g->want_cnt), free(g->req_cnt);
+    free(g->sc), free(g->sd), free(g->rc), free(g->rd);
+}
+
 st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
                                      float *out, const st_loader_options_t *opt, st_loader_info_t *info, st_error_t *err) {
-    const int P = c->size, me = c->rank;
-    const int64_t N = ds->n;
-    const long row_floats = st_shape_numel(ds->shape);
-    const size_t row_bytes = (size_t)row_floats * sizeof(float);
-    size_t staging_budget = opt && opt->staging_bytes ? opt->staging_bytes : ST_LOADER_STAGING_BYTES;
-    size_t piece_bytes = opt && opt->read_piece_bytes ? opt->read_piece_bytes : ST_LOADER_READ_PIECE_BYTES;
-    st_loader_info_t inf;
-    memset(&inf, 0, sizeof inf);
-
-    st_status_t status = ST_OK;
-    float *block = NULL, *staging = NULL;
-    int64_t *seg = NULL, *want_cnt = NULL, *req_cnt = NULL, *ids = NULL;
-    int *sc = NULL, *sd = NULL, *rc = NULL, *rd = NULL;
-    MPI_Datatype row_t = MPI_DATATYPE_NULL;
-    int64_t lo, hi;
-    st_loader_block(&lo, &hi, N, me, P);
-    inf.block_rows = hi - lo;
-
+    gather_t g;
+    memset(&g, 0, sizeof g);
+    g.ds = ds, g.c = c, g.want = want, g.n_want = n_want, g.out = out, g.P = c->size, g.me = c->rank;
+    g.row_floats = st_shape_numel(ds->shape);
+    g.row_bytes = (size_t)g.row_floats * sizeof(float);
+    g.staging_budget = opt && opt->staging_bytes ? opt->staging_bytes : ST_LOADER_STAGING_BYTES;
+    g.row_t = MPI_DATATYPE_NULL;
+    st_loader_block(&g.lo, &g.hi, ds->n, g.me, g.P);
+    g.inf.block_rows = g.hi - g.lo;
     /* Local checks and allocations, then agreement: no rank enters a collective alone. */
-    if (row_floats <= 0 || row_floats > INT_MAX)
-        status = st_fail(err, ST_ERR_SHAPE, "%s: %ld floats per row; 1..%d are supported", ds->path, row_floats, INT_MAX);
-    if (status == ST_OK) status = check_want(ds, want, n_want, err);
-    if (status == ST_OK) {
-        seg = malloc(sizeof(int64_t) * (size_t)(P + 1));
-        want_cnt = malloc(sizeof(int64_t) * (size_t)P);
-        req_cnt = malloc(sizeof(int64_t) * (size_t)P);
-        sc = malloc(sizeof(int) * (size_t)P), sd = malloc(sizeof(int) * (size_t)P);
-        rc = malloc(sizeof(int) * (size_t)P), rd = malloc(sizeof(int) * (size_t)P);
-        if (!seg || !want_cnt || !req_cnt || !sc || !sd || !rc || !rd)
-            status = st_fail(err, ST_ERR_NOMEM, "%s: out of memory for %d ranks' counts", ds->path, P);
+    st_status_t status = st_comm_agree(c, gather_setup(&g, opt, err), err);
+    for (int64_t j = 0; status == ST_OK && j < g.n_pieces; j++) {
+        double t0 = now_s();
+        status = read_piece(&g, j, err);
+        double t1 = now_s();
+        if (status == ST_OK) status = exchange_piece(&g, j, err);
+        g.inf.read_s += t1 - t0, g.inf.exchange_s += now_s() - t1;
+        g.inf.n_reads++;
     }
-    if (status == ST_OK) {
-        /* want is sorted, so the rows owned by rank p are one segment of it. */
-        for (int p = 0; p < P; p++) {
-            int64_t plo, phi;
-            st_loader_block(&plo, &phi, N, p, P);
-            seg[p] = lower_bound(want, n_want, plo);
-        }
-        seg[P] = n_want;
-        /* When this rank wants exactly its own block (P = 1 reading everything, say), it reads
-         * straight into out: no block buffer and no copy. */
-        int direct = seg[me + 1] - seg[me] == inf.block_rows && inf.block_rows > 0;
-        for (int64_t i = 0; direct && i < inf.block_rows; i++) direct = want[seg[me] + i] == lo + i;
-        inf.direct = direct;
-        block = direct ? out + (size_t)seg[me] * (size_t)row_floats
-                       : malloc(inf.block_rows > 0 ? (size_t)inf.block_rows * row_bytes : 1);
-        if (!block)
-            status = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate the block of %lld rows (%.1f MiB) this rank reads",
-                             ds->path, (long long)inf.block_rows, (double)inf.block_rows * (double)row_bytes / 1048576.0);
-    }
-    status = st_comm_agree(c, status, err);
-    if (status != ST_OK) goto done;
-
-    /* Phase (a): the rank's block, in collective pieces of at most piece_bytes. Every rank runs
-     * the same number of reads (from the largest block), reading 0 rows once its block is done. */
-    double t0 = now_s();
-    {
-        int64_t max_block = (N + P - 1) / P;
-        int64_t piece_rows = (int64_t)(piece_bytes / row_bytes);
-        if (piece_rows < 1) piece_rows = 1;
-        int64_t n_reads = (max_block + piece_rows - 1) / piece_rows;
-        for (int64_t k = 0; k < n_reads; k++) {
-            int64_t r0 = lo + k * piece_rows, n = clamp_count(hi - lo, k * piece_rows, piece_rows);
-            float *dst = block + (size_t)(n > 0 ? r0 - lo : 0) * (size_t)row_floats;
-            status = st_dataset_read_rows(ds, n > 0 ? r0 : lo, n, dst, c->comm, err);
-            status = st_comm_agree(c, status, err);
-            if (status != ST_OK) goto done;
-        }
-        inf.n_reads = (int)n_reads;
-    }
-    double t1 = now_s();
-    inf.read_s = t1 - t0;
-
-    /* Phase (b). */
-    for (int p = 0; p < P; p++) want_cnt[p] = p == me ? 0 : seg[p + 1] - seg[p];
-    ST_MPI_GOTO(MPI_Alltoall(want_cnt, 1, MPI_INT64_T, req_cnt, 1, MPI_INT64_T, c->comm), err, status, done);
-
-    /* Rows this rank owns itself: copied, not sent. */
-    for (int64_t i = seg[me]; i < seg[me + 1] && !inf.direct; i++)
-        memcpy(out + (size_t)i * (size_t)row_floats, block + (size_t)(want[i] - lo) * (size_t)row_floats, row_bytes);
-    inf.rows_local = seg[me + 1] - seg[me];
-
-    /* B rows at most from one rank to another per round: one round's staging, at most (P-1)·B
-     * rows, stays within the budget. */
-    int64_t B = (int64_t)(staging_budget / row_bytes / (size_t)(P > 1 ? P - 1 : 1));
-    if (B < 1) B = 1;
-    if (B > INT_MAX) B = INT_MAX;
-    inf.rows_per_round = B;
-    int64_t my_rounds = 0, staging_rows = 0;
-    for (int p = 0; p < P; p++) {
-        int64_t r = (want_cnt[p] + B - 1) / B;
-        if (r > my_rounds) my_rounds = r;
-        staging_rows += req_cnt[p] < B ? req_cnt[p] : B; /* round 0 is the largest */
-        inf.rows_sent += req_cnt[p];
-        inf.rows_received += want_cnt[p];
-    }
-    int64_t n_rounds = 0;
-    ST_MPI_GOTO(MPI_Allreduce(&my_rounds, &n_rounds, 1, MPI_INT64_T, MPI_MAX, c->comm), err, status, done);
-    inf.n_rounds = (int)n_rounds;
-
-    if (n_rounds > 0) {
-        inf.staging_bytes = (size_t)staging_rows * row_bytes;
-        staging = malloc(staging_rows > 0 ? inf.staging_bytes : 1);
-        ids = malloc(staging_rows > 0 ? (size_t)staging_rows * sizeof(int64_t) : 1);
-        st_status_t alloc = staging && ids ? ST_OK
-                            : st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %.1f MiB of send staging", ds->path,
-                                      (double)inf.staging_bytes / 1048576.0);
-        status = st_comm_agree(c, alloc, err);
-        if (status != ST_OK) goto done;
-        ST_MPI_GOTO(MPI_Type_contiguous((int)row_floats, MPI_FLOAT, &row_t), err, status, done);
-        ST_MPI_GOTO(MPI_Type_commit(&row_t), err, status, done);
-    }
-    /* Non-NULL buffers for MPI even when a rank wants or sends nothing. */
-    int64_t dummy_id = 0;
-    float dummy_row = 0;
-    const int64_t *want_buf = n_want > 0 ? want : &dummy_id;
-    float *out_buf = n_want > 0 ? out : &dummy_row;
-    st_status_t internal = ST_OK;
-    for (int64_t k = 0; k < n_rounds; k++) {
-        /* Round k moves rows [k·B, (k+1)·B) of every (owner, wanter) pair's list. Displacements
-         * index want/out (< n_want ≤ INT_MAX) and ids/staging (< staging_rows). */
-        int64_t n_recv_ids = 0;
-        for (int p = 0; p < P; p++) {
-            sc[p] = (int)clamp_count(want_cnt[p], k * B, B);
-            sd[p] = sc[p] > 0 ? (int)(seg[p] + k * B) : 0;
-            rc[p] = (int)clamp_count(req_cnt[p], k * B, B);
-            rd[p] = (int)n_recv_ids;
-            n_recv_ids += rc[p];
-        }
-        ST_MPI_GOTO(MPI_Alltoallv(want_buf, sc, sd, MPI_INT64_T, ids, rc, rd, MPI_INT64_T, c->comm), err, status, done);
-        for (int64_t j = 0; j < n_recv_ids; j++) {
-            if (ids[j] < lo || ids[j] >= hi) {
-                if (internal == ST_OK)
-                    internal = st_fail(err, ST_ERR_INTERNAL, "%s: rank %d was asked for row %lld outside its block [%lld, %lld)",
-                                       ds->path, me, (long long)ids[j], (long long)lo, (long long)hi);
-                continue;
-            }
-            memcpy(staging + (size_t)j * (size_t)row_floats, block + (size_t)(ids[j] - lo) * (size_t)row_floats, row_bytes);
-        }
-        ST_MPI_GOTO(MPI_Alltoallv(staging, rc, rd, row_t, out_buf, sc, sd, row_t, c->comm), err, status, done);
-    }
-    status = st_comm_agree(c, internal, err);
-    inf.exchange_s = now_s() - t1;
-
-done:
-    if (row_t != MPI_DATATYPE_NULL) MPI_Type_free(&row_t);
-    if (!inf.direct) free(block);
-    free(staging), free(ids);
-    free(seg), free(want_cnt), free(req_cnt);
-    free(sc), free(sd), free(rc), free(rd);
-    if (info) *info = inf;
+    gather_free(&g);
+    if (info) *info = g.inf;
     return status;
 }
 

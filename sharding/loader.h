@@ -4,22 +4,22 @@
  * Stratified shards scatter a rank's rows over the whole file, and HDF5 1.10 is slow at
  * scattered selections (selecting ~30K random rows of Fashion-MNIST took 6.7 s against 0.19 s to
  * read the whole 188 MB file). So:
- *   (a) read: rank r reads the contiguous block of rows [N·r/P, N·(r+1)/P) with one collective
- *       MPI-IO read (st_dataset_read_rows, in pieces of at most 512 MiB);
- *   (b) exchange: every rank sends the ids it wants to the ranks owning them, and the owners
- *       send the rows back with MPI_Alltoallv, straight into the caller's output. Rows a rank
- *       owns itself are copied locally.
+ *   (a) read: rank r reads the contiguous block of rows [N·r/P, N·(r+1)/P) with collective
+ *       MPI-IO reads (st_dataset_read_rows), one piece of at most 32 MiB at a time;
+ *   (b) exchange, after each piece: every rank sends the ids it wants from the ranks' current
+ *       pieces to their owners, and the owners send the rows back with MPI_Alltoallv, straight
+ *       into the caller's output. Rows a rank owns itself are copied locally.
  * The exchange runs in rounds: in each round at most B rows go from one rank to another, with B
  * chosen so one round's send staging stays within a budget (16 MiB by default). Counts and
  * displacements are in rows (an MPI datatype of one contiguous row), so none of them overflows
  * an int for any dataset with fewer than 2^31 rows.
  *
- * Memory per rank at the peak (during the exchange): its block, ceil(N/P) rows (none when it
- * wants exactly its block: that is read straight into the output); the caller's output, n_want
- * rows; send staging, at most min(budget, rows it sends in a round); the ids being served (at
- * most staging/row size int64) and O(P) counts; during the read, Open MPI's OMPIO gives each
- * aggregator rank a 32 MiB collective buffer. Never all N rows (unless P = 1). Measured for
- * Fashion-MNIST's size in docs/parallel-io.md.
+ * Memory per rank at the peak: the caller's output, n_want rows; one read piece (the window,
+ * at most 32 MiB, none when the rank wants exactly its block: that is read straight into the
+ * output); send staging, at most min(budget, rows it sends in a round); the ids being served
+ * (at most staging/row size int64) and O(P) counts; during a read, Open MPI's OMPIO gives each
+ * aggregator rank a 32 MiB collective buffer. So the data memory of a rank follows its share
+ * n_want, plus a constant. Measured for Fashion-MNIST's size in docs/parallel-io.md.
  *
  * Labels are left to the caller: stratified sharding needs every label on every rank before it
  * can decide which rows a rank wants, so y [N] (4 bytes a row) is already in memory everywhere;
@@ -35,7 +35,7 @@
 #include "st_error.h"
 
 #define ST_LOADER_STAGING_BYTES ((size_t)16 << 20)
-#define ST_LOADER_READ_PIECE_BYTES ((size_t)512 << 20)
+#define ST_LOADER_READ_PIECE_BYTES ((size_t)32 << 20)
 
 /* The contiguous block of n items (rows, shards) that rank `rank` of `size` owns:
  * [n·rank/size, n·(rank+1)/size). Blocks differ in size by at most one; with n < size some are
@@ -53,7 +53,7 @@ st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, co
 /* Tuning and diagnostics for st_loader_gather_rows_ex. */
 typedef struct {
     size_t staging_bytes;    /* send staging per round; 0: ST_LOADER_STAGING_BYTES. Sets B */
-    size_t read_piece_bytes; /* largest single collective read; 0: ST_LOADER_READ_PIECE_BYTES */
+    size_t read_piece_bytes; /* rows read (and held) at a time; 0: ST_LOADER_READ_PIECE_BYTES */
 } st_loader_options_t;
 
 typedef struct {
@@ -62,9 +62,10 @@ typedef struct {
     int64_t rows_local;         /* wanted rows it owned itself (copied) */
     int64_t rows_sent, rows_received;
     int64_t rows_per_round;     /* B: at most this many rows from one rank to another a round */
-    int n_rounds, n_reads;      /* exchange rounds and collective reads */
+    int n_rounds, n_reads;      /* exchange rounds (all pieces) and collective reads (pieces) */
     int direct;                 /* it wanted exactly its block and read it straight into out */
     size_t staging_bytes;       /* the largest send staging it allocated */
+    size_t window_bytes;        /* the read window it allocated (0 when direct) */
 } st_loader_info_t;
 
 /* st_loader_gather_rows with options (NULL: defaults) and diagnostics (info may be NULL).

@@ -150,6 +150,14 @@ static void gather_and_check(const st_dataset_t *ds, const int64_t *want, int64_
     int64_t lo, hi;
     st_loader_block(&lo, &hi, ds->n, C.rank, C.size);
     CHECK(info.block_rows == hi - lo, "block_rows %lld, want %lld", (long long)info.block_rows, (long long)(hi - lo));
+    /* The block is held one read piece at a time: the window is at most a piece (or the block). */
+    size_t piece = opt && opt->read_piece_bytes ? opt->read_piece_bytes : ST_LOADER_READ_PIECE_BYTES;
+    size_t piece_rows = piece / row_bytes ? piece / row_bytes : 1;
+    int64_t max_block = (ds->n + C.size - 1) / C.size;
+    CHECK(info.window_bytes <= piece_rows * row_bytes && info.window_bytes <= (size_t)(hi - lo) * row_bytes,
+          "read window %zu bytes, more than a piece (%zu rows) or the block", info.window_bytes, piece_rows);
+    CHECK(info.n_reads == (int)((max_block + (int64_t)piece_rows - 1) / (int64_t)piece_rows), "%d collective reads for pieces of %zu rows",
+          info.n_reads, piece_rows);
     /* Labels: y = row mod 3 in every test file. */
     int32_t *y_all = malloc(sizeof(int32_t) * (size_t)ds->n), *y = malloc(sizeof(int32_t) * (size_t)(n_want + 1));
     for (int64_t r = 0; r < ds->n; r++) y_all[r] = (int32_t)(r % 3);
