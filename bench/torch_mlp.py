@@ -25,17 +25,22 @@ except ImportError:
 BATCH, WARMUP = 256, 10
 
 
-def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 100
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
+def build_model():
+    """784-512-256-128-10: (Linear without bias, BatchNorm1d, ReLU, Dropout(0.2)) x 3, Linear."""
     widths = [784, 512, 256, 128]
     layers = []
     for a, b in zip(widths, widths[1:]):
         layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU(), nn.Dropout(0.2)]
     layers.append(nn.Linear(128, 10))
-    model = nn.Sequential(*layers)
+    return nn.Sequential(*layers)
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build_model()
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
