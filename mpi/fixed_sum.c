@@ -1,35 +1,74 @@
 /* fixed_sum.c — grouping-independent sums by 64-bit fixed point (see fixed_sum.h). */
 #include "fixed_sum.h"
 
+#include <float.h>
 #include <math.h>
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
+#include <string.h>
 
-/* round(x) half to even, as llrint in the default rounding mode, without a library call. */
-static inline int64_t round_to_i64(double x) {
-#if defined(__x86_64__)
-    return _mm_cvtsd_si64(_mm_set_sd(x));
-#else
-    return llrint(x);
-#endif
+#include "simd.h"
+
+/* round(x·2^e) half to even — what llrint(ldexp(x, e)) gives in the default rounding mode —
+ * computed from the float's bits with integer operations only, so that the loops using it
+ * vectorise (there is no vector double→int64 conversion before AVX-512DQ). x = ±M·2^(E−150)
+ * with M the 24-bit significand (E = 0: subnormal, ±M·2^−149), so x·2^e = ±M·2^s: a left shift
+ * for s >= 0, else a right shift by k = −s with the dropped bits rounded half to even. x must be
+ * finite and |x·2^e| < 2^63 (the shared exponent guarantees both). */
+static inline int64_t fixed_of_float(float x, int e) {
+    uint32_t f;
+    memcpy(&f, &x, sizeof f);
+    uint64_t E = (f >> 23) & 0xFFu;
+    uint64_t M = (uint64_t)(f & 0x7FFFFFu) | (E ? 0x800000u : 0u);
+    int64_t s = (E ? (int64_t)E - 150 : -149) + e;
+    s = s > 63 ? 63 : s; /* beyond ±63, M·2^s is 0 after rounding, or M is 0 */
+    s = s < -63 ? -63 : s;
+    uint64_t k = (uint64_t)(s < 0 ? -s : 0);
+    /* q = M >> k, rem = the dropped bits; 2·rem >> k is 1 iff rem >= half of 2^k, and then
+     * `low` is 0 iff rem is exactly half. (No 1 << k: GCC 12 does not vectorise a constant
+     * shifted by a variable.) */
+    uint64_t q = M >> k, rem = M - (q << k);
+    uint64_t t = rem << 1, over = t >> k, low = t - (over << k);
+    uint64_t up = over & ((uint64_t)(low != 0) | q);
+    uint64_t r = s >= 0 ? M << (s >= 0 ? s : 0) : q + up;
+    uint64_t neg = (uint64_t)0 - (uint64_t)(f >> 31);
+    return (int64_t)((r ^ neg) - neg);
+}
+
+/* max |x[i]| of one span in 16 float lanes, and whether any x[i] is NaN or Inf (|x| <= FLT_MAX
+ * is false for both). Branch-free, so it vectorises; max is exact in any order. */
+ST_CLONES static float span_max_abs(const float *restrict x, long n, int *bad) {
+    enum { L = 16 };
+    float m[L] = {0};
+    int nonfinite[L] = {0};
+    long i = 0;
+    for (; i + L <= n; i += L)
+        for (int l = 0; l < L; l++) {
+            float a = fabsf(x[i + l]);
+            nonfinite[l] |= !(a <= FLT_MAX);
+            m[l] = a > m[l] ? a : m[l];
+        }
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        nonfinite[0] |= !(a <= FLT_MAX);
+        m[0] = a > m[0] ? a : m[0];
+    }
+    float best = 0;
+    for (int l = 0; l < L; l++) {
+        best = m[l] > best ? m[l] : best;
+        *bad |= nonfinite[l];
+    }
+    return best;
 }
 
 double st_max_abs(const float *x, size_t n) {
-    enum { BLOCK = 4096 };
-    size_t n_blocks = (n + BLOCK - 1) / BLOCK;
-    double m = 0;
+    float m = 0;
     int bad = 0;
-    #pragma omp parallel for schedule(static) reduction(max : m) reduction(| : bad)
-    for (size_t b = 0; b < n_blocks; b++) { /* max is exact in any order */
-        size_t end = (b + 1) * BLOCK < n ? (b + 1) * BLOCK : n;
-        for (size_t i = b * BLOCK; i < end; i++) {
-            float a = fabsf(x[i]);
-            if (!isfinite(a)) bad = 1;
-            else if (a > m) m = a;
-        }
+    #pragma omp parallel reduction(max : m) reduction(| : bad)
+    {
+        long i0, i1;
+        st_thread_span((long)n, 16, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+        if (i1 > i0) m = span_max_abs(x + i0, i1 - i0, &bad);
     }
-    return bad ? INFINITY : m;
+    return bad ? INFINITY : (double)m;
 }
 
 int st_fixed_exponent(double max_abs, int n_terms) {
@@ -39,20 +78,24 @@ int st_fixed_exponent(double max_abs, int n_terms) {
     return 62 - k;
 }
 
+ST_CLONES static void add_fixed_span(int64_t *restrict acc, const float *restrict x, long n, int e, int overwrite) {
+    for (long i = 0; i < n; i++) {
+        int64_t v = fixed_of_float(x[i], e);
+        acc[i] = overwrite ? v : acc[i] + v;
+    }
+}
+
 void st_fixed_add(int64_t *acc, const float *x, size_t n, int e) {
-    const double scale = ldexp(1.0, e); /* a power of two: x·scale is exact */
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) acc[i] += round_to_i64((double)x[i] * scale);
+    ST_PARALLEL_SPANS((long)n, add_fixed_span(acc + i0, x + i0, i1 - i0, e, 0));
 }
 
 void st_fixed_sum_arrays(int64_t *acc, const float *const *xs, int n_arrays, size_t n, int e) {
-    const double scale = ldexp(1.0, e);
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        int64_t s = 0;
-        for (int k = 0; k < n_arrays; k++) s += round_to_i64((double)xs[k][i] * scale);
-        acc[i] = s;
+    if (n_arrays <= 0) {
+        memset(acc, 0, n * sizeof *acc);
+        return;
     }
+    /* array by array over each thread's span: the span of acc stays in cache between arrays */
+    ST_PARALLEL_SPANS((long)n, for (int k = 0; k < n_arrays; k++) add_fixed_span(acc + i0, xs[k] + i0, i1 - i0, e, k == 0));
 }
 
 void st_fixed_to_float(float *x, const int64_t *acc, size_t n, int e) {

@@ -14,6 +14,7 @@
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
 #include "layers/dropout.h"
+#include "mpi/fixed_sum.h"
 #include "philox.h"
 #include "regularize.h"
 #include "threads.h"
@@ -61,8 +62,13 @@ static void elementwise_kernels(void) {
     st_dropout_mask(mask, ids, 99, 3, 17, 0.3, B, N), print_hash("dropout_mask", mask, B * N);
     st_dropout_forward_train(out, mask2, x, ids, 99, 3, 17, 0.3, B, N), print_hash("dropout_forward", out, B * N);
     st_dropout_backward(din, dy, mask2, B * N), print_hash("dropout_backward", din, B * N);
-    double ss = st_sum_squares(x, B * N);
+    double ss = st_sum_squares(x, B * N), mx = st_max_abs(x, B * N);
     printf("sum_squares %016llx\n", (unsigned long long)fnv1a(&ss, sizeof ss));
+    printf("max_abs %016llx\n", (unsigned long long)fnv1a(&mx, sizeof mx));
+    const float *arrays[2] = {x, dy};
+    int64_t fixed[B * N];
+    st_fixed_sum_arrays(fixed, arrays, 2, B * N, st_fixed_exponent(mx, 2));
+    printf("fixed_sum %016llx\n", (unsigned long long)fnv1a(fixed, sizeof fixed));
     free(x), free(dy);
 }
 
