@@ -12,30 +12,10 @@
 #include <string.h>
 
 #include "mpi/comm.h"
+#include "mpitest.h"
 #include "threads.h"
 
 static st_comm_t C;
-static int local_fail, n_case, n_failed_cases;
-
-/* One write per failed check, so lines from different ranks do not interleave. */
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond) && local_fail++ < 5) {                                                 \
-            char check_msg_[4096];                                                         \
-            snprintf(check_msg_, sizeof check_msg_, __VA_ARGS__);                          \
-            fprintf(stderr, "[rank %d] %s:%d: check failed: %s\n", C.rank, __FILE__, __LINE__, check_msg_); \
-        }                                                                                  \
-    } while (0)
-
-static void end_case(const char *name) {
-    int any = 0;
-    MPI_Allreduce(&local_fail, &any, 1, MPI_INT, MPI_SUM, C.comm);
-    n_case++;
-    if (any) n_failed_cases++;
-    if (C.rank == 0) printf("%s %d - %s (P=%d)\n", any ? "not ok" : "ok", n_case, name, C.size);
-    fflush(stdout);
-    local_fail = 0;
-}
 
 /* A library-style function: sends to a rank that does not exist. */
 static st_status_t send_to_nowhere(st_error_t *err) {
@@ -57,46 +37,46 @@ static void test_identity(void) {
     int wrank, wsize;
     MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
     MPI_Comm_size(MPI_COMM_WORLD, &wsize);
-    CHECK(C.rank == wrank && C.size == wsize, "rank/size %d/%d, world %d/%d", C.rank, C.size, wrank, wsize);
-    CHECK(C.comm != MPI_COMM_WORLD && C.comm != MPI_COMM_NULL, "comm is a duplicate of MPI_COMM_WORLD");
+    MT_CHECK(C.rank == wrank && C.size == wsize, "rank/size %d/%d, world %d/%d", C.rank, C.size, wrank, wsize);
+    MT_CHECK(C.comm != MPI_COMM_WORLD && C.comm != MPI_COMM_NULL, "comm is a duplicate of MPI_COMM_WORLD");
     int level = 0;
     MPI_Query_thread(&level);
-    CHECK(level >= MPI_THREAD_FUNNELED, "thread level %d", level);
+    MT_CHECK(level >= MPI_THREAD_FUNNELED, "thread level %d", level);
     /* The tests run on one machine: every rank is on this node. */
-    CHECK(C.local_size == C.size && C.local_rank == C.rank, "local %d/%d on one node of %d ranks", C.local_rank,
+    MT_CHECK(C.local_size == C.size && C.local_rank == C.rank, "local %d/%d on one node of %d ranks", C.local_rank,
           C.local_size, C.size);
-    CHECK(C.host[0] != '\0', "empty host name");
-    CHECK(st_comm_threads_default(&C) == st_threads_default(C.local_size), "threads %d", st_comm_threads_default(&C));
-    end_case("st_comm_init: rank, size, local rank/size, host, thread level, threads per rank");
+    MT_CHECK(C.host[0] != '\0', "empty host name");
+    MT_CHECK(st_comm_threads_default(&C) == st_threads_default(C.local_size), "threads %d", st_comm_threads_default(&C));
+    mt_end_case("st_comm_init: rank, size, local rank/size, host, thread level, threads per rank");
 }
 
 static void test_errors(void) {
     st_error_t err = {0};
     st_status_t s = send_to_nowhere(&err);
-    CHECK(s == ST_ERR_MPI && err.code == ST_ERR_MPI, "status %d", (int)s);
-    CHECK(strstr(err.msg, "MPI_Send failed at ") && strstr(err.msg, "mpi_comm.c:"), "message: %s", err.msg);
-    CHECK(strstr(err.msg, "rank") != NULL, "no MPI error string in: %s", err.msg); /* "MPI_ERR_RANK: invalid rank" */
+    MT_CHECK(s == ST_ERR_MPI && err.code == ST_ERR_MPI, "status %d", (int)s);
+    MT_CHECK(strstr(err.msg, "MPI_Send failed at ") && strstr(err.msg, "mpi_comm.c:"), "message: %s", err.msg);
+    MT_CHECK(strstr(err.msg, "rank") != NULL, "no MPI error string in: %s", err.msg); /* "MPI_ERR_RANK: invalid rank" */
     if (C.rank == 0) printf("# %s\n", err.msg);
     memset(&err, 0, sizeof err);
     s = bcast_bad_root(&err);
-    CHECK(s == ST_ERR_MPI && strstr(err.msg, "MPI_Bcast failed at "), "status %d, message: %s", (int)s, err.msg);
+    MT_CHECK(s == ST_ERR_MPI && strstr(err.msg, "MPI_Bcast failed at "), "status %d, message: %s", (int)s, err.msg);
     if (C.rank == 0) printf("# %s\n", err.msg);
     /* MPI still works after the errors. */
     int one = 1, sum = 0;
-    CHECK(MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, C.comm) == MPI_SUCCESS && sum == C.size, "allreduce after errors");
-    end_case("ST_MPI / ST_MPI_GOTO: invalid MPI calls return an error message instead of aborting");
+    MT_CHECK(MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, C.comm) == MPI_SUCCESS && sum == C.size, "allreduce after errors");
+    mt_end_case("ST_MPI / ST_MPI_GOTO: invalid MPI calls return an error message instead of aborting");
 }
 
 static void test_agree(void) {
     st_error_t err = {0};
-    CHECK(st_comm_agree(&C, ST_OK, &err) == ST_OK, "all ok");
+    MT_CHECK(st_comm_agree(&C, ST_OK, &err) == ST_OK, "all ok");
     int bad = C.size > 1 ? 1 : 0;
     st_status_t mine = C.rank == bad ? st_fail(&err, ST_ERR_DATA, "my own message") : ST_OK;
     st_status_t s = st_comm_agree(&C, mine, &err);
-    CHECK(s == ST_ERR_DATA, "status %d", (int)s);
-    if (C.rank == bad) CHECK(strcmp(err.msg, "my own message") == 0, "message: %s", err.msg);
-    else CHECK(strstr(err.msg, "rank 1 failed") != NULL, "message: %s", err.msg);
-    end_case("st_comm_agree: a failure on one rank reaches every rank");
+    MT_CHECK(s == ST_ERR_DATA, "status %d", (int)s);
+    if (C.rank == bad) MT_CHECK(strcmp(err.msg, "my own message") == 0, "message: %s", err.msg);
+    else MT_CHECK(strstr(err.msg, "rank 1 failed") != NULL, "message: %s", err.msg);
+    mt_end_case("st_comm_agree: a failure on one rank reaches every rank");
 }
 
 static void test_printing(void) {
@@ -112,8 +92,8 @@ static void test_printing(void) {
     char want[256];
     if (C.rank == 0) snprintf(want, sizeof want, "only rank 0 42\nline 7\n");
     else snprintf(want, sizeof want, "[rank %d] line 7\n", C.rank);
-    CHECK(strcmp(buf, want) == 0, "printed \"%s\", want \"%s\"", buf, want);
-    end_case("st_comm_print (rank 0 only) and st_comm_print_any (\"[rank r] \" on other ranks)");
+    MT_CHECK(strcmp(buf, want) == 0, "printed \"%s\", want \"%s\"", buf, want);
+    mt_end_case("st_comm_print (rank 0 only) and st_comm_print_any (\"[rank r] \" on other ranks)");
 }
 
 int main(int argc, char **argv) {
@@ -122,6 +102,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mpi_comm: %s\n", err.msg);
         return 1;
     }
+    mt_init(&C);
     if (argc > 1 && strcmp(argv[1], "--abort") == 0) {
         MPI_Barrier(C.comm);
         if (C.rank == C.size - 1) st_comm_abort(&C, 3, "deliberate abort");
@@ -134,7 +115,7 @@ int main(int argc, char **argv) {
     test_errors();
     test_agree();
     test_printing();
-    int failed = n_failed_cases;
+    int failed = mt_failed_cases();
     st_comm_finalize(&C, &err);
     return failed ? 1 : 0;
 }

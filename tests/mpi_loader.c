@@ -15,31 +15,11 @@
 #include <hdf5.h>
 
 #include "mpi/comm.h"
+#include "mpitest.h"
 #include "sharding/dataset.h"
 #include "sharding/loader.h"
 
 static st_comm_t C;
-static int local_fail, n_case, n_failed_cases;
-
-/* One write per failed check, so lines from different ranks do not interleave. */
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond) && local_fail++ < 5) {                                                 \
-            char check_msg_[4096];                                                         \
-            snprintf(check_msg_, sizeof check_msg_, __VA_ARGS__);                          \
-            fprintf(stderr, "[rank %d] %s:%d: check failed: %s\n", C.rank, __FILE__, __LINE__, check_msg_); \
-        }                                                                                  \
-    } while (0)
-
-static void end_case(const char *name) {
-    int any = 0;
-    MPI_Allreduce(&local_fail, &any, 1, MPI_INT, MPI_SUM, C.comm);
-    n_case++;
-    if (any) n_failed_cases++;
-    if (C.rank == 0) printf("%s %d - %s (P=%d)\n", any ? "not ok" : "ok", n_case, name, C.size);
-    fflush(stdout);
-    local_fail = 0;
-}
 
 static float value(int64_t row, long j) { return (float)(row * 1000 + j); }
 
@@ -92,7 +72,7 @@ static void make_dataset(char *path, size_t path_size, int64_t n, st_shape_t sha
     MPI_Barrier(C.comm);
     st_error_t err = {0};
     st_status_t s = st_dataset_open(path, ds, &err);
-    CHECK(s == ST_OK, "st_dataset_open: %s", err.msg);
+    MT_CHECK(s == ST_OK, "st_dataset_open: %s", err.msg);
     if (s != ST_OK) {
         MPI_Abort(C.comm, 1);
     }
@@ -130,39 +110,39 @@ static void gather_and_check(const st_dataset_t *ds, const int64_t *want, int64_
     st_error_t err = {0};
     st_loader_info_t info;
     st_status_t s = st_loader_gather_rows_ex(ds, &C, want, n_want, out, opt, &info, &err);
-    CHECK(s == ST_OK, "gather: %s", err.msg);
+    MT_CHECK(s == ST_OK, "gather: %s", err.msg);
     int bad = 0;
     for (int64_t i = 0; i < n_want && s == ST_OK; i++)
         for (long j = 0; j < rf; j++)
             if (out[i * rf + j] != value(want[i], j)) {
-                if (bad++ == 0) CHECK(0, "out[%lld][%ld] = %g, want row %lld: %g", (long long)i, j, out[i * rf + j],
+                if (bad++ == 0) MT_CHECK(0, "out[%lld][%ld] = %g, want row %lld: %g", (long long)i, j, out[i * rf + j],
                                       (long long)want[i], value(want[i], j));
             }
-    CHECK(info.rows_local + info.rows_received == n_want, "rows_local %lld + received %lld != n_want %lld",
+    MT_CHECK(info.rows_local + info.rows_received == n_want, "rows_local %lld + received %lld != n_want %lld",
           (long long)info.rows_local, (long long)info.rows_received, (long long)n_want);
     int64_t sent_recv[2] = {info.rows_sent, info.rows_received}, tot[2];
     MPI_Allreduce(sent_recv, tot, 2, MPI_INT64_T, MPI_SUM, C.comm);
-    CHECK(tot[0] == tot[1], "rows sent %lld != rows received %lld", (long long)tot[0], (long long)tot[1]);
+    MT_CHECK(tot[0] == tot[1], "rows sent %lld != rows received %lld", (long long)tot[0], (long long)tot[1]);
     size_t budget = opt && opt->staging_bytes ? opt->staging_bytes : ST_LOADER_STAGING_BYTES;
     size_t row_bytes = sizeof(float) * (size_t)rf;
-    CHECK(info.staging_bytes <= (budget > (size_t)(C.size - 1) * row_bytes ? budget : (size_t)(C.size - 1) * row_bytes),
+    MT_CHECK(info.staging_bytes <= (budget > (size_t)(C.size - 1) * row_bytes ? budget : (size_t)(C.size - 1) * row_bytes),
           "staging %zu bytes over the budget %zu", info.staging_bytes, budget);
     int64_t lo, hi;
     st_loader_block(&lo, &hi, ds->n, C.rank, C.size);
-    CHECK(info.block_rows == hi - lo, "block_rows %lld, want %lld", (long long)info.block_rows, (long long)(hi - lo));
+    MT_CHECK(info.block_rows == hi - lo, "block_rows %lld, want %lld", (long long)info.block_rows, (long long)(hi - lo));
     /* The block is held one read piece at a time: the window is at most a piece (or the block). */
     size_t piece = opt && opt->read_piece_bytes ? opt->read_piece_bytes : ST_LOADER_READ_PIECE_BYTES;
     size_t piece_rows = piece / row_bytes ? piece / row_bytes : 1;
     int64_t max_block = (ds->n + C.size - 1) / C.size;
-    CHECK(info.window_bytes <= piece_rows * row_bytes && info.window_bytes <= (size_t)(hi - lo) * row_bytes,
+    MT_CHECK(info.window_bytes <= piece_rows * row_bytes && info.window_bytes <= (size_t)(hi - lo) * row_bytes,
           "read window %zu bytes, more than a piece (%zu rows) or the block", info.window_bytes, piece_rows);
-    CHECK(info.n_reads == (int)((max_block + (int64_t)piece_rows - 1) / (int64_t)piece_rows), "%d collective reads for pieces of %zu rows",
+    MT_CHECK(info.n_reads == (int)((max_block + (int64_t)piece_rows - 1) / (int64_t)piece_rows), "%d collective reads for pieces of %zu rows",
           info.n_reads, piece_rows);
     /* Labels: y = row mod 3 in every test file. */
     int32_t *y_all = malloc(sizeof(int32_t) * (size_t)ds->n), *y = malloc(sizeof(int32_t) * (size_t)(n_want + 1));
     for (int64_t r = 0; r < ds->n; r++) y_all[r] = (int32_t)(r % 3);
     st_loader_pick_labels(y, y_all, want, n_want);
-    for (int64_t i = 0; i < n_want; i++) CHECK(y[i] == want[i] % 3, "label %lld", (long long)i);
+    for (int64_t i = 0; i < n_want; i++) MT_CHECK(y[i] == want[i] % 3, "label %lld", (long long)i);
     free(y_all), free(y), free(out);
 }
 
@@ -174,16 +154,16 @@ static void test_random_subsets(void) {
     int64_t *want = make_want(&n_want, 1000, 30, 1, edges, 2);
     if (C.size > 1 && C.rank == C.size - 1) n_want = 0; /* one rank wants nothing */
     gather_and_check(&ds, want, n_want, NULL);
-    end_case("[1000, 7]: random subsets with repeats, one rank wanting nothing, default staging");
+    mt_end_case("[1000, 7]: random subsets with repeats, one rank wanting nothing, default staging");
 
     st_loader_options_t tiny = {.staging_bytes = 1, .read_piece_bytes = 100 * 7 * sizeof(float)};
     gather_and_check(&ds, want, n_want, &tiny);
-    end_case("[1000, 7]: one row per pair per round, 100-row collective reads");
+    mt_end_case("[1000, 7]: one row per pair per round, 100-row collective reads");
 
     st_loader_options_t small = {.staging_bytes = 3 * 7 * sizeof(float) * (size_t)(C.size > 1 ? C.size - 1 : 1)};
     int64_t n_none = 0;
     gather_and_check(&ds, want, C.rank == 0 ? n_none : n_want, &small); /* rank 0 wants nothing here */
-    end_case("[1000, 7]: three rows per pair per round, rank 0 wanting nothing");
+    mt_end_case("[1000, 7]: three rows per pair per round, rank 0 wanting nothing");
 
     /* Each rank wants exactly its own block (read straight into out) plus the first rows of
      * the next rank's block. */
@@ -198,14 +178,14 @@ static void test_random_subsets(void) {
     st_error_t err = {0};
     float *out = malloc(sizeof(float) * 7 * (size_t)m);
     st_status_t s = st_loader_gather_rows_ex(&ds, &C, own, m, out, NULL, &info, &err);
-    CHECK(s == ST_OK && info.direct == 1, "own block not read straight into out (status %d, direct %d)", (int)s, info.direct);
+    MT_CHECK(s == ST_OK && info.direct == 1, "own block not read straight into out (status %d, direct %d)", (int)s, info.direct);
     free(out), free(own);
-    end_case("[1000, 7]: a rank wanting exactly its block reads it straight into its output");
+    mt_end_case("[1000, 7]: a rank wanting exactly its block reads it straight into its output");
 
     int64_t *all = malloc(sizeof(int64_t) * 1000);
     for (int i = 0; i < 1000; i++) all[i] = i;
     gather_and_check(&ds, all, 1000, NULL);
-    end_case("[1000, 7]: every rank wants every row");
+    mt_end_case("[1000, 7]: every rank wants every row");
     free(all), free(want);
     remove_dataset(path, &ds);
 }
@@ -220,7 +200,7 @@ static void test_tiny_n(void) {
     free(want);
     int64_t everything[] = {0, 1, 2, 2};
     gather_and_check(&ds, everything, 4, NULL);
-    end_case("N = 3 (fewer rows than ranks at P = 4): random subsets and all rows");
+    mt_end_case("N = 3 (fewer rows than ranks at P = 4): random subsets and all rows");
     remove_dataset(path, &ds);
 }
 
@@ -228,13 +208,13 @@ static void test_sequences(void) {
     char path[256];
     st_dataset_t ds;
     make_dataset(path, sizeof path, 257, st_shape2(5, 3), 16, &ds);
-    CHECK(ds.shape.rank == 2 && ds.shape.d[0] == 5 && ds.shape.d[1] == 3, "shape of /X");
+    MT_CHECK(ds.shape.rank == 2 && ds.shape.d[0] == 5 && ds.shape.d[1] == 3, "shape of /X");
     int64_t n_want;
     int64_t *want = make_want(&n_want, 257, 40, 3, NULL, 0);
     gather_and_check(&ds, want, n_want, NULL);
     st_loader_options_t small = {.staging_bytes = 2 * 15 * sizeof(float)};
     gather_and_check(&ds, want, n_want, &small);
-    end_case("[257, 5, 3] sequences: random subsets, default and tiny staging");
+    mt_end_case("[257, 5, 3] sequences: random subsets, default and tiny staging");
     free(want);
     remove_dataset(path, &ds);
 }
@@ -249,17 +229,17 @@ static void test_invalid_want(void) {
     int bad_rank = C.size - 1;
     int64_t ok_want[] = {1, 2, 3}, bad_want[] = {5, 3, 7};
     st_status_t s = st_loader_gather_rows(&ds, &C, C.rank == bad_rank ? bad_want : ok_want, 3, out, &err);
-    CHECK(s != ST_OK, "an unsorted want on rank %d was accepted", bad_rank);
-    if (C.rank == bad_rank) CHECK(strstr(err.msg, "not sorted") && strstr(err.msg, "position 1"), "message: %s", err.msg);
-    else CHECK(strstr(err.msg, "rank") != NULL, "message: %s", err.msg);
+    MT_CHECK(s != ST_OK, "an unsorted want on rank %d was accepted", bad_rank);
+    if (C.rank == bad_rank) MT_CHECK(strstr(err.msg, "not sorted") && strstr(err.msg, "position 1"), "message: %s", err.msg);
+    else MT_CHECK(strstr(err.msg, "rank") != NULL, "message: %s", err.msg);
     /* Rank 0 asks for a row past the end. */
     int64_t past[] = {10, 50};
     s = st_loader_gather_rows(&ds, &C, C.rank == 0 ? past : ok_want, 2, out, &err);
-    CHECK(s != ST_OK, "row 50 of 50 was accepted");
-    if (C.rank == 0) CHECK(strstr(err.msg, "row 50") && strstr(err.msg, "outside"), "message: %s", err.msg);
+    MT_CHECK(s != ST_OK, "row 50 of 50 was accepted");
+    if (C.rank == 0) MT_CHECK(strstr(err.msg, "row 50") && strstr(err.msg, "outside"), "message: %s", err.msg);
     /* And the loader still works afterwards. */
     gather_and_check(&ds, ok_want, 3, NULL);
-    end_case("unsorted or out-of-range rows on one rank: every rank fails with a message, none hangs");
+    mt_end_case("unsorted or out-of-range rows on one rank: every rank fails with a message, none hangs");
     remove_dataset(path, &ds);
 }
 
@@ -274,13 +254,13 @@ static void test_partials(void) {
             for (int k = 0; k < n_per; k++) p[s * n_per + k] = s >= lo && s < hi ? s * 100.0 + k : -1.0;
         st_error_t err = {0};
         st_status_t st = st_loader_allgather_partials(p, &C, S, n_per, &err);
-        CHECK(st == ST_OK, "allgather: %s", err.msg);
+        MT_CHECK(st == ST_OK, "allgather: %s", err.msg);
         for (int s = 0; s < S; s++)
             for (int k = 0; k < n_per; k++)
-                CHECK(p[s * n_per + k] == s * 100.0 + k, "S=%d shard %d partial %d = %g", S, s, k, p[s * n_per + k]);
+                MT_CHECK(p[s * n_per + k] == s * 100.0 + k, "S=%d shard %d partial %d = %g", S, s, k, p[s * n_per + k]);
         free(p);
     }
-    end_case("allgather of per-shard partials (S = 10, 3, 1, 64) in shard order");
+    mt_end_case("allgather of per-shard partials (S = 10, 3, 1, 64) in shard order");
 }
 
 static void test_block(void) {
@@ -290,13 +270,13 @@ static void test_block(void) {
             for (int r = 0; r < size; r++) {
                 int64_t lo, hi;
                 st_loader_block(&lo, &hi, n, r, size);
-                CHECK(lo == prev_hi && hi >= lo && hi - lo <= (n + size - 1) / size && hi - lo >= n / size,
+                MT_CHECK(lo == prev_hi && hi >= lo && hi - lo <= (n + size - 1) / size && hi - lo >= n / size,
                       "block of n=%lld rank %d of %d: [%lld, %lld)", (long long)n, r, size, (long long)lo, (long long)hi);
                 prev_hi = hi;
             }
-            CHECK(prev_hi == n, "blocks of n=%lld over %d ranks end at %lld", (long long)n, size, (long long)prev_hi);
+            MT_CHECK(prev_hi == n, "blocks of n=%lld over %d ranks end at %lld", (long long)n, size, (long long)prev_hi);
         }
-    end_case("st_loader_block: contiguous blocks covering 0..n, sizes within one");
+    mt_end_case("st_loader_block: contiguous blocks covering 0..n, sizes within one");
 }
 
 int main(int argc, char **argv) {
@@ -305,6 +285,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mpi_loader: %s\n", err.msg);
         return 1;
     }
+    mt_init(&C);
     if (C.rank == 0) printf("1..10\n");
     test_block();
     test_random_subsets();
@@ -312,7 +293,7 @@ int main(int argc, char **argv) {
     test_sequences();
     test_invalid_want();
     test_partials();
-    int failed = n_failed_cases;
+    int failed = mt_failed_cases();
     st_comm_finalize(&C, &err);
     return failed ? 1 : 0;
 }
