@@ -95,9 +95,11 @@ test: deps
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(wildcard tests/*.sh)
 
 # Benchmarks are build/bench/bench_* and bench/*.sh; other bench/*.c programs are helpers the
-# scripts run (bench/mpi_empty.c: the MPI start-up reference of bench_startup.sh).
+# scripts run (bench/mpi_empty.c: the MPI start-up reference of bench_startup.sh). Each writes
+# build/bench/<name>.json; bench/summary.sh, last, tabulates this run's against the targets.
 bench: all $(BENCH_BIN)
-	@for b in $(filter $(BUILD)/bench/bench_%,$(BENCH_BIN)) $(wildcard bench/*.sh); do echo "== $$b"; $$b || exit 1; done
+	@rm -f $(BUILD)/bench/*.json
+	@for b in $(filter $(BUILD)/bench/bench_%,$(BENCH_BIN)) $(filter-out bench/summary.sh,$(wildcard bench/*.sh)) bench/summary.sh; do echo "== $$b"; $$b || exit 1; done
 
 docs: bin/strata
 	bin/strata help reference --markdown > docs/reference.md

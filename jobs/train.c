@@ -282,7 +282,7 @@ static st_status_t open_run_rank0(trainer_t *t, char (*hosts)[64], int n_hosts, 
 
 static st_status_t open_run(trainer_t *t, st_error_t *err) {
     char hosts[64][64];
-    int n_hosts;
+    int n_hosts = 0;
     ST_TRY(gather_hosts(t, hosts, &n_hosts, err));
     ST_TRY(RANK0(t, open_run_rank0(t, hosts, n_hosts, err), err));
     ST_MPI(MPI_Bcast(t->run_dir, sizeof t->run_dir, MPI_CHAR, 0, t->c->comm), err);
