@@ -3,8 +3,9 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 static int digits(int n) {
     int d = 1;
@@ -35,12 +36,6 @@ void st_epoch_line_print(FILE *out, const st_epoch_line_t *e) {
     fflush(out);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void st_progress_begin(st_progress_t *p, FILE *out, st_progress_mode_t mode, int epoch, int n_epochs,
                        int64_t total_steps) {
     memset(p, 0, sizeof *p);
@@ -49,13 +44,13 @@ void st_progress_begin(st_progress_t *p, FILE *out, st_progress_mode_t mode, int
     p->epoch = epoch;
     p->n_epochs = n_epochs;
     p->total_steps = total_steps;
-    p->t_start = now_s();
+    p->t_start = st_clock_s();
     p->t_last_draw = -1;
 }
 
 void st_progress_update(st_progress_t *p, int64_t steps_done, int64_t samples_done, double running_loss) {
     if (!p->enabled) return;
-    double t = now_s();
+    double t = st_clock_s();
     if (p->t_last_draw >= 0 && t - p->t_last_draw < ST_PROGRESS_MIN_INTERVAL_S) return;
     p->t_last_draw = t;
     enum { WIDTH = 24 };

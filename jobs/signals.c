@@ -6,8 +6,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 static volatile sig_atomic_t pending_signal = 0;
 
@@ -36,24 +37,18 @@ static struct {
     atomic_int stop;
 } wd;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void *watch(void *arg) {
     (void)arg;
     int64_t last = atomic_load(&wd.beats);
-    double since = now_s();
+    double since = st_clock_s();
     while (!atomic_load(&wd.stop)) {
         usleep(200000);
         int64_t b = atomic_load(&wd.beats);
         if (b != last) {
-            last = b, since = now_s();
+            last = b, since = st_clock_s();
             continue;
         }
-        double idle = now_s() - since;
+        double idle = st_clock_s() - since;
         if (idle < wd.timeout_s) continue;
         char msg[256];
         int n = snprintf(msg, sizeof msg, "[rank %d] stalled: no progress for %.0f s in %s at step %lld; ending this rank\n",

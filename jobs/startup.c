@@ -2,15 +2,8 @@
 #include "startup.h"
 
 #include <string.h>
-#include <time.h>
 
 static const char *const phase_names[ST_PHASE_COUNT] = {"mpi_init", "config", "data", "model", "run_folder", "first_step"};
-
-double st_clock_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void st_startup_begin(st_startup_t *s, double origin) {
     memset(s, 0, sizeof *s);

@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "clock.h"
 #include "mpi/comm.h"
 #include "st_error.h"
 
@@ -28,9 +29,6 @@ typedef struct {
     double origin;                 /* CLOCK_MONOTONIC seconds at main entry */
     double end[ST_PHASE_COUNT];    /* seconds since origin at the end of each phase; 0 = not reached */
 } st_startup_t;
-
-/* Seconds on CLOCK_MONOTONIC. */
-double st_clock_s(void);
 
 /* The clock origin: call first thing in main. */
 void st_startup_begin(st_startup_t *s, double origin);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "jobs/checkpoint.h"
 #include "jobs/decide.h"
 #include "jobs/engine.h"
@@ -45,12 +46,6 @@ typedef struct {
     int have_record;
     int startup_recorded;               /* run.json has this launch's "startup_s" */
 } trainer_t;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
@@ -550,7 +545,7 @@ static st_status_t final_test(trainer_t *t, st_train_result_t *res, st_error_t *
 
 static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
     while (t->epoch < t->cfg->train.epochs) {
-        double t0 = now_s();
+        double t0 = st_clock_s();
         int stop_now = 0, stop = 0;
         ST_TRY(train_steps(t, &stop_now, err));
         if (stop_now) res->stopped_after_steps = stop_now == 1, res->preempted = stop_now == 2;
@@ -559,7 +554,7 @@ static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
             return RANK0(t, save_checkpoint(t, ST_CKPT_LAST, err), err);
         }
         st_watchdog_beat("evaluation", t->global_step);
-        ST_TRY(end_epoch(t, now_s() - t0, &stop, err));
+        ST_TRY(end_epoch(t, st_clock_s() - t0, &stop, err));
         if (stop_now) {
             if (t->c->rank == 0 && !t->cfg->checkpoint.last) ST_TRY(save_checkpoint(t, ST_CKPT_LAST, err));
             return ST_OK;

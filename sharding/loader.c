@@ -7,13 +7,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "clock.h"
 
 void st_loader_block(int64_t *lo, int64_t *hi, int64_t n, int rank, int size) {
     /* n·rank fits in int64 for any n < 2^62 / size. */
@@ -253,11 +248,11 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
     /* Local checks and allocations, then agreement: no rank enters a collective alone. */
     st_status_t status = st_comm_agree(c, gather_setup(&g, opt, err), err);
     for (int64_t j = 0; status == ST_OK && j < g.n_pieces; j++) {
-        double t0 = now_s();
+        double t0 = st_clock_s();
         status = read_piece(&g, j, err);
-        double t1 = now_s();
+        double t1 = st_clock_s();
         if (status == ST_OK) status = exchange_piece(&g, j, err);
-        g.inf.read_s += t1 - t0, g.inf.exchange_s += now_s() - t1;
+        g.inf.read_s += t1 - t0, g.inf.exchange_s += st_clock_s() - t1;
         g.inf.n_reads++;
     }
     gather_free(&g);
