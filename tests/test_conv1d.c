@@ -36,9 +36,7 @@ static void compare_with_torch(const char *cas) {
     st_layer_t *L = &t->L;
     size_t n;
 #define FX(name) (snprintf(path, sizeof path, "%s/%s", cas, name), tu_read_f32(FIX, path, &n))
-    float *x = FX("x"), *W = FX("weight"), *dout = FX("dout"), *out_ref = FX("out");
-    size_t n_out_ref = n;
-    float *dx_ref = FX("dx"), *dW_ref = FX("dweight");
+    float *W = FX("weight");
     assert_int_equal(L->n_params, has_bias ? 2 : 1);
     assert_int_equal(L->params[0].n, (size_t)A("filters") * (C_in / A("groups")) * A("kernel_size"));
     memcpy(L->params[0].data, W, L->params[0].n * sizeof(float));
@@ -48,21 +46,9 @@ static void compare_with_torch(const char *cas) {
         memcpy(L->params[1].data, b, n * sizeof(float));
         free(b);
     }
-    size_t n_out = (size_t)B * st_shape_numel(L->out_shape), n_in = (size_t)B * T * C_in;
-    assert_int_equal(n_out, n_out_ref); /* T_out agrees with PyTorch */
-    float *out = calloc(n_out, sizeof(float)), *dx = calloc(n_in, sizeof(float));
-    L->kind->forward(L, &t->ctx, out, x, B);
-    tu_assert_close("out", out, out_ref, n_out, 1e-5, 1e-5);
-    L->kind->backward(L, &t->ctx, dx, dout, x, out, B);
-    tu_assert_close("dx", dx, dx_ref, n_in, 1e-5, 1e-5);
-    tu_assert_close("dweight", L->params[0].grad, dW_ref, L->params[0].n, 1e-5, 1e-5);
-    if (has_bias) {
-        float *db_ref = FX("dbias");
-        tu_assert_close("dbias", L->params[1].grad, db_ref, L->params[1].n, 1e-5, 1e-5);
-        free(db_ref);
-    }
 #undef FX
-    free(x), free(W), free(dout), free(out_ref), free(dx_ref), free(dW_ref), free(out), free(dx);
+    tu_layer_check_fixture(t, B, FIX, cas); /* T_out, out, dx, dweight, dbias against PyTorch */
+    free(W);
     tu_layer_free(t);
 }
 #undef A

@@ -1,6 +1,7 @@
 /* layertest.c — single-layer harness for tests. */
 #include "layertest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,4 +91,33 @@ void tu_layer_gradcheck(tu_layer_t *t, int B, uint64_t seed, double eps, double 
         free(g);
     }
     free(x), free(din), free(r), free(out);
+}
+
+static float *fixture_array(const char *file, const char *cas, const char *name, size_t *n) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", cas, name);
+    return tu_read_f32(file, path, n);
+}
+
+void tu_layer_check_fixture(tu_layer_t *t, int B, const char *file, const char *cas) {
+    st_layer_t *L = &t->L;
+    size_t n_x, n_dout, n_out, n_dx, n_dw;
+    float *x = fixture_array(file, cas, "x", &n_x), *dout = fixture_array(file, cas, "dout", &n_dout);
+    float *out_ref = fixture_array(file, cas, "out", &n_out), *dx_ref = fixture_array(file, cas, "dx", &n_dx);
+    float *dW_ref = fixture_array(file, cas, "dweight", &n_dw);
+    assert_int_equal(n_out, (size_t)B * st_shape_numel(L->out_shape)); /* the output shape agrees with PyTorch */
+    assert_int_equal(n_x, (size_t)B * st_shape_numel(L->in_shape));
+    float *out = calloc(n_out, sizeof(float)), *dx = calloc(n_x, sizeof(float));
+    L->kind->forward(L, &t->ctx, out, x, B);
+    tu_assert_close("out", out, out_ref, n_out, 1e-5, 1e-5);
+    L->kind->backward(L, &t->ctx, dx, dout, x, out, B);
+    tu_assert_close("dx", dx, dx_ref, n_x, 1e-5, 1e-5);
+    tu_assert_close("dweight", L->params[0].grad, dW_ref, L->params[0].n, 1e-5, 1e-5);
+    if (L->n_params > 1) {
+        size_t n_db;
+        float *db_ref = fixture_array(file, cas, "dbias", &n_db);
+        tu_assert_close("dbias", L->params[1].grad, db_ref, L->params[1].n, 1e-5, 1e-5);
+        free(db_ref);
+    }
+    free(x), free(dout), free(out_ref), free(dx_ref), free(dW_ref), free(out), free(dx);
 }

@@ -24,4 +24,10 @@ void tu_layer_free(tu_layer_t *t);
  * random inputs (normal, seeded). eps is the FD step; tolerances as tu_check_gradient. */
 void tu_layer_gradcheck(tu_layer_t *t, int B, uint64_t seed, double eps, double atol, double rtol);
 
+/* One forward and backward of the layer (its parameters already set) on the fixture arrays
+ * "<cas>/x" and "<cas>/dout" of tests/fixtures/<file>, checked against "<cas>/out", "dx",
+ * "dweight" (params[0]) and, when the layer has a second parameter, "dbias", to
+ * 1e-5 + 1e-5·|ref|; the output's size must be the fixture's. */
+void tu_layer_check_fixture(tu_layer_t *t, int B, const char *file, const char *cas);
+
 #endif
