@@ -71,7 +71,7 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     if (st_model_param_floats(e->model) != e->ck.n_params)
         return st_fail(err, ST_ERR_DATA, "%s: the model for %s's shape has %zu parameters, the checkpoint %zu", e->ck.path,
                        e->ds.path, st_model_param_floats(e->model), e->ck.n_params);
-    ST_TRY(st_model_reserve(e->model, 512, 0, err));
+    ST_TRY(st_model_reserve(e->model, ST_DATA_EVAL_ROWS, 0, err));
     ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
                            st_model_buffer_floats(e->model), NULL, NULL, err));
     ST_TRY(st_loss_heads_parse(&e->losses, e->cfg.loss, "loss", classes_of, e, err));
@@ -100,7 +100,7 @@ static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t 
     for (int64_t i = 0; rc == ST_OK && i < N; i++)
         if (all || split[i] == part) ids[n++] = i;
     int64_t lo, hi;
-    st_loader_block(&lo, &hi, n, c->rank, c->size);
+    st_loader_block_chunks(&lo, &hi, n, ST_DATA_EVAL_ROWS, c->rank, c->size);
     e->part.n = hi - lo;
     long rf = st_shape_numel(e->ds.shape);
     e->part.ids = malloc(sizeof(int64_t) * (size_t)(e->part.n + 1));
@@ -158,7 +158,7 @@ static st_status_t run(eval_t *e, const eval_args_t *a, const st_comm_t *c, st_e
     ST_TRY(st_comm_agree(c, build(e, err), err));
     ST_TRY(load_rows(e, a->split, c, err));
     st_eval_t r;
-    ST_TRY(st_evaluate(&r, e->model, &e->losses.heads[0], &e->part, st_shape_numel(e->ds.shape), 512, c, err));
+    ST_TRY(st_evaluate(&r, e->model, &e->losses.heads[0], &e->part, st_shape_numel(e->ds.shape), ST_DATA_EVAL_ROWS, c, err));
     st_status_t rc = st_comm_agree(c, c->rank == 0 ? write_report(e, a, &r, err) : ST_OK, err);
     st_eval_free(&r);
     return rc;

@@ -21,7 +21,7 @@
 #include "sharding/fingerprint.h"
 #include "jobs/signals.h"
 
-#define EVAL_CHUNK 512
+#define EVAL_CHUNK ST_DATA_EVAL_ROWS
 
 typedef struct {
     st_run_config_t *cfg;

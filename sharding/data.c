@@ -57,7 +57,7 @@ static st_status_t choose_rows(st_data_t *d, const st_comm_t *c, const uint8_t *
     ST_TRY(st_shards_rank_rows(train->ids, &train->n, &d->shards, c->rank, c->size, err));
     for (int p = ST_SPLIT_VAL; p <= ST_SPLIT_TEST; p++) {
         int64_t lo, hi, k = 0;
-        st_loader_block(&lo, &hi, d->n_part[p], c->rank, c->size);
+        st_loader_block_chunks(&lo, &hi, d->n_part[p], ST_DATA_EVAL_ROWS, c->rank, c->size);
         d->part[p].n = hi - lo;
         if (!(d->part[p].ids = xcalloc((size_t)(hi - lo), sizeof(int64_t), "evaluation ids", err))) return err->code;
         for (int64_t i = 0, seen = 0; i < d->ds.n && k < hi - lo; i++)

@@ -4,9 +4,10 @@
  *   open the file → read every label (all ranks; 4 bytes a row) → stratified split (respecting a
  *   predefined /split) → plan shards from the batch → stratified virtual shards → this rank's
  *   training rows (its contiguous block of shards) plus its contiguous block of the val and test
- *   rows, read in two phases (block read + Alltoallv) → refuse non-finite features unless
- *   allowed → optional pixel scaling → standardisation statistics from the training split,
- *   combined in shard order (the same bits at any P) and applied to every part.
+ *   rows (whole blocks of ST_DATA_EVAL_ROWS), read in two phases (block read + Alltoallv) →
+ *   refuse non-finite features unless allowed → optional pixel scaling → standardisation
+ *   statistics from the training split, combined in shard order (the same bits at any P) and
+ *   applied to every part.
  *
  * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows (once: the
  * three parts are views into one buffer), and the loader's block of about N/P rows during the
@@ -20,6 +21,11 @@
 #include "sharding/dataset.h"
 #include "sharding/shards.h"
 #include "sharding/split.h"
+
+/* Evaluation rows per forward pass. Val and test rows are dealt to ranks in whole blocks of this
+ * many (st_loader_block_chunks) and evaluated one block per pass, so each pass holds the same
+ * rows at any rank count and evaluation metrics have the same bits for any P. */
+#define ST_DATA_EVAL_ROWS 512
 
 typedef struct {
     const char *path;

@@ -16,6 +16,13 @@ void st_loader_block(int64_t *lo, int64_t *hi, int64_t n, int rank, int size) {
     *hi = n * (rank + 1) / size;
 }
 
+void st_loader_block_chunks(int64_t *lo, int64_t *hi, int64_t n, int64_t chunk, int rank, int size) {
+    int64_t c_lo, c_hi;
+    st_loader_block(&c_lo, &c_hi, (n + chunk - 1) / chunk, rank, size);
+    *lo = c_lo * chunk < n ? c_lo * chunk : n;
+    *hi = c_hi * chunk < n ? c_hi * chunk : n;
+}
+
 void st_loader_pick_labels(int32_t *y_out, const int32_t *y_all, const int64_t *want, int64_t n_want) {
     for (int64_t i = 0; i < n_want; i++) y_out[i] = y_all[want[i]];
 }

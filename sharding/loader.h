@@ -42,6 +42,13 @@
  * empty. */
 void st_loader_block(int64_t *lo, int64_t *hi, int64_t n, int rank, int size);
 
+/* The same over whole chunks of `chunk` items: rank `rank` owns the items of chunks
+ * [n_chunks·rank/size, n_chunks·(rank+1)/size), the last chunk possibly short. A chunk is never
+ * split between ranks, so evaluating chunk by chunk runs the same rows in the same forward
+ * passes at any rank count (BLIS picks its kernels by the row count, so a row's bits depend on
+ * the size of the pass it is in). */
+void st_loader_block_chunks(int64_t *lo, int64_t *hi, int64_t n, int64_t chunk, int rank, int size);
+
 /* Fills out [n_want, numel(shape)] with rows want[0..n_want) of /X, in the order of want.
  * want holds global row ids in 0..N-1, sorted ascending (repeats allowed); n_want may be 0 (want
  * may then be NULL). Collective over c->comm: every rank calls it with the same dataset. When a

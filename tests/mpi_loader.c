@@ -279,6 +279,24 @@ static void test_block(void) {
     mt_end_case("st_loader_block: contiguous blocks covering 0..n, sizes within one");
 }
 
+static void test_block_chunks(void) {
+    for (int64_t n = 0; n < 40; n++)
+        for (int64_t chunk = 1; chunk <= 7; chunk++)
+            for (int size = 1; size <= 6; size++) {
+                int64_t prev_hi = 0;
+                for (int r = 0; r < size; r++) {
+                    int64_t lo, hi;
+                    st_loader_block_chunks(&lo, &hi, n, chunk, r, size);
+                    MT_CHECK(lo == prev_hi && hi >= lo && (lo % chunk == 0 || lo == n) && (hi % chunk == 0 || hi == n),
+                             "chunked block of n=%lld chunk %lld rank %d of %d: [%lld, %lld)", (long long)n,
+                             (long long)chunk, r, size, (long long)lo, (long long)hi);
+                    prev_hi = hi;
+                }
+                MT_CHECK(prev_hi == n, "chunked blocks of n=%lld end at %lld", (long long)n, (long long)prev_hi);
+            }
+    mt_end_case("st_loader_block_chunks: contiguous blocks of whole chunks covering 0..n");
+}
+
 int main(int argc, char **argv) {
     st_error_t err = {0};
     if (st_comm_init(&argc, &argv, &C, &err) != ST_OK) {
@@ -286,8 +304,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     mt_init(&C);
-    if (C.rank == 0) printf("1..10\n");
+    if (C.rank == 0) printf("1..11\n");
     test_block();
+    test_block_chunks();
     test_random_subsets();
     test_tiny_n();
     test_sequences();
