@@ -20,10 +20,13 @@ CPPFLAGS += -I. -Icore -isystem $(BLIS_INC) $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lblis -lz -lm
 
 BUILD    := build
-LIB_DIRS := core core/layers sharding mpi jobs
-LIB_SRC  := $(filter-out jobs/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_DIRS := core core/layers sharding mpi jobs slurm
+LIB_SRC  := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libstrata.a
+# The command line (cli/) is not part of the library: tests and benchmarks link libstrata.a only.
+CLI_SRC  := $(wildcard cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 TEST_UTIL_SRC := $(wildcard tests/util/*.c)
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
@@ -54,13 +57,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/jobs/cmd_train.o $(BUILD)/jobs/cmd_eval.o: CPPFLAGS += -DSTRATA_COMMIT=\"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)\"
+$(BUILD)/cli/cmd_train.o $(BUILD)/cli/cmd_eval.o: CPPFLAGS += -DSTRATA_COMMIT=\"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)\"
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-bin/strata: $(BUILD)/jobs/main.o $(LIB)
+bin/strata: $(CLI_OBJ) $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "jobs/checkpoint.h"
-#include "jobs/commands.h"
+#include "cli/commands.h"
 #include "jobs/config.h"
 #include "jobs/engine.h"
 #include "jobs/results.h"

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobs/commands.h"
+#include "cli/commands.h"
 #include "jobs/config.h"
 #include "jobs/signals.h"
 #include "jobs/startup.h"
 #include "jobs/train.h"
-#include "jobs/version.h"
+#include "cli/version.h"
 #include "mpi/comm.h"
 #include "threads.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jobs/commands.h"
+#include "cli/commands.h"
 
 typedef struct {
     const char *config;

@@ -15,13 +15,13 @@ int st_cmd_verify(int argc, char **argv);
 /* strata sbatch CONFIG.json [--nodes N] [--ranks-per-node R] [--threads T] [--time T] [--partition P]
  *   [--account A] [--mem M] [--grace S] [--after JOBID] [--launcher srun|mpirun] [--max-restarts K]
  *   [--dry-run] [--set key.path=value ...] [--sweep key=v1,v2,... ...] [--auto] [--cpus-per-node C]
- * (jobs/cmd_sbatch.c, docs/slurm-jobs.md) */
+ * (slurm/sbatch.c, docs/slurm-jobs.md) */
 int st_cmd_sbatch(int argc, char **argv);
 
-/* strata plan CONFIG.json [--set key.path=value ...] [--cpus-per-node C] (jobs/cmd_sbatch.c) */
+/* strata plan CONFIG.json [--set key.path=value ...] [--cpus-per-node C] (slurm/sbatch.c) */
 int st_cmd_plan(int argc, char **argv);
 
-/* strata sweep-report RUN_DIR|SWEEP_DIR ... (jobs/sweep_report.c) */
+/* strata sweep-report RUN_DIR|SWEEP_DIR ... (slurm/sweep_report.c) */
 int st_cmd_sweep_report(int argc, char **argv);
 
 #endif

@@ -7,9 +7,9 @@
 #include "sharding/convert_csv.h"
 #include "sharding/convert_idx.h"
 #include "sharding/inspect.h"
-#include "jobs/commands.h"
+#include "cli/commands.h"
 #include "jobs/startup.h"
-#include "jobs/version.h"
+#include "cli/version.h"
 #include "reference.h"
 #include "threads.h"
 

@@ -17,7 +17,7 @@
 #include "jobs/results.h"
 #include "metrics.h"
 #include "mpi/collectives.h"
-#include "mpi/fault.h"
+#include "jobs/fault.h"
 #include "sharding/fingerprint.h"
 #include "jobs/signals.h"
 

@@ -26,10 +26,10 @@
 #include <cJSON.h>
 
 #include "fileio.h"
-#include "jobs/commands.h"
+#include "cli/commands.h"
 #include "jobs/config.h"
 #include "jobs/results.h"
-#include "jobs/slurm_script.h"
+#include "slurm/script.h"
 #include "sharding/shards.h"
 
 #define MAX_SETS 256

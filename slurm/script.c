@@ -1,7 +1,7 @@
-/* slurm_script.c — batch script text, sweeps and resource plans for Slurm jobs (see
- * slurm_script.h and docs/slurm-jobs.md). The script is written with open_memstream; every value
+/* script.c — batch script text, sweeps and resource plans for Slurm jobs (see
+ * script.h and docs/slurm-jobs.md). The script is written with open_memstream; every value
  * that reaches the shell is single-quoted, every value on an #SBATCH line is checked first. */
-#include "slurm_script.h"
+#include "script.h"
 
 #include <ctype.h>
 #include <stdarg.h>

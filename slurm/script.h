@@ -1,4 +1,4 @@
-/* slurm_script.h — what `strata sbatch`, `strata plan` and the tests share about Slurm jobs:
+/* script.h — what `strata sbatch`, `strata plan` and the tests share about Slurm jobs:
  * the batch script's text, parameter sweeps (the cartesian product of --sweep options, one job
  * array task each) and the choice of nodes × ranks × threads for a dataset (docs/slurm-jobs.md).
  *

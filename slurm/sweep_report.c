@@ -17,7 +17,7 @@
 #include <cJSON.h>
 
 #include "fileio.h"
-#include "jobs/commands.h"
+#include "cli/commands.h"
 
 #define PATH_CAP 4096
 
