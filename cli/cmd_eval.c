@@ -16,7 +16,7 @@
 #include "jobs/checkpoint.h"
 #include "cli/commands.h"
 #include "jobs/config.h"
-#include "jobs/engine.h"
+#include "jobs/evaluate.h"
 #include "jobs/results.h"
 #include "metrics.h"
 #include "mpi/comm.h"

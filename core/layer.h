@@ -65,6 +65,19 @@ typedef struct st_layer_kind {
      * dout [B, numel(out_shape)]; in and out are the forward's buffers. */
     void (*backward)(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                      const float *in, const float *out, int B);
+    /* Batch statistics, for kinds that keep running statistics from training batches (batchnorm);
+     * NULL for the others. A trainer that splits a batch over micro-batches and ranks runs the
+     * forward with update_running_stats = 0, saves every ghost batch's statistics, gathers them
+     * and pools them in a fixed order, so the running statistics do not depend on the split.
+     *   stats_floats: values in one ghost batch's statistics;
+     *   stats_save:   out [stats_floats] = the statistics of ghost batch `group` of the last
+     *                 training forward;
+     *   stats_pool:   updates the running statistics once from M ghost batches' statistics
+     *                 (stats [M, stride], the first stats_floats of each record), combined in
+     *                 record order; each ghost batch had `samples` samples. */
+    int (*stats_floats)(const st_layer_t *L);
+    void (*stats_save)(const st_layer_t *L, int group, double *out);
+    void (*stats_pool)(st_layer_t *L, const double *stats, int M, size_t stride, long samples);
 } st_layer_kind_t;
 
 struct st_layer {

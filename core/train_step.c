@@ -1,8 +1,10 @@
-/* train_step.c — a single-process training step (see train_step.h). */
+/* train_step.c — a training pass, the update, and a single-process step (see train_step.h). */
 #include "train_step.h"
 
 #include <math.h>
+#include <string.h>
 
+#include "metrics.h"
 #include "regularize.h"
 
 static st_status_t head_index(const st_model_t *m, const st_loss_config_t *loss, int *h, st_error_t *err) {
@@ -11,39 +13,79 @@ static st_status_t head_index(const st_model_t *m, const st_loss_config_t *loss,
     return ST_OK;
 }
 
-/* Loss values and head gradients for every head; returns the combined loss in *loss. */
-static st_status_t heads_loss(const st_step_parts_t *p, const int32_t *labels, const float *targets,
-                              int B, double *loss, st_error_t *err) {
-    st_loss_value_t values[ST_LOSS_MAX_HEADS];
-    for (int i = 0; i < p->losses->n_heads; i++) {
-        const st_loss_config_t *cfg = &p->losses->heads[i];
-        int h;
-        ST_TRY(head_index(p->model, cfg, &h, err));
-        float scale = st_loss_grad_scale(cfg, st_loss_weight_total(cfg, labels, B));
-        ST_TRY(st_loss_eval(&values[i], st_model_head_grad(p->model, h), cfg, st_model_head_output(p->model, h),
-                            labels, targets, scale, B, err));
+static int has_class_ids(const st_loss_config_t *loss) {
+    return loss->type == ST_LOSS_CROSS_ENTROPY || loss->type == ST_LOSS_FOCAL;
+}
+
+/* Loss i of micro-batch rows [r0, r0 + rows): its value into *v, its gradient (scaled) into the
+ * head's gradient rows. */
+static st_status_t micro_loss(const st_step_parts_t *p, int i, const int32_t *labels, const float *targets, int r0,
+                              int rows, float grad_scale, st_loss_value_t *v, st_error_t *err) {
+    const st_loss_config_t *cfg = &p->losses->heads[i];
+    int h;
+    ST_TRY(head_index(p->model, cfg, &h, err));
+    size_t width = (size_t)st_shape_numel(st_model_head(p->model, h)->shape), off = (size_t)r0 * width;
+    return st_loss_eval(v, st_model_head_grad(p->model, h) + off, cfg, st_model_head_output(p->model, h) + off,
+                        labels ? labels + r0 : NULL, targets ? targets + off : NULL, grad_scale, rows, err);
+}
+
+/* Argmax hits of rows [r0, r0 + rows) on the first loss's head. */
+static int64_t micro_correct(const st_step_parts_t *p, const int32_t *labels, int r0, int rows) {
+    const st_loss_config_t *cfg = &p->losses->heads[0];
+    int h = cfg->head[0] ? st_model_head_find(p->model, cfg->head) : 0;
+    if (!labels || h < 0 || !has_class_ids(cfg)) return 0;
+    int K = st_shape_channels(st_model_head(p->model, h)->shape);
+    const float *out = st_model_head_output(p->model, h);
+    int64_t correct = 0;
+    for (int r = r0; r < r0 + rows; r++) correct += st_argmax(out + (size_t)r * K, K) == labels[r];
+    return correct;
+}
+
+st_status_t st_train_pass(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x, const int32_t *labels,
+                          const float *targets, int B, int n_micro, const float *grad_scale, st_micro_sums_t *sums,
+                          st_error_t *err) {
+    if (n_micro < 1 || B % n_micro != 0)
+        return st_fail(err, ST_ERR_INTERNAL, "training pass: %d rows are not %d equal micro-batches", B, n_micro);
+    int rows = B / n_micro;
+    st_model_forward(p->model, ctx, x, B);
+    for (int k = 0; k < n_micro; k++) {
+        memset(&sums[k], 0, sizeof sums[k]);
+        for (int i = 0; i < p->losses->n_heads; i++)
+            ST_TRY(micro_loss(p, i, labels, targets, k * rows, rows, grad_scale[i], &sums[k].head[i], err));
+        sums[k].correct = micro_correct(p, labels, k * rows, rows);
     }
-    *loss = st_loss_combine(NULL, p->losses->heads, values, p->losses->n_heads);
+    st_model_backward(p->model, ctx, B);
     return ST_OK;
+}
+
+void st_train_update(const st_step_parts_t *p, double lr_base, int skip, st_update_result_t *res) {
+    st_model_t *m = p->model;
+    int n_tensors;
+    const st_tensor_view_t *tensors = st_model_tensors(m, &n_tensors);
+    st_l2_apply(tensors, n_tensors);
+    size_t n = st_model_param_floats(m);
+    float *grads = st_model_grads(m);
+    res->grad_norm = p->clip_norm > 0 ? st_clip_grad_norm(grads, n, p->clip_norm) : sqrt(st_sum_squares(grads, n));
+    res->skipped = skip || !isfinite(res->grad_norm);
+    if (!res->skipped) st_optim_step(p->optim, st_model_params(m), grads, lr_base);
 }
 
 st_status_t st_train_step_local(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
                                 const int32_t *labels, const float *targets, int B, double lr_base,
                                 st_step_result_t *res, st_error_t *err) {
-    st_model_t *m = p->model;
-    st_model_zero_grads(m);
-    st_model_forward(m, ctx, x, B);
-    ST_TRY(heads_loss(p, labels, targets, B, &res->loss, err));
-    st_model_backward(m, ctx, B);
-    int n_tensors;
-    const st_tensor_view_t *tensors = st_model_tensors(m, &n_tensors);
-    st_l2_apply(tensors, n_tensors);
-    size_t n = st_model_param_floats(m);
-    res->grad_norm = p->clip_norm > 0 ? st_clip_grad_norm(st_model_grads(m), n, p->clip_norm)
-                                      : sqrt(st_sum_squares(st_model_grads(m), n));
-    if (!isfinite(res->loss) || !isfinite(res->grad_norm))
-        return st_fail(err, ST_ERR_NUMERIC, "training step %u: non-finite loss (%g) or gradient norm (%g)",
-                       ctx->step, res->loss, res->grad_norm);
-    st_optim_step(p->optim, st_model_params(m), st_model_grads(m), lr_base);
+    float scale[ST_LOSS_MAX_HEADS];
+    for (int i = 0; i < p->losses->n_heads; i++)
+        scale[i] = st_loss_grad_scale(&p->losses->heads[i], st_loss_weight_total(&p->losses->heads[i], labels, B));
+    st_micro_sums_t sums;
+    st_model_zero_grads(p->model);
+    ST_TRY(st_train_pass(p, ctx, x, labels, targets, B, 1, scale, &sums, err));
+    res->loss = st_loss_combine(NULL, p->losses->heads, sums.head, p->losses->n_heads);
+    /* a non-finite loss fails the step even when the gradient stayed finite */
+    st_update_result_t u;
+    st_train_update(p, lr_base, !isfinite(res->loss), &u);
+    res->grad_norm = u.grad_norm;
+    if (u.skipped)
+        return st_fail(err, ST_ERR_NUMERIC, "training step %u: non-finite loss (%g) or gradient norm (%g)", ctx->step,
+                       res->loss, res->grad_norm);
     return ST_OK;
 }

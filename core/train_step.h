@@ -1,11 +1,21 @@
-/* train_step.h — one optimizer step on one process over one batch: the numerics of a training
- * step without data movement or MPI (jobs/ builds the distributed loop from the same pieces).
+/* train_step.h — the numerics of a training step, without data movement or MPI. The distributed
+ * engine (jobs/engine.c) and the single-process step below are built from the same two calls,
+ * so the PyTorch fixtures that check st_train_step_local check the code that trains:
  *
- *   zero gradients → forward (training mode) → every head's loss with grad_scale =
- *   head_weight / (that head's weight total over the batch) → backward → L2 penalties →
- *   global-norm clipping → optimizer step at lr_base. */
+ *   st_train_pass    forward (training mode) → every head's loss with a given gradient scale
+ *                    → backward, over B rows that may be several micro-batches (ghost batches
+ *                    for BatchNorm); parameter gradients are ADDED into the arena, so passes
+ *                    accumulate;
+ *   st_train_update  once the gradient is complete (summed over passes and ranks): L2
+ *                    penalties → global-norm clipping → optimizer step at lr_base, unless the
+ *                    gradient is non-finite or the caller asks to skip.
+ *
+ * st_train_step_local is one whole step on one process: zero gradients → one pass with each
+ * head's grad_scale = head_weight / (that head's weight total over the batch) → update. */
 #ifndef ST_TRAIN_STEP_H
 #define ST_TRAIN_STEP_H
+
+#include <stdint.h>
 
 #include "loss.h"
 #include "model.h"
@@ -18,13 +28,37 @@ typedef struct {
     double clip_norm;               /* global-norm clipping threshold; 0 = off */
 } st_step_parts_t;
 
+/* What one micro-batch of a pass contributed. */
+typedef struct {
+    st_loss_value_t head[ST_LOSS_MAX_HEADS]; /* each head's loss sum and weight total */
+    int64_t correct;                         /* argmax hits of the first loss's head (class-id losses), else 0 */
+} st_micro_sums_t;
+
+/* x [B, numel(input)], labels [B] (class ids, for cross_entropy/focal heads; may be NULL
+ * otherwise), targets [B, K] of head 0 for bce/mse heads (or NULL). The B rows are n_micro
+ * micro-batches of B / n_micro rows (n_micro divides B; ctx->ghost_batch should then be
+ * B / n_micro so BatchNorm normalises each on its own). grad_scale [n_heads]: each head's
+ * gradient scale. sums [n_micro] are written. */
+st_status_t st_train_pass(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x, const int32_t *labels,
+                          const float *targets, int B, int n_micro, const float *grad_scale, st_micro_sums_t *sums,
+                          st_error_t *err);
+
+typedef struct {
+    double grad_norm;  /* global gradient norm before clipping */
+    int skipped;       /* 1: no optimizer step (asked to skip, or a non-finite norm) */
+} st_update_result_t;
+
+/* L2 penalties into the gradient, the global norm (clipped when clip_norm > 0), and the optimizer
+ * step at lr_base unless `skip` or the norm is not finite. */
+void st_train_update(const st_step_parts_t *p, double lr_base, int skip, st_update_result_t *res);
+
 typedef struct {
     double loss;       /* Σ_h head_weight·mean loss of head h over the batch (no L2 term) */
     double grad_norm;  /* global gradient norm before clipping */
 } st_step_result_t;
 
-/* x [B, numel(input)], labels [B] (class ids, for cross_entropy/focal heads), targets [B, K] of
- * head 0 for bce/mse heads (or NULL). */
+/* One whole step on one process over a batch of B rows (see the top). Fails with ST_ERR_NUMERIC
+ * (and no update) when the loss or the gradient norm is not finite. */
 st_status_t st_train_step_local(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
                                 const int32_t *labels, const float *targets, int B, double lr_base,
                                 st_step_result_t *res, st_error_t *err);

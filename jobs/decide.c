@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mpi/collectives.h"
+
 void st_track_init(st_track_t *t, const st_run_config_t *cfg) {
     memset(t, 0, sizeof *t);
     t->es_best = cfg->early_stopping.mode_max ? -INFINITY : INFINITY;
@@ -68,4 +70,10 @@ st_decision_t st_decide(st_track_t *t, st_sched_t *sched, const st_run_config_t 
     long every = cfg->checkpoint.every_epochs;
     d.save_last = cfg->checkpoint.last && (o->last_epoch || d.stop || (every > 0 && o->epoch % every == 0));
     return d;
+}
+
+st_status_t st_decision_bcast(st_decision_t *d, const st_comm_t *c, st_error_t *err) {
+    ST_TRY(st_bcast_bytes(d, (int)sizeof *d, c, err));
+    d->reason[sizeof d->reason - 1] = '\0';
+    return ST_OK;
 }

@@ -15,8 +15,21 @@
 #define ST_DECIDE_H
 
 #include "jobs/config.h"
-#include "mpi/collectives.h"
+#include "mpi/comm.h"
 #include "schedule.h"
+
+/* What rank 0 decided after an evaluation or at a step; every rank applies it. */
+typedef struct {
+    int32_t stop;           /* 1: end training after this point (early stopping, stop request) */
+    int32_t save_last;      /* 1: write a step checkpoint now */
+    int32_t save_best;      /* 1: this is the best model so far: write best.h5 */
+    int32_t lr_changed;     /* 1: reduce-on-plateau changed the base rate to lr_base */
+    double lr_base;         /* the base learning rate from now on (plateau schedules) */
+    char reason[96];        /* why stop ("early stopping: no val_accuracy improvement in 8 evaluations") */
+} st_decision_t;
+
+/* Rank 0's *d goes to every rank (one broadcast). Collective. */
+st_status_t st_decision_bcast(st_decision_t *d, const st_comm_t *c, st_error_t *err);
 
 typedef struct {
     double es_best;          /* best early-stopping monitor value (±inf before the first) */

@@ -13,11 +13,12 @@
 #include "jobs/checkpoint.h"
 #include "jobs/decide.h"
 #include "jobs/engine.h"
+#include "jobs/evaluate.h"
 #include "jobs/progress.h"
 #include "jobs/results.h"
 #include "metrics.h"
-#include "mpi/collectives.h"
 #include "jobs/fault.h"
+#include "mpi/collectives.h"
 #include "sharding/fingerprint.h"
 #include "jobs/signals.h"
 
@@ -85,6 +86,12 @@ static st_status_t build_model(trainer_t *t, st_error_t *err) {
     return st_optim_create(&cfg->optim, tensors, n_tensors, st_model_param_floats(t->model), &t->optim, err);
 }
 
+static st_status_t build_engine(trainer_t *t, st_error_t *err) {
+    st_step_parts_t parts = {t->model, &t->losses, t->optim, t->cfg->train.clip_norm};
+    ST_TRY(st_engine_init(&t->engine, &parts, &t->data, t->c, t->cfg->train.accumulation_steps, t->cfg->seed, err));
+    return t->cfg->reproducible_exact ? st_engine_set_exact(&t->engine, err) : ST_OK;
+}
+
 static st_status_t build_schedule(trainer_t *t, st_error_t *err) {
     t->steps_per_epoch = st_engine_steps_per_epoch(&t->engine);
     ST_TRY(st_config_set_total_steps(t->cfg, t->cfg->train.epochs * t->steps_per_epoch, err));
@@ -101,10 +108,7 @@ static st_status_t build_everything(trainer_t *t, st_error_t *err) {
     if (!t->class_names) return st_fail(err, ST_ERR_NOMEM, "class names");
     for (int k = 0; k < t->K; k++) t->class_names[k] = t->data.ds.class_names[k];
     st_status_t rc = build_model(t, err);
-    if (rc == ST_OK)
-        rc = st_engine_init(&t->engine, t->model, &t->losses.heads[0], t->optim, &t->data, t->c,
-                            t->cfg->train.accumulation_steps, t->cfg->train.clip_norm, t->cfg->seed, err);
-    if (rc == ST_OK && t->cfg->reproducible_exact) rc = st_engine_set_exact(&t->engine, err);
+    if (rc == ST_OK) rc = build_engine(t, err);
     if (rc == ST_OK) rc = build_schedule(t, err);
     if (rc == ST_OK && t->c->rank == 0) rc = st_dataset_fingerprint(&t->data.ds, t->fingerprint, err);
     st_track_init(&t->track, t->cfg);
@@ -114,22 +118,20 @@ static st_status_t build_everything(trainer_t *t, st_error_t *err) {
 
 /* ---- state shared from rank 0 (resume, best model) ---- */
 
-static st_status_t bcast_floats(float *x, size_t n, const st_comm_t *c, st_error_t *err) {
-    for (size_t off = 0; off < n; off += 1u << 30) {
-        int count = (int)(n - off < (1u << 30) ? n - off : (1u << 30));
-        ST_MPI(MPI_Bcast(x + off, count, MPI_FLOAT, 0, c->comm), err);
-    }
-    return ST_OK;
+/* Rank 0's parameters and buffers to every rank. */
+static st_status_t bcast_arenas(trainer_t *t, st_error_t *err) {
+    ST_TRY(st_bcast_f32(st_model_params(t->model), st_model_param_floats(t->model), t->c, err));
+    return st_bcast_f32(st_model_buffers(t->model), st_model_buffer_floats(t->model), t->c, err);
 }
 
 static st_status_t bcast_optimizer(trainer_t *t, st_error_t *err) {
     size_t n = st_optim_n_floats(t->optim);
     int n_state = st_optim_n_state(t->optim);
-    long long step = st_optim_step_count(t->optim);
-    ST_MPI(MPI_Bcast(&step, 1, MPI_LONG_LONG, 0, t->c->comm), err);
+    int64_t step = st_optim_step_count(t->optim);
+    ST_TRY(st_bcast_i64(&step, 1, t->c, err));
     const float *arrays[ST_OPTIM_MAX_STATE];
     for (int k = 0; k < n_state; k++) {
-        ST_TRY(bcast_floats(st_optim_state(t->optim, k), n, t->c, err));
+        ST_TRY(st_bcast_f32(st_optim_state(t->optim, k), n, t->c, err));
         arrays[k] = st_optim_state(t->optim, k);
     }
     if (t->c->rank == 0 || n_state == 0) return n_state == 0 ? st_optim_load_state(t->optim, step, arrays, 0, n, err) : ST_OK;
@@ -143,18 +145,17 @@ static st_status_t bcast_optimizer(trainer_t *t, st_error_t *err) {
 }
 
 static st_status_t bcast_state(trainer_t *t, st_error_t *err) {
-    ST_TRY(bcast_floats(st_model_params(t->model), st_model_param_floats(t->model), t->c, err));
-    ST_TRY(bcast_floats(st_model_buffers(t->model), st_model_buffer_floats(t->model), t->c, err));
+    ST_TRY(bcast_arenas(t, err));
     ST_TRY(bcast_optimizer(t, err));
     double sched[ST_SCHED_STATE_LEN], track[ST_TRACK_LEN];
     st_sched_state_save(&t->sched, sched);
     st_track_save(&t->track, track);
-    ST_MPI(MPI_Bcast(sched, ST_SCHED_STATE_LEN, MPI_DOUBLE, 0, t->c->comm), err);
-    ST_MPI(MPI_Bcast(track, ST_TRACK_LEN, MPI_DOUBLE, 0, t->c->comm), err);
+    ST_TRY(st_bcast_f64(sched, ST_SCHED_STATE_LEN, t->c, err));
+    ST_TRY(st_bcast_f64(track, ST_TRACK_LEN, t->c, err));
     ST_TRY(st_sched_state_load(&t->sched, sched, ST_SCHED_STATE_LEN, err));
     st_track_load(&t->track, track, ST_TRACK_LEN);
     int64_t pos[4] = {t->epoch, t->step_in_epoch, t->global_step, t->nonfinite};
-    ST_MPI(MPI_Bcast(pos, 4, MPI_INT64_T, 0, t->c->comm), err);
+    ST_TRY(st_bcast_i64(pos, 4, t->c, err));
     t->epoch = pos[0], t->step_in_epoch = pos[1], t->global_step = pos[2], t->nonfinite = pos[3];
     return ST_OK;
 }
@@ -197,8 +198,7 @@ static st_status_t gather_hosts(trainer_t *t, char (*hosts)[64], int *n_hosts, s
     if (!all) return st_fail(err, ST_ERR_NOMEM, "host names");
     char mine[64];
     st_format(mine, sizeof mine, "%s", t->c->host);
-    int rc = MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, t->c->comm);
-    if (rc != MPI_SUCCESS) return free(all), st_mpi_fail(err, rc, "MPI_Allgather", __FILE__, __LINE__);
+    if (st_allgather_records(all, mine, 64, t->c, err) != ST_OK) return free(all), err->code;
     *n_hosts = 0;
     for (int r = 0; r < t->c->size && *n_hosts < 64; r++) {
         int seen = 0;
@@ -280,7 +280,7 @@ static st_status_t open_run(trainer_t *t, st_error_t *err) {
     int n_hosts = 0;
     ST_TRY(gather_hosts(t, hosts, &n_hosts, err));
     ST_TRY(RANK0(t, open_run_rank0(t, hosts, n_hosts, err), err));
-    ST_MPI(MPI_Bcast(t->run_dir, sizeof t->run_dir, MPI_CHAR, 0, t->c->comm), err);
+    ST_TRY(st_bcast_bytes(t->run_dir, (int)sizeof t->run_dir, t->c, err));
     return bcast_state(t, err);
 }
 
@@ -344,8 +344,7 @@ static st_status_t check_divergence(trainer_t *t, st_error_t *err) {
     if (every <= 0 || t->c->size == 1 || t->global_step % every != 0) return ST_OK;
     unsigned long long mine = model_hash(t->model), *all = calloc((size_t)t->c->size, sizeof *all);
     if (!all) return st_fail(err, ST_ERR_NOMEM, "divergence check");
-    int rc = MPI_Allgather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, t->c->comm);
-    if (rc != MPI_SUCCESS) return free(all), st_mpi_fail(err, rc, "MPI_Allgather", __FILE__, __LINE__);
+    if (st_allgather_records(all, &mine, (int)sizeof mine, t->c, err) != ST_OK) return free(all), err->code;
     char ranks[256] = "";
     for (int r = 1; r < t->c->size; r++)
         if (all[r] != all[0]) st_format(ranks + strlen(ranks), sizeof ranks - strlen(ranks), "%s%d", ranks[0] ? ", " : "", r);
@@ -392,10 +391,10 @@ static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
     for (; t->step_in_epoch < t->steps_per_epoch; ) {
         int flags;
         st_watchdog_beat("a training step", t->global_step);
-        ST_TRY(st_comm_agree(t->c, apply_fault(t, &flags, err), err));
+        st_status_t fault = apply_fault(t, &flags, err); /* agreed on in the step's first exchange */
         st_step_stats_t s;
         double lr = st_sched_lr(&t->sched, (long)t->global_step);
-        ST_TRY(st_engine_step(&t->engine, t->epoch, t->step_in_epoch, t->global_step, lr, flags, &s, err));
+        ST_TRY(st_engine_step(&t->engine, t->epoch, t->step_in_epoch, t->global_step, lr, flags, fault, &s, err));
         t->track.loss_sum += s.loss_sum, t->track.weight += s.weight; /* global batch sums */
         t->track.correct += (double)s.correct, t->track.count += (double)s.count;
         ST_TRY(note_step(t, &s, err));
@@ -501,7 +500,7 @@ static st_status_t restore_best(trainer_t *t, char *used, size_t size, st_error_
     snprintf(used, size, "%s", t->last_ckpt);
     int have = 0;
     if (t->c->rank == 0) have = t->cfg->checkpoint.best && t->cfg->early_stopping.restore_best && access(best, R_OK) == 0;
-    ST_MPI(MPI_Bcast(&have, 1, MPI_INT, 0, t->c->comm), err);
+    ST_TRY(st_bcast_bytes(&have, (int)sizeof have, t->c, err));
     if (!have) return ST_OK;
     st_status_t rc = ST_OK;
     if (t->c->rank == 0) {
@@ -514,8 +513,7 @@ static st_status_t restore_best(trainer_t *t, char *used, size_t size, st_error_
         st_ckpt_free(&ck);
     }
     ST_TRY(st_comm_agree(t->c, rc, err));
-    ST_TRY(bcast_floats(st_model_params(t->model), st_model_param_floats(t->model), t->c, err));
-    return bcast_floats(st_model_buffers(t->model), st_model_buffer_floats(t->model), t->c, err);
+    return bcast_arenas(t, err);
 }
 
 static st_status_t test_rank0(trainer_t *t, const st_eval_t *r, const char *ckpt, st_train_result_t *res, st_error_t *err) {

@@ -1,15 +1,17 @@
-/* collectives.c — gradient all-reduce, small sums and the decision broadcast. */
+/* collectives.c — the training job's collectives (see collectives.h). */
 #include "collectives.h"
 
 #include <limits.h>
+#include <stdlib.h>
 
-st_status_t st_allreduce_grads(float *grads, size_t n, int *flags, const st_comm_t *c, st_error_t *err) {
-    /* Counts are ints: arenas beyond 2^31 floats go in pieces (never in practice). */
-    for (size_t off = 0; off < n; off += (size_t)INT_MAX) {
-        int count = (int)(n - off < (size_t)INT_MAX ? n - off : (size_t)INT_MAX);
-        ST_MPI(MPI_Allreduce(MPI_IN_PLACE, grads + off, count, MPI_FLOAT, MPI_SUM, c->comm), err);
-    }
-    ST_MPI(MPI_Allreduce(MPI_IN_PLACE, flags, 1, MPI_INT, MPI_BOR, c->comm), err);
+/* Arrays longer than an int count go in pieces of this many elements. */
+#define PIECE ((size_t)1 << 30)
+
+static int piece(size_t n, size_t off) { return (int)(n - off < PIECE ? n - off : PIECE); }
+
+st_status_t st_allreduce_sum_f32(float *x, size_t n, const st_comm_t *c, st_error_t *err) {
+    for (size_t off = 0; off < n; off += PIECE)
+        ST_MPI(MPI_Allreduce(MPI_IN_PLACE, x + off, piece(n, off), MPI_FLOAT, MPI_SUM, c->comm), err);
     return ST_OK;
 }
 
@@ -23,8 +25,61 @@ st_status_t st_allreduce_sum_i64(int64_t *x, int n, const st_comm_t *c, st_error
     return ST_OK;
 }
 
-st_status_t st_decision_bcast(st_decision_t *d, const st_comm_t *c, st_error_t *err) {
-    ST_MPI(MPI_Bcast(d, (int)sizeof *d, MPI_BYTE, 0, c->comm), err);
-    d->reason[sizeof d->reason - 1] = '\0';
+st_status_t st_allreduce_max_f64(double *x, const st_comm_t *c, st_error_t *err) {
+    ST_MPI(MPI_Allreduce(MPI_IN_PLACE, x, 1, MPI_DOUBLE, MPI_MAX, c->comm), err);
+    return ST_OK;
+}
+
+st_status_t st_allgather_shards(double *records, int n_shards, int n_per_shard, const st_comm_t *c, st_error_t *err) {
+    if (n_shards < 1 || n_per_shard < 1)
+        return st_fail(err, ST_ERR_INTERNAL, "st_allgather_shards: %d shards of %d values over %d ranks", n_shards,
+                       n_per_shard, c->size);
+    /* The counts are a pure function of (S, P): every rank computes the same, no agreement needed. */
+    int stack_counts[64], stack_displs[64];
+    int *counts = c->size <= 64 ? stack_counts : malloc(sizeof(int) * (size_t)c->size);
+    int *displs = c->size <= 64 ? stack_displs : malloc(sizeof(int) * (size_t)c->size);
+    if (!counts || !displs) {
+        if (counts != stack_counts) free(counts), free(displs);
+        return st_fail(err, ST_ERR_NOMEM, "st_allgather_shards: out of memory");
+    }
+    for (int r = 0; r < c->size; r++) {
+        int64_t lo = (int64_t)n_shards * r / c->size, hi = (int64_t)n_shards * (r + 1) / c->size;
+        counts[r] = (int)(hi - lo);
+        displs[r] = (int)lo;
+    }
+    st_status_t status = ST_OK;
+    MPI_Datatype shard_t = MPI_DATATYPE_NULL; /* one shard's record is one element */
+    ST_MPI_GOTO(MPI_Type_contiguous(n_per_shard, MPI_DOUBLE, &shard_t), err, status, done);
+    ST_MPI_GOTO(MPI_Type_commit(&shard_t), err, status, done);
+    ST_MPI_GOTO(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, records, counts, displs, shard_t, c->comm), err,
+                status, done);
+done:
+    if (shard_t != MPI_DATATYPE_NULL) MPI_Type_free(&shard_t);
+    if (counts != stack_counts) free(counts), free(displs);
+    return status;
+}
+
+st_status_t st_allgather_records(void *all, const void *mine, int record_bytes, const st_comm_t *c, st_error_t *err) {
+    ST_MPI(MPI_Allgather(mine, record_bytes, MPI_BYTE, all, record_bytes, MPI_BYTE, c->comm), err);
+    return ST_OK;
+}
+
+st_status_t st_bcast_f32(float *x, size_t n, const st_comm_t *c, st_error_t *err) {
+    for (size_t off = 0; off < n; off += PIECE) ST_MPI(MPI_Bcast(x + off, piece(n, off), MPI_FLOAT, 0, c->comm), err);
+    return ST_OK;
+}
+
+st_status_t st_bcast_f64(double *x, int n, const st_comm_t *c, st_error_t *err) {
+    ST_MPI(MPI_Bcast(x, n, MPI_DOUBLE, 0, c->comm), err);
+    return ST_OK;
+}
+
+st_status_t st_bcast_i64(int64_t *x, int n, const st_comm_t *c, st_error_t *err) {
+    ST_MPI(MPI_Bcast(x, n, MPI_INT64_T, 0, c->comm), err);
+    return ST_OK;
+}
+
+st_status_t st_bcast_bytes(void *p, int n_bytes, const st_comm_t *c, st_error_t *err) {
+    ST_MPI(MPI_Bcast(p, n_bytes, MPI_BYTE, 0, c->comm), err);
     return ST_OK;
 }

@@ -1,10 +1,17 @@
-/* collectives.h — the few collectives a training step needs, each over whole arrays:
+/* collectives.h — every collective the training job makes, over whole arrays, so that the
+ * engine, the loop and the loader never call MPI themselves:
  *
- *   - the gradient arena summed over ranks with one MPI_Allreduce (no slower than that by
- *     construction), together with a word of step flags (non-finite seen, stop requested) that
- *     all ranks agree on;
- *   - small sums (loss sums, weight totals, counts) in double or int64;
- *   - the decision record that rank 0 makes and every rank applies (MPI_Bcast). */
+ *   - sums over ranks: the gradient arena (float, one MPI_Allreduce however long), small double
+ *     and int64 arrays, and a largest magnitude;
+ *   - per-shard records gathered to every rank in shard order (one MPI_Allgatherv): how a step
+ *     combines its per-shard loss sums, weight totals and BatchNorm statistics, and how the
+ *     loader combines standardisation partials, in the same order at any rank count;
+ *   - rank 0's state to everyone (MPI_Bcast): arrays of floats, doubles, int64, and raw records
+ *     (the decision record of jobs/decide.h, the run folder's path);
+ *   - one fixed-size record per rank gathered to every rank (host names, replica hashes).
+ *
+ * Shards are owned in contiguous blocks: rank r of P owns [S·r/P, S·(r+1)/P) (the rule of
+ * st_shards_owned), which is what st_allgather_shards assumes. */
 #ifndef ST_COLLECTIVES_H
 #define ST_COLLECTIVES_H
 
@@ -13,27 +20,31 @@
 
 #include "mpi/comm.h"
 
-/* Step flags, OR-ed over ranks. */
+/* Step flags, OR-ed over ranks (jobs/engine.h carries them in the step's first exchange). */
 enum { ST_FLAG_NONFINITE = 1, ST_FLAG_STOP = 2 };
 
-/* grads [n] ← Σ over ranks (in place); *flags ← OR of every rank's flags. Collective. */
-st_status_t st_allreduce_grads(float *grads, size_t n, int *flags, const st_comm_t *c, st_error_t *err);
-
-/* x [n] ← Σ over ranks (double / int64), in place, every rank gets the result. */
+/* x [n] ← Σ over ranks, in place; every rank gets the result. The float version takes any n
+ * (arenas beyond 2^31 floats go in pieces). Collective. */
+st_status_t st_allreduce_sum_f32(float *x, size_t n, const st_comm_t *c, st_error_t *err);
 st_status_t st_allreduce_sum_f64(double *x, int n, const st_comm_t *c, st_error_t *err);
 st_status_t st_allreduce_sum_i64(int64_t *x, int n, const st_comm_t *c, st_error_t *err);
 
-/* What rank 0 decided after an evaluation or at a step; every rank applies it. */
-typedef struct {
-    int32_t stop;           /* 1: end training after this point (early stopping, stop request) */
-    int32_t save_last;      /* 1: write a step checkpoint now */
-    int32_t save_best;      /* 1: this is the best model so far: write best.h5 */
-    int32_t lr_changed;     /* 1: reduce-on-plateau changed the base rate to lr_base */
-    double lr_base;         /* the base learning rate from now on (plateau schedules) */
-    char reason[96];        /* why stop ("early stopping: no val_accuracy improvement in 8 evaluations") */
-} st_decision_t;
+/* *x ← the largest *x over ranks. Collective. */
+st_status_t st_allreduce_max_f64(double *x, const st_comm_t *c, st_error_t *err);
 
-/* Rank 0's *d goes to every rank. Collective. */
-st_status_t st_decision_bcast(st_decision_t *d, const st_comm_t *c, st_error_t *err);
+/* Every rank ends with all shards' records, in shard order: shard s's record is
+ * records[s·n_per_shard .. (s+1)·n_per_shard). On entry each rank has filled the records of the
+ * shards it owns (see the top); the others are overwritten. Counts are in shards. Collective. */
+st_status_t st_allgather_shards(double *records /*[n_shards, n_per_shard]*/, int n_shards, int n_per_shard,
+                                const st_comm_t *c, st_error_t *err);
+
+/* all [size, record_bytes] ← every rank's `mine` [record_bytes], in rank order. Collective. */
+st_status_t st_allgather_records(void *all, const void *mine, int record_bytes, const st_comm_t *c, st_error_t *err);
+
+/* Rank 0's array to every rank (floats: any n, in pieces). Collective. */
+st_status_t st_bcast_f32(float *x, size_t n, const st_comm_t *c, st_error_t *err);
+st_status_t st_bcast_f64(double *x, int n, const st_comm_t *c, st_error_t *err);
+st_status_t st_bcast_i64(int64_t *x, int n, const st_comm_t *c, st_error_t *err);
+st_status_t st_bcast_bytes(void *p, int n_bytes, const st_comm_t *c, st_error_t *err);
 
 #endif

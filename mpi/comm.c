@@ -119,14 +119,23 @@ void st_comm_print_any(const st_comm_t *c, FILE *stream, const char *fmt, ...) {
 
 int st_comm_threads_default(const st_comm_t *c) { return st_threads_default(c->local_size); }
 
-st_status_t st_comm_agree(const st_comm_t *c, st_status_t status, st_error_t *err) {
-    /* One MIN reduction of rank*32 + status over the failing ranks gives the lowest failing rank
-     * and its status (statuses are < 32). */
-    int mine = status != ST_OK ? c->rank * 32 + (int)status : INT_MAX, first = INT_MAX;
-    int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
-    if (status != ST_OK) return status;
-    if (rc != MPI_SUCCESS) return st_mpi_fail(err, rc, "MPI_Allreduce", __FILE__, __LINE__);
+/* rank·32 + status for a failure, INT_MAX for ST_OK: the minimum over ranks names the lowest
+ * failing rank and its status (statuses are < 32). */
+int st_comm_status_word(const st_comm_t *c, st_status_t status) {
+    return status != ST_OK ? c->rank * 32 + (int)status : INT_MAX;
+}
+
+st_status_t st_comm_agreed(st_status_t mine, int first, st_error_t *err) {
+    if (mine != ST_OK) return mine;
     if (first == INT_MAX) return ST_OK;
     st_status_t first_status = (st_status_t)(first % 32);
     return st_fail(err, first_status, "rank %d failed (%s)", first / 32, st_status_name(first_status));
+}
+
+st_status_t st_comm_agree(const st_comm_t *c, st_status_t status, st_error_t *err) {
+    int mine = st_comm_status_word(c, status), first = INT_MAX;
+    int rc = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
+    if (status != ST_OK) return status;
+    if (rc != MPI_SUCCESS) return st_mpi_fail(err, rc, "MPI_Allreduce", __FILE__, __LINE__);
+    return st_comm_agreed(status, first, err);
 }

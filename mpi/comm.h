@@ -62,6 +62,12 @@ int st_comm_threads_default(const st_comm_t *c);
  * every other rank gets "rank r failed (<status>)" (r the lowest failing rank). Collective. */
 st_status_t st_comm_agree(const st_comm_t *c, st_status_t status, st_error_t *err);
 
+/* The same agreement carried inside another collective: each rank contributes
+ * st_comm_status_word(c, its status); with `first` the smallest word over all ranks,
+ * st_comm_agreed returns what st_comm_agree would have. */
+int st_comm_status_word(const st_comm_t *c, st_status_t status);
+st_status_t st_comm_agreed(st_status_t mine, int first, st_error_t *err);
+
 /* Fills `err` with "<call> failed at <file>:<line>: <MPI_Error_string>" and returns ST_ERR_MPI. */
 st_status_t st_mpi_fail(st_error_t *err, int mpi_rc, const char *call, const char *file, int line);
 

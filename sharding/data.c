@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/collectives.h"
 #include "sharding/loader.h"
 #include "sharding/standardize.h"
 
@@ -156,7 +157,7 @@ static st_status_t standardize(st_data_t *d, const st_comm_t *c, st_error_t *err
         free(pos);
     }
     rc = st_comm_agree(c, rc, err);
-    if (rc == ST_OK) rc = st_loader_allgather_partials(partials, c, d->S, len, err);
+    if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
     if (rc == ST_OK) rc = st_standardize_combine(d->mean, d->std, partials, d->S, F, 0, err);
     for (int p = 0; rc == ST_OK && p < 3; p++) st_standardize_apply(d->part[p].X, d->mean, d->std, d->part[p].n, T, F);
     free(partials);

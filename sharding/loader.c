@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "sharding/shards.h"
 
 void st_loader_block(int64_t *lo, int64_t *hi, int64_t n, int rank, int size) {
     /* n·rank fits in int64 for any n < 2^62 / size. */
@@ -25,17 +26,6 @@ void st_loader_block_chunks(int64_t *lo, int64_t *hi, int64_t n, int64_t chunk, 
 
 void st_loader_pick_labels(int32_t *y_out, const int32_t *y_all, const int64_t *want, int64_t n_want) {
     for (int64_t i = 0; i < n_want; i++) y_out[i] = y_all[want[i]];
-}
-
-/* First index i in want[0..n) with want[i] >= row. */
-static int64_t lower_bound(const int64_t *want, int64_t n, int64_t row) {
-    int64_t a = 0, b = n;
-    while (a < b) {
-        int64_t m = a + (b - a) / 2;
-        if (want[m] < row) a = m + 1;
-        else b = m;
-    }
-    return a;
 }
 
 /* Local checks of want; fills the message naming the position and row at fault. */
@@ -112,7 +102,7 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
     for (int p = 0; p < P; p++) { /* want is sorted: the rows of rank p's block are one segment */
         int64_t plo, phi;
         st_loader_block(&plo, &phi, ds->n, p, P);
-        g->seg[p] = lower_bound(g->want, g->n_want, plo);
+        g->seg[p] = st_ids_lower_bound(g->want, g->n_want, plo);
     }
     g->seg[P] = g->n_want;
     size_t piece_bytes = opt && opt->read_piece_bytes ? opt->read_piece_bytes : ST_LOADER_READ_PIECE_BYTES;
@@ -207,8 +197,8 @@ static st_status_t exchange_piece(gather_t *g, int64_t j, st_error_t *err) {
     for (int p = 0; p < P; p++) {
         int64_t a, b;
         piece_range(g, p, j, &a, &b);
-        g->first[p] = lower_bound(g->want, g->n_want, a);
-        int64_t end = a < b ? lower_bound(g->want, g->n_want, b) : g->first[p];
+        g->first[p] = st_ids_lower_bound(g->want, g->n_want, a);
+        int64_t end = a < b ? st_ids_lower_bound(g->want, g->n_want, b) : g->first[p];
         g->want_cnt[p] = end - g->first[p];
     }
     for (int64_t i = g->first[g->me]; !g->inf.direct && i < g->first[g->me] + g->want_cnt[g->me]; i++)
@@ -270,31 +260,4 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
 st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
                                   float *out, st_error_t *err) {
     return st_loader_gather_rows_ex(ds, c, want, n_want, out, NULL, NULL, err);
-}
-
-st_status_t st_loader_allgather_partials(double *partials, const st_comm_t *c, int n_shards, int n_per_shard,
-                                         st_error_t *err) {
-    if (n_shards < 0 || n_per_shard < 1)
-        return st_fail(err, ST_ERR_INTERNAL, "st_loader_allgather_partials: %d shards of %d partials", n_shards, n_per_shard);
-    st_status_t status = ST_OK;
-    int *counts = malloc(sizeof(int) * (size_t)c->size), *displs = malloc(sizeof(int) * (size_t)c->size);
-    MPI_Datatype shard_t = MPI_DATATYPE_NULL;
-    if (!counts || !displs) status = st_fail(err, ST_ERR_NOMEM, "st_loader_allgather_partials: out of memory");
-    status = st_comm_agree(c, status, err);
-    if (status != ST_OK) goto done;
-    for (int r = 0; r < c->size; r++) {
-        int64_t lo, hi;
-        st_loader_block(&lo, &hi, n_shards, r, c->size);
-        counts[r] = (int)(hi - lo);
-        displs[r] = (int)lo;
-    }
-    /* Counts in shards: one shard's partials are one element of shard_t. */
-    ST_MPI_GOTO(MPI_Type_contiguous(n_per_shard, MPI_DOUBLE, &shard_t), err, status, done);
-    ST_MPI_GOTO(MPI_Type_commit(&shard_t), err, status, done);
-    ST_MPI_GOTO(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, partials, counts, displs, shard_t, c->comm), err,
-                status, done);
-done:
-    if (shard_t != MPI_DATATYPE_NULL) MPI_Type_free(&shard_t);
-    free(counts), free(displs);
-    return status;
 }

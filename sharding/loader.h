@@ -85,11 +85,4 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
 void st_loader_pick_labels(int32_t *y_out /*[n_want]*/, const int32_t *y_all /*[N]*/,
                            const int64_t *want /*[n_want]*/, int64_t n_want);
 
-/* Every rank ends with all shards' partial statistics, in shard order. Shard s's partials are
- * partials[s·n_per_shard .. (s+1)·n_per_shard). Shards are owned in contiguous blocks
- * (st_loader_block(n_shards, rank, size)): on entry each rank has filled its own shards' rows;
- * the others are overwritten. One MPI_Allgatherv, counts in shards. Collective. */
-st_status_t st_loader_allgather_partials(double *partials /*[n_shards, n_per_shard]*/, const st_comm_t *c,
-                                         int n_shards, int n_per_shard, st_error_t *err);
-
 #endif

@@ -87,18 +87,18 @@ const int64_t *st_shards_rows(const st_shards_t *sh, int s, int64_t *n_rows) {
     return sh->rows + sh->shard_start[s];
 }
 
-static int64_t lower_bound(const int64_t *a, int64_t n, int64_t v) {
+int64_t st_ids_lower_bound(const int64_t *ids, int64_t n, int64_t id) {
     int64_t lo = 0, hi = n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v) lo = mid + 1;
+        if (ids[mid] < id) lo = mid + 1;
         else hi = mid;
     }
     return lo;
 }
 
 int st_shards_find(const st_shards_t *sh, int64_t id) {
-    int64_t i = lower_bound(sh->ids, sh->n_train, id);
+    int64_t i = st_ids_lower_bound(sh->ids, sh->n_train, id);
     return i < sh->n_train && sh->ids[i] == id ? sh->shard_of[i] : -1;
 }
 
@@ -143,7 +143,7 @@ st_status_t st_shards_rank_rows(int64_t *rows, int64_t *n_rows, const st_shards_
 st_status_t st_shards_locate(int64_t *pos, const int64_t *ids, const int64_t *sorted, int64_t n, int64_t n_sorted,
                              st_error_t *err) {
     for (int64_t i = 0; i < n; i++) {
-        int64_t j = lower_bound(sorted, n_sorted, ids[i]);
+        int64_t j = st_ids_lower_bound(sorted, n_sorted, ids[i]);
         if (j == n_sorted || sorted[j] != ids[i])
             return st_fail(err, ST_ERR_INTERNAL, "shards: sample %lld is not among this rank's rows", (long long)ids[i]);
         pos[i] = j;

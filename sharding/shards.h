@@ -49,6 +49,11 @@ const int64_t *st_shards_rows(const st_shards_t *sh, int s, int64_t *n_rows);
 /* Shard of a training id (binary search); -1 when `id` is not a training id. */
 int st_shards_find(const st_shards_t *sh, int64_t id);
 
+/* The first index i of ids [n] (ascending) with ids[i] >= id, n when there is none: the one
+ * binary search over sorted global ids (the shard map, the loader's wanted rows, a rank's rows
+ * through st_shards_locate). */
+int64_t st_ids_lower_bound(const int64_t *ids, int64_t n, int64_t id);
+
 /* Shards [*first, *end) owned by rank `rank` of n_ranks: floor(r·S/P) .. floor((r+1)·S/P).
  * Fails when n_ranks > S (every rank needs a shard), saying what would fit. */
 st_status_t st_shards_owned(int *first, int *end, int rank, int n_ranks, int S, st_error_t *err);

@@ -73,7 +73,8 @@ static void run_open_reserving(run_t *r, const st_comm_t *c, const char *path, c
     if (st_loss_heads_parse(&r->losses, lj, "loss", classes_of, NULL, &err) || st_optim_parse(oj, "optimizer", &oc, &err) ||
         st_optim_create(&oc, t, n_t, st_model_param_floats(r->model), &r->optim, &err))
         st_comm_abort(c, 1, "setup: %s", err.msg);
-    if (st_engine_init(&r->engine, r->model, &r->losses.heads[0], r->optim, &r->data, c, accum, 0.5, 11, &err))
+    st_step_parts_t parts = {r->model, &r->losses, r->optim, 0.5};
+    if (st_engine_init(&r->engine, &parts, &r->data, c, accum, 11, &err))
         st_comm_abort(c, 1, "engine: %s", err.msg);
     cJSON_Delete(mj), cJSON_Delete(lj), cJSON_Delete(oj);
 }
@@ -94,7 +95,7 @@ static void run_close(run_t *r) {
 static void step(run_t *r, const st_comm_t *c, int64_t t) {
     st_error_t err = {0};
     st_step_stats_t s;
-    if (st_engine_step(&r->engine, 0, t, t, 0.01, 0, &s, &err)) st_comm_abort(c, 1, "step: %s", err.msg);
+    if (st_engine_step(&r->engine, 0, t, t, 0.01, 0, ST_OK, &s, &err)) st_comm_abort(c, 1, "step: %s", err.msg);
 }
 
 /* Every rank has the same bits: compare with rank 0's copy. */

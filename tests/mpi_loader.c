@@ -14,6 +14,7 @@
 
 #include <hdf5.h>
 
+#include "mpi/collectives.h"
 #include "mpi/comm.h"
 #include "mpitest.h"
 #include "sharding/dataset.h"
@@ -253,7 +254,7 @@ static void test_partials(void) {
         for (int s = 0; s < S; s++)
             for (int k = 0; k < n_per; k++) p[s * n_per + k] = s >= lo && s < hi ? s * 100.0 + k : -1.0;
         st_error_t err = {0};
-        st_status_t st = st_loader_allgather_partials(p, &C, S, n_per, &err);
+        st_status_t st = st_allgather_shards(p, S, n_per, &C, &err);
         MT_CHECK(st == ST_OK, "allgather: %s", err.msg);
         for (int s = 0; s < S; s++)
             for (int k = 0; k < n_per; k++)

@@ -160,8 +160,9 @@ static int tanh_approx_of(const st_layer_t *L) { return strcmp(L->opt[K_APPROXIM
                                       const float *dout, const float *in,                             \
                                       UNUSED const float *out, int B)
 #define KIND(NAME, HELP, KEYS, N_KEYS)                                                                \
-    const st_layer_kind_t st_kind_##NAME = {#NAME, HELP, KEYS, N_KEYS, same_shape_setup, NULL,       \
-                                            NAME##_layer_forward, NAME##_layer_backward}
+    const st_layer_kind_t st_kind_##NAME = {.type = #NAME, .help = HELP, .keys = KEYS, .n_keys = N_KEYS,     \
+                                            .setup = same_shape_setup, .forward = NAME##_layer_forward,   \
+                                            .backward = NAME##_layer_backward}
 
 FORWARD(relu) { st_relu_forward(out, in, count_of(L, B)); }
 BACKWARD(relu) { if (din) st_relu_backward(din, dout, in, count_of(L, B)); }

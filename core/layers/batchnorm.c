@@ -258,8 +258,40 @@ static void batchnorm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, flo
                                    L->buffers[BUF_VAR].data, gamma, rows, C, eps);
 }
 
+/* ---- batch statistics (st_layer_kind_t.stats_*): [mean [C], biased var [C]] per ghost batch ---- */
+
+static int batchnorm_stats_floats(const st_layer_t *L) { return 2 * st_shape_channels(L->in_shape); }
+
+static void batchnorm_stats_save(const st_layer_t *L, int group, double *out) {
+    int C = st_shape_channels(L->in_shape);
+    const float *mean, *var;
+    st_batchnorm_batch_stats(L, group, &mean, &var);
+    for (int c = 0; c < C; c++) out[c] = mean[c], out[C + c] = var[c];
+}
+
+/* The M groups pooled as one batch: the mean of the means, and the mean of the variances plus
+ * the variance of the means (groups of equal size), in double, in record order. */
+static void batchnorm_stats_pool(st_layer_t *L, const double *stats, int M, size_t stride, long samples) {
+    int C = st_shape_channels(L->in_shape);
+    long rows = samples * st_shape_positions(L->in_shape);
+    float *rmean = L->buffers[BUF_MEAN].data, *rvar = L->buffers[BUF_VAR].data;
+    for (int c = 0; c < C; c++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < M; i++) m += stats[(size_t)i * stride + c];
+        m /= M;
+        for (int i = 0; i < M; i++) {
+            const double *s = stats + (size_t)i * stride;
+            v += s[C + c] + (s[c] - m) * (s[c] - m);
+        }
+        float mean = (float)m, var = (float)(v / M);
+        st_batchnorm_update_running(rmean + c, rvar + c, &mean, &var, rows * M, 1, L->opt[K_MOMENTUM].num);
+    }
+}
+
 const st_layer_kind_t st_kind_batchnorm = {
-    "batchnorm",
-    "batch normalisation per feature ([D]) or per channel over all positions ([T, C]); batch statistics in training, running statistics in evaluation",
-    batchnorm_keys, N_KEYS, batchnorm_setup, batchnorm_init, batchnorm_layer_forward, batchnorm_layer_backward,
+    .type = "batchnorm",
+    .help = "batch normalisation per feature ([D]) or per channel over all positions ([T, C]); batch statistics in training, running statistics in evaluation",
+    .keys = batchnorm_keys, .n_keys = N_KEYS, .setup = batchnorm_setup, .init = batchnorm_init,
+    .forward = batchnorm_layer_forward, .backward = batchnorm_layer_backward,
+    .stats_floats = batchnorm_stats_floats, .stats_save = batchnorm_stats_save, .stats_pool = batchnorm_stats_pool,
 };

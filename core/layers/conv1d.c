@@ -279,6 +279,8 @@ static void conv1d_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float 
 }
 
 const st_layer_kind_t st_kind_conv1d = {
-    "conv1d", "1-D convolution along T of a sequence [T, C] -> [T_out, filters] (im2col + BLIS GEMM)",
-    conv1d_keys, N_KEYS, conv1d_setup, conv1d_init, conv1d_layer_forward, conv1d_layer_backward,
+    .type = "conv1d",
+    .help = "1-D convolution along T of a sequence [T, C] -> [T_out, filters] (im2col + BLIS GEMM)",
+    .keys = conv1d_keys, .n_keys = N_KEYS, .setup = conv1d_setup, .init = conv1d_init,
+    .forward = conv1d_layer_forward, .backward = conv1d_layer_backward,
 };

@@ -108,6 +108,8 @@ static void dense_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *
 }
 
 const st_layer_kind_t st_kind_dense = {
-    "dense", "fully connected layer over the last dimension (BLIS GEMM)", dense_keys, N_KEYS,
-    dense_setup, dense_init, dense_layer_forward, dense_layer_backward,
+    .type = "dense",
+    .help = "fully connected layer over the last dimension (BLIS GEMM)",
+    .keys = dense_keys, .n_keys = N_KEYS, .setup = dense_setup, .init = dense_init, .forward = dense_layer_forward,
+    .backward = dense_layer_backward,
 };

@@ -124,6 +124,8 @@ static void dropout_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float
 }
 
 const st_layer_kind_t st_kind_dropout = {
-    "dropout", "inverted dropout: zeroes elements with probability rate in training (Philox masks keyed by seed, layer, step and sample); identity in evaluation",
-    dropout_keys, N_KEYS, dropout_setup, NULL, dropout_layer_forward, dropout_layer_backward,
+    .type = "dropout",
+    .help = "inverted dropout: zeroes elements with probability rate in training (Philox masks keyed by seed, layer, step and sample); identity in evaluation",
+    .keys = dropout_keys, .n_keys = N_KEYS, .setup = dropout_setup, .forward = dropout_layer_forward,
+    .backward = dropout_layer_backward,
 };

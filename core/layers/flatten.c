@@ -33,6 +33,7 @@ static void flatten_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din,
 }
 
 const st_layer_kind_t st_kind_flatten = {
-    "flatten", "a sequence [T, C] -> features [T*C], T-major (memory order; PyTorch's Flatten of [B, C, T] is C-major); identity on [D]",
-    NULL, 0, flatten_setup, NULL, flatten_forward, flatten_backward,
+    .type = "flatten",
+    .help = "a sequence [T, C] -> features [T*C], T-major (memory order; PyTorch's Flatten of [B, C, T] is C-major); identity on [D]",
+    .setup = flatten_setup, .forward = flatten_forward, .backward = flatten_backward,
 };

@@ -97,11 +97,13 @@ static void gmax_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, co
 }
 
 const st_layer_kind_t st_kind_global_avg_pool = {
-    "global_avg_pool", "mean over T: a sequence [T, C] -> features [C]", NULL, 0,
-    global_pool_setup, NULL, gavg_forward, gavg_backward,
+    .type = "global_avg_pool",
+    .help = "mean over T: a sequence [T, C] -> features [C]",
+    .setup = global_pool_setup, .forward = gavg_forward, .backward = gavg_backward,
 };
 
 const st_layer_kind_t st_kind_global_max_pool = {
-    "global_max_pool", "max over T: a sequence [T, C] -> features [C]", NULL, 0,
-    global_pool_setup, NULL, gmax_forward, gmax_backward,
+    .type = "global_max_pool",
+    .help = "max over T: a sequence [T, C] -> features [C]",
+    .setup = global_pool_setup, .forward = gmax_forward, .backward = gmax_backward,
 };

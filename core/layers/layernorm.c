@@ -109,6 +109,8 @@ static void layernorm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, flo
 }
 
 const st_layer_kind_t st_kind_layernorm = {
-    "layernorm", "layer normalisation over the last dimension (D for [D], C at every position of [T, C])",
-    layernorm_keys, N_KEYS, layernorm_setup, layernorm_init, layernorm_layer_forward, layernorm_layer_backward,
+    .type = "layernorm",
+    .help = "layer normalisation over the last dimension (D for [D], C at every position of [T, C])",
+    .keys = layernorm_keys, .n_keys = N_KEYS, .setup = layernorm_setup, .init = layernorm_init,
+    .forward = layernorm_layer_forward, .backward = layernorm_layer_backward,
 };

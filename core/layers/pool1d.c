@@ -184,11 +184,15 @@ static void avg_pool1d_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, fl
 }
 
 const st_layer_kind_t st_kind_max_pool1d = {
-    "max_pool1d", "max over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's MaxPool1d)",
-    pool1d_keys, N_KEYS, pool1d_setup, NULL, max_pool1d_layer_forward, max_pool1d_layer_backward,
+    .type = "max_pool1d",
+    .help = "max over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's MaxPool1d)",
+    .keys = pool1d_keys, .n_keys = N_KEYS, .setup = pool1d_setup, .forward = max_pool1d_layer_forward,
+    .backward = max_pool1d_layer_backward,
 };
 
 const st_layer_kind_t st_kind_avg_pool1d = {
-    "avg_pool1d", "mean over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's AvgPool1d, count_include_pad)",
-    pool1d_keys, N_KEYS, pool1d_setup, NULL, avg_pool1d_layer_forward, avg_pool1d_layer_backward,
+    .type = "avg_pool1d",
+    .help = "mean over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's AvgPool1d, count_include_pad)",
+    .keys = pool1d_keys, .n_keys = N_KEYS, .setup = pool1d_setup, .forward = avg_pool1d_layer_forward,
+    .backward = avg_pool1d_layer_backward,
 };
