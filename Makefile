@@ -28,7 +28,10 @@ LIB      := $(BUILD)/libstrata.a
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
-TEST_UTIL_SRC := $(wildcard tests/util/*.c)
+# tests/util/mpi_count.c is an MPI profiling shim loaded with LD_PRELOAD (tests/test_collectives.sh),
+# not linked into the tests.
+TEST_UTIL_SRC := $(filter-out tests/util/mpi_count.c,$(wildcard tests/util/*.c))
+MPI_COUNT_SO  := $(BUILD)/tests/libmpi_count.so
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -71,6 +74,10 @@ $(BUILD)/tests/%.o: CPPFLAGS += -Itests/util
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
+$(MPI_COUNT_SO): tests/util/mpi_count.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $< -o $@
+
 $(BUILD)/simd-baseline/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DST_NO_CLONES $(CFLAGS) -c $< -o $@
@@ -94,7 +101,7 @@ deps:
 # The whole suite: every tests/test_*.c is a cmocka program printing TAP, run by prove.
 # tests/*.sh are TAP-printing scripts (CLI and MPI tests).
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN) $(MPI_COUNT_SO)
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(wildcard tests/*.sh)
 
 # Benchmarks are build/bench/bench_* and bench/*.sh; other bench/*.c programs are helpers the

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# test_collectives.sh — how many collectives a training step makes, counted by an MPI profiling
+# shim (tests/util/mpi_count.c, LD_PRELOAD): two runs of the same job, stopped after 5 and after
+# 15 steps, differ by 10 steps' worth. A step makes 3 collectives in fast mode (the opening
+# Allgatherv, the gradient Allreduce, the closing Allgatherv) and 4 in exact mode (plus the
+# all-reduce of the largest magnitude), at any rank count (jobs/engine.h). Prints TAP.
+set -u
+cd "$(dirname "$0")/.."
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROGRESS=never
+unset STRATA_FAULT
+shim=build/tests/libmpi_count.so
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+tests/util/make_tiny.sh "$work/tiny.h5"
+n=0; fail=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
+# count P mode steps: rank 0's total collective calls for a run stopped after `steps` steps
+count() {
+  local P=$1 mode=$2 steps=$3 out=$work/count-$1-$2-$3
+  timeout 120 mpirun -np "$P" --oversubscribe --bind-to none -x LD_PRELOAD="$PWD/$shim" -x STRATA_MPI_COUNT="$out" \
+    bin/strata train tests/data/train_tiny.json --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" \
+    --set "name=$P-$mode-$steps" --set train.threads=1 --set "reproducible=$mode" --set train.divergence_check_every=0 \
+    --stop-after-steps "$steps" > "$work/log" 2>&1 || { echo "# run failed:"; sed 's/^/#   /' "$work/log" | tail -5; echo -1; return; }
+  grep '^rank 0:' "$out" | sed 's/.* total //'
+}
+per_step() { local a b; a=$(count "$1" "$2" 5); b=$(count "$1" "$2" 15); echo $(( (b - a) / 10 )); }
+echo "1..3"
+
+[ -x "$shim" ] || { echo "# $shim is missing (make test builds it)"; }
+f2=$(per_step 2 fast); ok $([ "$f2" = 3 ]; echo $?) "fast mode at P=2: 3 collectives a training step (counted $f2)"
+f4=$(per_step 4 fast); ok $([ "$f4" = 3 ]; echo $?) "fast mode at P=4: 3 collectives a training step (counted $f4)"
+e2=$(per_step 2 exact); ok $([ "$e2" = 4 ]; echo $?) "exact mode at P=2: 4 collectives a training step (counted $e2)"
+exit $fail
