@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "mpi/collectives.h"
+
 static const char *const phase_names[ST_PHASE_COUNT] = {"mpi_init", "config", "data", "model", "run_folder", "first_step"};
 
 void st_startup_begin(st_startup_t *s, double origin) {
@@ -16,8 +18,7 @@ void st_startup_mark(st_startup_t *s, st_startup_phase_t phase) {
 
 st_status_t st_startup_reduce(st_startup_t *out, const st_startup_t *mine, const st_comm_t *c, st_error_t *err) {
     *out = *mine;
-    ST_MPI(MPI_Reduce(mine->end, out->end, ST_PHASE_COUNT, MPI_DOUBLE, MPI_MAX, 0, c->comm), err);
-    return ST_OK;
+    return st_reduce_max_f64(out->end, mine->end, ST_PHASE_COUNT, c, err);
 }
 
 /* Rounded to the microsecond: the clock's jitter is larger than that. */
