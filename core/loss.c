@@ -196,9 +196,13 @@ st_loss_value_t st_mse(float *dpred, const float *pred, const float *targets, fl
 
 /* ---- key tables ---- */
 
+/* Every loss has the head keys first, then its own (LK_OWN, LK_OWN + 1, ...). Entries are indexed
+ * like every key table, which also leaves their binding (st_key_t.field) empty without a warning. */
+enum { LK_HEAD, LK_HEAD_WEIGHT, LK_OWN };
+
 #define HEAD_KEYS                                                                                     \
-    {"head", ST_K_STR, "", 0, 0, NULL, "model output this loss applies to; may be left out when the model has one output"}, \
-    {"head_weight", ST_K_NUM, "1", 0, 1e300, NULL, "factor of this head's mean loss in the total loss"}
+    [LK_HEAD] = {"head", ST_K_STR, "", 0, 0, NULL, "model output this loss applies to; may be left out when the model has one output"}, \
+    [LK_HEAD_WEIGHT] = {"head_weight", ST_K_NUM, "1", 0, 1e300, NULL, "factor of this head's mean loss in the total loss"}
 
 #define CLASS_WEIGHTS_KEY                                                                             \
     {"class_weights", ST_K_NUMS, "", 0, 1e300, NULL,                                                  \
@@ -206,20 +210,20 @@ st_loss_value_t st_mse(float *dpred, const float *pred, const float *targets, fl
 
 static const st_key_t xent_keys[] = {
     HEAD_KEYS,
-    {"label_smoothing", ST_K_NUM, "0", 0, 1, NULL, "epsilon: the target is (1-eps)*onehot + eps/K, as PyTorch's label_smoothing"},
-    CLASS_WEIGHTS_KEY,
+    [LK_OWN] = {"label_smoothing", ST_K_NUM, "0", 0, 1, NULL, "epsilon: the target is (1-eps)*onehot + eps/K, as PyTorch's label_smoothing"},
+    [LK_OWN + 1] = CLASS_WEIGHTS_KEY,
 };
 
 static const st_key_t focal_keys[] = {
     HEAD_KEYS,
-    {"gamma", ST_K_NUM, "2", 0, 1e300, NULL, "focusing exponent: loss = alpha[y]*(1-p_y)^gamma*(-log p_y); 0 = cross-entropy"},
-    {"alpha", ST_K_NUM_OR_NUMS, "1", 0, 1e300, NULL, "class balance factor: one number for every class, or one per class"},
-    CLASS_WEIGHTS_KEY,
+    [LK_OWN] = {"gamma", ST_K_NUM, "2", 0, 1e300, NULL, "focusing exponent: loss = alpha[y]*(1-p_y)^gamma*(-log p_y); 0 = cross-entropy"},
+    [LK_OWN + 1] = {"alpha", ST_K_NUM_OR_NUMS, "1", 0, 1e300, NULL, "class balance factor: one number for every class, or one per class"},
+    [LK_OWN + 2] = CLASS_WEIGHTS_KEY,
 };
 
 static const st_key_t bce_keys[] = {
     HEAD_KEYS,
-    {"pos_weight", ST_K_NUM_OR_NUMS, "", 0, 1e300, NULL, "weight of the positive term, one number for every output or one per output (PyTorch's pos_weight); default 1"},
+    [LK_OWN] = {"pos_weight", ST_K_NUM_OR_NUMS, "", 0, 1e300, NULL, "weight of the positive term, one number for every output or one per output (PyTorch's pos_weight); default 1"},
 };
 
 static const st_key_t mse_keys[] = {HEAD_KEYS};

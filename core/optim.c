@@ -35,32 +35,45 @@ struct st_optim {
 
 /* ---- key tables ---- */
 
+/* Keys bound with FIELD / GROUP_FIELD fill that member (core/schema.h, ST_FIELD); "type" and
+ * "betas" are read by hand (the type picks the defaults first; betas is a list of two). */
+#define FIELD(member) ST_FIELD(st_optim_config_t, member)
+#define GROUP_FIELD(member) ST_FIELD(st_optim_group_t, member)
+
 enum { K_TYPE, K_LR, K_MOMENTUM, K_NESTEROV, K_BETAS, K_EPS, K_WD, K_DECAY_ALL, N_KEYS };
 static const st_key_t optim_keys[N_KEYS] = {
     [K_TYPE] = {"type", ST_K_ENUM, NULL, 0, 0, "sgd|adam|adamw",
                 "sgd (torch.optim.SGD, dampening 0), adam (coupled L2 weight decay) or adamw (decoupled weight decay)"},
     [K_LR] = {"lr", ST_K_NUM, "", 0, 1e300, NULL,
-              "initial base learning rate (the schedule starts from it); required for sgd, default 0.001 for adam/adamw"},
-    [K_MOMENTUM] = {"momentum", ST_K_NUM, "0", 0, 1, NULL, "sgd: momentum factor"},
-    [K_NESTEROV] = {"nesterov", ST_K_BOOL, "false", 0, 0, NULL, "sgd: Nesterov momentum (needs momentum > 0)"},
+              "initial base learning rate (the schedule starts from it); required for sgd, default 0.001 for adam/adamw",
+              FIELD(lr)},
+    [K_MOMENTUM] = {"momentum", ST_K_NUM, "0", 0, 1, NULL, "sgd: momentum factor", FIELD(momentum)},
+    [K_NESTEROV] = {"nesterov", ST_K_BOOL, "false", 0, 0, NULL, "sgd: Nesterov momentum (needs momentum > 0)",
+                    FIELD(nesterov)},
     [K_BETAS] = {"betas", ST_K_NUMS, "[0.9, 0.999]", 0, 1, NULL,
                  "adam/adamw: [beta1, beta2], each in [0, 1), decay rates of the moment estimates"},
-    [K_EPS] = {"eps", ST_K_NUM, "1e-8", 0, 1e300, NULL, "adam/adamw: added to sqrt(v_hat) in the denominator"},
+    [K_EPS] = {"eps", ST_K_NUM, "1e-8", 0, 1e300, NULL, "adam/adamw: added to sqrt(v_hat) in the denominator",
+               FIELD(eps)},
     [K_WD] = {"weight_decay", ST_K_NUM, "", 0, 1e300, NULL,
               "weight decay: L2 added to the gradient (sgd, adam) or decoupled theta -= lr*wd*theta (adamw); "
-              "default 0, 0.01 for adamw; not applied to biases and norm parameters unless decay_norm_and_bias"},
+              "default 0, 0.01 for adamw; not applied to biases and norm parameters unless decay_norm_and_bias",
+              FIELD(weight_decay)},
     [K_DECAY_ALL] = {"decay_norm_and_bias", ST_K_BOOL, "false", 0, 0, NULL,
-                     "apply the inherited weight decay to biases and norm parameters too"},
+                     "apply the inherited weight decay to biases and norm parameters too",
+                     FIELD(decay_norm_and_bias)},
 };
 
 enum { G_PARAMS, G_LR_MULT, G_WD, N_GROUP_KEYS };
 static const st_key_t group_keys[N_GROUP_KEYS] = {
     [G_PARAMS] = {"params", ST_K_STR, NULL, 0, 0, NULL,
                   "glob(s) over tensor names (fnmatch, space separated), e.g. \"layers.0.* *.bias\"; "
-                  "the first group that matches a tensor wins, unmatched tensors use the defaults"},
-    [G_LR_MULT] = {"lr_mult", ST_K_NUM, "1", 0, 1e300, NULL, "the group's learning rate is the base rate times this"},
+                  "the first group that matches a tensor wins, unmatched tensors use the defaults",
+                  GROUP_FIELD(params)},
+    [G_LR_MULT] = {"lr_mult", ST_K_NUM, "1", 0, 1e300, NULL, "the group's learning rate is the base rate times this",
+                   GROUP_FIELD(lr_mult)},
     [G_WD] = {"weight_decay", ST_K_NUM, "", 0, 1e300, NULL,
-              "the group's weight decay, applied to all its tensors; default: the optimizer's rule"},
+              "the group's weight decay, applied to all its tensors; default: the optimizer's rule",
+              GROUP_FIELD(weight_decay)},
 };
 
 const st_key_t *st_optim_keys(int *n_keys) {
@@ -95,11 +108,9 @@ static st_status_t parse_group(const cJSON *obj, const char *path, st_optim_grou
     const char *s = v[G_PARAMS].s;
     if (strspn(s, " \t") == strlen(s))
         return st_fail(err, ST_ERR_CONFIG, "%s.params: expected at least one glob, got \"%s\"", path, s);
-    snprintf(g->params, sizeof g->params, "%s", s);
-    g->lr_mult = v[G_LR_MULT].num;
+    memset(g, 0, sizeof *g);
     g->has_weight_decay = v[G_WD].is_set;
-    g->weight_decay = v[G_WD].is_set ? v[G_WD].num : 0.0;
-    return ST_OK;
+    return st_schema_fill(group_keys, N_GROUP_KEYS, v, path, g, err);
 }
 
 st_status_t st_optim_parse(const cJSON *obj, const char *path, st_optim_config_t *cfg, st_error_t *err) {
@@ -117,19 +128,14 @@ st_status_t st_optim_parse(const cJSON *obj, const char *path, st_optim_config_t
         if (given(obj, optim_keys[unused[i]].key))
             return st_fail(err, ST_ERR_CONFIG, "%s.%s: not used by optimizer type \"%s\"", path,
                            optim_keys[unused[i]].key, v[K_TYPE].s);
-    if (v[K_LR].is_set) cfg->lr = v[K_LR].num;
-    else if (type == ST_OPTIM_SGD)
+    ST_TRY(st_schema_fill(optim_keys, N_KEYS, v, path, cfg, err)); /* lr and weight_decay when given */
+    if (!v[K_LR].is_set && type == ST_OPTIM_SGD)
         return st_fail(err, ST_ERR_CONFIG, "%s.lr: required for optimizer type \"sgd\"", path);
-    cfg->momentum = v[K_MOMENTUM].num;
-    cfg->nesterov = v[K_NESTEROV].b;
     if (cfg->nesterov && cfg->momentum <= 0)
         return st_fail(err, ST_ERR_CONFIG, "%s.nesterov: Nesterov momentum needs momentum > 0", path);
     if (v[K_BETAS].n != 2 || v[K_BETAS].list[0] >= 1 || v[K_BETAS].list[1] >= 1)
         return st_fail(err, ST_ERR_CONFIG, "%s.betas: expected a list of 2 numbers in [0, 1)", path);
     cfg->beta1 = v[K_BETAS].list[0], cfg->beta2 = v[K_BETAS].list[1];
-    cfg->eps = v[K_EPS].num;
-    if (v[K_WD].is_set) cfg->weight_decay = v[K_WD].num;
-    cfg->decay_norm_and_bias = v[K_DECAY_ALL].b;
 
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(obj, "groups");
     if (groups && !cJSON_IsNull(groups)) {

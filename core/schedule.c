@@ -8,6 +8,13 @@
 
 /* ---- key table ---- */
 
+/* Keys bound with FIELD fill that member (core/schema.h, ST_FIELD). A key a schedule type does
+ * not use cannot be given, so its member gets the table's default, which is also
+ * st_sched_config_default's. mode and threshold_mode fill mode_max and threshold_abs with their
+ * index in the choices (min 0, max 1; rel 0, abs 1). Read by hand: type (picks the defaults),
+ * milestones (a list), T_max and total_steps (the cosine length is derived from either). */
+#define FIELD(member) ST_FIELD(st_sched_config_t, member)
+
 enum {
     K_TYPE, K_WARMUP, K_WARMUP_START, K_STEP_SIZE, K_GAMMA, K_MILESTONES, K_T_MAX, K_ETA_MIN,
     K_TOTAL, K_MAX_LR, K_PCT_START, K_DIV, K_FINAL_DIV, K_MODE, K_FACTOR, K_PATIENCE,
@@ -20,35 +27,50 @@ static const st_key_t sched_keys[N_KEYS] = {
                 "schedule of the base learning rate (each parameter group scales it by its lr_mult)"},
     [K_WARMUP] = {"warmup_steps", ST_K_INT, "0", 0, 1e15, NULL,
                   "linear warmup over the first W steps (torch LinearLR), then the schedule runs on t - W; "
-                  "not for one_cycle"},
+                  "not for one_cycle", FIELD(warmup_steps)},
     [K_WARMUP_START] = {"warmup_start_factor", ST_K_NUM, "0.01", 0, 1, NULL,
-                        "the first warmup step uses this times lr (torch LinearLR's default is 1/3)"},
-    [K_STEP_SIZE] = {"step_size", ST_K_INT, "", 1, 1e15, NULL, "step: multiply by gamma every step_size steps (required)"},
+                        "the first warmup step uses this times lr (torch LinearLR's default is 1/3)",
+                        FIELD(warmup_start_factor)},
+    [K_STEP_SIZE] = {"step_size", ST_K_INT, "", 1, 1e15, NULL, "step: multiply by gamma every step_size steps (required)",
+                     FIELD(step_size)},
     [K_GAMMA] = {"gamma", ST_K_NUM, "", 0, 1e300, NULL,
-                 "step, multistep, exponential: decay factor; default 0.1 (step, multistep), required for exponential"},
+                 "step, multistep, exponential: decay factor; default 0.1 (step, multistep), required for exponential",
+                 FIELD(gamma)},
     [K_MILESTONES] = {"milestones", ST_K_INTS, "", 1, 1e15, NULL,
                       "multistep: increasing steps at which the rate is multiplied by gamma (required)"},
     [K_T_MAX] = {"T_max", ST_K_INT, "", 1, 1e15, NULL,
                  "cosine, warmup_cosine: steps of the cosine decay from lr to eta_min (after the warmup); "
                  "default total_steps - warmup_steps"},
-    [K_ETA_MIN] = {"eta_min", ST_K_NUM, "0", 0, 1e300, NULL, "cosine, warmup_cosine: the floor, held after T_max steps"},
+    [K_ETA_MIN] = {"eta_min", ST_K_NUM, "0", 0, 1e300, NULL, "cosine, warmup_cosine: the floor, held after T_max steps",
+                   FIELD(eta_min)},
     [K_TOTAL] = {"total_steps", ST_K_INT, "", 1, 1e15, NULL,
                  "one_cycle: length of the cycle (required); cosine, warmup_cosine: warmup plus decay, when T_max is not given"},
-    [K_MAX_LR] = {"max_lr", ST_K_NUM, "", 0, 1e300, NULL, "one_cycle: peak rate; default the optimizer's lr"},
-    [K_PCT_START] = {"pct_start", ST_K_NUM, "0.3", 0, 1, NULL, "one_cycle: fraction of the cycle spent rising"},
-    [K_DIV] = {"div_factor", ST_K_NUM, "25", 0, 1e300, NULL, "one_cycle: the cycle starts at max_lr / div_factor"},
+    [K_MAX_LR] = {"max_lr", ST_K_NUM, "", 0, 1e300, NULL, "one_cycle: peak rate; default the optimizer's lr",
+                  FIELD(max_lr)},
+    [K_PCT_START] = {"pct_start", ST_K_NUM, "0.3", 0, 1, NULL, "one_cycle: fraction of the cycle spent rising",
+                     FIELD(pct_start)},
+    [K_DIV] = {"div_factor", ST_K_NUM, "25", 0, 1e300, NULL, "one_cycle: the cycle starts at max_lr / div_factor",
+               FIELD(div_factor)},
     [K_FINAL_DIV] = {"final_div_factor", ST_K_NUM, "1e4", 0, 1e300, NULL,
-                     "one_cycle: it ends at max_lr / div_factor / final_div_factor"},
-    [K_MODE] = {"mode", ST_K_ENUM, "\"min\"", 0, 0, "min|max", "reduce_on_plateau: whether a lower or a higher metric is better"},
-    [K_FACTOR] = {"factor", ST_K_NUM, "0.1", 0, 1, NULL, "reduce_on_plateau: the rate is multiplied by this (< 1)"},
+                     "one_cycle: it ends at max_lr / div_factor / final_div_factor", FIELD(final_div_factor)},
+    [K_MODE] = {"mode", ST_K_ENUM, "\"min\"", 0, 0, "min|max", "reduce_on_plateau: whether a lower or a higher metric is better",
+                FIELD(mode_max)},
+    [K_FACTOR] = {"factor", ST_K_NUM, "0.1", 0, 1, NULL, "reduce_on_plateau: the rate is multiplied by this (< 1)",
+                  FIELD(factor)},
     [K_PATIENCE] = {"patience", ST_K_INT, "10", 0, 1e15, NULL,
-                    "reduce_on_plateau: evaluations (observe calls, not epochs) without improvement before reducing"},
-    [K_THRESHOLD] = {"threshold", ST_K_NUM, "1e-4", 0, 1e300, NULL, "reduce_on_plateau: least change that counts as improvement"},
+                    "reduce_on_plateau: evaluations (observe calls, not epochs) without improvement before reducing",
+                    FIELD(patience)},
+    [K_THRESHOLD] = {"threshold", ST_K_NUM, "1e-4", 0, 1e300, NULL, "reduce_on_plateau: least change that counts as improvement",
+                     FIELD(threshold)},
     [K_THRESHOLD_MODE] = {"threshold_mode", ST_K_ENUM, "\"rel\"", 0, 0, "rel|abs",
-                          "reduce_on_plateau: rel = better than best*(1 -+ threshold), abs = better than best -+ threshold (- for min, + for max)"},
-    [K_COOLDOWN] = {"cooldown", ST_K_INT, "0", 0, 1e15, NULL, "reduce_on_plateau: evaluations ignored after a reduction"},
-    [K_MIN_LR] = {"min_lr", ST_K_NUM, "0", 0, 1e300, NULL, "reduce_on_plateau: lower bound of the base rate"},
-    [K_EPS] = {"eps", ST_K_NUM, "1e-8", 0, 1e300, NULL, "reduce_on_plateau: reductions smaller than this are skipped"},
+                          "reduce_on_plateau: rel = better than best*(1 -+ threshold), abs = better than best -+ threshold (- for min, + for max)",
+                          FIELD(threshold_abs)},
+    [K_COOLDOWN] = {"cooldown", ST_K_INT, "0", 0, 1e15, NULL, "reduce_on_plateau: evaluations ignored after a reduction",
+                    FIELD(cooldown)},
+    [K_MIN_LR] = {"min_lr", ST_K_NUM, "0", 0, 1e300, NULL, "reduce_on_plateau: lower bound of the base rate",
+                  FIELD(min_lr)},
+    [K_EPS] = {"eps", ST_K_NUM, "1e-8", 0, 1e300, NULL, "reduce_on_plateau: reductions smaller than this are skipped",
+               FIELD(eps)},
 };
 
 /* Which schedule types use each key (bit per st_sched_type_t); "type" and warmup: all. */
@@ -137,28 +159,23 @@ st_status_t st_sched_parse(const cJSON *obj, const char *path, st_sched_config_t
                            v[K_TYPE].s);
     }
     st_sched_config_default(cfg, type);
-    cfg->warmup_steps = v[K_WARMUP].i;
-    cfg->warmup_start_factor = v[K_WARMUP_START].num;
+    ST_TRY(st_schema_fill(sched_keys, N_KEYS, v, path, cfg, err));
     const char *t = v[K_TYPE].s;
     switch (type) {
     case ST_SCHED_CONSTANT: break;
     case ST_SCHED_STEP:
         if (!v[K_STEP_SIZE].is_set)
             return st_fail(err, ST_ERR_CONFIG, "%s.step_size: required for schedule type \"%s\"", path, t);
-        cfg->step_size = v[K_STEP_SIZE].i;
-        if (v[K_GAMMA].is_set) cfg->gamma = v[K_GAMMA].num;
         break;
     case ST_SCHED_MULTISTEP:
         if (!v[K_MILESTONES].is_set || v[K_MILESTONES].n == 0)
             return st_fail(err, ST_ERR_CONFIG, "%s.milestones: required for schedule type \"%s\"", path, t);
         cfg->n_milestones = v[K_MILESTONES].n;
         for (int i = 0; i < cfg->n_milestones; i++) cfg->milestones[i] = (long)v[K_MILESTONES].list[i];
-        if (v[K_GAMMA].is_set) cfg->gamma = v[K_GAMMA].num;
         break;
     case ST_SCHED_EXPONENTIAL:
         if (!v[K_GAMMA].is_set)
             return st_fail(err, ST_ERR_CONFIG, "%s.gamma: required for schedule type \"%s\"", path, t);
-        cfg->gamma = v[K_GAMMA].num;
         break;
     case ST_SCHED_COSINE:
         if (warmup_cosine && cfg->warmup_steps < 1)
@@ -171,29 +188,15 @@ st_status_t st_sched_parse(const cJSON *obj, const char *path, st_sched_config_t
                                cfg->warmup_steps, v[K_TOTAL].i);
         } else
             return st_fail(err, ST_ERR_CONFIG, "%s.T_max: required for schedule type \"%s\" (or give total_steps)", path, t);
-        cfg->eta_min = v[K_ETA_MIN].num;
         break;
     case ST_SCHED_ONE_CYCLE:
         if (!v[K_TOTAL].is_set)
             return st_fail(err, ST_ERR_CONFIG, "%s.total_steps: required for schedule type \"%s\"", path, t);
         cfg->total_steps = v[K_TOTAL].i;
-        cfg->max_lr = v[K_MAX_LR].is_set ? v[K_MAX_LR].num : 0.0;
         if (v[K_MAX_LR].is_set && !(cfg->max_lr > 0))
             return st_fail(err, ST_ERR_CONFIG, "%s.max_lr: expected a number > 0, got %g", path, cfg->max_lr);
-        cfg->pct_start = v[K_PCT_START].num;
-        cfg->div_factor = v[K_DIV].num;
-        cfg->final_div_factor = v[K_FINAL_DIV].num;
         break;
-    case ST_SCHED_PLATEAU:
-        cfg->mode_max = strcmp(v[K_MODE].s, "max") == 0;
-        cfg->factor = v[K_FACTOR].num;
-        cfg->patience = v[K_PATIENCE].i;
-        cfg->threshold = v[K_THRESHOLD].num;
-        cfg->threshold_abs = strcmp(v[K_THRESHOLD_MODE].s, "abs") == 0;
-        cfg->cooldown = v[K_COOLDOWN].i;
-        cfg->min_lr = v[K_MIN_LR].num;
-        cfg->eps = v[K_EPS].num;
-        break;
+    case ST_SCHED_PLATEAU: break;
     }
     return check_config(cfg, path, err);
 }

@@ -1,6 +1,8 @@
-/* schema.c — validation of JSON objects against key tables, and their documentation. */
+/* schema.c — validation of JSON objects against key tables, the values written into the struct
+ * members keys are bound to, and the tables' documentation. */
 #include "schema.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -204,6 +206,62 @@ st_status_t st_schema_read(const st_key_t *keys, int n_keys, const cJSON *obj, c
     }
     return ST_OK;
 }
+
+/* ---- filling bound members ---- */
+
+/* Index of `word` in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *word) {
+    size_t n = strlen(word);
+    const char *c = choices;
+    for (int i = 0;; i++) {
+        if (strncmp(c, word, n) == 0 && (c[n] == '|' || c[n] == 0)) return i;
+        if (!(c = strchr(c, '|'))) return -1;
+        c++;
+    }
+}
+
+static st_status_t bad_binding(const st_key_t *k, const char *path, const char *why, st_error_t *err) {
+    return st_fail(err, ST_ERR_INTERNAL, "%s.%s: the key table binds it to a member %s", path, k->key, why);
+}
+
+/* The value of key k, converted to the C type of its member, into `at`. */
+static st_status_t fill_one(const st_key_t *k, const st_val_t *v, const char *path, char *at, st_error_t *err) {
+    const st_field_t *f = &k->field;
+    int kind = f->kind, is_int = k->type == ST_K_INT;
+    if (kind == ST_F_INT && is_int && (k->min < INT_MIN || k->max > INT_MAX))
+        return bad_binding(k, path, "of type int, which cannot hold its bounds", err);
+    if (kind == ST_F_U64 && is_int && k->min < 0)
+        return bad_binding(k, path, "of type uint64_t, but its bounds allow negative values", err);
+    if (kind == ST_F_INT && (is_int || k->type == ST_K_BOOL || k->type == ST_K_ENUM)) {
+        int x = is_int ? (int)v->i : k->type == ST_K_BOOL ? v->b : choice_index(k->choices, v->s);
+        memcpy(at, &x, sizeof x);
+    } else if (kind == ST_F_LONG && is_int) {
+        long x = v->i;
+        memcpy(at, &x, sizeof x);
+    } else if (kind == ST_F_U64 && is_int) {
+        uint64_t x = (uint64_t)v->i;
+        memcpy(at, &x, sizeof x);
+    } else if (kind == ST_F_DOUBLE && k->type == ST_K_NUM) {
+        memcpy(at, &v->num, sizeof v->num);
+    } else if (kind == ST_F_CHARS && (k->type == ST_K_STR || k->type == ST_K_ENUM)) {
+        size_t n = strlen(v->s);
+        if (n >= f->size)
+            return st_fail(err, ST_ERR_CONFIG, "%s.%s: longer than %zu characters", path, k->key, f->size - 1);
+        memcpy(at, v->s, n + 1);
+    } else
+        return bad_binding(k, path, "whose C type its key type does not convert to", err);
+    return ST_OK;
+}
+
+st_status_t st_schema_fill(const st_key_t *keys, int n_keys, const st_val_t *vals, const char *path, void *dst,
+                           st_error_t *err) {
+    for (int i = 0; i < n_keys; i++)
+        if (keys[i].field.kind != ST_F_NONE && vals[i].is_set)
+            ST_TRY(fill_one(&keys[i], &vals[i], path, (char *)dst + keys[i].field.offset, err));
+    return ST_OK;
+}
+
+/* ---- documentation ---- */
 
 void st_schema_markdown(FILE *out, const st_key_t *keys, int n_keys) {
     fprintf(out, "| key | type | default | meaning |\n|---|---|---|---|\n");

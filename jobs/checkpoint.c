@@ -40,15 +40,6 @@ int st_ckpt_file_name(char *out, size_t size, st_ckpt_kind_t kind, int64_t step)
     return st_format(out, size, "step-%09lld.h5", (long long)step);
 }
 
-/* ---- HDF5 helpers ------------------------------------------------------------------------- */
-
-static hid_t vlen_str_type(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
 /* ---- checksums ---------------------------------------------------------------------------- */
 
 static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
@@ -119,15 +110,12 @@ static int write_i64_attr(hid_t obj, const char *name, int64_t v) {
 }
 
 static int write_str_attr(hid_t obj, const char *name, const char *v) {
-    hid_t t = vlen_str_type();
-    int ok = write_attr(obj, name, t, t, &v);
-    H5Tclose(t);
-    return ok;
+    return st_h5_write_string_attr(obj, name, &v, -1);
 }
 
 /* A 1-d string dataset [n] (or a scalar one when n < 0) of variable-length UTF-8 strings. */
 static int write_strings(hid_t loc, const char *name, const char *const *v, int n) {
-    hid_t t = vlen_str_type();
+    hid_t t = st_h5_vlen_str_type();
     hsize_t dim = (hsize_t)(n < 0 ? 1 : n);
     hid_t s = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
     hid_t d = H5Dcreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -163,16 +151,8 @@ static const char *write_contents(hid_t f, const st_ckpt_write_t *w, int64_t cre
     hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return "cannot create /optimizer";
     int ok = write_i64_attr(g, "n_state", w->n_optim_state);
-    if (ok && w->n_optim_state > 0) {
-        hid_t t = vlen_str_type();
-        hsize_t dim = (hsize_t)w->n_optim_state;
-        hid_t s = H5Screate_simple(1, &dim, NULL);
-        hid_t a = H5Acreate2(g, "state_names", t, s, H5P_DEFAULT, H5P_DEFAULT);
-        ok = a >= 0 && H5Awrite(a, t, w->optim_state_names) >= 0;
-        if (a >= 0) ok = H5Aclose(a) >= 0 && ok;
-        H5Sclose(s);
-        H5Tclose(t);
-    }
+    if (ok && w->n_optim_state > 0)
+        ok = st_h5_write_string_attr(g, "state_names", w->optim_state_names, w->n_optim_state);
     for (int k = 0; ok && k < w->n_optim_state; k++)
         ok = write_array(g, w->optim_state_names[k], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, w->n_params,
                          w->optim_state[k]);
@@ -225,6 +205,17 @@ static size_t image_length(const st_h5_image_t *img) {
 
 static st_status_t read_file(const char *path, const char *name, st_ckpt_t *ck, st_error_t *err);
 
+/* st_h5_commit_t.read_back: the written temporary through the full validation; ctx is the path
+ * messages name. */
+static int read_back(const char *tmp, const void *ctx, char *detail, size_t size) {
+    st_ckpt_t back;
+    st_error_t e2 = {0};
+    int ok = read_file(tmp, ctx, &back, &e2) == ST_OK;
+    if (!ok) st_format(detail, size, " (%s)", e2.msg);
+    st_ckpt_free(&back);
+    return ok;
+}
+
 st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t *err) {
     st_h5_quiet();
     ST_TRY(check_write(path, w, err));
@@ -254,34 +245,9 @@ st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t
     }
     size_t size = failed ? 0 : image_length(&img);
     if (!failed && !size) failed = "cannot finish the file (no complete image from the HDF5 core driver)";
-    int e = 0;
-    if (!failed && (e = st_h5_write_image(tmp, img.mem, size, O_CLOEXEC)) != 0) {
-        failed = st_h5_write_failure(e);
-        st_format(detail, sizeof detail, " (%s: %s)", tmp, strerror(e));
-    }
-    st_h5_image_release(&img);
     /* Read the temporary back through the full validation before it replaces anything. */
-    if (!failed) {
-        st_ckpt_t back;
-        st_error_t e2 = {0};
-        if (read_file(tmp, path, &back, &e2) != ST_OK) {
-            failed = "the written file does not read back";
-            st_format(detail, sizeof detail, " (%s)", e2.msg);
-        }
-        st_ckpt_free(&back);
-    }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "cannot rename the temporary file over it";
-        st_format(detail, sizeof detail, " (%s)", strerror(errno));
-    }
-    if (failed) {
-        unlink(tmp);
-        return st_fail(err, ST_ERR_IO, "%s: %s%s; nothing was written", path, failed, detail);
-    }
-    if ((e = st_h5_fsync_parent(path, O_CLOEXEC)) != 0)
-        return st_fail(err, ST_ERR_IO, "%s: written, but its folder cannot be synced (%s): it may not survive a "
-                       "power loss", path, strerror(e));
-    return ST_OK;
+    const st_h5_commit_t commit = {path, tmp, O_CLOEXEC, read_back, path, 1};
+    return st_h5_image_commit(&commit, &img, size, failed, detail, sizeof detail, err);
 }
 
 /* ---- read --------------------------------------------------------------------------------- */
@@ -354,7 +320,7 @@ static st_status_t read_strings(hid_t obj, int is_attr, const char *name, const 
     v = calloc((size_t)n + 1, sizeof *v);
     strs = calloc((size_t)n + 1, sizeof *strs);
     if (!v || !strs) { rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading %s", name, what); goto done; }
-    mt = vlen_str_type();
+    mt = st_h5_vlen_str_type();
     herr_t r = n == 0 ? 0 : is_attr ? H5Aread(obj, mt, v) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
     if (r < 0) { rc = st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot read strings"); goto done; }
     for (hssize_t i = 0; i < n; i++)

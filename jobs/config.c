@@ -2,6 +2,10 @@
  * sections data, data.split, train, early_stopping, checkpoint and monitors; the --set
  * overrides; validation into st_run_config_t plus the resolved tree; the resume diff; the docs.
  *
+ * Each key of the tables is bound to the st_run_config_t member it fills (FIELD, core/schema.h
+ * ST_FIELD), so reading a section fills its members; validate() keeps only what no single key
+ * decides: the name's form, the split's sum, the shard plan, the monitors' modes.
+ *
  * Two keys do not fit the schema's fixed types and are read by hand before the table is applied
  * (the table still types, defaults and documents them; the value it sees is a stand-in):
  *   - data.shards: "auto" or a positive integer (declared ST_K_INT, default "auto");
@@ -17,20 +21,26 @@
 
 /* ---- key tables ---- */
 
+/* A key bound with FIELD fills that member of st_run_config_t (core/schema.h, ST_FIELD). */
+#define FIELD(member) ST_FIELD(st_run_config_t, member)
+/* In the order of st_monitor_t: a monitor key fills its st_monitor_t with the index. */
 #define MONITORS "val_loss|val_accuracy|val_macro_f1"
 #define MAX_INT 9007199254740991.0 /* 2^53 - 1: integers JSON numbers hold exactly */
 #define MAX_SHARDS (1 << 24)       /* st_shards_plan's limit */
 
 enum { T_NAME, T_SEED, T_RESULTS, T_REPRO, N_TOP };
 static const st_key_t top_keys[N_TOP] = {
-    [T_NAME] = {"name", ST_K_STR, NULL, 0, 0, NULL, "the run's name: names its folder under results_dir (no '/')"},
+    [T_NAME] = {"name", ST_K_STR, NULL, 0, 0, NULL, "the run's name: names its folder under results_dir (no '/')",
+                FIELD(name)},
     [T_SEED] = {"seed", ST_K_INT, "0", 0, MAX_INT, NULL,
-                "keys every random draw: split, shards, shuffling, initialisation, dropout (core/philox.h)"},
+                "keys every random draw: split, shards, shuffling, initialisation, dropout (core/philox.h)",
+                FIELD(seed)},
     [T_RESULTS] = {"results_dir", ST_K_STR, "\"results\"", 0, 0, NULL,
                    "directory the run folder is created in (relative to the working directory)"},
     [T_REPRO] = {"reproducible", ST_K_ENUM, "\"fast\"", 0, 0, "fast|exact",
                  "exact: bitwise-identical results for a seed at any rank and thread count (fixed-order "
-                 "reductions); fast: allows faster kernels whose last bits may vary between runs"},
+                 "reductions); fast: allows faster kernels whose last bits may vary between runs",
+                 FIELD(reproducible_exact)},
 };
 /* The top level's sub-objects, in the order of the resolved tree. */
 static const char *const top_sections[] = {"data", "train", "optimizer", "schedule", "loss", "model",
@@ -44,75 +54,101 @@ static const st_key_t data_keys[N_DATA] = {
                   "accumulation_steps; auto = the largest S <= 64 giving micro-batches >= 32 (docs/sharding.md)"},
     [D_VAL_FRACTION] = {"val_fraction", ST_K_NUM, "0.1", 0, 1, NULL,
                         "with a predefined split (/split) without val rows: share of its train rows that becomes "
-                        "val, in [0, 1); 0 = no val part"},
+                        "val, in [0, 1); 0 = no val part", FIELD(data.split.val_fraction)},
     [D_STANDARDIZE] = {"standardize", ST_K_BOOL, "true", 0, 0, NULL,
-                       "per-feature (per-channel) mean/std from the training split, applied to every part"},
-    [D_SCALE] = {"scale_pixels", ST_K_BOOL, "false", 0, 0, NULL, "divide features by 255 first (images stored as 0..255)"},
+                       "per-feature (per-channel) mean/std from the training split, applied to every part",
+                       FIELD(data.standardize)},
+    [D_SCALE] = {"scale_pixels", ST_K_BOOL, "false", 0, 0, NULL, "divide features by 255 first (images stored as 0..255)",
+                 FIELD(data.scale_pixels)},
     [D_NONFINITE] = {"allow_nonfinite", ST_K_BOOL, "false", 0, 0, NULL,
-                     "accept NaN/Inf features (else loading fails naming the first such row)"},
+                     "accept NaN/Inf features (else loading fails naming the first such row)",
+                     FIELD(data.allow_nonfinite)},
 };
 static const char *const data_sections[] = {"split", NULL};
 
 enum { S_TRAIN, S_VAL, S_TEST, N_SPLIT };
 static const st_key_t split_keys[N_SPLIT] = {
-    [S_TRAIN] = {"train", ST_K_NUM, "0.81", 0, 1, NULL, "fraction of every class for training (> 0)"},
-    [S_VAL] = {"val", ST_K_NUM, "0.09", 0, 1, NULL, "fraction for validation (early stopping, checkpoints)"},
+    [S_TRAIN] = {"train", ST_K_NUM, "0.81", 0, 1, NULL, "fraction of every class for training (> 0)",
+                 FIELD(data.split.train)},
+    [S_VAL] = {"val", ST_K_NUM, "0.09", 0, 1, NULL, "fraction for validation (early stopping, checkpoints)",
+               FIELD(data.split.val)},
     [S_TEST] = {"test", ST_K_NUM, "0.1", 0, 1, NULL,
-                "fraction for the final test; the three sum to 1; not used when the file has /split"},
+                "fraction for the final test; the three sum to 1; not used when the file has /split",
+                FIELD(data.split.test)},
 };
 
 enum { TR_EPOCHS, TR_BATCH, TR_ACCUM, TR_EVAL, TR_CLIP, TR_THREADS, TR_NONFINITE, TR_DIVERGENCE, TR_LOG, TR_STALL, N_TRAIN };
 static const st_key_t train_keys[N_TRAIN] = {
-    [TR_EPOCHS] = {"epochs", ST_K_INT, NULL, 1, 1e15, NULL, "passes over the training split"},
+    [TR_EPOCHS] = {"epochs", ST_K_INT, NULL, 1, 1e15, NULL, "passes over the training split", FIELD(train.epochs)},
     [TR_BATCH] = {"batch_size", ST_K_INT, NULL, 1, 1e15, NULL,
-                  "global batch per optimizer step, over all ranks (independent of the rank count)"},
+                  "global batch per optimizer step, over all ranks (independent of the rank count)",
+                  FIELD(train.batch_size)},
     [TR_ACCUM] = {"accumulation_steps", ST_K_INT, "1", 1, 1e6, NULL,
-                  "micro-batches per shard summed into one optimizer step (batch_size must be a multiple)"},
-    [TR_EVAL] = {"eval_every", ST_K_INT, "1", 1, 1e15, NULL, "epochs between validation passes"},
-    [TR_CLIP] = {"clip_norm", ST_K_NUM, "0", 0, 1e300, NULL, "clip the global gradient norm to this; 0 = off"},
-    [TR_THREADS] = {"threads", ST_K_INT, "0", 0, 4096, NULL, "threads per rank; 0 = the node's CPUs / ranks on the node"},
+                  "micro-batches per shard summed into one optimizer step (batch_size must be a multiple)",
+                  FIELD(train.accumulation_steps)},
+    [TR_EVAL] = {"eval_every", ST_K_INT, "1", 1, 1e15, NULL, "epochs between validation passes",
+                 FIELD(train.eval_every)},
+    [TR_CLIP] = {"clip_norm", ST_K_NUM, "0", 0, 1e300, NULL, "clip the global gradient norm to this; 0 = off",
+                 FIELD(train.clip_norm)},
+    [TR_THREADS] = {"threads", ST_K_INT, "0", 0, 4096, NULL, "threads per rank; 0 = the node's CPUs / ranks on the node",
+                    FIELD(train.threads)},
     [TR_NONFINITE] = {"max_nonfinite_steps", ST_K_INT, "5", 1, 1e15, NULL,
-                      "a step with a non-finite loss or gradient is skipped; this many in a row stop the run"},
+                      "a step with a non-finite loss or gradient is skipped; this many in a row stop the run",
+                      FIELD(train.max_nonfinite_steps)},
     [TR_DIVERGENCE] = {"divergence_check_every", ST_K_INT, "100", 0, 1e15, NULL,
-                       "steps between replica-divergence checks (ranks compare a hash of their parameters and buffers); 0 = off"},
-    [TR_LOG] = {"log_every", ST_K_INT, "100", 0, 1e15, NULL, "steps between progress lines; 0 = once per epoch"},
+                       "steps between replica-divergence checks (ranks compare a hash of their parameters and buffers); 0 = off",
+                       FIELD(train.divergence_check_every)},
+    [TR_LOG] = {"log_every", ST_K_INT, "100", 0, 1e15, NULL, "steps between progress lines; 0 = once per epoch",
+                FIELD(train.log_every)},
     [TR_STALL] = {"stall_timeout", ST_K_NUM, "600", 0, 1e9, NULL,
-                  "seconds without progress after which a rank reports where it is and ends the job; 0 = off"},
+                  "seconds without progress after which a rank reports where it is and ends the job; 0 = off",
+                  FIELD(train.stall_timeout)},
 };
 
 enum { ES_ENABLED, ES_MONITOR, ES_MODE, ES_PATIENCE, ES_MIN_DELTA, ES_RESTORE, N_ES };
 static const st_key_t es_keys[N_ES] = {
-    [ES_ENABLED] = {"enabled", ST_K_BOOL, "false", 0, 0, NULL, "stop when the monitored metric stops improving"},
-    [ES_MONITOR] = {"monitor", ST_K_ENUM, "\"val_loss\"", 0, 0, MONITORS, "validation metric watched"},
+    [ES_ENABLED] = {"enabled", ST_K_BOOL, "false", 0, 0, NULL, "stop when the monitored metric stops improving",
+                    FIELD(early_stopping.enabled)},
+    [ES_MONITOR] = {"monitor", ST_K_ENUM, "\"val_loss\"", 0, 0, MONITORS, "validation metric watched",
+                    FIELD(early_stopping.monitor)},
     [ES_MODE] = {"mode", ST_K_ENUM, "\"auto\"", 0, 0, "auto|min|max",
                  "whether lower or higher is better; auto = min for val_loss, max for the others"},
     [ES_PATIENCE] = {"patience", ST_K_INT, "10", 1, 1e15, NULL,
-                     "evaluations (not epochs) without improvement before stopping"},
-    [ES_MIN_DELTA] = {"min_delta", ST_K_NUM, "0", 0, 1e300, NULL, "least change of the metric that counts as improvement"},
+                     "evaluations (not epochs) without improvement before stopping", FIELD(early_stopping.patience)},
+    [ES_MIN_DELTA] = {"min_delta", ST_K_NUM, "0", 0, 1e300, NULL, "least change of the metric that counts as improvement",
+                      FIELD(early_stopping.min_delta)},
     [ES_RESTORE] = {"restore_best", ST_K_BOOL, "true", 0, 0, NULL,
-                    "on stopping, return to the weights of the best evaluation"},
+                    "on stopping, return to the weights of the best evaluation", FIELD(early_stopping.restore_best)},
 };
 
 enum { CK_EVERY, CK_KEEP, CK_BEST, CK_LAST, CK_MONITOR, N_CK };
 static const st_key_t ck_keys[N_CK] = {
-    [CK_EVERY] = {"every_epochs", ST_K_INT, "1", 0, 1e15, NULL, "epochs between periodic checkpoints; 0 = none"},
-    [CK_KEEP] = {"keep_last", ST_K_INT, "3", 0, 1e15, NULL, "periodic checkpoints kept (older ones deleted); 0 = keep all"},
-    [CK_BEST] = {"best", ST_K_BOOL, "true", 0, 0, NULL, "keep the checkpoint of the best evaluation (by monitor)"},
-    [CK_LAST] = {"last", ST_K_BOOL, "true", 0, 0, NULL, "keep the checkpoint of the last epoch (to resume from)"},
+    [CK_EVERY] = {"every_epochs", ST_K_INT, "1", 0, 1e15, NULL, "epochs between periodic checkpoints; 0 = none",
+                  FIELD(checkpoint.every_epochs)},
+    [CK_KEEP] = {"keep_last", ST_K_INT, "3", 0, 1e15, NULL, "periodic checkpoints kept (older ones deleted); 0 = keep all",
+                 FIELD(checkpoint.keep_last)},
+    [CK_BEST] = {"best", ST_K_BOOL, "true", 0, 0, NULL, "keep the checkpoint of the best evaluation (by monitor)",
+                 FIELD(checkpoint.best)},
+    [CK_LAST] = {"last", ST_K_BOOL, "true", 0, 0, NULL, "keep the checkpoint of the last epoch (to resume from)",
+                 FIELD(checkpoint.last)},
     [CK_MONITOR] = {"monitor", ST_K_ENUM, "", 0, 0, MONITORS,
-                    "metric that picks the best checkpoint; default early_stopping.monitor (val_loss)"},
+                    "metric that picks the best checkpoint; default early_stopping.monitor (val_loss)",
+                    FIELD(checkpoint.monitor)},
 };
 
 enum { MO_DIVERSITY, MO_TOP_SHARE, MO_ENTROPY, MO_PER_CLASS, N_MO };
 static const st_key_t mo_keys[N_MO] = {
     [MO_DIVERSITY] = {"diversity_every", ST_K_INT, "1", 0, 1e15, NULL,
-                      "epochs between prediction-diversity checks on the val split (collapse warnings); 0 = off"},
+                      "epochs between prediction-diversity checks on the val split (collapse warnings); 0 = off",
+                      FIELD(monitors.diversity_every)},
     [MO_TOP_SHARE] = {"collapse_top_share", ST_K_NUM, "0.9", 0, 1, NULL,
-                      "warn when the most common predicted class has more than this share of predictions"},
+                      "warn when the most common predicted class has more than this share of predictions",
+                      FIELD(monitors.collapse_top_share)},
     [MO_ENTROPY] = {"collapse_min_entropy", ST_K_NUM, "0.2", 0, 1, NULL,
-                    "warn when the entropy of the predicted-class distribution, divided by log K, falls below this"},
+                    "warn when the entropy of the predicted-class distribution, divided by log K, falls below this",
+                    FIELD(monitors.collapse_min_entropy)},
     [MO_PER_CLASS] = {"per_class_every", ST_K_INT, "5", 0, 1e15, NULL,
-                      "epochs between per-class precision/recall reports; 0 = off"},
+                      "epochs between per-class precision/recall reports; 0 = off", FIELD(monitors.per_class_every)},
 };
 
 typedef struct {
@@ -123,6 +159,7 @@ typedef struct {
     const char *const *sections;       /* sub-object keys read separately */
 } section_t;
 
+enum { MAX_SECTION_KEYS = 16 };
 enum { SEC_TOP, SEC_DATA, SEC_SPLIT, SEC_TRAIN, SEC_ES, SEC_CK, SEC_MO, N_SEC };
 static const section_t sections[N_SEC] = {
     [SEC_TOP] = {"", "the top level of a config", top_keys, N_TOP, top_sections},
@@ -157,12 +194,6 @@ const char *st_monitor_name(st_monitor_t m) {
     case ST_MONITOR_VAL_MACRO_F1: return "val_macro_f1";
     }
     return "?";
-}
-
-static st_monitor_t monitor_of(const char *name) {
-    if (strcmp(name, "val_accuracy") == 0) return ST_MONITOR_VAL_ACCURACY;
-    if (strcmp(name, "val_macro_f1") == 0) return ST_MONITOR_VAL_MACRO_F1;
-    return ST_MONITOR_VAL_LOSS;
 }
 
 /* ---- small helpers ---- */
@@ -234,11 +265,16 @@ static st_status_t read_by_hand(const section_t *s, const cJSON *obj, cJSON *wor
     return ST_OK;
 }
 
-/* Validates section s of the config (obj may be NULL: all defaults) into vals, and builds its
- * resolved object: the table's keys in table order, each as given or as its default. */
+/* Validates section s of the config (obj may be NULL: all defaults), fills the members its keys
+ * are bound to, copies the values into vals (may be NULL) for the keys validate() resolves by
+ * hand, and builds the section's resolved object: the table's keys in table order, each as
+ * given or as its default. */
 static st_status_t read_section(const section_t *s, const cJSON *obj, st_val_t *vals, cJSON **resolved,
                                 st_run_config_t *cfg, st_error_t *err) {
     *resolved = NULL;
+    st_val_t read_vals[MAX_SECTION_KEYS];
+    if (s->n_keys > MAX_SECTION_KEYS)
+        return st_fail(err, ST_ERR_INTERNAL, "%s: more than %d keys in its table", s->path, MAX_SECTION_KEYS);
     if (obj && !cJSON_IsObject(obj)) {
         char got[80];
         describe_got(obj, got, sizeof got);
@@ -247,15 +283,17 @@ static st_status_t read_section(const section_t *s, const cJSON *obj, st_val_t *
     cJSON *work = obj ? cJSON_Duplicate(obj, 1) : cJSON_CreateObject();
     if (!work) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", s->path);
     st_status_t rc = read_by_hand(s, obj, work, cfg, err);
-    if (rc == ST_OK) rc = st_schema_read(s->keys, s->n_keys, work, s->path, s->sections, vals, err);
+    if (rc == ST_OK) rc = st_schema_read(s->keys, s->n_keys, work, s->path, s->sections, read_vals, err);
+    if (rc == ST_OK) rc = st_schema_fill(s->keys, s->n_keys, read_vals, s->path, cfg, err);
     cJSON_Delete(work);
     if (rc != ST_OK) {
         if (!s->path[0]) fix_top_path(err);
         return rc;
     }
+    if (vals) memcpy(vals, read_vals, sizeof read_vals[0] * (size_t)s->n_keys);
     cJSON *out = cJSON_CreateObject();
     for (int i = 0; i < s->n_keys; i++) {
-        if (!vals[i].is_set) continue;
+        if (!read_vals[i].is_set) continue;
         const cJSON *v = item(obj, s->keys[i].key);
         cJSON_AddItemToObject(out, s->keys[i].key, v ? cJSON_Duplicate(v, 1) : cJSON_Parse(s->keys[i].def));
     }
@@ -317,8 +355,11 @@ static st_status_t check_name(const char *name, st_error_t *err) {
     return ST_OK;
 }
 
+/* Reads the tree into cfg: the key tables fill the members their keys are bound to; what is left
+ * here is what no single key decides (name, results_dir's default, the split's sum, the shard
+ * plan, the monitors' modes) and the sub-objects with parsers of their own. */
 static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) {
-    st_val_t top[N_TOP], d[N_DATA], sp[N_SPLIT], tr[N_TRAIN], es[N_ES], ck[N_CK], mo[N_MO];
+    st_val_t es[N_ES], ck[N_CK];
     cJSON *r_top = NULL, *r_data = NULL, *r_split = NULL, *r_train = NULL, *r_es = NULL, *r_ck = NULL, *r_mo = NULL;
     cJSON *resolved = NULL;
     st_status_t rc;
@@ -333,12 +374,9 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         rc = st_fail(err, ST_ERR_CONFIG, "expected a JSON object at the top level, got %s", got);
         goto fail;
     }
-    TRY(read_section(&sections[SEC_TOP], root, top, &r_top, cfg, err));
-    snprintf(cfg->name, sizeof cfg->name, "%s", top[T_NAME].s);
+    TRY(read_section(&sections[SEC_TOP], root, NULL, &r_top, cfg, err));
     TRY(check_name(cfg->name, err));
-    cfg->seed = (uint64_t)top[T_SEED].i;
     if (!item(root, "results_dir")) snprintf(cfg->results_dir, sizeof cfg->results_dir, "results");
-    cfg->reproducible_exact = strcmp(top[T_REPRO].s, "exact") == 0;
 
     /* data */
     const cJSON *data = item(root, "data");
@@ -346,12 +384,11 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         rc = st_fail(err, ST_ERR_CONFIG, "data: required key is missing");
         goto fail;
     }
-    TRY(read_section(&sections[SEC_DATA], data, d, &r_data, cfg, err));
-    TRY(read_section(&sections[SEC_SPLIT], item(data, "split"), sp, &r_split, cfg, err));
+    TRY(read_section(&sections[SEC_DATA], data, NULL, &r_data, cfg, err));
+    TRY(read_section(&sections[SEC_SPLIT], item(data, "split"), NULL, &r_split, cfg, err));
     cJSON_AddItemToObject(r_data, "split", r_split);
     r_split = NULL;
-    st_split_options_t *so = &cfg->data.split;
-    *so = (st_split_options_t){sp[S_TRAIN].num, sp[S_VAL].num, sp[S_TEST].num, d[D_VAL_FRACTION].num};
+    const st_split_options_t *so = &cfg->data.split;
     if (!(so->train > 0)) {
         rc = st_fail(err, ST_ERR_CONFIG, "data.split.train: expected a number in (0, 1], got 0");
         goto fail;
@@ -365,9 +402,6 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         rc = st_fail(err, ST_ERR_CONFIG, "data.val_fraction: expected a number in [0, 1), got %g", so->val_fraction);
         goto fail;
     }
-    cfg->data.standardize = d[D_STANDARDIZE].b;
-    cfg->data.scale_pixels = d[D_SCALE].b;
-    cfg->data.allow_nonfinite = d[D_NONFINITE].b;
 
     /* train */
     const cJSON *train = item(root, "train");
@@ -375,17 +409,7 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         rc = st_fail(err, ST_ERR_CONFIG, "train: required key is missing");
         goto fail;
     }
-    TRY(read_section(&sections[SEC_TRAIN], train, tr, &r_train, cfg, err));
-    cfg->train.epochs = tr[TR_EPOCHS].i;
-    cfg->train.batch_size = tr[TR_BATCH].i;
-    cfg->train.accumulation_steps = (int)tr[TR_ACCUM].i;
-    cfg->train.eval_every = tr[TR_EVAL].i;
-    cfg->train.clip_norm = tr[TR_CLIP].num;
-    cfg->train.threads = (int)tr[TR_THREADS].i;
-    cfg->train.max_nonfinite_steps = tr[TR_NONFINITE].i;
-    cfg->train.divergence_check_every = tr[TR_DIVERGENCE].i;
-    cfg->train.log_every = tr[TR_LOG].i;
-    cfg->train.stall_timeout = tr[TR_STALL].num;
+    TRY(read_section(&sections[SEC_TRAIN], train, NULL, &r_train, cfg, err));
     {
         int S, micro;
         if ((rc = st_shards_plan(&S, &micro, cfg->train.batch_size, cfg->train.accumulation_steps, cfg->data.shards, -1,
@@ -430,33 +454,20 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
     /* early stopping, checkpoint, monitors */
     rc = read_section(&sections[SEC_ES], item(root, "early_stopping"), es, &r_es, cfg, err);
     if (rc == ST_OK) rc = read_section(&sections[SEC_CK], item(root, "checkpoint"), ck, &r_ck, cfg, err);
-    if (rc == ST_OK) rc = read_section(&sections[SEC_MO], item(root, "monitors"), mo, &r_mo, cfg, err);
+    if (rc == ST_OK) rc = read_section(&sections[SEC_MO], item(root, "monitors"), NULL, &r_mo, cfg, err);
     if (rc != ST_OK) {
         cJSON_Delete(sched_default);
         goto fail;
     }
-    cfg->early_stopping.enabled = es[ES_ENABLED].b;
-    cfg->early_stopping.monitor = monitor_of(es[ES_MONITOR].s);
     cfg->early_stopping.mode_max = strcmp(es[ES_MODE].s, "auto") == 0
                                        ? cfg->early_stopping.monitor != ST_MONITOR_VAL_LOSS
                                        : strcmp(es[ES_MODE].s, "max") == 0;
-    cfg->early_stopping.patience = es[ES_PATIENCE].i;
-    cfg->early_stopping.min_delta = es[ES_MIN_DELTA].num;
-    cfg->early_stopping.restore_best = es[ES_RESTORE].b;
-    cfg->checkpoint.every_epochs = ck[CK_EVERY].i;
-    cfg->checkpoint.keep_last = ck[CK_KEEP].i;
-    cfg->checkpoint.best = ck[CK_BEST].b;
-    cfg->checkpoint.last = ck[CK_LAST].b;
-    cfg->checkpoint.monitor = ck[CK_MONITOR].is_set ? monitor_of(ck[CK_MONITOR].s) : cfg->early_stopping.monitor;
+    if (!ck[CK_MONITOR].is_set) cfg->checkpoint.monitor = cfg->early_stopping.monitor;
     cfg->checkpoint.mode_max = cfg->checkpoint.monitor == cfg->early_stopping.monitor
                                    ? cfg->early_stopping.mode_max
                                    : cfg->checkpoint.monitor != ST_MONITOR_VAL_LOSS;
     if (!ck[CK_MONITOR].is_set)
         cJSON_AddItemToObject(r_ck, "monitor", cJSON_CreateString(st_monitor_name(cfg->checkpoint.monitor)));
-    cfg->monitors.diversity_every = mo[MO_DIVERSITY].i;
-    cfg->monitors.collapse_top_share = mo[MO_TOP_SHARE].num;
-    cfg->monitors.collapse_min_entropy = mo[MO_ENTROPY].num;
-    cfg->monitors.per_class_every = mo[MO_PER_CLASS].i;
 
     /* the resolved tree, in a fixed order */
     resolved = r_top;

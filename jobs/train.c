@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hash.h"
 #include "jobs/checkpoint.h"
 #include "jobs/decide.h"
 #include "jobs/engine.h"
@@ -48,16 +49,10 @@ typedef struct {
     int startup_recorded;               /* run.json has this launch's "startup_s" */
 } trainer_t;
 
-static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 /* FNV-1a over the parameter arena, then the buffer arena (BatchNorm running statistics). */
 static uint64_t model_hash(st_model_t *m) {
-    uint64_t h = fnv_bytes(1469598103934665603ull, st_model_params(m), st_model_param_floats(m) * sizeof(float));
-    return fnv_bytes(h, st_model_buffers(m), st_model_buffer_floats(m) * sizeof(float));
+    uint64_t h = st_fnv1a64(ST_FNV1A64_STRATA_BASIS, st_model_params(m), st_model_param_floats(m) * sizeof(float));
+    return st_fnv1a64(h, st_model_buffers(m), st_model_buffer_floats(m) * sizeof(float));
 }
 
 /* ---- set-up ---- */
@@ -366,9 +361,9 @@ static void trace_step(trainer_t *t) {
     int n;
     const st_tensor_view_t *v = st_model_tensors(t->model, &n);
     for (int i = 0; i < n; i++)
-        fprintf(f, " %s=%016llx", v[i].name, (unsigned long long)fnv_bytes(1469598103934665603ull, v[i].data, v[i].n * sizeof(float)));
-    fprintf(f, " buffers=%016llx\n", (unsigned long long)fnv_bytes(1469598103934665603ull, st_model_buffers(t->model),
-                                                              st_model_buffer_floats(t->model) * sizeof(float)));
+        fprintf(f, " %s=%016llx", v[i].name, (unsigned long long)st_fnv1a64(ST_FNV1A64_STRATA_BASIS, v[i].data, v[i].n * sizeof(float)));
+    fprintf(f, " buffers=%016llx\n", (unsigned long long)st_fnv1a64(ST_FNV1A64_STRATA_BASIS, st_model_buffers(t->model),
+                                                                    st_model_buffer_floats(t->model) * sizeof(float)));
     fclose(f);
 }
 

@@ -484,25 +484,6 @@ static st_status_t check_spec(const char *path, const st_dataset_spec_t *s, int 
     return ST_OK;
 }
 
-static hid_t str_type(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static int write_str_attr(hid_t f, const char *name, const char *const *strs, int n, int scalar) {
-    hid_t t = str_type();
-    hsize_t dim = (hsize_t)n;
-    hid_t s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
-    hid_t a = H5Acreate2(f, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, t, strs) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
-    return ok;
-}
-
 static int write_int_attr(hid_t f, const char *name, int v) {
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(f, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
@@ -557,21 +538,27 @@ static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
             names[i] = defaults[i];
         }
     }
-    ok = write_str_attr(f, "class_names", names, k, 0);
+    ok = st_h5_write_string_attr(f, "class_names", names, k);
     free(names);
     free(defaults);
     if (!ok) return "cannot write attribute class_names";
-    if (s->n_feature_names > 0 && !write_str_attr(f, "feature_names", s->feature_names, s->n_feature_names, 0))
+    if (s->n_feature_names > 0 &&
+        !st_h5_write_string_attr(f, "feature_names", s->feature_names, s->n_feature_names))
         return "cannot write attribute feature_names";
     const char *src = s->source ? s->source : "";
-    if (!write_str_attr(f, "source", &src, 1, 1)) return "cannot write attribute source";
+    if (!st_h5_write_string_attr(f, "source", &src, -1)) return "cannot write attribute source";
     return NULL;
 }
 
-/* Re-opens the written temporary and checks /X's shape before it replaces anything. */
-static int verify_written(const char *tmp, const st_dataset_spec_t *s) {
+/* st_h5_commit_t.read_back: re-opens the written temporary and checks /X's shape (ctx: the
+ * st_dataset_spec_t) before it replaces anything. */
+static int read_back(const char *tmp, const void *ctx, char *detail, size_t size) {
+    const st_dataset_spec_t *s = ctx;
     hid_t f = H5Fopen(tmp, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return 0;
+    if (f < 0) {
+        st_h5_detail(detail, size);
+        return 0;
+    }
     hid_t d = H5Dopen2(f, "/X", H5P_DEFAULT);
     int ok = 0;
     if (d >= 0) {
@@ -584,6 +571,7 @@ static int verify_written(const char *tmp, const st_dataset_spec_t *s) {
         H5Dclose(d);
     }
     H5Fclose(f);
+    if (!ok) st_h5_detail(detail, size);
     return ok;
 }
 
@@ -614,25 +602,6 @@ st_status_t st_dataset_write(const char *path, const st_dataset_spec_t *spec, st
         st_h5_detail(detail, sizeof detail);
     }
     if (!failed && !img.kept) failed = "cannot finish the file (the HDF5 core driver kept its image)";
-    int e = 0;
-    if (!failed && (e = st_h5_write_image(tmp, img.mem, (size_t)size, 0)) != 0) {
-        failed = st_h5_write_failure(e);
-        st_format(detail, sizeof detail, " (%s: %s)", tmp, strerror(e));
-    }
-    st_h5_image_release(&img);
-    if (!failed && !verify_written(tmp, spec)) {
-        failed = "the written file does not read back";
-        st_h5_detail(detail, sizeof detail);
-    }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "cannot rename the temporary file over it";
-        st_format(detail, sizeof detail, " (%s)", strerror(errno));
-    }
-    if (failed) {
-        unlink(tmp);
-        return st_fail(err, ST_ERR_IO, "%s: %s%s; nothing was written", path, failed, detail);
-    }
-    /* Make the rename itself durable. */
-    st_h5_fsync_parent(path, 0);
-    return ST_OK;
+    const st_h5_commit_t commit = {path, tmp, 0, read_back, spec, 0};
+    return st_h5_image_commit(&commit, &img, failed ? 0 : (size_t)size, failed, detail, sizeof detail, err);
 }

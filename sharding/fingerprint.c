@@ -5,11 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
+#include "hash.h"
 
 st_status_t st_dataset_fingerprint(const st_dataset_t *ds, char out[17], st_error_t *err) {
     int32_t *y = malloc(sizeof(int32_t) * (size_t)(ds->n ? ds->n : 1));
@@ -20,13 +16,14 @@ st_status_t st_dataset_fingerprint(const st_dataset_t *ds, char out[17], st_erro
     }
     st_status_t rc = st_dataset_read_labels(ds, y, ds->has_split ? split : NULL, err);
     if (rc == ST_OK) {
-        uint64_t h = 1469598103934665603ull;
+        uint64_t h = ST_FNV1A64_STRATA_BASIS;
         int64_t dims[4] = {ds->n, ds->shape.rank, ds->shape.d[0], ds->shape.d[1]};
-        h = fnv(h, dims, sizeof dims);
-        h = fnv(h, &ds->n_classes, sizeof ds->n_classes);
-        for (int k = 0; k < ds->n_classes; k++) h = fnv(h, ds->class_names[k], strlen(ds->class_names[k]) + 1);
-        h = fnv(h, y, sizeof(int32_t) * (size_t)ds->n);
-        if (ds->has_split) h = fnv(h, split, (size_t)ds->n);
+        h = st_fnv1a64(h, dims, sizeof dims);
+        h = st_fnv1a64(h, &ds->n_classes, sizeof ds->n_classes);
+        for (int k = 0; k < ds->n_classes; k++)
+            h = st_fnv1a64(h, ds->class_names[k], strlen(ds->class_names[k]) + 1);
+        h = st_fnv1a64(h, y, sizeof(int32_t) * (size_t)ds->n);
+        if (ds->has_split) h = st_fnv1a64(h, split, (size_t)ds->n);
         snprintf(out, 17, "%016llx", (unsigned long long)h);
     }
     free(y), free(split);

@@ -1,11 +1,12 @@
 /* h5util.c — HDF5 helpers shared by sharding/dataset.c and jobs/checkpoint.c (sharding/h5util.h):
- * error-stack messages, and the in-memory file image that we write to disk ourselves because
- * HDF5 1.10.8 crashes at shutdown after a failed H5Fclose on a real file. */
+ * error-stack messages, string attributes, and the in-memory file image that we write to disk
+ * ourselves because HDF5 1.10.8 crashes at shutdown after a failed H5Fclose on a real file. */
 #include "h5util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,27 @@ st_status_t st_h5_fail(st_error_t *err, st_status_t code, const char *path, cons
 void st_h5_close_id(hid_t *id, herr_t (*fn)(hid_t)) {
     if (*id >= 0) fn(*id);
     *id = -1;
+}
+
+/* ---- strings ------------------------------------------------------------------------------ */
+
+hid_t st_h5_vlen_str_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+int st_h5_write_string_attr(hid_t obj, const char *name, const char *const *strs, int n) {
+    hid_t t = st_h5_vlen_str_type();
+    hsize_t dim = (hsize_t)(n < 0 ? 1 : n);
+    hid_t s = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, t, strs) >= 0;
+    if (a >= 0) ok = H5Aclose(a) >= 0 && ok;
+    H5Sclose(s);
+    H5Tclose(t);
+    return ok;
 }
 
 /* ---- in-memory file images ---------------------------------------------------------------- */
@@ -127,4 +149,28 @@ int st_h5_fsync_parent(const char *path, int oflags) {
     int e = fsync(fd) == 0 ? 0 : errno;
     close(fd);
     return e == EINVAL ? 0 : e; /* file systems that cannot sync folders */
+}
+
+st_status_t st_h5_image_commit(const st_h5_commit_t *c, st_h5_image_t *img, size_t n, const char *failed,
+                               char *detail, size_t detail_size, st_error_t *err) {
+    int e = 0;
+    if (!failed && (e = st_h5_write_image(c->tmp, img->mem, n, c->oflags)) != 0) {
+        failed = st_h5_write_failure(e);
+        st_format(detail, detail_size, " (%s: %s)", c->tmp, strerror(e));
+    }
+    st_h5_image_release(img);
+    if (!failed && c->read_back && !c->read_back(c->tmp, c->ctx, detail, detail_size))
+        failed = "the written file does not read back";
+    if (!failed && rename(c->tmp, c->path) != 0) {
+        failed = "cannot rename the temporary file over it";
+        st_format(detail, detail_size, " (%s)", strerror(errno));
+    }
+    if (failed) {
+        unlink(c->tmp);
+        return st_fail(err, ST_ERR_IO, "%s: %s%s; nothing was written", c->path, failed, detail);
+    }
+    if ((e = st_h5_fsync_parent(c->path, c->oflags)) != 0 && c->folder_sync_required)
+        return st_fail(err, ST_ERR_IO, "%s: written, but its folder cannot be synced (%s): it may not survive a "
+                       "power loss", c->path, strerror(e));
+    return ST_OK;
 }

@@ -1,12 +1,13 @@
 /* h5util.h — HDF5 helpers shared by the dataset writer/reader (sharding/dataset.c) and the
- * checkpoints (jobs/checkpoint.c): turning HDF5's error stack into st_error_t messages, and
- * writing an HDF5 file through an in-memory image.
+ * checkpoints (jobs/checkpoint.c): turning HDF5's error stack into st_error_t messages, string
+ * attributes, and writing an HDF5 file through an in-memory image.
  *
  * Why in memory: HDF5 1.10.8 cannot recover from a failed H5Fclose on a real file (disk full,
  * file size limit): the file stays half-closed and the library crashes when it shuts down. So a
  * file is built in memory by HDF5's core driver (no backing store), whose buffer is handed to us
  * at close instead of being freed; we write those bytes to a temporary file with our own write()
- * (which reports errno), fsync it, rename it over the target and fsync the folder. */
+ * (which reports errno), fsync it, read it back, rename it over the target and fsync the folder
+ * (st_h5_image_commit). */
 #ifndef ST_H5UTIL_H
 #define ST_H5UTIL_H
 
@@ -30,6 +31,16 @@ st_status_t st_h5_fail(st_error_t *err, st_status_t code, const char *path, cons
 
 /* Closes *id with fn when it is valid and sets it to -1. */
 void st_h5_close_id(hid_t *id, herr_t (*fn)(hid_t));
+
+/* ---- strings ------------------------------------------------------------------------------ */
+
+/* The type of variable-length UTF-8 strings (close it with H5Tclose). */
+hid_t st_h5_vlen_str_type(void);
+
+/* Creates the attribute `name` of obj holding variable-length UTF-8 strings: strs[0..n) as a 1-d
+ * array, or the one string strs[0] as a scalar when n < 0. Returns 1 on success, 0 on failure
+ * (st_h5_detail then says why). */
+int st_h5_write_string_attr(hid_t obj, const char *name, const char *const *strs, int n);
 
 /* ---- in-memory file images ---------------------------------------------------------------- */
 
@@ -56,6 +67,30 @@ int st_h5_write_image(const char *tmp, const void *buf, size_t n, int oflags);
 /* What to say when st_h5_write_image failed with errno e: "cannot create the temporary file" or
  * "cannot write the file". */
 const char *st_h5_write_failure(int e);
+
+/* How st_h5_image_commit puts a file in place. */
+typedef struct {
+    const char *path;            /* the file written (replaced when it exists) */
+    const char *tmp;             /* its temporary, next to it (path + ".tmp"): the name HDF5 built it under */
+    int oflags;                  /* extra flags for opening the temporary and the folder (O_CLOEXEC or 0) */
+    /* Reads the written temporary back before it replaces anything (NULL: no check): returns 1 when
+     * it reads, else 0 with the reason in detail[size] (" (...)"). */
+    int (*read_back)(const char *tmp, const void *ctx, char *detail, size_t size);
+    const void *ctx;
+    int folder_sync_required;    /* 1: a folder that cannot be synced fails the write (after the rename) */
+} st_h5_commit_t;
+
+/* Finishes a file built in memory through st_h5_image_fapl and closed: writes the image's first n
+ * bytes to c->tmp (st_h5_write_image), frees the image (st_h5_image_release), reads the temporary
+ * back, renames it over c->path and fsyncs the folder. `failed` (NULL when the file was built)
+ * names a step that already failed while building it, with detail (" (HDF5: ...)" or "") in
+ * detail[detail_size], which is also the buffer for the details of later steps. Any failure
+ * removes the temporary and fails with "<path>: <failed><detail>; nothing was written", e.g.
+ *   "x.h5: cannot rename the temporary file over it (Permission denied); nothing was written";
+ * a folder that cannot be synced, when c->folder_sync_required, with "<path>: written, but its
+ * folder cannot be synced (<reason>): it may not survive a power loss". */
+st_status_t st_h5_image_commit(const st_h5_commit_t *c, st_h5_image_t *img, size_t n, const char *failed,
+                               char *detail, size_t detail_size, st_error_t *err);
 
 /* fsyncs the folder holding `path` (opened with O_RDONLY | O_DIRECTORY | oflags), making a rename
  * or unlink in it durable; returns errno (0 also on file systems that cannot sync folders). */

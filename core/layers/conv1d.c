@@ -16,6 +16,7 @@
 #include <string.h>
 #include <math.h>
 
+#include "bias.h"
 #include "layer.h"
 
 int st_conv1d_out_len(int T, int K, int stride, int padding, int dilation) {
@@ -76,19 +77,6 @@ static void col2im(float *din, const float *dcol, const st_conv1d_dims_t *d, int
                 for (int c = 0; c < C; c++) dx[c] += row[(size_t)c * K + k];
             }
         }
-}
-
-/* db[n] += Σ_m dout[m, n], rows in order; threads split the columns. */
-static void column_sums_add(float *db, const float *dout, long M, int N) {
-    enum { BLOCK = 64 };
-    #pragma omp parallel for schedule(static)
-    for (int n0 = 0; n0 < N; n0 += BLOCK) {
-        int n1 = n0 + BLOCK < N ? n0 + BLOCK : N;
-        float acc[BLOCK] = {0};
-        for (long m = 0; m < M; m++)
-            for (int n = n0; n < n1; n++) acc[n - n0] += dout[(size_t)m * N + n];
-        for (int n = n0; n < n1; n++) db[n] += acc[n - n0];
-    }
 }
 
 /* ---- depthwise (groups == C_in): filter f reads channel f / (F / C_in) ---- */
@@ -173,7 +161,7 @@ void st_conv1d_forward(float *out, float *col, const float *in, const float *W, 
 void st_conv1d_backward(float *din, float *dW, float *db, float *col, const float *dout,
                         const float *in, const float *W, const st_conv1d_dims_t *d, int B) {
     const long M = (long)B * d->T_out;
-    if (db) column_sums_add(db, dout, M, d->F);
+    if (db) st_bias_grad_add(db, dout, M, d->F);
     if (is_depthwise(d)) {
         depthwise_backward(din, dW, dout, in, W, d, B);
         return;

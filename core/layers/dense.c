@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bias.h"
 #include "layer.h"
 
 void st_dense_forward(float *out, const float *in, const float *W, const float *b, int M, int K, int N) {
@@ -22,26 +23,13 @@ void st_dense_forward(float *out, const float *in, const float *W, const float *
               &beta, out, N, 1);
 }
 
-/* db[n] += Σ_m dout[m, n], rows in order; threads split the columns. */
-static void column_sums_add(float *db, const float *dout, int M, int N) {
-    enum { BLOCK = 64 };
-    #pragma omp parallel for schedule(static)
-    for (int n0 = 0; n0 < N; n0 += BLOCK) {
-        int n1 = n0 + BLOCK < N ? n0 + BLOCK : N;
-        float acc[BLOCK] = {0};
-        for (int m = 0; m < M; m++)
-            for (int n = n0; n < n1; n++) acc[n - n0] += dout[(size_t)m * N + n];
-        for (int n = n0; n < n1; n++) db[n] += acc[n - n0];
-    }
-}
-
 void st_dense_backward(float *din, float *dW, float *db, const float *dout, const float *in,
                        const float *W, int M, int K, int N) {
     float one = 1.0f, zero = 0.0f;
     /* dW[N,K] += (dout[M,N])ᵀ · in[M,K] */
     bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, N, K, M, &one, (float *)dout, N, 1, (float *)in, K, 1,
               &one, dW, K, 1);
-    if (db) column_sums_add(db, dout, M, N);
+    if (db) st_bias_grad_add(db, dout, M, N);
     /* din[M,K] = dout[M,N] · W[N,K] */
     if (din)
         bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, K, N, &one, (float *)dout, N, 1, (float *)W, K, 1,
