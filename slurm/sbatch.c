@@ -175,32 +175,6 @@ static int abs_path(char *out, size_t size, const char *base, const char *rel) {
     return 0;
 }
 
-static st_status_t mkdir_p(const char *path, st_error_t *err) {
-    char tmp[PATH_CAP];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-                return st_fail(err, ST_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return ST_OK;
-}
-
-static int is_dir(const char *p) {
-    struct stat s;
-    return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
-}
-
-static int exists(const char *p) {
-    struct stat s;
-    return stat(p, &s) == 0;
-}
-
 static int has_checkpoints(const char *run_dir) {
     char dir[PATH_CAP + 16];
     snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
@@ -375,18 +349,18 @@ static int sbatch_main(sbatch_args_t *a) {
     cJSON *sweep_doc = rc == ST_OK && is_sweep ? sweep_json(&cfg, config_abs, a) : NULL;
     const char *note = NULL;
     if (rc == ST_OK && !is_sweep) {
-        if (exists(sweep_path))
+        if (st_exists(sweep_path))
             rc = st_fail(&err, ST_ERR_CONFIG, "%s is a sweep's folder (it has sweep.json): choose another name (--set name=...)",
                          run_dir);
-        else if (is_dir(run_dir) && has_checkpoints(run_dir))
+        else if (st_is_dir(run_dir) && has_checkpoints(run_dir))
             note = "exists: the job continues it (--resume auto)";
-        else if (is_dir(run_dir) && !a->after)
+        else if (st_is_dir(run_dir) && !a->after)
             rc = st_fail(&err, ST_ERR_CONFIG,
                          "%s already exists and has no checkpoint: strata train would refuse to start a new run there; "
                          "choose another name (--set name=...) or remove the folder", run_dir);
-        else if (exists(run_dir) && !is_dir(run_dir))
+        else if (st_exists(run_dir) && !st_is_dir(run_dir))
             rc = st_fail(&err, ST_ERR_CONFIG, "%s exists and is not a folder", run_dir);
-    } else if (rc == ST_OK && exists(run_dir)) {
+    } else if (rc == ST_OK && st_exists(run_dir)) {
         char *old = st_read_file(sweep_path, NULL, NULL);
         cJSON *old_doc = old ? cJSON_Parse(old) : NULL;
         free(old);
@@ -429,7 +403,7 @@ static int sbatch_main(sbatch_args_t *a) {
     }
 
     /* 6. write and submit */
-    rc = mkdir_p(is_sweep ? run_dir : results_abs, &err);
+    rc = st_mkdir_p(is_sweep ? run_dir : results_abs, &err);
     if (rc == ST_OK && is_sweep) {
         char *s = cJSON_Print(sweep_doc), *line = NULL;
         if (!s || asprintf(&line, "%s\n", s) < 0) line = NULL, rc = st_fail(&err, ST_ERR_NOMEM, "sweep.json");

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cJSON.h>
 
@@ -45,16 +44,11 @@ static double num(const cJSON *obj, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-static int is_dir(const char *p) {
-    struct stat s;
-    return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
-}
-
 /* Fills the measured fields of r from r->dir. */
 static void read_run(row_t *r) {
     r->best_acc = r->best_loss = r->test_acc = NAN;
     r->best_epoch = r->last_epoch = 0;
-    if (!is_dir(r->dir)) {
+    if (!st_is_dir(r->dir)) {
         snprintf(r->status, sizeof r->status, "not started");
         return;
     }
@@ -159,7 +153,7 @@ int st_cmd_sweep_report(int argc, char **argv) {
     int n = 0, cap = 0, rc = 0;
     for (int i = 2; i < argc && rc == 0; i++) {
         const char *dir = argv[i];
-        if (!is_dir(dir)) {
+        if (!st_is_dir(dir)) {
             fprintf(stderr, "strata: sweep-report: %s: no such folder\n", dir);
             rc = 1;
             break;
@@ -186,8 +180,7 @@ int st_cmd_sweep_report(int argc, char **argv) {
         const char *files[] = {"config.json", "run.json", "history.jsonl"};
         for (int f = 0; f < 3; f++) {
             snprintf(probe, sizeof probe, "%s/%s", dir, files[f]);
-            struct stat s;
-            is_run |= stat(probe, &s) == 0;
+            is_run |= st_exists(probe);
         }
         if (!is_run) {
             fprintf(stderr, "strata: sweep-report: %s: neither a run folder (no config.json, run.json or history.jsonl) "
