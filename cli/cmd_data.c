@@ -20,10 +20,10 @@ int st_cmd_convert_idx(const st_cli_t *cli) {
     const char *pos[2], *out = NULL;
     st_idx_options_t o = {0};
     const st_opt_t opts[] = {
-        {"--output", "-o", ST_OPT_STRING, &out, NULL, 0, 0},
-        {"--test-images", NULL, ST_OPT_STRING, &o.test_images, NULL, 0, 0},
-        {"--test-labels", NULL, ST_OPT_STRING, &o.test_labels, NULL, 0, 0},
-        {"--class-names", NULL, ST_OPT_STRING, &o.class_names, NULL, 0, 0},
+        ST_OPTION_STRING("--output", "-o", &out, NULL),
+        ST_OPTION_STRING("--test-images", NULL, &o.test_images, NULL),
+        ST_OPTION_STRING("--test-labels", NULL, &o.test_labels, NULL),
+        ST_OPTION_STRING("--class-names", NULL, &o.class_names, NULL),
     };
     st_opts_t spec = {opts, 4, pos, 2, 2, 0};
     int rc = st_opts_parse(&spec, cli);
@@ -46,10 +46,10 @@ int st_cmd_convert_csv(const st_cli_t *cli) {
     const char *pos[1], *out = NULL;
     st_csv_options_t o = {0};
     const st_opt_t opts[] = {
-        {"--output", "-o", ST_OPT_STRING, &out, NULL, 0, 0},
-        {"--label", NULL, ST_OPT_STRING, &o.label, NULL, 0, 0},
-        {"--split-column", NULL, ST_OPT_STRING, &o.split_column, NULL, 0, 0},
-        {"--drop-bad-rows", NULL, ST_OPT_FLAG, &o.drop_bad_rows, NULL, 0, 0},
+        ST_OPTION_STRING("--output", "-o", &out, NULL),
+        ST_OPTION_STRING("--label", NULL, &o.label, NULL),
+        ST_OPTION_STRING("--split-column", NULL, &o.split_column, NULL),
+        ST_OPTION_FLAG("--drop-bad-rows", &o.drop_bad_rows),
     };
     st_opts_t spec = {opts, 4, pos, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
@@ -72,7 +72,7 @@ int st_cmd_convert_csv(const st_cli_t *cli) {
 int st_cmd_inspect(const st_cli_t *cli) {
     const char *pos[1];
     int json = 0;
-    const st_opt_t opts[] = {{"--json", NULL, ST_OPT_FLAG, &json, NULL, 0, 0}};
+    const st_opt_t opts[] = {ST_OPTION_FLAG("--json", &json)};
     st_opts_t spec = {opts, 1, pos, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;

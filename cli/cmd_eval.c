@@ -16,8 +16,8 @@ int st_cmd_eval(const st_cli_t *cli) {
     const char *pos[2];
     st_eval_request_t req = {NULL, NULL, "test", NULL, stdout};
     const st_opt_t opts[] = {
-        {"--split", NULL, ST_OPT_STRING, &req.split, "--split needs test, val, train or all", 0, 0},
-        {"--out", NULL, ST_OPT_STRING, &req.out_dir, "--out needs a folder", 0, 0},
+        ST_OPTION_STRING("--split", NULL, &req.split, "--split needs test, val, train or all"),
+        ST_OPTION_STRING("--out", NULL, &req.out_dir, "--out needs a folder"),
     };
     st_opts_t spec = {opts, 2, pos, 2, 2, 0};
     int rc = st_opts_parse(&spec, cli);

@@ -12,7 +12,7 @@
 int st_cmd_help(const st_cli_t *cli) {
     const char *topic[1];
     int markdown = 0;
-    const st_opt_t opts[] = {{"--markdown", NULL, ST_OPT_FLAG, &markdown, NULL, 0, 0}};
+    const st_opt_t opts[] = {ST_OPTION_FLAG("--markdown", &markdown)};
     st_opts_t spec = {opts, 1, topic, 0, 1, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
@@ -30,7 +30,7 @@ int st_cmd_help(const st_cli_t *cli) {
 
 int st_cmd_info(const st_cli_t *cli) {
     int json = 0;
-    const st_opt_t opts[] = {{"--json", NULL, ST_OPT_FLAG, &json, NULL, 0, 0}};
+    const st_opt_t opts[] = {ST_OPTION_FLAG("--json", &json)};
     st_opts_t spec = {opts, 1, NULL, 0, 0, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;

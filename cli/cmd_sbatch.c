@@ -9,9 +9,9 @@
 #include "slurm/sbatch.h"
 
 /* The options both commands take. */
-#define COMMON_OPTS(r, sets)                                                                   \
-    {"--set", NULL, ST_OPT_LIST, &(sets), "--set needs key.path=value", 0, 0},                \
-    {"--cpus-per-node", NULL, ST_OPT_INT, &(r).cpus_per_node, NULL, 1, 1000000}
+#define COMMON_OPTIONS(r, sets)                                            \
+    ST_OPTION_LIST("--set", &(sets), "--set needs key.path=value"),        \
+    ST_OPTION_INT("--cpus-per-node", &(r).cpus_per_node, 1, 1000000)
 
 static int done(st_status_t st, const st_error_t *err) {
     if (st == ST_OK) return 0;
@@ -24,21 +24,21 @@ int st_cmd_sbatch(const st_cli_t *cli) {
     st_sbatch_request_init(&r);
     st_opt_list_t sets = {.n = 0}, sweeps = {.n = 0};
     const st_opt_t opts[] = {
-        COMMON_OPTS(r, sets),
-        {"--sweep", NULL, ST_OPT_LIST, &sweeps, "--sweep needs key=v1,v2,...", 0, 0},
-        {"--nodes", NULL, ST_OPT_INT, &r.nodes, NULL, 1, 1000000},
-        {"--ranks-per-node", NULL, ST_OPT_INT, &r.ranks_per_node, NULL, 1, 1000000},
-        {"--threads", NULL, ST_OPT_INT, &r.threads, NULL, 1, 1000000},
-        {"--grace", NULL, ST_OPT_INT, &r.grace_s, NULL, 1, 1000000},
-        {"--max-restarts", NULL, ST_OPT_INT, &r.max_restarts, NULL, 0, 1000000},
-        {"--time", NULL, ST_OPT_STRING, &r.time, "missing value for --time", 0, 0},
-        {"--partition", NULL, ST_OPT_STRING, &r.partition, "missing value for --partition", 0, 0},
-        {"--account", NULL, ST_OPT_STRING, &r.account, "missing value for --account", 0, 0},
-        {"--mem", NULL, ST_OPT_STRING, &r.mem, "missing value for --mem", 0, 0},
-        {"--after", NULL, ST_OPT_STRING, &r.after, "missing value for --after", 0, 0},
-        {"--launcher", NULL, ST_OPT_STRING, &r.launcher, "missing value for --launcher", 0, 0},
-        {"--dry-run", NULL, ST_OPT_FLAG, &r.dry_run, NULL, 0, 0},
-        {"--auto", NULL, ST_OPT_FLAG, &r.auto_plan, NULL, 0, 0},
+        COMMON_OPTIONS(r, sets),
+        ST_OPTION_LIST("--sweep", &sweeps, "--sweep needs key=v1,v2,..."),
+        ST_OPTION_INT("--nodes", &r.nodes, 1, 1000000),
+        ST_OPTION_INT("--ranks-per-node", &r.ranks_per_node, 1, 1000000),
+        ST_OPTION_INT("--threads", &r.threads, 1, 1000000),
+        ST_OPTION_INT("--grace", &r.grace_s, 1, 1000000),
+        ST_OPTION_INT("--max-restarts", &r.max_restarts, 0, 1000000),
+        ST_OPTION_STRING("--time", NULL, &r.time, NULL),
+        ST_OPTION_STRING("--partition", NULL, &r.partition, NULL),
+        ST_OPTION_STRING("--account", NULL, &r.account, NULL),
+        ST_OPTION_STRING("--mem", NULL, &r.mem, NULL),
+        ST_OPTION_STRING("--after", NULL, &r.after, NULL),
+        ST_OPTION_STRING("--launcher", NULL, &r.launcher, NULL),
+        ST_OPTION_FLAG("--dry-run", &r.dry_run),
+        ST_OPTION_FLAG("--auto", &r.auto_plan),
     };
     st_opts_t spec = {opts, (int)(sizeof opts / sizeof opts[0]), &r.config, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
@@ -54,7 +54,7 @@ int st_cmd_plan(const st_cli_t *cli) {
     st_sbatch_request_t r;
     st_sbatch_request_init(&r);
     st_opt_list_t sets = {.n = 0};
-    const st_opt_t opts[] = {COMMON_OPTS(r, sets)};
+    const st_opt_t opts[] = {COMMON_OPTIONS(r, sets)};
     st_opts_t spec = {opts, 2, &r.config, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;

@@ -26,9 +26,9 @@ typedef struct {
 static int parse(train_args_t *a, const st_cli_t *cli) {
     memset(a, 0, sizeof *a);
     const st_opt_t opts[] = {
-        {"--set", NULL, ST_OPT_LIST, &a->overrides, "--set needs key.path=value", 0, 0},
-        {"--resume", NULL, ST_OPT_STRING, &a->resume, "--resume needs auto or a checkpoint path", 0, 0},
-        {"--stop-after-steps", NULL, ST_OPT_INT, &a->stop_after_steps, NULL, 1, 0},
+        ST_OPTION_LIST("--set", &a->overrides, "--set needs key.path=value"),
+        ST_OPTION_STRING("--resume", NULL, &a->resume, "--resume needs auto or a checkpoint path"),
+        ST_OPTION_INT("--stop-after-steps", &a->stop_after_steps, 1, 0),
     };
     st_opts_t spec = {opts, 3, &a->config, 1, 1, 0};
     return st_opts_parse(&spec, cli);

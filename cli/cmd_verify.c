@@ -37,9 +37,9 @@ static int parse(verify_args_t *a, const st_cli_t *cli) {
     const char *ranks = NULL;
     st_opt_list_t sets = {.n = 0};
     const st_opt_t opts[] = {
-        {"--steps", NULL, ST_OPT_INT, &a->steps, NULL, 1, 0},
-        {"--ranks", NULL, ST_OPT_STRING, &ranks, "--ranks needs a list of rank counts, 1,2,4", 0, 0},
-        {"--set", NULL, ST_OPT_LIST, &sets, "--set needs key.path=value", 0, 0},
+        ST_OPTION_INT("--steps", &a->steps, 1, 0),
+        ST_OPTION_STRING("--ranks", NULL, &ranks, "--ranks needs a list of rank counts, 1,2,4"),
+        ST_OPTION_LIST("--set", &sets, "--set needs key.path=value"),
     };
     st_opts_t spec = {opts, 3, &a->config, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);

@@ -41,6 +41,14 @@ typedef struct {
     int n_pos;                /* out */
 } st_opts_t;
 
+/* Table rows, like git's OPT_STRING / OPT_BOOL; `dst` is type-checked. `needs` (NULL for the
+ * default) is the whole message for a missing value. */
+#define ST_OPTION_STRING(name, alias, dst, needs) \
+    {name, alias, ST_OPT_STRING, (void *)(1 ? (dst) : (const char **)0), needs, 0, 0}
+#define ST_OPTION_INT(name, dst, min, max) {name, NULL, ST_OPT_INT, (void *)(1 ? (dst) : (int *)0), NULL, min, max}
+#define ST_OPTION_FLAG(name, dst) {name, NULL, ST_OPT_FLAG, (void *)(1 ? (dst) : (int *)0), NULL, 0, 0}
+#define ST_OPTION_LIST(name, dst, needs) {name, NULL, ST_OPT_LIST, (void *)(1 ? (dst) : (st_opt_list_t *)0), needs, 0, 0}
+
 #define ST_OPTS_RUN (-1)
 
 /* Parses cli->argv[cli->first..]. Returns ST_OPTS_RUN when the command should run; otherwise the

@@ -25,7 +25,7 @@ typedef struct {
     const char *launcher;                 /* "srun" (default) or "mpirun" */
     int grace_s;                          /* seconds between USR1 and the time limit; default 120 */
     int max_restarts;                     /* requeues after checkpointed preemptions; default 3 */
-    int cpus_per_node;                    /* for the plan; 0 = this machine's */
+    int cpus_per_node;                    /* for the plan; 0: ST_PLAN_DEFAULT_CPUS_PER_NODE assumed */
     int dry_run;                          /* print the script to `out`, write and submit nothing */
     int auto_plan;                        /* nodes, ranks, threads not given come from the plan */
 } st_sbatch_request_t;
