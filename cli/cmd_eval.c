@@ -1,189 +1,40 @@
 /* cmd_eval.c — `strata eval CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR]`: the
  * metrics of a trained model (accuracy, loss, macro F1, per-class table, confusion matrix) on
- * any dataset in strata's format, applying the checkpoint's standardisation and pixel scaling.
- *
- * The split: "all" is every row; test/val/train are the parts the training run used — the
- * file's /split when it has one, else the split recomputed from the checkpoint's seed and
- * fractions (the same rows as in training when the dataset is the same). Runs on any number of
- * ranks (each evaluates a block of the rows). Writes metrics.json, per_class.csv and
- * confusion.csv into --out (default: <run folder>/eval-<data name>-<split>). */
-#include <libgen.h>
+ * any dataset in strata's format. This file parses the options, starts MPI and calls
+ * st_eval_checkpoint (jobs/eval_checkpoint.h), which does the work on any number of ranks and
+ * writes metrics.json, per_class.csv and confusion.csv into --out (default: <run
+ * folder>/eval-<data name>-<split>). Exit status: 0 done, 1 a failure, 2 a usage error. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 
-#include "jobs/checkpoint.h"
 #include "cli/commands.h"
-#include "jobs/config.h"
-#include "jobs/evaluate.h"
-#include "jobs/results.h"
-#include "metrics.h"
+#include "cli/options.h"
+#include "jobs/eval_checkpoint.h"
 #include "mpi/comm.h"
-#include "sharding/loader.h"
-#include "sharding/standardize.h"
 #include "threads.h"
 
-typedef struct {
-    const char *ckpt, *data, *split, *out;
-} eval_args_t;
+int st_cmd_eval(const st_cli_t *cli) {
+    const char *pos[2];
+    st_eval_request_t req = {NULL, NULL, "test", NULL, stdout};
+    const st_opt_t opts[] = {
+        ST_OPTION_STRING("--split", NULL, &req.split, "--split needs test, val, train or all"),
+        ST_OPTION_STRING("--out", NULL, &req.out_dir, "--out needs a folder"),
+    };
+    st_opts_t spec = {opts, 2, pos, 2, 2, 0};
+    int rc = st_opts_parse(&spec, cli);
+    if (rc != ST_OPTS_RUN) return rc;
+    if (!st_eval_split_valid(req.split)) return st_usage_error(cli, "--split is test, val, train or all, got %s", req.split);
+    req.checkpoint = pos[0], req.data = pos[1];
 
-typedef struct {
-    st_ckpt_t ck;
-    st_run_config_t cfg;
-    st_dataset_t ds;
-    st_model_t *model;
-    st_loss_heads_t losses;
-    st_data_part_t part;
-    char out_dir[4096];
-} eval_t;
-
-static int parse(eval_args_t *a, int argc, char **argv) {
-    memset(a, 0, sizeof *a);
-    a->split = "test";
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--split") == 0 && i + 1 < argc) a->split = argv[++i];
-        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) a->out = argv[++i];
-        else if (argv[i][0] != '-' && !a->ckpt) a->ckpt = argv[i];
-        else if (argv[i][0] != '-' && !a->data) a->data = argv[i];
-        else return fprintf(stderr, "strata eval: unexpected argument \"%s\"\n", argv[i]), 2;
-    }
-    const char *ok = "|test|val|train|all|";
-    char want[32];
-    snprintf(want, sizeof want, "|%s|", a->split);
-    if (!a->ckpt || !a->data || !strstr(ok, want))
-        return fprintf(stderr, "usage: strata eval CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR]\n"), 2;
-    return 0;
-}
-
-static int classes_of(const char *head, void *ctx) {
-    (void)head;
-    return ((const eval_t *)ctx)->ck.n_classes;
-}
-
-/* The model and loss of the checkpoint, for the dataset's per-sample shape. */
-static st_status_t build(eval_t *e, st_error_t *err) {
-    ST_TRY(st_config_from_json(e->ck.config_json, e->ck.path, NULL, 0, &e->cfg, err));
-    if (e->ds.n_classes != e->ck.n_classes)
-        return st_fail(err, ST_ERR_DATA, "%s has %d classes but the model was trained on %d", e->ds.path, e->ds.n_classes,
-                       e->ck.n_classes);
-    ST_TRY(st_model_build(e->cfg.model, "model", e->ds.shape, e->ck.n_classes, &e->model, err));
-    if (st_model_param_floats(e->model) != e->ck.n_params)
-        return st_fail(err, ST_ERR_DATA, "%s: the model for %s's shape has %zu parameters, the checkpoint %zu", e->ck.path,
-                       e->ds.path, st_model_param_floats(e->model), e->ck.n_params);
-    ST_TRY(st_model_reserve(e->model, ST_DATA_EVAL_ROWS, 0, err));
-    ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
-                           st_model_buffer_floats(e->model), NULL, NULL, err));
-    ST_TRY(st_loss_heads_parse(&e->losses, e->cfg.loss, "loss", classes_of, e, err));
-    st_loss_config_t *l = &e->losses.heads[0];
-    if (l->class_weights_mode == ST_CLASS_WEIGHTS_BALANCED && e->ck.class_weights) {
-        l->class_weights = malloc(sizeof(float) * (size_t)e->ck.n_classes);
-        if (!l->class_weights) return st_fail(err, ST_ERR_NOMEM, "class weights");
-        memcpy(l->class_weights, e->ck.class_weights, sizeof(float) * (size_t)e->ck.n_classes);
-        l->class_weights_mode = ST_CLASS_WEIGHTS_LIST;
-    }
-    return ST_OK;
-}
-
-/* This rank's block of the requested rows, read, scaled and standardised as in training. */
-static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t *c, st_error_t *err) {
-    int64_t N = e->ds.n, n = 0;
-    int32_t *y = malloc(sizeof(int32_t) * (size_t)N);
-    uint8_t *split = calloc((size_t)N, 1);
-    int64_t *ids = malloc(sizeof(int64_t) * (size_t)N);
-    if (!y || !split || !ids) return free(y), free(split), free(ids), st_fail(err, ST_ERR_NOMEM, "labels");
-    st_status_t rc = st_dataset_read_labels(&e->ds, y, e->ds.has_split ? split : NULL, err);
-    int part = strcmp(split_name, "train") == 0 ? ST_SPLIT_TRAIN : strcmp(split_name, "val") == 0 ? ST_SPLIT_VAL : ST_SPLIT_TEST;
-    int all = strcmp(split_name, "all") == 0;
-    if (rc == ST_OK && !all)
-        rc = st_split_make(split, y, e->ds.has_split ? split : NULL, &e->cfg.data.split, NULL, e->cfg.seed, N, e->ds.n_classes, err);
-    for (int64_t i = 0; rc == ST_OK && i < N; i++)
-        if (all || split[i] == part) ids[n++] = i;
-    int64_t lo, hi;
-    st_loader_block_chunks(&lo, &hi, n, ST_DATA_EVAL_ROWS, c->rank, c->size);
-    e->part.n = hi - lo;
-    long rf = st_shape_numel(e->ds.shape);
-    e->part.ids = malloc(sizeof(int64_t) * (size_t)(e->part.n + 1));
-    e->part.X = malloc(sizeof(float) * (size_t)(e->part.n * rf + 1));
-    e->part.y = malloc(sizeof(int32_t) * (size_t)(e->part.n + 1));
-    if (rc == ST_OK && (!e->part.ids || !e->part.X || !e->part.y)) rc = st_fail(err, ST_ERR_NOMEM, "rows");
-    for (int64_t i = 0; rc == ST_OK && i < e->part.n; i++) e->part.ids[i] = ids[lo + i], e->part.y[i] = y[ids[lo + i]];
-    rc = st_comm_agree(c, rc, err);
-    if (rc == ST_OK) rc = st_loader_gather_rows(&e->ds, c, e->part.ids, e->part.n, e->part.X, err);
-    if (rc == ST_OK && e->cfg.data.scale_pixels) st_scale_pixels(e->part.X, e->part.n * rf);
-    if (rc == ST_OK && e->ck.std_mean)
-        st_standardize_apply(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.n, st_shape_positions(e->ds.shape),
-                             st_shape_channels(e->ds.shape));
-    free(y), free(split), free(ids);
-    return rc;
-}
-
-static st_status_t write_report(eval_t *e, const eval_args_t *a, const st_eval_t *r, st_error_t *err) {
-    if (a->out) snprintf(e->out_dir, sizeof e->out_dir, "%s", a->out);
-    else {
-        char ck[4096], data[4096];
-        snprintf(ck, sizeof ck, "%s", a->ckpt);
-        snprintf(data, sizeof data, "%s", a->data);
-        char *run = dirname(dirname(ck)), *stem = basename(data), *dot = strrchr(stem, '.');
-        if (dot) *dot = '\0';
-        st_format(e->out_dir, sizeof e->out_dir, "%s/eval-%s-%s", run, stem, a->split);
-    }
-    mkdir(e->out_dir, 0777);
-    const char **names = malloc(sizeof(char *) * (size_t)e->ck.n_classes);
-    if (!names) return st_fail(err, ST_ERR_NOMEM, "names");
-    for (int k = 0; k < e->ck.n_classes; k++) names[k] = e->ds.class_names[k];
-    int K = e->ck.n_classes;
-    st_final_metrics_t m = {a->split, r->loss_sum / r->weight, a->ckpt, r->confusion, names, K};
-    st_status_t rc = st_write_metrics_json(e->out_dir, &m, err);
-    if (rc == ST_OK) rc = st_write_class_csvs(e->out_dir, "", r->confusion, names, K, err);
-    if (rc == ST_OK) {
-        double *p = calloc((size_t)K * 3, sizeof(double));
-        int64_t *support = calloc((size_t)K, sizeof(int64_t));
-        double f1 = p && support ? st_class_scores(p, p + K, p + 2 * K, support, r->confusion, K) : 0;
-        printf("%s on %s (%s split, %lld samples): accuracy %.2f%%  loss %.4f  macro F1 %.4f\n", a->ckpt, a->data, a->split,
-               (long long)r->n, 100 * st_confusion_accuracy(r->confusion, K), m.loss, f1);
-        printf("%-24s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
-        for (int k = 0; p && support && k < K; k++)
-            printf("%-24s %9.4f %9.4f %9.4f %9lld\n", names[k], p[k], p[K + k], p[2 * K + k], (long long)support[k]);
-        printf("written to %s (metrics.json, per_class.csv, confusion.csv)\n", e->out_dir);
-        free(p), free(support);
-    }
-    free(names);
-    return rc;
-}
-
-static st_status_t run(eval_t *e, const eval_args_t *a, const st_comm_t *c, st_error_t *err) {
-    ST_TRY(st_comm_agree(c, st_ckpt_read(a->ckpt, &e->ck, err), err));
-    ST_TRY(st_comm_agree(c, st_dataset_open(a->data, &e->ds, err), err));
-    ST_TRY(st_comm_agree(c, build(e, err), err));
-    ST_TRY(load_rows(e, a->split, c, err));
-    st_eval_t r;
-    ST_TRY(st_evaluate(&r, e->model, &e->losses.heads[0], &e->part, st_shape_numel(e->ds.shape), ST_DATA_EVAL_ROWS, c, err));
-    st_status_t rc = st_comm_agree(c, c->rank == 0 ? write_report(e, a, &r, err) : ST_OK, err);
-    st_eval_free(&r);
-    return rc;
-}
-
-int st_cmd_eval(int argc, char **argv) {
-    eval_args_t a;
-    int rc = parse(&a, argc, argv);
-    if (rc) return rc;
     st_blis_info_t blis;
     st_blis_select(&blis);
+    int argc = cli->argc;
+    char **argv = cli->argv;
     st_comm_t c;
     st_error_t err = {0};
     if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
     st_threads_set(st_comm_threads_default(&c));
-    eval_t e;
-    memset(&e, 0, sizeof e);
-    st_status_t st = run(&e, &a, &c, &err);
+    st_status_t st = st_eval_checkpoint(&req, &c, &err);
     if (st != ST_OK && c.rank == 0) fprintf(stderr, "strata: %s\n", err.msg);
-    free(e.part.ids), free(e.part.X), free(e.part.y);
-    st_loss_heads_free(&e.losses);
-    st_model_free(e.model);
-    st_config_free(&e.cfg);
-    st_dataset_close(&e.ds);
-    st_ckpt_free(&e.ck);
     st_comm_finalize(&c, &err);
     return st == ST_OK ? 0 : 1;
 }

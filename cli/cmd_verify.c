@@ -10,32 +10,48 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 
 typedef struct {
     const char *config;
-    long steps;
+    int steps;
     int ranks[16], n_ranks;
-    char sets[4096];
+    char sets[4096]; /* " --set 'k=v'" for each --set */
 } verify_args_t;
 
-static int parse(verify_args_t *a, int argc, char **argv) {
-    memset(a, 0, sizeof *a);
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) a->steps = atol(argv[++i]);
-        else if (strcmp(argv[i], "--ranks") == 0 && i + 1 < argc) {
-            char *list = argv[++i], *tok, *save = NULL;
-            for (tok = strtok_r(list, ",", &save); tok && a->n_ranks < 16; tok = strtok_r(NULL, ",", &save))
-                a->ranks[a->n_ranks++] = atoi(tok);
-        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
-            size_t len = strlen(a->sets);
-            snprintf(a->sets + len, sizeof a->sets - len, " --set '%s'", argv[++i]);
-        } else if (argv[i][0] != '-' && !a->config) a->config = argv[i];
-        else return fprintf(stderr, "strata verify: unexpected argument \"%s\"\n", argv[i]), 2;
+/* "1,2,4" into a->ranks; -1 unless 2 to 16 counts, each >= 1. */
+static int parse_ranks(verify_args_t *a, const char *text) {
+    char list[256], *save = NULL;
+    snprintf(list, sizeof list, "%s", text);
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long r = strtol(tok, &end, 10);
+        if (*end || r < 1 || r > 1000000 || a->n_ranks == 16) return -1;
+        a->ranks[a->n_ranks++] = (int)r;
     }
-    int ok = a->config && a->steps > 0 && a->n_ranks >= 2;
-    for (int k = 0; k < a->n_ranks; k++) ok &= a->ranks[k] >= 1;
-    if (!ok) fprintf(stderr, "usage: strata verify CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]\n");
-    return ok ? 0 : 2;
+    return a->n_ranks >= 2 ? 0 : -1;
+}
+
+static int parse(verify_args_t *a, const st_cli_t *cli) {
+    memset(a, 0, sizeof *a);
+    const char *ranks = NULL;
+    st_opt_list_t sets = {.n = 0};
+    const st_opt_t opts[] = {
+        ST_OPTION_INT("--steps", &a->steps, 1, 0),
+        ST_OPTION_STRING("--ranks", NULL, &ranks, "--ranks needs a list of rank counts, 1,2,4"),
+        ST_OPTION_LIST("--set", &sets, "--set needs key.path=value"),
+    };
+    st_opts_t spec = {opts, 3, &a->config, 1, 1, 0};
+    int rc = st_opts_parse(&spec, cli);
+    if (rc != ST_OPTS_RUN) return rc;
+    if (a->steps < 1) return st_usage_error(cli, "--steps N is required");
+    if (!ranks || parse_ranks(a, ranks) != 0)
+        return st_usage_error(cli, "--ranks needs 2 to 16 rank counts >= 1, like 1,2,4; got %s", ranks ? ranks : "nothing");
+    for (int i = 0; i < sets.n; i++) {
+        size_t len = strlen(a->sets);
+        snprintf(a->sets + len, sizeof a->sets - len, " --set '%s'", sets.items[i]);
+    }
+    return ST_OPTS_RUN;
 }
 
 static int run_at(const verify_args_t *a, const char *dir, int P) {
@@ -45,13 +61,13 @@ static int run_at(const verify_args_t *a, const char *dir, int P) {
     exe[n] = '\0';
     snprintf(cmd, sizeof cmd,
              "STRATA_TRACE=%s/trace-%d.txt STRATA_PROGRESS=never mpirun -np %d --oversubscribe --bind-to none '%s' train "
-             "'%s' --set name=verify-%d --set 'results_dir=%s' --set train.threads=1%s --stop-after-steps %ld > %s/log-%d.txt 2>&1",
+             "'%s' --set name=verify-%d --set 'results_dir=%s' --set train.threads=1%s --stop-after-steps %d > %s/log-%d.txt 2>&1",
              dir, P, P, exe, a->config, P, dir, a->sets, a->steps, dir, P);
     return system(cmd);
 }
 
 /* Compares trace lines; prints the first difference. Returns 1 when they differ. */
-static int compare(const char *dir, int P0, int P1, long steps) {
+static int compare(const char *dir, int P0, int P1, int steps) {
     char p0[4200], p1[4200], l0[16384], l1[16384];
     snprintf(p0, sizeof p0, "%s/trace-%d.txt", dir, P0);
     snprintf(p1, sizeof p1, "%s/trace-%d.txt", dir, P1);
@@ -74,7 +90,7 @@ static int compare(const char *dir, int P0, int P1, long steps) {
             }
     }
     if (!differ && line != steps) {
-        printf("ranks %d and %d: traced %ld steps, expected %ld\n", P0, P1, line, steps);
+        printf("ranks %d and %d: traced %ld steps, expected %d\n", P0, P1, line, steps);
         differ = 1;
     }
     if (f0) fclose(f0);
@@ -82,15 +98,15 @@ static int compare(const char *dir, int P0, int P1, long steps) {
     return differ;
 }
 
-int st_cmd_verify(int argc, char **argv) {
+int st_cmd_verify(const st_cli_t *cli) {
     verify_args_t a;
-    int rc = parse(&a, argc, argv);
-    if (rc) return rc;
+    int rc = parse(&a, cli);
+    if (rc != ST_OPTS_RUN) return rc;
     if (geteuid() == 0) setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0), setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
     char dir[] = "/tmp/strata-verify-XXXXXX";
     if (!mkdtemp(dir)) return perror("strata verify: mkdtemp"), 1;
     for (int k = 0; k < a.n_ranks; k++) {
-        printf("running %ld steps at %d rank%s...\n", a.steps, a.ranks[k], a.ranks[k] > 1 ? "s" : "");
+        printf("running %d steps at %d rank%s...\n", a.steps, a.ranks[k], a.ranks[k] > 1 ? "s" : "");
         fflush(stdout);
         if (run_at(&a, dir, a.ranks[k]) != 0) {
             fprintf(stderr, "strata verify: the run at %d ranks failed; its output is in %s/log-%d.txt\n", a.ranks[k], dir, a.ranks[k]);
@@ -99,7 +115,7 @@ int st_cmd_verify(int argc, char **argv) {
     }
     int differ = 0;
     for (int k = 1; k < a.n_ranks; k++) differ |= compare(dir, a.ranks[0], a.ranks[k], a.steps);
-    if (!differ) printf("identical: every tensor has the same bits after each of %ld steps at ranks", a.steps);
+    if (!differ) printf("identical: every tensor has the same bits after each of %d steps at ranks", a.steps);
     for (int k = 0; !differ && k < a.n_ranks; k++) printf(" %d", a.ranks[k]);
     printf("%s(traces and logs in %s)\n", differ ? "" : " ", dir);
     return differ;

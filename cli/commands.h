@@ -1,27 +1,48 @@
-/* commands.h — the CLI commands that run under MPI (`train`, `eval`); main.c dispatches. */
+/* commands.h — the command table's row, what a command is given, and every command's handler.
+ *
+ * cli/main.c holds the one table (name, usage, help, handler: like git's git.c) and dispatches
+ * through it; `strata help` and `strata <command> --help` print from it, so each usage text
+ * exists once. A handler parses its arguments with cli/options.h, calls the library and turns
+ * the status into the exit status: 0 done, 1 a failure, 2 a usage error (a command may add
+ * others: `strata train` returns 3 and 4). A new command is a row and a function. */
 #ifndef ST_COMMANDS_H
 #define ST_COMMANDS_H
 
-/* strata train CONFIG.json [--set key.path=value ...] [--resume auto|PATH] [--stop-after-steps N]
- * main_entry_s: st_clock_s() at main entry, the origin of run.json's "startup_s" (jobs/startup.h). */
-int st_cmd_train(int argc, char **argv, double main_entry_s);
+#include <stdio.h>
 
-/* strata eval CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR] */
-int st_cmd_eval(int argc, char **argv);
+typedef struct st_cli st_cli_t;
 
-/* strata verify CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...] */
-int st_cmd_verify(int argc, char **argv);
+typedef struct {
+    const char *name; /* "train", or "convert idx": a command with a sub-command is one row per pair */
+    const char *args; /* the usage after the name; '\n' starts a continuation line */
+    const char *help; /* what it does, one line (or a few, split by '\n') */
+    int (*run)(const st_cli_t *cli);
+} st_command_t;
 
-/* strata sbatch CONFIG.json [--nodes N] [--ranks-per-node R] [--threads T] [--time T] [--partition P]
- *   [--account A] [--mem M] [--grace S] [--after JOBID] [--launcher srun|mpirun] [--max-restarts K]
- *   [--dry-run] [--set key.path=value ...] [--sweep key=v1,v2,... ...] [--auto] [--cpus-per-node C]
- * (slurm/sbatch.c, docs/slurm-jobs.md) */
-int st_cmd_sbatch(int argc, char **argv);
+struct st_cli {
+    int argc;
+    char **argv;             /* the whole command line (MPI_Init is given it) */
+    int first;               /* argv[first] is the first argument after the command's name */
+    const st_command_t *cmd; /* the row being run: its name and usage for messages */
+    double main_entry_s;     /* st_clock_s() at main entry: the origin of run.json's "startup_s" */
+};
 
-/* strata plan CONFIG.json [--set key.path=value ...] [--cpus-per-node C] (slurm/sbatch.c) */
-int st_cmd_plan(int argc, char **argv);
+/* "usage: strata NAME ARGS" (continuation lines indented), and with `with_help` the help lines. */
+void st_command_usage(FILE *out, const st_command_t *cmd, int with_help);
 
-/* strata sweep-report RUN_DIR|SWEEP_DIR ... (slurm/sweep_report.c) */
-int st_cmd_sweep_report(int argc, char **argv);
+/* The whole table, as `strata help` prints it. */
+void st_commands_usage(FILE *out);
+
+int st_cmd_train(const st_cli_t *cli);        /* cli/cmd_train.c */
+int st_cmd_eval(const st_cli_t *cli);         /* cli/cmd_eval.c */
+int st_cmd_verify(const st_cli_t *cli);       /* cli/cmd_verify.c */
+int st_cmd_sbatch(const st_cli_t *cli);       /* cli/cmd_sbatch.c */
+int st_cmd_plan(const st_cli_t *cli);         /* cli/cmd_sbatch.c */
+int st_cmd_sweep_report(const st_cli_t *cli); /* cli/cmd_sweep_report.c */
+int st_cmd_info(const st_cli_t *cli);         /* cli/cmd_help.c */
+int st_cmd_help(const st_cli_t *cli);         /* cli/cmd_help.c */
+int st_cmd_convert_idx(const st_cli_t *cli);  /* cli/cmd_data.c */
+int st_cmd_convert_csv(const st_cli_t *cli);  /* cli/cmd_data.c */
+int st_cmd_inspect(const st_cli_t *cli);      /* cli/cmd_data.c */
 
 #endif

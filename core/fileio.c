@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 char *st_read_file(const char *path, size_t *n, st_error_t *err) {
     FILE *f = fopen(path, "rb");
@@ -25,4 +26,30 @@ char *st_read_file(const char *path, size_t *n, st_error_t *err) {
     buf[len] = '\0';
     if (n) *n = len;
     return buf;
+}
+
+int st_is_dir(const char *path) {
+    struct stat s;
+    return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+int st_exists(const char *path) {
+    struct stat s;
+    return stat(path, &s) == 0;
+}
+
+st_status_t st_mkdir_p(const char *path, st_error_t *err) {
+    char p[4096];
+    if (st_format(p, sizeof p, "%s", path)) return st_fail(err, ST_ERR_IO, "%s: path too long", path);
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char keep = *s;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            return st_fail(err, ST_ERR_IO, "%s: cannot create folder: %s", p, strerror(errno));
+        if (!st_is_dir(p)) return st_fail(err, ST_ERR_IO, "%s exists but is not a folder", p);
+        *s = keep;
+        if (keep == '\0') break;
+    }
+    return ST_OK;
 }

@@ -6,6 +6,7 @@
  * file appended to: each line goes out in a single write() to an O_APPEND descriptor and is
  * fsynced, so at most the last line of a killed run is cut short; the readers drop such a line. */
 #include "results.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,27 +128,6 @@ static st_status_t write_json(const char *path, const cJSON *doc, int formatted,
 
 /* ---- run folder ------------------------------------------------------------------------- */
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static st_status_t mkdir_p(const char *dir, st_error_t *err) {
-    char p[ST_RESULTS_PATH_MAX];
-    if (st_format(p, sizeof p, "%s", dir)) return st_fail(err, ST_ERR_IO, "%s: path too long", dir);
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0') continue;
-        char keep = *s;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            return st_fail(err, ST_ERR_IO, "%s: cannot create folder: %s", p, strerror(errno));
-        if (!is_dir(p)) return st_fail(err, ST_ERR_IO, "%s exists but is not a folder", p);
-        *s = keep;
-        if (keep == '\0') break;
-    }
-    return ST_OK;
-}
-
 st_status_t st_run_dir_prepare(char *run_dir, size_t size, const char *results_dir, const char *name,
                                int resume, st_error_t *err) {
     if (!name || !name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
@@ -158,7 +138,7 @@ st_status_t st_run_dir_prepare(char *run_dir, size_t size, const char *results_d
     if (st_format(base, sizeof base, "%s", results_dir))
         return st_fail(err, ST_ERR_IO, "%s: path too long", results_dir);
     for (size_t n = strlen(base); n > 1 && base[n - 1] == '/'; n--) base[n - 1] = '\0';
-    ST_TRY(mkdir_p(base, err));
+    ST_TRY(st_mkdir_p(base, err));
     if (st_format(run_dir, size, "%s/%s", base, name))
         return st_fail(err, ST_ERR_IO, "%s/%s: path too long", base, name);
 
@@ -183,7 +163,7 @@ st_status_t st_run_dir_prepare(char *run_dir, size_t size, const char *results_d
     }
     char ck[ST_RESULTS_PATH_MAX];
     ST_TRY(path_join(ck, sizeof ck, run_dir, "checkpoints", err));
-    if (mkdir(ck, 0777) != 0 && !(errno == EEXIST && is_dir(ck)))
+    if (mkdir(ck, 0777) != 0 && !(errno == EEXIST && st_is_dir(ck)))
         return st_fail(err, ST_ERR_IO, "%s: cannot create folder: %s", ck, errno == EEXIST ? "not a folder" : strerror(errno));
     return ST_OK;
 }

@@ -1,5 +1,6 @@
-/* cmd_sbatch.c — `strata sbatch` (write a Slurm batch script for a run or a sweep and submit it)
- * and `strata plan` (nodes × ranks × threads for a config's dataset). docs/slurm-jobs.md.
+/* sbatch.c — see sbatch.h: `strata sbatch` (write a Slurm batch script for a run or a sweep and
+ * submit it) and `strata plan` (nodes × ranks × threads for a config's dataset) as library calls;
+ * the command line is cli/cmd_sbatch.c. docs/slurm-jobs.md.
  *
  * Where things go. A single run's script is written NEXT TO its run folder, as
  * <results_dir>/<name>.sbatch (job output in <name>.out / <name>.err), so that submitting never
@@ -10,12 +11,11 @@
  * and the task runs task-<id>/.
  *
  * Everything is checked before anything is written: the config (with the --set overrides, and
- * each sweep task's overrides), the options, ranks <= shards, and the folder's state. Exit
- * status: 0 submitted (or printed, --dry-run), 1 a failure, 2 a usage error. */
+ * each sweep task's overrides), the options, ranks <= shards, and the folder's state. */
+#include "slurm/sbatch.h"
+
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,6 @@
 #include <cJSON.h>
 
 #include "fileio.h"
-#include "cli/commands.h"
 #include "jobs/config.h"
 #include "jobs/results.h"
 #include "slurm/script.h"
@@ -35,118 +34,34 @@
 #define MAX_SETS 256
 #define PATH_CAP 4096
 
-typedef struct {
-    const char *config;
-    const char *overrides[MAX_SETS];
-    int n_overrides;
+void st_sbatch_request_init(st_sbatch_request_t *req) {
+    memset(req, 0, sizeof *req);
+    req->time = "01:00:00", req->launcher = "srun", req->grace_s = 120, req->max_restarts = 3;
+}
+
+/* The sweep of req->sweeps; s is zeroed first and must be freed (st_sweep_free) either way. */
+static st_status_t make_sweep(st_sweep_t *s, const st_sbatch_request_t *req, st_error_t *err) {
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < req->n_sweeps; i++) ST_TRY(st_sweep_add(s, req->sweeps[i], err));
+    return ST_OK;
+}
+
+st_status_t st_sbatch_check(const st_sbatch_request_t *req, st_error_t *err) {
+    if (!req->config) return st_fail(err, ST_ERR_CONFIG, "missing CONFIG.json");
+    if (req->n_overrides > MAX_SETS) return st_fail(err, ST_ERR_CONFIG, "too many --set options");
+    if (strcmp(req->launcher, "srun") != 0 && strcmp(req->launcher, "mpirun") != 0)
+        return st_fail(err, ST_ERR_CONFIG, "--launcher is srun or mpirun, got %s", req->launcher);
+    long limit = st_slurm_time_seconds(req->time);
+    if (limit < 0) return st_fail(err, ST_ERR_CONFIG, "--time needs minutes, M:S, H:M:S or D-H[:M[:S]], got %s", req->time);
+    if (req->grace_s >= limit)
+        return st_fail(err, ST_ERR_CONFIG, "--grace %d s must be shorter than the time limit (%ld s), got --time %s",
+                       req->grace_s, limit, req->time);
+    if (req->after && strspn(req->after, "0123456789_:") != strlen(req->after))
+        return st_fail(err, ST_ERR_CONFIG, "--after needs a job id (digits; id:id for several), got %s", req->after);
     st_sweep_t sweep;
-    int nodes, ranks_per_node, threads; /* 0 = not given */
-    const char *time, *partition, *account, *mem, *after, *launcher;
-    int grace_s, max_restarts, cpus_per_node;
-    int dry_run, auto_plan;
-} sbatch_args_t;
-
-static const char sbatch_usage[] =
-    "usage: strata sbatch CONFIG.json [--nodes N] [--ranks-per-node R] [--threads T] [--time HH:MM:SS]\n"
-    "         [--partition P] [--account A] [--mem M] [--grace SECONDS] [--after JOBID] [--launcher srun|mpirun]\n"
-    "         [--max-restarts K] [--dry-run] [--set key.path=value ...] [--sweep key=v1,v2,... ...] [--auto]\n"
-    "         [--cpus-per-node C]\n";
-static const char plan_usage[] = "usage: strata plan CONFIG.json [--set key.path=value ...] [--cpus-per-node C]\n";
-
-static int usage_error(const char *cmd, const char *use, const char *msg, const char *arg) {
-    fprintf(stderr, "strata %s: %s%s%s\n%s", cmd, msg, arg ? " " : "", arg ? arg : "", use);
-    return 2;
-}
-
-/* Accepts "--opt value" and "--opt=value" (as strata train does). */
-static const char *option_value(const char *name, int argc, char **argv, int *i) {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0) return NULL;
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0') return NULL;
-    return *i + 1 < argc ? argv[++*i] : "";
-}
-
-static int parse_int(int *out, const char *v, int min) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < min || x > 1000000) return -1;
-    *out = (int)x;
-    return 0;
-}
-
-static int parse_sbatch(sbatch_args_t *a, int argc, char **argv, int is_plan) {
-    const char *cmd = is_plan ? "plan" : "sbatch", *use = is_plan ? plan_usage : sbatch_usage;
-    memset(a, 0, sizeof *a);
-    a->time = "01:00:00", a->launcher = "srun", a->grace_s = 120, a->max_restarts = 3;
-    static const struct { const char *name; int min; size_t off; } ints[] = {
-        {"--nodes", 1, offsetof(sbatch_args_t, nodes)},
-        {"--ranks-per-node", 1, offsetof(sbatch_args_t, ranks_per_node)},
-        {"--threads", 1, offsetof(sbatch_args_t, threads)},
-        {"--grace", 1, offsetof(sbatch_args_t, grace_s)},
-        {"--max-restarts", 0, offsetof(sbatch_args_t, max_restarts)},
-        {"--cpus-per-node", 1, offsetof(sbatch_args_t, cpus_per_node)},
-    };
-    static const struct { const char *name; size_t off; } strs[] = {
-        {"--time", offsetof(sbatch_args_t, time)},         {"--partition", offsetof(sbatch_args_t, partition)},
-        {"--account", offsetof(sbatch_args_t, account)},   {"--mem", offsetof(sbatch_args_t, mem)},
-        {"--after", offsetof(sbatch_args_t, after)},       {"--launcher", offsetof(sbatch_args_t, launcher)},
-    };
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        int done = 0;
-        if ((v = option_value("--set", argc, argv, &i))) {
-            if (!*v) return usage_error(cmd, use, "--set needs key.path=value", NULL);
-            if (a->n_overrides == MAX_SETS) return usage_error(cmd, use, "too many --set options", NULL);
-            a->overrides[a->n_overrides++] = v;
-            continue;
-        }
-        if (!is_plan && (v = option_value("--sweep", argc, argv, &i))) {
-            st_error_t err = {0};
-            if (st_sweep_add(&a->sweep, v, &err) != ST_OK) return usage_error(cmd, use, err.msg, NULL);
-            continue;
-        }
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !done; k++) {
-            if (is_plan && strcmp(ints[k].name, "--cpus-per-node") != 0) continue;
-            if ((v = option_value(ints[k].name, argc, argv, &i))) {
-                int *dst = (int *)((char *)a + ints[k].off);
-                if (parse_int(dst, v, ints[k].min) != 0) {
-                    char msg[96];
-                    snprintf(msg, sizeof msg, "%s needs an integer >= %d, got", ints[k].name, ints[k].min);
-                    return usage_error(cmd, use, msg, *v ? v : "nothing");
-                }
-                done = 1;
-            }
-        }
-        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !done && !is_plan; k++) {
-            if ((v = option_value(strs[k].name, argc, argv, &i))) {
-                if (!*v) return usage_error(cmd, use, "missing value for", strs[k].name);
-                *(const char **)((char *)a + strs[k].off) = v;
-                done = 1;
-            }
-        }
-        if (done) continue;
-        if (!is_plan && strcmp(argv[i], "--dry-run") == 0) a->dry_run = 1;
-        else if (!is_plan && strcmp(argv[i], "--auto") == 0) a->auto_plan = 1;
-        else if (argv[i][0] == '-') return usage_error(cmd, use, "unknown option", argv[i]);
-        else if (!a->config) a->config = argv[i];
-        else return usage_error(cmd, use, "unexpected argument", argv[i]);
-    }
-    if (!a->config) return usage_error(cmd, use, "missing CONFIG.json", NULL);
-    if (is_plan) return 0;
-    if (strcmp(a->launcher, "srun") != 0 && strcmp(a->launcher, "mpirun") != 0)
-        return usage_error(cmd, use, "--launcher is srun or mpirun, got", a->launcher);
-    long limit = st_slurm_time_seconds(a->time);
-    if (limit < 0) return usage_error(cmd, use, "--time needs minutes, M:S, H:M:S or D-H[:M[:S]], got", a->time);
-    if (a->grace_s >= limit) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "--grace %d s must be shorter than the time limit (%ld s), got --time", a->grace_s, limit);
-        return usage_error(cmd, use, msg, a->time);
-    }
-    if (a->after && strspn(a->after, "0123456789_:") != strlen(a->after))
-        return usage_error(cmd, use, "--after needs a job id (digits; id:id for several), got", a->after);
-    return 0;
+    st_status_t rc = make_sweep(&sweep, req, err);
+    st_sweep_free(&sweep);
+    return rc;
 }
 
 /* ---- paths ---------------------------------------------------------------------------------- */
@@ -175,32 +90,6 @@ static int abs_path(char *out, size_t size, const char *base, const char *rel) {
     return 0;
 }
 
-static st_status_t mkdir_p(const char *path, st_error_t *err) {
-    char tmp[PATH_CAP];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-                return st_fail(err, ST_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return ST_OK;
-}
-
-static int is_dir(const char *p) {
-    struct stat s;
-    return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
-}
-
-static int exists(const char *p) {
-    struct stat s;
-    return stat(p, &s) == 0;
-}
-
 static int has_checkpoints(const char *run_dir) {
     char dir[PATH_CAP + 16];
     snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
@@ -219,7 +108,7 @@ static int has_checkpoints(const char *run_dir) {
 
 /* Loads CONFIG with overrides (+ "train.threads=T") and checks ranks <= shards. `what` ("" or
  * "sweep task 3 (optimizer.lr=1e-3 seed=1)") prefixes errors. */
-static st_status_t check_config(const sbatch_args_t *a, const char *const *ov, int n_ov, int ranks, const char *what,
+static st_status_t check_config(const st_sbatch_request_t *a, const char *const *ov, int n_ov, int ranks, const char *what,
                                 st_error_t *err) {
     st_run_config_t cfg;
     st_status_t rc = st_config_load(a->config, ov, n_ov, &cfg, err);
@@ -240,17 +129,18 @@ static st_status_t check_config(const sbatch_args_t *a, const char *const *ov, i
 
 /* Runs `sbatch SCRIPT`; its standard output goes to out, its errors to ours. Returns sbatch's
  * exit status (127: could not run it). */
-static int run_sbatch(const char *script, char *out, size_t size) {
+static int run_sbatch(const char *script, char *out, size_t size, FILE *log) {
     int fd[2];
     if (pipe(fd) != 0) return 127;
-    fflush(stdout), fflush(stderr);
+    fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) return close(fd[0]), close(fd[1]), 127;
     if (pid == 0) {
         dup2(fd[1], STDOUT_FILENO);
         close(fd[0]), close(fd[1]);
         execlp("sbatch", "sbatch", script, (char *)NULL);
-        fprintf(stderr, "strata sbatch: cannot run sbatch: %s\n", strerror(errno));
+        fprintf(log, "strata sbatch: cannot run sbatch: %s\n", strerror(errno));
+        fflush(log);
         _exit(127);
     }
     close(fd[1]);
@@ -279,210 +169,255 @@ static int job_id_of(const char *out, char *id, size_t size) {
     return 0;
 }
 
-static cJSON *sweep_json(const st_run_config_t *cfg, const char *config_abs, const sbatch_args_t *a) {
+static cJSON *sweep_json(const st_run_config_t *cfg, const char *config_abs, const st_sbatch_request_t *a,
+                         const st_sweep_t *sweep) {
     cJSON *doc = cJSON_CreateObject(), *ov = cJSON_AddArrayToObject(doc, "overrides");
     cJSON_AddStringToObject(doc, "name", cfg->name);
     cJSON_AddStringToObject(doc, "config", config_abs);
     for (int i = 0; i < a->n_overrides; i++) cJSON_AddItemToArray(ov, cJSON_CreateString(a->overrides[i]));
     cJSON *axes = cJSON_AddObjectToObject(doc, "axes"), *tasks = cJSON_AddObjectToObject(doc, "tasks");
-    for (int x = 0; x < a->sweep.n_axes; x++) {
-        cJSON *vals = cJSON_AddArrayToObject(axes, a->sweep.keys[x]);
-        for (int v = 0; v < a->sweep.n_values[x]; v++) cJSON_AddItemToArray(vals, cJSON_CreateString(a->sweep.values[x][v]));
+    for (int x = 0; x < sweep->n_axes; x++) {
+        cJSON *vals = cJSON_AddArrayToObject(axes, sweep->keys[x]);
+        for (int v = 0; v < sweep->n_values[x]; v++) cJSON_AddItemToArray(vals, cJSON_CreateString(sweep->values[x][v]));
     }
-    for (int t = 0; t < a->sweep.n_tasks; t++) {
+    for (int t = 0; t < sweep->n_tasks; t++) {
         char id[16], kv[2048];
         snprintf(id, sizeof id, "%d", t);
         cJSON *list = cJSON_AddArrayToObject(tasks, id);
-        for (int x = 0; x < a->sweep.n_axes; x++) {
-            snprintf(kv, sizeof kv, "%s=%s", a->sweep.keys[x], st_sweep_value(&a->sweep, t, x));
+        for (int x = 0; x < sweep->n_axes; x++) {
+            snprintf(kv, sizeof kv, "%s=%s", sweep->keys[x], st_sweep_value(sweep, t, x));
             cJSON_AddItemToArray(list, cJSON_CreateString(kv));
         }
     }
     return doc;
 }
 
-static int fail_msg(const st_error_t *err) {
-    fprintf(stderr, "strata: %s\n", err->msg);
-    return 1;
-}
+/* ---- the job ------------------------------------------------------------------------------------- */
 
-static int sbatch_main(sbatch_args_t *a) {
-    st_error_t err = {0};
-    int is_sweep = a->sweep.n_axes > 0;
-    /* 1. the config as given */
+/* What st_sbatch_run works out, step by step. */
+typedef struct {
+    const st_sbatch_request_t *req;
+    st_sweep_t sweep;
+    int is_sweep;
     st_run_config_t cfg;
-    if (st_config_load(a->config, a->overrides, a->n_overrides, &cfg, &err) != ST_OK) return fail_msg(&err);
-    FILE *info = a->dry_run ? stderr : stdout;
+    FILE *info; /* stdout, or on a dry run the log: the script alone goes to out */
+    int nodes, ranks_per_node, threads;
+    char cwd[PATH_CAP], config_abs[PATH_CAP], bin[PATH_CAP], results_abs[PATH_CAP], run_dir[PATH_CAP];
+    char script[PATH_CAP + 16], out_path[PATH_CAP + 16], err_path[PATH_CAP + 16], sweep_path[PATH_CAP + 16];
+    cJSON *sweep_doc;
+    const char *note; /* about an existing folder the job continues */
+    char *text;       /* the script */
+} job_t;
 
-    /* 2. resources: options, else the plan (--auto), else 1 x 1 x 1 */
+/* Resources: the request's, else the plan's (auto_plan), else 1 x 1 x 1. */
+static st_status_t resources(job_t *j, st_error_t *err) {
+    const st_sbatch_request_t *a = j->req;
+    j->nodes = a->nodes, j->ranks_per_node = a->ranks_per_node, j->threads = a->threads;
     if (a->auto_plan) {
         st_slurm_plan_t plan;
-        if (st_slurm_plan(&plan, &cfg, a->cpus_per_node, &err) != ST_OK) return st_config_free(&cfg), fail_msg(&err);
-        for (int i = 0; i < plan.n_lines; i++) fprintf(info, "plan: %s\n", plan.lines[i]);
-        if (!a->nodes) a->nodes = plan.nodes;
-        if (!a->ranks_per_node) a->ranks_per_node = plan.ranks_per_node;
-        if (!a->threads) a->threads = plan.threads;
+        ST_TRY(st_slurm_plan(&plan, &j->cfg, a->cpus_per_node, err));
+        for (int i = 0; i < plan.n_lines; i++) fprintf(j->info, "plan: %s\n", plan.lines[i]);
+        if (!j->nodes) j->nodes = plan.nodes;
+        if (!j->ranks_per_node) j->ranks_per_node = plan.ranks_per_node;
+        if (!j->threads) j->threads = plan.threads;
     }
-    if (!a->nodes) a->nodes = 1;
-    if (!a->ranks_per_node) a->ranks_per_node = 1;
-    if (!a->threads) a->threads = 1;
-    int ranks = a->nodes * a->ranks_per_node;
+    if (!j->nodes) j->nodes = 1;
+    if (!j->ranks_per_node) j->ranks_per_node = 1;
+    if (!j->threads) j->threads = 1;
+    return ST_OK;
+}
 
-    /* 3. the exact overrides every task's train command gets, validated */
+/* Absolute paths: the working folder, the config, the strata binary, the results and run folders. */
+static st_status_t paths(job_t *j, st_error_t *err) {
+    const char *config = j->req->config;
+    if (!getcwd(j->cwd, sizeof j->cwd)) return st_fail(err, ST_ERR_IO, "cannot read the current directory: %s", strerror(errno));
+    if (!realpath(config, j->config_abs)) return st_fail(err, ST_ERR_IO, "%s: %s", config, strerror(errno));
+    ssize_t bl = readlink("/proc/self/exe", j->bin, sizeof j->bin - 1);
+    if (bl <= 0) return st_fail(err, ST_ERR_IO, "cannot find the strata binary (/proc/self/exe): %s", strerror(errno));
+    j->bin[bl] = '\0';
+    if (abs_path(j->results_abs, sizeof j->results_abs, j->cwd, j->cfg.results_dir) != 0 ||
+        snprintf(j->run_dir, sizeof j->run_dir, "%s/%s", strcmp(j->results_abs, "/") ? j->results_abs : "", j->cfg.name) >=
+            (int)sizeof j->run_dir)
+        return st_fail(err, ST_ERR_CONFIG, "%s: results_dir: path too long", config);
+    ST_TRY(st_slurm_check_path(j->run_dir, j->is_sweep ? "the sweep folder" : "the run folder", err));
+    snprintf(j->script, sizeof j->script, j->is_sweep ? "%s/job.sbatch" : "%s.sbatch", j->run_dir);
+    snprintf(j->out_path, sizeof j->out_path, j->is_sweep ? "%s/task-%%a.out" : "%s.out", j->run_dir);
+    snprintf(j->err_path, sizeof j->err_path, j->is_sweep ? "%s/task-%%a.err" : "%s.err", j->run_dir);
+    snprintf(j->sweep_path, sizeof j->sweep_path, "%s/sweep.json", j->run_dir);
+    return ST_OK;
+}
+
+/* The exact overrides every task's train command gets (+ "train.threads=T"), validated. */
+static st_status_t check_tasks(const job_t *j, st_error_t *err) {
+    const st_sbatch_request_t *a = j->req;
+    int ranks = j->nodes * j->ranks_per_node;
     char threads_set[48];
-    snprintf(threads_set, sizeof threads_set, "train.threads=%d", a->threads);
+    snprintf(threads_set, sizeof threads_set, "train.threads=%d", j->threads);
     const char *ov[MAX_SETS + ST_SWEEP_MAX_AXES + 4];
     int n_base = 0;
     for (int i = 0; i < a->n_overrides; i++) ov[n_base++] = a->overrides[i];
     ov[n_base++] = threads_set;
-
-    char cwd[PATH_CAP], config_abs[PATH_CAP], bin[PATH_CAP], results_abs[PATH_CAP], run_dir[PATH_CAP];
-    st_status_t rc = ST_OK;
-    if (!getcwd(cwd, sizeof cwd)) rc = st_fail(&err, ST_ERR_IO, "cannot read the current directory: %s", strerror(errno));
-    if (rc == ST_OK && !realpath(a->config, config_abs)) rc = st_fail(&err, ST_ERR_IO, "%s: %s", a->config, strerror(errno));
-    ssize_t bl = rc == ST_OK ? readlink("/proc/self/exe", bin, sizeof bin - 1) : -1;
-    if (rc == ST_OK && bl <= 0) rc = st_fail(&err, ST_ERR_IO, "cannot find the strata binary (/proc/self/exe): %s", strerror(errno));
-    if (rc == ST_OK) bin[bl] = '\0';
-    if (rc == ST_OK && (abs_path(results_abs, sizeof results_abs, cwd, cfg.results_dir) != 0 ||
-                        snprintf(run_dir, sizeof run_dir, "%s/%s", strcmp(results_abs, "/") ? results_abs : "", cfg.name) >=
-                            (int)sizeof run_dir))
-        rc = st_fail(&err, ST_ERR_CONFIG, "%s: results_dir: path too long", a->config);
-    if (rc == ST_OK) rc = st_slurm_check_path(run_dir, is_sweep ? "the sweep folder" : "the run folder", &err);
-
-    if (rc == ST_OK && !is_sweep) rc = check_config(a, ov, n_base, ranks, "", &err);
-    for (int t = 0; rc == ST_OK && t < (is_sweep ? a->sweep.n_tasks : 0); t++) {
+    if (!j->is_sweep) return check_config(a, ov, n_base, ranks, "", err);
+    for (int t = 0; t < j->sweep.n_tasks; t++) {
         char what[1024] = "", task_rd[PATH_CAP + 16], task_name[32], kv[ST_SWEEP_MAX_AXES][1024];
         int n = n_base;
         int w = snprintf(what, sizeof what, "sweep task %d (", t);
-        for (int x = 0; x < a->sweep.n_axes; x++) {
-            snprintf(kv[x], sizeof kv[x], "%s=%s", a->sweep.keys[x], st_sweep_value(&a->sweep, t, x));
+        for (int x = 0; x < j->sweep.n_axes; x++) {
+            snprintf(kv[x], sizeof kv[x], "%s=%s", j->sweep.keys[x], st_sweep_value(&j->sweep, t, x));
             ov[n++] = kv[x];
             if (w < (int)sizeof what) w += snprintf(what + w, sizeof what - (size_t)w, "%s%s", x ? " " : "", kv[x]);
         }
         if (w < (int)sizeof what) snprintf(what + w, sizeof what - (size_t)w, ")");
-        snprintf(task_rd, sizeof task_rd, "results_dir=%s", run_dir);
+        snprintf(task_rd, sizeof task_rd, "results_dir=%s", j->run_dir);
         snprintf(task_name, sizeof task_name, "name=task-%d", t);
         ov[n++] = task_rd, ov[n++] = task_name;
-        rc = check_config(a, ov, n, ranks, what, &err);
+        ST_TRY(check_config(a, ov, n, ranks, what, err));
     }
-
-    /* 4. where things go, and the folder's state */
-    char script[PATH_CAP + 16], out_path[PATH_CAP + 16], err_path[PATH_CAP + 16], sweep_path[PATH_CAP + 16];
-    snprintf(script, sizeof script, is_sweep ? "%s/job.sbatch" : "%s.sbatch", run_dir);
-    snprintf(out_path, sizeof out_path, is_sweep ? "%s/task-%%a.out" : "%s.out", run_dir);
-    snprintf(err_path, sizeof err_path, is_sweep ? "%s/task-%%a.err" : "%s.err", run_dir);
-    snprintf(sweep_path, sizeof sweep_path, "%s/sweep.json", run_dir);
-    cJSON *sweep_doc = rc == ST_OK && is_sweep ? sweep_json(&cfg, config_abs, a) : NULL;
-    const char *note = NULL;
-    if (rc == ST_OK && !is_sweep) {
-        if (exists(sweep_path))
-            rc = st_fail(&err, ST_ERR_CONFIG, "%s is a sweep's folder (it has sweep.json): choose another name (--set name=...)",
-                         run_dir);
-        else if (is_dir(run_dir) && has_checkpoints(run_dir))
-            note = "exists: the job continues it (--resume auto)";
-        else if (is_dir(run_dir) && !a->after)
-            rc = st_fail(&err, ST_ERR_CONFIG,
-                         "%s already exists and has no checkpoint: strata train would refuse to start a new run there; "
-                         "choose another name (--set name=...) or remove the folder", run_dir);
-        else if (exists(run_dir) && !is_dir(run_dir))
-            rc = st_fail(&err, ST_ERR_CONFIG, "%s exists and is not a folder", run_dir);
-    } else if (rc == ST_OK && exists(run_dir)) {
-        char *old = st_read_file(sweep_path, NULL, NULL);
-        cJSON *old_doc = old ? cJSON_Parse(old) : NULL;
-        free(old);
-        if (old_doc && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old_doc, "tasks"),
-                                     cJSON_GetObjectItemCaseSensitive(sweep_doc, "tasks"), 1))
-            note = "exists with the same tasks: each task continues its run (--resume auto when it has checkpoints)";
-        else
-            rc = st_fail(&err, ST_ERR_CONFIG,
-                         "%s already exists and is not this sweep (%s): choose another name (--set name=...)", run_dir,
-                         old_doc ? "its sweep.json lists other tasks" : "no sweep.json");
-        cJSON_Delete(old_doc);
-    }
-
-    /* 5. the script */
-    char *text = NULL;
-    if (rc == ST_OK) {
-        st_slurm_job_t job = {
-            .job_name = cfg.name, .nodes = a->nodes, .ranks_per_node = a->ranks_per_node, .threads = a->threads,
-            .time = a->time, .partition = a->partition, .account = a->account, .mem = a->mem, .grace_s = a->grace_s,
-            .after = a->after, .launcher = strcmp(a->launcher, "mpirun") == 0 ? ST_LAUNCH_MPIRUN : ST_LAUNCH_SRUN,
-            .max_restarts = a->max_restarts, .script_path = script, .workdir = cwd, .strata_bin = bin,
-            .config = config_abs, .output = out_path, .error = err_path, .run_dir = is_sweep ? NULL : run_dir,
-            .sweep_dir = is_sweep ? run_dir : NULL, .overrides = a->overrides, .n_overrides = a->n_overrides,
-            .sweep = is_sweep ? &a->sweep : NULL};
-        rc = st_slurm_script(&text, &job, &err);
-    }
-    st_config_free(&cfg);
-    if (rc != ST_OK) return cJSON_Delete(sweep_doc), fail_msg(&err);
-    if (note) fprintf(info, "note: %s %s %s\n", is_sweep ? "sweep folder" : "run folder", run_dir, note);
-    if (a->grace_s < 60)
-        fprintf(stderr, "strata sbatch: warning: --grace %d s is short: Slurm checks time limits every 30 s, so the signal "
-                        "may come up to 30 s off (docs/slurm-jobs.md)\n", a->grace_s);
-
-    if (a->dry_run) {
-        fputs(text, stdout);
-        fprintf(stderr, "strata sbatch: dry run: would write %s%s; nothing written or submitted\n", script,
-                is_sweep ? " and sweep.json" : "");
-        free(text), cJSON_Delete(sweep_doc);
-        return 0;
-    }
-
-    /* 6. write and submit */
-    rc = mkdir_p(is_sweep ? run_dir : results_abs, &err);
-    if (rc == ST_OK && is_sweep) {
-        char *s = cJSON_Print(sweep_doc), *line = NULL;
-        if (!s || asprintf(&line, "%s\n", s) < 0) line = NULL, rc = st_fail(&err, ST_ERR_NOMEM, "sweep.json");
-        else rc = st_write_file_atomic(sweep_path, line, strlen(line), &err);
-        free(s), free(line);
-    }
-    if (rc == ST_OK) rc = st_write_file_atomic(script, text, strlen(text), &err);
-    if (rc == ST_OK) chmod(script, 0755);
-    free(text), cJSON_Delete(sweep_doc);
-    if (rc != ST_OK) return fail_msg(&err);
-    if (is_sweep) printf("wrote %s and %s (%d tasks)\n", script, sweep_path, a->sweep.n_tasks);
-    else printf("wrote %s\n", script);
-
-    char out[4096], id[64];
-    int st = run_sbatch(script, out, sizeof out);
-    if (st != 0 || job_id_of(out, id, sizeof id) != 0) {
-        if (out[0]) fprintf(stderr, "%s", out);
-        fprintf(stderr, "strata: sbatch %s: %s; the script stays there (submit it with sbatch)\n", script,
-                st == 127 ? "could not run sbatch" : st ? "submission failed" : "no job id in its output");
-        return 1;
-    }
-    if (is_sweep) {
-        printf("submitted batch job %s (array of %d tasks: %s_0 .. %s_%d)\n", id, a->sweep.n_tasks, id, id, a->sweep.n_tasks - 1);
-        printf("sweep folder: %s (runs task-0 .. task-%d; compare them with: strata sweep-report %s)\n", run_dir,
-               a->sweep.n_tasks - 1, run_dir);
-    } else {
-        printf("submitted batch job %s\n", id);
-        printf("run folder: %s (job output: %s)\n", run_dir, out_path);
-    }
-    return 0;
+    return ST_OK;
 }
 
-int st_cmd_sbatch(int argc, char **argv) {
-    sbatch_args_t a;
-    int rc = parse_sbatch(&a, argc, argv, 0);
-    if (rc == 0) rc = sbatch_main(&a);
-    st_sweep_free(&a.sweep);
+/* A single run's folder: absent, or with checkpoints the job continues; never a sweep's. */
+static st_status_t run_folder_state(job_t *j, st_error_t *err) {
+    const char *rd = j->run_dir;
+    if (st_exists(j->sweep_path))
+        return st_fail(err, ST_ERR_CONFIG, "%s is a sweep's folder (it has sweep.json): choose another name (--set name=...)", rd);
+    if (st_is_dir(rd) && has_checkpoints(rd)) j->note = "exists: the job continues it (--resume auto)";
+    else if (st_is_dir(rd) && !j->req->after)
+        return st_fail(err, ST_ERR_CONFIG,
+                       "%s already exists and has no checkpoint: strata train would refuse to start a new run there; "
+                       "choose another name (--set name=...) or remove the folder", rd);
+    else if (st_exists(rd) && !st_is_dir(rd))
+        return st_fail(err, ST_ERR_CONFIG, "%s exists and is not a folder", rd);
+    return ST_OK;
+}
+
+/* A sweep's folder: absent, or the same sweep (its sweep.json lists the same tasks). */
+static st_status_t sweep_folder_state(job_t *j, st_error_t *err) {
+    if (!st_exists(j->run_dir)) return ST_OK;
+    char *old = st_read_file(j->sweep_path, NULL, NULL);
+    cJSON *old_doc = old ? cJSON_Parse(old) : NULL;
+    free(old);
+    st_status_t rc = ST_OK;
+    if (old_doc && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old_doc, "tasks"),
+                                 cJSON_GetObjectItemCaseSensitive(j->sweep_doc, "tasks"), 1))
+        j->note = "exists with the same tasks: each task continues its run (--resume auto when it has checkpoints)";
+    else
+        rc = st_fail(err, ST_ERR_CONFIG, "%s already exists and is not this sweep (%s): choose another name (--set name=...)",
+                     j->run_dir, old_doc ? "its sweep.json lists other tasks" : "no sweep.json");
+    cJSON_Delete(old_doc);
     return rc;
 }
 
-int st_cmd_plan(int argc, char **argv) {
-    sbatch_args_t a;
-    int rc = parse_sbatch(&a, argc, argv, 1);
-    if (rc) return rc;
-    st_error_t err = {0};
+static st_status_t script_text(job_t *j, st_error_t *err) {
+    const st_sbatch_request_t *a = j->req;
+    st_slurm_job_t job = {
+        .job_name = j->cfg.name, .nodes = j->nodes, .ranks_per_node = j->ranks_per_node, .threads = j->threads,
+        .time = a->time, .partition = a->partition, .account = a->account, .mem = a->mem, .grace_s = a->grace_s,
+        .after = a->after, .launcher = strcmp(a->launcher, "mpirun") == 0 ? ST_LAUNCH_MPIRUN : ST_LAUNCH_SRUN,
+        .max_restarts = a->max_restarts, .script_path = j->script, .workdir = j->cwd, .strata_bin = j->bin,
+        .config = j->config_abs, .output = j->out_path, .error = j->err_path, .run_dir = j->is_sweep ? NULL : j->run_dir,
+        .sweep_dir = j->is_sweep ? j->run_dir : NULL, .overrides = a->overrides, .n_overrides = a->n_overrides,
+        .sweep = j->is_sweep ? &j->sweep : NULL};
+    return st_slurm_script(&j->text, &job, err);
+}
+
+/* Everything before writing: the config, resources, paths, every task's config, the folder, the text. */
+static st_status_t prepare(job_t *j, st_error_t *err) {
+    const st_sbatch_request_t *a = j->req;
+    ST_TRY(st_sbatch_check(a, err));
+    ST_TRY(make_sweep(&j->sweep, a, err));
+    j->is_sweep = j->sweep.n_axes > 0;
+    ST_TRY(st_config_load(a->config, a->overrides, a->n_overrides, &j->cfg, err));
+    ST_TRY(resources(j, err));
+    ST_TRY(paths(j, err));
+    ST_TRY(check_tasks(j, err));
+    if (j->is_sweep) {
+        j->sweep_doc = sweep_json(&j->cfg, j->config_abs, a, &j->sweep);
+        if (!j->sweep_doc) return st_fail(err, ST_ERR_NOMEM, "sweep.json");
+    }
+    ST_TRY(j->is_sweep ? sweep_folder_state(j, err) : run_folder_state(j, err));
+    return script_text(j, err);
+}
+
+/* The folder, sweep.json and the script, written. */
+static st_status_t write_files(const job_t *j, st_error_t *err) {
+    ST_TRY(st_mkdir_p(j->is_sweep ? j->run_dir : j->results_abs, err));
+    if (j->is_sweep) {
+        char *s = cJSON_Print(j->sweep_doc), *line = NULL;
+        st_status_t rc;
+        if (!s || asprintf(&line, "%s\n", s) < 0) line = NULL, rc = st_fail(err, ST_ERR_NOMEM, "sweep.json");
+        else rc = st_write_file_atomic(j->sweep_path, line, strlen(line), err);
+        free(s), free(line);
+        ST_TRY(rc);
+    }
+    ST_TRY(st_write_file_atomic(j->script, j->text, strlen(j->text), err));
+    chmod(j->script, 0755);
+    return ST_OK;
+}
+
+static st_status_t submit(const job_t *j, FILE *out, FILE *log, st_error_t *err) {
+    char text[4096], id[64];
+    int st = run_sbatch(j->script, text, sizeof text, log);
+    if (st != 0 || job_id_of(text, id, sizeof id) != 0) {
+        if (text[0]) fprintf(log, "%s", text);
+        return st_fail(err, ST_ERR_IO, "sbatch %s: %s; the script stays there (submit it with sbatch)", j->script,
+                       st == 127 ? "could not run sbatch" : st ? "submission failed" : "no job id in its output");
+    }
+    int n = j->sweep.n_tasks;
+    if (j->is_sweep) {
+        fprintf(out, "submitted batch job %s (array of %d tasks: %s_0 .. %s_%d)\n", id, n, id, id, n - 1);
+        fprintf(out, "sweep folder: %s (runs task-0 .. task-%d; compare them with: strata sweep-report %s)\n", j->run_dir,
+                n - 1, j->run_dir);
+    } else {
+        fprintf(out, "submitted batch job %s\n", id);
+        fprintf(out, "run folder: %s (job output: %s)\n", j->run_dir, j->out_path);
+    }
+    return ST_OK;
+}
+
+/* After prepare: the note and warning, then the dry run's text or the files and the submission. */
+static st_status_t finish(const job_t *j, FILE *out, FILE *log, st_error_t *err) {
+    const st_sbatch_request_t *a = j->req;
+    if (j->note) fprintf(j->info, "note: %s %s %s\n", j->is_sweep ? "sweep folder" : "run folder", j->run_dir, j->note);
+    if (a->grace_s < 60)
+        fprintf(log, "strata sbatch: warning: --grace %d s is short: Slurm checks time limits every 30 s, so the signal "
+                     "may come up to 30 s off (docs/slurm-jobs.md)\n", a->grace_s);
+    if (a->dry_run) {
+        fputs(j->text, out);
+        fprintf(log, "strata sbatch: dry run: would write %s%s; nothing written or submitted\n", j->script,
+                j->is_sweep ? " and sweep.json" : "");
+        return ST_OK;
+    }
+    ST_TRY(write_files(j, err));
+    if (j->is_sweep) fprintf(out, "wrote %s and %s (%d tasks)\n", j->script, j->sweep_path, j->sweep.n_tasks);
+    else fprintf(out, "wrote %s\n", j->script);
+    return submit(j, out, log, err);
+}
+
+st_status_t st_sbatch_run(const st_sbatch_request_t *req, FILE *out, FILE *log, st_error_t *err) {
+    job_t *j = calloc(1, sizeof *j);
+    if (!j) return st_fail(err, ST_ERR_NOMEM, "sbatch");
+    j->req = req;
+    j->info = req->dry_run ? log : out;
+    st_status_t rc = prepare(j, err);
+    if (rc == ST_OK) rc = finish(j, out, log, err);
+    st_config_free(&j->cfg);
+    st_sweep_free(&j->sweep);
+    cJSON_Delete(j->sweep_doc);
+    free(j->text);
+    free(j);
+    return rc;
+}
+
+st_status_t st_plan_run(const st_sbatch_request_t *req, FILE *out, st_error_t *err) {
     st_run_config_t cfg;
-    if (st_config_load(a.config, a.overrides, a.n_overrides, &cfg, &err) != ST_OK) return fail_msg(&err);
+    ST_TRY(st_config_load(req->config, req->overrides, req->n_overrides, &cfg, err));
     st_slurm_plan_t plan;
-    st_status_t st = st_slurm_plan(&plan, &cfg, a.cpus_per_node, &err);
+    st_status_t rc = st_slurm_plan(&plan, &cfg, req->cpus_per_node, err);
     st_config_free(&cfg);
-    if (st != ST_OK) return fail_msg(&err);
-    for (int i = 0; i < plan.n_lines; i++) printf("%s\n", plan.lines[i]);
-    printf("plan: --nodes %d --ranks-per-node %d --threads %d  (strata sbatch %s --auto uses it)\n", plan.nodes,
-           plan.ranks_per_node, plan.threads, a.config);
-    return 0;
+    ST_TRY(rc);
+    for (int i = 0; i < plan.n_lines; i++) fprintf(out, "%s\n", plan.lines[i]);
+    fprintf(out, "plan: --nodes %d --ranks-per-node %d --threads %d  (strata sbatch %s --auto uses it)\n", plan.nodes,
+            plan.ranks_per_node, plan.threads, req->config);
+    return ST_OK;
 }

@@ -1,5 +1,5 @@
-/* sweep_report.c — `strata sweep-report RUN_DIR...`: one table comparing runs, e.g. the tasks of
- * a sweep submitted with `strata sbatch --sweep` (docs/slurm-jobs.md).
+/* sweep_report.c — see sweep_report.h: one table comparing runs, e.g. the tasks of a sweep
+ * submitted with `strata sbatch --sweep` (what `strata sweep-report` prints; docs/slurm-jobs.md).
  *
  * An argument is a run folder or a sweep folder (one with sweep.json: its tasks' folders
  * task-<id>/ are taken in id order, with the overrides sweep.json records; a task that has not
@@ -8,16 +8,16 @@
  * (test accuracy) and run.json (status), tolerating missing files and a line cut short, since
  * runs may still be going. Rows are sorted by best validation accuracy, best first; runs without
  * one come last, in the order given. */
+#include "slurm/sweep_report.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cJSON.h>
 
 #include "fileio.h"
-#include "cli/commands.h"
 
 #define PATH_CAP 4096
 
@@ -45,16 +45,11 @@ static double num(const cJSON *obj, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-static int is_dir(const char *p) {
-    struct stat s;
-    return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
-}
-
 /* Fills the measured fields of r from r->dir. */
 static void read_run(row_t *r) {
     r->best_acc = r->best_loss = r->test_acc = NAN;
     r->best_epoch = r->last_epoch = 0;
-    if (!is_dir(r->dir)) {
+    if (!st_is_dir(r->dir)) {
         snprintf(r->status, sizeof r->status, "not started");
         return;
     }
@@ -149,93 +144,88 @@ static void pct(char *out, size_t size, double v) {
     else snprintf(out, size, "%.2f%%", 100.0 * v);
 }
 
-int st_cmd_sweep_report(int argc, char **argv) {
-    if (argc < 3 || argv[2][0] == '-') {
-        fprintf(stderr, "strata sweep-report: %s\nusage: strata sweep-report RUN_DIR|SWEEP_DIR ...\n",
-                argc < 3 ? "missing RUN_DIR" : "unknown option");
-        return 2;
-    }
-    row_t *rows = NULL;
-    int n = 0, cap = 0, rc = 0;
-    for (int i = 2; i < argc && rc == 0; i++) {
-        const char *dir = argv[i];
-        if (!is_dir(dir)) {
-            fprintf(stderr, "strata: sweep-report: %s: no such folder\n", dir);
-            rc = 1;
-            break;
+/* The rows of one argument: a sweep folder's tasks, or one run folder. */
+static st_status_t add_dir(row_t **rows, int *n, int *cap, const char *dir, st_error_t *err) {
+    if (!st_is_dir(dir)) return st_fail(err, ST_ERR_IO, "%s: no such folder", dir);
+    cJSON *sweep = read_json(dir, "sweep.json");
+    if (sweep) {
+        const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(sweep, "tasks"), *t;
+        st_status_t rc = cJSON_IsObject(tasks) ? ST_OK : st_fail(err, ST_ERR_DATA, "%s/sweep.json: no \"tasks\" object", dir);
+        cJSON_ArrayForEach(t, tasks) {
+            char sub[PATH_CAP + 64], task[128], ov[1024];
+            snprintf(sub, sizeof sub, "%s/task-%s", dir, t->string);
+            snprintf(task, sizeof task, "task-%s", t->string);
+            join(ov, sizeof ov, t);
+            if (rc == ST_OK && add_row(rows, n, cap, sub, task, ov) != 0) rc = st_fail(err, ST_ERR_NOMEM, "sweep-report rows");
         }
-        cJSON *sweep = read_json(dir, "sweep.json");
-        if (sweep) {
-            const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(sweep, "tasks"), *t;
-            if (!cJSON_IsObject(tasks)) {
-                fprintf(stderr, "strata: sweep-report: %s/sweep.json: no \"tasks\" object\n", dir);
-                rc = 1;
-            }
-            cJSON_ArrayForEach(t, tasks) {
-                char sub[PATH_CAP + 64], task[128], ov[1024];
-                snprintf(sub, sizeof sub, "%s/task-%s", dir, t->string);
-                snprintf(task, sizeof task, "task-%s", t->string);
-                join(ov, sizeof ov, t);
-                if (rc == 0 && add_row(&rows, &n, &cap, sub, task, ov) != 0) rc = 1;
-            }
-            cJSON_Delete(sweep);
-            continue;
-        }
-        char probe[PATH_CAP + 64];
-        int is_run = 0;
-        const char *files[] = {"config.json", "run.json", "history.jsonl"};
-        for (int f = 0; f < 3; f++) {
-            snprintf(probe, sizeof probe, "%s/%s", dir, files[f]);
-            struct stat s;
-            is_run |= stat(probe, &s) == 0;
-        }
-        if (!is_run) {
-            fprintf(stderr, "strata: sweep-report: %s: neither a run folder (no config.json, run.json or history.jsonl) "
-                            "nor a sweep folder (no sweep.json)\n", dir);
-            rc = 1;
-            break;
-        }
-        char ov[1024], name[PATH_CAP];
-        task_overrides(ov, sizeof ov, dir);
-        snprintf(name, sizeof name, "%s", dir);
-        for (size_t l = strlen(name); l > 1 && name[l - 1] == '/';) name[--l] = '\0';
-        if (add_row(&rows, &n, &cap, dir, base_name(name), ov) != 0) rc = 1;
-    }
-    if (rc != 0) {
-        free(rows);
+        cJSON_Delete(sweep);
         return rc;
     }
-    qsort(rows, (size_t)n, sizeof *rows, cmp_rows);
+    char probe[PATH_CAP + 64];
+    int is_run = 0;
+    const char *files[] = {"config.json", "run.json", "history.jsonl"};
+    for (int f = 0; f < 3; f++) {
+        snprintf(probe, sizeof probe, "%s/%s", dir, files[f]);
+        is_run |= st_exists(probe);
+    }
+    if (!is_run)
+        return st_fail(err, ST_ERR_DATA, "%s: neither a run folder (no config.json, run.json or history.jsonl) "
+                                         "nor a sweep folder (no sweep.json)", dir);
+    char ov[1024], name[PATH_CAP];
+    task_overrides(ov, sizeof ov, dir);
+    snprintf(name, sizeof name, "%s", dir);
+    for (size_t l = strlen(name); l > 1 && name[l - 1] == '/';) name[--l] = '\0';
+    if (add_row(rows, n, cap, dir, base_name(name), ov) != 0) return st_fail(err, ST_ERR_NOMEM, "sweep-report rows");
+    return ST_OK;
+}
 
-    /* columns: task, overrides, best val acc, val loss, epoch, epochs, test acc, status */
-    enum { NC = 8 };
+enum { NC = 8 }; /* columns: task, overrides, best val acc, val loss, at epoch, epochs, test acc, status */
+
+static void cells(char cell[NC][256], const row_t *r) {
+    snprintf(cell[0], 256, "%s", r->task);
+    snprintf(cell[1], 256, "%s", r->overrides[0] ? r->overrides : "-");
+    pct(cell[2], 256, r->best_acc);
+    if (isnan(r->best_loss)) snprintf(cell[3], 256, "-");
+    else snprintf(cell[3], 256, "%.4f", r->best_loss);
+    if (isnan(r->best_acc)) snprintf(cell[4], 256, "-");
+    else snprintf(cell[4], 256, "%ld", r->best_epoch);
+    snprintf(cell[5], 256, "%ld", r->last_epoch);
+    pct(cell[6], 256, r->test_acc);
+    snprintf(cell[7], 256, "%s", r->status);
+}
+
+/* The table, columns as wide as their widest cell; numbers right-aligned. */
+static st_status_t print_table(FILE *out, const row_t *rows, int n, st_error_t *err) {
     static const char *head[NC] = {"task", "overrides", "best val acc", "val loss", "at epoch", "epochs", "test acc", "status"};
     char (*cell)[NC][256] = calloc((size_t)n + 1, sizeof *cell);
-    if (!cell) return free(rows), fprintf(stderr, "strata: sweep-report: out of memory\n"), 1;
+    if (!cell) return st_fail(err, ST_ERR_NOMEM, "sweep-report: out of memory");
     int width[NC];
     for (int c = 0; c < NC; c++) width[c] = (int)strlen(head[c]);
     for (int i = 0; i < n; i++) {
-        row_t *r = &rows[i];
-        snprintf(cell[i][0], 256, "%s", r->task);
-        snprintf(cell[i][1], 256, "%s", r->overrides[0] ? r->overrides : "-");
-        pct(cell[i][2], 256, r->best_acc);
-        if (isnan(r->best_loss)) snprintf(cell[i][3], 256, "-");
-        else snprintf(cell[i][3], 256, "%.4f", r->best_loss);
-        if (isnan(r->best_acc)) snprintf(cell[i][4], 256, "-");
-        else snprintf(cell[i][4], 256, "%ld", r->best_epoch);
-        snprintf(cell[i][5], 256, "%ld", r->last_epoch);
-        pct(cell[i][6], 256, r->test_acc);
-        snprintf(cell[i][7], 256, "%s", r->status);
+        cells(cell[i], &rows[i]);
         for (int c = 0; c < NC - 1; c++)
             if ((int)strlen(cell[i][c]) > width[c]) width[c] = (int)strlen(cell[i][c]);
     }
     for (int i = -1; i < n; i++)
         for (int c = 0; c < NC; c++) {
             const char *v = i < 0 ? head[c] : cell[i][c];
-            if (c == NC - 1) printf("%s\n", v);
-            else if (c >= 2 && c <= 6) printf("%*s  ", width[c], v); /* numbers: right-aligned */
-            else printf("%-*s  ", width[c], v);
+            if (c == NC - 1) fprintf(out, "%s\n", v);
+            else if (c >= 2 && c <= 6) fprintf(out, "%*s  ", width[c], v);
+            else fprintf(out, "%-*s  ", width[c], v);
         }
-    free(cell), free(rows);
-    return 0;
+    free(cell);
+    return ST_OK;
+}
+
+st_status_t st_sweep_report(FILE *out, const char *const *dirs, int n_dirs, st_error_t *err) {
+    row_t *rows = NULL;
+    int n = 0, cap = 0;
+    st_status_t rc = ST_OK;
+    for (int i = 0; i < n_dirs && rc == ST_OK; i++) rc = add_dir(&rows, &n, &cap, dirs[i], err);
+    if (rc == ST_OK) {
+        qsort(rows, (size_t)n, sizeof *rows, cmp_rows);
+        rc = print_table(out, rows, n, err);
+    }
+    free(rows);
+    return rc;
 }

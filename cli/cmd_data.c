@@ -1,0 +1,98 @@
+/* cmd_data.c — the data commands (docs/data.md): `strata convert idx`, `strata convert csv` (a
+ * dataset in strata's HDF5 format from IDX or CSV files) and `strata inspect` (class counts,
+ * NaN/Inf, the training phase, problems). Exit status: 0 done, 1 a failure (inspect: problems
+ * that would make training fail), 2 a usage error. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "sharding/convert_csv.h"
+#include "sharding/convert_idx.h"
+#include "sharding/inspect.h"
+
+static int fail(const st_error_t *err) {
+    fprintf(stderr, "strata: %s\n", err->msg);
+    return 1;
+}
+
+int st_cmd_convert_idx(const st_cli_t *cli) {
+    const char *pos[2], *out = NULL;
+    st_idx_options_t o = {0};
+    const st_opt_t opts[] = {
+        ST_OPTION_STRING("--output", "-o", &out, NULL),
+        ST_OPTION_STRING("--test-images", NULL, &o.test_images, NULL),
+        ST_OPTION_STRING("--test-labels", NULL, &o.test_labels, NULL),
+        ST_OPTION_STRING("--class-names", NULL, &o.class_names, NULL),
+    };
+    st_opts_t spec = {opts, 4, pos, 2, 2, 0};
+    int rc = st_opts_parse(&spec, cli);
+    if (rc != ST_OPTS_RUN) return rc;
+    if (!out) return st_usage_error(cli, "-o OUT.h5 is required");
+    if (!o.test_images != !o.test_labels) return st_usage_error(cli, "--test-images and --test-labels go together");
+    o.images = pos[0];
+    o.labels = pos[1];
+    st_idx_summary_t sum;
+    st_error_t err = {0};
+    if (st_convert_idx(out, &o, &sum, &err) != ST_OK) return fail(&err);
+    printf("wrote %s: %lld samples", out, (long long)(sum.n_train + sum.n_test));
+    if (sum.n_test) printf(" (%lld train + %lld test, marked by /split)", (long long)sum.n_train, (long long)sum.n_test);
+    printf(" of %dx%d pixels as %d float32 features (raw values 0..255), %d classes\n", sum.rows, sum.cols,
+           sum.rows * sum.cols, sum.n_classes);
+    return 0;
+}
+
+int st_cmd_convert_csv(const st_cli_t *cli) {
+    const char *pos[1], *out = NULL;
+    st_csv_options_t o = {0};
+    const st_opt_t opts[] = {
+        ST_OPTION_STRING("--output", "-o", &out, NULL),
+        ST_OPTION_STRING("--label", NULL, &o.label, NULL),
+        ST_OPTION_STRING("--split-column", NULL, &o.split_column, NULL),
+        ST_OPTION_FLAG("--drop-bad-rows", &o.drop_bad_rows),
+    };
+    st_opts_t spec = {opts, 4, pos, 1, 1, 0};
+    int rc = st_opts_parse(&spec, cli);
+    if (rc != ST_OPTS_RUN) return rc;
+    if (!out) return st_usage_error(cli, "-o OUT.h5 is required");
+    if (!o.label) return st_usage_error(cli, "--label COLUMN is required");
+    o.path = pos[0];
+    st_csv_summary_t sum;
+    st_error_t err = {0};
+    if (st_convert_csv(out, &o, &sum, &err) != ST_OK) return fail(&err);
+    printf("wrote %s: %lld samples, %d features, %d class%s (%s)\n", out, (long long)sum.n, sum.d, sum.n_classes,
+           sum.n_classes == 1 ? "" : "es",
+           sum.labels_are_ids ? "integer labels used as class ids" : "string labels, ids in sorted order");
+    if (sum.n_dropped)
+        printf("dropped %lld bad row%s (first: %s)\n", (long long)sum.n_dropped, sum.n_dropped == 1 ? "" : "s",
+               sum.first_dropped);
+    return 0;
+}
+
+int st_cmd_inspect(const st_cli_t *cli) {
+    const char *pos[1];
+    int json = 0;
+    const st_opt_t opts[] = {ST_OPTION_FLAG("--json", &json)};
+    st_opts_t spec = {opts, 1, pos, 1, 1, 0};
+    int rc = st_opts_parse(&spec, cli);
+    if (rc != ST_OPTS_RUN) return rc;
+    st_inspect_t r;
+    st_error_t err = {0};
+    if (st_inspect(pos[0], &r, &err) != ST_OK) return fail(&err);
+    if (json) {
+        char *s = st_inspect_json(&r);
+        if (s) printf("%s\n", s);
+        free(s);
+    } else {
+        st_inspect_print(stdout, &r);
+    }
+    int n_problems = r.n_problems;
+    st_inspect_free(&r);
+    if (n_problems > 0) {
+        fflush(stdout);
+        fprintf(stderr, "strata: %s: %d problem%s would make training fail (listed above)\n", pos[0], n_problems,
+                n_problems == 1 ? "" : "s");
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* eval_checkpoint.h — a trained model's metrics on a dataset (what `strata eval` runs): the
+ * model and loss rebuilt from a checkpoint, the requested rows read, scaled and standardised as
+ * in training, evaluated over the ranks, and the report (metrics.json, per_class.csv,
+ * confusion.csv and a printed summary) written by rank 0. */
+#ifndef ST_EVAL_CHECKPOINT_H
+#define ST_EVAL_CHECKPOINT_H
+
+#include <stdio.h>
+
+#include "mpi/comm.h"
+#include "st_error.h"
+
+typedef struct {
+    const char *checkpoint; /* a checkpoint file (<run>/checkpoints/best.h5, ...) */
+    const char *data;       /* a dataset in strata's format */
+    const char *split;      /* "test", "val", "train" or "all" */
+    const char *out_dir;    /* NULL: <run folder>/eval-<data name>-<split> */
+    FILE *out;              /* rank 0 prints the summary and the per-class table here */
+} st_eval_request_t;
+
+/* 1 when `split` is one of test, val, train, all. */
+int st_eval_split_valid(const char *split);
+
+/* Collective over c. The split: "all" is every row; test/val/train are the parts the training run
+ * used — the file's /split when it has one, else the split recomputed from the checkpoint's seed
+ * and fractions. Each rank evaluates a block of the rows. On failure every rank returns an error
+ * (the checkpoint or dataset at fault named, or a class or parameter count that does not fit). */
+st_status_t st_eval_checkpoint(const st_eval_request_t *req, const st_comm_t *c, st_error_t *err);
+
+#endif
