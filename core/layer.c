@@ -88,6 +88,7 @@ st_status_t st_layer_build(st_layer_t *L, const cJSON *obj, const char *path, co
     L->in_shape = in;
     L->n_classes = n_classes;
     L->next_type = next_type;
+    L->next_kind = next_type ? st_layer_kind_find(next_type) : NULL;
     static const char *const skip[] = {"type", "name", NULL};
     ST_TRY(st_schema_read(L->kind->keys, L->kind->n_keys, obj, path, skip, L->opt, err));
     return L->kind->setup(L, err);

@@ -76,6 +76,9 @@ typedef struct st_layer_kind {
      *                 (stats [M, stride], the first stats_floats of each record), combined in
      *                 record order; each ghost batch had `samples` samples. */
     int (*stats_floats)(const st_layer_t *L);
+    /* 1: the layer subtracts each channel's batch mean, so a bias just before it has no effect
+     * (a dense layer before it then defaults to no bias). */
+    int absorbs_bias;
     void (*stats_save)(const st_layer_t *L, int group, double *out);
     void (*stats_pool)(st_layer_t *L, const double *stats, int M, size_t stride, long samples);
 } st_layer_kind_t;
@@ -88,6 +91,7 @@ struct st_layer {
     st_val_t opt[ST_MAX_KEYS];    /* option values, indexed like kind->keys */
     int n_classes;                /* dataset's class count (for units: "classes"); 0 = unknown */
     const char *next_type;        /* type of the layer that follows in the same chain, or NULL */
+    const struct st_layer_kind *next_kind; /* its kind (NULL when none or unknown) */
     st_shape_t in_shape, out_shape;
     int n_params;
     st_tensor_view_t params[ST_MAX_PARAMS];

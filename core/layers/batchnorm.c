@@ -294,4 +294,5 @@ const st_layer_kind_t st_kind_batchnorm = {
     .keys = batchnorm_keys, .n_keys = N_KEYS, .setup = batchnorm_setup, .init = batchnorm_init,
     .forward = batchnorm_layer_forward, .backward = batchnorm_layer_backward,
     .stats_floats = batchnorm_stats_floats, .stats_save = batchnorm_stats_save, .stats_pool = batchnorm_stats_pool,
+    .absorbs_bias = 1,
 };

@@ -64,7 +64,7 @@ static st_status_t dense_setup(st_layer_t *L, st_error_t *err) {
     int K = st_shape_channels(L->in_shape);
     L->out_shape = L->in_shape.rank == 1 ? st_shape1((int)units) : st_shape2(L->in_shape.d[0], (int)units);
     int has_bias = L->opt[K_BIAS].is_set ? L->opt[K_BIAS].b
-                                         : !(L->next_type && strcmp(L->next_type, "batchnorm") == 0);
+                                         : !(L->next_kind && L->next_kind->absorbs_bias);
     st_layer_add_param(L, "weight", (size_t)units * K, 1);
     if (has_bias) st_layer_add_param(L, "bias", (size_t)units, 0);
     L->params[0].l2 = (float)L->opt[K_L2].num;
