@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "mpi/comm.h"
 #include "sharding/data.h"
 
@@ -25,11 +26,7 @@ static int failures = 0;
         }                                                                 \
     } while (0)
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
+static uint64_t fnv(uint64_t h, const void *p, size_t n) { return st_fnv1a64(h, p, n); }
 
 /* Class c has weight c+1 (imbalanced), X[i][j] = i + j/10 so a row names its id; with
  * nan_row >= 0 that row's feature 2 is NaN. */
@@ -101,7 +98,7 @@ int main(int argc, char **argv) {
         CHECK(d.S == 8 && d.micro_batch == 10, "S %d micro %d", d.S, d.micro_batch);
         for (int p = 0; p < 3; p++) check_part_cover(&c, &d, p);
         check_rows(&c, &d);
-        uint64_t h = fnv(1469598103934665603ull, d.shards.shard_of, sizeof(int32_t) * (size_t)d.shards.n_train);
+        uint64_t h = fnv(ST_FNV1A64_STRATA_BASIS, d.shards.shard_of, sizeof(int32_t) * (size_t)d.shards.n_train);
         if (c.rank == 0) printf("digest shardmap %016llx\n", (unsigned long long)h);
         st_data_free(&d);
     }
@@ -110,7 +107,7 @@ int main(int argc, char **argv) {
     rc = st_data_load(&d, &cfg, &c, &err);
     CHECK(rc == ST_OK, "st_data_load with standardisation: %s", err.msg);
     if (rc == ST_OK) {
-        uint64_t h = fnv(fnv(1469598103934665603ull, d.mean, sizeof(double) * D), d.std, sizeof(double) * D);
+        uint64_t h = fnv(fnv(ST_FNV1A64_STRATA_BASIS, d.mean, sizeof(double) * D), d.std, sizeof(double) * D);
         if (c.rank == 0) printf("digest stats %016llx mean0 %.17g std0 %.17g\n", (unsigned long long)h, d.mean[0], d.std[0]);
         st_data_free(&d);
     }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "jobs/engine.h"
 #include "mpi/comm.h"
 #include "philox.h"
@@ -202,9 +203,7 @@ int main(int argc, char **argv) {
     for (int t = 0; t < 3; t++) step(&r, &c, t);
     check_identical_across_ranks(&c, st_model_buffers(r.model), st_model_buffer_floats(r.model), "batchnorm buffers");
     check_identical_across_ranks(&c, st_model_params(r.model), st_model_param_floats(r.model), "parameters with batchnorm");
-    uint64_t h = 1469598103934665603ull;
-    const unsigned char *bytes = (const unsigned char *)st_model_params(r.model);
-    for (size_t i = 0; i < st_model_param_floats(r.model) * sizeof(float); i++) h = (h ^ bytes[i]) * 1099511628211ull;
+    uint64_t h = st_fnv1a64(ST_FNV1A64_STRATA_BASIS, st_model_params(r.model), st_model_param_floats(r.model) * sizeof(float));
     if (c.rank == 0) printf("digest bn-params %016llx\n", (unsigned long long)h);
     run_close(&r);
 

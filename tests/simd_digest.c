@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "hash.h"
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
 #include "layers/dropout.h"
@@ -21,10 +22,7 @@
 #include "train_step.h"
 
 static uint64_t fnv1a(const void *p, size_t n_bytes) {
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n_bytes; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
+    return st_fnv1a64(ST_FNV1A64_STRATA_BASIS, p, n_bytes);
 }
 
 static void print_hash(const char *name, const float *x, size_t n) {
