@@ -399,7 +399,7 @@ static void assert_marker(const char *p) {
 static void test_write_refuses_bad_specs(void **state) {
     (void)state;
     enum { N = 6 };
-    float X[N * 2];
+    float X[N * 3]; /* room for the [1, 3] rows below */
     int32_t y[N];
     st_dataset_spec_t s;
     fill_spec(&s, N, st_shape1(2), X, y, 3);
