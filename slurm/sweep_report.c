@@ -183,7 +183,7 @@ enum { NC = 8 }; /* columns: task, overrides, best val acc, val loss, at epoch, 
 
 static void cells(char cell[NC][256], const row_t *r) {
     snprintf(cell[0], 256, "%s", r->task);
-    snprintf(cell[1], 256, "%s", r->overrides[0] ? r->overrides : "-");
+    snprintf(cell[1], 256, "%.255s", r->overrides[0] ? r->overrides : "-"); /* a long list is cut */
     pct(cell[2], 256, r->best_acc);
     if (isnan(r->best_loss)) snprintf(cell[3], 256, "-");
     else snprintf(cell[3], 256, "%.4f", r->best_loss);
