@@ -12,11 +12,12 @@
  * not use cannot be given, so its member gets the table's default, which is also
  * st_sched_config_default's. mode and threshold_mode fill mode_max and threshold_abs with their
  * index in the choices (min 0, max 1; rel 0, abs 1). Read by hand: type (picks the defaults),
- * milestones (a list), T_max and total_steps (the cosine length is derived from either). */
+ * milestones (a list), T_max and total_steps (the cosine length is derived from either),
+ * warmup_fraction (becomes warmup_steps once total_steps is known). */
 #define FIELD(member) ST_FIELD(st_sched_config_t, member)
 
 enum {
-    K_TYPE, K_WARMUP, K_WARMUP_START, K_STEP_SIZE, K_GAMMA, K_MILESTONES, K_T_MAX, K_ETA_MIN,
+    K_TYPE, K_WARMUP, K_WARMUP_FRACTION, K_WARMUP_START, K_STEP_SIZE, K_GAMMA, K_MILESTONES, K_T_MAX, K_ETA_MIN,
     K_TOTAL, K_MAX_LR, K_PCT_START, K_DIV, K_FINAL_DIV, K_MODE, K_FACTOR, K_PATIENCE,
     K_THRESHOLD, K_THRESHOLD_MODE, K_COOLDOWN, K_MIN_LR, K_EPS, N_KEYS
 };
@@ -28,6 +29,10 @@ static const st_key_t sched_keys[N_KEYS] = {
     [K_WARMUP] = {"warmup_steps", ST_K_INT, "0", 0, 1e15, NULL,
                   "linear warmup over the first W steps (torch LinearLR), then the schedule runs on t - W; "
                   "not for one_cycle", FIELD(warmup_steps)},
+    [K_WARMUP_FRACTION] = {"warmup_fraction", ST_K_NUM, "", 0, 1, NULL,
+                           "instead of warmup_steps: warm up over this fraction of total_steps (rounded, at least 1 "
+                           "step when > 0); the trainer fills total_steps with the run's length, so the warmup "
+                           "fits any dataset size; not for one_cycle"},
     [K_WARMUP_START] = {"warmup_start_factor", ST_K_NUM, "0.01", 0, 1, NULL,
                         "the first warmup step uses this times lr (torch LinearLR's default is 1/3)",
                         FIELD(warmup_start_factor)},
@@ -77,7 +82,7 @@ static const st_key_t sched_keys[N_KEYS] = {
 #define B(t) (1u << (t))
 #define ALL 0xFFFFu
 static const unsigned key_users[N_KEYS] = {
-    [K_TYPE] = ALL, [K_WARMUP] = ALL, [K_WARMUP_START] = ALL,
+    [K_TYPE] = ALL, [K_WARMUP] = ALL, [K_WARMUP_FRACTION] = ALL, [K_WARMUP_START] = ALL,
     [K_STEP_SIZE] = B(ST_SCHED_STEP),
     [K_GAMMA] = B(ST_SCHED_STEP) | B(ST_SCHED_MULTISTEP) | B(ST_SCHED_EXPONENTIAL),
     [K_MILESTONES] = B(ST_SCHED_MULTISTEP),
@@ -147,6 +152,23 @@ static st_status_t check_config(const st_sched_config_t *c, const char *path, st
     return ST_OK;
 }
 
+/* warmup_fraction f of total_steps N: warmup_steps = round(f·N), at least 1 when f > 0. */
+static st_status_t warmup_from_fraction(st_sched_config_t *cfg, const st_val_t *v, const cJSON *obj, const char *path,
+                                        st_error_t *err) {
+    if (!v[K_WARMUP_FRACTION].is_set) return ST_OK;
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(obj, "warmup_steps");
+    if (steps && !cJSON_IsNull(steps))
+        return st_fail(err, ST_ERR_CONFIG, "%s.warmup_fraction: give warmup_steps or warmup_fraction, not both", path);
+    double f = v[K_WARMUP_FRACTION].num;
+    if (!(f < 1)) return st_fail(err, ST_ERR_CONFIG, "%s.warmup_fraction: expected a number in [0, 1), got %g", path, f);
+    if (!v[K_TOTAL].is_set)
+        return st_fail(err, ST_ERR_CONFIG, "%s.warmup_fraction: needs total_steps (strata train fills it with the run's "
+                       "length)", path);
+    long n = (long)llround(f * (double)v[K_TOTAL].i);
+    cfg->warmup_steps = f > 0 && n < 1 ? 1 : n;
+    return ST_OK;
+}
+
 st_status_t st_sched_parse(const cJSON *obj, const char *path, st_sched_config_t *cfg, st_error_t *err) {
     st_val_t v[N_KEYS];
     ST_TRY(st_schema_read(sched_keys, N_KEYS, obj, path, NULL, v, err));
@@ -154,12 +176,14 @@ st_status_t st_sched_parse(const cJSON *obj, const char *path, st_sched_config_t
     st_sched_type_t type = type_of(v[K_TYPE].s, &warmup_cosine);
     for (int k = 0; k < N_KEYS; k++) {
         const cJSON *given = cJSON_GetObjectItemCaseSensitive(obj, sched_keys[k].key);
-        if (given && !cJSON_IsNull(given) && !(key_users[k] & (1u << type)))
+        int warmup_length = k == K_TOTAL && v[K_WARMUP_FRACTION].is_set; /* total_steps sizes the warmup */
+        if (given && !cJSON_IsNull(given) && !(key_users[k] & (1u << type)) && !warmup_length)
             return st_fail(err, ST_ERR_CONFIG, "%s.%s: not used by schedule type \"%s\"", path, sched_keys[k].key,
                            v[K_TYPE].s);
     }
     st_sched_config_default(cfg, type);
     ST_TRY(st_schema_fill(sched_keys, N_KEYS, v, path, cfg, err));
+    ST_TRY(warmup_from_fraction(cfg, v, obj, path, err));
     const char *t = v[K_TYPE].s;
     switch (type) {
     case ST_SCHED_CONSTANT: break;

@@ -23,7 +23,8 @@
  *                       it by eps or less; then `cooldown` evaluations are not counted. Patience
  *                       counts observe calls, not epochs. The rate is state, saved in checkpoints.
  *
- * Warmup (warmup_steps W > 0, any type but one_cycle, which has its own): for t < W the rate is
+ * Warmup (warmup_steps W > 0, any type but one_cycle, which has its own; or warmup_fraction f of
+ * total_steps N: W = round(f·N), at least 1 when f > 0): for t < W the rate is
  * lr0 · (s + (1 - s)·t/W) with s = warmup_start_factor (LinearLR(s, 1, W)); from t = W on the
  * schedule runs on t - W (SequentialLR([LinearLR, X], milestones=[W])). For reduce_on_plateau the
  * ramp scales the current plateau rate instead of lr0. */

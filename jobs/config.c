@@ -312,8 +312,8 @@ static st_status_t parse_schedule(st_run_config_t *cfg, const cJSON *obj, long t
     int cosine = cJSON_IsString(type) &&
                  (strcmp(type->valuestring, "cosine") == 0 || strcmp(type->valuestring, "warmup_cosine") == 0);
     int one_cycle = cJSON_IsString(type) && strcmp(type->valuestring, "one_cycle") == 0;
-    int needs = cJSON_IsObject(obj) && (cosine || one_cycle) && !item(obj, "total_steps") &&
-                !(cosine && item(obj, "T_max"));
+    int needs = cJSON_IsObject(obj) && !item(obj, "total_steps") &&
+                (((cosine || one_cycle) && !(cosine && item(obj, "T_max"))) || item(obj, "warmup_fraction"));
     if (!needs) return st_sched_parse(obj, "schedule", &cfg->sched, err);
 
     long length = total_steps;

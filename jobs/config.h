@@ -19,8 +19,9 @@
  * and says when the value came from --set:
  *   configs/x.json: train.batch_size (--set train.batch_size=abc): expected a positive integer, got "abc"
  *
- * Schedule length: cosine, warmup_cosine and one_cycle need the number of optimizer steps. When
- * the schedule gives neither T_max nor total_steps it is the run's length: the config is loaded
+ * Schedule length: cosine, warmup_cosine and one_cycle need the number of optimizer steps, and so
+ * does a warmup_fraction (of any type). When the schedule gives neither T_max nor total_steps (a
+ * warmup_fraction: no total_steps) it is the run's length: the config is loaded
  * with sched_needs_total_steps = 1 (and sched.T_max = sched.total_steps = 0, impossible values
  * for a parsed schedule), validated with a stand-in length, and the trainer, once it knows
  * epochs × steps_per_epoch, calls st_config_set_total_steps. The resolved tree keeps the

@@ -274,7 +274,33 @@ static void test_parse_defaults(void **st) {
     assert_true(s.cfg.type == ST_SCHED_COSINE && s.cfg.T_max == 45 && s.cfg.warmup_start_factor == 0.01);
     int n_keys;
     assert_non_null(st_sched_keys(&n_keys));
-    assert_int_equal(n_keys, 21);
+    assert_int_equal(n_keys, 22);
+}
+
+/* warmup_fraction f of total_steps N is warmup_steps round(f·N), at least 1 when f > 0, for any
+ * type; with warmup_cosine the cosine then runs over N - W steps. */
+static void test_warmup_fraction(void **st) {
+    (void)st;
+    st_sched_t s;
+    sched_from_text(&s, "{\"type\":\"warmup_cosine\",\"warmup_fraction\":0.0318,\"total_steps\":6300}", 0.1);
+    assert_true(s.cfg.warmup_steps == 200 && s.cfg.T_max == 6100);
+    sched_from_text(&s, "{\"type\":\"warmup_cosine\",\"warmup_fraction\":0.0318,\"total_steps\":150}", 0.1);
+    assert_true(s.cfg.warmup_steps == 5 && s.cfg.T_max == 145);
+    sched_from_text(&s, "{\"type\":\"step\",\"step_size\":10,\"warmup_fraction\":0.001,\"total_steps\":20}", 0.1);
+    assert_int_equal(s.cfg.warmup_steps, 1);
+    sched_from_text(&s, "{\"type\":\"constant\",\"warmup_fraction\":0,\"total_steps\":20}", 0.1);
+    assert_int_equal(s.cfg.warmup_steps, 0);
+    /* the same rates as warmup_steps = 200 */
+    st_sched_t a, b;
+    sched_from_text(&a, "{\"type\":\"warmup_cosine\",\"warmup_fraction\":0.0318,\"total_steps\":6300}", 0.1);
+    sched_from_text(&b, "{\"type\":\"warmup_cosine\",\"warmup_steps\":200,\"total_steps\":6300}", 0.1);
+    for (long t = 0; t < 6300; t += 7) assert_true(st_sched_lr(&a, t) == st_sched_lr(&b, t));
+    expect_error("{\"type\":\"warmup_cosine\",\"warmup_fraction\":0.1,\"warmup_steps\":5,\"total_steps\":50}",
+                 "schedule.warmup_fraction: give warmup_steps or warmup_fraction, not both");
+    expect_error("{\"type\":\"step\",\"step_size\":3,\"warmup_fraction\":0.1}",
+                 "schedule.warmup_fraction: needs total_steps (strata train fills it with the run's length)");
+    expect_error("{\"warmup_fraction\":1,\"total_steps\":50}", "schedule.warmup_fraction: expected a number in [0, 1), got 1");
+    expect_error("{\"type\":\"step\",\"step_size\":3,\"total_steps\":50}", "schedule.total_steps: not used by schedule type \"step\"");
 }
 
 int main(void) {
@@ -300,6 +326,7 @@ int main(void) {
         cmocka_unit_test(test_state_save_restore),
         cmocka_unit_test(test_plateau_with_warmup),
         cmocka_unit_test(test_parse_errors_name_the_path),
+        cmocka_unit_test(test_warmup_fraction),
         cmocka_unit_test(test_parse_defaults),
     };
     return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
