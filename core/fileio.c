@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 char *st_read_file(const char *path, size_t *n, st_error_t *err) {
+    if (st_is_dir(path)) return st_fail(err, ST_ERR_IO, "%s: is a folder, not a file", path), NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno)), NULL;
     size_t cap = 1 << 16, len = 0;

@@ -272,3 +272,28 @@ void st_schema_markdown(FILE *out, const st_key_t *keys, int n_keys) {
         fprintf(out, "| `%s` | %s | `%s` | %s |\n", keys[i].key, type, def, keys[i].help);
     }
 }
+
+/* ---- duplicate keys ---- */
+
+static void child_path(char *out, size_t size, const char *path, const cJSON *parent, const cJSON *child, int index) {
+    if (cJSON_IsArray(parent)) snprintf(out, size, "%s[%d]", path, index);
+    else if (path[0]) snprintf(out, size, "%s.%s", path, child->string);
+    else snprintf(out, size, "%s", child->string);
+}
+
+st_status_t st_json_check_unique_keys(const cJSON *root, const char *path, st_error_t *err) {
+    if (cJSON_IsObject(root))
+        for (const cJSON *a = root->child; a; a = a->next)
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (a->string && b->string && strcmp(a->string, b->string) == 0)
+                    return st_fail(err, ST_ERR_CONFIG, "%s%sthe key \"%s\" appears twice", path, path[0] ? ": " : "",
+                                   a->string);
+    int i = 0;
+    for (const cJSON *c = root->child; c && (cJSON_IsObject(root) || cJSON_IsArray(root)); c = c->next, i++) {
+        if (!cJSON_IsObject(c) && !cJSON_IsArray(c)) continue;
+        char sub[512];
+        child_path(sub, sizeof sub, path, root, c, i);
+        ST_TRY(st_json_check_unique_keys(c, sub, err));
+    }
+    return ST_OK;
+}

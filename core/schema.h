@@ -97,6 +97,11 @@ st_status_t st_schema_read(const st_key_t *keys, int n_keys, const cJSON *obj, c
 st_status_t st_schema_fill(const st_key_t *keys, int n_keys, const st_val_t *vals, const char *path, void *dst,
                            st_error_t *err);
 
+/* Fails (ST_ERR_CONFIG) when an object in the tree under `root` has a key twice (cJSON keeps both
+ * and reads the first): "model.layers[2]: the key \"units\" appears twice". `path` names root
+ * ("" for a document). */
+st_status_t st_json_check_unique_keys(const cJSON *root, const char *path, st_error_t *err);
+
 /* Index of `key` in the table, or -1. */
 int st_schema_find(const st_key_t *keys, int n_keys, const char *key);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "sharding/shards.h"
 
 /* ---- key tables ---- */
@@ -612,6 +613,12 @@ fail:
     return rc;
 }
 
+/* A value meant as JSON (an object, a list or a quoted string) rather than plain text. */
+static int looks_like_json(const char *value) {
+    char c = value[strspn(value, " \t")];
+    return c == '{' || c == '[' || c == '"';
+}
+
 st_status_t st_config_apply_set(cJSON *root, const char *arg, st_error_t *err) {
     const char *eq = strchr(arg, '=');
     if (!eq) return st_fail(err, ST_ERR_CONFIG, "--set %s: expected key.path=value (no equals sign)", arg);
@@ -653,6 +660,9 @@ st_status_t st_config_apply_set(cJSON *root, const char *arg, st_error_t *err) {
         if (last) {
             const char *value = eq + 1, *end = NULL;
             cJSON *v = cJSON_ParseWithOpts(value, &end, 1);
+            if (!v && looks_like_json(value))
+                return st_fail(err, ST_ERR_CONFIG, "--set %s: the value starts like JSON but is not valid JSON (at "
+                               "character %ld)", arg, (long)(end ? end - value : 0) + 1);
             if (!v) v = cJSON_CreateString(value);
             if (!v) return st_fail(err, ST_ERR_NOMEM, "--set %s: out of memory", arg);
             if (tok[i].key[0]) {
@@ -702,12 +712,18 @@ void st_config_free(st_run_config_t *cfg) {
 }
 
 static void parse_error(const char *text, const char *pos, const char *source, st_error_t *err) {
-    int line = 1, col = 1;
+    int line = 1, col = 1, depth = 0, in_string = 0;
     for (const char *p = text; pos && *p && p < pos; p++) {
         if (*p == '\n') line++, col = 1;
         else col++;
+        if (in_string) in_string = !(*p == '"' && p[-1] != '\\');
+        else if (*p == '"') in_string = 1;
+        else depth += (*p == '{' || *p == '[') - (*p == '}' || *p == ']');
     }
-    st_fail(err, ST_ERR_CONFIG, "%s: not valid JSON at line %d, column %d", source, line, col);
+    if (depth >= CJSON_NESTING_LIMIT)
+        st_fail(err, ST_ERR_CONFIG, "%s: JSON nested deeper than %d levels at line %d, column %d", source,
+                CJSON_NESTING_LIMIT, line, col);
+    else st_fail(err, ST_ERR_CONFIG, "%s: not valid JSON at line %d, column %d", source, line, col);
 }
 
 st_status_t st_config_from_json(const char *json_text, const char *source_name, const char *const *overrides,
@@ -719,6 +735,11 @@ st_status_t st_config_from_json(const char *json_text, const char *source_name, 
     cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
     if (!root) {
         parse_error(json_text, end, source, err);
+        return ST_ERR_CONFIG;
+    }
+    if (st_json_check_unique_keys(root, "", err) != ST_OK) {
+        cJSON_Delete(root);
+        st_error_prefix(err, "%s", source);
         return ST_ERR_CONFIG;
     }
     for (int o = 0; o < n_overrides; o++) {
@@ -744,6 +765,7 @@ st_status_t st_config_from_json(const char *json_text, const char *source_name, 
 st_status_t st_config_load(const char *path, const char *const *overrides, int n_overrides, st_run_config_t *cfg,
                            st_error_t *err) {
     memset(cfg, 0, sizeof *cfg);
+    if (st_is_dir(path)) return st_fail(err, ST_ERR_IO, "%s: is a folder, expected a config file (JSON)", path);
     FILE *f = fopen(path, "rb");
     if (!f) return st_fail(err, ST_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     char *text = NULL;
