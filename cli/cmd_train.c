@@ -60,12 +60,13 @@ int st_cmd_train(const st_cli_t *cli) {
     if (c.rank == 0 && blis.warning[0]) fprintf(stderr, "strata: warning: %s\n", blis.warning);
     st_run_config_t cfg;
     st_status_t st = st_comm_agree(&c, st_config_load(a.config, a.overrides.items, a.overrides.n, &cfg, &err), &err);
+    int config_failed = st != ST_OK; /* every rank read the same file: rank 0 alone says why */
     st_train_result_t res;
     if (st == ST_OK) {
         st_train_options_t opt = {a.resume, a.stop_after_steps, &blis, STRATA_VERSION, STRATA_COMMIT, &startup};
         st = st_train_run(&cfg, &c, &opt, &res, &err);
     }
-    if (st != ST_OK) report(&c, &err);
+    if (st != ST_OK && (!config_failed || c.rank == 0)) report(&c, &err);
     else if (c.rank == 0) {
         if (res.stopped_after_steps) printf("stopped after %d steps; continue with --resume auto\n", a.stop_after_steps);
         if (res.preempted) printf("preempted (signal %d): checkpointed; continue with --resume auto\n", st_signals_pending());

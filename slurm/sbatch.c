@@ -379,6 +379,9 @@ static st_status_t submit(const job_t *j, FILE *out, FILE *log, st_error_t *err)
 static st_status_t finish(const job_t *j, FILE *out, FILE *log, st_error_t *err) {
     const st_sbatch_request_t *a = j->req;
     if (j->note) fprintf(j->info, "note: %s %s %s\n", j->is_sweep ? "sweep folder" : "run folder", j->run_dir, j->note);
+    if (!st_exists(j->cfg.data.path))
+        fprintf(log, "strata sbatch: warning: data.path %s does not exist here (fine when the job's nodes see it there, or a "
+                     "job this one waits for makes it)\n", j->cfg.data.path);
     if (a->grace_s < 60)
         fprintf(log, "strata sbatch: warning: --grace %d s is short: Slurm checks time limits every 30 s, so the signal "
                      "may come up to 30 s off (docs/slurm-jobs.md)\n", a->grace_s);
