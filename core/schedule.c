@@ -13,11 +13,12 @@
  * st_sched_config_default's. mode and threshold_mode fill mode_max and threshold_abs with their
  * index in the choices (min 0, max 1; rel 0, abs 1). Read by hand: type (picks the defaults),
  * milestones (a list), T_max and total_steps (the cosine length is derived from either),
- * warmup_fraction (becomes warmup_steps once total_steps is known). */
+ * warmup_fraction (becomes warmup_steps once total_steps is known). warmup_epochs is documented
+ * here but resolved by the run config (jobs/config.c), which knows the epoch's length. */
 #define FIELD(member) ST_FIELD(st_sched_config_t, member)
 
 enum {
-    K_TYPE, K_WARMUP, K_WARMUP_FRACTION, K_WARMUP_START, K_STEP_SIZE, K_GAMMA, K_MILESTONES, K_T_MAX, K_ETA_MIN,
+    K_TYPE, K_WARMUP, K_WARMUP_FRACTION, K_WARMUP_EPOCHS, K_WARMUP_START, K_STEP_SIZE, K_GAMMA, K_MILESTONES, K_T_MAX, K_ETA_MIN,
     K_TOTAL, K_MAX_LR, K_PCT_START, K_DIV, K_FINAL_DIV, K_MODE, K_FACTOR, K_PATIENCE,
     K_THRESHOLD, K_THRESHOLD_MODE, K_COOLDOWN, K_MIN_LR, K_EPS, N_KEYS
 };
@@ -33,6 +34,10 @@ static const st_key_t sched_keys[N_KEYS] = {
                            "instead of warmup_steps: warm up over this fraction of total_steps (rounded, at least 1 "
                            "step when > 0); the trainer fills total_steps with the run's length, so the warmup "
                            "fits any dataset size; not for one_cycle"},
+    [K_WARMUP_EPOCHS] = {"warmup_epochs", ST_K_NUM, "", 0, 1e9, NULL,
+                         "instead of warmup_steps: warm up over this many epochs (may be fractional; rounded to "
+                         "steps, at least 1 when > 0); strata train turns it into warmup_steps from the epoch's "
+                         "length, so raising train.epochs on a resume leaves it as it was; not for one_cycle"},
     [K_WARMUP_START] = {"warmup_start_factor", ST_K_NUM, "0.01", 0, 1, NULL,
                         "the first warmup step uses this times lr (torch LinearLR's default is 1/3)",
                         FIELD(warmup_start_factor)},
@@ -82,7 +87,7 @@ static const st_key_t sched_keys[N_KEYS] = {
 #define B(t) (1u << (t))
 #define ALL 0xFFFFu
 static const unsigned key_users[N_KEYS] = {
-    [K_TYPE] = ALL, [K_WARMUP] = ALL, [K_WARMUP_FRACTION] = ALL, [K_WARMUP_START] = ALL,
+    [K_TYPE] = ALL, [K_WARMUP] = ALL, [K_WARMUP_FRACTION] = ALL, [K_WARMUP_EPOCHS] = ALL, [K_WARMUP_START] = ALL,
     [K_STEP_SIZE] = B(ST_SCHED_STEP),
     [K_GAMMA] = B(ST_SCHED_STEP) | B(ST_SCHED_MULTISTEP) | B(ST_SCHED_EXPONENTIAL),
     [K_MILESTONES] = B(ST_SCHED_MULTISTEP),
@@ -155,6 +160,9 @@ static st_status_t check_config(const st_sched_config_t *c, const char *path, st
 /* warmup_fraction f of total_steps N: warmup_steps = round(f·N), at least 1 when f > 0. */
 static st_status_t warmup_from_fraction(st_sched_config_t *cfg, const st_val_t *v, const cJSON *obj, const char *path,
                                         st_error_t *err) {
+    if (v[K_WARMUP_EPOCHS].is_set)
+        return st_fail(err, ST_ERR_CONFIG, "%s.warmup_epochs: needs the epoch's length (strata train turns it into "
+                       "warmup_steps)", path);
     if (!v[K_WARMUP_FRACTION].is_set) return ST_OK;
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(obj, "warmup_steps");
     if (steps && !cJSON_IsNull(steps))

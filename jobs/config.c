@@ -304,43 +304,85 @@ static st_status_t read_section(const section_t *s, const cJSON *obj, st_val_t *
 
 /* ---- schedule ---- */
 
-/* Parses the schedule. total_steps > 0 is the run's length, used when the schedule needs a
- * length and gives none; total_steps 0 (not known yet) validates with a stand-in length and
- * marks the config (sched_needs_total_steps, T_max = total_steps = 0). */
+/* warmup_epochs E in the schedule copy becomes warmup_steps round(E × steps per epoch), at least 1
+ * when E > 0; steps_per_epoch 0 (not known yet) uses a stand-in that validates the rest. */
+static st_status_t warmup_epochs_to_steps(cJSON *copy, long steps_per_epoch, st_error_t *err) {
+    const cJSON *e = item(copy, "warmup_epochs");
+    if (!e) return ST_OK;
+    if (item(copy, "warmup_steps") || item(copy, "warmup_fraction"))
+        return st_fail(err, ST_ERR_CONFIG, "schedule.warmup_epochs: give one of warmup_steps, warmup_fraction and "
+                       "warmup_epochs");
+    if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) || e->valuedouble > 1e9) {
+        char got[80];
+        describe_got(e, got, sizeof got);
+        return st_fail(err, ST_ERR_CONFIG, "schedule.warmup_epochs: expected a number >= 0, got %s", got);
+    }
+    double steps = e->valuedouble * (double)(steps_per_epoch > 0 ? steps_per_epoch : 1);
+    long w = e->valuedouble > 0 && steps < 1 ? 1 : (long)llround(steps);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "warmup_epochs");
+    cJSON_AddItemToObject(copy, "warmup_steps", cJSON_CreateNumber((double)w));
+    return ST_OK;
+}
+
+/* Parses the schedule for a run of total_steps optimizer steps (0: not known yet). The run's
+ * length is added as total_steps when the schedule needs a length and gives none (cosine,
+ * one_cycle, warmup_fraction), and warmup_epochs becomes warmup_steps. Without the length, a
+ * stand-in validates the schedule and the config is marked (sched_needs_total_steps; when the
+ * length itself was missing, T_max = total_steps = 0). */
 static st_status_t parse_schedule(st_run_config_t *cfg, const cJSON *obj, long total_steps, st_error_t *err) {
     cfg->sched_needs_total_steps = 0;
     const cJSON *type = item(obj, "type");
     int cosine = cJSON_IsString(type) &&
                  (strcmp(type->valuestring, "cosine") == 0 || strcmp(type->valuestring, "warmup_cosine") == 0);
     int one_cycle = cJSON_IsString(type) && strcmp(type->valuestring, "one_cycle") == 0;
-    int needs = cJSON_IsObject(obj) && !item(obj, "total_steps") &&
-                (((cosine || one_cycle) && !(cosine && item(obj, "T_max"))) || item(obj, "warmup_fraction"));
-    if (!needs) return st_sched_parse(obj, "schedule", &cfg->sched, err);
+    int needs_length = cJSON_IsObject(obj) && !item(obj, "total_steps") &&
+                       (((cosine || one_cycle) && !(cosine && item(obj, "T_max"))) || item(obj, "warmup_fraction"));
+    int needs_epoch = cJSON_IsObject(obj) && item(obj, "warmup_epochs");
+    if (!needs_length && !needs_epoch) return st_sched_parse(obj, "schedule", &cfg->sched, err);
 
-    long length = total_steps;
-    if (length <= 0) { /* stand-in: long enough for any warmup the parser accepts */
-        const cJSON *w = item(obj, "warmup_steps");
-        length = 1000000 + (cJSON_IsNumber(w) && w->valuedouble > 0 && w->valuedouble < 1e15 ? (long)w->valuedouble : 0);
-    }
     cJSON *copy = cJSON_Duplicate(obj, 1);
-    cJSON_AddItemToObject(copy, "total_steps", cJSON_CreateNumber((double)length));
-    st_status_t rc = st_sched_parse(copy, "schedule", &cfg->sched, err);
+    if (!copy) return st_fail(err, ST_ERR_NOMEM, "schedule: out of memory");
+    st_status_t rc = warmup_epochs_to_steps(copy, total_steps > 0 ? total_steps / cfg->train.epochs : 0, err);
+    if (rc == ST_OK && needs_length) {
+        long length = total_steps;
+        if (length <= 0) { /* stand-in: long enough for any warmup the parser accepts */
+            const cJSON *w = item(copy, "warmup_steps");
+            length = 1000000 + (cJSON_IsNumber(w) && w->valuedouble > 0 && w->valuedouble < 1e15 ? (long)w->valuedouble : 0);
+        }
+        cJSON_AddItemToObject(copy, "total_steps", cJSON_CreateNumber((double)length));
+    }
+    if (rc == ST_OK) rc = st_sched_parse(copy, "schedule", &cfg->sched, err);
     cJSON_Delete(copy);
     if (rc != ST_OK) return rc;
     if (total_steps <= 0) {
         cfg->sched_needs_total_steps = 1;
-        cfg->sched.T_max = 0;
-        cfg->sched.total_steps = 0;
+        if (needs_length) cfg->sched.T_max = 0, cfg->sched.total_steps = 0;
     }
     return ST_OK;
 }
 
+/* The warmup the schedule asks for, in steps, for a run of total_steps (before parsing it). */
+static long warmup_wanted(const st_run_config_t *cfg, const cJSON *obj, long total_steps) {
+    const cJSON *w = item(obj, "warmup_steps"), *e = item(obj, "warmup_epochs"), *f = item(obj, "warmup_fraction");
+    if (cJSON_IsNumber(w)) return (long)w->valuedouble;
+    if (cJSON_IsNumber(e)) return (long)llround(e->valuedouble * (double)(total_steps / cfg->train.epochs));
+    if (cJSON_IsNumber(f)) return (long)llround(f->valuedouble * (double)total_steps);
+    return 0;
+}
+
 st_status_t st_config_set_total_steps(st_run_config_t *cfg, long total_steps, st_error_t *err) {
-    if (!cfg->sched_needs_total_steps) return ST_OK;
     if (total_steps < 1)
         return st_fail(err, ST_ERR_CONFIG, "schedule: the run has %ld optimizer steps; a schedule needs at least 1",
                        total_steps);
-    st_status_t rc = parse_schedule(cfg, item(cfg->json, "schedule"), total_steps, err);
+    const cJSON *obj = item(cfg->json, "schedule");
+    long warmup = warmup_wanted(cfg, obj, total_steps);
+    if (warmup >= total_steps)
+        return st_fail(err, ST_ERR_CONFIG, "schedule: a warmup of %ld steps does not fit this run of %ld optimizer steps "
+                       "(train.epochs %ld x %ld steps per epoch): give warmup_fraction or warmup_epochs (they scale with "
+                       "the data), fewer warmup steps, or more epochs", warmup, total_steps, cfg->train.epochs,
+                       total_steps / cfg->train.epochs);
+    if (!cfg->sched_needs_total_steps) return ST_OK;
+    st_status_t rc = parse_schedule(cfg, obj, total_steps, err);
     if (rc != ST_OK) {
         cfg->sched_needs_total_steps = 1;
         st_error_prefix(err, "the run's length (%ld optimizer steps) as schedule.total_steps", total_steps);

@@ -221,7 +221,7 @@ static void test_unknown_keys(void **state) {
               "--set optimizer.weight_decy=0.1: optimizer: unknown key \"weight_decy\" (did you mean \"weight_decay\"?); "
               "known keys: type, lr, momentum, nesterov, betas, eps, weight_decay, decay_norm_and_bias, groups");
     set_fails("schedule.warmup=10",
-              "--set schedule.warmup=10: schedule: unknown key \"warmup\"; known keys: type, warmup_steps, warmup_fraction, "
+              "--set schedule.warmup=10: schedule: unknown key \"warmup\"; known keys: type, warmup_steps, warmup_fraction, warmup_epochs, "
               "warmup_start_factor, step_size, gamma, milestones, T_max, eta_min, total_steps, max_lr, pct_start, "
               "div_factor, final_div_factor, mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps");
 }
@@ -391,7 +391,7 @@ static void test_shipped_configs(void **state) {
     assert_int_equal(c.optim.type, ST_OPTIM_ADAMW);
     assert_true(c.optim.lr == 1e-3 && c.optim.weight_decay == 0.01);
     assert_int_equal(c.sched.type, ST_SCHED_COSINE);
-    assert_int_equal(c.sched_needs_total_steps, 1); /* warmup_fraction and the cosine need the run's length */
+    assert_int_equal(c.sched_needs_total_steps, 1); /* warmup_epochs and the cosine need the run's length */
     assert_int_equal(c.sched.T_max, 0);
     assert_int_equal(c.train.epochs, 30);
     assert_int_equal(c.train.batch_size, 256);
@@ -405,7 +405,7 @@ static void test_shipped_configs(void **state) {
     /* the trainer fills the run's length: 30 epochs x 210 steps */
     assert_int_equal(st_config_set_total_steps(&c, 6300, &err), ST_OK);
     assert_int_equal(c.sched_needs_total_steps, 0);
-    assert_int_equal(c.sched.warmup_steps, 200); /* 0.0318 x 6300 */
+    assert_int_equal(c.sched.warmup_steps, 200); /* 0.952 epochs x 210 steps */
     assert_int_equal(c.sched.T_max, 6100);
     assert_int_equal(st_config_set_total_steps(&c, 100, &err), ST_OK); /* no-op now */
     assert_int_equal(c.sched.T_max, 6100);
@@ -420,8 +420,9 @@ static void test_shipped_configs(void **state) {
     const char *steps = "schedule={\"type\": \"warmup_cosine\", \"warmup_steps\": 200}";
     if (st_config_load("configs/fashion_mlp.json", &steps, 1, &c, &err) != ST_OK) fail_msg("%s", err.msg);
     assert_int_equal(st_config_set_total_steps(&c, 150, &err), ST_ERR_CONFIG);
-    assert_string_equal(err.msg, "the run's length (150 optimizer steps) as schedule.total_steps: schedule.total_steps: "
-                                 "must exceed warmup_steps (200), got 150");
+    assert_string_equal(err.msg, "schedule: a warmup of 200 steps does not fit this run of 150 optimizer steps "
+                                 "(train.epochs 30 x 5 steps per epoch): give warmup_fraction or warmup_epochs (they "
+                                 "scale with the data), fewer warmup steps, or more epochs");
     st_config_free(&c);
 
     const char *set = "data.path=build/tests/other.h5";

@@ -69,12 +69,38 @@ static void test_folder_as_config(void **state) {
     assert_string_equal(err.msg, "tests/data: is a folder, expected a config file (JSON)");
 }
 
+/* Schedule lengths that fit any dataset: warmup_epochs becomes warmup_steps from the epoch's length
+ * (here 2 epochs of 50 steps), and a warmup longer than the run is an error saying how to fix it,
+ * for every schedule type. */
+static void test_warmup_epochs_and_fit(void **state) {
+    (void)state;
+    st_run_config_t cfg;
+    st_error_t err = {0};
+    const char *epochs = "schedule={\"type\": \"warmup_cosine\", \"warmup_epochs\": 0.5}";
+    assert_int_equal(st_config_from_json(MINIMAL, "t.json", &epochs, 1, &cfg, &err), ST_OK);
+    assert_int_equal(cfg.sched_needs_total_steps, 1);
+    assert_int_equal(st_config_set_total_steps(&cfg, 100, &err), ST_OK);
+    assert_true(cfg.sched.warmup_steps == 25 && cfg.sched.T_max == 75);
+    st_config_free(&cfg);
+    const char *both = "schedule={\"type\": \"constant\", \"warmup_epochs\": 1, \"warmup_steps\": 3}";
+    fails(MINIMAL, both, "t.json: schedule.warmup_epochs (--set schedule={\"type\": \"constant\", \"warmup_epochs\": 1, "
+          "\"warmup_steps\": 3}): give one of warmup_steps, warmup_fraction and warmup_epochs");
+    const char *steps = "schedule={\"type\": \"constant\", \"warmup_steps\": 100}";
+    assert_int_equal(st_config_from_json(MINIMAL, "t.json", &steps, 1, &cfg, &err), ST_OK);
+    assert_int_equal(st_config_set_total_steps(&cfg, 100, &err), ST_ERR_CONFIG);
+    assert_string_equal(err.msg, "schedule: a warmup of 100 steps does not fit this run of 100 optimizer steps "
+                                 "(train.epochs 2 x 50 steps per epoch): give warmup_fraction or warmup_epochs (they "
+                                 "scale with the data), fewer warmup steps, or more epochs");
+    st_config_free(&cfg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_nested_too_deep),
         cmocka_unit_test(test_set_value_not_json),
         cmocka_unit_test(test_folder_as_config),
+        cmocka_unit_test(test_warmup_epochs_and_fit),
     };
     return cmocka_run_group_tests_name("config input", tests, NULL, NULL);
 }

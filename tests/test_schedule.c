@@ -274,7 +274,7 @@ static void test_parse_defaults(void **st) {
     assert_true(s.cfg.type == ST_SCHED_COSINE && s.cfg.T_max == 45 && s.cfg.warmup_start_factor == 0.01);
     int n_keys;
     assert_non_null(st_sched_keys(&n_keys));
-    assert_int_equal(n_keys, 22);
+    assert_int_equal(n_keys, 23);
 }
 
 /* warmup_fraction f of total_steps N is warmup_steps round(f·N), at least 1 when f > 0, for any
