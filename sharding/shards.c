@@ -205,13 +205,21 @@ st_status_t st_shards_plan(int *S, int *micro_batch, int64_t batch_size, int acc
     }
     if (per_step / s > 0x7fffffff)
         return st_fail(err, ST_ERR_CONFIG, "micro-batch of %lld samples is too large", (long long)(per_step / s));
-    if (n_train >= 0 && n_train < batch_size)
+    if (n_train >= 0 && n_train < batch_size) {
+        /* the largest batch that fits: a multiple of accumulation_steps (× the shards, when given) */
+        int64_t unit = (int64_t)accumulation_steps * (requested_S > 0 ? requested_S : 1), fit = n_train / unit * unit;
+        char hint[160];
+        if (fit > 0) st_format(hint, sizeof hint, "the largest batch_size that fits is %lld (--set train.batch_size=%lld)",
+                               (long long)fit, (long long)fit);
+        else st_format(hint, sizeof hint, "even one row per shard and accumulation step (%lld) does not fit: use fewer "
+                       "shards or accumulation steps", (long long)unit);
         return st_fail(err, ST_ERR_DATA,
                        "the training split has %lld samples, fewer than one global batch of %lld (%lld shards x "
                        "micro_batch %lld x accumulation_steps %d): every shard needs at least one optimizer step per "
-                       "epoch; use a smaller batch_size",
+                       "epoch; %s",
                        (long long)n_train, (long long)batch_size, (long long)s, (long long)(per_step / s),
-                       accumulation_steps);
+                       accumulation_steps, hint);
+    }
     *S = (int)s;
     *micro_batch = (int)(per_step / s);
     return ST_OK;

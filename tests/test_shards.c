@@ -217,7 +217,14 @@ static void test_plan(void **s) {
     assert_int_equal(st_shards_plan(&S, &micro, 256, 1, 0, 200, &err), ST_ERR_DATA);
     assert_string_equal(err.msg, "the training split has 200 samples, fewer than one global batch of 256 (8 shards x "
                                  "micro_batch 32 x accumulation_steps 1): every shard needs at least one optimizer "
-                                 "step per epoch; use a smaller batch_size");
+                                 "step per epoch; the largest batch_size that fits is 200 (--set "
+                                 "train.batch_size=200)");
+    assert_int_equal(st_shards_plan(&S, &micro, 256, 2, 4, 200, &err), ST_ERR_DATA); /* multiples of 4 x 2 */
+    tu_assert_contains(err.msg, "the largest batch_size that fits is 200 (--set train.batch_size=200)");
+    assert_int_equal(st_shards_plan(&S, &micro, 256, 2, 8, 199, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "the largest batch_size that fits is 192 (");
+    assert_int_equal(st_shards_plan(&S, &micro, 256, 4, 64, 100, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "even one row per shard and accumulation step (256) does not fit");
     assert_int_equal(st_shards_plan(&S, &micro, 256, 1, 0, 256, &err), ST_OK);
     assert_int_equal(st_shards_plan(&S, &micro, 0, 1, 0, -1, &err), ST_ERR_CONFIG);
 }
