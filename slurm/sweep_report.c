@@ -146,7 +146,9 @@ static void pct(char *out, size_t size, double v) {
 
 /* The rows of one argument: a sweep folder's tasks, or one run folder. */
 static st_status_t add_dir(row_t **rows, int *n, int *cap, const char *dir, st_error_t *err) {
-    if (!st_is_dir(dir)) return st_fail(err, ST_ERR_IO, "%s: no such folder", dir);
+    if (!st_is_dir(dir))
+        return st_fail(err, ST_ERR_IO, st_exists(dir) ? "%s: a file, expected a run folder or a sweep folder"
+                                                      : "%s: no such folder", dir);
     cJSON *sweep = read_json(dir, "sweep.json");
     if (sweep) {
         const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(sweep, "tasks"), *t;

@@ -109,6 +109,9 @@ static void test_sweep_report(void **s) {
     const char *missing[] = {tu_tmp_path("no-such")};
     assert_int_not_equal(st_sweep_report(stdout, missing, 1, &err), ST_OK);
     tu_assert_contains(err.msg, "no-such: no such folder");
+    const char *file[] = {"configs/tiny_test.json"};
+    assert_int_not_equal(st_sweep_report(stdout, file, 1, &err), ST_OK);
+    assert_string_equal(err.msg, "configs/tiny_test.json: a file, expected a run folder or a sweep folder");
 }
 
 static void test_folder_helpers(void **s) {
