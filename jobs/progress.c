@@ -2,7 +2,10 @@
 #include "progress.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -36,11 +39,28 @@ void st_epoch_line_print(FILE *out, const st_epoch_line_t *e) {
     fflush(out);
 }
 
+/* A terminal device: the tty, console and pseudo-terminal majors of Linux (devices.txt). */
+static int is_terminal_device(const struct stat *s) {
+    unsigned m = major(s->st_rdev);
+    return S_ISCHR(s->st_mode) && (m == 4 || m == 5 || (m >= 136 && m <= 143));
+}
+
+int st_progress_output_is_terminal(FILE *out) {
+    if (!out || !isatty(fileno(out))) return 0;
+    if (!getenv("OMPI_COMM_WORLD_SIZE")) return 1;
+    /* Under mpirun a rank's stdout is a pseudo-terminal of the launcher even when the launcher's
+     * own output goes to a file: look where the launcher (the parent) writes. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/1", (int)getppid());
+    struct stat s;
+    return stat(path, &s) == 0 && is_terminal_device(&s);
+}
+
 void st_progress_begin(st_progress_t *p, FILE *out, st_progress_mode_t mode, int epoch, int n_epochs,
                        int64_t total_steps) {
     memset(p, 0, sizeof *p);
     p->out = out;
-    p->enabled = out && (mode == ST_PROGRESS_ALWAYS || (mode == ST_PROGRESS_AUTO && isatty(fileno(out))));
+    p->enabled = out && (mode == ST_PROGRESS_ALWAYS || (mode == ST_PROGRESS_AUTO && st_progress_output_is_terminal(out)));
     p->epoch = epoch;
     p->n_epochs = n_epochs;
     p->total_steps = total_steps;

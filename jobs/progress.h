@@ -35,10 +35,15 @@ void st_epoch_line_print(FILE *out, const st_epoch_line_t *e);
 /* ---- the progress bar within an epoch --------------------------------------------------- */
 
 typedef enum {
-    ST_PROGRESS_AUTO = 0,   /* draw when `out` is a terminal (isatty) */
+    ST_PROGRESS_AUTO = 0,   /* draw when what is written to `out` reaches a terminal (st_progress_output_is_terminal) */
     ST_PROGRESS_ALWAYS,     /* draw anyway (tests) */
     ST_PROGRESS_NEVER
 } st_progress_mode_t;
+
+/* 1 when `out` is a terminal and, under Open MPI's mpirun (OMPI_COMM_WORLD_SIZE set), the
+ * launcher's own standard output is a terminal too: mpirun gives each rank a pseudo-terminal even
+ * when its output goes to a log file, which then filled with redraws. */
+int st_progress_output_is_terminal(FILE *out);
 
 #define ST_PROGRESS_MIN_INTERVAL_S 0.1
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_messages.sh — what a user reads when something is wrong (issue 12): an error every rank
 # finds identically (a bad config) is printed once, by rank 0; `strata sbatch --dry-run` warns
-# when data.path does not exist here. Prints TAP.
+# when data.path does not exist here; under mpirun with its output in a file there is no progress
+# bar (mpirun gives ranks a pseudo-terminal), and under a terminal there is. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -9,7 +10,7 @@ export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROG
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; sed 's/^/#   /' "$work/log" | tail -8; fi; }
-echo "1..2"
+echo "1..4"
 
 timeout 60 mpirun -np 2 --oversubscribe bin/strata train configs/tiny_test.json --set train.batch_size=abc > "$work/log" 2>&1
 rc=$?
@@ -20,4 +21,20 @@ bin/strata sbatch configs/tiny_test.json --set "data.path=$work/missing.h5" --se
 rc=$?
 [ $rc = 0 ] && grep -q "warning: data.path $work/missing.h5 does not exist here" "$work/log" && grep -q '^#SBATCH' "$work/log"
 ok $? "sbatch --dry-run with a data.path missing here warns and still prints the script (exit $rc)"
+
+tests/util/make_tiny.sh "$work/tiny.h5"
+bar() { # runs a 60-epoch tiny job without STRATA_PROGRESS; prints its output
+  env -u STRATA_PROGRESS mpirun -np 1 bin/strata train tests/data/train_tiny.json --set "data.path=$work/tiny.h5" \
+    --set "results_dir=$work/r" --set "name=bar-$1" --set train.epochs=60 --set train.threads=1
+}
+timeout 120 bash -c "$(declare -f bar); work=$work; bar file" > "$work/log" 2>&1
+[ "$(grep -c $'\r' "$work/log")" = 0 ] && grep -q "epoch 60/60" "$work/log"
+ok $? "mpirun with its output in a file: one line per epoch, no progress-bar redraws"
+if command -v script > /dev/null; then
+  timeout 120 script -qec "$(declare -f bar); work=$work; bar tty" /dev/null > "$work/log" 2>&1
+  [ "$(grep -c $'\r' "$work/log")" -gt 0 ]
+  ok $? "mpirun under a terminal: the progress bar is drawn"
+else
+  n=$((n+1)); echo "ok $n # skip script(1) not installed"
+fi
 exit $fail
