@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "convert_paths.h"
 #include "dataset.h"
 #include "schema.h"
 
@@ -403,6 +404,8 @@ done:
 
 st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st_csv_summary_t *sum, st_error_t *err) {
     if (sum) memset(sum, 0, sizeof *sum);
+    const char *inputs[1] = {opt->path};
+    ST_TRY(st_convert_check_output(out_path, inputs, 1, err));
     st_csv_data_t data;
     st_status_t rc = st_csv_read(opt, &data, err);
     if (rc == ST_OK) {

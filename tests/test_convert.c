@@ -197,6 +197,88 @@ static void test_convert_idx_count_mismatch(void **state) {
     assert_false(tu_exists(tu_tmp_path("mismatch.h5.tmp")));
 }
 
+static const char *write_text(const char *name, const char *text);
+
+/* Issue 12: three sizes of 0xFFFFFFFF wrapped int64 to 12.9 GB before the limit check; an
+ * image file's sizes are checked before they are multiplied. */
+static void test_idx_huge_dims(void **state) {
+    (void)state;
+    const uint32_t dims[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    const char *p = write_idx("huge.raw", 0, ST_IDX_IMAGES, 3, dims, pixels, 8);
+    expect_idx_error(p, ST_IDX_IMAGES, "IDX header sizes [4294967295, 4294967295, 4294967295] describe more than");
+    const uint32_t ldims[1] = {0xFFFFFFFFu};
+    expect_idx_error(write_idx("hugel.gz", 1, ST_IDX_LABELS, 1, ldims, labels, 6), ST_IDX_LABELS,
+                     "file is shorter than its header says");
+}
+
+/* Issue 12: bytes after the gzip stream were ignored by zlib; a second gzip member is fine. */
+static void test_idx_gzip_trailing_garbage(void **state) {
+    (void)state;
+    const uint32_t dims[3] = {6, 2, 3};
+    const char *p = write_idx("trail.gz", 1, ST_IDX_IMAGES, 3, dims, pixels, sizeof pixels);
+    FILE *f = fopen(p, "ab");
+    fputs("garbage!", f);
+    fclose(f);
+    expect_idx_error(p, ST_IDX_IMAGES, "8 bytes of trailing garbage after the gzip stream");
+    /* Two members (gzip a b > ab.gz): the header and half the data, then the rest. */
+    const char *q = tu_tmp_path("members.gz");
+    uint8_t head[16] = {0, 0, 8, 3, 0, 0, 0, 6, 0, 0, 0, 2, 0, 0, 0, 3};
+    gzFile g = gzopen(q, "wb");
+    gzwrite(g, head, 16);
+    gzwrite(g, pixels, 18);
+    gzclose(g);
+    g = gzopen(q, "ab");
+    gzwrite(g, pixels + 18, 18);
+    gzclose(g);
+    st_idx_t idx;
+    st_error_t err = {0};
+    assert_int_equal(st_idx_read(q, ST_IDX_IMAGES, &idx, &err), ST_OK);
+    assert_memory_equal(idx.data, pixels, sizeof pixels);
+    st_idx_free(&idx);
+}
+
+/* Issue 12: an output that is one of the inputs (same path, a symlink, a hard link) is refused
+ * and the input is left as it was. */
+static void test_convert_output_is_input(void **state) {
+    (void)state;
+    const uint32_t dims[3] = {6, 2, 3}, ldims[1] = {6};
+    char im[512], lb[512], ln[512], hl[512];
+    snprintf(im, sizeof im, "%s", write_idx("same-im.gz", 1, ST_IDX_IMAGES, 3, dims, pixels, sizeof pixels));
+    snprintf(lb, sizeof lb, "%s", write_idx("same-lb", 0, ST_IDX_LABELS, 1, ldims, labels, 6));
+    snprintf(ln, sizeof ln, "%s", tu_tmp_path("same-link"));
+    snprintf(hl, sizeof hl, "%s", tu_tmp_path("same-hard"));
+    assert_int_equal(symlink(lb, ln), 0);
+    assert_int_equal(link(im, hl), 0);
+    st_idx_options_t o = {.images = im, .labels = lb};
+    const char *outs[4] = {im, lb, ln, hl};
+    for (int i = 0; i < 4; i++) {
+        st_error_t err = {0};
+        assert_int_equal(st_convert_idx(outs[i], &o, NULL, &err), ST_ERR_CONFIG);
+        tu_assert_contains(err.msg, outs[i]);
+        tu_assert_contains(err.msg, i == 1 || i == 2 ? lb : im);
+        tu_assert_contains(err.msg, "the output is the input");
+    }
+    st_idx_t idx;
+    st_error_t err = {0};
+    assert_int_equal(st_idx_read(im, ST_IDX_IMAGES, &idx, &err), ST_OK); /* still an IDX file */
+    st_idx_free(&idx);
+    assert_int_equal(st_idx_read(lb, ST_IDX_LABELS, &idx, &err), ST_OK);
+    st_idx_free(&idx);
+    /* The writer's temporary is checked too: it would be truncated, then renamed away. */
+    char tmp_in[512], tmp_out[512];
+    snprintf(tmp_in, sizeof tmp_in, "%s", write_idx("t.h5.tmp", 0, ST_IDX_LABELS, 1, ldims, labels, 6));
+    snprintf(tmp_out, sizeof tmp_out, "%s", tu_tmp_path("t.h5"));
+    o.labels = tmp_in;
+    assert_int_equal(st_convert_idx(tmp_out, &o, NULL, &err), ST_ERR_CONFIG);
+    tu_assert_contains(err.msg, "its temporary file");
+    assert_true(tu_exists(tmp_in));
+    /* CSV: the same check. */
+    const char *csv = write_text("same.csv", "a,y\n1,x\n2,z\n");
+    st_csv_options_t co = {.path = csv, .label = "y"};
+    assert_int_equal(st_convert_csv(csv, &co, NULL, &err), ST_ERR_CONFIG);
+    tu_assert_contains(err.msg, "same.csv: the output is the input");
+}
+
 /* ---- CSV ---- */
 
 static const char *write_text(const char *name, const char *text) {
@@ -510,6 +592,9 @@ int main(void) {
         cmocka_unit_test(test_idx_errors),
         cmocka_unit_test(test_convert_idx_with_test_set),
         cmocka_unit_test(test_convert_idx_count_mismatch),
+        cmocka_unit_test(test_idx_huge_dims),
+        cmocka_unit_test(test_idx_gzip_trailing_garbage),
+        cmocka_unit_test(test_convert_output_is_input),
         cmocka_unit_test(test_csv_quoting_crlf_and_string_labels),
         cmocka_unit_test(test_csv_integer_labels_are_ids),
         cmocka_unit_test(test_csv_errors),
