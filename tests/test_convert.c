@@ -375,6 +375,51 @@ static void test_csv_errors(void **state) {
     expect_csv_error("huge.csv", "a,y\n1e39,x\n", "y", "1e39 is outside the float32 range");
 }
 
+/* Issue 12: cells and names that used to be accepted silently. */
+static void test_csv_bad_values_and_names(void **state) {
+    (void)state;
+    /* 1e400 overflows double: strtod gives +Inf, which was stored; "inf" itself stays allowed. */
+    expect_csv_error("inf400.csv", "a,b,y\n1,2,x\n3,1e400,y\n", "y",
+                     "inf400.csv: line 3, column \"b\": 1e400 is outside the float32 range");
+    expect_csv_error("ninf400.csv", "a,y\n-1e400,x\n", "y", "line 2, column \"a\": -1e400 is outside");
+    expect_csv_error("dup.csv", "a,b,a,y\n1,2,3,x\n", "y",
+                     "dup.csv: line 1: columns 1 and 3 are both named \"a\"; column names must be unique");
+    expect_csv_error("duplabel.csv", "y,b,y\n1,2,x\n", "y", "columns 1 and 3 are both named \"y\"");
+    expect_csv_error("nlname.csv", "\"a\nb\",y\n1,x\n", "y", "nlname.csv: line 1, column 1: the column name contains a line break");
+    expect_csv_error("utf8name.csv", "a,\xff\xfe,y\n1,2,x\n", "y", "line 1, column 2: the column name is not valid UTF-8");
+    expect_csv_error("utf8label.csv", "a,y\n1,x\n2,caf\xe9\n", "y", "line 3, column \"y\": the label is not valid UTF-8");
+    expect_csv_error("blank.csv", "\n\r\n\n", "y", "blank.csv: no header row: the file holds only 3 blank lines");
+    /* NUL bytes (a UTF-16 file looks like this) in a cell and in a name. */
+    const char *p = tu_tmp_path("nul.csv");
+    FILE *f = fopen(p, "wb");
+    fwrite("a,y\n1\0002,x\n", 1, sizeof "a,y\n1\0002,x\n" - 1, f);
+    fclose(f);
+    st_csv_options_t o = {.path = p, .label = "y", .drop_bad_rows = 1};
+    st_csv_data_t d;
+    st_error_t err = {0};
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "nul.csv: line 2, field 1: a NUL byte");
+    st_csv_free(&d);
+    f = fopen(p, "wb");
+    fwrite("a\000b,y\n1,x\n", 1, sizeof "a\000b,y\n1,x\n" - 1, f);
+    fclose(f);
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "nul.csv: line 1, field 1: a NUL byte");
+    st_csv_free(&d);
+    /* With --drop-bad-rows an out-of-range cell and a bad label drop their rows like other bad cells. */
+    o.path = write_text("drop400.csv", "a,y\n1,x\n1e400,y\n3,\xc3\x28\n4,z\n");
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.n_dropped, 2);
+    tu_assert_contains(d.first_dropped, "line 3, column \"a\": 1e400 is outside the float32 range");
+    st_csv_free(&d);
+    /* Valid UTF-8 names and labels pass. */
+    o.path = write_text("utf8ok.csv", "caf\xc3\xa9,\xe2\x82\xac,y\n1,2,\xf0\x9f\x90\x88\n3,4,x\n");
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_string_equal(d.feature_names[1], "\xe2\x82\xac");
+    st_csv_free(&d);
+}
+
 static void test_csv_drop_bad_rows(void **state) {
     (void)state;
     const char *p = write_text("bad.csv", "a,b,y\n1,2,x\n3,abc,y\n5,,z\n7,8,y\n9,10,\n");
@@ -598,6 +643,7 @@ int main(void) {
         cmocka_unit_test(test_csv_quoting_crlf_and_string_labels),
         cmocka_unit_test(test_csv_integer_labels_are_ids),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_csv_bad_values_and_names),
         cmocka_unit_test(test_csv_drop_bad_rows),
         cmocka_unit_test(test_csv_split_column),
         cmocka_unit_test(test_phases),
