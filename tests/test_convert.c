@@ -519,6 +519,11 @@ static void test_inspect_statistics(void **state) {
     assert_int_equal(r.split_counts[ST_SPLIT_TEST], 260);
     assert_int_equal(r.class_split_counts[0 * 3 + ST_SPLIT_TEST], 200);
     assert_true(fabs(r.imbalance - 1000.0) < 1e-9);
+    /* Per part (issue 12): train 1800 / 2; val empty; test has no row of class 3. */
+    assert_true(fabs(r.split_imbalance[ST_SPLIT_TRAIN] - 900.0) < 1e-9);
+    assert_true(isnan(r.split_imbalance[ST_SPLIT_VAL]));
+    assert_true(isinf(r.split_imbalance[ST_SPLIT_TEST]));
+    assert_true(fabs(r.train_imbalance - 900.0) < 1e-9);
     assert_int_equal(r.n_nan, 1);
     assert_int_equal(r.n_inf, 2);
     assert_int_equal(r.first_nonfinite_row, 5);
@@ -562,6 +567,67 @@ static void test_inspect_statistics(void **state) {
     free(X);
     free(y);
     free(split);
+}
+
+/* Issue 12: a long tail in train hidden by a balanced fixed test set (overall 1500 / 520 = 2.9,
+ * train 1000 / 20 = 50); a class /split keeps out of train; one class with training rows. */
+static void test_inspect_training_part(void **state) {
+    (void)state;
+    enum { N = 2020 + 10 };
+    static float X[N * 2];
+    static int32_t y[N];
+    static uint8_t split[N];
+    int i = 0;
+    for (int j = 0; j < 1000; j++) y[i] = 0, split[i++] = ST_SPLIT_TRAIN;
+    for (int j = 0; j < 20; j++) y[i] = 1, split[i++] = ST_SPLIT_TRAIN;
+    for (int j = 0; j < 1000; j++) y[i] = j % 2, split[i++] = ST_SPLIT_TEST;
+    for (int j = 0; j < 10; j++) y[i] = 2, split[i++] = j < 4 ? ST_SPLIT_VAL : ST_SPLIT_TEST;
+    const char *names[3] = {"head", "tail", "unseen"};
+    st_dataset_spec_t s = {.n = N - 10, .shape = st_shape1(2), .X = X, .y = y, .split = split, .n_classes = 2,
+                           .class_names = names};
+    st_error_t err = {0};
+    const char *p = tu_tmp_path("tail.h5");
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    st_inspect_t r;
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_true(fabs(r.imbalance - 1500.0 / 520.0) < 1e-9);
+    assert_true(fabs(r.train_imbalance - 50.0) < 1e-9);
+    assert_true(fabs(r.split_imbalance[ST_SPLIT_TEST] - 1.0) < 1e-9);
+    assert_int_equal(r.n_problems, 0);
+    assert_int_equal(r.n_warnings, 1);
+    tu_assert_contains(r.warnings[0], "imbalanced (largest / smallest = 2.9), in the training part 50.0");
+    char *json = st_inspect_json(&r);
+    cJSON *j = cJSON_Parse(json);
+    assert_true(fabs(cJSON_GetObjectItem(j, "train_imbalance")->valuedouble - 50.0) < 1e-9);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "split_imbalance"), "val")));
+    cJSON_Delete(j);
+    free(json);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    st_inspect_print(mem, &r);
+    fclose(mem);
+    tu_assert_contains(text, "by split      train 50.00, val -, test 1.00");
+    free(text);
+    st_inspect_free(&r);
+
+    /* Class "unseen" only in val and test: a problem naming it. */
+    s.n = N, s.n_classes = 3;
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_int_equal(r.n_problems, 1);
+    tu_assert_contains(r.problems[0], "tail.h5: class \"unseen\" (id 2) has no training rows (/split puts its 4 val "
+                                      "and 6 test rows outside train)");
+    st_inspect_free(&r);
+
+    /* Two classes declared, one with training rows: a problem although each class has samples. */
+    for (int k = 1000; k < 1020; k++) split[k] = ST_SPLIT_TEST;
+    s.n = N - 10, s.n_classes = 2;
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_true(r.n_problems >= 1);
+    tu_assert_contains(r.problems[r.n_problems - 1], "1 of the 2 classes has training rows; a classifier needs at least 2");
+    st_inspect_free(&r);
 }
 
 static void test_inspect_problems(void **state) {
@@ -648,6 +714,7 @@ int main(void) {
         cmocka_unit_test(test_csv_split_column),
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_inspect_statistics),
+        cmocka_unit_test(test_inspect_training_part),
         cmocka_unit_test(test_inspect_problems),
     };
     return cmocka_run_group_tests_name("convert", tests, setup, teardown);
