@@ -471,6 +471,37 @@ static void test_failed_write_leaves_nothing(void **state) {
 
 /* ---- collective reads ---- */
 
+/* Issue 12: names were compact attributes of the root group (64 KiB): 5,000 feature or class
+ * names failed with "cannot write attribute feature_names". Dense attribute storage takes
+ * 100,000 feature names and 65,536 class names. */
+static void test_many_names(void **state) {
+    (void)state;
+    enum { D = 100000, K = ST_MAX_CLASSES, N = 4 };
+    float *X = calloc((size_t)N * D, sizeof *X);
+    char (*fbuf)[16] = calloc(D, sizeof *fbuf), (*cbuf)[16] = calloc(K, sizeof *cbuf);
+    const char **fn = calloc(D, sizeof *fn), **cn = calloc(K, sizeof *cn);
+    for (int i = 0; i < D; i++) snprintf(fbuf[i], sizeof fbuf[i], "f%06d", i), fn[i] = fbuf[i];
+    for (int i = 0; i < K; i++) snprintf(cbuf[i], sizeof cbuf[i], "class %05d", i), cn[i] = cbuf[i];
+    int32_t y[N] = {0, K - 1, 7, 7};
+    st_dataset_spec_t s = {.n = N, .shape = st_shape1(D), .X = X, .y = y, .n_classes = K, .class_names = cn,
+                           .n_feature_names = D, .feature_names = fn, .source = "many names"};
+    st_error_t err = {0};
+    const char *p = tu_tmp_path("names.h5");
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    st_dataset_t ds;
+    assert_int_equal(st_dataset_open(p, &ds, &err), ST_OK);
+    assert_int_equal(ds.n_classes, K);
+    assert_int_equal(ds.n_feature_names, D);
+    assert_string_equal(ds.feature_names[D - 1], "f099999");
+    assert_string_equal(ds.class_names[K - 1], "class 65535");
+    assert_string_equal(ds.source, "many names");
+    int32_t yb[N];
+    assert_int_equal(st_dataset_read_labels(&ds, yb, NULL, &err), ST_OK);
+    assert_memory_equal(yb, y, sizeof y);
+    st_dataset_close(&ds);
+    free(X), free(fbuf), free(cbuf), free(fn), free(cn);
+}
+
 static void test_collective_read(void **state) {
     (void)state;
     enum { N = 40, T = 3, C = 2 };
@@ -518,6 +549,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_layout_errors),
         cmocka_unit_test(test_write_refuses_bad_specs),
         cmocka_unit_test(test_failed_write_leaves_nothing),
+        cmocka_unit_test(test_many_names),
         cmocka_unit_test(test_collective_read),
     };
     int rc = cmocka_run_group_tests_name("dataset", tests, setup, teardown);
