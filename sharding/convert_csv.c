@@ -166,30 +166,11 @@ static const char *parse_split(const char *s, uint8_t *out, char *why, size_t si
     return NULL;
 }
 
-/* 1 when s is valid UTF-8 (no overlong forms, surrogates or code points beyond U+10FFFF). */
-static int utf8_valid(const char *str) {
-    const unsigned char *s = (const unsigned char *)str;
-    while (*s) {
-        unsigned c = *s;
-        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-        if (n < 0 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4)) return 0;
-        unsigned cp = n == 0 ? c : c & (0x3f >> n);
-        for (int i = 1; i <= n; i++) {
-            if ((s[i] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        s += n + 1;
-    }
-    return 1;
-}
-
 /* Why a name (header or label) cannot be used, or NULL: names end up in HDF5 attributes, in
  * reports and in `inspect --json`, which must stay valid UTF-8 and one line. */
 static const char *bad_name(const char *s) {
     if (strpbrk(s, "\n\r")) return "contains a line break";
-    if (!utf8_valid(s)) return "is not valid UTF-8";
+    if (!st_utf8_valid(s)) return "is not valid UTF-8";
     return NULL;
 }
 
@@ -339,7 +320,7 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
                 if (!*s) bad = (st_format(why, sizeof why, "missing label"), why);
                 else if (strlen(s) >= ST_NAME_MAX)
                     bad = (st_format(why, sizeof why, "label \"%.20s...\" is longer than %d bytes", s, ST_NAME_MAX - 1), why);
-                else if (!utf8_valid(s))
+                else if (!st_utf8_valid(s))
                     bad = (st_format(why, sizeof why, "the label is not valid UTF-8"), why);
             } else if (i == split_col) {
                 bad = parse_split(s, &sp, why, sizeof why);
