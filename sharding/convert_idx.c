@@ -101,6 +101,27 @@ static int64_t read_full(gzFile g, uint8_t *buf, int64_t n) {
     return got;
 }
 
+/* Reads n bytes into a malloc'd *buf that grows with the data actually read (from 64 MiB,
+ * doubling), so a header claiming 4 GB in a file of 20 bytes costs no 4 GB allocation. Returns
+ * the count read (< n at end of input), or -1 when out of memory. */
+static int64_t read_growing(gzFile g, uint8_t **buf, int64_t n) {
+    int64_t cap = 0, got = 0;
+    *buf = NULL;
+    while (got < n) {
+        if (got == cap) {
+            int64_t next = cap ? 2 * cap : 64ll << 20;
+            if (next > n) next = n;
+            uint8_t *b = realloc(*buf, (size_t)next);
+            if (!b) return -1;
+            *buf = b, cap = next;
+        }
+        int64_t r = read_full(g, *buf + got, cap - got);
+        got += r;
+        if (got < cap) break;
+    }
+    return got;
+}
+
 /* Fills err for a short read: a broken gzip stream, or a file shorter than its header says. */
 static st_status_t short_read(const char *path, gzFile g, int is_gzip, const char *what, int64_t got, int64_t want,
                               st_error_t *err) {
@@ -170,18 +191,17 @@ st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_erro
         }
         out->n_bytes *= out->dims[i];
     }
-    out->data = malloc((size_t)out->n_bytes);
-    if (!out->data) {
-        rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)out->n_bytes);
-        goto fail;
-    }
     char what[96];
     if (out->ndims == 3)
         st_format(what, sizeof what, "data for %lld images of %lldx%lld", (long long)out->dims[0],
                   (long long)out->dims[1], (long long)out->dims[2]);
     else
         st_format(what, sizeof what, "data for %lld labels", (long long)out->dims[0]);
-    got = read_full(g, out->data, out->n_bytes);
+    got = read_growing(g, &out->data, out->n_bytes);
+    if (got < 0) {
+        rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)out->n_bytes);
+        goto fail;
+    }
     if (got < out->n_bytes) {
         rc = short_read(path, g, is_gzip, what, got, out->n_bytes, err);
         goto fail;

@@ -10,7 +10,7 @@ trap 'rm -rf "$T"' EXIT
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
 skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
-echo "1..27"
+echo "1..28"
 
 # run NAME CMD...: runs a strata command, keeping its status, stdout and stderr.
 run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
@@ -169,5 +169,12 @@ ok $? "inspect reports a class that /split keeps out of train"
 run "$S" "${TRAIN[@]}" --set "data.path=$T/unseen.h5" --set name=unseen
 fails_with 1 "$T/unseen.h5: split: class 2 (\"c\") has no training rows but 0 in val and 200 in test" "" \
   "training refuses a class that /split keeps out of train"
+
+# 28 (issue 12): a header claiming 4 GB of labels in a 14-byte file is read as short, without
+# allocating 4 GB first (under a 3 GB address-space limit the old reader ran out of memory).
+printf '\x00\x00\x08\x01\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00' > "$T/hugelb"
+run bash -c "ulimit -v 3000000; exec \"$S\" convert idx \"$T/im.gz\" \"$T/hugelb\" -o \"$T/o.h5\""
+fails_with 1 "hugelb: file is shorter than its header says: 4294967295 bytes of data for 4294967295 labels expected, 6 found" \
+  "$T/o.h5" "an IDX header claiming 4 GB is refused as short, without a 4 GB allocation"
 
 exit $((failed > 0))
