@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "convert_paths.h"
 #include "dataset.h"
 #include "schema.h"
 
@@ -54,6 +55,13 @@ static int start_field(csv_t *c) {
 
 static const char *field(const csv_t *c, int i) { return c->buf + c->off[i]; }
 
+/* A NUL byte would silently end the cell or name it is in: always an error. */
+static int nul_byte(const csv_t *c, st_error_t *err) {
+    st_fail(err, ST_ERR_DATA, "%s: line %ld, field %d: a NUL byte (a binary or UTF-16 file? strata reads UTF-8 CSV)",
+            c->path, c->line, c->n_fields);
+    return -1;
+}
+
 /* Decodes the next record. Returns 1 with *line = its first line, 0 at end of input, -1 on an
  * error (err filled). Blank lines are skipped. */
 static int next_record(csv_t *c, long *line, st_error_t *err) {
@@ -81,6 +89,7 @@ static int next_record(csv_t *c, long *line, st_error_t *err) {
                     return -1;
                 }
                 char ch = *c->p++;
+                if (ch == '\0') return nul_byte(c, err);
                 if (ch == '"') {
                     if (c->p < c->end && *c->p == '"') c->p++;
                     else break;
@@ -96,8 +105,10 @@ static int next_record(csv_t *c, long *line, st_error_t *err) {
                 return -1;
             }
         } else {
-            while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r')
+            while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
+                if (*c->p == '\0') return nul_byte(c, err);
                 if (!put(c, *c->p++)) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", c->path), -1;
+            }
         }
         if (!put(c, '\0')) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", c->path), -1;
         if (c->p < c->end && *c->p == ',') {
@@ -139,6 +150,8 @@ static const char *parse_number(const char *s, float *out, char *why, size_t siz
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || *end) return st_format(why, size, "\"%.40s\" is not a number", s), why;
+    if (errno == ERANGE && isinf(v)) /* 1e400: strtod gives ±HUGE_VAL, which is not an "inf" cell */
+        return st_format(why, size, "%.40s is outside the float32 range", s), why;
     if (isfinite(v) && fabs(v) > FLT_MAX)
         return st_format(why, size, "%.40s is outside the float32 range", s), why;
     *out = (float)v;
@@ -151,6 +164,40 @@ static const char *parse_split(const char *s, uint8_t *out, char *why, size_t si
     else if (!strcasecmp(s, "test") || !strcmp(s, "2")) *out = ST_SPLIT_TEST;
     else return st_format(why, size, "\"%.40s\" is not train, val or test", s), why;
     return NULL;
+}
+
+/* Why a name (header or label) cannot be used, or NULL: names end up in HDF5 attributes, in
+ * reports and in `inspect --json`, which must stay valid UTF-8 and one line. */
+static const char *bad_name(const char *s) {
+    if (strpbrk(s, "\n\r")) return "contains a line break";
+    if (!st_utf8_valid(s)) return "is not valid UTF-8";
+    return NULL;
+}
+
+static int cmp_name_index(const void *a, const void *b, void *names) {
+    char **n = names;
+    int ia = *(const int *)a, ib = *(const int *)b, c = strcmp(n[ia], n[ib]);
+    return c ? c : (ia > ib) - (ia < ib);
+}
+
+/* Header names must be usable (bad_name) and unique: a duplicate would make two features (or a
+ * label and a feature) indistinguishable. Sorted, so 100,000 columns cost no more than a sort. */
+static st_status_t check_header(char **header, int n, const char *path, long line, st_error_t *err) {
+    for (int i = 0; i < n; i++) {
+        const char *why = bad_name(header[i]);
+        if (why) return st_fail(err, ST_ERR_DATA, "%s: line %ld, column %d: the column name %s", path, line, i + 1, why);
+    }
+    int *order = malloc((size_t)n * sizeof *order);
+    if (!order) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n; i++) order[i] = i;
+    qsort_r(order, (size_t)n, sizeof *order, cmp_name_index, header);
+    st_status_t rc = ST_OK;
+    for (int i = 1; i < n && rc == ST_OK; i++)
+        if (strcmp(header[order[i - 1]], header[order[i]]) == 0)
+            rc = st_fail(err, ST_ERR_DATA, "%s: line %ld: columns %d and %d are both named \"%.80s\"; column names must "
+                         "be unique", path, line, order[i - 1] + 1, order[i] + 1, header[order[i]]);
+    free(order);
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -204,9 +251,14 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
     int r = next_record(&c, &line, err);
     if (r < 0) goto fail_rc;
     if (r == 0) {
-        rc = st_fail(err, ST_ERR_DATA, "%s: empty file (expected a header row naming the columns)", path);
+        if (c.line > 1)
+            rc = st_fail(err, ST_ERR_DATA, "%s: no header row: the file holds only %ld blank line%s (expected a header "
+                         "row naming the columns)", path, c.line - 1, c.line == 2 ? "" : "s");
+        else
+            rc = st_fail(err, ST_ERR_DATA, "%s: empty file (expected a header row naming the columns)", path);
         goto done;
     }
+    long header_line = line;
     n_cols = c.n_fields;
     header = calloc((size_t)n_cols, sizeof *header);
     if (!header) goto nomem;
@@ -221,6 +273,7 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
         if (strcmp(header[i], opt->label) == 0 && label_col < 0) label_col = i;
         if (opt->split_column && strcmp(header[i], opt->split_column) == 0 && split_col < 0) split_col = i;
     }
+    if ((rc = check_header(header, n_cols, path, header_line, err)) != ST_OK) goto done;
     char cols[600];
     if (label_col < 0 || (opt->split_column && split_col < 0)) {
         const char *want = label_col < 0 ? opt->label : opt->split_column;
@@ -267,6 +320,8 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
                 if (!*s) bad = (st_format(why, sizeof why, "missing label"), why);
                 else if (strlen(s) >= ST_NAME_MAX)
                     bad = (st_format(why, sizeof why, "label \"%.20s...\" is longer than %d bytes", s, ST_NAME_MAX - 1), why);
+                else if (!st_utf8_valid(s))
+                    bad = (st_format(why, sizeof why, "the label is not valid UTF-8"), why);
             } else if (i == split_col) {
                 bad = parse_split(s, &sp, why, sizeof why);
             } else {
@@ -403,6 +458,8 @@ done:
 
 st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st_csv_summary_t *sum, st_error_t *err) {
     if (sum) memset(sum, 0, sizeof *sum);
+    const char *inputs[1] = {opt->path};
+    ST_TRY(st_convert_check_output(out_path, inputs, 1, err));
     st_csv_data_t data;
     st_status_t rc = st_csv_read(opt, &data, err);
     if (rc == ST_OK) {

@@ -8,8 +8,10 @@
  * in sorted (strcmp) order, names kept. Every other column (except an optional split column)
  * must be numeric and becomes a feature, named by its header. Cells are trimmed of spaces and
  * tabs. A missing or non-numeric cell is an error naming the line (1-based, in the file) and
- * the column, unless drop_bad_rows is set: then such rows are dropped and counted. A row with
- * the wrong number of fields is always an error. */
+ * the column, unless drop_bad_rows is set: then such rows are dropped and counted (so is a
+ * number beyond float32's range, 1e400 included, and a label that is not valid UTF-8). A row with
+ * the wrong number of fields, a NUL byte anywhere, and a header whose names repeat, hold a line
+ * break or are not valid UTF-8 are always errors naming the line and the column. */
 #ifndef ST_CONVERT_CSV_H
 #define ST_CONVERT_CSV_H
 

@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include "convert_paths.h"
 #include "dataset.h"
 
 #define IDX_MAX_BYTES (1ll << 40)
@@ -33,6 +34,61 @@ static const char *zmessage(gzFile g, const char *path, int *errnum) {
     return m;
 }
 
+/* "[a, b, c]": an IDX header's sizes, for messages. */
+static void dims_text(const st_idx_t *idx, char *buf, size_t size) {
+    if (idx->ndims == 3)
+        st_format(buf, size, "[%lld, %lld, %lld]", (long long)idx->dims[0], (long long)idx->dims[1],
+                  (long long)idx->dims[2]);
+    else
+        st_format(buf, size, "[%lld]", (long long)idx->dims[0]);
+}
+
+/* Counts the bytes after the last gzip member of a gzip'ed file. zlib's gzread reads
+ * concatenated members but silently ignores anything after them that is not another member, so
+ * the members are walked here with inflate (their data discarded) to find where they end.
+ * Returns 0 and sets *n_trailing, or -1 when the file cannot be read or its stream is broken
+ * (gzread has already reported those). */
+static int gzip_trailing_bytes(const char *path, int64_t *n_trailing) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    static const size_t chunk = 1 << 16;
+    uint8_t *in = malloc(chunk), *out = malloc(chunk);
+    z_stream z = {0};
+    int ok = in && out && inflateInit2(&z, 16 + MAX_WBITS) == Z_OK, r = Z_OK, done = 0;
+    *n_trailing = 0;
+    while (ok && !done) {
+        if (z.avail_in == 0) {
+            z.avail_in = (uInt)fread(in, 1, chunk, f);
+            z.next_in = in;
+            if (z.avail_in == 0) break; /* end of file at a member boundary (or a truncated one) */
+        }
+        z.next_out = out;
+        z.avail_out = (uInt)chunk;
+        r = inflate(&z, Z_NO_FLUSH);
+        if (r == Z_STREAM_END) { /* another member follows, or trailing bytes */
+            if (z.avail_in == 0) {
+                z.avail_in = (uInt)fread(in, 1, chunk, f);
+                z.next_in = in;
+            }
+            if (z.avail_in == 0) break;
+            if (z.avail_in >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b) {
+                inflateReset(&z);
+                continue;
+            }
+            *n_trailing = z.avail_in;
+            for (size_t got; (got = fread(in, 1, chunk, f)) > 0;) *n_trailing += (int64_t)got;
+            done = 1;
+        } else if (r != Z_OK && r != Z_BUF_ERROR) {
+            ok = 0;
+        }
+    }
+    if (in && out) inflateEnd(&z);
+    free(in);
+    free(out);
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
 /* Reads exactly n bytes; returns the count read (< n at end of input or on an error). */
 static int64_t read_full(gzFile g, uint8_t *buf, int64_t n) {
     int64_t got = 0;
@@ -41,6 +97,27 @@ static int64_t read_full(gzFile g, uint8_t *buf, int64_t n) {
         int r = gzread(g, buf + got, (unsigned)want);
         if (r <= 0) break;
         got += r;
+    }
+    return got;
+}
+
+/* Reads n bytes into a malloc'd *buf that grows with the data actually read (from 64 MiB,
+ * doubling), so a header claiming 4 GB in a file of 20 bytes costs no 4 GB allocation. Returns
+ * the count read (< n at end of input), or -1 when out of memory. */
+static int64_t read_growing(gzFile g, uint8_t **buf, int64_t n) {
+    int64_t cap = 0, got = 0;
+    *buf = NULL;
+    while (got < n) {
+        if (got == cap) {
+            int64_t next = cap ? 2 * cap : 64ll << 20;
+            if (next > n) next = n;
+            uint8_t *b = realloc(*buf, (size_t)next);
+            if (!b) return -1;
+            *buf = b, cap = next;
+        }
+        int64_t r = read_full(g, *buf + got, cap - got);
+        got += r;
+        if (got < cap) break;
     }
     return got;
 }
@@ -102,16 +179,17 @@ st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_erro
             rc = st_fail(err, ST_ERR_DATA, "%s: IDX header has size 0 in dimension %d", path, i);
             goto fail;
         }
-        out->n_bytes *= out->dims[i];
-        if (out->n_bytes > IDX_MAX_BYTES) {
-            rc = st_fail(err, ST_ERR_DATA, "%s: IDX header describes more than %lld bytes", path, IDX_MAX_BYTES);
+    }
+    for (int i = 0; i < out->ndims; i++) {
+        /* Checked before multiplying: three sizes of 2^32 - 1 overflow int64 and wrap to 12.9 GB. */
+        if (out->dims[i] > IDX_MAX_BYTES / out->n_bytes) {
+            char dims[64];
+            dims_text(out, dims, sizeof dims);
+            rc = st_fail(err, ST_ERR_DATA, "%s: IDX header sizes %s describe more than %lld bytes", path, dims,
+                         IDX_MAX_BYTES);
             goto fail;
         }
-    }
-    out->data = malloc((size_t)out->n_bytes);
-    if (!out->data) {
-        rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)out->n_bytes);
-        goto fail;
+        out->n_bytes *= out->dims[i];
     }
     char what[96];
     if (out->ndims == 3)
@@ -119,7 +197,11 @@ st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_erro
                   (long long)out->dims[1], (long long)out->dims[2]);
     else
         st_format(what, sizeof what, "data for %lld labels", (long long)out->dims[0]);
-    got = read_full(g, out->data, out->n_bytes);
+    got = read_growing(g, &out->data, out->n_bytes);
+    if (got < 0) {
+        rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)out->n_bytes);
+        goto fail;
+    }
     if (got < out->n_bytes) {
         rc = short_read(path, g, is_gzip, what, got, out->n_bytes, err);
         goto fail;
@@ -140,6 +222,13 @@ st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_erro
     if (n_extra > 0) {
         rc = st_fail(err, ST_ERR_DATA, "%s: file is longer than its header says: %lld extra byte%s after the %s", path,
                      (long long)n_extra, n_extra == 1 ? "" : "s", what);
+        goto fail;
+    }
+    int64_t n_trailing = 0;
+    if (is_gzip && gzip_trailing_bytes(path, &n_trailing) == 0 && n_trailing > 0) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: %lld byte%s of trailing garbage after the gzip stream (the %s ends "
+                     "before them): a damaged or appended-to file", path, (long long)n_trailing,
+                     n_trailing == 1 ? "" : "s", what);
         goto fail;
     }
     gzclose(g);
@@ -205,6 +294,8 @@ st_status_t st_convert_idx(const char *out_path, const st_idx_options_t *opt, st
     if (sum) memset(sum, 0, sizeof *sum);
     if ((opt->test_images == NULL) != (opt->test_labels == NULL))
         return st_fail(err, ST_ERR_CONFIG, "a test set needs both test images and test labels");
+    const char *inputs[4] = {opt->images, opt->labels, opt->test_images, opt->test_labels};
+    ST_TRY(st_convert_check_output(out_path, inputs, 4, err));
     st_status_t rc = ST_OK;
     st_idx_t im = {0}, lb = {0}, tim = {0}, tlb = {0};
     char **names = NULL;

@@ -25,8 +25,10 @@ typedef struct {
 } st_idx_t;
 
 /* Reads an IDX file (gzip'ed or not) whose magic must be `magic` (ST_IDX_LABELS or
- * ST_IDX_IMAGES). Errors name the file: wrong magic, a truncated or corrupt gzip stream, a file
- * shorter (or longer) than its header says. Free with st_idx_free. */
+ * ST_IDX_IMAGES). Errors name the file: wrong magic, sizes whose product exceeds 2^40 bytes
+ * (checked before multiplying), a truncated or corrupt gzip stream, bytes after the gzip stream,
+ * a file shorter (or longer) than its header says. Memory grows with the data actually read, not
+ * with what the header claims. Free with st_idx_free. */
 st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_error_t *err);
 void st_idx_free(st_idx_t *idx);
 

@@ -29,6 +29,11 @@ static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t
     for (int k = 0; k < n_names; k++) names[k] = d->ds.class_names[k];
     ST_TRY(st_split_make(split, y, d->ds.has_split ? split : NULL, &cfg->split, n_names ? names : NULL, cfg->seed,
                          N, d->n_classes, err));
+    st_status_t rc = st_split_check_train(split, y, n_names ? names : NULL, N, d->n_classes, err);
+    if (rc != ST_OK) {
+        st_error_prefix(err, "%s", d->ds.path);
+        return rc;
+    }
     for (int64_t i = 0; i < N; i++) d->n_part[split[i]]++;
     d->train_class_counts = xcalloc((size_t)d->n_classes, sizeof(int64_t), "class counts", err);
     if (!d->train_class_counts) return err->code;
@@ -182,6 +187,12 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     rc = st_comm_agree(c, rc, err);
     if (rc != ST_OK) return rc;
     d->n_classes = d->ds.n_classes;
+    if (d->n_classes < 2) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: only %d class (n_classes); a classifier needs at least 2", cfg->path,
+                     d->n_classes);
+        st_data_free(d);
+        return rc;
+    }
     d->shape = d->ds.shape;
     d->row_floats = st_shape_numel(d->shape);
     d->F = st_shape_channels(d->shape);

@@ -79,6 +79,10 @@ st_status_t st_dataset_write(const char *path, const st_dataset_spec_t *spec, st
  * (st_inspect). Added for issue 3. */
 st_status_t st_dataset_read_labels_raw(const st_dataset_t *ds, int64_t *y, int32_t *split, st_error_t *err);
 
+/* 1 when s is valid UTF-8 (no overlong forms, surrogates or code points beyond U+10FFFF). Names
+ * must be: they go to reports and to `strata inspect --json`. */
+int st_utf8_valid(const char *s);
+
 /* Largest number of classes a dataset may declare (a guard against integer labels that are not
  * class ids, such as a sample id column). */
 #define ST_MAX_CLASSES 65536

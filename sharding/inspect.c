@@ -138,6 +138,45 @@ static st_status_t count_labels(st_inspect_t *r, st_error_t *err) {
     return rc;
 }
 
+/* Largest / smallest of counts[c * stride] over the classes with samples (class_counts > 0):
+ * INFINITY when one of them has none here, NAN when none has any. */
+static double ratio(const int64_t *counts, int stride, const int64_t *class_counts, int k) {
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int c = 0; c < k; c++) {
+        if (class_counts[c] == 0) continue;
+        int64_t n = counts[(size_t)c * (size_t)stride];
+        lo = n < lo ? n : lo;
+        hi = n > hi ? n : hi;
+    }
+    if (hi == 0) return NAN;
+    return lo == 0 ? INFINITY : (double)hi / (double)lo;
+}
+
+/* Per-part imbalance and the classes training would see. */
+static void part_statistics(st_inspect_t *r) {
+    int k = r->ds.n_classes;
+    for (int s = 0; s < 3; s++)
+        r->split_imbalance[s] = r->ds.has_split ? ratio(r->class_split_counts + s, 3, r->class_counts, k) : NAN;
+    r->train_imbalance = r->ds.has_split ? r->split_imbalance[ST_SPLIT_TRAIN] : r->imbalance;
+    r->n_train_classes = 0;
+    for (int c = 0; c < k; c++)
+        r->n_train_classes += (r->ds.has_split ? r->class_split_counts[c * 3 + ST_SPLIT_TRAIN] : r->class_counts[c]) > 0;
+}
+
+/* A class that /split keeps out of train entirely: evaluated, never learnt (training refuses). */
+static void unseen_classes(st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    if (!ds->has_split) return;
+    for (int c = 0; c < ds->n_classes; c++) {
+        const int64_t *n = r->class_split_counts + c * 3;
+        if (n[ST_SPLIT_TRAIN] == 0 && n[ST_SPLIT_VAL] + n[ST_SPLIT_TEST] > 0)
+            note(r->problems, &r->n_problems,
+                 "%s: class \"%s\" (id %d) has no training rows (/split puts its %lld val and %lld test rows outside "
+                 "train): the model could never predict it; training refuses", ds->path, ds->class_names[c], c,
+                 (long long)n[ST_SPLIT_VAL], (long long)n[ST_SPLIT_TEST]);
+    }
+}
+
 static void find_problems(st_inspect_t *r) {
     const st_dataset_t *ds = &r->ds;
     const char *p = ds->path;
@@ -164,6 +203,11 @@ static void find_problems(st_inspect_t *r) {
                  p, ds->class_names[c], c, (long long)n, n == 1 ? "" : "s");
     }
     r->imbalance = lo == 0 ? INFINITY : (double)hi / (double)lo;
+    part_statistics(r);
+    unseen_classes(r);
+    if (k >= 2 && r->n_train_classes < 2)
+        note(r->problems, &r->n_problems, "%s: %d of the %d classes %s training rows; a classifier needs at least 2", p,
+             r->n_train_classes, k, r->n_train_classes == 1 ? "has" : "have");
     if (r->n_nan + r->n_inf > 0) {
         char where[200];
         element_name(r, where, sizeof where);
@@ -176,10 +220,19 @@ static void find_problems(st_inspect_t *r) {
     if (r->n_problems == ST_INSPECT_MAX_NOTES)
         snprintf(r->problems[ST_INSPECT_MAX_NOTES - 1], 320, "%s: ... and more problems (only the first %d are listed)",
                  p, ST_INSPECT_MAX_NOTES - 1);
-    if (k >= 2 && isfinite(r->imbalance) && r->imbalance >= 10)
-        note(r->warnings, &r->n_warnings,
-             "%s: classes are imbalanced (largest / smallest = %.1f): consider class weights or a focal loss", p,
-             r->imbalance);
+    /* The training part decides: a balanced fixed test set can hide a long tail in train. */
+    double worst = r->imbalance;
+    if (ds->has_split && isfinite(r->train_imbalance) && !(r->train_imbalance <= worst)) worst = r->train_imbalance;
+    if (k >= 2 && isfinite(worst) && worst >= 10) {
+        if (ds->has_split && isfinite(r->train_imbalance))
+            note(r->warnings, &r->n_warnings,
+                 "%s: classes are imbalanced (largest / smallest = %.1f), in the training part %.1f: "
+                 "consider class weights or a focal loss", p, r->imbalance, r->train_imbalance);
+        else
+            note(r->warnings, &r->n_warnings,
+                 "%s: classes are imbalanced (largest / smallest = %.1f): consider class weights or a focal loss", p,
+                 r->imbalance);
+    }
 }
 
 st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err) {
@@ -255,6 +308,15 @@ void st_inspect_print(FILE *out, const st_inspect_t *r) {
     }
     if (isfinite(r->imbalance)) fprintf(out, "  imbalance     %.2f (largest / smallest class)\n", r->imbalance);
     else fprintf(out, "  imbalance     inf (a class has no samples)\n");
+    if (ds->has_split) {
+        fprintf(out, "  by split     ");
+        for (int s = 0; s < 3; s++) {
+            double v = r->split_imbalance[s];
+            if (isnan(v)) fprintf(out, "%s %s -", s ? "," : "", split_names[s]);
+            else fprintf(out, "%s %s %.2f", s ? "," : "", split_names[s], v);
+        }
+        fprintf(out, " (imbalance within each part; training sees train)\n");
+    }
     fprintf(out, "  NaN / Inf     %lld / %lld in /X\n", (long long)r->n_nan, (long long)r->n_inf);
     char ranks[96];
     ranks_text(&r->phase, ranks, sizeof ranks);
@@ -301,6 +363,13 @@ char *st_inspect_json(const st_inspect_t *r) {
     /* JSON has no infinity: an empty class gives null. */
     if (isfinite(r->imbalance)) cJSON_AddNumberToObject(j, "imbalance", r->imbalance);
     else cJSON_AddNullToObject(j, "imbalance");
+    /* Per part: null when the part is empty, has no row of a class, or the file has no /split. */
+    cJSON *si = cJSON_AddObjectToObject(j, "split_imbalance");
+    for (int s = 0; s < 3; s++)
+        if (isfinite(r->split_imbalance[s])) cJSON_AddNumberToObject(si, split_names[s], r->split_imbalance[s]);
+        else cJSON_AddNullToObject(si, split_names[s]);
+    if (isfinite(r->train_imbalance)) cJSON_AddNumberToObject(j, "train_imbalance", r->train_imbalance);
+    else cJSON_AddNullToObject(j, "train_imbalance");
     cJSON_AddNumberToObject(j, "bad_labels", (double)r->n_bad_labels);
     cJSON_AddNumberToObject(j, "nan", (double)r->n_nan);
     cJSON_AddNumberToObject(j, "inf", (double)r->n_inf);

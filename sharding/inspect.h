@@ -39,6 +39,12 @@ typedef struct {
     int64_t n_bad_labels, first_bad_label_row, first_bad_label;
     int64_t n_bad_split, first_bad_split_row, first_bad_split;
     double imbalance;               /* largest / smallest class count; INFINITY if a class is empty */
+    /* The same within each part of /split (train, val, test), over the classes that have samples:
+     * INFINITY when one of them has no rows in that part, NAN when the part is empty or the file has
+     * no /split. A fixed test set can hide a long tail in train from the overall figure. */
+    double split_imbalance[3];
+    double train_imbalance;         /* what training sees: split_imbalance[0] with /split, else imbalance */
+    int n_train_classes;            /* classes with training rows (all rows without /split) */
     int64_t n_nan, n_inf;           /* in /X */
     int64_t first_nonfinite_row;    /* -1 when none */
     long first_nonfinite_elem;      /* index within the sample */

@@ -179,6 +179,35 @@ st_status_t st_split_make(uint8_t *split, const int32_t *y, const uint8_t *prede
     return rc;
 }
 
+st_status_t st_split_check_train(const uint8_t *split, const int32_t *y, const char *const *class_names, int64_t N,
+                                 int K, st_error_t *err) {
+    int64_t *count = st_alloc(sizeof(int64_t) * 3 * (size_t)K, "split check counts", err); /* [K, 3] */
+    if (!count) return ST_ERR_NOMEM;
+    for (int64_t i = 0; i < N; i++)
+        if (y[i] >= 0 && y[i] < K && split[i] <= ST_SPLIT_TEST) count[3 * (int64_t)y[i] + split[i]]++;
+    int n_train_classes = 0, first_unseen = -1;
+    for (int c = 0; c < K; c++) {
+        const int64_t *n = count + 3 * c;
+        n_train_classes += n[ST_SPLIT_TRAIN] > 0;
+        if (first_unseen < 0 && n[ST_SPLIT_TRAIN] == 0 && n[ST_SPLIT_VAL] + n[ST_SPLIT_TEST] > 0) first_unseen = c;
+    }
+    st_status_t rc = ST_OK;
+    if (first_unseen >= 0) {
+        char cname[128];
+        const int64_t *n = count + 3 * first_unseen;
+        class_label(cname, sizeof cname, first_unseen, class_names);
+        rc = st_fail(err, ST_ERR_DATA,
+                     "split: %s has no training rows but %lld in val and %lld in test (the file's /split puts it "
+                     "only outside train): the model could never predict it; give it rows with /split = 0",
+                     cname, (long long)n[ST_SPLIT_VAL], (long long)n[ST_SPLIT_TEST]);
+    } else if (n_train_classes < 2) {
+        rc = st_fail(err, ST_ERR_DATA, "split: %d of the %d class%s %s training rows; a classifier needs at least 2",
+                     n_train_classes, K, K == 1 ? "" : "es", n_train_classes == 1 ? "has" : "have");
+    }
+    st_free(count);
+    return rc;
+}
+
 st_status_t st_class_counts(int64_t *counts, const int32_t *y, const uint8_t *split, int part, int64_t N, int K,
                             st_error_t *err) {
     memset(counts, 0, sizeof(int64_t) * (size_t)K);

@@ -48,6 +48,15 @@ st_status_t st_split_make(uint8_t *split /*[N]*/, const int32_t *y /*[N]*/,
                           const char *const *class_names /*[K] or NULL*/, uint64_t seed, int64_t N,
                           int K, st_error_t *err);
 
+/* Checks that training can see every class the split evaluates: fails (ST_ERR_DATA) naming the
+ * first class that has rows in val or test but none in train (only a predefined /split can do
+ * that: the model would never predict it and score 0 on it), with its counts per part, and when
+ * fewer than 2 classes have training rows (a classifier needs at least 2). Messages start with
+ * "split: "; the caller adds the file. */
+st_status_t st_split_check_train(const uint8_t *split /*[N]*/, const int32_t *y /*[N]*/,
+                                 const char *const *class_names /*[K] or NULL*/, int64_t N, int K,
+                                 st_error_t *err);
+
 /* Rows per class of one part (ST_SPLIT_TRAIN, ...), or of all rows when split is NULL (part
  * ignored). Fails naming the first row with a label outside 0..K-1. */
 st_status_t st_class_counts(int64_t *counts /*[K]*/, const int32_t *y /*[N]*/,

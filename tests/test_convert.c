@@ -197,6 +197,88 @@ static void test_convert_idx_count_mismatch(void **state) {
     assert_false(tu_exists(tu_tmp_path("mismatch.h5.tmp")));
 }
 
+static const char *write_text(const char *name, const char *text);
+
+/* Issue 12: three sizes of 0xFFFFFFFF wrapped int64 to 12.9 GB before the limit check; an
+ * image file's sizes are checked before they are multiplied. */
+static void test_idx_huge_dims(void **state) {
+    (void)state;
+    const uint32_t dims[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    const char *p = write_idx("huge.raw", 0, ST_IDX_IMAGES, 3, dims, pixels, 8);
+    expect_idx_error(p, ST_IDX_IMAGES, "IDX header sizes [4294967295, 4294967295, 4294967295] describe more than");
+    const uint32_t ldims[1] = {0xFFFFFFFFu};
+    expect_idx_error(write_idx("hugel.gz", 1, ST_IDX_LABELS, 1, ldims, labels, 6), ST_IDX_LABELS,
+                     "file is shorter than its header says");
+}
+
+/* Issue 12: bytes after the gzip stream were ignored by zlib; a second gzip member is fine. */
+static void test_idx_gzip_trailing_garbage(void **state) {
+    (void)state;
+    const uint32_t dims[3] = {6, 2, 3};
+    const char *p = write_idx("trail.gz", 1, ST_IDX_IMAGES, 3, dims, pixels, sizeof pixels);
+    FILE *f = fopen(p, "ab");
+    fputs("garbage!", f);
+    fclose(f);
+    expect_idx_error(p, ST_IDX_IMAGES, "8 bytes of trailing garbage after the gzip stream");
+    /* Two members (gzip a b > ab.gz): the header and half the data, then the rest. */
+    const char *q = tu_tmp_path("members.gz");
+    uint8_t head[16] = {0, 0, 8, 3, 0, 0, 0, 6, 0, 0, 0, 2, 0, 0, 0, 3};
+    gzFile g = gzopen(q, "wb");
+    gzwrite(g, head, 16);
+    gzwrite(g, pixels, 18);
+    gzclose(g);
+    g = gzopen(q, "ab");
+    gzwrite(g, pixels + 18, 18);
+    gzclose(g);
+    st_idx_t idx;
+    st_error_t err = {0};
+    assert_int_equal(st_idx_read(q, ST_IDX_IMAGES, &idx, &err), ST_OK);
+    assert_memory_equal(idx.data, pixels, sizeof pixels);
+    st_idx_free(&idx);
+}
+
+/* Issue 12: an output that is one of the inputs (same path, a symlink, a hard link) is refused
+ * and the input is left as it was. */
+static void test_convert_output_is_input(void **state) {
+    (void)state;
+    const uint32_t dims[3] = {6, 2, 3}, ldims[1] = {6};
+    char im[512], lb[512], ln[512], hl[512];
+    snprintf(im, sizeof im, "%s", write_idx("same-im.gz", 1, ST_IDX_IMAGES, 3, dims, pixels, sizeof pixels));
+    snprintf(lb, sizeof lb, "%s", write_idx("same-lb", 0, ST_IDX_LABELS, 1, ldims, labels, 6));
+    snprintf(ln, sizeof ln, "%s", tu_tmp_path("same-link"));
+    snprintf(hl, sizeof hl, "%s", tu_tmp_path("same-hard"));
+    assert_int_equal(symlink(lb, ln), 0);
+    assert_int_equal(link(im, hl), 0);
+    st_idx_options_t o = {.images = im, .labels = lb};
+    const char *outs[4] = {im, lb, ln, hl};
+    for (int i = 0; i < 4; i++) {
+        st_error_t err = {0};
+        assert_int_equal(st_convert_idx(outs[i], &o, NULL, &err), ST_ERR_CONFIG);
+        tu_assert_contains(err.msg, outs[i]);
+        tu_assert_contains(err.msg, i == 1 || i == 2 ? lb : im);
+        tu_assert_contains(err.msg, "the output is the input");
+    }
+    st_idx_t idx;
+    st_error_t err = {0};
+    assert_int_equal(st_idx_read(im, ST_IDX_IMAGES, &idx, &err), ST_OK); /* still an IDX file */
+    st_idx_free(&idx);
+    assert_int_equal(st_idx_read(lb, ST_IDX_LABELS, &idx, &err), ST_OK);
+    st_idx_free(&idx);
+    /* The writer's temporary is checked too: it would be truncated, then renamed away. */
+    char tmp_in[512], tmp_out[512];
+    snprintf(tmp_in, sizeof tmp_in, "%s", write_idx("t.h5.tmp", 0, ST_IDX_LABELS, 1, ldims, labels, 6));
+    snprintf(tmp_out, sizeof tmp_out, "%s", tu_tmp_path("t.h5"));
+    o.labels = tmp_in;
+    assert_int_equal(st_convert_idx(tmp_out, &o, NULL, &err), ST_ERR_CONFIG);
+    tu_assert_contains(err.msg, "its temporary file");
+    assert_true(tu_exists(tmp_in));
+    /* CSV: the same check. */
+    const char *csv = write_text("same.csv", "a,y\n1,x\n2,z\n");
+    st_csv_options_t co = {.path = csv, .label = "y"};
+    assert_int_equal(st_convert_csv(csv, &co, NULL, &err), ST_ERR_CONFIG);
+    tu_assert_contains(err.msg, "same.csv: the output is the input");
+}
+
 /* ---- CSV ---- */
 
 static const char *write_text(const char *name, const char *text) {
@@ -291,6 +373,51 @@ static void test_csv_errors(void **state) {
     expect_csv_error("lines.csv", "a,y\n1,\"multi\nline\"\n2,x\nzz,x\n", "y", "line 5, column \"a\"");
     expect_csv_error("onlylabel.csv", "y\nx\n", "y", "no feature columns besides the label column \"y\"");
     expect_csv_error("huge.csv", "a,y\n1e39,x\n", "y", "1e39 is outside the float32 range");
+}
+
+/* Issue 12: cells and names that used to be accepted silently. */
+static void test_csv_bad_values_and_names(void **state) {
+    (void)state;
+    /* 1e400 overflows double: strtod gives +Inf, which was stored; "inf" itself stays allowed. */
+    expect_csv_error("inf400.csv", "a,b,y\n1,2,x\n3,1e400,y\n", "y",
+                     "inf400.csv: line 3, column \"b\": 1e400 is outside the float32 range");
+    expect_csv_error("ninf400.csv", "a,y\n-1e400,x\n", "y", "line 2, column \"a\": -1e400 is outside");
+    expect_csv_error("dup.csv", "a,b,a,y\n1,2,3,x\n", "y",
+                     "dup.csv: line 1: columns 1 and 3 are both named \"a\"; column names must be unique");
+    expect_csv_error("duplabel.csv", "y,b,y\n1,2,x\n", "y", "columns 1 and 3 are both named \"y\"");
+    expect_csv_error("nlname.csv", "\"a\nb\",y\n1,x\n", "y", "nlname.csv: line 1, column 1: the column name contains a line break");
+    expect_csv_error("utf8name.csv", "a,\xff\xfe,y\n1,2,x\n", "y", "line 1, column 2: the column name is not valid UTF-8");
+    expect_csv_error("utf8label.csv", "a,y\n1,x\n2,caf\xe9\n", "y", "line 3, column \"y\": the label is not valid UTF-8");
+    expect_csv_error("blank.csv", "\n\r\n\n", "y", "blank.csv: no header row: the file holds only 3 blank lines");
+    /* NUL bytes (a UTF-16 file looks like this) in a cell and in a name. */
+    const char *p = tu_tmp_path("nul.csv");
+    FILE *f = fopen(p, "wb");
+    fwrite("a,y\n1\0002,x\n", 1, sizeof "a,y\n1\0002,x\n" - 1, f);
+    fclose(f);
+    st_csv_options_t o = {.path = p, .label = "y", .drop_bad_rows = 1};
+    st_csv_data_t d;
+    st_error_t err = {0};
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "nul.csv: line 2, field 1: a NUL byte");
+    st_csv_free(&d);
+    f = fopen(p, "wb");
+    fwrite("a\000b,y\n1,x\n", 1, sizeof "a\000b,y\n1,x\n" - 1, f);
+    fclose(f);
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "nul.csv: line 1, field 1: a NUL byte");
+    st_csv_free(&d);
+    /* With --drop-bad-rows an out-of-range cell and a bad label drop their rows like other bad cells. */
+    o.path = write_text("drop400.csv", "a,y\n1,x\n1e400,y\n3,\xc3\x28\n4,z\n");
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.n_dropped, 2);
+    tu_assert_contains(d.first_dropped, "line 3, column \"a\": 1e400 is outside the float32 range");
+    st_csv_free(&d);
+    /* Valid UTF-8 names and labels pass. */
+    o.path = write_text("utf8ok.csv", "caf\xc3\xa9,\xe2\x82\xac,y\n1,2,\xf0\x9f\x90\x88\n3,4,x\n");
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_string_equal(d.feature_names[1], "\xe2\x82\xac");
+    st_csv_free(&d);
 }
 
 static void test_csv_drop_bad_rows(void **state) {
@@ -392,6 +519,11 @@ static void test_inspect_statistics(void **state) {
     assert_int_equal(r.split_counts[ST_SPLIT_TEST], 260);
     assert_int_equal(r.class_split_counts[0 * 3 + ST_SPLIT_TEST], 200);
     assert_true(fabs(r.imbalance - 1000.0) < 1e-9);
+    /* Per part (issue 12): train 1800 / 2; val empty; test has no row of class 3. */
+    assert_true(fabs(r.split_imbalance[ST_SPLIT_TRAIN] - 900.0) < 1e-9);
+    assert_true(isnan(r.split_imbalance[ST_SPLIT_VAL]));
+    assert_true(isinf(r.split_imbalance[ST_SPLIT_TEST]));
+    assert_true(fabs(r.train_imbalance - 900.0) < 1e-9);
     assert_int_equal(r.n_nan, 1);
     assert_int_equal(r.n_inf, 2);
     assert_int_equal(r.first_nonfinite_row, 5);
@@ -435,6 +567,67 @@ static void test_inspect_statistics(void **state) {
     free(X);
     free(y);
     free(split);
+}
+
+/* Issue 12: a long tail in train hidden by a balanced fixed test set (overall 1500 / 520 = 2.9,
+ * train 1000 / 20 = 50); a class /split keeps out of train; one class with training rows. */
+static void test_inspect_training_part(void **state) {
+    (void)state;
+    enum { N = 2020 + 10 };
+    static float X[N * 2];
+    static int32_t y[N];
+    static uint8_t split[N];
+    int i = 0;
+    for (int j = 0; j < 1000; j++) y[i] = 0, split[i++] = ST_SPLIT_TRAIN;
+    for (int j = 0; j < 20; j++) y[i] = 1, split[i++] = ST_SPLIT_TRAIN;
+    for (int j = 0; j < 1000; j++) y[i] = j % 2, split[i++] = ST_SPLIT_TEST;
+    for (int j = 0; j < 10; j++) y[i] = 2, split[i++] = j < 4 ? ST_SPLIT_VAL : ST_SPLIT_TEST;
+    const char *names[3] = {"head", "tail", "unseen"};
+    st_dataset_spec_t s = {.n = N - 10, .shape = st_shape1(2), .X = X, .y = y, .split = split, .n_classes = 2,
+                           .class_names = names};
+    st_error_t err = {0};
+    const char *p = tu_tmp_path("tail.h5");
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    st_inspect_t r;
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_true(fabs(r.imbalance - 1500.0 / 520.0) < 1e-9);
+    assert_true(fabs(r.train_imbalance - 50.0) < 1e-9);
+    assert_true(fabs(r.split_imbalance[ST_SPLIT_TEST] - 1.0) < 1e-9);
+    assert_int_equal(r.n_problems, 0);
+    assert_int_equal(r.n_warnings, 1);
+    tu_assert_contains(r.warnings[0], "imbalanced (largest / smallest = 2.9), in the training part 50.0");
+    char *json = st_inspect_json(&r);
+    cJSON *j = cJSON_Parse(json);
+    assert_true(fabs(cJSON_GetObjectItem(j, "train_imbalance")->valuedouble - 50.0) < 1e-9);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "split_imbalance"), "val")));
+    cJSON_Delete(j);
+    free(json);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    st_inspect_print(mem, &r);
+    fclose(mem);
+    tu_assert_contains(text, "by split      train 50.00, val -, test 1.00");
+    free(text);
+    st_inspect_free(&r);
+
+    /* Class "unseen" only in val and test: a problem naming it. */
+    s.n = N, s.n_classes = 3;
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_int_equal(r.n_problems, 1);
+    tu_assert_contains(r.problems[0], "tail.h5: class \"unseen\" (id 2) has no training rows (/split puts its 4 val "
+                                      "and 6 test rows outside train)");
+    st_inspect_free(&r);
+
+    /* Two classes declared, one with training rows: a problem although each class has samples. */
+    for (int k = 1000; k < 1020; k++) split[k] = ST_SPLIT_TEST;
+    s.n = N - 10, s.n_classes = 2;
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_true(r.n_problems >= 1);
+    tu_assert_contains(r.problems[r.n_problems - 1], "1 of the 2 classes has training rows; a classifier needs at least 2");
+    st_inspect_free(&r);
 }
 
 static void test_inspect_problems(void **state) {
@@ -510,13 +703,18 @@ int main(void) {
         cmocka_unit_test(test_idx_errors),
         cmocka_unit_test(test_convert_idx_with_test_set),
         cmocka_unit_test(test_convert_idx_count_mismatch),
+        cmocka_unit_test(test_idx_huge_dims),
+        cmocka_unit_test(test_idx_gzip_trailing_garbage),
+        cmocka_unit_test(test_convert_output_is_input),
         cmocka_unit_test(test_csv_quoting_crlf_and_string_labels),
         cmocka_unit_test(test_csv_integer_labels_are_ids),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_csv_bad_values_and_names),
         cmocka_unit_test(test_csv_drop_bad_rows),
         cmocka_unit_test(test_csv_split_column),
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_inspect_statistics),
+        cmocka_unit_test(test_inspect_training_part),
         cmocka_unit_test(test_inspect_problems),
     };
     return cmocka_run_group_tests_name("convert", tests, setup, teardown);

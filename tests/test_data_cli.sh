@@ -10,7 +10,7 @@ trap 'rm -rf "$T"' EXIT
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
 skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
-echo "1..22"
+echo "1..28"
 
 # run NAME CMD...: runs a strata command, keeping its status, stdout and stderr.
 run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
@@ -131,5 +131,50 @@ fails_with 2 'unknown option "--bogus"' "$T/o.h5" "an unknown option is a usage 
 
 # 22: help lists the data commands.
 "$S" help | grep -q "strata convert csv FILE --label COLUMN"; ok $? "strata help lists the data commands"
+
+# 23-24 (issue 12): an output that is the input, by path, symlink or hard link, is refused and
+# the input survives.
+printf 'a,b,y\n1,2,x\n3,4,z\n5,6,x\n' > "$T/self.csv"; before=$(md5sum < "$T/self.csv")
+run "$S" convert csv "$T/self.csv" --label y -o "$T/self.csv"
+fails_with 1 "$T/self.csv: the output is the input $T/self.csv" "" "convert csv refuses -o its own input"
+ln -s "$T/self.csv" "$T/self-link.h5"; ln "$T/im.gz" "$T/im-hard.h5"
+run "$S" convert csv "$T/self.csv" --label y -o "$T/self-link.h5"; r1=$rc; grep -q "the output is the input" "$T/err"; g1=$?
+run "$S" convert idx "$T/im.gz" "$T/lb.gz" -o "$T/im-hard.h5"; r2=$rc; grep -q "im-hard.h5: the output is the input $T/im.gz" "$T/err"; g2=$?
+[ $r1 = 1 ] && [ $g1 = 0 ] && [ $r2 = 1 ] && [ $g2 = 0 ] && [ "$(md5sum < "$T/self.csv")" = "$before" ] &&
+  "$S" inspect "$T/ok.h5" >/dev/null && python3 -c 'import gzip,sys; gzip.open(sys.argv[1]).read()' "$T/im.gz"
+ok $? "convert refuses an output that is a symlink or hard link to an input; the inputs are intact"
+
+# 25-27 (issue 12): one class, and a class that /split keeps out of train, are refused by training
+# (and the second is a problem for inspect).
+python3 - "$T" <<'EOF2'
+import sys
+d = sys.argv[1]
+with open(f"{d}/one.csv", "w") as f:
+    f.write("a,b,y\n" + "".join(f"{i},{i % 7},cat\n" for i in range(300)))
+with open(f"{d}/unseen.csv", "w") as f:
+    f.write("a,b,y,part\n")
+    for i in range(600):
+        c = i % 3
+        f.write(f"{i % 11 + c},{i % 5},{'abc'[c]},{'test' if c == 2 or i % 5 == 0 else 'train'}\n")
+EOF2
+"$S" convert csv "$T/one.csv" --label y -o "$T/one.h5" >/dev/null &&
+  "$S" convert csv "$T/unseen.csv" --label y --split-column part -o "$T/unseen.h5" >/dev/null
+TRAIN=(train tests/data/train_tiny.json --set "results_dir=$T/results" --set train.threads=1 --set train.epochs=1)
+run "$S" "${TRAIN[@]}" --set "data.path=$T/one.h5" --set name=one
+fails_with 1 "$T/one.h5: only 1 class (n_classes); a classifier needs at least 2" "" "training on one class is refused"
+run "$S" inspect "$T/unseen.h5"
+grep -q 'problem: .*unseen.h5: class "c" (id 2) has no training rows (/split puts its 0 val and 200 test rows outside train)' "$T/out" &&
+  [ "$rc" = 1 ]
+ok $? "inspect reports a class that /split keeps out of train"
+run "$S" "${TRAIN[@]}" --set "data.path=$T/unseen.h5" --set name=unseen
+fails_with 1 "$T/unseen.h5: split: class 2 (\"c\") has no training rows but 0 in val and 200 in test" "" \
+  "training refuses a class that /split keeps out of train"
+
+# 28 (issue 12): a header claiming 4 GB of labels in a 14-byte file is read as short, without
+# allocating 4 GB first (under a 3 GB address-space limit the old reader ran out of memory).
+printf '\x00\x00\x08\x01\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00' > "$T/hugelb"
+run bash -c "ulimit -v 3000000; exec \"$S\" convert idx \"$T/im.gz\" \"$T/hugelb\" -o \"$T/o.h5\""
+fails_with 1 "hugelb: file is shorter than its header says: 4294967295 bytes of data for 4294967295 labels expected, 6 found" \
+  "$T/o.h5" "an IDX header claiming 4 GB is refused as short, without a 4 GB allocation"
 
 exit $((failed > 0))

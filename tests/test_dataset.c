@@ -377,6 +377,34 @@ static void test_layout_errors(void **state) {
     r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 2};
     write_raw(tu_tmp_path("v2.h5"), &r);
     expect_open_error("v2.h5", "strata_format = 2, but this strata reads format 1");
+
+    /* Issue 12: names that are not UTF-8 (Latin-1 from another tool) made `inspect --json` write
+     * invalid JSON; they are refused, naming the attribute and the index. */
+    const char *latin1[2] = {"caf\xe9", "ok"}, *fn2[2] = {"ok", "\xc3("};
+    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .class_names = latin1, .n_class_names = 2};
+    write_raw(tu_tmp_path("latin1.h5"), &r);
+    expect_open_error("latin1.h5", "latin1.h5: class_names[0] is not valid UTF-8");
+    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .feature_names = fn2, .n_feature_names = 2};
+    write_raw(tu_tmp_path("fnutf8.h5"), &r);
+    expect_open_error("fnutf8.h5", "fnutf8.h5: feature_names[1] is not valid UTF-8");
+}
+
+/* A feature name longer than 63 bytes is cut before a UTF-8 character, never inside one. */
+static void test_long_utf8_name_is_cut_whole(void **state) {
+    (void)state;
+    const int32_t y[6] = {0, 1, 0, 1, 0, 1};
+    char longname[80];
+    memset(longname, 'a', 62);
+    strcpy(longname + 62, "\xc3\xa9\xc3\xa9"); /* bytes 62..65: two 2-byte characters across the cut */
+    const char *fn[2] = {longname, "b"};
+    raw_t r = {.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .feature_names = fn, .n_feature_names = 2};
+    write_raw(tu_tmp_path("longname.h5"), &r);
+    st_dataset_t ds;
+    st_error_t err = {0};
+    assert_int_equal(st_dataset_open(tu_tmp_path("longname.h5"), &ds, &err), ST_OK);
+    assert_int_equal(strlen(ds.feature_names[0]), 62);
+    assert_true(st_utf8_valid(ds.feature_names[0]));
+    st_dataset_close(&ds);
 }
 
 /* ---- writing ---- */
@@ -421,6 +449,16 @@ static void test_write_refuses_bad_specs(void **state) {
     s.feature_names = too_few;
     assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
     tu_assert_contains(err.msg, "2 feature names for 3 channels");
+    assert_marker(p);
+    /* Names that are not UTF-8 (issue 12: they would be refused when read back). */
+    const char *bad_fn[3] = {"a", "b", "\xff"}, *bad_cn[3] = {"x", "caf\xe9", "z"};
+    s.feature_names = bad_fn, s.n_feature_names = 3;
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "refused.h5: feature name 2 is not valid UTF-8");
+    s.feature_names = NULL, s.n_feature_names = 0, s.class_names = bad_cn;
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "refused.h5: class name 1 is not valid UTF-8");
+    s.class_names = NULL;
     assert_marker(p);
     /* A folder that does not exist. */
     fill_spec(&s, N, st_shape1(2), X, y, 3);
@@ -471,6 +509,37 @@ static void test_failed_write_leaves_nothing(void **state) {
 
 /* ---- collective reads ---- */
 
+/* Issue 12: names were compact attributes of the root group (64 KiB): 5,000 feature or class
+ * names failed with "cannot write attribute feature_names". Dense attribute storage takes
+ * 100,000 feature names and 65,536 class names. */
+static void test_many_names(void **state) {
+    (void)state;
+    enum { D = 100000, K = ST_MAX_CLASSES, N = 4 };
+    float *X = calloc((size_t)N * D, sizeof *X);
+    char (*fbuf)[16] = calloc(D, sizeof *fbuf), (*cbuf)[16] = calloc(K, sizeof *cbuf);
+    const char **fn = calloc(D, sizeof *fn), **cn = calloc(K, sizeof *cn);
+    for (int i = 0; i < D; i++) snprintf(fbuf[i], sizeof fbuf[i], "f%06d", i), fn[i] = fbuf[i];
+    for (int i = 0; i < K; i++) snprintf(cbuf[i], sizeof cbuf[i], "class %05d", i), cn[i] = cbuf[i];
+    int32_t y[N] = {0, K - 1, 7, 7};
+    st_dataset_spec_t s = {.n = N, .shape = st_shape1(D), .X = X, .y = y, .n_classes = K, .class_names = cn,
+                           .n_feature_names = D, .feature_names = fn, .source = "many names"};
+    st_error_t err = {0};
+    const char *p = tu_tmp_path("names.h5");
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    st_dataset_t ds;
+    assert_int_equal(st_dataset_open(p, &ds, &err), ST_OK);
+    assert_int_equal(ds.n_classes, K);
+    assert_int_equal(ds.n_feature_names, D);
+    assert_string_equal(ds.feature_names[D - 1], "f099999");
+    assert_string_equal(ds.class_names[K - 1], "class 65535");
+    assert_string_equal(ds.source, "many names");
+    int32_t yb[N];
+    assert_int_equal(st_dataset_read_labels(&ds, yb, NULL, &err), ST_OK);
+    assert_memory_equal(yb, y, sizeof y);
+    st_dataset_close(&ds);
+    free(X), free(fbuf), free(cbuf), free(fn), free(cn);
+}
+
 static void test_collective_read(void **state) {
     (void)state;
     enum { N = 40, T = 3, C = 2 };
@@ -518,6 +587,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_layout_errors),
         cmocka_unit_test(test_write_refuses_bad_specs),
         cmocka_unit_test(test_failed_write_leaves_nothing),
+        cmocka_unit_test(test_many_names),
+        cmocka_unit_test(test_long_utf8_name_is_cut_whole),
         cmocka_unit_test(test_collective_read),
     };
     int rc = cmocka_run_group_tests_name("dataset", tests, setup, teardown);

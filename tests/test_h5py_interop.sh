@@ -9,9 +9,9 @@ S="$PWD/bin/strata"
 PY=/usr/bin/python3
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
-echo "1..5"
+echo "1..6"
 if ! "$PY" -c 'import h5py, numpy' 2>/dev/null; then
-  for i in 1 2 3 4 5; do echo "ok $i # SKIP $PY lacks h5py"; done
+  for i in 1 2 3 4 5 6; do echo "ok $i # SKIP $PY lacks h5py"; done
   exit 0
 fi
 T=$(mktemp -d /tmp/strata_h5py.XXXXXX)
@@ -101,4 +101,32 @@ with h5py.File(sys.argv[1], "w") as f:
 err=$("$S" inspect "$T/f64.h5" 2>&1); rc=$?
 [ "$rc" = 1 ] && echo "$err" | grep -qF "f64.h5: /X has type float64, expected float32 (with numpy: X.astype(np.float32))"
 ok $? "strata refuses float64 features from h5py and says how to fix them"
+# 6 (issue 12): 100,000 feature names and 65,536 class names (dense attribute storage; compact
+# attributes stopped at 64 KiB, about 4,000 names) written by strata convert csv, read by h5py.
+"$PY" - "$T" <<'EOF'
+import sys
+d = sys.argv[1]
+with open(f"{d}/wide.csv", "w") as f:
+    f.write(",".join(f"f{i:06d}" for i in range(100000)) + ",y\n")
+    for r in range(2):
+        f.write(",".join("1" if i == r else "0" for i in range(100000)) + f",{r}\n")
+with open(f"{d}/classes.csv", "w") as f:
+    f.write("a,y\n" + "".join(f"{i},c{i:05d}\n" for i in range(65536)))
+EOF
+"$S" convert csv "$T/wide.csv" --label y -o "$T/wide.h5" >/dev/null && "$S" convert csv "$T/classes.csv" --label y -o "$T/classes.h5" >/dev/null
+rc=$?
+"$PY" - "$T" <<'EOF' 2>&1 | sed 's/^/# /'
+import sys, h5py
+d = sys.argv[1]
+with h5py.File(f"{d}/wide.h5", "r") as f:
+    fn = [str(s) for s in f.attrs["feature_names"]]
+    assert len(fn) == 100000 and fn[0] == "f000000" and fn[-1] == "f099999", (len(fn), fn[:1], fn[-1:])
+    assert f["X"].shape == (2, 100000) and int(f.attrs["n_classes"]) == 2
+with h5py.File(f"{d}/classes.h5", "r") as f:
+    cn = [str(s) for s in f.attrs["class_names"]]
+    assert len(cn) == 65536 and cn[0] == "c00000" and cn[-1] == "c65535", (len(cn), cn[:1], cn[-1:])
+    assert int(f.attrs["n_classes"]) == 65536 and f["y"][-1] == 65535
+EOF
+[ "$rc" = 0 ] && [ "${PIPESTATUS[0]}" = 0 ]
+ok $? "100,000 feature names and 65,536 class names are written and h5py reads them"
 exit $((failed > 0))

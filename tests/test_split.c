@@ -285,6 +285,31 @@ static void test_absent_class(void **s) {
     assert_true(counts[0] == 12 && counts[1] == 0 && counts[2] == 12); /* 15 → 12.15, 1.35, 1.5 → 12, 1, 2 */
 }
 
+/* Issue 12: a predefined /split can keep a class out of train (it then scored 0 % on it), or
+ * leave fewer than 2 classes with training rows; st_split_check_train refuses both. */
+static void test_check_train(void **s) {
+    (void)s;
+    const int32_t y[8] = {0, 0, 1, 1, 2, 2, 2, 0};
+    uint8_t split[8] = {0, 0, 0, 0, 2, 1, 2, 2};
+    const char *names[3] = {"walk", "run", "sit"};
+    st_error_t err = {0};
+    assert_int_equal(st_split_check_train(split, y, names, 8, 3, &err), ST_ERR_DATA);
+    assert_string_equal(err.msg, "split: class 2 (\"sit\") has no training rows but 1 in val and 2 in test (the file's "
+                                 "/split puts it only outside train): the model could never predict it; give it rows "
+                                 "with /split = 0");
+    split[4] = 0;
+    assert_int_equal(st_split_check_train(split, y, names, 8, 3, &err), ST_OK);
+    /* A class with no rows at all is not this check's business (inspect reports it). */
+    assert_int_equal(st_split_check_train(split, y, names, 8, 4, &err), ST_OK);
+    /* One class with training rows. */
+    const int32_t y1[4] = {0, 0, 0, 0};
+    const uint8_t s1[4] = {0, 0, 1, 2};
+    assert_int_equal(st_split_check_train(s1, y1, NULL, 4, 2, &err), ST_ERR_DATA);
+    assert_string_equal(err.msg, "split: 1 of the 2 classes has training rows; a classifier needs at least 2");
+    assert_int_equal(st_split_check_train(s1, y1, NULL, 4, 1, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "1 of the 1 class has training rows");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parts_and_largest_remainder_counts),
@@ -294,6 +319,7 @@ int main(void) {
         cmocka_unit_test(test_too_small_class_is_an_error),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_absent_class),
+        cmocka_unit_test(test_check_train),
     };
     return cmocka_run_group_tests_name("split", tests, NULL, NULL);
 }
