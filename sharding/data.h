@@ -2,7 +2,8 @@
  * docs/sharding.md and docs/parallel-io.md in one collective call.
  *
  *   open the file → read every label (all ranks; 4 bytes a row) → stratified split (respecting a
- *   predefined /split) → plan shards from the batch → stratified virtual shards → this rank's
+ *   predefined /split; fewer than 2 classes, or a class with val/test rows but none in train, is
+ *   refused) → plan shards from the batch → stratified virtual shards → this rank's
  *   training rows (its contiguous block of shards) plus its contiguous block of the val and test
  *   rows (whole blocks of ST_DATA_EVAL_ROWS), read in two phases (block read + Alltoallv) →
  *   refuse non-finite features unless allowed → optional pixel scaling → standardisation
