@@ -18,6 +18,7 @@
 
 #include <hdf5.h>
 
+#include "h5guard.h"
 #include "h5util.h"
 
 /* ---- HDF5 helpers ------------------------------------------------------------------------- */
@@ -355,7 +356,7 @@ static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st
     return ST_OK;
 }
 
-st_status_t st_dataset_open(const char *path, st_dataset_t *ds, st_error_t *err) {
+static st_status_t dataset_open(const char *path, st_dataset_t *ds, st_error_t *err) {
     memset(ds, 0, sizeof *ds);
     st_h5_quiet();
     if (st_format(ds->path, sizeof ds->path, "%s", path))
@@ -365,6 +366,14 @@ st_status_t st_dataset_open(const char *path, st_dataset_t *ds, st_error_t *err)
     st_status_t rc = read_metadata(f, path, ds, err);
     H5Fclose(f);
     if (rc != ST_OK) st_dataset_close(ds);
+    return rc;
+}
+
+/* The public entry points hand a user's file to HDF5 inside a crash guard (sharding/h5guard.h). */
+st_status_t st_dataset_open(const char *path, st_dataset_t *ds, st_error_t *err) {
+    st_h5_guard_enter(path);
+    st_status_t rc = dataset_open(path, ds, err);
+    st_h5_guard_leave();
     return rc;
 }
 
@@ -379,13 +388,20 @@ void st_dataset_close(st_dataset_t *ds) {
 
 /* ---- labels ------------------------------------------------------------------------------- */
 
-st_status_t st_dataset_read_labels_raw(const st_dataset_t *ds, int64_t *y, int32_t *split, st_error_t *err) {
+static st_status_t read_labels_raw(const st_dataset_t *ds, int64_t *y, int32_t *split, st_error_t *err) {
     st_h5_quiet();
     hid_t f = -1;
     ST_TRY(open_file(ds->path, H5P_DEFAULT, &f, err));
     st_status_t rc = read_1d(f, ds->path, "/y", H5T_NATIVE_INT64, y, err);
     if (rc == ST_OK && split && ds->has_split) rc = read_1d(f, ds->path, "/split", H5T_NATIVE_INT32, split, err);
     H5Fclose(f);
+    return rc;
+}
+
+st_status_t st_dataset_read_labels_raw(const st_dataset_t *ds, int64_t *y, int32_t *split, st_error_t *err) {
+    st_h5_guard_enter(ds->path);
+    st_status_t rc = read_labels_raw(ds, y, split, err);
+    st_h5_guard_leave();
     return rc;
 }
 
@@ -462,8 +478,8 @@ done:
     return rc;
 }
 
-st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
-                                 st_error_t *err) {
+static st_status_t read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
+                             st_error_t *err) {
     st_h5_quiet();
     int bad = row0 < 0 || n_rows < 0 || row0 > ds->n || n_rows > ds->n - row0 || (n_rows > 0 && !X);
     if (comm == MPI_COMM_NULL) {
@@ -495,6 +511,14 @@ st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n
     if (f < 0) return st_h5_fail(err, ST_ERR_IO, ds->path, "cannot open the file over MPI-IO");
     st_status_t rc = read_rows_open(ds, f, row0, n_rows, X, 1, err);
     H5Fclose(f);
+    return rc;
+}
+
+st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
+                                 st_error_t *err) {
+    st_h5_guard_enter(ds->path);
+    st_status_t rc = read_rows(ds, row0, n_rows, X, comm, err);
+    st_h5_guard_leave();
     return rc;
 }
 
