@@ -5,9 +5,12 @@
  * The file is built in memory by HDF5's core driver and written to disk by our own write(), as
  * sharding/dataset.c does (both through sharding/h5util.c): HDF5 1.10 cannot recover from a
  * failed H5Fclose on a real file (disk full, file size limit) and crashes when it shuts down; in
- * memory nothing fails that way and write() reports errno. Files use the 1.8 object format (superblock v2, object header v2), whose
- * metadata HDF5 itself checksums; our crc32 attributes cover the raw data and the global heap
- * (strings), which HDF5 does not. */
+ * memory nothing fails that way and write() reports errno. Files use the 1.8 object format
+ * (superblock v2, object header v2), whose metadata HDF5 itself checksums; our crc32 attributes
+ * cover the raw data and the global heap (strings), which HDF5 does not. Since format 2 a header
+ * in the HDF5 user block (sharding/h5util.h, "sealed files") checksums the whole file, and it is
+ * verified before HDF5 opens the file: HDF5 1.10 can loop forever or crash on some damaged
+ * metadata before any of those checksums is looked at. */
 #include "checkpoint.h"
 
 #include <ctype.h>
