@@ -5,9 +5,12 @@
  * The file is built in memory by HDF5's core driver and written to disk by our own write(), as
  * sharding/dataset.c does (both through sharding/h5util.c): HDF5 1.10 cannot recover from a
  * failed H5Fclose on a real file (disk full, file size limit) and crashes when it shuts down; in
- * memory nothing fails that way and write() reports errno. Files use the 1.8 object format (superblock v2, object header v2), whose
- * metadata HDF5 itself checksums; our crc32 attributes cover the raw data and the global heap
- * (strings), which HDF5 does not. */
+ * memory nothing fails that way and write() reports errno. Files use the 1.8 object format
+ * (superblock v2, object header v2), whose metadata HDF5 itself checksums; our crc32 attributes
+ * cover the raw data and the global heap (strings), which HDF5 does not. Since format 2 a header
+ * in the HDF5 user block (sharding/h5util.h, "sealed files") checksums the whole file, and it is
+ * verified before HDF5 opens the file: HDF5 1.10 can loop forever or crash on some damaged
+ * metadata before any of those checksums is looked at. */
 #include "checkpoint.h"
 
 #include <ctype.h>
@@ -28,6 +31,9 @@
 #include "sharding/h5util.h"
 
 #define FORMAT_ATTR "strata_checkpoint_format"
+
+/* The signature of the header in a checkpoint's user block (format 2 on; sharding/h5util.h). */
+static const char CKPT_MAGIC[8] = {'\211', 'S', 'T', 'R', 'A', 'T', 'A', '\n'};
 
 static const char *const KIND_NAMES[3] = {"last", "best", "periodic"};
 
@@ -188,21 +194,6 @@ static const char *write_contents(hid_t f, const st_ckpt_write_t *w, int64_t cre
     return ok ? NULL : "cannot write the root attributes";
 }
 
-/* The core driver's image is handed to us at close instead of being freed (sharding/h5util.c),
- * so the bytes we write are those of a cleanly closed file. (An image taken with
- * H5Fget_file_image before the close fails HDF5's own metadata checksums in this format, and the
- * close appends past the end of file H5Fget_file_image reports.) So the length of the file is
- * read from the closed image itself: the "end of file address" of its version 2 superblock
- * (HDF5 file format specification: signature 8 bytes, version, sizes of offsets and lengths,
- * flags, then base, extension and end-of-file addresses of 8 bytes each). 0 when it is not one. */
-static size_t image_length(const st_h5_image_t *img) {
-    const unsigned char *b = img->mem;
-    if (!b || img->size < 48 || memcmp(b, "\211HDF\r\n\032\n", 8) != 0 || b[8] != 2 || b[9] != 8) return 0;
-    uint64_t eof = 0;
-    for (int i = 7; i >= 0; i--) eof = eof << 8 | b[28 + i];
-    return eof >= 48 && eof <= img->size ? (size_t)eof : 0;
-}
-
 static st_status_t read_file(const char *path, const char *name, st_ckpt_t *ck, st_error_t *err);
 
 /* st_h5_commit_t.read_back: the written temporary through the full validation; ctx is the path
@@ -233,7 +224,10 @@ st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t
     st_h5_image_t img = {0};
     hid_t fapl = st_h5_image_fapl(&img, estimate);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, ST_H5_SEAL_SIZE); /* room for the header st_h5_seal writes after the close */
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (f < 0) return st_h5_fail(err, ST_ERR_IO, path, "cannot create the checkpoint in memory");
     const char *failed = write_contents(f, w, created_unix, created);
@@ -243,8 +237,12 @@ st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t
         failed = "cannot finish the file";
         st_h5_detail(detail, sizeof detail);
     }
-    size_t size = failed ? 0 : image_length(&img);
+    /* The image is that of a cleanly closed file (handed over at close, sharding/h5util.c); its
+     * length comes from its superblock, after the user block. (An image taken with
+     * H5Fget_file_image before the close fails HDF5's own metadata checksums in this format.) */
+    size_t size = failed || !img.kept ? 0 : st_h5_image_length(&img, ST_H5_SEAL_SIZE);
     if (!failed && !size) failed = "cannot finish the file (no complete image from the HDF5 core driver)";
+    if (!failed) st_h5_seal(img.mem, size, CKPT_MAGIC, ST_CKPT_FORMAT);
     /* Read the temporary back through the full validation before it replaces anything. */
     const st_h5_commit_t commit = {path, tmp, O_CLOEXEC, read_back, path, 1};
     return st_h5_image_commit(&commit, &img, size, failed, detail, sizeof detail, err);
@@ -271,11 +269,57 @@ void st_ckpt_free(st_ckpt_t *ck) {
     memcpy(ck->path, path, sizeof path);
 }
 
-/* Opens `path` read-only; `name` is how messages call it. */
-static st_status_t open_ckpt(const char *path, const char *name, hid_t *f, st_error_t *err) {
+/* The checkpoint's seal, from the raw bytes, before HDF5 may parse any of them (HDF5 can loop
+ * forever or crash on some damaged files): *sealed gets the header's format version, or 0 for a
+ * file without a header (format 1, written before headers: HDF5's own checks only).
+ *
+ * Built with -DST_CKPT_NO_INTEGRITY, this check is skipped (*sealed = -1: unknown) and every
+ * file goes straight to HDF5: for a fuzz harness that feeds damaged files to the HDF5 parsing
+ * behind it. Never ship such a build: a damaged checkpoint can then hang or crash strata. */
+static st_status_t check_seal(const char *path, const char *name, int *sealed, st_error_t *err) {
+#ifdef ST_CKPT_NO_INTEGRITY
+    (void)path, (void)name, (void)err;
+    *sealed = -1;
+    return ST_OK;
+#else
+    uint32_t version = 0;
+    char why[300];
+    st_h5_seal_state_t st = st_h5_seal_check(path, CKPT_MAGIC, &version, why, sizeof why);
+    *sealed = 0;
+    switch (st) {
+    case ST_H5_SEAL_OK: break;
+    case ST_H5_SEAL_NONE: return ST_OK;
+    case ST_H5_SEAL_FOREIGN: return st_fail(err, ST_ERR_DATA, "%s: not a strata checkpoint (not an HDF5 file)", name);
+    case ST_H5_SEAL_DAMAGED: return st_fail(err, ST_ERR_DATA, "%s: damaged (%s)", name, why);
+    case ST_H5_SEAL_TRUNCATED: return st_fail(err, ST_ERR_DATA, "%s: damaged or truncated (%s)", name, why);
+    default: return st_fail(err, ST_ERR_IO, "%s: %s", name, why);
+    }
+    if (version > ST_CKPT_FORMAT)
+        return st_fail(err, ST_ERR_DATA, "%s: checkpoint format %u, but this strata reads format %d (written by a newer "
+                       "strata)", name, version, ST_CKPT_FORMAT);
+    if (version < 2)
+        return st_fail(err, ST_ERR_DATA, "%s: damaged (its header says format %u, which has no header)", name, version);
+    *sealed = (int)version;
+    return ST_OK;
+#endif
+}
+
+/* The format attribute agrees with the header: format 1 has none, later formats theirs. */
+static st_status_t check_sealed_version(const char *name, int sealed, int version, st_error_t *err) {
+    if (sealed < 0 || (sealed == 0 && version == 1) || sealed == version) return ST_OK;
+    if (sealed == 0)
+        return st_fail(err, ST_ERR_DATA, "%s: damaged (format %d, but without the header of that format)", name, version);
+    return st_fail(err, ST_ERR_DATA, "%s: damaged (its header says format %d, its %s attribute %d)", name, sealed,
+                   FORMAT_ATTR, version);
+}
+
+/* Opens `path` read-only after checking its seal (*sealed, see check_seal); `name` is how
+ * messages call it. */
+static st_status_t open_ckpt(const char *path, const char *name, hid_t *f, int *sealed, st_error_t *err) {
     struct stat sb;
     if (stat(path, &sb) != 0) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
     if (!S_ISREG(sb.st_mode)) return st_fail(err, ST_ERR_IO, "%s: not a regular file", name);
+    ST_TRY(check_seal(path, name, sealed, err));
     htri_t is = H5Fis_hdf5(path);
     if (is == 0) return st_fail(err, ST_ERR_DATA, "%s: not a strata checkpoint (not an HDF5 file)", name);
     if (is < 0) return st_h5_fail(err, ST_ERR_IO, name, "cannot read the file");
@@ -503,8 +547,9 @@ static st_status_t read_counters(hid_t f, const char *name, int64_t c[6], st_err
     return ST_OK;
 }
 
-static st_status_t read_contents(hid_t f, const char *name, st_ckpt_t *ck, st_error_t *err) {
+static st_status_t read_contents(hid_t f, const char *name, int sealed, st_ckpt_t *ck, st_error_t *err) {
     ST_TRY(check_format(f, name, &ck->format_version, err));
+    ST_TRY(check_sealed_version(name, sealed, ck->format_version, err));
     int64_t c[6];
     ST_TRY(read_counters(f, name, c, err));
     ck->epoch = c[0], ck->step = c[1], ck->step_in_epoch = c[2], ck->nonfinite_steps = c[3];
@@ -617,8 +662,9 @@ static st_status_t read_file(const char *path, const char *name, st_ckpt_t *ck, 
     st_h5_quiet();
     st_format(ck->path, sizeof ck->path, "%s", name);
     hid_t f = -1;
-    ST_TRY(open_ckpt(path, name, &f, err));
-    st_status_t rc = read_contents(f, name, ck, err);
+    int sealed = 0;
+    ST_TRY(open_ckpt(path, name, &f, &sealed, err));
+    st_status_t rc = read_contents(f, name, sealed, ck, err);
     H5Fclose(f);
     H5Eclear2(H5E_DEFAULT);
     if (rc != ST_OK) st_ckpt_free(ck);
@@ -631,10 +677,12 @@ st_status_t st_ckpt_peek(const char *path, st_ckpt_info_t *info, st_error_t *err
     memset(info, 0, sizeof *info);
     st_h5_quiet();
     hid_t f = -1;
-    ST_TRY(open_ckpt(path, path, &f, err));
+    int sealed = 0;
+    ST_TRY(open_ckpt(path, path, &f, &sealed, err));
     int64_t c[6];
     char *kind = NULL;
     st_status_t rc = check_format(f, path, &info->format_version, err);
+    if (rc == ST_OK) rc = check_sealed_version(path, sealed, info->format_version, err);
     if (rc == ST_OK) rc = read_counters(f, path, c, err);
     if (rc == ST_OK) rc = read_str_attr(f, path, "kind", &kind, err);
     if (rc == ST_OK) rc = parse_kind(path, kind, &info->kind, err);

@@ -18,7 +18,16 @@
  * only then does retention delete anything. A process killed at any moment leaves the previous
  * set of checkpoints intact, or the new one complete: never a partial file under a final name.
  *
- * Layout (format ST_CKPT_FORMAT = 1; every numeric dataset 1-d, little-endian, with a uint32
+ * Integrity (format 2 on): the file starts with a 512-byte HDF5 user block holding a header
+ * (sharding/h5util.h, "sealed files"): signature "\211STRATA\n", format version, file length and
+ * a CRC-32 of every byte after the block, plus a CRC-32 of the block itself. Readers verify it
+ * from the raw bytes BEFORE HDF5 opens the file, so a damaged checkpoint is refused as
+ * "<path>: damaged (checksum mismatch ...)" and never reaches HDF5's parser (which loops forever
+ * or crashes on some damaged files). Format 1 files (no user block: the HDF5 signature at byte 0)
+ * still read, with HDF5's own checks and our per-dataset CRCs only. -DST_CKPT_NO_INTEGRITY skips
+ * the header check (for fuzzing the HDF5 parsing behind it; see jobs/checkpoint.c).
+ *
+ * Layout (format ST_CKPT_FORMAT = 2; every numeric dataset 1-d, little-endian, with a uint32
  * attribute "crc32" = zlib crc32 of its bytes):
  *   /params float32 [P]        /buffers float32 [B]
  *   /optimizer/<name> float32 [P] per state array (attributes n_state, state_names)
@@ -30,7 +39,8 @@
  *   epoch, step, step_in_epoch, nonfinite_steps, optimizer_step (int64), dataset_fingerprint,
  *   meta_crc32 (crc32 over the counters and strings, see docs/checkpoints.md).
  * Every error names the file: "<path>: not a strata checkpoint (no /params)",
- * "<path>: damaged: checksum mismatch in /optimizer/exp_avg". */
+ * "<path>: damaged (checksum mismatch: bytes 512..17920 have CRC-32 ..., its header says ...)",
+ * "<path>: damaged: checksum mismatch in /optimizer/exp_avg" (format 1). */
 #ifndef ST_CHECKPOINT_H
 #define ST_CHECKPOINT_H
 
@@ -41,7 +51,7 @@
 #include "schedule.h"
 #include "st_error.h"
 
-#define ST_CKPT_FORMAT 1
+#define ST_CKPT_FORMAT 2          /* 2: with the user-block header; 1 (read only): without */
 #define ST_CKPT_MAX_STATE 4        /* optimizer state arrays */
 #define ST_CKPT_STATE_NAME_MAX 32  /* bytes, with the terminating NUL */
 #define ST_CKPT_MAX_DOUBLES 64     /* schedule and early-stopping arrays */
@@ -107,7 +117,7 @@ typedef struct {
     char created[32];                        /* "2025-01-31T12:00:00Z" */
 } st_ckpt_t;
 
-/* The quick look of st_ckpt_peek: root attributes only, no checksums verified. */
+/* The quick look of st_ckpt_peek: root attributes only, no per-dataset checksums verified. */
 typedef struct {
     int format_version;
     st_ckpt_kind_t kind;
@@ -142,12 +152,14 @@ st_status_t st_ckpt_save(const char *dir, const st_ckpt_write_t *w, int keep_las
 st_status_t st_ckpt_retain(const char *dir, int keep_last, int64_t keep_step, st_ckpt_warn_fn warn,
                            void *warn_ctx, st_error_t *err);
 
-/* Reads and validates the whole file: format version, every dataset present with the expected
- * type and consistent sizes, every checksum. On failure *ck is empty (safe to st_ckpt_free). */
+/* Reads and validates the whole file: the user-block header and the CRC-32 of the whole file
+ * (before HDF5 opens it), format version, every dataset present with the expected type and
+ * consistent sizes, every checksum. On failure *ck is empty (safe to st_ckpt_free). */
 st_status_t st_ckpt_read(const char *path, st_ckpt_t *ck, st_error_t *err);
 void st_ckpt_free(st_ckpt_t *ck);
 
-/* Root attributes only (kind, counters), without reading or verifying the arrays. */
+/* Root attributes only (kind, counters), without reading or verifying the arrays through HDF5;
+ * the user-block header and the whole-file CRC are verified first, as by st_ckpt_read. */
 st_status_t st_ckpt_peek(const char *path, st_ckpt_info_t *info, st_error_t *err);
 
 /* The newest VALID step-*.h5 in `dir` by the step in its name (not by mtime): damaged or foreign

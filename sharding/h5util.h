@@ -7,11 +7,18 @@
  * file is built in memory by HDF5's core driver (no backing store), whose buffer is handed to us
  * at close instead of being freed; we write those bytes to a temporary file with our own write()
  * (which reports errno), fsync it, read it back, rename it over the target and fsync the folder
- * (st_h5_image_commit). */
+ * (st_h5_image_commit).
+ *
+ * Sealed files (used by the checkpoints): an HDF5 file created with a 512-byte user block, into
+ * which we write, after HDF5 has closed the image, a header with our own signature, a format
+ * version, the file's length and a CRC-32 of everything after the block. A reader verifies the
+ * header from the raw bytes before HDF5 parses anything, so a damaged file is refused by a
+ * checksum instead of reaching HDF5's parser (which can loop forever or crash on some damage). */
 #ifndef ST_H5UTIL_H
 #define ST_H5UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hdf5.h>
 
@@ -91,6 +98,45 @@ typedef struct {
  * folder cannot be synced (<reason>): it may not survive a power loss". */
 st_status_t st_h5_image_commit(const st_h5_commit_t *c, st_h5_image_t *img, size_t n, const char *failed,
                                char *detail, size_t detail_size, st_error_t *err);
+
+/* The length of a closed image: the end-of-file address of its version 2 superblock, found at
+ * byte `userblock` (0, or the user block size it was created with; HDF5 then uses `userblock` as
+ * its base address and stores the end of file as an absolute address). 0 when there is no such
+ * superblock or the address lies beyond the buffer. */
+size_t st_h5_image_length(const st_h5_image_t *img, size_t userblock);
+
+/* ---- sealed files ------------------------------------------------------------------------- */
+
+/* The header in the first bytes of the user block (all integers little-endian):
+ *     0  8  signature (the caller's, e.g. "\211STRATA\n" for checkpoints)
+ *     8  4  format version (the caller's)
+ *    12  4  user block size (ST_H5_SEAL_SIZE)
+ *    16  8  file length in bytes, the user block included
+ *    24  4  CRC-32 (zlib) of bytes [ST_H5_SEAL_SIZE, file length)
+ *    28 .. 507  zero
+ *   508  4  CRC-32 of bytes [0, 508) of the block
+ * Every byte of a sealed file is covered by exactly one of the two CRCs. */
+#define ST_H5_SEAL_SIZE 512
+
+/* Fills image[0, ST_H5_SEAL_SIZE) of a closed image of n bytes (n > ST_H5_SEAL_SIZE, created with
+ * H5Pset_userblock(fcpl, ST_H5_SEAL_SIZE)) with the header. */
+void st_h5_seal(void *image, size_t n, const char magic[8], uint32_t version);
+
+typedef enum {
+    ST_H5_SEAL_OK = 0,     /* the header and both CRCs verify; *version is the header's */
+    ST_H5_SEAL_NONE = 1,   /* no seal: the HDF5 signature at byte 0 (a file written before seals) */
+    ST_H5_SEAL_FOREIGN = 2,/* neither our signature nor HDF5's at byte 0 (nor one bit or two from them) */
+    ST_H5_SEAL_DAMAGED = 3,/* ours, but it does not verify: why[] says what, e.g. "checksum mismatch ..." */
+    ST_H5_SEAL_IO = 4,     /* the file cannot be read: why[] has strerror */
+    ST_H5_SEAL_TRUNCATED = 5 /* ours, but shorter than its header says (or than the header itself) */
+} st_h5_seal_state_t;
+
+/* Checks the seal of the file at `path` from its raw bytes (reading all of it once), without
+ * HDF5. why[] gets a reason without the path for DAMAGED ("checksum mismatch: ..."), TRUNCATED
+ * ("the file has 100 bytes, its header says 200") and IO, "" otherwise. A signature one or two bits away from `magic` or from HDF5's (at
+ * byte 0) counts as DAMAGED, not FOREIGN. */
+st_h5_seal_state_t st_h5_seal_check(const char *path, const char magic[8], uint32_t *version, char *why,
+                                    size_t why_size);
 
 /* fsyncs the folder holding `path` (opened with O_RDONLY | O_DIRECTORY | oflags), making a rename
  * or unlink in it durable; returns errno (0 also on file systems that cannot sync folders). */

@@ -2,7 +2,9 @@
  * field, restoring into a live optimizer and schedule, naming and retention (older files deleted,
  * best.h5 kept, newer leftovers of an abandoned run deleted), choosing the newest valid file by
  * step rather than mtime, damaged files (truncated, a flipped byte in an array, not HDF5, not a
- * checkpoint) skipped with a warning naming them, stale temporaries removed, a failed write that
+ * checkpoint) skipped with a warning naming them, a single-bit flip at every byte of a checkpoint
+ * refused as damaged by the user-block header before HDF5 parses it (format 2), format-1 files
+ * (no header) still read, stale temporaries removed, a failed write that
  * leaves the existing file intact, and a crash test: a child writing checkpoints in a loop is
  * killed with SIGKILL at 20 moments, and every time the newest checkpoint reads back whole. */
 #include "testutil.h"
@@ -26,6 +28,7 @@
 #include <hdf5.h>
 
 #include "jobs/checkpoint.h"
+#include "sharding/h5util.h"
 
 /* Warnings collected into one buffer, one per line. */
 typedef struct {
@@ -107,10 +110,10 @@ static void sample_free(sample_t *s) {
     free(s->cw);
 }
 
-/* Every field of ck equals what `s` wrote, bit for bit. */
-static void assert_matches(const st_ckpt_t *ck, const sample_t *s) {
+/* Every field of ck equals what `s` wrote, bit for bit, in checkpoint format `format`. */
+static void assert_matches_format(const st_ckpt_t *ck, const sample_t *s, int format) {
     const st_ckpt_write_t *w = &s->w;
-    assert_int_equal(ck->format_version, ST_CKPT_FORMAT);
+    assert_int_equal(ck->format_version, format);
     assert_int_equal(ck->kind, w->kind);
     assert_int_equal(ck->n_params, w->n_params);
     assert_memory_equal(ck->params, w->params, w->n_params * 4);
@@ -146,6 +149,8 @@ static void assert_matches(const st_ckpt_t *ck, const sample_t *s) {
     assert_string_equal(ck->dataset_fingerprint, w->dataset_fingerprint ? w->dataset_fingerprint : "");
     if (w->created_unix) assert_int_equal(ck->created_unix, w->created_unix);
 }
+
+static void assert_matches(const st_ckpt_t *ck, const sample_t *s) { assert_matches_format(ck, s, ST_CKPT_FORMAT); }
 
 static void test_round_trip(void **state) {
     (void)state;
@@ -364,6 +369,10 @@ static void test_latest_by_step_not_mtime(void **state) {
 
 /* ---- damaged files ---- */
 
+/* A format-1 checkpoint (no user block), written by st_ckpt_write before format 2 (commit 17ea0f2)
+ * for sample_init(&s, 300, 4, 10). */
+#define FORMAT1 TU_FIXTURE_DIR "/ckpt_format1.h5"
+
 static void copy_file(const char *from, const char *to) {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
@@ -410,17 +419,36 @@ static void test_damaged_files_skipped(void **state) {
     st_ckpt_t ck;
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
     tu_assert_contains(err.msg, "step-000000020.h5: damaged or truncated");
-    /* step 30: one byte flipped inside /optimizer/exp_avg; step 35: inside /params. */
+    tu_assert_contains(err.msg, "step-000000020.h5: damaged or truncated (the file has");
+    /* step 22: a format-1 checkpoint (no user block) truncated: HDF5's own checks catch it. */
+    snprintf(p, sizeof p, "%s/step-000000022.h5", d);
+    copy_file(FORMAT1, p);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(truncate(p, sb.st_size / 2), 0);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000022.h5: damaged or truncated: HDF5 cannot open it");
+    /* step 30: one byte flipped inside /optimizer/exp_avg; step 35: inside /params. In format 1
+     * our per-dataset CRCs catch it; in format 2 (steps 31, 36) the whole-file CRC, before HDF5. */
     snprintf(p, sizeof p, "%s/step-000000030.h5", d);
-    copy_file(good, p);
-    flip_in_dataset(p, "/optimizer/exp_avg", 2000 * 4);
+    copy_file(FORMAT1, p);
+    flip_in_dataset(p, "/optimizer/exp_avg", 300 * 4);
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
     tu_assert_contains(err.msg, "step-000000030.h5: damaged: checksum mismatch in /optimizer/exp_avg");
     snprintf(p, sizeof p, "%s/step-000000035.h5", d);
+    copy_file(FORMAT1, p);
+    flip_in_dataset(p, "/params", 300 * 4);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000035.h5: damaged: checksum mismatch in /params");
+    snprintf(p, sizeof p, "%s/step-000000031.h5", d);
+    copy_file(good, p);
+    flip_in_dataset(p, "/optimizer/exp_avg", 2000 * 4);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000031.h5: damaged (checksum mismatch: bytes 512..");
+    snprintf(p, sizeof p, "%s/step-000000036.h5", d);
     copy_file(good, p);
     flip_in_dataset(p, "/params", 2000 * 4);
     assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
-    tu_assert_contains(err.msg, "step-000000035.h5: damaged: checksum mismatch in /params");
+    tu_assert_contains(err.msg, "step-000000036.h5: damaged (checksum mismatch: bytes 512..");
     /* step 40: random bytes. */
     snprintf(p, sizeof p, "%s/step-000000040.h5", d);
     FILE *fp = fopen(p, "wb");
@@ -458,10 +486,13 @@ static void test_damaged_files_skipped(void **state) {
     warns_t wn = {0};
     assert_int_equal(st_ckpt_find_latest(d, got, sizeof got, collect, &wn, &err), ST_OK);
     assert_string_equal(got, good);
-    assert_int_equal(wn.n, 8);
-    tu_assert_contains(wn.text, "step-000000020.h5: damaged or truncated: HDF5 cannot open it");
+    assert_int_equal(wn.n, 11);
+    tu_assert_contains(wn.text, "step-000000020.h5: damaged or truncated (the file has");
+    tu_assert_contains(wn.text, "step-000000022.h5: damaged or truncated: HDF5 cannot open it");
     tu_assert_contains(wn.text, "step-000000030.h5: damaged: checksum mismatch in /optimizer/exp_avg; skipped");
     tu_assert_contains(wn.text, "step-000000035.h5: damaged: checksum mismatch in /params; skipped");
+    tu_assert_contains(wn.text, "step-000000031.h5: damaged (checksum mismatch: bytes 512..");
+    tu_assert_contains(wn.text, "step-000000036.h5: damaged (checksum mismatch: bytes 512..");
     tu_assert_contains(wn.text, "step-000000040.h5: not a strata checkpoint (not an HDF5 file); skipped");
     tu_assert_contains(wn.text, "step-000000050.h5: not a strata checkpoint (no /params); skipped");
     tu_assert_contains(wn.text, "step-000000060.h5: not a strata checkpoint (not an HDF5 file); skipped");
@@ -476,7 +507,178 @@ static void test_damaged_files_skipped(void **state) {
     wn = (warns_t){0};
     assert_int_equal(st_ckpt_find_latest(d, got, sizeof got, collect, &wn, &err), ST_OK);
     assert_string_equal(got, "");
-    assert_int_equal(wn.n, 6);
+    assert_int_equal(wn.n, 9);
+    sample_free(&s);
+}
+
+static double now_s(void);
+
+/* ---- the user-block header (format 2): single-bit flips, old files, future formats ---- */
+
+/* Flips bit `bit` of byte `at` of the file at p (twice restores it). */
+static void flip_bit(const char *p, off_t at, int bit) {
+    int fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char b;
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= (unsigned char)(1u << bit);
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+/* One bit flipped in every byte of a checkpoint in turn (bit = position mod 8): every read must
+ * fail within a second with "<path>: damaged", never hang (alarm) or crash. Before format 2,
+ * HDF5 looped forever on some flips (H5Aread of a string attribute) and crashed on others
+ * (H5HG_read). */
+static void test_every_bit_flip_detected(void **state) {
+    (void)state;
+    char d[256], p[512];
+    mk_subdir(d, sizeof d, "flips");
+    sample_t s;
+    sample_init(&s, 2000, 8, 10);
+    st_error_t err = {0};
+    assert_int_equal(st_ckpt_save(d, &s.w, 0, p, sizeof p, NULL, NULL, &err), ST_OK);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    alarm(600); /* a hang fails the test program instead of stalling prove */
+    long n = 0, detected = 0;
+    double worst = 0, total = 0;
+    for (off_t at = 0; at < sb.st_size; at++) {
+        flip_bit(p, at, (int)(at % 8));
+        st_ckpt_t ck;
+        double t0 = now_s();
+        st_status_t rc = st_ckpt_read(p, &ck, &err);
+        double dt = now_s() - t0;
+        st_ckpt_free(&ck);
+        flip_bit(p, at, (int)(at % 8));
+        n++;
+        total += dt;
+        worst = dt > worst ? dt : worst;
+        if (rc == ST_ERR_DATA && strstr(err.msg, p) == err.msg && strstr(err.msg, ": damaged")) detected++;
+        else fail_msg("byte %lld bit %d: %s", (long long)at, (int)(at % 8), rc == ST_OK ? "read as valid" : err.msg);
+    }
+    alarm(0);
+    printf("# bit flips: %ld of %ld detected as damaged (one per byte of a %lld-byte checkpoint), %.0f us per read on "
+           "average, %.1f ms at worst\n", detected, n, (long long)sb.st_size, total / n * 1e6, worst * 1e3);
+    assert_true(worst < 1.0);
+    /* The file itself is intact again. */
+    st_ckpt_t ck;
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_OK);
+    assert_matches(&ck, &s);
+    st_ckpt_free(&ck);
+    sample_free(&s);
+}
+
+/* A checkpoint written before format 2 (no user block) reads with HDF5's and our per-dataset
+ * checks, can be peeked at, and is what --resume auto falls back to behind a damaged newer one. */
+static void test_old_format_reads(void **state) {
+    (void)state;
+    char d[256], p[512], got[512];
+    mk_subdir(d, sizeof d, "old");
+    snprintf(p, sizeof p, "%s/step-000000010.h5", d);
+    copy_file(FORMAT1, p);
+    sample_t s;
+    sample_init(&s, 300, 4, 10);
+    st_error_t err = {0};
+    st_ckpt_t ck;
+    if (st_ckpt_read(p, &ck, &err) != ST_OK) fail_msg("%s", err.msg);
+    assert_matches_format(&ck, &s, 1);
+    st_ckpt_free(&ck);
+    st_ckpt_info_t info;
+    assert_int_equal(st_ckpt_peek(p, &info, &err), ST_OK);
+    assert_int_equal(info.format_version, 1);
+    assert_int_equal(info.step, 10);
+    /* A newer format-2 checkpoint with one flipped bit: skipped, the old one chosen. */
+    sample_t s2;
+    sample_init(&s2, 300, 4, 20);
+    char newer[512];
+    assert_int_equal(st_ckpt_save(d, &s2.w, 0, newer, sizeof newer, NULL, NULL, &err), ST_OK);
+    assert_int_equal(st_ckpt_peek(newer, &info, &err), ST_OK);
+    assert_int_equal(info.format_version, ST_CKPT_FORMAT);
+    flip_bit(newer, 1000, 3);
+    assert_int_equal(st_ckpt_peek(newer, &info, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000020.h5: damaged (checksum mismatch");
+    warns_t wn = {0};
+    assert_int_equal(st_ckpt_find_latest(d, got, sizeof got, collect, &wn, &err), ST_OK);
+    assert_string_equal(got, p);
+    assert_int_equal(wn.n, 1);
+    tu_assert_contains(wn.text, "step-000000020.h5: damaged (checksum mismatch");
+    tu_assert_contains(wn.text, "; skipped");
+    /* A format-1 file with a bit flipped in its HDF5 signature is damaged, not foreign. */
+    flip_bit(p, 2, 0);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000010.h5: damaged (the HDF5 signature at byte 0 is damaged)");
+    sample_free(&s);
+    sample_free(&s2);
+}
+
+/* Reads the whole file at p into a new buffer. */
+static unsigned char *slurp(const char *p, size_t *n) {
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    unsigned char *b = malloc((size_t)sb.st_size + 16);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(b, 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
+    fclose(f);
+    *n = (size_t)sb.st_size;
+    return b;
+}
+
+static void spill(const char *p, const unsigned char *b, size_t n) {
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* Headers that verify but do not fit: a newer format, bytes appended, a format-2 file without its
+ * header (the HDF5 signature moved to byte 0 would need 8 bytes changed: built by hand). */
+static void test_header_checks(void **state) {
+    (void)state;
+    char d[256], p[512];
+    mk_subdir(d, sizeof d, "header");
+    sample_t s;
+    sample_init(&s, 300, 0, 5);
+    st_error_t err = {0};
+    assert_int_equal(st_ckpt_save(d, &s.w, 0, p, sizeof p, NULL, NULL, &err), ST_OK);
+    size_t n = 0;
+    unsigned char *b = slurp(p, &n);
+    unsigned char *orig = malloc(n);
+    memcpy(orig, b, n);
+    char magic[8];
+    memcpy(magic, b, 8);
+    assert_memory_equal(magic, "\211STRATA\n", 8);
+    st_ckpt_t ck;
+    /* A newer format, with a header that verifies. */
+    st_h5_seal(b, n, magic, ST_CKPT_FORMAT + 1);
+    spill(p, b, n);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000005.h5: checkpoint format 3, but this strata reads format 2 (written by a "
+                       "newer strata)");
+    /* Bytes appended. */
+    memcpy(b, orig, n);
+    memset(b + n, 0, 16);
+    spill(p, b, n + 16);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000005.h5: damaged (the file has");
+    /* Shorter than the header itself. */
+    spill(p, orig, 300);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000005.h5: damaged or truncated (the file has 300 bytes, fewer than its");
+    /* The user block zeroed: neither signature, so not ours. */
+    memcpy(b, orig, n);
+    memset(b, 0, 512);
+    spill(p, b, n);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "step-000000005.h5: not a strata checkpoint (not an HDF5 file)");
+    /* Intact again. */
+    spill(p, orig, n);
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_OK);
+    assert_matches(&ck, &s);
+    st_ckpt_free(&ck);
+    free(b);
+    free(orig);
     sample_free(&s);
 }
 
@@ -553,6 +755,13 @@ static void test_size_and_time(void **state) {
     assert_int_equal(stat(p, &sb), 0);
     printf("# 570k parameters + Adam: %.2f MB, write %.1f ms (with fsync and read-back check), read %.1f ms\n",
            sb.st_size / 1e6, (t1 - t0) * 1e3, (t2 - t1) * 1e3);
+    /* One bit flipped in the middle: refused by the whole-file CRC before HDF5 opens the file. */
+    flip_bit(p, sb.st_size / 2, 5);
+    double t3 = now_s();
+    assert_int_equal(st_ckpt_read(p, &ck, &err), ST_ERR_DATA);
+    double t4 = now_s();
+    tu_assert_contains(err.msg, ": damaged (checksum mismatch");
+    printf("# a flipped bit in the %.2f MB file detected in %.1f ms\n", sb.st_size / 1e6, (t4 - t3) * 1e3);
     assert_true(sb.st_size < 570000 * 12 + 200000);
     sample_free(&s);
 }
@@ -673,6 +882,9 @@ int main(void) {
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_latest_by_step_not_mtime),
         cmocka_unit_test(test_damaged_files_skipped),
+        cmocka_unit_test(test_every_bit_flip_detected),
+        cmocka_unit_test(test_old_format_reads),
+        cmocka_unit_test(test_header_checks),
         cmocka_unit_test(test_failed_write_keeps_existing),
         cmocka_unit_test(test_size_and_time),
         cmocka_unit_test(test_crash_sigkill),
