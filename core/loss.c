@@ -206,7 +206,7 @@ enum { LK_HEAD, LK_HEAD_WEIGHT, LK_OWN };
 
 #define CLASS_WEIGHTS_KEY                                                                             \
     {"class_weights", ST_K_NUMS, "", 0, 1e300, NULL,                                                  \
-     "one weight per class (indexed by class id), or the string \"balanced\": N/(K*count[c]) from the training set's class counts; the mean divides by the sum of the rows' label weights, as PyTorch"}
+     "one weight per class (indexed by class id), the string \"balanced\": N/(K*count[c]) from the training set's class counts, or \"none\" (the default: every class weighs 1); the mean divides by the sum of the rows' label weights, as PyTorch"}
 
 static const st_key_t xent_keys[] = {
     HEAD_KEYS,
@@ -310,8 +310,12 @@ static st_status_t read_class_weights(st_loss_config_t *cfg, const cJSON *obj, c
         cfg->class_weights_mode = ST_CLASS_WEIGHTS_BALANCED;
         return ST_OK;
     }
+    if (cJSON_IsString(v) && strcmp(v->valuestring, "none") == 0) { /* the default, said explicitly */
+        cfg->class_weights_mode = ST_CLASS_WEIGHTS_NONE;
+        return ST_OK;
+    }
     ST_TRY(read_per_class(&cfg->class_weights, NULL, obj, path, "class_weights", K, 0,
-                          "\"balanced\" or a list of numbers >= 0, one per class", err));
+                          "\"balanced\", \"none\" or a list of numbers >= 0, one per class", err));
     if (!cfg->class_weights) return ST_OK;
     cfg->class_weights_mode = ST_CLASS_WEIGHTS_LIST;
     double total = 0;

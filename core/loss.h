@@ -106,7 +106,7 @@ const st_loss_kind_t *st_loss_kind_find(const char *type);  /* NULL when unknown
  * classes/outputs (needed to check per-class lists; <= 0 = unknown, then per-class lists are an
  * error). Errors name the JSON path, e.g.
  *   loss.class_weights: expected 10 values (one per class), got 3
- * The per-class keys class_weights ("balanced" or a list), alpha (number or list) and pos_weight
+ * The per-class keys class_weights ("balanced", "none" or a list), alpha (number or list) and pos_weight
  * (number or list) are read here; the other keys go through the schema table. On error *out is
  * left empty (nothing to free). */
 st_status_t st_loss_parse(const cJSON *obj, const char *path, int n_classes, st_loss_config_t *out,
