@@ -457,6 +457,25 @@ static void test_class_weights_none(void **s) {
     assert_non_null(strstr(err.msg, "loss.class_weights: expected \"balanced\", \"none\" or a list"));
 }
 
+/* Every loss reads one row [K] per sample: other widths and per-position outputs are refused. */
+static void test_check_output(void **s) {
+    (void)s;
+    st_loss_config_t c;
+    st_error_t err = {0};
+    assert_int_equal(parse("{\"type\":\"bce_with_logits\"}", 4, &c, &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(4), "model.layers[2]", &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(5), "model.layers[2]", &err), ST_ERR_SHAPE);
+    assert_string_equal(err.msg, "model.layers[2]: gives [5] per sample, but loss \"bce_with_logits\" needs [4], one output per target");
+    assert_int_equal(st_loss_check_output(&c, st_shape2(6, 4), "model.layers[2]", &err), ST_ERR_SHAPE);
+    assert_non_null(strstr(err.msg, "model.layers[2]: gives [6, 4] per sample (a row per position), but loss \"bce_with_logits\" needs [4]"));
+    st_loss_config_free(&c);
+    assert_int_equal(parse("{\"type\":\"cross_entropy\"}", 10, &c, &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(10), "x", &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(7), "model.layers[4]", &err), ST_ERR_SHAPE);
+    assert_non_null(strstr(err.msg, "model.layers[4]: gives [7] per sample, but loss \"cross_entropy\" needs [10], one logit per class"));
+    st_loss_config_free(&c);
+}
+
 static void test_parse_errors_name_the_path(void **s) {
     (void)s;
     st_loss_config_t c;
@@ -567,6 +586,7 @@ int main(void) {
         cmocka_unit_test(test_parse_defaults_and_values),
         cmocka_unit_test(test_parse_errors_name_the_path),
         cmocka_unit_test(test_class_weights_none),
+        cmocka_unit_test(test_check_output),
         cmocka_unit_test(test_eval_checks_labels),
         cmocka_unit_test(test_kind_tables),
         cmocka_unit_test(test_large_batch_equals_serial_sum),
