@@ -58,6 +58,7 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
                            st_model_buffer_floats(e->model), NULL, NULL, err));
     ST_TRY(st_loss_heads_parse(&e->losses, e->cfg.loss, "loss", classes_of, e, err));
+    ST_TRY(st_model_check_losses(e->model, &e->losses, err));
     st_loss_config_t *l = &e->losses.heads[0];
     if (l->class_weights_mode == ST_CLASS_WEIGHTS_BALANCED && e->ck.class_weights) {
         l->class_weights = malloc(sizeof(float) * (size_t)e->ck.n_classes);

@@ -70,6 +70,7 @@ static st_status_t build_model(trainer_t *t, st_error_t *err) {
     ST_TRY(st_model_reserve(t->model, B, 0, err));
     st_model_init(t->model, cfg->seed);
     ST_TRY(st_loss_heads_parse(&t->losses, cfg->loss, "loss", classes_of, t, err));
+    ST_TRY(st_model_check_losses(t->model, &t->losses, err));
     if (t->losses.n_heads != 1 || st_model_head_count(t->model) != 1)
         return st_fail(err, ST_ERR_CONFIG, "loss: this version trains models with one head and one loss (the dataset has one label per sample)");
     st_loss_config_t *loss = &t->losses.heads[0];
