@@ -426,6 +426,11 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         goto fail;
     }
     TRY(st_optim_parse(optim, "optimizer", &cfg->optim, err));
+    if (!(cfg->optim.lr > 0) || !isfinite(cfg->optim.lr)) { /* the schedule starts from it */
+        rc = st_fail(err, ST_ERR_CONFIG, "optimizer.lr: expected a finite number > 0 (the schedule's initial learning rate), "
+                     "got %g", cfg->optim.lr);
+        goto fail;
+    }
     const cJSON *sched = item(root, "schedule");
     cJSON *sched_default = sched ? NULL : cJSON_Parse("{\"type\": \"constant\"}");
     rc = parse_schedule(cfg, sched ? sched : sched_default, 0, err);
