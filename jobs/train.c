@@ -90,10 +90,10 @@ static st_status_t build_engine(trainer_t *t, st_error_t *err) {
 }
 
 /* train.epochs × steps per epoch must stay <= ST_TRAIN_MAX_STEPS (the schedule's bound on
- * total_steps; 1e15 epochs of 25 steps wrapped to a negative count) and the epoch count must fit
+ * total_steps; 1e15 epochs of 25 steps made a negative count) and the epoch count must fit
  * the epoch line's and the progress bar's int. Checked before multiplying. */
 static st_status_t check_run_length(const trainer_t *t, st_error_t *err) {
-    int64_t most = ST_TRAIN_MAX_STEPS / t->steps_per_epoch;
+    int64_t most = t->steps_per_epoch > 0 ? ST_TRAIN_MAX_STEPS / t->steps_per_epoch : INT_MAX;
     if (most > INT_MAX) most = INT_MAX;
     if (t->cfg->train.epochs <= most) return ST_OK;
     return st_fail(err, ST_ERR_CONFIG, "train.epochs: %ld epochs of %lld optimizer steps do not fit; the largest that fits is "
