@@ -206,7 +206,7 @@ enum { LK_HEAD, LK_HEAD_WEIGHT, LK_OWN };
 
 #define CLASS_WEIGHTS_KEY                                                                             \
     {"class_weights", ST_K_NUMS, "", 0, 1e300, NULL,                                                  \
-     "one weight per class (indexed by class id), or the string \"balanced\": N/(K*count[c]) from the training set's class counts; the mean divides by the sum of the rows' label weights, as PyTorch"}
+     "one weight per class (indexed by class id), the string \"balanced\": N/(K*count[c]) from the training set's class counts, or \"none\" (the default: every class weighs 1); the mean divides by the sum of the rows' label weights, as PyTorch"}
 
 static const st_key_t xent_keys[] = {
     HEAD_KEYS,
@@ -310,8 +310,12 @@ static st_status_t read_class_weights(st_loss_config_t *cfg, const cJSON *obj, c
         cfg->class_weights_mode = ST_CLASS_WEIGHTS_BALANCED;
         return ST_OK;
     }
+    if (cJSON_IsString(v) && strcmp(v->valuestring, "none") == 0) { /* the default, said explicitly */
+        cfg->class_weights_mode = ST_CLASS_WEIGHTS_NONE;
+        return ST_OK;
+    }
     ST_TRY(read_per_class(&cfg->class_weights, NULL, obj, path, "class_weights", K, 0,
-                          "\"balanced\" or a list of numbers >= 0, one per class", err));
+                          "\"balanced\", \"none\" or a list of numbers >= 0, one per class", err));
     if (!cfg->class_weights) return ST_OK;
     cfg->class_weights_mode = ST_CLASS_WEIGHTS_LIST;
     double total = 0;
@@ -470,6 +474,27 @@ st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits, const st_loss_c
     return ST_OK;
 }
 
+/* ---- the output a loss accepts ---- */
+
+st_status_t st_loss_check_output(const st_loss_config_t *cfg, st_shape_t shape, const char *where, st_error_t *err) {
+    int K = cfg->n_classes;
+    if (shape.rank == 1 && (K <= 0 || shape.d[0] == K)) return ST_OK;
+    const char *type = "?";
+    for (int i = 0; i < N_OF(kinds); i++)
+        if (kinds[i].id == cfg->type) type = kinds[i].type;
+    char got[48], want[48];
+    st_shape_str(shape, got, sizeof got);
+    if (K > 0) st_shape_str(st_shape1(K), want, sizeof want);
+    else snprintf(want, sizeof want, "[K]");
+    const char *per = uses_labels(cfg) ? "one logit per class of the dataset" : "one output per target";
+    if (shape.rank != 1)
+        return st_fail(err, ST_ERR_SHAPE, "%s: gives %s per sample (a row per position), but loss \"%s\" needs %s, %s: "
+                       "pool or flatten the positions first (global_avg_pool, global_max_pool or flatten)",
+                       where, got, type, want, per);
+    return st_fail(err, ST_ERR_SHAPE, "%s: gives %s per sample, but loss \"%s\" needs %s, %s%s", where, got, type, want,
+                   per, uses_labels(cfg) ? " (a last dense layer takes \"units\": \"classes\")" : "");
+}
+
 /* ---- several heads ---- */
 
 st_status_t st_loss_heads_parse(st_loss_heads_t *out, const cJSON *json, const char *path,
@@ -480,8 +505,8 @@ st_status_t st_loss_heads_parse(st_loss_heads_t *out, const cJSON *json, const c
     if (is_list && n == 0) return st_fail(err, ST_ERR_CONFIG, "%s: expected at least one loss", path);
     if (n > ST_LOSS_MAX_HEADS)
         return st_fail(err, ST_ERR_CONFIG, "%s: at most %d heads, got %d", path, ST_LOSS_MAX_HEADS, n);
-    for (int h = 0; h < n; h++) {
-        const cJSON *obj = is_list ? cJSON_GetArrayItem(json, h) : json;
+    const cJSON *obj = is_list ? json->child : json; /* walked by its links, not indexed */
+    for (int h = 0; h < n; h++, obj = is_list ? obj->next : obj) {
         char p[160];
         if (is_list) snprintf(p, sizeof p, "%s[%d]", path, h);
         else snprintf(p, sizeof p, "%s", path);

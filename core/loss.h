@@ -33,6 +33,7 @@
 #include <cJSON.h>
 
 #include "schema.h"
+#include "shape.h"
 #include "st_error.h"
 
 typedef struct {
@@ -106,7 +107,7 @@ const st_loss_kind_t *st_loss_kind_find(const char *type);  /* NULL when unknown
  * classes/outputs (needed to check per-class lists; <= 0 = unknown, then per-class lists are an
  * error). Errors name the JSON path, e.g.
  *   loss.class_weights: expected 10 values (one per class), got 3
- * The per-class keys class_weights ("balanced" or a list), alpha (number or list) and pos_weight
+ * The per-class keys class_weights ("balanced", "none" or a list), alpha (number or list) and pos_weight
  * (number or list) are read here; the other keys go through the schema table. On error *out is
  * left empty (nothing to free). */
 st_status_t st_loss_parse(const cJSON *obj, const char *path, int n_classes, st_loss_config_t *out,
@@ -137,6 +138,17 @@ st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits /*[B,K] or NULL*
                          const st_loss_config_t *cfg, const float *logits /*[B,K]*/,
                          const int32_t *labels /*[B] or NULL*/, const float *targets /*[B,K] or NULL*/,
                          float grad_scale, int B, st_error_t *err);
+
+/* ---- the output a loss accepts ---- */
+
+/* Checks a model output of per-sample shape `shape` against the loss: every loss takes one row
+ * [K] per sample, K = cfg->n_classes (the dataset's classes for cross_entropy and focal, the
+ * target width for bce_with_logits and mse; any K when n_classes <= 0). A per-position output
+ * [T, C] or another width is ST_ERR_SHAPE naming `where` (the layer giving the output, e.g.
+ * "model.layers[4]"), its shape and the one needed:
+ *   model.layers[4]: gives [7] per sample, but loss "cross_entropy" needs [10], one logit per
+ *   class of the dataset (a last dense layer takes "units": "classes") */
+st_status_t st_loss_check_output(const st_loss_config_t *cfg, st_shape_t shape, const char *where, st_error_t *err);
 
 /* ---- several heads ---- */
 

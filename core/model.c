@@ -81,7 +81,7 @@ static st_status_t add_op(st_model_t *m, op_t op, st_error_t *err) {
 /* ---- building ---- */
 
 static st_status_t build_chain(st_model_t *m, const cJSON *arr, const char *path, const char *name,
-                               int in_value, int *out_value, st_error_t *err);
+                               int in_value, int *out_value, char *last_path, st_error_t *err);
 
 static const char *type_of(const cJSON *item) {
     const cJSON *t = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "type") : NULL;
@@ -136,11 +136,14 @@ static st_status_t build_parallel(st_model_t *m, const cJSON *obj, const char *p
         return st_fail(err, ST_ERR_CONFIG, "%s.branches: expected a list of 2 to %d branches (each a list of layers; [] = identity)",
                        path, MAX_MERGE);
     op_t op = {.kind = strcmp(merge->valuestring, "add") == 0 ? OP_ADD : OP_CONCAT, .n_in = n};
-    for (int j = 0; j < n; j++) {
-        char p[160], nm[96];
+    int j = 0;
+    const cJSON *branch;
+    cJSON_ArrayForEach(branch, branches) {
+        char p[ST_PATH_MAX], nm[96];
         st_format(p, sizeof p, "%s.branches[%d]", path, j);
         st_format(nm, sizeof nm, "%s.branches.%d", name, j);
-        ST_TRY(build_chain(m, cJSON_GetArrayItem(branches, j), p, nm, in_value, &op.in[j], err));
+        ST_TRY(build_chain(m, branch, p, nm, in_value, &op.in[j], NULL, err));
+        j++;
     }
     st_shape_t shape;
     ST_TRY(merge_shape(m, op.kind == OP_ADD, op.in, n, path, &shape, err));
@@ -153,11 +156,11 @@ static st_status_t build_residual(st_model_t *m, const cJSON *obj, const char *p
                                   int in_value, int *out_value, st_error_t *err) {
     static const char *const known[] = {"type", "name", "layers"};
     ST_TRY(check_keys(obj, path, known, 3, err));
-    char p[160], nm[96];
+    char p[ST_PATH_MAX], nm[96];
     st_format(p, sizeof p, "%s.layers", path);
     st_format(nm, sizeof nm, "%s.layers", name);
     op_t op = {.kind = OP_ADD, .n_in = 2, .in = {0, in_value}};
-    ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), p, nm, in_value, &op.in[0], err));
+    ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), p, nm, in_value, &op.in[0], NULL, err));
     st_shape_t shape;
     if (merge_shape(m, 1, op.in, 2, path, &shape, err) != ST_OK) {
         char a[48], b[48];
@@ -191,43 +194,54 @@ static st_status_t build_layer(st_model_t *m, const cJSON *obj, const char *path
     return add_op(m, op, err);
 }
 
+/* Builds the layers of list `arr` in order from value in_value. last_path (may be NULL) gets the
+ * JSON path of the list's last element, the one that gives *out_value (unchanged for []). The
+ * list is walked through its links: indexing it (cJSON_GetArrayItem) would cost O(n) per layer. */
 static st_status_t build_chain(st_model_t *m, const cJSON *arr, const char *path, const char *name,
-                               int in_value, int *out_value, st_error_t *err) {
+                               int in_value, int *out_value, char *last_path /*[ST_PATH_MAX] or NULL*/,
+                               st_error_t *err) {
     if (!cJSON_IsArray(arr)) return st_fail(err, ST_ERR_CONFIG, "%s: expected a list of layers", path);
-    int v = in_value, n = cJSON_GetArraySize(arr);
-    for (int i = 0; i < n; i++) {
-        const cJSON *item = cJSON_GetArrayItem(arr, i);
-        char p[160], nm[96];
+    int v = in_value, i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr) {
+        char p[ST_PATH_MAX], nm[96];
         st_format(p, sizeof p, "%s[%d]", path, i);
         st_format(nm, sizeof nm, "%s.%d", name, i);
         const char *type = type_of(item);
         if (type && strcmp(type, "parallel") == 0) ST_TRY(build_parallel(m, item, p, nm, v, &v, err));
         else if (type && strcmp(type, "residual") == 0) ST_TRY(build_residual(m, item, p, nm, v, &v, err));
-        else ST_TRY(build_layer(m, item, p, nm, type_of(cJSON_GetArrayItem(arr, i + 1)), v, &v, err));
+        else ST_TRY(build_layer(m, item, p, nm, type_of(item->next), v, &v, err));
+        if (last_path) snprintf(last_path, ST_PATH_MAX, "%s", p);
+        i++;
     }
     *out_value = v;
     return ST_OK;
 }
 
-static st_status_t add_head(st_model_t *m, const char *name, int value, const char *path, st_error_t *err) {
+static st_status_t add_head(st_model_t *m, const char *name, int value, const char *layer_path, const char *path,
+                            st_error_t *err) {
     if (m->n_heads == ST_MAX_HEADS) return st_fail(err, ST_ERR_CONFIG, "%s: at most %d heads", path, ST_MAX_HEADS);
     for (int h = 0; h < m->n_heads; h++)
         if (strcmp(m->heads[h].name, name) == 0)
             return st_fail(err, ST_ERR_CONFIG, "%s.name: head name \"%s\" is used twice", path, name);
     st_head_t *hd = &m->heads[m->n_heads++];
     snprintf(hd->name, sizeof hd->name, "%s", name);
+    snprintf(hd->path, sizeof hd->path, "%s", layer_path);
     hd->value = value;
     hd->shape = m->values[value].shape;
     return ST_OK;
 }
 
-static st_status_t build_heads(st_model_t *m, const cJSON *heads, const char *path, int trunk, st_error_t *err) {
+/* trunk_path: the JSON path of the trunk's last layer (a head without layers outputs the trunk). */
+static st_status_t build_heads(st_model_t *m, const cJSON *heads, const char *path, int trunk, const char *trunk_path,
+                               st_error_t *err) {
     if (!cJSON_IsArray(heads) || cJSON_GetArraySize(heads) < 1)
         return st_fail(err, ST_ERR_CONFIG, "%s.heads: expected a list of heads {\"name\": ..., \"layers\": [...]}", path);
-    for (int h = 0; h < cJSON_GetArraySize(heads); h++) {
-        const cJSON *obj = cJSON_GetArrayItem(heads, h);
-        char p[160], lp[176], nm[96];
-        st_format(p, sizeof p, "%s.heads[%d]", path, h);
+    int h = 0;
+    const cJSON *obj;
+    cJSON_ArrayForEach(obj, heads) {
+        char p[ST_PATH_MAX], lp[ST_PATH_MAX], nm[96], last[ST_PATH_MAX];
+        st_format(p, sizeof p, "%s.heads[%d]", path, h++);
         if (!cJSON_IsObject(obj)) return st_fail(err, ST_ERR_CONFIG, "%s: expected an object", p);
         static const char *const known[] = {"name", "layers"};
         ST_TRY(check_keys(obj, p, known, 2, err));
@@ -236,11 +250,37 @@ static st_status_t build_heads(st_model_t *m, const cJSON *heads, const char *pa
             return st_fail(err, ST_ERR_CONFIG, "%s.name: expected a head name (a non-empty string)", p);
         st_format(lp, sizeof lp, "%s.layers", p);
         st_format(nm, sizeof nm, "heads.%s", name->valuestring);
+        snprintf(last, sizeof last, "%s", trunk_path);
         int out;
-        ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), lp, nm, trunk, &out, err));
-        ST_TRY(add_head(m, name->valuestring, out, p, err));
+        ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), lp, nm, trunk, &out, last, err));
+        ST_TRY(add_head(m, name->valuestring, out, last, p, err));
     }
     return ST_OK;
+}
+
+static int by_name_then_index(const void *a, const void *b) {
+    const st_layer_t *x = *(const st_layer_t *const *)a, *y = *(const st_layer_t *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Layer names name the parameters (checkpoints, optimizer groups, traces), so two layers may not
+ * share one, whether the user gave it ("name") or it is the generated "layers.3". Sorting finds
+ * duplicates in O(n log n); the pair reported is the one whose later layer comes first. */
+static st_status_t check_unique_names(const st_model_t *m, st_error_t *err) {
+    if (m->n_layers < 2) return ST_OK;
+    const st_layer_t **sorted = malloc(sizeof *sorted * (size_t)m->n_layers);
+    if (!sorted) return st_fail(err, ST_ERR_NOMEM, "model: out of memory");
+    for (int i = 0; i < m->n_layers; i++) sorted[i] = m->layers[i];
+    qsort(sorted, (size_t)m->n_layers, sizeof *sorted, by_name_then_index);
+    const st_layer_t *first = NULL, *again = NULL;
+    for (int i = 1; i < m->n_layers; i++)
+        if (strcmp(sorted[i]->name, sorted[i - 1]->name) == 0 && (!again || sorted[i]->index < again->index))
+            first = sorted[i - 1], again = sorted[i];
+    free(sorted);
+    if (!again) return ST_OK;
+    return st_fail(err, ST_ERR_CONFIG, "%s: layer name \"%s\" is also the name of %s; layer names must be unique "
+                   "(they name the layers' parameters)", again->path, again->name, first->path);
 }
 
 static st_status_t bind_arenas(st_model_t *m, st_error_t *err) {
@@ -280,19 +320,42 @@ st_status_t st_model_build(const cJSON *obj, const char *path, st_shape_t in, in
     if (!m) return st_fail(err, ST_ERR_NOMEM, "model: out of memory");
     m->in_shape = in;
     m->n_classes = n_classes;
-    char p[160];
+    char p[ST_PATH_MAX], last[ST_PATH_MAX] = "";
     st_format(p, sizeof p, "%s.layers", path);
     int trunk;
     st_status_t rc = new_value(m, in, err) < 0 ? err->code : ST_OK;
-    if (rc == ST_OK) rc = build_chain(m, layers, p, "layers", 0, &trunk, err);
+    if (rc == ST_OK) rc = build_chain(m, layers, p, "layers", 0, &trunk, last, err);
     const cJSON *heads = cJSON_GetObjectItemCaseSensitive(obj, "heads");
-    if (rc == ST_OK) rc = heads ? build_heads(m, heads, path, trunk, err) : add_head(m, "output", trunk, path, err);
+    if (rc == ST_OK) rc = heads ? build_heads(m, heads, path, trunk, last, err) : add_head(m, "output", trunk, last, path, err);
+    if (rc == ST_OK) rc = check_unique_names(m, err);
     if (rc == ST_OK) rc = bind_arenas(m, err);
     if (rc != ST_OK) {
         st_model_free(m);
         return rc;
     }
     *out = m;
+    return ST_OK;
+}
+
+st_status_t st_model_check_losses(const st_model_t *m, const st_loss_heads_t *losses, st_error_t *err) {
+    for (int i = 0; i < losses->n_heads; i++) {
+        const st_loss_config_t *l = &losses->heads[i];
+        int h = l->head[0] ? st_model_head_find(m, l->head) : m->n_heads == 1 ? 0 : -1;
+        if (h < 0) {
+            char names[ST_MAX_HEADS * 66] = "";
+            for (int k = 0; k < m->n_heads; k++)
+                st_format(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", m->heads[k].name);
+            if (!l->head[0])
+                return st_fail(err, ST_ERR_CONFIG, "loss.head: the model has %d outputs (%s): name the one this loss applies to",
+                               m->n_heads, names);
+            char p[32];
+            if (losses->n_heads > 1) snprintf(p, sizeof p, "loss[%d]", i);
+            else snprintf(p, sizeof p, "loss");
+            return st_fail(err, ST_ERR_CONFIG, "%s.head: the model has no output named \"%s\" (its outputs: %s)", p, l->head,
+                           names);
+        }
+        ST_TRY(st_loss_check_output(l, m->heads[h].shape, m->heads[h].path, err));
+    }
     return ST_OK;
 }
 

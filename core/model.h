@@ -18,21 +18,33 @@
 #define ST_MODEL_H
 
 #include "layer.h"
+#include "loss.h"
 
 typedef struct st_model st_model_t;
 
 #define ST_MAX_HEADS 8
+#define ST_PATH_MAX 192  /* JSON paths in messages: "model.heads[1].layers[2].branches[0][3]" */
 
 typedef struct {
     char name[64];
     int value;           /* value id of the head's output */
     st_shape_t shape;    /* per-sample output shape */
+    char path[ST_PATH_MAX]; /* JSON path of the layer or block giving it: "model.layers[4]" */
 } st_head_t;
 
 /* Builds the model described by `obj` (JSON path `path`, e.g. "model") for per-sample input
- * shape `in`; n_classes resolves units: "classes" (0 = unknown). */
+ * shape `in`; n_classes resolves units: "classes" (0 = unknown). Layer names (the "name" key,
+ * else the generated "layers.3") must be unique: they name the parameters. Building is linear in
+ * the number of layers. */
 st_status_t st_model_build(const cJSON *obj, const char *path, st_shape_t in, int n_classes,
                            st_model_t **out, st_error_t *err);
+
+/* Checks every loss of `losses` against the model output it applies to (its "head"; "" = the
+ * only output) with st_loss_check_output: a training or evaluation job calls it after building
+ * both, so an output the loss cannot read (a dense of 7 units on 10 classes, a per-position
+ * [T, K]) fails naming the layer that gives it, e.g.
+ *   model.layers[4]: gives [7] per sample, but loss "cross_entropy" needs [10], ... */
+st_status_t st_model_check_losses(const st_model_t *m, const st_loss_heads_t *losses, st_error_t *err);
 void st_model_free(st_model_t *m);
 
 /* Initial values of every parameter and buffer from `seed` (PyTorch's defaults per layer). */

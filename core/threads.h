@@ -14,6 +14,8 @@
 
 /* CPUs in this process's affinity mask. */
 int st_cpus_available(void);
+/* CPUs online on this node (sysconf): what the ranks on a node share at most. */
+int st_cpus_online(void);
 /* max(1, cpus_available / ranks_sharing). */
 int st_threads_default(int ranks_sharing);
 /* Sets OpenMP's and BLIS's thread counts. */

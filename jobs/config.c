@@ -78,7 +78,8 @@ static const st_key_t split_keys[N_SPLIT] = {
                 FIELD(data.split.test)},
 };
 
-enum { TR_EPOCHS, TR_BATCH, TR_ACCUM, TR_EVAL, TR_CLIP, TR_THREADS, TR_NONFINITE, TR_DIVERGENCE, TR_LOG, TR_STALL, N_TRAIN };
+enum { TR_EPOCHS, TR_BATCH, TR_ACCUM, TR_EVAL, TR_CLIP, TR_THREADS, TR_OVERSUBSCRIBE, TR_NONFINITE, TR_DIVERGENCE, TR_LOG,
+       TR_STALL, N_TRAIN };
 static const st_key_t train_keys[N_TRAIN] = {
     [TR_EPOCHS] = {"epochs", ST_K_INT, NULL, 1, 1e15, NULL, "passes over the training split", FIELD(train.epochs)},
     [TR_BATCH] = {"batch_size", ST_K_INT, NULL, 1, 1e15, NULL,
@@ -91,8 +92,12 @@ static const st_key_t train_keys[N_TRAIN] = {
                  FIELD(train.eval_every)},
     [TR_CLIP] = {"clip_norm", ST_K_NUM, "0", 0, 1e300, NULL, "clip the global gradient norm to this; 0 = off",
                  FIELD(train.clip_norm)},
-    [TR_THREADS] = {"threads", ST_K_INT, "0", 0, 4096, NULL, "threads per rank; 0 = the node's CPUs / ranks on the node",
-                    FIELD(train.threads)},
+    [TR_THREADS] = {"threads", ST_K_INT, "0", 0, 4096, NULL,
+                    "threads per rank; 0 = the node's CPUs / ranks on the node; more than the CPUs in the rank's "
+                    "affinity mask is an error unless allow_oversubscribe", FIELD(train.threads)},
+    [TR_OVERSUBSCRIBE] = {"allow_oversubscribe", ST_K_BOOL, "false", 0, 0, NULL,
+                          "accept train.threads above the CPUs in the rank's affinity mask, with a warning "
+                          "(threads then share cores and spin)", FIELD(train.allow_oversubscribe)},
     [TR_NONFINITE] = {"max_nonfinite_steps", ST_K_INT, "5", 1, 1e15, NULL,
                       "a step with a non-finite loss or gradient is skipped; this many in a row stop the run",
                       FIELD(train.max_nonfinite_steps)},
@@ -469,6 +474,11 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         goto fail;
     }
     TRY(st_optim_parse(optim, "optimizer", &cfg->optim, err));
+    if (!(cfg->optim.lr > 0) || !isfinite(cfg->optim.lr)) { /* the schedule starts from it */
+        rc = st_fail(err, ST_ERR_CONFIG, "optimizer.lr: expected a finite number > 0 (the schedule's initial learning rate), "
+                     "got %g", cfg->optim.lr);
+        goto fail;
+    }
     const cJSON *sched = item(root, "schedule");
     cJSON *sched_default = sched ? NULL : cJSON_Parse("{\"type\": \"constant\"}");
     rc = parse_schedule(cfg, sched ? sched : sched_default, 0, err);
@@ -873,7 +883,8 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
 
 /* ---- diff ---- */
 
-static const char *const resume_may_differ[] = {"train.epochs", "train.threads", "train.log_every", "train.stall_timeout", NULL};
+static const char *const resume_may_differ[] = {"train.epochs", "train.threads", "train.allow_oversubscribe", "train.log_every",
+                                                "train.stall_timeout", NULL};
 
 typedef struct {
     char *out;

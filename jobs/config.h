@@ -67,6 +67,7 @@ typedef struct {
         long eval_every;                /* epochs between validation passes */
         double clip_norm;               /* global gradient norm clip; 0 = off */
         int threads;                    /* OpenMP/BLIS threads per rank; 0 = CPUs / ranks on the node */
+        int allow_oversubscribe;        /* 1: threads above the rank's CPUs only warn */
         long max_nonfinite_steps;       /* consecutive skipped (non-finite) steps before stopping */
         long divergence_check_every;    /* steps between divergence checks; 0 = off */
         long log_every;                 /* steps between progress lines; 0 = once per epoch */
@@ -143,8 +144,9 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out);
  * resume). Returns ST_OK when they agree, else ST_ERR_CONFIG with the differing key paths in
  * `out`, comma separated ("train.batch_size, model.layers[2].units"; "..." when it does not
  * fit). A missing key and null are the same; numbers compare exactly. Keys that may differ on a
- * resume are not compared: train.epochs (raise it to train longer), train.threads and
- * train.log_every (they do not change the results). */
+ * resume are not compared: train.epochs (raise it to train longer), train.threads,
+ * train.allow_oversubscribe, train.log_every and train.stall_timeout (they do not change the
+ * results). */
 st_status_t st_config_diff(const cJSON *a, const cJSON *b, char *out, size_t size);
 
 /* The config's key tables: markdown (docs/reference.md, "Run config") or a terminal listing. */

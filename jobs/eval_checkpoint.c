@@ -5,17 +5,19 @@
  * class weights taken from the checkpoint), take this rank's block of the requested rows and
  * scale and standardise them with the checkpoint's statistics, evaluate (st_evaluate, blocks of
  * ST_DATA_EVAL_ROWS so the sums have the same bits at any rank count), and on rank 0 write
- * metrics.json, per_class.csv and confusion.csv and print the summary. */
+ * metrics.json, per_class.csv and confusion.csv and print the summary. The output folder is
+ * created first (--out: before anything else; the default one in the checkpoint's run folder
+ * once the checkpoint has been read), so a folder that cannot be made fails before the work. */
 #include "jobs/eval_checkpoint.h"
 
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "jobs/checkpoint.h"
 #include "jobs/config.h"
 #include "jobs/evaluate.h" /* st_evaluate */
+#include "fileio.h"
 #include "jobs/results.h"
 #include "metrics.h"
 #include "sharding/loader.h"
@@ -58,6 +60,7 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
                            st_model_buffer_floats(e->model), NULL, NULL, err));
     ST_TRY(st_loss_heads_parse(&e->losses, e->cfg.loss, "loss", classes_of, e, err));
+    ST_TRY(st_model_check_losses(e->model, &e->losses, err));
     st_loss_config_t *l = &e->losses.heads[0];
     if (l->class_weights_mode == ST_CLASS_WEIGHTS_BALANCED && e->ck.class_weights) {
         l->class_weights = malloc(sizeof(float) * (size_t)e->ck.n_classes);
@@ -101,7 +104,9 @@ static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t 
     return rc;
 }
 
-static st_status_t write_report(eval_t *e, const st_eval_request_t *a, const st_eval_t *r, st_error_t *err) {
+/* The report's folder (out_dir, else <run folder>/eval-<data name>-<split>), created with its
+ * parents by rank 0 before the evaluation, so a folder that cannot be made fails early. */
+static st_status_t prepare_out_dir(eval_t *e, const st_eval_request_t *a, const st_comm_t *c, st_error_t *err) {
     if (a->out_dir) snprintf(e->out_dir, sizeof e->out_dir, "%s", a->out_dir);
     else {
         char ck[4096], data[4096];
@@ -111,7 +116,12 @@ static st_status_t write_report(eval_t *e, const st_eval_request_t *a, const st_
         if (dot) *dot = '\0';
         st_format(e->out_dir, sizeof e->out_dir, "%s/eval-%s-%s", run, stem, a->split);
     }
-    mkdir(e->out_dir, 0777);
+    st_status_t rc = c->rank == 0 ? st_mkdir_p(e->out_dir, err) : ST_OK;
+    if (rc != ST_OK) st_error_prefix(err, "the output folder %s", e->out_dir);
+    return st_comm_agree(c, rc, err);
+}
+
+static st_status_t write_report(eval_t *e, const st_eval_request_t *a, const st_eval_t *r, st_error_t *err) {
     const char **names = malloc(sizeof(char *) * (size_t)e->ck.n_classes);
     if (!names) return st_fail(err, ST_ERR_NOMEM, "names");
     for (int k = 0; k < e->ck.n_classes; k++) names[k] = e->ds.class_names[k];
@@ -137,7 +147,9 @@ static st_status_t write_report(eval_t *e, const st_eval_request_t *a, const st_
 }
 
 static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c, st_error_t *err) {
+    if (a->out_dir) ST_TRY(prepare_out_dir(e, a, c, err)); /* the user's folder: before any work */
     ST_TRY(st_comm_agree(c, st_ckpt_read(a->checkpoint, &e->ck, err), err));
+    if (!a->out_dir) ST_TRY(prepare_out_dir(e, a, c, err)); /* in the run folder of a checkpoint that exists */
     ST_TRY(st_comm_agree(c, st_dataset_open(a->data, &e->ds, err), err));
     ST_TRY(st_comm_agree(c, build(e, err), err));
     ST_TRY(load_rows(e, a->split, c, err));

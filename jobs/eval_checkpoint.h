@@ -14,7 +14,7 @@ typedef struct {
     const char *checkpoint; /* a checkpoint file (<run>/checkpoints/best.h5, ...) */
     const char *data;       /* a dataset in strata's format */
     const char *split;      /* "test", "val", "train" or "all" */
-    const char *out_dir;    /* NULL: <run folder>/eval-<data name>-<split> */
+    const char *out_dir;    /* NULL: <run folder>/eval-<data name>-<split>; created with its parents */
     FILE *out;              /* rank 0 prints the summary and the per-class table here */
 } st_eval_request_t;
 

@@ -1,7 +1,8 @@
 /* train.c — the training job (see train.h): set-up, resume, the epoch loop, rank 0's decisions
- * and files, and the final test evaluation of the restored best model. */
+ * and files, and the final evaluation of the restored best model (test split, else val). */
 #include "train.h"
 
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ static st_status_t build_model(trainer_t *t, st_error_t *err) {
     ST_TRY(st_model_reserve(t->model, B, 0, err));
     st_model_init(t->model, cfg->seed);
     ST_TRY(st_loss_heads_parse(&t->losses, cfg->loss, "loss", classes_of, t, err));
+    ST_TRY(st_model_check_losses(t->model, &t->losses, err));
     if (t->losses.n_heads != 1 || st_model_head_count(t->model) != 1)
         return st_fail(err, ST_ERR_CONFIG, "loss: this version trains models with one head and one loss (the dataset has one label per sample)");
     st_loss_config_t *loss = &t->losses.heads[0];
@@ -87,8 +89,21 @@ static st_status_t build_engine(trainer_t *t, st_error_t *err) {
     return t->cfg->reproducible_exact ? st_engine_set_exact(&t->engine, err) : ST_OK;
 }
 
+/* train.epochs × steps per epoch must stay <= ST_TRAIN_MAX_STEPS (the schedule's bound on
+ * total_steps; 1e15 epochs of 25 steps made a negative count) and the epoch count must fit
+ * the epoch line's and the progress bar's int. Checked before multiplying. */
+static st_status_t check_run_length(const trainer_t *t, st_error_t *err) {
+    int64_t most = t->steps_per_epoch > 0 ? ST_TRAIN_MAX_STEPS / t->steps_per_epoch : INT_MAX;
+    if (most > INT_MAX) most = INT_MAX;
+    if (t->cfg->train.epochs <= most) return ST_OK;
+    return st_fail(err, ST_ERR_CONFIG, "train.epochs: %ld epochs of %lld optimizer steps do not fit; the largest that fits is "
+                   "%lld (a run has at most 10^15 steps and 2^31 - 1 epochs)", t->cfg->train.epochs,
+                   (long long)t->steps_per_epoch, (long long)most);
+}
+
 static st_status_t build_schedule(trainer_t *t, st_error_t *err) {
     t->steps_per_epoch = st_engine_steps_per_epoch(&t->engine);
+    ST_TRY(check_run_length(t, err));
     ST_TRY(st_config_set_total_steps(t->cfg, t->cfg->train.epochs * t->steps_per_epoch, err));
     return st_sched_init(&t->sched, &t->cfg->sched, t->cfg->optim.lr, err);
 }
@@ -511,25 +526,38 @@ static st_status_t restore_best(trainer_t *t, char *used, size_t size, st_error_
     return bcast_arenas(t, err);
 }
 
-static st_status_t test_rank0(trainer_t *t, const st_eval_t *r, const char *ckpt, st_train_result_t *res, st_error_t *err) {
-    st_final_metrics_t m = {"test", r->loss_sum / r->weight, ckpt, r->confusion, t->class_names, t->K};
+/* Rank 0: metrics.json, per_class.csv and confusion.csv of the final evaluation, and its line. */
+static st_status_t final_rank0(trainer_t *t, const st_eval_t *r, const char *split, const char *ckpt,
+                               const st_train_result_t *res, st_error_t *err) {
+    st_final_metrics_t m = {split, res->final_loss, ckpt[0] ? ckpt : NULL, r->confusion, t->class_names, t->K};
     ST_TRY(st_write_metrics_json(t->run_dir, &m, err));
     ST_TRY(st_write_class_csvs(t->run_dir, ST_TEST_PREFIX, r->confusion, t->class_names, t->K, err));
-    printf("test accuracy %.2f%%  loss %.4f  macro F1 %.4f  (%lld samples, model %s)\n", 100 * res->test_accuracy,
-           res->test_loss, res->test_macro_f1, (long long)r->n, ckpt);
+    char model[4400];
+    if (ckpt[0]) snprintf(model, sizeof model, "model %s", ckpt);
+    else snprintf(model, sizeof model, "the final model: no checkpoint kept");
+    printf("%s accuracy %.2f%%  loss %.4f  macro F1 %.4f  (%lld samples, %s)\n", split, 100 * res->final_accuracy,
+           res->final_loss, res->final_macro_f1, (long long)r->n, model);
     return ST_OK;
 }
 
-static st_status_t final_test(trainer_t *t, st_train_result_t *res, st_error_t *err) {
+/* The restored best model on the test split, or on the val split when there is no test split
+ * (results/README.md, metrics.json "split"); nothing when there is neither. */
+static st_status_t final_eval(trainer_t *t, st_train_result_t *res, st_error_t *err) {
     char used[4300];
     ST_TRY(restore_best(t, used, sizeof used, err));
-    if (t->data.n_part[ST_SPLIT_TEST] == 0) return ST_OK;
+    int part = t->data.n_part[ST_SPLIT_TEST] > 0 ? ST_SPLIT_TEST : ST_SPLIT_VAL;
+    if (t->data.n_part[part] == 0) {
+        st_comm_print(t->c, stdout, "no test or val split: no final metrics (metrics.json is not written)\n");
+        return ST_OK;
+    }
+    const char *split = part == ST_SPLIT_TEST ? "test" : "val";
     st_eval_t r;
-    ST_TRY(st_evaluate(&r, t->model, &t->losses.heads[0], &t->data.part[ST_SPLIT_TEST], t->data.row_floats, EVAL_CHUNK, t->c, err));
-    res->test_loss = r.loss_sum / r.weight;
-    res->test_accuracy = st_confusion_accuracy(r.confusion, t->K);
-    res->test_macro_f1 = st_class_scores(NULL, NULL, NULL, NULL, r.confusion, t->K);
-    st_status_t rc = RANK0(t, test_rank0(t, &r, used, res, err), err);
+    ST_TRY(st_evaluate(&r, t->model, &t->losses.heads[0], &t->data.part[part], t->data.row_floats, EVAL_CHUNK, t->c, err));
+    snprintf(res->final_split, sizeof res->final_split, "%s", split);
+    res->final_loss = r.loss_sum / r.weight;
+    res->final_accuracy = st_confusion_accuracy(r.confusion, t->K);
+    res->final_macro_f1 = st_class_scores(NULL, NULL, NULL, NULL, r.confusion, t->K);
+    st_status_t rc = RANK0(t, final_rank0(t, &r, split, used, res, err), err);
     st_eval_free(&r);
     return rc;
 }
@@ -557,7 +585,7 @@ static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
             break;
         }
     }
-    return final_test(t, res, err);
+    return final_eval(t, res, err);
 }
 
 static void finish_record(trainer_t *t, const st_train_result_t *res, st_status_t rc, const st_error_t *err) {
@@ -584,16 +612,41 @@ static void teardown(trainer_t *t) {
     free(t->class_names);
 }
 
+/* Sets the threads per rank: train.threads, or 0 = this rank's CPUs / ranks on the node. More
+ * threads than the CPUs in the rank's affinity mask spin on shared cores (train.threads=4096 on
+ * 2 cores started thousands): an error naming the CPU count, a warning with
+ * train.allow_oversubscribe. More ranks x threads than the node's CPUs (4 ranks on 2 cores in
+ * the tests) only gets a warning from rank 0. */
+static st_status_t set_threads(const st_run_config_t *cfg, const st_comm_t *c, st_error_t *err) {
+    int cpus = st_cpus_available(), node = st_cpus_online();
+    int n = cfg->train.threads > 0 ? cfg->train.threads : st_comm_threads_default(c);
+    char warning[256] = "";
+    if (n > cpus) {
+        if (!cfg->train.allow_oversubscribe)
+            return st_fail(err, ST_ERR_CONFIG, "train.threads: %d threads per rank, but this rank may run on %d CPU%s "
+                           "(its affinity mask): at most %d, or set train.allow_oversubscribe=true", n, cpus,
+                           cpus == 1 ? "" : "s", cpus);
+        snprintf(warning, sizeof warning, "train.threads: %d threads per rank on %d CPU%s (train.allow_oversubscribe): "
+                 "threads share cores", n, cpus, cpus == 1 ? "" : "s");
+    } else if ((long)n * c->local_size > node) {
+        snprintf(warning, sizeof warning, "%d ranks x %d thread%s on a node with %d CPU%s: ranks share cores", c->local_size,
+                 n, n == 1 ? "" : "s", node, node == 1 ? "" : "s");
+    }
+    if (warning[0] && c->rank == 0) fprintf(stderr, "strata: warning: %s\n", warning);
+    st_threads_set(n);
+    return ST_OK;
+}
+
 st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_train_options_t *opt,
                          st_train_result_t *res, st_error_t *err) {
     trainer_t t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
-    res->test_accuracy = res->test_loss = res->test_macro_f1 = NAN;
+    res->final_accuracy = res->final_loss = res->final_macro_f1 = NAN;
     t.cfg = cfg, t.c = c, t.opt = opt;
-    st_threads_set(cfg->train.threads > 0 ? cfg->train.threads : st_comm_threads_default(c));
     st_watchdog_start(c->rank, cfg->train.stall_timeout);
-    st_status_t rc = st_comm_agree(c, st_fault_from_env(&t.fault, err), err);
+    st_status_t rc = st_comm_agree(c, set_threads(cfg, c, err), err);
+    if (rc == ST_OK) rc = st_comm_agree(c, st_fault_from_env(&t.fault, err), err);
     st_startup_mark(opt->startup, ST_PHASE_CONFIG);
     if (rc == ST_OK) rc = st_comm_agree(c, build_everything(&t, err), err);
     if (rc == ST_OK) rc = open_run(&t, err);

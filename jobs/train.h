@@ -27,8 +27,14 @@ typedef struct {
     int stopped_after_steps;     /* 1: --stop-after-steps ended the run */
     int preempted;               /* 1: a stop signal (SIGUSR1/SIGTERM) ended it, checkpointed (exit 3) */
     int early_stopped;
-    double test_accuracy, test_loss, test_macro_f1;  /* NaN without a test split */
+    char final_split[8];         /* split of the final metrics: "test", "val" (no test split) or "" (neither) */
+    double final_accuracy, final_loss, final_macro_f1;  /* the restored best model on final_split; NaN on "" */
 } st_train_result_t;
+
+/* Limits of a run's length: train.epochs × steps per epoch <= ST_TRAIN_MAX_STEPS (the
+ * schedule's bound on total_steps) and train.epochs <= INT_MAX (the epoch line counts in int);
+ * a longer run is refused at start naming train.epochs and the largest count that fits. */
+#define ST_TRAIN_MAX_STEPS 1000000000000000LL
 
 /* Collective. On failure every rank returns an error; rank 0's names the cause (and the rank). */
 st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_train_options_t *opt,

@@ -60,6 +60,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.train.eval_every, 1);
     assert_true(c.train.clip_norm == 0);
     assert_int_equal(c.train.threads, 0);
+    assert_int_equal(c.train.allow_oversubscribe, 0);
     assert_int_equal(c.train.max_nonfinite_steps, 5);
     assert_int_equal(c.train.divergence_check_every, 100);
     assert_int_equal(c.train.log_every, 100);
@@ -93,7 +94,7 @@ static void test_defaults(void **state) {
         "\"data\":{\"path\":\"d.h5\",\"shards\":\"auto\",\"val_fraction\":0.1,\"standardize\":true,"
         "\"scale_pixels\":false,\"allow_nonfinite\":false,\"split\":{\"train\":0.81,\"val\":0.09,\"test\":0.1}},"
         "\"train\":{\"epochs\":2,\"batch_size\":64,\"accumulation_steps\":1,\"eval_every\":1,\"clip_norm\":0,"
-        "\"threads\":0,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100,\"stall_timeout\":600},"
+        "\"threads\":0,\"allow_oversubscribe\":false,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100,\"stall_timeout\":600},"
         "\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1},\"schedule\":{\"type\":\"constant\"},"
         "\"loss\":{\"type\":\"cross_entropy\"},"
         "\"model\":{\"layers\":[{\"type\":\"dense\",\"units\":8},{\"type\":\"relu\"},{\"type\":\"dense\",\"units\":\"classes\"}]},"
@@ -198,7 +199,7 @@ static void test_unknown_keys(void **state) {
                "reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\"}, \"train\": {\"epochs\": 1, \"bach_size\": 4}}", NULL, 0,
                "t.json: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, batch_size, "
-               "accumulation_steps, eval_every, clip_norm, threads, max_nonfinite_steps, divergence_check_every, log_every, "
+               "accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, log_every, "
                "stall_timeout");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"split\": {\"trian\": 1}}}", NULL, 0,
                "t.json: data.split: unknown key \"trian\" (did you mean \"train\"?); known keys: train, val, test");
@@ -211,7 +212,7 @@ static void test_unknown_keys(void **state) {
               "results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors");
     set_fails("train.bach_size=3",
               "--set train.bach_size=3: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, "
-              "batch_size, accumulation_steps, eval_every, clip_norm, threads, max_nonfinite_steps, divergence_check_every, "
+              "batch_size, accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, "
               "log_every, stall_timeout");
     set_fails("early_stoping.enabled=true",
               "--set early_stoping.enabled=true: unknown key \"early_stoping\" (did you mean \"early_stopping\"?); known "
@@ -459,6 +460,26 @@ static void test_schedule_length(void **state) {
     st_config_free(&c);
 }
 
+/* optimizer.lr = 0 is refused when the config is loaded, naming the key (it was the schedule's
+ * "schedule: the initial learning rate must be ..." once the data had been read);
+ * train.allow_oversubscribe is a bool that may change on a resume. */
+static void test_lr_and_oversubscribe(void **state) {
+    (void)state;
+    set_fails("optimizer.lr=0", "t.json: optimizer.lr (--set optimizer.lr=0): expected a finite number > 0 "
+                                "(the schedule's initial learning rate), got 0");
+    set_fails("train.allow_oversubscribe=1", "t.json: train.allow_oversubscribe (--set train.allow_oversubscribe=1): "
+                                             "expected true or false, got 1");
+    st_run_config_t a, b;
+    load_ok(&a, MINIMAL, NULL, 0);
+    const char *sets[] = {"train.allow_oversubscribe=true", "train.threads=4096"};
+    load_ok(&b, MINIMAL, sets, 2);
+    assert_int_equal(b.train.allow_oversubscribe, 1);
+    assert_int_equal(b.train.threads, 4096);
+    char out[64];
+    assert_int_equal(st_config_diff(a.json, b.json, out, sizeof out), ST_OK);
+    st_config_free(&a), st_config_free(&b);
+}
+
 static void test_files(void **state) {
     (void)state;
     st_run_config_t c;
@@ -499,6 +520,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_shipped_configs),
         cmocka_unit_test(test_schedule_length),
+        cmocka_unit_test(test_lr_and_oversubscribe),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_help),
     };

@@ -436,6 +436,46 @@ static void test_parse_defaults_and_values(void **s) {
     st_loss_config_free(&c);
 }
 
+/* "none" is the default said explicitly: every class weighs 1, as when the key is left out. */
+static void test_class_weights_none(void **s) {
+    (void)s;
+    st_loss_config_t c;
+    st_error_t err = {0};
+    for (int t = 0; t < 2; t++) {
+        const char *json = t ? "{\"type\":\"focal\",\"class_weights\":\"none\"}" : "{\"type\":\"cross_entropy\",\"class_weights\":\"none\"}";
+        assert_int_equal(parse(json, 3, &c, &err), ST_OK);
+        assert_int_equal(c.class_weights_mode, ST_CLASS_WEIGHTS_NONE);
+        assert_null(c.class_weights);
+        const int64_t counts[3] = {6, 4, 2};
+        assert_int_equal(st_loss_resolve_balanced(&c, counts, &err), ST_OK);
+        assert_null(c.class_weights);
+        int32_t y[2] = {0, 2};
+        assert_float_equal(st_loss_weight_total(&c, y, 2), 2.0, 0);
+        st_loss_config_free(&c);
+    }
+    assert_int_equal(parse("{\"type\":\"cross_entropy\",\"class_weights\":\"None\"}", 3, &c, &err), ST_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "loss.class_weights: expected \"balanced\", \"none\" or a list"));
+}
+
+/* Every loss reads one row [K] per sample: other widths and per-position outputs are refused. */
+static void test_check_output(void **s) {
+    (void)s;
+    st_loss_config_t c;
+    st_error_t err = {0};
+    assert_int_equal(parse("{\"type\":\"bce_with_logits\"}", 4, &c, &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(4), "model.layers[2]", &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(5), "model.layers[2]", &err), ST_ERR_SHAPE);
+    assert_string_equal(err.msg, "model.layers[2]: gives [5] per sample, but loss \"bce_with_logits\" needs [4], one output per target");
+    assert_int_equal(st_loss_check_output(&c, st_shape2(6, 4), "model.layers[2]", &err), ST_ERR_SHAPE);
+    assert_non_null(strstr(err.msg, "model.layers[2]: gives [6, 4] per sample (a row per position), but loss \"bce_with_logits\" needs [4]"));
+    st_loss_config_free(&c);
+    assert_int_equal(parse("{\"type\":\"cross_entropy\"}", 10, &c, &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(10), "x", &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&c, st_shape1(7), "model.layers[4]", &err), ST_ERR_SHAPE);
+    assert_non_null(strstr(err.msg, "model.layers[4]: gives [7] per sample, but loss \"cross_entropy\" needs [10], one logit per class"));
+    st_loss_config_free(&c);
+}
+
 static void test_parse_errors_name_the_path(void **s) {
     (void)s;
     st_loss_config_t c;
@@ -444,9 +484,9 @@ static void test_parse_errors_name_the_path(void **s) {
     assert_string_equal(err.msg, "loss.class_weights: expected 10 values (one per class), got 3");
     assert_null(c.class_weights);
     assert_int_equal(parse("{\"type\":\"cross_entropy\",\"class_weights\":\"balance\"}", 3, &c, &err), ST_ERR_CONFIG);
-    assert_string_equal(err.msg, "loss.class_weights: expected \"balanced\" or a list of numbers >= 0, one per class, got \"balance\"");
+    assert_string_equal(err.msg, "loss.class_weights: expected \"balanced\", \"none\" or a list of numbers >= 0, one per class, got \"balance\"");
     assert_int_equal(parse("{\"type\":\"cross_entropy\",\"class_weights\":[1,-2,3]}", 3, &c, &err), ST_ERR_CONFIG);
-    assert_non_null(strstr(err.msg, "loss.class_weights: expected \"balanced\" or a list"));
+    assert_non_null(strstr(err.msg, "loss.class_weights: expected \"balanced\", \"none\" or a list"));
     assert_int_equal(parse("{\"type\":\"cross_entropy\",\"class_weights\":[0,0]}", 2, &c, &err), ST_ERR_CONFIG);
     assert_string_equal(err.msg, "loss.class_weights: at least one weight must be positive");
     assert_int_equal(parse("{\"type\":\"cross_entropy\",\"label_smothing\":0.1}", 3, &c, &err), ST_ERR_CONFIG);
@@ -545,6 +585,8 @@ int main(void) {
         cmocka_unit_test(test_heads_errors),
         cmocka_unit_test(test_parse_defaults_and_values),
         cmocka_unit_test(test_parse_errors_name_the_path),
+        cmocka_unit_test(test_class_weights_none),
+        cmocka_unit_test(test_check_output),
         cmocka_unit_test(test_eval_checks_labels),
         cmocka_unit_test(test_kind_tables),
         cmocka_unit_test(test_large_batch_equals_serial_sum),
