@@ -48,8 +48,8 @@ static void print_losses(FILE *out, int markdown) {
     if (markdown)
         fprintf(out, "## Losses\n\n`\"loss\"` is one loss object, or a list of them for a multi-head model (each then\n"
                      "names its `head`; the total is the sum of head_weight x each head's mean over the global batch).\n"
-                     "`class_weights` is `\"balanced\"` (N / (K n_c) from the training split, by class id) or a list\n"
-                     "with one weight per class id; `alpha` and `pos_weight` take a number or one value per class.\n\n");
+                     "`class_weights` is `\"none\"` (the default: every class weighs 1), `\"balanced\"` (N / (K n_c) from\n"
+                     "the training split, by class id) or a list with one weight per class id; `alpha` and `pos_weight` take a number or one value per class.\n\n");
     for (int i = 0; i < st_loss_kind_count(); i++) {
         const st_loss_kind_t *k = st_loss_kind_at(i);
         entry_t e = {k->type, k->help, k->keys, k->n_keys};

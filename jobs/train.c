@@ -323,8 +323,8 @@ static st_status_t apply_fault(trainer_t *t, int *flags, st_error_t *err) {
 }
 
 /* The bar within an epoch: STRATA_PROGRESS=always|never overrides; by default it is drawn when
- * stdout is a terminal, except inside a Slurm job (mpirun hands ranks a pseudo-terminal even
- * when its own output goes to a log file). */
+ * the output reaches a terminal (st_progress_output_is_terminal looks past the pseudo-terminal
+ * mpirun hands every rank), never inside a Slurm job. */
 static st_progress_mode_t progress_mode(void) {
     const char *v = getenv("STRATA_PROGRESS");
     if (v && strcmp(v, "always") == 0) return ST_PROGRESS_ALWAYS;
