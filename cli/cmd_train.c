@@ -69,8 +69,11 @@ int st_cmd_train(const st_cli_t *cli) {
     if (st != ST_OK && (!config_failed || c.rank == 0)) report(&c, &err);
     else if (c.rank == 0) {
         if (res.stopped_after_steps) printf("stopped after %d steps; continue with --resume auto\n", a.stop_after_steps);
-        if (res.preempted) printf("preempted (signal %d): checkpointed; continue with --resume auto\n", st_signals_pending());
-        printf("run folder: %s\n", res.run_dir);
+        if (res.stopped_in_startup)
+            printf("stopped during start-up (signal %d), before any step; start it again (--resume auto)\n",
+                   st_signals_pending());
+        else if (res.preempted) printf("preempted (signal %d): checkpointed; continue with --resume auto\n", st_signals_pending());
+        printf("run folder: %s\n", res.run_dir[0] ? res.run_dir : "(not made yet)");
     }
     st_config_free(&cfg);
     st_error_t fin = {0};

@@ -11,8 +11,16 @@
 #include "clock.h"
 
 static volatile sig_atomic_t pending_signal = 0;
+static volatile sig_atomic_t in_startup = 0;
 
-static void on_signal(int sig) { pending_signal = sig; }
+/* The first signal asks to stop; a second one during start-up (when there is nothing to save)
+ * ends the process at once, as the signal's default action would. */
+static void on_signal(int sig) {
+    if (pending_signal && in_startup) _exit(128 + sig);
+    pending_signal = sig;
+}
+
+void st_signals_startup(int on) { in_startup = on; }
 
 void st_signals_install(void) {
     struct sigaction sa;
@@ -22,6 +30,7 @@ void st_signals_install(void) {
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    in_startup = 1;
 }
 
 int st_signals_pending(void) { return pending_signal; }

@@ -588,10 +588,23 @@ static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
     return final_eval(t, res, err);
 }
 
+/* A stop signal before the first step: the ranks agree at each start-up phase boundary (one small
+ * all-reduce) and end the run there, with nothing to checkpoint (exit 3: a batch script requeues
+ * it). A second signal meanwhile ends the process at once (jobs/signals.h). */
+static st_status_t startup_boundary(trainer_t *t, st_train_result_t *res, st_error_t *err) {
+    int64_t stop = st_signals_pending() != 0;
+    ST_TRY(st_allreduce_sum_i64(&stop, 1, t->c, err));
+    if (stop > 0) res->stopped_in_startup = res->preempted = 1;
+    return ST_OK;
+}
+
 static void finish_record(trainer_t *t, const st_train_result_t *res, st_status_t rc, const st_error_t *err) {
     if (t->c->rank != 0 || !t->have_record) return;
     char status[1100];
     if (rc != ST_OK) snprintf(status, sizeof status, "failed: %s", err->msg);
+    else if (res->stopped_in_startup)
+        snprintf(status, sizeof status, "stopped during start-up by a signal, before step %lld (nothing new to save; "
+                 "start it again with --resume auto)", (long long)t->global_step);
     else if (res->stopped_after_steps) snprintf(status, sizeof status, "stopped after %lld steps", (long long)t->global_step);
     else if (res->preempted)
         snprintf(status, sizeof status, "preempted at step %lld (checkpointed; continue with --resume auto)", (long long)t->global_step);
@@ -648,10 +661,14 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     st_status_t rc = st_comm_agree(c, set_threads(cfg, c, err), err);
     if (rc == ST_OK) rc = st_comm_agree(c, st_fault_from_env(&t.fault, err), err);
     st_startup_mark(opt->startup, ST_PHASE_CONFIG);
-    if (rc == ST_OK) rc = st_comm_agree(c, build_everything(&t, err), err);
-    if (rc == ST_OK) rc = open_run(&t, err);
+    if (rc == ST_OK) rc = startup_boundary(&t, res, err);
+    if (rc == ST_OK && !res->stopped_in_startup) rc = st_comm_agree(c, build_everything(&t, err), err);
+    if (rc == ST_OK && !res->stopped_in_startup) rc = startup_boundary(&t, res, err);
+    if (rc == ST_OK && !res->stopped_in_startup) rc = open_run(&t, err);
     st_startup_mark(opt->startup, ST_PHASE_RUN_FOLDER);
-    if (rc == ST_OK) {
+    if (rc == ST_OK && !res->stopped_in_startup) rc = startup_boundary(&t, res, err);
+    st_signals_startup(0); /* from here a signal stops after a step, with a checkpoint */
+    if (rc == ST_OK && !res->stopped_in_startup) {
         st_comm_print(c, stdout, "training %s: %lld samples (train %lld, val %lld, test %lld), %d classes; %d ranks x %d threads; "
                       "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch\n",
                       cfg->name, (long long)t.data.ds.n, (long long)t.data.n_part[0], (long long)t.data.n_part[1],

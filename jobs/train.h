@@ -26,6 +26,7 @@ typedef struct {
     char run_dir[4096];
     int stopped_after_steps;     /* 1: --stop-after-steps ended the run */
     int preempted;               /* 1: a stop signal (SIGUSR1/SIGTERM) ended it, checkpointed (exit 3) */
+    int stopped_in_startup;      /* 1: the signal came before the first step: nothing to save (also preempted) */
     int early_stopped;
     char final_split[8];         /* split of the final metrics: "test", "val" (no test split) or "" (neither) */
     double final_accuracy, final_loss, final_macro_f1;  /* the restored best model on final_split; NaN on "" */

@@ -25,7 +25,7 @@ has() { grep -q -- "$1" "$work/log"; }
 json() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
 cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # this process's affinity mask
 node=$(getconf _NPROCESSORS_ONLN)
-echo "1..14"
+echo "1..15"
 
 train 2 narrow --set train.threads=1 --set 'model.layers[4].units=3'; rc=$?
 [ $rc != 0 ] && has 'model.layers\[4\]: gives \[3\] per sample, but loss "cross_entropy" needs \[4\]' && [ ! -e "$work/results/narrow/metrics.json" ]
@@ -102,4 +102,18 @@ PY
 timeout 60 bin/strata eval "$ck" "$work/pairs.h5" --split all --out "$work/pairs_eval" > "$work/log" 2>&1; rc=$?
 [ $rc != 0 ] && has 'model.layers\[4\]: gives \[2, 4\] per sample (a row per position), but loss "cross_entropy" needs \[4\]'
 ok $? "strata eval checks the rebuilt model's output against the loss too"
+
+# SIGUSR1 during start-up (as soon as the handler is installed, before MPI_Init is done): the run
+# ends at the next start-up phase boundary with exit 3 and says so; nothing is trained.
+bin/strata train "$CFG" --set "data.path=$work/tiny.h5" --set "results_dir=$work/results" --set name=early \
+  --set train.threads=1 > "$work/log" 2>&1 &
+pid=$!
+for _ in $(seq 400); do  # SigCgt bit 9 = SIGUSR1 caught
+  mask=$(awk '/^SigCgt/ {print $2}' /proc/$pid/status 2>/dev/null)
+  [ -n "$mask" ] && [ $(( (0x$mask >> 9) & 1 )) = 1 ] && break
+  sleep 0.005
+done
+kill -USR1 $pid; wait $pid; rc=$?
+[ $rc = 3 ] && has "stopped during start-up (signal 10), before any step" && ! [ -s "$work/results/early/history.jsonl" ]
+ok $? "SIGUSR1 during start-up ends the run at the next phase boundary with exit 3, nothing trained (exit $rc)"
 exit $fail
