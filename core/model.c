@@ -379,6 +379,33 @@ void st_model_init(st_model_t *m, uint64_t seed) {
 
 int st_model_reserved(const st_model_t *m) { return m->B_max; }
 
+double st_model_memory_bytes(const st_model_t *m, int B_max, int n_state, const char **largest_path,
+                             double *largest_bytes) {
+    double B = B_max, f = sizeof(float);
+    double total = f * ((double)m->n_param_floats * (2.0 + n_state) + (double)m->n_buffer_floats);
+    double widest = 0, most = -1;
+    for (int v = 0; v < m->n_values; v++) {
+        double numel = (double)st_shape_numel(m->values[v].shape);
+        total += f * B * numel * (v > 0 ? 2 : 0); /* activations and their gradients */
+        if (numel > widest) widest = numel;
+    }
+    total += f * B * widest; /* the gradient scratch */
+    for (int o = 0; o < m->n_ops; o++) {
+        const op_t *op = &m->ops[o];
+        if (op->kind != OP_LAYER) continue;
+        const st_layer_t *L = op->layer;
+        double scratch = f * (B * (double)L->scratch_per_sample + (double)L->scratch_fixed);
+        double own = scratch + 2 * f * B * (double)st_shape_numel(m->values[op->out].shape);
+        total += scratch;
+        if (own > most) {
+            most = own;
+            if (largest_path) *largest_path = L->path;
+            if (largest_bytes) *largest_bytes = own;
+        }
+    }
+    return total;
+}
+
 st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_error_t *err) {
     if (B_max <= m->B_max && (!want_input_grad || m->want_input_grad)) return ST_OK;
     m->B_max = B_max;

@@ -54,6 +54,14 @@ void st_model_init(st_model_t *m, uint64_t seed);
  * compute d/d(input) in backward (tests). */
 st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_error_t *err);
 
+/* Bytes st_model_reserve(m, B_max, 0) and training would use: the parameter, gradient and buffer
+ * arenas, n_state optimizer arrays as large as the parameters, and per row the activations and
+ * their gradients, the layers' scratch and the gradient scratch. *largest_path (may be NULL) gets
+ * the JSON path of the layer whose activations and scratch take the most, *largest_bytes those
+ * bytes. */
+double st_model_memory_bytes(const st_model_t *m, int B_max, int n_state, const char **largest_path,
+                             double *largest_bytes);
+
 /* The largest batch the buffers hold (the last st_model_reserve's B_max; 0 before it). */
 int st_model_reserved(const st_model_t *m);
 

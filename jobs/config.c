@@ -79,7 +79,7 @@ static const st_key_t split_keys[N_SPLIT] = {
 };
 
 enum { TR_EPOCHS, TR_BATCH, TR_ACCUM, TR_EVAL, TR_CLIP, TR_THREADS, TR_OVERSUBSCRIBE, TR_NONFINITE, TR_DIVERGENCE, TR_LOG,
-       TR_STALL, N_TRAIN };
+       TR_STALL, TR_MAX_MEMORY, N_TRAIN };
 static const st_key_t train_keys[N_TRAIN] = {
     [TR_EPOCHS] = {"epochs", ST_K_INT, NULL, 1, 1e15, NULL, "passes over the training split", FIELD(train.epochs)},
     [TR_BATCH] = {"batch_size", ST_K_INT, NULL, 1, 1e15, NULL,
@@ -109,6 +109,10 @@ static const st_key_t train_keys[N_TRAIN] = {
     [TR_STALL] = {"stall_timeout", ST_K_NUM, "600", 0, 1e9, NULL,
                   "seconds without progress after which a rank reports where it is and ends the job; 0 = off",
                   FIELD(train.stall_timeout)},
+    [TR_MAX_MEMORY] = {"max_memory_mb", ST_K_INT, "0", 0, 1e9, NULL,
+                       "the most a rank's model may use (parameters, optimizer state, activations, scratch), in MB; "
+                       "0 = what the node can still allocate divided by its ranks; a larger model is refused when "
+                       "it is built, naming its largest layer", FIELD(train.max_memory_mb)},
 };
 
 enum { ES_ENABLED, ES_MONITOR, ES_MODE, ES_PATIENCE, ES_MIN_DELTA, ES_RESTORE, N_ES };
@@ -883,7 +887,7 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
 
 /* ---- diff ---- */
 
-static const char *const resume_may_differ[] = {"train.epochs", "train.threads", "train.allow_oversubscribe", "train.log_every",
+static const char *const resume_may_differ[] = {"train.epochs", "train.threads", "train.allow_oversubscribe", "train.max_memory_mb", "train.log_every",
                                                 "train.stall_timeout", NULL};
 
 typedef struct {

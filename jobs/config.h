@@ -72,6 +72,7 @@ typedef struct {
         long divergence_check_every;    /* steps between divergence checks; 0 = off */
         long log_every;                 /* steps between progress lines; 0 = once per epoch */
         double stall_timeout;           /* seconds without progress before a rank ends the job; 0 = off */
+        long max_memory_mb;             /* a rank's model memory limit; 0 = the node's available memory / its ranks */
     } train;
 
     st_optim_config_t optim;            /* parsed "optimizer" */

@@ -18,6 +18,7 @@
 #include "jobs/evaluate.h"
 #include "jobs/progress.h"
 #include "jobs/results.h"
+#include "memory.h"
 #include "metrics.h"
 #include "jobs/fault.h"
 #include "mpi/collectives.h"
@@ -63,11 +64,37 @@ static int classes_of(const char *head, void *ctx) {
     return ((const trainer_t *)ctx)->K;
 }
 
+/* The model's memory (parameters, 2 optimizer arrays, gradients, the activations of B rows, the
+ * exact mode's per-shard gradients) against what this rank may use: train.max_memory_mb, else
+ * what the node can still allocate (after the data is loaded) divided by the ranks on it. */
+static st_status_t check_memory(trainer_t *t, int B, st_error_t *err) {
+    const char *where = "?";
+    double part = 0, need = st_model_memory_bytes(t->model, B, 2, &where, &part);
+    int n_owned = t->data.shard_end - t->data.shard_first;
+    if (t->cfg->reproducible_exact) need += (double)st_model_param_floats(t->model) * (4.0 * n_owned + 8.0);
+    double cap = (double)t->cfg->train.max_memory_mb * 1e6, avail = (double)st_memory_available();
+    double share = t->c->local_size > 0 ? avail / t->c->local_size : avail;
+    if (cap <= 0 && share <= 0) return ST_OK; /* nothing known: no check */
+    double limit = cap > 0 ? cap : share;
+    if (need <= limit) return ST_OK;
+    char n[32], p[32], l[32], a[32];
+    st_memory_format(n, sizeof n, need), st_memory_format(p, sizeof p, part);
+    st_memory_format(l, sizeof l, limit), st_memory_format(a, sizeof a, avail);
+    char why[200];
+    if (cap > 0) st_format(why, sizeof why, "train.max_memory_mb (%ld MB)", t->cfg->train.max_memory_mb);
+    else st_format(why, sizeof why, "this rank's share of the node: %s (%s available / %d rank%s)", l, a,
+                   t->c->local_size, t->c->local_size == 1 ? "" : "s");
+    return st_fail(err, ST_ERR_CONFIG, "model: needs about %s per rank for passes of %d rows, the most for %s (%s of "
+                   "activations and scratch), more than %s; make that layer or train.batch_size smaller, run fewer "
+                   "ranks per node, or raise train.max_memory_mb", n, B, where, p, why);
+}
+
 static st_status_t build_model(trainer_t *t, st_error_t *err) {
     st_run_config_t *cfg = t->cfg;
     ST_TRY(st_model_build(cfg->model, "model", t->data.shape, t->K, &t->model, err));
     /* evaluation chunks and, in fast mode, the engine's passes of several micro-batches fit in it */
     int B = t->data.micro_batch > EVAL_CHUNK ? t->data.micro_batch : EVAL_CHUNK;
+    ST_TRY(check_memory(t, B, err));
     ST_TRY(st_model_reserve(t->model, B, 0, err));
     st_model_init(t->model, cfg->seed);
     ST_TRY(st_loss_heads_parse(&t->losses, cfg->loss, "loss", classes_of, t, err));

@@ -94,7 +94,7 @@ static void test_defaults(void **state) {
         "\"data\":{\"path\":\"d.h5\",\"shards\":\"auto\",\"val_fraction\":0.1,\"standardize\":true,"
         "\"scale_pixels\":false,\"allow_nonfinite\":false,\"split\":{\"train\":0.81,\"val\":0.09,\"test\":0.1}},"
         "\"train\":{\"epochs\":2,\"batch_size\":64,\"accumulation_steps\":1,\"eval_every\":1,\"clip_norm\":0,"
-        "\"threads\":0,\"allow_oversubscribe\":false,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100,\"stall_timeout\":600},"
+        "\"threads\":0,\"allow_oversubscribe\":false,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100,\"stall_timeout\":600,\"max_memory_mb\":0},"
         "\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1},\"schedule\":{\"type\":\"constant\"},"
         "\"loss\":{\"type\":\"cross_entropy\"},"
         "\"model\":{\"layers\":[{\"type\":\"dense\",\"units\":8},{\"type\":\"relu\"},{\"type\":\"dense\",\"units\":\"classes\"}]},"
@@ -200,7 +200,7 @@ static void test_unknown_keys(void **state) {
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\"}, \"train\": {\"epochs\": 1, \"bach_size\": 4}}", NULL, 0,
                "t.json: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, batch_size, "
                "accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, log_every, "
-               "stall_timeout");
+               "stall_timeout, max_memory_mb");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"split\": {\"trian\": 1}}}", NULL, 0,
                "t.json: data.split: unknown key \"trian\" (did you mean \"train\"?); known keys: train, val, test");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"colour\": 1}}", NULL, 0,
@@ -213,7 +213,7 @@ static void test_unknown_keys(void **state) {
     set_fails("train.bach_size=3",
               "--set train.bach_size=3: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, "
               "batch_size, accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, "
-              "log_every, stall_timeout");
+              "log_every, stall_timeout, max_memory_mb");
     set_fails("early_stoping.enabled=true",
               "--set early_stoping.enabled=true: unknown key \"early_stoping\" (did you mean \"early_stopping\"?); known "
               "keys: name, seed, results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, "

@@ -25,7 +25,7 @@ has() { grep -q -- "$1" "$work/log"; }
 json() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
 cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # this process's affinity mask
 node=$(getconf _NPROCESSORS_ONLN)
-echo "1..15"
+echo "1..17"
 
 train 2 narrow --set train.threads=1 --set 'model.layers[4].units=3'; rc=$?
 [ $rc != 0 ] && has 'model.layers\[4\]: gives \[3\] per sample, but loss "cross_entropy" needs \[4\]' && [ ! -e "$work/results/narrow/metrics.json" ]
@@ -116,4 +116,18 @@ done
 kill -USR1 $pid; wait $pid; rc=$?
 [ $rc = 3 ] && has "stopped during start-up (signal 10), before any step" && ! [ -s "$work/results/early/history.jsonl" ]
 ok $? "SIGUSR1 during start-up ends the run at the next phase boundary with exit 3, nothing trained (exit $rc)"
+
+# Memory: a conv1d padded by a million positions needs hundreds of GB of activations; it is refused
+# when the model is built (the old code asked the kernel for it), naming the layer; and
+# train.max_memory_mb caps a rank's model.
+CNN=tests/data/train_cnn.json
+timeout 60 bin/strata train $CNN --set "data.path=$work/seq.h5" --set "results_dir=$work/results" --set name=huge \
+  --set 'model.layers[0].padding=1000000' > "$work/log" 2>&1; rc=$?
+[ $rc = 1 ] && has "model: needs about .* GB per rank for passes of 512 rows, the most for model.layers\[0\]" &&
+  has "more than this rank's share of the node"
+ok $? "a conv1d with padding 1000000 is refused when built, naming the layer and the memory it needs"
+timeout 60 bin/strata train $CNN --set "data.path=$work/seq.h5" --set "results_dir=$work/results" --set name=capped \
+  --set train.max_memory_mb=1 > "$work/log" 2>&1; rc=$?
+[ $rc = 1 ] && has "more than train.max_memory_mb (1 MB)"
+ok $? "train.max_memory_mb=1 refuses the CNN (about 5 MB)"
 exit $fail
