@@ -52,10 +52,17 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     if (e->ds.n_classes != e->ck.n_classes)
         return st_fail(err, ST_ERR_DATA, "%s has %d classes but the model was trained on %d", e->ds.path, e->ds.n_classes,
                        e->ck.n_classes);
+    char shape[48];
+    st_shape_str(e->ds.shape, shape, sizeof shape);
+    int F = st_shape_channels(e->ds.shape); /* what standardisation counts: D, or C of [T, C] */
+    if (e->ck.std_mean && e->ck.n_features != F)
+        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s (%d feature%s), but the model of %s was trained on %d "
+                       "features", e->ds.path, shape, F, F == 1 ? "" : "s", e->ck.path, e->ck.n_features);
     ST_TRY(st_model_build(e->cfg.model, "model", e->ds.shape, e->ck.n_classes, &e->model, err));
     if (st_model_param_floats(e->model) != e->ck.n_params)
-        return st_fail(err, ST_ERR_DATA, "%s: the model for %s's shape has %zu parameters, the checkpoint %zu", e->ck.path,
-                       e->ds.path, st_model_param_floats(e->model), e->ck.n_params);
+        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s, for which the model of %s has %zu parameters, but "
+                       "the checkpoint holds %zu: the model was trained on samples of another shape", e->ds.path, shape,
+                       e->ck.path, st_model_param_floats(e->model), e->ck.n_params);
     ST_TRY(st_model_reserve(e->model, ST_DATA_EVAL_ROWS, 0, err));
     ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
                            st_model_buffer_floats(e->model), NULL, NULL, err));

@@ -25,7 +25,7 @@ has() { grep -q -- "$1" "$work/log"; }
 json() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
 cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # this process's affinity mask
 node=$(getconf _NPROCESSORS_ONLN)
-echo "1..17"
+echo "1..18"
 
 train 2 narrow --set train.threads=1 --set 'model.layers[4].units=3'; rc=$?
 [ $rc != 0 ] && has 'model.layers\[4\]: gives \[3\] per sample, but loss "cross_entropy" needs \[4\]' && [ ! -e "$work/results/narrow/metrics.json" ]
@@ -130,4 +130,9 @@ timeout 60 bin/strata train $CNN --set "data.path=$work/seq.h5" --set "results_d
   --set train.max_memory_mb=1 > "$work/log" 2>&1; rc=$?
 [ $rc = 1 ] && has "more than train.max_memory_mb (1 MB)"
 ok $? "train.max_memory_mb=1 refuses the CNN (about 5 MB)"
+
+/usr/bin/python3 tests/util/make_small.py "$work/wide.h5" 200 13 4
+timeout 60 bin/strata eval "$ck" "$work/wide.h5" --split all --out "$work/wide_eval" > "$work/log" 2>&1; rc=$?
+[ $rc = 1 ] && has "wide.h5 has samples of shape \[13\] (13 features), but the model of .* was trained on 8 features"
+ok $? "strata eval on a dataset with other features says so (not a parameter count)"
 exit $fail
