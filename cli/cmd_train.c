@@ -36,7 +36,7 @@ static int parse(train_args_t *a, const st_cli_t *cli) {
 
 /* Prints a failure once per cause: the rank that had it names itself; rank 0 always prints. */
 static void report(const st_comm_t *c, const st_error_t *err) {
-    int relayed = strncmp(err->msg, "rank ", 5) == 0 && strstr(err->msg, " failed (") != NULL;
+    int relayed = err->everywhere || (strncmp(err->msg, "rank ", 5) == 0 && strstr(err->msg, " failed (") != NULL);
     if (c->rank == 0) fprintf(stderr, "strata: %s\n", err->msg);
     else if (!relayed) fprintf(stderr, "[rank %d] strata: %s\n", c->rank, err->msg);
     fflush(stderr);
@@ -60,13 +60,13 @@ int st_cmd_train(const st_cli_t *cli) {
     if (c.rank == 0 && blis.warning[0]) fprintf(stderr, "strata: warning: %s\n", blis.warning);
     st_run_config_t cfg;
     st_status_t st = st_comm_agree(&c, st_config_load(a.config, a.overrides.items, a.overrides.n, &cfg, &err), &err);
-    int config_failed = st != ST_OK; /* every rank read the same file: rank 0 alone says why */
+    if (st != ST_OK) st_error_everywhere(&err); /* every rank read the same file: rank 0 alone says why */
     st_train_result_t res;
     if (st == ST_OK) {
         st_train_options_t opt = {a.resume, a.stop_after_steps, &blis, STRATA_VERSION, STRATA_COMMIT, &startup};
         st = st_train_run(&cfg, &c, &opt, &res, &err);
     }
-    if (st != ST_OK && (!config_failed || c.rank == 0)) report(&c, &err);
+    if (st != ST_OK) report(&c, &err);
     else if (c.rank == 0) {
         if (res.stopped_after_steps) printf("stopped after %d steps; continue with --resume auto\n", a.stop_after_steps);
         if (res.stopped_in_startup)

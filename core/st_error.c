@@ -12,8 +12,15 @@ st_status_t st_fail(st_error_t *err, st_status_t code, const char *fmt, ...) {
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
         err->code = code;
+        err->everywhere = 0;
     }
     return code;
+}
+
+st_status_t st_error_everywhere(st_error_t *err) {
+    if (!err) return ST_ERR_INTERNAL;
+    err->everywhere = 1;
+    return err->code;
 }
 
 void st_error_prefix(st_error_t *err, const char *fmt, ...) {

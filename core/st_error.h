@@ -23,11 +23,16 @@ typedef enum {
 typedef struct {
     st_status_t code;
     char msg[1024];
+    int everywhere;    /* 1: every rank found this same error (the same file, the same decision):
+                        * one rank prints it, not all of them (st_error_everywhere) */
 } st_error_t;
 
 /* Fills `err` (may be NULL) with a formatted message and returns `code`. */
 st_status_t st_fail(st_error_t *err, st_status_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Marks the error as one every rank has alike and returns its code. */
+st_status_t st_error_everywhere(st_error_t *err);
 
 /* Prepends "prefix: " to an existing message (for adding context on the way up). */
 void st_error_prefix(st_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

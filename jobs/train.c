@@ -365,12 +365,17 @@ static st_status_t note_step(trainer_t *t, const st_step_stats_t *s, st_error_t 
         return ST_OK;
     }
     t->nonfinite++;
-    if (t->c->rank == 0)
+    if (t->c->rank == 0 && isfinite(s->grad_norm)) /* the summed gradient is finite: a rank's flag said so */
+        fprintf(stderr, "strata: warning: step %lld: non-finite gradient flagged by a rank (STRATA_FAULT nan): step "
+                "skipped (%lld in a row)\n", (long long)t->global_step, (long long)t->nonfinite);
+    else if (t->c->rank == 0)
         fprintf(stderr, "strata: warning: step %lld: non-finite gradient (norm %g): step skipped (%lld in a row)\n",
                 (long long)t->global_step, s->grad_norm, (long long)t->nonfinite);
-    if (t->nonfinite >= t->cfg->train.max_nonfinite_steps)
-        return st_fail(err, ST_ERR_NUMERIC, "stopping: %lld consecutive non-finite steps (train.max_nonfinite_steps); "
-                       "the last good checkpoint is %s", (long long)t->nonfinite, t->last_ckpt[0] ? t->last_ckpt : "(none yet)");
+    if (t->nonfinite >= t->cfg->train.max_nonfinite_steps) {
+        st_fail(err, ST_ERR_NUMERIC, "stopping: %lld consecutive non-finite steps (train.max_nonfinite_steps); "
+                "the last good checkpoint is %s", (long long)t->nonfinite, t->last_ckpt[0] ? t->last_ckpt : "(none yet)");
+        return st_error_everywhere(err); /* every rank decided the same from the same sums */
+    }
     return ST_OK;
 }
 
@@ -387,9 +392,10 @@ static st_status_t check_divergence(trainer_t *t, st_error_t *err) {
         if (all[r] != all[0]) st_format(ranks + strlen(ranks), sizeof ranks - strlen(ranks), "%s%d", ranks[0] ? ", " : "", r);
     free(all);
     if (!ranks[0]) return ST_OK;
-    return st_fail(err, ST_ERR_NUMERIC, "replica divergence at step %lld: the parameters of rank %s differ from rank 0's "
-                   "(a corrupted replica; the last good checkpoint is %s)", (long long)t->global_step, ranks,
-                   t->last_ckpt[0] ? t->last_ckpt : "(none yet)");
+    st_fail(err, ST_ERR_NUMERIC, "replica divergence at step %lld: the parameters of rank %s differ from rank 0's "
+            "(a corrupted replica; the last good checkpoint is %s)", (long long)t->global_step, ranks,
+            t->last_ckpt[0] ? t->last_ckpt : "(none yet)");
+    return st_error_everywhere(err); /* every rank compared the same hashes */
 }
 
 /* STRATA_TRACE=FILE: rank 0 appends one line per step with a hash of every tensor (for

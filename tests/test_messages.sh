@@ -10,7 +10,7 @@ export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROG
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; sed 's/^/#   /' "$work/log" | tail -8; fi; }
-echo "1..4"
+echo "1..5"
 
 timeout 60 mpirun -np 2 --oversubscribe bin/strata train configs/tiny_test.json --set train.batch_size=abc > "$work/log" 2>&1
 rc=$?
@@ -37,4 +37,14 @@ if command -v script > /dev/null; then
 else
   n=$((n+1)); echo "ok $n # skip script(1) not installed"
 fi
+
+# An injected NaN: the warning does not quote the (finite) summed norm as non-finite, and the stop
+# after max_nonfinite_steps, which every rank decides alike, is printed once.
+STRATA_FAULT=1:3:nan+ timeout 60 mpirun -np 2 --oversubscribe bin/strata train tests/data/train_tiny.json \
+  --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" --set name=nan --set train.threads=1 \
+  --set train.max_nonfinite_steps=2 > "$work/log" 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "step 3: non-finite gradient flagged by a rank (STRATA_FAULT nan)" "$work/log" &&
+  [ "$(grep -c 'stopping: 2 consecutive non-finite steps' "$work/log")" = 1 ] && ! grep -q 'non-finite gradient (norm [0-9]' "$work/log"
+ok $? "an injected NaN: an accurate warning, and the stop printed once (exit $rc)"
 exit $fail
