@@ -669,6 +669,19 @@ fail:
     return rc;
 }
 
+/* --set loss.x=... or schedule.x=... on a config without that section starts from the section's
+ * default ({"type": "cross_entropy"}, {"type": "constant"}), as loading would. */
+static void seed_default_section(cJSON *root, const token_t *tok, int n) {
+    if (n < 2 || !tok[1].key[0] || !cJSON_IsObject(root)) return;
+    const char *def = strcmp(tok[0].key, "loss") == 0       ? "{\"type\": \"cross_entropy\"}"
+                      : strcmp(tok[0].key, "schedule") == 0 ? "{\"type\": \"constant\"}"
+                                                            : NULL;
+    if (def && !item(root, tok[0].key)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, tok[0].key); /* a null */
+        cJSON_AddItemToObject(root, tok[0].key, cJSON_Parse(def));
+    }
+}
+
 /* A value meant as JSON (an object, a list or a quoted string) rather than plain text. */
 static int looks_like_json(const char *value) {
     char c = value[strspn(value, " \t")];
@@ -687,6 +700,7 @@ st_status_t st_config_apply_set(cJSON *root, const char *arg, st_error_t *err) {
     int n = 0;
     ST_TRY(parse_path(tok, &n, path, arg, err));
     ST_TRY(check_path(tok, n, arg, err));
+    seed_default_section(root, tok, n);
 
     cJSON *node = root;
     for (int i = 0; i < n; i++) {

@@ -94,6 +94,24 @@ static void test_warmup_epochs_and_fit(void **state) {
     st_config_free(&cfg);
 }
 
+/* --set loss.x=... on a config without "loss" starts from the default loss, so the result is the
+ * default plus x (it was {"x": ...} alone: "loss.type: required key is missing"). */
+static void test_set_into_default_section(void **state) {
+    (void)state;
+    st_run_config_t cfg;
+    st_error_t err = {0};
+    const char *set = "loss.label_smoothing=0.1";
+    assert_int_equal(st_config_from_json(MINIMAL, "t.json", &set, 1, &cfg, &err), ST_OK);
+    char *loss = cJSON_PrintUnformatted(cfg.loss);
+    assert_string_equal(loss, "{\"type\":\"cross_entropy\",\"label_smoothing\":0.1}");
+    cJSON_free(loss);
+    st_config_free(&cfg);
+    set = "schedule.warmup_steps=3";
+    assert_int_equal(st_config_from_json(MINIMAL, "t.json", &set, 1, &cfg, &err), ST_OK);
+    assert_true(cfg.sched.type == ST_SCHED_CONSTANT && cfg.sched.warmup_steps == 3);
+    st_config_free(&cfg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duplicate_keys),
@@ -101,6 +119,7 @@ int main(void) {
         cmocka_unit_test(test_set_value_not_json),
         cmocka_unit_test(test_folder_as_config),
         cmocka_unit_test(test_warmup_epochs_and_fit),
+        cmocka_unit_test(test_set_into_default_section),
     };
     return cmocka_run_group_tests_name("config input", tests, NULL, NULL);
 }
