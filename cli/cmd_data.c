@@ -10,6 +10,7 @@
 #include "sharding/convert_csv.h"
 #include "sharding/convert_idx.h"
 #include "sharding/inspect.h"
+#include "watchdog.h"
 
 static int fail(const st_error_t *err) {
     fprintf(stderr, "strata: %s\n", err->msg);
@@ -18,14 +19,16 @@ static int fail(const st_error_t *err) {
 
 int st_cmd_convert_idx(const st_cli_t *cli) {
     const char *pos[2], *out = NULL;
+    int stall_s = ST_STALL_TIMEOUT_DEFAULT_S;
     st_idx_options_t o = {0};
     const st_opt_t opts[] = {
         ST_OPTION_STRING("--output", "-o", &out, NULL),
         ST_OPTION_STRING("--test-images", NULL, &o.test_images, NULL),
         ST_OPTION_STRING("--test-labels", NULL, &o.test_labels, NULL),
         ST_OPTION_STRING("--class-names", NULL, &o.class_names, NULL),
+        ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0),
     };
-    st_opts_t spec = {opts, 4, pos, 2, 2, 0};
+    st_opts_t spec = {opts, 5, pos, 2, 2, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     if (!out) return st_usage_error(cli, "-o OUT.h5 is required");
@@ -34,7 +37,10 @@ int st_cmd_convert_idx(const st_cli_t *cli) {
     o.labels = pos[1];
     st_idx_summary_t sum;
     st_error_t err = {0};
-    if (st_convert_idx(out, &o, &sum, &err) != ST_OK) return fail(&err);
+    st_watchdog_start(0, stall_s);
+    st_status_t st = st_convert_idx(out, &o, &sum, &err);
+    st_watchdog_stop();
+    if (st != ST_OK) return fail(&err);
     printf("wrote %s: %lld samples", out, (long long)(sum.n_train + sum.n_test));
     if (sum.n_test) printf(" (%lld train + %lld test, marked by /split)", (long long)sum.n_train, (long long)sum.n_test);
     printf(" of %dx%d pixels as %d float32 features (raw values 0..255), %d classes\n", sum.rows, sum.cols,
@@ -44,14 +50,16 @@ int st_cmd_convert_idx(const st_cli_t *cli) {
 
 int st_cmd_convert_csv(const st_cli_t *cli) {
     const char *pos[1], *out = NULL;
+    int stall_s = ST_STALL_TIMEOUT_DEFAULT_S;
     st_csv_options_t o = {0};
     const st_opt_t opts[] = {
         ST_OPTION_STRING("--output", "-o", &out, NULL),
         ST_OPTION_STRING("--label", NULL, &o.label, NULL),
         ST_OPTION_STRING("--split-column", NULL, &o.split_column, NULL),
         ST_OPTION_FLAG("--drop-bad-rows", &o.drop_bad_rows),
+        ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0),
     };
-    st_opts_t spec = {opts, 4, pos, 1, 1, 0};
+    st_opts_t spec = {opts, 5, pos, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     if (!out) return st_usage_error(cli, "-o OUT.h5 is required");
@@ -59,7 +67,10 @@ int st_cmd_convert_csv(const st_cli_t *cli) {
     o.path = pos[0];
     st_csv_summary_t sum;
     st_error_t err = {0};
-    if (st_convert_csv(out, &o, &sum, &err) != ST_OK) return fail(&err);
+    st_watchdog_start(0, stall_s);
+    st_status_t st = st_convert_csv(out, &o, &sum, &err);
+    st_watchdog_stop();
+    if (st != ST_OK) return fail(&err);
     printf("wrote %s: %lld samples, %d features, %d class%s (%s)\n", out, (long long)sum.n, sum.d, sum.n_classes,
            sum.n_classes == 1 ? "" : "es",
            sum.labels_are_ids ? "integer labels used as class ids" : "string labels, ids in sorted order");
@@ -71,14 +82,17 @@ int st_cmd_convert_csv(const st_cli_t *cli) {
 
 int st_cmd_inspect(const st_cli_t *cli) {
     const char *pos[1];
-    int json = 0;
-    const st_opt_t opts[] = {ST_OPTION_FLAG("--json", &json)};
-    st_opts_t spec = {opts, 1, pos, 1, 1, 0};
+    int json = 0, stall_s = ST_STALL_TIMEOUT_DEFAULT_S;
+    const st_opt_t opts[] = {ST_OPTION_FLAG("--json", &json), ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0)};
+    st_opts_t spec = {opts, 2, pos, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     st_inspect_t r;
     st_error_t err = {0};
-    if (st_inspect(pos[0], &r, &err) != ST_OK) return fail(&err);
+    st_watchdog_start(0, stall_s);
+    st_status_t st = st_inspect(pos[0], &r, &err);
+    st_watchdog_stop();
+    if (st != ST_OK) return fail(&err);
     if (json) {
         char *s = st_inspect_json(&r);
         if (s) printf("%s\n", s);

@@ -11,15 +11,18 @@
 #include "jobs/eval_checkpoint.h"
 #include "mpi/comm.h"
 #include "threads.h"
+#include "watchdog.h"
 
 int st_cmd_eval(const st_cli_t *cli) {
     const char *pos[2];
     st_eval_request_t req = {NULL, NULL, "test", NULL, stdout};
+    int stall_s = ST_STALL_TIMEOUT_DEFAULT_S;
     const st_opt_t opts[] = {
         ST_OPTION_STRING("--split", NULL, &req.split, "--split needs test, val, train or all"),
         ST_OPTION_STRING("--out", NULL, &req.out_dir, "--out needs a folder"),
+        ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0),
     };
-    st_opts_t spec = {opts, 2, pos, 2, 2, 0};
+    st_opts_t spec = {opts, 3, pos, 2, 2, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     if (!st_eval_split_valid(req.split)) return st_usage_error(cli, "--split is test, val, train or all, got %s", req.split);
@@ -33,7 +36,9 @@ int st_cmd_eval(const st_cli_t *cli) {
     st_error_t err = {0};
     if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
     st_threads_set(st_comm_threads_default(&c));
+    st_watchdog_start(c.rank, stall_s);
     st_status_t st = st_eval_checkpoint(&req, &c, &err);
+    st_watchdog_stop();
     if (st != ST_OK && c.rank == 0) fprintf(stderr, "strata: %s\n", err.msg);
     st_comm_finalize(&c, &err);
     return st == ST_OK ? 0 : 1;

@@ -14,7 +14,7 @@
 static const st_command_t commands[] = {
     {"train", "CONFIG.json [--set key.path=value ...] [--resume auto|PATH] [--stop-after-steps N]",
      "train (run it with mpirun -np P or srun; docs/training.md)", st_cmd_train},
-    {"eval", "CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR]",
+    {"eval", "CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR] [--stall-timeout S]",
      "metrics of a trained model on any dataset in the format", st_cmd_eval},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
@@ -31,11 +31,13 @@ static const st_command_t commands[] = {
     {"sweep-report", "RUN_DIR|SWEEP_DIR ...", "compare runs: best validation accuracy, test accuracy, status",
      st_cmd_sweep_report},
     {"info", "[--json]", "machine, threads and BLIS kernels strata would use", st_cmd_info},
-    {"convert idx", "IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5",
+    {"convert idx", "IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
+                    "[--stall-timeout S]",
      "MNIST-style IDX files (gzip'ed or not) to a dataset", st_cmd_convert_idx},
-    {"convert csv", "FILE --label COLUMN [--drop-bad-rows] [--split-column COLUMN] -o OUT.h5",
+    {"convert csv", "FILE --label COLUMN [--drop-bad-rows] [--split-column COLUMN] -o OUT.h5 [--stall-timeout S]",
      "a CSV file with a header row to a dataset", st_cmd_convert_csv},
-    {"inspect", "FILE [--json]", "class counts, NaN/Inf, training phase, problems (docs/data.md)", st_cmd_inspect},
+    {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, NaN/Inf, training phase, problems (docs/data.md)",
+     st_cmd_inspect},
     {"help", "[config|layers|losses|optimizer|schedule|reference [--markdown]]",
      "this text; with a topic, its JSON keys with types, bounds and defaults\n"
      "(reference --markdown: the same as docs/reference.md)",

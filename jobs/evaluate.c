@@ -7,6 +7,7 @@
 
 #include "metrics.h"
 #include "mpi/collectives.h"
+#include "watchdog.h"
 
 /* Row losses are summed in 2^-28 fixed point: integer sums, so the total has the same bits
  * whichever rank evaluated which rows. */
@@ -36,6 +37,7 @@ st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_config_
     st_status_t rc = out->confusion ? ST_OK : st_fail(err, ST_ERR_NOMEM, "evaluation: cannot allocate a %d x %d confusion matrix", K, K);
     int64_t *q = out->confusion ? out->confusion + (size_t)K * K : NULL;
     for (int64_t i = 0; rc == ST_OK && i < part->n; i += chunk) {
+        st_watchdog_beat("evaluation", -1);
         int B = (int)(part->n - i < chunk ? part->n - i : chunk);
         rc = eval_rows(q, out->confusion, model, loss, part->X + (size_t)i * row_floats, part->y + i, B, K, err);
     }

@@ -20,6 +20,7 @@
 #include "jobs/results.h"
 #include "memory.h"
 #include "metrics.h"
+#include "watchdog.h"
 #include "jobs/fault.h"
 #include "mpi/collectives.h"
 #include "sharding/fingerprint.h"

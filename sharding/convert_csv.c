@@ -16,6 +16,7 @@
 #include "convert_paths.h"
 #include "dataset.h"
 #include "schema.h"
+#include "watchdog.h"
 
 /* ---- records ------------------------------------------------------------------------------ */
 
@@ -303,7 +304,7 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
     float *row = malloc((size_t)d * sizeof *row);
     if (!row) goto nomem;
     while ((r = next_record(&c, &line, err)) > 0) {
-        n_rows_seen++;
+        if (++n_rows_seen % 65536 == 0) st_watchdog_beat("converting CSV rows", -1);
         if (c.n_fields != n_cols) {
             rc = st_fail(err, ST_ERR_DATA, "%s: line %ld has %d field%s but the header has %d", path, line, c.n_fields,
                          c.n_fields == 1 ? "" : "s", n_cols);

@@ -20,6 +20,7 @@
 
 #include "h5guard.h"
 #include "h5util.h"
+#include "watchdog.h"
 
 /* ---- HDF5 helpers ------------------------------------------------------------------------- */
 
@@ -516,9 +517,11 @@ static st_status_t read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_row
 
 st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
                                  st_error_t *err) {
+    st_watchdog_beat("reading dataset rows", -1);
     st_h5_guard_enter(ds->path);
     st_status_t rc = read_rows(ds, row0, n_rows, X, comm, err);
     st_h5_guard_leave();
+    st_watchdog_beat("reading dataset rows", -1);
     return rc;
 }
 

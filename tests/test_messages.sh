@@ -10,7 +10,7 @@ export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROG
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; sed 's/^/#   /' "$work/log" | tail -8; fi; }
-echo "1..5"
+echo "1..6"
 
 timeout 60 mpirun -np 2 --oversubscribe bin/strata train configs/tiny_test.json --set train.batch_size=abc > "$work/log" 2>&1
 rc=$?
@@ -47,4 +47,13 @@ rc=$?
 [ $rc != 0 ] && grep -q "step 3: non-finite gradient flagged by a rank (STRATA_FAULT nan)" "$work/log" &&
   [ "$(grep -c 'stopping: 2 consecutive non-finite steps' "$work/log")" = 1 ] && ! grep -q 'non-finite gradient (norm [0-9]' "$work/log"
 ok $? "an injected NaN: an accurate warning, and the stop printed once (exit $rc)"
+
+# A file that never delivers (a FIFO with no writer; a damaged file can make libhdf5 loop the same
+# way): the command's watchdog ends it after --stall-timeout with exit 4, naming where it was.
+mkfifo "$work/never.csv"
+start=$(date +%s)
+timeout 60 bin/strata convert csv "$work/never.csv" --label y -o "$work/never.h5" --stall-timeout 2 > "$work/log" 2>&1
+rc=$?; secs=$(( $(date +%s) - start ))
+[ $rc = 4 ] && grep -q "stalled: no progress for 2 s in start-up; ending this rank" "$work/log" && [ $secs -lt 30 ] && ! [ -e "$work/never.h5" ]
+ok $? "convert with --stall-timeout 2 on an input that never arrives ends with exit 4 in ${secs} s"
 exit $fail
