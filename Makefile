@@ -112,6 +112,8 @@ test: deps
 # build/asan-logs instead of stderr, and any such file fails the target: a test that expects a
 # non-zero exit cannot hide a sanitizer abort. The Slurm tests are skipped (the fake nodes' jobs
 # do not inherit the sanitizer settings). tests/asan/lsan.supp says why each leak is suppressed.
+# "Tracer caught signal 11 ... LeakSanitizer has encountered a fatal error" is LSan's own
+# stop-the-world tracer crashing at exit (google/sanitizers#1353), seen once in 4 runs: rerun.
 ASAN_TREE  := $(BUILD)/asan-tree
 ASAN_LOGS  := $(CURDIR)/$(BUILD)/asan-logs
 ASAN_SKIP  := tests/test_slurm_cluster.sh tests/test_slurm_e2e.sh
@@ -132,13 +134,14 @@ test-asan: deps
 # Fuzzing (docs/testing.md): libFuzzer harnesses tests/fuzz/fuzz_<name>.c over the library built
 # again with clang (Open MPI's wrapper, OMPI_CC=clang), AddressSanitizer and UBSan, in
 # build/fuzz/. -DST_CKPT_NO_INTEGRITY lets the checkpoint harness reach the reader behind the
-# file's integrity check. Each runs FUZZ_SECONDS from the committed seeds (tests/fuzz/corpus/<name>)
+# file's integrity check; clang's -Wmissing-field-initializers also flags designated initialisers
+# that leave fields to zero on purpose (GCC does not), so it is off here. Each runs FUZZ_SECONDS from the committed seeds (tests/fuzz/corpus/<name>)
 # plus what earlier runs found (build/fuzz/corpus/<name>); crashes land in build/fuzz/crashes/<name>/.
 # The packages it needs (clang's libFuzzer) are in tests/fuzz/packages.txt, installed by tests/fuzz/deps.sh.
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := config csv idx dataset ckpt
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
-FUZZ_CFLAGS  := -O1 -g -std=c17 -Wall -Wextra -fopenmp -fno-math-errno -MMD -MP -D_GNU_SOURCE \
+FUZZ_CFLAGS  := -O1 -g -std=c17 -Wall -Wextra -Wno-missing-field-initializers -fopenmp -fno-math-errno -MMD -MP -D_GNU_SOURCE \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -DST_NO_CLONES -DST_CKPT_NO_INTEGRITY
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
