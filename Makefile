@@ -139,7 +139,10 @@ test-asan: deps
 # plus what earlier runs found (build/fuzz/corpus/<name>); crashes land in build/fuzz/crashes/<name>/.
 # The packages it needs (clang's libFuzzer) are in tests/fuzz/packages.txt, installed by tests/fuzz/deps.sh.
 FUZZ_SECONDS ?= 60
-FUZZ_NAMES   := config csv idx dataset ckpt
+# More libFuzzer flags, e.g. FUZZ_NAMES=dataset FUZZ_FLAGS="-fork=1 -ignore_crashes=1" to go on
+# past a known crash, or -malloc_limit_mb=N.
+FUZZ_FLAGS   ?=
+FUZZ_NAMES   ?= config csv idx dataset ckpt
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_CFLAGS  := -O1 -g -std=c17 -Wall -Wextra -Wno-missing-field-initializers -fopenmp -fno-math-errno -MMD -MP -D_GNU_SOURCE \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
@@ -164,10 +167,11 @@ fuzz: probe
 	  mkdir -p $(BUILD)/fuzz/corpus/$$h $(BUILD)/fuzz/crashes/$$h; \
 	  echo "== fuzz_$$h: $(FUZZ_SECONDS) s"; \
 	  OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1 $(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) \
-	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_FLAGS) \
 	    -artifact_prefix=$(BUILD)/fuzz/crashes/$$h/ $(BUILD)/fuzz/corpus/$$h tests/fuzz/corpus/$$h \
 	    > $(BUILD)/fuzz/$$h.log 2>&1 || fail=1; \
-	  grep -E '^#[0-9]+ +(INITED|DONE)|^stat::number_of_executed_units|^==[0-9]+==ERROR|^SUMMARY|Test unit written' $(BUILD)/fuzz/$$h.log; \
+	  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|^==[0-9]+==ERROR|^SUMMARY|Test unit written' $(BUILD)/fuzz/$$h.log; \
+	  grep -E '^#[0-9]+: cov' $(BUILD)/fuzz/$$h.log | tail -n 1; \
 	done; \
 	if [ $$fail != 0 ]; then echo "fuzz: a harness failed; logs in $(BUILD)/fuzz/*.log, inputs in $(BUILD)/fuzz/crashes/"; exit 1; fi
 
