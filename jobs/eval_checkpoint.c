@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jobs/checkpoint.h"
 #include "jobs/config.h"
@@ -39,6 +40,7 @@ typedef struct {
     st_loss_heads_t losses;
     st_data_part_t part;
     char out_dir[4096];
+    int made_out_dir;      /* rank 0 created out_dir: removed again (when empty) if the evaluation fails */
 } eval_t;
 
 static int classes_of(const char *head, void *ctx) {
@@ -123,8 +125,9 @@ static st_status_t prepare_out_dir(eval_t *e, const st_eval_request_t *a, const 
         if (dot) *dot = '\0';
         st_format(e->out_dir, sizeof e->out_dir, "%s/eval-%s-%s", run, stem, a->split);
     }
+    e->made_out_dir = c->rank == 0 && !st_exists(e->out_dir);
     st_status_t rc = c->rank == 0 ? st_mkdir_p(e->out_dir, err) : ST_OK;
-    if (rc != ST_OK) st_error_prefix(err, "the output folder %s", e->out_dir);
+    if (rc != ST_OK) st_error_prefix(err, "the output folder %s", e->out_dir), e->made_out_dir = 0;
     return st_comm_agree(c, rc, err);
 }
 
@@ -182,6 +185,7 @@ st_status_t st_eval_checkpoint(const st_eval_request_t *req, const st_comm_t *c,
     eval_t e;
     memset(&e, 0, sizeof e);
     st_status_t rc = run(&e, req, c, err);
+    if (rc != ST_OK && e.made_out_dir) rmdir(e.out_dir); /* nothing left behind (only an empty folder goes) */
     eval_free(&e);
     return rc;
 }
