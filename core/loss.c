@@ -353,6 +353,11 @@ static st_status_t parse_into(const cJSON *obj, const char *path, int K, st_loss
         return st_fail(err, ST_ERR_CONFIG, "%s: expected a loss object, got %s", path, got);
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+    if (type && !cJSON_IsNull(type) && !cJSON_IsString(type)) {
+        char got[80];
+        describe_json(type, got, sizeof got);
+        return st_fail(err, ST_ERR_CONFIG, "%s.type: expected a loss type string, got %s", path, got);
+    }
     if (!cJSON_IsString(type))
         return st_fail(err, ST_ERR_CONFIG, "%s.type: required key is missing (a loss type string)", path);
     const st_loss_kind_t *kind = st_loss_kind_find(type->valuestring);

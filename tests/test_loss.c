@@ -510,6 +510,8 @@ static void test_parse_errors_name_the_path(void **s) {
                                  "known types: cross_entropy, focal, bce_with_logits, mse");
     assert_int_equal(parse("{\"label_smoothing\":0.1}", 3, &c, &err), ST_ERR_CONFIG);
     assert_string_equal(err.msg, "loss.type: required key is missing (a loss type string)");
+    assert_int_equal(parse("{\"type\":3}", 3, &c, &err), ST_ERR_CONFIG); /* present, but not a string */
+    assert_string_equal(err.msg, "loss.type: expected a loss type string, got 3");
 }
 
 static void test_eval_checks_labels(void **s) {
