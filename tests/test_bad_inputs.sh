@@ -10,6 +10,8 @@
 #   exit: 1                     the expected exit code
 #   message: train.batch_size   a fragment the output (stdout + stderr) must contain; repeatable
 #   skip-root: REASON           optional: skip when run as root (e.g. permissions do not apply)
+#   skip-asan: REASON           optional: skip in `make test-asan` (ASAN_OPTIONS set): a memory error
+#                               inside a library that is not strata's (libhdf5 on a damaged file)
 #
 # In setup and cmd, {dir} is the case's own empty folder, {cases} is tests/bad_inputs, {tiny} a
 # 1,600-row dataset (tests/util/make_tiny.sh) shared by all cases (read-only), {seq} an 800 x
@@ -38,6 +40,8 @@ for c in "${cases[@]}"; do
   dir=$work/$name; mkdir -p "$dir"
   skip=$(field skip-root "$c")
   if [ -n "$skip" ] && [ "$(id -u)" = 0 ]; then echo "ok $n - $name # SKIP as root: $skip"; continue; fi
+  skip=$(field skip-asan "$c")
+  if [ -n "$skip" ] && [ -n "${ASAN_OPTIONS:-}" ]; then echo "ok $n - $name # SKIP under AddressSanitizer: $skip"; continue; fi
   cmd=$(field cmd "$c"); want_rc=$(field exit "$c")
   if [ -z "$cmd" ] || [ -z "$want_rc" ]; then echo "not ok $n - $name: the case has no cmd: or exit: line"; failed=$((failed+1)); continue; fi
   why=""

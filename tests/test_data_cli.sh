@@ -173,8 +173,12 @@ fails_with 1 "$T/unseen.h5: split: class 2 (\"c\") has no training rows but 0 in
 # 28 (issue 12): a header claiming 4 GB of labels in a 14-byte file is read as short, without
 # allocating 4 GB first (under a 3 GB address-space limit the old reader ran out of memory).
 printf '\x00\x00\x08\x01\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00' > "$T/hugelb"
+if [ -n "${ASAN_OPTIONS:-}" ]; then  # ASan reserves terabytes of address space: no ulimit -v under it
+  n=$((n+1)); echo "ok $n # skip under AddressSanitizer (ulimit -v leaves it no room for its shadow memory)"
+else
 run bash -c "ulimit -v 3000000; exec \"$S\" convert idx \"$T/im.gz\" \"$T/hugelb\" -o \"$T/o.h5\""
 fails_with 1 "hugelb: file is shorter than its header says: 4294967295 bytes of data for 4294967295 labels expected, 6 found" \
   "$T/o.h5" "an IDX header claiming 4 GB is refused as short, without a 4 GB allocation"
+fi
 
 exit $((failed > 0))
