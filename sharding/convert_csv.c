@@ -321,8 +321,8 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
                 if (!*s) bad = (st_format(why, sizeof why, "missing label"), why);
                 else if (strlen(s) >= ST_NAME_MAX)
                     bad = (st_format(why, sizeof why, "label \"%.20s...\" is longer than %d bytes", s, ST_NAME_MAX - 1), why);
-                else if (!st_utf8_valid(s))
-                    bad = (st_format(why, sizeof why, "the label is not valid UTF-8"), why);
+                else if (bad_name(s))
+                    bad = (st_format(why, sizeof why, "the label %s", bad_name(s)), why);
             } else if (i == split_col) {
                 bad = parse_split(s, &sp, why, sizeof why);
             } else {

@@ -297,7 +297,7 @@ static void test_csv_quoting_crlf_and_string_labels(void **state) {
                                "\r\n"
                                "-3,4e2,setosa\r\n"
                                "5,6,\"say \"\"hi\"\"\"\r\n"
-                               "7,8,\"two\nlines\"\r\n"
+                               "7,8,\"two, items\"\r\n"
                                "9,10,setosa"); /* no final newline */
     st_csv_options_t o = {.path = p, .label = "species"};
     st_csv_data_t d;
@@ -309,15 +309,23 @@ static void test_csv_quoting_crlf_and_string_labels(void **state) {
     assert_string_equal(d.feature_names[1], "b, quoted");
     const float X_want[10] = {1.5f, 2, -3, 400, 5, 6, 7, 8, 9, 10};
     assert_memory_equal(d.X, X_want, sizeof X_want);
-    /* Sorted by strcmp: say "hi" < setosa < two\nlines < versi, color. */
+    /* Sorted by strcmp: say "hi" < setosa < two, items < versi, color. */
     assert_int_equal(d.n_classes, 4);
     assert_int_equal(d.labels_are_ids, 0);
     assert_string_equal(d.class_names[0], "say \"hi\"");
     assert_string_equal(d.class_names[1], "setosa");
-    assert_string_equal(d.class_names[2], "two\nlines");
+    assert_string_equal(d.class_names[2], "two, items");
     assert_string_equal(d.class_names[3], "versi, color");
     const int32_t y_want[5] = {3, 1, 0, 2, 1};
     assert_memory_equal(d.y, y_want, sizeof y_want);
+    st_csv_free(&d);
+    /* a quoted field may hold a line break, but a label that does would break every report that
+     * names classes one per line: refused, naming the line */
+    p = write_text("nl.csv", "a,species\n1,setosa\n7,\"two\nlines\"\n");
+    o.path = p;
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "line 3");
+    tu_assert_contains(err.msg, "the label contains a line break");
     st_csv_free(&d);
 }
 
@@ -370,7 +378,9 @@ static void test_csv_errors(void **state) {
     expect_csv_error("nolab.csv", "a,b,y\n1,2,\n", "y", "line 2, column \"y\": missing label");
     expect_csv_error("quote.csv", "a,y\n1,\"open\n2,x\n", "y", "line 2: a quoted field is never closed");
     /* Line numbers count physical lines, also inside quoted fields. */
-    expect_csv_error("lines.csv", "a,y\n1,\"multi\nline\"\n2,x\nzz,x\n", "y", "line 5, column \"a\"");
+    /* a label spanning lines is refused at the line its record starts on */
+    expect_csv_error("lines.csv", "a,y\n1,\"multi\nline\"\n2,x\nzz,x\n", "y",
+                     "line 2, column \"y\": the label contains a line break");
     expect_csv_error("onlylabel.csv", "y\nx\n", "y", "no feature columns besides the label column \"y\"");
     expect_csv_error("huge.csv", "a,y\n1e39,x\n", "y", "1e39 is outside the float32 range");
 }
