@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memory.h"
+
 typedef enum { OP_LAYER, OP_CONCAT, OP_ADD } op_kind_t;
 
 #define MAX_MERGE 16
@@ -283,12 +285,29 @@ static st_status_t check_unique_names(const st_model_t *m, st_error_t *err) {
                    "(they name the layers' parameters)", again->path, again->name, first->path);
 }
 
+/* The arenas (parameters, gradients, buffers) must fit in what the machine can still allocate:
+ * zeroing an arena larger than that gets the process killed without a message. The layer with
+ * the most parameters is named. */
+static st_status_t check_arena_size(const st_model_t *m, st_error_t *err) {
+    double bytes = 4.0 * (2.0 * (double)m->n_param_floats + (double)m->n_buffer_floats), avail = (double)st_memory_available();
+    if (avail <= 0 || bytes <= avail) return ST_OK;
+    const st_layer_t *big = m->layers[0];
+    for (int i = 1; i < m->n_layers; i++)
+        if (st_layer_param_floats(m->layers[i]) > st_layer_param_floats(big)) big = m->layers[i];
+    char need[32], have[32];
+    st_memory_format(need, sizeof need, bytes), st_memory_format(have, sizeof have, avail);
+    return st_fail(err, ST_ERR_CONFIG, "%s: the model's %zu parameters need %s with their gradients (%s has %zu), more "
+                   "than the %s this machine can still allocate", big->path, m->n_param_floats, need, big->path,
+                   st_layer_param_floats(big), have);
+}
+
 static st_status_t bind_arenas(st_model_t *m, st_error_t *err) {
     for (int i = 0; i < m->n_layers; i++) {
         m->n_param_floats += st_layer_param_floats(m->layers[i]);
         m->n_buffer_floats += st_layer_buffer_floats(m->layers[i]);
         m->n_tensors += m->layers[i]->n_params;
     }
+    if (m->n_layers > 0) ST_TRY(check_arena_size(m, err));
     m->params = st_alloc(m->n_param_floats * sizeof(float), "the parameter arena", err);
     m->grads = st_alloc(m->n_param_floats * sizeof(float), "the gradient arena", err);
     m->buffers = st_alloc(m->n_buffer_floats * sizeof(float), "the buffer arena", err);
