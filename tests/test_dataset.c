@@ -409,21 +409,6 @@ static void test_long_utf8_name_is_cut_whole(void **state) {
 
 /* ---- writing ---- */
 
-static void write_marker(const char *p) {
-    FILE *f = fopen(p, "w");
-    fputs("precious", f);
-    fclose(f);
-}
-
-static void assert_marker(const char *p) {
-    char buf[32] = {0};
-    FILE *f = fopen(p, "r");
-    assert_non_null(f);
-    assert_true(fread(buf, 1, sizeof buf - 1, f) == 8);
-    fclose(f);
-    assert_string_equal(buf, "precious");
-}
-
 static void test_write_refuses_bad_specs(void **state) {
     (void)state;
     enum { N = 6 };
@@ -433,12 +418,12 @@ static void test_write_refuses_bad_specs(void **state) {
     fill_spec(&s, N, st_shape1(2), X, y, 3);
     st_error_t err = {0};
     const char *p = tu_tmp_path("refused.h5");
-    write_marker(p);
+    tu_write_marker(p);
     y[4] = 3;
     s.n_classes = 3;
     assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
     tu_assert_contains(err.msg, "refused.h5: y[4] = 3 is outside 0..2");
-    assert_marker(p);
+    tu_assert_marker(p);
     assert_false(tu_exists(tu_tmp_path("refused.h5.tmp")));
     y[4] = 1;
     const char *too_few[2] = {"a", "b"};
@@ -449,7 +434,7 @@ static void test_write_refuses_bad_specs(void **state) {
     s.feature_names = too_few;
     assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
     tu_assert_contains(err.msg, "2 feature names for 3 channels");
-    assert_marker(p);
+    tu_assert_marker(p);
     /* Names that are not UTF-8 (issue 12: they would be refused when read back). */
     const char *bad_fn[3] = {"a", "b", "\xff"}, *bad_cn[3] = {"x", "caf\xe9", "z"};
     s.feature_names = bad_fn, s.n_feature_names = 3;
@@ -459,7 +444,7 @@ static void test_write_refuses_bad_specs(void **state) {
     assert_int_equal(st_dataset_write(p, &s, &err), ST_ERR_DATA);
     tu_assert_contains(err.msg, "refused.h5: class name 1 is not valid UTF-8");
     s.class_names = NULL;
-    assert_marker(p);
+    tu_assert_marker(p);
     /* A folder that does not exist. */
     fill_spec(&s, N, st_shape1(2), X, y, 3);
     assert_int_equal(st_dataset_write(tu_tmp_path("no/such/dir.h5"), &s, &err), ST_ERR_IO);
@@ -476,7 +461,7 @@ static void test_failed_write_leaves_nothing(void **state) {
     st_dataset_spec_t s;
     fill_spec(&s, n, st_shape1(1024), X, y, 2); /* 8 MiB */
     const char *p = tu_tmp_path("limited.h5"), *fresh = tu_tmp_path("fresh.h5");
-    write_marker(p);
+    tu_write_marker(p);
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
     lim = old;
@@ -492,7 +477,7 @@ static void test_failed_write_leaves_nothing(void **state) {
     assert_int_equal(rc1, ST_ERR_IO);
     tu_assert_contains(err.msg, "limited.h5: ");
     tu_assert_contains(err.msg, "nothing was written");
-    assert_marker(p);
+    tu_assert_marker(p);
     assert_false(tu_exists(tu_tmp_path("limited.h5.tmp")));
     assert_int_equal(rc2, ST_ERR_IO);
     assert_false(tu_exists(fresh));

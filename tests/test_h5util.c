@@ -46,21 +46,6 @@ static int read_attr(const char *path, const char *name, char out[][16], int max
     return rank;
 }
 
-static void write_marker(const char *p) {
-    FILE *f = fopen(p, "w");
-    fputs("precious", f);
-    fclose(f);
-}
-
-static void assert_marker(const char *p) {
-    char buf[32] = {0};
-    FILE *f = fopen(p, "r");
-    assert_non_null(f);
-    assert_true(fread(buf, 1, sizeof buf - 1, f) == 8);
-    fclose(f);
-    assert_string_equal(buf, "precious");
-}
-
 static int reads(const char *tmp, const void *ctx, char *detail, size_t size) {
     (void)ctx;
     hid_t f = H5Fopen(tmp, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -81,7 +66,7 @@ static int never_reads(const char *tmp, const void *ctx, char *detail, size_t si
 static void test_commit_and_string_attributes(void **state) {
     (void)state;
     const char *p = tu_tmp_path("ok.h5"), *tmp = tu_tmp_path("ok.h5.tmp");
-    write_marker(p); /* replaced */
+    tu_write_marker(p); /* replaced */
     st_h5_image_t img;
     size_t n;
     build(tmp, &img, &n);
@@ -103,7 +88,7 @@ static void test_commit_and_string_attributes(void **state) {
 static void test_build_failure_passes_through(void **state) {
     (void)state;
     const char *p = tu_tmp_path("built.h5"), *tmp = tu_tmp_path("built.h5.tmp");
-    write_marker(p);
+    tu_write_marker(p);
     st_h5_image_t img;
     size_t n;
     build(tmp, &img, &n);
@@ -114,7 +99,7 @@ static void test_build_failure_passes_through(void **state) {
     char want[600];
     snprintf(want, sizeof want, "%s: cannot write /X (HDF5: no space); nothing was written", p);
     assert_string_equal(err.msg, want);
-    assert_marker(p);
+    tu_assert_marker(p);
     assert_false(tu_exists(tmp));
 }
 
@@ -122,7 +107,7 @@ static void test_build_failure_passes_through(void **state) {
 static void test_read_back_failure_keeps_the_target(void **state) {
     (void)state;
     const char *p = tu_tmp_path("bad.h5"), *tmp = tu_tmp_path("bad.h5.tmp");
-    write_marker(p);
+    tu_write_marker(p);
     st_h5_image_t img;
     size_t n;
     build(tmp, &img, &n);
@@ -131,7 +116,7 @@ static void test_read_back_failure_keeps_the_target(void **state) {
     const st_h5_commit_t c = {p, tmp, 0, never_reads, "checksum mismatch", 1};
     assert_int_equal(st_h5_image_commit(&c, &img, n, NULL, detail, sizeof detail, &err), ST_ERR_IO);
     tu_assert_contains(err.msg, "bad.h5: the written file does not read back (checksum mismatch); nothing was written");
-    assert_marker(p);
+    tu_assert_marker(p);
     assert_false(tu_exists(tmp));
 }
 
@@ -151,7 +136,7 @@ static void test_missing_folder_and_rename_failure(void **state) {
     /* The target is a folder that is not empty: the rename fails (even for root). */
     const char *dir = tu_tmp_path("dir.h5"), *tmp2 = tu_tmp_path("dir.h5.tmp");
     assert_int_equal(mkdir(dir, 0777), 0);
-    write_marker(tu_tmp_path("dir.h5/inside"));
+    tu_write_marker(tu_tmp_path("dir.h5/inside"));
     build(tmp2, &img, &n);
     detail[0] = 0;
     const st_h5_commit_t c2 = {dir, tmp2, 0, reads, NULL, 1};
@@ -159,7 +144,7 @@ static void test_missing_folder_and_rename_failure(void **state) {
     tu_assert_contains(err.msg, "dir.h5: cannot rename the temporary file over it (");
     tu_assert_contains(err.msg, "); nothing was written");
     assert_false(tu_exists(tmp2));
-    assert_marker(tu_tmp_path("dir.h5/inside"));
+    tu_assert_marker(tu_tmp_path("dir.h5/inside"));
 }
 
 static int setup(void **state) {

@@ -162,3 +162,19 @@ const char *tu_tmp_path(const char *name) {
 }
 
 int tu_exists(const char *path) { return access(path, F_OK) == 0; }
+
+void tu_write_marker(const char *path) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("precious", f);
+    fclose(f);
+}
+
+void tu_assert_marker(const char *path) {
+    char buf[32] = {0};
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_true(fread(buf, 1, sizeof buf - 1, f) == 8);
+    fclose(f);
+    assert_string_equal(buf, "precious");
+}

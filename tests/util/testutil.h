@@ -63,6 +63,10 @@ const char *tu_tmpdir(void);
 const char *tu_tmp_path(const char *name);
 int tu_exists(const char *path);
 
+/* A file holding "precious", and the check that a failed write left it untouched. */
+void tu_write_marker(const char *path);
+void tu_assert_marker(const char *path);
+
 /* Fails the test unless the message contains `text`. */
 #define tu_assert_contains(msg, text)                                                          \
     do {                                                                                       \
