@@ -18,13 +18,14 @@
 
 #include <hdf5.h>
 
+#include "dataset_internal.h"
 #include "h5guard.h"
 #include "h5util.h"
 #include "watchdog.h"
 
 /* ---- HDF5 helpers ------------------------------------------------------------------------- */
 
-static const char *type_name(hid_t t, char *buf, size_t size) {
+const char *st_ds_type_name(hid_t t, char *buf, size_t size) {
     H5T_class_t c = H5Tget_class(t);
     size_t bits = H5Tget_size(t) * 8;
     if (c == H5T_FLOAT) st_format(buf, size, "float%zu", bits);
@@ -35,7 +36,7 @@ static const char *type_name(hid_t t, char *buf, size_t size) {
 }
 
 /* Opens `path` read-only with the given file access list; checks that it is an HDF5 file. */
-static st_status_t open_file(const char *path, hid_t fapl, hid_t *f, st_error_t *err) {
+st_status_t st_ds_open_file(const char *path, hid_t fapl, hid_t *f, st_error_t *err) {
     struct stat sb;
     if (stat(path, &sb) != 0) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode)) return st_fail(err, ST_ERR_IO, "%s: not a regular file", path);
@@ -51,7 +52,7 @@ static st_status_t open_file(const char *path, hid_t fapl, hid_t *f, st_error_t 
 }
 
 /* Reads a string attribute (scalar or 1-d; variable- or fixed-length) as n malloc'd strings. */
-static st_status_t read_str_attr(hid_t obj, const char *path, const char *name, char ***out, int *n_out,
+st_status_t st_ds_read_str_attr(hid_t obj, const char *path, const char *name, char ***out, int *n_out,
                                  st_error_t *err) {
     st_status_t rc = ST_OK;
     hid_t a = -1, t = -1, s = -1, mt = -1;
@@ -65,7 +66,7 @@ static st_status_t read_str_attr(hid_t obj, const char *path, const char *name, 
     if (H5Tget_class(t) != H5T_STRING) {
         char tn[64];
         rc = st_fail(err, ST_ERR_DATA, "%s: attribute %s has type %s, expected strings", path, name,
-                     type_name(t, tn, sizeof tn));
+                     st_ds_type_name(t, tn, sizeof tn));
         goto done;
     }
     int nd = H5Sget_simple_extent_ndims(s);
@@ -132,7 +133,7 @@ int st_utf8_valid(const char *str) {
 }
 
 /* Fails naming the first of the n names of attribute `attr` that is not valid UTF-8. */
-static st_status_t check_utf8(char **names, int n, const char *path, const char *attr, st_error_t *err) {
+st_status_t st_ds_check_utf8(char **names, int n, const char *path, const char *attr, st_error_t *err) {
     for (int i = 0; i < n; i++)
         if (!st_utf8_valid(names[i]))
             return st_fail(err, ST_ERR_DATA, "%s: %s[%d] is not valid UTF-8 (names must be UTF-8 text)", path, attr, i);
@@ -141,7 +142,7 @@ static st_status_t check_utf8(char **names, int n, const char *path, const char 
 
 /* Copies a name into ST_NAME_MAX bytes, cutting a longer one before a UTF-8 character, never
  * inside one (a cut character would make the report's JSON invalid). */
-static void copy_name(char *dst, const char *src) {
+void st_ds_copy_name(char *dst, const char *src) {
     size_t n = strlen(src);
     if (n >= ST_NAME_MAX) {
         n = ST_NAME_MAX - 1;
@@ -151,14 +152,14 @@ static void copy_name(char *dst, const char *src) {
     dst[n] = '\0';
 }
 
-static void free_strs(char **s, int n) {
+void st_ds_free_strs(char **s, int n) {
     if (!s) return;
     for (int i = 0; i < n; i++) free(s[i]);
     free(s);
 }
 
 /* Reads a scalar integer attribute. */
-static st_status_t read_int_attr(hid_t obj, const char *path, const char *name, long long *v, st_error_t *err) {
+st_status_t st_ds_read_int_attr(hid_t obj, const char *path, const char *name, long long *v, st_error_t *err) {
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return st_h5_fail(err, ST_ERR_DATA, path, "cannot open an attribute");
     hid_t t = H5Aget_type(a), s = H5Aget_space(a);
@@ -166,7 +167,7 @@ static st_status_t read_int_attr(hid_t obj, const char *path, const char *name, 
     if (H5Tget_class(t) != H5T_INTEGER || H5Sget_simple_extent_npoints(s) != 1) {
         char tn[64];
         rc = st_fail(err, ST_ERR_DATA, "%s: attribute %s must be one integer (found %s, %lld values)", path, name,
-                     type_name(t, tn, sizeof tn), (long long)H5Sget_simple_extent_npoints(s));
+                     st_ds_type_name(t, tn, sizeof tn), (long long)H5Sget_simple_extent_npoints(s));
     } else if (H5Aread(a, H5T_NATIVE_LLONG, v) < 0) {
         rc = st_h5_fail(err, ST_ERR_DATA, path, "cannot read an integer attribute");
     }
@@ -177,7 +178,7 @@ static st_status_t read_int_attr(hid_t obj, const char *path, const char *name, 
 }
 
 /* Checks that `name` is a dataset of the expected type class; returns its dims. */
-static st_status_t check_dataset(hid_t f, const char *path, const char *name, H5T_class_t want, int float32_only,
+st_status_t st_ds_check_dataset(hid_t f, const char *path, const char *name, H5T_class_t want, int float32_only,
                                  int *ndims, hsize_t dims[4], st_error_t *err) {
     htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
     if (ex <= 0) return st_fail(err, ST_ERR_DATA, "%s: not a strata dataset: no %s dataset", path, name);
@@ -189,7 +190,7 @@ static st_status_t check_dataset(hid_t f, const char *path, const char *name, H5
     hid_t t = H5Dget_type(d), s = H5Dget_space(d);
     st_status_t rc = ST_OK;
     char tn[64];
-    type_name(t, tn, sizeof tn);
+    st_ds_type_name(t, tn, sizeof tn);
     if (H5Tget_class(t) != want)
         rc = st_fail(err, ST_ERR_DATA, "%s: %s has type %s, expected %s", path, name, tn,
                      want == H5T_FLOAT ? "float32" : "integers (int32)");
@@ -210,7 +211,7 @@ static st_status_t check_dataset(hid_t f, const char *path, const char *name, H5
 }
 
 /* Reads a whole 1-d integer dataset converted to `mem_type`. */
-static st_status_t read_1d(hid_t f, const char *path, const char *name, hid_t mem_type, void *buf, st_error_t *err) {
+st_status_t st_ds_read_1d(hid_t f, const char *path, const char *name, hid_t mem_type, void *buf, st_error_t *err) {
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     if (d < 0) return st_h5_fail(err, ST_ERR_DATA, path, "cannot open a dataset");
     herr_t r = H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
@@ -225,18 +226,20 @@ static st_status_t read_1d(hid_t f, const char *path, const char *name, hid_t me
 
 /* ---- open / close ------------------------------------------------------------------------- */
 
-static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st_error_t *err) {
+/* /X's shape, and /y's when the file has one (a format-2 file with /targets may not). */
+static st_status_t read_shapes(hid_t f, const char *path, st_dataset_t *ds, st_error_t *err) {
     int nd_x = 0, nd_y = 0;
     hsize_t dx[4] = {0}, dy[4] = {0};
-    ST_TRY(check_dataset(f, path, "/X", H5T_FLOAT, 1, &nd_x, dx, err));
-    ST_TRY(check_dataset(f, path, "/y", H5T_INTEGER, 0, &nd_y, dy, err));
+    ST_TRY(st_ds_check_dataset(f, path, "/X", H5T_FLOAT, 1, &nd_x, dx, err));
+    ds->has_y = H5Lexists(f, "/y", H5P_DEFAULT) > 0 || H5Lexists(f, "/targets", H5P_DEFAULT) <= 0;
+    if (ds->has_y) ST_TRY(st_ds_check_dataset(f, path, "/y", H5T_INTEGER, 0, &nd_y, dy, err));
     if (nd_x != 2 && nd_x != 3)
         return st_fail(err, ST_ERR_DATA, "%s: /X has %d dimension%s; expected [N, D] or [N, T, C]", path, nd_x,
                        nd_x == 1 ? "" : "s");
-    if (nd_y != 1)
+    if (ds->has_y && nd_y != 1)
         return st_fail(err, ST_ERR_DATA, "%s: /y has %d dimensions; expected [N]", path, nd_y);
     const char *layout = nd_x == 2 ? "2 dimensions [N, D]" : "3 dimensions [N, T, C]";
-    if (dy[0] != dx[0])
+    if (ds->has_y && dy[0] != dx[0])
         return st_fail(err, ST_ERR_DATA, "%s: /X has %s but /y has %llu rows, /X %llu", path, layout,
                        (unsigned long long)dy[0], (unsigned long long)dx[0]);
     if (dx[0] == 0) return st_fail(err, ST_ERR_DATA, "%s: /X has no rows", path);
@@ -249,49 +252,43 @@ static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st
     if (H5Lexists(f, "/split", H5P_DEFAULT) > 0) {
         int nd_s = 0;
         hsize_t ds_[4] = {0};
-        ST_TRY(check_dataset(f, path, "/split", H5T_INTEGER, 0, &nd_s, ds_, err));
+        ST_TRY(st_ds_check_dataset(f, path, "/split", H5T_INTEGER, 0, &nd_s, ds_, err));
         if (nd_s != 1 || ds_[0] != dx[0])
             return st_fail(err, ST_ERR_DATA, "%s: /split must have shape [N] = [%llu]", path, (unsigned long long)dx[0]);
         ds->has_split = 1;
     }
+    return ST_OK;
+}
 
-    /* Attributes of the root group. */
-    ds->format_version = ST_DATASET_FORMAT;
-    if (H5Aexists(f, "strata_format") > 0) {
-        long long v;
-        ST_TRY(read_int_attr(f, path, "strata_format", &v, err));
-        if (v < 1 || v > ST_DATASET_FORMAT)
-            return st_fail(err, ST_ERR_DATA, "%s: strata_format = %lld, but this strata reads format %d%s", path, v,
-                           ST_DATASET_FORMAT, v > ST_DATASET_FORMAT ? " (written by a newer strata)" : "");
-        ds->format_version = (int)v;
-    }
+/* The root class table of /y: K from n_classes, class_names or max(/y) + 1 (they must agree). */
+static st_status_t read_class_table(hid_t f, const char *path, st_dataset_t *ds, st_error_t *err) {
     long long k_attr = -1;
     if (H5Aexists(f, "n_classes") > 0) {
-        ST_TRY(read_int_attr(f, path, "n_classes", &k_attr, err));
+        ST_TRY(st_ds_read_int_attr(f, path, "n_classes", &k_attr, err));
         if (k_attr < 1 || k_attr > ST_MAX_CLASSES)
             return st_fail(err, ST_ERR_DATA, "%s: n_classes = %lld is outside 1..%d", path, k_attr, ST_MAX_CLASSES);
     }
     char **names = NULL;
     int n_names = -1;
     if (H5Aexists(f, "class_names") > 0) {
-        ST_TRY(read_str_attr(f, path, "class_names", &names, &n_names, err));
+        ST_TRY(st_ds_read_str_attr(f, path, "class_names", &names, &n_names, err));
         if (n_names < 1 || n_names > ST_MAX_CLASSES) {
-            free_strs(names, n_names);
+            st_ds_free_strs(names, n_names);
             return st_fail(err, ST_ERR_DATA, "%s: class_names has %d names", path, n_names);
         }
         if (k_attr >= 0 && n_names != k_attr) {
-            free_strs(names, n_names);
+            st_ds_free_strs(names, n_names);
             return st_fail(err, ST_ERR_DATA, "%s: n_classes = %lld but class_names has %d names", path, k_attr, n_names);
         }
-        if (check_utf8(names, n_names, path, "class_names", err) != ST_OK) {
-            free_strs(names, n_names);
+        if (st_ds_check_utf8(names, n_names, path, "class_names", err) != ST_OK) {
+            st_ds_free_strs(names, n_names);
             return ST_ERR_DATA;
         }
         for (int i = 0; i < n_names; i++)
             if (strlen(names[i]) >= ST_NAME_MAX) {
                 st_fail(err, ST_ERR_DATA, "%s: class_names[%d] \"%.40s...\" is longer than %d bytes", path, i, names[i],
                         ST_NAME_MAX - 1);
-                free_strs(names, n_names);
+                st_ds_free_strs(names, n_names);
                 return ST_ERR_DATA;
             }
     }
@@ -299,7 +296,7 @@ static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st
     if (k < 0) { /* neither attribute: K = max(y) + 1 */
         int64_t *y = malloc((size_t)ds->n * sizeof *y);
         if (!y) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading /y", path);
-        st_status_t rc = read_1d(f, path, "/y", H5T_NATIVE_INT64, y, err);
+        st_status_t rc = st_ds_read_1d(f, path, "/y", H5T_NATIVE_INT64, y, err);
         int64_t mx = -1;
         for (int64_t i = 0; rc == ST_OK && i < ds->n; i++)
             if (y[i] > mx) mx = y[i];
@@ -314,47 +311,63 @@ static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st
     ds->n_classes = (int)k;
     ds->class_names = calloc((size_t)k, sizeof *ds->class_names);
     if (!ds->class_names) {
-        free_strs(names, n_names);
+        st_ds_free_strs(names, n_names);
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory for %lld class names", path, k);
     }
     for (int i = 0; i < (int)k; i++) {
         if (names) st_format(ds->class_names[i], ST_NAME_MAX, "%s", names[i]);
         else st_format(ds->class_names[i], ST_NAME_MAX, "%d", i);
     }
-    free_strs(names, n_names);
+    st_ds_free_strs(names, n_names);
+    return ST_OK;
+}
+
+static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st_error_t *err) {
+    ST_TRY(read_shapes(f, path, ds, err));
+    /* Attributes of the root group. */
+    ds->format_version = 1;
+    if (H5Aexists(f, "strata_format") > 0) {
+        long long v;
+        ST_TRY(st_ds_read_int_attr(f, path, "strata_format", &v, err));
+        if (v < 1 || v > ST_DATASET_FORMAT)
+            return st_fail(err, ST_ERR_DATA, "%s: strata_format = %lld, but this strata reads format %d%s", path, v,
+                           ST_DATASET_FORMAT, v > ST_DATASET_FORMAT ? " (written by a newer strata)" : "");
+        ds->format_version = (int)v;
+    }
+    if (ds->has_y) ST_TRY(read_class_table(f, path, ds, err));
 
     if (H5Aexists(f, "feature_names") > 0) {
         char **fn = NULL;
         int n_fn = 0;
-        ST_TRY(read_str_attr(f, path, "feature_names", &fn, &n_fn, err));
+        ST_TRY(st_ds_read_str_attr(f, path, "feature_names", &fn, &n_fn, err));
         int want = st_shape_channels(ds->shape);
-        if (check_utf8(fn, n_fn, path, "feature_names", err) != ST_OK) {
-            free_strs(fn, n_fn);
+        if (st_ds_check_utf8(fn, n_fn, path, "feature_names", err) != ST_OK) {
+            st_ds_free_strs(fn, n_fn);
             return ST_ERR_DATA;
         }
         if (n_fn != want) {
-            free_strs(fn, n_fn);
+            st_ds_free_strs(fn, n_fn);
             return st_fail(err, ST_ERR_DATA, "%s: feature_names has %d names but /X has %d %s", path, n_fn, want,
                            ds->shape.rank == 1 ? "features" : "channels");
         }
         ds->feature_names = calloc((size_t)n_fn + 1, sizeof *ds->feature_names);
         if (!ds->feature_names) {
-            free_strs(fn, n_fn);
+            st_ds_free_strs(fn, n_fn);
             return st_fail(err, ST_ERR_NOMEM, "%s: out of memory for feature names", path);
         }
         /* Feature names are labels for reports: longer ones are truncated. */
-        for (int i = 0; i < n_fn; i++) copy_name(ds->feature_names[i], fn[i]);
+        for (int i = 0; i < n_fn; i++) st_ds_copy_name(ds->feature_names[i], fn[i]);
         ds->n_feature_names = n_fn;
-        free_strs(fn, n_fn);
+        st_ds_free_strs(fn, n_fn);
     }
     if (H5Aexists(f, "source") > 0) {
         char **src = NULL;
         int n_src = 0;
-        ST_TRY(read_str_attr(f, path, "source", &src, &n_src, err));
+        ST_TRY(st_ds_read_str_attr(f, path, "source", &src, &n_src, err));
         if (n_src >= 1) st_format(ds->source, sizeof ds->source, "%s", src[0]);
-        free_strs(src, n_src);
+        st_ds_free_strs(src, n_src);
     }
-    return ST_OK;
+    return st_ds_read_targets_metadata(f, path, ds, err);
 }
 
 static st_status_t dataset_open(const char *path, st_dataset_t *ds, st_error_t *err) {
@@ -363,7 +376,7 @@ static st_status_t dataset_open(const char *path, st_dataset_t *ds, st_error_t *
     if (st_format(ds->path, sizeof ds->path, "%s", path))
         return st_fail(err, ST_ERR_IO, "%.100s...: path longer than %zu bytes", path, sizeof ds->path - 1);
     hid_t f = -1;
-    ST_TRY(open_file(path, H5P_DEFAULT, &f, err));
+    ST_TRY(st_ds_open_file(path, H5P_DEFAULT, &f, err));
     st_status_t rc = read_metadata(f, path, ds, err);
     H5Fclose(f);
     if (rc != ST_OK) st_dataset_close(ds);
@@ -380,6 +393,7 @@ st_status_t st_dataset_open(const char *path, st_dataset_t *ds, st_error_t *err)
 
 void st_dataset_close(st_dataset_t *ds) {
     if (!ds) return;
+    st_ds_free_targets(ds);
     free(ds->class_names);
     free(ds->feature_names);
     ds->class_names = NULL;
@@ -391,10 +405,13 @@ void st_dataset_close(st_dataset_t *ds) {
 
 static st_status_t read_labels_raw(const st_dataset_t *ds, int64_t *y, int32_t *split, st_error_t *err) {
     st_h5_quiet();
+    if (!ds->has_y)
+        return st_fail(err, ST_ERR_DATA, "%s: has no /y (a format-2 file with /targets only): name the target to "
+                       "stratify on with data.stratify", ds->path);
     hid_t f = -1;
-    ST_TRY(open_file(ds->path, H5P_DEFAULT, &f, err));
-    st_status_t rc = read_1d(f, ds->path, "/y", H5T_NATIVE_INT64, y, err);
-    if (rc == ST_OK && split && ds->has_split) rc = read_1d(f, ds->path, "/split", H5T_NATIVE_INT32, split, err);
+    ST_TRY(st_ds_open_file(ds->path, H5P_DEFAULT, &f, err));
+    st_status_t rc = st_ds_read_1d(f, ds->path, "/y", H5T_NATIVE_INT64, y, err);
+    if (rc == ST_OK && split && ds->has_split) rc = st_ds_read_1d(f, ds->path, "/split", H5T_NATIVE_INT32, split, err);
     H5Fclose(f);
     return rc;
 }
@@ -436,23 +453,29 @@ st_status_t st_dataset_read_labels(const st_dataset_t *ds, int32_t *y, uint8_t *
 
 /* ---- rows --------------------------------------------------------------------------------- */
 
-static st_status_t read_rows_open(const st_dataset_t *ds, hid_t f, int64_t row0, int64_t n_rows, float *X,
-                                  int collective, st_error_t *err) {
+/* Reads rows [row0, row0 + n_rows) of the dataset `name` ([N, ...] with row_floats values a row,
+ * as checked when the file was opened) as float into out. */
+static st_status_t read_rows_open(const st_dataset_t *ds, hid_t f, const char *name, long row_floats, int64_t row0,
+                                  int64_t n_rows, float *out, int collective, st_error_t *err) {
     st_status_t rc = ST_OK;
     hid_t d = -1, fs = -1, ms = -1, dxpl = -1;
-    d = H5Dopen2(f, "/X", H5P_DEFAULT);
-    if (d < 0) { rc = st_h5_fail(err, ST_ERR_DATA, ds->path, "cannot open /X"); goto done; }
+    d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) {
+        char what[96];
+        st_format(what, sizeof what, "cannot open %s", name);
+        rc = st_h5_fail(err, ST_ERR_DATA, ds->path, what);
+        goto done;
+    }
     fs = H5Dget_space(d);
-    hsize_t dims[3] = {0, 0, 0};
+    hsize_t dims[4] = {0, 1, 1, 1};
     int nd = H5Sget_simple_extent_ndims(fs);
-    H5Sget_simple_extent_dims(fs, dims, NULL);
-    if (nd != ds->shape.rank + 1 || (int64_t)dims[0] != ds->n || (int)dims[1] != ds->shape.d[0] ||
-        (nd == 3 && (int)dims[2] != ds->shape.d[1])) {
-        rc = st_fail(err, ST_ERR_DATA, "%s: /X changed shape since the file was opened", ds->path);
+    if (nd >= 1 && nd <= 4) H5Sget_simple_extent_dims(fs, dims, NULL);
+    if (nd < 1 || nd > 4 || (int64_t)dims[0] != ds->n || (long)(dims[1] * dims[2] * dims[3]) != row_floats) {
+        rc = st_fail(err, ST_ERR_DATA, "%s: %s changed shape since the file was opened", ds->path, name);
         goto done;
     }
     if (n_rows > 0) {
-        hsize_t start[3] = {(hsize_t)row0, 0, 0}, count[3] = {(hsize_t)n_rows, dims[1], dims[2]};
+        hsize_t start[4] = {(hsize_t)row0, 0, 0, 0}, count[4] = {(hsize_t)n_rows, dims[1], dims[2], dims[3]};
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
         /* A memory space of the same shape as the selection lets HDF5 copy whole rows (a flat
          * one makes it gather element by element, ~20x slower). */
@@ -466,9 +489,10 @@ static st_status_t read_rows_open(const st_dataset_t *ds, hid_t f, int64_t row0,
     dxpl = H5Pcreate(H5P_DATASET_XFER);
     if (collective) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     float dummy = 0;
-    if (H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, n_rows > 0 ? (void *)X : (void *)&dummy) < 0) {
-        char what[128];
-        st_format(what, sizeof what, "cannot read /X rows %lld..%lld", (long long)row0, (long long)(row0 + n_rows - 1));
+    if (H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, n_rows > 0 ? (void *)out : (void *)&dummy) < 0) {
+        char what[160];
+        st_format(what, sizeof what, "cannot read %s rows %lld..%lld", name, (long long)row0,
+                  (long long)(row0 + n_rows - 1));
         rc = st_h5_fail(err, ST_ERR_IO, ds->path, what);
     }
 done:
@@ -479,18 +503,18 @@ done:
     return rc;
 }
 
-static st_status_t read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
-                             st_error_t *err) {
+static st_status_t read_rows(const st_dataset_t *ds, const char *name, long row_floats, int64_t row0,
+                             int64_t n_rows, float *X, MPI_Comm comm, st_error_t *err) {
     st_h5_quiet();
     int bad = row0 < 0 || n_rows < 0 || row0 > ds->n || n_rows > ds->n - row0 || (n_rows > 0 && !X);
     if (comm == MPI_COMM_NULL) {
         if (bad)
-            return st_fail(err, ST_ERR_INTERNAL, "%s: rows %lld..+%lld lie outside /X (%lld rows)", ds->path,
-                           (long long)row0, (long long)n_rows, (long long)ds->n);
+            return st_fail(err, ST_ERR_INTERNAL, "%s: rows %lld..+%lld lie outside %s (%lld rows)", ds->path,
+                           (long long)row0, (long long)n_rows, name, (long long)ds->n);
         if (n_rows == 0) return ST_OK;
         hid_t f = -1;
-        ST_TRY(open_file(ds->path, H5P_DEFAULT, &f, err));
-        st_status_t rc = read_rows_open(ds, f, row0, n_rows, X, 0, err);
+        ST_TRY(st_ds_open_file(ds->path, H5P_DEFAULT, &f, err));
+        st_status_t rc = read_rows_open(ds, f, name, row_floats, row0, n_rows, X, 0, err);
         H5Fclose(f);
         return rc;
     }
@@ -501,53 +525,50 @@ static st_status_t read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_row
         return st_fail(err, ST_ERR_MPI, "%s: MPI_Allreduce failed before reading rows", ds->path);
     if (any_bad) {
         if (bad)
-            return st_fail(err, ST_ERR_INTERNAL, "%s: rows %lld..+%lld lie outside /X (%lld rows)", ds->path,
-                           (long long)row0, (long long)n_rows, (long long)ds->n);
-        return st_fail(err, ST_ERR_INTERNAL, "%s: another rank asked for rows outside /X", ds->path);
+            return st_fail(err, ST_ERR_INTERNAL, "%s: rows %lld..+%lld lie outside %s (%lld rows)", ds->path,
+                           (long long)row0, (long long)n_rows, name, (long long)ds->n);
+        return st_fail(err, ST_ERR_INTERNAL, "%s: another rank asked for rows outside %s", ds->path, name);
     }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     hid_t f = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (f < 0) return st_h5_fail(err, ST_ERR_IO, ds->path, "cannot open the file over MPI-IO");
-    st_status_t rc = read_rows_open(ds, f, row0, n_rows, X, 1, err);
+    st_status_t rc = read_rows_open(ds, f, name, row_floats, row0, n_rows, X, 1, err);
     H5Fclose(f);
     return rc;
 }
 
-st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
-                                 st_error_t *err) {
+static st_status_t read_rows_guarded(const st_dataset_t *ds, const char *name, long row_floats, int64_t row0,
+                                     int64_t n_rows, float *out, MPI_Comm comm, st_error_t *err) {
     st_watchdog_beat("reading dataset rows", -1);
     st_h5_guard_enter(ds->path);
-    st_status_t rc = read_rows(ds, row0, n_rows, X, comm, err);
+    st_status_t rc = read_rows(ds, name, row_floats, row0, n_rows, out, comm, err);
     st_h5_guard_leave();
     st_watchdog_beat("reading dataset rows", -1);
     return rc;
 }
 
+st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
+                                 st_error_t *err) {
+    return read_rows_guarded(ds, "/X", st_shape_numel(ds->shape), row0, n_rows, X, comm, err);
+}
+
+st_status_t st_dataset_read_target_rows(const st_dataset_t *ds, int t, int64_t row0, int64_t n_rows, float *out,
+                                        MPI_Comm comm, st_error_t *err) {
+    if (t < 0 || t >= ds->n_targets) return st_fail(err, ST_ERR_INTERNAL, "%s: no target %d", ds->path, t);
+    const st_target_info_t *ti = &ds->targets[t];
+    return read_rows_guarded(ds, ti->h5path, ti->width, row0, n_rows, out, comm, err);
+}
+
 /* ---- write -------------------------------------------------------------------------------- */
 
-static st_status_t check_spec(const char *path, const st_dataset_spec_t *s, int *k_out, st_error_t *err) {
-    if (s->n <= 0) return st_fail(err, ST_ERR_DATA, "%s: no samples to write", path);
-    if (!s->X || !s->y) return st_fail(err, ST_ERR_INTERNAL, "%s: dataset spec without X or y", path);
-    if ((s->shape.rank != 1 && s->shape.rank != 2) || s->shape.d[0] <= 0 || (s->shape.rank == 2 && s->shape.d[1] <= 0))
-        return st_fail(err, ST_ERR_SHAPE, "%s: invalid per-sample shape (rank %d)", path, s->shape.rank);
-    int32_t mx = -1;
-    for (int64_t i = 0; i < s->n; i++)
-        if (s->y[i] > mx) mx = s->y[i];
-    int k = s->n_classes > 0 ? s->n_classes : (int)mx + 1;
-    if (k < 1 || k > ST_MAX_CLASSES) return st_fail(err, ST_ERR_DATA, "%s: %d classes is outside 1..%d", path, k, ST_MAX_CLASSES);
-    for (int64_t i = 0; i < s->n; i++)
-        if (s->y[i] < 0 || s->y[i] >= k)
-            return st_fail(err, ST_ERR_DATA, "%s: y[%lld] = %d is outside 0..%d", path, (long long)i, (int)s->y[i], k - 1);
+/* Split values and feature names of a spec (*k_out = 0: no root class table without /y). */
+static st_status_t check_names(const char *path, const st_dataset_spec_t *s, int *k_out, st_error_t *err) {
+    *k_out = 0;
     for (int64_t i = 0; s->split && i < s->n; i++)
         if (s->split[i] > 2)
             return st_fail(err, ST_ERR_DATA, "%s: split[%lld] = %d is not 0, 1 or 2", path, (long long)i, (int)s->split[i]);
-    for (int i = 0; s->class_names && i < k; i++)
-        if (!s->class_names[i] || !s->class_names[i][0] || strlen(s->class_names[i]) >= ST_NAME_MAX)
-            return st_fail(err, ST_ERR_DATA, "%s: class name %d is empty or longer than %d bytes", path, i, ST_NAME_MAX - 1);
-        else if (!st_utf8_valid(s->class_names[i]))
-            return st_fail(err, ST_ERR_DATA, "%s: class name %d is not valid UTF-8", path, i);
     if (s->n_feature_names > 0) {
         if (!s->feature_names || s->n_feature_names != st_shape_channels(s->shape))
             return st_fail(err, ST_ERR_DATA, "%s: %d feature names for %d %s", path, s->n_feature_names,
@@ -557,11 +578,36 @@ static st_status_t check_spec(const char *path, const st_dataset_spec_t *s, int 
             else if (!st_utf8_valid(s->feature_names[i]))
                 return st_fail(err, ST_ERR_DATA, "%s: feature name %d is not valid UTF-8", path, i);
     }
+    return ST_OK;
+}
+
+static st_status_t check_spec(const char *path, const st_dataset_spec_t *s, int *k_out, st_error_t *err) {
+    if (s->n <= 0) return st_fail(err, ST_ERR_DATA, "%s: no samples to write", path);
+    if (!s->X || (!s->y && s->n_targets <= 0))
+        return st_fail(err, ST_ERR_INTERNAL, "%s: dataset spec without X, or without y and targets", path);
+    ST_TRY(st_ds_check_target_specs(path, s, err));
+    if ((s->shape.rank != 1 && s->shape.rank != 2) || s->shape.d[0] <= 0 || (s->shape.rank == 2 && s->shape.d[1] <= 0))
+        return st_fail(err, ST_ERR_SHAPE, "%s: invalid per-sample shape (rank %d)", path, s->shape.rank);
+    int32_t mx = -1;
+    if (!s->y) return check_names(path, s, k_out, err);
+    for (int64_t i = 0; i < s->n; i++)
+        if (s->y[i] > mx) mx = s->y[i];
+    int k = s->n_classes > 0 ? s->n_classes : (int)mx + 1;
+    if (k < 1 || k > ST_MAX_CLASSES) return st_fail(err, ST_ERR_DATA, "%s: %d classes is outside 1..%d", path, k, ST_MAX_CLASSES);
+    for (int64_t i = 0; i < s->n; i++)
+        if (s->y[i] < 0 || s->y[i] >= k)
+            return st_fail(err, ST_ERR_DATA, "%s: y[%lld] = %d is outside 0..%d", path, (long long)i, (int)s->y[i], k - 1);
+    for (int i = 0; s->class_names && i < k; i++)
+        if (!s->class_names[i] || !s->class_names[i][0] || strlen(s->class_names[i]) >= ST_NAME_MAX)
+            return st_fail(err, ST_ERR_DATA, "%s: class name %d is empty or longer than %d bytes", path, i, ST_NAME_MAX - 1);
+        else if (!st_utf8_valid(s->class_names[i]))
+            return st_fail(err, ST_ERR_DATA, "%s: class name %d is not valid UTF-8", path, i);
+    ST_TRY(check_names(path, s, k_out, err));
     *k_out = k;
     return ST_OK;
 }
 
-static int write_int_attr(hid_t f, const char *name, int v) {
+int st_ds_write_int_attr(hid_t f, const char *name, int v) {
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(f, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
     int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &v) >= 0;
@@ -570,7 +616,7 @@ static int write_int_attr(hid_t f, const char *name, int v) {
     return ok;
 }
 
-static int write_1d(hid_t f, const char *name, hid_t file_type, hid_t mem_type, int64_t n, const void *buf) {
+int st_ds_write_1d(hid_t f, const char *name, hid_t file_type, hid_t mem_type, int64_t n, const void *buf) {
     hsize_t dim = (hsize_t)n;
     hid_t s = H5Screate_simple(1, &dim, NULL);
     hid_t d = H5Dcreate2(f, name, file_type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -579,6 +625,8 @@ static int write_1d(hid_t f, const char *name, hid_t file_type, hid_t mem_type, 
     H5Sclose(s);
     return ok;
 }
+
+static const char *write_class_table(hid_t f, const st_dataset_spec_t *s, int k);
 
 /* Writes the whole layout into the open file f; returns a description of the step that failed. */
 static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
@@ -597,10 +645,25 @@ static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
     H5Pclose(dcpl);
     H5Sclose(sp);
     if (!ok) return "cannot write /X";
-    if (!write_1d(f, "/y", H5T_STD_I32LE, H5T_NATIVE_INT32, s->n, s->y)) return "cannot write /y";
-    if (s->split && !write_1d(f, "/split", H5T_STD_U8LE, H5T_NATIVE_UINT8, s->n, s->split)) return "cannot write /split";
-    if (!write_int_attr(f, "strata_format", ST_DATASET_FORMAT) || !write_int_attr(f, "n_classes", k))
-        return "cannot write attributes";
+    if (s->split && !st_ds_write_1d(f, "/split", H5T_STD_U8LE, H5T_NATIVE_UINT8, s->n, s->split)) return "cannot write /split";
+    int format = s->n_targets > 0 || s->groups ? 2 : 1;
+    if (!st_ds_write_int_attr(f, "strata_format", format)) return "cannot write attributes";
+    const char *failed = st_ds_write_targets(f, s);
+    if (failed) return failed;
+    if (s->y && (failed = write_class_table(f, s, k))) return failed;
+    if (s->n_feature_names > 0 &&
+        !st_h5_write_string_attr(f, "feature_names", s->feature_names, s->n_feature_names))
+        return "cannot write attribute feature_names";
+    const char *src = s->source ? s->source : "";
+    if (!st_h5_write_string_attr(f, "source", &src, -1)) return "cannot write attribute source";
+    return NULL;
+}
+
+/* /y and the root class table. */
+static const char *write_class_table(hid_t f, const st_dataset_spec_t *s, int k) {
+    if (!st_ds_write_1d(f, "/y", H5T_STD_I32LE, H5T_NATIVE_INT32, s->n, s->y)) return "cannot write /y";
+    if (!st_ds_write_int_attr(f, "n_classes", k)) return "cannot write attributes";
+    int ok;
     const char **names = calloc((size_t)k, sizeof *names);
     char (*defaults)[12] = s->class_names ? NULL : calloc((size_t)k, sizeof *defaults);
     if (!names || (!s->class_names && !defaults)) {
@@ -618,13 +681,7 @@ static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
     ok = st_h5_write_string_attr(f, "class_names", names, k);
     free(names);
     free(defaults);
-    if (!ok) return "cannot write attribute class_names";
-    if (s->n_feature_names > 0 &&
-        !st_h5_write_string_attr(f, "feature_names", s->feature_names, s->n_feature_names))
-        return "cannot write attribute feature_names";
-    const char *src = s->source ? s->source : "";
-    if (!st_h5_write_string_attr(f, "source", &src, -1)) return "cannot write attribute source";
-    return NULL;
+    return ok ? NULL : "cannot write attribute class_names";
 }
 
 /* The root group's attributes go to dense storage (a fractal heap) from the first one, instead

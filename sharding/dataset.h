@@ -1,17 +1,25 @@
 /* dataset.h — strata's HDF5 dataset format (docs/data-format.md): reading its metadata and
  * labels, reading blocks of rows (collectively over MPI-IO or independently), and writing it.
  *
- * Layout (format version 1):
+ * Layout (format version 1, and 2 with targets or groups):
  *   /X       float32 [N, D] or [N, T, C], chunked by rows, uncompressed (ranks read row blocks)
- *   /y       int32 [N], class ids 0..K-1
+ *   /y       int32 [N], class ids 0..K-1: the stratification key and the single-target
+ *            shorthand; optional in format 2 (data.stratify then names a class target, or none)
  *   /split   uint8 [N], optional: 0 train, 1 val, 2 test (a dataset's fixed test set)
- *   root attributes: strata_format (int 1), n_classes (int K), class_names (K strings),
+ *   /targets/<name>, optional (format 2): one dataset per target, string attribute kind =
+ *            "class" (int32 [N], attrs n_classes, class_names), "multilabel" (uint8 [N, k] 0/1,
+ *            attr label_names) or "regression" (float32 [N, k] or [N], attr column_names);
+ *            optional int attribute allow_missing = 1: class −1 / regression NaN mark a
+ *            missing value (masked out of that head's loss and metrics)
+ *   /groups  int64 [N], optional (format 2): rows with one value stay in one split part
+ *   root attributes: strata_format (int 1 or 2), n_classes (int K), class_names (K strings),
  *   feature_names (optional: D strings for [N, D], C for [N, T, C]), source (string).
- * Reserved for later versions: /lengths (sequence lengths), /targets/<head> (multi-head),
- * /ctc_labels. A reader ignores objects it does not know.
+ * Reserved for later versions: /lengths (sequence lengths), /ctc_labels. A reader ignores
+ * objects it does not know.
  *
- * K is n_classes when present, else the number of class_names, else max(y)+1; when several are
- * present they must agree. Every error names the file (and the row or attribute at fault). */
+ * Without /targets the file has one target, "y" (/y with the root class names). K is n_classes
+ * when present, else the number of class_names, else max(y)+1; when several are present they
+ * must agree. Every error names the file (and the row or attribute at fault). */
 #ifndef ST_DATASET_H
 #define ST_DATASET_H
 
@@ -22,8 +30,24 @@
 #include "shape.h"
 #include "st_error.h"
 
-#define ST_DATASET_FORMAT 1
+#define ST_DATASET_FORMAT 2
 #define ST_NAME_MAX 64
+#define ST_MAX_TARGETS 8
+
+typedef enum { ST_TARGET_CLASS, ST_TARGET_MULTILABEL, ST_TARGET_REGRESSION } st_target_kind_t;
+
+/* One target of a dataset (its metadata; values are read with st_dataset_read_target_rows). */
+typedef struct {
+    char name[ST_NAME_MAX];         /* "y" for the /y shorthand, else the name under /targets */
+    char h5path[ST_NAME_MAX + 16];  /* "/y" or "/targets/<name>" */
+    st_target_kind_t kind;
+    int width;                      /* values per row: 1 (class), k (multilabel, regression) */
+    int n_classes;                  /* class: K */
+    char (*names)[ST_NAME_MAX];     /* class: [K] class names; else [width] label/column names */
+    int allow_missing;              /* class −1 / regression NaN allowed (masked) */
+} st_target_info_t;
+
+const char *st_target_kind_name(st_target_kind_t k); /* "class", "multilabel", "regression" */
 
 enum { ST_SPLIT_TRAIN = 0, ST_SPLIT_VAL = 1, ST_SPLIT_TEST = 2 };
 
@@ -36,6 +60,10 @@ typedef struct {
     int n_feature_names;            /* 0 when the file has none */
     char (*feature_names)[ST_NAME_MAX]; /* [n_feature_names] */
     int has_split;                  /* the file has /split */
+    int has_y;                      /* the file has /y (format 2 may not) */
+    int has_groups;                 /* the file has /groups */
+    int n_targets;                  /* >= 1: /targets/<name>, or the one target "y" */
+    st_target_info_t targets[ST_MAX_TARGETS];
     char source[256];               /* what it was converted from ("" when unknown) */
     int format_version;
 } st_dataset_t;
@@ -56,6 +84,38 @@ st_status_t st_dataset_read_labels(const st_dataset_t *ds, int32_t *y, uint8_t *
 st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X,
                                  MPI_Comm comm, st_error_t *err);
 
+/* Reads rows [row0, row0 + n_rows) of target t (class ids and 0/1 labels converted to float;
+ * a class id is exact in float32) into out [n_rows, width]; collective like st_dataset_read_rows. */
+st_status_t st_dataset_read_target_rows(const st_dataset_t *ds, int t, int64_t row0, int64_t n_rows, float *out,
+                                        MPI_Comm comm, st_error_t *err);
+
+/* Reads all N values of class target t into y [N] (independent read; no range check) — the
+ * stratification key when the file has no /y. */
+st_status_t st_dataset_read_target_ids(const st_dataset_t *ds, int t, int64_t *y, st_error_t *err);
+
+/* Reads /groups [N] (the file must have it). */
+st_status_t st_dataset_read_groups(const st_dataset_t *ds, int64_t *groups, st_error_t *err);
+
+/* Index of the target named `name`, or -1. */
+int st_dataset_target_find(const st_dataset_t *ds, const char *name);
+
+/* Checks n rows of target t's values (as read by st_dataset_read_target_rows): class ids in
+ * [0, K) (or −1 when allow_missing), multilabel 0 or 1, regression finite (NaN when
+ * allow_missing). Returns the index of the first bad row, or -1; *why describes it. */
+int64_t st_target_first_bad(const st_target_info_t *t, const float *v /*[n, width]*/, int64_t n, char *why,
+                            size_t why_size);
+
+/* What st_dataset_write stores for one target. */
+typedef struct {
+    const char *name;
+    st_target_kind_t kind;
+    int width;                       /* 1 for class */
+    int n_classes;                   /* class */
+    const char *const *names;        /* class names [n_classes] / label or column names [width], or NULL */
+    int allow_missing;
+    const void *values;              /* class: int32 [n]; multilabel: uint8 [n, width]; regression: float [n, width] */
+} st_target_spec_t;
+
 /* What st_dataset_write stores. */
 typedef struct {
     int64_t n;
@@ -68,6 +128,9 @@ typedef struct {
     int n_feature_names;
     const char *const *feature_names;
     const char *source;              /* or NULL */
+    int n_targets;                   /* format 2: /targets/<name> (y may then be NULL: no /y) */
+    const st_target_spec_t *targets;
+    const int64_t *groups;           /* [n] or NULL */
 } st_dataset_spec_t;
 
 /* Writes a dataset: to "<path>.tmp", flushed and fsync'ed, then renamed over `path`, so a

@@ -149,7 +149,11 @@ static void test_round_trip_features(void **state) {
     assert_string_equal(ds.feature_names[3], "δ");
     assert_int_equal(ds.has_split, 1);
     assert_string_equal(ds.source, "unit test");
-    assert_int_equal(ds.format_version, ST_DATASET_FORMAT);
+    assert_int_equal(ds.format_version, 1); /* format 2 only with targets or groups */
+    assert_int_equal(ds.n_targets, 1);     /* the "y" shorthand */
+    assert_string_equal(ds.targets[0].name, "y");
+    assert_int_equal(ds.targets[0].n_classes, K);
+    assert_string_equal(ds.targets[0].names[2], "bird, blue");
 
     assert_int_equal(st_dataset_read_labels(&ds, yb, sb, &err), ST_OK);
     assert_memory_equal(y, yb, sizeof y);
@@ -374,9 +378,9 @@ static void test_layout_errors(void **state) {
     write_raw(tu_tmp_path("fn.h5"), &r);
     expect_open_error("fn.h5", "feature_names has 3 names but /X has 2 features");
 
-    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 2};
-    write_raw(tu_tmp_path("v2.h5"), &r);
-    expect_open_error("v2.h5", "strata_format = 2, but this strata reads format 1");
+    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 3};
+    write_raw(tu_tmp_path("v3.h5"), &r);
+    expect_open_error("v3.h5", "strata_format = 3, but this strata reads format 2 (written by a newer strata)");
 
     /* Issue 12: names that are not UTF-8 (Latin-1 from another tool) made `inspect --json` write
      * invalid JSON; they are refused, naming the attribute and the index. */

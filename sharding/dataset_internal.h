@@ -1,0 +1,37 @@
+/* dataset_internal.h — helpers shared by the files that read and write strata's dataset format
+ * (sharding/dataset.c: /X, /y, /split and the root attributes; sharding/dataset_targets.c:
+ * /targets and /groups). Not part of the library's API. Every helper names the file `path` in
+ * its errors. */
+#ifndef ST_DATASET_INTERNAL_H
+#define ST_DATASET_INTERNAL_H
+
+#include <hdf5.h>
+
+#include "dataset.h"
+
+const char *st_ds_type_name(hid_t t, char *buf, size_t size);
+st_status_t st_ds_open_file(const char *path, hid_t fapl, hid_t *f, st_error_t *err);
+/* A string attribute (scalar or 1-d) as n malloc'd strings (st_ds_free_strs). */
+st_status_t st_ds_read_str_attr(hid_t obj, const char *path, const char *name, char ***out, int *n_out,
+                                st_error_t *err);
+st_status_t st_ds_check_utf8(char **names, int n, const char *path, const char *attr, st_error_t *err);
+void st_ds_copy_name(char *dst, const char *src);
+void st_ds_free_strs(char **s, int n);
+st_status_t st_ds_read_int_attr(hid_t obj, const char *path, const char *name, long long *v, st_error_t *err);
+/* `name` is a dataset of type class `want` (float32 only when float32_only); its dims. */
+st_status_t st_ds_check_dataset(hid_t f, const char *path, const char *name, H5T_class_t want, int float32_only,
+                                int *ndims, hsize_t dims[4], st_error_t *err);
+st_status_t st_ds_read_1d(hid_t f, const char *path, const char *name, hid_t mem_type, void *buf, st_error_t *err);
+
+int st_ds_write_int_attr(hid_t f, const char *name, int v);           /* 1 on success */
+int st_ds_write_1d(hid_t f, const char *name, hid_t file_type, hid_t mem_type, int64_t n, const void *buf);
+
+/* dataset_targets.c: the targets and groups of an open file (ds->n, ds->has_y and the root class
+ * table already set), and writing them. */
+st_status_t st_ds_read_targets_metadata(hid_t f, const char *path, st_dataset_t *ds, st_error_t *err);
+void st_ds_free_targets(st_dataset_t *ds);
+/* NULL on success, else what failed. */
+const char *st_ds_write_targets(hid_t f, const st_dataset_spec_t *s);
+st_status_t st_ds_check_target_specs(const char *path, const st_dataset_spec_t *s, st_error_t *err);
+
+#endif
