@@ -15,21 +15,78 @@ static void *xcalloc(size_t n, size_t size, const char *what, st_error_t *err) {
     return p;
 }
 
+/* The class target named by data.stratify (or the only class target of a file without /y); -1
+ * for /y. Sets d->n_classes and *names to its class table. */
+static st_status_t choose_key(st_data_t *d, const st_data_config_t *cfg, int *none, st_error_t *err) {
+    const st_dataset_t *ds = &d->ds;
+    const char *want = cfg->stratify && cfg->stratify[0] ? cfg->stratify : NULL;
+    *none = want && strcmp(want, "none") == 0;
+    d->strat_target = -1;
+    if (*none) return d->n_classes = 1, ST_OK;
+    if (!want && ds->has_y) return d->n_classes = ds->n_classes, ST_OK;
+    int t = want ? st_dataset_target_find(ds, want) : -1, n_class_targets = 0;
+    for (int i = 0; !want && i < ds->n_targets; i++)
+        if (ds->targets[i].kind == ST_TARGET_CLASS) n_class_targets++, t = i;
+    if (!want && n_class_targets != 1)
+        return st_fail(err, ST_ERR_CONFIG, "data.stratify: %s has no /y and %d class targets; name the one to "
+                       "stratify on, or \"none\"", ds->path, n_class_targets);
+    if (t < 0) return st_fail(err, ST_ERR_CONFIG, "data.stratify: %s has no target \"%s\"", ds->path, want);
+    if (ds->targets[t].kind != ST_TARGET_CLASS)
+        return st_fail(err, ST_ERR_CONFIG, "data.stratify: target %s of %s is a %s target; stratify on a class target "
+                       "or \"none\"", want, ds->path, st_target_kind_name(ds->targets[t].kind));
+    if (strcmp(ds->targets[t].h5path, "/y") != 0) d->strat_target = t;
+    d->n_classes = ds->targets[t].n_classes;
+    return ST_OK;
+}
+
+/* y [N]: the stratification classes of every row (and the file's split into split). */
+static st_status_t read_key(st_data_t *d, int none, int32_t *y, uint8_t *split, st_error_t *err) {
+    const st_dataset_t *ds = &d->ds;
+    if (d->strat_target < 0 && !none) return st_dataset_read_labels(ds, y, split, err);
+    if (ds->has_split) ST_TRY(st_dataset_read_split(ds, split, err));
+    if (none) return memset(y, 0, (size_t)ds->n * sizeof *y), ST_OK;
+    int64_t *y64 = xcalloc((size_t)ds->n, sizeof *y64, "labels", err);
+    st_status_t rc = y64 ? st_dataset_read_target_ids(ds, d->strat_target, y64, err) : err->code;
+    const st_target_info_t *t = &ds->targets[d->strat_target];
+    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
+        if (y64[i] < 0 || y64[i] >= t->n_classes)
+            rc = st_fail(err, ST_ERR_DATA, "%s: %s[%lld] = %lld: the stratification key needs a class id in 0..%d "
+                         "(stratify on a target without missing values, or \"none\")", ds->path, t->h5path,
+                         (long long)i, (long long)y64[i], t->n_classes - 1);
+        y[i] = (int32_t)y64[i];
+    }
+    free(y64);
+    return rc;
+}
+
+/* The split: grouped when the file has /groups (unless data.ignore_groups), else row by row. */
+static st_status_t make_split(st_data_t *d, const st_data_config_t *cfg, const int32_t *y, uint8_t *split,
+                              const char *const *names, st_error_t *err) {
+    const st_dataset_t *ds = &d->ds;
+    return st_split_make(split, y, ds->has_split ? split : NULL, &cfg->split, names, cfg->seed, ds->n, d->n_classes,
+                         err);
+}
+
 /* Labels and the split of every row; the split comes from the file's /split when it has one. */
 static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t **y_out, uint8_t **split_out,
                               st_error_t *err) {
     int64_t N = d->ds.n;
+    int none = 0;
+    ST_TRY(choose_key(d, cfg, &none, err));
+    if (!none && d->n_classes < 2)
+        return st_fail(err, ST_ERR_DATA, "%s: only %d class (n_classes) to stratify on; a classifier needs at least 2",
+                       cfg->path, d->n_classes);
     int32_t *y = xcalloc((size_t)N, sizeof *y, "labels", err);
     uint8_t *split = y ? xcalloc((size_t)N, 1, "the split", err) : NULL;
     *y_out = y, *split_out = split;
     if (!split) return err->code;
-    ST_TRY(st_dataset_read_labels(&d->ds, y, split, err));
+    ST_TRY(read_key(d, none, y, split, err));
     const char *names[4096];
-    int n_names = d->n_classes < 4096 ? d->n_classes : 0;
-    for (int k = 0; k < n_names; k++) names[k] = d->ds.class_names[k];
-    ST_TRY(st_split_make(split, y, d->ds.has_split ? split : NULL, &cfg->split, n_names ? names : NULL, cfg->seed,
-                         N, d->n_classes, err));
-    st_status_t rc = st_split_check_train(split, y, n_names ? names : NULL, N, d->n_classes, err);
+    const st_target_info_t *key = d->strat_target >= 0 ? &d->ds.targets[d->strat_target] : NULL;
+    int n_names = !none && d->n_classes < 4096 ? d->n_classes : 0;
+    for (int k = 0; k < n_names; k++) names[k] = key ? key->names[k] : d->ds.class_names[k];
+    ST_TRY(make_split(d, cfg, y, split, n_names ? names : NULL, err));
+    st_status_t rc = none ? ST_OK : st_split_check_train(split, y, n_names ? names : NULL, N, d->n_classes, err);
     if (rc != ST_OK) {
         st_error_prefix(err, "%s", d->ds.path);
         return rc;
@@ -94,6 +151,29 @@ static st_status_t permute_rows(float *rows, const int64_t *dest, int64_t n, lon
     return ST_OK;
 }
 
+/* Every target's values for the rows `want` (in want's order), gathered like /X one target at a
+ * time, interleaved into tgt_rows [n, tgt_floats] and permuted like the rows. */
+static st_status_t read_targets(st_data_t *d, const st_comm_t *c, const int64_t *want, const int64_t *dest, int64_t n,
+                                st_error_t *err) {
+    d->n_targets = d->ds.n_targets;
+    d->tgt_floats = 0;
+    for (int t = 0; t < d->n_targets; t++) d->tgt_offset[t] = (int)d->tgt_floats, d->tgt_floats += d->ds.targets[t].width;
+    d->tgt_rows = xcalloc((size_t)n * (size_t)d->tgt_floats, sizeof(float), "target values", err);
+    st_status_t rc = st_comm_agree(c, d->tgt_rows ? ST_OK : err->code, err);
+    for (int t = 0; rc == ST_OK && t < d->n_targets; t++) {
+        int w = d->ds.targets[t].width;
+        float *one = xcalloc((size_t)n * (size_t)w, sizeof(float), "target values", err);
+        rc = st_comm_agree(c, one ? ST_OK : err->code, err);
+        if (rc == ST_OK) rc = st_loader_gather_target(&d->ds, t, c, want, n, one, err);
+        for (int64_t i = 0; rc == ST_OK && i < n; i++)
+            memcpy(d->tgt_rows + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t], one + (size_t)i * (size_t)w,
+                   (size_t)w * sizeof(float));
+        free(one);
+    }
+    if (rc == ST_OK) rc = permute_rows(d->tgt_rows, dest, n, d->tgt_floats, err);
+    return rc;
+}
+
 /* One two-phase read for all three parts: the union of their ids (disjoint, each ascending) in
  * id order, then rows are permuted in place so each part's rows are contiguous (train, val,
  * test): the parts are views into one buffer, and the rows exist once. */
@@ -116,10 +196,12 @@ static st_status_t read_rows(st_data_t *d, const st_comm_t *c, const int32_t *y,
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_loader_gather_rows(&d->ds, c, want, n, d->rows, err);
     if (rc == ST_OK) rc = permute_rows(d->rows, dest, n, d->row_floats, err);
+    if (rc == ST_OK) rc = read_targets(d, c, want, dest, n, err);
     d->labels = labels;
     for (int p = 0; rc == ST_OK && p < 3; p++) {
         d->part[p].X = d->rows + (size_t)start[p] * (size_t)d->row_floats;
         d->part[p].y = labels + start[p];
+        d->part[p].T = d->tgt_rows + (size_t)start[p] * (size_t)d->tgt_floats;
     }
     free(want), free(dest);
     return rc;
@@ -144,8 +226,107 @@ static st_status_t check_finite(const st_data_t *d, const st_data_config_t *cfg,
                    "clean the data or set data.allow_nonfinite", d->ds.path, sums[0], mins[0]);
 }
 
+/* Every target value of this rank's rows is checked (st_target_first_bad); the rank holding the
+ * lowest bad row reports it, naming the target, the row and the value. */
+static st_status_t check_targets(const st_data_t *d, const st_comm_t *c, st_error_t *err) {
+    long long first = INT64_MAX, all = 0;
+    char why[200] = "", which[ST_NAME_MAX + 16] = "";
+    for (int p = 0; p < 3; p++)
+        for (int t = 0; t < d->n_targets; t++)
+            for (int64_t i = 0; i < d->part[p].n; i++) {
+                char w[200];
+                const float *v = d->part[p].T + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t];
+                if (d->part[p].ids[i] < first && st_target_first_bad(&d->ds.targets[t], v, 1, w, sizeof w) >= 0) {
+                    first = d->part[p].ids[i];
+                    st_format(why, sizeof why, "%s", w);
+                    st_format(which, sizeof which, "%s", d->ds.targets[t].h5path);
+                }
+            }
+    MPI_Allreduce(&first, &all, 1, MPI_LONG_LONG, MPI_MIN, c->comm);
+    if (all == INT64_MAX) return ST_OK;
+    st_status_t rc = first == all ? st_fail(err, ST_ERR_DATA, "%s: %s row %lld: %s", d->ds.path, which, first, why) : ST_OK;
+    return st_comm_agree(c, rc, err);
+}
+
+/* Categorical columns (data.categorical_columns) must hold integer ids in [0, 2^24): exact in
+ * float32, usable as embedding rows. The rank with the lowest bad row reports it. */
+static st_status_t check_categorical(const st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c,
+                                     st_error_t *err) {
+    long long first = INT64_MAX, all = 0;
+    int col = -1;
+    float val = 0;
+    int T = st_shape_positions(d->shape), F = d->F;
+    for (int k = 0; k < cfg->n_categorical; k++)
+        if (cfg->categorical[k] < 0 || cfg->categorical[k] >= F)
+            return st_fail(err, ST_ERR_CONFIG, "data.categorical_columns: column %d is outside 0..%d (the features "
+                           "of %s)", cfg->categorical[k], F - 1, d->ds.path), st_error_everywhere(err);
+    for (int p = 0; p < 3; p++)
+        for (int64_t i = 0; i < d->part[p].n; i++)
+            for (int k = 0; k < cfg->n_categorical && d->part[p].ids[i] < first; k++)
+                for (int t = 0; t < T; t++) {
+                    float x = d->part[p].X[(size_t)i * (size_t)d->row_floats + (size_t)t * (size_t)F + (size_t)cfg->categorical[k]];
+                    if (!(x >= 0 && x < 16777216.0f && x == floorf(x))) {
+                        first = d->part[p].ids[i], col = cfg->categorical[k], val = x;
+                        break;
+                    }
+                }
+    MPI_Allreduce(&first, &all, 1, MPI_LONG_LONG, MPI_MIN, c->comm);
+    if (all == INT64_MAX) return ST_OK;
+    const char *name = col >= 0 && col < d->ds.n_feature_names ? d->ds.feature_names[col] : "";
+    st_status_t rc = first == all ? st_fail(err, ST_ERR_DATA, "%s: row %lld, column %d%s%s%s: %g is not an integer id in "
+                                            "[0, 2^24) (data.categorical_columns)", d->ds.path, first, col,
+                                            name[0] ? " (" : "", name, name[0] ? ")" : "", val)
+                                  : ST_OK;
+    return st_comm_agree(c, rc, err);
+}
+
+/* Mean and std of every regression target's columns over the training rows (missing values left
+ * out), per shard then combined in shard order: the same bits at any P. */
+static st_status_t target_stats(st_data_t *d, const st_comm_t *c, st_error_t *err) {
+    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    int len = 3 * (int)d->tgt_floats; /* per column: count, sum, sum of squares */
+    double *partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "target statistics", err);
+    st_status_t rc = partials ? ST_OK : err->code;
+    for (int s = d->shard_first; rc == ST_OK && s < d->shard_end; s++) {
+        int64_t n_rows;
+        const int64_t *ids = st_shards_rows(&d->shards, s, &n_rows);
+        int64_t *pos = xcalloc((size_t)n_rows, sizeof *pos, "row positions", err);
+        rc = pos ? st_shards_locate(pos, ids, train->ids, n_rows, train->n, err) : err->code;
+        double *ps = partials + (size_t)s * (size_t)len;
+        for (int64_t i = 0; rc == ST_OK && i < n_rows; i++)
+            for (long j = 0; j < d->tgt_floats; j++) {
+                double x = train->T[(size_t)pos[i] * (size_t)d->tgt_floats + (size_t)j];
+                if (isnan(x)) continue;
+                ps[3 * j] += 1, ps[3 * j + 1] += x, ps[3 * j + 2] += x * x;
+            }
+        free(pos);
+    }
+    rc = st_comm_agree(c, rc, err);
+    if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
+    for (int t = 0; rc == ST_OK && t < d->n_targets; t++) {
+        const st_target_info_t *ti = &d->ds.targets[t];
+        if (ti->kind != ST_TARGET_REGRESSION) continue;
+        st_target_stats_t *st = &d->tgt_stats[t];
+        st->mean = xcalloc((size_t)ti->width, sizeof(double), "target means", err);
+        st->std = xcalloc((size_t)ti->width, sizeof(double), "target deviations", err);
+        if (!st->mean || !st->std) { rc = err->code; break; }
+        for (int j = 0; j < ti->width; j++) {
+            double n = 0, sum = 0, sq = 0;
+            for (int s = 0; s < d->S; s++) {
+                const double *ps = partials + (size_t)s * (size_t)len + 3 * (size_t)(d->tgt_offset[t] + j);
+                n += ps[0], sum += ps[1], sq += ps[2];
+            }
+            double mean = n > 0 ? sum / n : 0, var = n > 0 ? sq / n - mean * mean : 0;
+            st->mean[j] = mean;
+            st->std[j] = var > 1e-24 ? sqrt(var) : 1.0; /* a constant column is left unscaled */
+        }
+    }
+    free(partials);
+    return rc;
+}
+
 /* Statistics from every shard's training rows, combined in shard order; applied to all parts. */
-static st_status_t standardize(st_data_t *d, const st_comm_t *c, st_error_t *err) {
+static st_status_t standardize(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err) {
     int T = st_shape_positions(d->shape), F = d->F;
     int64_t len = st_std_partial_len(F);
     double *partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "statistics", err);
@@ -164,6 +345,8 @@ static st_status_t standardize(st_data_t *d, const st_comm_t *c, st_error_t *err
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
     if (rc == ST_OK) rc = st_standardize_combine(d->mean, d->std, partials, d->S, F, 0, err);
+    for (int k = 0; rc == ST_OK && k < cfg->n_categorical; k++) /* ids stay ids */
+        d->mean[cfg->categorical[k]] = 0, d->std[cfg->categorical[k]] = 1;
     for (int p = 0; rc == ST_OK && p < 3; p++) st_standardize_apply(d->part[p].X, d->mean, d->std, d->part[p].n, T, F);
     free(partials);
     return rc;
@@ -186,28 +369,25 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     st_status_t rc = st_dataset_open(cfg->path, &d->ds, err);
     rc = st_comm_agree(c, rc, err);
     if (rc != ST_OK) return rc;
-    d->n_classes = d->ds.n_classes;
-    if (d->n_classes < 2) {
-        rc = st_fail(err, ST_ERR_DATA, "%s: only %d class (n_classes); a classifier needs at least 2", cfg->path,
-                     d->n_classes);
-        st_data_free(d);
-        return rc;
-    }
     d->shape = d->ds.shape;
     d->row_floats = st_shape_numel(d->shape);
     d->F = st_shape_channels(d->shape);
     rc = st_comm_agree(c, load(d, cfg, c, err), err);
     if (rc == ST_OK) rc = check_finite(d, cfg, c, err);
+    if (rc == ST_OK) rc = check_targets(d, c, err);
+    if (rc == ST_OK) rc = check_categorical(d, cfg, c, err);
+    if (rc == ST_OK) rc = target_stats(d, c, err);
     if (rc == ST_OK && cfg->scale_pixels)
         for (int p = 0; p < 3; p++) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
-    if (rc == ST_OK && cfg->standardize) rc = standardize(d, c, err);
+    if (rc == ST_OK && cfg->standardize) rc = standardize(d, cfg, c, err);
     if (rc != ST_OK) st_data_free(d);
     return rc;
 }
 
 void st_data_free(st_data_t *d) {
     for (int p = 0; p < 3; p++) free(d->part[p].ids);
-    free(d->rows), free(d->labels);
+    free(d->rows), free(d->labels), free(d->tgt_rows);
+    for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_stats[t].mean), free(d->tgt_stats[t].std);
     free(d->train_class_counts), free(d->mean), free(d->std);
     if (d->shards.ids) st_shards_free(&d->shards);
     st_dataset_close(&d->ds);

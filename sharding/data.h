@@ -1,14 +1,17 @@
 /* data.h — a rank's share of a dataset, ready for training: the whole data pipeline of
  * docs/sharding.md and docs/parallel-io.md in one collective call.
  *
- *   open the file → read every label (all ranks; 4 bytes a row) → stratified split (respecting a
- *   predefined /split; fewer than 2 classes, or a class with val/test rows but none in train, is
- *   refused) → plan shards from the batch → stratified virtual shards → this rank's
- *   training rows (its contiguous block of shards) plus its contiguous block of the val and test
- *   rows (whole blocks of ST_DATA_EVAL_ROWS), read in two phases (block read + Alltoallv) →
- *   refuse non-finite features unless allowed → optional pixel scaling → standardisation
- *   statistics from the training split, combined in shard order (the same bits at any P) and
- *   applied to every part.
+ *   open the file → read every stratification label (all ranks; 4 bytes a row: /y, the class
+ *   target data.stratify names, or one class for "none") → stratified split, respecting a
+ *   predefined /split and keeping /groups whole (fewer than 2 classes, or a class with val/test
+ *   rows but none in train, is refused) → plan shards from the batch → stratified virtual shards
+ *   → this rank's training rows (its contiguous block of shards) plus its contiguous block of the
+ *   val and test rows (whole blocks of ST_DATA_EVAL_ROWS), read in two phases (block read +
+ *   Alltoallv), and every target's values for the same rows the same way → target values
+ *   checked (naming the target and row) → refuse non-finite features unless allowed → optional
+ *   pixel scaling → standardisation statistics from the training split (categorical columns
+ *   left out), combined in shard order (the same bits at any P) and applied to every part;
+ *   regression targets' statistics the same way.
  *
  * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows (once: the
  * three parts are views into one buffer), and the loader's block of about N/P rows during the
@@ -38,6 +41,12 @@ typedef struct {
     int standardize;            /* per-feature (per-channel) standardisation from the training split */
     int scale_pixels;           /* divide by 255 first */
     int allow_nonfinite;        /* accept NaN/Inf features (else an error naming the first row) */
+    const char *stratify;       /* class target the split and shards stratify on: NULL or "" = /y
+                                 * when the file has it, else its only class target; "none" */
+    int ignore_groups;          /* 1: split row by row even when the file has /groups */
+    const int *categorical;     /* [n_categorical] feature columns holding integer ids: not
+                                 * standardised; checked to be integers in [0, 2^24) */
+    int n_categorical;
 } st_data_config_t;
 
 /* The rows of one part held by this rank. */
@@ -45,8 +54,15 @@ typedef struct {
     int64_t n;        /* rows here */
     int64_t *ids;     /* [n] global row ids, ascending */
     float *X;         /* [n, row_floats] (a view into st_data_t.rows) */
-    int32_t *y;       /* [n] (a view into st_data_t.labels) */
+    int32_t *y;       /* [n] stratification classes (a view into st_data_t.labels) */
+    float *T;         /* [n, tgt_floats] every target's values (a view into st_data_t.tgt_rows) */
 } st_data_part_t;
+
+/* Per-column statistics of a regression target over the training split (missing values left
+ * out), combined in shard order: the same bits at any P. */
+typedef struct {
+    double *mean, *std;  /* [width] each */
+} st_target_stats_t;
 
 typedef struct {
     st_dataset_t ds;
@@ -62,6 +78,13 @@ typedef struct {
     int32_t *labels;            /* the parts' y are views into it */
     int F;                      /* standardised features: D, or C for [T, C] */
     double *mean, *std;         /* [F]; NULL without standardisation */
+    int strat_target;           /* the target stratified on, or -1 (/y when a target, or "none") */
+    int n_targets;              /* = ds.n_targets; their metadata is ds.targets */
+    long tgt_floats;            /* Σ widths: one row of st_data_part_t.T */
+    int tgt_offset[ST_MAX_TARGETS];  /* column of each target's first value in a T row */
+    float *tgt_rows;            /* the parts' T are views into it */
+    st_target_stats_t tgt_stats[ST_MAX_TARGETS]; /* regression targets: train-split statistics */
+    int64_t n_groups;           /* distinct /groups values (0 without groups or ignore_groups) */
 } st_data_t;
 
 /* Collective over c. On failure every rank returns an error (the failing rank's message names

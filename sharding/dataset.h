@@ -93,6 +93,9 @@ st_status_t st_dataset_read_target_rows(const st_dataset_t *ds, int t, int64_t r
  * stratification key when the file has no /y. */
 st_status_t st_dataset_read_target_ids(const st_dataset_t *ds, int t, int64_t *y, st_error_t *err);
 
+/* Reads /split [N] (the file must have it), refusing values other than 0, 1, 2 (naming the row). */
+st_status_t st_dataset_read_split(const st_dataset_t *ds, uint8_t *split, st_error_t *err);
+
 /* Reads /groups [N] (the file must have it). */
 st_status_t st_dataset_read_groups(const st_dataset_t *ds, int64_t *groups, st_error_t *err);
 

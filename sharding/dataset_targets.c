@@ -225,6 +225,21 @@ st_status_t st_dataset_read_groups(const st_dataset_t *ds, int64_t *groups, st_e
     return read_whole_int64(ds, "/groups", groups, err);
 }
 
+st_status_t st_dataset_read_split(const st_dataset_t *ds, uint8_t *split, st_error_t *err) {
+    if (!ds->has_split) return st_fail(err, ST_ERR_INTERNAL, "%s: has no /split", ds->path);
+    int64_t *v = malloc((size_t)ds->n * sizeof *v);
+    if (!v) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading /split", ds->path);
+    st_status_t rc = read_whole_int64(ds, "/split", v, err);
+    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++)
+        if (v[i] < 0 || v[i] > 2)
+            rc = st_fail(err, ST_ERR_DATA, "%s: /split[%lld] = %lld is not 0 (train), 1 (val) or 2 (test)", ds->path,
+                         (long long)i, (long long)v[i]);
+        else
+            split[i] = (uint8_t)v[i];
+    free(v);
+    return rc;
+}
+
 int64_t st_target_first_bad(const st_target_info_t *t, const float *v, int64_t n, char *why, size_t why_size) {
     for (int64_t i = 0; i < n; i++)
         for (int j = 0; j < t->width; j++) {

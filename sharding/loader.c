@@ -55,6 +55,7 @@ static int64_t clamp_count(int64_t total, int64_t done, int64_t limit) {
  * rank runs the same n_pieces reads and exchanges (from the largest block). */
 typedef struct {
     const st_dataset_t *ds;
+    int target;                     /* -1: /X; else the target whose values move */
     const st_comm_t *c;
     const int64_t *want;            /* [n_want] sorted global row ids */
     int64_t n_want;
@@ -141,7 +142,9 @@ static st_status_t read_piece(gather_t *g, int64_t j, st_error_t *err) {
     float *dst = g->window;
     if (g->inf.direct) dst = g->out + (size_t)(g->seg[g->me] + (g->piece_lo - g->lo)) * (size_t)g->row_floats;
     g->piece = dst;
-    st_status_t status = st_dataset_read_rows(g->ds, n > 0 ? g->piece_lo : g->lo, n, dst, g->c->comm, err);
+    int64_t row0 = n > 0 ? g->piece_lo : g->lo;
+    st_status_t status = g->target < 0 ? st_dataset_read_rows(g->ds, row0, n, dst, g->c->comm, err)
+                                       : st_dataset_read_target_rows(g->ds, g->target, row0, n, dst, g->c->comm, err);
     return st_comm_agree(g->c, status, err);
 }
 
@@ -231,12 +234,14 @@ static void gather_free(gather_t *g) {
     free(g->sc), free(g->sd), free(g->rc), free(g->rd);
 }
 
-st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
-                                     float *out, const st_loader_options_t *opt, st_loader_info_t *info, st_error_t *err) {
+/* The gather of /X (target < 0) or of target `target`'s values. */
+static st_status_t gather(const st_dataset_t *ds, int target, const st_comm_t *c, const int64_t *want, int64_t n_want,
+                          float *out, const st_loader_options_t *opt, st_loader_info_t *info, st_error_t *err) {
     gather_t g;
     memset(&g, 0, sizeof g);
     g.ds = ds, g.c = c, g.want = want, g.n_want = n_want, g.out = out, g.P = c->size, g.me = c->rank;
-    g.row_floats = st_shape_numel(ds->shape);
+    g.target = target;
+    g.row_floats = target < 0 ? st_shape_numel(ds->shape) : ds->targets[target].width;
     g.row_bytes = (size_t)g.row_floats * sizeof(float);
     g.staging_budget = opt && opt->staging_bytes ? opt->staging_bytes : ST_LOADER_STAGING_BYTES;
     g.row_t = MPI_DATATYPE_NULL;
@@ -255,6 +260,17 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
     gather_free(&g);
     if (info) *info = g.inf;
     return status;
+}
+
+st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
+                                     float *out, const st_loader_options_t *opt, st_loader_info_t *info, st_error_t *err) {
+    return gather(ds, -1, c, want, n_want, out, opt, info, err);
+}
+
+st_status_t st_loader_gather_target(const st_dataset_t *ds, int t, const st_comm_t *c, const int64_t *want,
+                                    int64_t n_want, float *out, st_error_t *err) {
+    if (t < 0 || t >= ds->n_targets) return st_fail(err, ST_ERR_INTERNAL, "%s: no target %d", ds->path, t);
+    return gather(ds, t, c, want, n_want, out, NULL, NULL, err);
 }
 
 st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,

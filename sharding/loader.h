@@ -81,6 +81,12 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
                                      int64_t n_want, float *out, const st_loader_options_t *opt,
                                      st_loader_info_t *info, st_error_t *err);
 
+/* The same two-phase gather for the values of target t (ds->targets[t]): out [n_want, width]
+ * floats (class ids and 0/1 labels converted), so every per-row array of a rank's rows moves
+ * like /X and its memory follows the rank's share. */
+st_status_t st_loader_gather_target(const st_dataset_t *ds, int t, const st_comm_t *c, const int64_t *want,
+                                    int64_t n_want, float *out, st_error_t *err);
+
 /* y_out[i] = y_all[want[i]]. */
 void st_loader_pick_labels(int32_t *y_out /*[n_want]*/, const int32_t *y_all /*[N]*/,
                            const int64_t *want /*[n_want]*/, int64_t n_want);
