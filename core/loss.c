@@ -54,9 +54,17 @@ typedef struct {
     int K;
 } xent_ctx_t;
 
+/* A missing class label (−1, allowed by the target's allow_missing) adds nothing: no loss, no
+ * weight, a zero gradient row. */
+static row_value_t missing_row(float *d, int i, int K) {
+    if (d) memset(d + (size_t)i * K, 0, sizeof(float) * (size_t)K);
+    return (row_value_t){0, 0};
+}
+
 static row_value_t xent_row(const void *vctx, int i) {
     const xent_ctx_t *c = vctx;
     int K = c->K, y = c->y[i];
+    if (y < 0) return missing_row(c->d, i, K);
     const float *z = c->z + (size_t)i * K;
     double lse = log_sum_exp(z, K);
     double wy = c->w ? c->w[y] : 1.0;
@@ -103,6 +111,7 @@ typedef struct {
 static row_value_t focal_row(const void *vctx, int i) {
     const focal_ctx_t *c = vctx;
     int K = c->K, y = c->y[i];
+    if (y < 0) return missing_row(c->d, i, K);
     const float *z = c->z + (size_t)i * K;
     double lse = log_sum_exp(z, K);
     double nll = lse - z[y];                 /* −log p_y */
@@ -145,8 +154,13 @@ static row_value_t bce_row(const void *vctx, int i) {
     int K = c->K;
     const float *z = c->z + (size_t)i * K, *t = c->t + (size_t)i * K;
     float *d = c->d ? c->d + (size_t)i * K : NULL;
-    double loss = 0;
+    double loss = 0, weight = 0;
     for (int k = 0; k < K; k++) {
+        if (isnan(t[k])) { /* a missing target: masked */
+            if (d) d[k] = 0;
+            continue;
+        }
+        weight += 1;
         double x = z[k], tk = t[k], pw = c->pw ? c->pw[k] : 1.0;
         /* −log σ(x) = log1p(exp(−|x|)) + max(−x, 0); −log(1−σ(x)) = −log σ(x) + x */
         double nls = log1p(exp(-fabs(x))) + (x < 0 ? -x : 0);
@@ -158,7 +172,7 @@ static row_value_t bce_row(const void *vctx, int i) {
             d[k] = (float)(c->scale * ((1 - tk) * sig - pw * tk * one_minus_sig));
         }
     }
-    return (row_value_t){loss, K};
+    return (row_value_t){loss, weight};
 }
 
 st_loss_value_t st_bce_with_logits(float *dlogits, const float *logits, const float *targets,
@@ -167,42 +181,75 @@ st_loss_value_t st_bce_with_logits(float *dlogits, const float *logits, const fl
     return sum_rows(bce_row, &c, B, K);
 }
 
-/* ---- mean squared error ---- */
+/* ---- regression: mean squared error, mean absolute error, Huber ---- */
+
+typedef enum { REG_MSE, REG_MAE, REG_HUBER } reg_kind_t;
 
 typedef struct {
     float *d;
     const float *x, *t;
-    double scale;
+    double scale, delta;
     int K;
-} mse_ctx_t;
+    reg_kind_t kind;
+} reg_ctx_t;
 
-static row_value_t mse_row(const void *vctx, int i) {
-    const mse_ctx_t *c = vctx;
+/* Per element r = x − t: mse r² (∂ 2r); mae |r| (∂ sign r, 0 at 0 as PyTorch); huber 0.5·r² for
+ * |r| <= δ, else δ·(|r| − 0.5·δ) (∂ r, or δ·sign r) — F.huber_loss. A NaN target is missing:
+ * no loss, no weight, zero gradient. */
+static row_value_t reg_row(const void *vctx, int i) {
+    const reg_ctx_t *c = vctx;
     int K = c->K;
     const float *x = c->x + (size_t)i * K, *t = c->t + (size_t)i * K;
-    double loss = 0;
+    double loss = 0, weight = 0;
     for (int k = 0; k < K; k++) {
-        double r = (double)x[k] - t[k];
-        loss += r * r;
-        if (c->d) c->d[(size_t)i * K + k] = (float)(c->scale * 2 * r);
+        double r = (double)x[k] - t[k], l, g;
+        if (isnan(t[k])) {
+            if (c->d) c->d[(size_t)i * K + k] = 0;
+            continue;
+        }
+        double sgn = r > 0 ? 1 : r < 0 ? -1 : 0;
+        if (c->kind == REG_MSE) l = r * r, g = 2 * r;
+        else if (c->kind == REG_MAE) l = fabs(r), g = sgn;
+        else if (fabs(r) <= c->delta) l = 0.5 * r * r, g = r;
+        else l = c->delta * (fabs(r) - 0.5 * c->delta), g = c->delta * sgn;
+        loss += l, weight += 1;
+        if (c->d) c->d[(size_t)i * K + k] = (float)(c->scale * g);
     }
-    return (row_value_t){loss, K};
+    return (row_value_t){loss, weight};
+}
+
+static st_loss_value_t regression(reg_kind_t kind, float *dpred, const float *pred, const float *targets,
+                                  double delta, float grad_scale, int B, int K) {
+    reg_ctx_t c = {dpred, pred, targets, grad_scale, delta, K, kind};
+    return sum_rows(reg_row, &c, B, K);
 }
 
 st_loss_value_t st_mse(float *dpred, const float *pred, const float *targets, float grad_scale, int B, int K) {
-    mse_ctx_t c = {dpred, pred, targets, grad_scale, K};
-    return sum_rows(mse_row, &c, B, K);
+    return regression(REG_MSE, dpred, pred, targets, 0, grad_scale, B, K);
+}
+
+st_loss_value_t st_mae(float *dpred, const float *pred, const float *targets, float grad_scale, int B, int K) {
+    return regression(REG_MAE, dpred, pred, targets, 0, grad_scale, B, K);
+}
+
+st_loss_value_t st_huber(float *dpred, const float *pred, const float *targets, float delta, float grad_scale, int B,
+                         int K) {
+    return regression(REG_HUBER, dpred, pred, targets, delta, grad_scale, B, K);
 }
 
 /* ---- key tables ---- */
 
 /* Every loss has the head keys first, then its own (LK_OWN, LK_OWN + 1, ...). Entries are indexed
  * like every key table, which also leaves their binding (st_key_t.field) empty without a warning. */
-enum { LK_HEAD, LK_HEAD_WEIGHT, LK_OWN };
+enum { LK_HEAD, LK_HEAD_WEIGHT, LK_TARGET, LK_OWN };
 
 #define HEAD_KEYS                                                                                     \
     [LK_HEAD] = {"head", ST_K_STR, "", 0, 0, NULL, "model output this loss applies to; may be left out when the model has one output"}, \
-    [LK_HEAD_WEIGHT] = {"head_weight", ST_K_NUM, "1", 0, 1e300, NULL, "factor of this head's mean loss in the total loss"}
+    [LK_HEAD_WEIGHT] = {"head_weight", ST_K_NUM, "1", 0, 1e300, NULL, "factor of this head's mean loss in the total loss"}, \
+    [LK_TARGET] = {"target", ST_K_STR, "", 0, 0, NULL, "dataset target this loss reads (/targets/<name>, or y); default: the target named like the head, else the dataset's only target"}
+
+#define STANDARDIZE_KEY                                                                               \
+    {"standardize_targets", ST_K_BOOL, "false", 0, 0, NULL, "train on (t - mean) / std of the training split's targets; metrics, predictions and exports undo it"}
 
 #define CLASS_WEIGHTS_KEY                                                                             \
     {"class_weights", ST_K_NUMS, "", 0, 1e300, NULL,                                                  \
@@ -224,9 +271,16 @@ static const st_key_t focal_keys[] = {
 static const st_key_t bce_keys[] = {
     HEAD_KEYS,
     [LK_OWN] = {"pos_weight", ST_K_NUM_OR_NUMS, "", 0, 1e300, NULL, "weight of the positive term, one number for every output or one per output (PyTorch's pos_weight); default 1"},
+    [LK_OWN + 1] = {"top_k", ST_K_INT, "3", 1, 65536, NULL, "evaluation: top-k hit rate = share of rows whose k highest-scored labels include a true one"},
 };
 
-static const st_key_t mse_keys[] = {HEAD_KEYS};
+static const st_key_t mse_keys[] = {HEAD_KEYS, [LK_OWN] = STANDARDIZE_KEY};
+static const st_key_t mae_keys[] = {HEAD_KEYS, [LK_OWN] = STANDARDIZE_KEY};
+static const st_key_t huber_keys[] = {
+    HEAD_KEYS,
+    [LK_OWN] = STANDARDIZE_KEY,
+    [LK_OWN + 1] = {"delta", ST_K_NUM, "1", 1e-12, 1e300, NULL, "quadratic below |r| = delta, linear above (PyTorch's HuberLoss delta)"},
+};
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -234,7 +288,10 @@ static const st_loss_kind_t kinds[] = {
     {"cross_entropy", ST_LOSS_CROSS_ENTROPY, "softmax cross-entropy over class logits, with class weights and label smoothing", xent_keys, N_OF(xent_keys)},
     {"focal", ST_LOSS_FOCAL, "softmax focal loss: cross-entropy down-weighted on well-classified rows", focal_keys, N_OF(focal_keys)},
     {"bce_with_logits", ST_LOSS_BCE_WITH_LOGITS, "binary cross-entropy on logits, per output, targets in [0, 1]; mean over all elements", bce_keys, N_OF(bce_keys)},
+    {"bce", ST_LOSS_BCE_WITH_LOGITS, "the same as bce_with_logits (multi-label targets)", bce_keys, N_OF(bce_keys)},
     {"mse", ST_LOSS_MSE, "mean squared error, mean over all elements", mse_keys, N_OF(mse_keys)},
+    {"mae", ST_LOSS_MAE, "mean absolute error (L1), mean over all elements", mae_keys, N_OF(mae_keys)},
+    {"huber", ST_LOSS_HUBER, "Huber loss with threshold delta, mean over all elements", huber_keys, N_OF(huber_keys)},
 };
 
 int st_loss_kind_count(void) { return N_OF(kinds); }
@@ -383,7 +440,13 @@ static st_status_t parse_into(const cJSON *obj, const char *path, int K, st_loss
     const st_val_t *v;
     if ((v = val_of(plain, n_plain, vals, "label_smoothing"))) out->label_smoothing = (float)v->num;
     if ((v = val_of(plain, n_plain, vals, "gamma"))) out->gamma = (float)v->num;
+    if ((v = val_of(plain, n_plain, vals, "delta"))) out->huber_delta = (float)v->num;
+    if ((v = val_of(plain, n_plain, vals, "top_k"))) out->top_k = (int)v->num;
+    if ((v = val_of(plain, n_plain, vals, "standardize_targets"))) out->standardize_targets = v->b;
+    const st_val_t *target = val_of(plain, n_plain, vals, "target");
+    if (target->is_set) snprintf(out->target, sizeof out->target, "%s", target->s);
     out->alpha_all = 1.0f;
+    out->target_index = -1;
     for (int i = 0; i < n_skip; i++) {
         const char *key = skip[i];
         if (strcmp(key, "class_weights") == 0) ST_TRY(read_class_weights(out, obj, path, K, err));
@@ -410,6 +473,8 @@ void st_loss_config_free(st_loss_config_t *cfg) {
     st_free(cfg->alpha);
     st_free(cfg->class_weights);
     st_free(cfg->pos_weight);
+    st_free(cfg->t_mean);
+    st_free(cfg->t_std);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -436,10 +501,25 @@ static int uses_labels(const st_loss_config_t *cfg) {
     return cfg->type == ST_LOSS_CROSS_ENTROPY || cfg->type == ST_LOSS_FOCAL;
 }
 
+int st_loss_uses_labels(const st_loss_config_t *cfg) { return uses_labels(cfg); }
+
+int st_loss_is_regression(const st_loss_config_t *cfg) {
+    return cfg->type == ST_LOSS_MSE || cfg->type == ST_LOSS_MAE || cfg->type == ST_LOSS_HUBER;
+}
+
 double st_loss_weight_total(const st_loss_config_t *cfg, const int32_t *labels, int B) {
-    if (!uses_labels(cfg) || !cfg->class_weights) return (double)B * (uses_labels(cfg) ? 1 : cfg->n_classes);
+    return st_loss_weight_total_of(cfg, labels, NULL, B);
+}
+
+double st_loss_weight_total_of(const st_loss_config_t *cfg, const int32_t *labels, const float *targets, int B) {
     double w = 0;
-    for (int i = 0; i < B; i++) w += cfg->class_weights[labels[i]];
+    if (!uses_labels(cfg)) {
+        if (!targets) return (double)B * cfg->n_classes;
+        for (size_t i = 0; i < (size_t)B * (size_t)cfg->n_classes; i++) w += !isnan(targets[i]);
+        return w;
+    }
+    for (int i = 0; i < B; i++)
+        if (labels[i] >= 0) w += cfg->class_weights ? cfg->class_weights[labels[i]] : 1.0;
     return w;
 }
 
@@ -456,7 +536,7 @@ st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits, const st_loss_c
         if (cfg->class_weights_mode == ST_CLASS_WEIGHTS_BALANCED && !cfg->class_weights)
             return st_fail(err, ST_ERR_CONFIG, "loss.class_weights: \"balanced\" was not resolved from the class counts");
         for (int i = 0; i < B; i++)
-            if (labels[i] < 0 || labels[i] >= K)
+            if (labels[i] < -1 || labels[i] >= K) /* −1: a missing label, masked */
                 return st_fail(err, ST_ERR_DATA, "row %d: label %d outside [0, %d)", i, labels[i], K);
     } else if (!targets) {
         return st_fail(err, ST_ERR_INTERNAL, "loss: targets missing");
@@ -475,6 +555,12 @@ st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits, const st_loss_c
     case ST_LOSS_MSE:
         *value = st_mse(dlogits, logits, targets, grad_scale, B, K);
         break;
+    case ST_LOSS_MAE:
+        *value = st_mae(dlogits, logits, targets, grad_scale, B, K);
+        break;
+    case ST_LOSS_HUBER:
+        *value = st_huber(dlogits, logits, targets, cfg->huber_delta, grad_scale, B, K);
+        break;
     }
     return ST_OK;
 }
@@ -485,7 +571,7 @@ st_status_t st_loss_check_output(const st_loss_config_t *cfg, st_shape_t shape, 
     int K = cfg->n_classes;
     if (shape.rank == 1 && (K <= 0 || shape.d[0] == K)) return ST_OK;
     const char *type = "?";
-    for (int i = 0; i < N_OF(kinds); i++)
+    for (int i = N_OF(kinds) - 1; i >= 0; i--) /* the first name of the kind (bce_with_logits, not bce) */
         if (kinds[i].id == cfg->type) type = kinds[i].type;
     char got[48], want[48];
     st_shape_str(shape, got, sizeof got);

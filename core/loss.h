@@ -24,6 +24,9 @@
  *   bce_with_logits ℓ_ik = −[pw_k·t_ik·log σ(z_ik) + (1−t_ik)·log(1−σ(z_ik))], weight = K per row
  *                  — F.binary_cross_entropy_with_logits(pos_weight=pw); targets in [0, 1].
  *   mse            ℓ_ik = (z_ik − t_ik)², weight = K per row — F.mse_loss.
+ *   mae            ℓ_ik = |z_ik − t_ik| — F.l1_loss;  huber: F.huber_loss(delta).
+ * Missing targets are masked: a class label −1 and a NaN target element add no loss, no weight
+ * and no gradient (a target's allow_missing lets the data hold them).
  * Labels must lie in [0, K): the plain functions do not check them, st_loss_eval does. */
 #ifndef ST_LOSS_H
 #define ST_LOSS_H
@@ -61,13 +64,22 @@ st_loss_value_t st_bce_with_logits(float *dlogits /*[B,K] or NULL*/, const float
                                    const float *targets /*[B,K]*/, const float *pos_weight /*[K] or NULL*/,
                                    float grad_scale, int B, int K);
 
-/* Mean squared error, elementwise. Weight = B·K. */
+/* Mean squared error, elementwise. Weight = B·K (NaN targets left out). */
 st_loss_value_t st_mse(float *dpred /*[B,K] or NULL*/, const float *pred /*[B,K]*/,
                        const float *targets /*[B,K]*/, float grad_scale, int B, int K);
+/* Mean absolute error, elementwise. */
+st_loss_value_t st_mae(float *dpred /*[B,K] or NULL*/, const float *pred /*[B,K]*/,
+                       const float *targets /*[B,K]*/, float grad_scale, int B, int K);
+/* Huber loss with threshold delta > 0, elementwise. */
+st_loss_value_t st_huber(float *dpred /*[B,K] or NULL*/, const float *pred /*[B,K]*/,
+                         const float *targets /*[B,K]*/, float delta, float grad_scale, int B, int K);
 
 /* ---- configuration ---- */
 
-typedef enum { ST_LOSS_CROSS_ENTROPY, ST_LOSS_FOCAL, ST_LOSS_BCE_WITH_LOGITS, ST_LOSS_MSE } st_loss_type_t;
+typedef enum {
+    ST_LOSS_CROSS_ENTROPY, ST_LOSS_FOCAL, ST_LOSS_BCE_WITH_LOGITS, ST_LOSS_MSE, ST_LOSS_MAE, ST_LOSS_HUBER
+} st_loss_type_t;
+
 
 typedef enum {
     ST_CLASS_WEIGHTS_NONE,      /* all classes weigh 1 */
@@ -88,7 +100,18 @@ typedef struct {
     st_class_weights_mode_t class_weights_mode;  /* cross_entropy, focal */
     float *class_weights;        /* [K] or NULL */
     float *pos_weight;           /* bce_with_logits: [K] or NULL (a number is broadcast to [K]) */
+    char target[64];             /* dataset target it reads ("" = resolved by the job) */
+    int target_index;            /* the job's resolved target index (-1 before) */
+    float huber_delta;           /* huber: δ (default 1) */
+    int top_k;                   /* bce: k of the top-k hit rate metric (default 3) */
+    int standardize_targets;     /* regression: train on (t − mean) / std */
+    float *t_mean, *t_std;       /* [K] when standardize_targets is resolved (the training split's) */
 } st_loss_config_t;
+
+/* 1 for the losses over class ids (cross_entropy, focal); 0 for those over target values. */
+int st_loss_uses_labels(const st_loss_config_t *cfg);
+/* 1 for mse, mae, huber. */
+int st_loss_is_regression(const st_loss_config_t *cfg);
 
 /* A loss kind: its JSON "type", one line of help and its key table (for the docs generator). */
 typedef struct {
@@ -126,6 +149,10 @@ st_status_t st_loss_resolve_balanced(st_loss_config_t *cfg, const int64_t *class
 /* Weight total of B rows from the labels alone: Σ w[y_i] (cross_entropy, focal; B without class
  * weights) or B·K (bce_with_logits, mse; labels unused, may be NULL). */
 double st_loss_weight_total(const st_loss_config_t *cfg, const int32_t *labels /*[B] or NULL*/, int B);
+/* The same with the rows' targets: labels −1 and NaN target elements weigh 0. targets may be
+ * NULL (then B·K for target losses). */
+double st_loss_weight_total_of(const st_loss_config_t *cfg, const int32_t *labels /*[B] or NULL*/,
+                               const float *targets /*[B,K] or NULL*/, int B);
 
 /* The gradient scale for a head given its global weight total: head_weight / global_weight
  * (0 when the total is 0: a batch without weight contributes no gradient). */
