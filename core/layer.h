@@ -81,6 +81,17 @@ typedef struct st_layer_kind {
     int absorbs_bias;
     void (*stats_save)(const st_layer_t *L, int group, double *out);
     void (*stats_pool)(st_layer_t *L, const double *stats, int M, size_t stride, long samples);
+    /* Input validity, for kinds whose input must hold ids or weights (embedding, embedding_bag);
+     * NULL for the others. Their forward stays memory-safe on any input (an invalid id gives a
+     * zero row); st_model_forward_checked calls these first to name the bad value instead.
+     *   check_input: 1 when some element of in [B, numel(in_shape)] is invalid; the first one in
+     *                row-major order goes to *bad_row (batch row), *bad_col (column within the
+     *                row) and *bad_value;
+     *   input_rule:  describes the layer (params, e.g. "n = 11") and the rule `value` breaks
+     *                (rule, e.g. "id 12 is not an integer in [0, 11)"). */
+    int (*check_input)(const st_layer_t *L, const float *in, int B, int *bad_row, int *bad_col, float *bad_value);
+    void (*input_rule)(const st_layer_t *L, float value, char *params, size_t params_size, char *rule,
+                       size_t rule_size);
 } st_layer_kind_t;
 
 struct st_layer {

@@ -487,15 +487,42 @@ static void add_forward(st_model_t *m, const op_t *op, int B) {
     }
 }
 
+static void op_forward(st_model_t *m, const op_t *op, const st_run_ctx_t *ctx, int B) {
+    if (op->kind == OP_LAYER)
+        op->layer->kind->forward(op->layer, ctx, m->values[op->out].act, m->values[op->in[0]].act, B);
+    else if (op->kind == OP_CONCAT) concat_forward(m, op, B);
+    else add_forward(m, op, B);
+}
+
 void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B) {
+    m->values[0].act = (float *)x;
+    for (int o = 0; o < m->n_ops; o++) op_forward(m, &m->ops[o], ctx, B);
+}
+
+/* The layer's check_input on its input batch in [B, numel(in_shape)]; ST_ERR_DATA naming the
+ * layer, the row (its global index when ctx has one), the column and the rule when it fails. */
+static st_status_t check_layer_input(const st_layer_t *L, const st_run_ctx_t *ctx, const float *in, int B,
+                                     st_error_t *err) {
+    int row, col;
+    float value;
+    if (!L->kind->check_input(L, in, B, &row, &col, &value)) return ST_OK;
+    char params[96] = "", rule[256] = "rejected", where[48];
+    if (L->kind->input_rule) L->kind->input_rule(L, value, params, sizeof params, rule, sizeof rule);
+    if (ctx && ctx->sample_index) st_format(where, sizeof where, "row %lld", (long long)ctx->sample_index[row]);
+    else st_format(where, sizeof where, "batch row %d", row);
+    return st_fail(err, ST_ERR_DATA, "%s (%s%s%s): %s, column %d: %s", L->path, L->kind->type, params[0] ? ", " : "",
+                   params, where, col, rule);
+}
+
+st_status_t st_model_forward_checked(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B, st_error_t *err) {
     m->values[0].act = (float *)x;
     for (int o = 0; o < m->n_ops; o++) {
         const op_t *op = &m->ops[o];
-        if (op->kind == OP_LAYER)
-            op->layer->kind->forward(op->layer, ctx, m->values[op->out].act, m->values[op->in[0]].act, B);
-        else if (op->kind == OP_CONCAT) concat_forward(m, op, B);
-        else add_forward(m, op, B);
+        if (op->kind == OP_LAYER && op->layer->kind->check_input)
+            ST_TRY(check_layer_input(op->layer, ctx, m->values[op->in[0]].act, B, err));
+        op_forward(m, op, ctx, B);
     }
+    return ST_OK;
 }
 
 /* The gradient of value v receives g [n]: written if v has one reader, added otherwise. */

@@ -67,6 +67,14 @@ int st_model_reserved(const st_model_t *m);
 
 /* x [B, numel(input shape)] -> every head's output. */
 void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B);
+/* st_model_forward, but each layer whose kind has check_input (embedding ids, embedding_bag
+ * weights) first checks its input; the first invalid value fails with ST_ERR_DATA naming the
+ * layer, the row (ctx->sample_index[row] when given: "row <global id>", else "batch row <r>"),
+ * the column of the layer's input and the rule, e.g.
+ *   model.layers[0].branches[1][1] (embedding, n = 11): row 1234, column 0: id 12 is not an
+ *   integer in [0, 11)
+ * The layers before it have run; the outputs are not usable after a failure. */
+st_status_t st_model_forward_checked(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B, st_error_t *err);
 /* Back-propagates the head gradients the caller wrote (st_model_head_grad); adds parameter
  * gradients into the gradient arena. */
 void st_model_backward(st_model_t *m, const st_run_ctx_t *ctx, int B);
