@@ -33,6 +33,8 @@ typedef struct {
 struct st_model {
     st_shape_t in_shape;
     int n_classes;
+    st_model_classes_fn head_classes; /* per head "units": "classes" (NULL: n_classes everywhere) */
+    void *head_classes_ctx;
     op_t *ops;
     int n_ops, cap_ops;
     value_t *values;
@@ -253,8 +255,14 @@ static st_status_t build_heads(st_model_t *m, const cJSON *heads, const char *pa
         st_format(lp, sizeof lp, "%s.layers", p);
         st_format(nm, sizeof nm, "heads.%s", name->valuestring);
         snprintf(last, sizeof last, "%s", trunk_path);
-        int out;
-        ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), lp, nm, trunk, &out, last, err));
+        int out, trunk_classes = m->n_classes;
+        if (m->head_classes) { /* "units": "classes" in a head: that head's target's classes or width */
+            int k = m->head_classes(name->valuestring, m->head_classes_ctx);
+            if (k > 0) m->n_classes = k;
+        }
+        st_status_t rc = build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), lp, nm, trunk, &out, last, err);
+        m->n_classes = trunk_classes;
+        ST_TRY(rc);
         ST_TRY(add_head(m, name->valuestring, out, last, p, err));
     }
     return ST_OK;
@@ -328,6 +336,11 @@ static st_status_t bind_arenas(st_model_t *m, st_error_t *err) {
 
 st_status_t st_model_build(const cJSON *obj, const char *path, st_shape_t in, int n_classes,
                            st_model_t **out, st_error_t *err) {
+    return st_model_build_heads(obj, path, in, n_classes, NULL, NULL, out, err);
+}
+
+st_status_t st_model_build_heads(const cJSON *obj, const char *path, st_shape_t in, int n_classes,
+                                 st_model_classes_fn head_classes, void *ctx, st_model_t **out, st_error_t *err) {
     *out = NULL;
     if (!cJSON_IsObject(obj)) return st_fail(err, ST_ERR_CONFIG, "%s: expected an object with \"layers\"", path);
     static const char *const known[] = {"layers", "heads"};
@@ -339,6 +352,7 @@ st_status_t st_model_build(const cJSON *obj, const char *path, st_shape_t in, in
     if (!m) return st_fail(err, ST_ERR_NOMEM, "model: out of memory");
     m->in_shape = in;
     m->n_classes = n_classes;
+    m->head_classes = head_classes, m->head_classes_ctx = ctx;
     char p[ST_PATH_MAX], last[ST_PATH_MAX] = "";
     st_format(p, sizeof p, "%s.layers", path);
     int trunk;

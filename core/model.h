@@ -39,6 +39,15 @@ typedef struct {
 st_status_t st_model_build(const cJSON *obj, const char *path, st_shape_t in, int n_classes,
                            st_model_t **out, st_error_t *err);
 
+/* The class count (or output width) of the target the head named `head` is trained on, or <= 0
+ * when not known (then the trunk's n_classes is used). */
+typedef int (*st_model_classes_fn)(const char *head, void *ctx);
+
+/* st_model_build where "units": "classes" inside head `h` resolves to head_classes(h's name):
+ * each head of a multi-task model is as wide as its own target. */
+st_status_t st_model_build_heads(const cJSON *obj, const char *path, st_shape_t in, int n_classes,
+                                 st_model_classes_fn head_classes, void *ctx, st_model_t **out, st_error_t *err);
+
 /* Checks every loss of `losses` against the model output it applies to (its "head"; "" = the
  * only output) with st_loss_check_output: a training or evaluation job calls it after building
  * both, so an output the loss cannot read (a dense of 7 units on 10 classes, a per-position
