@@ -14,11 +14,11 @@ st_split_options_t st_split_options_default(void) {
     return (st_split_options_t){.train = 0.81, .val = 0.09, .test = 0.10, .val_fraction = 0.1};
 }
 
-int64_t st_split_largest_remainder(int64_t *counts, int64_t n, const int64_t *w, int n_parts) {
+/* Steps 1-2 of the rule: floor shares, then one leftover row each to the largest remainders
+ * (ties to the earlier part). */
+static void largest_remainder_plain(int64_t *counts, int64_t n, const int64_t *w, int n_parts) {
     int64_t W = 0, given = 0;
-    int needed = 0;
-    for (int p = 0; p < n_parts; p++) W += w[p], needed += w[p] > 0;
-    if (n > 0 && n < needed) return needed;
+    for (int p = 0; p < n_parts; p++) W += w[p];
     int64_t rem[ST_SPLIT_N_PARTS + 1];
     for (int p = 0; p < n_parts; p++) {
         counts[p] = n * w[p] / W;
@@ -32,6 +32,13 @@ int64_t st_split_largest_remainder(int64_t *counts, int64_t n, const int64_t *w,
         counts[best]++;
         rem[best] = -1; /* each part gets at most one leftover row */
     }
+}
+
+int64_t st_split_largest_remainder(int64_t *counts, int64_t n, const int64_t *w, int n_parts) {
+    int needed = 0;
+    for (int p = 0; p < n_parts; p++) needed += w[p] > 0;
+    if (n > 0 && n < needed) return needed;
+    largest_remainder_plain(counts, n, w, n_parts);
     if (n == 0) return 0;
     for (int p = 0; p < n_parts; p++) {
         if (w[p] == 0 || counts[p] > 0) continue;
@@ -77,6 +84,18 @@ static st_status_t check_fraction(double f, const char *what, int64_t *w, st_err
     return ST_OK;
 }
 
+/* "train, val, test" and "0.81/0.09/0.1": the parts with w > 0, for messages. */
+static void describe_parts(char *parts, size_t parts_size, char *fr, size_t fr_size, const int64_t w[3]) {
+    parts[0] = fr[0] = 0;
+    for (int p = 0, first = 1; p < 3; p++) {
+        if (!w[p]) continue;
+        size_t l = strlen(parts), lf = strlen(fr);
+        st_format(parts + l, parts_size - l, "%s%s", first ? "" : ", ", part_names[p]);
+        st_format(fr + lf, fr_size - lf, "%s%g", first ? "" : "/", (double)w[p] / 1e6);
+        first = 0;
+    }
+}
+
 /* Splits the rows with pool[row] = 1 (all rows when pool is NULL) per class by weights w,
  * writing part ids into split. `context` describes the pool for messages. */
 static st_status_t split_pool(uint8_t *split, const int32_t *y, const uint8_t *pool, const int64_t w[3],
@@ -98,15 +117,9 @@ static st_status_t split_pool(uint8_t *split, const int32_t *y, const uint8_t *p
         }
     }
     if (bad >= 0) {
-        char cname[128], parts[64] = "", fr[64] = "";
+        char cname[128], parts[64], fr[64];
         class_label(cname, sizeof cname, bad, class_names);
-        for (int p = 0, first = 1; p < 3; p++) {
-            if (!w[p]) continue;
-            size_t l = strlen(parts), lf = strlen(fr);
-            st_format(parts + l, sizeof parts - l, "%s%s", first ? "" : ", ", part_names[p]);
-            st_format(fr + lf, sizeof fr - lf, "%s%g", first ? "" : "/", (double)w[p] / 1e6);
-            first = 0;
-        }
+        describe_parts(parts, sizeof parts, fr, sizeof fr, w);
         char more[64] = "";
         long long have = (long long)n_class[bad];
         if (n_bad > 1) st_format(more, sizeof more, "; %d more class%s too small", n_bad - 1, n_bad > 2 ? "es are" : " is");
@@ -137,10 +150,8 @@ static st_status_t split_pool(uint8_t *split, const int32_t *y, const uint8_t *p
     return ST_OK;
 }
 
-st_status_t st_split_make(uint8_t *split, const int32_t *y, const uint8_t *predefined,
-                          const st_split_options_t *opt, const char *const *class_names, uint64_t seed,
-                          int64_t N, int K, st_error_t *err) {
-    st_split_options_t o = opt ? *opt : st_split_options_default();
+/* Labels in 0..K-1 and predefined values in 0..2, naming the first bad row. */
+static st_status_t check_rows(const int32_t *y, const uint8_t *predefined, int64_t N, int K, st_error_t *err) {
     if (K < 1 || K > (1 << 24))
         return st_fail(err, ST_ERR_CONFIG, "split: class count %d is not in 1..16777216", K);
     if (N < 0) return st_fail(err, ST_ERR_INTERNAL, "split: negative sample count %lld", (long long)N);
@@ -151,21 +162,40 @@ st_status_t st_split_make(uint8_t *split, const int32_t *y, const uint8_t *prede
             return st_fail(err, ST_ERR_DATA, "split: row %lld has predefined split value %d (expected 0 train, 1 val, 2 test)",
                            (long long)i, predefined[i]);
     }
+    return ST_OK;
+}
+
+/* The weights w [3] (millionths) of the fractions train/val/test, checked. */
+static st_status_t part_weights(int64_t w[3], const st_split_options_t *o, st_error_t *err) {
+    ST_TRY(check_fraction(o->train, "train", &w[0], err));
+    ST_TRY(check_fraction(o->val, "val", &w[1], err));
+    ST_TRY(check_fraction(o->test, "test", &w[2], err));
+    if (fabs(o->train + o->val + o->test - 1.0) > 1e-6)
+        return st_fail(err, ST_ERR_CONFIG, "split: fractions train %g + val %g + test %g = %g, expected 1",
+                       o->train, o->val, o->test, o->train + o->val + o->test);
+    if (w[0] == 0) return st_fail(err, ST_ERR_CONFIG, "split: train fraction must be positive");
+    return ST_OK;
+}
+
+static st_status_t check_val_fraction(double f, st_error_t *err) {
+    if (!isfinite(f) || f < 0 || f >= 1)
+        return st_fail(err, ST_ERR_CONFIG, "split: val_fraction %g is not in [0, 1)", f);
+    return ST_OK;
+}
+
+st_status_t st_split_make(uint8_t *split, const int32_t *y, const uint8_t *predefined,
+                          const st_split_options_t *opt, const char *const *class_names, uint64_t seed,
+                          int64_t N, int K, st_error_t *err) {
+    st_split_options_t o = opt ? *opt : st_split_options_default();
+    ST_TRY(check_rows(y, predefined, N, K, err));
     int64_t w[3];
     if (!predefined) {
-        ST_TRY(check_fraction(o.train, "train", &w[0], err));
-        ST_TRY(check_fraction(o.val, "val", &w[1], err));
-        ST_TRY(check_fraction(o.test, "test", &w[2], err));
-        if (fabs(o.train + o.val + o.test - 1.0) > 1e-6)
-            return st_fail(err, ST_ERR_CONFIG, "split: fractions train %g + val %g + test %g = %g, expected 1",
-                           o.train, o.val, o.test, o.train + o.val + o.test);
-        if (w[0] == 0) return st_fail(err, ST_ERR_CONFIG, "split: train fraction must be positive");
+        ST_TRY(part_weights(w, &o, err));
         return split_pool(split, y, NULL, w, class_names, seed, N, K, "", err);
     }
     int64_t n_val = 0;
     for (int64_t i = 0; i < N; i++) n_val += predefined[i] == ST_SPLIT_VAL;
-    if (!isfinite(o.val_fraction) || o.val_fraction < 0 || o.val_fraction >= 1)
-        return st_fail(err, ST_ERR_CONFIG, "split: val_fraction %g is not in [0, 1)", o.val_fraction);
+    ST_TRY(check_val_fraction(o.val_fraction, err));
     if (split != predefined) memcpy(split, predefined, (size_t)N);
     if (n_val > 0 || o.val_fraction == 0) return ST_OK;
     ST_TRY(check_fraction(o.val_fraction, "val", &w[1], err));
