@@ -593,6 +593,78 @@ static void test_grouped_warnings(void **s) {
     for (int i = 300; i < N; i++) assert_int_equal(split[i], ST_SPLIT_TRAIN); /* quota (2, 1, 1): train is furthest below */
 }
 
+/* ---- The grouped rule recomputed from its definition (docs/sharding.md), slowly ---- */
+
+typedef struct {
+    uint64_t key;
+    int64_t id;
+    int majority;
+} ref_group_t;
+
+static int cmp_ref_group(const void *pa, const void *pb) {
+    const ref_group_t *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Returns the number of groups whose majority was a tie. Classes need ≥ 3 rows (quotas from
+ * reference_counts, which applies the move-one fix). */
+static int reference_grouped(uint8_t *split, const int32_t *y, const int64_t *g, int64_t N, int K, const int pct[3],
+                             uint64_t seed) {
+    id_row_t *r = malloc(sizeof *r * (size_t)N);
+    for (int64_t i = 0; i < N; i++) r[i] = (id_row_t){g[i], i};
+    qsort(r, (size_t)N, sizeof *r, cmp_id_row);
+    ref_group_t *grp = malloc(sizeof *grp * (size_t)N);
+    int64_t G = 0, *tally = calloc((size_t)K, sizeof *tally), *n_class = calloc((size_t)K, sizeof *n_class);
+    int ties = 0;
+    for (int64_t i = 0; i < N; i++) {
+        n_class[y[i]]++;
+        if (i > 0 && r[i].g == r[i - 1].g) continue;
+        memset(tally, 0, sizeof *tally * (size_t)K);
+        for (int64_t j = i; j < N && r[j].g == r[i].g; j++) tally[y[r[j].row]]++;
+        int maj = 0, n_max = 0;
+        for (int c = 0; c < K; c++)
+            if (tally[c] > tally[maj]) maj = c;
+        for (int c = 0; c < K; c++) n_max += tally[c] == tally[maj];
+        ties += n_max > 1;
+        uint32_t w[4];
+        st_rand_u32x4(seed, ST_RNG_GROUP_SPLIT, 0, 0, (uint64_t)r[i].g, w);
+        grp[G++] = (ref_group_t){(uint64_t)w[0] << 32 | w[1], r[i].g, maj};
+    }
+    qsort(grp, (size_t)G, sizeof *grp, cmp_ref_group);
+    int64_t *quota = calloc(3 * (size_t)K, sizeof *quota), *given = calloc(3 * (size_t)K, sizeof *given);
+    for (int c = 0; c < K; c++) reference_counts(quota + 3 * c, n_class[c], pct);
+    for (int64_t k = 0; k < G; k++) {
+        int c = grp[k].majority, best = -1;
+        for (int p = 0; p < 3; p++)
+            if (pct[p] && (best < 0 || quota[3 * c + p] - given[3 * c + p] > quota[3 * c + best] - given[3 * c + best]))
+                best = p;
+        for (int64_t i = 0; i < N; i++) /* O(N G): fine for a test */
+            if (g[i] == grp[k].id) split[i] = (uint8_t)best, given[3 * y[i] + best]++;
+    }
+    free(r), free(grp), free(tally), free(n_class), free(quota), free(given);
+    return ties;
+}
+
+static void test_grouped_matches_the_definition(void **s) {
+    (void)s;
+    const int K = 4;
+    const int pct[2][3] = {{81, 9, 10}, {60, 25, 15}};
+    for (int k = 0; k < 2; k++) {
+        grouped_t d = make_grouped(3000, K, 4, 26 + k); /* small groups: many majority ties */
+        uint8_t *got = malloc(d.N), *want = malloc(d.N);
+        st_split_options_t o = {.train = pct[k][0] / 100.0, .val = pct[k][1] / 100.0, .test = pct[k][2] / 100.0};
+        st_error_t err = {0};
+        assert_int_equal(st_split_make_grouped(got, d.y, d.g, NULL, &o, NULL, 99, d.N, K, NULL, &err), ST_OK);
+        int ties = reference_grouped(want, d.y, d.g, d.N, K, pct[k], 99);
+        printf("# %lld groups, %d with a tied majority: same split as the reference\n", (long long)d.n_groups, ties);
+        assert_true(ties > 50);
+        assert_memory_equal(got, want, d.N);
+        free(got), free(want);
+        grouped_free(&d);
+    }
+}
+
 /* Scale: 10^6 rows in groups of 1..20 with sparse ids. */
 static void test_grouped_timing(void **s) {
     (void)s;
@@ -625,6 +697,7 @@ int main(void) {
         cmocka_unit_test(test_grouped_predefined),
         cmocka_unit_test(test_grouped_errors),
         cmocka_unit_test(test_grouped_warnings),
+        cmocka_unit_test(test_grouped_matches_the_definition),
         cmocka_unit_test(test_grouped_timing),
     };
     return cmocka_run_group_tests_name("split", tests, NULL, NULL);
