@@ -1,5 +1,6 @@
 /* split.c — stratified train/val/test split (largest remainder per class, Philox order within
- * a class) and class counts; the rules are in split.h and docs/sharding.md. */
+ * a class), its grouped variant (whole groups placed where their majority class is furthest
+ * below quota) and class counts; the rules are in split.h and docs/sharding.md. */
 #include "split.h"
 
 #include <math.h>

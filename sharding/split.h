@@ -81,8 +81,8 @@ typedef struct {
 /* Fills split [N] with ST_SPLIT_* by the grouped rules. groups [N] are any int64 ids (not
  * dense); predefined, class_names and err as for st_split_make; report (may be NULL) is
  * cleared, then filled. Fails like st_split_make on bad fractions, labels and predefined values,
- * and (ST_ERR_DATA) on a group spanning predefined parts or a part left empty. split may alias
- * predefined. */
+ * and (ST_ERR_DATA) on a group spanning predefined parts or a part left empty (split's content
+ * is then unspecified). split may alias predefined. */
 st_status_t st_split_make_grouped(uint8_t *split /*[N]*/, const int32_t *y /*[N]*/, const int64_t *groups /*[N]*/,
                                   const uint8_t *predefined /*[N] or NULL*/, const st_split_options_t *opt,
                                   const char *const *class_names /*[K] or NULL*/, uint64_t seed, int64_t N,

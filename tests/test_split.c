@@ -1,6 +1,8 @@
 /* test_split.c — stratified train/val/test split: parts, largest-remainder counts (recomputed
  * here from the definition), Philox order within a class, determinism, predefined splits,
- * error messages; class counts. */
+ * error messages; class counts. Grouped split: groups never divided, class shares within a
+ * stated tolerance, the same split as a slow reimplementation of the documented rule,
+ * determinism and row-order independence, predefined splits, errors and warnings. */
 #include "testutil.h"
 
 #include <math.h>
