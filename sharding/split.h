@@ -48,6 +48,46 @@ st_status_t st_split_make(uint8_t *split /*[N]*/, const int32_t *y /*[N]*/,
                           const char *const *class_names /*[K] or NULL*/, uint64_t seed, int64_t N,
                           int K, st_error_t *err);
 
+/* ---- Grouped split (docs/sharding.md, "Grouped split") ----
+ * Rows that share a group id (the file's /groups: a speaker, a user, a scenario and its
+ * augmented variants) always land in the same part. Rules:
+ *   - A group's majority class is its most frequent label (ties: the lowest class id).
+ *   - Quotas q[c][p]: the largest-remainder counts above for the n_c rows of class c (with the
+ *     move-one fix when n_c is at least the number of parts with w_p > 0, without it otherwise).
+ *   - Groups are taken in the order of the 64-bit Philox key (seed, ST_RNG_GROUP_SPLIT,
+ *     stream 0, step 0, index = (uint64_t) group id), ties by group id. Each goes to the part
+ *     with w_p > 0 whose quota for the group's majority class is furthest below
+ *     (largest q[c][p] − assigned[c][p]; ties train, val, test), with all its rows; assigned is
+ *     updated for the class of every row.
+ *   - Then a part with w_p > 0 and no rows is an error (too few groups); a class with rows but
+ *     none in some part with w_p > 0 is a warning in the report.
+ *   - Predefined split: a group whose rows have different /split values is an error (naming the
+ *     group and two rows); test rows stay test; given val rows are taken as is; otherwise val
+ *     is carved from the predefined train groups by the rules above with the parts
+ *     (train 1 − val_fraction, val val_fraction).
+ * Deterministic (a pure function of seed and the rows' (label, group id, predefined) multiset
+ * per group: permuting the rows permutes the result), single-threaded, O(N log N) with radix
+ * sorts; scratch memory at most 32 bytes per row plus 32 per group. */
+
+enum { ST_SPLIT_REPORT_WARNINGS = 4, ST_SPLIT_WARNING_LEN = 256 };
+
+typedef struct {
+    int64_t n_groups;          /* distinct group ids among the N rows */
+    int64_t n_groups_assigned; /* groups placed by the rule (0 when a predefined split is taken as is) */
+    int n_warnings;            /* all warnings, one per (class, part) left without rows */
+    char warning[ST_SPLIT_REPORT_WARNINGS][ST_SPLIT_WARNING_LEN]; /* the first n_warnings (at most 4) */
+} st_split_report_t;
+
+/* Fills split [N] with ST_SPLIT_* by the grouped rules. groups [N] are any int64 ids (not
+ * dense); predefined, class_names and err as for st_split_make; report (may be NULL) is
+ * cleared, then filled. Fails like st_split_make on bad fractions, labels and predefined values,
+ * and (ST_ERR_DATA) on a group spanning predefined parts or a part left empty (split's content
+ * is then unspecified). split may alias predefined. */
+st_status_t st_split_make_grouped(uint8_t *split /*[N]*/, const int32_t *y /*[N]*/, const int64_t *groups /*[N]*/,
+                                  const uint8_t *predefined /*[N] or NULL*/, const st_split_options_t *opt,
+                                  const char *const *class_names /*[K] or NULL*/, uint64_t seed, int64_t N,
+                                  int K, st_split_report_t *report /* or NULL */, st_error_t *err);
+
 /* Checks that training can see every class the split evaluates: fails (ST_ERR_DATA) naming the
  * first class that has rows in val or test but none in train (only a predefined /split can do
  * that: the model would never predict it and score 0 on it), with its counts per part, and when
