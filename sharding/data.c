@@ -63,8 +63,17 @@ static st_status_t read_key(st_data_t *d, int none, int32_t *y, uint8_t *split, 
 static st_status_t make_split(st_data_t *d, const st_data_config_t *cfg, const int32_t *y, uint8_t *split,
                               const char *const *names, st_error_t *err) {
     const st_dataset_t *ds = &d->ds;
-    return st_split_make(split, y, ds->has_split ? split : NULL, &cfg->split, names, cfg->seed, ds->n, d->n_classes,
-                         err);
+    const uint8_t *predefined = ds->has_split ? split : NULL;
+    if (!ds->has_groups || cfg->ignore_groups)
+        return st_split_make(split, y, predefined, &cfg->split, names, cfg->seed, ds->n, d->n_classes, err);
+    int64_t *groups = xcalloc((size_t)ds->n, sizeof *groups, "groups", err);
+    st_status_t rc = groups ? st_dataset_read_groups(ds, groups, err) : err->code;
+    if (rc == ST_OK)
+        rc = st_split_make_grouped(split, y, groups, predefined, &cfg->split, names, cfg->seed, ds->n, d->n_classes,
+                                   &d->split_report, err);
+    d->n_groups = d->split_report.n_groups;
+    free(groups);
+    return rc;
 }
 
 /* Labels and the split of every row; the split comes from the file's /split when it has one. */

@@ -85,6 +85,7 @@ typedef struct {
     float *tgt_rows;            /* the parts' T are views into it */
     st_target_stats_t tgt_stats[ST_MAX_TARGETS]; /* regression targets: train-split statistics */
     int64_t n_groups;           /* distinct /groups values (0 without groups or ignore_groups) */
+    st_split_report_t split_report; /* the grouped split's warnings (a class missing from a part) */
 } st_data_t;
 
 /* Collective over c. On failure every rank returns an error (the failing rank's message names
