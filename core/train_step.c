@@ -18,41 +18,35 @@ static int has_class_ids(const st_loss_config_t *loss) {
 }
 
 /* Loss i of micro-batch rows [r0, r0 + rows): its value into *v, its gradient (scaled) into the
- * head's gradient rows. */
-static st_status_t micro_loss(const st_step_parts_t *p, int i, const int32_t *labels, const float *targets, int r0,
-                              int rows, float grad_scale, st_loss_value_t *v, st_error_t *err) {
+ * head's gradient rows, and for class-id losses the argmax hits among labelled rows. */
+static st_status_t micro_loss(const st_step_parts_t *p, int i, const st_batch_targets_t *tg, int r0, int rows,
+                              float grad_scale, st_micro_sums_t *sums, st_error_t *err) {
     const st_loss_config_t *cfg = &p->losses->heads[i];
     int h;
     ST_TRY(head_index(p->model, cfg, &h, err));
     size_t width = (size_t)st_shape_numel(st_model_head(p->model, h)->shape), off = (size_t)r0 * width;
-    return st_loss_eval(v, st_model_head_grad(p->model, h) + off, cfg, st_model_head_output(p->model, h) + off,
-                        labels ? labels + r0 : NULL, targets ? targets + off : NULL, grad_scale, rows, err);
+    const int32_t *labels = tg->labels[i] ? tg->labels[i] + r0 : NULL;
+    const float *out = st_model_head_output(p->model, h) + off;
+    ST_TRY(st_loss_eval(&sums->head[i], st_model_head_grad(p->model, h) + off, cfg, out, labels,
+                        tg->targets[i] ? tg->targets[i] + off : NULL, grad_scale, rows, err));
+    if (!labels || !has_class_ids(cfg)) return ST_OK;
+    for (int r = 0; r < rows; r++)
+        if (labels[r] >= 0)
+            sums->labelled[i]++, sums->correct[i] += st_argmax(out + (size_t)r * width, (int)width) == labels[r];
+    return ST_OK;
 }
 
-/* Argmax hits of rows [r0, r0 + rows) on the first loss's head. */
-static int64_t micro_correct(const st_step_parts_t *p, const int32_t *labels, int r0, int rows) {
-    const st_loss_config_t *cfg = &p->losses->heads[0];
-    int h = cfg->head[0] ? st_model_head_find(p->model, cfg->head) : 0;
-    if (!labels || h < 0 || !has_class_ids(cfg)) return 0;
-    int K = st_shape_channels(st_model_head(p->model, h)->shape);
-    const float *out = st_model_head_output(p->model, h);
-    int64_t correct = 0;
-    for (int r = r0; r < r0 + rows; r++) correct += st_argmax(out + (size_t)r * K, K) == labels[r];
-    return correct;
-}
-
-st_status_t st_train_pass(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x, const int32_t *labels,
-                          const float *targets, int B, int n_micro, const float *grad_scale, st_micro_sums_t *sums,
-                          st_error_t *err) {
+st_status_t st_train_pass(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
+                          const st_batch_targets_t *tg, int B, int n_micro, const float *grad_scale,
+                          st_micro_sums_t *sums, st_error_t *err) {
     if (n_micro < 1 || B % n_micro != 0)
         return st_fail(err, ST_ERR_INTERNAL, "training pass: %d rows are not %d equal micro-batches", B, n_micro);
     int rows = B / n_micro;
-    st_model_forward(p->model, ctx, x, B);
+    ST_TRY(st_model_forward_checked(p->model, ctx, x, B, err));
     for (int k = 0; k < n_micro; k++) {
         memset(&sums[k], 0, sizeof sums[k]);
         for (int i = 0; i < p->losses->n_heads; i++)
-            ST_TRY(micro_loss(p, i, labels, targets, k * rows, rows, grad_scale[i], &sums[k].head[i], err));
-        sums[k].correct = micro_correct(p, labels, k * rows, rows);
+            ST_TRY(micro_loss(p, i, tg, k * rows, rows, grad_scale[i], &sums[k], err));
     }
     st_model_backward(p->model, ctx, B);
     return ST_OK;
@@ -70,15 +64,16 @@ void st_train_update(const st_step_parts_t *p, double lr_base, int skip, st_upda
     if (!res->skipped) st_optim_step(p->optim, st_model_params(m), grads, lr_base);
 }
 
-st_status_t st_train_step_local(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
-                                const int32_t *labels, const float *targets, int B, double lr_base,
-                                st_step_result_t *res, st_error_t *err) {
+st_status_t st_train_step_heads(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
+                                const st_batch_targets_t *tg, int B, double lr_base, st_step_result_t *res,
+                                st_error_t *err) {
     float scale[ST_LOSS_MAX_HEADS];
     for (int i = 0; i < p->losses->n_heads; i++)
-        scale[i] = st_loss_grad_scale(&p->losses->heads[i], st_loss_weight_total(&p->losses->heads[i], labels, B));
+        scale[i] = st_loss_grad_scale(&p->losses->heads[i],
+                                      st_loss_weight_total_of(&p->losses->heads[i], tg->labels[i], tg->targets[i], B));
     st_micro_sums_t sums;
     st_model_zero_grads(p->model);
-    ST_TRY(st_train_pass(p, ctx, x, labels, targets, B, 1, scale, &sums, err));
+    ST_TRY(st_train_pass(p, ctx, x, tg, B, 1, scale, &sums, err));
     res->loss = st_loss_combine(NULL, p->losses->heads, sums.head, p->losses->n_heads);
     /* a non-finite loss fails the step even when the gradient stayed finite */
     st_update_result_t u;
@@ -88,4 +83,16 @@ st_status_t st_train_step_local(const st_step_parts_t *p, const st_run_ctx_t *ct
         return st_fail(err, ST_ERR_NUMERIC, "training step %u: non-finite loss (%g) or gradient norm (%g)", ctx->step,
                        res->loss, res->grad_norm);
     return ST_OK;
+}
+
+st_status_t st_train_step_local(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
+                                const int32_t *labels, const float *targets, int B, double lr_base,
+                                st_step_result_t *res, st_error_t *err) {
+    st_batch_targets_t tg;
+    memset(&tg, 0, sizeof tg);
+    for (int i = 0; i < p->losses->n_heads; i++) {
+        if (has_class_ids(&p->losses->heads[i])) tg.labels[i] = labels;
+        else tg.targets[i] = targets;
+    }
+    return st_train_step_heads(p, ctx, x, &tg, B, lr_base, res, err);
 }

@@ -30,18 +30,26 @@ typedef struct {
 
 /* What one micro-batch of a pass contributed. */
 typedef struct {
-    st_loss_value_t head[ST_LOSS_MAX_HEADS]; /* each head's loss sum and weight total */
-    int64_t correct;                         /* argmax hits of the first loss's head (class-id losses), else 0 */
+    st_loss_value_t head[ST_LOSS_MAX_HEADS]; /* each loss's sum and weight total */
+    int64_t correct[ST_LOSS_MAX_HEADS];      /* class-id losses: argmax hits among labelled rows */
+    int64_t labelled[ST_LOSS_MAX_HEADS];     /* class-id losses: rows with a label (not −1) */
 } st_micro_sums_t;
 
-/* x [B, numel(input)], labels [B] (class ids, for cross_entropy/focal heads; may be NULL
- * otherwise), targets [B, K] of head 0 for bce/mse heads (or NULL). The B rows are n_micro
+/* What each loss of a pass reads: labels [B] (class ids, −1 = missing) for cross_entropy and
+ * focal, targets [B, K] (NaN = missing) for the others. Loss i reads entry i. */
+typedef struct {
+    const int32_t *labels[ST_LOSS_MAX_HEADS];
+    const float *targets[ST_LOSS_MAX_HEADS];
+} st_batch_targets_t;
+
+/* x [B, numel(input)]; tg: every loss's labels or targets for the B rows. The B rows are n_micro
  * micro-batches of B / n_micro rows (n_micro divides B; ctx->ghost_batch should then be
- * B / n_micro so BatchNorm normalises each on its own). grad_scale [n_heads]: each head's
- * gradient scale. sums [n_micro] are written. */
-st_status_t st_train_pass(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x, const int32_t *labels,
-                          const float *targets, int B, int n_micro, const float *grad_scale, st_micro_sums_t *sums,
-                          st_error_t *err);
+ * B / n_micro so BatchNorm normalises each on its own). grad_scale [n_heads]: each loss's
+ * gradient scale. sums [n_micro] are written. The forward checks layer inputs that have rules
+ * (embedding ids: st_model_forward_checked) and fails naming the row (ctx->sample_index). */
+st_status_t st_train_pass(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
+                          const st_batch_targets_t *tg, int B, int n_micro, const float *grad_scale,
+                          st_micro_sums_t *sums, st_error_t *err);
 
 typedef struct {
     double grad_norm;  /* global gradient norm before clipping */
@@ -59,6 +67,11 @@ typedef struct {
 
 /* One whole step on one process over a batch of B rows (see the top). Fails with ST_ERR_NUMERIC
  * (and no update) when the loss or the gradient norm is not finite. */
+st_status_t st_train_step_heads(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
+                                const st_batch_targets_t *tg, int B, double lr_base, st_step_result_t *res,
+                                st_error_t *err);
+
+/* The same when every class-id loss reads `labels` and every other loss reads `targets`. */
 st_status_t st_train_step_local(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
                                 const int32_t *labels, const float *targets, int B, double lr_base,
                                 st_step_result_t *res, st_error_t *err);

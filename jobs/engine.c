@@ -8,7 +8,11 @@
 
 #include "mpi/fixed_sum.h"
 
-enum { SUM_LOSS, SUM_WEIGHT, SUM_CORRECT, SUM_COUNT, N_SUMS }; /* the closing record's first values */
+/* The closing record of a shard: its status word and row count, then per loss (sum, weight,
+ * argmax hits, labelled rows), then the batch statistics. */
+enum { SUM_STATUS, SUM_COUNT, N_FIXED };
+enum { H_SUM, H_WEIGHT, H_CORRECT, H_LABELLED, N_PER_HEAD };
+#define N_SUMS(H) (N_FIXED + N_PER_HEAD * (H))
 
 static void *zalloc(size_t n, size_t size, st_error_t *err) {
     void *p = calloc(n ? n : 1, size);
@@ -30,6 +34,20 @@ static st_status_t find_stat_layers(st_engine_t *e, st_error_t *err) {
     return ST_OK;
 }
 
+/* Loss h's per-step buffer: class ids [slots] or target values [slots, K]. A class-id loss
+ * without a resolved target reads the stratification labels (part.y). */
+static st_status_t alloc_head(st_engine_t *e, int h, size_t slots, st_error_t *err) {
+    const st_loss_config_t *cfg = &e->parts.losses->heads[h];
+    int t = cfg->target_index;
+    if (t < 0 && !st_loss_uses_labels(cfg))
+        return st_fail(err, ST_ERR_INTERNAL, "training step: loss %d has no target", h);
+    if (t >= 0 && cfg->n_classes != (st_loss_uses_labels(cfg) ? e->data->ds.targets[t].n_classes : e->data->ds.targets[t].width))
+        return st_fail(err, ST_ERR_INTERNAL, "training step: loss %d is %d wide, its target is not", h, cfg->n_classes);
+    if (st_loss_uses_labels(cfg)) e->lab[h] = zalloc(slots, sizeof(int32_t), err);
+    else e->tgt[h] = zalloc(slots * (size_t)cfg->n_classes, sizeof(float), err);
+    return e->lab[h] || e->tgt[h] ? ST_OK : err->code;
+}
+
 st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const st_data_t *data, const st_comm_t *c,
                            int accumulation, uint64_t seed, st_error_t *err) {
     memset(e, 0, sizeof *e);
@@ -44,8 +62,9 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
                        e->micro);
     e->per_pass = reserved / e->micro;
     if (e->per_pass > e->n_owned) e->per_pass = e->n_owned;
-    e->open_len = parts->losses->n_heads + 2;
-    e->close_len = N_SUMS + e->accum * e->stats_floats;
+    int H = parts->losses->n_heads;
+    e->open_len = H + 2;
+    e->close_len = N_SUMS(H) + e->accum * e->stats_floats;
     size_t S = (size_t)data->S, slots = (size_t)e->accum * (size_t)e->n_owned * (size_t)e->micro;
     size_t pass_rows = (size_t)e->per_pass * (size_t)e->micro;
     if (!(e->open = zalloc(S * (size_t)e->open_len, sizeof(double), err))) return err->code;
@@ -53,7 +72,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     if (!(e->stats = zalloc(S * (size_t)e->accum * (size_t)e->stats_floats, sizeof(double), err))) return err->code;
     if (!(e->micro_sums = zalloc((size_t)e->per_pass, sizeof *e->micro_sums, err))) return err->code;
     if (!(e->x_mb = zalloc(pass_rows * (size_t)data->row_floats, sizeof(float), err))) return err->code;
-    if (!(e->y_mb = zalloc(slots, sizeof(int32_t), err))) return err->code;
+    for (int h = 0; h < H; h++) ST_TRY(alloc_head(e, h, slots, err));
     if (!(e->ids = zalloc(slots, sizeof(int64_t), err))) return err->code;
     if (!(e->pos = zalloc(slots, sizeof(int64_t), err))) return err->code;
     return ST_OK;
@@ -71,11 +90,37 @@ st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err) {
 void st_engine_free(st_engine_t *e) {
     st_sampler_free(&e->sampler);
     free(e->stat_layers), free(e->open), free(e->close), free(e->stats), free(e->micro_sums);
-    free(e->x_mb), free(e->y_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
+    for (int h = 0; h < ST_LOSS_MAX_HEADS; h++) free(e->lab[h]), free(e->tgt[h]);
+    free(e->x_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
     memset(e, 0, sizeof *e);
 }
 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e) { return e->sampler.steps_per_epoch; }
+
+/* Loss h's labels or targets of the micro-batch at `slot` (positions e->pos + slot): class ids
+ * (−1 missing) from its target's column, or its target's values, standardised when the loss
+ * asks (t_mean, t_std; NaN stays NaN). */
+static void fetch_targets(st_engine_t *e, int h, size_t slot) {
+    const st_data_t *d = e->data;
+    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    const st_loss_config_t *cfg = &e->parts.losses->heads[h];
+    int t = cfg->target_index, K = cfg->n_classes;
+    for (int i = 0; i < e->micro; i++) {
+        int64_t pos = e->pos[slot + i];
+        if (t < 0) {
+            e->lab[h][slot + i] = train->y[pos];
+            continue;
+        }
+        const float *v = train->T + (size_t)pos * (size_t)d->tgt_floats + d->tgt_offset[t];
+        if (e->lab[h]) {
+            e->lab[h][slot + i] = (int32_t)v[0];
+            continue;
+        }
+        float *out = e->tgt[h] + (slot + (size_t)i) * (size_t)K;
+        for (int k = 0; k < K; k++)
+            out[k] = cfg->t_mean ? (float)(((double)v[k] - cfg->t_mean[k]) / cfg->t_std[k]) : v[k];
+    }
+}
 
 /* The ids and labels of every micro-batch of the step: slot (a, o) = accumulation a, owned shard o. */
 static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
@@ -85,7 +130,7 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
             size_t slot = ((size_t)a * e->n_owned + o) * e->micro;
             ST_TRY(st_sampler_micro_batch(e->ids + slot, &e->sampler, e->data->shard_first + o, step, a, err));
             ST_TRY(st_shards_locate(e->pos + slot, e->ids + slot, train->ids, e->micro, train->n, err));
-            for (int i = 0; i < e->micro; i++) e->y_mb[slot + i] = train->y[e->pos[slot + i]];
+            for (int h = 0; h < e->parts.losses->n_heads; h++) fetch_targets(e, h, slot);
         }
     return ST_OK;
 }
@@ -109,8 +154,12 @@ static st_status_t open_step(st_engine_t *e, int *flags, st_status_t status, flo
         double *rec = e->open + (size_t)(e->data->shard_first + o) * e->open_len;
         for (int h = 0; h < H; h++) {
             double w = 0;
-            for (int a = 0; a < e->accum; a++)
-                w += st_loss_weight_total(&losses->heads[h], e->y_mb + ((size_t)a * e->n_owned + o) * e->micro, e->micro);
+            for (int a = 0; a < e->accum; a++) {
+                size_t slot = ((size_t)a * e->n_owned + o) * e->micro;
+                w += st_loss_weight_total_of(&losses->heads[h], e->lab[h] ? e->lab[h] + slot : NULL,
+                                             e->tgt[h] ? e->tgt[h] + slot * (size_t)losses->heads[h].n_classes : NULL,
+                                             e->micro);
+            }
             rec[h] = w;
         }
         rec[H] = o == 0 ? *flags : 0;
@@ -144,13 +193,25 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
     gather_inputs(e, e->pos + slot, rows);
     st_run_ctx_t ctx = {.training = 1, .seed = e->seed, .step = (uint32_t)global_step,
                         .sample_index = e->ids + slot, .update_running_stats = 0, .ghost_batch = e->micro};
-    ST_TRY(st_train_pass(&e->parts, &ctx, e->x_mb, e->y_mb + slot, NULL, rows, n_mb, grad_scale, e->micro_sums, err));
+    const st_loss_heads_t *losses = e->parts.losses;
+    int H = losses->n_heads;
+    st_batch_targets_t tg;
+    memset(&tg, 0, sizeof tg);
+    for (int h = 0; h < H; h++) {
+        if (e->lab[h]) tg.labels[h] = e->lab[h] + slot;
+        if (e->tgt[h]) tg.targets[h] = e->tgt[h] + slot * (size_t)losses->heads[h].n_classes;
+    }
+    ST_TRY(st_train_pass(&e->parts, &ctx, e->x_mb, &tg, rows, n_mb, grad_scale, e->micro_sums, err));
     for (int k = 0; k < n_mb; k++) {
         double *rec = e->close + (size_t)(e->data->shard_first + o0 + k) * e->close_len;
         const st_micro_sums_t *m = &e->micro_sums[k];
-        rec[SUM_LOSS] += m->head[0].sum, rec[SUM_WEIGHT] += m->head[0].weight;
-        rec[SUM_CORRECT] += (double)m->correct, rec[SUM_COUNT] += e->micro;
-        double *stats = rec + N_SUMS + (size_t)a * e->stats_floats;
+        rec[SUM_COUNT] += e->micro;
+        for (int h = 0; h < H; h++) {
+            double *hr = rec + N_FIXED + N_PER_HEAD * h;
+            hr[H_SUM] += m->head[h].sum, hr[H_WEIGHT] += m->head[h].weight;
+            hr[H_CORRECT] += (double)m->correct[h], hr[H_LABELLED] += (double)m->labelled[h];
+        }
+        double *stats = rec + N_SUMS(H) + (size_t)a * e->stats_floats;
         for (int l = 0; l < e->n_stat_layers; l++) {
             const st_layer_t *L = e->stat_layers[l];
             L->kind->stats_save(L, k, stats);
@@ -170,7 +231,7 @@ static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const flo
     for (int a = 0; a < e->accum; a++)
         for (int o0 = 0; o0 < e->n_owned; o0 += e->per_pass) {
             int n_mb = e->n_owned - o0 < e->per_pass ? e->n_owned - o0 : e->per_pass;
-            ST_TRY(run_micro_batches(e, a, o0, n_mb, global_step, grad_scale, err));
+            if (e->pass_status == ST_OK) e->pass_status = run_micro_batches(e, a, o0, n_mb, global_step, grad_scale, err);
         }
     return st_allreduce_sum_f32(st_model_grads(m), st_model_param_floats(m), e->comm, err);
 }
@@ -189,9 +250,8 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
         float *g = e->shard_grads + (size_t)o * n;
         st_model_swap_grads(m, g);
         memset(g, 0, n * sizeof(float));
-        st_status_t rc = ST_OK;
-        for (int a = 0; rc == ST_OK && a < e->accum; a++) rc = run_micro_batches(e, a, o, 1, global_step, grad_scale, err);
-        if (rc != ST_OK) return st_model_swap_grads(m, arena), rc;
+        for (int a = 0; e->pass_status == ST_OK && a < e->accum; a++)
+            e->pass_status = run_micro_batches(e, a, o, 1, global_step, grad_scale, err);
         max_abs = fmax(max_abs, st_max_abs(g, n));
         shard[o] = g;
     }
@@ -211,19 +271,30 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
 /* ---- 3. the closing exchange ---- */
 
 /* Step totals from every shard's sums, in shard order (the same bits for any P), and the
- * running statistics pooled over all S·accum micro-batches in (shard, accumulation) order. */
-static st_status_t close_step(st_engine_t *e, st_step_stats_t *out, st_error_t *err) {
-    int S = e->data->S;
+ * running statistics pooled over all S·accum micro-batches in (shard, accumulation) order. The
+ * shards' status words agree a pass failure (st_comm_agreed's rule). */
+static st_status_t close_step(st_engine_t *e, st_status_t pass_status, st_step_stats_t *out, st_error_t *err) {
+    int S = e->data->S, H = e->parts.losses->n_heads, first = INT_MAX;
+    for (int o = 0; o < e->n_owned; o++)
+        e->close[(size_t)(e->data->shard_first + o) * e->close_len + SUM_STATUS] =
+            o == 0 ? st_comm_status_word(e->comm, pass_status) : INT_MAX;
     ST_TRY(st_allgather_shards(e->close, S, e->close_len, e->comm, err));
-    double t[N_SUMS] = {0, 0, 0, 0};
-    for (int s = 0; s < S; s++)
-        for (int k = 0; k < N_SUMS; k++) t[k] += e->close[(size_t)s * e->close_len + k];
-    out->loss_sum = t[SUM_LOSS], out->weight = t[SUM_WEIGHT];
-    out->correct = (int64_t)t[SUM_CORRECT], out->count = (int64_t)t[SUM_COUNT];
+    for (int s = 0; s < S; s++) {
+        const double *rec = e->close + (size_t)s * e->close_len;
+        if (rec[SUM_STATUS] < first) first = (int)rec[SUM_STATUS];
+        out->count += (int64_t)rec[SUM_COUNT];
+        for (int h = 0; h < H; h++) {
+            const double *hr = rec + N_FIXED + N_PER_HEAD * h;
+            out->head[h].sum += hr[H_SUM], out->head[h].weight += hr[H_WEIGHT];
+            out->head_correct[h] += (int64_t)hr[H_CORRECT], out->head_labelled[h] += (int64_t)hr[H_LABELLED];
+        }
+    }
+    ST_TRY(st_comm_agreed(pass_status, first, err));
+    out->loss_sum = out->head[0].sum, out->weight = out->head[0].weight, out->correct = out->head_correct[0];
     if (e->n_stat_layers == 0) return ST_OK;
     size_t block = (size_t)e->accum * e->stats_floats;
     for (int s = 0; s < S; s++)
-        memcpy(e->stats + (size_t)s * block, e->close + (size_t)s * e->close_len + N_SUMS, sizeof(double) * block);
+        memcpy(e->stats + (size_t)s * block, e->close + (size_t)s * e->close_len + N_SUMS(H), sizeof(double) * block);
     const double *stats = e->stats;
     for (int l = 0; l < e->n_stat_layers; l++) {
         st_layer_t *L = e->stat_layers[l];
@@ -241,10 +312,11 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     if (status == ST_OK) status = fetch_step(e, step, err);
     ST_TRY(open_step(e, &flags, status, grad_scale, err));
     memset(e->close, 0, sizeof(double) * (size_t)e->close_len * (size_t)e->data->S);
+    e->pass_status = ST_OK;
     if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, flags, err));
     else ST_TRY(gradients_fast(e, global_step, grad_scale, err));
     out->stop = (flags & ST_FLAG_STOP) != 0;
-    ST_TRY(close_step(e, out, err));
+    ST_TRY(close_step(e, e->pass_status, out, err));
     st_update_result_t u;
     st_train_update(&e->parts, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);
     out->grad_norm = u.grad_norm, out->skipped = u.skipped;

@@ -17,8 +17,10 @@
  *               and on an injected non-finite gradient without further messages;
  *   2. the gradient: one float MPI_Allreduce of the arena (fast), or, in exact mode, an
  *               all-reduce of the largest magnitude and one of the 64-bit fixed-point sums;
- *   3. close:   one Allgatherv of a record per shard: its loss sum, weight, argmax hits and row
- *               count, and the batch statistics of every ghost batch of its micro-batches (for
+ *   3. close:   one Allgatherv of a record per shard: a status word (a pass that failed on one
+ *               rank — an embedding id out of range — fails the step on every rank, without a
+ *               hang), its row count, every loss's sum, weight, argmax hits and labelled rows,
+ *               and the batch statistics of every ghost batch of its micro-batches (for
  *               layers that keep running statistics: st_layer_kind_t.stats_*), combined in
  *               (shard, accumulation) order identically on every rank.
  * A non-finite gradient on any rank shows in the summed arena on every rank, so the skip
@@ -56,17 +58,21 @@ typedef struct {
     double *stats;                 /* [S·accum, stats_floats]: the gathered statistics in pooling order */
     st_micro_sums_t *micro_sums;   /* [per_pass] */
     float *x_mb;                   /* [per_pass · micro, row_floats] */
-    int32_t *y_mb;                 /* [accum, n_owned, micro] labels of the step */
+    int32_t *lab[ST_LOSS_MAX_HEADS];  /* class-id losses: [accum, n_owned, micro] labels of the step */
+    float *tgt[ST_LOSS_MAX_HEADS];    /* other losses: [accum, n_owned, micro, K] targets of the step */
     int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */
     int64_t *pos;                  /* [accum, n_owned, micro] their rows in this rank's training part */
     int exact;                     /* reproducible "exact" */
+    st_status_t pass_status;       /* this step's first pass failure here (agreed at the close) */
     float *shard_grads;            /* exact: [n_owned, n_params] */
     int64_t *fixed;                /* exact: [n_params] fixed-point sum */
 } st_engine_t;
 
 typedef struct {
-    double loss_sum, weight;       /* Σ w·ℓ and Σ w over the global batch (all ranks), head 0 */
-    int64_t correct, count;        /* argmax hits and rows of the global batch */
+    double loss_sum, weight;       /* Σ w·ℓ and Σ w over the global batch (all ranks), loss 0 */
+    int64_t correct, count;        /* loss 0's argmax hits among its labelled rows; rows of the batch */
+    st_loss_value_t head[ST_LOSS_MAX_HEADS]; /* every loss's sum and weight over the global batch */
+    int64_t head_correct[ST_LOSS_MAX_HEADS], head_labelled[ST_LOSS_MAX_HEADS]; /* class-id losses */
     double grad_norm;              /* global norm before clipping (same on every rank) */
     int skipped;                   /* 1: non-finite gradient somewhere: no update this step */
     int stop;                      /* 1: some rank asked to stop (ST_FLAG_STOP): all ranks see it */
@@ -74,8 +80,8 @@ typedef struct {
 
 /* accumulation: micro-batches per shard per optimizer step (data->micro_batch each). The model
  * must be reserved (st_model_reserve) for at least one micro-batch; a larger reservation lets
- * fast mode run several micro-batches per pass. The losses must use class ids (cross_entropy,
- * focal): the dataset's labels. */
+ * fast mode run several micro-batches per pass. Each loss reads its target (target_index, see
+ * jobs/heads.h); a class-id loss without one reads the stratification labels (part.y). */
 st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const st_data_t *data, const st_comm_t *c,
                            int accumulation, uint64_t seed, st_error_t *err);
 void st_engine_free(st_engine_t *e);
