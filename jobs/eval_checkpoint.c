@@ -39,6 +39,7 @@ typedef struct {
     st_model_t *model;
     st_loss_heads_t losses;
     st_data_part_t part;
+    int64_t part_total;          /* rows of the split over all ranks */
     char out_dir[4096];
     int made_out_dir;      /* rank 0 created out_dir: removed again (when empty) if the evaluation fails */
 } eval_t;
@@ -97,6 +98,7 @@ static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t 
     int64_t lo, hi;
     st_loader_block_chunks(&lo, &hi, n, ST_DATA_EVAL_ROWS, c->rank, c->size);
     e->part.n = hi - lo;
+    e->part_total = n;
     long rf = st_shape_numel(e->ds.shape);
     e->part.ids = malloc(sizeof(int64_t) * (size_t)(e->part.n + 1));
     e->part.X = malloc(sizeof(float) * (size_t)(e->part.n * rf + 1));
@@ -164,7 +166,11 @@ static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c
     ST_TRY(st_comm_agree(c, build(e, err), err));
     ST_TRY(load_rows(e, a->split, c, err));
     st_eval_t r;
-    ST_TRY(st_evaluate(&r, e->model, &e->losses.heads[0], &e->part, st_shape_numel(e->ds.shape), ST_DATA_EVAL_ROWS, c, err));
+    st_data_t d; /* the rows as a one-part dataset for st_evaluate */
+    memset(&d, 0, sizeof d);
+    d.ds = e->ds, d.row_floats = st_shape_numel(e->ds.shape), d.part[ST_SPLIT_TEST] = e->part;
+    d.n_part[ST_SPLIT_TEST] = e->part_total;
+    ST_TRY(st_evaluate(&r, e->model, &e->losses, &d, ST_SPLIT_TEST, ST_DATA_EVAL_ROWS, c, err));
     st_status_t rc = st_comm_agree(c, c->rank == 0 ? write_report(e, a, &r, err) : ST_OK, err);
     st_eval_free(&r);
     return rc;

@@ -297,6 +297,10 @@ static cJSON *history_to_json(const st_history_record_t *r) {
         cJSON_AddItemToObject(d, "norm_entropy", num_or_null(r->diversity.norm_entropy));
     }
     if (r->collapse_warning[0]) cJSON_AddStringToObject(o, "collapse_warning", r->collapse_warning);
+    for (int i = 0; i < r->n_extra; i++) /* per-head metrics; the names above are not repeated */
+        if (!cJSON_GetObjectItemCaseSensitive(o, r->extra_names[i]))
+            cJSON_AddItemToObject(o, r->extra_names[i], num_or_null(r->extra_values[i]));
+    if (r->health_warning[0]) cJSON_AddStringToObject(o, "health_warning", r->health_warning);
     if (r->param_hash[0]) cJSON_AddStringToObject(o, "param_hash", r->param_hash);
     return o;
 }
@@ -661,11 +665,30 @@ st_status_t st_write_class_csvs(const char *run_dir, const char *prefix, const i
     return memstream_commit(f, &buf, &n, path, err);
 }
 
+static void add_metric_table(cJSON *d, const st_final_metrics_t *m) {
+    if (m->n_metrics <= 0) return;
+    cJSON *o = cJSON_AddObjectToObject(d, "metrics");
+    for (int i = 0; i < m->n_metrics; i++) cJSON_AddItemToObject(o, m->metric_names[i], num_or_null(m->metric_values[i]));
+}
+
+/* metrics.json of a run whose first head is not a class head: loss, split, checkpoint, metrics. */
+static st_status_t write_metrics_only(const char *path, const st_final_metrics_t *m, st_error_t *err) {
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddItemToObject(d, "loss", num_or_null(m->loss));
+    cJSON_AddItemToObject(d, "split", str_or_null(m->split));
+    cJSON_AddItemToObject(d, "checkpoint", str_or_null(m->checkpoint));
+    add_metric_table(d, m);
+    st_status_t rc = write_json(path, d, 1, err);
+    cJSON_Delete(d);
+    return rc;
+}
+
 st_status_t st_write_metrics_json(const char *run_dir, const st_final_metrics_t *m, st_error_t *err) {
-    const int K = m->K;
-    if (K < 1) return st_fail(err, ST_ERR_INTERNAL, "st_write_metrics_json: K = %d", K);
+    const int K = m->conf ? m->K : 0;
+    if (m->conf && K < 1) return st_fail(err, ST_ERR_INTERNAL, "st_write_metrics_json: K = %d", K);
     char path[ST_RESULTS_PATH_MAX], nb[24];
     ST_TRY(path_join(path, sizeof path, run_dir, "metrics.json", err));
+    if (!m->conf) return write_metrics_only(path, m, err);
     scores_t s;
     ST_TRY(scores_compute(&s, m->conf, K, err));
     int64_t n_samples = 0;
@@ -698,6 +721,7 @@ st_status_t st_write_metrics_json(const char *run_dir, const st_final_metrics_t 
         cJSON_AddItemToArray(cm, row);
     }
     scores_free(&s);
+    add_metric_table(d, m);
     st_status_t rc = write_json(path, d, 1, err);
     cJSON_Delete(d);
     return rc;

@@ -104,6 +104,10 @@ typedef struct {
     st_pred_diversity_t diversity; /* of the validation predictions */
     char collapse_warning[256];    /* "" = absent */
     char param_hash[72];           /* hex; "" = absent */
+    int n_extra;                   /* more numeric keys (per-head metrics, loss shares, gap) */
+    const char (*extra_names)[64];
+    const double *extra_values;
+    char health_warning[320];      /* "" = absent: a head dominating the loss, a train/val gap */
 } st_history_record_t;
 
 /* Appends one line to <run_dir>/history.jsonl (created when missing) and fsyncs it. */
@@ -150,14 +154,18 @@ typedef struct {
     const char *split;               /* "test" (or "val" when evaluating on validation) */
     double loss;                     /* mean loss over the split */
     const char *checkpoint;          /* path of the restored (best) checkpoint */
-    const int64_t *conf;             /* [K, K] */
+    const int64_t *conf;             /* [K, K] of the first head, or NULL when it is not a class head */
     const char *const *class_names;  /* [K] or NULL */
     int K;
+    int n_metrics;                   /* every head's metrics by name ("metrics" object), or 0 */
+    const char (*metric_names)[64];
+    const double *metric_values;
 } st_final_metrics_t;
 
 /* Writes <run_dir>/metrics.json: accuracy, loss, macro_f1, per_class (list of {class, name,
  * support, precision, recall, f1}), split, n_samples (= sum of conf), checkpoint, class_names
- * and confusion (K lists of K counts). */
+ * and confusion (K lists of K counts) of the first head when it is a class head; and "metrics",
+ * every head's metrics by name (head_report.h: test_accuracy.category, test_r2.reward, ...). */
 st_status_t st_write_metrics_json(const char *run_dir, const st_final_metrics_t *m, st_error_t *err);
 
 #endif

@@ -16,6 +16,8 @@
 #include "jobs/decide.h"
 #include "jobs/engine.h"
 #include "jobs/evaluate.h"
+#include "jobs/head_report.h"
+#include "jobs/heads.h"
 #include "jobs/progress.h"
 #include "jobs/results.h"
 #include "memory.h"
@@ -39,6 +41,7 @@ typedef struct {
     st_sched_t sched;
     st_engine_t engine;
     st_track_t track;
+    st_train_sums_t epoch_sums;         /* every loss's training sums this epoch (not checkpointed) */
     st_fault_t fault;
     int64_t epoch, step_in_epoch, global_step, nonfinite; /* where training stands */
     int64_t steps_per_epoch;
@@ -60,9 +63,11 @@ static uint64_t model_hash(st_model_t *m) {
 
 /* ---- set-up ---- */
 
+/* The class count (or width) of the target the loss on `head` reads ("": the only loss). */
 static int classes_of(const char *head, void *ctx) {
-    (void)head;
-    return ((const trainer_t *)ctx)->K;
+    const trainer_t *t = ctx;
+    int k = st_heads_width(t->cfg->loss, head, &t->data.ds);
+    return k > 0 ? k : t->K;
 }
 
 /* The model's memory (parameters, 2 optimizer arrays, gradients, the activations of B rows, the
@@ -90,9 +95,37 @@ static st_status_t check_memory(trainer_t *t, int B, st_error_t *err) {
                    "ranks per node, or raise train.max_memory_mb", n, B, where, p, why);
 }
 
+/* Every model output needs a loss: an output without one would never train. */
+static st_status_t check_heads_trained(const trainer_t *t, st_error_t *err) {
+    for (int h = 0; h < st_model_head_count(t->model); h++) {
+        const st_head_t *hd = st_model_head(t->model, h);
+        int found = 0;
+        for (int i = 0; i < t->losses.n_heads; i++)
+            found |= t->losses.heads[i].head[0] ? strcmp(t->losses.heads[i].head, hd->name) == 0 : h == 0;
+        if (!found)
+            return st_fail(err, ST_ERR_CONFIG, "%s: model output \"%s\" has no loss; add {\"head\": \"%s\", ...} to "
+                           "\"loss\" or remove the head", hd->path, hd->name, hd->name);
+    }
+    return ST_OK;
+}
+
+/* The class table of the reports written for one head (per-class CSVs, collapse warnings): the
+ * first loss's target when it is a class target, else the stratification key's. */
+static st_status_t head0_classes(trainer_t *t, st_error_t *err) {
+    const st_loss_config_t *l = &t->losses.heads[0];
+    const st_target_info_t *ti = l->target_index >= 0 ? &t->data.ds.targets[l->target_index] : NULL;
+    if (!ti || ti->kind != ST_TARGET_CLASS) return ST_OK;
+    free(t->class_names);
+    t->K = ti->n_classes;
+    t->class_names = calloc((size_t)t->K, sizeof *t->class_names);
+    if (!t->class_names) return st_fail(err, ST_ERR_NOMEM, "class names");
+    for (int k = 0; k < t->K; k++) t->class_names[k] = ti->names[k];
+    return ST_OK;
+}
+
 static st_status_t build_model(trainer_t *t, st_error_t *err) {
     st_run_config_t *cfg = t->cfg;
-    ST_TRY(st_model_build(cfg->model, "model", t->data.shape, t->K, &t->model, err));
+    ST_TRY(st_model_build_heads(cfg->model, "model", t->data.shape, t->K, classes_of, t, &t->model, err));
     /* evaluation chunks and, in fast mode, the engine's passes of several micro-batches fit in it */
     int B = t->data.micro_batch > EVAL_CHUNK ? t->data.micro_batch : EVAL_CHUNK;
     ST_TRY(check_memory(t, B, err));
@@ -100,12 +133,9 @@ static st_status_t build_model(trainer_t *t, st_error_t *err) {
     st_model_init(t->model, cfg->seed);
     ST_TRY(st_loss_heads_parse(&t->losses, cfg->loss, "loss", classes_of, t, err));
     ST_TRY(st_model_check_losses(t->model, &t->losses, err));
-    if (t->losses.n_heads != 1 || st_model_head_count(t->model) != 1)
-        return st_fail(err, ST_ERR_CONFIG, "loss: this version trains models with one head and one loss (the dataset has one label per sample)");
-    st_loss_config_t *loss = &t->losses.heads[0];
-    if (loss->type != ST_LOSS_CROSS_ENTROPY && loss->type != ST_LOSS_FOCAL)
-        return st_fail(err, ST_ERR_CONFIG, "loss.type: the dataset has class labels: use cross_entropy or focal");
-    ST_TRY(st_loss_resolve_balanced(loss, t->data.train_class_counts, err));
+    ST_TRY(check_heads_trained(t, err));
+    ST_TRY(st_heads_bind(&t->losses, &t->data, t->c, err));
+    ST_TRY(head0_classes(t, err));
     int n_tensors;
     const st_tensor_view_t *tensors = st_model_tensors(t->model, &n_tensors);
     return st_optim_create(&cfg->optim, tensors, n_tensors, st_model_param_floats(t->model), &t->optim, err);
@@ -144,7 +174,9 @@ static st_status_t build_everything(trainer_t *t, st_error_t *err) {
     t->K = t->data.n_classes;
     t->class_names = calloc((size_t)t->K, sizeof *t->class_names);
     if (!t->class_names) return st_fail(err, ST_ERR_NOMEM, "class names");
-    for (int k = 0; k < t->K; k++) t->class_names[k] = t->data.ds.class_names[k];
+    const st_target_info_t *key = t->data.strat_target >= 0 ? &t->data.ds.targets[t->data.strat_target] : NULL;
+    for (int k = 0; k < t->K; k++)
+        t->class_names[k] = key ? key->names[k] : t->data.ds.class_names ? t->data.ds.class_names[k] : "all";
     st_status_t rc = build_model(t, err);
     if (rc == ST_OK) rc = build_engine(t, err);
     if (rc == ST_OK) rc = build_schedule(t, err);
@@ -328,7 +360,9 @@ typedef struct {
     double val_loss, val_accuracy, val_macro_f1;
     int evaluated;
     st_pred_diversity_t diversity;
-    int64_t *confusion;   /* [K, K] of the validation pass (owned) */
+    int64_t *confusion;   /* [K, K] of the first head's validation pass, when a class head (a view into r) */
+    st_eval_t r;          /* every head's evaluation (owned) */
+    st_metric_table_t val; /* every head's named validation metrics */
 } epoch_eval_t;
 
 static st_status_t apply_fault(trainer_t *t, int *flags, st_error_t *err) {
@@ -441,6 +475,10 @@ static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
         ST_TRY(st_engine_step(&t->engine, t->epoch, t->step_in_epoch, t->global_step, lr, flags, fault, &s, err));
         t->track.loss_sum += s.loss_sum, t->track.weight += s.weight; /* global batch sums */
         t->track.correct += (double)s.correct, t->track.count += (double)s.count;
+        for (int h = 0; h < t->losses.n_heads; h++) {
+            t->epoch_sums.head[h].sum += s.head[h].sum, t->epoch_sums.head[h].weight += s.head[h].weight;
+            t->epoch_sums.correct[h] += s.head_correct[h], t->epoch_sums.labelled[h] += s.head_labelled[h];
+        }
         ST_TRY(note_step(t, &s, err));
         t->step_in_epoch++, t->global_step++;
         if (!t->startup_recorded) ST_TRY(record_startup(t, err));
@@ -466,16 +504,38 @@ static st_status_t validate(trainer_t *t, epoch_eval_t *ev, st_error_t *err) {
     ev->val_loss = ev->val_accuracy = ev->val_macro_f1 = NAN;
     int64_t e = t->epoch + 1;
     if (t->data.n_part[ST_SPLIT_VAL] == 0 || (e % t->cfg->train.eval_every != 0 && e != t->cfg->train.epochs)) return ST_OK;
-    st_eval_t r;
-    ST_TRY(st_evaluate(&r, t->model, &t->losses.heads[0], &t->data.part[ST_SPLIT_VAL], t->data.row_floats, EVAL_CHUNK, t->c, err));
+    ST_TRY(st_evaluate(&ev->r, t->model, &t->losses, &t->data, ST_SPLIT_VAL, EVAL_CHUNK, t->c, err));
     ev->evaluated = 1;
-    ev->val_loss = r.loss_sum / r.weight;
-    ev->val_accuracy = st_confusion_accuracy(r.confusion, t->K);
-    ev->val_macro_f1 = st_class_scores(NULL, NULL, NULL, NULL, r.confusion, t->K);
+    st_head_report_val(&ev->val, "val", &ev->r, &t->losses, &t->data.ds);
+    ev->val_loss = st_metric_table_get(&ev->val, "val_loss");
+    ev->confusion = ev->r.heads[0].kind == ST_HEAD_CLASS ? ev->r.heads[0].confusion : NULL;
+    if (!ev->confusion) return ST_OK;
+    st_head_metrics_t m;
+    st_head_metrics(&m, &ev->r.heads[0]);
+    ev->val_accuracy = m.accuracy, ev->val_macro_f1 = m.macro_f1;
     int64_t *hist = calloc((size_t)t->K, sizeof *hist);
-    if (hist) st_confusion_pred_hist(hist, r.confusion, t->K), ev->diversity = st_pred_diversity(hist, t->K);
+    if (hist) st_confusion_pred_hist(hist, ev->confusion, t->K), ev->diversity = st_pred_diversity(hist, t->K);
     free(hist);
-    ev->confusion = r.confusion;
+    return ST_OK;
+}
+
+/* Validation per-class CSVs: the first head's as val_per_class.csv (one head) and every class
+ * head's as val_<head>_per_class.csv (several heads). */
+static st_status_t write_val_csvs(const trainer_t *t, const epoch_eval_t *ev, st_error_t *err) {
+    if (t->losses.n_heads == 1)
+        return ev->confusion ? st_write_class_csvs(t->run_dir, ST_VAL_PREFIX, ev->confusion, t->class_names, t->K, err) : ST_OK;
+    for (int h = 0; h < t->losses.n_heads; h++) {
+        const st_loss_config_t *l = &t->losses.heads[h];
+        if (ev->r.heads[h].kind != ST_HEAD_CLASS || l->target_index < 0) continue;
+        const st_target_info_t *ti = &t->data.ds.targets[l->target_index];
+        const char *names[ST_MAX_CLASSES > 4096 ? 4096 : ST_MAX_CLASSES];
+        int K = ti->n_classes;
+        if (K > 4096) continue;
+        for (int k = 0; k < K; k++) names[k] = ti->names[k];
+        char prefix[96];
+        st_format(prefix, sizeof prefix, "val_%s_", st_heads_name(l, &t->data.ds));
+        ST_TRY(st_write_class_csvs(t->run_dir, prefix, ev->r.heads[h].confusion, names, K, err));
+    }
     return ST_OK;
 }
 
@@ -495,6 +555,14 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
     h.epoch = e, h.step = t->global_step, h.lr = st_sched_lr(&t->sched, (long)t->global_step - 1);
     h.train_loss = t->track.loss_sum / t->track.weight, h.train_accuracy = t->track.correct / t->track.count;
     h.val_loss = ev->val_loss, h.val_accuracy = ev->val_accuracy;
+    st_metric_table_t extra = ev->val;
+    st_head_report_train(&extra, &t->epoch_sums, &t->losses, &t->data.ds);
+    if (t->losses.n_heads > 1) h.train_loss = st_metric_table_get(&extra, "train_loss"); /* the combined loss */
+    if (!st_loss_uses_labels(&t->losses.heads[0])) h.train_accuracy = NAN;
+    st_head_report_health(&extra, &t->epoch_sums, &t->losses, &t->data.ds, ev->val_loss, h.train_loss,
+                          0.9 /* HEAD_SHARE */, 0.5 /* GAP */, h.health_warning,
+                          sizeof h.health_warning);
+    h.n_extra = extra.n, h.extra_names = (const char (*)[64])extra.name, h.extra_values = extra.value;
     h.seconds = seconds, h.samples_per_s = t->track.count / seconds;
     long every = t->cfg->monitors.diversity_every;
     if (ev->evaluated && every > 0 && e % every == 0) {
@@ -505,8 +573,7 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
              (unsigned long long)model_hash(t->model));
     ST_TRY(st_history_append(t->run_dir, &h, err));
     long pc = t->cfg->monitors.per_class_every;
-    if (ev->evaluated && pc > 0 && (e % pc == 0 || d->stop || e == t->cfg->train.epochs))
-        ST_TRY(st_write_class_csvs(t->run_dir, ST_VAL_PREFIX, ev->confusion, t->class_names, t->K, err));
+    if (ev->evaluated && pc > 0 && (e % pc == 0 || d->stop || e == t->cfg->train.epochs)) ST_TRY(write_val_csvs(t, ev, err));
     t->epoch = e, t->step_in_epoch = 0; /* the checkpoints below are "after epoch e": */
     memset(&t->track.loss_sum, 0, 4 * sizeof(double)); /* with the next epoch's sums empty */
     if (d->save_best) ST_TRY(save_checkpoint(t, ST_CKPT_BEST, err));
@@ -514,6 +581,7 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
     st_epoch_line_t line = {(int)e, (int)t->cfg->train.epochs, h.train_loss, h.train_accuracy, h.val_loss, h.val_accuracy,
                             h.lr, seconds, h.samples_per_s, d->save_best, d->save_last || d->save_best, h.collapse_warning};
     st_epoch_line_print(stdout, &line);
+    if (h.health_warning[0]) printf("warning: %s\n", h.health_warning);
     if (d->stop) printf("%s\n", d->reason);
     return ST_OK;
 }
@@ -531,7 +599,8 @@ static st_status_t end_epoch(trainer_t *t, double seconds, int *stop, st_error_t
     if (rc == ST_OK) rc = RANK0(t, epoch_files(t, &ev, &d, seconds, err), err);
     t->epoch += t->c->rank != 0, t->step_in_epoch = 0; /* rank 0 moved on in epoch_files */
     memset(&t->track.loss_sum, 0, 4 * sizeof(double));
-    free(ev.confusion);
+    memset(&t->epoch_sums, 0, sizeof t->epoch_sums);
+    st_eval_free(&ev.r);
     *stop = d.stop;
     return rc;
 }
@@ -560,17 +629,43 @@ static st_status_t restore_best(trainer_t *t, char *used, size_t size, st_error_
     return bcast_arenas(t, err);
 }
 
+/* One line per head of the final evaluation (several heads). */
+static void print_heads(const trainer_t *t, const st_eval_t *r, const char *split) {
+    for (int h = 0; h < t->losses.n_heads; h++) {
+        st_head_metrics_t m;
+        st_head_metrics(&m, &r->heads[h]);
+        const char *name = st_heads_name(&t->losses.heads[h], &t->data.ds);
+        if (r->heads[h].kind == ST_HEAD_CLASS)
+            printf("  %s %-12s accuracy %.2f%%  macro F1 %.4f  loss %.4f  (%lld rows)\n", split, name, 100 * m.accuracy,
+                   m.macro_f1, m.loss, (long long)r->heads[h].n);
+        else if (r->heads[h].kind == ST_HEAD_MULTILABEL)
+            printf("  %s %-12s micro F1 %.4f  macro F1 %.4f  exact match %.2f%%  top-%d %.2f%%  loss %.4f\n", split, name,
+                   m.micro_f1, m.label_macro_f1, 100 * m.exact_match, r->heads[h].top_k, 100 * m.topk_rate, m.loss);
+        else
+            printf("  %s %-12s R2 %.4f  MAE %.4g  RMSE %.4g  loss %.4f\n", split, name, m.r2, m.mae, m.rmse, m.loss);
+    }
+}
+
 /* Rank 0: metrics.json, per_class.csv and confusion.csv of the final evaluation, and its line. */
 static st_status_t final_rank0(trainer_t *t, const st_eval_t *r, const char *split, const char *ckpt,
                                const st_train_result_t *res, st_error_t *err) {
-    st_final_metrics_t m = {split, res->final_loss, ckpt[0] ? ckpt : NULL, r->confusion, t->class_names, t->K};
+    st_metric_table_t tab = {0};
+    st_head_report_val(&tab, split, r, &t->losses, &t->data.ds);
+    const int64_t *conf = r->heads[0].kind == ST_HEAD_CLASS ? r->heads[0].confusion : NULL;
+    st_final_metrics_t m = {split, res->final_loss, ckpt[0] ? ckpt : NULL, conf, t->class_names, t->K,
+                            tab.n, (const char (*)[64])tab.name, tab.value};
     ST_TRY(st_write_metrics_json(t->run_dir, &m, err));
-    ST_TRY(st_write_class_csvs(t->run_dir, ST_TEST_PREFIX, r->confusion, t->class_names, t->K, err));
+    if (conf) ST_TRY(st_write_class_csvs(t->run_dir, ST_TEST_PREFIX, conf, t->class_names, t->K, err));
     char model[4400];
     if (ckpt[0]) snprintf(model, sizeof model, "model %s", ckpt);
     else snprintf(model, sizeof model, "the final model: no checkpoint kept");
-    printf("%s accuracy %.2f%%  loss %.4f  macro F1 %.4f  (%lld samples, %s)\n", split, 100 * res->final_accuracy,
-           res->final_loss, res->final_macro_f1, (long long)r->n, model);
+    if (t->losses.n_heads == 1 && conf)
+        printf("%s accuracy %.2f%%  loss %.4f  macro F1 %.4f  (%lld samples, %s)\n", split, 100 * res->final_accuracy,
+               res->final_loss, res->final_macro_f1, (long long)r->n, model);
+    else {
+        printf("%s loss %.4f  (%s)\n", split, res->final_loss, model);
+        print_heads(t, r, split);
+    }
     return ST_OK;
 }
 
@@ -586,11 +681,16 @@ static st_status_t final_eval(trainer_t *t, st_train_result_t *res, st_error_t *
     }
     const char *split = part == ST_SPLIT_TEST ? "test" : "val";
     st_eval_t r;
-    ST_TRY(st_evaluate(&r, t->model, &t->losses.heads[0], &t->data.part[part], t->data.row_floats, EVAL_CHUNK, t->c, err));
+    ST_TRY(st_evaluate(&r, t->model, &t->losses, &t->data, part, EVAL_CHUNK, t->c, err));
     snprintf(res->final_split, sizeof res->final_split, "%s", split);
-    res->final_loss = r.loss_sum / r.weight;
-    res->final_accuracy = st_confusion_accuracy(r.confusion, t->K);
-    res->final_macro_f1 = st_class_scores(NULL, NULL, NULL, NULL, r.confusion, t->K);
+    st_metric_table_t tab = {0};
+    st_head_report_val(&tab, split, &r, &t->losses, &t->data.ds);
+    char key[64];
+    st_format(key, sizeof key, "%s_loss", split);
+    res->final_loss = st_metric_table_get(&tab, key);
+    st_head_metrics_t m0;
+    st_head_metrics(&m0, &r.heads[0]);
+    res->final_accuracy = m0.accuracy, res->final_macro_f1 = m0.macro_f1;
     st_status_t rc = RANK0(t, final_rank0(t, &r, split, used, res, err), err);
     st_eval_free(&r);
     return rc;
