@@ -47,7 +47,7 @@ static const st_key_t top_keys[N_TOP] = {
 static const char *const top_sections[] = {"data", "train", "optimizer", "schedule", "loss", "model",
                                            "early_stopping", "checkpoint", "monitors", NULL};
 
-enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, N_DATA };
+enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, D_STRATIFY, D_GROUPS, D_CATEGORICAL, N_DATA };
 static const st_key_t data_keys[N_DATA] = {
     [D_PATH] = {"path", ST_K_STR, NULL, 0, 0, NULL, "the HDF5 dataset (docs/data-format.md; strata convert makes one)"},
     [D_SHARDS] = {"shards", ST_K_INT, "\"auto\"", 1, 1e15, NULL,
@@ -64,6 +64,15 @@ static const st_key_t data_keys[N_DATA] = {
     [D_NONFINITE] = {"allow_nonfinite", ST_K_BOOL, "false", 0, 0, NULL,
                      "accept NaN/Inf features (else loading fails naming the first such row)",
                      FIELD(data.allow_nonfinite)},
+    [D_STRATIFY] = {"stratify", ST_K_STR, "", 0, 0, NULL,
+                    "class target the split and shards stratify on: default /y, or the file's only class target; "
+                    "\"none\" = no stratification", FIELD(data.stratify)},
+    [D_GROUPS] = {"ignore_groups", ST_K_BOOL, "false", 0, 0, NULL,
+                  "split row by row even when the file has /groups (default: groups stay whole)",
+                  FIELD(data.ignore_groups)},
+    [D_CATEGORICAL] = {"categorical_columns", ST_K_INTS, "", 0, 1e9, NULL,
+                       "feature columns holding integer ids for embedding layers, by index or name: not "
+                       "standardised, checked to be integers in [0, 2^24)"},
 };
 static const char *const data_sections[] = {"split", NULL};
 
@@ -237,6 +246,31 @@ static const char *section_path(const section_t *s, const char *key, char *buf, 
 
 /* The keys of a section read by hand, before the table: checks them and puts a stand-in the
  * table accepts into `work`. */
+/* data.categorical_columns: a list of column indices (integers >= 0) or feature names, kept as
+ * text; sharding/data.c resolves names against the dataset. */
+static st_status_t read_categorical(const cJSON *v, cJSON *work, st_run_config_t *cfg, st_error_t *err) {
+    if (!v) return ST_OK;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > ST_CONFIG_MAX_CATEGORICAL)
+        return st_fail(err, ST_ERR_CONFIG, "data.categorical_columns: expected a list of at most %d column indices or "
+                       "feature names", ST_CONFIG_MAX_CATEGORICAL);
+    const cJSON *e;
+    cfg->data.n_categorical = 0;
+    cJSON_ArrayForEach(e, v) {
+        char *dst = cfg->data.categorical[cfg->data.n_categorical++];
+        if (cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < 1e9 && e->valuedouble == floor(e->valuedouble))
+            st_format(dst, 64, "%d", (int)e->valuedouble);
+        else if (cJSON_IsString(e) && e->valuestring[0] && strlen(e->valuestring) < 64 &&
+                 strspn(e->valuestring, "0123456789") != strlen(e->valuestring))
+            st_format(dst, 64, "%s", e->valuestring);
+        else
+            return st_fail(err, ST_ERR_CONFIG, "data.categorical_columns[%d]: expected a column index (an integer >= 0) "
+                           "or a feature name", cfg->data.n_categorical - 1);
+    }
+    /* read here; the schema sees a stand-in, so the resolved config keeps the user's list */
+    cJSON_ReplaceItemInObjectCaseSensitive(work, "categorical_columns", cJSON_CreateIntArray((const int[]){0}, 1));
+    return ST_OK;
+}
+
 static st_status_t read_by_hand(const section_t *s, const cJSON *obj, cJSON *work, st_run_config_t *cfg,
                                 st_error_t *err) {
     char p[128];
@@ -247,6 +281,7 @@ static st_status_t read_by_hand(const section_t *s, const cJSON *obj, cJSON *wor
                     : s->keys == top_keys && i == T_RESULTS ? cfg->results_dir
                                                             : NULL; /* a long string */
         int shards = s->keys == data_keys && i == D_SHARDS;
+        if (s->keys == data_keys && i == D_CATEGORICAL) ST_TRY(read_categorical(v, work, cfg, err));
         if (dst && cJSON_IsString(v)) {
             size_t n = strlen(v->valuestring);
             if (n == 0)
@@ -896,6 +931,10 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
         .standardize = cfg->data.standardize,
         .scale_pixels = cfg->data.scale_pixels,
         .allow_nonfinite = cfg->data.allow_nonfinite,
+        .stratify = cfg->data.stratify,
+        .ignore_groups = cfg->data.ignore_groups,
+        .categorical = (const char (*)[64])cfg->data.categorical,
+        .n_categorical = cfg->data.n_categorical,
     };
 }
 

@@ -47,6 +47,8 @@ typedef enum { ST_MONITOR_VAL_LOSS, ST_MONITOR_VAL_ACCURACY, ST_MONITOR_VAL_MACR
 /* "val_loss", "val_accuracy", "val_macro_f1". */
 const char *st_monitor_name(st_monitor_t m);
 
+#define ST_CONFIG_MAX_CATEGORICAL 64
+
 typedef struct {
     char name[64];                      /* the run's name (no '/'): names the run folder */
     uint64_t seed;                      /* every random draw is keyed by it (core/philox.h) */
@@ -58,6 +60,10 @@ typedef struct {
         int shards;                     /* virtual shard count S; 0 = "auto" */
         st_split_options_t split;       /* train/val/test fractions and val_fraction */
         int standardize, scale_pixels, allow_nonfinite;
+        char stratify[64];              /* class target the split stratifies on; "" = /y or the only one; "none" */
+        int ignore_groups;              /* 1: split row by row even with /groups */
+        int n_categorical;              /* feature columns holding integer ids (by index or name) */
+        char categorical[ST_CONFIG_MAX_CATEGORICAL][64];
     } data;
 
     struct {

@@ -138,7 +138,7 @@ static st_status_t write_report(eval_t *e, const st_eval_request_t *a, const st_
     if (!names) return st_fail(err, ST_ERR_NOMEM, "names");
     for (int k = 0; k < e->ck.n_classes; k++) names[k] = e->ds.class_names[k];
     int K = e->ck.n_classes;
-    st_final_metrics_t m = {a->split, r->loss_sum / r->weight, a->checkpoint, r->confusion, names, K};
+    st_final_metrics_t m = {a->split, r->loss_sum / r->weight, a->checkpoint, r->confusion, names, K, 0, NULL, NULL};
     st_status_t rc = st_write_metrics_json(e->out_dir, &m, err);
     if (rc == ST_OK) rc = st_write_class_csvs(e->out_dir, "", r->confusion, names, K, err);
     if (rc == ST_OK) {

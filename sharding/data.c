@@ -257,25 +257,43 @@ static st_status_t check_targets(const st_data_t *d, const st_comm_t *c, st_erro
     return st_comm_agree(c, rc, err);
 }
 
+/* data.categorical_columns to feature indices: "3" is column 3, a name is looked up in the
+ * file's feature names. The same on every rank (an error is everywhere). */
+static st_status_t resolve_categorical(st_data_t *d, const st_data_config_t *cfg, st_error_t *err) {
+    d->n_categorical = 0;
+    for (int k = 0; k < cfg->n_categorical && k < 64; k++) {
+        const char *c = cfg->categorical[k];
+        int j = -1;
+        if (strspn(c, "0123456789") == strlen(c)) j = atoi(c);
+        else
+            for (int f = 0; f < d->ds.n_feature_names && j < 0; f++)
+                if (strcmp(d->ds.feature_names[f], c) == 0) j = f;
+        if (j < 0 || j >= d->F)
+            return st_fail(err, ST_ERR_CONFIG, "data.categorical_columns[%d]: %s \"%s\" is not a feature of %s (%d "
+                           "features%s)", k, j < 0 ? "name" : "column", c, d->ds.path, d->F,
+                           d->ds.n_feature_names ? ", see strata inspect" : ", no feature names: give indices"),
+                   st_error_everywhere(err);
+        d->categorical[d->n_categorical++] = j;
+    }
+    return ST_OK;
+}
+
 /* Categorical columns (data.categorical_columns) must hold integer ids in [0, 2^24): exact in
  * float32, usable as embedding rows. The rank with the lowest bad row reports it. */
-static st_status_t check_categorical(const st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c,
+static st_status_t check_categorical(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c,
                                      st_error_t *err) {
     long long first = INT64_MAX, all = 0;
     int col = -1;
     float val = 0;
     int T = st_shape_positions(d->shape), F = d->F;
-    for (int k = 0; k < cfg->n_categorical; k++)
-        if (cfg->categorical[k] < 0 || cfg->categorical[k] >= F)
-            return st_fail(err, ST_ERR_CONFIG, "data.categorical_columns: column %d is outside 0..%d (the features "
-                           "of %s)", cfg->categorical[k], F - 1, d->ds.path), st_error_everywhere(err);
+    ST_TRY(resolve_categorical(d, cfg, err));
     for (int p = 0; p < 3; p++)
         for (int64_t i = 0; i < d->part[p].n; i++)
-            for (int k = 0; k < cfg->n_categorical && d->part[p].ids[i] < first; k++)
+            for (int k = 0; k < d->n_categorical && d->part[p].ids[i] < first; k++)
                 for (int t = 0; t < T; t++) {
-                    float x = d->part[p].X[(size_t)i * (size_t)d->row_floats + (size_t)t * (size_t)F + (size_t)cfg->categorical[k]];
+                    float x = d->part[p].X[(size_t)i * (size_t)d->row_floats + (size_t)t * (size_t)F + (size_t)d->categorical[k]];
                     if (!(x >= 0 && x < 16777216.0f && x == floorf(x))) {
-                        first = d->part[p].ids[i], col = cfg->categorical[k], val = x;
+                        first = d->part[p].ids[i], col = d->categorical[k], val = x;
                         break;
                     }
                 }
@@ -335,7 +353,7 @@ static st_status_t target_stats(st_data_t *d, const st_comm_t *c, st_error_t *er
 }
 
 /* Statistics from every shard's training rows, combined in shard order; applied to all parts. */
-static st_status_t standardize(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err) {
+static st_status_t standardize(st_data_t *d, const st_comm_t *c, st_error_t *err) {
     int T = st_shape_positions(d->shape), F = d->F;
     int64_t len = st_std_partial_len(F);
     double *partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "statistics", err);
@@ -354,8 +372,8 @@ static st_status_t standardize(st_data_t *d, const st_data_config_t *cfg, const 
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
     if (rc == ST_OK) rc = st_standardize_combine(d->mean, d->std, partials, d->S, F, 0, err);
-    for (int k = 0; rc == ST_OK && k < cfg->n_categorical; k++) /* ids stay ids */
-        d->mean[cfg->categorical[k]] = 0, d->std[cfg->categorical[k]] = 1;
+    for (int k = 0; rc == ST_OK && k < d->n_categorical; k++) /* ids stay ids */
+        d->mean[d->categorical[k]] = 0, d->std[d->categorical[k]] = 1;
     for (int p = 0; rc == ST_OK && p < 3; p++) st_standardize_apply(d->part[p].X, d->mean, d->std, d->part[p].n, T, F);
     free(partials);
     return rc;
@@ -388,7 +406,7 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     if (rc == ST_OK) rc = target_stats(d, c, err);
     if (rc == ST_OK && cfg->scale_pixels)
         for (int p = 0; p < 3; p++) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
-    if (rc == ST_OK && cfg->standardize) rc = standardize(d, cfg, c, err);
+    if (rc == ST_OK && cfg->standardize) rc = standardize(d, c, err);
     if (rc != ST_OK) st_data_free(d);
     return rc;
 }

@@ -44,8 +44,9 @@ typedef struct {
     const char *stratify;       /* class target the split and shards stratify on: NULL or "" = /y
                                  * when the file has it, else its only class target; "none" */
     int ignore_groups;          /* 1: split row by row even when the file has /groups */
-    const int *categorical;     /* [n_categorical] feature columns holding integer ids: not
-                                 * standardised; checked to be integers in [0, 2^24) */
+    const char (*categorical)[64]; /* [n_categorical] feature columns holding integer ids, by
+                                 * index ("3") or feature name: not standardised; checked to be
+                                 * integers in [0, 2^24) */
     int n_categorical;
 } st_data_config_t;
 
@@ -85,6 +86,8 @@ typedef struct {
     float *tgt_rows;            /* the parts' T are views into it */
     st_target_stats_t tgt_stats[ST_MAX_TARGETS]; /* regression targets: train-split statistics */
     int64_t n_groups;           /* distinct /groups values (0 without groups or ignore_groups) */
+    int n_categorical;          /* the categorical columns, resolved to feature indices */
+    int categorical[64];
     st_split_report_t split_report; /* the grouped split's warnings (a class missing from a part) */
 } st_data_t;
 
