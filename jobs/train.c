@@ -171,6 +171,12 @@ static st_status_t build_everything(trainer_t *t, st_error_t *err) {
     st_config_data_options(t->cfg, &dc);
     ST_TRY(st_data_load(&t->data, &dc, t->c, err));
     st_startup_mark(t->opt->startup, ST_PHASE_DATA);
+    const st_split_report_t *sr = &t->data.split_report;
+    for (int i = 0; i < sr->n_warnings && i < ST_SPLIT_REPORT_WARNINGS; i++)
+        st_comm_print(t->c, stderr, "strata: warning: %s: %s\n", t->data.ds.path, sr->warning[i]);
+    if (sr->n_warnings > ST_SPLIT_REPORT_WARNINGS)
+        st_comm_print(t->c, stderr, "strata: warning: %s: %d more split warnings\n", t->data.ds.path,
+                      sr->n_warnings - ST_SPLIT_REPORT_WARNINGS);
     t->K = t->data.n_classes;
     t->class_names = calloc((size_t)t->K, sizeof *t->class_names);
     if (!t->class_names) return st_fail(err, ST_ERR_NOMEM, "class names");
