@@ -137,7 +137,7 @@ st_status_t st_csvt_init(st_csvt_t *w, const st_csv_options_t *opt, char **heade
     if (!w->target_of || !w->pos_of) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", opt->path);
     for (int i = 0; i < n_cols; i++) w->target_of[i] = w->pos_of[i] = -1;
     if (opt->n_targets < 0 || opt->n_targets > ST_MAX_TARGETS)
-        return st_fail(err, ST_ERR_CONFIG, "%d targets; at most %d", opt->n_targets, ST_MAX_TARGETS);
+        return st_fail(err, ST_ERR_CONFIG, "%s: %d targets; at most %d", opt->path, opt->n_targets, ST_MAX_TARGETS);
     if (group_col >= 0 && (group_col == label_col || group_col == split_col))
         return st_fail(err, ST_ERR_CONFIG, "%s: the group column \"%s\" is also the %s column", opt->path,
                        header[group_col], group_col == label_col ? "label" : "split");
@@ -146,7 +146,7 @@ st_status_t st_csvt_init(st_csvt_t *w, const st_csv_options_t *opt, char **heade
         ST_TRY(st_csv_target_parse(opt->targets[t], &sp, err));
         for (int u = 0; u < t; u++)
             if (strcmp(out->targets[u].name, sp.name) == 0)
-                return st_fail(err, ST_ERR_CONFIG, "two targets are named %s", sp.name);
+                return st_fail(err, ST_ERR_CONFIG, "%s: two targets are named %s", opt->path, sp.name);
         st_csv_target_t *tg = &out->targets[t];
         out->n_targets = t + 1;
         st_format(tg->name, sizeof tg->name, "%s", sp.name);
