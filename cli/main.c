@@ -39,7 +39,7 @@ static const st_command_t commands[] = {
      "a CSV file with a header row to a dataset; --target (up to 8) makes\n"
      "--label optional; COLUMNS: a name, a+b+c or first..last (docs/data.md)",
      st_cmd_convert_csv},
-    {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, NaN/Inf, training phase, problems (docs/data.md)",
+    {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, targets, groups, NaN/Inf, training phase, problems\n(docs/data.md)",
      st_cmd_inspect},
     {"help", "[config|layers|losses|optimizer|schedule|reference [--markdown]]",
      "this text; with a topic, its JSON keys with types, bounds and defaults\n"
