@@ -1,6 +1,7 @@
 /* convert_csv.c — reads a CSV file with a header row (RFC 4180 basics) into features, class ids
- * and names, and writes it as a strata dataset. The rules are in convert_csv.h and docs/data.md.
- * The whole file is read into memory; records are decoded one at a time into a scratch buffer. */
+ * and names (and, through csv_targets.c, targets and groups), and writes it as a strata dataset.
+ * The rules are in convert_csv.h and docs/data.md. The whole file is read into memory; records
+ * are decoded one at a time into a scratch buffer. */
 #include "fileio.h"
 #include "convert_csv.h"
 
