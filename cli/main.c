@@ -34,9 +34,12 @@ static const st_command_t commands[] = {
     {"convert idx", "IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
                     "[--stall-timeout S]",
      "MNIST-style IDX files (gzip'ed or not) to a dataset", st_cmd_convert_idx},
-    {"convert csv", "FILE --label COLUMN [--drop-bad-rows] [--split-column COLUMN] -o OUT.h5 [--stall-timeout S]",
-     "a CSV file with a header row to a dataset", st_cmd_convert_csv},
-    {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, NaN/Inf, training phase, problems (docs/data.md)",
+    {"convert csv", "FILE --label COLUMN [--drop-bad-rows] [--split-column COLUMN] -o OUT.h5 [--stall-timeout S]\n"
+                    "[--target NAME:COLUMNS:class|multilabel|regression ...] [--group COLUMN] [--allow-missing]",
+     "a CSV file with a header row to a dataset; --target (up to 8) makes\n"
+     "--label optional; COLUMNS: a name, a+b+c or first..last (docs/data.md)",
+     st_cmd_convert_csv},
+    {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, targets, groups, NaN/Inf, training phase, problems\n(docs/data.md)",
      st_cmd_inspect},
     {"help", "[config|layers|losses|optimizer|schedule|reference [--markdown]]",
      "this text; with a topic, its JSON keys with types, bounds and defaults\n"

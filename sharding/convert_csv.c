@@ -1,6 +1,7 @@
 /* convert_csv.c — reads a CSV file with a header row (RFC 4180 basics) into features, class ids
- * and names, and writes it as a strata dataset. The rules are in convert_csv.h and docs/data.md.
- * The whole file is read into memory; records are decoded one at a time into a scratch buffer. */
+ * and names (and, through csv_targets.c, targets and groups), and writes it as a strata dataset.
+ * The rules are in convert_csv.h and docs/data.md. The whole file is read into memory; records
+ * are decoded one at a time into a scratch buffer. */
 #include "fileio.h"
 #include "convert_csv.h"
 
@@ -14,6 +15,7 @@
 #include <strings.h>
 
 #include "convert_paths.h"
+#include "csv_targets.h"
 #include "dataset.h"
 #include "schema.h"
 #include "watchdog.h"
@@ -133,19 +135,8 @@ static char *trim(char *s) {
     return s;
 }
 
-static int is_id(const char *s, long *v) {
-    if (!*s) return 0;
-    for (const char *p = s; *p; p++)
-        if (!isdigit((unsigned char)*p)) return 0;
-    errno = 0;
-    long x = strtol(s, NULL, 10);
-    if (errno == ERANGE) x = -1;
-    *v = x;
-    return 1;
-}
-
 /* Parses one numeric cell; returns NULL or a reason (written into why). */
-static const char *parse_number(const char *s, float *out, char *why, size_t size) {
+const char *st_csv_parse_number(const char *s, float *out, char *why, size_t size) {
     if (!*s) return st_format(why, size, "missing value"), why;
     char *end;
     errno = 0;
@@ -169,7 +160,7 @@ static const char *parse_split(const char *s, uint8_t *out, char *why, size_t si
 
 /* Why a name (header or label) cannot be used, or NULL: names end up in HDF5 attributes, in
  * reports and in `inspect --json`, which must stay valid UTF-8 and one line. */
-static const char *bad_name(const char *s) {
+const char *st_csv_bad_name(const char *s) {
     if (strpbrk(s, "\n\r")) return "contains a line break";
     if (!st_utf8_valid(s)) return "is not valid UTF-8";
     return NULL;
@@ -181,11 +172,11 @@ static int cmp_name_index(const void *a, const void *b, void *names) {
     return c ? c : (ia > ib) - (ia < ib);
 }
 
-/* Header names must be usable (bad_name) and unique: a duplicate would make two features (or a
+/* Header names must be usable (st_csv_bad_name) and unique: a duplicate would make two features (or a
  * label and a feature) indistinguishable. Sorted, so 100,000 columns cost no more than a sort. */
 static st_status_t check_header(char **header, int n, const char *path, long line, st_error_t *err) {
     for (int i = 0; i < n; i++) {
-        const char *why = bad_name(header[i]);
+        const char *why = st_csv_bad_name(header[i]);
         if (why) return st_fail(err, ST_ERR_DATA, "%s: line %ld, column %d: the column name %s", path, line, i + 1, why);
     }
     int *order = malloc((size_t)n * sizeof *order);
@@ -208,16 +199,23 @@ void st_csv_free(st_csv_data_t *d) {
     free(d->X);
     free(d->y);
     free(d->split);
+    free(d->groups);
     if (d->class_names)
         for (int i = 0; i < d->n_classes; i++) free(d->class_names[i]);
     if (d->feature_names)
         for (int i = 0; i < d->d; i++) free(d->feature_names[i]);
+    for (int t = 0; t < d->n_targets; t++) {
+        st_csv_target_t *tg = &d->targets[t];
+        int n_names = tg->kind == ST_TARGET_CLASS ? tg->n_classes : tg->width;
+        if (tg->names)
+            for (int i = 0; i < n_names; i++) free(tg->names[i]);
+        free(tg->names);
+        free(tg->values);
+    }
     free(d->class_names);
     free(d->feature_names);
     memset(d, 0, sizeof *d);
 }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Lists the header's columns for an error message. */
 static void list_columns(char **names, int n, char *out, size_t size) {
@@ -233,228 +231,236 @@ static void list_columns(char **names, int n, char *out, size_t size) {
     }
 }
 
-st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_error_t *err) {
-    memset(out, 0, sizeof *out);
-    const char *path = opt->path;
-    size_t size = 0;
-    char *text = st_read_file(path, &size, err);
-    if (!text) return err ? err->code : ST_ERR_IO;
-    st_status_t rc = ST_OK;
-    csv_t c = {.path = path, .p = text, .end = text + size, .line = 1};
-    if (size >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb && (unsigned char)text[2] == 0xbf)
-        c.p += 3;
-    char **header = NULL, **labels = NULL;
-    long *label_lines = NULL;
-    int n_cols = 0, label_col = -1, split_col = -1;
-    int64_t cap_rows = 0, n_rows_seen = 0;
+/* The state of one st_csv_read. */
+typedef struct {
+    const st_csv_options_t *opt;
+    const char *path;
+    csv_t c;
+    char **header;
+    int n_cols, label_col, split_col, group_col;
+    char *is_feature;        /* [n_cols] */
+    char **labels;           /* [cap_rows] kept labels (with a label column) */
+    long *lines;             /* [cap_rows] their lines */
+    int64_t cap_rows;
+    float *row;              /* [d] the current record's features */
+    st_csvt_t w;             /* target and group columns */
+} reader_t;
 
-    long line;
-    int r = next_record(&c, &line, err);
-    if (r < 0) goto fail_rc;
-    if (r == 0) {
-        if (c.line > 1)
-            rc = st_fail(err, ST_ERR_DATA, "%s: no header row: the file holds only %ld blank line%s (expected a header "
-                         "row naming the columns)", path, c.line - 1, c.line == 2 ? "" : "s");
-        else
-            rc = st_fail(err, ST_ERR_DATA, "%s: empty file (expected a header row naming the columns)", path);
-        goto done;
-    }
-    long header_line = line;
-    n_cols = c.n_fields;
-    header = calloc((size_t)n_cols, sizeof *header);
-    if (!header) goto nomem;
-    for (int i = 0; i < n_cols; i++) {
-        char *h = trim((char *)field(&c, i));
-        char tmp[32];
-        if (!*h) {
-            snprintf(tmp, sizeof tmp, "column_%d", i + 1);
-            h = tmp;
-        }
-        if (!(header[i] = strdup(h))) goto nomem;
-        if (strcmp(header[i], opt->label) == 0 && label_col < 0) label_col = i;
-        if (opt->split_column && strcmp(header[i], opt->split_column) == 0 && split_col < 0) split_col = i;
-    }
-    if ((rc = check_header(header, n_cols, path, header_line, err)) != ST_OK) goto done;
-    char cols[600];
-    if (label_col < 0 || (opt->split_column && split_col < 0)) {
-        const char *want = label_col < 0 ? opt->label : opt->split_column;
-        list_columns(header, n_cols, cols, sizeof cols);
-        const char *near = st_closest_word(want, (const char *const *)header, n_cols);
-        char hint[128] = "";
-        if (near) st_format(hint, sizeof hint, " (did you mean \"%s\"?)", near);
-        rc = st_fail(err, ST_ERR_DATA, "%s: no %s column \"%s\" in the header%s; the columns are: %s", path,
-                     label_col < 0 ? "label" : "split", want, hint, cols);
-        goto done;
-    }
-    if (label_col == split_col) {
-        rc = st_fail(err, ST_ERR_CONFIG, "%s: the label column and the split column are both \"%s\"", path, opt->label);
-        goto done;
-    }
-    int d = n_cols - 1 - (split_col >= 0);
-    if (d < 1) {
-        rc = st_fail(err, ST_ERR_DATA, "%s: no feature columns besides the label column \"%s\"", path, opt->label);
-        goto done;
-    }
+/* The index of the column named `want` (NULL: none wanted, -1), or an error listing the columns. */
+static st_status_t find_column(const reader_t *r, const char *want, const char *what, int *col, st_error_t *err) {
+    *col = -1;
+    if (!want) return ST_OK;
+    for (int i = 0; i < r->n_cols && *col < 0; i++)
+        if (strcmp(r->header[i], want) == 0) *col = i;
+    if (*col >= 0) return ST_OK;
+    char cols[600], hint[128] = "";
+    list_columns(r->header, r->n_cols, cols, sizeof cols);
+    const char *near = st_closest_word(want, (const char *const *)r->header, r->n_cols);
+    if (near) st_format(hint, sizeof hint, " (did you mean \"%s\"?)", near);
+    return st_fail(err, ST_ERR_DATA, "%s: no %s column \"%s\" in the header%s; the columns are: %s", r->path, what, want,
+                   hint, cols);
+}
+
+/* Which columns are features (not the label, split, group or a target column); out->d and names. */
+static st_status_t pick_features(reader_t *r, st_csv_data_t *out, st_error_t *err) {
+    if (!(r->is_feature = calloc((size_t)r->n_cols, 1))) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
+    int d = 0;
+    for (int i = 0; i < r->n_cols; i++)
+        d += r->is_feature[i] = i != r->label_col && i != r->split_col && !st_csvt_owns(&r->w, i);
+    if (d < 1 && out->n_targets == 0 && r->group_col < 0)
+        return st_fail(err, ST_ERR_DATA, "%s: no feature columns besides the label column \"%s\"", r->path, r->opt->label);
+    if (d < 1)
+        return st_fail(err, ST_ERR_DATA, "%s: no feature columns besides the label, split, group and target columns",
+                       r->path);
     out->d = d;
     out->feature_names = calloc((size_t)d, sizeof *out->feature_names);
-    if (!out->feature_names) goto nomem;
-    for (int i = 0, j = 0; i < n_cols; i++)
-        if (i != label_col && i != split_col && !(out->feature_names[j++] = strdup(header[i]))) goto nomem;
+    if (!out->feature_names || !(r->row = malloc((size_t)d * sizeof *r->row)))
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
+    for (int i = 0, j = 0; i < r->n_cols; i++)
+        if (r->is_feature[i] && !(out->feature_names[j++] = strdup(r->header[i])))
+            return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
+    return ST_OK;
+}
 
-    float *row = malloc((size_t)d * sizeof *row);
-    if (!row) goto nomem;
-    while ((r = next_record(&c, &line, err)) > 0) {
+/* Reads the header record and sorts its columns into label, split, group, targets, features. */
+static st_status_t read_header(reader_t *r, st_csv_data_t *out, st_error_t *err) {
+    const char *path = r->path;
+    long line;
+    int got = next_record(&r->c, &line, err);
+    if (got < 0) return err && err->code != ST_OK ? err->code : ST_ERR_DATA;
+    if (got == 0 && r->c.line > 1)
+        return st_fail(err, ST_ERR_DATA, "%s: no header row: the file holds only %ld blank line%s (expected a header "
+                       "row naming the columns)", path, r->c.line - 1, r->c.line == 2 ? "" : "s");
+    if (got == 0) return st_fail(err, ST_ERR_DATA, "%s: empty file (expected a header row naming the columns)", path);
+    r->n_cols = r->c.n_fields;
+    if (!(r->header = calloc((size_t)r->n_cols, sizeof *r->header)))
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < r->n_cols; i++) {
+        char *h = trim((char *)field(&r->c, i)), tmp[32];
+        if (!*h) snprintf(tmp, sizeof tmp, "column_%d", i + 1), h = tmp;
+        if (!(r->header[i] = strdup(h))) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+    }
+    ST_TRY(check_header(r->header, r->n_cols, path, line, err));
+    ST_TRY(find_column(r, r->opt->label, "label", &r->label_col, err));
+    ST_TRY(find_column(r, r->opt->split_column, "split", &r->split_col, err));
+    ST_TRY(find_column(r, r->opt->group_column, "group", &r->group_col, err));
+    if (r->label_col >= 0 && r->label_col == r->split_col)
+        return st_fail(err, ST_ERR_CONFIG, "%s: the label column and the split column are both \"%s\"", path,
+                       r->opt->label);
+    ST_TRY(st_csvt_init(&r->w, r->opt, r->header, r->n_cols, r->label_col, r->split_col, r->group_col, out, err));
+    return pick_features(r, out, err);
+}
+
+static const char *label_cell(const char *s, char *why, size_t size) {
+    if (!*s) return st_format(why, size, "missing label"), why;
+    if (strlen(s) >= ST_NAME_MAX)
+        return st_format(why, size, "label \"%.20s...\" is longer than %d bytes", s, ST_NAME_MAX - 1), why;
+    if (st_csv_bad_name(s)) return st_format(why, size, "the label %s", st_csv_bad_name(s)), why;
+    return NULL;
+}
+
+/* Parses the current record's cells; NULL, or why it is bad with *bad_col its column. */
+static const char *parse_cells(reader_t *r, const st_csv_data_t *out, uint8_t *sp, int *bad_col, char *why,
+                               size_t size) {
+    const char *bad = NULL;
+    for (int i = 0, j = 0; i < r->n_cols && !bad; i++) {
+        const char *s = trim((char *)field(&r->c, i));
+        if (i == r->label_col) bad = label_cell(s, why, size);
+        if (!bad && st_csvt_owns(&r->w, i)) bad = st_csvt_cell(&r->w, out, i, s, why, size);
+        if (!bad && i == r->split_col) bad = parse_split(s, sp, why, size);
+        if (!bad && r->is_feature[i]) bad = st_csv_parse_number(s, &r->row[j++], why, size);
+        if (bad) *bad_col = i;
+    }
+    return bad;
+}
+
+/* Appends the parsed record as row out->n. */
+static st_status_t keep_row(reader_t *r, st_csv_data_t *out, uint8_t sp, long line, st_error_t *err) {
+    int d = out->d;
+    if (out->n == r->cap_rows) {
+        int64_t cap = r->cap_rows ? 2 * r->cap_rows : 1024;
+        float *X = realloc(out->X, (size_t)(cap * d) * sizeof *X);
+        if (X) out->X = X;
+        char **L = r->label_col >= 0 ? realloc(r->labels, (size_t)cap * sizeof *L) : NULL;
+        if (L) r->labels = L;
+        long *LL = realloc(r->lines, (size_t)cap * sizeof *LL);
+        if (LL) r->lines = LL;
+        uint8_t *S = r->split_col >= 0 ? realloc(out->split, (size_t)cap) : NULL;
+        if (S) out->split = S;
+        if (!X || (r->label_col >= 0 && !L) || !LL || (r->split_col >= 0 && !S))
+            return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
+        r->cap_rows = cap;
+    }
+    memcpy(out->X + out->n * d, r->row, (size_t)d * sizeof *r->row);
+    if (r->split_col >= 0) out->split[out->n] = sp;
+    r->lines[out->n] = line;
+    if (r->label_col >= 0 && !(r->labels[out->n] = strdup(trim((char *)field(&r->c, r->label_col)))))
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
+    if (!st_csvt_keep(&r->w, out, line)) {
+        if (r->label_col >= 0) free(r->labels[out->n]);
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    out->n++;
+    return ST_OK;
+}
+
+static st_status_t read_rows(reader_t *r, st_csv_data_t *out, st_error_t *err) {
+    const char *path = r->path;
+    int64_t n_rows_seen = 0;
+    long line;
+    int got;
+    while ((got = next_record(&r->c, &line, err)) > 0) {
         if (++n_rows_seen % 65536 == 0) st_watchdog_beat("converting CSV rows", -1);
-        if (c.n_fields != n_cols) {
-            rc = st_fail(err, ST_ERR_DATA, "%s: line %ld has %d field%s but the header has %d", path, line, c.n_fields,
-                         c.n_fields == 1 ? "" : "s", n_cols);
-            free(row);
-            goto done;
-        }
-        char why[160];
-        const char *bad = NULL;
+        if (r->c.n_fields != r->n_cols)
+            return st_fail(err, ST_ERR_DATA, "%s: line %ld has %d field%s but the header has %d", path, line,
+                           r->c.n_fields, r->c.n_fields == 1 ? "" : "s", r->n_cols);
+        char why[160], msg[256];
         int bad_col = -1;
         uint8_t sp = 0;
-        for (int i = 0, j = 0; i < n_cols && !bad; i++) {
-            char *s = trim((char *)field(&c, i));
-            if (i == label_col) {
-                if (!*s) bad = (st_format(why, sizeof why, "missing label"), why);
-                else if (strlen(s) >= ST_NAME_MAX)
-                    bad = (st_format(why, sizeof why, "label \"%.20s...\" is longer than %d bytes", s, ST_NAME_MAX - 1), why);
-                else if (bad_name(s))
-                    bad = (st_format(why, sizeof why, "the label %s", bad_name(s)), why);
-            } else if (i == split_col) {
-                bad = parse_split(s, &sp, why, sizeof why);
-            } else {
-                bad = parse_number(s, &row[j++], why, sizeof why);
-            }
-            if (bad) bad_col = i;
-        }
-        if (bad) {
-            char msg[256];
-            st_format(msg, sizeof msg, "line %ld, column \"%s\": %s", line, header[bad_col], bad);
-            if (!opt->drop_bad_rows) {
-                rc = st_fail(err, ST_ERR_DATA, "%s: %s (--drop-bad-rows drops such rows)", path, msg);
-                free(row);
-                goto done;
-            }
-            if (out->n_dropped++ == 0) st_format(out->first_dropped, sizeof out->first_dropped, "%s", msg);
+        const char *bad = parse_cells(r, out, &sp, &bad_col, why, sizeof why);
+        if (!bad) {
+            ST_TRY(keep_row(r, out, sp, line, err));
             continue;
         }
-        if (out->n == cap_rows) {
-            int64_t cap = cap_rows ? 2 * cap_rows : 1024;
-            float *X = realloc(out->X, (size_t)(cap * d) * sizeof *X);
-            if (X) out->X = X;
-            char **L = realloc(labels, (size_t)cap * sizeof *L);
-            if (L) labels = L;
-            long *LL = realloc(label_lines, (size_t)cap * sizeof *LL);
-            if (LL) label_lines = LL;
-            uint8_t *S = split_col >= 0 ? realloc(out->split, (size_t)cap) : NULL;
-            if (S) out->split = S;
-            if (!X || !L || !LL || (split_col >= 0 && !S)) {
-                free(row);
-                goto nomem;
-            }
-            cap_rows = cap;
-        }
-        memcpy(out->X + out->n * d, row, (size_t)d * sizeof *row);
-        if (split_col >= 0) out->split[out->n] = sp;
-        label_lines[out->n] = line;
-        if (!(labels[out->n] = strdup(trim((char *)field(&c, label_col))))) {
-            free(row);
-            goto nomem;
-        }
-        out->n++;
+        st_format(msg, sizeof msg, "line %ld, column \"%s\": %s", line, r->header[bad_col], bad);
+        if (!r->opt->drop_bad_rows) return st_fail(err, ST_ERR_DATA, "%s: %s (--drop-bad-rows drops such rows)", path, msg);
+        if (out->n_dropped++ == 0) st_format(out->first_dropped, sizeof out->first_dropped, "%s", msg);
     }
-    free(row);
-    if (r < 0) goto fail_rc;
-    if (n_rows_seen == 0) {
-        rc = st_fail(err, ST_ERR_DATA, "%s: no rows after the header", path);
-        goto done;
-    }
-    if (out->n == 0) {
-        rc = st_fail(err, ST_ERR_DATA, "%s: all %lld rows were dropped (first: %s)", path, (long long)out->n_dropped,
-                     out->first_dropped);
-        goto done;
-    }
+    if (got < 0) return err && err->code != ST_OK ? err->code : ST_ERR_DATA;
+    if (n_rows_seen == 0) return st_fail(err, ST_ERR_DATA, "%s: no rows after the header", path);
+    if (out->n == 0)
+        return st_fail(err, ST_ERR_DATA, "%s: all %lld rows were dropped (first: %s)", path, (long long)out->n_dropped,
+                       out->first_dropped);
+    return ST_OK;
+}
 
-    /* Labels to ids. */
-    out->y = malloc((size_t)out->n * sizeof *out->y);
-    if (!out->y) goto nomem;
-    int all_ids = 1;
-    long max_id = -1;
-    for (int64_t i = 0; i < out->n && all_ids; i++) {
-        long v;
-        if (!is_id(labels[i], &v)) all_ids = 0;
-        else if (v < 0 || v >= ST_MAX_CLASSES) {
-            rc = st_fail(err, ST_ERR_DATA,
-                         "%s: line %ld: label %s is too large for a class id (integer labels are ids 0..%d)", path,
-                         label_lines[i], labels[i], ST_MAX_CLASSES - 1);
-            goto done;
-        } else if (v > max_id) max_id = v;
-    }
-    if (all_ids) {
-        out->labels_are_ids = 1;
-        out->n_classes = (int)max_id + 1;
-        out->class_names = calloc((size_t)out->n_classes, sizeof *out->class_names);
-        if (!out->class_names) goto nomem;
-        for (int k = 0; k < out->n_classes; k++) {
-            char nm[16];
-            snprintf(nm, sizeof nm, "%d", k);
-            if (!(out->class_names[k] = strdup(nm))) goto nomem;
-        }
-        for (int64_t i = 0; i < out->n; i++) out->y[i] = (int32_t)strtol(labels[i], NULL, 10);
-    } else {
-        char **sorted = malloc((size_t)out->n * sizeof *sorted);
-        if (!sorted) goto nomem;
-        memcpy(sorted, labels, (size_t)out->n * sizeof *sorted);
-        qsort(sorted, (size_t)out->n, sizeof *sorted, cmp_str);
-        int64_t k = 0;
-        for (int64_t i = 0; i < out->n; i++)
-            if (i == 0 || strcmp(sorted[i], sorted[k - 1]) != 0) sorted[k++] = sorted[i];
-        if (k > ST_MAX_CLASSES) {
-            free(sorted);
-            rc = st_fail(err, ST_ERR_DATA, "%s: column \"%s\" has %lld distinct labels; at most %d classes", path,
-                         opt->label, (long long)k, ST_MAX_CLASSES);
-            goto done;
-        }
-        out->n_classes = (int)k;
-        out->class_names = calloc((size_t)k, sizeof *out->class_names);
-        if (!out->class_names) {
-            free(sorted);
-            goto nomem;
-        }
-        for (int64_t i = 0; i < k; i++)
-            if (!(out->class_names[i] = strdup(sorted[i]))) {
-                free(sorted);
-                goto nomem;
-            }
-        for (int64_t i = 0; i < out->n; i++) {
-            char **hit = bsearch(&labels[i], sorted, (size_t)k, sizeof *sorted, cmp_str);
-            out->y[i] = (int32_t)(hit - sorted);
-        }
-        free(sorted);
-    }
-    goto done;
-
-nomem:
-    rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
-    goto done;
-fail_rc:
-    rc = err ? err->code : ST_ERR_DATA;
-    if (rc == ST_OK) rc = ST_ERR_DATA;
-done:
-    if (labels)
-        for (int64_t i = 0; i < out->n; i++) free(labels[i]);
-    free(labels);
-    free(label_lines);
-    if (header)
-        for (int i = 0; i < n_cols; i++) free(header[i]);
-    free(header);
-    free(c.buf);
-    free(c.off);
+st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_error_t *err) {
+    memset(out, 0, sizeof *out);
+    if (!opt->label && opt->n_targets <= 0)
+        return st_fail(err, ST_ERR_CONFIG, "%s: no label column and no target (--label COLUMN or --target "
+                       "NAME:COLUMNS:KIND)", opt->path);
+    size_t size = 0;
+    char *text = st_read_file(opt->path, &size, err);
+    if (!text) return err ? err->code : ST_ERR_IO;
+    reader_t r = {.opt = opt, .path = opt->path, .label_col = -1, .split_col = -1, .group_col = -1};
+    r.c = (csv_t){.path = opt->path, .p = text, .end = text + size, .line = 1};
+    if (size >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb && (unsigned char)text[2] == 0xbf)
+        r.c.p += 3;
+    st_status_t rc = read_header(&r, out, err);
+    if (rc == ST_OK) rc = read_rows(&r, out, err);
+    if (rc == ST_OK && r.label_col >= 0 && !(out->y = malloc((size_t)out->n * sizeof *out->y)))
+        rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory", opt->path);
+    if (rc == ST_OK && r.label_col >= 0)
+        rc = st_csv_class_ids(r.labels, r.lines, out->n, opt->path, opt->label, out->y, &out->n_classes,
+                              &out->class_names, &out->labels_are_ids, err);
+    if (rc == ST_OK) rc = st_csvt_finish(&r.w, out, opt->path, r.header, err);
+    if (r.labels)
+        for (int64_t i = 0; i < out->n; i++) free(r.labels[i]);
+    free(r.labels);
+    free(r.lines);
+    st_csvt_free(&r.w, out->n);
+    if (r.header)
+        for (int i = 0; i < r.n_cols; i++) free(r.header[i]);
+    free(r.header);
+    free(r.is_feature);
+    free(r.row);
+    free(r.c.buf);
+    free(r.c.off);
     free(text);
     return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static void describe_source(const st_csv_options_t *opt, const st_csv_data_t *data, char *buf, size_t size) {
+    size_t len = (size_t)snprintf(buf, size, "csv: %s", opt->path);
+    if (opt->label && len < size) len += (size_t)snprintf(buf + len, size - len, ", label column \"%s\"", opt->label);
+    for (int t = 0; t < data->n_targets && len < size; t++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", t ? ", " : ", targets ", opt->targets[t]);
+    if (opt->group_column && len < size)
+        len += (size_t)snprintf(buf + len, size - len, ", group column \"%s\"", opt->group_column);
+    if (data->n_dropped && len < size) snprintf(buf + len, size - len, " (bad rows dropped)");
+}
+
+static void summarize(const st_csv_data_t *data, st_csv_summary_t *sum) {
+    sum->n = data->n;
+    sum->n_dropped = data->n_dropped;
+    sum->d = data->d;
+    sum->n_classes = data->n_classes;
+    sum->labels_are_ids = data->labels_are_ids;
+    st_format(sum->first_dropped, sizeof sum->first_dropped, "%s", data->first_dropped);
+    sum->n_targets = data->n_targets;
+    for (int t = 0; t < data->n_targets; t++) {
+        const st_csv_target_t *tg = &data->targets[t];
+        memcpy(sum->targets[t].name, tg->name, sizeof tg->name);
+        sum->targets[t].kind = tg->kind;
+        sum->targets[t].width = tg->width;
+        sum->targets[t].n_classes = tg->n_classes;
+        sum->targets[t].labels_are_ids = tg->labels_are_ids;
+        sum->targets[t].n_missing = tg->n_missing;
+    }
+    sum->has_groups = data->groups != NULL;
+    sum->n_groups = data->n_groups;
 }
 
 st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st_csv_summary_t *sum, st_error_t *err) {
@@ -464,9 +470,15 @@ st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st
     st_csv_data_t data;
     st_status_t rc = st_csv_read(opt, &data, err);
     if (rc == ST_OK) {
-        char source[1024];
-        st_format(source, sizeof source, "csv: %s, label column \"%s\"%s", opt->path, opt->label,
-                  data.n_dropped ? " (bad rows dropped)" : "");
+        char source[2048];
+        describe_source(opt, &data, source, sizeof source);
+        st_target_spec_t ts[ST_MAX_TARGETS];
+        for (int t = 0; t < data.n_targets; t++) {
+            const st_csv_target_t *tg = &data.targets[t];
+            ts[t] = (st_target_spec_t){.name = tg->name, .kind = tg->kind, .width = tg->width,
+                                       .n_classes = tg->n_classes, .names = (const char *const *)tg->names,
+                                       .allow_missing = tg->allow_missing, .values = tg->values};
+        }
         st_dataset_spec_t spec = {
             .n = data.n,
             .shape = st_shape1(data.d),
@@ -478,17 +490,13 @@ st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st
             .n_feature_names = data.d,
             .feature_names = (const char *const *)data.feature_names,
             .source = source,
+            .n_targets = data.n_targets,
+            .targets = ts,
+            .groups = data.groups,
         };
         rc = st_dataset_write(out_path, &spec, err);
     }
-    if (rc == ST_OK && sum) {
-        sum->n = data.n;
-        sum->n_dropped = data.n_dropped;
-        sum->d = data.d;
-        sum->n_classes = data.n_classes;
-        sum->labels_are_ids = data.labels_are_ids;
-        st_format(sum->first_dropped, sizeof sum->first_dropped, "%s", data.first_dropped);
-    }
+    if (rc == ST_OK && sum) summarize(&data, sum);
     st_csv_free(&data);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* inspect.c — dataset statistics (class counts and shares, splits, imbalance, NaN/Inf), the
  * training phase with a suggested rank and node count, and the problems that would make training
- * fail; as text or JSON (cJSON). /X is scanned in blocks of about 4 MiB of rows. */
+ * fail; as text or JSON (cJSON). /X is scanned in blocks of about 4 MiB of rows. The figures of
+ * targets and groups (format 2) are in inspect_targets.c; a file without /y has no class table. */
 #include "inspect.h"
 
 #include <math.h>
@@ -9,6 +10,10 @@
 #include <string.h>
 
 #include <cJSON.h>
+
+#include "dataset_internal.h"
+#include "h5guard.h"
+#include "h5util.h"
 
 #define SCAN_BLOCK_BYTES (4u << 20)
 
@@ -104,37 +109,54 @@ static st_status_t scan_features(st_inspect_t *r, st_error_t *err) {
     return ST_OK;
 }
 
-static st_status_t count_labels(st_inspect_t *r, st_error_t *err) {
+/* /split [N] as int32 (NULL without /split), unchecked so bad values can be reported. */
+static st_status_t read_split(const st_dataset_t *ds, int32_t **split, st_error_t *err) {
+    *split = NULL;
+    if (!ds->has_split) return ST_OK;
+    if (!(*split = malloc((size_t)ds->n * sizeof **split)))
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading /split", ds->path);
+    st_h5_quiet();
+    st_h5_guard_enter(ds->path);
+    hid_t f = -1;
+    st_status_t rc = st_ds_open_file(ds->path, H5P_DEFAULT, &f, err);
+    if (rc == ST_OK) rc = st_ds_read_1d(f, ds->path, "/split", H5T_NATIVE_INT32, *split, err);
+    if (f >= 0) H5Fclose(f);
+    st_h5_guard_leave();
+    return rc;
+}
+
+/* Split part counts (every row), and class counts from /y when the file has one. */
+static st_status_t count_labels(st_inspect_t *r, const int32_t *split, st_error_t *err) {
     const st_dataset_t *ds = &r->ds;
     int k = ds->n_classes;
-    int64_t *y = malloc((size_t)ds->n * sizeof *y);
-    int32_t *split = ds->has_split ? malloc((size_t)ds->n * sizeof *split) : NULL;
-    r->class_counts = calloc((size_t)k, sizeof *r->class_counts);
-    r->class_split_counts = ds->has_split ? calloc((size_t)k * 3, sizeof *r->class_split_counts) : NULL;
-    if (!y || (ds->has_split && (!split || !r->class_split_counts)) || !r->class_counts) {
-        free(y);
-        free(split);
-        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory counting labels", ds->path);
-    }
-    st_status_t rc = st_dataset_read_labels_raw(ds, y, split, err);
     r->first_bad_label_row = r->first_bad_split_row = -1;
-    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
+    for (int64_t i = 0; i < ds->n; i++) {
         int s = split ? split[i] : ST_SPLIT_TRAIN;
         if (s < 0 || s > 2) {
             if (r->n_bad_split++ == 0) r->first_bad_split_row = i, r->first_bad_split = s;
-            s = -1;
         } else {
             r->split_counts[s]++;
         }
+    }
+    if (!ds->has_y) return ST_OK;
+    int64_t *y = malloc((size_t)ds->n * sizeof *y);
+    r->class_counts = calloc((size_t)k, sizeof *r->class_counts);
+    r->class_split_counts = ds->has_split ? calloc((size_t)k * 3, sizeof *r->class_split_counts) : NULL;
+    if (!y || (ds->has_split && !r->class_split_counts) || !r->class_counts) {
+        free(y);
+        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory counting labels", ds->path);
+    }
+    st_status_t rc = st_dataset_read_labels_raw(ds, y, NULL, err);
+    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
+        int s = split ? split[i] : ST_SPLIT_TRAIN;
         if (y[i] < 0 || y[i] >= k) {
             if (r->n_bad_labels++ == 0) r->first_bad_label_row = i, r->first_bad_label = y[i];
             continue;
         }
         r->class_counts[y[i]]++;
-        if (split && s >= 0) r->class_split_counts[y[i] * 3 + s]++;
+        if (split && s >= 0 && s <= 2) r->class_split_counts[y[i] * 3 + s]++;
     }
     free(y);
-    free(split);
     return rc;
 }
 
@@ -177,17 +199,11 @@ static void unseen_classes(st_inspect_t *r) {
     }
 }
 
-static void find_problems(st_inspect_t *r) {
+/* /y's classes: too few, empty or tiny classes, classes /split keeps out of train. */
+static void class_problems(st_inspect_t *r) {
     const st_dataset_t *ds = &r->ds;
     const char *p = ds->path;
     int k = ds->n_classes;
-    if (r->n_bad_labels > 0)
-        note(r->problems, &r->n_problems, "%s: /y[%lld] = %lld is outside 0..%d (%lld label%s out of range)", p,
-             (long long)r->first_bad_label_row, (long long)r->first_bad_label, k - 1, (long long)r->n_bad_labels,
-             r->n_bad_labels == 1 ? "" : "s");
-    if (r->n_bad_split > 0)
-        note(r->problems, &r->n_problems, "%s: /split[%lld] = %lld is not 0 (train), 1 (val) or 2 (test) (%lld such rows)",
-             p, (long long)r->first_bad_split_row, (long long)r->first_bad_split, (long long)r->n_bad_split);
     if (k < 2)
         note(r->problems, &r->n_problems, "%s: only %d class; a classifier needs at least 2", p, k);
     int64_t lo = INT64_MAX, hi = 0;
@@ -208,22 +224,15 @@ static void find_problems(st_inspect_t *r) {
     if (k >= 2 && r->n_train_classes < 2)
         note(r->problems, &r->n_problems, "%s: %d of the %d classes %s training rows; a classifier needs at least 2", p,
              r->n_train_classes, k, r->n_train_classes == 1 ? "has" : "have");
-    if (r->n_nan + r->n_inf > 0) {
-        char where[200];
-        element_name(r, where, sizeof where);
-        note(r->problems, &r->n_problems,
-             "%s: /X has %lld NaN and %lld Inf values (first at %s); training refuses non-finite features unless "
-             "allowed", p, (long long)r->n_nan, (long long)r->n_inf, where);
-    }
-    if (ds->has_split && r->split_counts[ST_SPLIT_TRAIN] == 0)
-        note(r->problems, &r->n_problems, "%s: /split marks no sample as train (0)", p);
-    if (r->n_problems == ST_INSPECT_MAX_NOTES)
-        snprintf(r->problems[ST_INSPECT_MAX_NOTES - 1], 320, "%s: ... and more problems (only the first %d are listed)",
-                 p, ST_INSPECT_MAX_NOTES - 1);
-    /* The training part decides: a balanced fixed test set can hide a long tail in train. */
+}
+
+/* The training part decides: a balanced fixed test set can hide a long tail in train. */
+static void imbalance_warning(st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    const char *p = ds->path;
     double worst = r->imbalance;
     if (ds->has_split && isfinite(r->train_imbalance) && !(r->train_imbalance <= worst)) worst = r->train_imbalance;
-    if (k >= 2 && isfinite(worst) && worst >= 10) {
+    if (ds->n_classes >= 2 && isfinite(worst) && worst >= 10) {
         if (ds->has_split && isfinite(r->train_imbalance))
             note(r->warnings, &r->n_warnings,
                  "%s: classes are imbalanced (largest / smallest = %.1f), in the training part %.1f: "
@@ -235,11 +244,61 @@ static void find_problems(st_inspect_t *r) {
     }
 }
 
+/* Target values training refuses; groups that /split cuts apart. */
+static void target_notes(st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    for (int t = 0; t < ds->n_targets; t++) {
+        const st_inspect_target_t *f = &r->targets[t];
+        if (f->n_bad > 0 && strcmp(ds->targets[t].h5path, "/y") != 0)
+            note(r->problems, &r->n_problems, "%s: %s row %lld: %s (%lld bad value%s); training refuses them", ds->path,
+                 ds->targets[t].h5path, (long long)f->first_bad_row, f->first_bad, (long long)f->n_bad,
+                 f->n_bad == 1 ? "" : "s");
+    }
+    if (r->n_groups_across_parts > 0)
+        note(r->warnings, &r->n_warnings, "%s: %lld group%s %s rows in more than one /split part (first: group %lld): "
+             "/split does not keep a group together", ds->path, (long long)r->n_groups_across_parts,
+             r->n_groups_across_parts == 1 ? "" : "s", r->n_groups_across_parts == 1 ? "has" : "have",
+             (long long)r->first_group_across);
+}
+
+static void find_problems(st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    const char *p = ds->path;
+    if (r->n_bad_labels > 0)
+        note(r->problems, &r->n_problems, "%s: /y[%lld] = %lld is outside 0..%d (%lld label%s out of range)", p,
+             (long long)r->first_bad_label_row, (long long)r->first_bad_label, ds->n_classes - 1,
+             (long long)r->n_bad_labels, r->n_bad_labels == 1 ? "" : "s");
+    if (r->n_bad_split > 0)
+        note(r->problems, &r->n_problems, "%s: /split[%lld] = %lld is not 0 (train), 1 (val) or 2 (test) (%lld such rows)",
+             p, (long long)r->first_bad_split_row, (long long)r->first_bad_split, (long long)r->n_bad_split);
+    if (ds->has_y) class_problems(r);
+    else r->imbalance = r->train_imbalance = r->split_imbalance[0] = r->split_imbalance[1] = r->split_imbalance[2] = NAN;
+    if (r->n_nan + r->n_inf > 0) {
+        char where[200];
+        element_name(r, where, sizeof where);
+        note(r->problems, &r->n_problems,
+             "%s: /X has %lld NaN and %lld Inf values (first at %s); training refuses non-finite features unless "
+             "allowed", p, (long long)r->n_nan, (long long)r->n_inf, where);
+    }
+    if (ds->has_split && r->split_counts[ST_SPLIT_TRAIN] == 0)
+        note(r->problems, &r->n_problems, "%s: /split marks no sample as train (0)", p);
+    target_notes(r);
+    if (r->n_problems == ST_INSPECT_MAX_NOTES)
+        snprintf(r->problems[ST_INSPECT_MAX_NOTES - 1], 320, "%s: ... and more problems (only the first %d are listed)",
+                 p, ST_INSPECT_MAX_NOTES - 1);
+    if (ds->has_y) imbalance_warning(r);
+}
+
 st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err) {
     memset(out, 0, sizeof *out);
     ST_TRY(st_dataset_open(path, &out->ds, err));
-    st_status_t rc = count_labels(out, err);
+    int32_t *split = NULL;
+    st_status_t rc = read_split(&out->ds, &split, err);
+    if (rc == ST_OK) rc = count_labels(out, split, err);
+    if (rc == ST_OK) rc = st_inspect_targets(out, split, err);
+    if (rc == ST_OK) rc = st_inspect_groups(out, split, err);
     if (rc == ST_OK) rc = scan_features(out, err);
+    free(split);
     if (rc != ST_OK) {
         st_inspect_free(out);
         return rc;
@@ -252,6 +311,7 @@ st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err) {
 void st_inspect_free(st_inspect_t *r) {
     if (!r) return;
     st_dataset_close(&r->ds);
+    st_inspect_targets_free(r);
     free(r->class_counts);
     free(r->class_split_counts);
     r->class_counts = r->class_split_counts = NULL;
@@ -271,23 +331,9 @@ static void ranks_text(const st_phase_t *p, char *buf, size_t size) {
     st_format(buf, size, "%s on %s", r, n);
 }
 
-void st_inspect_print(FILE *out, const st_inspect_t *r) {
+/* /y's class table, imbalance and imbalance by split part. */
+static void print_classes(FILE *out, const st_inspect_t *r) {
     const st_dataset_t *ds = &r->ds;
-    char shape[48];
-    st_shape_str(ds->shape, shape, sizeof shape);
-    fprintf(out, "%s\n", ds->path);
-    if (ds->source[0]) fprintf(out, "  source        %s\n", ds->source);
-    fprintf(out, "  samples       %lld\n", (long long)ds->n);
-    fprintf(out, "  sample shape  %s%s\n", shape, ds->shape.rank == 1 ? " (features)" : " (positions, channels)");
-    if (ds->n_feature_names > 0) {
-        fprintf(out, "  %-13s ", ds->shape.rank == 1 ? "features" : "channels");
-        for (int i = 0; i < ds->n_feature_names && i < 8; i++) fprintf(out, "%s%s", i ? ", " : "", ds->feature_names[i]);
-        if (ds->n_feature_names > 8) fprintf(out, ", ... (%d in all)", ds->n_feature_names);
-        fprintf(out, "\n");
-    }
-    if (ds->has_split)
-        fprintf(out, "  splits        train %lld, val %lld, test %lld\n", (long long)r->split_counts[0],
-                (long long)r->split_counts[1], (long long)r->split_counts[2]);
     fprintf(out, "  classes       %d\n", ds->n_classes);
     int w = 5;
     for (int c = 0; c < ds->n_classes; c++) {
@@ -317,6 +363,28 @@ void st_inspect_print(FILE *out, const st_inspect_t *r) {
         }
         fprintf(out, " (imbalance within each part; training sees train)\n");
     }
+}
+
+void st_inspect_print(FILE *out, const st_inspect_t *r) {
+    const st_dataset_t *ds = &r->ds;
+    char shape[48];
+    st_shape_str(ds->shape, shape, sizeof shape);
+    fprintf(out, "%s\n", ds->path);
+    if (ds->source[0]) fprintf(out, "  source        %s\n", ds->source);
+    fprintf(out, "  samples       %lld\n", (long long)ds->n);
+    fprintf(out, "  sample shape  %s%s\n", shape, ds->shape.rank == 1 ? " (features)" : " (positions, channels)");
+    if (ds->n_feature_names > 0) {
+        fprintf(out, "  %-13s ", ds->shape.rank == 1 ? "features" : "channels");
+        for (int i = 0; i < ds->n_feature_names && i < 8; i++) fprintf(out, "%s%s", i ? ", " : "", ds->feature_names[i]);
+        if (ds->n_feature_names > 8) fprintf(out, ", ... (%d in all)", ds->n_feature_names);
+        fprintf(out, "\n");
+    }
+    if (ds->has_split)
+        fprintf(out, "  splits        train %lld, val %lld, test %lld\n", (long long)r->split_counts[0],
+                (long long)r->split_counts[1], (long long)r->split_counts[2]);
+    if (ds->has_y) print_classes(out, r);
+    else fprintf(out, "  classes       no /y (data.stratify names the class target to stratify on, if any)\n");
+    st_inspect_targets_print(out, r);
     fprintf(out, "  NaN / Inf     %lld / %lld in /X\n", (long long)r->n_nan, (long long)r->n_inf);
     char ranks[96];
     ranks_text(&r->phase, ranks, sizeof ranks);
@@ -370,6 +438,8 @@ char *st_inspect_json(const st_inspect_t *r) {
         else cJSON_AddNullToObject(si, split_names[s]);
     if (isfinite(r->train_imbalance)) cJSON_AddNumberToObject(j, "train_imbalance", r->train_imbalance);
     else cJSON_AddNullToObject(j, "train_imbalance");
+    cJSON_AddBoolToObject(j, "has_y", ds->has_y);
+    st_inspect_targets_json(j, r);
     cJSON_AddNumberToObject(j, "bad_labels", (double)r->n_bad_labels);
     cJSON_AddNumberToObject(j, "nan", (double)r->n_nan);
     cJSON_AddNumberToObject(j, "inf", (double)r->n_inf);

@@ -3,7 +3,9 @@
  * st_inspect opens a dataset (sharding/dataset.h), counts classes (overall and per split),
  * scans /X for NaN and Inf in blocks of rows (never the whole array at once), and places the
  * dataset in a training phase by sample count with a suggested number of ranks and nodes
- * (docs/data.md). Problems (training would fail or refuse) and warnings (it would run, but
+ * (docs/data.md). Every target (format 2, /targets) gets its own figures: class counts (per
+ * split part too), multi-label frequencies, regression mean/std/min/max; /groups its group
+ * count and rows per group. Problems (training would fail or refuse) and warnings (it would run, but
  * look) are returned as sentences naming the file. */
 #ifndef ST_INSPECT_H
 #define ST_INSPECT_H
@@ -31,6 +33,19 @@ typedef struct {
  * ranks stay on one node until a phase needs more than fit comfortably (8+). */
 void st_phase_for(int64_t n_samples, st_phase_t *out);
 
+/* Figures of one target (issue 13), read in blocks like /X. */
+typedef struct {
+    int64_t *counts;                /* class: [K] rows per class; multilabel: [width] rows with each label */
+    int64_t *split_counts;          /* class: [K * 3] (class, part) counts when the file has /split, else NULL */
+    int64_t n_missing;              /* class: rows with id −1; regression: NaN values (allow_missing) */
+    int64_t n_bad, first_bad_row;   /* values training refuses (st_target_first_bad); first_bad_row -1: none */
+    char first_bad[160];            /* why the first one is bad */
+    double mean_labels;             /* multilabel: labels per row, averaged over the rows */
+    double *mean, *std, *min, *max; /* regression: [width] over each column's finite values (population std;
+                                       NAN when a column has none) */
+    int64_t *col_missing;           /* regression: [width] NaN values per column */
+} st_inspect_target_t;
+
 typedef struct {
     st_dataset_t ds;                /* metadata: path, n, shape, class names, ... */
     int64_t *class_counts;          /* [K], valid labels only */
@@ -48,6 +63,12 @@ typedef struct {
     int64_t n_nan, n_inf;           /* in /X */
     int64_t first_nonfinite_row;    /* -1 when none */
     long first_nonfinite_elem;      /* index within the sample */
+    st_inspect_target_t targets[ST_MAX_TARGETS]; /* [ds.n_targets] */
+    int64_t n_groups;               /* distinct /groups values (0 without /groups) */
+    int64_t group_rows_min, group_rows_max;
+    double group_rows_median;       /* of the rows per group (the mean of the middle two for an even count) */
+    int64_t n_groups_across_parts;  /* groups with rows in more than one /split part */
+    int64_t first_group_across;     /* the first such group's value */
     st_phase_t phase;
     int n_problems;                 /* would make training fail */
     char problems[ST_INSPECT_MAX_NOTES][320];
@@ -59,6 +80,16 @@ typedef struct {
  * content problems are listed in out->problems. Free with st_inspect_free. */
 st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err);
 void st_inspect_free(st_inspect_t *r);
+
+/* Used by st_inspect (sharding/inspect_targets.c): the figures of every target and of /groups
+ * (split: [N] /split values, or NULL without /split), the report's targets part as text and as
+ * the "targets" and "groups" keys of a JSON object, and freeing the figures. */
+struct cJSON;
+st_status_t st_inspect_targets(st_inspect_t *r, const int32_t *split, st_error_t *err);
+st_status_t st_inspect_groups(st_inspect_t *r, const int32_t *split, st_error_t *err);
+void st_inspect_targets_print(FILE *out, const st_inspect_t *r);
+void st_inspect_targets_json(struct cJSON *j, const st_inspect_t *r);
+void st_inspect_targets_free(st_inspect_t *r);
 
 /* A human-readable report. */
 void st_inspect_print(FILE *out, const st_inspect_t *r);

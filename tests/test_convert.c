@@ -1,7 +1,8 @@
 /* test_convert.c — the converters and the inspector: IDX parsing (plain and gzip, written here
  * with zlib) and each IDX error; CSV quoting, CRLF, label rules, each CSV error with its line and
- * column, --drop-bad-rows counting; inspect statistics, NaN/Inf, problems and phases on small
- * synthetic files; a failed conversion leaves no output file. */
+ * column, --drop-bad-rows counting; CSV targets (class, multilabel, regression; COLUMNS syntax;
+ * missing values) and group columns round trip; inspect statistics, NaN/Inf, problems, phases,
+ * targets and groups on small synthetic files; a failed conversion leaves no output file. */
 #include "testutil.h"
 
 #include <math.h>
@@ -478,6 +479,388 @@ static void test_csv_split_column(void **state) {
     st_csv_free(&d);
 }
 
+/* ---- CSV targets and groups (issue 13) ---- */
+
+static void read_target(const st_dataset_t *ds, const char *name, float *out, int64_t n) {
+    st_error_t err = {0};
+    int t = st_dataset_target_find(ds, name);
+    assert_true(t >= 0);
+    assert_int_equal(st_dataset_read_target_rows(ds, t, 0, n, out, MPI_COMM_NULL, &err), ST_OK);
+}
+
+/* A class, a multi-label (a range) and a regression target (two columns joined by '+'), a
+ * string group column, a split and a label column, through st_convert_csv and back. */
+static void test_csv_targets_round_trip(void **state) {
+    (void)state;
+    const char *csv = write_text("targets.csv", "g,f1,cat,t_a,t_b,t_c,r1,r2,part,lab,f2\n"
+                                                "u,1,dog,1,0,1,0.5,-1,train,x,10\n"
+                                                "v,2,cat,0,0,0,1.5,2,test,y,20\n"
+                                                "u,3,dog,1,1,1,2.5,3,train,x,30\n"
+                                                "w,4,emu,0,1,0,3.5,4,val,y,40\n"
+                                                "v,5,cat,1,0,0,4.5,5,train,x,50\n");
+    st_csv_options_t o = {.path = csv, .label = "lab", .split_column = "part", .group_column = "g", .n_targets = 3,
+                          .targets = {"kind:cat:class", "tools:t_a..t_c:multilabel", "score:r1+r2:regression"}};
+    const char *out = tu_tmp_path("targets.h5");
+    st_csv_summary_t sum;
+    st_error_t err = {0};
+    assert_int_equal(st_convert_csv(out, &o, &sum, &err), ST_OK);
+    assert_int_equal(sum.n, 5);
+    assert_int_equal(sum.d, 2);
+    assert_int_equal(sum.n_classes, 2);
+    assert_int_equal(sum.n_targets, 3);
+    assert_int_equal(sum.targets[1].width, 3);
+    assert_int_equal(sum.n_groups, 3);
+    st_dataset_t ds;
+    assert_int_equal(st_dataset_open(out, &ds, &err), ST_OK);
+    assert_int_equal(ds.format_version, 2);
+    assert_true(ds.has_y && ds.has_split && ds.has_groups);
+    assert_int_equal(ds.n_targets, 3);
+    assert_int_equal(ds.n_feature_names, 2); /* target, group, split and label columns are not features */
+    assert_string_equal(ds.feature_names[0], "f1");
+    assert_string_equal(ds.feature_names[1], "f2");
+    float X[10], v[15];
+    assert_int_equal(st_dataset_read_rows(&ds, 0, 5, X, MPI_COMM_NULL, &err), ST_OK);
+    const float X_want[10] = {1, 10, 2, 20, 3, 30, 4, 40, 5, 50};
+    assert_memory_equal(X, X_want, sizeof X);
+    const st_target_info_t *kind = &ds.targets[st_dataset_target_find(&ds, "kind")];
+    assert_int_equal(kind->kind, ST_TARGET_CLASS);
+    assert_int_equal(kind->n_classes, 3);
+    assert_string_equal(kind->names[2], "emu");
+    read_target(&ds, "kind", v, 5);
+    const float kind_want[5] = {1, 0, 1, 2, 0}; /* cat < dog < emu */
+    assert_memory_equal(v, kind_want, sizeof kind_want);
+    const st_target_info_t *tools = &ds.targets[st_dataset_target_find(&ds, "tools")];
+    assert_int_equal(tools->kind, ST_TARGET_MULTILABEL);
+    assert_int_equal(tools->width, 3);
+    assert_string_equal(tools->names[1], "t_b");
+    read_target(&ds, "tools", v, 5);
+    const float tools_want[15] = {1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0};
+    assert_memory_equal(v, tools_want, sizeof tools_want);
+    const st_target_info_t *score = &ds.targets[st_dataset_target_find(&ds, "score")];
+    assert_int_equal(score->kind, ST_TARGET_REGRESSION);
+    assert_int_equal(score->width, 2);
+    assert_string_equal(score->names[1], "r2");
+    assert_int_equal(score->allow_missing, 0);
+    read_target(&ds, "score", v, 5);
+    const float score_want[10] = {0.5f, -1, 1.5f, 2, 2.5f, 3, 3.5f, 4, 4.5f, 5};
+    assert_memory_equal(v, score_want, sizeof score_want);
+    int64_t g[5];
+    assert_int_equal(st_dataset_read_groups(&ds, g, &err), ST_OK);
+    const int64_t g_want[5] = {0, 1, 0, 2, 1}; /* u, v, w by first appearance */
+    assert_memory_equal(g, g_want, sizeof g_want);
+    int32_t y[5];
+    uint8_t split[5];
+    assert_int_equal(st_dataset_read_labels(&ds, y, split, &err), ST_OK);
+    const int32_t y_want[5] = {0, 1, 0, 1, 0};
+    const uint8_t split_want[5] = {0, 2, 0, 1, 0};
+    assert_memory_equal(y, y_want, sizeof y);
+    assert_memory_equal(split, split_want, sizeof split);
+    tu_assert_contains(ds.source, "targets kind:cat:class, tools:t_a..t_c:multilabel");
+    st_dataset_close(&ds);
+
+    /* Without a label column: no /y, the targets alone; the label may also be a class target. */
+    o.path = write_text("nolabel_t.csv", "a,c,m\n1,x,1\n2,y,0\n3,x,1\n");
+    o.label = NULL, o.split_column = NULL, o.group_column = NULL;
+    o.n_targets = 2, o.targets[0] = "c:c:class", o.targets[1] = "m:m:multilabel";
+    assert_int_equal(st_convert_csv(out, &o, &sum, &err), ST_OK);
+    assert_int_equal(sum.n_classes, 0);
+    assert_int_equal(st_dataset_open(out, &ds, &err), ST_OK);
+    assert_false(ds.has_y);
+    assert_false(ds.has_groups);
+    assert_int_equal(ds.n_targets, 2);
+    st_dataset_close(&ds);
+    o.label = "c";
+    st_csv_data_t d;
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.d, 1);
+    assert_memory_equal(d.y, d.targets[0].values, 3 * sizeof(int32_t));
+    st_csv_free(&d);
+}
+
+static void expect_read_error(st_csv_options_t *o, const char *want) {
+    st_csv_data_t d;
+    st_error_t err = {0};
+    assert_int_not_equal(st_csv_read(o, &d, &err), ST_OK);
+    tu_assert_contains(err.msg, want);
+    st_csv_free(&d);
+}
+
+/* COLUMNS: a name, a name holding '+', names joined by '+', ranges by header position; every
+ * mistake in a spec named. */
+static void test_csv_target_columns(void **state) {
+    (void)state;
+    st_csv_options_t o = {.path = write_text("cols.csv", "a,b+c,t0,t1,t2,t3,y\n1,2,0,1,0,1,x\n3,4,1,1,0,0,z\n"),
+                          .label = "y", .n_targets = 2, .targets = {"m:t1..t3:multilabel", "r:b+c:regression"}};
+    st_csv_data_t d;
+    st_error_t err = {0};
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.targets[0].width, 3);
+    assert_string_equal(d.targets[0].names[0], "t1");
+    assert_string_equal(d.targets[0].names[2], "t3");
+    const uint8_t m_want[6] = {1, 0, 1, 1, 0, 0};
+    assert_memory_equal(d.targets[0].values, m_want, sizeof m_want);
+    assert_int_equal(d.targets[1].width, 1);
+    assert_true(((float *)d.targets[1].values)[1] == 4.0f);
+    assert_int_equal(d.d, 2); /* a and t0 */
+    assert_string_equal(d.feature_names[1], "t0");
+    st_csv_free(&d);
+    o.n_targets = 1, o.targets[0] = "m:t0+t2..t3:multilabel";
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.targets[0].width, 3);
+    assert_string_equal(d.targets[0].names[1], "t2");
+    st_csv_free(&d);
+
+    o.targets[0] = "m:t3..t1:multilabel";
+    expect_read_error(&o, "cols.csv: --target m: the range t3..t1 runs backwards (column 4 is before column 6)");
+    o.targets[0] = "m:t1..t9:multilabel";
+    expect_read_error(&o, "cols.csv: --target m: no column \"t9\" in the header (did you mean");
+    o.targets[0] = "m:t1+tx:multilabel";
+    expect_read_error(&o, "--target m: no column \"tx\" in the header");
+    o.targets[0] = "c:t0+t1:class";
+    expect_read_error(&o, "--target c: a class target takes one column, not 2");
+    o.targets[0] = "m:y:multilabel";
+    expect_read_error(&o, "the label column \"y\" is in multilabel target m; only a class target may share it");
+    o.n_targets = 2, o.targets[0] = "a:t0:class", o.targets[1] = "b:t0+t1:multilabel";
+    expect_read_error(&o, "column \"t0\" is in target a and in target b");
+    o.targets[1] = "a:t1:class";
+    expect_read_error(&o, "two targets are named a");
+    o.n_targets = 1, o.targets[0] = "m:t0:multilabel", o.split_column = "t0";
+    expect_read_error(&o, "column \"t0\" is the split column and in target m");
+    o.split_column = NULL, o.group_column = "y";
+    expect_read_error(&o, "the group column \"y\" is also the label column");
+    o.group_column = "gg";
+    expect_read_error(&o, "cols.csv: no group column \"gg\" in the header");
+    o.group_column = NULL, o.label = NULL, o.n_targets = 0;
+    expect_read_error(&o, "cols.csv: no label column and no target (--label COLUMN or --target NAME:COLUMNS:KIND)");
+    o.path = write_text("nofeat.csv", "y,t\nx,1\n");
+    o.label = "y", o.n_targets = 1, o.targets[0] = "t:t:regression";
+    expect_read_error(&o, "no feature columns besides the label, split, group and target columns");
+
+    /* The spec itself. */
+    const struct { const char *spec, *want; } bad[] = {
+        {"m:t0", "--target \"m:t0\": expected NAME:COLUMNS:KIND"},
+        {"m:t0:tags", "kind \"tags\" is not class, multilabel or regression"},
+        {":t0:class", "the name must be 1 to 63 bytes without '/' or '.'"},
+        {"a/b:t0:class", "without '/' or '.'"},
+        {"m::class", "no columns"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        st_csv_target_spec_t sp;
+        assert_int_equal(st_csv_target_parse(bad[i].spec, &sp, &err), ST_ERR_CONFIG);
+        tu_assert_contains(err.msg, bad[i].want);
+    }
+    st_csv_target_spec_t sp;
+    assert_int_equal(st_csv_target_parse("x:a:b:c:regression", &sp, &err), ST_OK); /* names may hold ':' */
+    assert_string_equal(sp.name, "x");
+    assert_int_equal((int)sp.columns_len, 5);
+    assert_int_equal(sp.kind, ST_TARGET_REGRESSION);
+}
+
+/* Empty class and regression cells: errors naming line and column, or −1 / NaN with
+ * allow_missing; a multi-label cell must be 0 or 1 either way. */
+static void test_csv_target_missing_and_bad_values(void **state) {
+    (void)state;
+    st_csv_options_t o = {.path = write_text("miss.csv", "a,c,r\n1,x,0.5\n2,,1.5\n3,y,\n4,z,nan\n"), .n_targets = 2,
+                          .targets = {"c:c:class", "r:r:regression"}};
+    expect_read_error(&o, "miss.csv: line 3, column \"c\": missing value (target c; --allow-missing reads an empty cell "
+                          "as missing) (--drop-bad-rows drops such rows)");
+    const char *miss = o.path;
+    o.path = write_text("miss_r.csv", "a,c,r\n1,x,0.5\n2,y,\n");
+    expect_read_error(&o, "miss_r.csv: line 3, column \"r\": missing value (target r;");
+    o.path = write_text("nan_r.csv", "a,c,r\n1,x,0.5\n2,y,nan\n");
+    expect_read_error(&o, "nan_r.csv: line 3, column \"r\": nan in target r (--allow-missing reads nan and empty cells");
+    o.path = miss;
+    o.drop_bad_rows = 1;
+    st_csv_data_t d;
+    st_error_t err = {0};
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.n_dropped, 3);
+    st_csv_free(&d);
+    o.drop_bad_rows = 0, o.allow_missing = 1;
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.n, 4);
+    const int32_t c_want[4] = {0, -1, 1, 2};
+    assert_memory_equal(d.targets[0].values, c_want, sizeof c_want);
+    assert_int_equal(d.targets[0].n_missing, 1);
+    assert_int_equal(d.targets[0].allow_missing, 1);
+    const float *r = d.targets[1].values;
+    assert_true(r[0] == 0.5f && r[1] == 1.5f && isnan(r[2]) && isnan(r[3]));
+    assert_int_equal(d.targets[1].n_missing, 2);
+    st_csv_free(&d);
+    /* Written and read back: allow_missing on both, and the values pass st_target_first_bad. */
+    const char *out = tu_tmp_path("miss.h5");
+    st_csv_summary_t sum;
+    assert_int_equal(st_convert_csv(out, &o, &sum, &err), ST_OK);
+    assert_int_equal(sum.targets[1].n_missing, 2);
+    st_dataset_t ds;
+    assert_int_equal(st_dataset_open(out, &ds, &err), ST_OK);
+    float v[4];
+    char why[160];
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(ds.targets[t].allow_missing, 1);
+        read_target(&ds, ds.targets[t].name, v, 4);
+        assert_int_equal(st_target_first_bad(&ds.targets[t], v, 4, why, sizeof why), -1);
+    }
+    st_dataset_close(&ds);
+    /* Integer class labels with a missing cell: ids as written, −1 for the empty one. */
+    o.path = write_text("miss_ids.csv", "a,c\n1,3\n2,\n3,0\n");
+    o.n_targets = 1;
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.targets[0].labels_are_ids, 1);
+    assert_int_equal(d.targets[0].n_classes, 4);
+    const int32_t ids_want[3] = {3, -1, 0};
+    assert_memory_equal(d.targets[0].values, ids_want, sizeof ids_want);
+    st_csv_free(&d);
+    o.path = write_text("all_missing.csv", "a,c\n1,\n2,\n");
+    expect_read_error(&o, "all_missing.csv: column \"c\" has no labels: every cell is empty");
+    /* Infinity is never a regression value. */
+    o.path = write_text("inf.csv", "a,r\n1,inf\n");
+    o.targets[0] = "r:r:regression";
+    expect_read_error(&o, "inf.csv: line 2, column \"r\": inf is not a finite number (target r)");
+    /* Multi-label cells are 0 or 1, with or without allow_missing. */
+    o.path = write_text("ml.csv", "a,m1,m2\n1,0,1\n2,1,2\n");
+    o.targets[0] = "m:m1..m2:multilabel";
+    expect_read_error(&o, "ml.csv: line 3, column \"m2\": \"2\" is not 0 or 1 (target m is multilabel)");
+    o.path = write_text("ml_empty.csv", "a,m1,m2\n1,0,1\n2,,1\n");
+    expect_read_error(&o, "ml_empty.csv: line 3, column \"m1\": \"\" is not 0 or 1");
+}
+
+/* Group columns: integers are the ids (any int64); anything else maps to ids in order of first
+ * appearance; an empty cell is a bad cell. */
+static void test_csv_group_column(void **state) {
+    (void)state;
+    st_csv_options_t o = {.path = write_text("gint.csv", "a,g,y\n1,10,x\n2,-3,y\n3,10,x\n4,7,y\n"), .label = "y",
+                          .group_column = "g"};
+    st_csv_data_t d;
+    st_error_t err = {0};
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.d, 1);
+    assert_int_equal(d.groups_are_ids, 1);
+    assert_int_equal(d.n_groups, 3);
+    const int64_t gi_want[4] = {10, -3, 10, 7};
+    assert_memory_equal(d.groups, gi_want, sizeof gi_want);
+    st_csv_free(&d);
+    o.path = write_text("gstr.csv", "a,g,y\n1,b,x\n2,a,y\n3,b,x\n4,12,y\n5,a,x\n");
+    assert_int_equal(st_csv_read(&o, &d, &err), ST_OK);
+    assert_int_equal(d.groups_are_ids, 0);
+    assert_int_equal(d.n_groups, 3);
+    const int64_t gs_want[5] = {0, 1, 0, 2, 1};
+    assert_memory_equal(d.groups, gs_want, sizeof gs_want);
+    st_csv_free(&d);
+    /* Written: format 2 with /groups and /y, no /targets (the one target "y"). */
+    const char *out = tu_tmp_path("groups.h5");
+    st_csv_summary_t sum;
+    assert_int_equal(st_convert_csv(out, &o, &sum, &err), ST_OK);
+    assert_int_equal(sum.n_groups, 3);
+    st_dataset_t ds;
+    assert_int_equal(st_dataset_open(out, &ds, &err), ST_OK);
+    assert_int_equal(ds.format_version, 2);
+    assert_true(ds.has_groups && ds.has_y);
+    assert_string_equal(ds.targets[0].name, "y");
+    int64_t g[5];
+    assert_int_equal(st_dataset_read_groups(&ds, g, &err), ST_OK);
+    assert_memory_equal(g, gs_want, sizeof gs_want);
+    st_dataset_close(&ds);
+    o.path = write_text("gmiss.csv", "a,g,y\n1,b,x\n2,,y\n");
+    expect_read_error(&o, "gmiss.csv: line 3, column \"g\": missing group");
+}
+
+/* inspect on a file with targets and groups but no /y (written with st_dataset_write). */
+static void test_inspect_targets(void **state) {
+    (void)state;
+    enum { N = 8 };
+    float X[N * 2] = {0};
+    const int32_t cls[N] = {0, 1, 1, -1, 2, 1, 0, 1};
+    uint8_t ml[N * 2] = {1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0};
+    float reg[N * 2];
+    for (int i = 0; i < N; i++) reg[2 * i] = (float)(i + 1), reg[2 * i + 1] = 10;
+    reg[14] = NAN;
+    const uint8_t split[N] = {0, 0, 0, 0, 1, 2, 2, 0};
+    const int64_t groups[N] = {5, 5, 9, 9, 9, 2, 2, 7};
+    const char *cn[3] = {"lo", "mid", "hi"}, *ln[2] = {"a", "b"}, *rn[2] = {"u", "v"};
+    st_target_spec_t ts[3] = {
+        {.name = "cls", .kind = ST_TARGET_CLASS, .width = 1, .n_classes = 3, .names = cn, .allow_missing = 1, .values = cls},
+        {.name = "tools", .kind = ST_TARGET_MULTILABEL, .width = 2, .names = ln, .values = ml},
+        {.name = "val", .kind = ST_TARGET_REGRESSION, .width = 2, .names = rn, .allow_missing = 1, .values = reg},
+    };
+    st_dataset_spec_t s = {.n = N, .shape = st_shape1(2), .X = X, .split = split, .n_targets = 3, .targets = ts,
+                           .groups = groups};
+    st_error_t err = {0};
+    const char *p = tu_tmp_path("inspect_targets.h5");
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    st_inspect_t r;
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_int_equal(r.n_problems, 0);
+    const st_inspect_target_t *c = &r.targets[st_dataset_target_find(&r.ds, "cls")];
+    assert_int_equal(c->counts[0], 2);
+    assert_int_equal(c->counts[1], 4);
+    assert_int_equal(c->counts[2], 1);
+    assert_int_equal(c->n_missing, 1);
+    assert_int_equal(c->split_counts[1 * 3 + ST_SPLIT_TRAIN], 3);
+    assert_int_equal(c->split_counts[1 * 3 + ST_SPLIT_TEST], 1);
+    const st_inspect_target_t *m = &r.targets[st_dataset_target_find(&r.ds, "tools")];
+    assert_int_equal(m->counts[0], 5);
+    assert_int_equal(m->counts[1], 3);
+    assert_true(fabs(m->mean_labels - 1.0) < 1e-12);
+    const st_inspect_target_t *v = &r.targets[st_dataset_target_find(&r.ds, "val")];
+    /* Column u holds 1..7 and one NaN: mean 4, population std 2; column v is constant. */
+    assert_true(fabs(v->mean[0] - 4.0) < 1e-12 && fabs(v->std[0] - 2.0) < 1e-12);
+    assert_true(v->min[0] == 1.0 && v->max[0] == 7.0);
+    assert_int_equal(v->col_missing[0], 1);
+    assert_true(v->std[1] == 0.0 && v->mean[1] == 10.0);
+    /* Groups 5, 9, 2, 7 hold 2, 3, 2, 1 rows; group 9 has train and val rows. */
+    assert_int_equal(r.n_groups, 4);
+    assert_int_equal(r.group_rows_min, 1);
+    assert_int_equal(r.group_rows_max, 3);
+    assert_true(r.group_rows_median == 2.0);
+    assert_int_equal(r.n_groups_across_parts, 1);
+    assert_int_equal(r.n_warnings, 1);
+    tu_assert_contains(r.warnings[0], "1 group has rows in more than one /split part (first: group 9)");
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    st_inspect_print(mem, &r);
+    fclose(mem);
+    tu_assert_contains(text, "classes       no /y");
+    tu_assert_contains(text, "targets       3 in /targets");
+    tu_assert_contains(text, "tools: multilabel, 2 labels, 1.00 labels per row on average");
+    tu_assert_contains(text, "cls: class, 3 classes, 1 missing");
+    tu_assert_contains(text, "groups        4 (rows per group: min 1, median 2, max 3)");
+    free(text);
+    char *json = st_inspect_json(&r);
+    cJSON *j = cJSON_Parse(json);
+    assert_non_null(j);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "has_y")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "classes")), 0);
+    cJSON *targets = cJSON_GetObjectItem(j, "targets");
+    assert_int_equal(cJSON_GetArraySize(targets), 3);
+    cJSON *t2 = cJSON_GetArrayItem(targets, 2);
+    assert_string_equal(cJSON_GetObjectItem(t2, "kind")->valuestring, "regression");
+    cJSON *u = cJSON_GetArrayItem(cJSON_GetObjectItem(t2, "columns"), 0);
+    assert_true(fabs(cJSON_GetObjectItem(u, "std")->valuedouble - 2.0) < 1e-12);
+    assert_int_equal(cJSON_GetObjectItem(u, "missing")->valueint, 1);
+    cJSON *g = cJSON_GetObjectItem(j, "groups");
+    assert_int_equal(cJSON_GetObjectItem(g, "n_groups")->valueint, 4);
+    assert_true(cJSON_GetObjectItem(g, "rows_median")->valuedouble == 2.0);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
+    cJSON_Delete(j);
+    free(json);
+    st_inspect_free(&r);
+
+    /* Values training refuses are problems naming the target, the row and the value. */
+    ml[7] = 2;
+    ts[2].allow_missing = 0;
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    assert_int_equal(st_inspect(p, &r, &err), ST_OK);
+    assert_int_equal(r.n_problems, 2);
+    tu_assert_contains(r.problems[0], "inspect_targets.h5: /targets/tools row 3: column 1 (b) is 2, not 0 or 1 "
+                                      "(1 bad value); training refuses them");
+    tu_assert_contains(r.problems[1], "/targets/val row 7: column 0 (u) is nan (a missing value needs allow_missing)");
+    st_inspect_free(&r);
+}
+
 /* ---- inspect ---- */
 
 static void test_phases(void **state) {
@@ -722,10 +1105,15 @@ int main(void) {
         cmocka_unit_test(test_csv_bad_values_and_names),
         cmocka_unit_test(test_csv_drop_bad_rows),
         cmocka_unit_test(test_csv_split_column),
+        cmocka_unit_test(test_csv_targets_round_trip),
+        cmocka_unit_test(test_csv_target_columns),
+        cmocka_unit_test(test_csv_target_missing_and_bad_values),
+        cmocka_unit_test(test_csv_group_column),
         cmocka_unit_test(test_phases),
         cmocka_unit_test(test_inspect_statistics),
         cmocka_unit_test(test_inspect_training_part),
         cmocka_unit_test(test_inspect_problems),
+        cmocka_unit_test(test_inspect_targets),
     };
     return cmocka_run_group_tests_name("convert", tests, setup, teardown);
 }

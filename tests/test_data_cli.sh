@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_data_cli.sh — the data commands end to end (strata convert idx|csv, strata inspect) on
 # small files generated here: a successful convert + inspect, and every bad input of issue 3
-# with its message, a non-zero exit status and no output file left behind. Prints TAP.
+# with its message, a non-zero exit status and no output file left behind; convert csv with
+# --target/--group/--allow-missing and what inspect says about targets and groups (issue 13).
+# Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 S="$PWD/bin/strata"
@@ -10,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
 skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
-echo "1..28"
+echo "1..38"
 
 # run NAME CMD...: runs a strata command, keeping its status, stdout and stderr.
 run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
@@ -179,6 +181,78 @@ else
 run bash -c "ulimit -v 3000000; exec \"$S\" convert idx \"$T/im.gz\" \"$T/hugelb\" -o \"$T/o.h5\""
 fails_with 1 "hugelb: file is shorter than its header says: 4294967295 bytes of data for 4294967295 labels expected, 6 found" \
   "$T/o.h5" "an IDX header claiming 4 GB is refused as short, without a 4 GB allocation"
+fi
+
+# 29-37 (issue 13): targets and groups. A class, a multi-label range and a regression target, a
+# string group column and a split column; then inspect (text and JSON) and each refusal.
+python3 - "$T" <<'EOF3'
+import sys
+d = sys.argv[1]
+with open(f"{d}/rec.csv", "w") as f:
+    f.write("scenario,split,age,budget,category,tool_0,tool_1,tool_2,reward\n")
+    for s in range(12):
+        for v in range(3):
+            f.write(f"s{s % 5},{'test' if s % 4 == 0 else 'train'},{20 + s + v},{10 * s + 1},"
+                    f"{['book', 'food', 'home'][s % 3]},{s % 2},{v % 2},{(s + v) % 2},{s * 0.5 + v:.2f}\n")
+EOF3
+REC=(--target category:category:class --target tools:tool_0..tool_2:multilabel --target reward:reward:regression
+     --group scenario --split-column split)
+run "$S" convert csv "$T/rec.csv" "${REC[@]}" -o "$T/rec.h5"
+[ "$rc" = 0 ] && grep -q "wrote $T/rec.h5: 36 samples, 2 features$" "$T/out" &&
+  grep -q "target category: class, 3 classes (string labels, ids in sorted order)" "$T/out" &&
+  grep -q "target tools: multilabel, 3 columns" "$T/out" && grep -q "groups: 5" "$T/out"
+r=$?; [ $r = 0 ] || sed 's/^/#   /' "$T/out" "$T/err"
+ok $r "convert csv --target (class, multilabel range, regression) --group --split-column"
+run "$S" inspect "$T/rec.h5"
+[ "$rc" = 0 ] && grep -q "classes       no /y" "$T/out" && grep -q "targets       3 in /targets" "$T/out" &&
+  grep -qE "^ +2  home +12 +33.33% +9 +0 +3$" "$T/out" &&
+  grep -q "tools: multilabel, 3 labels, 1.33 labels per row on average" "$T/out" &&
+  grep -qE "^ +tool_1 +12 +33.33%$" "$T/out" && grep -qE "^ +reward +3.75 +1.909 +0 +7.5 +0$" "$T/out" &&
+  grep -q "groups        5 (rows per group: min 6, median 6, max 9)" "$T/out"
+r=$?; [ $r = 0 ] || sed 's/^/#   /' "$T/out" "$T/err"
+ok $r "inspect shows class counts by split, label frequencies, regression figures and groups of a file without /y"
+run "$S" inspect "$T/rec.h5" --json
+[ "$rc" = 0 ] && python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = {x["name"]: x for x in r["targets"]}
+assert r["has_y"] is False and r["n"] == 36 and r["classes"] == [] and r["splits"] == {"train": 27, "val": 0, "test": 9}, r
+assert [c["test"] for c in t["category"]["classes"]] == [3, 3, 3], t
+assert [l["count"] for l in t["tools"]["labels"]] == [18, 12, 18] and abs(t["tools"]["mean_labels"] - 4 / 3) < 1e-12, t
+c = t["reward"]["columns"][0]
+assert abs(c["mean"] - 3.75) < 1e-6 and c["min"] == 0 and c["max"] == 7.5 and c["missing"] == 0, c
+assert r["groups"] == {"n_groups": 5, "rows_min": 6, "rows_median": 6, "rows_max": 9, "across_parts": 3}, r["groups"]
+assert "imbalance" in r and "phase" in r and r["ok"] is True, r
+' "$T/out"
+ok $? "inspect --json has the targets array and the groups object; the old keys stay"
+run "$S" convert csv "$T/rec.csv" --target tools:tool_0..tool_9:multilabel -o "$T/o.h5"
+fails_with 1 "rec.csv: --target tools: no column \"tool_9\" in the header" "$T/o.h5" "a target naming an unknown column is refused, naming it"
+awk -F, -v OFS=, 'NR == 5 { $7 = 7 } 1' "$T/rec.csv" > "$T/rec_bad.csv"
+run "$S" convert csv "$T/rec_bad.csv" "${REC[@]}" -o "$T/o.h5"
+fails_with 1 'rec_bad.csv: line 5, column "tool_1": "7" is not 0 or 1 (target tools is multilabel)' "$T/o.h5" \
+  "a multilabel cell that is not 0 or 1 is refused, naming line and column"
+awk -F, -v OFS=, 'NR == 3 { $5 = "" } 1' "$T/rec.csv" > "$T/rec_miss.csv"
+run "$S" convert csv "$T/rec_miss.csv" "${REC[@]}" -o "$T/o.h5"
+fails_with 1 'rec_miss.csv: line 3, column "category": missing value (target category; --allow-missing' "$T/o.h5" \
+  "an empty class cell is refused without --allow-missing"
+run "$S" convert csv "$T/rec_miss.csv" "${REC[@]}" --allow-missing -o "$T/miss.h5"
+[ "$rc" = 0 ] && grep -q "target category: class, 3 classes (string labels, ids in sorted order), 1 missing" "$T/out" &&
+  "$S" inspect "$T/miss.h5" | grep -q "category: class, 3 classes, 1 missing"
+ok $? "with --allow-missing the empty class cell is missing (-1), counted by convert and inspect"
+run "$S" convert csv "$T/rec.csv" --target category:class -o "$T/o.h5"
+fails_with 2 '--target "category:class": expected NAME:COLUMNS:KIND' "$T/o.h5" "a malformed --target is a usage error"
+run "$S" convert csv "$T/rec.csv" -o "$T/o.h5"
+fails_with 2 "--label COLUMN is required (or --target NAME:COLUMNS:KIND)" "$T/o.h5" "neither --label nor --target is a usage error"
+
+# 38: the multi-target h5py example of docs/data-format.md writes a file strata inspects as it says.
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  awk '/^```python$/ { n++; on = n == 2; next } /^```$/ { on = 0 } on' docs/data-format.md > "$T/multi.py"
+  (cd "$T" && /usr/bin/python3 multi.py) && run "$S" inspect "$T/multi.h5"
+  [ "$rc" = 0 ] && grep -q "category: class, 4 classes, 10 missing" "$T/out" && grep -q "tools: multilabel, 5 labels" "$T/out" &&
+    grep -q "reward: regression, 1 column" "$T/out" && grep -q "groups        250 (rows per group: min 4, median 4, max 4)" "$T/out"
+  ok $? "the multi-target h5py example of docs/data-format.md inspects as documented"
+else
+  skip "/usr/bin/python3 has no h5py"
 fi
 
 exit $((failed > 0))

@@ -1,7 +1,8 @@
 /* test_dataset.c — the HDF5 dataset format (sharding/dataset.h): write/open/read round trips for
  * [N, D] and [N, T, C], chunking, the rules for K, every layout error with its message, labels
- * out of range, atomic writes (a failed write leaves no file and keeps an existing one), and
- * collective reads over MPI-IO (a singleton MPI_COMM_WORLD, with 0 rows too). */
+ * out of range, atomic writes (a failed write leaves no file and keeps an existing one),
+ * collective reads over MPI-IO (a singleton MPI_COMM_WORLD, with 0 rows too), and format 2:
+ * targets and groups written and read back, target layout errors, st_target_first_bad. */
 #include "testutil.h"
 
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <hdf5.h>
 
 #include "sharding/dataset.h"
+#include "sharding/h5util.h"
 
 /* ---- raw HDF5 files in layouts st_dataset_write would refuse to write ---- */
 
@@ -553,6 +555,153 @@ static void test_collective_read(void **state) {
     st_dataset_close(&ds);
 }
 
+/* ---- targets and groups (format 2, issue 13) ---- */
+
+/* Three targets and groups, no /y: written, opened, and read back by rows, ids and groups. */
+static void test_targets_round_trip(void **state) {
+    (void)state;
+    enum { N = 6 };
+    float X[N * 2];
+    for (int i = 0; i < N * 2; i++) X[i] = (float)i;
+    const int32_t c[N] = {0, 2, -1, 1, 2, 0};
+    const uint8_t m[N * 3] = {1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0};
+    const float r[N] = {0.5f, -2, 3.25f, 4, 1e6f, -7};
+    const int64_t g[N] = {4, 4, -9, 1LL << 40, -9, 4};
+    const char *cn[3] = {"cold", "warm", "hot"}, *rn[1] = {"score"};
+    const st_target_spec_t ts[3] = {
+        {.name = "temp", .kind = ST_TARGET_CLASS, .width = 1, .n_classes = 3, .names = cn, .allow_missing = 1, .values = c},
+        {.name = "tags", .kind = ST_TARGET_MULTILABEL, .width = 3, .values = m},
+        {.name = "r", .kind = ST_TARGET_REGRESSION, .width = 1, .names = rn, .values = r},
+    };
+    st_dataset_spec_t s = {.n = N, .shape = st_shape1(2), .X = X, .n_targets = 3, .targets = ts, .groups = g};
+    st_error_t err = {0};
+    const char *p = tu_tmp_path("targets.h5");
+    assert_int_equal(st_dataset_write(p, &s, &err), ST_OK);
+    st_dataset_t ds;
+    assert_int_equal(st_dataset_open(p, &ds, &err), ST_OK);
+    assert_int_equal(ds.format_version, 2);
+    assert_false(ds.has_y);
+    assert_true(ds.has_groups);
+    assert_int_equal(ds.n_targets, 3);
+    int ti = st_dataset_target_find(&ds, "temp"), mi = st_dataset_target_find(&ds, "tags"),
+        ri = st_dataset_target_find(&ds, "r");
+    assert_true(ti >= 0 && mi >= 0 && ri >= 0);
+    assert_int_equal(st_dataset_target_find(&ds, "y"), -1);
+    const st_target_info_t *T = &ds.targets[ti], *M = &ds.targets[mi], *R = &ds.targets[ri];
+    assert_int_equal(T->kind, ST_TARGET_CLASS);
+    assert_int_equal(T->width, 1);
+    assert_int_equal(T->n_classes, 3);
+    assert_string_equal(T->names[2], "hot");
+    assert_int_equal(T->allow_missing, 1);
+    assert_string_equal(T->h5path, "/targets/temp");
+    assert_int_equal(M->kind, ST_TARGET_MULTILABEL);
+    assert_int_equal(M->width, 3);
+    assert_string_equal(M->names[2], "tags[2]"); /* no label_names: "<target>[i]" */
+    assert_int_equal(M->allow_missing, 0);
+    assert_int_equal(R->kind, ST_TARGET_REGRESSION);
+    assert_int_equal(R->width, 1);
+    assert_string_equal(R->names[0], "score");
+    float v[N * 3];
+    assert_int_equal(st_dataset_read_target_rows(&ds, mi, 2, 3, v, MPI_COMM_NULL, &err), ST_OK);
+    for (int i = 0; i < 9; i++) assert_true(v[i] == (float)m[6 + i]);
+    assert_int_equal(st_dataset_read_target_rows(&ds, ri, 0, N, v, MPI_COMM_NULL, &err), ST_OK);
+    assert_memory_equal(v, r, sizeof r);
+    int64_t ids[N], groups[N];
+    assert_int_equal(st_dataset_read_target_ids(&ds, ti, ids, &err), ST_OK);
+    for (int i = 0; i < N; i++) assert_int_equal(ids[i], c[i]);
+    assert_int_equal(st_dataset_read_target_ids(&ds, mi, ids, &err), ST_ERR_INTERNAL);
+    assert_int_equal(st_dataset_read_groups(&ds, groups, &err), ST_OK);
+    assert_memory_equal(groups, g, sizeof g);
+    /* No /y: reading labels says so and points at data.stratify. */
+    int32_t y[N];
+    assert_int_equal(st_dataset_read_labels(&ds, y, NULL, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "targets.h5: has no /y");
+    tu_assert_contains(err.msg, "data.stratify");
+    st_dataset_close(&ds);
+    /* A class id outside 0..K-1 (or −1 without allow_missing) is refused when written. */
+    st_target_spec_t bad[1] = {ts[0]};
+    bad[0].allow_missing = 0;
+    s.targets = bad, s.n_targets = 1;
+    assert_int_equal(st_dataset_write(tu_tmp_path("badclass.h5"), &s, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "badclass.h5: target temp row 2: class id -1 is outside 0..2");
+}
+
+/* A raw file with /X [6, 2] and one target dataset /targets/x ([rows] int32) whose kind
+ * attribute is `kind` (NULL: none). */
+static void write_raw_target(const char *path, hsize_t rows, const char *kind) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dx[2] = {6, 2};
+    float X[12] = {0};
+    hid_t s = H5Screate_simple(2, dx, NULL);
+    hid_t d = H5Dcreate2(f, "X", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, X);
+    H5Dclose(d);
+    H5Sclose(s);
+    hid_t g = H5Gcreate2(f, "targets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int32_t v[6] = {0, 1, 0, 1, 0, 1};
+    s = H5Screate_simple(1, &rows, NULL);
+    d = H5Dcreate2(g, "x", H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    if (kind) st_h5_write_string_attr(d, "kind", &kind, -1);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+static void test_target_layout_errors(void **state) {
+    (void)state;
+    write_raw_target(tu_tmp_path("short_target.h5"), 5, "class");
+    expect_open_error("short_target.h5", "short_target.h5: /targets/x has 5 rows but /X has 6");
+    write_raw_target(tu_tmp_path("bad_kind.h5"), 6, "banana");
+    expect_open_error("bad_kind.h5",
+                      "bad_kind.h5: /targets/x has kind \"banana\"; expected \"class\", \"multilabel\" or \"regression\"");
+    write_raw_target(tu_tmp_path("no_kind.h5"), 6, NULL);
+    expect_open_error("no_kind.h5", "no_kind.h5: /targets/x has no attribute kind");
+    /* The same file with a right kind opens: class count max + 1, default names. */
+    write_raw_target(tu_tmp_path("ok_target.h5"), 6, "class");
+    st_dataset_t ds;
+    st_error_t err = {0};
+    assert_int_equal(st_dataset_open(tu_tmp_path("ok_target.h5"), &ds, &err), ST_OK);
+    assert_int_equal(ds.n_targets, 1);
+    assert_int_equal(ds.targets[0].n_classes, 2);
+    assert_string_equal(ds.targets[0].names[1], "1");
+    assert_false(ds.has_y);
+    st_dataset_close(&ds);
+}
+
+/* st_target_first_bad for each kind, with and without allow_missing. */
+static void test_target_first_bad(void **state) {
+    (void)state;
+    char names[2][ST_NAME_MAX] = {"a", "b"}, why[160];
+    st_target_info_t t = {.kind = ST_TARGET_CLASS, .width = 1, .n_classes = 3, .names = names};
+    const float cls[4] = {0, 2, -1, 3};
+    assert_int_equal(st_target_first_bad(&t, cls, 2, why, sizeof why), -1);
+    assert_int_equal(st_target_first_bad(&t, cls, 4, why, sizeof why), 2);
+    tu_assert_contains(why, "class id -1 is outside 0..2 (a missing value needs allow_missing)");
+    t.allow_missing = 1;
+    assert_int_equal(st_target_first_bad(&t, cls, 4, why, sizeof why), 3);
+    tu_assert_contains(why, "class id 3 is outside 0..2 (or -1: missing)");
+    const float frac[1] = {1.5f};
+    assert_int_equal(st_target_first_bad(&t, frac, 1, why, sizeof why), 0);
+
+    t = (st_target_info_t){.kind = ST_TARGET_MULTILABEL, .width = 2, .names = names};
+    const float ml[6] = {0, 1, 1, 0, 1, 0.5f};
+    assert_int_equal(st_target_first_bad(&t, ml, 2, why, sizeof why), -1);
+    assert_int_equal(st_target_first_bad(&t, ml, 3, why, sizeof why), 2);
+    tu_assert_contains(why, "column 1 (b) is 0.5, not 0 or 1");
+
+    t = (st_target_info_t){.kind = ST_TARGET_REGRESSION, .width = 1, .names = names};
+    const float reg[3] = {-1e30f, NAN, INFINITY};
+    assert_int_equal(st_target_first_bad(&t, reg, 1, why, sizeof why), -1);
+    assert_int_equal(st_target_first_bad(&t, reg, 3, why, sizeof why), 1);
+    tu_assert_contains(why, "column 0 (a) is nan (a missing value needs allow_missing)");
+    t.allow_missing = 1;
+    assert_int_equal(st_target_first_bad(&t, reg, 3, why, sizeof why), 2);
+    tu_assert_contains(why, "column 0 (a) is inf, not a finite number");
+}
+
 static int setup(void **state) {
     (void)state;
     return tu_tmpdir_create("dataset");
@@ -579,6 +728,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_many_names),
         cmocka_unit_test(test_long_utf8_name_is_cut_whole),
         cmocka_unit_test(test_collective_read),
+        cmocka_unit_test(test_targets_round_trip),
+        cmocka_unit_test(test_target_layout_errors),
+        cmocka_unit_test(test_target_first_bad),
     };
     int rc = cmocka_run_group_tests_name("dataset", tests, setup, teardown);
     MPI_Finalize();
