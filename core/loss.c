@@ -441,7 +441,7 @@ static st_status_t parse_into(const cJSON *obj, const char *path, int K, st_loss
     if ((v = val_of(plain, n_plain, vals, "label_smoothing"))) out->label_smoothing = (float)v->num;
     if ((v = val_of(plain, n_plain, vals, "gamma"))) out->gamma = (float)v->num;
     if ((v = val_of(plain, n_plain, vals, "delta"))) out->huber_delta = (float)v->num;
-    if ((v = val_of(plain, n_plain, vals, "top_k"))) out->top_k = (int)v->num;
+    if ((v = val_of(plain, n_plain, vals, "top_k"))) out->top_k = (int)v->i;
     if ((v = val_of(plain, n_plain, vals, "standardize_targets"))) out->standardize_targets = v->b;
     const st_val_t *target = val_of(plain, n_plain, vals, "target");
     if (target->is_set) snprintf(out->target, sizeof out->target, "%s", target->s);

@@ -7,6 +7,31 @@
 
 #include "hash.h"
 
+/* Format 2: every /targets dataset (name, kind, width, values) and /groups. A format-1 file's
+ * only target is /y, already hashed: its fingerprint is what it always was. */
+static st_status_t hash_targets(const st_dataset_t *ds, uint64_t *h, st_error_t *err) {
+    for (int t = 0; t < ds->n_targets; t++) {
+        const st_target_info_t *ti = &ds->targets[t];
+        if (strcmp(ti->h5path, "/y") == 0) continue;
+        float *v = malloc(sizeof(float) * (size_t)ds->n * (size_t)ti->width + 1);
+        if (!v) return st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %s for the fingerprint", ds->path, ti->h5path);
+        st_status_t rc = st_dataset_read_target_rows(ds, t, 0, ds->n, v, MPI_COMM_NULL, err);
+        int meta[3] = {(int)ti->kind, ti->width, ti->n_classes};
+        *h = st_fnv1a64(*h, ti->name, strlen(ti->name) + 1);
+        *h = st_fnv1a64(*h, meta, sizeof meta);
+        if (rc == ST_OK) *h = st_fnv1a64(*h, v, sizeof(float) * (size_t)ds->n * (size_t)ti->width);
+        free(v);
+        ST_TRY(rc);
+    }
+    if (!ds->has_groups) return ST_OK;
+    int64_t *g = malloc(sizeof(int64_t) * (size_t)ds->n);
+    if (!g) return st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate /groups for the fingerprint", ds->path);
+    st_status_t rc = st_dataset_read_groups(ds, g, err);
+    if (rc == ST_OK) *h = st_fnv1a64(*h, g, sizeof(int64_t) * (size_t)ds->n);
+    free(g);
+    return rc;
+}
+
 st_status_t st_dataset_fingerprint(const st_dataset_t *ds, char out[17], st_error_t *err) {
     int32_t *y = malloc(sizeof(int32_t) * (size_t)(ds->n ? ds->n : 1));
     uint8_t *split = calloc((size_t)(ds->n ? ds->n : 1), 1);
@@ -14,7 +39,9 @@ st_status_t st_dataset_fingerprint(const st_dataset_t *ds, char out[17], st_erro
         free(y), free(split);
         return st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate labels for the fingerprint", ds->path);
     }
-    st_status_t rc = st_dataset_read_labels(ds, y, ds->has_split ? split : NULL, err);
+    st_status_t rc = ds->has_y ? st_dataset_read_labels(ds, y, ds->has_split ? split : NULL, err) : ST_OK;
+    if (rc == ST_OK && !ds->has_y) memset(y, 0, sizeof(int32_t) * (size_t)ds->n);
+    if (rc == ST_OK && !ds->has_y && ds->has_split) rc = st_dataset_read_split(ds, split, err);
     if (rc == ST_OK) {
         uint64_t h = ST_FNV1A64_STRATA_BASIS;
         int64_t dims[4] = {ds->n, ds->shape.rank, ds->shape.d[0], ds->shape.d[1]};
@@ -24,6 +51,7 @@ st_status_t st_dataset_fingerprint(const st_dataset_t *ds, char out[17], st_erro
             h = st_fnv1a64(h, ds->class_names[k], strlen(ds->class_names[k]) + 1);
         h = st_fnv1a64(h, y, sizeof(int32_t) * (size_t)ds->n);
         if (ds->has_split) h = st_fnv1a64(h, split, (size_t)ds->n);
+        rc = hash_targets(ds, &h, err);
         snprintf(out, 17, "%016llx", (unsigned long long)h);
     }
     free(y), free(split);

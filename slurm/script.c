@@ -387,10 +387,14 @@ st_status_t st_slurm_plan(st_slurm_plan_t *p, const st_run_config_t *cfg, int cp
     int32_t *y = calloc((size_t)(N ? N : 1), sizeof *y);
     uint8_t *split = calloc((size_t)(N ? N : 1), 1);
     st_status_t rc = y && split ? ST_OK : st_fail(err, ST_ERR_NOMEM, "%s: labels of %lld samples", cfg->data.path, (long long)N);
-    if (rc == ST_OK) rc = st_dataset_read_labels(&ds, y, split, err);
+    if (rc == ST_OK && ds.has_y) rc = st_dataset_read_labels(&ds, y, split, err);
+    if (rc == ST_OK && !ds.has_y) { /* a format-2 file without /y: the row counts of an unstratified split */
+        K = 1;
+        if (ds.has_split) rc = st_dataset_read_split(&ds, split, err);
+    }
     if (rc == ST_OK) {
         const char **names = calloc((size_t)K, sizeof *names);
-        for (int k = 0; names && k < K; k++) names[k] = ds.class_names[k];
+        for (int k = 0; names && k < K; k++) names[k] = ds.class_names ? ds.class_names[k] : "all";
         rc = st_split_make(split, y, ds.has_split ? split : NULL, &cfg->data.split, names, cfg->seed, N, K, err);
         free(names);
     }
