@@ -63,7 +63,8 @@ static const st_key_t sched_keys[N_KEYS] = {
                FIELD(div_factor)},
     [K_FINAL_DIV] = {"final_div_factor", ST_K_NUM, "1e4", 0, 1e300, NULL,
                      "one_cycle: it ends at max_lr / div_factor / final_div_factor", FIELD(final_div_factor)},
-    [K_MODE] = {"mode", ST_K_ENUM, "\"min\"", 0, 0, "min|max", "reduce_on_plateau: whether a lower or a higher metric is better",
+    [K_MODE] = {"mode", ST_K_ENUM, "\"min\"", 0, 0, "min|max", "reduce_on_plateau: whether a lower or a higher metric is better; "
+                "left out in a run config: the checkpoint monitor's direction (docs/config.md)",
                 FIELD(mode_max)},
     [K_FACTOR] = {"factor", ST_K_NUM, "0.1", 0, 1, NULL, "reduce_on_plateau: the rate is multiplied by this (< 1)",
                   FIELD(factor)},

@@ -6,10 +6,12 @@
  * ST_FIELD), so reading a section fills its members; validate() keeps only what no single key
  * decides: the name's form, the split's sum, the shard plan, the monitors' modes.
  *
- * Two keys do not fit the schema's fixed types and are read by hand before the table is applied
+ * Some keys do not fit the schema's fixed types and are read by hand before the table is applied
  * (the table still types, defaults and documents them; the value it sees is a stand-in):
  *   - data.shards: "auto" or a positive integer (declared ST_K_INT, default "auto");
- *   - data.path and results_dir: strings up to ST_CONFIG_PATH_MAX, longer than st_val_t holds. */
+ *   - data.path and results_dir: strings up to ST_CONFIG_PATH_MAX, longer than st_val_t holds;
+ *   - early_stopping.monitor and checkpoint.monitor: a metric name or an object of weights
+ *     (declared ST_K_STR; st_monitor_parse, jobs/monitor_spec.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -24,8 +26,6 @@
 
 /* A key bound with FIELD fills that member of st_run_config_t (core/schema.h, ST_FIELD). */
 #define FIELD(member) ST_FIELD(st_run_config_t, member)
-/* In the order of st_monitor_t: a monitor key fills its st_monitor_t with the index. */
-#define MONITORS "val_loss|val_accuracy|val_macro_f1"
 #define MAX_INT 9007199254740991.0 /* 2^53 - 1: integers JSON numbers hold exactly */
 #define MAX_SHARDS (1 << 24)       /* st_shards_plan's limit */
 
@@ -128,10 +128,13 @@ enum { ES_ENABLED, ES_MONITOR, ES_MODE, ES_PATIENCE, ES_MIN_DELTA, ES_RESTORE, N
 static const st_key_t es_keys[N_ES] = {
     [ES_ENABLED] = {"enabled", ST_K_BOOL, "false", 0, 0, NULL, "stop when the monitored metric stops improving",
                     FIELD(early_stopping.enabled)},
-    [ES_MONITOR] = {"monitor", ST_K_ENUM, "\"val_loss\"", 0, 0, MONITORS, "validation metric watched",
-                    FIELD(early_stopping.monitor)},
+    [ES_MONITOR] = {"monitor", ST_K_STR, "\"val_loss\"", 0, 0, NULL,
+                    "validation metric watched: a name val_<metric> or val_<metric>.<head> (<metric>: "
+                    ST_MONITOR_METRICS "), or an object of up to 8 weights {\"val_accuracy.category\": 0.5, "
+                    "\"val_r2.reward\": 0.5} watching their weighted sum"},
     [ES_MODE] = {"mode", ST_K_ENUM, "\"auto\"", 0, 0, "auto|min|max",
-                 "whether lower or higher is better; auto = min for val_loss, max for the others"},
+                 "whether lower or higher is better; auto = min for loss, mae, rmse and max for the others "
+                 "(a weighted monitor mixing them, or with a negative weight, needs min or max)"},
     [ES_PATIENCE] = {"patience", ST_K_INT, "10", 1, 1e15, NULL,
                      "evaluations (not epochs) without improvement before stopping", FIELD(early_stopping.patience)},
     [ES_MIN_DELTA] = {"min_delta", ST_K_NUM, "0", 0, 1e300, NULL, "least change of the metric that counts as improvement",
@@ -140,7 +143,7 @@ static const st_key_t es_keys[N_ES] = {
                     "on stopping, return to the weights of the best evaluation", FIELD(early_stopping.restore_best)},
 };
 
-enum { CK_EVERY, CK_KEEP, CK_BEST, CK_LAST, CK_MONITOR, N_CK };
+enum { CK_EVERY, CK_KEEP, CK_BEST, CK_LAST, CK_MONITOR, CK_MODE, N_CK };
 static const st_key_t ck_keys[N_CK] = {
     [CK_EVERY] = {"every_epochs", ST_K_INT, "1", 0, 1e15, NULL, "epochs between periodic checkpoints; 0 = none",
                   FIELD(checkpoint.every_epochs)},
@@ -150,12 +153,15 @@ static const st_key_t ck_keys[N_CK] = {
                  FIELD(checkpoint.best)},
     [CK_LAST] = {"last", ST_K_BOOL, "true", 0, 0, NULL, "keep the checkpoint of the last epoch (to resume from)",
                  FIELD(checkpoint.last)},
-    [CK_MONITOR] = {"monitor", ST_K_ENUM, "", 0, 0, MONITORS,
-                    "metric that picks the best checkpoint; default early_stopping.monitor (val_loss)",
-                    FIELD(checkpoint.monitor)},
+    [CK_MONITOR] = {"monitor", ST_K_STR, "", 0, 0, NULL,
+                    "metric (or object of weights, as early_stopping.monitor) that picks the best checkpoint; "
+                    "default early_stopping.monitor"},
+    [CK_MODE] = {"mode", ST_K_ENUM, "\"auto\"", 0, 0, "auto|min|max",
+                 "whether lower or higher is better; auto = early_stopping.mode for the same monitor, else as "
+                 "early_stopping.mode's auto"},
 };
 
-enum { MO_DIVERSITY, MO_TOP_SHARE, MO_ENTROPY, MO_PER_CLASS, N_MO };
+enum { MO_DIVERSITY, MO_TOP_SHARE, MO_ENTROPY, MO_PER_CLASS, MO_HEAD_SHARE, MO_GAP, N_MO };
 static const st_key_t mo_keys[N_MO] = {
     [MO_DIVERSITY] = {"diversity_every", ST_K_INT, "1", 0, 1e15, NULL,
                       "epochs between prediction-diversity checks on the val split (collapse warnings); 0 = off",
@@ -168,6 +174,12 @@ static const st_key_t mo_keys[N_MO] = {
                     FIELD(monitors.collapse_min_entropy)},
     [MO_PER_CLASS] = {"per_class_every", ST_K_INT, "5", 0, 1e15, NULL,
                       "epochs between per-class precision/recall reports; 0 = off", FIELD(monitors.per_class_every)},
+    [MO_HEAD_SHARE] = {"head_share_max", ST_K_NUM, "0.9", 0, 1, NULL,
+                       "several heads: warn when one head's share of the weighted total loss exceeds this, in (0, 1]",
+                       FIELD(monitors.head_share_max)},
+    [MO_GAP] = {"gap_max", ST_K_NUM, "0.5", 0, 1e300, NULL,
+                "warn when (val_loss - train_loss) / train_loss exceeds this (overfitting); 0 = off",
+                FIELD(monitors.gap_max)},
 };
 
 typedef struct {
@@ -205,15 +217,6 @@ static const struct {
     {"checkpoint", "object", "{}", "see `checkpoint` below"},
     {"monitors", "object", "{}", "see `monitors` below"},
 };
-
-const char *st_monitor_name(st_monitor_t m) {
-    switch (m) {
-    case ST_MONITOR_VAL_LOSS: return "val_loss";
-    case ST_MONITOR_VAL_ACCURACY: return "val_accuracy";
-    case ST_MONITOR_VAL_MACRO_F1: return "val_macro_f1";
-    }
-    return "?";
-}
 
 /* ---- small helpers ---- */
 
@@ -282,6 +285,16 @@ static st_status_t read_by_hand(const section_t *s, const cJSON *obj, cJSON *wor
                                                             : NULL; /* a long string */
         int shards = s->keys == data_keys && i == D_SHARDS;
         if (s->keys == data_keys && i == D_CATEGORICAL) ST_TRY(read_categorical(v, work, cfg, err));
+        st_monitor_spec_t *monitor = s->keys == es_keys && i == ES_MONITOR  ? &cfg->early_stopping.monitor
+                                     : s->keys == ck_keys && i == CK_MONITOR ? &cfg->checkpoint.monitor
+                                                                             : NULL;
+        if (monitor && (v || k->def[0])) { /* a name or an object, else the default name */
+            cJSON *def = v ? NULL : cJSON_Parse(k->def);
+            st_status_t rc = st_monitor_parse(monitor, v ? v : def, section_path(s, k->key, p, sizeof p), err);
+            cJSON_Delete(def);
+            if (rc != ST_OK) return rc;
+            if (v) cJSON_ReplaceItemInObjectCaseSensitive(work, k->key, cJSON_CreateString("-"));
+        }
         if (dst && cJSON_IsString(v)) {
             size_t n = strlen(v->valuestring);
             if (n == 0)
@@ -405,6 +418,12 @@ static st_status_t parse_schedule(st_run_config_t *cfg, const cJSON *obj, long t
     return ST_OK;
 }
 
+/* reduce_on_plateau watches the checkpoint monitor (jobs/decide.c); a schedule that does not
+ * give its "mode" takes that monitor's direction (the schedule parser's own default is min). */
+static void plateau_follows_monitor(st_run_config_t *cfg, const cJSON *sched) {
+    if (cfg->sched.type == ST_SCHED_PLATEAU && !item(sched, "mode")) cfg->sched.mode_max = cfg->checkpoint.monitor.mode_max;
+}
+
 /* The warmup the schedule asks for, in steps, for a run of total_steps (before parsing it). */
 static long warmup_wanted(const st_run_config_t *cfg, const cJSON *obj, long total_steps) {
     const cJSON *w = item(obj, "warmup_steps"), *e = item(obj, "warmup_epochs"), *f = item(obj, "warmup_fraction");
@@ -431,6 +450,7 @@ st_status_t st_config_set_total_steps(st_run_config_t *cfg, long total_steps, st
         cfg->sched_needs_total_steps = 1;
         st_error_prefix(err, "the run's length (%ld optimizer steps) as schedule.total_steps", total_steps);
     }
+    if (rc == ST_OK) plateau_follows_monitor(cfg, obj);
     return rc;
 }
 
@@ -442,9 +462,36 @@ static st_status_t check_name(const char *name, st_error_t *err) {
     return ST_OK;
 }
 
+/* The monitors' directions (st_monitor_resolve_mode). checkpoint.monitor defaults to
+ * early_stopping.monitor, which the resolved tree then states; with mode "auto" a checkpoint
+ * watching the same as early stopping takes early_stopping's direction. */
+static st_status_t resolve_monitors(st_run_config_t *cfg, const st_val_t *es, const st_val_t *ck, const cJSON *r_es,
+                                    cJSON *r_ck, st_error_t *err) {
+    st_monitor_spec_t *e = &cfg->early_stopping.monitor, *c = &cfg->checkpoint.monitor;
+    ST_TRY(st_monitor_resolve_mode(e, es[ES_MODE].s, "early_stopping.monitor", "early_stopping.mode", err));
+    if (!ck[CK_MONITOR].is_set) {
+        *c = *e;
+        cJSON_AddItemToObject(r_ck, "monitor", cJSON_Duplicate(item(r_es, "monitor"), 1));
+        cJSON_AddItemToObject(r_ck, "mode", cJSON_DetachItemFromObjectCaseSensitive(r_ck, "mode")); /* table order */
+    }
+    if (strcmp(ck[CK_MODE].s, "auto") == 0 && strcmp(c->text, e->text) == 0) {
+        c->mode_max = e->mode_max;
+        return ST_OK;
+    }
+    return st_monitor_resolve_mode(c, ck[CK_MODE].s, "checkpoint.monitor", "checkpoint.mode", err);
+}
+
+/* What the monitors section's bounds cannot say: head_share_max > 0. */
+static st_status_t check_monitors_section(const st_run_config_t *cfg, st_error_t *err) {
+    if (!(cfg->monitors.head_share_max > 0))
+        return st_fail(err, ST_ERR_CONFIG, "monitors.head_share_max: expected a number in (0, 1], got %g",
+                       cfg->monitors.head_share_max);
+    return ST_OK;
+}
+
 /* Reads the tree into cfg: the key tables fill the members their keys are bound to; what is left
  * here is what no single key decides (name, results_dir's default, the split's sum, the shard
- * plan, the monitors' modes) and the sub-objects with parsers of their own. */
+ * plan, the monitors' modes, the plateau's direction) and the sub-objects with parsers of their own. */
 static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) {
     st_val_t es[N_ES], ck[N_CK];
     cJSON *r_top = NULL, *r_data = NULL, *r_split = NULL, *r_train = NULL, *r_es = NULL, *r_ck = NULL, *r_mo = NULL;
@@ -551,15 +598,13 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         cJSON_Delete(sched_default);
         goto fail;
     }
-    cfg->early_stopping.mode_max = strcmp(es[ES_MODE].s, "auto") == 0
-                                       ? cfg->early_stopping.monitor != ST_MONITOR_VAL_LOSS
-                                       : strcmp(es[ES_MODE].s, "max") == 0;
-    if (!ck[CK_MONITOR].is_set) cfg->checkpoint.monitor = cfg->early_stopping.monitor;
-    cfg->checkpoint.mode_max = cfg->checkpoint.monitor == cfg->early_stopping.monitor
-                                   ? cfg->early_stopping.mode_max
-                                   : cfg->checkpoint.monitor != ST_MONITOR_VAL_LOSS;
-    if (!ck[CK_MONITOR].is_set)
-        cJSON_AddItemToObject(r_ck, "monitor", cJSON_CreateString(st_monitor_name(cfg->checkpoint.monitor)));
+    rc = resolve_monitors(cfg, es, ck, r_es, r_ck, err);
+    if (rc == ST_OK) rc = check_monitors_section(cfg, err);
+    if (rc != ST_OK) {
+        cJSON_Delete(sched_default);
+        goto fail;
+    }
+    plateau_follows_monitor(cfg, sched ? sched : sched_default);
 
     /* the resolved tree, in a fixed order */
     resolved = r_top;

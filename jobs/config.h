@@ -41,11 +41,36 @@
 
 #define ST_CONFIG_PATH_MAX 512
 
-/* A validation metric, for early stopping and the best checkpoint. */
-typedef enum { ST_MONITOR_VAL_LOSS, ST_MONITOR_VAL_ACCURACY, ST_MONITOR_VAL_MACRO_F1 } st_monitor_t;
+/* What early stopping, the best checkpoint and reduce-on-plateau watch: one recorded validation
+ * metric ("val_loss", "val_r2.reward") or a weighted sum of up to ST_MONITOR_TERMS of them
+ * ({"val_accuracy.category": 0.5, "val_f1.tools": 0.3}). A name is val_<metric> or
+ * val_<metric>.<head>, <metric> one of ST_MONITOR_METRICS; whether the run records it is checked
+ * by the job (st_monitor_check), since the heads are known only once the model is built. */
+#define ST_MONITOR_TERMS 8
+#define ST_MONITOR_METRICS "loss, accuracy, macro_f1, f1, exact_match, topk, mae, rmse, r2"
 
-/* "val_loss", "val_accuracy", "val_macro_f1". */
-const char *st_monitor_name(st_monitor_t m);
+typedef struct {
+    int n_terms;                        /* 1 for a plain metric name */
+    char name[ST_MONITOR_TERMS][64];    /* "val_accuracy.category" */
+    double weight[ST_MONITOR_TERMS];    /* 1 for a plain name; finite, != 0 */
+    int mode_max;                       /* 1 = a larger value is better (mode "auto" resolved) */
+    char text[256];                     /* printable: "0.5*val_accuracy.category + 0.3*val_f1.tools" */
+} st_monitor_spec_t;
+
+/* Reads a monitor value at JSON path `key` ("early_stopping.monitor"): a metric name or an
+ * object {name: weight}; mode_max is left 0 (see st_monitor_resolve_mode). Errors name `key`. */
+st_status_t st_monitor_parse(st_monitor_spec_t *out, const cJSON *v, const char *key, st_error_t *err);
+
+/* Sets m->mode_max from `mode`: "min", "max", or "auto": min for loss, mae, rmse; max for
+ * accuracy, macro_f1, f1, exact_match, topk, r2. "auto" fails (ST_ERR_CONFIG, naming `key` and
+ * asking for an explicit `mode_key`) for terms that disagree or a negative weight. */
+st_status_t st_monitor_resolve_mode(st_monitor_spec_t *m, const char *mode, const char *key, const char *mode_key,
+                                    st_error_t *err);
+
+/* ST_OK when every term of m is among recorded[0..n_recorded) (the metric names the run writes
+ * to history.jsonl); else ST_ERR_CONFIG naming `key`, the missing name and the recorded ones. */
+st_status_t st_monitor_check(const st_monitor_spec_t *m, const char *key, const char *const *recorded, int n_recorded,
+                             st_error_t *err);
 
 #define ST_CONFIG_MAX_CATEGORICAL 64
 
@@ -87,8 +112,7 @@ typedef struct {
 
     struct {
         int enabled;
-        st_monitor_t monitor;
-        int mode_max;                   /* 1 = a larger monitor value is better ("auto" resolved) */
+        st_monitor_spec_t monitor;      /* monitor.mode_max: early_stopping.mode resolved */
         long patience;                  /* evaluations without improvement before stopping */
         double min_delta;               /* least change that counts as an improvement */
         int restore_best;               /* reload the best weights when stopping */
@@ -98,8 +122,7 @@ typedef struct {
         long every_epochs;              /* 0 = no periodic checkpoints */
         long keep_last;                 /* periodic checkpoints kept; 0 = all */
         int best, last;                 /* keep best.ckpt (by monitor) / last.ckpt */
-        st_monitor_t monitor;           /* resolved: checkpoint.monitor, else early_stopping.monitor */
-        int mode_max;
+        st_monitor_spec_t monitor;      /* resolved: checkpoint.monitor, else early_stopping.monitor */
     } checkpoint;
 
     struct {
@@ -107,6 +130,8 @@ typedef struct {
         double collapse_top_share;      /* warn when the most common prediction's share exceeds it */
         double collapse_min_entropy;    /* warn when the normalised prediction entropy falls below it */
         long per_class_every;           /* epochs between per-class reports; 0 = off */
+        double head_share_max;          /* warn when one head's share of the weighted total loss exceeds it */
+        double gap_max;                 /* warn when (val_loss - train_loss) / train_loss exceeds it; 0 = off */
     } monitors;
 
     const cJSON *model;                 /* the "model" object inside `json` */

@@ -9,8 +9,8 @@
 
 void st_track_init(st_track_t *t, const st_run_config_t *cfg) {
     memset(t, 0, sizeof *t);
-    t->es_best = cfg->early_stopping.mode_max ? -INFINITY : INFINITY;
-    t->ck_best = cfg->checkpoint.mode_max ? -INFINITY : INFINITY;
+    t->es_best = cfg->early_stopping.monitor.mode_max ? -INFINITY : INFINITY;
+    t->ck_best = cfg->checkpoint.monitor.mode_max ? -INFINITY : INFINITY;
 }
 
 void st_track_save(const st_track_t *t, double out[ST_TRACK_LEN]) {
@@ -26,10 +26,20 @@ void st_track_load(st_track_t *t, const double *in, int n) {
     t->loss_sum = v[4], t->weight = v[5], t->correct = v[6], t->count = v[7];
 }
 
-double st_monitor_value(st_monitor_t m, const st_epoch_outcome_t *o) {
-    if (m == ST_MONITOR_VAL_ACCURACY) return o->val_accuracy;
-    if (m == ST_MONITOR_VAL_MACRO_F1) return o->val_macro_f1;
-    return o->val_loss;
+/* The recorded value of one metric, NaN when the epoch did not record it. */
+static double metric_value(const char *name, const st_epoch_outcome_t *o) {
+    for (int i = 0; i < o->n_metrics; i++)
+        if (strcmp(o->metric_names[i], name) == 0) return o->metric_values[i];
+    if (strcmp(name, "val_loss") == 0) return o->val_loss;
+    if (strcmp(name, "val_accuracy") == 0) return o->val_accuracy;
+    if (strcmp(name, "val_macro_f1") == 0) return o->val_macro_f1;
+    return NAN;
+}
+
+double st_monitor_value(const st_monitor_spec_t *m, const st_epoch_outcome_t *o) {
+    double sum = 0;
+    for (int i = 0; i < m->n_terms; i++) sum += m->weight[i] * metric_value(m->name[i], o);
+    return m->n_terms ? sum : NAN;
 }
 
 static int improves(double value, double best, int mode_max, double min_delta) {
@@ -38,8 +48,9 @@ static int improves(double value, double best, int mode_max, double min_delta) {
 }
 
 static void early_stopping(st_track_t *t, const st_run_config_t *cfg, const st_epoch_outcome_t *o, st_decision_t *d) {
-    double v = st_monitor_value(cfg->early_stopping.monitor, o);
-    if (improves(v, t->es_best, cfg->early_stopping.mode_max, cfg->early_stopping.min_delta)) {
+    const st_monitor_spec_t *m = &cfg->early_stopping.monitor;
+    double v = st_monitor_value(m, o);
+    if (improves(v, t->es_best, m->mode_max, cfg->early_stopping.min_delta)) {
         t->es_best = v, t->es_bad = 0, t->es_best_epoch = o->epoch;
         return;
     }
@@ -47,7 +58,7 @@ static void early_stopping(st_track_t *t, const st_run_config_t *cfg, const st_e
     if (cfg->early_stopping.enabled && t->es_bad >= cfg->early_stopping.patience) {
         d->stop = 1;
         snprintf(d->reason, sizeof d->reason, "early stopping: no %s improvement in %.0f evaluations (best %.4f at epoch %.0f)",
-                 st_monitor_name(cfg->early_stopping.monitor), t->es_bad, t->es_best, t->es_best_epoch);
+                 m->text, t->es_bad, t->es_best, t->es_best_epoch);
     }
 }
 
@@ -57,8 +68,8 @@ st_decision_t st_decide(st_track_t *t, st_sched_t *sched, const st_run_config_t 
     d.lr_base = sched->state.lr;
     if (o->evaluated) {
         early_stopping(t, cfg, o, &d);
-        double v = st_monitor_value(cfg->checkpoint.monitor, o);
-        if (improves(v, t->ck_best, cfg->checkpoint.mode_max, 0.0)) {
+        double v = st_monitor_value(&cfg->checkpoint.monitor, o);
+        if (improves(v, t->ck_best, cfg->checkpoint.monitor.mode_max, 0.0)) {
             t->ck_best = v;
             d.save_best = cfg->checkpoint.best;
         }

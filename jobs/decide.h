@@ -3,8 +3,10 @@
  * checkpoint carries besides the arenas (early-stopping counters, the epoch's running sums).
  *
  * Rules:
+ *   - a monitor (st_monitor_spec_t, jobs/config.h) is one recorded validation metric or a
+ *     weighted sum of them, read from the epoch's outcome by st_monitor_value;
  *   - a value improves on the best when it is better by more than min_delta in the monitor's
- *     direction (min for val_loss, max for val_accuracy / val_macro_f1 unless mode says);
+ *     direction (mode_max); a NaN (a term the run did not record) never improves;
  *   - early stopping stops after `patience` evaluations in a row without improvement;
  *   - best.h5 is written when the checkpoint monitor improves (min_delta 0);
  *   - reduce_on_plateau observes the checkpoint monitor (which defaults to the early-stopping
@@ -25,7 +27,7 @@ typedef struct {
     int32_t save_best;      /* 1: this is the best model so far: write best.h5 */
     int32_t lr_changed;     /* 1: reduce-on-plateau changed the base rate to lr_base */
     double lr_base;         /* the base learning rate from now on (plateau schedules) */
-    char reason[96];        /* why stop ("early stopping: no val_accuracy improvement in 8 evaluations") */
+    char reason[384];       /* why stop ("early stopping: no val_accuracy improvement in 8 evaluations") */
 } st_decision_t;
 
 /* Rank 0's *d goes to every rank (one broadcast). Collective. */
@@ -50,11 +52,16 @@ typedef struct {
     int evaluated;           /* a validation pass ran this epoch */
     double val_loss, val_accuracy, val_macro_f1;
     int epoch, last_epoch;   /* 1-based epoch; 1 when it is the run's last */
+    int n_metrics;           /* the validation metrics recorded this epoch (history.jsonl's names): */
+    const char (*metric_names)[64]; /* [n_metrics] "val_loss", "val_accuracy.category", "val_r2.reward" */
+    const double *metric_values;    /* [n_metrics] */
 } st_epoch_outcome_t;
 
 /* Rank 0: updates the tracking state and the schedule, returns the decision to broadcast. */
 st_decision_t st_decide(st_track_t *t, st_sched_t *sched, const st_run_config_t *cfg, const st_epoch_outcome_t *o);
 
-double st_monitor_value(st_monitor_t m, const st_epoch_outcome_t *o);
+/* Σ weight·value over m's terms; a term's value is looked up in o->metric_names, then (val_loss,
+ * val_accuracy, val_macro_f1) in the fields of the same name; NaN when a term is missing. */
+double st_monitor_value(const st_monitor_spec_t *m, const st_epoch_outcome_t *o);
 
 #endif

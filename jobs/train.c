@@ -598,7 +598,7 @@ static st_status_t end_epoch(trainer_t *t, double seconds, int *stop, st_error_t
     st_decision_t d;
     memset(&d, 0, sizeof d);
     st_epoch_outcome_t o = {ev.evaluated, ev.val_loss, ev.val_accuracy, ev.val_macro_f1, (int)t->epoch + 1,
-                            t->epoch + 1 == t->cfg->train.epochs};
+                            t->epoch + 1 == t->cfg->train.epochs, 0, NULL, NULL};
     if (t->c->rank == 0) d = st_decide(&t->track, &t->sched, t->cfg, &o);
     st_status_t rc = st_decision_bcast(&d, t->c, err);
     if (rc == ST_OK && d.lr_changed) t->sched.state.lr = d.lr_base;

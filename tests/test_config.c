@@ -1,7 +1,8 @@
 /* test_config.c — the run config (jobs/config.h): defaults, required keys, types, unknown keys
  * with suggestions, optimizer/schedule errors with their paths, --set overrides, data.shards,
- * the resume diff, resolved-JSON round trip, the schedule length filled by the run, and the
- * shipped configs. Error messages are asserted exactly. */
+ * the resume diff, resolved-JSON round trip, the schedule length filled by the run, the
+ * monitors (metric names, weighted sums, their directions, st_monitor_check) and the shipped
+ * configs. Error messages are asserted exactly. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -69,8 +70,8 @@ static void test_defaults(void **state) {
     assert_int_equal(c.sched.type, ST_SCHED_CONSTANT);
     assert_int_equal(c.sched_needs_total_steps, 0);
     assert_int_equal(c.early_stopping.enabled, 0);
-    assert_int_equal(c.early_stopping.monitor, ST_MONITOR_VAL_LOSS);
-    assert_int_equal(c.early_stopping.mode_max, 0);
+    assert_string_equal(c.early_stopping.monitor.text, "val_loss");
+    assert_int_equal(c.early_stopping.monitor.mode_max, 0);
     assert_int_equal(c.early_stopping.patience, 10);
     assert_true(c.early_stopping.min_delta == 0);
     assert_int_equal(c.early_stopping.restore_best, 1);
@@ -78,12 +79,14 @@ static void test_defaults(void **state) {
     assert_int_equal(c.checkpoint.keep_last, 3);
     assert_int_equal(c.checkpoint.best, 1);
     assert_int_equal(c.checkpoint.last, 1);
-    assert_int_equal(c.checkpoint.monitor, ST_MONITOR_VAL_LOSS);
-    assert_int_equal(c.checkpoint.mode_max, 0);
+    assert_string_equal(c.checkpoint.monitor.text, "val_loss");
+    assert_int_equal(c.checkpoint.monitor.mode_max, 0);
     assert_int_equal(c.monitors.diversity_every, 1);
     assert_true(c.monitors.collapse_top_share == 0.9);
     assert_true(c.monitors.collapse_min_entropy == 0.2);
     assert_int_equal(c.monitors.per_class_every, 5);
+    assert_true(c.monitors.head_share_max == 0.9);
+    assert_true(c.monitors.gap_max == 0.5);
     assert_true(cJSON_IsObject(c.model));
     assert_string_equal(cJSON_GetObjectItem(c.loss, "type")->valuestring, "cross_entropy");
 
@@ -100,8 +103,10 @@ static void test_defaults(void **state) {
         "\"model\":{\"layers\":[{\"type\":\"dense\",\"units\":8},{\"type\":\"relu\"},{\"type\":\"dense\",\"units\":\"classes\"}]},"
         "\"early_stopping\":{\"enabled\":false,\"monitor\":\"val_loss\",\"mode\":\"auto\",\"patience\":10,"
         "\"min_delta\":0,\"restore_best\":true},"
-        "\"checkpoint\":{\"every_epochs\":1,\"keep_last\":3,\"best\":true,\"last\":true,\"monitor\":\"val_loss\"},"
-        "\"monitors\":{\"diversity_every\":1,\"collapse_top_share\":0.9,\"collapse_min_entropy\":0.2,\"per_class_every\":5}}");
+        "\"checkpoint\":{\"every_epochs\":1,\"keep_last\":3,\"best\":true,\"last\":true,\"monitor\":\"val_loss\","
+        "\"mode\":\"auto\"},"
+        "\"monitors\":{\"diversity_every\":1,\"collapse_top_share\":0.9,\"collapse_min_entropy\":0.2,\"per_class_every\":5,"
+        "\"head_share_max\":0.9,\"gap_max\":0.5}}");
     cJSON_free(txt);
 
     st_data_config_t d;
@@ -121,20 +126,249 @@ static void test_monitors_resolved(void **state) {
     const char *es[] = {"early_stopping.monitor=val_accuracy", "early_stopping.enabled=true"};
     load_ok(&c, MINIMAL, es, 2);
     assert_int_equal(c.early_stopping.enabled, 1);
-    assert_int_equal(c.early_stopping.monitor, ST_MONITOR_VAL_ACCURACY);
-    assert_int_equal(c.early_stopping.mode_max, 1);
-    assert_int_equal(c.checkpoint.monitor, ST_MONITOR_VAL_ACCURACY); /* follows early_stopping.monitor */
-    assert_int_equal(c.checkpoint.mode_max, 1);
+    assert_string_equal(c.early_stopping.monitor.text, "val_accuracy");
+    assert_int_equal(c.early_stopping.monitor.mode_max, 1);
+    assert_string_equal(c.checkpoint.monitor.text, "val_accuracy"); /* follows early_stopping.monitor */
+    assert_int_equal(c.checkpoint.monitor.mode_max, 1);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(c.json, "checkpoint"), "monitor")->valuestring,
                         "val_accuracy");
     st_config_free(&c);
 
     const char *ck[] = {"early_stopping.monitor=val_macro_f1", "early_stopping.mode=min", "checkpoint.monitor=val_loss"};
     load_ok(&c, MINIMAL, ck, 3);
-    assert_int_equal(c.early_stopping.monitor, ST_MONITOR_VAL_MACRO_F1);
-    assert_int_equal(c.early_stopping.mode_max, 0); /* explicit mode wins over auto */
-    assert_int_equal(c.checkpoint.monitor, ST_MONITOR_VAL_LOSS);
-    assert_int_equal(c.checkpoint.mode_max, 0);
+    assert_string_equal(c.early_stopping.monitor.text, "val_macro_f1");
+    assert_int_equal(c.early_stopping.monitor.mode_max, 0); /* explicit mode wins over auto */
+    assert_string_equal(c.checkpoint.monitor.text, "val_loss");
+    assert_int_equal(c.checkpoint.monitor.mode_max, 0);
+    st_config_free(&c);
+}
+
+/* A monitor is any metric name of the form val_<metric>[.<head>]; its direction comes from the
+ * metric; the resolved tree keeps the name and checkpoint.monitor follows it. */
+static void test_monitor_names(void **state) {
+    (void)state;
+    static const struct {
+        const char *name;
+        int mode_max;
+    } cases[] = {{"val_r2.reward", 1},     {"val_mae.reward", 0},   {"val_rmse.reward", 0}, {"val_loss.category", 0},
+                 {"val_f1.tools", 1},      {"val_topk.tools", 1},   {"val_exact_match.tools", 1},
+                 {"val_macro_f1.category", 1}, {"val_accuracy", 1}, {"val_loss", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char set[96];
+        snprintf(set, sizeof set, "early_stopping.monitor=%s", cases[i].name);
+        const char *sets[] = {set};
+        st_run_config_t c;
+        load_ok(&c, MINIMAL, sets, 1);
+        assert_int_equal(c.early_stopping.monitor.n_terms, 1);
+        assert_string_equal(c.early_stopping.monitor.name[0], cases[i].name);
+        assert_true(c.early_stopping.monitor.weight[0] == 1);
+        assert_string_equal(c.early_stopping.monitor.text, cases[i].name);
+        if (c.early_stopping.monitor.mode_max != cases[i].mode_max) fail_msg("%s: wrong direction", cases[i].name);
+        assert_int_equal(c.checkpoint.monitor.mode_max, cases[i].mode_max);
+        assert_string_equal(c.checkpoint.monitor.text, cases[i].name);
+        const cJSON *es = cJSON_GetObjectItem(c.json, "early_stopping"), *ck = cJSON_GetObjectItem(c.json, "checkpoint");
+        assert_string_equal(cJSON_GetObjectItem(es, "monitor")->valuestring, cases[i].name);
+        assert_string_equal(cJSON_GetObjectItem(ck, "monitor")->valuestring, cases[i].name);
+        st_config_free(&c);
+    }
+    const char *list = "val_<metric> or val_<metric>.<head> with <metric> one of loss, accuracy, macro_f1, f1, "
+                       "exact_match, topk, mae, rmse, r2";
+    const char *bad[][2] = {
+        {"early_stopping.monitor=loss", "\"loss\""},         {"early_stopping.monitor=val_auc", "\"val_auc\""},
+        {"early_stopping.monitor=val_loss.", "\"val_loss.\""}, {"early_stopping.monitor=val_.reward", "\"val_.reward\""},
+        {"early_stopping.monitor=train_loss", "\"train_loss\""}, {"checkpoint.monitor=val_accuracyy", "\"val_accuracyy\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char key[64], msg[512];
+        snprintf(key, sizeof key, "%.*s", (int)(strchr(bad[i][0], '=') - bad[i][0]), bad[i][0]);
+        snprintf(msg, sizeof msg, "t.json: %s (--set %s): unknown metric %s: expected %s", key, bad[i][0], bad[i][1], list);
+        set_fails(bad[i][0], msg);
+    }
+    set_fails("early_stopping.monitor=3", "t.json: early_stopping.monitor (--set early_stopping.monitor=3): expected a "
+              "metric name (\"val_loss\", \"val_r2.reward\") or an object of weights ({\"val_accuracy.category\": 0.5, "
+              "\"val_r2.reward\": 0.5}), got 3");
+    set_fails("early_stopping.monitor=val_loss.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+              "t.json: early_stopping.monitor (--set early_stopping.monitor=val_loss.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+              "aaaaaaaaaaaaaaaaaaaaaaaaaa): metric name \"val_loss.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is longer than 63 "
+              "characters");
+}
+
+#define COMPOSITE "{\"val_accuracy.category\": 0.5, \"val_f1.tools\": 0.3, \"val_r2.reward\": 0.2}"
+
+/* A weighted monitor: its terms, its printable form, the resolved tree, the round trip. */
+static void test_monitor_composite(void **state) {
+    (void)state;
+    const char *sets[] = {"early_stopping.monitor=" COMPOSITE};
+    st_run_config_t c, d;
+    load_ok(&c, MINIMAL, sets, 1);
+    const st_monitor_spec_t *m = &c.early_stopping.monitor;
+    assert_int_equal(m->n_terms, 3);
+    assert_string_equal(m->name[0], "val_accuracy.category");
+    assert_string_equal(m->name[1], "val_f1.tools");
+    assert_string_equal(m->name[2], "val_r2.reward");
+    assert_true(m->weight[0] == 0.5 && m->weight[1] == 0.3 && m->weight[2] == 0.2);
+    assert_int_equal(m->mode_max, 1); /* all three: higher is better */
+    assert_string_equal(m->text, "0.5*val_accuracy.category + 0.3*val_f1.tools + 0.2*val_r2.reward");
+    assert_string_equal(c.checkpoint.monitor.text, m->text);
+    assert_int_equal(c.checkpoint.monitor.mode_max, 1);
+    char *es = unformatted(cJSON_GetObjectItem(c.json, "early_stopping"));
+    assert_string_equal(es, "{\"enabled\":false,\"monitor\":{\"val_accuracy.category\":0.5,\"val_f1.tools\":0.3,"
+                            "\"val_r2.reward\":0.2},\"mode\":\"auto\",\"patience\":10,\"min_delta\":0,\"restore_best\":true}");
+    char *ck = unformatted(cJSON_GetObjectItem(c.json, "checkpoint"));
+    assert_string_equal(ck, "{\"every_epochs\":1,\"keep_last\":3,\"best\":true,\"last\":true,\"monitor\":{"
+                            "\"val_accuracy.category\":0.5,\"val_f1.tools\":0.3,\"val_r2.reward\":0.2},\"mode\":\"auto\"}");
+    cJSON_free(es), cJSON_free(ck);
+    char *txt = st_config_to_json(&c), out[128];
+    load_ok(&d, txt, NULL, 0);
+    assert_string_equal(d.early_stopping.monitor.text, m->text);
+    assert_int_equal(st_config_diff(c.json, d.json, out, sizeof out), ST_OK);
+    free(txt);
+    st_config_free(&c), st_config_free(&d);
+
+    /* weights other than the usual: 1 is left out, a negative one subtracts (mode given) */
+    const char *neg[] = {"early_stopping.monitor={\"val_accuracy\": 1, \"val_loss\": -0.25}", "early_stopping.mode=max"};
+    load_ok(&c, MINIMAL, neg, 2);
+    assert_string_equal(c.early_stopping.monitor.text, "val_accuracy - 0.25*val_loss");
+    assert_int_equal(c.early_stopping.monitor.mode_max, 1);
+    st_config_free(&c);
+
+    const char *pre = "t.json: early_stopping.monitor (--set early_stopping.monitor=";
+    struct { const char *value, *msg; } bad[] = {
+        {"{}", "an object of weights needs at least one metric"},
+        {"{\"val_f1.tools\": 0}", "the weight of \"val_f1.tools\" must be a finite number other than 0, got 0"},
+        {"{\"val_f1.tools\": \"x\"}", "the weight of \"val_f1.tools\" must be a finite number other than 0, got \"x\""},
+        {"{\"val_f1.tools\": true}", "the weight of \"val_f1.tools\" must be a finite number other than 0, got true"},
+        {"{\"val_f1.tools\": 1e999}", "the weight of \"val_f1.tools\" must be a finite number other than 0, got null"},
+        {"{\"val_acc.tools\": 1}", "unknown metric \"val_acc.tools\": expected val_<metric> or val_<metric>.<head> with "
+                                   "<metric> one of loss, accuracy, macro_f1, f1, exact_match, topk, mae, rmse, r2"},
+        {"{\"val_r2.a\":1,\"val_r2.b\":1,\"val_r2.c\":1,\"val_r2.d\":1,\"val_r2.e\":1,\"val_r2.f\":1,\"val_r2.g\":1,"
+         "\"val_r2.h\":1,\"val_r2.i\":1}", "at most 8 metrics in a weighted monitor, got 9"},
+        {"[\"val_loss\"]", "expected a metric name (\"val_loss\", \"val_r2.reward\") or an object of weights "
+                           "({\"val_accuracy.category\": 0.5, \"val_r2.reward\": 0.5}), got [\"val_loss\"]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char set[256], msg[700];
+        snprintf(set, sizeof set, "early_stopping.monitor=%s", bad[i].value);
+        snprintf(msg, sizeof msg, "%s%s): %s", pre, bad[i].value, bad[i].msg);
+        set_fails(set, msg);
+    }
+    /* eight terms are fine */
+    const char *eight = "early_stopping.monitor={\"val_r2.a\":1,\"val_r2.b\":1,\"val_r2.c\":1,\"val_r2.d\":1,"
+                        "\"val_r2.e\":1,\"val_r2.f\":1,\"val_r2.g\":1,\"val_r2.h\":1}";
+    load_ok(&c, MINIMAL, &eight, 1);
+    assert_int_equal(c.early_stopping.monitor.n_terms, 8);
+    st_config_free(&c);
+}
+
+/* mode "auto" on a weighted monitor: one direction, or an error asking for min / max. */
+static void test_monitor_modes(void **state) {
+    (void)state;
+    st_run_config_t c;
+    const char *mixed = "{\"val_accuracy.category\": 0.5, \"val_loss.tools\": 0.5}";
+    char set[128];
+    snprintf(set, sizeof set, "early_stopping.monitor=%s", mixed);
+    const char *s1[] = {set};
+    load_fails(MINIMAL, s1, 1, "t.json: early_stopping.monitor (--set early_stopping.monitor={\"val_accuracy.category\": "
+               "0.5, \"val_loss.tools\": 0.5}): mode \"auto\" cannot tell the direction of 0.5*val_accuracy.category + "
+               "0.5*val_loss.tools (lower is better for val_loss.tools, higher for val_accuracy.category): set "
+               "early_stopping.mode to \"min\" or \"max\"");
+    const char *s2[] = {set, "early_stopping.mode=min"};
+    load_ok(&c, MINIMAL, s2, 2);
+    assert_int_equal(c.early_stopping.monitor.mode_max, 0);
+    assert_int_equal(c.checkpoint.monitor.mode_max, 0); /* follows with early_stopping's mode */
+    st_config_free(&c);
+    const char *s3[] = {"early_stopping.monitor={\"val_mae.reward\": 1, \"val_rmse.reward\": 2, \"val_loss\": 1}"};
+    load_ok(&c, MINIMAL, s3, 1);
+    assert_int_equal(c.early_stopping.monitor.mode_max, 0); /* all lower-is-better */
+    st_config_free(&c);
+    set_fails("early_stopping.monitor={\"val_loss\": -1}",
+              "t.json: early_stopping.monitor (--set early_stopping.monitor={\"val_loss\": -1}): mode \"auto\" cannot "
+              "tell the direction of -val_loss (the weight of val_loss is negative): set early_stopping.mode to \"min\" "
+              "or \"max\"");
+
+    /* checkpoint.monitor of its own: its own mode */
+    char ck[128];
+    snprintf(ck, sizeof ck, "checkpoint.monitor=%s", mixed);
+    const char *s4[] = {ck};
+    load_fails(MINIMAL, s4, 1, "t.json: checkpoint.monitor (--set checkpoint.monitor={\"val_accuracy.category\": 0.5, "
+               "\"val_loss.tools\": 0.5}): mode \"auto\" cannot tell the direction of 0.5*val_accuracy.category + "
+               "0.5*val_loss.tools (lower is better for val_loss.tools, higher for val_accuracy.category): set "
+               "checkpoint.mode to \"min\" or \"max\"");
+    const char *s5[] = {ck, "checkpoint.mode=max"};
+    load_ok(&c, MINIMAL, s5, 2);
+    assert_int_equal(c.checkpoint.monitor.mode_max, 1);
+    assert_string_equal(c.early_stopping.monitor.text, "val_loss");
+    assert_int_equal(c.early_stopping.monitor.mode_max, 0);
+    st_config_free(&c);
+    const char *s6[] = {"checkpoint.monitor=val_r2.reward"}; /* auto, another metric than early stopping's */
+    load_ok(&c, MINIMAL, s6, 1);
+    assert_int_equal(c.checkpoint.monitor.mode_max, 1);
+    st_config_free(&c);
+    const char *s7[] = {"early_stopping.mode=max", "checkpoint.mode=min"}; /* same metric, its own mode */
+    load_ok(&c, MINIMAL, s7, 2);
+    assert_int_equal(c.early_stopping.monitor.mode_max, 1);
+    assert_int_equal(c.checkpoint.monitor.mode_max, 0);
+    st_config_free(&c);
+}
+
+/* reduce_on_plateau takes the checkpoint monitor's direction unless the schedule gives a mode. */
+static void test_plateau_direction(void **state) {
+    (void)state;
+    st_run_config_t c;
+    const char *a[] = {"schedule={\"type\": \"reduce_on_plateau\"}", "early_stopping.monitor=" COMPOSITE};
+    load_ok(&c, MINIMAL, a, 2);
+    assert_int_equal(c.sched.type, ST_SCHED_PLATEAU);
+    assert_int_equal(c.sched.mode_max, 1);
+    st_config_free(&c);
+    const char *b[] = {"schedule={\"type\": \"reduce_on_plateau\", \"mode\": \"min\"}", "early_stopping.monitor=" COMPOSITE};
+    load_ok(&c, MINIMAL, b, 2);
+    assert_int_equal(c.sched.mode_max, 0);
+    st_config_free(&c);
+    const char *d[] = {"schedule={\"type\": \"reduce_on_plateau\", \"warmup_fraction\": 0.1}",
+                       "checkpoint.monitor=val_accuracy"};
+    load_ok(&c, MINIMAL, d, 2);
+    assert_int_equal(c.sched.mode_max, 1);
+    st_error_t err = {0};
+    assert_int_equal(st_config_set_total_steps(&c, 100, &err), ST_OK); /* parsed again: still follows */
+    assert_int_equal(c.sched.mode_max, 1);
+    st_config_free(&c);
+    load_ok(&c, MINIMAL, a, 1); /* val_loss */
+    assert_int_equal(c.sched.mode_max, 0);
+    st_config_free(&c);
+}
+
+/* The two training-health keys for several heads. */
+static void test_monitors_health_keys(void **state) {
+    (void)state;
+    st_run_config_t c;
+    const char *sets[] = {"monitors.head_share_max=1", "monitors.gap_max=0"};
+    load_ok(&c, MINIMAL, sets, 2);
+    assert_true(c.monitors.head_share_max == 1 && c.monitors.gap_max == 0);
+    st_config_free(&c);
+    set_fails("monitors.head_share_max=0",
+              "t.json: monitors.head_share_max (--set monitors.head_share_max=0): expected a number in (0, 1], got 0");
+    set_fails("monitors.head_share_max=1.5",
+              "t.json: monitors.head_share_max (--set monitors.head_share_max=1.5): expected a number in [0, 1], got 1.5");
+    set_fails("monitors.gap_max=-1", "t.json: monitors.gap_max (--set monitors.gap_max=-1): expected a number >= 0, got -1");
+}
+
+/* st_monitor_check: the job's check that the run records every name the monitor needs. */
+static void test_monitor_check(void **state) {
+    (void)state;
+    st_run_config_t c;
+    const char *sets[] = {"early_stopping.monitor=" COMPOSITE};
+    load_ok(&c, MINIMAL, sets, 1);
+    const char *all[] = {"val_loss", "val_loss.category", "val_accuracy.category", "val_f1.tools", "val_r2.reward"};
+    st_error_t err = {0};
+    assert_int_equal(st_monitor_check(&c.early_stopping.monitor, "early_stopping.monitor", all, 5, &err), ST_OK);
+    const char *no_reward[] = {"val_loss", "val_accuracy.category", "val_f1.tools", "val_mae.rewards"};
+    assert_int_equal(st_monitor_check(&c.early_stopping.monitor, "early_stopping.monitor", no_reward, 4, &err),
+                     ST_ERR_CONFIG);
+    assert_string_equal(err.msg, "early_stopping.monitor: \"val_r2.reward\" is not recorded by this run; it records "
+                                 "val_loss, val_accuracy.category, val_f1.tools, val_mae.rewards");
+    assert_int_equal(st_monitor_check(&c.checkpoint.monitor, "checkpoint.monitor", NULL, 0, &err), ST_ERR_CONFIG);
+    assert_string_equal(err.msg, "checkpoint.monitor: \"val_accuracy.category\" is not recorded by this run; it "
+                                 "records no validation metrics");
     st_config_free(&c);
 }
 
@@ -174,8 +408,9 @@ static void test_types(void **state) {
     set_fails("early_stopping.patience=0",
               "t.json: early_stopping.patience (--set early_stopping.patience=0): expected a positive integer, got 0");
     set_fails("early_stopping.monitor=val_acc",
-              "t.json: early_stopping.monitor (--set early_stopping.monitor=val_acc): expected one of "
-              "val_loss|val_accuracy|val_macro_f1, got \"val_acc\"");
+              "t.json: early_stopping.monitor (--set early_stopping.monitor=val_acc): unknown metric \"val_acc\": "
+              "expected val_<metric> or val_<metric>.<head> with <metric> one of loss, accuracy, macro_f1, f1, "
+              "exact_match, topk, mae, rmse, r2");
     set_fails("monitors.collapse_top_share=2",
               "t.json: monitors.collapse_top_share (--set monitors.collapse_top_share=2): expected a number in [0, 1], got 2");
     set_fails("model=3", "t.json: model (--set model=3): expected an object (docs/model.md), got 3");
@@ -397,10 +632,10 @@ static void test_shipped_configs(void **state) {
     assert_int_equal(c.train.epochs, 30);
     assert_int_equal(c.train.batch_size, 256);
     assert_int_equal(c.early_stopping.enabled, 1);
-    assert_int_equal(c.early_stopping.monitor, ST_MONITOR_VAL_ACCURACY);
-    assert_int_equal(c.early_stopping.mode_max, 1);
+    assert_string_equal(c.early_stopping.monitor.text, "val_accuracy");
+    assert_int_equal(c.early_stopping.monitor.mode_max, 1);
     assert_int_equal(c.early_stopping.patience, 8);
-    assert_int_equal(c.checkpoint.monitor, ST_MONITOR_VAL_ACCURACY);
+    assert_string_equal(c.checkpoint.monitor.text, "val_accuracy");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c.model, "layers")), 13);
 
     /* the trainer fills the run's length: 30 epochs x 210 steps */
@@ -509,6 +744,12 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_monitors_resolved),
+        cmocka_unit_test(test_monitor_names),
+        cmocka_unit_test(test_monitor_composite),
+        cmocka_unit_test(test_monitor_modes),
+        cmocka_unit_test(test_plateau_direction),
+        cmocka_unit_test(test_monitors_health_keys),
+        cmocka_unit_test(test_monitor_check),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_unknown_keys),
