@@ -123,6 +123,18 @@ static st_status_t head0_classes(trainer_t *t, st_error_t *err) {
     return ST_OK;
 }
 
+/* The monitors must name metrics this run records (the heads are known only now). */
+static st_status_t check_monitors(const trainer_t *t, st_error_t *err) {
+    static st_metric_table_t tab; /* names only; large for the stack */
+    tab.n = 0;
+    st_head_report_val(&tab, "val", NULL, &t->losses, &t->data.ds);
+    const char *names[ST_METRICS_MAX];
+    for (int i = 0; i < tab.n; i++) names[i] = tab.name[i];
+    st_status_t rc = st_monitor_check(&t->cfg->early_stopping.monitor, "early_stopping.monitor", names, tab.n, err);
+    if (rc == ST_OK) rc = st_monitor_check(&t->cfg->checkpoint.monitor, "checkpoint.monitor", names, tab.n, err);
+    return rc == ST_OK ? ST_OK : (st_error_everywhere(err), rc);
+}
+
 static st_status_t build_model(trainer_t *t, st_error_t *err) {
     st_run_config_t *cfg = t->cfg;
     ST_TRY(st_model_build_heads(cfg->model, "model", t->data.shape, t->K, classes_of, t, &t->model, err));
@@ -136,6 +148,7 @@ static st_status_t build_model(trainer_t *t, st_error_t *err) {
     ST_TRY(check_heads_trained(t, err));
     ST_TRY(st_heads_bind(&t->losses, &t->data, t->c, err));
     ST_TRY(head0_classes(t, err));
+    ST_TRY(check_monitors(t, err));
     int n_tensors;
     const st_tensor_view_t *tensors = st_model_tensors(t->model, &n_tensors);
     return st_optim_create(&cfg->optim, tensors, n_tensors, st_model_param_floats(t->model), &t->optim, err);
@@ -566,7 +579,7 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
     if (t->losses.n_heads > 1) h.train_loss = st_metric_table_get(&extra, "train_loss"); /* the combined loss */
     if (!st_loss_uses_labels(&t->losses.heads[0])) h.train_accuracy = NAN;
     st_head_report_health(&extra, &t->epoch_sums, &t->losses, &t->data.ds, ev->val_loss, h.train_loss,
-                          0.9 /* HEAD_SHARE */, 0.5 /* GAP */, h.health_warning,
+                          t->cfg->monitors.head_share_max, t->cfg->monitors.gap_max, h.health_warning,
                           sizeof h.health_warning);
     h.n_extra = extra.n, h.extra_names = (const char (*)[64])extra.name, h.extra_values = extra.value;
     h.seconds = seconds, h.samples_per_s = t->track.count / seconds;
@@ -598,7 +611,8 @@ static st_status_t end_epoch(trainer_t *t, double seconds, int *stop, st_error_t
     st_decision_t d;
     memset(&d, 0, sizeof d);
     st_epoch_outcome_t o = {ev.evaluated, ev.val_loss, ev.val_accuracy, ev.val_macro_f1, (int)t->epoch + 1,
-                            t->epoch + 1 == t->cfg->train.epochs, 0, NULL, NULL};
+                            t->epoch + 1 == t->cfg->train.epochs, ev.val.n, (const char (*)[64])ev.val.name,
+                            ev.val.value};
     if (t->c->rank == 0) d = st_decide(&t->track, &t->sched, t->cfg, &o);
     st_status_t rc = st_decision_bcast(&d, t->c, err);
     if (rc == ST_OK && d.lr_changed) t->sched.state.lr = d.lr_base;
