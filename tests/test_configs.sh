@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_configs.sh — every runnable config in configs/ trains unchanged, only data.path set, on a
-# small dataset of its input shape (1,500 rows; the defaults are in epochs or fractions, not in
+# small dataset of its input shape and targets (1,500-1,600 rows; the defaults are in epochs or fractions, not in
 # steps that fit one dataset). A config without an entry in the table below fails the test: add a
 # small dataset for it. Config fragments meant to be extended are named *.part.json and skipped.
 # Prints TAP.
@@ -16,7 +16,19 @@ small_shape() {
   case "$1" in
     configs/fashion_mlp.json) echo "1500 784 10" ;;   # 28x28 images as 784 features, 10 classes
     configs/tiny_test.json) echo "1500 8 4" ;;
+    configs/fashion_multitask.json) echo "multitask" ;;  # made by scripts/make_fashion_multitask.py --limit 750
+    configs/recommender.json) echo "recommender" ;;      # made by scripts/make_recommender.py --scenarios 400
     *) echo "" ;;
+  esac
+}
+# small_data SHAPE OUT: writes the small dataset.
+small_data() {
+  case "$1" in
+    multitask) /usr/bin/python3 scripts/make_fashion_multitask.py --limit 750 "$2" > /dev/null ;;
+    recommender) /usr/bin/python3 scripts/make_recommender.py "$work/rec" --scenarios 400 > /dev/null &&
+      bin/strata convert csv "$work/rec.csv" --target category:category:class --target tools:tool_0..tool_44:multilabel \
+        --target reward:reward:regression --group scenario --split-column split -o "$2" > /dev/null ;;
+    *) /usr/bin/python3 tests/util/make_small.py "$2" $1 ;;
   esac
 }
 configs=$(ls configs/*.json | grep -v '\.part\.json$')
@@ -25,11 +37,11 @@ for cfg in $configs; do
   shape=$(small_shape "$cfg")
   if [ -z "$shape" ]; then echo "no small dataset for $cfg" > "$work/log"; ok 1 "$cfg: has a small dataset in tests/test_configs.sh"; continue; fi
   data="$work/$(basename "$cfg" .json).h5"
-  /usr/bin/python3 tests/util/make_small.py "$data" $shape
+  small_data "$shape" "$data"
   timeout 300 mpirun -np 2 --oversubscribe --bind-to none bin/strata train "$cfg" --set "data.path=$data" \
     --set "results_dir=$work/r" > "$work/log" 2>&1
   rc=$?
   [ $rc = 0 ] && grep -q "accuracy" "$work/log"
-  ok $? "$cfg runs unchanged on $(echo $shape | cut -d' ' -f1) rows (data.path set, 2 ranks; exit $rc)"
+  ok $? "$cfg runs unchanged on a small dataset ($shape; data.path set, 2 ranks; exit $rc)"
 done
 exit $fail
