@@ -101,9 +101,12 @@ static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t
         return rc;
     }
     for (int64_t i = 0; i < N; i++) d->n_part[split[i]]++;
-    d->train_class_counts = xcalloc((size_t)d->n_classes, sizeof(int64_t), "class counts", err);
-    if (!d->train_class_counts) return err->code;
-    return st_class_counts(d->train_class_counts, y, split, ST_SPLIT_TRAIN, N, d->n_classes, err);
+    d->part_class_counts = xcalloc(3 * (size_t)d->n_classes, sizeof(int64_t), "class counts", err);
+    if (!d->part_class_counts) return err->code;
+    d->train_class_counts = d->part_class_counts + (size_t)ST_SPLIT_TRAIN * (size_t)d->n_classes;
+    for (int p = 0; p < 3; p++)
+        ST_TRY(st_class_counts(d->part_class_counts + (size_t)p * (size_t)d->n_classes, y, split, p, N, d->n_classes, err));
+    return ST_OK;
 }
 
 static st_status_t build_shards(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, const int32_t *y,
@@ -415,7 +418,7 @@ void st_data_free(st_data_t *d) {
     for (int p = 0; p < 3; p++) free(d->part[p].ids);
     free(d->rows), free(d->labels), free(d->tgt_rows);
     for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_stats[t].mean), free(d->tgt_stats[t].std);
-    free(d->train_class_counts), free(d->mean), free(d->std);
+    free(d->part_class_counts), free(d->mean), free(d->std);
     if (d->shards.ids) st_shards_free(&d->shards);
     st_dataset_close(&d->ds);
     memset(d, 0, sizeof *d);

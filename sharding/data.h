@@ -71,7 +71,8 @@ typedef struct {
     st_shape_t shape;
     long row_floats;
     int64_t n_part[3];          /* rows in train, val, test (whole dataset) */
-    int64_t *train_class_counts;/* [K] */
+    int64_t *train_class_counts;/* [K]: the train row of part_class_counts */
+    int64_t *part_class_counts; /* [3, K] rows of each stratification class in train, val, test */
     st_shards_t shards;         /* the shard map (every rank has all of it; ids only) */
     int S, micro_batch, shard_first, shard_end;  /* this rank owns shards [first, end) */
     st_data_part_t part[3];     /* [ST_SPLIT_TRAIN]: the rows of its shards; val, test: its block */
