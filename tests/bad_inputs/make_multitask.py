@@ -8,6 +8,7 @@ FLAW (optional) damages one thing:
   short_score     /targets/score has N-1 rows
   kind_high       /targets/kind row 57 holds 3 (n_classes is 3)
   kind_missing    /targets/kind row 9 holds -1 (missing) without allow_missing
+  kind_all_missing  /targets/kind is -1 (missing) in every row, with allow_missing
   score_nan       /targets/score row 31 is NaN (no allow_missing)
   cat_fraction    feature cat (column 3) of row 77 is 2.5
 Deterministic (seeded); no flaw gives a file strata trains on."""
@@ -18,7 +19,7 @@ import numpy as np
 
 N = 240
 out, flaw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""
-if flaw not in ("", "short_score", "kind_high", "kind_missing", "score_nan", "cat_fraction"):
+if flaw not in ("", "short_score", "kind_high", "kind_missing", "kind_all_missing", "score_nan", "cat_fraction"):
     sys.exit(f"make_multitask.py: unknown flaw {flaw!r}")
 rng = np.random.default_rng(13)
 X = rng.normal(size=(N, 4)).astype(np.float32)
@@ -33,6 +34,8 @@ if flaw == "kind_high":
     kind[57] = 3
 if flaw == "kind_missing":
     kind[9] = -1
+if flaw == "kind_all_missing":
+    kind[:] = -1
 if flaw == "score_nan":
     score[31, 0] = np.nan
 if flaw == "cat_fraction":
@@ -47,6 +50,8 @@ with h5py.File(out, "w") as f:
     t = f.create_group("targets")
     d = t.create_dataset("kind", data=kind)
     d.attrs["kind"], d.attrs["n_classes"], d.attrs["class_names"] = "class", 3, ["low", "mid", "high"]
+    if flaw == "kind_all_missing":
+        d.attrs["allow_missing"] = 1
     d = t.create_dataset("tags", data=tags)
     d.attrs["kind"], d.attrs["label_names"] = "multilabel", ["red", "blue"]
     d = t.create_dataset("score", data=score)
