@@ -213,24 +213,34 @@ static void tensor_span(const st_model_t *m, const char *prefix, size_t *begin, 
     if (*end == 0) fail_msg("no parameter named %s*", prefix);
 }
 
-/* With head weights (2.0, 0.6, 0.25) instead of (1.0, 0.3, 0.5): PyTorch's gradients, and each
- * head's own parameters' gradients are those of the first weights times 2, 2 and 0.5. */
-static void test_head_weights_scale_gradients(void **s) {
-    (void)s;
+/* The gradient of one pass at params0 with head weights w into g [n_params] (each head's mean
+ * loss checked against PyTorch on the way). */
+static void grads_with(const double w[3], float *g) {
     char loss[512];
     run_t t;
-    run_setup(&t, &MT, MT_HEADS, mt_loss_json(1.0, 0.3, 0.5, loss, sizeof loss));
+    run_setup(&t, &MT, MT_HEADS, mt_loss_json(w[0], w[1], w[2], loss, sizeof loss));
     pass_and_compare_means(&t);
-    size_t n = st_model_param_floats(t.model);
-    float *g1 = malloc(n * sizeof(float));
-    memcpy(g1, st_model_grads(t.model), n * sizeof(float));
+    memcpy(g, st_model_grads(t.model), st_model_param_floats(t.model) * sizeof(float));
     run_teardown(&t);
+}
 
-    run_setup(&t, &MT, MT_HEADS, mt_loss_json(2.0, 0.6, 0.25, loss, sizeof loss));
-    pass_and_compare_means(&t);
-    const float *g2 = st_model_grads(t.model);
+/* With head weights (2.0, 0.6, 0.25) instead of (1.0, 0.3, 0.5): PyTorch's gradients; each head's
+ * own parameters' gradients are those of the first weights times 2, 2 and 0.5; and the whole
+ * gradient, the trunk's included, is Σ_h w_h·G_h where G_h is the gradient with weight 1 on head
+ * h alone (head_weight 0 on the others). */
+static void test_head_weights_scale_gradients(void **s) {
+    (void)s;
+    size_t n;
     float *ref = read_f32(&MT, "reweighted/grads", &n);
+    float *g1 = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float)), *G[3], *sum = malloc(n * sizeof(float));
+    const double w1[3] = {1.0, 0.3, 0.5}, w2[3] = {2.0, 0.6, 0.25};
+    grads_with(w1, g1);
+    grads_with(w2, g2);
     tu_assert_close("gradients with head weights 2, 0.6, 0.25", g2, ref, n, 1e-6, 1e-5);
+
+    run_t t; /* for the parameter names */
+    char loss[512];
+    run_setup(&t, &MT, MT_HEADS, mt_loss_json(1, 1, 1, loss, sizeof loss));
     const double ratio[3] = {2.0, 2.0, 0.5};
     for (int h = 0; h < 3; h++) {
         char prefix[32];
@@ -242,14 +252,17 @@ static void test_head_weights_scale_gradients(void **s) {
         tu_assert_close(prefix, g2 + b0, scaled, b1 - b0, 1e-7, 1e-6);
         free(scaled);
     }
-    /* the trunk's gradient is the weighted sum of the heads', so it does not scale by one ratio */
-    size_t b0, b1;
-    tensor_span(t.model, "layers.0.", &b0, &b1);
-    double num = 0, den = 0;
-    for (size_t i = b0; i < b1; i++) num += (double)g2[i] * g1[i], den += (double)g1[i] * g1[i];
-    assert_true(num / den > 0.5 && num / den < 2.0);
-    free(g1), free(ref);
     run_teardown(&t);
+
+    for (int h = 0; h < 3; h++) {
+        double one[3] = {0, 0, 0};
+        one[h] = 1;
+        G[h] = malloc(n * sizeof(float));
+        grads_with(one, G[h]);
+    }
+    for (size_t i = 0; i < n; i++) sum[i] = (float)(w2[0] * G[0][i] + w2[1] * G[1][i] + w2[2] * G[2][i]);
+    tu_assert_close("gradient = sum over heads of head_weight x that head's gradient", g2, sum, n, 1e-7, 1e-5);
+    free(g1), free(g2), free(ref), free(sum), free(G[0]), free(G[1]), free(G[2]);
 }
 
 static void test_mae_and_huber_heads(void **s) {
