@@ -1,6 +1,7 @@
 /* heads.c — binding losses to dataset targets (see heads.h). */
 #include "heads.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,27 @@ static st_status_t class_counts(int64_t *counts, const st_data_t *d, int t, cons
     return st_allreduce_sum_i64(counts, K, c, err);
 }
 
+/* A target the file allows to be missing may be missing in every training row: its head would
+ * never train and its mean loss would be 0/0. Refused (all ranks: one all-reduce). */
+static st_status_t check_has_values(const st_data_t *d, int t, const char *path, const st_comm_t *c, st_error_t *err) {
+    const st_target_info_t *ti = &d->ds.targets[t];
+    if (!ti->allow_missing) return ST_OK; /* file metadata: the same on every rank */
+    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    int64_t present = 0;
+    for (int64_t i = 0; i < train->n; i++) {
+        const float *v = train->T + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t];
+        for (int j = 0; j < ti->width; j++)
+            if (ti->kind == ST_TARGET_CLASS ? v[j] >= 0 : !isnan(v[j])) {
+                present++;
+                break;
+            }
+    }
+    ST_TRY(st_allreduce_sum_i64(&present, 1, c, err));
+    if (present > 0) return ST_OK;
+    return st_fail(err, ST_ERR_DATA, "%s: target %s of %s is missing in all %lld rows of the training split: its head "
+                   "would never train", path, ti->name, d->ds.path, (long long)d->n_part[ST_SPLIT_TRAIN]);
+}
+
 static st_status_t standardise(st_loss_config_t *l, const st_data_t *d, int t, const char *path, st_error_t *err) {
     if (!l->standardize_targets) return ST_OK;
     if (!st_loss_is_regression(l))
@@ -106,11 +128,13 @@ static st_status_t bind_one(st_loss_config_t *l, int i, int n, const st_data_t *
                        target_width(ti), ti->kind == ST_TARGET_CLASS ? "classes" : "columns", l->n_classes);
     l->n_classes = target_width(ti);
     l->target_index = t;
+    ST_TRY(check_has_values(d, t, path, c, err));
     if (l->class_weights_mode == ST_CLASS_WEIGHTS_BALANCED) {
         int64_t *counts = calloc((size_t)l->n_classes, sizeof *counts);
         if (!counts) return st_fail(err, ST_ERR_NOMEM, "%s: class counts", path);
         st_status_t rc = class_counts(counts, d, t, c, err);
         if (rc == ST_OK) rc = st_loss_resolve_balanced(l, counts, err);
+        if (rc != ST_OK) st_error_prefix(err, "%s (target %s)", path, ti->name);
         free(counts);
         ST_TRY(rc);
     }

@@ -249,9 +249,13 @@ int64_t st_target_first_bad(const st_target_info_t *t, const float *v, int64_t n
                                  : t->kind == ST_TARGET_MULTILABEL ? x == 0.0f || x == 1.0f
                                                                    : isfinite(x));
             if (ok) continue;
-            if (t->kind == ST_TARGET_CLASS)
+            if (t->kind == ST_TARGET_CLASS && x == -1.0f)
+                st_format(why, why_size, "class id -1 (a missing value) needs the target's allow_missing attribute");
+            else if (t->kind == ST_TARGET_CLASS && x != floorf(x))
+                st_format(why, why_size, "class id %g is not an integer", x);
+            else if (t->kind == ST_TARGET_CLASS)
                 st_format(why, why_size, "class id %g is outside 0..%d%s", x, t->n_classes - 1,
-                          t->allow_missing ? " (or -1: missing)" : " (a missing value needs allow_missing)");
+                          t->allow_missing ? " (or -1: missing)" : "");
             else if (t->kind == ST_TARGET_MULTILABEL)
                 st_format(why, why_size, "column %d (%s) is %g, not 0 or 1", j, t->names[j], x);
             else
