@@ -246,7 +246,7 @@ enum { LK_HEAD, LK_HEAD_WEIGHT, LK_TARGET, LK_OWN };
 #define HEAD_KEYS                                                                                     \
     [LK_HEAD] = {"head", ST_K_STR, "", 0, 0, NULL, "model output this loss applies to; may be left out when the model has one output"}, \
     [LK_HEAD_WEIGHT] = {"head_weight", ST_K_NUM, "1", 0, 1e300, NULL, "factor of this head's mean loss in the total loss"}, \
-    [LK_TARGET] = {"target", ST_K_STR, "", 0, 0, NULL, "dataset target this loss reads (/targets/<name>, or y); default: the target named like the head, else the dataset's only target"}
+    [LK_TARGET] = {"target", ST_K_STR, "", 0, 0, NULL, "dataset target this loss reads (/targets/<name>; y in a file without /targets); default: the target named like the head, else the dataset's only target"}
 
 #define STANDARDIZE_KEY                                                                               \
     {"standardize_targets", ST_K_BOOL, "false", 0, 0, NULL, "train on (t - mean) / std of the training split's targets; metrics, predictions and exports undo it"}
