@@ -726,3 +726,36 @@ st_status_t st_write_metrics_json(const char *run_dir, const st_final_metrics_t 
     cJSON_Delete(d);
     return rc;
 }
+
+st_status_t st_write_split_json(const char *run_dir, const st_split_summary_t *s, st_error_t *err) {
+    char path[ST_RESULTS_PATH_MAX];
+    ST_TRY(path_join(path, sizeof path, run_dir, "split.json", err));
+    static const char *const parts[3] = {"train", "val", "test"};
+    int64_t total[3] = {0, 0, 0};
+    for (int p = 0; p < 3; p++)
+        for (int k = 0; k < s->K; k++) total[p] += s->counts[(size_t)p * (size_t)s->K + (size_t)k];
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "stratify", s->stratify);
+    cJSON *rows = cJSON_AddObjectToObject(d, "rows");
+    for (int p = 0; p < 3; p++) cJSON_AddNumberToObject(rows, parts[p], (double)total[p]);
+    cJSON *classes = cJSON_AddArrayToObject(d, "classes");
+    for (int k = 0; k < s->K; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", s->class_names ? s->class_names[k] : "");
+        for (int p = 0; p < 3; p++) {
+            int64_t c = s->counts[(size_t)p * (size_t)s->K + (size_t)k];
+            char key[32];
+            cJSON_AddNumberToObject(o, parts[p], (double)c);
+            snprintf(key, sizeof key, "%s_share", parts[p]);
+            cJSON_AddItemToObject(o, key, num_or_null(total[p] > 0 ? (double)c / (double)total[p] : NAN));
+        }
+        cJSON_AddItemToArray(classes, o);
+    }
+    cJSON_AddNumberToObject(d, "groups", (double)s->n_groups);
+    cJSON *w = cJSON_AddArrayToObject(d, "warnings");
+    for (int i = 0; i < s->n_warnings && i < 4; i++) cJSON_AddItemToArray(w, cJSON_CreateString(s->warnings[i]));
+    cJSON_AddNumberToObject(d, "n_warnings", s->n_warnings);
+    st_status_t rc = write_json(path, d, 1, err);
+    cJSON_Delete(d);
+    return rc;
+}

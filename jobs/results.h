@@ -168,4 +168,20 @@ typedef struct {
  * every head's metrics by name (head_report.h: test_accuracy.category, test_r2.reward, ...). */
 st_status_t st_write_metrics_json(const char *run_dir, const st_final_metrics_t *m, st_error_t *err);
 
+/* ---- split.json ------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *stratify;            /* the key's name ("y", a target, or "none") */
+    const int64_t *counts;           /* [3, K] rows of each class in train, val, test */
+    const char *const *class_names;  /* [K] */
+    int K;
+    int64_t n_groups;                /* 0: the split was made row by row */
+    int n_warnings;
+    const char (*warnings)[256];     /* [min(n_warnings, 4)] */
+} st_split_summary_t;
+
+/* Writes <run_dir>/split.json: the achieved split — rows per part, and per class its rows and
+ * share in each part — the group count and the grouped split's warnings. */
+st_status_t st_write_split_json(const char *run_dir, const st_split_summary_t *s, st_error_t *err);
+
 #endif

@@ -282,6 +282,21 @@ static st_status_t save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_error_t
 
 /* ---- the run folder and resume (rank 0 reads, everyone receives) ---- */
 
+/* Rank 0: split.json, the achieved class proportions of every part (grouped or not). */
+static st_status_t write_split(const trainer_t *t, st_error_t *err) {
+    const st_data_t *d = &t->data;
+    const char *key = d->strat_target >= 0 ? d->ds.targets[d->strat_target].name : d->n_classes == 1 && !d->ds.has_y ? "none" : "y";
+    const char **names = calloc((size_t)d->n_classes, sizeof *names);
+    if (!names) return st_fail(err, ST_ERR_NOMEM, "split.json");
+    for (int k = 0; k < d->n_classes; k++)
+        names[k] = d->strat_target >= 0 ? d->ds.targets[d->strat_target].names[k] : d->ds.class_names ? d->ds.class_names[k] : "all";
+    st_split_summary_t s = {key, d->part_class_counts, names, d->n_classes, d->n_groups, d->split_report.n_warnings,
+                            (const char (*)[256])d->split_report.warning};
+    st_status_t rc = st_write_split_json(t->run_dir, &s, err);
+    free(names);
+    return rc;
+}
+
 static st_status_t gather_hosts(trainer_t *t, char (*hosts)[64], int *n_hosts, st_error_t *err) {
     char *all = calloc((size_t)t->c->size, 64);
     if (!all) return st_fail(err, ST_ERR_NOMEM, "host names");
@@ -357,6 +372,7 @@ static st_status_t open_run_rank0(trainer_t *t, char (*hosts)[64], int n_hosts, 
     if (t->opt->resume) printf("no checkpoint in %s: starting from the beginning\n", t->ckpt_dir);
     ST_TRY(st_history_truncate(t->run_dir, -1, err));
     ST_TRY(st_write_config(t->run_dir, t->config_text, err));
+    ST_TRY(write_split(t, err));
     st_run_info_t info = {t->opt->version, t->opt->commit, t->c->size, st_threads_get(),
                           t->opt->blis ? t->opt->blis->kernels : "?", host_ptrs, n_hosts, cfg->data.path, t->fingerprint};
     ST_TRY(st_run_record_create(&t->record, t->run_dir, &info, time(NULL), err));

@@ -14,7 +14,7 @@ PY=/usr/bin/python3
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..7"
+echo "1..8"
 $PY tests/util/make_multi.py "$work/multi.h5" && $PY tests/util/make_multi.py --bad-id 5 "$work/bad.h5"
 run() { # P name data [args...]
   local P=$1 name=$2 data=$3; shift 3
@@ -58,8 +58,18 @@ run 2 bad "$work/bad.h5"; rc=$?
 [ $rc != 0 ] && [ $rc != 124 ] && grep -q "embedding, n = 6): row 5, column 0: id 9 is not an integer in \[0, 6)" "$work/log-bad"
 ok $? "an embedding id out of range at P=2 stops every rank with the row named (exit $rc, no hang)"
 
-grep -q "val_r2.score" "$work/r/e1/history.jsonl" && ! grep -q "warning: .*split" "$work/log-e1"
-ok $? "the grouped split of 461 groups gives no warning"
+$PY - "$work/r/e1/split.json" <<'PY' > "$work/split" 2>&1
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["stratify"] == "kind" and s["groups"] == 461 and s["n_warnings"] == 0, s
+assert sum(s["rows"].values()) == 1200, s["rows"]
+for c in s["classes"]:  # each class near its share in every part (groups of up to 4 rows)
+    assert abs(c["train_share"] - c["val_share"]) < 0.05 and abs(c["train_share"] - c["test_share"]) < 0.05, c
+print("ok")
+PY
+ok $? "split.json: the grouped split keeps 461 groups whole with class shares within 5 points in every part, no warning ($(tail -1 "$work/split"))"
+! grep -q "warning: .*split" "$work/log-e1"
+ok $? "the grouped split prints no warning"
 
 $PY scripts/make_fashion_multitask.py --limit 1000 "$work/fmt.h5" > /dev/null 2>&1 &&
   timeout 120 mpirun -np 2 --bind-to none bin/strata train configs/fashion_multitask.json --set "data.path=$work/fmt.h5" \
