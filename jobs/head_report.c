@@ -33,6 +33,24 @@ static void add(st_metric_table_t *t, const char *split, const char *metric, con
     st_metric_table_add(t, name, v);
 }
 
+/* A regression head of several columns: each column's mae, rmse and r2 as
+ * "<split>_<metric>.<head>.<column>" (the means above are over these). */
+static void add_columns(st_metric_table_t *t, const char *split, const st_head_eval_t *he, const st_loss_config_t *l,
+                        const char *head, const st_dataset_t *ds) {
+    if (l->n_classes < 2 || l->target_index < 0) return;
+    const st_target_info_t *ti = &ds->targets[l->target_index];
+    for (int k = 0; k < l->n_classes && k < ti->width; k++) {
+        double v[3] = {NAN, NAN, NAN};
+        if (he) st_head_column_metrics(he, k, &v[0], &v[1], &v[2]);
+        static const char *const metric[3] = {"mae", "rmse", "r2"};
+        for (int j = 0; j < 3; j++) {
+            char name[ST_METRIC_NAME];
+            st_format(name, sizeof name, "%s_%s.%s.%s", split, metric[j], head, ti->names[k]);
+            st_metric_table_add(t, name, v[j]);
+        }
+    }
+}
+
 void st_head_report_val(st_metric_table_t *t, const char *split, const st_eval_t *r, const st_loss_heads_t *l,
                         const st_dataset_t *ds) {
     int H = l->n_heads, several = H > 1;
@@ -52,6 +70,7 @@ void st_head_report_val(st_metric_table_t *t, const char *split, const st_eval_t
             add(t, split, "mae", name, several, r ? m.mae : nan);
             add(t, split, "rmse", name, several, r ? m.rmse : nan);
             add(t, split, "r2", name, several, r ? m.r2 : nan);
+            add_columns(t, split, r ? &r->heads[h] : NULL, &l->heads[h], name, ds);
         } else {
             add(t, split, "f1", name, several, r ? m.micro_f1 : nan);
             add(t, split, "macro_f1", name, several, r ? m.label_macro_f1 : nan);
