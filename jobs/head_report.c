@@ -39,7 +39,7 @@ static void add_columns(st_metric_table_t *t, const char *split, const st_head_e
                         const char *head, const st_dataset_t *ds) {
     if (l->n_classes < 2 || l->target_index < 0) return;
     const st_target_info_t *ti = &ds->targets[l->target_index];
-    for (int k = 0; k < l->n_classes && k < ti->width; k++) {
+    for (int k = 0; k < l->n_classes && k < ti->width && k < 16; k++) { /* a wide target: means only beyond 16 */
         double v[3] = {NAN, NAN, NAN};
         if (he) st_head_column_metrics(he, k, &v[0], &v[1], &v[2]);
         static const char *const metric[3] = {"mae", "rmse", "r2"};
