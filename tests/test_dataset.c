@@ -679,7 +679,7 @@ static void test_target_first_bad(void **state) {
     const float cls[4] = {0, 2, -1, 3};
     assert_int_equal(st_target_first_bad(&t, cls, 2, why, sizeof why), -1);
     assert_int_equal(st_target_first_bad(&t, cls, 4, why, sizeof why), 2);
-    tu_assert_contains(why, "class id -1 is outside 0..2 (a missing value needs allow_missing)");
+    tu_assert_contains(why, "class id -1 (a missing value) needs the target's allow_missing attribute");
     t.allow_missing = 1;
     assert_int_equal(st_target_first_bad(&t, cls, 4, why, sizeof why), 3);
     tu_assert_contains(why, "class id 3 is outside 0..2 (or -1: missing)");
