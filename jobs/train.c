@@ -316,7 +316,14 @@ static st_status_t gather_hosts(trainer_t *t, char (*hosts)[64], int *n_hosts, s
 static st_status_t restore_checkpoint(trainer_t *t, const char *path, st_error_t *err) {
     st_ckpt_t ck;
     ST_TRY(st_ckpt_read(path, &ck, err));
-    cJSON *saved = cJSON_Parse(ck.config_json);
+    /* The saved config resolved again by this strata: keys added since (with their defaults) are
+     * then filled in on both sides and do not count as a difference. */
+    st_run_config_t again;
+    st_error_t ignored = {0};
+    int resolved = st_config_from_json(ck.config_json, path, NULL, 0, &again, &ignored) == ST_OK &&
+                   st_config_set_total_steps(&again, again.train.epochs * t->steps_per_epoch, &ignored) == ST_OK;
+    cJSON *saved = resolved ? cJSON_Duplicate(again.json, 1) : cJSON_Parse(ck.config_json);
+    if (resolved) st_config_free(&again);
     char diff[1024] = "";
     st_status_t rc = saved ? st_config_diff(saved, t->cfg->json, diff, sizeof diff) : ST_ERR_DATA;
     if (!saved) st_fail(err, rc, "%s: the saved config is not valid JSON", path);
