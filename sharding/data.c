@@ -83,7 +83,7 @@ static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t
     int none = 0;
     ST_TRY(choose_key(d, cfg, &none, err));
     if (!none && d->n_classes < 2)
-        return st_fail(err, ST_ERR_DATA, "%s: only %d class (n_classes) to stratify on; a classifier needs at least 2",
+        return st_fail(err, ST_ERR_DATA, "%s: only %d class (n_classes); a classifier needs at least 2",
                        cfg->path, d->n_classes);
     int32_t *y = xcalloc((size_t)N, sizeof *y, "labels", err);
     uint8_t *split = y ? xcalloc((size_t)N, 1, "the split", err) : NULL;
