@@ -17,7 +17,7 @@ static const char *unit(st_target_kind_t k) {
     return k == ST_TARGET_CLASS ? "classes" : k == ST_TARGET_MULTILABEL ? "labels" : "columns";
 }
 
-/* The dataset's target for head hd: present, same kind, width and names. */
+/* The dataset's target for head hd: present, of the same kind and width. */
 static st_status_t check_target(int *t_out, const st_ckpt_head_t *hd, const st_ckpt_t *ck, const st_dataset_t *ds,
                                 st_error_t *err) {
     int t = st_dataset_target_find(ds, hd->target);
@@ -37,12 +37,6 @@ static st_status_t check_target(int *t_out, const st_ckpt_head_t *hd, const st_c
     if (width != hd->width)
         return st_fail(err, ST_ERR_DATA, "%s: target %s (head %s) has %d %s but the model was trained on %d (checkpoint %s)",
                        ds->path, hd->target, label(hd), width, unit(ti->kind), hd->width, ck->path);
-    for (int k = 0; k < width; k++)
-        if (strcmp(ti->names[k], hd->names[k]) != 0)
-            return st_fail(err, ST_ERR_DATA, "%s: target %s (head %s): %s %d is \"%s\" but the model was trained with \"%s\" "
-                           "(checkpoint %s)", ds->path, hd->target, label(hd),
-                           ti->kind == ST_TARGET_CLASS ? "class" : ti->kind == ST_TARGET_MULTILABEL ? "label" : "column", k,
-                           ti->names[k], hd->names[k], ck->path);
     *t_out = t;
     return ST_OK;
 }
@@ -67,6 +61,21 @@ static st_status_t complete(st_loss_config_t *l, const st_ckpt_head_t *hd, const
     l->t_std = l->t_mean ? st_alloc(sizeof(float) * K, "target deviations", err) : NULL;
     if (!l->t_std) return ST_ERR_NOMEM;
     for (size_t k = 0; k < K; k++) l->t_mean[k] = (float)hd->t_mean[k], l->t_std[k] = (float)hd->t_std[k]; /* as heads.c */
+    return ST_OK;
+}
+
+st_status_t st_ckpt_heads_check_names(const st_loss_heads_t *losses, const st_ckpt_t *ck, const st_dataset_t *ds,
+                                      st_error_t *err) {
+    for (int h = 0; h < ck->n_heads && h < losses->n_heads; h++) {
+        const st_ckpt_head_t *hd = &ck->heads[h];
+        const st_target_info_t *ti = &ds->targets[losses->heads[h].target_index];
+        for (int k = 0; k < hd->width; k++)
+            if (strcmp(ti->names[k], hd->names[k]) != 0)
+                return st_fail(err, ST_ERR_DATA, "%s: target %s (head %s): %s %d is \"%s\" but the model was trained with "
+                               "\"%s\" (checkpoint %s)", ds->path, hd->target, label(hd),
+                               ti->kind == ST_TARGET_CLASS ? "class" : ti->kind == ST_TARGET_MULTILABEL ? "label" : "column",
+                               k, ti->names[k], hd->names[k], ck->path);
+    }
     return ST_OK;
 }
 

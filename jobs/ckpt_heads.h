@@ -24,10 +24,15 @@
 int st_ckpt_head_width(const st_ckpt_t *ck, const char *head);
 
 /* Binds every loss of `losses` (parsed from the checkpoint's config; st_ckpt_t.n_heads >= 1)
- * to its target in ds (target_index), checks it, and sets class weights and target
+ * to its target in ds (target_index), checks its kind and width, and sets class weights and target
  * standardisation from the checkpoint. stats [ST_MAX_TARGETS] gets views of the checkpoint's
  * target statistics by target index (for st_data_t.tgt_stats; not to be freed). */
 st_status_t st_ckpt_heads_bind(st_loss_heads_t *losses, st_target_stats_t *stats, const st_ckpt_t *ck,
                                const st_dataset_t *ds, st_error_t *err);
+
+/* After st_ckpt_heads_bind: every bound target's class / label / column names are the
+ * checkpoint's (checked apart so that a dataset of another shape is reported as that first). */
+st_status_t st_ckpt_heads_check_names(const st_loss_heads_t *losses, const st_ckpt_t *ck, const st_dataset_t *ds,
+                                      st_error_t *err);
 
 #endif

@@ -110,7 +110,8 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
                            st_model_buffer_floats(e->model), NULL, NULL, err));
     ST_TRY(st_model_check_losses(e->model, &e->losses, err));
-    if (e->ck.n_heads == 0) ST_TRY(bind_root(e, err));
+    if (e->ck.n_heads > 0) ST_TRY(st_ckpt_heads_check_names(&e->losses, &e->ck, &e->ds, err));
+    else ST_TRY(bind_root(e, err));
     target_layout(e);
     return ST_OK;
 }
