@@ -1,8 +1,10 @@
 /* cmd_eval.c — `strata eval CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR]`: the
- * metrics of a trained model (accuracy, loss, macro F1, per-class table, confusion matrix) on
- * any dataset in strata's format. This file parses the options, starts MPI and calls
+ * metrics of a trained model (accuracy, loss, macro F1, per-class table, confusion matrix; for a
+ * multi-task model every head with the metrics of its kind) on any dataset in strata's format
+ * that has the targets it was trained on. This file parses the options, starts MPI and calls
  * st_eval_checkpoint (jobs/eval_checkpoint.h), which does the work on any number of ranks and
- * writes metrics.json, per_class.csv and confusion.csv into --out (default: <run
+ * writes metrics.json, per_class.csv and confusion.csv (<head>_per_class.csv and
+ * <head>_confusion.csv per class head with several) into --out (default: <run
  * folder>/eval-<data name>-<split>). Exit status: 0 done, 1 a failure, 2 a usage error. */
 #include <stdio.h>
 

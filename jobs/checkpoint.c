@@ -99,6 +99,15 @@ static st_status_t check_write(const char *path, const st_ckpt_write_t *w, st_er
         BAD("%s: %d classes (or no class names)", path, w->n_classes);
     for (int i = 0; i < w->n_classes; i++)
         if (!w->class_names[i]) BAD("%s: class name %d is NULL", path, i);
+    if (w->n_heads < 0 || w->n_heads > ST_CKPT_MAX_HEADS || (w->n_heads && !w->heads))
+        BAD("%s: %d heads (at most %d)", path, w->n_heads, ST_CKPT_MAX_HEADS);
+    for (int h = 0; h < w->n_heads; h++) {
+        const st_ckpt_head_t *hd = &w->heads[h];
+        if ((unsigned)hd->kind > ST_TARGET_REGRESSION || hd->width < 1 || hd->width > ST_CKPT_MAX_CLASSES || !hd->names ||
+            !hd->target[0] || !hd->t_mean != !hd->t_std)
+            BAD("%s: head %d (%s): kind %d, width %d, names, target \"%s\" or statistics missing", path, h, hd->head,
+                (int)hd->kind, hd->width, hd->target);
+    }
     return ST_OK;
 #undef BAD
 }
@@ -147,6 +156,51 @@ static int write_array(hid_t loc, const char *name, hid_t ftype, hid_t mtype, si
     return ok;
 }
 
+/* crc32 of one head's strings and numbers (docs/checkpoints.md): head, target, kind with their
+ * NULs, width and standardize_targets as int64 little-endian, then every name with its NUL. */
+static uint32_t head_crc(const st_ckpt_head_t *hd) {
+    const char *s[3] = {hd->head, hd->target, st_target_kind_name(hd->kind)};
+    uint32_t crc = 0;
+    for (int i = 0; i < 3; i++) crc = crc_bytes(crc, s[i], strlen(s[i]) + 1);
+    int64_t v[2] = {hd->width, hd->standardize_targets};
+    crc = crc_bytes(crc, v, sizeof v);
+    for (int k = 0; k < hd->width; k++) crc = crc_bytes(crc, hd->names[k], strlen(hd->names[k]) + 1);
+    return crc;
+}
+
+/* /heads/<h>: one loss's table. */
+static int write_head(hid_t heads, int h, const st_ckpt_head_t *hd) {
+    char gname[16];
+    st_format(gname, sizeof gname, "%d", h);
+    hid_t g = H5Gcreate2(heads, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 0;
+    const char **names = malloc(sizeof *names * (size_t)hd->width);
+    int ok = names != NULL;
+    for (int k = 0; ok && k < hd->width; k++) names[k] = hd->names[k];
+    uint32_t crc = head_crc(hd);
+    size_t K = (size_t)hd->width;
+    ok = ok && write_str_attr(g, "head", hd->head) && write_str_attr(g, "target", hd->target) &&
+         write_str_attr(g, "kind", st_target_kind_name(hd->kind)) && write_i64_attr(g, "width", hd->width) &&
+         write_i64_attr(g, "standardize_targets", hd->standardize_targets) &&
+         write_attr(g, "meta_crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, &crc) &&
+         write_strings(g, "names", names, hd->width);
+    if (ok && hd->class_weights)
+        ok = write_array(g, "class_weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, K, hd->class_weights);
+    if (ok && hd->t_mean)
+        ok = write_array(g, "target_mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8, K, hd->t_mean) &&
+             write_array(g, "target_std", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8, K, hd->t_std);
+    free(names);
+    return H5Gclose(g) >= 0 && ok;
+}
+
+static int write_heads(hid_t f, const st_ckpt_write_t *w) {
+    hid_t g = H5Gcreate2(f, "heads", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 0;
+    int ok = write_i64_attr(g, "n_heads", w->n_heads);
+    for (int h = 0; ok && h < w->n_heads; h++) ok = write_head(g, h, &w->heads[h]);
+    return H5Gclose(g) >= 0 && ok;
+}
+
 /* Writes the whole layout into the open file f; returns a description of the step that failed. */
 static const char *write_contents(hid_t f, const st_ckpt_write_t *w, int64_t created_unix, const char *created) {
     const char *fp = w->dataset_fingerprint ? w->dataset_fingerprint : "";
@@ -182,6 +236,7 @@ static const char *write_contents(hid_t f, const st_ckpt_write_t *w, int64_t cre
         ok = H5Gclose(g) >= 0 && ok;
         if (!ok) return "cannot write /standardize";
     }
+    if (w->n_heads > 0 && !write_heads(f, w)) return "cannot write /heads";
     int64_t c[6] = {w->epoch, w->step, w->step_in_epoch, w->nonfinite_steps, w->optim_step, created_unix};
     uint32_t mcrc = meta_crc(c, kind, created, fp, w->config_json, w->n_optim_state, w->optim_state_names,
                              w->n_classes, w->class_names);
@@ -222,6 +277,7 @@ st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t
     /* Build the file in memory, growing in steps of about its final size. */
     size_t estimate = (w->n_params * (size_t)(1 + w->n_optim_state) + w->n_buffers + (size_t)w->n_classes) * 4 +
                       (size_t)w->n_features * 16 + strlen(w->config_json) + (size_t)w->n_classes * 32 + (1u << 16);
+    for (int h = 0; h < w->n_heads; h++) estimate += (size_t)w->heads[h].width * 96 + 1024;
     st_h5_image_t img = {0};
     hid_t fapl = st_h5_image_fapl(&img, estimate);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
@@ -263,6 +319,10 @@ void st_ckpt_free(st_ckpt_t *ck) {
     if (ck->class_names)
         for (int i = 0; i < ck->n_classes; i++) free(ck->class_names[i]);
     free(ck->class_names);
+    for (int h = 0; h < ST_CKPT_MAX_HEADS; h++) {
+        st_ckpt_head_t *hd = &ck->heads[h];
+        free(hd->names), free(hd->class_weights), free(hd->t_mean), free(hd->t_std);
+    }
     free(ck->dataset_fingerprint);
     char path[sizeof ck->path];
     memcpy(path, ck->path, sizeof path);
@@ -548,6 +608,8 @@ static st_status_t read_counters(hid_t f, const char *name, int64_t c[6], st_err
     return ST_OK;
 }
 
+static st_status_t read_heads(hid_t f, const char *name, st_ckpt_t *ck, st_error_t *err);
+
 static st_status_t read_contents(hid_t f, const char *name, int sealed, st_ckpt_t *ck, st_error_t *err) {
     ST_TRY(check_format(f, name, &ck->format_version, err));
     ST_TRY(check_sealed_version(name, sealed, ck->format_version, err));
@@ -640,6 +702,7 @@ static st_status_t read_contents(hid_t f, const char *name, int sealed, st_ckpt_
         ck->std_std = p;
         ck->n_features = (int)nf;
     }
+    ST_TRY(read_heads(f, name, ck, err));
 
     int64_t cc[6] = {ck->epoch, ck->step, ck->step_in_epoch, ck->nonfinite_steps, ck->optim_step, ck->created_unix};
     const char *sn[ST_CKPT_MAX_STATE];
@@ -654,6 +717,117 @@ static st_status_t read_contents(hid_t f, const char *name, int sealed, st_ckpt_
     if (stored != want)
         return st_fail(err, ST_ERR_DATA,
                        "%s: damaged: checksum mismatch in the metadata (counters, kind, config or names)", name);
+    return ST_OK;
+}
+
+static st_status_t parse_target_kind(const char *name, const char *where, const char *s, st_target_kind_t *kind,
+                                     st_error_t *err) {
+    for (int k = ST_TARGET_CLASS; k <= ST_TARGET_REGRESSION; k++)
+        if (!strcmp(s, st_target_kind_name((st_target_kind_t)k))) return *kind = (st_target_kind_t)k, ST_OK;
+    return st_fail(err, ST_ERR_DATA, "%s: damaged: %s kind \"%.40s\" is not class, multilabel or regression", name,
+                   where, s);
+}
+
+/* A string attribute of at most ST_NAME_MAX - 1 bytes into out. */
+static st_status_t read_name_attr(hid_t g, const char *name, const char *where, const char *attr, char *out,
+                                  st_error_t *err) {
+    char *v = NULL;
+    ST_TRY(read_str_attr(g, name, attr, &v, err));
+    st_status_t rc = strlen(v) < ST_NAME_MAX ? ST_OK
+                     : st_fail(err, ST_ERR_DATA, "%s: damaged: %s %s is longer than %d bytes", name, where, attr,
+                               ST_NAME_MAX - 1);
+    if (rc == ST_OK) memcpy(out, v, strlen(v) + 1);
+    free(v);
+    return rc;
+}
+
+/* The attributes of /heads/<h> (g): head, target, kind, width, standardize_targets. */
+static st_status_t read_head_attrs(hid_t g, const char *name, const char *where, st_ckpt_head_t *hd, st_error_t *err) {
+    ST_TRY(read_name_attr(g, name, where, "head", hd->head, err));
+    ST_TRY(read_name_attr(g, name, where, "target", hd->target, err));
+    char kind[ST_NAME_MAX];
+    ST_TRY(read_name_attr(g, name, where, "kind", kind, err));
+    ST_TRY(parse_target_kind(name, where, kind, &hd->kind, err));
+    int64_t w = 0, st = 0;
+    ST_TRY(read_i64_attr(g, name, "width", &w, err));
+    ST_TRY(read_i64_attr(g, name, "standardize_targets", &st, err));
+    if (w < 1 || w > ST_CKPT_MAX_CLASSES || !hd->target[0] || st < 0 || st > 1)
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: %s has width %lld, target \"%s\", standardize_targets %lld", name,
+                       where, (long long)w, hd->target, (long long)st);
+    hd->width = (int)w, hd->standardize_targets = (int)st;
+    return ST_OK;
+}
+
+/* /heads/<h>/names into hd->names [width]. */
+static st_status_t read_head_names(hid_t f, const char *name, const char *where, st_ckpt_head_t *hd, st_error_t *err) {
+    char ds[64], **v = NULL;
+    int n = 0;
+    st_format(ds, sizeof ds, "%s/names", where);
+    ST_TRY(read_string_ds(f, name, ds, ST_CKPT_MAX_CLASSES, &v, &n, err));
+    st_status_t rc = n == hd->width ? ST_OK
+                     : st_fail(err, ST_ERR_DATA, "%s: damaged: %s has %d names for width %d", name, ds, n, hd->width);
+    hd->names = rc == ST_OK ? calloc((size_t)hd->width, sizeof *hd->names) : NULL;
+    if (rc == ST_OK && !hd->names) rc = st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading %s", name, ds);
+    for (int k = 0; rc == ST_OK && k < n; k++) {
+        if (strlen(v[k]) >= ST_NAME_MAX) rc = st_fail(err, ST_ERR_DATA, "%s: damaged: %s[%d] is too long", name, ds, k);
+        else memcpy(hd->names[k], v[k], strlen(v[k]) + 1);
+    }
+    free_strs(v, n < 0 ? 1 : n);
+    return rc;
+}
+
+/* /heads/<h>/<ds> when present: a float (elem 4) or double (8) array of width values. */
+static st_status_t read_head_array(hid_t f, const char *name, const char *where, const char *ds, size_t elem, int width,
+                                   void **out, st_error_t *err) {
+    char path[64];
+    st_format(path, sizeof path, "%s/%s", where, ds);
+    if (H5Lexists(f, path, H5P_DEFAULT) <= 0) return ST_OK;
+    return read_array(f, name, path, elem, width, 0, out, NULL, err);
+}
+
+static st_status_t read_head(hid_t f, const char *name, int h, st_ckpt_head_t *hd, st_error_t *err) {
+    char where[32];
+    st_format(where, sizeof where, "/heads/%d", h);
+    if (H5Lexists(f, where, H5P_DEFAULT) <= 0) return st_fail(err, ST_ERR_DATA, "%s: damaged: no %s", name, where);
+    hid_t g = H5Gopen2(f, where, H5P_DEFAULT);
+    if (g < 0) return st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open a head's group");
+    uint32_t stored = 0;
+    hid_t a = H5Aexists(g, "meta_crc32") > 0 ? H5Aopen(g, "meta_crc32", H5P_DEFAULT) : -1;
+    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_UINT32, &stored) >= 0;
+    if (a >= 0) H5Aclose(a);
+    st_status_t rc = ok ? read_head_attrs(g, name, where, hd, err)
+                        : st_fail(err, ST_ERR_DATA, "%s: damaged: %s has no meta_crc32 attribute", name, where);
+    H5Gclose(g);
+    ST_TRY(rc);
+    ST_TRY(read_head_names(f, name, where, hd, err));
+    if (head_crc(hd) != stored)
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: checksum mismatch in %s (head, target, kind or names)", name, where);
+    void *p = NULL;
+    ST_TRY(read_head_array(f, name, where, "class_weights", 4, hd->width, &p, err));
+    hd->class_weights = p, p = NULL;
+    ST_TRY(read_head_array(f, name, where, "target_mean", 8, hd->width, &p, err));
+    hd->t_mean = p, p = NULL;
+    ST_TRY(read_head_array(f, name, where, "target_std", 8, hd->width, &p, err));
+    hd->t_std = p;
+    if (!hd->t_mean != !hd->t_std || (hd->standardize_targets && !hd->t_mean))
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: %s has standardize_targets %d without target_mean and target_std",
+                       name, where, hd->standardize_targets);
+    return ST_OK;
+}
+
+/* The optional /heads group (files written before issue 13 have none: n_heads stays 0). */
+static st_status_t read_heads(hid_t f, const char *name, st_ckpt_t *ck, st_error_t *err) {
+    if (H5Lexists(f, "/heads", H5P_DEFAULT) <= 0) return ST_OK;
+    hid_t g = H5Gopen2(f, "/heads", H5P_DEFAULT);
+    if (g < 0) return st_h5_fail(err, ST_ERR_DATA, name, "damaged: cannot open /heads");
+    int64_t n = 0;
+    st_status_t rc = read_i64_attr(g, name, "n_heads", &n, err);
+    H5Gclose(g);
+    ST_TRY(rc);
+    if (n < 1 || n > ST_CKPT_MAX_HEADS)
+        return st_fail(err, ST_ERR_DATA, "%s: damaged: /heads has n_heads = %lld", name, (long long)n);
+    for (int h = 0; h < n; h++) ST_TRY(read_head(f, name, h, &ck->heads[h], err));
+    ck->n_heads = (int)n;
     return ST_OK;
 }
 

@@ -35,6 +35,12 @@
  *   /config  string (JSON)     /class_names string [K]
  *   /class_weights float32 [K]            (optional)
  *   /standardize/mean, /standardize/std float64 [F]   (optional)
+ *   /heads (optional; every checkpoint written since issue 13): attribute n_heads, and one
+ *   group /heads/<h> per loss (h = 0..n_heads-1, the order of "loss") with attributes head,
+ *   target, kind ("class", "multilabel", "regression"), width, standardize_targets and
+ *   meta_crc32 (over those and the names), datasets names string [width] (class, label or
+ *   column names), class_weights float32 [width] (optional), target_mean, target_std float64
+ *   [width] (regression: the training split's statistics of the target)
  *   root attributes: strata_checkpoint_format, kind, created (ISO 8601 UTC), created_unix,
  *   epoch, step, step_in_epoch, nonfinite_steps, optimizer_step (int64), dataset_fingerprint,
  *   meta_crc32 (crc32 over the counters and strings, see docs/checkpoints.md).
@@ -49,6 +55,7 @@
 
 #include "optim.h"
 #include "schedule.h"
+#include "sharding/dataset.h" /* st_target_kind_t, ST_NAME_MAX */
 #include "st_error.h"
 
 #define ST_CKPT_FORMAT 2          /* 2: with the user-block header; 1 (read only): without */
@@ -58,6 +65,22 @@
 #define ST_CKPT_MAX_CLASSES 65536
 
 typedef enum { ST_CKPT_LAST = 0, ST_CKPT_BEST = 1, ST_CKPT_PERIODIC = 2 } st_ckpt_kind_t;
+
+#define ST_CKPT_MAX_HEADS 8        /* = ST_LOSS_MAX_HEADS */
+
+/* One loss (head) of the run and the dataset target it was trained on: what `strata eval` needs
+ * to bind the loss to a new file's target and report it as training did. In st_ckpt_write_t the
+ * pointers are the trainer's (not copied); in st_ckpt_t they are owned. */
+typedef struct {
+    char head[ST_NAME_MAX];          /* the loss's "head" (model output); "" = the only output */
+    char target[ST_NAME_MAX];        /* the dataset target it reads ("y" for /y) */
+    st_target_kind_t kind;
+    int width;                       /* K: class count, label count or column count */
+    char (*names)[ST_NAME_MAX];      /* [width] class / label / column names */
+    float *class_weights;            /* [width] or NULL (cross_entropy, focal) */
+    double *t_mean, *t_std;          /* [width] or NULL: regression, the training split's statistics */
+    int standardize_targets;         /* the loss trained on (t − t_mean) / t_std */
+} st_ckpt_head_t;
 
 /* What to write: pointers into the trainer's own state (nothing is copied until the write). */
 typedef struct {
@@ -84,6 +107,8 @@ typedef struct {
     const float *class_weights;          /* [n_classes] or NULL */
     int n_classes;                       /* K >= 1 */
     const char *const *class_names;      /* [n_classes] */
+    int n_heads;                         /* 0 (no /heads) .. ST_CKPT_MAX_HEADS */
+    const st_ckpt_head_t *heads;         /* [n_heads] */
     const char *dataset_fingerprint;
     int64_t created_unix;                /* 0: now */
 } st_ckpt_write_t;
@@ -112,6 +137,8 @@ typedef struct {
     float *class_weights;                    /* [n_classes] or NULL */
     int n_classes;
     char **class_names;                      /* [n_classes] */
+    int n_heads;                             /* 0: a file without /heads (written before issue 13) */
+    st_ckpt_head_t heads[ST_CKPT_MAX_HEADS];
     char *dataset_fingerprint;
     int64_t created_unix;
     char created[32];                        /* "2025-01-31T12:00:00Z" */

@@ -1,11 +1,17 @@
 /* eval_checkpoint.c — see eval_checkpoint.h: a checkpoint's model evaluated on a dataset.
  *
- * Steps: read the checkpoint and open the dataset (every rank), rebuild the model for the
- * dataset's per-sample shape and restore its parameters and buffers, rebuild the loss (balanced
- * class weights taken from the checkpoint), take this rank's block of the requested rows and
- * scale and standardise them with the checkpoint's statistics, evaluate (st_evaluate, blocks of
- * ST_DATA_EVAL_ROWS so the sums have the same bits at any rank count), and on rank 0 write
- * metrics.json, per_class.csv and confusion.csv and print the summary. The output folder is
+ * Steps: read the checkpoint and open the dataset (every rank), rebuild the model (every head
+ * as wide as the checkpoint's table says) for the dataset's per-sample shape and restore its
+ * parameters and buffers, rebuild the losses and bind them to the dataset's targets with the
+ * checkpoint's tables (jobs/ckpt_heads.h; a checkpoint without tables: one class loss over /y,
+ * balanced class weights from the root table), take this rank's block of the requested rows —
+ * the split made as sharding/data.c makes it for training — read their features and the
+ * targets the losses read, scale and standardise the features with the checkpoint's
+ * statistics, evaluate (st_evaluate, blocks of ST_DATA_EVAL_ROWS so the sums have the same bits
+ * at any rank count), and on rank 0 write metrics.json (every head's metrics in its "metrics"
+ * table), the per-class CSVs (per_class.csv and confusion.csv with one head,
+ * <head>_per_class.csv and <head>_confusion.csv per class head with several) and print the
+ * summary (one line per head with several). The output folder is
  * created first (--out: before anything else; the default one in the checkpoint's run folder
  * once the checkpoint has been read), so a folder that cannot be made fails before the work. */
 #include "jobs/eval_checkpoint.h"
@@ -16,8 +22,11 @@
 #include <unistd.h>
 
 #include "jobs/checkpoint.h"
+#include "jobs/ckpt_heads.h"
 #include "jobs/config.h"
 #include "jobs/evaluate.h" /* st_evaluate */
+#include "jobs/head_report.h"
+#include "jobs/heads.h" /* st_heads_name */
 #include "fileio.h"
 #include "jobs/results.h"
 #include "metrics.h"
@@ -38,39 +47,25 @@ typedef struct {
     st_dataset_t ds;
     st_model_t *model;
     st_loss_heads_t losses;
-    st_data_part_t part;
+    st_data_part_t part;         /* this rank's rows; T [n, tgt_floats] the bound targets' values */
     int64_t part_total;          /* rows of the split over all ranks */
+    long tgt_floats;             /* Σ widths of the targets the losses read (0: none, the /y path) */
+    int tgt_offset[ST_MAX_TARGETS];
+    st_target_stats_t tgt_stats[ST_MAX_TARGETS]; /* views into ck.heads */
     char out_dir[4096];
     int made_out_dir;      /* rank 0 created out_dir: removed again (when empty) if the evaluation fails */
 } eval_t;
 
+/* Each head as wide as the checkpoint's table says (without one: the root class count). */
 static int classes_of(const char *head, void *ctx) {
-    (void)head;
-    return ((const eval_t *)ctx)->ck.n_classes;
+    const st_ckpt_t *ck = &((const eval_t *)ctx)->ck;
+    int k = st_ckpt_head_width(ck, head);
+    return k > 0 ? k : ck->n_classes;
 }
 
-/* The model and loss of the checkpoint, for the dataset's per-sample shape. */
-static st_status_t build(eval_t *e, st_error_t *err) {
-    ST_TRY(st_config_from_json(e->ck.config_json, e->ck.path, NULL, 0, &e->cfg, err));
-    if (e->ds.n_classes != e->ck.n_classes)
-        return st_fail(err, ST_ERR_DATA, "%s has %d classes but the model was trained on %d", e->ds.path, e->ds.n_classes,
-                       e->ck.n_classes);
-    char shape[48];
-    st_shape_str(e->ds.shape, shape, sizeof shape);
-    int F = st_shape_channels(e->ds.shape); /* what standardisation counts: D, or C of [T, C] */
-    if (e->ck.std_mean && e->ck.n_features != F)
-        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s (%d feature%s), but the model of %s was trained on %d "
-                       "features", e->ds.path, shape, F, F == 1 ? "" : "s", e->ck.path, e->ck.n_features);
-    ST_TRY(st_model_build(e->cfg.model, "model", e->ds.shape, e->ck.n_classes, &e->model, err));
-    if (st_model_param_floats(e->model) != e->ck.n_params)
-        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s, for which the model of %s has %zu parameters, but "
-                       "the checkpoint holds %zu: the model was trained on samples of another shape", e->ds.path, shape,
-                       e->ck.path, st_model_param_floats(e->model), e->ck.n_params);
-    ST_TRY(st_model_reserve(e->model, ST_DATA_EVAL_ROWS, 0, err));
-    ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
-                           st_model_buffer_floats(e->model), NULL, NULL, err));
-    ST_TRY(st_loss_heads_parse(&e->losses, e->cfg.loss, "loss", classes_of, e, err));
-    ST_TRY(st_model_check_losses(e->model, &e->losses, err));
+/* A checkpoint without per-head tables (written before issue 13): one class loss over /y,
+ * "balanced" class weights from the root table. */
+static st_status_t bind_root(eval_t *e, st_error_t *err) {
     st_loss_config_t *l = &e->losses.heads[0];
     if (l->class_weights_mode == ST_CLASS_WEIGHTS_BALANCED && e->ck.class_weights) {
         l->class_weights = malloc(sizeof(float) * (size_t)e->ck.n_classes);
@@ -81,18 +76,140 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     return ST_OK;
 }
 
-/* This rank's block of the requested rows, read, scaled and standardised as in training. */
+/* The targets the losses read: their columns in a row of part.T. */
+static void target_layout(eval_t *e) {
+    e->tgt_floats = 0;
+    for (int t = 0; t < e->ds.n_targets; t++) {
+        int used = 0;
+        for (int h = 0; h < e->losses.n_heads; h++) used |= e->losses.heads[h].target_index == t;
+        e->tgt_offset[t] = (int)e->tgt_floats;
+        if (used) e->tgt_floats += e->ds.targets[t].width;
+    }
+}
+
+/* The model and loss of the checkpoint, for the dataset's per-sample shape. */
+static st_status_t build(eval_t *e, st_error_t *err) {
+    ST_TRY(st_config_from_json(e->ck.config_json, e->ck.path, NULL, 0, &e->cfg, err));
+    ST_TRY(st_loss_heads_parse(&e->losses, e->cfg.loss, "loss", classes_of, e, err));
+    if (e->ck.n_heads > 0) ST_TRY(st_ckpt_heads_bind(&e->losses, e->tgt_stats, &e->ck, &e->ds, err));
+    else if (e->ds.n_classes != e->ck.n_classes)
+        return st_fail(err, ST_ERR_DATA, "%s has %d classes but the model was trained on %d", e->ds.path, e->ds.n_classes,
+                       e->ck.n_classes);
+    char shape[48];
+    st_shape_str(e->ds.shape, shape, sizeof shape);
+    int F = st_shape_channels(e->ds.shape); /* what standardisation counts: D, or C of [T, C] */
+    if (e->ck.std_mean && e->ck.n_features != F)
+        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s (%d feature%s), but the model of %s was trained on %d "
+                       "features", e->ds.path, shape, F, F == 1 ? "" : "s", e->ck.path, e->ck.n_features);
+    ST_TRY(st_model_build_heads(e->cfg.model, "model", e->ds.shape, e->ck.n_classes, classes_of, e, &e->model, err));
+    if (st_model_param_floats(e->model) != e->ck.n_params)
+        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s, for which the model of %s has %zu parameters, but "
+                       "the checkpoint holds %zu: the model was trained on samples of another shape", e->ds.path, shape,
+                       e->ck.path, st_model_param_floats(e->model), e->ck.n_params);
+    ST_TRY(st_model_reserve(e->model, ST_DATA_EVAL_ROWS, 0, err));
+    ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
+                           st_model_buffer_floats(e->model), NULL, NULL, err));
+    ST_TRY(st_model_check_losses(e->model, &e->losses, err));
+    if (e->ck.n_heads > 0) ST_TRY(st_ckpt_heads_check_names(&e->losses, &e->ck, &e->ds, err));
+    else ST_TRY(bind_root(e, err));
+    target_layout(e);
+    return ST_OK;
+}
+
+/* The class target the training split stratified on (data.stratify; sharding/data.c's rules):
+ * -1 for /y, -2 for "none". */
+static st_status_t strat_key(const eval_t *e, int *key, int *K, st_error_t *err) {
+    const st_dataset_t *ds = &e->ds;
+    const char *want = e->cfg.data.stratify[0] ? e->cfg.data.stratify : NULL;
+    *key = -1, *K = ds->n_classes;
+    if (want && strcmp(want, "none") == 0) return *key = -2, *K = 1, ST_OK;
+    if (!want && ds->has_y) return ST_OK;
+    int t = want ? st_dataset_target_find(ds, want) : -1, n_class = 0;
+    for (int i = 0; !want && i < ds->n_targets; i++)
+        if (ds->targets[i].kind == ST_TARGET_CLASS) n_class++, t = i;
+    if (t < 0 || ds->targets[t].kind != ST_TARGET_CLASS || (!want && n_class != 1))
+        return st_fail(err, ST_ERR_DATA, "%s: no class target %s to make the split the model of %s was trained with "
+                       "(data.stratify)", ds->path, want ? want : "", e->ck.path);
+    if (strcmp(ds->targets[t].h5path, "/y") != 0) *key = t;
+    *K = ds->targets[t].n_classes;
+    return ST_OK;
+}
+
+/* y [N]: every row's stratification class; split [N]: the file's /split when it has one. */
+static st_status_t read_key(const eval_t *e, int key, int K, int32_t *y, uint8_t *split, st_error_t *err) {
+    const st_dataset_t *ds = &e->ds;
+    if (key == -1) return st_dataset_read_labels(ds, y, ds->has_split ? split : NULL, err);
+    if (ds->has_split) ST_TRY(st_dataset_read_split(ds, split, err));
+    if (key == -2) return memset(y, 0, sizeof *y * (size_t)ds->n), ST_OK;
+    int64_t *y64 = malloc(sizeof *y64 * (size_t)ds->n);
+    st_status_t rc = y64 ? st_dataset_read_target_ids(ds, key, y64, err) : st_fail(err, ST_ERR_NOMEM, "labels");
+    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
+        if (y64[i] < 0 || y64[i] >= K)
+            rc = st_fail(err, ST_ERR_DATA, "%s: %s[%lld] = %lld: the stratification key needs a class id in 0..%d",
+                         ds->path, ds->targets[key].h5path, (long long)i, (long long)y64[i], K - 1);
+        y[i] = (int32_t)y64[i];
+    }
+    free(y64);
+    return rc;
+}
+
+/* The training run's split of every row (sharding/data.c): the file's /split, else recomputed
+ * from the checkpoint's seed and fractions, stratified on its key, groups kept whole. */
+static st_status_t make_split(const eval_t *e, int32_t *y, uint8_t *split, int all, st_error_t *err) {
+    const st_dataset_t *ds = &e->ds;
+    int key = -1, K = 0;
+    ST_TRY(strat_key(e, &key, &K, err));
+    ST_TRY(read_key(e, key, K, y, split, err));
+    if (all) return ST_OK;
+    const uint8_t *pre = ds->has_split ? split : NULL;
+    const st_split_options_t *opt = &e->cfg.data.split;
+    if (!ds->has_groups || e->cfg.data.ignore_groups)
+        return st_split_make(split, y, pre, opt, NULL, e->cfg.seed, ds->n, K, err);
+    int64_t *groups = malloc(sizeof *groups * (size_t)ds->n);
+    st_status_t rc = groups ? st_dataset_read_groups(ds, groups, err) : st_fail(err, ST_ERR_NOMEM, "groups");
+    if (rc == ST_OK) rc = st_split_make_grouped(split, y, groups, pre, opt, NULL, e->cfg.seed, ds->n, K, NULL, err);
+    free(groups);
+    return rc;
+}
+
+/* The values of every target a loss reads for this rank's rows, interleaved into part.T and
+ * checked (a class id out of range, a NaN not allowed: the target, the file and the row named). */
+static st_status_t read_targets(eval_t *e, const st_comm_t *c, st_error_t *err) {
+    int64_t n = e->part.n;
+    e->part.T = calloc((size_t)(n * e->tgt_floats + 1), sizeof(float));
+    st_status_t rc = st_comm_agree(c, e->part.T ? ST_OK : st_fail(err, ST_ERR_NOMEM, "target values"), err);
+    for (int t = 0; rc == ST_OK && t < e->ds.n_targets; t++) {
+        const st_target_info_t *ti = &e->ds.targets[t];
+        int used = 0, w = ti->width;
+        for (int h = 0; h < e->losses.n_heads; h++) used |= e->losses.heads[h].target_index == t;
+        if (!used) continue;
+        float *one = calloc((size_t)(n * w + 1), sizeof(float));
+        rc = st_comm_agree(c, one ? ST_OK : st_fail(err, ST_ERR_NOMEM, "target values"), err);
+        if (rc == ST_OK) rc = st_loader_gather_target(&e->ds, t, c, e->part.ids, n, one, err);
+        char why[200];
+        int64_t bad = rc == ST_OK ? st_target_first_bad(ti, one, n, why, sizeof why) : -1;
+        if (bad >= 0) rc = st_fail(err, ST_ERR_DATA, "%s: %s row %lld: %s", e->ds.path, ti->h5path,
+                                   (long long)e->part.ids[bad], why);
+        for (int64_t i = 0; rc == ST_OK && i < n; i++)
+            memcpy(e->part.T + (size_t)i * (size_t)e->tgt_floats + e->tgt_offset[t], one + (size_t)i * (size_t)w,
+                   sizeof(float) * (size_t)w);
+        free(one);
+        rc = st_comm_agree(c, rc, err);
+    }
+    return rc;
+}
+
+/* This rank's block of the requested rows, read, scaled and standardised as in training, with
+ * the values of the targets the losses read. */
 static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t *c, st_error_t *err) {
     int64_t N = e->ds.n, n = 0;
     int32_t *y = malloc(sizeof(int32_t) * (size_t)N);
     uint8_t *split = calloc((size_t)N, 1);
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)N);
     if (!y || !split || !ids) return free(y), free(split), free(ids), st_fail(err, ST_ERR_NOMEM, "labels");
-    st_status_t rc = st_dataset_read_labels(&e->ds, y, e->ds.has_split ? split : NULL, err);
     int part = strcmp(split_name, "train") == 0 ? ST_SPLIT_TRAIN : strcmp(split_name, "val") == 0 ? ST_SPLIT_VAL : ST_SPLIT_TEST;
     int all = strcmp(split_name, "all") == 0;
-    if (rc == ST_OK && !all)
-        rc = st_split_make(split, y, e->ds.has_split ? split : NULL, &e->cfg.data.split, NULL, e->cfg.seed, N, e->ds.n_classes, err);
+    st_status_t rc = make_split(e, y, split, all, err);
     for (int64_t i = 0; rc == ST_OK && i < N; i++)
         if (all || split[i] == part) ids[n++] = i;
     int64_t lo, hi;
@@ -107,6 +224,7 @@ static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t 
     for (int64_t i = 0; rc == ST_OK && i < e->part.n; i++) e->part.ids[i] = ids[lo + i], e->part.y[i] = y[ids[lo + i]];
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_loader_gather_rows(&e->ds, c, e->part.ids, e->part.n, e->part.X, err);
+    if (rc == ST_OK && e->tgt_floats > 0) rc = read_targets(e, c, err);
     if (rc == ST_OK && e->cfg.data.scale_pixels) st_scale_pixels(e->part.X, e->part.n * rf);
     if (rc == ST_OK && e->ck.std_mean)
         st_standardize_apply(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.n, st_shape_positions(e->ds.shape),
@@ -133,27 +251,80 @@ static st_status_t prepare_out_dir(eval_t *e, const st_eval_request_t *a, const 
     return st_comm_agree(c, rc, err);
 }
 
-static st_status_t write_report(eval_t *e, const st_eval_request_t *a, const st_eval_t *r, st_error_t *err) {
-    const char **names = malloc(sizeof(char *) * (size_t)e->ck.n_classes);
-    if (!names) return st_fail(err, ST_ERR_NOMEM, "names");
-    for (int k = 0; k < e->ck.n_classes; k++) names[k] = e->ds.class_names[k];
-    int K = e->ck.n_classes;
-    st_final_metrics_t m = {a->split, r->loss_sum / r->weight, a->checkpoint, r->confusion, names, K, 0, NULL, NULL};
-    st_status_t rc = st_write_metrics_json(e->out_dir, &m, err);
-    if (rc == ST_OK) rc = st_write_class_csvs(e->out_dir, "", r->confusion, names, K, err);
-    if (rc == ST_OK) {
-        double *p = calloc((size_t)K * 3, sizeof(double));
-        int64_t *support = calloc((size_t)K, sizeof(int64_t));
-        double f1 = p && support ? st_class_scores(p, p + K, p + 2 * K, support, r->confusion, K) : 0;
-        fprintf(a->out, "%s on %s (%s split, %lld samples): accuracy %.2f%%  loss %.4f  macro F1 %.4f\n", a->checkpoint,
-                a->data, a->split, (long long)r->n, 100 * st_confusion_accuracy(r->confusion, K), m.loss, f1);
-        fprintf(a->out, "%-24s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
-        for (int k = 0; p && support && k < K; k++)
-            fprintf(a->out, "%-24s %9.4f %9.4f %9.4f %9lld\n", names[k], p[k], p[K + k], p[2 * K + k],
-                    (long long)support[k]);
-        fprintf(a->out, "written to %s (metrics.json, per_class.csv, confusion.csv)\n", e->out_dir);
-        free(p), free(support);
+/* The class names of head h: its table's, or the root table's (a checkpoint without tables). */
+static const char *const *head_names(const eval_t *e, int h, const char **buf /*[K]*/) {
+    int K = e->losses.heads[h].n_classes;
+    for (int k = 0; k < K; k++) buf[k] = e->ck.n_heads > 0 ? e->ck.heads[h].names[k] : e->ds.class_names[k];
+    return buf;
+}
+
+/* One head: its summary line (and class table) as `strata eval` always printed them. */
+static void print_one(eval_t *e, const st_eval_request_t *a, const st_eval_t *r, double loss, const char *const *names) {
+    const st_head_eval_t *h0 = &r->heads[0];
+    if (h0->kind != ST_HEAD_CLASS) {
+        fprintf(a->out, "%s on %s (%s split, %lld samples): loss %.4f\n", a->checkpoint, a->data, a->split,
+                (long long)e->part_total, loss);
+        st_head_report_print(a->out, a->split, r, &e->losses, &e->ds);
+        fprintf(a->out, "written to %s (metrics.json)\n", e->out_dir);
+        return;
     }
+    int K = h0->K;
+    double *p = calloc((size_t)K * 3, sizeof(double));
+    int64_t *support = calloc((size_t)K, sizeof(int64_t));
+    double f1 = p && support ? st_class_scores(p, p + K, p + 2 * K, support, h0->confusion, K) : 0;
+    fprintf(a->out, "%s on %s (%s split, %lld samples): accuracy %.2f%%  loss %.4f  macro F1 %.4f\n", a->checkpoint,
+            a->data, a->split, (long long)r->n, 100 * st_confusion_accuracy(h0->confusion, K), loss, f1);
+    fprintf(a->out, "%-24s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
+    for (int k = 0; p && support && k < K; k++)
+        fprintf(a->out, "%-24s %9.4f %9.4f %9.4f %9lld\n", names[k], p[k], p[K + k], p[2 * K + k], (long long)support[k]);
+    fprintf(a->out, "written to %s (metrics.json, per_class.csv, confusion.csv)\n", e->out_dir);
+    free(p), free(support);
+}
+
+/* Several heads: <head>_per_class.csv and <head>_confusion.csv per class head, one line each. */
+static st_status_t write_heads(eval_t *e, const st_eval_request_t *a, const st_eval_t *r, double loss, st_error_t *err) {
+    const char **buf = malloc(sizeof(char *) * ST_CKPT_MAX_CLASSES);
+    if (!buf) return st_fail(err, ST_ERR_NOMEM, "names");
+    char files[1024] = "metrics.json";
+    st_status_t rc = ST_OK;
+    for (int h = 0; rc == ST_OK && h < e->losses.n_heads; h++) {
+        if (r->heads[h].kind != ST_HEAD_CLASS) continue;
+        char prefix[ST_METRIC_NAME + 2];
+        const char *name = st_heads_name(&e->losses.heads[h], &e->ds);
+        st_format(prefix, sizeof prefix, "%s_", name);
+        rc = st_write_class_csvs(e->out_dir, prefix, r->heads[h].confusion, head_names(e, h, buf), r->heads[h].K, err);
+        size_t at = strlen(files);
+        snprintf(files + at, sizeof files - at, ", %sper_class.csv, %sconfusion.csv", prefix, prefix);
+    }
+    free(buf);
+    if (rc != ST_OK) return rc;
+    fprintf(a->out, "%s on %s (%s split, %lld samples): loss %.4f\n", a->checkpoint, a->data, a->split,
+            (long long)e->part_total, loss);
+    st_head_report_print(a->out, a->split, r, &e->losses, &e->ds);
+    fprintf(a->out, "written to %s (%s)\n", e->out_dir, files);
+    return ST_OK;
+}
+
+/* Rank 0: metrics.json (head 0's class report at the top when it is a class head, every head's
+ * metrics in "metrics"), the per-class CSVs and the printed summary. */
+static st_status_t write_report(eval_t *e, const st_eval_request_t *a, const st_eval_t *r, st_error_t *err) {
+    st_metric_table_t tab = {0};
+    st_head_report_val(&tab, a->split, r, &e->losses, &e->ds);
+    int several = e->losses.n_heads > 1;
+    char key[64];
+    st_format(key, sizeof key, "%s_loss", a->split);
+    double loss = several ? st_metric_table_get(&tab, key) : r->loss_sum / r->weight; /* the combined loss */
+    const st_head_eval_t *h0 = &r->heads[0];
+    const int64_t *conf = h0->kind == ST_HEAD_CLASS ? h0->confusion : NULL;
+    const char **names = malloc(sizeof(char *) * (size_t)(h0->K + 1));
+    if (!names) return st_fail(err, ST_ERR_NOMEM, "names");
+    head_names(e, 0, names);
+    st_final_metrics_t m = {a->split, loss, a->checkpoint, conf, names, h0->K, tab.n, (const char (*)[64])tab.name,
+                            tab.value};
+    st_status_t rc = st_write_metrics_json(e->out_dir, &m, err);
+    if (rc == ST_OK && !several && conf) rc = st_write_class_csvs(e->out_dir, "", conf, names, h0->K, err);
+    if (rc == ST_OK && !several) print_one(e, a, r, loss, names);
+    if (rc == ST_OK && several) rc = write_heads(e, a, r, loss, err);
     free(names);
     return rc;
 }
@@ -170,6 +341,9 @@ static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c
     memset(&d, 0, sizeof d);
     d.ds = e->ds, d.row_floats = st_shape_numel(e->ds.shape), d.part[ST_SPLIT_TEST] = e->part;
     d.n_part[ST_SPLIT_TEST] = e->part_total;
+    d.n_targets = e->ds.n_targets, d.tgt_floats = e->tgt_floats;
+    memcpy(d.tgt_offset, e->tgt_offset, sizeof d.tgt_offset);
+    memcpy(d.tgt_stats, e->tgt_stats, sizeof d.tgt_stats);
     ST_TRY(st_evaluate(&r, e->model, &e->losses, &d, ST_SPLIT_TEST, ST_DATA_EVAL_ROWS, c, err));
     st_status_t rc = st_comm_agree(c, c->rank == 0 ? write_report(e, a, &r, err) : ST_OK, err);
     st_eval_free(&r);
@@ -177,7 +351,7 @@ static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c
 }
 
 static void eval_free(eval_t *e) {
-    free(e->part.ids), free(e->part.X), free(e->part.y);
+    free(e->part.ids), free(e->part.X), free(e->part.y), free(e->part.T);
     st_loss_heads_free(&e->losses);
     st_model_free(e->model);
     st_config_free(&e->cfg);

@@ -1,7 +1,9 @@
 /* eval_checkpoint.h — a trained model's metrics on a dataset (what `strata eval` runs): the
- * model and loss rebuilt from a checkpoint, the requested rows read, scaled and standardised as
- * in training, evaluated over the ranks, and the report (metrics.json, per_class.csv,
- * confusion.csv and a printed summary) written by rank 0. */
+ * model and its losses rebuilt from a checkpoint and bound to the dataset's targets by the
+ * checkpoint's per-head tables, the requested rows and their targets read, scaled and
+ * standardised as in training, evaluated over the ranks (every head with the metrics of its
+ * kind), and the report (metrics.json with every head's metrics, per-class CSVs per class head,
+ * a printed summary with one line per head) written by rank 0. */
 #ifndef ST_EVAL_CHECKPOINT_H
 #define ST_EVAL_CHECKPOINT_H
 
@@ -24,7 +26,9 @@ int st_eval_split_valid(const char *split);
 /* Collective over c. The split: "all" is every row; test/val/train are the parts the training run
  * used — the file's /split when it has one, else the split recomputed from the checkpoint's seed
  * and fractions. Each rank evaluates a block of the rows. On failure every rank returns an error
- * (the checkpoint or dataset at fault named, or a class or parameter count that does not fit). */
+ * (the checkpoint or dataset at fault named, or a class or parameter count that does not fit; for
+ * a multi-task checkpoint a missing target, or one of another kind, width or names, named with
+ * its head). */
 st_status_t st_eval_checkpoint(const st_eval_request_t *req, const st_comm_t *c, st_error_t *err);
 
 #endif

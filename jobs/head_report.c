@@ -81,6 +81,23 @@ void st_head_report_val(st_metric_table_t *t, const char *split, const st_eval_t
     add(t, split, "loss", "", 0, combined);
 }
 
+void st_head_report_print(FILE *out, const char *split, const st_eval_t *r, const st_loss_heads_t *l,
+                          const st_dataset_t *ds) {
+    for (int h = 0; h < l->n_heads; h++) {
+        st_head_metrics_t m;
+        st_head_metrics(&m, &r->heads[h]);
+        const char *name = st_heads_name(&l->heads[h], ds);
+        if (r->heads[h].kind == ST_HEAD_CLASS)
+            fprintf(out, "  %s %-12s accuracy %.2f%%  macro F1 %.4f  loss %.4f  (%lld rows)\n", split, name,
+                    100 * m.accuracy, m.macro_f1, m.loss, (long long)r->heads[h].n);
+        else if (r->heads[h].kind == ST_HEAD_MULTILABEL)
+            fprintf(out, "  %s %-12s micro F1 %.4f  macro F1 %.4f  exact match %.2f%%  top-%d %.2f%%  loss %.4f\n", split,
+                    name, m.micro_f1, m.label_macro_f1, 100 * m.exact_match, r->heads[h].top_k, 100 * m.topk_rate, m.loss);
+        else
+            fprintf(out, "  %s %-12s R2 %.4f  MAE %.4g  RMSE %.4g  loss %.4f\n", split, name, m.r2, m.mae, m.rmse, m.loss);
+    }
+}
+
 void st_head_report_train(st_metric_table_t *t, const st_train_sums_t *s, const st_loss_heads_t *l,
                           const st_dataset_t *ds) {
     int H = l->n_heads, several = H > 1;

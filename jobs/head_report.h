@@ -13,6 +13,8 @@
 #ifndef ST_HEAD_REPORT_H
 #define ST_HEAD_REPORT_H
 
+#include <stdio.h>
+
 #include "jobs/evaluate.h"
 #include "loss.h"
 #include "sharding/dataset.h"
@@ -35,6 +37,12 @@ int st_metric_table_has(const st_metric_table_t *t, const char *name);
  * run will record, for checking monitor names before training). */
 void st_head_report_val(st_metric_table_t *t, const char *split, const st_eval_t *r, const st_loss_heads_t *l,
                         const st_dataset_t *ds);
+
+/* One line per head of an evaluation (the end of `strata train`, `strata eval`), e.g.
+ *   "  test fine         accuracy 47.17%  macro F1 0.4158  loss 2.1995  (600 rows)"
+ *   "  test intensity    R2 0.9328  MAE 0.02336  RMSE 0.0333  loss 0.0719" */
+void st_head_report_print(FILE *out, const char *split, const st_eval_t *r, const st_loss_heads_t *l,
+                          const st_dataset_t *ds);
 
 /* Epoch sums of the training batches: per loss (sum, weight), argmax hits and labelled rows. */
 typedef struct {

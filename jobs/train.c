@@ -256,6 +256,26 @@ static void warn_rank0(const char *msg, void *ctx) {
     fprintf(stderr, "strata: warning: %s\n", msg);
 }
 
+/* The checkpoint's table of every loss and its target (views into the losses and the data);
+ * returns how many (0 when a loss is not bound to a target). */
+static int ckpt_heads(const trainer_t *t, st_ckpt_head_t *heads /*[n_heads]*/) {
+    for (int h = 0; h < t->losses.n_heads; h++)
+        if (t->losses.heads[h].target_index < 0) return 0;
+    for (int h = 0; h < t->losses.n_heads; h++) {
+        const st_loss_config_t *l = &t->losses.heads[h];
+        const st_target_info_t *ti = &t->data.ds.targets[l->target_index];
+        st_ckpt_head_t *o = &heads[h];
+        memset(o, 0, sizeof *o);
+        st_format(o->head, sizeof o->head, "%s", l->head);
+        st_format(o->target, sizeof o->target, "%s", ti->name);
+        o->kind = ti->kind, o->width = l->n_classes, o->names = ti->names;
+        o->class_weights = l->class_weights;
+        o->t_mean = t->data.tgt_stats[l->target_index].mean, o->t_std = t->data.tgt_stats[l->target_index].std;
+        o->standardize_targets = l->standardize_targets;
+    }
+    return t->losses.n_heads;
+}
+
 static st_status_t save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_error_t *err) {
     st_ckpt_write_t w;
     memset(&w, 0, sizeof w);
@@ -270,6 +290,8 @@ static st_status_t save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_error_t
     w.config_json = t->config_text;
     w.std_mean = t->data.mean, w.std_std = t->data.std, w.n_features = t->data.mean ? t->data.F : 0;
     w.class_weights = t->losses.heads[0].class_weights, w.n_classes = t->K, w.class_names = t->class_names;
+    st_ckpt_head_t heads[ST_LOSS_MAX_HEADS];
+    w.n_heads = ckpt_heads(t, heads), w.heads = heads;
     w.dataset_fingerprint = t->fingerprint;
     char path[4300];
     ST_TRY(st_ckpt_save(t->ckpt_dir, &w, (int)t->cfg->checkpoint.keep_last, path, sizeof path, warn_rank0, NULL, err));
@@ -672,23 +694,6 @@ static st_status_t restore_best(trainer_t *t, char *used, size_t size, st_error_
     return bcast_arenas(t, err);
 }
 
-/* One line per head of the final evaluation (several heads). */
-static void print_heads(const trainer_t *t, const st_eval_t *r, const char *split) {
-    for (int h = 0; h < t->losses.n_heads; h++) {
-        st_head_metrics_t m;
-        st_head_metrics(&m, &r->heads[h]);
-        const char *name = st_heads_name(&t->losses.heads[h], &t->data.ds);
-        if (r->heads[h].kind == ST_HEAD_CLASS)
-            printf("  %s %-12s accuracy %.2f%%  macro F1 %.4f  loss %.4f  (%lld rows)\n", split, name, 100 * m.accuracy,
-                   m.macro_f1, m.loss, (long long)r->heads[h].n);
-        else if (r->heads[h].kind == ST_HEAD_MULTILABEL)
-            printf("  %s %-12s micro F1 %.4f  macro F1 %.4f  exact match %.2f%%  top-%d %.2f%%  loss %.4f\n", split, name,
-                   m.micro_f1, m.label_macro_f1, 100 * m.exact_match, r->heads[h].top_k, 100 * m.topk_rate, m.loss);
-        else
-            printf("  %s %-12s R2 %.4f  MAE %.4g  RMSE %.4g  loss %.4f\n", split, name, m.r2, m.mae, m.rmse, m.loss);
-    }
-}
-
 /* Rank 0: metrics.json, per_class.csv and confusion.csv of the final evaluation, and its line. */
 static st_status_t final_rank0(trainer_t *t, const st_eval_t *r, const char *split, const char *ckpt,
                                const st_train_result_t *res, st_error_t *err) {
@@ -707,7 +712,7 @@ static st_status_t final_rank0(trainer_t *t, const st_eval_t *r, const char *spl
                res->final_loss, res->final_macro_f1, (long long)r->n, model);
     else {
         printf("%s loss %.4f  (%s)\n", split, res->final_loss, model);
-        print_heads(t, r, split);
+        st_head_report_print(stdout, split, r, &t->losses, &t->data.ds);
     }
     return ST_OK;
 }

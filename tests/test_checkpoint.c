@@ -5,7 +5,8 @@
  * checkpoint) skipped with a warning naming them, a single-bit flip at every byte of a checkpoint
  * refused as damaged by the user-block header before HDF5 parses it (format 2), format-1 files
  * (no header) still read, stale temporaries removed, a failed write that
- * leaves the existing file intact, and a crash test: a child writing checkpoints in a loop is
+ * leaves the existing file intact, per-head tables (issue 13: /heads) read back bit for bit and
+ * absent from older files (n_heads 0), and a crash test: a child writing checkpoints in a loop is
  * killed with SIGKILL at 20 moments, and every time the newest checkpoint reads back whole. */
 #include "testutil.h"
 
@@ -612,6 +613,86 @@ static void test_old_format_reads(void **state) {
     sample_free(&s2);
 }
 
+/* ---- per-head tables (/heads) ---- */
+
+static char HEAD_NAMES[3][4][ST_NAME_MAX] = {
+    {"cat", "dög", "a \"quoted\" name"}, {"red", "round"}, {"length (cm)", "weight"}};
+
+/* Three heads: a class head with class weights, a multi-label head, a standardised regression. */
+static void sample_heads(st_ckpt_head_t *h, float *cw, double *mean, double *std) {
+    memset(h, 0, 3 * sizeof *h);
+    cw[0] = 0.25f, cw[1] = 3.0f, cw[2] = 1.0f / 7.0f;
+    mean[0] = 1.0 / 3.0, mean[1] = -2e-300, std[0] = 0.1, std[1] = 1e300;
+    snprintf(h[0].head, sizeof h[0].head, "fine"), snprintf(h[0].target, sizeof h[0].target, "fine");
+    h[0].kind = ST_TARGET_CLASS, h[0].width = 3, h[0].names = HEAD_NAMES[0], h[0].class_weights = cw;
+    snprintf(h[1].head, sizeof h[1].head, "tags"), snprintf(h[1].target, sizeof h[1].target, "attributes");
+    h[1].kind = ST_TARGET_MULTILABEL, h[1].width = 2, h[1].names = HEAD_NAMES[1];
+    snprintf(h[2].target, sizeof h[2].target, "size"); /* head "": the loss of the only output */
+    h[2].kind = ST_TARGET_REGRESSION, h[2].width = 2, h[2].names = HEAD_NAMES[2];
+    h[2].t_mean = mean, h[2].t_std = std, h[2].standardize_targets = 1;
+}
+
+static void assert_head_equal(const st_ckpt_head_t *got, const st_ckpt_head_t *want) {
+    assert_string_equal(got->head, want->head);
+    assert_string_equal(got->target, want->target);
+    assert_int_equal(got->kind, want->kind);
+    assert_int_equal(got->width, want->width);
+    assert_int_equal(got->standardize_targets, want->standardize_targets);
+    for (int k = 0; k < want->width; k++) assert_string_equal(got->names[k], want->names[k]);
+    if (want->class_weights) assert_memory_equal(got->class_weights, want->class_weights, 4 * (size_t)want->width);
+    else assert_null(got->class_weights);
+    if (want->t_mean) {
+        assert_memory_equal(got->t_mean, want->t_mean, 8 * (size_t)want->width);
+        assert_memory_equal(got->t_std, want->t_std, 8 * (size_t)want->width);
+    } else assert_null(got->t_mean), assert_null(got->t_std);
+}
+
+/* Every head's table reads back bit for bit next to the root table; a file without /heads
+ * (written before issue 13, format 2 or 1) reads with n_heads 0; a table the writer cannot
+ * describe is refused naming the head. */
+static void test_heads_round_trip(void **state) {
+    (void)state;
+    sample_t s;
+    sample_init(&s, 200, 3, 77);
+    st_ckpt_head_t heads[3];
+    float cw[3];
+    double mean[2], std[2];
+    sample_heads(heads, cw, mean, std);
+    s.w.n_heads = 3, s.w.heads = heads;
+    st_error_t err = {0};
+    const char *p = tu_tmp_path("heads.h5");
+    if (st_ckpt_write(p, &s.w, &err) != ST_OK) fail_msg("%s", err.msg);
+    st_ckpt_t ck;
+    if (st_ckpt_read(p, &ck, &err) != ST_OK) fail_msg("%s", err.msg);
+    assert_matches(&ck, &s);
+    assert_int_equal(ck.n_heads, 3);
+    for (int h = 0; h < 3; h++) assert_head_equal(&ck.heads[h], &heads[h]);
+    st_ckpt_free(&ck);
+    assert_int_equal(ck.n_heads, 0);
+
+    s.w.n_heads = 0; /* the layout written before issue 13 */
+    const char *q = tu_tmp_path("noheads.h5");
+    assert_int_equal(st_ckpt_write(q, &s.w, &err), ST_OK);
+    assert_int_equal(st_ckpt_read(q, &ck, &err), ST_OK);
+    assert_int_equal(ck.n_heads, 0);
+    assert_null(ck.heads[0].names);
+    st_ckpt_free(&ck);
+    char old[512];
+    snprintf(old, sizeof old, "%s", tu_tmp_path("format1.h5"));
+    copy_file(FORMAT1, old);
+    if (st_ckpt_read(old, &ck, &err) != ST_OK) fail_msg("%s", err.msg);
+    assert_int_equal(ck.format_version, 1);
+    assert_int_equal(ck.n_heads, 0);
+    st_ckpt_free(&ck);
+
+    heads[1].width = 0; /* refused before anything is written */
+    s.w.n_heads = 3;
+    assert_int_equal(st_ckpt_write(tu_tmp_path("bad_heads.h5"), &s.w, &err), ST_ERR_INTERNAL);
+    tu_assert_contains(err.msg, "head 1 (tags)");
+    assert_int_equal(access(tu_tmp_path("bad_heads.h5"), F_OK), -1);
+    sample_free(&s);
+}
+
 /* Reads the whole file at p into a new buffer. */
 static unsigned char *slurp(const char *p, size_t *n) {
     struct stat sb;
@@ -884,6 +965,7 @@ int main(void) {
         cmocka_unit_test(test_damaged_files_skipped),
         cmocka_unit_test(test_every_bit_flip_detected),
         cmocka_unit_test(test_old_format_reads),
+        cmocka_unit_test(test_heads_round_trip),
         cmocka_unit_test(test_header_checks),
         cmocka_unit_test(test_failed_write_keeps_existing),
         cmocka_unit_test(test_size_and_time),
