@@ -116,59 +116,15 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     return ST_OK;
 }
 
-/* The class target the training split stratified on (data.stratify; sharding/data.c's rules):
- * -1 for /y, -2 for "none". */
-static st_status_t strat_key(const eval_t *e, int *key, int *K, st_error_t *err) {
-    const st_dataset_t *ds = &e->ds;
-    const char *want = e->cfg.data.stratify[0] ? e->cfg.data.stratify : NULL;
-    *key = -1, *K = ds->n_classes;
-    if (want && strcmp(want, "none") == 0) return *key = -2, *K = 1, ST_OK;
-    if (!want && ds->has_y) return ST_OK;
-    int t = want ? st_dataset_target_find(ds, want) : -1, n_class = 0;
-    for (int i = 0; !want && i < ds->n_targets; i++)
-        if (ds->targets[i].kind == ST_TARGET_CLASS) n_class++, t = i;
-    if (t < 0 || ds->targets[t].kind != ST_TARGET_CLASS || (!want && n_class != 1))
-        return st_fail(err, ST_ERR_DATA, "%s: no class target %s to make the split the model of %s was trained with "
-                       "(data.stratify)", ds->path, want ? want : "", e->ck.path);
-    if (strcmp(ds->targets[t].h5path, "/y") != 0) *key = t;
-    *K = ds->targets[t].n_classes;
-    return ST_OK;
-}
-
-/* y [N]: every row's stratification class; split [N]: the file's /split when it has one. */
-static st_status_t read_key(const eval_t *e, int key, int K, int32_t *y, uint8_t *split, st_error_t *err) {
-    const st_dataset_t *ds = &e->ds;
-    if (key == -1) return st_dataset_read_labels(ds, y, ds->has_split ? split : NULL, err);
-    if (ds->has_split) ST_TRY(st_dataset_read_split(ds, split, err));
-    if (key == -2) return memset(y, 0, sizeof *y * (size_t)ds->n), ST_OK;
-    int64_t *y64 = malloc(sizeof *y64 * (size_t)ds->n);
-    st_status_t rc = y64 ? st_dataset_read_target_ids(ds, key, y64, err) : st_fail(err, ST_ERR_NOMEM, "labels");
-    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
-        if (y64[i] < 0 || y64[i] >= K)
-            rc = st_fail(err, ST_ERR_DATA, "%s: %s[%lld] = %lld: the stratification key needs a class id in 0..%d",
-                         ds->path, ds->targets[key].h5path, (long long)i, (long long)y64[i], K - 1);
-        y[i] = (int32_t)y64[i];
-    }
-    free(y64);
-    return rc;
-}
-
-/* The training run's split of every row (sharding/data.c): the file's /split, else recomputed
- * from the checkpoint's seed and fractions, stratified on its key, groups kept whole. */
+/* The training run's split of every row (st_split_rows_of, as sharding/data.c makes it): the
+ * file's /split, else recomputed from the checkpoint's seed and fractions, stratified on its
+ * key, groups kept whole. y [N] gets every row's stratification class. */
 static st_status_t make_split(const eval_t *e, int32_t *y, uint8_t *split, int all, st_error_t *err) {
-    const st_dataset_t *ds = &e->ds;
-    int key = -1, K = 0;
-    ST_TRY(strat_key(e, &key, &K, err));
-    ST_TRY(read_key(e, key, K, y, split, err));
-    if (all) return ST_OK;
-    const uint8_t *pre = ds->has_split ? split : NULL;
-    const st_split_options_t *opt = &e->cfg.data.split;
-    if (!ds->has_groups || e->cfg.data.ignore_groups)
-        return st_split_make(split, y, pre, opt, NULL, e->cfg.seed, ds->n, K, err);
-    int64_t *groups = malloc(sizeof *groups * (size_t)ds->n);
-    st_status_t rc = groups ? st_dataset_read_groups(ds, groups, err) : st_fail(err, ST_ERR_NOMEM, "groups");
-    if (rc == ST_OK) rc = st_split_make_grouped(split, y, groups, pre, opt, NULL, e->cfg.seed, ds->n, K, NULL, err);
-    free(groups);
+    st_data_config_t dc;
+    st_config_data_options(&e->cfg, &dc);
+    st_split_key_t key;
+    st_status_t rc = st_split_rows_of(&key, &e->ds, &dc, y, split, !all, err);
+    if (rc == ST_ERR_CONFIG) st_error_prefix(err, "the split the model of %s was trained with", e->ck.path);
     return rc;
 }
 

@@ -15,87 +15,23 @@ static void *xcalloc(size_t n, size_t size, const char *what, st_error_t *err) {
     return p;
 }
 
-/* The class target named by data.stratify (or the only class target of a file without /y); -1
- * for /y. Sets d->n_classes and *names to its class table. */
-static st_status_t choose_key(st_data_t *d, const st_data_config_t *cfg, int *none, st_error_t *err) {
-    const st_dataset_t *ds = &d->ds;
-    const char *want = cfg->stratify && cfg->stratify[0] ? cfg->stratify : NULL;
-    *none = want && strcmp(want, "none") == 0;
-    d->strat_target = -1;
-    if (*none) return d->n_classes = 1, ST_OK;
-    if (!want && ds->has_y) return d->n_classes = ds->n_classes, ST_OK;
-    int t = want ? st_dataset_target_find(ds, want) : -1, n_class_targets = 0;
-    for (int i = 0; !want && i < ds->n_targets; i++)
-        if (ds->targets[i].kind == ST_TARGET_CLASS) n_class_targets++, t = i;
-    if (!want && n_class_targets != 1)
-        return st_fail(err, ST_ERR_CONFIG, "data.stratify: %s has no /y and %d class targets; name the one to "
-                       "stratify on, or \"none\"", ds->path, n_class_targets);
-    if (t < 0) return st_fail(err, ST_ERR_CONFIG, "data.stratify: %s has no target \"%s\"", ds->path, want);
-    if (ds->targets[t].kind != ST_TARGET_CLASS)
-        return st_fail(err, ST_ERR_CONFIG, "data.stratify: target %s of %s is a %s target; stratify on a class target "
-                       "or \"none\"", want, ds->path, st_target_kind_name(ds->targets[t].kind));
-    if (strcmp(ds->targets[t].h5path, "/y") != 0) d->strat_target = t;
-    d->n_classes = ds->targets[t].n_classes;
-    return ST_OK;
-}
-
-/* y [N]: the stratification classes of every row (and the file's split into split). */
-static st_status_t read_key(st_data_t *d, int none, int32_t *y, uint8_t *split, st_error_t *err) {
-    const st_dataset_t *ds = &d->ds;
-    if (d->strat_target < 0 && !none) return st_dataset_read_labels(ds, y, split, err);
-    if (ds->has_split) ST_TRY(st_dataset_read_split(ds, split, err));
-    if (none) return memset(y, 0, (size_t)ds->n * sizeof *y), ST_OK;
-    int64_t *y64 = xcalloc((size_t)ds->n, sizeof *y64, "labels", err);
-    st_status_t rc = y64 ? st_dataset_read_target_ids(ds, d->strat_target, y64, err) : err->code;
-    const st_target_info_t *t = &ds->targets[d->strat_target];
-    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
-        if (y64[i] < 0 || y64[i] >= t->n_classes)
-            rc = st_fail(err, ST_ERR_DATA, "%s: %s[%lld] = %lld: the stratification key needs a class id in 0..%d "
-                         "(stratify on a target without missing values, or \"none\")", ds->path, t->h5path,
-                         (long long)i, (long long)y64[i], t->n_classes - 1);
-        y[i] = (int32_t)y64[i];
-    }
-    free(y64);
-    return rc;
-}
-
-/* The split: grouped when the file has /groups (unless data.ignore_groups), else row by row. */
-static st_status_t make_split(st_data_t *d, const st_data_config_t *cfg, const int32_t *y, uint8_t *split,
-                              const char *const *names, st_error_t *err) {
-    const st_dataset_t *ds = &d->ds;
-    const uint8_t *predefined = ds->has_split ? split : NULL;
-    if (!ds->has_groups || cfg->ignore_groups)
-        return st_split_make(split, y, predefined, &cfg->split, names, cfg->seed, ds->n, d->n_classes, err);
-    int64_t *groups = xcalloc((size_t)ds->n, sizeof *groups, "groups", err);
-    st_status_t rc = groups ? st_dataset_read_groups(ds, groups, err) : err->code;
-    if (rc == ST_OK)
-        rc = st_split_make_grouped(split, y, groups, predefined, &cfg->split, names, cfg->seed, ds->n, d->n_classes,
-                                   &d->split_report, err);
-    d->n_groups = d->split_report.n_groups;
-    free(groups);
-    return rc;
-}
-
 /* Labels and the split of every row; the split comes from the file's /split when it has one. */
 static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t **y_out, uint8_t **split_out,
                               st_error_t *err) {
     int64_t N = d->ds.n;
-    int none = 0;
-    ST_TRY(choose_key(d, cfg, &none, err));
-    if (!none && d->n_classes < 2)
-        return st_fail(err, ST_ERR_DATA, "%s: only %d class (n_classes); a classifier needs at least 2",
-                       cfg->path, d->n_classes);
     int32_t *y = xcalloc((size_t)N, sizeof *y, "labels", err);
     uint8_t *split = y ? xcalloc((size_t)N, 1, "the split", err) : NULL;
     *y_out = y, *split_out = split;
     if (!split) return err->code;
-    ST_TRY(read_key(d, none, y, split, err));
+    st_split_key_t key;
+    ST_TRY(st_split_rows_of(&key, &d->ds, cfg, y, split, 1, err));
+    d->n_classes = key.n_classes, d->strat_target = key.strat_target;
+    d->n_groups = key.report.n_groups, d->split_report = key.report;
     const char *names[4096];
-    const st_target_info_t *key = d->strat_target >= 0 ? &d->ds.targets[d->strat_target] : NULL;
-    int n_names = !none && d->n_classes < 4096 ? d->n_classes : 0;
-    for (int k = 0; k < n_names; k++) names[k] = key ? key->names[k] : d->ds.class_names[k];
-    ST_TRY(make_split(d, cfg, y, split, n_names ? names : NULL, err));
-    st_status_t rc = none ? ST_OK : st_split_check_train(split, y, n_names ? names : NULL, N, d->n_classes, err);
+    const st_target_info_t *kt = d->strat_target >= 0 ? &d->ds.targets[d->strat_target] : NULL;
+    int n_names = !key.none && d->n_classes < 4096 ? d->n_classes : 0;
+    for (int k = 0; k < n_names; k++) names[k] = kt ? kt->names[k] : d->ds.class_names[k];
+    st_status_t rc = key.none ? ST_OK : st_split_check_train(split, y, n_names ? names : NULL, N, d->n_classes, err);
     if (rc != ST_OK) {
         st_error_prefix(err, "%s", d->ds.path);
         return rc;

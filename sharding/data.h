@@ -92,6 +92,20 @@ typedef struct {
     st_split_report_t split_report; /* the grouped split's warnings (a class missing from a part) */
 } st_data_t;
 
+/* The stratification key of a dataset and the split of all its rows, as st_data_load makes
+ * them (sharding/split_key.c; no MPI): y [N] every row's stratification class (/y, the class
+ * target data.stratify names — or the file's only one —, or 0 for "none"); split [N] the file's
+ * /split and, with make_split_too, the stratified split (groups kept whole). */
+typedef struct {
+    int n_classes;              /* K of the key (1 for "none") */
+    int strat_target;           /* the key's target, or -1 (/y, or none) */
+    int none;                   /* data.stratify "none" */
+    st_split_report_t report;   /* the grouped split's group count and warnings */
+} st_split_key_t;
+
+st_status_t st_split_rows_of(st_split_key_t *k, const st_dataset_t *ds, const st_data_config_t *cfg, int32_t *y,
+                             uint8_t *split, int make_split_too, st_error_t *err);
+
 /* Collective over c. On failure every rank returns an error (the failing rank's message names
  * the file, row or setting; the others say which rank failed). */
 st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err);

@@ -376,30 +376,6 @@ void st_slurm_plan_choose(st_slurm_plan_t *p) {
          p->ranks_per_node > 1 ? "s" : "");
 }
 
-/* A format-2 file without /y: the stratification key data.stratify names (or the only class
- * target), else one class; and the file's split. */
-static st_status_t plan_key(const st_dataset_t *ds, const st_run_config_t *cfg, int32_t *y, uint8_t *split, int *K,
-                            st_error_t *err) {
-    int t = -1, n_class = 0;
-    for (int i = 0; i < ds->n_targets; i++) {
-        if (ds->targets[i].kind != ST_TARGET_CLASS) continue;
-        n_class++;
-        if (!cfg->data.stratify[0] || strcmp(ds->targets[i].name, cfg->data.stratify) == 0) t = i;
-    }
-    if (!cfg->data.stratify[0] && n_class != 1) t = -1; /* as sharding/data.c chooses */
-    *K = 1;
-    memset(y, 0, sizeof(int32_t) * (size_t)ds->n);
-    if (ds->has_split) ST_TRY(st_dataset_read_split(ds, split, err));
-    if (t < 0) return ST_OK;
-    int64_t *y64 = malloc(sizeof(int64_t) * (size_t)ds->n);
-    if (!y64) return st_fail(err, ST_ERR_NOMEM, "%s: labels", ds->path);
-    st_status_t rc = st_dataset_read_target_ids(ds, t, y64, err);
-    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) y[i] = y64[i] >= 0 && y64[i] < ds->targets[t].n_classes ? (int32_t)y64[i] : 0;
-    free(y64);
-    *K = ds->targets[t].n_classes;
-    return rc;
-}
-
 st_status_t st_slurm_plan(st_slurm_plan_t *p, const st_run_config_t *cfg, int cpus_per_node, st_error_t *err) {
     memset(p, 0, sizeof *p);
     p->cpus_assumed = cpus_per_node <= 0;
@@ -407,18 +383,14 @@ st_status_t st_slurm_plan(st_slurm_plan_t *p, const st_run_config_t *cfg, int cp
     st_dataset_t ds;
     ST_TRY(st_dataset_open(cfg->data.path, &ds, err));
     int64_t N = ds.n;
-    int K = ds.n_classes;
     int32_t *y = calloc((size_t)(N ? N : 1), sizeof *y);
     uint8_t *split = calloc((size_t)(N ? N : 1), 1);
     st_status_t rc = y && split ? ST_OK : st_fail(err, ST_ERR_NOMEM, "%s: labels of %lld samples", cfg->data.path, (long long)N);
-    if (rc == ST_OK && ds.has_y) rc = st_dataset_read_labels(&ds, y, split, err);
-    if (rc == ST_OK && !ds.has_y) rc = plan_key(&ds, cfg, y, split, &K, err);
-    if (rc == ST_OK) {
-        const char **names = calloc((size_t)K, sizeof *names);
-        for (int k = 0; names && k < K; k++) names[k] = ds.class_names ? ds.class_names[k] : "all";
-        rc = st_split_make(split, y, ds.has_split ? split : NULL, &cfg->data.split, names, cfg->seed, N, K, err);
-        free(names);
-    }
+    st_data_config_t dc; /* the split exactly as the run will make it (stratification key, groups) */
+    st_config_data_options(cfg, &dc);
+    st_split_key_t key = {.n_classes = ds.n_classes};
+    if (rc == ST_OK) rc = st_split_rows_of(&key, &ds, &dc, y, split, 1, err);
+    int K = key.n_classes;
     int64_t n_train = 0;
     for (int64_t i = 0; rc == ST_OK && i < N; i++) n_train += split[i] == ST_SPLIT_TRAIN;
     free(y), free(split);
