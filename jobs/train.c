@@ -53,6 +53,7 @@ typedef struct {
     st_run_record_t record;             /* rank 0 */
     int have_record;
     int startup_recorded;               /* run.json has this launch's "startup_s" */
+    int health_warned;                  /* rank 0 printed these health warnings: 1 head share, 2 gap */
 } trainer_t;
 
 /* FNV-1a over the parameter arena, then the buffer arena (BatchNorm running statistics). */
@@ -645,7 +646,10 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
     st_epoch_line_t line = {(int)e, (int)t->cfg->train.epochs, h.train_loss, h.train_accuracy, h.val_loss, h.val_accuracy,
                             h.lr, seconds, h.samples_per_s, d->save_best, d->save_last || d->save_best, h.collapse_warning};
     st_epoch_line_print(stdout, &line);
-    if (h.health_warning[0]) printf("warning: %s\n", h.health_warning);
+    int kind = !h.health_warning[0] ? 0 : strncmp(h.health_warning, "head ", 5) == 0 ? 1 : 2; /* share, gap */
+    if (kind & ~t->health_warned) /* each kind printed once; history.jsonl has it every epoch */
+        printf("warning: %s (history.jsonl records it while it lasts)\n", h.health_warning);
+    t->health_warned |= kind;
     if (d->stop) printf("%s\n", d->reason);
     return ST_OK;
 }
