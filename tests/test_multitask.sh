@@ -14,7 +14,7 @@ PY=/usr/bin/python3
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..8"
+echo "1..9"
 $PY tests/util/make_multi.py "$work/multi.h5" && $PY tests/util/make_multi.py --bad-id 5 "$work/bad.h5"
 run() { # P name data [args...]
   local P=$1 name=$2 data=$3; shift 3
@@ -53,6 +53,11 @@ assert m["test_r2.score"] > 0.5, m["test_r2.score"]
 print("ok")
 PY
 ok $? "history.jsonl has every head's train/val metrics, loss shares summing to 1 and val_loss = the weighted sum; metrics.json has test metrics per head ($(tail -1 "$work/keys"))"
+
+run 1 share "$work/multi.h5" --set 'loss[0].head_weight=100' --set train.epochs=2
+[ "$(grep -c '^warning: head kind takes' "$work/log-share")" = 1 ] &&
+  [ "$(grep -c '"health_warning":"head kind takes' "$work/r/share/history.jsonl")" = 2 ]
+ok $? "a head with 100x the weight: one warning on the terminal, health_warning in both epochs' history lines"
 
 run 2 bad "$work/bad.h5"; rc=$?
 [ $rc != 0 ] && [ $rc != 124 ] && grep -q "embedding, n = 6): row 5, column 0: id 9 is not an integer in \[0, 6)" "$work/log-bad"
