@@ -234,16 +234,40 @@ static st_status_t bcast_optimizer(trainer_t *t, st_error_t *err) {
     return rc;
 }
 
+/* The tracking state and the epoch's per-loss sums as one array (the checkpoint's /early_stop:
+ * older checkpoints hold the tracking state only, and their per-loss sums start at 0), so a
+ * resume mid-epoch continues the epoch's per-head training metrics exactly. */
+#define PROGRESS_LEN (ST_TRACK_LEN + 4 * ST_LOSS_MAX_HEADS)
+
+static void progress_save(const trainer_t *t, double out[PROGRESS_LEN]) {
+    st_track_save(&t->track, out);
+    for (int h = 0; h < ST_LOSS_MAX_HEADS; h++) {
+        double *o = out + ST_TRACK_LEN + 4 * h;
+        o[0] = t->epoch_sums.head[h].sum, o[1] = t->epoch_sums.head[h].weight;
+        o[2] = (double)t->epoch_sums.correct[h], o[3] = (double)t->epoch_sums.labelled[h];
+    }
+}
+
+static void progress_load(trainer_t *t, const double *in, int n) {
+    st_track_load(&t->track, in, n);
+    memset(&t->epoch_sums, 0, sizeof t->epoch_sums);
+    for (int h = 0; n >= PROGRESS_LEN && h < ST_LOSS_MAX_HEADS; h++) {
+        const double *v = in + ST_TRACK_LEN + 4 * h;
+        t->epoch_sums.head[h].sum = v[0], t->epoch_sums.head[h].weight = v[1];
+        t->epoch_sums.correct[h] = (int64_t)v[2], t->epoch_sums.labelled[h] = (int64_t)v[3];
+    }
+}
+
 static st_status_t bcast_state(trainer_t *t, st_error_t *err) {
     ST_TRY(bcast_arenas(t, err));
     ST_TRY(bcast_optimizer(t, err));
-    double sched[ST_SCHED_STATE_LEN], track[ST_TRACK_LEN];
+    double sched[ST_SCHED_STATE_LEN], track[PROGRESS_LEN];
     st_sched_state_save(&t->sched, sched);
-    st_track_save(&t->track, track);
+    progress_save(t, track);
     ST_TRY(st_bcast_f64(sched, ST_SCHED_STATE_LEN, t->c, err));
-    ST_TRY(st_bcast_f64(track, ST_TRACK_LEN, t->c, err));
+    ST_TRY(st_bcast_f64(track, PROGRESS_LEN, t->c, err));
     ST_TRY(st_sched_state_load(&t->sched, sched, ST_SCHED_STATE_LEN, err));
-    st_track_load(&t->track, track, ST_TRACK_LEN);
+    progress_load(t, track, PROGRESS_LEN);
     int64_t pos[4] = {t->epoch, t->step_in_epoch, t->global_step, t->nonfinite};
     ST_TRY(st_bcast_i64(pos, 4, t->c, err));
     t->epoch = pos[0], t->step_in_epoch = pos[1], t->global_step = pos[2], t->nonfinite = pos[3];
@@ -280,13 +304,13 @@ static int ckpt_heads(const trainer_t *t, st_ckpt_head_t *heads /*[n_heads]*/) {
 static st_status_t save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_error_t *err) {
     st_ckpt_write_t w;
     memset(&w, 0, sizeof w);
-    double sched_buf[ST_SCHED_STATE_LEN], track[ST_TRACK_LEN];
+    double sched_buf[ST_SCHED_STATE_LEN], track[PROGRESS_LEN];
     w.kind = kind;
     w.params = st_model_params(t->model), w.n_params = st_model_param_floats(t->model);
     w.buffers = st_model_buffers(t->model), w.n_buffers = st_model_buffer_floats(t->model);
     st_ckpt_fill_state(&w, t->optim, &t->sched, sched_buf);
-    st_track_save(&t->track, track);
-    w.early_stop = track, w.n_early_stop = ST_TRACK_LEN;
+    progress_save(t, track);
+    w.early_stop = track, w.n_early_stop = PROGRESS_LEN;
     w.epoch = t->epoch, w.step = t->global_step, w.step_in_epoch = t->step_in_epoch, w.nonfinite_steps = t->nonfinite;
     w.config_json = t->config_text;
     w.std_mean = t->data.mean, w.std_std = t->data.std, w.n_features = t->data.mean ? t->data.F : 0;
@@ -360,7 +384,7 @@ static st_status_t restore_checkpoint(trainer_t *t, const char *path, st_error_t
         rc = st_ckpt_restore(&ck, st_model_params(t->model), st_model_param_floats(t->model), st_model_buffers(t->model),
                              st_model_buffer_floats(t->model), t->optim, &t->sched, err);
     if (rc == ST_OK) {
-        st_track_load(&t->track, ck.early_stop, ck.n_early_stop);
+        progress_load(t, ck.early_stop, ck.n_early_stop);
         t->epoch = ck.epoch, t->step_in_epoch = ck.step_in_epoch, t->global_step = ck.step, t->nonfinite = ck.nonfinite_steps;
         snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
     }

@@ -14,7 +14,7 @@ PY=/usr/bin/python3
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..9"
+echo "1..10"
 $PY tests/util/make_multi.py "$work/multi.h5" && $PY tests/util/make_multi.py --bad-id 5 "$work/bad.h5"
 run() { # P name data [args...]
   local P=$1 name=$2 data=$3; shift 3
@@ -29,6 +29,10 @@ for P in 2 4; do
   [ $built = 0 ] && $PY tests/util/compare_runs.py "$work/r/e1" "$work/r/e$P" > "$work/cmp" 2>&1
   ok $? "3 heads (CE + BCE + Huber), embeddings, accumulation 2, exact: P=$P equals P=1 bit for bit ($(cat "$work/cmp"))"
 done
+run 2 res "$work/multi.h5" --set reproducible=exact --stop-after-steps 20 &&
+  run 4 res "$work/multi.h5" --set reproducible=exact --resume auto &&
+  $PY tests/util/compare_runs.py "$work/r/e1" "$work/r/res" > "$work/cmp" 2>&1
+ok $? "3 heads stopped mid-epoch at P=2 (step 20) and resumed at P=4: parameters and every head's history equal the uninterrupted run ($(cat "$work/cmp"))"
 sed 's/e[124]\/checkpoints/X/' "$work/r/e1/metrics.json" > "$work/m1"; sed 's/e[124]\/checkpoints/X/' "$work/r/e4/metrics.json" > "$work/m4"
 [ $built = 0 ] && cmp -s "$work/m1" "$work/m4"
 ok $? "metrics.json of every head has the same bytes at P=1 and P=4"
