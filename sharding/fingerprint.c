@@ -13,13 +13,19 @@ static st_status_t hash_targets(const st_dataset_t *ds, uint64_t *h, st_error_t 
     for (int t = 0; t < ds->n_targets; t++) {
         const st_target_info_t *ti = &ds->targets[t];
         if (strcmp(ti->h5path, "/y") == 0) continue;
-        float *v = malloc(sizeof(float) * (size_t)ds->n * (size_t)ti->width + 1);
-        if (!v) return st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %s for the fingerprint", ds->path, ti->h5path);
-        st_status_t rc = st_dataset_read_target_rows(ds, t, 0, ds->n, v, MPI_COMM_NULL, err);
         int meta[3] = {(int)ti->kind, ti->width, ti->n_classes};
         *h = st_fnv1a64(*h, ti->name, strlen(ti->name) + 1);
         *h = st_fnv1a64(*h, meta, sizeof meta);
-        if (rc == ST_OK) *h = st_fnv1a64(*h, v, sizeof(float) * (size_t)ds->n * (size_t)ti->width);
+        /* in blocks of about 4 MiB: memory stays constant for any N and width */
+        int64_t block = (int64_t)((4u << 20) / (sizeof(float) * (size_t)ti->width)) + 1;
+        float *v = malloc(sizeof(float) * (size_t)block * (size_t)ti->width);
+        if (!v) return st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %s for the fingerprint", ds->path, ti->h5path);
+        st_status_t rc = ST_OK;
+        for (int64_t r = 0; rc == ST_OK && r < ds->n; r += block) {
+            int64_t n = ds->n - r < block ? ds->n - r : block;
+            rc = st_dataset_read_target_rows(ds, t, r, n, v, MPI_COMM_NULL, err);
+            if (rc == ST_OK) *h = st_fnv1a64(*h, v, sizeof(float) * (size_t)n * (size_t)ti->width);
+        }
         free(v);
         ST_TRY(rc);
     }
