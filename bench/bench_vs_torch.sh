@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench_vs_torch.sh — strata's training step against PyTorch's on the Fashion-MNIST MLP
 # 784-512-256-128-10 (BatchNorm, ReLU, dropout 0.2, AdamW, batch 256, random in-memory data),
-# 1 and 2 threads, the same BLIS skx kernels on both sides (strata selects skx itself on an
-# AVX-512 CPU; Debian's PyTorch calls the system libblas.so.3 = the same BLIS, forced to skx with
-# BLIS_ARCH_TYPE=0). Prints samples/s, the ratio strata/PyTorch, the GEMM-only ceiling (the
+# 1 and 2 threads, the same BLIS kernels on both sides (strata selects skx itself on an AVX-512
+# CPU; Debian's PyTorch calls the system libblas.so.3 = the same BLIS, then forced to skx with
+# BLIS_ARCH_TYPE=0; on other CPUs both use BLIS's own choice, e.g. zen3). Prints samples/s, the ratio strata/PyTorch, the GEMM-only ceiling (the
 # step's 11 GEMMs alone, measured by bench_step in the same run) and each side's fraction of
 # it; writes build/bench/bench_vs_torch.json.
 #
@@ -18,6 +18,11 @@ PY=/usr/bin/python3
 [ -x build/bench/bench_step ] || { echo "bench_vs_torch: build/bench/bench_step not built (make build/bench/bench_step); skipped"; exit 0; }
 "$PY" -c 'import torch' 2>/dev/null || { echo "bench_vs_torch: PyTorch not importable by $PY (apt-get install python3-torch); skipped"; exit 0; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+# PyTorch's BLIS is forced to skx only where strata uses skx (an AVX-512 CPU); elsewhere (an
+# AVX2-only CPU such as Zen 3) skx would be an illegal instruction, and both sides pick BLIS's own
+# kernels for the CPU.
+torch_arch=(env -u BLIS_ARCH_TYPE)
+grep -qw avx512f /proc/cpuinfo && torch_arch=(env BLIS_ARCH_TYPE=0)
 
 rows=()
 for T in 1 2; do
@@ -31,7 +36,7 @@ for T in 1 2; do
   strata=$(awk '/^training step \(strata\)/ {print $NF}' "$work/strata$T.txt")
   ceiling=$(awk '/^its 11 GEMMs alone/ {print $NF}' "$work/strata$T.txt")
   kernels=$(sed -n 's/.*BLIS kernels \([^,]*\),.*/\1/p' "$work/strata$T.txt")
-  BLIS_ARCH_TYPE=0 OMP_NUM_THREADS=$T BLIS_NUM_THREADS=$T timeout "$LIMIT" "$PY" bench/torch_mlp.py "$T" "$STEPS" > "$work/torch$T.json" 2> "$work/torch$T.err"
+  "${torch_arch[@]}" OMP_NUM_THREADS=$T BLIS_NUM_THREADS=$T timeout "$LIMIT" "$PY" bench/torch_mlp.py "$T" "$STEPS" > "$work/torch$T.json" 2> "$work/torch$T.err"
   rc=$?; [ $rc = 124 ] && { echo "bench_vs_torch: torch_mlp.py $T took over ${LIMIT}s (machine busy? 2 cores); skipped"; exit 0; }
   [ $rc = 0 ] || { echo "bench_vs_torch: torch_mlp.py $T failed:"; tail -5 "$work/torch$T.err"; exit 1; }
   torch=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["samples_per_s"])' "$work/torch$T.json")
@@ -43,8 +48,9 @@ done
 import json, sys
 steps = int(sys.argv[1])
 targets = {1: 1.7, 2: 2.0}
+kernels = sys.argv[2].split()[4] if len(sys.argv) > 2 else "?"
 print(f"MLP 784-512-256-128-10, batch 256, AdamW; median of {steps} steps after 10 warm-up; "
-      "BLIS skx kernels on both sides")
+      f"BLIS {kernels} kernels on both sides")
 print(f"{'threads':>7} {'strata/s':>10} {'PyTorch/s':>10} {'ratio':>7} {'target':>7} "
       f"{'GEMM ceil/s':>12} {'strata %ceil':>13} {'PyTorch %ceil':>14}")
 out = {"steps": steps, "batch": 256, "rows": []}
