@@ -21,6 +21,7 @@
 
 #include "fileio.h"
 #include "sharding/shards.h"
+#include "sharding/standardize.h"
 
 /* ---- key tables ---- */
 
@@ -57,8 +58,9 @@ static const st_key_t data_keys[N_DATA] = {
                         "with a predefined split (/split) without val rows: share of its train rows that becomes "
                         "val, in [0, 1); 0 = no val part", FIELD(data.split.val_fraction)},
     [D_STANDARDIZE] = {"standardize", ST_K_BOOL, "true", 0, 0, NULL,
-                       "per-feature (per-channel) mean/std from the training split, applied to every part",
-                       FIELD(data.standardize)},
+                       "mean/std from the training split, applied to every part: true or \"channel\" = per feature "
+                       "of [D], per channel of [T, C]; \"global\" = one over every value; \"position\" = per (t, c); "
+                       "false or \"none\" = off"},
     [D_SCALE] = {"scale_pixels", ST_K_BOOL, "false", 0, 0, NULL, "divide features by 255 first (images stored as 0..255)",
                  FIELD(data.scale_pixels)},
     [D_NONFINITE] = {"allow_nonfinite", ST_K_BOOL, "false", 0, 0, NULL,
@@ -249,6 +251,27 @@ static const char *section_path(const section_t *s, const char *key, char *buf, 
 
 /* The keys of a section read by hand, before the table: checks them and puts a stand-in the
  * table accepts into `work`. */
+/* data.standardize: true/false, or "channel", "global", "position", "none" (st_std_mode_t). */
+static st_status_t read_standardize(const cJSON *v, cJSON *work, st_run_config_t *cfg, st_error_t *err) {
+    static const char *const modes[] = {"none", "channel", "global", "position"};
+    cfg->data.standardize = ST_STD_CHANNEL;
+    if (!v || cJSON_IsBool(v)) {
+        cfg->data.standardize = !v || cJSON_IsTrue(v) ? ST_STD_CHANNEL : ST_STD_NONE;
+        return ST_OK;
+    }
+    for (int m = 0; cJSON_IsString(v) && m < 4; m++)
+        if (strcmp(v->valuestring, modes[m]) == 0) {
+            cfg->data.standardize = m;
+            /* the schema sees a stand-in; the resolved config keeps the user's string */
+            cJSON_ReplaceItemInObjectCaseSensitive(work, "standardize", cJSON_CreateBool(m != ST_STD_NONE));
+            return ST_OK;
+        }
+    char got[80];
+    describe_got(v, got, sizeof got);
+    return st_fail(err, ST_ERR_CONFIG, "data.standardize: expected true, false, \"channel\", \"global\", \"position\" "
+                   "or \"none\", got %s", got);
+}
+
 /* data.categorical_columns: a list of column indices (integers >= 0) or feature names, kept as
  * text; sharding/data.c resolves names against the dataset. */
 static st_status_t read_categorical(const cJSON *v, cJSON *work, st_run_config_t *cfg, st_error_t *err) {
@@ -285,6 +308,7 @@ static st_status_t read_by_hand(const section_t *s, const cJSON *obj, cJSON *wor
                                                             : NULL; /* a long string */
         int shards = s->keys == data_keys && i == D_SHARDS;
         if (s->keys == data_keys && i == D_CATEGORICAL) ST_TRY(read_categorical(v, work, cfg, err));
+        if (s->keys == data_keys && i == D_STANDARDIZE) ST_TRY(read_standardize(v, work, cfg, err));
         st_monitor_spec_t *monitor = s->keys == es_keys && i == ES_MONITOR  ? &cfg->early_stopping.monitor
                                      : s->keys == ck_keys && i == CK_MONITOR ? &cfg->checkpoint.monitor
                                                                              : NULL;

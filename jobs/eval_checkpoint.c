@@ -97,7 +97,10 @@ static st_status_t build(eval_t *e, st_error_t *err) {
                        e->ck.n_classes);
     char shape[48];
     st_shape_str(e->ds.shape, shape, sizeof shape);
-    int F = st_shape_channels(e->ds.shape); /* what standardisation counts: D, or C of [T, C] */
+    /* what standardisation counted: D or C of [T, C] (per channel), 1 (global), T·C (per position) */
+    int F = st_shape_channels(e->ds.shape), mode = (int)e->cfg.data.standardize;
+    if (mode == ST_STD_GLOBAL) F = 1;
+    else if (mode == ST_STD_POSITION) F = st_shape_numel(e->ds.shape);
     if (e->ck.std_mean && e->ck.n_features != F)
         return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s (%d feature%s), but the model of %s was trained on %d "
                        "features", e->ds.path, shape, F, F == 1 ? "" : "s", e->ck.path, e->ck.n_features);
@@ -182,9 +185,9 @@ static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t 
     if (rc == ST_OK) rc = st_loader_gather_rows(&e->ds, c, e->part.ids, e->part.n, e->part.X, err);
     if (rc == ST_OK && e->tgt_floats > 0) rc = read_targets(e, c, err);
     if (rc == ST_OK && e->cfg.data.scale_pixels) st_scale_pixels(e->part.X, e->part.n * rf);
-    if (rc == ST_OK && e->ck.std_mean)
-        st_standardize_apply(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.n, st_shape_positions(e->ds.shape),
-                             st_shape_channels(e->ds.shape));
+    int T = 0, F = 0;
+    st_std_layout(&T, &F, (int)rf, st_shape_channels(e->ds.shape), ST_STD_CHANNEL, e->ck.n_features);
+    if (rc == ST_OK && e->ck.std_mean) st_standardize_apply(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.n, T, F);
     free(y), free(split), free(ids);
     return rc;
 }

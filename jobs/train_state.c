@@ -116,7 +116,7 @@ st_status_t st_trainer_save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_err
     w.early_stop = track, w.n_early_stop = PROGRESS_LEN;
     w.epoch = t->epoch, w.step = t->global_step, w.step_in_epoch = t->step_in_epoch, w.nonfinite_steps = t->nonfinite;
     w.config_json = t->config_text;
-    w.std_mean = t->data.mean, w.std_std = t->data.std, w.n_features = t->data.mean ? t->data.F : 0;
+    w.std_mean = t->data.mean, w.std_std = t->data.std, w.n_features = t->data.mean ? t->data.n_std : 0;
     w.class_weights = t->losses.heads[0].class_weights, w.n_classes = t->K, w.class_names = t->class_names;
     st_ckpt_head_t heads[ST_LOSS_MAX_HEADS];
     w.n_heads = ckpt_heads(t, heads), w.heads = heads;

@@ -292,8 +292,14 @@ static st_status_t target_stats(st_data_t *d, const st_comm_t *c, st_error_t *er
 }
 
 /* Statistics from every shard's training rows, combined in shard order; applied to all parts. */
-static st_status_t standardize(st_data_t *d, const st_comm_t *c, st_error_t *err) {
-    int T = st_shape_positions(d->shape), F = d->F;
+static st_status_t standardize(st_data_t *d, st_std_mode_t mode, const st_comm_t *c, st_error_t *err) {
+    int T, F;
+    st_std_layout(&T, &F, (int)d->row_floats, d->F, mode, -1);
+    if (d->n_categorical > 0 && mode != ST_STD_CHANNEL)
+        return st_fail(err, ST_ERR_CONFIG, "data.categorical_columns needs data.standardize true (\"channel\") or "
+                       "false, not \"%s\": the id columns must keep their values", mode == ST_STD_GLOBAL ? "global" : "position"),
+               st_error_everywhere(err);
+    d->n_std = F;
     int64_t len = st_std_partial_len(F);
     double *partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "statistics", err);
     d->mean = xcalloc((size_t)F, sizeof(double), "means", err);
@@ -345,7 +351,7 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     if (rc == ST_OK) rc = target_stats(d, c, err);
     if (rc == ST_OK && cfg->scale_pixels)
         for (int p = 0; p < 3; p++) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
-    if (rc == ST_OK && cfg->standardize) rc = standardize(d, c, err);
+    if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, c, err);
     if (rc != ST_OK) st_data_free(d);
     return rc;
 }

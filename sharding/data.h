@@ -38,7 +38,8 @@ typedef struct {
     int64_t batch_size;         /* global batch = S × micro_batch × accumulation */
     int accumulation;
     int shards;                 /* S, or 0 = "auto" */
-    int standardize;            /* per-feature (per-channel) standardisation from the training split */
+    int standardize;            /* st_std_mode_t: statistics from the training split per channel
+                                 * (1 = true), globally, per position, or none (0) */
     int scale_pixels;           /* divide by 255 first */
     int allow_nonfinite;        /* accept NaN/Inf features (else an error naming the first row) */
     const char *stratify;       /* class target the split and shards stratify on: NULL or "" = /y
@@ -79,7 +80,8 @@ typedef struct {
     float *rows;                /* [n_train + n_val + n_test here, row_floats]: the parts' X are views */
     int32_t *labels;            /* the parts' y are views into it */
     int F;                      /* standardised features: D, or C for [T, C] */
-    double *mean, *std;         /* [F]; NULL without standardisation */
+    double *mean, *std;         /* [n_std]; NULL without standardisation */
+    int n_std;                  /* statistics: F (per channel), 1 (global) or T·C (per position) */
     int strat_target;           /* the target stratified on, or -1 (/y when a target, or "none") */
     int n_targets;              /* = ds.n_targets; their metadata is ds.targets */
     long tgt_floats;            /* Σ widths: one row of st_data_part_t.T */

@@ -76,3 +76,10 @@ void st_scale_pixels(float *X, int64_t n_values) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n_values; i++) X[i] /= 255.0f;
 }
+
+void st_std_layout(int *T, int *F, int numel, int channels, st_std_mode_t mode, int n_stats) {
+    if (n_stats >= 0) mode = n_stats == channels ? ST_STD_CHANNEL : n_stats == 1 ? ST_STD_GLOBAL : ST_STD_POSITION;
+    if (mode == ST_STD_GLOBAL) *T = numel, *F = 1;
+    else if (mode == ST_STD_POSITION) *T = 1, *F = numel;
+    else *T = numel / channels, *F = channels;
+}

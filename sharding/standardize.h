@@ -25,6 +25,19 @@
 
 #define ST_STD_FLOOR_DEFAULT 1e-8
 
+/* What data.standardize computes statistics over (docs/sharding.md, "Standardisation"). */
+typedef enum {
+    ST_STD_NONE = 0,
+    ST_STD_CHANNEL = 1,   /* per feature of [D], per channel of [T, C] over all positions (true) */
+    ST_STD_GLOBAL = 2,    /* one mean and std over every value */
+    ST_STD_POSITION = 3   /* per element: per (t, c) of [T, C] (= per feature of [D]) */
+} st_std_mode_t;
+
+/* The statistics' view of a sample of `numel` values with `channels` channels: X as [*, T, F]
+ * with *T positions and *F statistics, for a mode (n_stats < 0) or, reading a checkpoint, for
+ * its number of statistics n_stats (1: global, numel: per position, else per channel). */
+void st_std_layout(int *T, int *F, int numel, int channels, st_std_mode_t mode, int n_stats);
+
 /* Doubles in one partial: 1 + 2F. */
 static inline int64_t st_std_partial_len(int F) { return 1 + 2 * (int64_t)F; }
 
