@@ -77,9 +77,11 @@ int st_cmd_convert_csv(const st_cli_t *cli) {
     int stall_s = ST_STALL_TIMEOUT_DEFAULT_S;
     st_csv_options_t o = {0};
     st_opt_list_t targets = {0};
+    const char *shape = NULL;
     const st_opt_t opts[] = {
         ST_OPTION_STRING("--output", "-o", &out, NULL),
         ST_OPTION_STRING("--label", NULL, &o.label, NULL),
+        ST_OPTION_STRING("--shape", NULL, &shape, NULL),
         ST_OPTION_LIST("--target", &targets, "--target needs NAME:COLUMNS:KIND (KIND class, multilabel or regression)"),
         ST_OPTION_STRING("--group", NULL, &o.group_column, NULL),
         ST_OPTION_FLAG("--allow-missing", &o.allow_missing),
@@ -87,10 +89,13 @@ int st_cmd_convert_csv(const st_cli_t *cli) {
         ST_OPTION_FLAG("--drop-bad-rows", &o.drop_bad_rows),
         ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0),
     };
-    st_opts_t spec = {opts, 8, pos, 1, 1, 0};
+    st_opts_t spec = {opts, 9, pos, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     if (!out) return st_usage_error(cli, "-o OUT.h5 is required");
+    char tail = 0;
+    if (shape && (sscanf(shape, "%d,%d%c", &o.shape_t, &o.shape_c, &tail) != 2 || o.shape_t < 1 || o.shape_c < 1))
+        return st_usage_error(cli, "--shape %s: expected T,C (two positive integers, e.g. 28,28 or 392,1)", shape);
     if (!o.label && targets.n == 0) return st_usage_error(cli, "--label COLUMN is required (or --target NAME:COLUMNS:KIND)");
     if (targets.n > ST_MAX_TARGETS) return st_usage_error(cli, "%d --target options; at most %d", targets.n, ST_MAX_TARGETS);
     st_error_t err = {0};

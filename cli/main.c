@@ -35,9 +35,11 @@ static const st_command_t commands[] = {
                     "[--stall-timeout S]",
      "MNIST-style IDX files (gzip'ed or not) to a dataset", st_cmd_convert_idx},
     {"convert csv", "FILE --label COLUMN [--drop-bad-rows] [--split-column COLUMN] -o OUT.h5 [--stall-timeout S]\n"
-                    "[--target NAME:COLUMNS:class|multilabel|regression ...] [--group COLUMN] [--allow-missing]",
+                    "[--target NAME:COLUMNS:class|multilabel|regression ...] [--group COLUMN] [--allow-missing]\n"
+                    "[--shape T,C]",
      "a CSV file with a header row to a dataset; --target (up to 8) makes\n"
-     "--label optional; COLUMNS: a name, a+b+c or first..last (docs/data.md)",
+     "--label optional; COLUMNS: a name, a+b+c or first..last; --shape T,C\n"
+     "stores the features as [T, C] sequences, time-major (docs/data.md)",
      st_cmd_convert_csv},
     {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, targets, groups, NaN/Inf, training phase, problems\n(docs/data.md)",
      st_cmd_inspect},

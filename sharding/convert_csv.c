@@ -479,22 +479,26 @@ st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st
                                        .n_classes = tg->n_classes, .names = (const char *const *)tg->names,
                                        .allow_missing = tg->allow_missing, .values = tg->values};
         }
+        int seq = opt->shape_t > 0 && opt->shape_c > 0;
+        if (seq && (int64_t)opt->shape_t * opt->shape_c != data.d)
+            rc = st_fail(err, ST_ERR_DATA, "%s: --shape %d,%d needs %lld feature columns (T x C), the file has %d", opt->path,
+                         opt->shape_t, opt->shape_c, (long long)opt->shape_t * opt->shape_c, data.d);
         st_dataset_spec_t spec = {
             .n = data.n,
-            .shape = st_shape1(data.d),
+            .shape = seq ? st_shape2(opt->shape_t, opt->shape_c) : st_shape1(data.d),
             .X = data.X,
             .y = data.y,
             .split = data.split,
             .n_classes = data.n_classes,
             .class_names = (const char *const *)data.class_names,
-            .n_feature_names = data.d,
+            .n_feature_names = seq ? 0 : data.d, /* column names do not name the C channels */
             .feature_names = (const char *const *)data.feature_names,
             .source = source,
             .n_targets = data.n_targets,
             .targets = ts,
             .groups = data.groups,
         };
-        rc = st_dataset_write(out_path, &spec, err);
+        if (rc == ST_OK) rc = st_dataset_write(out_path, &spec, err);
     }
     if (rc == ST_OK && sum) summarize(&data, sum);
     st_csv_free(&data);

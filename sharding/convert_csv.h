@@ -40,6 +40,9 @@ typedef struct {
     const char *targets[ST_MAX_TARGETS]; /* "NAME:COLUMNS:KIND" */
     const char *group_column;  /* NULL, or the column of group ids (becomes /groups) */
     int allow_missing;         /* class and regression targets may have empty cells (−1 / NaN) */
+    int shape_t, shape_c;      /* > 0: the feature columns are one [T, C] sequence a row, time-major
+                                * (column t·C + c is step t, channel c); they must number T·C.
+                                * 0: [D] rows */
 } st_csv_options_t;
 
 /* One "NAME:COLUMNS:KIND" spec, split: NAME is before the first ':', KIND after the last (so

@@ -12,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
 skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
-echo "1..38"
+echo "1..41"
 
 # run NAME CMD...: runs a strata command, keeping its status, stdout and stderr.
 run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
@@ -254,5 +254,17 @@ if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
 else
   skip "/usr/bin/python3 has no h5py"
 fi
+
+# 39-41 (issue 14): --shape T,C stores the feature columns as [T, C] sequences, time-major.
+printf 'a,b,c,d,e,f,y\n1,2,3,4,5,6,0\n6,5,4,3,2,1,1\n1,1,1,1,1,1,0\n2,2,2,2,2,2,1\n' > "$T/seq.csv"
+run "$S" convert csv "$T/seq.csv" --label y --shape 3,2 -o "$T/seq.h5"
+[ "$rc" = 0 ] && "$S" inspect "$T/seq.h5" 2>/dev/null | grep -q "sample shape  \[3, 2\] (positions, channels)" &&
+  { ! /usr/bin/python3 -c 'import h5py' 2>/dev/null ||
+    /usr/bin/python3 -c 'import h5py,sys; x=h5py.File(sys.argv[1])["X"]; assert x.shape == (4, 3, 2) and x[0].tolist() == [[1, 2], [3, 4], [5, 6]], x[0]' "$T/seq.h5"; }
+ok $? "convert csv --shape 3,2: six columns become [3, 2] sequences, column t*C + c at step t, channel c"
+run "$S" convert csv "$T/seq.csv" --label y --shape 4,2 -o "$T/seq4.h5"
+fails_with 1 "--shape 4,2 needs 8 feature columns (T x C), the file has 6" "$T/seq4.h5" "--shape that does not match the columns is refused, naming both counts"
+run "$S" convert csv "$T/seq.csv" --label y --shape 4x2 -o "$T/seqx.h5"
+fails_with 2 "--shape 4x2: expected T,C" "$T/seqx.h5" "a malformed --shape is a usage error"
 
 exit $((failed > 0))
