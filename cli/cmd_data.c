@@ -26,9 +26,10 @@ int st_cmd_convert_idx(const st_cli_t *cli) {
         ST_OPTION_STRING("--test-images", NULL, &o.test_images, NULL),
         ST_OPTION_STRING("--test-labels", NULL, &o.test_labels, NULL),
         ST_OPTION_STRING("--class-names", NULL, &o.class_names, NULL),
+        ST_OPTION_FLAG("--sequence", &o.as_sequence),
         ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0),
     };
-    st_opts_t spec = {opts, 5, pos, 2, 2, 0};
+    st_opts_t spec = {opts, 6, pos, 2, 2, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     if (!out) return st_usage_error(cli, "-o OUT.h5 is required");
@@ -43,8 +44,12 @@ int st_cmd_convert_idx(const st_cli_t *cli) {
     if (st != ST_OK) return fail(&err);
     printf("wrote %s: %lld samples", out, (long long)(sum.n_train + sum.n_test));
     if (sum.n_test) printf(" (%lld train + %lld test, marked by /split)", (long long)sum.n_train, (long long)sum.n_test);
-    printf(" of %dx%d pixels as %d float32 features (raw values 0..255), %d classes\n", sum.rows, sum.cols,
-           sum.rows * sum.cols, sum.n_classes);
+    if (o.as_sequence)
+        printf(" of %dx%d pixels as [%d, %d] float32 sequences (raw values 0..255), %d classes\n", sum.rows, sum.cols,
+               sum.rows, sum.cols, sum.n_classes);
+    else
+        printf(" of %dx%d pixels as %d float32 features (raw values 0..255), %d classes\n", sum.rows, sum.cols,
+               sum.rows * sum.cols, sum.n_classes);
     return 0;
 }
 

@@ -32,8 +32,9 @@ static const st_command_t commands[] = {
      st_cmd_sweep_report},
     {"info", "[--json]", "machine, threads and BLIS kernels strata would use", st_cmd_info},
     {"convert idx", "IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
-                    "[--stall-timeout S]",
-     "MNIST-style IDX files (gzip'ed or not) to a dataset", st_cmd_convert_idx},
+                    "[--sequence] [--stall-timeout S]",
+     "MNIST-style IDX files (gzip'ed or not) to a dataset; --sequence stores\n"
+     "each image as [rows, cols] (rows steps of cols features)", st_cmd_convert_idx},
     {"convert csv", "FILE --label COLUMN [--drop-bad-rows] [--split-column COLUMN] -o OUT.h5 [--stall-timeout S]\n"
                     "[--target NAME:COLUMNS:class|multilabel|regression ...] [--group COLUMN] [--allow-missing]\n"
                     "[--shape T,C]",

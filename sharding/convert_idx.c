@@ -376,7 +376,7 @@ st_status_t st_convert_idx(const char *out_path, const st_idx_options_t *opt, st
     }
     st_dataset_spec_t spec = {
         .n = n,
-        .shape = st_shape1((int)d),
+        .shape = opt->as_sequence ? st_shape2((int)im.dims[1], (int)im.dims[2]) : st_shape1((int)d),
         .X = X,
         .y = y,
         .split = split,

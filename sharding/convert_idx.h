@@ -36,6 +36,8 @@ typedef struct {
     const char *images, *labels;            /* the training set (required) */
     const char *test_images, *test_labels;  /* the test set, both or neither */
     const char *class_names;                /* "a,b,c" or NULL: "0".."9" (or up to max label) */
+    int as_sequence;                        /* 1: images as [rows, cols] sequences (rows steps of
+                                             * cols features), else [rows·cols] features */
 } st_idx_options_t;
 
 typedef struct {

@@ -12,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
 skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
-echo "1..41"
+echo "1..42"
 
 # run NAME CMD...: runs a strata command, keeping its status, stdout and stderr.
 run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
@@ -266,5 +266,16 @@ run "$S" convert csv "$T/seq.csv" --label y --shape 4,2 -o "$T/seq4.h5"
 fails_with 1 "--shape 4,2 needs 8 feature columns (T x C), the file has 6" "$T/seq4.h5" "--shape that does not match the columns is refused, naming both counts"
 run "$S" convert csv "$T/seq.csv" --label y --shape 4x2 -o "$T/seqx.h5"
 fails_with 2 "--shape 4x2: expected T,C" "$T/seqx.h5" "a malformed --shape is a usage error"
+
+# 42: convert idx --sequence stores each image as [rows, cols] (Debian's Fashion-MNIST test set).
+FM=/usr/share/datasets/fashion-mnist
+if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then
+  run "$S" convert idx "$FM/t10k-images-idx3-ubyte.gz" "$FM/t10k-labels-idx1-ubyte.gz" --sequence -o "$T/fseq.h5"
+  [ "$rc" = 0 ] && grep -q "as \[28, 28\] float32 sequences" "$T/out" &&
+    "$S" inspect "$T/fseq.h5" 2>/dev/null | grep -q "sample shape  \[28, 28\] (positions, channels)"
+  ok $? "convert idx --sequence: 28x28 images become [28, 28] sequences (28 steps of 28 features)"
+else
+  skip "no Fashion-MNIST in $FM"
+fi
 
 exit $((failed > 0))
