@@ -68,7 +68,7 @@ void st_upsample1d_backward(float *din, const float *dout, int linear, int B, in
 
 enum { K_SCALE, K_MODE, N_KEYS };
 static const st_key_t upsample_keys[N_KEYS] = {
-    [K_SCALE] = {"scale", ST_K_INT, NULL, 1, 1e6, NULL, "integer factor: T -> T * scale"},
+    [K_SCALE] = {"scale", ST_K_INT, NULL, 1, 1e15, NULL, "integer factor: T -> T * scale"},
     [K_MODE] = {"mode", ST_K_ENUM, "\"nearest\"", 0, 0, "nearest|linear",
                 "nearest repeats each position; linear interpolates (PyTorch's align_corners=False)"},
 };
@@ -79,9 +79,9 @@ static st_status_t upsample_setup(st_layer_t *L, st_error_t *err) {
         st_shape_str(L->in_shape, got, sizeof got);
         return st_fail(err, ST_ERR_SHAPE, "%s: upsample1d needs a sequence input [T, C], got %s", L->path, got);
     }
-    const long T_out = (long)L->in_shape.d[0] * L->opt[K_SCALE].i;
-    if ((double)T_out * L->in_shape.d[1] > INT_MAX)
-        return st_fail(err, ST_ERR_SHAPE, "%s: upsample1d output [%ld, %d] is too large", L->path, T_out,
+    const double T_out = (double)L->in_shape.d[0] * (double)L->opt[K_SCALE].i;
+    if (T_out * L->in_shape.d[1] > INT_MAX)
+        return st_fail(err, ST_ERR_SHAPE, "%s: upsample1d output [%.0f, %d] is too large", L->path, T_out,
                        L->in_shape.d[1]);
     L->out_shape = st_shape2((int)T_out, L->in_shape.d[1]);
     return ST_OK;
