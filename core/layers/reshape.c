@@ -19,7 +19,7 @@ static st_status_t reshape_setup(st_layer_t *L, st_error_t *err) {
         return st_fail(err, ST_ERR_CONFIG, "%s.shape: expected [D] or [T, C] (1 or 2 integers), got %d integers",
                        L->path, v->n);
     st_shape_t s = v->n == 1 ? st_shape1((int)v->list[0]) : st_shape2((int)v->list[0], (int)v->list[1]);
-    if (st_shape_numel(s) != st_shape_numel(L->in_shape) || v->list[0] * (v->n == 2 ? v->list[1] : 1) > 2147483647.0) {
+    if (st_shape_numel(s) != st_shape_numel(L->in_shape)) {
         st_shape_str(s, want, sizeof want);
         st_shape_str(L->in_shape, in, sizeof in);
         return st_fail(err, ST_ERR_SHAPE, "%s.shape: %s has %.0f elements, the input %s has %ld", L->path, want,
