@@ -8,7 +8,7 @@
 
 enum { K_SHAPE, N_KEYS };
 static const st_key_t reshape_keys[N_KEYS] = {
-    [K_SHAPE] = {"shape", ST_K_INTS, NULL, 1, 2147483647.0, NULL,
+    [K_SHAPE] = {"shape", ST_K_INTS, NULL, 1, 1e9, NULL,
                  "the new per-sample shape, [D] or [T, C], with as many elements as the input"},
 };
 
