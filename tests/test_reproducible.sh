@@ -17,12 +17,12 @@ n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
 run() { # P config name [args...]
   local P=$1 cfg=$2 name=$3 data=$work/tiny.h5; shift 3
-  [ "$cfg" = tests/data/train_cnn.json ] && data=$work/seq.h5
+  case "$cfg" in tests/data/train_cnn.json|tests/data/train_seq_layers.json) data=$work/seq.h5 ;; esac
   timeout 120 mpirun -np "$P" --oversubscribe --bind-to none bin/strata train "$cfg" --set "data.path=$data" \
     --set "results_dir=$work/r" --set "name=$name" --set reproducible=exact "$@" > "$work/log-$name" 2>&1
 }
 same() { /usr/bin/python3 tests/util/compare_runs.py "$work/r/$1" "$work/r/$2" > "$work/cmp" 2>&1; }
-echo "1..10"
+echo "1..11"
 
 MLP=tests/data/train_tiny.json
 run 1 $MLP m1 --set train.threads=1 && run 2 $MLP m2 && run 3 $MLP m3 && run 4 $MLP m4 && run 1 $MLP m1t2 --set train.threads=2
@@ -35,6 +35,10 @@ done
 CNN=tests/data/train_cnn.json
 run 1 $CNN c1 && run 2 $CNN c2 && run 4 $CNN c4 && same c1 c2 && same c1 c4
 ok $? "1-D CNN (conv1d, parallel branches, BatchNorm, pooling, dropout): P=1, 2, 4 identical ($(cat "$work/cmp"))"
+
+SEQ=tests/data/train_seq_layers.json
+run 1 $SEQ s1 && run 2 $SEQ s2 && same s1 s2
+ok $? "sequence layers (reshape, conv_transpose1d, squeeze_excite, upsample1d, permute): P=2 equals P=1 bit for bit ($(cat "$work/cmp"))"
 
 run 2 $MLP r24 --stop-after-steps 50 && run 4 $MLP r24 --resume auto && same m1 r24
 ok $? "checkpointed at P=2 (step 50, mid-epoch) and resumed at P=4: equal to the uninterrupted run ($(cat "$work/cmp"))"
