@@ -1,0 +1,220 @@
+/* lstm.c — the lstm layer: PyTorch's nn.LSTM (one layer, batch_first, zero initial state),
+ * optionally bidirectional, returning every step's hidden state or the final ones.
+ *
+ * Buffers are batch-major so that the input projection of all B·T rows is one GEMM and the
+ * step-t slices ([B, ·] rows at stride T·width) feed the per-step recurrent GEMM directly.
+ * hprev keeps the state each step read, so dW_hh is one GEMM over all rows in the backward
+ * pass. The output of a direction is written with strides: out[b, t, dir·H + j] for sequences,
+ * out[b, dir·H + j] (forward's final state, then the reverse one's) for final states. */
+#include "lstm.h"
+
+#include <blis.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bias.h"
+#include "layer.h"
+
+long st_lstm_scratch_floats(int T, int H) { return 2L * T * 4 * H + 2L * T * H + 2L * H; }
+
+void st_lstm_work_bind(st_lstm_work_t *w, float *mem, int B, int T, int H) {
+    const size_t BT = (size_t)B * T;
+    w->gates = mem;
+    w->dgates = w->gates + BT * 4 * H;
+    w->c = w->dgates + BT * 4 * H;
+    w->hprev = w->c + BT * H;
+    w->dh = w->hprev + BT * H;
+    w->dc = w->dh + (size_t)B * H;
+}
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* One sample's cell at one step: g [4H] pre-activations in, activated gates out;
+ * c [H] = f·c_prev + i·g (c_prev NULL: zero state), h [H] = o·tanh(c). */
+static void cell_forward(float *g, float *c, float *h, const float *c_prev, int H) {
+    for (int j = 0; j < H; j++) {
+        float i = sigmoidf(g[j]), f = sigmoidf(g[H + j]), gg = tanhf(g[2 * H + j]), o = sigmoidf(g[3 * H + j]);
+        g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
+        c[j] = f * (c_prev ? c_prev[j] : 0.0f) + i * gg;
+        h[j] = o * tanhf(c[j]);
+    }
+}
+
+void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t *w, const float *in,
+                     const float *W_ih, const float *W_hh, const float *b_ih, const float *b_hh,
+                     const st_lstm_dims_t *d, int B) {
+    const int T = d->T, C = d->C, H = d->H, G = 4 * H;
+    const long M = (long)B * T;
+    float one = 1.0f;
+    /* gates [B·T, 4H] = b_ih + b_hh + in [B·T, C] · W_ihᵀ */
+    #pragma omp parallel for schedule(static)
+    for (long m = 0; m < M; m++)
+        for (int j = 0; j < G; j++) w->gates[(size_t)m * G + j] = b_ih[j] + b_hh[j];
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, (float *)in, C, 1, (float *)W_ih, C, 1, &one,
+              w->gates, G, 1);
+    for (int s = 0; s < T; s++) {
+        const int t = d->reverse ? T - 1 - s : s, step = d->reverse ? -1 : 1;
+        float *g_t = w->gates + (size_t)t * G, *hp_t = w->hprev + (size_t)t * H;
+        if (s == 0) {
+            for (int b = 0; b < B; b++) memset(hp_t + (size_t)b * T * H, 0, sizeof(float) * H);
+        } else {
+            /* gates[:, t] [B, 4H] += hprev[:, t] [B, H] · W_hhᵀ (rows T·4H and T·H apart) */
+            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, B, G, H, &one, hp_t, (inc_t)T * H, 1, (float *)W_hh, H, 1,
+                      &one, g_t, (inc_t)T * G, 1);
+        }
+        #pragma omp parallel for schedule(static)
+        for (int b = 0; b < B; b++) {
+            float *c_b = w->c + (size_t)b * T * H, *h = hs + b * hs_bstride + t * hs_tstride;
+            cell_forward(g_t + (size_t)b * T * G, c_b + (size_t)t * H, h, s ? c_b + (size_t)(t - step) * H : NULL, H);
+            if (s + 1 < T) memcpy(w->hprev + ((size_t)b * T + t + step) * H, h, sizeof(float) * H);
+        }
+    }
+}
+
+/* One sample's cell backward at one step: dh [H] (dL/dh_t, without the carried part, which is in
+ * dh_carry) and the carried dc [H] in, pre-activation gradients dg [4H] out; dc becomes
+ * dL/dc_prev. a [4H] activated gates, c [H], c_prev [H] or NULL. */
+static void cell_backward(float *dg, float *dc, const float *dh_carry, const float *dh, const float *a,
+                          const float *c, const float *c_prev, int H) {
+    for (int j = 0; j < H; j++) {
+        float i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
+        float dhj = dh_carry[j] + (dh ? dh[j] : 0.0f), tc = tanhf(c[j]);
+        float dcj = dc[j] + dhj * o * (1.0f - tc * tc);
+        dg[j] = dcj * gg * i * (1.0f - i);
+        dg[H + j] = dcj * (c_prev ? c_prev[j] : 0.0f) * f * (1.0f - f);
+        dg[2 * H + j] = dcj * i * (1.0f - gg * gg);
+        dg[3 * H + j] = dhj * tc * o * (1.0f - o);
+        dc[j] = dcj * f;
+    }
+}
+
+void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh,
+                      st_lstm_work_t *w, const float *dhs, long hs_bstride, long hs_tstride, const float *in,
+                      const float *W_ih, const float *W_hh, const st_lstm_dims_t *d, int B) {
+    const int T = d->T, C = d->C, H = d->H, G = 4 * H;
+    const long M = (long)B * T;
+    float one = 1.0f, zero = 0.0f;
+    memset(w->dh, 0, sizeof(float) * B * H);
+    memset(w->dc, 0, sizeof(float) * B * H);
+    for (int s = T - 1; s >= 0; s--) {
+        const int t = d->reverse ? T - 1 - s : s, step = d->reverse ? -1 : 1;
+        const int has_dout = hs_tstride != 0 || s == T - 1;
+        #pragma omp parallel for schedule(static)
+        for (int b = 0; b < B; b++) {
+            const size_t row = (size_t)b * T + t;
+            const float *c_b = w->c + (size_t)b * T * H;
+            cell_backward(w->dgates + row * G, w->dc + (size_t)b * H, w->dh + (size_t)b * H,
+                          has_dout ? dhs + b * hs_bstride + t * hs_tstride : NULL, w->gates + row * G,
+                          c_b + (size_t)t * H, s ? c_b + (size_t)(t - step) * H : NULL, H);
+        }
+        /* dh [B, H] = dgates[:, t] [B, 4H] · W_hh [4H, H]: dL/dh_prev */
+        if (s > 0)
+            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, G, &one, w->dgates + (size_t)t * G, (inc_t)T * G, 1,
+                      (float *)W_hh, H, 1, &zero, w->dh, H, 1);
+    }
+    /* dW_ih [4H, C] += dGᵀ [4H, B·T] · in [B·T, C];  dW_hh [4H, H] += dGᵀ · hprev [B·T, H] */
+    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, C, M, &one, w->dgates, G, 1, (float *)in, C, 1, &one, dW_ih, C, 1);
+    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, H, M, &one, w->dgates, G, 1, w->hprev, H, 1, &one, dW_hh, H, 1);
+    st_bias_grad_add(db_ih, w->dgates, M, G);
+    st_bias_grad_add(db_hh, w->dgates, M, G);
+    /* din [B·T, C] (+)= dG [B·T, 4H] · W_ih [4H, C] */
+    if (din)
+        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, C, G, &one, w->dgates, G, 1, (float *)W_ih, C, 1,
+                  accumulate_din ? &one : &zero, din, C, 1);
+}
+
+/* ---- layer kind ---- */
+
+enum { K_UNITS, K_BIDIR, K_RETSEQ, N_KEYS };
+static const st_key_t lstm_keys[N_KEYS] = {
+    [K_UNITS] = {"units", ST_K_INT, NULL, 1, 1e15, NULL, "hidden units H per direction"},
+    [K_BIDIR] = {"bidirectional", ST_K_BOOL, "false", 0, 0, NULL,
+                 "also run the sequence backwards with its own parameters (\"_reverse\"); outputs are concatenated, forward first"},
+    [K_RETSEQ] = {"return_sequences", ST_K_BOOL, "true", 0, 0, NULL,
+                  "true: every step's hidden state [T, H*dirs]; false: the final state of each direction [H*dirs] (PyTorch's h_n)"},
+};
+
+/* Parameters of direction d start at index 4·d: weight_ih, weight_hh, bias_ih, bias_hh. */
+enum { P_W_IH, P_W_HH, P_B_IH, P_B_HH, P_PER_DIR };
+
+static int n_dirs(const st_layer_t *L) { return L->opt[K_BIDIR].b ? 2 : 1; }
+
+static st_status_t lstm_setup(st_layer_t *L, st_error_t *err) {
+    char got[48];
+    if (L->in_shape.rank != 2) {
+        st_shape_str(L->in_shape, got, sizeof got);
+        return st_fail(err, ST_ERR_SHAPE, "%s: lstm needs a sequence input [T, C], got %s", L->path, got);
+    }
+    const long H = L->opt[K_UNITS].i, T = L->in_shape.d[0], C = L->in_shape.d[1], D = n_dirs(L);
+    if ((double)T * 4 * H * D > INT_MAX / 4 || (double)4 * H * (C > H ? C : H) > INT_MAX / 4)
+        return st_fail(err, ST_ERR_CONFIG, "%s.units: lstm too large (%ld units on [%ld, %ld])", L->path, H, T, C);
+    L->out_shape = L->opt[K_RETSEQ].b ? st_shape2((int)T, (int)(H * D)) : st_shape1((int)(H * D));
+    static const char *const names[P_PER_DIR] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
+    const size_t sizes[P_PER_DIR] = {(size_t)(4 * H * C), (size_t)(4 * H * H), (size_t)(4 * H), (size_t)(4 * H)};
+    for (int d = 0; d < D; d++)
+        for (int p = 0; p < P_PER_DIR; p++) {
+            char name[40];
+            snprintf(name, sizeof name, "%s%s", names[p], d ? "_reverse" : "");
+            st_layer_add_param(L, name, sizes[p], p < P_B_IH);
+        }
+    L->scratch_per_sample = D * st_lstm_scratch_floats((int)T, (int)H);
+    return ST_OK;
+}
+
+/* PyTorch: every parameter U(±1/sqrt(H)). */
+static void lstm_init(st_layer_t *L, uint64_t seed) {
+    float bound = 1.0f / sqrtf((float)L->opt[K_UNITS].i);
+    for (int p = 0; p < L->n_params; p++) st_init_uniform(L, p, bound, seed);
+}
+
+typedef struct {
+    st_lstm_dims_t d;
+    long bstride, tstride; /* of one direction's hidden states in out */
+} lstm_geom_t;
+
+static lstm_geom_t geom_of(const st_layer_t *L, int dir) {
+    const int T = L->in_shape.d[0], H = (int)L->opt[K_UNITS].i, HD = H * n_dirs(L);
+    const int seq = L->opt[K_RETSEQ].b;
+    return (lstm_geom_t){.d = {.T = T, .C = L->in_shape.d[1], .H = H, .reverse = dir},
+                         .bstride = seq ? (long)T * HD : HD, .tstride = seq ? HD : 0};
+}
+
+static st_lstm_work_t work_of(const st_layer_t *L, int dir, int B) {
+    st_lstm_work_t w;
+    const int T = L->in_shape.d[0], H = (int)L->opt[K_UNITS].i;
+    st_lstm_work_bind(&w, L->scratch + (size_t)dir * B * st_lstm_scratch_floats(T, H), B, T, H);
+    return w;
+}
+
+static void lstm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
+    (void)ctx;
+    for (int dir = 0; dir < n_dirs(L); dir++) {
+        lstm_geom_t g = geom_of(L, dir);
+        st_lstm_work_t w = work_of(L, dir, B);
+        const st_tensor_view_t *P = L->params + P_PER_DIR * dir;
+        st_lstm_forward(out + (size_t)dir * g.d.H, g.bstride, g.tstride, &w, in, P[P_W_IH].data, P[P_W_HH].data,
+                        P[P_B_IH].data, P[P_B_HH].data, &g.d, B);
+    }
+}
+
+static void lstm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
+                                const float *in, const float *out, int B) {
+    (void)ctx, (void)out;
+    for (int dir = 0; dir < n_dirs(L); dir++) {
+        lstm_geom_t g = geom_of(L, dir);
+        st_lstm_work_t w = work_of(L, dir, B);
+        st_tensor_view_t *P = L->params + P_PER_DIR * dir;
+        st_lstm_backward(din, dir > 0, P[P_W_IH].grad, P[P_W_HH].grad, P[P_B_IH].grad, P[P_B_HH].grad, &w,
+                         dout + (size_t)dir * g.d.H, g.bstride, g.tstride, in, P[P_W_IH].data, P[P_W_HH].data,
+                         &g.d, B);
+    }
+}
+
+const st_layer_kind_t st_kind_lstm = {
+    .type = "lstm",
+    .help = "LSTM over a sequence [T, C] -> [T, units*dirs] or final states [units*dirs] (PyTorch's nn.LSTM; BLIS GEMMs per step over the batch)",
+    .keys = lstm_keys, .n_keys = N_KEYS, .setup = lstm_setup, .init = lstm_init,
+    .forward = lstm_layer_forward, .backward = lstm_layer_backward,
+};
