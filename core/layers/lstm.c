@@ -9,13 +9,11 @@
 #include "lstm.h"
 
 #include <blis.h>
-#include <limits.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "bias.h"
-#include "layer.h"
+#include "rnn_layer.h"
 
 long st_lstm_scratch_floats(int T, int H) { return 2L * T * 4 * H + 2L * T * H + 2L * H; }
 
@@ -44,7 +42,7 @@ static void cell_forward(float *g, float *c, float *h, const float *c_prev, int 
 
 void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t *w, const float *in,
                      const float *W_ih, const float *W_hh, const float *b_ih, const float *b_hh,
-                     const st_lstm_dims_t *d, int B) {
+                     const st_rnn_dims_t *d, int B) {
     const int T = d->T, C = d->C, H = d->H, G = 4 * H;
     const long M = (long)B * T;
     float one = 1.0f;
@@ -92,7 +90,7 @@ static void cell_backward(float *dg, float *dc, const float *dh_carry, const flo
 
 void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh,
                       st_lstm_work_t *w, const float *dhs, long hs_bstride, long hs_tstride, const float *in,
-                      const float *W_ih, const float *W_hh, const st_lstm_dims_t *d, int B) {
+                      const float *W_ih, const float *W_hh, const st_rnn_dims_t *d, int B) {
     const int T = d->T, C = d->C, H = d->H, G = 4 * H;
     const long M = (long)B * T;
     float one = 1.0f, zero = 0.0f;
@@ -125,96 +123,39 @@ void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh
                   accumulate_din ? &one : &zero, din, C, 1);
 }
 
-/* ---- layer kind ---- */
-
-enum { K_UNITS, K_BIDIR, K_RETSEQ, N_KEYS };
-static const st_key_t lstm_keys[N_KEYS] = {
-    [K_UNITS] = {"units", ST_K_INT, NULL, 1, 1e15, NULL, "hidden units H per direction"},
-    [K_BIDIR] = {"bidirectional", ST_K_BOOL, "false", 0, 0, NULL,
-                 "also run the sequence backwards with its own parameters (\"_reverse\"); outputs are concatenated, forward first"},
-    [K_RETSEQ] = {"return_sequences", ST_K_BOOL, "true", 0, 0, NULL,
-                  "true: every step's hidden state [T, H*dirs]; false: the final state of each direction [H*dirs] (PyTorch's h_n)"},
-};
-
-/* Parameters of direction d start at index 4·d: weight_ih, weight_hh, bias_ih, bias_hh. */
-enum { P_W_IH, P_W_HH, P_B_IH, P_B_HH, P_PER_DIR };
-
-static int n_dirs(const st_layer_t *L) { return L->opt[K_BIDIR].b ? 2 : 1; }
-
-static st_status_t lstm_setup(st_layer_t *L, st_error_t *err) {
-    char got[48];
-    if (L->in_shape.rank != 2) {
-        st_shape_str(L->in_shape, got, sizeof got);
-        return st_fail(err, ST_ERR_SHAPE, "%s: lstm needs a sequence input [T, C], got %s", L->path, got);
-    }
-    const long H = L->opt[K_UNITS].i, T = L->in_shape.d[0], C = L->in_shape.d[1], D = n_dirs(L);
-    if ((double)T * 4 * H * D > INT_MAX / 4 || (double)4 * H * (C > H ? C : H) > INT_MAX / 4)
-        return st_fail(err, ST_ERR_CONFIG, "%s.units: lstm too large (%ld units on [%ld, %ld])", L->path, H, T, C);
-    L->out_shape = L->opt[K_RETSEQ].b ? st_shape2((int)T, (int)(H * D)) : st_shape1((int)(H * D));
-    static const char *const names[P_PER_DIR] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
-    const size_t sizes[P_PER_DIR] = {(size_t)(4 * H * C), (size_t)(4 * H * H), (size_t)(4 * H), (size_t)(4 * H)};
-    for (int d = 0; d < D; d++)
-        for (int p = 0; p < P_PER_DIR; p++) {
-            char name[40];
-            snprintf(name, sizeof name, "%s%s", names[p], d ? "_reverse" : "");
-            st_layer_add_param(L, name, sizes[p], p < P_B_IH);
-        }
-    L->scratch_per_sample = D * st_lstm_scratch_floats((int)T, (int)H);
-    return ST_OK;
-}
-
-/* PyTorch: every parameter U(±1/sqrt(H)). */
-static void lstm_init(st_layer_t *L, uint64_t seed) {
-    float bound = 1.0f / sqrtf((float)L->opt[K_UNITS].i);
-    for (int p = 0; p < L->n_params; p++) st_init_uniform(L, p, bound, seed);
-}
-
-typedef struct {
-    st_lstm_dims_t d;
-    long bstride, tstride; /* of one direction's hidden states in out */
-} lstm_geom_t;
-
-static lstm_geom_t geom_of(const st_layer_t *L, int dir) {
-    const int T = L->in_shape.d[0], H = (int)L->opt[K_UNITS].i, HD = H * n_dirs(L);
-    const int seq = L->opt[K_RETSEQ].b;
-    return (lstm_geom_t){.d = {.T = T, .C = L->in_shape.d[1], .H = H, .reverse = dir},
-                         .bstride = seq ? (long)T * HD : HD, .tstride = seq ? HD : 0};
-}
-
-static st_lstm_work_t work_of(const st_layer_t *L, int dir, int B) {
-    st_lstm_work_t w;
-    const int T = L->in_shape.d[0], H = (int)L->opt[K_UNITS].i;
-    st_lstm_work_bind(&w, L->scratch + (size_t)dir * B * st_lstm_scratch_floats(T, H), B, T, H);
-    return w;
-}
+/* ---- layer kind (keys, setup and init shared with gru: rnn_layer.c) ---- */
 
 static void lstm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
     (void)ctx;
-    for (int dir = 0; dir < n_dirs(L); dir++) {
-        lstm_geom_t g = geom_of(L, dir);
-        st_lstm_work_t w = work_of(L, dir, B);
-        const st_tensor_view_t *P = L->params + P_PER_DIR * dir;
-        st_lstm_forward(out + (size_t)dir * g.d.H, g.bstride, g.tstride, &w, in, P[P_W_IH].data, P[P_W_HH].data,
-                        P[P_B_IH].data, P[P_B_HH].data, &g.d, B);
+    for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
+        st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_lstm_scratch_floats);
+        st_lstm_work_t w;
+        st_lstm_work_bind(&w, r.work, B, r.d.T, r.d.H);
+        st_lstm_forward(out + r.out_offset, r.bstride, r.tstride, &w, in, r.P[ST_RNN_W_IH].data, r.P[ST_RNN_W_HH].data,
+                        r.P[ST_RNN_B_IH].data, r.P[ST_RNN_B_HH].data, &r.d, B);
     }
 }
 
 static void lstm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                                 const float *in, const float *out, int B) {
     (void)ctx, (void)out;
-    for (int dir = 0; dir < n_dirs(L); dir++) {
-        lstm_geom_t g = geom_of(L, dir);
-        st_lstm_work_t w = work_of(L, dir, B);
-        st_tensor_view_t *P = L->params + P_PER_DIR * dir;
-        st_lstm_backward(din, dir > 0, P[P_W_IH].grad, P[P_W_HH].grad, P[P_B_IH].grad, P[P_B_HH].grad, &w,
-                         dout + (size_t)dir * g.d.H, g.bstride, g.tstride, in, P[P_W_IH].data, P[P_W_HH].data,
-                         &g.d, B);
+    for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
+        st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_lstm_scratch_floats);
+        st_lstm_work_t w;
+        st_lstm_work_bind(&w, r.work, B, r.d.T, r.d.H);
+        st_lstm_backward(din, dir > 0, r.P[ST_RNN_W_IH].grad, r.P[ST_RNN_W_HH].grad, r.P[ST_RNN_B_IH].grad,
+                         r.P[ST_RNN_B_HH].grad, &w, dout + r.out_offset, r.bstride, r.tstride, in,
+                         r.P[ST_RNN_W_IH].data, r.P[ST_RNN_W_HH].data, &r.d, B);
     }
+}
+
+static st_status_t lstm_setup(st_layer_t *L, st_error_t *err) {
+    return st_rnn_setup(L, "lstm", 4, st_lstm_scratch_floats, err);
 }
 
 const st_layer_kind_t st_kind_lstm = {
     .type = "lstm",
     .help = "LSTM over a sequence [T, C] -> [T, units*dirs] or final states [units*dirs] (PyTorch's nn.LSTM; BLIS GEMMs per step over the batch)",
-    .keys = lstm_keys, .n_keys = N_KEYS, .setup = lstm_setup, .init = lstm_init,
+    .keys = st_rnn_keys, .n_keys = ST_RNN_N_KEYS, .setup = lstm_setup, .init = st_rnn_init,
     .forward = lstm_layer_forward, .backward = lstm_layer_backward,
 };

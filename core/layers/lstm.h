@@ -12,10 +12,7 @@
 #ifndef ST_LSTM_H
 #define ST_LSTM_H
 
-typedef struct {
-    int T, C, H;          /* input [T, C], H units per direction */
-    int reverse;          /* 0: t = 0 .. T−1; 1: t = T−1 .. 0 */
-} st_lstm_dims_t;
+#include "rnn_layer.h"
 
 /* Working memory of one direction, each batch-major ([B, T, ·] rows; see st_lstm_scratch_floats). */
 typedef struct {
@@ -36,7 +33,7 @@ void st_lstm_work_bind(st_lstm_work_t *w, float *mem, int B, int T, int H);
  * b_ih, b_hh [4H]; in [B, T, C]. */
 void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t *w, const float *in,
                      const float *W_ih, const float *W_hh, const float *b_ih, const float *b_hh,
-                     const st_lstm_dims_t *d, int B);
+                     const st_rnn_dims_t *d, int B);
 
 /* Backward of one direction after its st_lstm_forward (w unchanged since). dhs holds dL/dh_t
  * with the strides of hs (hs_tstride 0: only the final state has a gradient). Writes w->dgates;
@@ -44,6 +41,6 @@ void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t
  * when accumulate_din is 0 and added to otherwise (skipped when din is NULL). */
 void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh,
                       st_lstm_work_t *w, const float *dhs, long hs_bstride, long hs_tstride, const float *in,
-                      const float *W_ih, const float *W_hh, const st_lstm_dims_t *d, int B);
+                      const float *W_ih, const float *W_hh, const st_rnn_dims_t *d, int B);
 
 #endif
