@@ -5,10 +5,13 @@
  * (into a, activated in place step by step), the recurrent GEMM per step into hg (which starts
  * each row at b_hh), hprev kept for the one dW_hh GEMM. The backward pass writes two gradients
  * per step: dxg (w.r.t. x·W_ihᵀ + b_ih) and dhg (w.r.t. h·W_hhᵀ + b_hh; its n part is r·dn). */
+/* The gate loops only vectorise when comparisons may be assumed not to trap (the selects in
+ * st_rnn_expf / st_rnn_tanh); values are the same either way. */
+#pragma GCC optimize("no-trapping-math")
+
 #include "gru.h"
 
 #include <blis.h>
-#include <math.h>
 #include <string.h>
 
 #include "bias.h"
@@ -25,15 +28,15 @@ void st_gru_work_bind(st_gru_work_t *w, float *mem, int B, int T, int H) {
     w->dh = w->hprev + BT * H;
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-/* One sample's cell: a [3H] holds xg in, r, z, n out; hg [3H]; h [H] from hp [H] (NULL: zero). */
-static void cell_forward(float *a, const float *hg, float *h, const float *hp, int H) {
+/* One sample's cell: a [3H] holds xg in, r, z, n out; hg [3H]; h [H] from hp [H] (zeros at the
+ * first step: hprev is cleared there). */
+static void cell_forward(float *restrict a, const float *restrict hg, float *restrict h, const float *restrict hp,
+                         int H) {
     for (int j = 0; j < H; j++) {
-        float r = sigmoidf(a[j] + hg[j]), z = sigmoidf(a[H + j] + hg[H + j]);
-        float n = tanhf(a[2 * H + j] + r * hg[2 * H + j]);
+        float r = st_rnn_sigmoid(a[j] + hg[j]), z = st_rnn_sigmoid(a[H + j] + hg[H + j]);
+        float n = st_rnn_tanh(a[2 * H + j] + r * hg[2 * H + j]);
         a[j] = r, a[H + j] = z, a[2 * H + j] = n;
-        h[j] = (1.0f - z) * n + z * (hp ? hp[j] : 0.0f);
+        h[j] = (1.0f - z) * n + z * hp[j];
     }
 }
 
@@ -68,19 +71,21 @@ void st_gru_forward(float *hs, long hs_bstride, long hs_tstride, st_gru_work_t *
         for (int b = 0; b < B; b++) {
             const size_t row = (size_t)b * T + t;
             float *h = hs + b * hs_bstride + t * hs_tstride;
-            cell_forward(w->a + row * G, w->hg + row * G, h, s ? w->hprev + row * H : NULL, H);
+            cell_forward(w->a + row * G, w->hg + row * G, h, w->hprev + row * H, H);
             if (s + 1 < T) memcpy(w->hprev + (row + step) * H, h, sizeof(float) * H);
         }
     }
 }
 
 /* One sample's cell backward: dh_carry [H] (in: carried dL/dh_t; out: the direct part z·dh of
- * dL/dh_prev), dh [H] or NULL the output's gradient; dxg, dhg [3H] out. */
-static void cell_backward(float *dxg, float *dhg, float *dh_carry, const float *dh, const float *a,
-                          const float *hg, const float *hp, int H) {
+ * dL/dh_prev), dh [H] the output's gradient (has_dh 0: none); dxg, dhg [3H] out. Inlined with a
+ * constant has_dh, so the loop has no branch and vectorises. */
+static inline __attribute__((always_inline)) void cell_backward_impl(
+    float *restrict dxg, float *restrict dhg, float *restrict dh_carry, const float *restrict dh, int has_dh,
+    const float *restrict a, const float *restrict hg, const float *restrict hp, int H) {
     for (int j = 0; j < H; j++) {
-        float r = a[j], z = a[H + j], n = a[2 * H + j], hpj = hp ? hp[j] : 0.0f;
-        float dhj = dh_carry[j] + (dh ? dh[j] : 0.0f);
+        float r = a[j], z = a[H + j], n = a[2 * H + j], hpj = hp[j];
+        float dhj = dh_carry[j] + (has_dh ? dh[j] : 0.0f);
         float dn = dhj * (1.0f - z) * (1.0f - n * n);
         float dr = dn * hg[2 * H + j] * r * (1.0f - r);
         float dz = dhj * (hpj - n) * z * (1.0f - z);
@@ -88,6 +93,12 @@ static void cell_backward(float *dxg, float *dhg, float *dh_carry, const float *
         dhg[j] = dr, dhg[H + j] = dz, dhg[2 * H + j] = dn * r;
         dh_carry[j] = dhj * z;
     }
+}
+
+static void cell_backward(float *dxg, float *dhg, float *dh_carry, const float *dh, const float *a,
+                          const float *hg, const float *hp, int H) {
+    if (dh) cell_backward_impl(dxg, dhg, dh_carry, dh, 1, a, hg, hp, H);
+    else cell_backward_impl(dxg, dhg, dh_carry, NULL, 0, a, hg, hp, H);
 }
 
 void st_gru_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh,
@@ -105,7 +116,7 @@ void st_gru_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh,
             const size_t row = (size_t)b * T + t;
             cell_backward(w->dxg + row * G, w->dhg + row * G, w->dh + (size_t)b * H,
                           has_dout ? dhs + b * hs_bstride + t * hs_tstride : NULL, w->a + row * G, w->hg + row * G,
-                          s ? w->hprev + row * H : NULL, H);
+                          w->hprev + row * H, H);
         }
         /* dh [B, H] += dhg[:, t] [B, 3H] · W_hh [3H, H]: the rest of dL/dh_prev */
         if (s > 0)

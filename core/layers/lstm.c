@@ -6,10 +6,13 @@
  * hprev keeps the state each step read, so dW_hh is one GEMM over all rows in the backward
  * pass. The output of a direction is written with strides: out[b, t, dir·H + j] for sequences,
  * out[b, dir·H + j] (forward's final state, then the reverse one's) for final states. */
+/* The gate loops only vectorise when comparisons may be assumed not to trap (the selects in
+ * st_rnn_expf / st_rnn_tanh); values are the same either way. */
+#pragma GCC optimize("no-trapping-math")
+
 #include "lstm.h"
 
 #include <blis.h>
-#include <math.h>
 #include <string.h>
 
 #include "bias.h"
@@ -27,17 +30,23 @@ void st_lstm_work_bind(st_lstm_work_t *w, float *mem, int B, int T, int H) {
     w->dc = w->dh + (size_t)B * H;
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 /* One sample's cell at one step: g [4H] pre-activations in, activated gates out;
- * c [H] = f·c_prev + i·g (c_prev NULL: zero state), h [H] = o·tanh(c). */
-static void cell_forward(float *g, float *c, float *h, const float *c_prev, int H) {
+ * c [H] = f·c_prev + i·g (has_prev 0: zero state), h [H] = o·tanh(c). Inlined with a constant
+ * has_prev, so the loop has no branch and vectorises. */
+static inline __attribute__((always_inline)) void cell_forward_impl(float *restrict g, float *restrict c,
+                                                                    float *restrict h, const float *restrict c_prev,
+                                                                    int has_prev, int H) {
     for (int j = 0; j < H; j++) {
-        float i = sigmoidf(g[j]), f = sigmoidf(g[H + j]), gg = tanhf(g[2 * H + j]), o = sigmoidf(g[3 * H + j]);
+        float i = st_rnn_sigmoid(g[j]), f = st_rnn_sigmoid(g[H + j]), gg = st_rnn_tanh(g[2 * H + j]), o = st_rnn_sigmoid(g[3 * H + j]);
         g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
-        c[j] = f * (c_prev ? c_prev[j] : 0.0f) + i * gg;
-        h[j] = o * tanhf(c[j]);
+        c[j] = f * (has_prev ? c_prev[j] : 0.0f) + i * gg;
+        h[j] = o * st_rnn_tanh(c[j]);
     }
+}
+
+static void cell_forward(float *g, float *c, float *h, const float *c_prev, int H) {
+    if (c_prev) cell_forward_impl(g, c, h, c_prev, 1, H);
+    else cell_forward_impl(g, c, h, NULL, 0, H);
 }
 
 void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t *w, const float *in,
@@ -73,19 +82,29 @@ void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t
 
 /* One sample's cell backward at one step: dh [H] (dL/dh_t, without the carried part, which is in
  * dh_carry) and the carried dc [H] in, pre-activation gradients dg [4H] out; dc becomes
- * dL/dc_prev. a [4H] activated gates, c [H], c_prev [H] or NULL. */
-static void cell_backward(float *dg, float *dc, const float *dh_carry, const float *dh, const float *a,
-                          const float *c, const float *c_prev, int H) {
+ * dL/dc_prev. a [4H] activated gates, c [H], c_prev [H] or NULL. Inlined with constant flags
+ * for dh and c_prev (a branch-free loop). */
+static inline __attribute__((always_inline)) void cell_backward_impl(
+    float *restrict dg, float *restrict dc, const float *restrict dh_carry, const float *restrict dh, int has_dh,
+    const float *restrict a, const float *restrict c, const float *restrict c_prev, int has_prev, int H) {
     for (int j = 0; j < H; j++) {
         float i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
-        float dhj = dh_carry[j] + (dh ? dh[j] : 0.0f), tc = tanhf(c[j]);
+        float dhj = dh_carry[j] + (has_dh ? dh[j] : 0.0f), tc = st_rnn_tanh(c[j]);
         float dcj = dc[j] + dhj * o * (1.0f - tc * tc);
         dg[j] = dcj * gg * i * (1.0f - i);
-        dg[H + j] = dcj * (c_prev ? c_prev[j] : 0.0f) * f * (1.0f - f);
+        dg[H + j] = dcj * (has_prev ? c_prev[j] : 0.0f) * f * (1.0f - f);
         dg[2 * H + j] = dcj * i * (1.0f - gg * gg);
         dg[3 * H + j] = dhj * tc * o * (1.0f - o);
         dc[j] = dcj * f;
     }
+}
+
+static void cell_backward(float *dg, float *dc, const float *dh_carry, const float *dh, const float *a,
+                          const float *c, const float *c_prev, int H) {
+    if (dh && c_prev) cell_backward_impl(dg, dc, dh_carry, dh, 1, a, c, c_prev, 1, H);
+    else if (dh) cell_backward_impl(dg, dc, dh_carry, dh, 1, a, c, NULL, 0, H);
+    else if (c_prev) cell_backward_impl(dg, dc, dh_carry, NULL, 0, a, c, c_prev, 1, H);
+    else cell_backward_impl(dg, dc, dh_carry, NULL, 0, a, c, NULL, 0, H);
 }
 
 void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh,
