@@ -1,9 +1,9 @@
-/* lstm_time.c — forward + backward time of one lstm layer next to the time of its GEMMs alone
+/* lstm_time.c — forward + backward time of one lstm (or gru) layer next to the time of its GEMMs alone
  * (the same BLIS calls at the same shapes and strides, on the same buffers' sizes), measured in
  * the same run with the same threads. A helper, not part of `make bench` (which runs only
  * build/bench/bench_*):
  *
- *   build/bench/lstm_time [threads] [B T C H bidirectional]   (default 1, 128 28 28 128 1)
+ *   build/bench/lstm_time [threads] [B T C H bidirectional [lstm|gru]]   (default 1, 128 28 28 128 1 lstm)
  *
  * Prints the median and minimum over 20 timed repetitions after 3 warm-ups. */
 #include <blis.h>
@@ -34,11 +34,10 @@ static float *filled(size_t n) {
     return p;
 }
 
-/* The layer's GEMMs for one direction: forward input projection and T−1 recurrent steps,
- * backward T−1 dh steps, dW_ih, dW_hh and din. */
+/* The layer's GEMMs for one direction (G = 4H for lstm, 3H for gru): forward input projection
+ * and T−1 recurrent steps, backward T−1 dh steps, dW_ih, dW_hh and din. */
 static void gemms(float *gates, float *dgates, float *hprev, float *dh, float *x, float *din, float *Wih, float *Whh,
-                  float *dWih, float *dWhh, int B, int T, int C, int H, int dir) {
-    const int G = 4 * H;
+                  float *dWih, float *dWhh, int B, int T, int C, int H, int G, int dir) {
     const long M = (long)B * T;
     float one = 1.0f, zero = 0.0f;
     bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, x, C, 1, Wih, C, 1, &one, gates, G, 1);
@@ -57,10 +56,12 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
     int B = argc > 2 ? atoi(argv[2]) : 128, T = argc > 3 ? atoi(argv[3]) : 28, C = argc > 4 ? atoi(argv[4]) : 28;
     int H = argc > 5 ? atoi(argv[5]) : 128, bidir = argc > 6 ? atoi(argv[6]) : 1, D = bidir ? 2 : 1;
+    const char *type = argc > 7 ? argv[7] : "lstm";
+    const int G = (type[0] == 'g' ? 3 : 4) * H;
     omp_set_num_threads(threads);
     bli_thread_set_num_threads(threads);
     char json[160];
-    snprintf(json, sizeof json, "{\"type\":\"lstm\",\"units\":%d,\"bidirectional\":%s}", H, bidir ? "true" : "false");
+    snprintf(json, sizeof json, "{\"type\":\"%s\",\"units\":%d,\"bidirectional\":%s}", type, H, bidir ? "true" : "false");
     cJSON *obj = cJSON_Parse(json);
     st_layer_t L = {0};
     st_error_t err = {0};
@@ -77,23 +78,23 @@ int main(int argc, char **argv) {
     float *x = filled(n_in), *dout = filled(n_out), *out = calloc(n_out, sizeof(float)), *din = calloc(n_in, sizeof(float));
     st_run_ctx_t ctx = {.training = 1, .seed = 1};
     /* GEMM-only buffers of the layer's sizes */
-    const size_t BTG = (size_t)B * T * 4 * H, BTH = (size_t)B * T * H;
+    const size_t BTG = (size_t)B * T * G, BTH = (size_t)B * T * H;
     float *gates = filled(BTG), *dgates = filled(BTG), *hprev = filled(BTH), *dh = filled((size_t)B * H);
-    float *Wih = filled((size_t)4 * H * C), *Whh = filled((size_t)4 * H * H);
-    float *dWih = calloc((size_t)4 * H * C, 4), *dWhh = calloc((size_t)4 * H * H, 4);
+    float *Wih = filled((size_t)G * C), *Whh = filled((size_t)G * H);
+    float *dWih = calloc((size_t)G * C, 4), *dWhh = calloc((size_t)G * H, 4);
     double t_layer[REPS], t_gemm[REPS];
     for (int r = -WARMUP; r < REPS; r++) {
         double t0 = now_s();
         L.kind->forward(&L, &ctx, out, x, B);
         L.kind->backward(&L, &ctx, din, dout, x, out, B);
         double t1 = now_s();
-        for (int dir = 0; dir < D; dir++) gemms(gates, dgates, hprev, dh, x, din, Wih, Whh, dWih, dWhh, B, T, C, H, dir);
+        for (int dir = 0; dir < D; dir++) gemms(gates, dgates, hprev, dh, x, din, Wih, Whh, dWih, dWhh, B, T, C, H, G, dir);
         double t2 = now_s();
         if (r >= 0) t_layer[r] = t1 - t0, t_gemm[r] = t2 - t1;
     }
     qsort(t_layer, REPS, sizeof(double), cmp_double);
     qsort(t_gemm, REPS, sizeof(double), cmp_double);
-    printf("lstm units %d bidirectional %d, B %d T %d C %d, %d thread(s)\n", H, bidir, B, T, C, threads);
+    printf("%s units %d bidirectional %d, B %d T %d C %d, %d thread(s)\n", type, H, bidir, B, T, C, threads);
     printf("forward+backward: median %.2f ms, min %.2f ms (%.0f samples/s)\n", 1e3 * t_layer[REPS / 2],
            1e3 * t_layer[0], B / t_layer[REPS / 2]);
     printf("GEMMs alone:      median %.2f ms, min %.2f ms; GEMM share %.0f%%\n", 1e3 * t_gemm[REPS / 2],
