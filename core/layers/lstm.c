@@ -37,7 +37,8 @@ static inline __attribute__((always_inline)) void cell_forward_impl(float *restr
                                                                     float *restrict h, const float *restrict c_prev,
                                                                     int has_prev, int H) {
     for (int j = 0; j < H; j++) {
-        float i = st_rnn_sigmoid(g[j]), f = st_rnn_sigmoid(g[H + j]), gg = st_rnn_tanh(g[2 * H + j]), o = st_rnn_sigmoid(g[3 * H + j]);
+        float i = st_rnn_sigmoid(g[j]), f = st_rnn_sigmoid(g[H + j]);
+        float gg = st_rnn_tanh(g[2 * H + j]), o = st_rnn_sigmoid(g[3 * H + j]);
         g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
         c[j] = f * (has_prev ? c_prev[j] : 0.0f) + i * gg;
         h[j] = o * st_rnn_tanh(c[j]);
