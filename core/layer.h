@@ -25,7 +25,7 @@
 #include "st_error.h"
 
 #define ST_MAX_KEYS 16
-#define ST_MAX_PARAMS 4
+#define ST_MAX_PARAMS 8
 
 typedef struct st_layer st_layer_t;
 

@@ -1,0 +1,268 @@
+/* test_gru.c — gru layer: PyTorch nn.GRU reference values (tests/fixtures/gen_rnn.py:
+ * gru_* cases: unidirectional and bidirectional, sequences and final states, and a B 8, T 28, C 28, H 32
+ * case) for the output, din and all eight parameter gradients; finite differences; parameter
+ * names and init bounds; gradients that accumulate; bitwise equality at 1 and 2 threads; a
+ * stacked BiGRU model that trains; the error messages. */
+#include "testutil.h"
+#include "layertest.h"
+
+#include <blis.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/gru.h"
+#include "train_step.h"
+
+#define FIX "rnn.h5"
+
+static const char *const PNAMES[8] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                                      "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
+                                      "bias_hh_l0_reverse"};
+
+static float *fx(const char *cas, const char *name, size_t *n) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", cas, name);
+    return tu_read_f32(FIX, path, n);
+}
+
+/* Tolerance |got − ref| <= atol + rtol·|ref|, atol = rtol = 1e-5 for every tensor (float32 sums
+ * over B·T ≤ 224 rows and 3H ≤ 96 gates, in another order than PyTorch's). */
+static void compare_with_torch(const char *cas) {
+#define A(name) ((long)tu_read_attr(FIX, cas, name))
+    const int B = A("B"), T = A("T"), C = A("C"), H = A("H"), bidir = A("bidirectional"), seq = A("return_sequences");
+#undef A
+    char json[160];
+    snprintf(json, sizeof json, "{\"type\":\"gru\",\"units\":%d,\"bidirectional\":%s,\"return_sequences\":%s}", H,
+             bidir ? "true" : "false", seq ? "true" : "false");
+    tu_layer_t *t = tu_layer_new(json, st_shape2(T, C), B, 0, 1);
+    st_layer_t *L = &t->L;
+    assert_int_equal(L->n_params, bidir ? 8 : 4);
+    size_t n;
+    for (int p = 0; p < L->n_params; p++) {
+        float *v = fx(cas, PNAMES[p], &n);
+        assert_int_equal(n, L->params[p].n);
+        memcpy(L->params[p].data, v, n * sizeof(float));
+        free(v);
+    }
+    size_t n_x, n_dout, n_out, n_dx;
+    float *x = fx(cas, "x", &n_x), *dout = fx(cas, "dout", &n_dout);
+    float *out_ref = fx(cas, "out", &n_out), *dx_ref = fx(cas, "dx", &n_dx);
+    assert_int_equal(n_out, (size_t)B * st_shape_numel(L->out_shape));
+    assert_int_equal(n_x, (size_t)B * T * C);
+    float *out = calloc(n_out, sizeof(float)), *dx = calloc(n_x, sizeof(float));
+    L->kind->forward(L, &t->ctx, out, x, B);
+    tu_assert_close("out", out, out_ref, n_out, 1e-5, 1e-5);
+    L->kind->backward(L, &t->ctx, dx, dout, x, out, B);
+    tu_assert_close("dx", dx, dx_ref, n_x, 1e-5, 1e-5);
+    for (int p = 0; p < L->n_params; p++) {
+        char dname[40];
+        snprintf(dname, sizeof dname, "d_%s", PNAMES[p]);
+        float *g = fx(cas, dname, &n);
+        tu_assert_close(dname, L->params[p].grad, g, n, 1e-5, 1e-5);
+        free(g);
+    }
+    free(x), free(dout), free(out_ref), free(dx_ref), free(out), free(dx);
+    tu_layer_free(t);
+}
+
+static void test_torch_uni_seq(void **s) { (void)s; compare_with_torch("gru_uni_seq"); }
+static void test_torch_bi_seq(void **s) { (void)s; compare_with_torch("gru_bi_seq"); }
+static void test_torch_bi_final(void **s) { (void)s; compare_with_torch("gru_bi_final"); }
+static void test_torch_uni_final(void **s) { (void)s; compare_with_torch("gru_uni_final"); }
+static void test_torch_bi_large(void **s) { (void)s; compare_with_torch("gru_bi_large"); }
+
+/* Finite differences of d(Σ out·r) w.r.t. input and every parameter. */
+static void test_finite_differences(void **s) {
+    (void)s;
+    static const char *const jsons[] = {
+        "{\"type\":\"gru\",\"units\":3}",
+        "{\"type\":\"gru\",\"units\":3,\"bidirectional\":true}",
+        "{\"type\":\"gru\",\"units\":4,\"bidirectional\":true,\"return_sequences\":false}",
+        "{\"type\":\"gru\",\"units\":2,\"return_sequences\":false}",
+    };
+    for (size_t i = 0; i < sizeof jsons / sizeof jsons[0]; i++) {
+        tu_layer_t *t = tu_layer_new(jsons[i], st_shape2(4, 3), 2, 0, 11 + i);
+        tu_layer_gradcheck(t, 2, 40 + i, 1e-2, 2e-3, 2e-3);
+        tu_layer_free(t);
+    }
+    /* T = 1: a single step */
+    tu_layer_t *t = tu_layer_new("{\"type\":\"gru\",\"units\":3,\"bidirectional\":true}", st_shape2(1, 2), 2, 0, 5);
+    tu_layer_gradcheck(t, 2, 50, 1e-2, 2e-3, 2e-3);
+    tu_layer_free(t);
+}
+
+/* Shapes, parameter names, sizes, decay flags and PyTorch's U(±1/sqrt(H)) init. */
+static void test_parameters_and_init(void **s) {
+    (void)s;
+    tu_layer_t *t = tu_layer_new("{\"type\":\"gru\",\"units\":6,\"bidirectional\":true}", st_shape2(5, 4), 2, 0, 3);
+    st_layer_t *L = &t->L;
+    assert_int_equal(L->out_shape.rank, 2);
+    assert_int_equal(L->out_shape.d[0], 5);
+    assert_int_equal(L->out_shape.d[1], 12);
+    assert_int_equal(L->n_params, 8);
+    const size_t sizes[4] = {18 * 4, 18 * 6, 18, 18};
+    float bound = 1.0f / sqrtf(6.0f);
+    for (int p = 0; p < 8; p++) {
+        char name[64];
+        snprintf(name, sizeof name, "layers.0.%s", PNAMES[p]);
+        assert_string_equal(L->params[p].name, name);
+        assert_int_equal(L->params[p].n, sizes[p % 4]);
+        assert_int_equal(L->params[p].decay, p % 4 < 2);
+        float vmax = 0;
+        for (size_t i = 0; i < L->params[p].n; i++) vmax = fmaxf(vmax, fabsf(L->params[p].data[i]));
+        assert_true(vmax <= bound && vmax > 0.5f * bound);
+    }
+    assert_int_equal(L->scratch_per_sample, 2 * st_gru_scratch_floats(5, 6));
+    tu_layer_free(t);
+    t = tu_layer_new("{\"type\":\"gru\",\"units\":7,\"return_sequences\":false}", st_shape2(5, 4), 2, 0, 3);
+    assert_int_equal(t->L.out_shape.rank, 1);
+    assert_int_equal(t->L.out_shape.d[0], 7);
+    assert_int_equal(t->L.n_params, 4);
+    tu_layer_free(t);
+}
+
+/* Parameter gradients add up over calls; din == NULL leaves them right. */
+static void test_gradients_accumulate(void **s) {
+    (void)s;
+    tu_layer_t *t = tu_layer_new("{\"type\":\"gru\",\"units\":4,\"bidirectional\":true}", st_shape2(6, 3), 2, 0, 5);
+    float x[36], dout[96], out[96], dx[36];
+    size_t np = t->n_params;
+    float *g1 = malloc(np * sizeof(float));
+    tu_fill_normal(x, 36, 1);
+    tu_fill_normal(dout, 96, 2);
+    t->L.kind->forward(&t->L, &t->ctx, out, x, 2);
+    t->L.kind->backward(&t->L, &t->ctx, dx, dout, x, out, 2);
+    memcpy(g1, t->grads, np * sizeof(float));
+    t->L.kind->backward(&t->L, &t->ctx, NULL, dout, x, out, 2);
+    for (size_t i = 0; i < np; i++) assert_float_equal(t->grads[i], 2 * g1[i], 1e-5);
+    free(g1);
+    tu_layer_free(t);
+}
+
+/* Outputs and all gradients are bitwise the same for 1 and 2 threads (OpenMP and BLIS). */
+static void run_once(const char *json, int B, int T, int C, int threads, float *out, float *dx, float *grads) {
+    omp_set_num_threads(threads);
+    bli_thread_set_num_threads(threads);
+    tu_layer_t *t = tu_layer_new(json, st_shape2(T, C), B, 0, 9);
+    size_t n_in = (size_t)B * T * C, n_out = (size_t)B * st_shape_numel(t->L.out_shape);
+    float *x = malloc(n_in * sizeof(float)), *dout = malloc(n_out * sizeof(float));
+    tu_fill_normal(x, n_in, 31);
+    tu_fill_normal(dout, n_out, 32);
+    t->L.kind->forward(&t->L, &t->ctx, out, x, B);
+    t->L.kind->backward(&t->L, &t->ctx, dx, dout, x, out, B);
+    memcpy(grads, t->grads, t->n_params * sizeof(float));
+    free(x), free(dout);
+    tu_layer_free(t);
+}
+
+static void test_thread_count_independent(void **s) {
+    (void)s;
+    static const char *const jsons[] = {
+        "{\"type\":\"gru\",\"units\":64,\"bidirectional\":true}",
+        "{\"type\":\"gru\",\"units\":64,\"bidirectional\":true,\"return_sequences\":false}",
+    };
+    const int B = 32, T = 12, C = 28, H = 64;
+    const size_t n_in = (size_t)B * T * C, n_out = (size_t)B * T * 2 * H, n_p = 2 * (3 * H * (C + H + 2));
+    for (int j = 0; j < 2; j++) {
+        float *o1 = calloc(n_out, 4), *o2 = calloc(n_out, 4), *d1 = malloc(n_in * 4), *d2 = malloc(n_in * 4);
+        float *g1 = malloc(n_p * 4), *g2 = malloc(n_p * 4);
+        run_once(jsons[j], B, T, C, 1, o1, d1, g1);
+        run_once(jsons[j], B, T, C, 2, o2, d2, g2);
+        assert_memory_equal(o1, o2, n_out * 4);
+        assert_memory_equal(d1, d2, n_in * 4);
+        assert_memory_equal(g1, g2, n_p * 4);
+        free(o1), free(o2), free(d1), free(d2), free(g1), free(g2);
+    }
+    omp_set_num_threads(1);
+    bli_thread_set_num_threads(1);
+}
+
+static int ten_classes(const char *head, void *ctx) {
+    (void)head, (void)ctx;
+    return 10;
+}
+
+/* Two stacked BiGRUs and a dense head on [28, 28] inputs: a few Adam steps on one batch lower
+ * the loss at every step. */
+static void test_stacked_model_trains(void **s) {
+    (void)s;
+    enum { B = 8, T = 28, C = 28, K = 10 };
+    st_error_t err = {0};
+    cJSON *mj = cJSON_Parse("{\"layers\":[{\"type\":\"gru\",\"units\":16,\"bidirectional\":true},"
+                            "{\"type\":\"gru\",\"units\":8,\"bidirectional\":true,\"return_sequences\":false},"
+                            "{\"type\":\"dense\",\"units\":\"classes\"}]}");
+    cJSON *lj = cJSON_Parse("{\"type\":\"cross_entropy\"}"), *oj = cJSON_Parse("{\"type\":\"adam\",\"lr\":0.01}");
+    st_model_t *m = NULL;
+    if (st_model_build(mj, "model", st_shape2(T, C), K, &m, &err) != ST_OK) fail_msg("%s", err.msg);
+    assert_int_equal(st_model_reserve(m, B, 0, &err), ST_OK);
+    st_loss_heads_t losses;
+    if (st_loss_heads_parse(&losses, lj, "loss", ten_classes, NULL, &err) != ST_OK) fail_msg("%s", err.msg);
+    st_optim_config_t oc;
+    if (st_optim_parse(oj, "optimizer", &oc, &err) != ST_OK) fail_msg("%s", err.msg);
+    int n_tensors;
+    const st_tensor_view_t *tensors = st_model_tensors(m, &n_tensors);
+    assert_int_equal(n_tensors, 8 + 8 + 2);
+    st_optim_t *opt = NULL;
+    if (st_optim_create(&oc, tensors, n_tensors, st_model_param_floats(m), &opt, &err) != ST_OK) fail_msg("%s", err.msg);
+    st_model_init(m, 7);
+    float *x = malloc(sizeof(float) * B * T * C);
+    int32_t y[B];
+    tu_fill_normal(x, (size_t)B * T * C, 3);
+    for (int i = 0; i < B; i++) y[i] = (i * 3) % K;
+    st_step_parts_t parts = {m, &losses, opt, 0};
+    st_run_ctx_t ctx = {.training = 1, .seed = 1};
+    double first = 0, last = 0;
+    for (int step = 0; step < 8; step++) {
+        st_step_result_t res;
+        ctx.step = (uint32_t)step;
+        if (st_train_step_local(&parts, &ctx, x, y, NULL, B, 0.01, &res, &err) != ST_OK) fail_msg("%s", err.msg);
+        assert_true(isfinite(res.loss));
+        if (step == 0) first = res.loss;
+        else assert_true(res.loss < last); 
+        last = res.loss;
+    }
+    assert_true(last < 0.85 * first);
+    free(x);
+    st_optim_free(opt);
+    st_loss_heads_free(&losses);
+    st_model_free(m);
+    cJSON_Delete(mj), cJSON_Delete(lj), cJSON_Delete(oj);
+}
+
+static void test_errors_name_the_path(void **s) {
+    (void)s;
+    st_error_t err = {0};
+    assert_int_equal(tu_layer_try("{\"type\":\"gru\",\"units\":4}", st_shape1(784), 0, &err), ST_ERR_SHAPE);
+    assert_string_equal(err.msg, "model.layers[0]: gru needs a sequence input [T, C], got [784]");
+    assert_int_equal(tu_layer_try("{\"type\":\"gru\",\"units\":0}", st_shape2(5, 4), 0, &err), ST_ERR_CONFIG);
+    assert_string_equal(err.msg, "model.layers[0].units: expected a positive integer, got 0");
+    assert_int_equal(tu_layer_try("{\"type\":\"gru\"}", st_shape2(5, 4), 0, &err), ST_ERR_CONFIG);
+    assert_string_equal(err.msg, "model.layers[0].units: required key is missing");
+    assert_int_equal(tu_layer_try("{\"type\":\"gru\",\"units\":4,\"bidirectional\":1}", st_shape2(5, 4), 0, &err),
+                     ST_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "model.layers[0].bidirectional"));
+    assert_int_equal(tu_layer_try("{\"type\":\"gru\",\"units\":4,\"return_sequence\":false}", st_shape2(5, 4), 0, &err),
+                     ST_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "unknown key \"return_sequence\""));
+}
+
+int main(void) {
+    omp_set_num_threads(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_torch_uni_seq),
+        cmocka_unit_test(test_torch_bi_seq),
+        cmocka_unit_test(test_torch_bi_final),
+        cmocka_unit_test(test_torch_uni_final),
+        cmocka_unit_test(test_torch_bi_large),
+        cmocka_unit_test(test_finite_differences),
+        cmocka_unit_test(test_parameters_and_init),
+        cmocka_unit_test(test_gradients_accumulate),
+        cmocka_unit_test(test_thread_count_independent),
+        cmocka_unit_test(test_stacked_model_trains),
+        cmocka_unit_test(test_errors_name_the_path),
+    };
+    return cmocka_run_group_tests_name("gru", tests, NULL, NULL);
+}
