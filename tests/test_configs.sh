@@ -16,7 +16,8 @@ small_shape() {
   case "$1" in
     configs/fashion_mlp.json) echo "1500 784 10" ;;   # 28x28 images as 784 features, 10 classes
     configs/tiny_test.json) echo "1500 8 4" ;;
-    configs/fashion_seq_cnn.json) echo "1500 28 10 28" ;; # 28 steps of 28 features, 10 classes
+    configs/fashion_seq_cnn.json|configs/fashion_seq_optimized.json|configs/fashion_seq_bilstm.json)
+      echo "1500 28 10 28" ;;                            # 28 steps of 28 features, 10 classes
     configs/fashion_multitask.json) echo "multitask" ;;  # made by scripts/make_fashion_multitask.py --limit 750
     configs/recommender.json) echo "recommender" ;;      # made by scripts/make_recommender.py --scenarios 400
     *) echo "" ;;
