@@ -400,7 +400,7 @@ static void test_types(void **state) {
     set_fails("name=a/b", "t.json: name (--set name=a/b): expected a folder name (not empty, no '/'), got \"a/b\"");
     set_fails("reproducible=slow",
               "t.json: reproducible (--set reproducible=slow): expected one of fast|exact, got \"slow\"");
-    set_fails("data.standardize=1", "t.json: data.standardize (--set data.standardize=1): expected true or false, got 1");
+    set_fails("data.standardize=1", "t.json: data.standardize (--set data.standardize=1): expected true, false, \"channel\", \"global\", \"position\" or \"none\", got 1");
     set_fails("data.path=3", "t.json: data.path (--set data.path=3): expected a string, got 3");
     set_fails("data.split.train=x",
               "t.json: data.split.train (--set data.split.train=x): expected a number in [0, 1], got \"x\"");
