@@ -1,6 +1,9 @@
 /* layertest.c — single-layer harness for tests. */
 #include "layertest.h"
 
+#include <blis.h>
+#include <omp.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,4 +123,39 @@ void tu_layer_check_fixture(tu_layer_t *t, int B, const char *file, const char *
         free(db_ref);
     }
     free(x), free(dout), free(out_ref), free(dx_ref), free(dW_ref), free(out), free(dx);
+}
+
+/* out, dx and grads (allocated here) of one forward and backward at `threads` threads. */
+static size_t run_at(const char *json, st_shape_t in, int B, int threads, float **out, float **dx, float **grads,
+                     size_t *n_out) {
+    omp_set_num_threads(threads);
+    bli_thread_set_num_threads(threads);
+    tu_layer_t *t = tu_layer_new(json, in, B, 0, 9);
+    size_t n_in = (size_t)B * st_shape_numel(in);
+    *n_out = (size_t)B * st_shape_numel(t->L.out_shape);
+    float *x = malloc(n_in * sizeof(float)), *dout = malloc(*n_out * sizeof(float));
+    *out = malloc(*n_out * sizeof(float)), *dx = malloc(n_in * sizeof(float));
+    *grads = malloc((t->n_params + 1) * sizeof(float));
+    tu_fill_normal(x, n_in, 31);
+    tu_fill_normal(dout, *n_out, 32);
+    t->L.kind->forward(&t->L, &t->ctx, *out, x, B);
+    t->L.kind->backward(&t->L, &t->ctx, *dx, dout, x, *out, B);
+    size_t n_params = t->n_params;
+    memcpy(*grads, t->grads, n_params * sizeof(float));
+    free(x), free(dout);
+    tu_layer_free(t);
+    return n_params;
+}
+
+void tu_layer_assert_threads_agree(const char *json, st_shape_t in, int B, int threads) {
+    float *o1, *d1, *g1, *o2, *d2, *g2;
+    size_t n_out, n_in = (size_t)B * st_shape_numel(in);
+    size_t n_p = run_at(json, in, B, 1, &o1, &d1, &g1, &n_out);
+    run_at(json, in, B, threads, &o2, &d2, &g2, &n_out);
+    assert_memory_equal(o1, o2, n_out * sizeof(float));
+    assert_memory_equal(d1, d2, n_in * sizeof(float));
+    if (n_p) assert_memory_equal(g1, g2, n_p * sizeof(float));
+    free(o1), free(d1), free(g1), free(o2), free(d2), free(g2);
+    omp_set_num_threads(1);
+    bli_thread_set_num_threads(1);
 }

@@ -30,4 +30,9 @@ void tu_layer_gradcheck(tu_layer_t *t, int B, uint64_t seed, double eps, double 
  * 1e-5 + 1e-5·|ref|; the output's size must be the fixture's. */
 void tu_layer_check_fixture(tu_layer_t *t, int B, const char *file, const char *cas);
 
+/* One forward and backward of the layer `json` (input `in`, B random rows, seeded) at 1 and at
+ * `threads` OpenMP and BLIS threads: the output, din and every parameter gradient must have the
+ * same bits. Leaves 1 thread set. */
+void tu_layer_assert_threads_agree(const char *json, st_shape_t in, int B, int threads);
+
 #endif
