@@ -10,7 +10,7 @@
  * Parameter-gradient sums are over fixed row orders, threads split filters or columns only. */
 #include "conv1d.h"
 
-#include <blis.h>
+#include "gemm.h"
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -154,7 +154,7 @@ void st_conv1d_forward(float *out, float *col, const float *in, const float *W, 
     im2col(col, in, d, B);
     for (int g = 0; g < G; g++)
         /* out[:, g·Fg : (g+1)·Fg] (+)= col[:, g·CgK : (g+1)·CgK] · (W_g [Fg, CgK])ᵀ */
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, Fg, CgK, &one, col + (size_t)g * CgK, CK, 1,
+        st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, Fg, CgK, &one, col + (size_t)g * CgK, CK, 1,
                   (float *)W + (size_t)g * Fg * CgK, CgK, 1, &beta, out + (size_t)g * Fg, F, 1);
 }
 
@@ -173,11 +173,11 @@ void st_conv1d_backward(float *din, float *dW, float *db, float *col, const floa
         float *col_g = col + (size_t)g * CgK;
         const float *dout_g = dout + (size_t)g * Fg;
         /* dW_g [Fg, CgK] += (dout_g [M, Fg])ᵀ · col_g [M, CgK] */
-        bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, Fg, CgK, M, &one, (float *)dout_g, F, 1, col_g, CK, 1,
+        st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, Fg, CgK, M, &one, (float *)dout_g, F, 1, col_g, CK, 1,
                   &one, dW + (size_t)g * Fg * CgK, CgK, 1);
         /* dcol_g [M, CgK] = dout_g [M, Fg] · W_g [Fg, CgK] (overwrites this group's columns) */
         if (din)
-            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, CgK, Fg, &one, (float *)dout_g, F, 1,
+            st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, CgK, Fg, &one, (float *)dout_g, F, 1,
                       (float *)W + (size_t)g * Fg * CgK, CgK, 1, &zero, col_g, CK, 1);
     }
     if (din) col2im(din, col, d, B);

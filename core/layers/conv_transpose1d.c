@@ -10,7 +10,7 @@
  * in order. Threads split rows or columns only, so the bits do not depend on the thread count. */
 #include "conv_transpose1d.h"
 
-#include <blis.h>
+#include "gemm.h"
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -75,7 +75,7 @@ void st_convt1d_forward(float *out, float *col, const float *in, const float *W,
     float one = 1.0f, zero = 0.0f;
     for (int g = 0; g < G; g++)
         /* col[:, g·FgK : (g+1)·FgK] = in[:, g·Cg : (g+1)·Cg] · W_g [Cg, FgK] */
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, FgK, Cg, &one, (float *)in + (size_t)g * Cg, d->C_in, 1,
+        st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, FgK, Cg, &one, (float *)in + (size_t)g * Cg, d->C_in, 1,
                   (float *)W + (size_t)g * Cg * FgK, FgK, 1, &zero, col + (size_t)g * FgK, FK, 1);
     col2im(out, col, b, d, B);
 }
@@ -92,11 +92,11 @@ void st_convt1d_backward(float *din, float *dW, float *db, float *col, const flo
         const float *x_g = in + (size_t)g * Cg;
         float *W_g = (float *)W + (size_t)g * Cg * FgK;
         /* dW_g [Cg, FgK] += x_gᵀ [Cg, M] · dcol_g [M, FgK] */
-        bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, Cg, FgK, M, &one, (float *)x_g, d->C_in, 1, dcol_g, FK, 1, &one,
+        st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, Cg, FgK, M, &one, (float *)x_g, d->C_in, 1, dcol_g, FK, 1, &one,
                   dW + (size_t)g * Cg * FgK, FgK, 1);
         /* din_g [M, Cg] = dcol_g [M, FgK] · W_gᵀ [FgK, Cg] */
         if (din)
-            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, Cg, FgK, &one, dcol_g, FK, 1, W_g, FgK, 1, &zero,
+            st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, Cg, FgK, &one, dcol_g, FK, 1, W_g, FgK, 1, &zero,
                       din + (size_t)g * Cg, d->C_in, 1);
     }
 }

@@ -4,7 +4,7 @@
  * bias is cancelled by the normalisation and its gradient is pure rounding noise. */
 #include "dense.h"
 
-#include <blis.h>
+#include "gemm.h"
 #include <math.h>
 #include <string.h>
 
@@ -19,7 +19,7 @@ void st_dense_forward(float *out, const float *in, const float *W, const float *
         beta = 1.0f;
     }
     /* out[M,N] = in[M,K] · (W[N,K])ᵀ */
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, (float *)in, K, 1, (float *)W, K, 1,
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, (float *)in, K, 1, (float *)W, K, 1,
               &beta, out, N, 1);
 }
 
@@ -27,12 +27,12 @@ void st_dense_backward(float *din, float *dW, float *db, const float *dout, cons
                        const float *W, int M, int K, int N) {
     float one = 1.0f, zero = 0.0f;
     /* dW[N,K] += (dout[M,N])ᵀ · in[M,K] */
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, N, K, M, &one, (float *)dout, N, 1, (float *)in, K, 1,
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, N, K, M, &one, (float *)dout, N, 1, (float *)in, K, 1,
               &one, dW, K, 1);
     if (db) st_bias_grad_add(db, dout, M, N);
     /* din[M,K] = dout[M,N] · W[N,K] */
     if (din)
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, K, N, &one, (float *)dout, N, 1, (float *)W, K, 1,
+        st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, K, N, &one, (float *)dout, N, 1, (float *)W, K, 1,
                   &zero, din, K, 1);
 }
 

@@ -9,7 +9,7 @@
  * gradient row gets the same sum in the same order at any thread count. */
 #include "embedding.h"
 
-#include <blis.h>
+#include "gemm.h"
 #include <float.h>
 #include <omp.h>
 #include <string.h>
@@ -57,7 +57,7 @@ static float bag_scale(const float *x, int n) {
 void st_embedding_bag_forward(float *out, const float *x, const float *W, int mean, int M, int n, int dim) {
     float one = 1.0f, zero = 0.0f;
     /* out[M,dim] = x[M,n] · W[n,dim] */
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, dim, n, &one, (float *)x, n, 1, (float *)W, dim, 1, &zero,
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, dim, n, &one, (float *)x, n, 1, (float *)W, dim, 1, &zero,
               out, dim, 1);
     if (!mean) return;
     #pragma omp parallel for schedule(static)
@@ -92,11 +92,11 @@ void st_embedding_bag_backward(float *din, float *dW, float *g, const float *dou
         gd = g;
     }
     /* dW[n,dim] += (x[M,n])ᵀ · g[M,dim] */
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, n, dim, M, &one, (float *)x, n, 1, (float *)gd, dim, 1, &one, dW,
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, n, dim, M, &one, (float *)x, n, 1, (float *)gd, dim, 1, &one, dW,
               dim, 1);
     if (!din) return;
     /* din[M,n] = g[M,dim] · (W[n,dim])ᵀ */
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, n, dim, &one, (float *)gd, dim, 1, (float *)W, dim, 1, &zero, din,
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, n, dim, &one, (float *)gd, dim, 1, (float *)W, dim, 1, &zero, din,
               n, 1);
     if (mean) bag_mean_correction(din, gd, out, M, n, dim);
 }

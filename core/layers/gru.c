@@ -11,7 +11,7 @@
 
 #include "gru.h"
 
-#include <blis.h>
+#include "gemm.h"
 #include <string.h>
 
 #include "bias.h"
@@ -47,7 +47,7 @@ static void recurrent_gemm(float *hg_t, const float *hp_t, const float *W_hh, co
     float one = 1.0f;
     for (int b = 0; b < B; b++) memcpy(hg_t + (size_t)b * T * G, b_hh, sizeof(float) * G);
     if (!first)
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, B, G, H, &one, (float *)hp_t, (inc_t)T * H, 1, (float *)W_hh, H, 1,
+        st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, B, G, H, &one, (float *)hp_t, (inc_t)T * H, 1, (float *)W_hh, H, 1,
                   &one, hg_t, (inc_t)T * G, 1);
 }
 
@@ -60,7 +60,7 @@ void st_gru_forward(float *hs, long hs_bstride, long hs_tstride, st_gru_work_t *
     /* a [B·T, 3H] = b_ih + in [B·T, C] · W_ihᵀ */
     #pragma omp parallel for schedule(static)
     for (long m = 0; m < M; m++) memcpy(w->a + (size_t)m * G, b_ih, sizeof(float) * G);
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, (float *)in, C, 1, (float *)W_ih, C, 1, &one, w->a, G, 1);
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, (float *)in, C, 1, (float *)W_ih, C, 1, &one, w->a, G, 1);
     for (int s = 0; s < T; s++) {
         const int t = d->reverse ? T - 1 - s : s, step = d->reverse ? -1 : 1;
         float *hp_t = w->hprev + (size_t)t * H;
@@ -120,17 +120,17 @@ void st_gru_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh,
         }
         /* dh [B, H] += dhg[:, t] [B, 3H] · W_hh [3H, H]: the rest of dL/dh_prev */
         if (s > 0)
-            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, G, &one, w->dhg + (size_t)t * G, (inc_t)T * G, 1,
+            st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, G, &one, w->dhg + (size_t)t * G, (inc_t)T * G, 1,
                       (float *)W_hh, H, 1, &one, w->dh, H, 1);
     }
     /* dW_ih [3H, C] += dXGᵀ [3H, B·T] · in [B·T, C];  dW_hh [3H, H] += dHGᵀ · hprev [B·T, H] */
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, C, M, &one, w->dxg, G, 1, (float *)in, C, 1, &one, dW_ih, C, 1);
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, H, M, &one, w->dhg, G, 1, w->hprev, H, 1, &one, dW_hh, H, 1);
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, C, M, &one, w->dxg, G, 1, (float *)in, C, 1, &one, dW_ih, C, 1);
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, H, M, &one, w->dhg, G, 1, w->hprev, H, 1, &one, dW_hh, H, 1);
     st_bias_grad_add(db_ih, w->dxg, M, G);
     st_bias_grad_add(db_hh, w->dhg, M, G);
     /* din [B·T, C] (+)= dXG [B·T, 3H] · W_ih [3H, C] */
     if (din)
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, C, G, &one, w->dxg, G, 1, (float *)W_ih, C, 1,
+        st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, C, G, &one, w->dxg, G, 1, (float *)W_ih, C, 1,
                   accumulate_din ? &one : &zero, din, C, 1);
 }
 

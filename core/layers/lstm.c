@@ -12,7 +12,7 @@
 
 #include "lstm.h"
 
-#include <blis.h>
+#include "gemm.h"
 #include <string.h>
 
 #include "bias.h"
@@ -60,7 +60,7 @@ void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t
     #pragma omp parallel for schedule(static)
     for (long m = 0; m < M; m++)
         for (int j = 0; j < G; j++) w->gates[(size_t)m * G + j] = b_ih[j] + b_hh[j];
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, (float *)in, C, 1, (float *)W_ih, C, 1, &one,
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, (float *)in, C, 1, (float *)W_ih, C, 1, &one,
               w->gates, G, 1);
     for (int s = 0; s < T; s++) {
         const int t = d->reverse ? T - 1 - s : s, step = d->reverse ? -1 : 1;
@@ -69,7 +69,7 @@ void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t
             for (int b = 0; b < B; b++) memset(hp_t + (size_t)b * T * H, 0, sizeof(float) * H);
         } else {
             /* gates[:, t] [B, 4H] += hprev[:, t] [B, H] · W_hhᵀ (rows T·4H and T·H apart) */
-            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, B, G, H, &one, hp_t, (inc_t)T * H, 1, (float *)W_hh, H, 1,
+            st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, B, G, H, &one, hp_t, (inc_t)T * H, 1, (float *)W_hh, H, 1,
                       &one, g_t, (inc_t)T * G, 1);
         }
         #pragma omp parallel for schedule(static)
@@ -129,17 +129,17 @@ void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh
         }
         /* dh [B, H] = dgates[:, t] [B, 4H] · W_hh [4H, H]: dL/dh_prev */
         if (s > 0)
-            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, G, &one, w->dgates + (size_t)t * G, (inc_t)T * G, 1,
+            st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, G, &one, w->dgates + (size_t)t * G, (inc_t)T * G, 1,
                       (float *)W_hh, H, 1, &zero, w->dh, H, 1);
     }
     /* dW_ih [4H, C] += dGᵀ [4H, B·T] · in [B·T, C];  dW_hh [4H, H] += dGᵀ · hprev [B·T, H] */
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, C, M, &one, w->dgates, G, 1, (float *)in, C, 1, &one, dW_ih, C, 1);
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, H, M, &one, w->dgates, G, 1, w->hprev, H, 1, &one, dW_hh, H, 1);
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, C, M, &one, w->dgates, G, 1, (float *)in, C, 1, &one, dW_ih, C, 1);
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, H, M, &one, w->dgates, G, 1, w->hprev, H, 1, &one, dW_hh, H, 1);
     st_bias_grad_add(db_ih, w->dgates, M, G);
     st_bias_grad_add(db_hh, w->dgates, M, G);
     /* din [B·T, C] (+)= dG [B·T, 4H] · W_ih [4H, C] */
     if (din)
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, C, G, &one, w->dgates, G, 1, (float *)W_ih, C, 1,
+        st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, C, G, &one, w->dgates, G, 1, (float *)W_ih, C, 1,
                   accumulate_din ? &one : &zero, din, C, 1);
 }
 

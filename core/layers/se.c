@@ -12,7 +12,7 @@
  * samples, so results do not depend on the thread count. */
 #include "se.h"
 
-#include <blis.h>
+#include "gemm.h"
 #include <limits.h>
 #include <math.h>
 
@@ -24,7 +24,7 @@ static void linear(float *y, const float *x, const float *W, const float *b, int
     float one = 1.0f;
     for (long m = 0; m < M; m++)
         for (int n = 0; n < N; n++) y[(size_t)m * N + n] = b[n];
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, (float *)x, K, 1, (float *)W, K, 1, &one, y, N, 1);
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, (float *)x, K, 1, (float *)W, K, 1, &one, y, N, 1);
 }
 
 void st_se_forward(float *out, float *s, float *h, float *gate, const float *in, const st_se_params_t *p,
@@ -70,16 +70,16 @@ void st_se_backward(float *din, const st_se_grads_t *g, float *work, const float
     }
     st_bias_grad_add(g->db2, dz, B, C);
     /* dW2 [C, H] += dzᵀ [C, B] · h [B, H];  dh [B, H] = dz [B, C] · W2 [C, H] */
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, C, H, B, &one, dz, C, 1, (float *)h, H, 1, &one, g->dW2, H, 1);
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, C, &one, dz, C, 1, (float *)p->W2, H, 1, &zero, dh, H, 1);
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, C, H, B, &one, dz, C, 1, (float *)h, H, 1, &one, g->dW2, H, 1);
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, C, &one, dz, C, 1, (float *)p->W2, H, 1, &zero, dh, H, 1);
     for (size_t i = 0; i < (size_t)B * H; i++)
         if (!(h[i] > 0.0f)) dh[i] = 0.0f;
     st_bias_grad_add(g->db1, dh, B, H);
     /* dW1 [H, C] += dhᵀ [H, B] · s [B, C] */
-    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, H, C, B, &one, dh, H, 1, (float *)s, C, 1, &one, g->dW1, C, 1);
+    st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, H, C, B, &one, dh, H, 1, (float *)s, C, 1, &one, g->dW1, C, 1);
     if (!din) return;
     /* ds [B, C] = dh [B, H] · W1 [H, C] */
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, C, H, &one, dh, H, 1, (float *)p->W1, C, 1, &zero, ds, C, 1);
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, C, H, &one, dh, H, 1, (float *)p->W1, C, 1, &zero, ds, C, 1);
     const float inv_T = 1.0f / (float)T;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
