@@ -91,7 +91,9 @@ st_status_t st_layer_build(st_layer_t *L, const cJSON *obj, const char *path, co
     L->next_kind = next_type ? st_layer_kind_find(next_type) : NULL;
     static const char *const skip[] = {"type", "name", NULL};
     ST_TRY(st_schema_read(L->kind->keys, L->kind->n_keys, obj, path, skip, L->opt, err));
-    return L->kind->setup(L, err);
+    ST_TRY(L->kind->setup(L, err));
+    L->in_max = L->in_shape, L->out_max = L->out_shape;
+    return ST_OK;
 }
 
 size_t st_layer_param_floats(const st_layer_t *L) {

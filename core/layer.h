@@ -14,7 +14,15 @@
  *   init() runs.
  * - Reductions that must be reproducible are done in a fixed order (never `omp reduction`):
  *   parallelise over the dimension that is not reduced.
- * - Randomness comes from philox.h keyed by (ctx->seed, purpose, L->index, ctx->step, sample). */
+ * - Randomness comes from philox.h keyed by (ctx->seed, purpose, L->index, ctx->step, sample).
+ * - Variable-length sequences (docs/sequences.md, "Variable lengths"): during a forward or
+ *   backward call L->in_shape.d[0] and L->out_shape.d[0] are the current batch's positions
+ *   (the model sets them; the built, largest ones are L->in_max and L->out_max), so a batch runs
+ *   at its own longest length. ctx->len_in / len_out give each row's valid positions (NULL: all).
+ *   Positions at or past a row's length hold 0 in the input; the model writes 0 there in every
+ *   output and in every output gradient before backward, so kinds that do not mix positions need
+ *   nothing more. Kinds that mix positions honour len_in (recurrences stop, averages and batch
+ *   statistics count valid positions only) and, when they change T, map lengths (out_length). */
 #ifndef ST_LAYER_H
 #define ST_LAYER_H
 
@@ -48,6 +56,14 @@ typedef struct {
     int update_running_stats;     /* batchnorm: update running statistics in a training forward */
     int ghost_batch;              /* batchnorm in training: samples per statistics group (ghost batch);
                                      groups are consecutive rows; 0 = the whole batch is one group */
+    /* Variable lengths, set by the caller for the model's input (ignored by a model without
+     * st_model_enable_lengths): */
+    const int32_t *lengths;       /* [B] valid positions of each input row, or NULL (all) */
+    int positions;                /* positions the input rows carry: x is [B, positions, C];
+                                     0 = the input shape's T */
+    /* Set by the model for each layer call: */
+    const int32_t *len_in;        /* [B] valid positions of the layer's input rows, or NULL */
+    const int32_t *len_out;       /* [B] of its output rows, or NULL */
 } st_run_ctx_t;
 
 typedef struct st_layer_kind {
@@ -92,6 +108,13 @@ typedef struct st_layer_kind {
     int (*check_input)(const st_layer_t *L, const float *in, int B, int *bad_row, int *bad_col, float *bad_value);
     void (*input_rule)(const st_layer_t *L, float value, char *params, size_t params_size, char *rule,
                        size_t rule_size);
+    /* Variable lengths. out_length: the output positions of an input with len_in valid ones, for
+     * kinds whose output T differs from the input's (conv, pooling, upsampling; may return
+     * <= 0: no valid output); NULL keeps the length (same T) or ends it (an output without
+     * positions). refuses_lengths: the kind cannot honour lengths (flatten, reshape, permute),
+     * so a model holding it refuses variable-length input. */
+    int (*out_length)(const st_layer_t *L, int len_in);
+    int refuses_lengths;
 } st_layer_kind_t;
 
 struct st_layer {
@@ -103,7 +126,8 @@ struct st_layer {
     int n_classes;                /* dataset's class count (for units: "classes"); 0 = unknown */
     const char *next_type;        /* type of the layer that follows in the same chain, or NULL */
     const struct st_layer_kind *next_kind; /* its kind (NULL when none or unknown) */
-    st_shape_t in_shape, out_shape;
+    st_shape_t in_shape, out_shape; /* per sample; T is the current batch's during a call */
+    st_shape_t in_max, out_max;   /* the shapes the layer was built for (largest T) */
     int n_params;
     st_tensor_view_t params[ST_MAX_PARAMS];
     int n_buffers;

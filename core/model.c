@@ -11,45 +11,7 @@
 
 #include "memory.h"
 
-typedef enum { OP_LAYER, OP_CONCAT, OP_ADD } op_kind_t;
-
-#define MAX_MERGE 16
-
-typedef struct {
-    op_kind_t kind;
-    st_layer_t *layer;     /* OP_LAYER */
-    int in[MAX_MERGE];     /* input value ids */
-    int n_in;
-    int out;               /* output value id */
-} op_t;
-
-typedef struct {
-    st_shape_t shape;
-    float *act;            /* [B_max, numel] (value 0: points at the caller's input) */
-    float *grad;           /* [B_max, numel] */
-    int n_consumers;
-} value_t;
-
-struct st_model {
-    st_shape_t in_shape;
-    int n_classes;
-    st_model_classes_fn head_classes; /* per head "units": "classes" (NULL: n_classes everywhere) */
-    void *head_classes_ctx;
-    op_t *ops;
-    int n_ops, cap_ops;
-    value_t *values;
-    int n_values, cap_values;
-    st_layer_t **layers;
-    int n_layers, cap_layers;
-    st_head_t heads[ST_MAX_HEADS];
-    int n_heads;
-    float *params, *grads, *buffers;
-    size_t n_param_floats, n_buffer_floats;
-    st_tensor_view_t *tensors;
-    int n_tensors;
-    int B_max, want_input_grad;
-    float *tmp_grad;       /* [B_max, largest numel]: a layer's din before it is added */
-};
+#include "model_internal.h"
 
 /* ---- growing arrays ---- */
 
@@ -71,6 +33,7 @@ static int new_value(st_model_t *m, st_shape_t shape, st_error_t *err) {
     }
     memset(&m->values[m->n_values], 0, sizeof(value_t));
     m->values[m->n_values].shape = shape;
+    m->values[m->n_values].t_run = shape.rank == 2 ? shape.d[0] : 0;
     return m->n_values++;
 }
 
@@ -399,7 +362,7 @@ void st_model_free(st_model_t *m) {
         free(m->layers[i]);
     }
     for (int v = 1; v < m->n_values; v++) free(m->values[v].act);
-    for (int v = 0; v < m->n_values; v++) free(m->values[v].grad);
+    for (int v = 0; v < m->n_values; v++) free(m->values[v].grad), free(m->values[v].len_buf);
     free(m->layers), free(m->ops), free(m->values), free(m->tensors), free(m->tmp_grad);
     st_free(m->params), st_free(m->grads), st_free(m->buffers);
     free(m);
@@ -454,6 +417,12 @@ st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_e
         }
         free(m->values[v].grad);
         m->values[v].grad = NULL;
+        free(m->values[v].len_buf);
+        m->values[v].len_buf = NULL;
+        if (m->values[v].shape.rank == 2) {
+            m->values[v].len_buf = st_alloc((size_t)B_max * sizeof(int32_t), "sequence lengths", err);
+            if (!m->values[v].len_buf) return err->code;
+        }
         if (v > 0 || want_input_grad) {
             m->values[v].grad = st_alloc(n * sizeof(float), "activation gradients", err);
             if (!m->values[v].grad) return err->code;
@@ -469,125 +438,6 @@ st_status_t st_model_reserve(st_model_t *m, int B_max, int want_input_grad, st_e
     free(m->tmp_grad);
     m->tmp_grad = st_alloc((size_t)B_max * (size_t)widest * sizeof(float), "gradient scratch", err);
     return m->tmp_grad ? ST_OK : err->code;
-}
-
-/* ---- running ---- */
-
-/* out [rows, sum of widths] = inputs side by side along the last dimension. */
-static void concat_forward(st_model_t *m, const op_t *op, int B) {
-    value_t *out = &m->values[op->out];
-    int rows = B * st_shape_positions(out->shape), width = st_shape_channels(out->shape);
-    #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        int col = 0;
-        for (int i = 0; i < op->n_in; i++) {
-            const value_t *in = &m->values[op->in[i]];
-            int w = st_shape_channels(in->shape);
-            memcpy(out->act + (size_t)r * width + col, in->act + (size_t)r * w, sizeof(float) * w);
-            col += w;
-        }
-    }
-}
-
-static void add_forward(st_model_t *m, const op_t *op, int B) {
-    value_t *out = &m->values[op->out];
-    size_t n = (size_t)B * st_shape_numel(out->shape);
-    const float *a = m->values[op->in[0]].act;
-    #pragma omp parallel for schedule(static)
-    for (size_t j = 0; j < n; j++) {
-        float s = a[j];
-        for (int i = 1; i < op->n_in; i++) s += m->values[op->in[i]].act[j];
-        out->act[j] = s;
-    }
-}
-
-static void op_forward(st_model_t *m, const op_t *op, const st_run_ctx_t *ctx, int B) {
-    if (op->kind == OP_LAYER)
-        op->layer->kind->forward(op->layer, ctx, m->values[op->out].act, m->values[op->in[0]].act, B);
-    else if (op->kind == OP_CONCAT) concat_forward(m, op, B);
-    else add_forward(m, op, B);
-}
-
-void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B) {
-    m->values[0].act = (float *)x;
-    for (int o = 0; o < m->n_ops; o++) op_forward(m, &m->ops[o], ctx, B);
-}
-
-/* The layer's check_input on its input batch in [B, numel(in_shape)]; ST_ERR_DATA naming the
- * layer, the row (its global index when ctx has one), the column and the rule when it fails. */
-static st_status_t check_layer_input(const st_layer_t *L, const st_run_ctx_t *ctx, const float *in, int B,
-                                     st_error_t *err) {
-    int row, col;
-    float value;
-    if (!L->kind->check_input(L, in, B, &row, &col, &value)) return ST_OK;
-    char params[96] = "", rule[256] = "rejected", where[48];
-    if (L->kind->input_rule) L->kind->input_rule(L, value, params, sizeof params, rule, sizeof rule);
-    if (ctx && ctx->sample_index) st_format(where, sizeof where, "row %lld", (long long)ctx->sample_index[row]);
-    else st_format(where, sizeof where, "batch row %d", row);
-    return st_fail(err, ST_ERR_DATA, "%s (%s%s%s): %s, column %d: %s", L->path, L->kind->type, params[0] ? ", " : "",
-                   params, where, col, rule);
-}
-
-st_status_t st_model_forward_checked(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B, st_error_t *err) {
-    m->values[0].act = (float *)x;
-    for (int o = 0; o < m->n_ops; o++) {
-        const op_t *op = &m->ops[o];
-        if (op->kind == OP_LAYER && op->layer->kind->check_input)
-            ST_TRY(check_layer_input(op->layer, ctx, m->values[op->in[0]].act, B, err));
-        op_forward(m, op, ctx, B);
-    }
-    return ST_OK;
-}
-
-/* The gradient of value v receives g [n]: written if v has one reader, added otherwise. */
-static void give_grad(value_t *v, const float *g, size_t n) {
-    if (!v->grad) return;
-    if (v->n_consumers > 1) {
-        #pragma omp parallel for schedule(static)
-        for (size_t j = 0; j < n; j++) v->grad[j] += g[j];
-    } else if (v->grad != g) {
-        memcpy(v->grad, g, n * sizeof(float));
-    }
-}
-
-static void layer_backward(st_model_t *m, const op_t *op, const st_run_ctx_t *ctx, int B) {
-    value_t *in = &m->values[op->in[0]], *out = &m->values[op->out];
-    float *din = NULL;
-    if (in->grad) din = in->n_consumers > 1 ? m->tmp_grad : in->grad;
-    op->layer->kind->backward(op->layer, ctx, din, out->grad, in->act, out->act, B);
-    if (din == m->tmp_grad) give_grad(in, din, (size_t)B * st_shape_numel(in->shape));
-}
-
-static void concat_backward(st_model_t *m, const op_t *op, int B) {
-    const value_t *out = &m->values[op->out];
-    int rows = B * st_shape_positions(out->shape), width = st_shape_channels(out->shape), col = 0;
-    for (int i = 0; i < op->n_in; i++) {
-        value_t *in = &m->values[op->in[i]];
-        int w = st_shape_channels(in->shape);
-        if (in->grad) {
-            float *dst = in->n_consumers > 1 ? m->tmp_grad : in->grad;
-            #pragma omp parallel for schedule(static)
-            for (int r = 0; r < rows; r++)
-                memcpy(dst + (size_t)r * w, out->grad + (size_t)r * width + col, sizeof(float) * w);
-            if (dst == m->tmp_grad) give_grad(in, dst, (size_t)rows * w);
-        }
-        col += w;
-    }
-}
-
-void st_model_backward(st_model_t *m, const st_run_ctx_t *ctx, int B) {
-    for (int v = 0; v < m->n_values; v++)
-        if (m->values[v].n_consumers > 1 && m->values[v].grad)
-            memset(m->values[v].grad, 0, (size_t)B * st_shape_numel(m->values[v].shape) * sizeof(float));
-    for (int o = m->n_ops - 1; o >= 0; o--) {
-        const op_t *op = &m->ops[o];
-        if (op->kind == OP_LAYER) layer_backward(m, op, ctx, B);
-        else if (op->kind == OP_CONCAT) concat_backward(m, op, B);
-        else
-            for (int i = 0; i < op->n_in; i++)
-                give_grad(&m->values[op->in[i]], m->values[op->out].grad,
-                          (size_t)B * st_shape_numel(m->values[op->out].shape));
-    }
 }
 
 /* ---- accessors ---- */

@@ -113,6 +113,17 @@ int st_model_layer_count(const st_model_t *m);
 st_layer_t *st_model_layer(st_model_t *m, int i);
 st_shape_t st_model_input_shape(const st_model_t *m);
 
+/* Variable-length sequences (docs/sequences.md). After st_model_enable_lengths, a forward
+ * whose ctx has `lengths` runs the batch x [B, ctx->positions, C] at its own positions, and every
+ * layer honours each row's length (layer.h); without ctx->lengths it runs as before. Fails,
+ * naming the layer, when a layer cannot honour lengths (flatten, reshape, permute on a
+ * sequence) or when merged branches would map a length differently. */
+st_status_t st_model_enable_lengths(st_model_t *m, st_error_t *err);
+int st_model_lengths_enabled(const st_model_t *m);
+/* Head h's valid positions per row in the last forward ([B], or NULL when all are valid or the
+ * head has no positions); *positions (may be NULL) = the positions its rows carry. */
+const int32_t *st_model_head_lengths(const st_model_t *m, int h, int *positions);
+
 /* A readable summary: one line per layer with output shape and parameter count. */
 void st_model_summary(const st_model_t *m, FILE *out);
 

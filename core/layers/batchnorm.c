@@ -8,6 +8,7 @@
 #include "batchnorm.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "layer.h"
 #include "simd.h"
@@ -19,14 +20,14 @@ static inline int block_len(int c0, int C) { return c0 + BLOCK < C ? BLOCK : C -
 /* One block of nc <= BLOCK channels starting at c0: statistics over the rows, then the affine
  * normalisation. Inline with nc constant in the common full-block case. */
 static inline __attribute__((always_inline)) void forward_train_block(float *out, float *mean, float *var_biased, const float *in, const float *gamma,
-                                       const float *beta, long rows, int C, int c0, int nc, float eps) {
+                                       const float *beta, long rows, long n_valid, int C, int c0, int nc, float eps) {
     double sum[BLOCK] = {0}, sq[BLOCK] = {0}, mu[BLOCK];
     float alpha[BLOCK], shift[BLOCK];
     for (long r = 0; r < rows; r++) {
         const float *x = in + r * C + c0;
         for (int c = 0; c < nc; c++) sum[c] += x[c];
     }
-    for (int c = 0; c < nc; c++) mu[c] = sum[c] / (double)rows;
+    for (int c = 0; c < nc; c++) mu[c] = sum[c] / (double)n_valid;
     for (long r = 0; r < rows; r++) {
         const float *x = in + r * C + c0;
         for (int c = 0; c < nc; c++) {
@@ -34,8 +35,10 @@ static inline __attribute__((always_inline)) void forward_train_block(float *out
             sq[c] += d * d;
         }
     }
+    /* the rows - n_valid padded rows are zeros: each added mu² to sq */
     for (int c = 0; c < nc; c++) {
-        double v = sq[c] / (double)rows, invstd = 1.0 / sqrt(v + (double)eps);
+        double v = (sq[c] - (double)(rows - n_valid) * mu[c] * mu[c]) / (double)n_valid;
+        double invstd = 1.0 / sqrt(v + (double)eps);
         mean[c0 + c] = (float)mu[c];
         var_biased[c0 + c] = (float)v;
         alpha[c] = (float)(invstd * gamma[c0 + c]);
@@ -49,19 +52,26 @@ static inline __attribute__((always_inline)) void forward_train_block(float *out
 }
 
 ST_CLONES static void forward_train_blocks(float *out, float *mean, float *var_biased, const float *in,
-                                           const float *gamma, const float *beta, long rows, int C, int c0, int c1,
-                                           float eps) {
+                                           const float *gamma, const float *beta, long rows, long n_valid, int C,
+                                           int c0, int c1, float eps) {
     for (; c0 < c1; c0 += BLOCK) {
-        if (c0 + BLOCK <= C) forward_train_block(out, mean, var_biased, in, gamma, beta, rows, C, c0, BLOCK, eps);
-        else forward_train_block(out, mean, var_biased, in, gamma, beta, rows, C, c0, C - c0, eps);
+        if (c0 + BLOCK <= C)
+            forward_train_block(out, mean, var_biased, in, gamma, beta, rows, n_valid, C, c0, BLOCK, eps);
+        else forward_train_block(out, mean, var_biased, in, gamma, beta, rows, n_valid, C, c0, C - c0, eps);
     }
+}
+
+void st_batchnorm_forward_train_masked(float *out, float *mean, float *var_biased, const float *in,
+                                       const float *gamma, const float *beta, long rows, long n_valid, int C,
+                                       float eps) {
+    if (rows <= 0 || n_valid <= 0) return;
+    ST_PARALLEL_SPANS_ALIGNED(C, BLOCK, forward_train_blocks(out, mean, var_biased, in, gamma, beta, rows, n_valid,
+                                                             C, (int)i0, (int)i1, eps));
 }
 
 void st_batchnorm_forward_train(float *out, float *mean, float *var_biased, const float *in,
                                 const float *gamma, const float *beta, long rows, int C, float eps) {
-    if (rows <= 0) return;
-    ST_PARALLEL_SPANS_ALIGNED(C, BLOCK, forward_train_blocks(out, mean, var_biased, in, gamma, beta, rows, C,
-                                                             (int)i0, (int)i1, eps));
+    st_batchnorm_forward_train_masked(out, mean, var_biased, in, gamma, beta, rows, rows, C, eps);
 }
 
 void st_batchnorm_forward_eval(float *out, const float *in, const float *mean, const float *var,
@@ -81,8 +91,8 @@ void st_batchnorm_forward_eval(float *out, const float *in, const float *mean, c
 
 /* One block of nc <= BLOCK channels starting at c0 (see forward_train_block). */
 static inline __attribute__((always_inline)) void backward_block(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                                  const float *mean, const float *var_biased, const float *gamma, long rows, int C,
-                                  int c0, int nc, float eps) {
+                                  const float *mean, const float *var_biased, const float *gamma, long rows,
+                                  long n_valid, int C, int c0, int nc, float eps) {
     double sum_dy[BLOCK] = {0}, sum_dy_xhat[BLOCK] = {0}, invstd[BLOCK];
     for (int c = 0; c < nc; c++) invstd[c] = 1.0 / sqrt((double)var_biased[c0 + c] + (double)eps);
     for (long r = 0; r < rows; r++) {
@@ -103,8 +113,8 @@ static inline __attribute__((always_inline)) void backward_block(float *din, flo
     for (int c = 0; c < nc; c++) {
         k[c] = (float)(gamma[c0 + c] * invstd[c]);
         inv[c] = (float)invstd[c];
-        mean_dy[c] = (float)(sum_dy[c] / (double)rows);
-        mean_dy_xhat[c] = (float)(sum_dy_xhat[c] / (double)rows);
+        mean_dy[c] = (float)(sum_dy[c] / (double)n_valid);
+        mean_dy_xhat[c] = (float)(sum_dy_xhat[c] / (double)n_valid);
     }
     for (long r = 0; r < rows; r++) {
         const float *x = in + r * C + c0, *dy = dout + r * C + c0;
@@ -118,21 +128,27 @@ static inline __attribute__((always_inline)) void backward_block(float *din, flo
 
 ST_CLONES static void backward_blocks(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                                       const float *mean, const float *var_biased, const float *gamma, long rows,
-                                      int C, int c0, int c1, float eps) {
+                                      long n_valid, int C, int c0, int c1, float eps) {
     for (; c0 < c1; c0 += BLOCK) {
         if (c0 + BLOCK <= C)
-            backward_block(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows, C, c0, BLOCK, eps);
+            backward_block(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows, n_valid, C, c0, BLOCK, eps);
         else
-            backward_block(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows, C, c0, C - c0, eps);
+            backward_block(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows, n_valid, C, c0, C - c0, eps);
     }
+}
+
+void st_batchnorm_backward_masked(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                  const float *mean, const float *var_biased, const float *gamma, long rows,
+                                  long n_valid, int C, float eps) {
+    if (rows <= 0 || n_valid <= 0) return;
+    ST_PARALLEL_SPANS_ALIGNED(C, BLOCK, backward_blocks(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows,
+                                                        n_valid, C, (int)i0, (int)i1, eps));
 }
 
 void st_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                            const float *in, const float *mean, const float *var_biased,
                            const float *gamma, long rows, int C, float eps) {
-    if (rows <= 0) return;
-    ST_PARALLEL_SPANS_ALIGNED(C, BLOCK, backward_blocks(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows,
-                                                        C, (int)i0, (int)i1, eps));
+    st_batchnorm_backward_masked(din, dgamma, dbeta, dout, in, mean, var_biased, gamma, rows, rows, C, eps);
 }
 
 void st_batchnorm_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout,
@@ -191,9 +207,9 @@ static st_status_t batchnorm_setup(st_layer_t *L, st_error_t *err) {
     st_layer_add_param(L, "bias", (size_t)C, 0);
     st_layer_add_buffer(L, "running_mean", (size_t)C);
     st_layer_add_buffer(L, "running_var", (size_t)C);
-    /* the last training forward's mean [C] and biased variance [C] of each ghost batch (at most
-       one per sample) */
-    L->scratch_per_sample = 2L * C;
+    /* the last training forward's record of each ghost batch (at most one per sample): mean [C],
+       biased variance [C], valid positions [1] */
+    L->scratch_per_sample = 2L * C + 1;
     return ST_OK;
 }
 
@@ -205,15 +221,27 @@ static void batchnorm_init(st_layer_t *L, uint64_t seed) {
     st_init_const(L->buffers[BUF_VAR].data, L->buffers[BUF_VAR].n, 1.0f);
 }
 
+static float *group_record(const st_layer_t *L, int group) {
+    return L->scratch + (2L * st_shape_channels(L->in_shape) + 1) * group;
+}
+
 void st_batchnorm_batch_stats(const st_layer_t *L, int group, const float **mean, const float **var_biased) {
     int C = st_shape_channels(L->in_shape);
-    if (mean) *mean = L->scratch + 2L * C * group;
-    if (var_biased) *var_biased = L->scratch + 2L * C * group + C;
+    if (mean) *mean = group_record(L, group);
+    if (var_biased) *var_biased = group_record(L, group) + C;
 }
 
 /* Samples per statistics group of a training pass over B samples (ctx->ghost_batch, or all). */
 static int group_samples(const st_run_ctx_t *ctx, int B) {
     return ctx->ghost_batch > 0 && ctx->ghost_batch < B ? ctx->ghost_batch : B;
+}
+
+/* Valid positions of samples b0 .. b0+n-1 of T each (all of them without lengths). */
+static long valid_positions(const st_run_ctx_t *ctx, int b0, int n, int T) {
+    if (!ctx->len_in) return (long)n * T;
+    long v = 0;
+    for (int b = b0; b < b0 + n; b++) v += ctx->len_in[b] < T ? (ctx->len_in[b] > 0 ? ctx->len_in[b] : 0) : T;
+    return v;
 }
 
 static void batchnorm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
@@ -227,64 +255,81 @@ static void batchnorm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, floa
     }
     int G = group_samples(ctx, B);
     for (int b0 = 0, g = 0; b0 < B; b0 += G, g++) { /* ghost batch g: samples b0 .. b0+G-1 */
-        long rows_g = (long)(B - b0 < G ? B - b0 : G) * T;
+        int n = B - b0 < G ? B - b0 : G;
+        long rows_g = (long)n * T, valid = valid_positions(ctx, b0, n, T);
         size_t off = (size_t)b0 * T * C;
-        float *mean = L->scratch + 2L * C * g, *var = mean + C;
-        st_batchnorm_forward_train(out + off, mean, var, in + off, gamma, beta, rows_g, C, eps);
-        if (ctx->update_running_stats)
-            st_batchnorm_update_running(rmean, rvar, mean, var, rows_g, C, L->opt[K_MOMENTUM].num);
+        float *mean = group_record(L, g), *var = mean + C;
+        mean[2 * C] = (float)valid;
+        st_batchnorm_forward_train_masked(out + off, mean, var, in + off, gamma, beta, rows_g, valid, C, eps);
+        if (ctx->update_running_stats && valid > 0)
+            st_batchnorm_update_running(rmean, rvar, mean, var, valid, C, L->opt[K_MOMENTUM].num);
     }
 }
 
 static void batchnorm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                                      const float *in, const float *out, int B) {
     (void)out;
-    int C = st_shape_channels(L->in_shape);
-    long rows = (long)B * st_shape_positions(L->in_shape);
+    int C = st_shape_channels(L->in_shape), T = st_shape_positions(L->in_shape);
     float eps = (float)L->opt[K_EPS].num;
     float *dgamma = L->params[P_WEIGHT].grad, *dbeta = L->params[P_BIAS].grad;
     const float *gamma = L->params[P_WEIGHT].data;
-    if (ctx->training) {
-        int G = group_samples(ctx, B), T = st_shape_positions(L->in_shape);
-        for (int b0 = 0, g = 0; b0 < B; b0 += G, g++) {
-            long rows_g = (long)(B - b0 < G ? B - b0 : G) * T;
-            size_t off = (size_t)b0 * T * C;
-            const float *mean = L->scratch + 2L * C * g, *var = mean + C;
-            st_batchnorm_backward(din ? din + off : NULL, dgamma, dbeta, dout + off, in + off, mean, var, gamma,
-                                  rows_g, C, eps);
-        }
-    } else
+    if (!ctx->training) {
         st_batchnorm_backward_eval(din, dgamma, dbeta, dout, in, L->buffers[BUF_MEAN].data,
-                                   L->buffers[BUF_VAR].data, gamma, rows, C, eps);
+                                   L->buffers[BUF_VAR].data, gamma, (long)B * T, C, eps);
+        return;
+    }
+    int G = group_samples(ctx, B);
+    for (int b0 = 0, g = 0; b0 < B; b0 += G, g++) {
+        int n = B - b0 < G ? B - b0 : G;
+        size_t off = (size_t)b0 * T * C;
+        const float *mean = group_record(L, g), *var = mean + C;
+        long valid = (long)mean[2 * C];
+        if (valid == 0 && din) memset(din + off, 0, sizeof(float) * (size_t)n * T * C);
+        st_batchnorm_backward_masked(din ? din + off : NULL, dgamma, dbeta, dout + off, in + off, mean, var, gamma,
+                                     (long)n * T, valid, C, eps);
+    }
 }
 
-/* ---- batch statistics (st_layer_kind_t.stats_*): [mean [C], biased var [C]] per ghost batch ---- */
+/* ---- batch statistics (st_layer_kind_t.stats_*): [mean [C], biased var [C], valid positions]
+ * per ghost batch ---- */
 
-static int batchnorm_stats_floats(const st_layer_t *L) { return 2 * st_shape_channels(L->in_shape); }
+static int batchnorm_stats_floats(const st_layer_t *L) { return 2 * st_shape_channels(L->in_shape) + 1; }
 
 static void batchnorm_stats_save(const st_layer_t *L, int group, double *out) {
     int C = st_shape_channels(L->in_shape);
-    const float *mean, *var;
-    st_batchnorm_batch_stats(L, group, &mean, &var);
-    for (int c = 0; c < C; c++) out[c] = mean[c], out[C + c] = var[c];
+    const float *rec = group_record(L, group);
+    for (int c = 0; c < 2 * C + 1; c++) out[c] = rec[c];
 }
 
-/* The M groups pooled as one batch: the mean of the means, and the mean of the variances plus
- * the variance of the means (groups of equal size), in double, in record order. */
+/* The M groups pooled as one batch, in double, in record order: the mean of the means, and the
+ * mean of the variances plus the variance of the means, each group weighted by its valid
+ * positions (variable lengths; with equal counts the plain means, as before lengths existed). */
 static void batchnorm_stats_pool(st_layer_t *L, const double *stats, int M, size_t stride, long samples) {
+    (void)samples;
     int C = st_shape_channels(L->in_shape);
-    long rows = samples * st_shape_positions(L->in_shape);
     float *rmean = L->buffers[BUF_MEAN].data, *rvar = L->buffers[BUF_VAR].data;
+    double total = 0;
+    int equal = 1;
+    for (int i = 0; i < M; i++) {
+        double n = stats[(size_t)i * stride + 2 * C];
+        total += n;
+        equal &= n == stats[2 * C];
+    }
+    if (total <= 0) return;
     for (int c = 0; c < C; c++) {
         double m = 0, v = 0;
-        for (int i = 0; i < M; i++) m += stats[(size_t)i * stride + c];
-        m /= M;
         for (int i = 0; i < M; i++) {
             const double *s = stats + (size_t)i * stride;
-            v += s[C + c] + (s[c] - m) * (s[c] - m);
+            m += equal ? s[c] : s[2 * C] * s[c];
         }
-        float mean = (float)m, var = (float)(v / M);
-        st_batchnorm_update_running(rmean + c, rvar + c, &mean, &var, rows * M, 1, L->opt[K_MOMENTUM].num);
+        m = equal ? m / M : m / total;
+        for (int i = 0; i < M; i++) {
+            const double *s = stats + (size_t)i * stride;
+            double dv = s[C + c] + (s[c] - m) * (s[c] - m);
+            v += equal ? dv : s[2 * C] * dv;
+        }
+        float mean = (float)m, var = (float)(equal ? v / M : v / total);
+        st_batchnorm_update_running(rmean + c, rvar + c, &mean, &var, (long)total, 1, L->opt[K_MOMENTUM].num);
     }
 }
 

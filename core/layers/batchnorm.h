@@ -15,6 +15,18 @@
 void st_batchnorm_forward_train(float *out, float *mean, float *var_biased, const float *in,
                                 const float *gamma, const float *beta, long rows, int C, float eps);
 
+/* Variable lengths: the same over rows of which only n_valid are real positions and the others
+ * (rows − n_valid) hold zeros: statistics over the n_valid (sums skip nothing: a zero row adds
+ * nothing to the sum, and its mu² is taken back out of the sum of squares); the output at the
+ * padded rows is left for the caller to zero. With n_valid = rows: st_batchnorm_forward_train. */
+void st_batchnorm_forward_train_masked(float *out, float *mean, float *var_biased, const float *in,
+                                       const float *gamma, const float *beta, long rows, long n_valid, int C,
+                                       float eps);
+/* Backward of the masked forward; dout must be 0 at the padded rows. */
+void st_batchnorm_backward_masked(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                  const float *mean, const float *var_biased, const float *gamma, long rows,
+                                  long n_valid, int C, float eps);
+
 /* out [rows, C] with given (running) statistics mean [C], var [C]. */
 void st_batchnorm_forward_eval(float *out, const float *in, const float *mean, const float *var,
                                const float *gamma, const float *beta, long rows, int C, float eps);

@@ -266,9 +266,14 @@ static void conv1d_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float 
                        in, L->params[0].data, &d, B);
 }
 
+static int conv1d_out_length(const st_layer_t *L, int len) {
+    return st_conv1d_out_len(len, (int)L->opt[K_KERNEL].i, (int)L->opt[K_STRIDE].i, (int)L->opt[K_PADDING].i,
+                             (int)L->opt[K_DILATION].i);
+}
+
 const st_layer_kind_t st_kind_conv1d = {
     .type = "conv1d",
     .help = "1-D convolution along T of a sequence [T, C] -> [T_out, filters] (im2col + BLIS GEMM)",
     .keys = conv1d_keys, .n_keys = N_KEYS, .setup = conv1d_setup, .init = conv1d_init,
-    .forward = conv1d_layer_forward, .backward = conv1d_layer_backward,
+    .forward = conv1d_layer_forward, .backward = conv1d_layer_backward, .out_length = conv1d_out_length,
 };

@@ -181,9 +181,15 @@ static void convt_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *
                         L->params[0].data, &d, B);
 }
 
+static int convt_out_length(const st_layer_t *L, int len) {
+    long n = st_convt1d_out_len(len, (int)L->opt[K_KERNEL].i, (int)L->opt[K_STRIDE].i, (int)L->opt[K_PADDING].i,
+                                (int)L->opt[K_OUTPUT_PADDING].i);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 const st_layer_kind_t st_kind_conv_transpose1d = {
     .type = "conv_transpose1d",
     .help = "transposed 1-D convolution along T of a sequence [T, C] -> [(T-1)*stride - 2*padding + kernel_size + output_padding, filters] (BLIS GEMM + col2im)",
     .keys = convt_keys, .n_keys = N_KEYS, .setup = convt_setup, .init = convt_init,
-    .forward = convt_layer_forward, .backward = convt_layer_backward,
+    .forward = convt_layer_forward, .backward = convt_layer_backward, .out_length = convt_out_length,
 };

@@ -1,7 +1,9 @@
 /* global_pool.c — global_avg_pool and global_max_pool: a sequence [T, C] -> features [C], the
  * usual bridge from convolutional blocks to dense heads. Sums run over t in order; max keeps the
  * first maximum (a NaN wins, as torch.max / AdaptiveMaxPool1d) and saves its position in the
- * layer's scratch for the backward pass. Threads split samples and channels, never t. */
+ * layer's scratch for the backward pass. Threads split samples and channels, never t. With
+ * variable lengths (len, or NULL) a row pools its first len[b] positions only (an empty row
+ * gives 0). */
 #include "global_pool.h"
 
 #include <math.h>
@@ -9,38 +11,47 @@
 
 #include "layer.h"
 
-void st_global_avg_pool_forward(float *out, const float *in, int B, int T, int C) {
-    const float inv_T = 1.0f / (float)T;
+/* Valid positions of row b: len[b] clamped to 0 .. T (T without lengths). */
+static inline int valid_of(const int32_t *len, int b, int T) {
+    return !len ? T : len[b] < 0 ? 0 : len[b] > T ? T : len[b];
+}
+
+void st_global_avg_pool_forward(float *out, const float *in, const int32_t *len, int B, int T, int C) {
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
+        const int n = valid_of(len, b, T);
+        const float inv_n = n > 0 ? 1.0f / (float)n : 0.0f;
         const float *x = in + (size_t)b * T * C;
         float *o = out + (size_t)b * C;
         for (int c = 0; c < C; c++) o[c] = 0.0f;
-        for (int t = 0; t < T; t++)
+        for (int t = 0; t < n; t++)
             for (int c = 0; c < C; c++) o[c] += x[(size_t)t * C + c];
-        for (int c = 0; c < C; c++) o[c] *= inv_T;
+        for (int c = 0; c < C; c++) o[c] *= inv_n;
     }
 }
 
-void st_global_avg_pool_backward(float *din, const float *dout, int B, int T, int C) {
-    const float inv_T = 1.0f / (float)T;
+void st_global_avg_pool_backward(float *din, const float *dout, const int32_t *len, int B, int T, int C) {
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
+            const int n = valid_of(len, b, T);
+            const float inv_n = t < n ? 1.0f / (float)n : 0.0f;
             const float *g = dout + (size_t)b * C;
             float *dx = din + ((size_t)b * T + t) * C;
-            for (int c = 0; c < C; c++) dx[c] = g[c] * inv_T;
+            for (int c = 0; c < C; c++) dx[c] = g[c] * inv_n;
         }
 }
 
-void st_global_max_pool_forward(float *out, int32_t *argmax, const float *in, int B, int T, int C) {
+void st_global_max_pool_forward(float *out, int32_t *argmax, const float *in, const int32_t *len, int B, int T,
+                                int C) {
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
+        const int n = valid_of(len, b, T);
         const float *x = in + (size_t)b * T * C;
         float *o = out + (size_t)b * C;
         int32_t *a = argmax + (size_t)b * C;
-        for (int c = 0; c < C; c++) o[c] = x[c], a[c] = 0;
-        for (int t = 1; t < T; t++)
+        for (int c = 0; c < C; c++) o[c] = n > 0 ? x[c] : 0.0f, a[c] = n > 0 ? 0 : -1;
+        for (int t = 1; t < n; t++)
             for (int c = 0; c < C; c++) {
                 float v = x[(size_t)t * C + c];
                 if (v > o[c] || isnan(v)) o[c] = v, a[c] = t;
@@ -74,19 +85,17 @@ static st_status_t global_pool_setup(st_layer_t *L, st_error_t *err) {
 }
 
 static void gavg_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    (void)ctx;
-    st_global_avg_pool_forward(out, in, B, L->in_shape.d[0], L->in_shape.d[1]);
+    st_global_avg_pool_forward(out, in, ctx->len_in, B, L->in_shape.d[0], L->in_shape.d[1]);
 }
 
 static void gavg_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                           const float *in, const float *out, int B) {
-    (void)ctx, (void)in, (void)out;
-    if (din) st_global_avg_pool_backward(din, dout, B, L->in_shape.d[0], L->in_shape.d[1]);
+    (void)in, (void)out;
+    if (din) st_global_avg_pool_backward(din, dout, ctx->len_in, B, L->in_shape.d[0], L->in_shape.d[1]);
 }
 
 static void gmax_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    (void)ctx;
-    st_global_max_pool_forward(out, (int32_t *)L->scratch, in, B, L->in_shape.d[0], L->in_shape.d[1]);
+    st_global_max_pool_forward(out, (int32_t *)L->scratch, in, ctx->len_in, B, L->in_shape.d[0], L->in_shape.d[1]);
 }
 
 static void gmax_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,

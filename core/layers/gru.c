@@ -40,6 +40,15 @@ static void cell_forward(float *restrict a, const float *restrict hg, float *res
     }
 }
 
+/* A step past the row's length: h = h_prev, stored as r = 0, z = 1, n = 0, for which the cell's
+ * backward gives zero gate gradients and carries dL/dh to h_prev unchanged. */
+static void cell_carry(float *a, float *h, const float *hp, int H) {
+    for (int j = 0; j < H; j++) {
+        a[j] = 0.0f, a[H + j] = 1.0f, a[2 * H + j] = 0.0f;
+        h[j] = hp[j];
+    }
+}
+
 /* hg[:, t] rows = b_hh (+ hprev[:, t]·W_hhᵀ after the first step). */
 static void recurrent_gemm(float *hg_t, const float *hp_t, const float *W_hh, const float *b_hh, int first,
                            const st_rnn_dims_t *d, int B) {
@@ -71,7 +80,8 @@ void st_gru_forward(float *hs, long hs_bstride, long hs_tstride, st_gru_work_t *
         for (int b = 0; b < B; b++) {
             const size_t row = (size_t)b * T + t;
             float *h = hs + b * hs_bstride + t * hs_tstride;
-            cell_forward(w->a + row * G, w->hg + row * G, h, w->hprev + row * H, H);
+            if (st_rnn_frozen(d, b, t)) cell_carry(w->a + row * G, h, w->hprev + row * H, H);
+            else cell_forward(w->a + row * G, w->hg + row * G, h, w->hprev + row * H, H);
             if (s + 1 < T) memcpy(w->hprev + (row + step) * H, h, sizeof(float) * H);
         }
     }
@@ -137,9 +147,9 @@ void st_gru_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh,
 /* ---- layer kind (keys, setup and init shared with lstm: rnn_layer.c) ---- */
 
 static void gru_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    (void)ctx;
     for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
         st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_gru_scratch_floats);
+        r.d.len = ctx->len_in;
         st_gru_work_t w;
         st_gru_work_bind(&w, r.work, B, r.d.T, r.d.H);
         st_gru_forward(out + r.out_offset, r.bstride, r.tstride, &w, in, r.P[ST_RNN_W_IH].data, r.P[ST_RNN_W_HH].data,

@@ -50,6 +50,17 @@ static void cell_forward(float *g, float *c, float *h, const float *c_prev, int 
     else cell_forward_impl(g, c, h, NULL, 0, H);
 }
 
+/* A step past the row's length: the state is carried (c = c_prev, h = h_prev) and the gates
+ * stored as i = 0, f = 1, g = 0, o = 0, so the cell's backward gives zero gate gradients and
+ * passes dc through unchanged (dh is carried by st_lstm_backward). */
+static void cell_carry(float *g, float *c, float *h, const float *c_prev, const float *h_prev, int H) {
+    for (int j = 0; j < H; j++) {
+        g[j] = 0.0f, g[H + j] = 1.0f, g[2 * H + j] = 0.0f, g[3 * H + j] = 0.0f;
+        c[j] = c_prev ? c_prev[j] : 0.0f;
+        h[j] = h_prev[j];
+    }
+}
+
 void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t *w, const float *in,
                      const float *W_ih, const float *W_hh, const float *b_ih, const float *b_hh,
                      const st_rnn_dims_t *d, int B) {
@@ -75,7 +86,10 @@ void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t
         #pragma omp parallel for schedule(static)
         for (int b = 0; b < B; b++) {
             float *c_b = w->c + (size_t)b * T * H, *h = hs + b * hs_bstride + t * hs_tstride;
-            cell_forward(g_t + (size_t)b * T * G, c_b + (size_t)t * H, h, s ? c_b + (size_t)(t - step) * H : NULL, H);
+            const float *c_prev = s ? c_b + (size_t)(t - step) * H : NULL;
+            if (st_rnn_frozen(d, b, t)) cell_carry(g_t + (size_t)b * T * G, c_b + (size_t)t * H, h, c_prev,
+                                                   hp_t + (size_t)b * T * H, H);
+            else cell_forward(g_t + (size_t)b * T * G, c_b + (size_t)t * H, h, c_prev, H);
             if (s + 1 < T) memcpy(w->hprev + ((size_t)b * T + t + step) * H, h, sizeof(float) * H);
         }
     }
@@ -123,14 +137,21 @@ void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh
         for (int b = 0; b < B; b++) {
             const size_t row = (size_t)b * T + t;
             const float *c_b = w->c + (size_t)b * T * H;
-            cell_backward(w->dgates + row * G, w->dc + (size_t)b * H, w->dh + (size_t)b * H,
-                          has_dout ? dhs + b * hs_bstride + t * hs_tstride : NULL, w->gates + row * G,
+            const float *dh_out = has_dout ? dhs + b * hs_bstride + t * hs_tstride : NULL;
+            float *dh_b = w->dh + (size_t)b * H;
+            cell_backward(w->dgates + row * G, w->dc + (size_t)b * H, dh_b, dh_out, w->gates + row * G,
                           c_b + (size_t)t * H, s ? c_b + (size_t)(t - step) * H : NULL, H);
+            /* with lengths the GEMM below adds into dh: a carried step keeps dL/dh_t for h_prev,
+               an updated one starts from 0 */
+            if (st_rnn_frozen(d, b, t)) {
+                if (dh_out)
+                    for (int j = 0; j < H; j++) dh_b[j] += dh_out[j];
+            } else if (d->len) memset(dh_b, 0, sizeof(float) * H);
         }
-        /* dh [B, H] = dgates[:, t] [B, 4H] · W_hh [4H, H]: dL/dh_prev */
+        /* dh [B, H] (+)= dgates[:, t] [B, 4H] · W_hh [4H, H]: dL/dh_prev */
         if (s > 0)
             st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, H, G, &one, w->dgates + (size_t)t * G, (inc_t)T * G, 1,
-                      (float *)W_hh, H, 1, &zero, w->dh, H, 1);
+                      (float *)W_hh, H, 1, d->len ? &one : &zero, w->dh, H, 1);
     }
     /* dW_ih [4H, C] += dGᵀ [4H, B·T] · in [B·T, C];  dW_hh [4H, H] += dGᵀ · hprev [B·T, H] */
     st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, G, C, M, &one, w->dgates, G, 1, (float *)in, C, 1, &one, dW_ih, C, 1);
@@ -146,9 +167,9 @@ void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh
 /* ---- layer kind (keys, setup and init shared with gru: rnn_layer.c) ---- */
 
 static void lstm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    (void)ctx;
     for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
         st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_lstm_scratch_floats);
+        r.d.len = ctx->len_in;
         st_lstm_work_t w;
         st_lstm_work_bind(&w, r.work, B, r.d.T, r.d.H);
         st_lstm_forward(out + r.out_offset, r.bstride, r.tstride, &w, in, r.P[ST_RNN_W_IH].data, r.P[ST_RNN_W_HH].data,
@@ -158,9 +179,10 @@ static void lstm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *ou
 
 static void lstm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                                 const float *in, const float *out, int B) {
-    (void)ctx, (void)out;
+    (void)out;
     for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
         st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_lstm_scratch_floats);
+        r.d.len = ctx->len_in;
         st_lstm_work_t w;
         st_lstm_work_bind(&w, r.work, B, r.d.T, r.d.H);
         st_lstm_backward(din, dir > 0, r.P[ST_RNN_W_IH].grad, r.P[ST_RNN_W_HH].grad, r.P[ST_RNN_B_IH].grad,

@@ -6,7 +6,9 @@
  * first maximum (a NaN wins); the forward pass saves each window's argmax in the layer's
  * scratch for the backward pass. Avg counts padded positions as zeros and divides by
  * kernel_size (count_include_pad=True). Backward passes are gathers: each din element sums the
- * windows that hold it in ascending order, so results do not depend on the thread count. */
+ * windows that hold it in ascending order, so results do not depend on the thread count.
+ * Variable lengths: a row's output length is the same formula on its length; max treats the
+ * positions past the length as padding; avg needs nothing (they hold zeros, as padding does). */
 #include "pool1d.h"
 
 #include <limits.h>
@@ -31,14 +33,16 @@ static inline void windows_of(int ti, int T_out, int K, int stride, int padding,
     *t_hi = hi < T_out - 1 ? (int)hi : T_out - 1;
 }
 
-void st_max_pool1d_forward(float *out, int32_t *argmax, const float *in, int B, int T, int C, int T_out,
-                           int K, int stride, int padding) {
+void st_max_pool1d_forward(float *out, int32_t *argmax, const float *in, const int32_t *len, int B, int T, int C,
+                           int T_out, int K, int stride, int padding) {
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T_out; t++) {
+            const int T_b = !len || len[b] > T ? T : len[b] < 1 ? 1 : len[b]; /* positions past it are padding */
             long start = (long)t * stride - padding;
             int t0 = start < 0 ? 0 : (int)start;
-            int t1 = start + K < T ? (int)(start + K) : T;
+            int t1 = start + K < T_b ? (int)(start + K) : T_b;
+            if (t0 >= T) t0 = T - 1; /* a window past the row's length: its output is zeroed */
             const float *x = in + (size_t)b * T * C;
             float *o = out + ((size_t)b * T_out + t) * C;
             int32_t *a = argmax + ((size_t)b * T_out + t) * C;
@@ -156,9 +160,8 @@ static st_status_t pool1d_setup(st_layer_t *L, st_error_t *err) {
 }
 
 static void max_pool1d_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    (void)ctx;
     pool_dims_t d = dims_of(L);
-    st_max_pool1d_forward(out, (int32_t *)L->scratch, in, B, d.T, d.C, d.T_out, d.K, d.stride, d.padding);
+    st_max_pool1d_forward(out, (int32_t *)L->scratch, in, ctx->len_in, B, d.T, d.C, d.T_out, d.K, d.stride, d.padding);
 }
 
 static void max_pool1d_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
@@ -183,16 +186,21 @@ static void avg_pool1d_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, fl
     st_avg_pool1d_backward(din, dout, B, d.T, d.C, d.T_out, d.K, d.stride, d.padding);
 }
 
+static int pool1d_out_length(const st_layer_t *L, int len) {
+    pool_dims_t d = dims_of(L);
+    return st_pool1d_out_len(len, d.K, d.stride, d.padding);
+}
+
 const st_layer_kind_t st_kind_max_pool1d = {
     .type = "max_pool1d",
     .help = "max over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's MaxPool1d)",
     .keys = pool1d_keys, .n_keys = N_KEYS, .setup = pool1d_setup, .forward = max_pool1d_layer_forward,
-    .backward = max_pool1d_layer_backward,
+    .backward = max_pool1d_layer_backward, .out_length = pool1d_out_length,
 };
 
 const st_layer_kind_t st_kind_avg_pool1d = {
     .type = "avg_pool1d",
     .help = "mean over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's AvgPool1d, count_include_pad)",
     .keys = pool1d_keys, .n_keys = N_KEYS, .setup = pool1d_setup, .forward = avg_pool1d_layer_forward,
-    .backward = avg_pool1d_layer_backward,
+    .backward = avg_pool1d_layer_backward, .out_length = pool1d_out_length,
 };

@@ -12,8 +12,8 @@ int st_pool1d_out_len(int T, int K, int stride, int padding);
 
 /* out [B, T_out, C] = max over each window of in [B, T, C]; argmax [B, T_out, C] gets the input
  * position t of the first maximum (NaN wins, as in PyTorch). */
-void st_max_pool1d_forward(float *out, int32_t *argmax, const float *in, int B, int T, int C, int T_out,
-                           int K, int stride, int padding);
+void st_max_pool1d_forward(float *out, int32_t *argmax, const float *in, const int32_t *len, int B, int T, int C,
+                           int T_out, int K, int stride, int padding);
 /* din [B, T, C] = dout [B, T_out, C] routed to argmax [B, T_out, C] (summed where windows share it). */
 void st_max_pool1d_backward(float *din, const float *dout, const int32_t *argmax, int B, int T, int C,
                             int T_out, int K, int stride, int padding);

@@ -13,7 +13,14 @@
 typedef struct {
     int T, C, H;          /* input [T, C], H units per direction */
     int reverse;          /* 0: t = 0 .. T−1; 1: t = T−1 .. 0 */
+    const int32_t *len;   /* [B] valid steps of each row, or NULL (all T): a row's steps at or past
+                             its length leave the state as it was (PyTorch's packed sequences: the
+                             forward direction's final state is the one at len − 1, the reverse
+                             direction starts at len − 1 from zeros) */
 } st_rnn_dims_t;
+
+/* 1 when step t of row b is past the row's length (its state is carried, not updated). */
+static inline int st_rnn_frozen(const st_rnn_dims_t *d, int b, int t) { return d->len && t >= d->len[b]; }
 
 /* One direction of a layer for a batch of B: dims, where its hidden states go in the output
  * (out + dir·H, rows bstride apart, steps tstride apart; tstride 0 = only the final state), its

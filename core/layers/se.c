@@ -9,7 +9,8 @@
  *   dW1 += dhᵀ·s, db1 += Σ_b dh            ds = dh·W1
  *   din[t, c] = dout[t, c]·gate[c] + ds[c] / T.
  * The four products are BLIS sgemms over the batch; time sums run in order, threads split
- * samples, so results do not depend on the thread count. */
+ * samples, so results do not depend on the thread count. With variable lengths (len, or NULL)
+ * the average runs over a row's first len[b] positions (T above becomes len[b]). */
 #include "se.h"
 
 #include "gemm.h"
@@ -27,17 +28,23 @@ static void linear(float *y, const float *x, const float *W, const float *b, int
     st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, (float *)x, K, 1, (float *)W, K, 1, &one, y, N, 1);
 }
 
-void st_se_forward(float *out, float *s, float *h, float *gate, const float *in, const st_se_params_t *p,
-                   int B, int T, int C, int H) {
-    const float inv_T = 1.0f / (float)T;
+/* Valid positions of row b: len[b] clamped to 0 .. T (T without lengths). */
+static inline int valid_of(const int32_t *len, int b, int T) {
+    return !len ? T : len[b] < 0 ? 0 : len[b] > T ? T : len[b];
+}
+
+void st_se_forward(float *out, float *s, float *h, float *gate, const float *in, const int32_t *len,
+                   const st_se_params_t *p, int B, int T, int C, int H) {
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
+        const int n = valid_of(len, b, T);
+        const float inv_n = n > 0 ? 1.0f / (float)n : 0.0f;
         const float *x = in + (size_t)b * T * C;
         float *sb = s + (size_t)b * C;
         for (int c = 0; c < C; c++) sb[c] = 0.0f;
-        for (int t = 0; t < T; t++)
+        for (int t = 0; t < n; t++)
             for (int c = 0; c < C; c++) sb[c] += x[(size_t)t * C + c];
-        for (int c = 0; c < C; c++) sb[c] *= inv_T;
+        for (int c = 0; c < C; c++) sb[c] *= inv_n;
     }
     linear(h, s, p->W1, p->b1, B, C, H);
     for (size_t i = 0; i < (size_t)B * H; i++) h[i] = h[i] > 0.0f ? h[i] : 0.0f;
@@ -53,8 +60,8 @@ void st_se_forward(float *out, float *s, float *h, float *gate, const float *in,
 }
 
 void st_se_backward(float *din, const st_se_grads_t *g, float *work, const float *dout, const float *in,
-                    const float *s, const float *h, const float *gate, const st_se_params_t *p, int B,
-                    int T, int C, int H) {
+                    const int32_t *len, const float *s, const float *h, const float *gate, const st_se_params_t *p,
+                    int B, int T, int C, int H) {
     float *dz = work, *ds = work + (size_t)B * C, *dh = work + (size_t)2 * B * C; /* [B,C] [B,C] [B,H] */
     float one = 1.0f, zero = 0.0f;
     #pragma omp parallel for schedule(static)
@@ -80,10 +87,11 @@ void st_se_backward(float *din, const st_se_grads_t *g, float *work, const float
     if (!din) return;
     /* ds [B, C] = dh [B, H] · W1 [H, C] */
     st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, B, C, H, &one, dh, H, 1, (float *)p->W1, C, 1, &zero, ds, C, 1);
-    const float inv_T = 1.0f / (float)T;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
+            const int n = valid_of(len, b, T);
+            const float inv_T = t < n ? 1.0f / (float)n : 0.0f;
             const float *go = dout + ((size_t)b * T + t) * C, *gb = gate + (size_t)b * C, *sb = ds + (size_t)b * C;
             float *dx = din + ((size_t)b * T + t) * C;
             for (int c = 0; c < C; c++) dx[c] = go[c] * gb[c] + sb[c] * inv_T;
@@ -138,21 +146,20 @@ static st_se_params_t params_of(const st_layer_t *L) {
 }
 
 static void se_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    (void)ctx;
     const int T = L->in_shape.d[0], C = L->in_shape.d[1], H = hidden_of(L);
     st_se_params_t p = params_of(L);
     float *s = L->scratch, *h = s + (size_t)B * C, *gate = h + (size_t)B * H;
-    st_se_forward(out, s, h, gate, in, &p, B, T, C, H);
+    st_se_forward(out, s, h, gate, in, ctx->len_in, &p, B, T, C, H);
 }
 
 static void se_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                               const float *in, const float *out, int B) {
-    (void)ctx, (void)out;
+    (void)out;
     const int T = L->in_shape.d[0], C = L->in_shape.d[1], H = hidden_of(L);
     st_se_params_t p = params_of(L);
     st_se_grads_t g = {L->params[P_W1].grad, L->params[P_B1].grad, L->params[P_W2].grad, L->params[P_B2].grad};
     float *s = L->scratch, *h = s + (size_t)B * C, *gate = h + (size_t)B * H, *work = gate + (size_t)B * C;
-    st_se_backward(din, &g, work, dout, in, s, h, gate, &p, B, T, C, H);
+    st_se_backward(din, &g, work, dout, in, ctx->len_in, s, h, gate, &p, B, T, C, H);
 }
 
 const st_layer_kind_t st_kind_squeeze_excite = {

@@ -3,13 +3,20 @@
  * position to reads src = (to + 0.5)·(1/scale) − 0.5 clamped at 0, i0 = floor(src),
  * i1 = min(i0 + 1, T − 1), out = (1 − λ)·x[i0] + λ·x[i1] with λ = src − i0 (float math as
  * PyTorch's CPU kernel); nearest reads x[floor(to / scale)]. The backward scatters each output's
- * gradient back to its one or two sources, output positions in order, one sample per thread. */
+ * gradient back to its one or two sources, output positions in order, one sample per thread.
+ * Variable lengths: a row of len positions gives len·scale, and linear clamps at its own last
+ * position (len − 1), as the row alone would. */
 #include "upsample1d.h"
 
 #include <limits.h>
 #include <string.h>
 
 #include "layer.h"
+
+/* The positions row b interpolates within: its length (variable lengths), else T. */
+static inline int row_positions(const int32_t *len, int b, int T) {
+    return !len || len[b] > T ? T : len[b] < 1 ? 1 : len[b];
+}
 
 /* Sources and weights of output position `to` (linear mode). */
 static void linear_taps(int to, int T, int scale, int *i0, int *i1, float *l0, float *l1) {
@@ -23,7 +30,8 @@ static void linear_taps(int to, int T, int scale, int *i0, int *i1, float *l0, f
     *l0 = 1.0f - *l1;
 }
 
-void st_upsample1d_forward(float *out, const float *in, int linear, int B, int T, int C, int scale) {
+void st_upsample1d_forward(float *out, const float *in, const int32_t *len, int linear, int B, int T, int C,
+                           int scale) {
     const int T_out = T * scale;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
@@ -35,13 +43,14 @@ void st_upsample1d_forward(float *out, const float *in, int linear, int B, int T
             }
             int i0, i1;
             float l0, l1;
-            linear_taps(to, T, scale, &i0, &i1, &l0, &l1);
+            linear_taps(to, row_positions(len, b, T), scale, &i0, &i1, &l0, &l1);
             const float *x0 = in + ((size_t)b * T + i0) * C, *x1 = in + ((size_t)b * T + i1) * C;
             for (int c = 0; c < C; c++) o[c] = l0 * x0[c] + l1 * x1[c];
         }
 }
 
-void st_upsample1d_backward(float *din, const float *dout, int linear, int B, int T, int C, int scale) {
+void st_upsample1d_backward(float *din, const float *dout, const int32_t *len, int linear, int B, int T, int C,
+                            int scale) {
     const int T_out = T * scale;
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
@@ -56,7 +65,7 @@ void st_upsample1d_backward(float *din, const float *dout, int linear, int B, in
             }
             int i0, i1;
             float l0, l1;
-            linear_taps(to, T, scale, &i0, &i1, &l0, &l1);
+            linear_taps(to, row_positions(len, b, T), scale, &i0, &i1, &l0, &l1);
             float *d0 = dx + (size_t)i0 * C, *d1 = dx + (size_t)i1 * C;
             for (int c = 0; c < C; c++) d0[c] += l0 * g[c];
             for (int c = 0; c < C; c++) d1[c] += l1 * g[c];
@@ -90,21 +99,22 @@ static st_status_t upsample_setup(st_layer_t *L, st_error_t *err) {
 static int is_linear(const st_layer_t *L) { return strcmp(L->opt[K_MODE].s, "linear") == 0; }
 
 static void upsample_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
-    (void)ctx;
-    st_upsample1d_forward(out, in, is_linear(L), B, L->in_shape.d[0], L->in_shape.d[1], (int)L->opt[K_SCALE].i);
+    st_upsample1d_forward(out, in, ctx->len_in, is_linear(L), B, L->in_shape.d[0], L->in_shape.d[1], (int)L->opt[K_SCALE].i);
 }
 
 static void upsample_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                                     const float *in, const float *out, int B) {
-    (void)ctx, (void)in, (void)out;
+    (void)in, (void)out;
     if (din)
-        st_upsample1d_backward(din, dout, is_linear(L), B, L->in_shape.d[0], L->in_shape.d[1],
+        st_upsample1d_backward(din, dout, ctx->len_in, is_linear(L), B, L->in_shape.d[0], L->in_shape.d[1],
                                (int)L->opt[K_SCALE].i);
 }
+
+static int upsample_out_length(const st_layer_t *L, int len) { return (int)(len * L->opt[K_SCALE].i); }
 
 const st_layer_kind_t st_kind_upsample1d = {
     .type = "upsample1d",
     .help = "upsampling along T of a sequence [T, C] -> [T*scale, C], nearest or linear (PyTorch's Upsample, align_corners=False)",
     .keys = upsample_keys, .n_keys = N_KEYS, .setup = upsample_setup,
-    .forward = upsample_layer_forward, .backward = upsample_layer_backward,
+    .forward = upsample_layer_forward, .backward = upsample_layer_backward, .out_length = upsample_out_length,
 };
