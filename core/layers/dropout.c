@@ -62,7 +62,13 @@ void st_dropout_mask(float *mask, const int64_t *sample_index, uint64_t seed, ui
 
 void st_dropout_forward_train(float *out, float *mask, const float *in, const int64_t *sample_index, uint64_t seed,
                               uint32_t layer_index, uint32_t step, double rate, int B, long n) {
-    uint64_t q = (uint64_t)(n + 3) / 4; /* Philox blocks per sample */
+    st_dropout_forward_train_keyed(out, mask, in, sample_index, seed, layer_index, step, rate, B, n, n);
+}
+
+void st_dropout_forward_train_keyed(float *out, float *mask, const float *in, const int64_t *sample_index,
+                                    uint64_t seed, uint32_t layer_index, uint32_t step, double rate, int B, long n,
+                                    long n_key) {
+    uint64_t q = (uint64_t)(n_key + 3) / 4; /* Philox blocks per sample */
     mask_recipe_t rc = recipe_of(seed, layer_index, step, rate);
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
@@ -107,8 +113,10 @@ static void dropout_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float 
         if (out != in) memcpy(out, in, sizeof(float) * (size_t)B * n);
         return;
     }
-    st_dropout_forward_train(out, L->scratch, in, ctx->sample_index, ctx->seed, (uint32_t)L->index, ctx->step,
-                             L->opt[K_RATE].num, B, n);
+    /* keyed by the built shape, so a sample's mask does not depend on its batch's positions */
+    st_dropout_forward_train_keyed(out, L->scratch, in, ctx->sample_index, ctx->seed, (uint32_t)L->index, ctx->step,
+                                   L->opt[K_RATE].num, B, n,
+                                   st_shape_numel(L->in_max) > n ? st_shape_numel(L->in_max) : n);
 }
 
 static void dropout_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,

@@ -28,4 +28,10 @@ void st_dropout_forward(float *out, const float *in, const float *mask, long cou
 /* din [count] = dout · mask (elementwise). */
 void st_dropout_backward(float *din, const float *dout, const float *mask, long count);
 
+/* st_dropout_forward_train with samples n_key >= n values apart in the key space: element j of
+ * a sample has the same draw for any n (a sequence run at fewer positions than it was built for). */
+void st_dropout_forward_train_keyed(float *out, float *mask, const float *in, const int64_t *sample_index,
+                                    uint64_t seed, uint32_t layer_index, uint32_t step, double rate, int B, long n,
+                                    long n_key);
+
 #endif
