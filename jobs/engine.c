@@ -1,6 +1,8 @@
 /* engine.c — the distributed training step (see engine.h). */
 #include "engine.h"
 
+#include "sharding/batch.h"
+
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -54,7 +56,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     e->parts = *parts, e->data = data, e->comm = c, e->seed = seed;
     e->micro = data->micro_batch, e->accum = accumulation;
     e->n_owned = data->shard_end - data->shard_first;
-    ST_TRY(st_sampler_init(&e->sampler, &data->shards, data->shard_first, data->shard_end, e->micro, e->accum, seed, err));
+    ST_TRY(st_data_sampler_init(&e->sampler, data, e->micro, e->accum, seed, err));
     ST_TRY(find_stat_layers(e, err));
     int reserved = st_model_reserved(parts->model);
     if (reserved < e->micro)
@@ -72,6 +74,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     if (!(e->stats = zalloc(S * (size_t)e->accum * (size_t)e->stats_floats, sizeof(double), err))) return err->code;
     if (!(e->micro_sums = zalloc((size_t)e->per_pass, sizeof *e->micro_sums, err))) return err->code;
     if (!(e->x_mb = zalloc(pass_rows * (size_t)data->row_floats, sizeof(float), err))) return err->code;
+    if (data->has_lengths && !(e->len_mb = zalloc(pass_rows, sizeof(int32_t), err))) return err->code;
     for (int h = 0; h < H; h++) ST_TRY(alloc_head(e, h, slots, err));
     if (!(e->ids = zalloc(slots, sizeof(int64_t), err))) return err->code;
     if (!(e->pos = zalloc(slots, sizeof(int64_t), err))) return err->code;
@@ -91,7 +94,7 @@ void st_engine_free(st_engine_t *e) {
     st_sampler_free(&e->sampler);
     free(e->stat_layers), free(e->open), free(e->close), free(e->stats), free(e->micro_sums);
     for (int h = 0; h < ST_LOSS_MAX_HEADS; h++) free(e->lab[h]), free(e->tgt[h]);
-    free(e->x_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
+    free(e->x_mb), free(e->len_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
     memset(e, 0, sizeof *e);
 }
 
@@ -135,12 +138,13 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
     return ST_OK;
 }
 
-/* x_mb [rows, row_floats] = the training rows at positions pos [rows] (found by fetch_step). */
-static void gather_inputs(st_engine_t *e, const int64_t *pos, int rows) {
-    const st_data_part_t *train = &e->data->part[ST_SPLIT_TRAIN];
-    long rf = e->data->row_floats;
-    for (int i = 0; i < rows; i++)
-        memcpy(e->x_mb + (size_t)i * rf, train->X + (size_t)pos[i] * rf, sizeof(float) * rf);
+/* x_mb = the training rows at positions pos [rows] (found by fetch_step), at the pass's own
+ * longest length when the data has lengths (len_mb their lengths); returns the positions a row
+ * carries. */
+static int gather_inputs(st_engine_t *e, const int64_t *pos, int rows) {
+    int T_run = 0;
+    st_data_gather_rows(e->x_mb, e->len_mb, &T_run, e->data, &e->data->part[ST_SPLIT_TRAIN], pos, rows);
+    return T_run;
 }
 
 /* ---- 1. the opening exchange ---- */
@@ -190,9 +194,10 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
                                      const float *grad_scale, st_error_t *err) {
     size_t slot = ((size_t)a * e->n_owned + o0) * e->micro;
     int rows = n_mb * e->micro;
-    gather_inputs(e, e->pos + slot, rows);
+    int T_run = gather_inputs(e, e->pos + slot, rows);
     st_run_ctx_t ctx = {.training = 1, .seed = e->seed, .step = (uint32_t)global_step,
-                        .sample_index = e->ids + slot, .update_running_stats = 0, .ghost_batch = e->micro};
+                        .sample_index = e->ids + slot, .update_running_stats = 0, .ghost_batch = e->micro,
+                        .lengths = e->len_mb, .positions = T_run};
     const st_loss_heads_t *losses = e->parts.losses;
     int H = losses->n_heads;
     st_batch_targets_t tg;

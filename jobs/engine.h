@@ -57,7 +57,8 @@ typedef struct {
     double *close;                 /* [S, close_len]: loss sum, weight, correct, count, [accum, stats_floats] */
     double *stats;                 /* [S·accum, stats_floats]: the gathered statistics in pooling order */
     st_micro_sums_t *micro_sums;   /* [per_pass] */
-    float *x_mb;                   /* [per_pass · micro, row_floats] */
+    float *x_mb;                   /* [per_pass · micro, row_floats] (a pass at T_run: [rows, T_run, C]) */
+    int32_t *len_mb;               /* [per_pass · micro] the pass's sequence lengths, or NULL (no /lengths) */
     int32_t *lab[ST_LOSS_MAX_HEADS];  /* class-id losses: [accum, n_owned, micro] labels of the step */
     float *tgt[ST_LOSS_MAX_HEADS];    /* other losses: [accum, n_owned, micro, K] targets of the step */
     int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */

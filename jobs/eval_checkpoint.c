@@ -109,6 +109,7 @@ static st_status_t build(eval_t *e, st_error_t *err) {
         return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s, for which the model of %s has %zu parameters, but "
                        "the checkpoint holds %zu: the model was trained on samples of another shape", e->ds.path, shape,
                        e->ck.path, st_model_param_floats(e->model), e->ck.n_params);
+    if (e->ds.has_lengths) ST_TRY(st_model_enable_lengths(e->model, err));
     ST_TRY(st_model_reserve(e->model, ST_DATA_EVAL_ROWS, 0, err));
     ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
                            st_model_buffer_floats(e->model), NULL, NULL, err));

@@ -7,6 +7,7 @@
 
 #include "metrics.h"
 #include "mpi/collectives.h"
+#include "sharding/batch.h"
 #include "sharding/loader.h"
 #include "watchdog.h"
 
@@ -24,6 +25,10 @@ typedef struct {
     int64_t n_blocks, first_block;
     int32_t *lab;                  /* [chunk] */
     float *tgt;                    /* [chunk, max K] */
+    float *x;                      /* variable lengths: [chunk, row_floats] a pass's rows at its own
+                                      longest length; NULL without lengths (passes read the part) */
+    int32_t *len;                  /* [chunk] their lengths */
+    int64_t *pos;                  /* [chunk] their positions in the part */
 } ev_t;
 
 static st_head_kind_t head_kind(const st_loss_config_t *l) {
@@ -138,7 +143,13 @@ static void regression_sums(ev_t *ev, int h, const st_loss_config_t *l, const fl
  * record) and ev->cnt. */
 static st_status_t eval_pass(ev_t *ev, st_model_t *model, int64_t r0, int B, double *rec, st_error_t *err) {
     st_run_ctx_t ctx = {.training = 0, .sample_index = ev->part->ids + r0};
-    ST_TRY(st_model_forward_checked(model, &ctx, ev->part->X + (size_t)r0 * (size_t)ev->d->row_floats, B, err));
+    const float *x = ev->part->X + (size_t)r0 * (size_t)ev->d->row_floats;
+    if (ev->x) { /* variable lengths: the pass runs at its own longest length */
+        for (int i = 0; i < B; i++) ev->pos[i] = r0 + i;
+        st_data_gather_rows(ev->x, ev->len, &ctx.positions, ev->d, ev->part, ev->pos, B);
+        x = ev->x, ctx.lengths = ev->len;
+    }
+    ST_TRY(st_model_forward_checked(model, &ctx, x, B, err));
     for (int h = 0; h < ev->out->n_heads; h++) {
         const st_loss_config_t *l = &ev->losses->heads[h];
         int mh = l->head[0] ? st_model_head_find(model, l->head) : 0;
@@ -209,6 +220,11 @@ st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_heads_t
     ev.first_block = lo / ST_DATA_EVAL_ROWS;
     if (chunk > ST_DATA_EVAL_ROWS || ST_DATA_EVAL_ROWS % chunk != 0) chunk = ST_DATA_EVAL_ROWS;
     st_status_t rc = setup(&ev, chunk, err);
+    if (rc == ST_OK && d->has_lengths && ev.part->len) {
+        ev.x = malloc((size_t)chunk * (size_t)d->row_floats * sizeof(float));
+        ev.len = malloc((size_t)chunk * sizeof(int32_t)), ev.pos = malloc((size_t)chunk * sizeof(int64_t));
+        if (!ev.x || !ev.len || !ev.pos) rc = st_fail(err, ST_ERR_NOMEM, "evaluation: out of memory for a pass's rows");
+    }
     if (rc == ST_OK) rc = eval_local(&ev, model, chunk, err);
     st_status_t mine = rc;
     if (ev.cnt) {
@@ -221,7 +237,7 @@ st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_heads_t
     }
     if (rc == ST_OK && ev.n_blocks > 0) rc = st_allgather_shards(ev.rec, (int)ev.n_blocks, ev.rec_len, c, err);
     if (rc == ST_OK) rc = finish(&ev, err);
-    free(ev.cnt), free(ev.rec), free(ev.lab), free(ev.tgt);
+    free(ev.cnt), free(ev.rec), free(ev.lab), free(ev.tgt), free(ev.x), free(ev.len), free(ev.pos);
     if (rc != ST_OK) st_eval_free(out);
     return rc;
 }
