@@ -49,6 +49,8 @@ typedef struct {
                                  * index ("3") or feature name: not standardised; checked to be
                                  * integers in [0, 2^24) */
     int n_categorical;
+    int bucket_by_length;       /* the sampler groups rows of similar length (needs /lengths) */
+    int bucket_window;          /* micro-batches per sorting window (data.bucket_window) */
 } st_data_config_t;
 
 /* The rows of one part held by this rank. */
@@ -58,6 +60,7 @@ typedef struct {
     float *X;         /* [n, row_floats] (a view into st_data_t.rows) */
     int32_t *y;       /* [n] stratification classes (a view into st_data_t.labels) */
     float *T;         /* [n, tgt_floats] every target's values (a view into st_data_t.tgt_rows) */
+    int32_t *len;     /* [n] sequence lengths (a view into st_data_t.lens); NULL without /lengths */
 } st_data_part_t;
 
 /* Per-column statistics of a regression target over the training split (missing values left
@@ -92,6 +95,12 @@ typedef struct {
     int n_categorical;          /* the categorical columns, resolved to feature indices */
     int categorical[64];
     st_split_report_t split_report; /* the grouped split's warnings (a class missing from a part) */
+    int has_lengths;            /* the file has /lengths: the parts' len are set, and every row's
+                                 * values at steps >= its length are exactly 0 */
+    int T_max;                  /* the longest length of any row of the dataset (the same on every
+                                 * rank); T of [T, C] without lengths, 1 for [D] */
+    int32_t *lens;              /* the parts' len are views into it */
+    int bucket_by_length, bucket_window; /* from st_data_config_t, for st_data_sampler_init */
 } st_data_t;
 
 /* The stratification key of a dataset and the split of all its rows, as st_data_load makes
