@@ -80,7 +80,7 @@ static const st_key_t data_keys[N_DATA] = {
                   "group each shard's rows into micro-batches of similar length (the file needs /lengths): every "
                   "micro-batch runs at its own longest length; independent of the rank count (docs/sharding.md)",
                   FIELD(data.bucket_by_length)},
-    [D_BUCKET_WINDOW] = {"bucket_window", ST_K_INT, "32", 1, 1 << 20, NULL,
+    [D_BUCKET_WINDOW] = {"bucket_window", ST_K_INT, "32", 1, 1e6, NULL,
                          "with bucket_by_length: micro-batches per window of the shuffled order sorted by length "
                          "(larger: closer lengths, less randomness)", FIELD(data.bucket_window)},
 };
