@@ -11,7 +11,9 @@
  *   checked (naming the target and row) → refuse non-finite features unless allowed → optional
  *   pixel scaling → standardisation statistics from the training split (categorical columns
  *   left out), combined in shard order (the same bits at any P) and applied to every part;
- *   regression targets' statistics the same way.
+ *   regression targets' statistics the same way. With /lengths (issue 14) every row's length
+ *   moves like its targets, the values past it are set to 0 right after the read (before any
+ *   check), and standardisation counts and changes valid values only.
  *
  * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows (once: the
  * three parts are views into one buffer), and the loader's block of about N/P rows during the
