@@ -48,7 +48,8 @@ static const st_key_t top_keys[N_TOP] = {
 static const char *const top_sections[] = {"data", "train", "optimizer", "schedule", "loss", "model",
                                            "early_stopping", "checkpoint", "monitors", NULL};
 
-enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, D_STRATIFY, D_GROUPS, D_CATEGORICAL, N_DATA };
+enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, D_STRATIFY, D_GROUPS, D_CATEGORICAL,
+       D_BUCKET, D_BUCKET_WINDOW, N_DATA };
 static const st_key_t data_keys[N_DATA] = {
     [D_PATH] = {"path", ST_K_STR, NULL, 0, 0, NULL, "the HDF5 dataset (docs/data-format.md; strata convert makes one)"},
     [D_SHARDS] = {"shards", ST_K_INT, "\"auto\"", 1, 1e15, NULL,
@@ -75,6 +76,13 @@ static const st_key_t data_keys[N_DATA] = {
     [D_CATEGORICAL] = {"categorical_columns", ST_K_INTS, "", 0, 1e9, NULL,
                        "feature columns holding integer ids for embedding layers, by index or name: not "
                        "standardised, checked to be integers in [0, 2^24)"},
+    [D_BUCKET] = {"bucket_by_length", ST_K_BOOL, "false", 0, 0, NULL,
+                  "group each shard's rows into micro-batches of similar length (the file needs /lengths): every "
+                  "micro-batch runs at its own longest length; independent of the rank count (docs/sharding.md)",
+                  FIELD(data.bucket_by_length)},
+    [D_BUCKET_WINDOW] = {"bucket_window", ST_K_INT, "32", 1, 1e6, NULL,
+                         "with bucket_by_length: micro-batches per window of the shuffled order sorted by length "
+                         "(larger: closer lengths, less randomness)", FIELD(data.bucket_window)},
 };
 static const char *const data_sections[] = {"split", NULL};
 
@@ -1004,6 +1012,8 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
         .ignore_groups = cfg->data.ignore_groups,
         .categorical = (const char (*)[64])cfg->data.categorical,
         .n_categorical = cfg->data.n_categorical,
+        .bucket_by_length = cfg->data.bucket_by_length,
+        .bucket_window = cfg->data.bucket_window,
     };
 }
 

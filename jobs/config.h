@@ -89,6 +89,8 @@ typedef struct {
         int ignore_groups;              /* 1: split row by row even with /groups */
         int n_categorical;              /* feature columns holding integer ids (by index or name) */
         char categorical[ST_CONFIG_MAX_CATEGORICAL][64];
+        int bucket_by_length;           /* length-bucketed micro-batches (needs /lengths) */
+        int bucket_window;              /* micro-batches per sorting window */
     } data;
 
     struct {

@@ -77,18 +77,18 @@ static st_status_t choose_rows(st_data_t *d, const st_comm_t *c, const uint8_t *
     return ST_OK;
 }
 
-/* Moves row i of rows [n, row_floats] to position dest[i], in place, following the permutation's
+/* Moves row i of rows [n, row_bytes] to position dest[i], in place, following the permutation's
  * cycles with one spare row. */
-static st_status_t permute_rows(float *rows, const int64_t *dest, int64_t n, long row_floats, st_error_t *err) {
-    size_t row_bytes = (size_t)row_floats * sizeof(float);
+static st_status_t permute_rows(void *rows_v, const int64_t *dest, int64_t n, size_t row_bytes, st_error_t *err) {
+    unsigned char *rows = rows_v;
     uint8_t *done = xcalloc((size_t)n, 1, "a permutation map", err);
-    float *carry = done ? xcalloc(2, row_bytes, "a spare row", err) : NULL, *spare = carry ? carry + row_floats : NULL;
+    unsigned char *carry = done ? xcalloc(2, row_bytes, "a spare row", err) : NULL, *spare = carry ? carry + row_bytes : NULL;
     if (!carry) return free(done), err->code;
     for (int64_t start = 0; start < n; start++) {
         if (done[start] || dest[start] == start) continue;
-        memcpy(carry, rows + (size_t)start * (size_t)row_floats, row_bytes);
+        memcpy(carry, rows + (size_t)start * row_bytes, row_bytes);
         for (int64_t i = start; !done[i]; i = dest[i]) { /* carry holds row i; place it at dest[i] */
-            float *to = rows + (size_t)dest[i] * (size_t)row_floats;
+            unsigned char *to = rows + (size_t)dest[i] * row_bytes;
             memcpy(spare, to, row_bytes);
             memcpy(to, carry, row_bytes);
             memcpy(carry, spare, row_bytes);
@@ -118,8 +118,29 @@ static st_status_t read_targets(st_data_t *d, const st_comm_t *c, const int64_t 
                    (size_t)w * sizeof(float));
         free(one);
     }
-    if (rc == ST_OK) rc = permute_rows(d->tgt_rows, dest, n, d->tgt_floats, err);
+    if (rc == ST_OK) rc = permute_rows(d->tgt_rows, dest, n, (size_t)d->tgt_floats * sizeof(float), err);
     return rc;
+}
+
+/* /lengths for the rows `want` (gathered like /X, permuted like the rows), then every row's
+ * values at steps >= its length set to 0 (a file may hold anything there), and T_max. */
+static st_status_t read_lengths(st_data_t *d, const st_comm_t *c, const int64_t *want, const int64_t *dest, int64_t n,
+                                st_error_t *err) {
+    d->lens = xcalloc((size_t)n, sizeof(int32_t), "lengths", err);
+    st_status_t rc = st_comm_agree(c, d->lens ? ST_OK : err->code, err);
+    if (rc == ST_OK) rc = st_loader_gather_lengths(&d->ds, c, want, n, d->lens, err);
+    if (rc == ST_OK) rc = permute_rows(d->lens, dest, n, sizeof(int32_t), err);
+    rc = st_comm_agree(c, rc, err);
+    if (rc != ST_OK) return rc;
+    int C = st_shape_channels(d->shape), longest = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float *row = d->rows + (size_t)i * (size_t)d->row_floats;
+        size_t valid = (size_t)d->lens[i] * (size_t)C;
+        memset(row + valid, 0, ((size_t)d->row_floats - valid) * sizeof(float));
+        if (d->lens[i] > longest) longest = d->lens[i];
+    }
+    ST_MPI(MPI_Allreduce(&longest, &d->T_max, 1, MPI_INT, MPI_MAX, c->comm), err);
+    return ST_OK;
 }
 
 /* One two-phase read for all three parts: the union of their ids (disjoint, each ascending) in
@@ -143,13 +164,15 @@ static st_status_t read_rows(st_data_t *d, const st_comm_t *c, const int32_t *y,
     }
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_loader_gather_rows(&d->ds, c, want, n, d->rows, err);
-    if (rc == ST_OK) rc = permute_rows(d->rows, dest, n, d->row_floats, err);
+    if (rc == ST_OK) rc = permute_rows(d->rows, dest, n, (size_t)d->row_floats * sizeof(float), err);
     if (rc == ST_OK) rc = read_targets(d, c, want, dest, n, err);
+    if (rc == ST_OK && d->has_lengths) rc = read_lengths(d, c, want, dest, n, err);
     d->labels = labels;
     for (int p = 0; rc == ST_OK && p < 3; p++) {
         d->part[p].X = d->rows + (size_t)start[p] * (size_t)d->row_floats;
         d->part[p].y = labels + start[p];
         d->part[p].T = d->tgt_rows + (size_t)start[p] * (size_t)d->tgt_floats;
+        d->part[p].len = d->lens ? d->lens + start[p] : NULL;
     }
     free(want), free(dest);
     return rc;
@@ -300,7 +323,8 @@ static st_status_t standardize(st_data_t *d, st_std_mode_t mode, const st_comm_t
                        "false, not \"%s\": the id columns must keep their values", mode == ST_STD_GLOBAL ? "global" : "position"),
                st_error_everywhere(err);
     d->n_std = F;
-    int64_t len = st_std_partial_len(F);
+    int C = st_shape_channels(d->shape);
+    int64_t len = d->has_lengths ? st_std_partial_len_masked(F) : st_std_partial_len(F);
     double *partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "statistics", err);
     d->mean = xcalloc((size_t)F, sizeof(double), "means", err);
     d->std = xcalloc((size_t)F, sizeof(double), "standard deviations", err);
@@ -311,15 +335,22 @@ static st_status_t standardize(st_data_t *d, st_std_mode_t mode, const st_comm_t
         const int64_t *ids = st_shards_rows(&d->shards, s, &n_rows);
         int64_t *pos = xcalloc((size_t)n_rows, sizeof *pos, "row positions", err);
         rc = pos ? st_shards_locate(pos, ids, train->ids, n_rows, train->n, err) : err->code;
-        if (rc == ST_OK) st_standardize_partial(partials + (size_t)s * (size_t)len, train->X, pos, n_rows, T, F);
+        if (rc == ST_OK && d->has_lengths)
+            st_standardize_partial_masked(partials + (size_t)s * (size_t)len, train->X, train->len, pos, n_rows, T, F, C);
+        else if (rc == ST_OK)
+            st_standardize_partial(partials + (size_t)s * (size_t)len, train->X, pos, n_rows, T, F);
         free(pos);
     }
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
-    if (rc == ST_OK) rc = st_standardize_combine(d->mean, d->std, partials, d->S, F, 0, err);
+    if (rc == ST_OK)
+        rc = d->has_lengths ? st_standardize_combine_masked(d->mean, d->std, partials, d->S, F, 0, err)
+                            : st_standardize_combine(d->mean, d->std, partials, d->S, F, 0, err);
     for (int k = 0; rc == ST_OK && k < d->n_categorical; k++) /* ids stay ids */
         d->mean[d->categorical[k]] = 0, d->std[d->categorical[k]] = 1;
-    for (int p = 0; rc == ST_OK && p < 3; p++) st_standardize_apply(d->part[p].X, d->mean, d->std, d->part[p].n, T, F);
+    for (int p = 0; rc == ST_OK && p < 3; p++)
+        if (d->has_lengths) st_standardize_apply_masked(d->part[p].X, d->mean, d->std, d->part[p].len, d->part[p].n, T, F, C);
+        else st_standardize_apply(d->part[p].X, d->mean, d->std, d->part[p].n, T, F);
     free(partials);
     return rc;
 }
@@ -344,6 +375,16 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     d->shape = d->ds.shape;
     d->row_floats = st_shape_numel(d->shape);
     d->F = st_shape_channels(d->shape);
+    d->has_lengths = d->ds.has_lengths;
+    d->T_max = st_shape_positions(d->shape);
+    d->bucket_by_length = cfg->bucket_by_length, d->bucket_window = cfg->bucket_window;
+    if (cfg->bucket_by_length && !d->has_lengths) {
+        st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length: %s has no /lengths to bucket by (it needs variable-length "
+                "sequences, docs/data-format.md); set data.bucket_by_length false", d->ds.path);
+        st_error_everywhere(err);
+        st_data_free(d);
+        return ST_ERR_CONFIG;
+    }
     rc = st_comm_agree(c, load(d, cfg, c, err), err);
     if (rc == ST_OK) rc = check_finite(d, cfg, c, err);
     if (rc == ST_OK) rc = check_targets(d, c, err);
@@ -358,7 +399,7 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
 
 void st_data_free(st_data_t *d) {
     for (int p = 0; p < 3; p++) free(d->part[p].ids);
-    free(d->rows), free(d->labels), free(d->tgt_rows);
+    free(d->rows), free(d->labels), free(d->tgt_rows), free(d->lens);
     for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_stats[t].mean), free(d->tgt_stats[t].std);
     free(d->part_class_counts), free(d->mean), free(d->std);
     if (d->shards.ids) st_shards_free(&d->shards);

@@ -11,7 +11,9 @@
  *   checked (naming the target and row) → refuse non-finite features unless allowed → optional
  *   pixel scaling → standardisation statistics from the training split (categorical columns
  *   left out), combined in shard order (the same bits at any P) and applied to every part;
- *   regression targets' statistics the same way.
+ *   regression targets' statistics the same way. With /lengths (issue 14) every row's length
+ *   moves like its targets, the values past it are set to 0 right after the read (before any
+ *   check), and standardisation counts and changes valid values only.
  *
  * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows (once: the
  * three parts are views into one buffer), and the loader's block of about N/P rows during the
@@ -49,6 +51,8 @@ typedef struct {
                                  * index ("3") or feature name: not standardised; checked to be
                                  * integers in [0, 2^24) */
     int n_categorical;
+    int bucket_by_length;       /* the sampler groups rows of similar length (needs /lengths) */
+    int bucket_window;          /* micro-batches per sorting window (data.bucket_window) */
 } st_data_config_t;
 
 /* The rows of one part held by this rank. */
@@ -58,6 +62,7 @@ typedef struct {
     float *X;         /* [n, row_floats] (a view into st_data_t.rows) */
     int32_t *y;       /* [n] stratification classes (a view into st_data_t.labels) */
     float *T;         /* [n, tgt_floats] every target's values (a view into st_data_t.tgt_rows) */
+    int32_t *len;     /* [n] sequence lengths (a view into st_data_t.lens); NULL without /lengths */
 } st_data_part_t;
 
 /* Per-column statistics of a regression target over the training split (missing values left
@@ -92,6 +97,12 @@ typedef struct {
     int n_categorical;          /* the categorical columns, resolved to feature indices */
     int categorical[64];
     st_split_report_t split_report; /* the grouped split's warnings (a class missing from a part) */
+    int has_lengths;            /* the file has /lengths: the parts' len are set, and every row's
+                                 * values at steps >= its length are exactly 0 */
+    int T_max;                  /* the longest length of any row of the dataset (the same on every
+                                 * rank); T of [T, C] without lengths, 1 for [D] */
+    int32_t *lens;              /* the parts' len are views into it */
+    int bucket_by_length, bucket_window; /* from st_data_config_t, for st_data_sampler_init */
 } st_data_t;
 
 /* The stratification key of a dataset and the split of all its rows, as st_data_load makes

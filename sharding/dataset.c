@@ -367,6 +367,7 @@ static st_status_t read_metadata(hid_t f, const char *path, st_dataset_t *ds, st
         if (n_src >= 1) st_format(ds->source, sizeof ds->source, "%s", src[0]);
         st_ds_free_strs(src, n_src);
     }
+    ST_TRY(st_ds_read_lengths_metadata(f, path, ds, err));
     return st_ds_read_targets_metadata(f, path, ds, err);
 }
 
@@ -549,6 +550,11 @@ static st_status_t read_rows_guarded(const st_dataset_t *ds, const char *name, l
     return rc;
 }
 
+st_status_t st_ds_read_rows_float(const st_dataset_t *ds, const char *name, long row_floats, int64_t row0,
+                                  int64_t n_rows, float *out, MPI_Comm comm, st_error_t *err) {
+    return read_rows_guarded(ds, name, row_floats, row0, n_rows, out, comm, err);
+}
+
 st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n_rows, float *X, MPI_Comm comm,
                                  st_error_t *err) {
     return read_rows_guarded(ds, "/X", st_shape_numel(ds->shape), row0, n_rows, X, comm, err);
@@ -586,6 +592,7 @@ static st_status_t check_spec(const char *path, const st_dataset_spec_t *s, int 
     if (!s->X || (!s->y && s->n_targets <= 0))
         return st_fail(err, ST_ERR_INTERNAL, "%s: dataset spec without X, or without y and targets", path);
     ST_TRY(st_ds_check_target_specs(path, s, err));
+    ST_TRY(st_ds_check_lengths_spec(path, s, err));
     if ((s->shape.rank != 1 && s->shape.rank != 2) || s->shape.d[0] <= 0 || (s->shape.rank == 2 && s->shape.d[1] <= 0))
         return st_fail(err, ST_ERR_SHAPE, "%s: invalid per-sample shape (rank %d)", path, s->shape.rank);
     int32_t mx = -1;
@@ -646,11 +653,12 @@ static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
     H5Sclose(sp);
     if (!ok) return "cannot write /X";
     if (s->split && !st_ds_write_1d(f, "/split", H5T_STD_U8LE, H5T_NATIVE_UINT8, s->n, s->split)) return "cannot write /split";
-    int format = s->n_targets > 0 || s->groups ? 2 : 1;
+    int format = s->lengths ? 3 : s->n_targets > 0 || s->groups ? 2 : 1;
     if (!st_ds_write_int_attr(f, "strata_format", format)) return "cannot write attributes";
     const char *failed = st_ds_write_targets(f, s);
     if (failed) return failed;
     if (s->y && (failed = write_class_table(f, s, k))) return failed;
+    if ((failed = st_ds_write_lengths(f, s))) return failed;
     if (s->n_feature_names > 0 &&
         !st_h5_write_string_attr(f, "feature_names", s->feature_names, s->n_feature_names))
         return "cannot write attribute feature_names";

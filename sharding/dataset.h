@@ -1,7 +1,7 @@
 /* dataset.h — strata's HDF5 dataset format (docs/data-format.md): reading its metadata and
  * labels, reading blocks of rows (collectively over MPI-IO or independently), and writing it.
  *
- * Layout (format version 1, and 2 with targets or groups):
+ * Layout (format version 1; 2 with targets or groups; 3 with lengths):
  *   /X       float32 [N, D] or [N, T, C], chunked by rows, uncompressed (ranks read row blocks)
  *   /y       int32 [N], class ids 0..K-1: the stratification key and the single-target
  *            shorthand; optional in format 2 (data.stratify then names a class target, or none)
@@ -12,10 +12,12 @@
  *            optional int attribute allow_missing = 1: class −1 / regression NaN mark a
  *            missing value (masked out of that head's loss and metrics)
  *   /groups  int64 [N], optional (format 2): rows with one value stay in one split part
- *   root attributes: strata_format (int 1 or 2), n_classes (int K), class_names (K strings),
+ *   /lengths int32 [N], optional, only when /X is [N, T, C]: row i's valid steps are
+ *            0..lengths[i]-1, each length in [1, T]; the steps past it are padding (a reader
+ *            sets them to 0, whatever the file holds there). Any integer type is read.
+ *   root attributes: strata_format (int 1, 2 or 3), n_classes (int K), class_names (K strings),
  *   feature_names (optional: D strings for [N, D], C for [N, T, C]), source (string).
- * Reserved for later versions: /lengths (sequence lengths), /ctc_labels. A reader ignores
- * objects it does not know.
+ * Reserved for later versions: /ctc_labels. A reader ignores objects it does not know.
  *
  * Without /targets the file has one target, "y" (/y with the root class names). K is n_classes
  * when present, else the number of class_names, else max(y)+1; when several are present they
@@ -30,7 +32,7 @@
 #include "shape.h"
 #include "st_error.h"
 
-#define ST_DATASET_FORMAT 2
+#define ST_DATASET_FORMAT 3
 #define ST_NAME_MAX 64
 #define ST_MAX_TARGETS 8
 
@@ -62,6 +64,7 @@ typedef struct {
     int has_split;                  /* the file has /split */
     int has_y;                      /* the file has /y (format 2 may not) */
     int has_groups;                 /* the file has /groups */
+    int has_lengths;                /* the file has /lengths ([N, T, C] only; values checked on read) */
     int n_targets;                  /* >= 1: /targets/<name>, or the one target "y" */
     st_target_info_t targets[ST_MAX_TARGETS];
     char source[256];               /* what it was converted from ("" when unknown) */
@@ -95,6 +98,15 @@ st_status_t st_dataset_read_target_ids(const st_dataset_t *ds, int t, int64_t *y
 
 /* Reads /split [N] (the file must have it), refusing values other than 0, 1, 2 (naming the row). */
 st_status_t st_dataset_read_split(const st_dataset_t *ds, uint8_t *split, st_error_t *err);
+
+/* Reads rows [row0, row0 + n_rows) of /lengths (the file must have it) into out [n_rows];
+ * collective like st_dataset_read_rows. Fails naming the file and the first row (of those read)
+ * whose length is not an integer in [1, T]. */
+st_status_t st_dataset_read_lengths(const st_dataset_t *ds, int64_t row0, int64_t n_rows, int32_t *out, MPI_Comm comm,
+                                    st_error_t *err);
+
+/* Index of the first of n lengths outside [1, T], or -1. */
+int64_t st_lengths_first_bad(const int32_t *len /*[n]*/, int64_t n, int T);
 
 /* Reads /groups [N] (the file must have it). */
 st_status_t st_dataset_read_groups(const st_dataset_t *ds, int64_t *groups, st_error_t *err);
@@ -134,6 +146,7 @@ typedef struct {
     int n_targets;                   /* format 2: /targets/<name> (y may then be NULL: no /y) */
     const st_target_spec_t *targets;
     const int64_t *groups;           /* [n] or NULL */
+    const int32_t *lengths;          /* [n] each in [1, T] (shape [T, C] only), or NULL: /lengths */
 } st_dataset_spec_t;
 
 /* Writes a dataset: to "<path>.tmp", flushed and fsync'ed, then renamed over `path`, so a

@@ -34,4 +34,15 @@ void st_ds_free_targets(st_dataset_t *ds);
 const char *st_ds_write_targets(hid_t f, const st_dataset_spec_t *s);
 st_status_t st_ds_check_target_specs(const char *path, const st_dataset_spec_t *s, st_error_t *err);
 
+/* dataset.c: rows [row0, row0 + n_rows) of the dataset `name` ([N, ...], row_floats values a
+ * row) read as float, in HDF5's crash guard; collective like st_dataset_read_rows. */
+st_status_t st_ds_read_rows_float(const st_dataset_t *ds, const char *name, long row_floats, int64_t row0,
+                                  int64_t n_rows, float *out, MPI_Comm comm, st_error_t *err);
+
+/* dataset_lengths.c: /lengths of an open file (checks its type and shape; sets has_lengths),
+ * and writing it (NULL on success, else what failed). */
+st_status_t st_ds_read_lengths_metadata(hid_t f, const char *path, st_dataset_t *ds, st_error_t *err);
+st_status_t st_ds_check_lengths_spec(const char *path, const st_dataset_spec_t *s, st_error_t *err);
+const char *st_ds_write_lengths(hid_t f, const st_dataset_spec_t *s);
+
 #endif

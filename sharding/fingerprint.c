@@ -38,6 +38,20 @@ static st_status_t hash_targets(const st_dataset_t *ds, uint64_t *h, st_error_t 
     return rc;
 }
 
+/* /lengths, when the file has one: a file without lengths keeps the fingerprint it always had. */
+static st_status_t hash_lengths(const st_dataset_t *ds, uint64_t *h, st_error_t *err) {
+    if (!ds->has_lengths) return ST_OK;
+    int32_t *len = malloc(sizeof(int32_t) * (size_t)ds->n);
+    if (!len) return st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate /lengths for the fingerprint", ds->path);
+    st_status_t rc = st_dataset_read_lengths(ds, 0, ds->n, len, MPI_COMM_NULL, err);
+    if (rc == ST_OK) {
+        *h = st_fnv1a64(*h, "/lengths", sizeof "/lengths");
+        *h = st_fnv1a64(*h, len, sizeof(int32_t) * (size_t)ds->n);
+    }
+    free(len);
+    return rc;
+}
+
 st_status_t st_dataset_fingerprint(const st_dataset_t *ds, char out[17], st_error_t *err) {
     int32_t *y = malloc(sizeof(int32_t) * (size_t)(ds->n ? ds->n : 1));
     uint8_t *split = calloc((size_t)(ds->n ? ds->n : 1), 1);
@@ -58,6 +72,7 @@ st_status_t st_dataset_fingerprint(const st_dataset_t *ds, char out[17], st_erro
         h = st_fnv1a64(h, y, sizeof(int32_t) * (size_t)ds->n);
         if (ds->has_split) h = st_fnv1a64(h, split, (size_t)ds->n);
         rc = hash_targets(ds, &h, err);
+        if (rc == ST_OK) rc = hash_lengths(ds, &h, err);
         snprintf(out, 17, "%016llx", (unsigned long long)h);
     }
     free(y), free(split);

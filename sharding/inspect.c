@@ -1,7 +1,8 @@
 /* inspect.c — dataset statistics (class counts and shares, splits, imbalance, NaN/Inf), the
  * training phase with a suggested rank and node count, and the problems that would make training
- * fail; as text or JSON (cJSON). /X is scanned in blocks of about 4 MiB of rows. The figures of
- * targets and groups (format 2) are in inspect_targets.c; a file without /y has no class table. */
+ * fail; as text or JSON (cJSON). /X is scanned in blocks of about 4 MiB of rows (padding past a
+ * row's length left out). The figures of targets and groups (format 2) are in inspect_targets.c,
+ * those of /lengths in inspect_lengths.c; a file without /y has no class table. */
 #include "inspect.h"
 
 #include <math.h>
@@ -84,17 +85,21 @@ static st_status_t scan_features(st_inspect_t *r, st_error_t *err) {
     if (block < 1) block = 1;
     if (block > ds->n) block = ds->n;
     float *buf = st_alloc((size_t)(block * row_floats) * sizeof(float), "a block of /X rows", err);
-    if (!buf) return ST_ERR_NOMEM;
+    long *valid = buf ? st_alloc((size_t)block * sizeof(long), "a block of lengths", err) : NULL;
+    float *scratch = valid ? st_alloc((size_t)block * sizeof(float), "a block of lengths", err) : NULL;
+    if (!scratch) return st_free(buf), st_free(valid), ST_ERR_NOMEM;
     r->first_nonfinite_row = -1;
     for (int64_t row0 = 0; row0 < ds->n; row0 += block) {
         int64_t n_rows = ds->n - row0 < block ? ds->n - row0 : block;
         st_status_t rc = st_dataset_read_rows(ds, row0, n_rows, buf, MPI_COMM_NULL, err);
+        if (rc == ST_OK) rc = st_inspect_valid_floats(valid, scratch, ds, row0, n_rows, err);
         if (rc != ST_OK) {
-            st_free(buf);
+            st_free(buf), st_free(valid), st_free(scratch);
             return rc;
         }
         int64_t n_el = n_rows * row_floats;
         for (int64_t i = 0; i < n_el; i++) {
+            if (i % row_floats >= valid[i / row_floats]) continue; /* padding: training zeroes it */
             float v = buf[i];
             if (isfinite(v)) continue;
             if (isnan(v)) r->n_nan++;
@@ -105,7 +110,7 @@ static st_status_t scan_features(st_inspect_t *r, st_error_t *err) {
             }
         }
     }
-    st_free(buf);
+    st_free(buf), st_free(valid), st_free(scratch);
     return ST_OK;
 }
 
@@ -283,6 +288,10 @@ static void find_problems(st_inspect_t *r) {
     if (ds->has_split && r->split_counts[ST_SPLIT_TRAIN] == 0)
         note(r->problems, &r->n_problems, "%s: /split marks no sample as train (0)", p);
     target_notes(r);
+    if (r->n_bad_lengths > 0)
+        note(r->problems, &r->n_problems, "%s: /lengths[%lld] = %g is outside 1..%d (%lld bad length%s); training "
+             "refuses them", p, (long long)r->first_bad_length_row, r->first_bad_length, ds->shape.d[0],
+             (long long)r->n_bad_lengths, r->n_bad_lengths == 1 ? "" : "s");
     if (r->n_problems == ST_INSPECT_MAX_NOTES)
         snprintf(r->problems[ST_INSPECT_MAX_NOTES - 1], 320, "%s: ... and more problems (only the first %d are listed)",
                  p, ST_INSPECT_MAX_NOTES - 1);
@@ -297,6 +306,7 @@ st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err) {
     if (rc == ST_OK) rc = count_labels(out, split, err);
     if (rc == ST_OK) rc = st_inspect_targets(out, split, err);
     if (rc == ST_OK) rc = st_inspect_groups(out, split, err);
+    if (rc == ST_OK) rc = st_inspect_lengths(out, err);
     if (rc == ST_OK) rc = scan_features(out, err);
     free(split);
     if (rc != ST_OK) {
@@ -385,6 +395,7 @@ void st_inspect_print(FILE *out, const st_inspect_t *r) {
     if (ds->has_y) print_classes(out, r);
     else fprintf(out, "  classes       no /y (data.stratify names the class target to stratify on, if any)\n");
     st_inspect_targets_print(out, r);
+    st_inspect_lengths_print(out, r);
     fprintf(out, "  NaN / Inf     %lld / %lld in /X\n", (long long)r->n_nan, (long long)r->n_inf);
     char ranks[96];
     ranks_text(&r->phase, ranks, sizeof ranks);
@@ -440,6 +451,7 @@ char *st_inspect_json(const st_inspect_t *r) {
     else cJSON_AddNullToObject(j, "train_imbalance");
     cJSON_AddBoolToObject(j, "has_y", ds->has_y);
     st_inspect_targets_json(j, r);
+    st_inspect_lengths_json(j, r);
     cJSON_AddNumberToObject(j, "bad_labels", (double)r->n_bad_labels);
     cJSON_AddNumberToObject(j, "nan", (double)r->n_nan);
     cJSON_AddNumberToObject(j, "inf", (double)r->n_inf);

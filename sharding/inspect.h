@@ -69,6 +69,12 @@ typedef struct {
     double group_rows_median;       /* of the rows per group (the mean of the middle two for an even count) */
     int64_t n_groups_across_parts;  /* groups with rows in more than one /split part */
     int64_t first_group_across;     /* the first such group's value */
+    int64_t len_min, len_max;       /* /lengths (ds.has_lengths), over the valid lengths */
+    double len_median;              /* (the mean of the middle two for an even count) */
+    double pad_fraction;            /* share of /X's N·T steps past their row's length */
+    int64_t n_bad_lengths;          /* lengths outside [1, T] (training refuses the file) */
+    int64_t first_bad_length_row;   /* -1: none */
+    double first_bad_length;
     st_phase_t phase;
     int n_problems;                 /* would make training fail */
     char problems[ST_INSPECT_MAX_NOTES][320];
@@ -90,6 +96,16 @@ st_status_t st_inspect_groups(st_inspect_t *r, const int32_t *split, st_error_t 
 void st_inspect_targets_print(FILE *out, const st_inspect_t *r);
 void st_inspect_targets_json(struct cJSON *j, const st_inspect_t *r);
 void st_inspect_targets_free(st_inspect_t *r);
+
+/* sharding/inspect_lengths.c: the figures of /lengths (nothing without it), as text and as the
+ * "lengths" key of a JSON object (null without /lengths); and each row's valid values of /X
+ * (len·C; row_floats when the length is bad or there are no lengths) for the NaN/Inf scan, which
+ * skips padding since training sets it to 0. */
+st_status_t st_inspect_lengths(st_inspect_t *r, st_error_t *err);
+void st_inspect_lengths_print(FILE *out, const st_inspect_t *r);
+void st_inspect_lengths_json(struct cJSON *j, const st_inspect_t *r);
+st_status_t st_inspect_valid_floats(long *valid /*[n_rows]*/, float *scratch /*[n_rows]*/, const st_dataset_t *ds,
+                                    int64_t row0, int64_t n_rows, st_error_t *err);
 
 /* A human-readable report. */
 void st_inspect_print(FILE *out, const st_inspect_t *r);

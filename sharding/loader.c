@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "sharding/dataset_internal.h"
 #include "sharding/shards.h"
+
+/* gather_t.target for /lengths (moved as float, exact up to T <= 2^24, checked at open). */
+#define GATHER_LENGTHS (-2)
 
 void st_loader_block(int64_t *lo, int64_t *hi, int64_t n, int rank, int size) {
     /* n·rank fits in int64 for any n < 2^62 / size. */
@@ -55,7 +59,7 @@ static int64_t clamp_count(int64_t total, int64_t done, int64_t limit) {
  * rank runs the same n_pieces reads and exchanges (from the largest block). */
 typedef struct {
     const st_dataset_t *ds;
-    int target;                     /* -1: /X; else the target whose values move */
+    int target;                     /* -1: /X; GATHER_LENGTHS: /lengths; else the target whose values move */
     const st_comm_t *c;
     const int64_t *want;            /* [n_want] sorted global row ids */
     int64_t n_want;
@@ -143,8 +147,10 @@ static st_status_t read_piece(gather_t *g, int64_t j, st_error_t *err) {
     if (g->inf.direct) dst = g->out + (size_t)(g->seg[g->me] + (g->piece_lo - g->lo)) * (size_t)g->row_floats;
     g->piece = dst;
     int64_t row0 = n > 0 ? g->piece_lo : g->lo;
-    st_status_t status = g->target < 0 ? st_dataset_read_rows(g->ds, row0, n, dst, g->c->comm, err)
-                                       : st_dataset_read_target_rows(g->ds, g->target, row0, n, dst, g->c->comm, err);
+    st_status_t status =
+        g->target == GATHER_LENGTHS ? st_ds_read_rows_float(g->ds, "/lengths", 1, row0, n, dst, g->c->comm, err)
+        : g->target < 0             ? st_dataset_read_rows(g->ds, row0, n, dst, g->c->comm, err)
+                                    : st_dataset_read_target_rows(g->ds, g->target, row0, n, dst, g->c->comm, err);
     return st_comm_agree(g->c, status, err);
 }
 
@@ -241,7 +247,7 @@ static st_status_t gather(const st_dataset_t *ds, int target, const st_comm_t *c
     memset(&g, 0, sizeof g);
     g.ds = ds, g.c = c, g.want = want, g.n_want = n_want, g.out = out, g.P = c->size, g.me = c->rank;
     g.target = target;
-    g.row_floats = target < 0 ? st_shape_numel(ds->shape) : ds->targets[target].width;
+    g.row_floats = target == GATHER_LENGTHS ? 1 : target < 0 ? st_shape_numel(ds->shape) : ds->targets[target].width;
     g.row_bytes = (size_t)g.row_floats * sizeof(float);
     g.staging_budget = opt && opt->staging_bytes ? opt->staging_bytes : ST_LOADER_STAGING_BYTES;
     g.row_t = MPI_DATATYPE_NULL;
@@ -276,4 +282,22 @@ st_status_t st_loader_gather_target(const st_dataset_t *ds, int t, const st_comm
 st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
                                   float *out, st_error_t *err) {
     return st_loader_gather_rows_ex(ds, c, want, n_want, out, NULL, NULL, err);
+}
+
+st_status_t st_loader_gather_lengths(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
+                                     int32_t *out, st_error_t *err) {
+    if (!ds->has_lengths) return st_fail(err, ST_ERR_INTERNAL, "%s: has no /lengths", ds->path);
+    float *v = malloc((size_t)(n_want > 0 ? n_want : 1) * sizeof *v);
+    st_status_t rc = st_comm_agree(c, v ? ST_OK : st_fail(err, ST_ERR_NOMEM, "%s: out of memory for /lengths", ds->path), err);
+    if (rc == ST_OK) rc = gather(ds, GATHER_LENGTHS, c, want, n_want, v, NULL, NULL, err);
+    int T = ds->shape.d[0];
+    for (int64_t i = 0; rc == ST_OK && i < n_want; i++) {
+        if (!(v[i] >= 1 && v[i] <= (float)T && v[i] == (float)(int32_t)v[i]))
+            rc = st_fail(err, ST_ERR_DATA, "%s: /lengths[%lld] = %g is outside 1..%d (T of /X [N, T, C])", ds->path,
+                         (long long)want[i], (double)v[i], T);
+        else
+            out[i] = (int32_t)v[i];
+    }
+    free(v);
+    return st_comm_agree(c, rc, err);
 }

@@ -87,6 +87,12 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
 st_status_t st_loader_gather_target(const st_dataset_t *ds, int t, const st_comm_t *c, const int64_t *want,
                                     int64_t n_want, float *out, st_error_t *err);
 
+/* The same gather for /lengths (the file must have it): out [n_want] int32. Each value is checked
+ * to be in [1, T]; the lowest failing rank names the file and its first bad row, and every rank
+ * fails. */
+st_status_t st_loader_gather_lengths(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want,
+                                     int64_t n_want, int32_t *out, st_error_t *err);
+
 /* y_out[i] = y_all[want[i]]. */
 void st_loader_pick_labels(int32_t *y_out /*[n_want]*/, const int32_t *y_all /*[N]*/,
                            const int64_t *want /*[n_want]*/, int64_t n_want);

@@ -37,6 +37,8 @@ int64_t st_sampler_steps_per_epoch(const st_shards_t *sh, int micro_batch, int a
 void st_sampler_free(st_sampler_t *sp) {
     st_free(sp->order);
     st_free(sp->scratch);
+    st_free(sp->bucket_len);
+    st_free(sp->bucket_tmp);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -91,6 +93,12 @@ st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *er
     for (int s = sp->shard_first; s < sp->shard_end; s++) {
         int64_t off = sh->shard_start[s] - base, n = sh->shard_start[s + 1] - sh->shard_start[s];
         st_sampler_shard_order(sp->order + off, sp->scratch + off, sh->rows + sh->shard_start[s], sp->seed, s, epoch, n);
+        if (sp->bucket_window > 0) {
+            for (int64_t i = 0; i < n; i++) /* set_buckets checked that every row is there */
+                sp->bucket_len[off + i] = sp->len[st_ids_lower_bound(sp->len_ids, sp->n_len, sp->order[off + i])];
+            st_sampler_bucket_order(sp->order + off, sp->bucket_len + off, sp->scratch + off, sp->bucket_tmp + off,
+                                    sp->seed, s, epoch, n, sp->micro_batch, sp->bucket_window);
+        }
     }
     sp->epoch = epoch;
     return ST_OK;
@@ -109,5 +117,55 @@ st_status_t st_sampler_micro_batch(int64_t *ids, const st_sampler_t *sp, int sha
     int64_t off = sh->shard_start[shard] - sh->shard_start[sp->shard_first];
     off += (step * sp->accumulation + micro) * (int64_t)sp->micro_batch;
     memcpy(ids, sp->order + off, (size_t)sp->micro_batch * sizeof(int64_t));
+    return ST_OK;
+}
+
+/* ---- length bucketing ---------------------------------------------------------------------- */
+
+void st_sampler_bucket_order(int64_t *order, const int32_t *len_of_order, st_keyed_id_t *scratch, int64_t *tmp,
+                             uint64_t seed, int shard, int64_t epoch, int64_t n, int micro_batch, int window) {
+    int64_t w_rows = (int64_t)window * micro_batch;
+    /* Each window sorted by (length, position): key = length << 40 | position (positions < 2^40,
+     * lengths < 2^24), so the id never breaks a tie. */
+    for (int64_t w0 = 0; w0 < n; w0 += w_rows) {
+        int64_t m = n - w0 < w_rows ? n - w0 : w_rows;
+        for (int64_t i = 0; i < m; i++)
+            scratch[i] = (st_keyed_id_t){(uint64_t)len_of_order[w0 + i] << 40 | (uint64_t)(w0 + i), order[w0 + i]};
+        qsort(scratch, (size_t)m, sizeof *scratch, cmp_keyed_id);
+        for (int64_t i = 0; i < m; i++) tmp[w0 + i] = scratch[i].id;
+    }
+    /* The whole micro-batches in the order of their Philox keys, ties by number; the rest last. */
+    int64_t n_mb = n / micro_batch;
+    for (int64_t j = 0; j < n_mb; j++) {
+        uint32_t w[4];
+        st_rand_u32x4(seed, ST_RNG_BUCKET, (uint32_t)shard, (uint32_t)epoch, (uint64_t)j, w);
+        scratch[j] = (st_keyed_id_t){(uint64_t)w[0] << 32 | w[1], j};
+    }
+    qsort(scratch, (size_t)n_mb, sizeof *scratch, cmp_keyed_id);
+    for (int64_t j = 0; j < n_mb; j++)
+        memcpy(order + j * micro_batch, tmp + scratch[j].id * micro_batch, (size_t)micro_batch * sizeof *order);
+    memcpy(order + n_mb * micro_batch, tmp + n_mb * micro_batch, (size_t)(n - n_mb * micro_batch) * sizeof *order);
+}
+
+st_status_t st_sampler_set_buckets(st_sampler_t *sp, const int32_t *len, const int64_t *ids, int64_t n, int window,
+                                   st_error_t *err) {
+    if (window < 1) return st_fail(err, ST_ERR_CONFIG, "data.bucket_window: expected a positive integer, got %d", window);
+    const st_shards_t *sh = sp->shards;
+    int64_t lo = sh->shard_start[sp->shard_first], hi = sh->shard_start[sp->shard_end];
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t at = st_ids_lower_bound(ids, n, sh->rows[i]);
+        if (at >= n || ids[at] != sh->rows[i])
+            return st_fail(err, ST_ERR_INTERNAL, "sampler: no length for row %lld of shard block [%d, %d)",
+                           (long long)sh->rows[i], sp->shard_first, sp->shard_end);
+    }
+    size_t rows = (size_t)(hi - lo > 0 ? hi - lo : 1);
+    st_free(sp->bucket_len);
+    st_free(sp->bucket_tmp);
+    sp->bucket_tmp = NULL;
+    sp->bucket_len = st_alloc(rows * sizeof(int32_t), "sampler lengths", err);
+    if (sp->bucket_len) sp->bucket_tmp = st_alloc(rows * sizeof(int64_t), "sampler scratch", err);
+    if (!sp->bucket_tmp) return ST_ERR_NOMEM;
+    sp->len = len, sp->len_ids = ids, sp->n_len = n, sp->bucket_window = window;
+    sp->epoch = -1;
     return ST_OK;
 }

@@ -10,6 +10,14 @@
  *     the shard's epoch order. The rows past steps_per_epoch·micro_batch·accumulation are skipped
  *     this epoch (others are skipped in other epochs): no padding, no duplicates, and every rank
  *     runs the same number of steps.
+ *   - With length bucketing (data.bucket_by_length, st_sampler_set_buckets), each shard's epoch
+ *     order above is then cut into windows of window × micro_batch positions; the rows of each
+ *     window are sorted by (length, position in the epoch order); the shard's order is cut into
+ *     micro-batches, and its m = floor(n / micro_batch) whole micro-batches are put in the order
+ *     of the Philox keys (seed, ST_RNG_BUCKET, stream = shard, step = epoch, index = micro-batch
+ *     number j), ties by j; the n mod micro_batch rows left stay last. Still a pure function of
+ *     (seed, e, s, the shard's rows and their lengths): independent of P. Micro-batches then
+ *     hold rows of similar length (each runs at its own longest length), in a random order.
  * A sampler holds the orders of a block of shards (a rank's); st_sampler_set_epoch computes
  * them once per epoch (O(n log n)); reading a micro-batch is a copy. */
 #ifndef ST_SAMPLER_H
@@ -35,6 +43,13 @@ typedef struct {
     int64_t epoch;               /* epoch of the current orders; -1 before st_sampler_set_epoch */
     int64_t *order;              /* rows of shards first..end-1 in epoch order, concatenated */
     st_keyed_id_t *scratch;      /* [rows of the sampler's shards] for sorting */
+    /* Length bucketing (st_sampler_set_buckets); bucket_window 0 = off. */
+    int bucket_window;           /* micro-batches per sorting window */
+    const int32_t *len;          /* [n_len] borrowed: the length of row len_ids[i] */
+    const int64_t *len_ids;      /* [n_len] borrowed, ascending global ids */
+    int64_t n_len;
+    int32_t *bucket_len;         /* [rows of the sampler's shards] scratch: lengths in epoch order */
+    int64_t *bucket_tmp;         /* [rows of the sampler's shards] scratch */
 } st_sampler_t;
 
 /* Optimizer steps per epoch for these shards (same on every rank): floor(min_s |shard s| /
@@ -46,6 +61,20 @@ int64_t st_sampler_steps_per_epoch(const st_shards_t *sh, int micro_batch, int a
 st_status_t st_sampler_init(st_sampler_t *sp, const st_shards_t *sh, int shard_first, int shard_end,
                             int micro_batch, int accumulation, uint64_t seed, st_error_t *err);
 void st_sampler_free(st_sampler_t *sp);
+
+/* Turns length bucketing on: len [n] gives the length of global row ids [n] (ascending, e.g. a
+ * rank's training part: st_data_part_t ids and len; borrowed, must outlive the sampler), window
+ * micro-batches per sorting window (>= 1). Every row of the sampler's shards must be in ids
+ * (else an error naming the row). The next st_sampler_set_epoch recomputes the orders. */
+st_status_t st_sampler_set_buckets(st_sampler_t *sp, const int32_t *len /*[n]*/, const int64_t *ids /*[n]*/,
+                                   int64_t n, int window, st_error_t *err);
+
+/* Bucketing of one shard's epoch order in place (what st_sampler_set_epoch does after
+ * st_sampler_shard_order when bucketing is on): order [n] global ids, their lengths
+ * len_of_order [n]; scratch [n]; tmp [n]. */
+void st_sampler_bucket_order(int64_t *order /*[n]*/, const int32_t *len_of_order /*[n]*/,
+                             st_keyed_id_t *scratch /*[n]*/, int64_t *tmp /*[n]*/, uint64_t seed, int shard,
+                             int64_t epoch, int64_t n, int micro_batch, int window);
 
 /* Computes the epoch order of every shard of the sampler (no-op when already at `epoch`). */
 st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *err);

@@ -83,3 +83,65 @@ void st_std_layout(int *T, int *F, int numel, int channels, st_std_mode_t mode, 
     else if (mode == ST_STD_POSITION) *T = 1, *F = numel;
     else *T = numel / channels, *F = channels;
 }
+
+/* ---- with lengths: per-statistic counts, valid values only ----------------------------------- */
+
+void st_standardize_partial_masked(double *partial, const float *X, const int32_t *len, const int64_t *idx,
+                                   int64_t n_rows, int T, int F, int C) {
+    double *cnt = partial, *mean = partial + F, *m2 = partial + 2 * (int64_t)F;
+    memset(partial, 0, (size_t)st_std_partial_len_masked(F) * sizeof(double));
+    int64_t row_len = (int64_t)T * F;
+    for (int64_t i = 0; i < n_rows; i++) { /* pass 1: counts and sums, row order, value order */
+        int64_t r = idx ? idx[i] : i, valid = (int64_t)len[r] * C;
+        const float *row = X + r * row_len;
+        for (int64_t k = 0; k < valid && k < row_len; k++) cnt[k % F] += 1, mean[k % F] += row[k];
+    }
+    for (int f = 0; f < F; f++) mean[f] = cnt[f] > 0 ? mean[f] / cnt[f] : 0;
+    for (int64_t i = 0; i < n_rows; i++) { /* pass 2: Σ(x − mean)² */
+        int64_t r = idx ? idx[i] : i, valid = (int64_t)len[r] * C;
+        const float *row = X + r * row_len;
+        for (int64_t k = 0; k < valid && k < row_len; k++) {
+            double d = row[k] - mean[k % F];
+            m2[k % F] += d * d;
+        }
+    }
+}
+
+st_status_t st_standardize_combine_masked(double *mean, double *std, const double *partials, int S, int F, double floor,
+                                          st_error_t *err) {
+    if (floor <= 0) floor = ST_STD_FLOOR_DEFAULT;
+    int64_t len = st_std_partial_len_masked(F);
+    double total = 0;
+    for (int f = 0; f < F; f++) {
+        double n = 0, m = 0, m2 = 0;
+        for (int s = 0; s < S; s++) {
+            const double *p = partials + s * len;
+            double nb = p[f];
+            if (nb <= 0) continue;
+            double nt = n + nb, delta = p[F + f] - m;
+            m += delta * (nb / nt);
+            m2 += p[2 * (int64_t)F + f] + delta * delta * (n * nb / nt);
+            n = nt;
+        }
+        total += n;
+        double sd = n > 0 ? sqrt(m2 / n) : 1.0;
+        if (!isfinite(m) || !isfinite(sd))
+            return st_fail(err, ST_ERR_NUMERIC, "standardisation: feature %d has mean %g and std %g (non-finite input?)",
+                           f, m, sd);
+        mean[f] = m;
+        std[f] = n <= 0 || sd <= floor * fmax(1.0, fabs(m)) ? 1.0 : sd;
+    }
+    if (total <= 0) return st_fail(err, ST_ERR_DATA, "standardisation: the training split has no samples");
+    return ST_OK;
+}
+
+void st_standardize_apply_masked(float *X, const double *mean, const double *std, const int32_t *len, int64_t n_rows,
+                                 int T, int F, int C) {
+    int64_t row_len = (int64_t)T * F;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n_rows; i++) {
+        float *row = X + i * row_len;
+        int64_t valid = (int64_t)len[i] * C;
+        for (int64_t k = 0; k < valid && k < row_len; k++) row[k] = (float)((row[k] - mean[k % F]) / std[k % F]);
+    }
+}

@@ -56,6 +56,25 @@ st_status_t st_standardize_combine(double *mean /*[F]*/, double *std /*[F]*/, co
 void st_standardize_apply(float *X /*[n_rows, T, F]*/, const double *mean /*[F]*/, const double *std /*[F]*/,
                           int64_t n_rows, int T, int F);
 
+/* With sequence lengths (docs/sharding.md, "Standardisation with lengths"), only valid values
+ * count and change: value k (0..T·F-1, k = t·F + f in any mode's view [T, F]) of row i is valid
+ * when k < len_i·C, C the channels of the [T_max, C] sample (true in all three views, since k is
+ * the value's index in the row). Counts then differ per statistic (per position: rows shorter
+ * than a position leave it out), so a masked partial is [3F] = {n_f.., m_f.., M2_f..}, each
+ * statistic computed and combined (Chan, shard order) as above on its own count; a statistic
+ * no valid value reaches gets mean 0, std 1. Padding stays what it is (0). len [*] is aligned
+ * with X's rows. */
+static inline int64_t st_std_partial_len_masked(int F) { return 3 * (int64_t)F; }
+void st_standardize_partial_masked(double *partial /*[3F]*/, const float *X /*[*, T, F]*/,
+                                   const int32_t *len /*[*]*/, const int64_t *idx /*[n_rows] or NULL*/,
+                                   int64_t n_rows, int T, int F, int C);
+st_status_t st_standardize_combine_masked(double *mean /*[F]*/, double *std /*[F]*/,
+                                          const double *partials /*[S, 3F]*/, int S, int F, double floor,
+                                          st_error_t *err);
+void st_standardize_apply_masked(float *X /*[n_rows, T, F]*/, const double *mean /*[F]*/,
+                                 const double *std /*[F]*/, const int32_t *len /*[n_rows]*/, int64_t n_rows,
+                                 int T, int F, int C);
+
 /* x ← x / 255 in place (n_values values): 8-bit pixel values to [0, 1]. */
 void st_scale_pixels(float *X /*[n_values]*/, int64_t n_values);
 

@@ -2,15 +2,21 @@
  * every training row lands on exactly one rank, in the shard block that rank owns; val and test
  * rows are spread with none twice; each rank's rows carry the right values and labels; a rank
  * count larger than the shard count is refused on every rank. Rank 0 prints digests of the
- * shard map and of the standardisation statistics, which the wrapper compares across P.
+ * shard map and of the standardisation statistics, which the wrapper compares across P. With
+ * sequence lengths (issue 14): every row's length and exactly-0 padding (the file holds NaN and
+ * garbage there), and digests of the masked statistics (channel and position modes) and of the
+ * length-bucketed micro-batches of the rank's shards (printed by every rank, shard by shard).
  *
  *   mpirun -np P build/tests/mpi_data WORKDIR      exits 0 when every check passed */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "hash.h"
 #include "mpi/comm.h"
+#include "sharding/batch.h"
 #include "sharding/data.h"
 
 enum { N = 2000, D = 6, K = 5 };
@@ -45,6 +51,94 @@ static void make_dataset(const char *path, int nan_row) {
     st_error_t err = {0};
     if (st_dataset_write(path, &spec, &err) != ST_OK) fprintf(stderr, "cannot write %s: %s\n", path, err.msg), exit(1);
     free(X), free(y);
+}
+
+/* [NL, TL, CL] sequences: x[i, t, c] = i + t/16 + c/64 at steps < length(i), NaN or garbage after. */
+enum { NL = 1200, TL = 10, CL = 2 };
+static int32_t seq_length(int i) { return 1 + (int32_t)((i * 2654435761u) % (unsigned)TL); }
+
+static void make_seq_dataset(const char *path) {
+    float *X = malloc(sizeof(float) * NL * TL * CL);
+    int32_t *y = malloc(sizeof(int32_t) * NL), *len = malloc(sizeof(int32_t) * NL);
+    for (int i = 0; i < NL; i++) {
+        y[i] = i % 3, len[i] = seq_length(i);
+        for (int t = 0; t < TL; t++)
+            for (int ch = 0; ch < CL; ch++)
+                X[(i * TL + t) * CL + ch] = t < len[i] ? (float)i + (float)t / 16.0f + (float)ch / 64.0f
+                                                       : (t % 2 ? 0.0f / 0.0f : 1e30f);
+    }
+    st_dataset_spec_t spec = {.n = NL, .shape = st_shape2(TL, CL), .X = X, .y = y, .n_classes = 3, .lengths = len};
+    st_error_t err = {0};
+    if (st_dataset_write(path, &spec, &err) != ST_OK) fprintf(stderr, "cannot write %s: %s\n", path, err.msg), exit(1);
+    free(X), free(y), free(len);
+}
+
+/* Lengths and zero padding of every row this rank holds (values unstandardised when raw). */
+static void check_seq_rows(const st_comm_t *cp, const st_data_t *d, int raw) {
+    st_comm_t c = *cp;
+    for (int p = 0; p < 3; p++)
+        for (int64_t i = 0; i < d->part[p].n; i++) {
+            int id = (int)d->part[p].ids[i];
+            CHECK(d->part[p].len[i] == seq_length(id), "row %d: length %d, want %d", id, d->part[p].len[i], seq_length(id));
+            for (int k = 0; k < TL * CL; k++) {
+                float x = d->part[p].X[i * TL * CL + k];
+                int t = k / CL, ch = k % CL;
+                if (t >= seq_length(id)) CHECK(x == 0.0f && !signbit(x), "row %d step %d: padding holds %g", id, t, x);
+                else if (raw) CHECK(x == (float)id + (float)t / 16.0f + (float)ch / 64.0f, "row %d step %d: %g", id, t, x);
+            }
+        }
+}
+
+/* Every rank prints a digest of each of its shards' bucketed epoch-1 micro-batches. */
+static void print_bucket_digests(const st_comm_t *cp, const st_data_t *d) {
+    st_comm_t c = *cp;
+    st_sampler_t sp;
+    st_error_t err = {0};
+    int ok = st_data_sampler_init(&sp, d, d->micro_batch, 1, 5, &err) == ST_OK;
+    CHECK(ok, "st_data_sampler_init: %s", err.msg);
+    if (!ok) return;
+    CHECK(st_sampler_set_epoch(&sp, 1, &err) == ST_OK, "set_epoch: %s", err.msg);
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)d->micro_batch);
+    for (int s = d->shard_first; s < d->shard_end; s++) {
+        uint64_t h = ST_FNV1A64_STRATA_BASIS;
+        for (int64_t st = 0; st < sp.steps_per_epoch; st++) {
+            st_sampler_micro_batch(ids, &sp, s, st, 0, &err);
+            h = fnv(h, ids, sizeof(int64_t) * (size_t)d->micro_batch);
+        }
+        printf("digest bucket shard %d %016llx\n", s, (unsigned long long)h);
+    }
+    free(ids);
+    st_sampler_free(&sp);
+}
+
+static void check_lengths(const st_comm_t *cp, const char *dir) {
+    st_comm_t c = *cp;
+    char path[600];
+    snprintf(path, sizeof path, "%s/mpi_data_seq.h5", dir);
+    if (c.rank == 0) make_seq_dataset(path);
+    MPI_Barrier(c.comm);
+    st_data_config_t cfg = {.path = path, .seed = 5, .split = st_split_options_default(), .batch_size = 64,
+                            .accumulation = 1, .shards = 8, .bucket_by_length = 1, .bucket_window = 3};
+    st_error_t err = {0};
+    st_data_t d;
+    const char *names[3] = {"raw", "lenchannel", "lenposition"};
+    const int modes[3] = {0, 1, 3};
+    for (int m = 0; m < 3; m++) {
+        cfg.standardize = modes[m];
+        st_status_t rc = st_data_load(&d, &cfg, &c, &err);
+        CHECK(rc == ST_OK, "st_data_load with lengths (%s): %s", names[m], err.msg);
+        if (rc != ST_OK) continue;
+        CHECK(d.has_lengths && d.T_max == TL, "has_lengths %d T_max %d", d.has_lengths, d.T_max);
+        check_seq_rows(&c, &d, m == 0);
+        if (m == 0) print_bucket_digests(&c, &d);
+        else if (c.rank == 0)
+            printf("digest %s %016llx\n", names[m],
+                   (unsigned long long)fnv(fnv(ST_FNV1A64_STRATA_BASIS, d.mean, sizeof(double) * (size_t)d.n_std), d.std,
+                                           sizeof(double) * (size_t)d.n_std));
+        st_data_free(&d);
+    }
+    MPI_Barrier(c.comm);
+    if (c.rank == 0) remove(path);
 }
 
 /* Gathers every rank's ids of part p on all ranks; checks they are disjoint and complete. */
@@ -134,6 +228,8 @@ int main(int argc, char **argv) {
     CHECK(rc == ST_OK, "NaN allowed: %s", err.msg);
     if (rc == ST_OK) st_data_free(&d);
     if (c.rank == 0) remove(nan_path);
+
+    check_lengths(&c, argc > 1 ? argv[1] : "/tmp");
 
     int total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, c.comm);

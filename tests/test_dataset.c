@@ -380,9 +380,9 @@ static void test_layout_errors(void **state) {
     write_raw(tu_tmp_path("fn.h5"), &r);
     expect_open_error("fn.h5", "feature_names has 3 names but /X has 2 features");
 
-    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 3};
-    write_raw(tu_tmp_path("v3.h5"), &r);
-    expect_open_error("v3.h5", "strata_format = 3, but this strata reads format 2 (written by a newer strata)");
+    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 4};
+    write_raw(tu_tmp_path("v4.h5"), &r);
+    expect_open_error("v4.h5", "strata_format = 4, but this strata reads format 3 (written by a newer strata)");
 
     /* Issue 12: names that are not UTF-8 (Latin-1 from another tool) made `inspect --json` write
      * invalid JSON; they are refused, naming the attribute and the index. */

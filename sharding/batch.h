@@ -1,0 +1,29 @@
+/* batch.h — what the engine needs to cut batches from a rank's rows when sequences have lengths
+ * (docs/sequences.md, "Variable lengths: the data side"): the sampler set up as the data config
+ * says (length bucketing or not), and a micro-batch's rows copied at their own longest length.
+ *
+ * Each micro-batch runs at T_run = the longest length among its rows, not the dataset's T: its
+ * rows are copied compacted to [rows, T_run, C] (steps T_run.. of a row are padding, 0, and are
+ * dropped). Without lengths the copy is plain and T_run is T ([T, C]) or 1 ([D]). */
+#ifndef ST_BATCH_H
+#define ST_BATCH_H
+
+#include <stdint.h>
+
+#include "sharding/data.h"
+#include "sharding/sampler.h"
+#include "st_error.h"
+
+/* x [rows, T_run, C] ← the rows at positions pos [rows] of part p (indices into p->X, not
+ * global ids), compacted to *T_run = max over them of p->len (or T / 1 without lengths);
+ * len [rows] ← their lengths when d->has_lengths (len may be NULL without lengths, and is then
+ * untouched). x must hold rows × d->row_floats floats. */
+void st_data_gather_rows(float *x /*[rows, T_run, C]*/, int32_t *len /*[rows] or NULL*/, int *T_run,
+                         const st_data_t *d, const st_data_part_t *p, const int64_t *pos /*[rows]*/, int rows);
+
+/* st_sampler_init over this rank's shards of d, then, when d->bucket_by_length, length
+ * bucketing with the training part's lengths and d->bucket_window (st_sampler_set_buckets). */
+st_status_t st_data_sampler_init(st_sampler_t *sp, const st_data_t *d, int micro_batch, int accumulation,
+                                 uint64_t seed, st_error_t *err);
+
+#endif
