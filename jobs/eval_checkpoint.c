@@ -159,6 +159,22 @@ static st_status_t read_targets(eval_t *e, const st_comm_t *c, st_error_t *err) 
     return rc;
 }
 
+/* /lengths of this rank's rows (the same two-phase read), and every row's values past its length
+ * set to 0 (a file may hold anything there; the model relies on zeros). */
+static st_status_t read_lengths(eval_t *e, const st_comm_t *c, st_error_t *err) {
+    int64_t n = e->part.n;
+    e->part.len = malloc(sizeof(int32_t) * (size_t)(n + 1));
+    st_status_t rc = st_comm_agree(c, e->part.len ? ST_OK : st_fail(err, ST_ERR_NOMEM, "sequence lengths"), err);
+    if (rc == ST_OK) rc = st_loader_gather_lengths(&e->ds, c, e->part.ids, n, e->part.len, err);
+    if (rc != ST_OK) return rc;
+    size_t rf = (size_t)st_shape_numel(e->ds.shape), C = (size_t)st_shape_channels(e->ds.shape);
+    for (int64_t i = 0; i < n; i++) {
+        size_t valid = (size_t)e->part.len[i] * C;
+        memset(e->part.X + (size_t)i * rf + valid, 0, (rf - valid) * sizeof(float));
+    }
+    return ST_OK;
+}
+
 /* This rank's block of the requested rows, read, scaled and standardised as in training, with
  * the values of the targets the losses read. */
 static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t *c, st_error_t *err) {
@@ -184,11 +200,14 @@ static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t 
     for (int64_t i = 0; rc == ST_OK && i < e->part.n; i++) e->part.ids[i] = ids[lo + i], e->part.y[i] = y[ids[lo + i]];
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_loader_gather_rows(&e->ds, c, e->part.ids, e->part.n, e->part.X, err);
+    if (rc == ST_OK && e->ds.has_lengths) rc = read_lengths(e, c, err);
     if (rc == ST_OK && e->tgt_floats > 0) rc = read_targets(e, c, err);
     if (rc == ST_OK && e->cfg.data.scale_pixels) st_scale_pixels(e->part.X, e->part.n * rf);
-    int T = 0, F = 0;
-    st_std_layout(&T, &F, (int)rf, st_shape_channels(e->ds.shape), ST_STD_CHANNEL, e->ck.n_features);
-    if (rc == ST_OK && e->ck.std_mean) st_standardize_apply(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.n, T, F);
+    int T = 0, F = 0, C = st_shape_channels(e->ds.shape);
+    st_std_layout(&T, &F, (int)rf, C, ST_STD_CHANNEL, e->ck.n_features);
+    if (rc == ST_OK && e->ck.std_mean && e->part.len)
+        st_standardize_apply_masked(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.len, e->part.n, T, F, C);
+    else if (rc == ST_OK && e->ck.std_mean) st_standardize_apply(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.n, T, F);
     free(y), free(split), free(ids);
     return rc;
 }
@@ -300,6 +319,7 @@ static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c
     st_data_t d; /* the rows as a one-part dataset for st_evaluate */
     memset(&d, 0, sizeof d);
     d.ds = e->ds, d.row_floats = st_shape_numel(e->ds.shape), d.part[ST_SPLIT_TEST] = e->part;
+    d.shape = e->ds.shape, d.has_lengths = e->ds.has_lengths;
     d.n_part[ST_SPLIT_TEST] = e->part_total;
     d.n_targets = e->ds.n_targets, d.tgt_floats = e->tgt_floats;
     memcpy(d.tgt_offset, e->tgt_offset, sizeof d.tgt_offset);
@@ -311,7 +331,7 @@ static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c
 }
 
 static void eval_free(eval_t *e) {
-    free(e->part.ids), free(e->part.X), free(e->part.y), free(e->part.T);
+    free(e->part.ids), free(e->part.X), free(e->part.y), free(e->part.T), free(e->part.len);
     st_loss_heads_free(&e->losses);
     st_model_free(e->model);
     st_config_free(&e->cfg);
