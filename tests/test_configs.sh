@@ -20,6 +20,7 @@ small_shape() {
       echo "1500 28 10 28" ;;                            # 28 steps of 28 features, 10 classes
     configs/fashion_multitask.json) echo "multitask" ;;  # made by scripts/make_fashion_multitask.py --limit 750
     configs/recommender.json) echo "recommender" ;;      # made by scripts/make_recommender.py --scenarios 400
+    configs/varlen_conv_bilstm.json) echo "varlen" ;;    # made by scripts/make_varlen.py --n 600 (lengths 16..64)
     *) echo "" ;;
   esac
 }
@@ -30,6 +31,7 @@ small_data() {
     recommender) /usr/bin/python3 scripts/make_recommender.py "$work/rec" --scenarios 400 > /dev/null &&
       bin/strata convert csv "$work/rec.csv" --target category:category:class --target tools:tool_0..tool_44:multilabel \
         --target reward:reward:regression --group scenario --split-column split -o "$2" > /dev/null ;;
+    varlen) /usr/bin/python3 scripts/make_varlen.py "$2" --n 600 --garbage-padding > /dev/null ;;
     *) /usr/bin/python3 tests/util/make_small.py "$2" $1 ;;
   esac
 }
