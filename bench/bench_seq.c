@@ -2,10 +2,12 @@
  * their GEMM-only ceiling, with a per-layer profile, on random in-memory data shaped like
  * Fashion-MNIST read as sequences ([28, 28] per sample, 10 classes, batch 128).
  *
- *   build/bench/bench_seq MODEL [threads] [steps] [json]
+ *   build/bench/bench_seq MODEL [threads] [steps] [json | --train-only]
  *       MODEL: A, B, C or the path of a config whose "model", "loss" and "optimizer" are used
  *       threads: default all CPUs available; steps: timed steps (default 20, after 3 warm-up)
  *       json: where the figures go (default build/bench/bench_seq_<MODEL>_<threads>.json)
+ *       --train-only: only the training steps, no ceiling, profile or JSON (for perf record)
+ *   Run from the repository's top folder (the configs are read from configs/).
  *
  * It measures, with the same threads throughout:
  * 1. the median training step (st_train_step_local: zero gradients, forward in training mode,
@@ -435,6 +437,9 @@ static void print_profile(bench_model_t *b, const result_t *r) {
     printf("  layers: %.2f ms (%.2f ms of it GEMM) + zero + update = %.2f ms of the %.2f ms step\n", sum, gemm,
            sum + r->prof.zero_ms + r->prof.update_ms, step);
     printf("  eval forwards of the layers: %.2f ms of the %.2f ms inference forward\n", eval, r->infer.ms);
+    if (other > 0.1 * step)
+        printf("warning: %.0f%% of the step is outside the layers, the update and zeroing (usually a few %%): the "
+               "step was likely slowed by another process; rerun on a quiet machine\n", 100 * other / step);
 }
 
 static void json_phase(FILE *f, const char *key, const phase_figures_t *p) {
@@ -469,9 +474,34 @@ static void write_json(const char *path, bench_model_t *b, const result_t *r) {
     fclose(f);
 }
 
+static void print_report(bench_model_t *b, const result_t *r) {
+    printf("model %s (%s): %zu parameters, input [%d, %d], %d classes, batch %d\n", r->model, r->config, r->params,
+           SEQ_T, SEQ_C, CLASSES, BATCH);
+    printf("threads %d; GEMMs: BLIS %s kernels (%s); own loops: OpenMP, %s clones; median of %d steps after %d "
+           "warm-up\n", r->threads, r->blis.kernels, r->blis.how, r->own_loops, r->steps, WARMUP);
+    printf("%-26s %9s %10s %10s %10s %5s %7s %10s\n", "", "ms", "samples/s", "GEMM ms", "ceiling/s", "GEMMs",
+           "GFLOP", "%ceiling");
+    print_phase("training step", &r->train);
+    print_phase("inference forward (eval)", &r->infer);
+    printf("(GEMM ms: the same GEMMs alone, contiguous buffers, same threads; target >= %.0f%% of the ceiling)\n",
+           100 * TARGET_FRACTION);
+    print_profile(b, r);
+}
+
+/* --train-only: training steps and nothing else (no ceiling, profile or JSON), for perf record. */
+static int train_only(bench_model_t *b, result_t *r) {
+    double ms = 1e3 * time_median(train_step, b, r->steps);
+    printf("model %s, threads %d: training step %.2f ms (%.0f samples/s), median of %d steps\n", r->model, r->threads,
+           ms, BATCH * 1e3 / ms, r->steps);
+    model_close(b);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    int only_train = argc > 2 && strcmp(argv[argc - 1], "--train-only") == 0;
+    argc -= only_train;
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_seq MODEL (A, B, C or a config path) [threads] [steps] [json]\n");
+        fprintf(stderr, "usage: bench_seq MODEL (A, B, C or a config path) [threads] [steps] [json | --train-only]\n");
         return 2;
     }
     result_t r = {.model = argv[1], .own_loops = own_loop_isa()};
@@ -483,21 +513,11 @@ int main(int argc, char **argv) {
     bench_model_t b;
     model_open(&b, argv[1]);
     r.config = b.config, r.params = st_model_param_floats(b.m);
+    if (only_train) return train_only(&b, &r);
     r.train = measure_phase(train_step, &b, r.steps);
     r.infer = measure_phase(infer, &b, r.steps);
     r.prof = profile_layers(&b, r.steps);
-
-    printf("model %s (%s): %zu parameters, input [%d, %d], %d classes, batch %d\n", r.model, r.config, r.params,
-           SEQ_T, SEQ_C, CLASSES, BATCH);
-    printf("threads %d; GEMMs: BLIS %s kernels (%s); own loops: OpenMP, %s clones; median of %d steps after %d "
-           "warm-up\n", r.threads, r.blis.kernels, r.blis.how, r.own_loops, r.steps, WARMUP);
-    printf("%-26s %9s %10s %10s %10s %5s %7s %10s\n", "", "ms", "samples/s", "GEMM ms", "ceiling/s", "GEMMs",
-           "GFLOP", "%ceiling");
-    print_phase("training step", &r.train);
-    print_phase("inference forward (eval)", &r.infer);
-    printf("(GEMM ms: the same GEMMs alone, contiguous buffers, same threads; target >= %.0f%% of the ceiling)\n",
-           100 * TARGET_FRACTION);
-    print_profile(&b, &r);
+    print_report(&b, &r);
 
     char path[256];
     if (argc > 4) snprintf(path, sizeof path, "%s", argv[4]);
