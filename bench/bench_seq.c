@@ -477,8 +477,8 @@ static void write_json(const char *path, bench_model_t *b, const result_t *r) {
 static void print_report(bench_model_t *b, const result_t *r) {
     printf("model %s (%s): %zu parameters, input [%d, %d], %d classes, batch %d\n", r->model, r->config, r->params,
            SEQ_T, SEQ_C, CLASSES, BATCH);
-    printf("threads %d; GEMMs: BLIS %s kernels (%s); own loops: OpenMP, %s clones; median of %d steps after %d "
-           "warm-up\n", r->threads, r->blis.kernels, r->blis.how, r->own_loops, r->steps, WARMUP);
+    printf("threads %d; GEMMs: BLIS %s kernels (%s); own loops: OpenMP, ST_CLONES kernels as %s; median of %d "
+           "steps after %d warm-up\n", r->threads, r->blis.kernels, r->blis.how, r->own_loops, r->steps, WARMUP);
     printf("%-26s %9s %10s %10s %10s %5s %7s %10s\n", "", "ms", "samples/s", "GEMM ms", "ceiling/s", "GEMMs",
            "GFLOP", "%ceiling");
     print_phase("training step", &r->train);

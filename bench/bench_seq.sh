@@ -93,8 +93,9 @@ for m in models:
             kernels = (s, p)
 if kernels:
     s, p = kernels
-    print(f"strata kernels: GEMMs BLIS {s['blis_kernels']}; im2col, BatchNorm, pooling, "
-          f"LSTM gates, dropout, Adam: own OpenMP loops, {s['own_loops']} clones")
+    print(f"strata kernels: GEMMs BLIS {s['blis_kernels']}; the rest own OpenMP loops: the ST_CLONES ones "
+          f"(BatchNorm training, relu, dropout, Adam, norms) as {s['own_loops']}, the others (LSTM gates, im2col, "
+          f"pooling, BatchNorm eval, bias sums) in the baseline x86-64 build")
 for m in models:
     p = load_json(f"{work}/torch_{m}_{threads[0]}.json")
     if p:
