@@ -9,7 +9,7 @@
 #   bench/bench_seq.sh [STEPS]     (default 10 timed steps per run, after 3 warm-up for strata
 #                                   and 5 for PyTorch; MODELS="A B C", THREADS="1 2" to narrow)
 #
-# About 2 minutes on an idle 2-core machine. The runs are sequential (never two benchmarks at
+# About 70 s on this 2-core machine at 10 steps. The runs are sequential (never two benchmarks at
 # once: the machine has 2 cores), each capped at $LIMIT s.
 set -u
 cd "$(dirname "$0")/.."
