@@ -178,9 +178,10 @@ fuzz: probe
 # Benchmarks are build/bench/bench_* and bench/*.sh; other bench/*.c programs are helpers the
 # scripts run (bench/mpi_empty.c: the MPI start-up reference of bench_startup.sh). Each writes
 # build/bench/<name>.json; bench/summary.sh, last, tabulates this run's against the targets.
+# build/bench/bench_seq needs a model and is run by bench/bench_seq.sh (A, B, C × 1, 2 threads).
 bench: all $(BENCH_BIN)
 	@rm -f $(BUILD)/bench/*.json
-	@for b in $(filter $(BUILD)/bench/bench_%,$(BENCH_BIN)) $(filter-out bench/summary.sh,$(wildcard bench/*.sh)) bench/summary.sh; do echo "== $$b"; $$b || exit 1; done
+	@for b in $(filter-out $(BUILD)/bench/bench_seq,$(filter $(BUILD)/bench/bench_%,$(BENCH_BIN))) $(filter-out bench/summary.sh,$(wildcard bench/*.sh)) bench/summary.sh; do echo "== $$b"; $$b || exit 1; done
 
 docs: bin/strata
 	bin/strata help reference --markdown > docs/reference.md

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# summary.sh — the last step of `make bench`: one table of the six benchmarks of issue 7
-# (docs/performance.md) and their targets, read from the JSON files the others wrote into
+# summary.sh — the last step of `make bench`: one table of the six benchmarks of issue 7 and the
+# sequence models of issue 14 (bench_seq.sh; docs/performance.md) and their targets, read from the JSON files the others wrote into
 # build/bench/ in this run. A benchmark that was skipped (no PyTorch, no dataset) shows as such.
 #
 #   bench/summary.sh
@@ -64,8 +64,21 @@ if sc:
 else:
     row("6. scaling model", "(documented)", "skipped", "-")
 
+seq = load("bench_seq")
+if seq and seq["runs"]:
+    for m in dict.fromkeys(r["model"] for r in seq["runs"]):
+        runs = sorted((r for r in seq["runs"] if r["model"] == m), key=lambda r: r["threads"])
+        thr = "/".join(str(r["threads"]) for r in runs)
+        pct = lambda ph: "/".join(f"{100 * r[ph]['fraction_of_ceiling']:.0f}%" for r in runs)
+        vs = "/".join(f"{r['train']['ratio_vs_pytorch']:.2f}x" if r["train"].get("ratio_vs_pytorch") else "-" for r in runs)
+        row(f"7. sequence model {m}: strata / GEMM ceiling at {thr} threads", ">= 75%",
+            f"train {pct('train')}, infer {pct('infer')}; train vs PyTorch {vs}",
+            all(r[ph]["target_met"] for r in runs for ph in ("train", "infer")))
+else:
+    row("7. sequence models A, B, C vs their GEMM ceiling", ">= 75%", "skipped", "-")
+
 w = [max(len(r[i]) for r in rows) for i in range(3)]
-print("issue 7 targets, from this run's build/bench/*.json (docs/performance.md):")
+print("issue 7 and issue 14 targets, from this run's build/bench/*.json (docs/performance.md):")
 for what, target, measured, met in rows:
     print(f"  {what:<{w[0]}}  {target:<{w[1]}}  {measured:<{w[2]}}  {met}")
 EOF

@@ -11,8 +11,12 @@ sequence models on Fashion-MNIST-shaped input ([28, 28] sequences, 10 classes, b
   C  2-layer BiLSTM 128 over the 28 steps, final states, dense 10
 
 Prints one JSON line: model, threads, train and inference samples/s (median over STEPS timed
-steps after 5 warm-up steps), and the kernels PyTorch reports (oneDNN for convolutions, the
-system BLAS for GEMMs). Debian's /usr/bin/python3 has torch."""
+steps after 5 warm-up steps), and the kernels PyTorch ran: after the timed steps, one training
+step and one inference forward run under torch.autograd.profiler, and the ATen ops that do the
+work are named (aten::mkldnn_convolution = oneDNN for conv1d, aten::_slow_conv2d_* = its own
+THNN loops; aten::mm / addmm = the BLAS GEMM, one per LSTM time step), with the BLAS library
+the process loaded (Debian: libblas.so.3, the alternative in use). Debian's /usr/bin/python3
+has torch."""
 import json
 import statistics
 import sys
@@ -108,12 +112,43 @@ def main():
         if i >= 5:
             train.append(t1 - t0), infer.append(t2 - t1)
     cfg = torch.__config__.show()
-    print(json.dumps({"model": name, "threads": threads, "batch": B,
+    print(json.dumps({"model": name, "threads": threads, "batch": B, "steps": steps,
                       "train_samples_per_s": B / statistics.median(train),
                       "infer_samples_per_s": B / statistics.median(infer),
-                      "onednn": "USE_MKLDNN=ON" in cfg or "mkldnn" in cfg.lower(),
+                      "onednn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
                       "blas": next((l.split("=")[1].strip(" ,") for l in cfg.split() if l.startswith("BLAS_INFO=")), "?"),
+                      "blas_library": blas_library(),
+                      "kernels": kernels_run(model, opt, x, y),
                       "torch": torch.__version__}))
+
+
+def blas_library():
+    """The BLAS shared library this process mapped (Debian's libblas.so.3 is an alternative)."""
+    import os
+    with open("/proc/self/maps") as f:
+        libs = {l.split()[-1] for l in f if "blas" in l.lower() and "/" in l}
+    return ", ".join(sorted(os.path.realpath(p) for p in libs)) or "?"
+
+
+# ATen ops that do a model's heavy work, and what runs them.
+WORK_OPS = {"aten::mkldnn_convolution": "oneDNN conv", "aten::convolution_backward": "conv backward (the forward's backend)",
+            "aten::_slow_conv2d_forward": "THNN conv (own loops)", "aten::thnn_conv2d": "THNN conv (own loops)",
+            "aten::mm": "BLAS GEMM", "aten::addmm": "BLAS GEMM", "aten::bmm": "BLAS GEMM",
+            "aten::mkldnn_rnn_layer": "oneDNN RNN", "aten::_thnn_fused_lstm_cell": "fused LSTM cell"}
+
+
+def kernels_run(model, opt, x, y):
+    """The work ops of one training step and one inference forward: {op: [calls, ms, what]}."""
+    with torch.autograd.profiler.profile() as prof:
+        model.train()
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    return {e.key: [e.count, round(e.self_cpu_time_total / 1e3, 2), WORK_OPS[e.key]]
+            for e in prof.key_averages() if e.key in WORK_OPS}
 
 
 if __name__ == "__main__":
