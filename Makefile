@@ -103,7 +103,7 @@ deps:
 # The whole suite: every tests/test_*.c is a cmocka program printing TAP, run by prove.
 # tests/*.sh are TAP-printing scripts (CLI and MPI tests).
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN) $(MPI_COUNT_SO)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN) $(MPI_COUNT_SO) $(BUILD)/bench/bench_seq
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(filter-out $(TEST_SKIP),$(wildcard tests/*.sh))
 
 # The same suite built with AddressSanitizer + UndefinedBehaviorSanitizer, in a copy of the tree

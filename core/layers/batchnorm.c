@@ -76,15 +76,20 @@ void st_batchnorm_forward_train(float *out, float *mean, float *var_biased, cons
 
 void st_batchnorm_forward_eval(float *out, const float *in, const float *mean, const float *var,
                                const float *gamma, const float *beta, long rows, int C, float eps) {
-    #pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++) {
-        const float *x = in + r * C;
-        float *y = out + r * C;
-        for (int c = 0; c < C; c++) {
-            double invstd = 1.0 / sqrt((double)var[c] + (double)eps);
-            float alpha = (float)(invstd * gamma[c]);
-            float shift = (float)(beta[c] - mean[c] * invstd * gamma[c]);
-            y[c] = x[c] * alpha + shift;
+    enum { CHUNK = 512 };
+    for (int c0 = 0; c0 < C; c0 += CHUNK) { /* per-channel scale and shift once per chunk of channels */
+        const int nc = C - c0 < CHUNK ? C - c0 : CHUNK;
+        float alpha[CHUNK], shift[CHUNK];
+        for (int c = 0; c < nc; c++) {
+            double invstd = 1.0 / sqrt((double)var[c0 + c] + (double)eps);
+            alpha[c] = (float)(invstd * gamma[c0 + c]);
+            shift[c] = (float)(beta[c0 + c] - mean[c0 + c] * invstd * gamma[c0 + c]);
+        }
+        #pragma omp parallel for schedule(static)
+        for (long r = 0; r < rows; r++) {
+            const float *x = in + r * C + c0;
+            float *y = out + r * C + c0;
+            for (int c = 0; c < nc; c++) y[c] = x[c] * alpha[c] + shift[c];
         }
     }
 }

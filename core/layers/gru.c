@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bias.h"
+#include "simd.h"
 
 long st_gru_scratch_floats(int T, int H) { return 4L * T * 3 * H + (long)T * H + H; }
 
@@ -30,8 +31,8 @@ void st_gru_work_bind(st_gru_work_t *w, float *mem, int B, int T, int H) {
 
 /* One sample's cell: a [3H] holds xg in, r, z, n out; hg [3H]; h [H] from hp [H] (zeros at the
  * first step: hprev is cleared there). */
-static void cell_forward(float *restrict a, const float *restrict hg, float *restrict h, const float *restrict hp,
-                         int H) {
+ST_CLONES static void cell_forward(float *restrict a, const float *restrict hg, float *restrict h,
+                                   const float *restrict hp, int H) {
     for (int j = 0; j < H; j++) {
         float r = st_rnn_sigmoid(a[j] + hg[j]), z = st_rnn_sigmoid(a[H + j] + hg[H + j]);
         float n = st_rnn_tanh(a[2 * H + j] + r * hg[2 * H + j]);
@@ -105,8 +106,8 @@ static inline __attribute__((always_inline)) void cell_backward_impl(
     }
 }
 
-static void cell_backward(float *dxg, float *dhg, float *dh_carry, const float *dh, const float *a,
-                          const float *hg, const float *hp, int H) {
+ST_CLONES static void cell_backward(float *dxg, float *dhg, float *dh_carry, const float *dh, const float *a,
+                                    const float *hg, const float *hp, int H) {
     if (dh) cell_backward_impl(dxg, dhg, dh_carry, dh, 1, a, hg, hp, H);
     else cell_backward_impl(dxg, dhg, dh_carry, NULL, 0, a, hg, hp, H);
 }

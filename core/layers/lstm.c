@@ -17,6 +17,7 @@
 
 #include "bias.h"
 #include "rnn_layer.h"
+#include "simd.h"
 
 long st_lstm_scratch_floats(int T, int H) { return 2L * T * 4 * H + 2L * T * H + 2L * H; }
 
@@ -45,7 +46,7 @@ static inline __attribute__((always_inline)) void cell_forward_impl(float *restr
     }
 }
 
-static void cell_forward(float *g, float *c, float *h, const float *c_prev, int H) {
+ST_CLONES static void cell_forward(float *g, float *c, float *h, const float *c_prev, int H) {
     if (c_prev) cell_forward_impl(g, c, h, c_prev, 1, H);
     else cell_forward_impl(g, c, h, NULL, 0, H);
 }
@@ -114,8 +115,8 @@ static inline __attribute__((always_inline)) void cell_backward_impl(
     }
 }
 
-static void cell_backward(float *dg, float *dc, const float *dh_carry, const float *dh, const float *a,
-                          const float *c, const float *c_prev, int H) {
+ST_CLONES static void cell_backward(float *dg, float *dc, const float *dh_carry, const float *dh, const float *a,
+                                    const float *c, const float *c_prev, int H) {
     if (dh && c_prev) cell_backward_impl(dg, dc, dh_carry, dh, 1, a, c, c_prev, 1, H);
     else if (dh) cell_backward_impl(dg, dc, dh_carry, dh, 1, a, c, NULL, 0, H);
     else if (c_prev) cell_backward_impl(dg, dc, dh_carry, NULL, 0, a, c, c_prev, 1, H);

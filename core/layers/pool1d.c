@@ -1,3 +1,4 @@
+#pragma GCC optimize("no-trapping-math")
 /* pool1d.c — max_pool1d and avg_pool1d along T of channels-last sequences [T, C].
  *
  * Semantics are PyTorch's MaxPool1d / AvgPool1d (dilation 1, ceil_mode off): window t covers
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "layer.h"
+#include "simd.h"
 
 int st_pool1d_out_len(int T, int K, int stride, int padding) {
     long padded = (long)T + 2L * padding;
@@ -33,6 +35,21 @@ static inline void windows_of(int ti, int T_out, int K, int stride, int padding,
     *t_hi = hi < T_out - 1 ? (int)hi : T_out - 1;
 }
 
+/* One output row: o [C], a [C] = max and argmax over rows t0 .. t1-1 of x [T, C]; branch-free
+ * (the select keeps the first maximum, a NaN wins), so it vectorises over c. */
+ST_CLONES static void max_row(float *restrict o, int32_t *restrict a, const float *restrict x, int t0, int t1, int C) {
+    for (int c = 0; c < C; c++) o[c] = x[(size_t)t0 * C + c], a[c] = t0;
+    for (int ti = t0 + 1; ti < t1; ti++) {
+        const float *xr = x + (size_t)ti * C;
+        for (int c = 0; c < C; c++) {
+            float v = xr[c];
+            int take = v > o[c] || v != v;
+            o[c] = take ? v : o[c];
+            a[c] = take ? ti : a[c];
+        }
+    }
+}
+
 void st_max_pool1d_forward(float *out, int32_t *argmax, const float *in, const int32_t *len, int B, int T, int C,
                            int T_out, int K, int stride, int padding) {
     #pragma omp parallel for collapse(2) schedule(static)
@@ -43,20 +60,14 @@ void st_max_pool1d_forward(float *out, int32_t *argmax, const float *in, const i
             int t0 = start < 0 ? 0 : (int)start;
             int t1 = start + K < T_b ? (int)(start + K) : T_b;
             if (t0 >= T) t0 = T - 1; /* a window past the row's length: its output is zeroed */
-            const float *x = in + (size_t)b * T * C;
-            float *o = out + ((size_t)b * T_out + t) * C;
-            int32_t *a = argmax + ((size_t)b * T_out + t) * C;
-            for (int c = 0; c < C; c++) {
-                float m = x[(size_t)t0 * C + c];
-                int32_t at = t0;
-                for (int ti = t0 + 1; ti < t1; ti++) {
-                    float v = x[(size_t)ti * C + c];
-                    if (v > m || isnan(v)) m = v, at = ti;
-                }
-                o[c] = m;
-                a[c] = at;
-            }
+            size_t o = (size_t)b * T_out + t;
+            max_row(out + o * C, argmax + o * C, in + (size_t)b * T * C, t0, t1, C);
         }
+}
+
+/* dx [C] += g [C] where a [C] == ti: branch-free (adding +0 leaves a sum that starts at +0 unchanged). */
+ST_CLONES static void gather_row(float *restrict dx, const float *restrict g, const int32_t *restrict a, int ti, int C) {
+    for (int c = 0; c < C; c++) dx[c] += a[c] == ti ? g[c] : 0.0f;
 }
 
 void st_max_pool1d_backward(float *din, const float *dout, const int32_t *argmax, int B, int T, int C,
@@ -68,12 +79,8 @@ void st_max_pool1d_backward(float *din, const float *dout, const int32_t *argmax
             windows_of(ti, T_out, K, stride, padding, &t_lo, &t_hi);
             float *dx = din + ((size_t)b * T + ti) * C;
             for (int c = 0; c < C; c++) dx[c] = 0.0f;
-            for (int t = t_lo; t <= t_hi; t++) {
-                const float *g = dout + ((size_t)b * T_out + t) * C;
-                const int32_t *a = argmax + ((size_t)b * T_out + t) * C;
-                for (int c = 0; c < C; c++)
-                    if (a[c] == ti) dx[c] += g[c];
-            }
+            for (int t = t_lo; t <= t_hi; t++)
+                gather_row(dx, dout + ((size_t)b * T_out + t) * C, argmax + ((size_t)b * T_out + t) * C, ti, C);
         }
 }
 
