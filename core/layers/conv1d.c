@@ -1,11 +1,13 @@
 /* conv1d.c — 1-D convolution on channels-last sequences [T, C_in] -> [T_out, filters].
  *
- * General case: an im2col buffer col [B·T_out, C_in·K] (row (b, t), column ci·K + k holds
- * in[b, t·stride − padding + k·dilation, ci], zero outside the input) makes each group one BLIS
- * sgemm against its weight block [F/G, C_in/G·K], which is PyTorch's [filters, C_in/groups, K]
- * layout read row by row. The backward pass reuses the buffer: dW += doutᵀ·col per group, then
- * the buffer is overwritten with dcol = dout·W and gathered back to din (col2im as a gather, so
- * every din element is summed over k in a fixed order). Depthwise convolutions (groups == C_in:
+ * General case: an im2col buffer col [B·T_out, C_in·K] (row (b, t), column g·K·Cg + k·Cg + cl
+ * holds in[b, t·stride − padding + k·dilation, g·Cg + cl] for group g of Cg = C_in/G channels,
+ * zero outside the input: each tap of a group is one contiguous copy of Cg channels) makes each
+ * group one BLIS sgemm against its weight block reordered to the same column order, W_r
+ * [F/G, K·Cg] (PyTorch's [filters, C_in/groups, K] read tap-major; the layer's fixed scratch).
+ * The backward pass reuses the buffer: dW_r = doutᵀ·col per group, added into dW in PyTorch's
+ * order, then the buffer is overwritten with dcol = dout·W_r and gathered back to din (col2im as
+ * a gather, so every din element is summed over k in a fixed order). Depthwise convolutions (groups == C_in:
  * one input channel per group) are direct loops — G tiny GEMMs would cost more than the work.
  * Parameter-gradient sums are over fixed row orders, threads split filters or columns only. */
 #include "conv1d.h"
@@ -33,9 +35,27 @@ long st_conv1d_col_per_sample(const st_conv1d_dims_t *d) {
     return is_depthwise(d) ? 0 : (long)d->T_out * d->C_in * d->K;
 }
 
-/* col [B·T_out, C_in·K] from in [B, T, C_in]. */
+long st_conv1d_work_fixed(const st_conv1d_dims_t *d) {
+    return is_depthwise(d) ? 0 : 2L * d->F * (d->C_in / d->groups) * d->K;
+}
+
+/* W_r [F, K·Cg] (W_r[f, k·Cg + cl] = W[f, cl·K + k]) from W [F, Cg, K]. */
+static void reorder_weights(float *Wr, const float *W, int F, int Cg, int K) {
+    for (int f = 0; f < F; f++)
+        for (int cl = 0; cl < Cg; cl++)
+            for (int k = 0; k < K; k++) Wr[((size_t)f * K + k) * Cg + cl] = W[((size_t)f * Cg + cl) * K + k];
+}
+
+/* dW [F, Cg, K] += dW_r [F, K·Cg] (the inverse reordering). */
+static void add_weight_grad(float *dW, const float *dWr, int F, int Cg, int K) {
+    for (int f = 0; f < F; f++)
+        for (int cl = 0; cl < Cg; cl++)
+            for (int k = 0; k < K; k++) dW[((size_t)f * Cg + cl) * K + k] += dWr[((size_t)f * K + k) * Cg + cl];
+}
+
+/* col [B·T_out, C_in·K] from in [B, T, C_in], in the group-tap-channel column order. */
 static void im2col(float *col, const float *in, const st_conv1d_dims_t *d, int B) {
-    const int T = d->T, C = d->C_in, K = d->K, T_out = d->T_out;
+    const int T = d->T, C = d->C_in, K = d->K, T_out = d->T_out, G = d->groups, Cg = C / G;
     const size_t CK = (size_t)C * K;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
@@ -43,11 +63,11 @@ static void im2col(float *col, const float *in, const st_conv1d_dims_t *d, int B
             float *row = col + ((size_t)b * T_out + t) * CK;
             for (int k = 0; k < K; k++) {
                 long ti = (long)t * d->stride - d->padding + (long)k * d->dilation;
-                if (ti < 0 || ti >= T) {
-                    for (int c = 0; c < C; c++) row[(size_t)c * K + k] = 0.0f;
-                } else {
-                    const float *x = in + ((size_t)b * T + ti) * C;
-                    for (int c = 0; c < C; c++) row[(size_t)c * K + k] = x[c];
+                const float *x = in + ((size_t)b * T + ti) * C;
+                for (int g = 0; g < G; g++) {
+                    float *dst = row + ((size_t)g * K + k) * Cg;
+                    if (ti < 0 || ti >= T) memset(dst, 0, sizeof(float) * Cg);
+                    else memcpy(dst, x + (size_t)g * Cg, sizeof(float) * Cg);
                 }
             }
         }
@@ -61,9 +81,9 @@ static inline long tap_source(long ti, int k, const st_conv1d_dims_t *d) {
     return t < d->T_out ? t : -1;
 }
 
-/* din [B, T, C_in] = Σ_k dcol[(b, t(ti, k)), ci·K + k], k ascending. */
+/* din [B, T, C_in] = Σ_k dcol[(b, t(ti, k)), column of (ci, k)], k ascending. */
 static void col2im(float *din, const float *dcol, const st_conv1d_dims_t *d, int B) {
-    const int T = d->T, C = d->C_in, K = d->K, T_out = d->T_out;
+    const int T = d->T, C = d->C_in, K = d->K, T_out = d->T_out, G = d->groups, Cg = C / G;
     const size_t CK = (size_t)C * K;
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
@@ -74,7 +94,11 @@ static void col2im(float *din, const float *dcol, const st_conv1d_dims_t *d, int
                 long t = tap_source(ti, k, d);
                 if (t < 0) continue;
                 const float *row = dcol + ((size_t)b * T_out + t) * CK;
-                for (int c = 0; c < C; c++) dx[c] += row[(size_t)c * K + k];
+                for (int g = 0; g < G; g++) {
+                    const float *src = row + ((size_t)g * K + k) * Cg;
+                    float *dst = dx + (size_t)g * Cg;
+                    for (int cl = 0; cl < Cg; cl++) dst[cl] += src[cl];
+                }
             }
         }
 }
@@ -137,7 +161,7 @@ static void depthwise_backward(float *din, float *dW, const float *dout, const f
 
 /* ---- public entry points ---- */
 
-void st_conv1d_forward(float *out, float *col, const float *in, const float *W, const float *b,
+void st_conv1d_forward(float *out, float *work, const float *in, const float *W, const float *b,
                        const st_conv1d_dims_t *d, int B) {
     if (is_depthwise(d)) {
         depthwise_forward(out, in, W, b, d, B);
@@ -145,7 +169,10 @@ void st_conv1d_forward(float *out, float *col, const float *in, const float *W, 
     }
     const long M = (long)B * d->T_out;
     const int F = d->F, G = d->groups, Fg = F / G, CgK = d->C_in / G * d->K, CK = d->C_in * d->K;
+    float *Wr = work, *col = work + st_conv1d_work_fixed(d);
     float one = 1.0f, beta = 0.0f;
+    reorder_weights(Wr, W, F, d->C_in / G, d->K);
+    W = Wr;
     if (b) {
         #pragma omp parallel for schedule(static)
         for (long m = 0; m < M; m++) memcpy(out + (size_t)m * F, b, sizeof(float) * F);
@@ -158,7 +185,7 @@ void st_conv1d_forward(float *out, float *col, const float *in, const float *W, 
                   (float *)W + (size_t)g * Fg * CgK, CgK, 1, &beta, out + (size_t)g * Fg, F, 1);
 }
 
-void st_conv1d_backward(float *din, float *dW, float *db, float *col, const float *dout,
+void st_conv1d_backward(float *din, float *dW, float *db, float *work, const float *dout,
                         const float *in, const float *W, const st_conv1d_dims_t *d, int B) {
     const long M = (long)B * d->T_out;
     if (db) st_bias_grad_add(db, dout, M, d->F);
@@ -167,19 +194,23 @@ void st_conv1d_backward(float *din, float *dW, float *db, float *col, const floa
         return;
     }
     const int F = d->F, G = d->groups, Fg = F / G, CgK = d->C_in / G * d->K, CK = d->C_in * d->K;
+    float *Wr = work, *dWr = work + st_conv1d_work_fixed(d) / 2, *col = work + st_conv1d_work_fixed(d);
     float one = 1.0f, zero = 0.0f;
+    reorder_weights(Wr, W, F, d->C_in / G, d->K);
+    W = Wr;
     im2col(col, in, d, B);
     for (int g = 0; g < G; g++) {
         float *col_g = col + (size_t)g * CgK;
         const float *dout_g = dout + (size_t)g * Fg;
-        /* dW_g [Fg, CgK] += (dout_g [M, Fg])ᵀ · col_g [M, CgK] */
+        /* dW_r,g [Fg, CgK] = (dout_g [M, Fg])ᵀ · col_g [M, CgK] */
         st_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, Fg, CgK, M, &one, (float *)dout_g, F, 1, col_g, CK, 1,
-                  &one, dW + (size_t)g * Fg * CgK, CgK, 1);
+                  &zero, dWr + (size_t)g * Fg * CgK, CgK, 1);
         /* dcol_g [M, CgK] = dout_g [M, Fg] · W_g [Fg, CgK] (overwrites this group's columns) */
         if (din)
             st_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, CgK, Fg, &one, (float *)dout_g, F, 1,
                       (float *)W + (size_t)g * Fg * CgK, CgK, 1, &zero, col_g, CK, 1);
     }
+    add_weight_grad(dW, dWr, F, d->C_in / G, d->K);
     if (din) col2im(din, col, d, B);
 }
 
@@ -239,6 +270,7 @@ static st_status_t conv1d_setup(st_layer_t *L, st_error_t *err) {
     L->params[0].l2 = (float)L->opt[K_L2].num;
     st_conv1d_dims_t d = dims_of(L);
     L->scratch_per_sample = st_conv1d_col_per_sample(&d);
+    L->scratch_fixed = st_conv1d_work_fixed(&d);
     return ST_OK;
 }
 

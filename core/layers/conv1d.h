@@ -19,16 +19,20 @@ int st_conv1d_out_len(int T, int K, int stride, int padding, int dilation);
  * for depthwise (groups == C_in), which needs none. */
 long st_conv1d_col_per_sample(const st_conv1d_dims_t *d);
 
+/* Floats of working memory besides the columns: the reordered weights and their gradient
+ * (2·F·C_in/groups·K), 0 for depthwise. */
+long st_conv1d_work_fixed(const st_conv1d_dims_t *d);
+
 /* out [B, T_out, F] = conv(in [B, T, C_in], W [F, C_in/groups, K]) + b [F] (b may be NULL).
- * col [B, T_out, C_in·K] is working memory (unused, may be NULL, for depthwise). */
-void st_conv1d_forward(float *out, float *col, const float *in, const float *W, const float *b,
+ * work [work_fixed + B·col_per_sample] is working memory (unused, may be NULL, for depthwise). */
+void st_conv1d_forward(float *out, float *work, const float *in, const float *W, const float *b,
                        const st_conv1d_dims_t *d, int B);
 
 /* din [B, T, C_in] = gradient w.r.t. in (written; skipped when din is NULL);
  * dW [F, C_in/groups, K] += gradient w.r.t. W; db [F] += Σ over rows of dout (skipped when NULL).
- * dout [B, T_out, F]; col as in st_conv1d_forward (overwritten). Sums run in a fixed order for
+ * dout [B, T_out, F]; work as in st_conv1d_forward (overwritten). Sums run in a fixed order for
  * any thread count. */
-void st_conv1d_backward(float *din, float *dW, float *db, float *col, const float *dout,
+void st_conv1d_backward(float *din, float *dW, float *db, float *work, const float *dout,
                         const float *in, const float *W, const st_conv1d_dims_t *d, int B);
 
 #endif

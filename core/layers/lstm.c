@@ -31,24 +31,29 @@ void st_lstm_work_bind(st_lstm_work_t *w, float *mem, int B, int T, int H) {
     w->dc = w->dh + (size_t)B * H;
 }
 
-/* One sample's cell at one step: g [4H] pre-activations in, activated gates out;
+/* One sample's cell at one step: g [4H] the GEMMs' pre-activations in (the biases b [4H] = b_ih
+ * + b_hh are added here, saving a pass over all gates), activated gates out;
  * c [H] = f·c_prev + i·g (has_prev 0: zero state), h [H] = o·tanh(c). Inlined with a constant
  * has_prev, so the loop has no branch and vectorises. */
 static inline __attribute__((always_inline)) void cell_forward_impl(float *restrict g, float *restrict c,
                                                                     float *restrict h, const float *restrict c_prev,
-                                                                    int has_prev, int H) {
+                                                                    int has_prev, const float *restrict b_ih,
+                                                                    const float *restrict b_hh, int H) {
+#define PRE(k) (g[k] + (b_ih[k] + b_hh[k]))
     for (int j = 0; j < H; j++) {
-        float i = st_rnn_sigmoid(g[j]), f = st_rnn_sigmoid(g[H + j]);
-        float gg = st_rnn_tanh(g[2 * H + j]), o = st_rnn_sigmoid(g[3 * H + j]);
+        float i = st_rnn_sigmoid(PRE(j)), f = st_rnn_sigmoid(PRE(H + j));
+        float gg = st_rnn_tanh(PRE(2 * H + j)), o = st_rnn_sigmoid(PRE(3 * H + j));
+#undef PRE
         g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
         c[j] = f * (has_prev ? c_prev[j] : 0.0f) + i * gg;
         h[j] = o * st_rnn_tanh(c[j]);
     }
 }
 
-ST_CLONES static void cell_forward(float *g, float *c, float *h, const float *c_prev, int H) {
-    if (c_prev) cell_forward_impl(g, c, h, c_prev, 1, H);
-    else cell_forward_impl(g, c, h, NULL, 0, H);
+ST_CLONES static void cell_forward(float *g, float *c, float *h, const float *c_prev, const float *b_ih,
+                                   const float *b_hh, int H) {
+    if (c_prev) cell_forward_impl(g, c, h, c_prev, 1, b_ih, b_hh, H);
+    else cell_forward_impl(g, c, h, NULL, 0, b_ih, b_hh, H);
 }
 
 /* A step past the row's length: the state is carried (c = c_prev, h = h_prev) and the gates
@@ -67,12 +72,9 @@ void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t
                      const st_rnn_dims_t *d, int B) {
     const int T = d->T, C = d->C, H = d->H, G = 4 * H;
     const long M = (long)B * T;
-    float one = 1.0f;
-    /* gates [B·T, 4H] = b_ih + b_hh + in [B·T, C] · W_ihᵀ */
-    #pragma omp parallel for schedule(static)
-    for (long m = 0; m < M; m++)
-        for (int j = 0; j < G; j++) w->gates[(size_t)m * G + j] = b_ih[j] + b_hh[j];
-    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, (float *)in, C, 1, (float *)W_ih, C, 1, &one,
+    float one = 1.0f, zero = 0.0f;
+    /* gates [B·T, 4H] = in [B·T, C] · W_ihᵀ (the biases are added in the cell) */
+    st_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, G, C, &one, (float *)in, C, 1, (float *)W_ih, C, 1, &zero,
               w->gates, G, 1);
     for (int s = 0; s < T; s++) {
         const int t = d->reverse ? T - 1 - s : s, step = d->reverse ? -1 : 1;
@@ -90,7 +92,7 @@ void st_lstm_forward(float *hs, long hs_bstride, long hs_tstride, st_lstm_work_t
             const float *c_prev = s ? c_b + (size_t)(t - step) * H : NULL;
             if (st_rnn_frozen(d, b, t)) cell_carry(g_t + (size_t)b * T * G, c_b + (size_t)t * H, h, c_prev,
                                                    hp_t + (size_t)b * T * H, H);
-            else cell_forward(g_t + (size_t)b * T * G, c_b + (size_t)t * H, h, c_prev, H);
+            else cell_forward(g_t + (size_t)b * T * G, c_b + (size_t)t * H, h, c_prev, b_ih, b_hh, H);
             if (s + 1 < T) memcpy(w->hprev + ((size_t)b * T + t + step) * H, h, sizeof(float) * H);
         }
     }
