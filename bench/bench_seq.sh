@@ -94,8 +94,8 @@ for m in models:
 if kernels:
     s, p = kernels
     print(f"strata kernels: GEMMs BLIS {s['blis_kernels']}; the rest own OpenMP loops: the ST_CLONES ones "
-          f"(BatchNorm training, relu, dropout, Adam, norms) as {s['own_loops']}, the others (LSTM gates, im2col, "
-          f"pooling, BatchNorm eval, bias sums) in the baseline x86-64 build")
+          f"(BatchNorm training, relu, dropout, Adam, norms, LSTM/GRU gates, max-pool) as {s['own_loops']}, "
+          f"the others (im2col/col2im copies, BatchNorm eval, SE, bias sums) in the baseline x86-64 build")
 for m in models:
     p = load_json(f"{work}/torch_{m}_{threads[0]}.json")
     if p:

@@ -246,7 +246,9 @@ fails_with 2 "--label COLUMN is required (or --target NAME:COLUMNS:KIND)" "$T/o.
 
 # 38: the multi-target h5py example of docs/data-format.md writes a file strata inspects as it says.
 if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
-  awk '/^```python$/ { n++; on = n == 2; next } /^```$/ { on = 0 } on' docs/data-format.md > "$T/multi.py"
+  # the python block of docs/data-format.md that writes multi.h5
+  awk '/^```python$/ { on = 1; block = ""; next } /^```$/ { if (on && block ~ /multi\.h5/) printf "%s", block; on = 0; next }
+       on { block = block $0 "\n" }' docs/data-format.md > "$T/multi.py"
   (cd "$T" && /usr/bin/python3 multi.py) && run "$S" inspect "$T/multi.h5"
   [ "$rc" = 0 ] && grep -q "category: class, 4 classes, 10 missing" "$T/out" && grep -q "tools: multilabel, 5 labels" "$T/out" &&
     grep -q "reward: regression, 1 column" "$T/out" && grep -q "groups        250 (rows per group: min 4, median 4, max 4)" "$T/out"
