@@ -39,15 +39,21 @@ long st_conv1d_work_fixed(const st_conv1d_dims_t *d) {
     return is_depthwise(d) ? 0 : 2L * d->F * (d->C_in / d->groups) * d->K;
 }
 
-/* W_r [F, K·Cg] (W_r[f, k·Cg + cl] = W[f, cl·K + k]) from W [F, Cg, K]. */
+/* W_r [F, K·Cg] (W_r[f, k·Cg + cl] = W[f, cl·K + k]) from W [F, Cg, K]; filters split over
+ * threads. */
 static void reorder_weights(float *Wr, const float *W, int F, int Cg, int K) {
+    #pragma omp parallel for schedule(static)
     for (int f = 0; f < F; f++)
-        for (int cl = 0; cl < Cg; cl++)
-            for (int k = 0; k < K; k++) Wr[((size_t)f * K + k) * Cg + cl] = W[((size_t)f * Cg + cl) * K + k];
+        for (int k = 0; k < K; k++) {
+            float *dst = Wr + ((size_t)f * K + k) * Cg;
+            const float *src = W + (size_t)f * Cg * K + k;
+            for (int cl = 0; cl < Cg; cl++) dst[cl] = src[(size_t)cl * K];
+        }
 }
 
-/* dW [F, Cg, K] += dW_r [F, K·Cg] (the inverse reordering). */
+/* dW [F, Cg, K] += dW_r [F, K·Cg] (the inverse reordering); filters split over threads. */
 static void add_weight_grad(float *dW, const float *dWr, int F, int Cg, int K) {
+    #pragma omp parallel for schedule(static)
     for (int f = 0; f < F; f++)
         for (int cl = 0; cl < Cg; cl++)
             for (int k = 0; k < K; k++) dW[((size_t)f * Cg + cl) * K + k] += dWr[((size_t)f * K + k) * Cg + cl];
@@ -194,10 +200,10 @@ void st_conv1d_backward(float *din, float *dW, float *db, float *work, const flo
         return;
     }
     const int F = d->F, G = d->groups, Fg = F / G, CgK = d->C_in / G * d->K, CK = d->C_in * d->K;
-    float *Wr = work, *dWr = work + st_conv1d_work_fixed(d) / 2, *col = work + st_conv1d_work_fixed(d);
+    /* W_r as the forward reordered it (the weights do not change between the two) */
+    float *dWr = work + st_conv1d_work_fixed(d) / 2, *col = work + st_conv1d_work_fixed(d);
     float one = 1.0f, zero = 0.0f;
-    reorder_weights(Wr, W, F, d->C_in / G, d->K);
-    W = Wr;
+    W = work;
     im2col(col, in, d, B);
     for (int g = 0; g < G; g++) {
         float *col_g = col + (size_t)g * CgK;

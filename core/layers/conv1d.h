@@ -30,7 +30,8 @@ void st_conv1d_forward(float *out, float *work, const float *in, const float *W,
 
 /* din [B, T, C_in] = gradient w.r.t. in (written; skipped when din is NULL);
  * dW [F, C_in/groups, K] += gradient w.r.t. W; db [F] += Σ over rows of dout (skipped when NULL).
- * dout [B, T_out, F]; work as in st_conv1d_forward (overwritten). Sums run in a fixed order for
+ * dout [B, T_out, F]; work as in st_conv1d_forward, after the forward of the same weights (its
+ * reordered weights are reused; the rest is overwritten). Sums run in a fixed order for
  * any thread count. */
 void st_conv1d_backward(float *din, float *dW, float *db, float *work, const float *dout,
                         const float *in, const float *W, const st_conv1d_dims_t *d, int B);
