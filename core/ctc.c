@@ -12,8 +12,7 @@
 static double lse2(double a, double b) {
     if (a == -INFINITY) return b;
     if (b == -INFINITY) return a;
-    double m = a > b ? a : b;
-    return m + log(exp(a - m) + exp(b - m));
+    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
 }
 
 st_status_t st_ctc_check(const int32_t *input_len, const int32_t *targets, const int32_t *target_len,

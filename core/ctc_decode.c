@@ -16,8 +16,7 @@
 static double lse2(double a, double b) {
     if (a == -INFINITY) return b;
     if (b == -INFINITY) return a;
-    double m = a > b ? a : b;
-    return m + log(exp(a - m) + exp(b - m));
+    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
 }
 
 void st_ctc_greedy_decode(int32_t *tokens, int32_t *len, const float *logits, const int32_t *input_len,
@@ -40,6 +39,7 @@ typedef struct {
     int32_t token;    /* appended token, −1: the parent itself */
     int len;
     double pb, pnb;   /* log P_b, log P_nb */
+    double score;     /* P_b ⊕ P_nb, set before sorting */
 } cand_t;
 
 typedef struct {
@@ -57,12 +57,9 @@ static int32_t cand_at(const beam_t *bm, const cand_t *c, int j) {
     return j < pl ? bm->kept[(long)c->parent * bm->T + j] : c->token;
 }
 
-static double cand_score(const cand_t *c) { return lse2(c->pb, c->pnb); }
-
 /* −1 when candidate a ranks before b: larger score, shorter, lexicographically smaller. */
 static int cand_cmp(const beam_t *bm, const cand_t *a, const cand_t *b) {
-    double sa = cand_score(a), sb = cand_score(b);
-    if (sa != sb) return sa > sb ? -1 : 1;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
     if (a->len != b->len) return a->len < b->len ? -1 : 1;
     for (int j = 0; j < a->len; j++) {
         int32_t x = cand_at(bm, a, j), y = cand_at(bm, b, j);
@@ -100,7 +97,7 @@ static int beam_expand(beam_t *bm, const double *lp) {
             if (q >= 0) {
                 bm->cand[q].pnb = lse2(bm->cand[q].pnb, add);
             } else {
-                bm->cand[n++] = (cand_t){p, k, L + 1, -INFINITY, add};
+                bm->cand[n++] = (cand_t){p, k, L + 1, -INFINITY, add, 0.0};
             }
         }
     }
@@ -109,7 +106,7 @@ static int beam_expand(beam_t *bm, const double *lp) {
 
 /* Keeps the W best of n candidates (sorted by cand_cmp) as the new kept prefixes. */
 static void beam_prune(beam_t *bm, int n) {
-    for (int c = 0; c < n; c++) bm->order[c] = c;
+    for (int c = 0; c < n; c++) bm->order[c] = c, bm->cand[c].score = lse2(bm->cand[c].pb, bm->cand[c].pnb);
     /* insertion sort (stable, no shared comparator state between threads); n ≤ W·(K+1) */
     for (int c = 1; c < n; c++) {
         int v = bm->order[c], j = c - 1;
@@ -143,7 +140,7 @@ static double beam_row(beam_t *bm, int32_t *out, int32_t *len, const float *x, i
         for (int k = 0; k < bm->K; k++) z += exp(r[k] - m);
         for (int k = 0; k < bm->K; k++) lp[k] = r[k] - m - log(z);
         for (int p = 0; p < bm->n_kept; p++)
-            bm->cand[p] = (cand_t){p, -1, bm->kept_len[p], -INFINITY, -INFINITY};
+            bm->cand[p] = (cand_t){p, -1, bm->kept_len[p], -INFINITY, -INFINITY, 0.0};
         beam_prune(bm, beam_expand(bm, lp));
     }
     *len = bm->kept_len[0];
