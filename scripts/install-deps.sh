@@ -14,6 +14,8 @@ PACKAGES=(
   python3-torch python3-h5py python3-numpy   # fixture generation and interop tests only
   dataset-fashion-mnist                      # the default dataset
   slurm-wlm slurm-client munge               # slurm/cluster.sh: a local Slurm cluster for tests
+  libsndfile1-dev libsamplerate0-dev libfftw3-dev  # audio conversion (issue 15)
+  python3-scipy                              # the audio feature fixture only
 )
 
 missing=()
