@@ -12,7 +12,7 @@
 
 CC        := mpicc
 BLIS_INC  := /usr/include/x86_64-linux-gnu/blis-openmp
-PKGS      := hdf5-openmpi libcjson sndfile samplerate fftw3f
+PKGS      := hdf5-openmpi libcjson sndfile samplerate fftw3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -13,14 +13,14 @@ const char *const st_audio_window_names[] = {"hamming", "hann", "rectangular"};
 /* One triangular filter: weights for bins first .. first+count−1. */
 typedef struct {
     int first, count;
-    float *w; /* [count] */
+    double *w; /* [count] */
 } st_mel_filter_t;
 
 struct st_audio_plan {
     st_audio_features_t o;
     int win, hop, n_bins;     /* n_bins = n_fft/2 + 1 */
-    fftwf_plan fft;
-    float *window;            /* [win] */
+    fftw_plan fft;
+    double *window;            /* [win] */
     st_mel_filter_t *mels;    /* [n_mels] */
     double *dct;              /* [n_mfcc, n_mels], NULL when n_mfcc == 0 */
 };
@@ -74,10 +74,10 @@ st_status_t st_audio_features_check(const st_audio_features_t *o, st_error_t *er
 static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
 static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
 
-static void make_window(float *w /*[n]*/, int n, st_audio_window_t kind) {
+static void make_window(double *w /*[n]*/, int n, st_audio_window_t kind) {
     for (int i = 0; i < n; i++) {
         double c = cos(2.0 * M_PI * i / (n - 1));
-        w[i] = (float)(kind == ST_AUDIO_WINDOW_HAMMING ? 0.54 - 0.46 * c : kind == ST_AUDIO_WINDOW_HANN ? 0.5 - 0.5 * c : 1.0);
+        w[i] = (kind == ST_AUDIO_WINDOW_HAMMING ? 0.54 - 0.46 * c : kind == ST_AUDIO_WINDOW_HANN ? 0.5 - 0.5 * c : 1.0);
     }
 }
 
@@ -90,23 +90,23 @@ static st_status_t make_filters(st_audio_plan_t *p, st_error_t *err) {
     if (!p->mels) return err ? err->code : ST_ERR_NOMEM;
     for (int m = 0; m < o->n_mels; m++) {
         double l = pts[m], c = pts[m + 1], r = pts[m + 2];
-        float w[p->n_bins];
+        double w[p->n_bins];
         int first = -1, count = 0;
         for (int k = 0; k < p->n_bins; k++) {
             double f = (double)k * o->sample_rate / o->n_fft;
             double v = fmin((f - l) / (c - l), (r - f) / (r - c));
             if (v <= 0) continue;
             if (first < 0) first = k;
-            w[count++] = (float)v;  /* bins with v > 0 are contiguous */
+            w[count++] = v;  /* bins with v > 0 are contiguous */
         }
         if (count == 0)
             return st_fail(err, ST_ERR_CONFIG, "audio features: mel filter %d (%.1f to %.1f Hz) covers no FFT bin "
                            "(bins are %.2f Hz apart): fewer n_mels or a larger n_fft", m, l, r,
                            (double)o->sample_rate / o->n_fft);
         p->mels[m] = (st_mel_filter_t){.first = first, .count = count,
-                                       .w = st_alloc(sizeof(float) * (size_t)count, "mel filter", err)};
+                                       .w = st_alloc(sizeof(double) * (size_t)count, "mel filter", err)};
         if (!p->mels[m].w) return err ? err->code : ST_ERR_NOMEM;
-        memcpy(p->mels[m].w, w, sizeof(float) * (size_t)count);
+        memcpy(p->mels[m].w, w, sizeof(double) * (size_t)count);
     }
     return ST_OK;
 }
@@ -133,18 +133,18 @@ st_status_t st_audio_plan_create(st_audio_plan_t **plan, const st_audio_features
     p->hop = st_audio_hop_length(o);
     p->n_bins = o->n_fft / 2 + 1;
     st_status_t rc = ST_OK;
-    p->window = st_alloc(sizeof(float) * (size_t)p->win, "audio window", err);
+    p->window = st_alloc(sizeof(double) * (size_t)p->win, "audio window", err);
     if (!p->window) rc = err ? err->code : ST_ERR_NOMEM;
     if (rc == ST_OK) make_window(p->window, p->win, o->window);
     if (rc == ST_OK) rc = make_filters(p, err);
     if (rc == ST_OK) rc = make_dct(p, err);
     if (rc == ST_OK) {
-        float *in = fftwf_malloc(sizeof(float) * (size_t)o->n_fft);
-        fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * (size_t)p->n_bins);
+        double *in = fftw_malloc(sizeof(double) * (size_t)o->n_fft);
+        fftw_complex *spec = fftw_malloc(sizeof(fftw_complex) * (size_t)p->n_bins);
 #pragma omp critical(st_fftw_planner)
-        if (in && spec) p->fft = fftwf_plan_dft_r2c_1d(o->n_fft, in, spec, FFTW_ESTIMATE);
-        fftwf_free(in);
-        fftwf_free(spec);
+        if (in && spec) p->fft = fftw_plan_dft_r2c_1d(o->n_fft, in, spec, FFTW_ESTIMATE);
+        fftw_free(in);
+        fftw_free(spec);
         if (!p->fft) rc = st_fail(err, ST_ERR_NOMEM, "audio features: FFTW could not plan an r2c FFT of %d points", o->n_fft);
     }
     if (rc != ST_OK) {
@@ -159,7 +159,7 @@ void st_audio_plan_free(st_audio_plan_t *p) {
     if (!p) return;
     if (p->fft) {
 #pragma omp critical(st_fftw_planner)
-        fftwf_destroy_plan(p->fft);
+        fftw_destroy_plan(p->fft);
     }
     if (p->mels)
         for (int m = 0; m < p->o.n_mels; m++) st_free(p->mels[m].w);
@@ -172,19 +172,19 @@ void st_audio_plan_free(st_audio_plan_t *p) {
 /* One frame: samples x[0..win) (raw), x_prev the sample before (for pre-emphasis, 0 at t = 0
  * with keep_first), → out[n_features]. buf [n_fft] and spec [n_bins] are the caller's scratch. */
 static void frame_features(float *out, const float *x, float x_prev, int first_frame, const st_audio_plan_t *p,
-                           float *buf, fftwf_complex *spec, double *mel) {
+                           double *buf, fftw_complex *spec, double *mel) {
     const st_audio_features_t *o = &p->o;
-    float a = (float)o->preemphasis;
+    double a = o->preemphasis;
     buf[0] = (first_frame ? x[0] : x[0] - a * x_prev) * p->window[0];
     for (int i = 1; i < p->win; i++) buf[i] = (x[i] - a * x[i - 1]) * p->window[i];
-    for (int i = p->win; i < o->n_fft; i++) buf[i] = 0.0f;
-    fftwf_execute_dft_r2c(p->fft, buf, spec);
-    float *power = buf;  /* reused: [n_bins] <= n_fft */
+    for (int i = p->win; i < o->n_fft; i++) buf[i] = 0.0;
+    fftw_execute_dft_r2c(p->fft, buf, spec);
+    double *power = buf;  /* reused: [n_bins] <= n_fft */
     for (int k = 0; k < p->n_bins; k++) power[k] = spec[k][0] * spec[k][0] + spec[k][1] * spec[k][1];
     for (int m = 0; m < o->n_mels; m++) {
         const st_mel_filter_t *f = &p->mels[m];
         double s = 0;
-        for (int i = 0; i < f->count; i++) s += (double)f->w[i] * power[f->first + i];
+        for (int i = 0; i < f->count; i++) s += f->w[i] * power[f->first + i];
         mel[m] = log(s + o->log_floor);
     }
     if (o->n_mfcc == 0) {
@@ -206,8 +206,8 @@ st_status_t st_audio_log_mel(float *out /*[frames, n_features]*/, const float *s
     if (frames == 0)
         return st_fail(err, ST_ERR_DATA, "audio of %ld samples is shorter than one window (%d samples, %g ms at %d Hz)",
                        n, p->win, p->o.win_ms, p->o.sample_rate);
-    float *buf = fftwf_malloc(sizeof(float) * (size_t)p->o.n_fft);
-    fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * (size_t)p->n_bins);
+    double *buf = fftw_malloc(sizeof(double) * (size_t)p->o.n_fft);
+    fftw_complex *spec = fftw_malloc(sizeof(fftw_complex) * (size_t)p->n_bins);
     double *mel = st_alloc(sizeof(double) * (size_t)p->o.n_mels, "mel energies", err);
     st_status_t rc = ST_OK;
     if (!buf || !spec || !mel) rc = mel ? st_fail(err, ST_ERR_NOMEM, "audio features: FFT buffers of %d points", p->o.n_fft)
@@ -217,8 +217,8 @@ st_status_t st_audio_log_mel(float *out /*[frames, n_features]*/, const float *s
         long s0 = t * p->hop;
         frame_features(out + t * nf, samples + s0, s0 > 0 ? samples[s0 - 1] : 0.0f, s0 == 0, p, buf, spec, mel);
     }
-    fftwf_free(buf);
-    fftwf_free(spec);
+    fftw_free(buf);
+    fftw_free(spec);
     st_free(mel);
     return rc;
 }
