@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bench_util.h"
 
 #define MLP_PARAMS 568330 /* 784-512-256-128-10 with BatchNorm: the arena bench_step reports */
 
@@ -31,16 +32,6 @@ static const size_case_t cases[] = {
     {"MLP arena x10", 10 * (size_t)MLP_PARAMS},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Enough repetitions for a stable median while keeping the whole run to about a second on a
  * slow (TCP) transport. */
@@ -66,7 +57,7 @@ static double time_reduction(const float *send, float *recv, int n, int reps, in
         double dt = MPI_Wtime() - t0;
         if (r >= 0) t[r] = dt;
     }
-    return median(t, reps);
+    return bench_median(t, reps);
 }
 
 int main(int argc, char **argv) {

@@ -23,6 +23,7 @@
 #include "mpi/comm.h"
 #include "sharding/dataset.h"
 #include "sharding/loader.h"
+#include "bench_util.h"
 
 #define DEFAULT_FILE "data/fashion-mnist.h5"
 
@@ -46,11 +47,6 @@ static uint64_t mix(uint64_t x) {
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static int synthetic(const char *path, int64_t n, int d) {
@@ -153,8 +149,8 @@ int main(int argc, char **argv) {
     double *all = c.rank == 0 ? malloc(sizeof(double) * 9 * (size_t)c.size) : NULL;
     MPI_Gather(mine, 9, MPI_DOUBLE, all, 9, MPI_DOUBLE, 0, c.comm);
     if (c.rank == 0) {
-        qsort(t_read, (size_t)repeats, sizeof(double), cmp_double);
-        qsort(t_exch, (size_t)repeats, sizeof(double), cmp_double);
+        qsort(t_read, (size_t)repeats, sizeof(double), bench_cmp_double);
+        qsort(t_exch, (size_t)repeats, sizeof(double), bench_cmp_double);
         printf("bench_loader: %s: %lld rows x %ld floats (%.1f MB), P = %d, each rank gathers 1/P of the rows, scattered\n",
                path, (long long)ds.n, rf, (double)ds.n * (double)rf * 4 / 1e6, c.size);
         printf("  phase (a) collective block read: %.3f s   phase (b) alltoallv exchange: %.3f s   (median of %d, slowest rank)\n"

@@ -34,6 +34,7 @@
 #include "philox.h"
 #include "threads.h"
 #include "train_step.h"
+#include "bench_util.h"
 
 enum { BATCH = 128, WARMUP = 3, SEQ_T = 28, SEQ_C = 28, CLASSES = 10, PROFILE_REPS = 5 };
 #define TARGET_FRACTION 0.75
@@ -47,16 +48,6 @@ static const struct {
 };
 
 /* ---- timing helpers ---- */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what, const char *msg) {
     fprintf(stderr, "bench_seq: %s: %s\n", what, msg);
@@ -142,7 +133,7 @@ static double replay_median(const rec_call_t *calls, int n, const replay_buf_t *
         double s = replay_once(calls, n, buf);
         if (r >= 0) t[r] = s;
     }
-    double med = median(t, reps);
+    double med = bench_median(t, reps);
     free(t);
     return med;
 }
@@ -244,7 +235,7 @@ static double time_median(void (*fn)(bench_model_t *), bench_model_t *b, int ste
         fn(b);
         if (s >= 0) t[s] = st_clock_s() - t0;
     }
-    double med = median(t, steps);
+    double med = bench_median(t, steps);
     free(t);
     return med;
 }
@@ -352,8 +343,8 @@ static double time_update(bench_model_t *b, int reps, double *zero_ms) {
         st_train_update(&b->parts, b->lr, 0, &res);
         tz[r] = t1 - t0, tu[r] = st_clock_s() - t1;
     }
-    *zero_ms = 1e3 * median(tz, reps);
-    double u = 1e3 * median(tu, reps);
+    *zero_ms = 1e3 * bench_median(tz, reps);
+    double u = 1e3 * bench_median(tu, reps);
     free(tz), free(tu);
     return u;
 }
@@ -371,9 +362,9 @@ static profile_t profile_layers(bench_model_t *b, int replay_reps) {
             layer_pass(b->m, i, &buf, NULL, &tf[r], &tb[r]);
             te[r] = layer_eval(b->m, i, &buf, NULL);
         }
-        p.layer[i].fwd_ms = 1e3 * median(tf, PROFILE_REPS);
-        p.layer[i].bwd_ms = 1e3 * median(tb, PROFILE_REPS);
-        p.layer[i].eval_ms = 1e3 * median(te, PROFILE_REPS);
+        p.layer[i].fwd_ms = 1e3 * bench_median(tf, PROFILE_REPS);
+        p.layer[i].bwd_ms = 1e3 * bench_median(tb, PROFILE_REPS);
+        p.layer[i].eval_ms = 1e3 * bench_median(te, PROFILE_REPS);
     }
     replay_buf_t rb = replay_alloc(rec.calls, rec.n);
     for (int i = 0; i < n; i++) {

@@ -16,25 +16,11 @@
 #include "philox.h"
 #include "threads.h"
 #include "train_step.h"
+#include "bench_util.h"
+#include "clock.h"
 
 enum { BATCH = 256, WARMUP = 10 };
 static const int widths[] = {784, 512, 256, 128, 10};
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what, const st_error_t *err) {
     fprintf(stderr, "bench_step: %s: %s\n", what, err->msg);
@@ -51,16 +37,16 @@ static double time_gemms(int steps) {
     float one = 1, zero = 0;
     double *t = malloc(sizeof(double) * (size_t)steps);
     for (int s = -WARMUP; s < steps; s++) {
-        double t0 = now_s();
+        double t0 = st_clock_s();
         for (int l = 0; l < 4; l++) {
             int K = widths[l], N = widths[l + 1];
             bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, BATCH, N, K, &one, a, K, 1, w, K, 1, &zero, c, N, 1);
             bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, N, K, BATCH, &one, c, N, 1, a, K, 1, &one, dw, K, 1);
             if (l > 0) bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, BATCH, K, N, &one, c, N, 1, w, K, 1, &zero, a, K, 1);
         }
-        if (s >= 0) t[s] = now_s() - t0;
+        if (s >= 0) t[s] = st_clock_s() - t0;
     }
-    double med = median(t, steps);
+    double med = bench_median(t, steps);
     free(a), free(w), free(c), free(dw), free(t);
     return med;
 }
@@ -100,11 +86,11 @@ static double time_steps(int steps, size_t *n_params) {
     for (int s = -WARMUP; s < steps; s++) {
         st_run_ctx_t ctx = {.training = 1, .seed = 1, .step = (uint32_t)(s + WARMUP), .update_running_stats = 1};
         st_step_result_t res;
-        double t0 = now_s();
+        double t0 = st_clock_s();
         if (st_train_step_local(&parts, &ctx, x, y, NULL, BATCH, 1e-3, &res, &err)) die("step", &err);
-        if (s >= 0) t[s] = now_s() - t0;
+        if (s >= 0) t[s] = st_clock_s() - t0;
     }
-    double med = median(t, steps);
+    double med = bench_median(t, steps);
     *n_params = st_model_param_floats(m);
     free(t), free(x), free(y);
     st_optim_free(opt), st_loss_heads_free(&losses), st_model_free(m);

@@ -14,19 +14,10 @@
 #include <time.h>
 
 #include "layer.h"
+#include "bench_util.h"
+#include "clock.h"
 
 enum { WARMUP = 3, REPS = 20 };
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static float *filled(size_t n) {
     float *p = malloc(n * sizeof(float));
@@ -84,16 +75,16 @@ int main(int argc, char **argv) {
     float *dWih = calloc((size_t)G * C, 4), *dWhh = calloc((size_t)G * H, 4);
     double t_layer[REPS], t_gemm[REPS];
     for (int r = -WARMUP; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = st_clock_s();
         L.kind->forward(&L, &ctx, out, x, B);
         L.kind->backward(&L, &ctx, din, dout, x, out, B);
-        double t1 = now_s();
+        double t1 = st_clock_s();
         for (int dir = 0; dir < D; dir++) gemms(gates, dgates, hprev, dh, x, din, Wih, Whh, dWih, dWhh, B, T, C, H, G, dir);
-        double t2 = now_s();
+        double t2 = st_clock_s();
         if (r >= 0) t_layer[r] = t1 - t0, t_gemm[r] = t2 - t1;
     }
-    qsort(t_layer, REPS, sizeof(double), cmp_double);
-    qsort(t_gemm, REPS, sizeof(double), cmp_double);
+    qsort(t_layer, REPS, sizeof(double), bench_cmp_double);
+    qsort(t_gemm, REPS, sizeof(double), bench_cmp_double);
     printf("%s units %d bidirectional %d, B %d T %d C %d, %d thread(s)\n", type, H, bidir, B, T, C, threads);
     printf("forward+backward: median %.2f ms, min %.2f ms (%.0f samples/s)\n", 1e3 * t_layer[REPS / 2],
            1e3 * t_layer[0], B / t_layer[REPS / 2]);
