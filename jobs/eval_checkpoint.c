@@ -30,6 +30,7 @@
 #include "fileio.h"
 #include "jobs/results.h"
 #include "metrics.h"
+#include "sharding/batch.h"
 #include "sharding/loader.h"
 #include "sharding/standardize.h"
 
@@ -167,11 +168,7 @@ static st_status_t read_lengths(eval_t *e, const st_comm_t *c, st_error_t *err) 
     st_status_t rc = st_comm_agree(c, e->part.len ? ST_OK : st_fail(err, ST_ERR_NOMEM, "sequence lengths"), err);
     if (rc == ST_OK) rc = st_loader_gather_lengths(&e->ds, c, e->part.ids, n, e->part.len, err);
     if (rc != ST_OK) return rc;
-    size_t rf = (size_t)st_shape_numel(e->ds.shape), C = (size_t)st_shape_channels(e->ds.shape);
-    for (int64_t i = 0; i < n; i++) {
-        size_t valid = (size_t)e->part.len[i] * C;
-        memset(e->part.X + (size_t)i * rf + valid, 0, (rf - valid) * sizeof(float));
-    }
+    st_data_zero_padding(e->part.X, e->part.len, n, st_shape_numel(e->ds.shape), st_shape_channels(e->ds.shape));
     return ST_OK;
 }
 

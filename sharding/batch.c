@@ -35,3 +35,10 @@ st_status_t st_data_sampler_init(st_sampler_t *sp, const st_data_t *d, int micro
     if (rc != ST_OK) st_sampler_free(sp);
     return rc;
 }
+
+void st_data_zero_padding(float *X, const int32_t *len, int64_t n, long row_floats, int C) {
+    for (int64_t i = 0; i < n; i++) {
+        size_t valid = (size_t)len[i] * (size_t)C;
+        memset(X + (size_t)i * (size_t)row_floats + valid, 0, ((size_t)row_floats - valid) * sizeof(float));
+    }
+}

@@ -14,6 +14,10 @@
 #include "sharding/sampler.h"
 #include "st_error.h"
 
+/* Every row of X [n, row_floats] (sequences [T, C]) set to exactly 0 at steps >= len [n]: a file
+ * may hold anything there, and the model relies on zeros. */
+void st_data_zero_padding(float *X, const int32_t *len, int64_t n, long row_floats, int C);
+
 /* x [rows, T_run, C] ← the rows at positions pos [rows] of part p (indices into p->X, not
  * global ids), compacted to *T_run = max over them of p->len (or T / 1 without lengths);
  * len [rows] ← their lengths when d->has_lengths (len may be NULL without lengths, and is then

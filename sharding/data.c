@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mpi/collectives.h"
+#include "sharding/batch.h"
 #include "sharding/loader.h"
 #include "sharding/standardize.h"
 
@@ -132,13 +133,10 @@ static st_status_t read_lengths(st_data_t *d, const st_comm_t *c, const int64_t 
     if (rc == ST_OK) rc = permute_rows(d->lens, dest, n, sizeof(int32_t), err);
     rc = st_comm_agree(c, rc, err);
     if (rc != ST_OK) return rc;
-    int C = st_shape_channels(d->shape), longest = 0;
-    for (int64_t i = 0; i < n; i++) {
-        float *row = d->rows + (size_t)i * (size_t)d->row_floats;
-        size_t valid = (size_t)d->lens[i] * (size_t)C;
-        memset(row + valid, 0, ((size_t)d->row_floats - valid) * sizeof(float));
+    st_data_zero_padding(d->rows, d->lens, n, d->row_floats, st_shape_channels(d->shape));
+    int longest = 0;
+    for (int64_t i = 0; i < n; i++)
         if (d->lens[i] > longest) longest = d->lens[i];
-    }
     ST_MPI(MPI_Allreduce(&longest, &d->T_max, 1, MPI_INT, MPI_MAX, c->comm), err);
     return ST_OK;
 }

@@ -149,8 +149,7 @@ void st_gru_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh,
 
 static void gru_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
     for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
-        st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_gru_scratch_floats);
-        r.d.len = ctx->len_in;
+        st_rnn_dir_t r = st_rnn_dir(L, ctx, dir, B, st_gru_scratch_floats);
         st_gru_work_t w;
         st_gru_work_bind(&w, r.work, B, r.d.T, r.d.H);
         st_gru_forward(out + r.out_offset, r.bstride, r.tstride, &w, in, r.P[ST_RNN_W_IH].data, r.P[ST_RNN_W_HH].data,
@@ -160,9 +159,9 @@ static void gru_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out
 
 static void gru_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, const float *dout,
                                const float *in, const float *out, int B) {
-    (void)ctx, (void)out;
+    (void)out;
     for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
-        st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_gru_scratch_floats);
+        st_rnn_dir_t r = st_rnn_dir(L, ctx, dir, B, st_gru_scratch_floats);
         st_gru_work_t w;
         st_gru_work_bind(&w, r.work, B, r.d.T, r.d.H);
         st_gru_backward(din, dir > 0, r.P[ST_RNN_W_IH].grad, r.P[ST_RNN_W_HH].grad, r.P[ST_RNN_B_IH].grad,

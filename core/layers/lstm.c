@@ -171,8 +171,7 @@ void st_lstm_backward(float *din, int accumulate_din, float *dW_ih, float *dW_hh
 
 static void lstm_layer_forward(st_layer_t *L, const st_run_ctx_t *ctx, float *out, const float *in, int B) {
     for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
-        st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_lstm_scratch_floats);
-        r.d.len = ctx->len_in;
+        st_rnn_dir_t r = st_rnn_dir(L, ctx, dir, B, st_lstm_scratch_floats);
         st_lstm_work_t w;
         st_lstm_work_bind(&w, r.work, B, r.d.T, r.d.H);
         st_lstm_forward(out + r.out_offset, r.bstride, r.tstride, &w, in, r.P[ST_RNN_W_IH].data, r.P[ST_RNN_W_HH].data,
@@ -184,8 +183,7 @@ static void lstm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *d
                                 const float *in, const float *out, int B) {
     (void)out;
     for (int dir = 0; dir < st_rnn_dirs(L); dir++) {
-        st_rnn_dir_t r = st_rnn_dir(L, dir, B, st_lstm_scratch_floats);
-        r.d.len = ctx->len_in;
+        st_rnn_dir_t r = st_rnn_dir(L, ctx, dir, B, st_lstm_scratch_floats);
         st_lstm_work_t w;
         st_lstm_work_bind(&w, r.work, B, r.d.T, r.d.H);
         st_lstm_backward(din, dir > 0, r.P[ST_RNN_W_IH].grad, r.P[ST_RNN_W_HH].grad, r.P[ST_RNN_B_IH].grad,

@@ -46,11 +46,12 @@ void st_rnn_init(st_layer_t *L, uint64_t seed) {
     for (int p = 0; p < L->n_params; p++) st_init_uniform(L, p, bound, seed);
 }
 
-st_rnn_dir_t st_rnn_dir(st_layer_t *L, int dir, int B, long (*scratch_floats)(int T, int H)) {
+st_rnn_dir_t st_rnn_dir(st_layer_t *L, const st_run_ctx_t *ctx, int dir, int B,
+                        long (*scratch_floats)(int T, int H)) {
     const int T = L->in_shape.d[0], H = (int)L->opt[K_UNITS].i, HD = H * st_rnn_dirs(L);
     const int seq = L->opt[K_RETSEQ].b;
     return (st_rnn_dir_t){
-        .d = {.T = T, .C = L->in_shape.d[1], .H = H, .reverse = dir},
+        .d = {.T = T, .C = L->in_shape.d[1], .H = H, .reverse = dir, .len = ctx->len_in},
         .out_offset = (long)dir * H, .bstride = seq ? (long)T * HD : HD, .tstride = seq ? HD : 0,
         .P = L->params + ST_RNN_TENSORS * dir,
         .work = L->scratch + (size_t)dir * B * scratch_floats(T, H),

@@ -22,7 +22,7 @@ typedef struct {
 /* 1 when step t of row b is past the row's length (its state is carried, not updated). */
 static inline int st_rnn_frozen(const st_rnn_dims_t *d, int b, int t) { return d->len && t >= d->len[b]; }
 
-/* One direction of a layer for a batch of B: dims, where its hidden states go in the output
+/* One direction of a layer for a batch of B (the rows' lengths from ctx->len_in): dims, where its hidden states go in the output
  * (out + dir·H, rows bstride apart, steps tstride apart; tstride 0 = only the final state), its
  * four tensors (weight_ih, weight_hh, bias_ih, bias_hh) and its working memory. */
 typedef struct {
@@ -43,7 +43,8 @@ st_status_t st_rnn_setup(st_layer_t *L, const char *type, int gates, long (*scra
                          st_error_t *err);
 void st_rnn_init(st_layer_t *L, uint64_t seed);
 int st_rnn_dirs(const st_layer_t *L);
-st_rnn_dir_t st_rnn_dir(st_layer_t *L, int dir, int B, long (*scratch_floats)(int T, int H));
+st_rnn_dir_t st_rnn_dir(st_layer_t *L, const st_run_ctx_t *ctx, int dir, int B,
+                        long (*scratch_floats)(int T, int H));
 
 /* exp, σ and tanh for the gate math, in plain arithmetic that GCC vectorises (libm's expf and
  * tanhf are scalar calls and took half the non-GEMM time). exp: Cephes' expf (range reduction by
