@@ -1,7 +1,7 @@
 /* dataset.h — strata's HDF5 dataset format (docs/data-format.md): reading its metadata and
  * labels, reading blocks of rows (collectively over MPI-IO or independently), and writing it.
  *
- * Layout (format version 1; 2 with targets or groups; 3 with lengths):
+ * Layout (format version 1; 2 with targets or groups; 3 with lengths; 4 with sequence targets):
  *   /X       float32 [N, D] or [N, T, C], chunked by rows, uncompressed (ranks read row blocks)
  *   /y       int32 [N], class ids 0..K-1: the stratification key and the single-target
  *            shorthand; optional in format 2 (data.stratify then names a class target, or none)
@@ -11,13 +11,17 @@
  *            attr label_names) or "regression" (float32 [N, k] or [N], attr column_names);
  *            optional int attribute allow_missing = 1: class −1 / regression NaN mark a
  *            missing value (masked out of that head's loss and metrics)
+ *            kind = "sequence" (format 4): int32 [N, L_max], L_max >= 1, row i's label sequence
+ *            in its first target_lengths[i] entries (each in [1, V); the rest is padding, read as
+ *            0), attribute vocabulary (V strings; index 0 is the CTC blank, e.g. "<blank>"), and
+ *            /target_lengths/<name> int32 [N] with each length in [0, L_max]
  *   /groups  int64 [N], optional (format 2): rows with one value stay in one split part
  *   /lengths int32 [N], optional, only when /X is [N, T, C]: row i's valid steps are
  *            0..lengths[i]-1, each length in [1, T]; the steps past it are padding (a reader
  *            sets them to 0, whatever the file holds there). Any integer type is read.
  *   root attributes: strata_format (int 1, 2 or 3), n_classes (int K), class_names (K strings),
  *   feature_names (optional: D strings for [N, D], C for [N, T, C]), source (string).
- * Reserved for later versions: /ctc_labels. A reader ignores objects it does not know.
+ * A reader ignores objects it does not know.
  *
  * Without /targets the file has one target, "y" (/y with the root class names). K is n_classes
  * when present, else the number of class_names, else max(y)+1; when several are present they
@@ -32,24 +36,28 @@
 #include "shape.h"
 #include "st_error.h"
 
-#define ST_DATASET_FORMAT 3
+#define ST_DATASET_FORMAT 4
 #define ST_NAME_MAX 64
 #define ST_MAX_TARGETS 8
 
-typedef enum { ST_TARGET_CLASS, ST_TARGET_MULTILABEL, ST_TARGET_REGRESSION } st_target_kind_t;
+typedef enum { ST_TARGET_CLASS, ST_TARGET_MULTILABEL, ST_TARGET_REGRESSION, ST_TARGET_SEQUENCE } st_target_kind_t;
 
 /* One target of a dataset (its metadata; values are read with st_dataset_read_target_rows). */
 typedef struct {
     char name[ST_NAME_MAX];         /* "y" for the /y shorthand, else the name under /targets */
     char h5path[ST_NAME_MAX + 16];  /* "/y" or "/targets/<name>" */
     st_target_kind_t kind;
-    int width;                      /* values per row: 1 (class), k (multilabel, regression) */
-    int n_classes;                  /* class: K */
-    char (*names)[ST_NAME_MAX];     /* class: [K] class names; else [width] label/column names */
+    int width;                      /* values per row: 1 (class), k (multilabel, regression),
+                                     * 1 + L_max (sequence: the length, then L_max token ids) */
+    int n_classes;                  /* class: K; sequence: V, the vocabulary with the blank */
+    int max_len;                    /* sequence: L_max */
+    char lengths_path[ST_NAME_MAX + 24]; /* sequence: "/target_lengths/<name>" */
+    char (*names)[ST_NAME_MAX];     /* class: [K] class names; sequence: [V] vocabulary;
+                                     * else [width] label/column names */
     int allow_missing;              /* class −1 / regression NaN allowed (masked) */
 } st_target_info_t;
 
-const char *st_target_kind_name(st_target_kind_t k); /* "class", "multilabel", "regression" */
+const char *st_target_kind_name(st_target_kind_t k); /* "class", "multilabel", "regression", "sequence" */
 
 enum { ST_SPLIT_TRAIN = 0, ST_SPLIT_VAL = 1, ST_SPLIT_TEST = 2 };
 
@@ -88,7 +96,8 @@ st_status_t st_dataset_read_rows(const st_dataset_t *ds, int64_t row0, int64_t n
                                  MPI_Comm comm, st_error_t *err);
 
 /* Reads rows [row0, row0 + n_rows) of target t (class ids and 0/1 labels converted to float;
- * a class id is exact in float32) into out [n_rows, width]; collective like st_dataset_read_rows. */
+ * a class id is exact in float32) into out [n_rows, width]; collective like st_dataset_read_rows.
+ * A sequence target's row is [length, token_0 .. token_{L_max−1}], tokens past the length 0. */
 st_status_t st_dataset_read_target_rows(const st_dataset_t *ds, int t, int64_t row0, int64_t n_rows, float *out,
                                         MPI_Comm comm, st_error_t *err);
 
@@ -128,7 +137,9 @@ typedef struct {
     int n_classes;                   /* class */
     const char *const *names;        /* class names [n_classes] / label or column names [width], or NULL */
     int allow_missing;
-    const void *values;              /* class: int32 [n]; multilabel: uint8 [n, width]; regression: float [n, width] */
+    const void *values;              /* class: int32 [n]; multilabel: uint8 [n, width]; regression: float [n, width];
+                                      * sequence: int32 [n, width] (width = L_max, names = vocabulary [n_classes]) */
+    const int32_t *lengths;          /* sequence: [n] label counts, each in [0, width] */
 } st_target_spec_t;
 
 /* What st_dataset_write stores. */
