@@ -282,6 +282,13 @@ static const st_key_t huber_keys[] = {
     [LK_OWN + 1] = {"delta", ST_K_NUM, "1", 1e-12, 1e300, NULL, "quadratic below |r| = delta, linear above (PyTorch's HuberLoss delta)"},
 };
 
+static const st_key_t ctc_keys[] = {
+    HEAD_KEYS,
+    [LK_OWN] = {"reduction", ST_K_ENUM, "\"mean\"", 0, 0, "mean|sum", "mean: the batch mean of each row's loss / max(its label count, 1), as PyTorch's ctc_loss; sum: the gradient of the sum over the batch (the reported loss stays a mean per row)"},
+    [LK_OWN + 1] = {"zero_infinity", ST_K_BOOL, "true", 0, 0, NULL, "a row whose frames are too few for its labels adds loss 0 and no gradient (false: its loss is +inf, and the step is skipped)"},
+    [LK_OWN + 2] = {"beam_width", ST_K_INT, "1", 1, 256, NULL, "decoding for metrics and predictions: 1 = greedy (best path), more = prefix beam search with that many prefixes"},
+};
+
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const st_loss_kind_t kinds[] = {
@@ -292,6 +299,7 @@ static const st_loss_kind_t kinds[] = {
     {"mse", ST_LOSS_MSE, "mean squared error, mean over all elements", mse_keys, N_OF(mse_keys)},
     {"mae", ST_LOSS_MAE, "mean absolute error (L1), mean over all elements", mae_keys, N_OF(mae_keys)},
     {"huber", ST_LOSS_HUBER, "Huber loss with threshold delta, mean over all elements", huber_keys, N_OF(huber_keys)},
+    {"ctc", ST_LOSS_CTC, "connectionist temporal classification of a per-position output [T, V] against a sequence target (blank = class 0); metrics WER, CER, token accuracy, exact match", ctc_keys, N_OF(ctc_keys)},
 };
 
 int st_loss_kind_count(void) { return N_OF(kinds); }
@@ -443,6 +451,9 @@ static st_status_t parse_into(const cJSON *obj, const char *path, int K, st_loss
     if ((v = val_of(plain, n_plain, vals, "delta"))) out->huber_delta = (float)v->num;
     if ((v = val_of(plain, n_plain, vals, "top_k"))) out->top_k = (int)v->i;
     if ((v = val_of(plain, n_plain, vals, "standardize_targets"))) out->standardize_targets = v->b;
+    if ((v = val_of(plain, n_plain, vals, "reduction"))) out->ctc_sum = strcmp(v->s, "sum") == 0;
+    if ((v = val_of(plain, n_plain, vals, "zero_infinity"))) out->zero_infinity = v->b;
+    if ((v = val_of(plain, n_plain, vals, "beam_width"))) out->beam_width = (int)v->i;
     const st_val_t *target = val_of(plain, n_plain, vals, "target");
     if (target->is_set) snprintf(out->target, sizeof out->target, "%s", target->s);
     out->alpha_all = 1.0f;
@@ -503,6 +514,12 @@ static int uses_labels(const st_loss_config_t *cfg) {
 
 int st_loss_uses_labels(const st_loss_config_t *cfg) { return uses_labels(cfg); }
 
+int st_loss_is_sequence(const st_loss_config_t *cfg) { return cfg->type == ST_LOSS_CTC; }
+
+int st_loss_target_width(const st_loss_config_t *cfg) {
+    return cfg->type == ST_LOSS_CTC ? 1 + cfg->seq_max_len : uses_labels(cfg) ? 1 : cfg->n_classes;
+}
+
 int st_loss_is_regression(const st_loss_config_t *cfg) {
     return cfg->type == ST_LOSS_MSE || cfg->type == ST_LOSS_MAE || cfg->type == ST_LOSS_HUBER;
 }
@@ -513,6 +530,7 @@ double st_loss_weight_total(const st_loss_config_t *cfg, const int32_t *labels, 
 
 double st_loss_weight_total_of(const st_loss_config_t *cfg, const int32_t *labels, const float *targets, int B) {
     double w = 0;
+    if (cfg->type == ST_LOSS_CTC) return B; /* every row weighs 1 (see the top of loss.h) */
     if (!uses_labels(cfg)) {
         if (!targets) return (double)B * cfg->n_classes;
         for (size_t i = 0; i < (size_t)B * (size_t)cfg->n_classes; i++) w += !isnan(targets[i]);
@@ -524,7 +542,8 @@ double st_loss_weight_total_of(const st_loss_config_t *cfg, const int32_t *label
 }
 
 float st_loss_grad_scale(const st_loss_config_t *cfg, double global_weight) {
-    return global_weight > 0 ? (float)(cfg->head_weight / global_weight) : 0.0f;
+    if (global_weight <= 0) return 0.0f;
+    return (float)(cfg->type == ST_LOSS_CTC && cfg->ctc_sum ? cfg->head_weight : cfg->head_weight / global_weight);
 }
 
 st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits, const st_loss_config_t *cfg,
@@ -540,6 +559,8 @@ st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits, const st_loss_c
                 return st_fail(err, ST_ERR_DATA, "row %d: label %d outside [0, %d)", i, labels[i], K);
     } else if (!targets) {
         return st_fail(err, ST_ERR_INTERNAL, "loss: targets missing");
+    } else if (cfg->type == ST_LOSS_CTC) {
+        return st_fail(err, ST_ERR_INTERNAL, "loss: ctc is evaluated by st_loss_eval_ctc");
     }
     switch (cfg->type) {
     case ST_LOSS_CROSS_ENTROPY:
@@ -561,14 +582,28 @@ st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits, const st_loss_c
     case ST_LOSS_HUBER:
         *value = st_huber(dlogits, logits, targets, cfg->huber_delta, grad_scale, B, K);
         break;
+    case ST_LOSS_CTC:
+        break;
     }
     return ST_OK;
 }
 
 /* ---- the output a loss accepts ---- */
 
+static st_status_t check_ctc_output(int V, st_shape_t shape, const char *where, st_error_t *err) {
+    if (shape.rank == 2 && (V <= 0 || shape.d[1] == V)) return ST_OK;
+    char got[48];
+    st_shape_str(shape, got, sizeof got);
+    if (shape.rank != 2)
+        return st_fail(err, ST_ERR_SHAPE, "%s: gives %s per sample, but loss \"ctc\" needs a row per position [T, %d]: "
+                       "keep the positions (no global pooling or flatten before the last dense layer)", where, got, V);
+    return st_fail(err, ST_ERR_SHAPE, "%s: gives %s per sample, but loss \"ctc\" needs [T, %d], one logit per token of "
+                   "the vocabulary and the blank (a last dense layer takes \"units\": \"classes\")", where, got, V);
+}
+
 st_status_t st_loss_check_output(const st_loss_config_t *cfg, st_shape_t shape, const char *where, st_error_t *err) {
     int K = cfg->n_classes;
+    if (cfg->type == ST_LOSS_CTC) return check_ctc_output(K, shape, where, err);
     if (shape.rank == 1 && (K <= 0 || shape.d[0] == K)) return ST_OK;
     const char *type = "?";
     for (int i = N_OF(kinds) - 1; i >= 0; i--) /* the first name of the kind (bce_with_logits, not bce) */

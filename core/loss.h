@@ -25,6 +25,12 @@
  *                  — F.binary_cross_entropy_with_logits(pos_weight=pw); targets in [0, 1].
  *   mse            ℓ_ik = (z_ik − t_ik)², weight = K per row — F.mse_loss.
  *   mae            ℓ_ik = |z_ik − t_ik| — F.l1_loss;  huber: F.huber_loss(delta).
+ *   ctc            per row ℓ_i = CTC loss of its frames [T_i, V] against its label sequence (core/ctc.h),
+ *                  reduction "mean": row value ℓ_i / max(L_i, 1), weight 1 per row — PyTorch's
+ *                  F.ctc_loss(reduction='mean') over the global batch; "sum": row value ℓ_i,
+ *                  weight 1, and the gradient of Σ_i ℓ_i (st_loss_grad_scale does not divide), so
+ *                  the reported loss is the mean per row and training follows reduction='sum'.
+ *                  The blank is class 0 (the format's vocabulary). See st_loss_eval_ctc.
  * Missing targets are masked: a class label −1 and a NaN target element add no loss, no weight
  * and no gradient (a target's allow_missing lets the data hold them).
  * Labels must lie in [0, K): the plain functions do not check them, st_loss_eval does. */
@@ -77,7 +83,7 @@ st_loss_value_t st_huber(float *dpred /*[B,K] or NULL*/, const float *pred /*[B,
 /* ---- configuration ---- */
 
 typedef enum {
-    ST_LOSS_CROSS_ENTROPY, ST_LOSS_FOCAL, ST_LOSS_BCE_WITH_LOGITS, ST_LOSS_MSE, ST_LOSS_MAE, ST_LOSS_HUBER
+    ST_LOSS_CROSS_ENTROPY, ST_LOSS_FOCAL, ST_LOSS_BCE_WITH_LOGITS, ST_LOSS_MSE, ST_LOSS_MAE, ST_LOSS_HUBER, ST_LOSS_CTC
 } st_loss_type_t;
 
 
@@ -106,12 +112,20 @@ typedef struct {
     int top_k;                   /* bce: k of the top-k hit rate metric (default 3) */
     int standardize_targets;     /* regression: train on (t − mean) / std */
     float *t_mean, *t_std;       /* [K] when standardize_targets is resolved (the training split's) */
+    int ctc_sum;                 /* ctc: reduction "sum" (else "mean") */
+    int zero_infinity;           /* ctc: an impossible alignment adds loss 0 (else +inf) */
+    int beam_width;              /* ctc decoding: 1 = greedy, > 1 = prefix beam search */
+    int seq_max_len;             /* ctc: L_max of its target (a target row is [len, L_max labels]) */
 } st_loss_config_t;
 
 /* 1 for the losses over class ids (cross_entropy, focal); 0 for those over target values. */
 int st_loss_uses_labels(const st_loss_config_t *cfg);
 /* 1 for mse, mae, huber. */
 int st_loss_is_regression(const st_loss_config_t *cfg);
+/* 1 for ctc (a per-position output [T, V] against a label sequence). */
+int st_loss_is_sequence(const st_loss_config_t *cfg);
+/* Floats of one row of the loss's targets: K (target values), 1 + L_max (ctc), 1 (class ids). */
+int st_loss_target_width(const st_loss_config_t *cfg);
 
 /* A loss kind: its JSON "type", one line of help and its key table (for the docs generator). */
 typedef struct {
@@ -166,10 +180,19 @@ st_status_t st_loss_eval(st_loss_value_t *value, float *dlogits /*[B,K] or NULL*
                          const int32_t *labels /*[B] or NULL*/, const float *targets /*[B,K] or NULL*/,
                          float grad_scale, int B, st_error_t *err);
 
+/* The ctc loss of B rows: logits [B, T, V] (V = cfg->n_classes), input_len [B] the frames of
+ * each row (NULL: all T), targets [B, 1 + L_max] rows [len, labels] (cfg->seq_max_len = L_max).
+ * Rows are checked (ST_ERR_DATA naming the row: an input length outside 0..T, a label that is
+ * the blank or outside the vocabulary). dlogits [B, T, V] (or NULL) = grad_scale · the row's
+ * gradient (divided by max(L_i, 1) for "mean"), 0 past each row's input length. */
+st_status_t st_loss_eval_ctc(st_loss_value_t *value, float *dlogits, const st_loss_config_t *cfg, const float *logits,
+                             const int32_t *input_len, int T, const float *targets, float grad_scale, int B,
+                             st_error_t *err);
+
 /* ---- the output a loss accepts ---- */
 
-/* Checks a model output of per-sample shape `shape` against the loss: every loss takes one row
- * [K] per sample, K = cfg->n_classes (the dataset's classes for cross_entropy and focal, the
+/* Checks a model output of per-sample shape `shape` against the loss: ctc takes [T, V] (V the
+ * vocabulary with the blank); every other loss takes one row [K] per sample, K = cfg->n_classes (the dataset's classes for cross_entropy and focal, the
  * target width for bce_with_logits and mse; any K when n_classes <= 0). A per-position output
  * [T, C] or another width is ST_ERR_SHAPE naming `where` (the layer giving the output, e.g.
  * "model.layers[4]"), its shape and the one needed:

@@ -17,6 +17,20 @@ static int has_class_ids(const st_loss_config_t *loss) {
     return loss->type == ST_LOSS_CROSS_ENTROPY || loss->type == ST_LOSS_FOCAL;
 }
 
+/* The ctc loss of micro-batch rows [r0, r0 + rows) over head h's positions in the last forward
+ * (each row's frames: the model's mapping of the input lengths). */
+static st_status_t micro_ctc(const st_step_parts_t *p, int i, int h, const st_batch_targets_t *tg, int r0, int rows,
+                             float grad_scale, st_micro_sums_t *sums, st_error_t *err) {
+    const st_loss_config_t *cfg = &p->losses->heads[i];
+    int T = 0;
+    const int32_t *len = st_model_head_lengths(p->model, h, &T);
+    size_t off = (size_t)r0 * (size_t)T * (size_t)cfg->n_classes;
+    const float *targets = tg->targets[i] ? tg->targets[i] + (size_t)r0 * (size_t)st_loss_target_width(cfg) : NULL;
+    return st_loss_eval_ctc(&sums->head[i], st_model_head_grad(p->model, h) + off, cfg,
+                            st_model_head_output(p->model, h) + off, len ? len + r0 : NULL, T, targets, grad_scale,
+                            rows, err);
+}
+
 /* Loss i of micro-batch rows [r0, r0 + rows): its value into *v, its gradient (scaled) into the
  * head's gradient rows, and for class-id losses the argmax hits among labelled rows. */
 static st_status_t micro_loss(const st_step_parts_t *p, int i, const st_batch_targets_t *tg, int r0, int rows,
@@ -24,6 +38,7 @@ static st_status_t micro_loss(const st_step_parts_t *p, int i, const st_batch_ta
     const st_loss_config_t *cfg = &p->losses->heads[i];
     int h;
     ST_TRY(head_index(p->model, cfg, &h, err));
+    if (st_loss_is_sequence(cfg)) return micro_ctc(p, i, h, tg, r0, rows, grad_scale, sums, err);
     size_t width = (size_t)st_shape_numel(st_model_head(p->model, h)->shape), off = (size_t)r0 * width;
     const int32_t *labels = tg->labels[i] ? tg->labels[i] + r0 : NULL;
     const float *out = st_model_head_output(p->model, h) + off;

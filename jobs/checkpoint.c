@@ -103,7 +103,7 @@ static st_status_t check_write(const char *path, const st_ckpt_write_t *w, st_er
         BAD("%s: %d heads (at most %d)", path, w->n_heads, ST_CKPT_MAX_HEADS);
     for (int h = 0; h < w->n_heads; h++) {
         const st_ckpt_head_t *hd = &w->heads[h];
-        if ((unsigned)hd->kind > ST_TARGET_REGRESSION || hd->width < 1 || hd->width > ST_CKPT_MAX_CLASSES || !hd->names ||
+        if ((unsigned)hd->kind > ST_TARGET_SEQUENCE || hd->width < 1 || hd->width > ST_CKPT_MAX_CLASSES || !hd->names ||
             !hd->target[0] || !hd->t_mean != !hd->t_std)
             BAD("%s: head %d (%s): kind %d, width %d, names, target \"%s\" or statistics missing", path, h, hd->head,
                 (int)hd->kind, hd->width, hd->target);
@@ -722,9 +722,9 @@ static st_status_t read_contents(hid_t f, const char *name, int sealed, st_ckpt_
 
 static st_status_t parse_target_kind(const char *name, const char *where, const char *s, st_target_kind_t *kind,
                                      st_error_t *err) {
-    for (int k = ST_TARGET_CLASS; k <= ST_TARGET_REGRESSION; k++)
+    for (int k = ST_TARGET_CLASS; k <= ST_TARGET_SEQUENCE; k++)
         if (!strcmp(s, st_target_kind_name((st_target_kind_t)k))) return *kind = (st_target_kind_t)k, ST_OK;
-    return st_fail(err, ST_ERR_DATA, "%s: damaged: %s kind \"%.40s\" is not class, multilabel or regression", name,
+    return st_fail(err, ST_ERR_DATA, "%s: damaged: %s kind \"%.40s\" is not class, multilabel, regression or sequence", name,
                    where, s);
 }
 

@@ -14,7 +14,8 @@ int st_ckpt_head_width(const st_ckpt_t *ck, const char *head) {
 static const char *label(const st_ckpt_head_t *hd) { return hd->head[0] ? hd->head : "output"; }
 
 static const char *unit(st_target_kind_t k) {
-    return k == ST_TARGET_CLASS ? "classes" : k == ST_TARGET_MULTILABEL ? "labels" : "columns";
+    return k == ST_TARGET_CLASS ? "classes" : k == ST_TARGET_MULTILABEL ? "labels"
+         : k == ST_TARGET_SEQUENCE ? "tokens (with the blank)" : "columns";
 }
 
 /* The dataset's target for head hd: present, of the same kind and width. */
@@ -29,7 +30,7 @@ static st_status_t check_target(int *t_out, const st_ckpt_head_t *hd, const st_c
                        "file's targets: %s", ds->path, hd->target, label(hd), ck->path, names);
     }
     const st_target_info_t *ti = &ds->targets[t];
-    int width = ti->kind == ST_TARGET_CLASS ? ti->n_classes : ti->width;
+    int width = ti->kind == ST_TARGET_CLASS || ti->kind == ST_TARGET_SEQUENCE ? ti->n_classes : ti->width;
     if (ti->kind != hd->kind)
         return st_fail(err, ST_ERR_DATA, "%s: target %s (head %s) is a %s target but the model was trained on a %s target "
                        "(checkpoint %s)", ds->path, hd->target, label(hd), st_target_kind_name(ti->kind),
@@ -73,7 +74,8 @@ st_status_t st_ckpt_heads_check_names(const st_loss_heads_t *losses, const st_ck
             if (strcmp(ti->names[k], hd->names[k]) != 0)
                 return st_fail(err, ST_ERR_DATA, "%s: target %s (head %s): %s %d is \"%s\" but the model was trained with "
                                "\"%s\" (checkpoint %s)", ds->path, hd->target, label(hd),
-                               ti->kind == ST_TARGET_CLASS ? "class" : ti->kind == ST_TARGET_MULTILABEL ? "label" : "column",
+                               ti->kind == ST_TARGET_CLASS ? "class" : ti->kind == ST_TARGET_MULTILABEL ? "label"
+                               : ti->kind == ST_TARGET_SEQUENCE ? "token" : "column",
                                k, ti->names[k], hd->names[k], ck->path);
     }
     return ST_OK;
@@ -95,6 +97,7 @@ st_status_t st_ckpt_heads_bind(st_loss_heads_t *losses, st_target_stats_t *stats
         ST_TRY(check_target(&t, hd, ck, ds, err));
         ST_TRY(complete(l, hd, ck, err));
         l->target_index = t;
+        l->seq_max_len = ds->targets[t].kind == ST_TARGET_SEQUENCE ? ds->targets[t].max_len : 0;
         stats[t].mean = hd->t_mean, stats[t].std = hd->t_std;
     }
     return ST_OK;

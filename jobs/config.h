@@ -47,7 +47,7 @@
  * val_<metric>.<head>, <metric> one of ST_MONITOR_METRICS; whether the run records it is checked
  * by the job (st_monitor_check), since the heads are known only once the model is built. */
 #define ST_MONITOR_TERMS 8
-#define ST_MONITOR_METRICS "loss, accuracy, macro_f1, f1, exact_match, topk, mae, rmse, r2"
+#define ST_MONITOR_METRICS "loss, accuracy, macro_f1, f1, exact_match, topk, mae, rmse, r2, wer, cer, token_accuracy"
 
 typedef struct {
     int n_terms;                        /* 1 for a plain metric name */

@@ -43,10 +43,12 @@ static st_status_t alloc_head(st_engine_t *e, int h, size_t slots, st_error_t *e
     int t = cfg->target_index;
     if (t < 0 && !st_loss_uses_labels(cfg))
         return st_fail(err, ST_ERR_INTERNAL, "training step: loss %d has no target", h);
-    if (t >= 0 && cfg->n_classes != (st_loss_uses_labels(cfg) ? e->data->ds.targets[t].n_classes : e->data->ds.targets[t].width))
-        return st_fail(err, ST_ERR_INTERNAL, "training step: loss %d is %d wide, its target is not", h, cfg->n_classes);
+    int width = st_loss_uses_labels(cfg) ? cfg->n_classes : st_loss_target_width(cfg);
+    if (t >= 0 && width != (st_loss_uses_labels(cfg) ? e->data->ds.targets[t].n_classes : e->data->ds.targets[t].width))
+        return st_fail(err, ST_ERR_INTERNAL, "training step: loss %d reads %d values a row, its target is not", h,
+                       st_loss_target_width(cfg));
     if (st_loss_uses_labels(cfg)) e->lab[h] = zalloc(slots, sizeof(int32_t), err);
-    else e->tgt[h] = zalloc(slots * (size_t)cfg->n_classes, sizeof(float), err);
+    else e->tgt[h] = zalloc(slots * (size_t)st_loss_target_width(cfg), sizeof(float), err);
     return e->lab[h] || e->tgt[h] ? ST_OK : err->code;
 }
 
@@ -107,7 +109,7 @@ static void fetch_targets(st_engine_t *e, int h, size_t slot) {
     const st_data_t *d = e->data;
     const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
     const st_loss_config_t *cfg = &e->parts.losses->heads[h];
-    int t = cfg->target_index, K = cfg->n_classes;
+    int t = cfg->target_index, K = st_loss_target_width(cfg);
     for (int i = 0; i < e->micro; i++) {
         int64_t pos = e->pos[slot + i];
         if (t < 0) {
@@ -161,7 +163,7 @@ static st_status_t open_step(st_engine_t *e, int *flags, st_status_t status, flo
             for (int a = 0; a < e->accum; a++) {
                 size_t slot = ((size_t)a * e->n_owned + o) * e->micro;
                 w += st_loss_weight_total_of(&losses->heads[h], e->lab[h] ? e->lab[h] + slot : NULL,
-                                             e->tgt[h] ? e->tgt[h] + slot * (size_t)losses->heads[h].n_classes : NULL,
+                                             e->tgt[h] ? e->tgt[h] + slot * (size_t)st_loss_target_width(&losses->heads[h]) : NULL,
                                              e->micro);
             }
             rec[h] = w;
@@ -204,7 +206,7 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
     memset(&tg, 0, sizeof tg);
     for (int h = 0; h < H; h++) {
         if (e->lab[h]) tg.labels[h] = e->lab[h] + slot;
-        if (e->tgt[h]) tg.targets[h] = e->tgt[h] + slot * (size_t)losses->heads[h].n_classes;
+        if (e->tgt[h]) tg.targets[h] = e->tgt[h] + slot * (size_t)st_loss_target_width(&losses->heads[h]);
     }
     ST_TRY(st_train_pass(&e->parts, &ctx, e->x_mb, &tg, rows, n_mb, grad_scale, e->micro_sums, err));
     for (int k = 0; k < n_mb; k++) {

@@ -24,6 +24,7 @@
 #include "jobs/checkpoint.h"
 #include "jobs/ckpt_heads.h"
 #include "jobs/config.h"
+#include "jobs/eval_decoded.h"
 #include "jobs/evaluate.h" /* st_evaluate */
 #include "jobs/head_report.h"
 #include "jobs/heads.h" /* st_heads_name */
@@ -105,7 +106,7 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     if (e->ck.std_mean && e->ck.n_features != F)
         return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s (%d feature%s), but the model of %s was trained on %d "
                        "features", e->ds.path, shape, F, F == 1 ? "" : "s", e->ck.path, e->ck.n_features);
-    ST_TRY(st_model_build_heads(e->cfg.model, "model", e->ds.shape, e->ck.n_classes, classes_of, e, &e->model, err));
+    ST_TRY(st_model_build_heads(e->cfg.model, "model", e->ds.shape, classes_of("", e), classes_of, e, &e->model, err));
     if (st_model_param_floats(e->model) != e->ck.n_params)
         return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s, for which the model of %s has %zu parameters, but "
                        "the checkpoint holds %zu: the model was trained on samples of another shape", e->ds.path, shape,
@@ -321,9 +322,16 @@ static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c
     d.n_targets = e->ds.n_targets, d.tgt_floats = e->tgt_floats;
     memcpy(d.tgt_offset, e->tgt_offset, sizeof d.tgt_offset);
     memcpy(d.tgt_stats, e->tgt_stats, sizeof d.tgt_stats);
-    ST_TRY(st_evaluate(&r, e->model, &e->losses, &d, ST_SPLIT_TEST, ST_DATA_EVAL_ROWS, c, err));
-    st_status_t rc = st_comm_agree(c, c->rank == 0 ? write_report(e, a, &r, err) : ST_OK, err);
+    int sequences = 0;
+    for (int h = 0; h < e->losses.n_heads; h++) sequences |= st_loss_is_sequence(&e->losses.heads[h]);
+    st_decoded_t dc;
+    st_decoded_init(&dc, &e->losses, &e->ds);
+    st_status_t rc = st_evaluate_rows(&r, e->model, &e->losses, &d, ST_SPLIT_TEST, ST_DATA_EVAL_ROWS, c,
+                                      sequences ? st_decoded_sink : NULL, &dc, err);
+    if (rc == ST_OK) rc = st_comm_agree(c, c->rank == 0 ? write_report(e, a, &r, err) : ST_OK, err);
+    if (rc == ST_OK && sequences) rc = st_comm_agree(c, st_decoded_write(&dc, e->out_dir, a->out, c, err), err);
     st_eval_free(&r);
+    st_decoded_free(&dc);
     return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctc_decode.h"
 #include "metrics.h"
 #include "mpi/collectives.h"
 #include "sharding/batch.h"
@@ -29,10 +30,17 @@ typedef struct {
                                       longest length; NULL without lengths (passes read the part) */
     int32_t *len;                  /* [chunk] their lengths */
     int64_t *pos;                  /* [chunk] their positions in the part */
+    st_eval_seq_fn sink;           /* decoded rows go here too (may be NULL) */
+    void *sink_ctx;
 } ev_t;
 
+/* The counts a sequence head keeps after its row count: words (edits, hits, reference tokens,
+ * exact sequences), characters (edits, reference characters). */
+enum { SEQ_W_EDITS, SEQ_W_HITS, SEQ_W_REF, SEQ_EXACT, SEQ_C_EDITS, SEQ_C_REF, SEQ_N };
+
 static st_head_kind_t head_kind(const st_loss_config_t *l) {
-    return st_loss_uses_labels(l) ? ST_HEAD_CLASS : st_loss_is_regression(l) ? ST_HEAD_REGRESSION : ST_HEAD_MULTILABEL;
+    return st_loss_uses_labels(l) ? ST_HEAD_CLASS : st_loss_is_regression(l) ? ST_HEAD_REGRESSION
+         : st_loss_is_sequence(l) ? ST_HEAD_SEQUENCE : ST_HEAD_MULTILABEL;
 }
 
 static void *zalloc(size_t n, size_t size, int *ok) {
@@ -50,11 +58,12 @@ static st_status_t setup(ev_t *ev, int chunk, st_error_t *err) {
         const st_loss_config_t *l = &ev->losses->heads[h];
         st_head_eval_t *he = &out->heads[h];
         he->kind = head_kind(l), he->K = l->n_classes, he->top_k = l->top_k > 0 ? l->top_k : 3;
-        int K = he->K;
-        max_k = K > max_k ? K : max_k;
+        int K = he->K, width = st_loss_target_width(l);
+        max_k = width > max_k ? width : max_k;
         ev->rec_off[h] = ev->rec_len, ev->rec_len += 2 + (he->kind == ST_HEAD_REGRESSION ? 4 * K : 0);
         ev->cnt_off[h] = ev->cnt_len;
-        ev->cnt_len += 1 + (he->kind == ST_HEAD_CLASS ? K * K : he->kind == ST_HEAD_MULTILABEL ? 3 * K + 2 : K);
+        ev->cnt_len += 1 + (he->kind == ST_HEAD_CLASS ? K * K : he->kind == ST_HEAD_MULTILABEL ? 3 * K + 2
+                            : he->kind == ST_HEAD_SEQUENCE ? SEQ_N : K);
         if (he->kind == ST_HEAD_REGRESSION) {
             he->abs_err = zalloc((size_t)K, sizeof(double), &ok), he->sq_err = zalloc((size_t)K, sizeof(double), &ok);
             he->dev = zalloc((size_t)K, sizeof(double), &ok), he->dev_sq = zalloc((size_t)K, sizeof(double), &ok);
@@ -74,7 +83,7 @@ static st_status_t setup(ev_t *ev, int chunk, st_error_t *err) {
  * training when `standardised`). */
 static void fetch(ev_t *ev, const st_loss_config_t *l, int64_t r0, int B, int standardised) {
     const st_data_t *d = ev->d;
-    int t = l->target_index, K = l->n_classes;
+    int t = l->target_index, K = st_loss_target_width(l);
     for (int i = 0; i < B; i++) {
         if (t < 0) {
             ev->lab[i] = ev->part->y[r0 + i];
@@ -139,6 +148,68 @@ static void regression_sums(ev_t *ev, int h, const st_loss_config_t *l, const fl
     cnt[0] += B;
 }
 
+char *st_seq_text(const char (*vocab)[64], int V, const int32_t *tokens, int n) {
+    int single = 1;
+    for (int k = 1; k < V && single; k++) single = strlen(vocab[k]) == 1;
+    size_t size = 1;
+    for (int j = 0; j < n; j++) size += strlen(vocab[tokens[j]]) + 1;
+    char *s = malloc(size), *at = s;
+    if (!s) return NULL;
+    *at = '\0';
+    for (int j = 0; j < n; j++) {
+        if (j > 0 && !single) *at++ = ' ';
+        size_t len = strlen(vocab[tokens[j]]);
+        memcpy(at, vocab[tokens[j]], len + 1);
+        at += len;
+    }
+    return s;
+}
+
+/* Row i's reference and decoded sequence into the head's counts (and the sink). */
+static int seq_row(ev_t *ev, int h, int64_t row_id, const float *target, const int32_t *hyp, int n_hyp, int L) {
+    int32_t ref[L > 0 ? L : 1];
+    int n_ref = (int)target[0];
+    for (int j = 0; j < n_ref; j++) ref[j] = (int32_t)target[1 + j];
+    st_seqscore_t w = {0}, c = {0};
+    const st_target_info_t *ti = &ev->d->ds.targets[ev->losses->heads[h].target_index];
+    char *rs = st_seq_text((const char(*)[64])ti->names, ti->n_classes, ref, n_ref);
+    char *hs = st_seq_text((const char(*)[64])ti->names, ti->n_classes, hyp, n_hyp);
+    int ok = rs && hs && st_seqscore_add(&w, ref, n_ref, hyp, n_hyp) == 0 && st_seqscore_add_chars(&c, rs, hs) == 0;
+    free(rs), free(hs);
+    if (!ok) return -1;
+    int64_t *cnt = ev->cnt + ev->cnt_off[h];
+    cnt[0]++;
+    cnt[1 + SEQ_W_EDITS] += w.edits, cnt[1 + SEQ_W_HITS] += w.hits, cnt[1 + SEQ_W_REF] += w.ref_tokens;
+    cnt[1 + SEQ_EXACT] += w.n_exact, cnt[1 + SEQ_C_EDITS] += c.edits, cnt[1 + SEQ_C_REF] += c.ref_tokens;
+    if (ev->sink) ev->sink(ev->sink_ctx, h, row_id, ref, n_ref, hyp, n_hyp);
+    return 0;
+}
+
+/* A ctc head: its loss into hr, its rows decoded and scored. */
+static st_status_t seq_pass(ev_t *ev, st_model_t *model, int h, int mh, int64_t r0, int B, double *hr,
+                            st_error_t *err) {
+    const st_loss_config_t *l = &ev->losses->heads[h];
+    int T = 0, V = l->n_classes;
+    const int32_t *len = st_model_head_lengths(model, mh, &T);
+    const float *o = st_model_head_output(model, mh);
+    fetch(ev, l, r0, B, 1);
+    st_loss_value_t v;
+    ST_TRY(st_loss_eval_ctc(&v, NULL, l, o, len, T, ev->tgt, 1.0f, B, err));
+    hr[0] += v.sum, hr[1] += v.weight;
+    int32_t *tok = malloc((size_t)B * (size_t)T * sizeof *tok), *n_tok = malloc((size_t)B * sizeof *n_tok);
+    int32_t *ilen = malloc((size_t)B * sizeof *ilen);
+    st_status_t rc = tok && n_tok && ilen ? ST_OK : st_fail(err, ST_ERR_NOMEM, "evaluation: out of memory decoding");
+    for (int i = 0; rc == ST_OK && i < B; i++) ilen[i] = len ? len[i] : T;
+    if (rc == ST_OK && l->beam_width > 1) rc = st_ctc_beam_decode(tok, n_tok, NULL, o, ilen, B, T, V, 0, l->beam_width, err);
+    else if (rc == ST_OK) st_ctc_greedy_decode(tok, n_tok, o, ilen, B, T, V, 0);
+    int W = st_loss_target_width(l);
+    for (int i = 0; rc == ST_OK && i < B; i++)
+        if (seq_row(ev, h, ev->part->ids[r0 + i], ev->tgt + (size_t)i * W, tok + (size_t)i * T, n_tok[i], W - 1) != 0)
+            rc = st_fail(err, ST_ERR_NOMEM, "evaluation: out of memory scoring sequences");
+    free(tok), free(n_tok), free(ilen);
+    return rc;
+}
+
 /* One forward pass over rows [r0, r0 + B) of the part; every head's sums into rec (this block's
  * record) and ev->cnt. */
 static st_status_t eval_pass(ev_t *ev, st_model_t *model, int64_t r0, int B, double *rec, st_error_t *err) {
@@ -154,6 +225,10 @@ static st_status_t eval_pass(ev_t *ev, st_model_t *model, int64_t r0, int B, dou
         const st_loss_config_t *l = &ev->losses->heads[h];
         int mh = l->head[0] ? st_model_head_find(model, l->head) : 0;
         if (mh < 0) return st_fail(err, ST_ERR_CONFIG, "loss: the model has no head named \"%s\"", l->head);
+        if (ev->out->heads[h].kind == ST_HEAD_SEQUENCE) {
+            ST_TRY(seq_pass(ev, model, h, mh, r0, B, rec + ev->rec_off[h], err));
+            continue;
+        }
         const float *o = st_model_head_output(model, mh);
         fetch(ev, l, r0, B, 1);
         st_loss_value_t v;
@@ -195,6 +270,12 @@ static st_status_t finish(ev_t *ev, st_error_t *err) {
                 he->abs_err[k] += r[2 + k], he->sq_err[k] += r[2 + K + k], he->dev[k] += r[2 + 2 * K + k],
                     he->dev_sq[k] += r[2 + 3 * K + k];
         }
+        if (he->kind == ST_HEAD_SEQUENCE) {
+            const int64_t *q = c + 1;
+            he->words = (st_seqscore_t){q[SEQ_W_EDITS], q[SEQ_W_HITS], q[SEQ_W_REF], c[0], q[SEQ_EXACT]};
+            he->chars = (st_seqscore_t){q[SEQ_C_EDITS], 0, q[SEQ_C_REF], c[0], q[SEQ_EXACT]};
+            continue;
+        }
         size_t n_copy = he->kind == ST_HEAD_CLASS ? (size_t)K * K : he->kind == ST_HEAD_MULTILABEL ? 3 * (size_t)K : (size_t)K;
         int64_t *copy = zalloc(n_copy, sizeof(int64_t), &ok);
         if (!ok) break;
@@ -212,8 +293,14 @@ static st_status_t finish(ev_t *ev, st_error_t *err) {
 
 st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_heads_t *losses, const st_data_t *d,
                         int part, int chunk, const st_comm_t *c, st_error_t *err) {
+    return st_evaluate_rows(out, model, losses, d, part, chunk, c, NULL, NULL, err);
+}
+
+st_status_t st_evaluate_rows(st_eval_t *out, st_model_t *model, const st_loss_heads_t *losses, const st_data_t *d,
+                             int part, int chunk, const st_comm_t *c, st_eval_seq_fn sink, void *sink_ctx,
+                             st_error_t *err) {
     memset(out, 0, sizeof *out);
-    ev_t ev = {.out = out, .losses = losses, .d = d, .part = &d->part[part]};
+    ev_t ev = {.out = out, .losses = losses, .d = d, .part = &d->part[part], .sink = sink, .sink_ctx = sink_ctx};
     int64_t lo, hi;
     st_loader_block_chunks(&lo, &hi, d->n_part[part], ST_DATA_EVAL_ROWS, c->rank, c->size);
     ev.n_blocks = (d->n_part[part] + ST_DATA_EVAL_ROWS - 1) / ST_DATA_EVAL_ROWS;
@@ -265,7 +352,13 @@ void st_head_metrics(st_head_metrics_t *m, const st_head_eval_t *h) {
     m->loss = h->weight > 0 ? h->loss_sum / h->weight : NAN;
     m->accuracy = m->macro_f1 = m->micro_f1 = m->label_macro_f1 = m->exact_match = m->topk_rate = NAN;
     m->mae = m->rmse = m->r2 = NAN;
+    m->wer = m->cer = m->token_accuracy = NAN;
     int K = h->K;
+    if (h->kind == ST_HEAD_SEQUENCE && h->n > 0) {
+        m->wer = st_seqscore_error_rate(&h->words), m->cer = st_seqscore_error_rate(&h->chars);
+        m->token_accuracy = st_seqscore_token_accuracy(&h->words), m->exact_match = st_seqscore_exact_match(&h->words);
+        return;
+    }
     if (h->kind == ST_HEAD_CLASS && h->n > 0) {
         m->accuracy = st_confusion_accuracy(h->confusion, K);
         m->macro_f1 = st_class_scores(NULL, NULL, NULL, NULL, h->confusion, K);

@@ -5,7 +5,12 @@
  *                                  match, top-k hit rate (rows whose k best-scored labels hold
  *                                  at least one true label);
  *   regression (mse, mae, huber):  loss (in training units, standardised when the loss is),
- *                                  and on de-standardised predictions per column MAE, RMSE, R².
+ *                                  and on de-standardised predictions per column MAE, RMSE, R²;
+ *   sequence (ctc):                loss, and on the decoded sequences (greedy, or prefix beam
+ *                                  search with the loss's beam_width) WER (token edits / reference
+ *                                  tokens), CER (the same over the characters of the tokens joined
+ *                                  by a space — without one when every token is one character),
+ *                                  token accuracy and sequence exact match.
  * Rows with a missing target (class −1, NaN) are left out of that head's loss and metrics.
  *
  * Each rank runs its rows in eval mode, ST_DATA_EVAL_ROWS rows per forward pass (its block of a
@@ -20,12 +25,13 @@
 
 #include <stdint.h>
 
+#include "edit_distance.h"
 #include "loss.h"
 #include "model.h"
 #include "mpi/comm.h"
 #include "sharding/data.h"
 
-typedef enum { ST_HEAD_CLASS, ST_HEAD_MULTILABEL, ST_HEAD_REGRESSION } st_head_kind_t;
+typedef enum { ST_HEAD_CLASS, ST_HEAD_MULTILABEL, ST_HEAD_REGRESSION, ST_HEAD_SEQUENCE } st_head_kind_t;
 
 /* One loss's evaluation. Arrays are owned (st_eval_free). */
 typedef struct {
@@ -41,6 +47,7 @@ typedef struct {
     double *abs_err, *sq_err;      /* regression: [K] Σ|e|, Σe² (target units) */
     double *dev, *dev_sq;          /* regression: [K] Σ(t − m0), Σ(t − m0)² around m0 = ref[k] */
     double *ref;                   /* regression: [K] the reference m0 (training mean, or 0) */
+    st_seqscore_t words, chars;    /* sequence: token and character edit counts */
 } st_head_eval_t;
 
 /* Derived metrics of one head (NaN where they do not apply or have no rows). */
@@ -48,6 +55,7 @@ typedef struct {
     double loss, accuracy, macro_f1;      /* class (loss: every kind) */
     double micro_f1, label_macro_f1, exact_match, topk_rate; /* multi-label */
     double mae, rmse, r2;                 /* regression: means over the columns */
+    double wer, cer, token_accuracy;      /* sequence (exact_match: sequences equal to their reference) */
 } st_head_metrics_t;
 
 typedef struct {
@@ -66,6 +74,22 @@ typedef struct {
 st_status_t st_evaluate(st_eval_t *out, st_model_t *model, const st_loss_heads_t *losses, const st_data_t *d,
                         int part, int chunk, const st_comm_t *c, st_error_t *err);
 void st_eval_free(st_eval_t *ev);
+
+/* Called for every row of a sequence head as it is decoded (on the rank that evaluates it, rows in
+ * ascending order per rank): loss index h, the row's id in the dataset, its reference and its
+ * decoded tokens. */
+typedef void (*st_eval_seq_fn)(void *ctx, int h, int64_t row_id, const int32_t *ref, int n_ref, const int32_t *hyp,
+                               int n_hyp);
+
+/* st_evaluate that also hands every decoded sequence to `sink` (may be NULL). */
+st_status_t st_evaluate_rows(st_eval_t *out, st_model_t *model, const st_loss_heads_t *losses, const st_data_t *d,
+                             int part, int chunk, const st_comm_t *c, st_eval_seq_fn sink, void *sink_ctx,
+                             st_error_t *err);
+
+/* The characters CER compares for a token sequence: the tokens' names joined by a space, or
+ * without one when every name in the vocabulary [V] is one character. Returns a malloc'd
+ * string (NULL when out of memory). */
+char *st_seq_text(const char (*vocab)[64], int V, const int32_t *tokens, int n);
 
 void st_head_metrics(st_head_metrics_t *m, const st_head_eval_t *h);
 /* Per-column regression metrics of column k. */

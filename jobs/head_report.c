@@ -71,6 +71,11 @@ void st_head_report_val(st_metric_table_t *t, const char *split, const st_eval_t
             add(t, split, "rmse", name, several, r ? m.rmse : nan);
             add(t, split, "r2", name, several, r ? m.r2 : nan);
             add_columns(t, split, r ? &r->heads[h] : NULL, &l->heads[h], name, ds);
+        } else if (st_loss_is_sequence(&l->heads[h])) {
+            add(t, split, "wer", name, several, r ? m.wer : nan);
+            add(t, split, "cer", name, several, r ? m.cer : nan);
+            add(t, split, "token_accuracy", name, several, r ? m.token_accuracy : nan);
+            add(t, split, "exact_match", name, several, r ? m.exact_match : nan);
         } else {
             add(t, split, "f1", name, several, r ? m.micro_f1 : nan);
             add(t, split, "macro_f1", name, several, r ? m.label_macro_f1 : nan);
@@ -93,6 +98,10 @@ void st_head_report_print(FILE *out, const char *split, const st_eval_t *r, cons
         else if (r->heads[h].kind == ST_HEAD_MULTILABEL)
             fprintf(out, "  %s %-12s micro F1 %.4f  macro F1 %.4f  exact match %.2f%%  top-%d %.2f%%  loss %.4f\n", split,
                     name, m.micro_f1, m.label_macro_f1, 100 * m.exact_match, r->heads[h].top_k, 100 * m.topk_rate, m.loss);
+        else if (r->heads[h].kind == ST_HEAD_SEQUENCE)
+            fprintf(out, "  %s %-12s WER %.2f%%  CER %.2f%%  token accuracy %.2f%%  exact %.2f%%  loss %.4f  (%lld rows)\n",
+                    split, name, 100 * m.wer, 100 * m.cer, 100 * m.token_accuracy, 100 * m.exact_match, m.loss,
+                    (long long)r->heads[h].n);
         else
             fprintf(out, "  %s %-12s R2 %.4f  MAE %.4g  RMSE %.4g  loss %.4f\n", split, name, m.r2, m.mae, m.rmse, m.loss);
     }

@@ -4,11 +4,12 @@
  *
  * Names: "<split>_<metric>" for a run with one head (the names single-head runs always had:
  * val_loss, val_accuracy, val_macro_f1, or val_mae, val_rmse, val_r2, or val_f1, val_exact_match,
- * val_topk), and "<split>_<metric>.<head>" per head when there are several, plus the combined
+ * val_topk, or val_wer, val_cer, val_token_accuracy, val_exact_match), and "<split>_<metric>.<head>" per head when there are several, plus the combined
  * "<split>_loss" = Σ_h head_weight_h · mean loss_h. Metrics by head kind:
  *   class        loss, accuracy, macro_f1
  *   multi-label  loss, f1 (micro, at 0.5), macro_f1 (over labels), exact_match, topk
  *   regression   loss, mae, rmse, r2 (means over the columns, in target units)
+ *   sequence     loss, wer, cer, token_accuracy, exact_match (ctc; ratios, WER 0.05 = 5%)
  * Training metrics are the loss (and accuracy for class heads) over the epoch's batches. */
 #ifndef ST_HEAD_REPORT_H
 #define ST_HEAD_REPORT_H

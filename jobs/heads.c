@@ -32,7 +32,11 @@ int st_heads_target_of(const st_dataset_t *ds, const char *head, const char *tar
     return -1;
 }
 
-static int target_width(const st_target_info_t *t) { return t->kind == ST_TARGET_CLASS ? t->n_classes : t->width; }
+/* The width of the output a loss on target t trains: its classes (class), its vocabulary with
+ * the blank (sequence), else its columns. */
+static int target_width(const st_target_info_t *t) {
+    return t->kind == ST_TARGET_CLASS || t->kind == ST_TARGET_SEQUENCE ? t->n_classes : t->width;
+}
 
 /* The loss object of the "loss" JSON that trains `head` ("" or "output": the only loss). */
 static const cJSON *loss_for_head(const cJSON *loss_json, const char *head) {
@@ -60,10 +64,12 @@ int st_heads_width(const cJSON *loss_json, const char *head, const st_dataset_t 
 static st_status_t check_kind(const st_loss_config_t *l, const st_target_info_t *t, const char *path, st_error_t *err) {
     int ok = st_loss_uses_labels(l) ? t->kind == ST_TARGET_CLASS
              : st_loss_is_regression(l) ? t->kind == ST_TARGET_REGRESSION
+             : st_loss_is_sequence(l)   ? t->kind == ST_TARGET_SEQUENCE
                                         : t->kind == ST_TARGET_MULTILABEL;
     if (ok) return ST_OK;
     const char *want = t->kind == ST_TARGET_CLASS ? "cross_entropy or focal"
-                       : t->kind == ST_TARGET_MULTILABEL ? "bce" : "mse, mae or huber";
+                       : t->kind == ST_TARGET_MULTILABEL ? "bce"
+                       : t->kind == ST_TARGET_SEQUENCE   ? "ctc" : "mse, mae or huber";
     return st_fail(err, ST_ERR_CONFIG, "%s.type: target %s is a %s target; its loss is %s", path, t->name,
                    st_target_kind_name(t->kind), want);
 }
@@ -125,8 +131,11 @@ static st_status_t bind_one(st_loss_config_t *l, int i, int n, const st_data_t *
     ST_TRY(check_kind(l, ti, path, err));
     if (l->n_classes > 0 && l->n_classes != target_width(ti))
         return st_fail(err, ST_ERR_CONFIG, "%s: target %s has %d %s, the loss was read for %d", path, ti->name,
-                       target_width(ti), ti->kind == ST_TARGET_CLASS ? "classes" : "columns", l->n_classes);
+                       target_width(ti), ti->kind == ST_TARGET_CLASS ? "classes"
+                                         : ti->kind == ST_TARGET_SEQUENCE ? "tokens with the blank" : "columns",
+                       l->n_classes);
     l->n_classes = target_width(ti);
+    l->seq_max_len = ti->kind == ST_TARGET_SEQUENCE ? ti->max_len : 0;
     l->target_index = t;
     ST_TRY(check_has_values(d, t, path, c, err));
     if (l->class_weights_mode == ST_CLASS_WEIGHTS_BALANCED) {

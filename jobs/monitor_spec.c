@@ -18,6 +18,7 @@ static const struct {
 } metrics[] = {
     {"loss", 0}, {"accuracy", 1}, {"macro_f1", 1}, {"f1", 1}, {"exact_match", 1},
     {"topk", 1}, {"mae", 0},      {"rmse", 0},     {"r2", 1},
+    {"wer", 0},  {"cer", 0},      {"token_accuracy", 1},
 };
 enum { N_METRICS = (int)(sizeof metrics / sizeof metrics[0]) };
 

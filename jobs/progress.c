@@ -17,17 +17,20 @@ static int digits(int n) {
 }
 
 int st_epoch_line_format(char *buf, size_t size, const st_epoch_line_t *e) {
-    char val[64];
+    char val[80], train[48] = "";
+    const char *metric = e->val_metric ? e->val_metric : "acc";
     if (isnan(e->val_loss) && isnan(e->val_accuracy)) snprintf(val, sizeof val, "val -");
-    else snprintf(val, sizeof val, "val loss %.4f acc %.2f%%", e->val_loss, 100.0 * e->val_accuracy);
+    else if (isnan(e->val_accuracy)) snprintf(val, sizeof val, "val loss %.4f", e->val_loss);
+    else snprintf(val, sizeof val, "val loss %.4f %s %.2f%%", e->val_loss, metric, 100.0 * e->val_accuracy);
+    if (!isnan(e->train_accuracy)) snprintf(train, sizeof train, " acc %.2f%%", 100.0 * e->train_accuracy);
     char flags[40] = "";
     if (e->best || e->checkpoint)
         snprintf(flags, sizeof flags, "  [%s%s%s]", e->best ? "best" : "", e->best && e->checkpoint ? ", " : "",
                  e->checkpoint ? "checkpoint" : "");
     int has_warn = e->collapse_warning && e->collapse_warning[0];
     return snprintf(buf, size,
-                    "epoch %*d/%d  train loss %.4f acc %.2f%%  %s  lr %.3g  %.1f s  %.0f samples/s%s%s%s",
-                    digits(e->n_epochs), e->epoch, e->n_epochs, e->train_loss, 100.0 * e->train_accuracy, val,
+                    "epoch %*d/%d  train loss %.4f%s  %s  lr %.3g  %.1f s  %.0f samples/s%s%s%s",
+                    digits(e->n_epochs), e->epoch, e->n_epochs, e->train_loss, train, val,
                     e->lr, e->seconds, e->samples_per_s, flags, has_warn ? "  WARNING: " : "",
                     has_warn ? e->collapse_warning : "");
 }

@@ -21,11 +21,14 @@ typedef struct {
     int best;                           /* best validation score so far */
     int checkpoint;                     /* a checkpoint was written after this epoch */
     const char *collapse_warning;       /* NULL or "": none */
+    const char *val_metric;             /* NULL: "acc" (val_accuracy); else what val_accuracy holds
+                                         * ("wer" for a ctc head), printed as a percentage */
 } st_epoch_line_t;
 
 /* Formats one epoch line (no trailing newline) into buf[size], e.g.
  *   epoch  3/20  train loss 0.4123 acc 85.12%  val loss 0.4401 acc 84.30%  lr 0.001  12.3 s  48213 samples/s  [best, checkpoint]
- * with "  WARNING: <collapse warning>" appended when there is one. The epoch number is padded
+ * with "  WARNING: <collapse warning>" appended when there is one. A NaN accuracy is left out
+ * ("train loss 0.4123  val loss 0.4401 wer 3.10%" for a ctc head). The epoch number is padded
  * to the width of n_epochs. Returns the length it needed (as snprintf). */
 int st_epoch_line_format(char *buf /*[size]*/, size_t size, const st_epoch_line_t *e);
 

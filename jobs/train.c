@@ -20,7 +20,7 @@ static uint64_t model_hash(st_model_t *m) {
 /* ---- one epoch ---- */
 
 typedef struct {
-    double val_loss, val_accuracy, val_macro_f1;
+    double val_loss, val_accuracy, val_macro_f1, val_wer; /* val_wer: a ctc first head's WER */
     int evaluated;
     st_pred_diversity_t diversity;
     int64_t *confusion;   /* [K, K] of the first head's validation pass, when a class head (a view into r) */
@@ -164,7 +164,7 @@ static st_status_t train_steps(trainer_t *t, int *stop_now, st_error_t *err) {
 
 static st_status_t validate(trainer_t *t, epoch_eval_t *ev, st_error_t *err) {
     memset(ev, 0, sizeof *ev);
-    ev->val_loss = ev->val_accuracy = ev->val_macro_f1 = NAN;
+    ev->val_loss = ev->val_accuracy = ev->val_macro_f1 = ev->val_wer = NAN;
     int64_t e = t->epoch + 1;
     if (t->data.n_part[ST_SPLIT_VAL] == 0 || (e % t->cfg->train.eval_every != 0 && e != t->cfg->train.epochs)) return ST_OK;
     ST_TRY(st_evaluate(&ev->r, t->model, &t->losses, &t->data, ST_SPLIT_VAL, EVAL_CHUNK, t->c, err));
@@ -172,9 +172,10 @@ static st_status_t validate(trainer_t *t, epoch_eval_t *ev, st_error_t *err) {
     st_head_report_val(&ev->val, "val", &ev->r, &t->losses, &t->data.ds);
     ev->val_loss = st_metric_table_get(&ev->val, "val_loss");
     ev->confusion = ev->r.heads[0].kind == ST_HEAD_CLASS ? ev->r.heads[0].confusion : NULL;
-    if (!ev->confusion) return ST_OK;
     st_head_metrics_t m;
     st_head_metrics(&m, &ev->r.heads[0]);
+    if (ev->r.heads[0].kind == ST_HEAD_SEQUENCE) ev->val_wer = m.wer; /* the epoch line's metric */
+    if (!ev->confusion) return ST_OK;
     ev->val_accuracy = m.accuracy, ev->val_macro_f1 = m.macro_f1;
     int64_t *hist = calloc((size_t)t->K, sizeof *hist);
     if (hist) st_confusion_pred_hist(hist, ev->confusion, t->K), ev->diversity = st_pred_diversity(hist, t->K);
@@ -205,6 +206,7 @@ static st_status_t write_val_csvs(const trainer_t *t, const epoch_eval_t *ev, st
 static void collapse_warning(const trainer_t *t, const epoch_eval_t *ev, char *out, size_t size) {
     out[0] = '\0';
     const st_pred_diversity_t *d = &ev->diversity;
+    if (!ev->confusion) return; /* a class head's predictions only */
     if (d->top_share > t->cfg->monitors.collapse_top_share || d->norm_entropy < t->cfg->monitors.collapse_min_entropy)
         snprintf(out, size, "predictions collapsing: %d of %d classes predicted, the most common takes %.0f%% "
                  "(normalised entropy %.2f)", d->n_distinct, t->K, 100 * d->top_share, d->norm_entropy);
@@ -241,8 +243,10 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
     memset(&t->track.loss_sum, 0, 4 * sizeof(double)); /* with the next epoch's sums empty */
     if (d->save_best) ST_TRY(st_trainer_save_checkpoint(t, ST_CKPT_BEST, err));
     if (d->save_last) ST_TRY(st_trainer_save_checkpoint(t, ST_CKPT_LAST, err));
-    st_epoch_line_t line = {(int)e, (int)t->cfg->train.epochs, h.train_loss, h.train_accuracy, h.val_loss, h.val_accuracy,
-                            h.lr, seconds, h.samples_per_s, d->save_best, d->save_last || d->save_best, h.collapse_warning};
+    int wer = t->losses.n_heads == 1 && st_loss_is_sequence(&t->losses.heads[0]);
+    st_epoch_line_t line = {(int)e, (int)t->cfg->train.epochs, h.train_loss, h.train_accuracy, h.val_loss,
+                            wer ? ev->val_wer : h.val_accuracy, h.lr, seconds, h.samples_per_s, d->save_best,
+                            d->save_last || d->save_best, h.collapse_warning, wer ? "wer" : NULL};
     st_epoch_line_print(stdout, &line);
     int kind = !h.health_warning[0] ? 0 : strncmp(h.health_warning, "head ", 5) == 0 ? 1 : 2; /* share, gap */
     if (kind & ~t->health_warned) /* each kind printed once; history.jsonl has it every epoch */
@@ -434,6 +438,16 @@ static st_status_t set_threads(const st_run_config_t *cfg, const st_comm_t *c, s
     return ST_OK;
 }
 
+/* What the model predicts, for the first line: "10 classes", "a vocabulary of 12 (with the
+ * blank)", "3 outputs" or "4 heads". */
+static void describe_heads(const trainer_t *t, char *out, size_t size) {
+    const st_loss_config_t *l = &t->losses.heads[0];
+    if (t->losses.n_heads > 1) st_format(out, size, "%d heads", t->losses.n_heads);
+    else if (st_loss_is_sequence(l)) st_format(out, size, "a vocabulary of %d (with the blank)", l->n_classes);
+    else if (!st_loss_uses_labels(l)) st_format(out, size, "%d output%s", l->n_classes, l->n_classes == 1 ? "" : "s");
+    else st_format(out, size, "%d classes", t->K);
+}
+
 st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_train_options_t *opt,
                          st_train_result_t *res, st_error_t *err) {
     trainer_t t;
@@ -453,10 +467,12 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     if (rc == ST_OK && !res->stopped_in_startup) rc = startup_boundary(&t, res, err);
     st_signals_startup(0); /* from here a signal stops after a step, with a checkpoint */
     if (rc == ST_OK && !res->stopped_in_startup) {
-        st_comm_print(c, stdout, "training %s: %lld samples (train %lld, val %lld, test %lld), %d classes; %d ranks x %d threads; "
+        char what[64];
+        describe_heads(&t, what, sizeof what);
+        st_comm_print(c, stdout, "training %s: %lld samples (train %lld, val %lld, test %lld), %s; %d ranks x %d threads; "
                       "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch\n",
                       cfg->name, (long long)t.data.ds.n, (long long)t.data.n_part[0], (long long)t.data.n_part[1],
-                      (long long)t.data.n_part[2], t.K, c->size, st_threads_get(), t.data.S, t.data.micro_batch,
+                      (long long)t.data.n_part[2], what, c->size, st_threads_get(), t.data.S, t.data.micro_batch,
                       cfg->train.accumulation_steps, cfg->train.batch_size, (long long)t.steps_per_epoch);
         fflush(stdout);
         rc = loop(&t, res, err);

@@ -83,7 +83,7 @@ static st_status_t check_monitors(const trainer_t *t, st_error_t *err) {
 
 static st_status_t build_model(trainer_t *t, st_error_t *err) {
     st_run_config_t *cfg = t->cfg;
-    ST_TRY(st_model_build_heads(cfg->model, "model", t->data.shape, t->K, classes_of, t, &t->model, err));
+    ST_TRY(st_model_build_heads(cfg->model, "model", t->data.shape, classes_of("", t), classes_of, t, &t->model, err));
     if (t->data.has_lengths) ST_TRY(st_model_enable_lengths(t->model, err));
     /* evaluation chunks and, in fast mode, the engine's passes of several micro-batches fit in it */
     int B = t->data.micro_batch > EVAL_CHUNK ? t->data.micro_batch : EVAL_CHUNK;

@@ -69,6 +69,34 @@ st_status_t st_allgather_records(void *all, const void *mine, int record_bytes, 
     return ST_OK;
 }
 
+st_status_t st_gather_text(char **all, const char *mine, size_t n_mine, const st_comm_t *c, st_error_t *err) {
+    *all = NULL;
+    int n = n_mine > (size_t)INT_MAX ? -1 : (int)n_mine, *counts = NULL, *displs = NULL;
+    int64_t ok = 1; /* rank 0 could allocate, and every text fits an int */
+    if (c->rank == 0) {
+        counts = calloc((size_t)c->size, sizeof *counts), displs = calloc((size_t)c->size, sizeof *displs);
+        ok = counts && displs;
+    }
+    ST_TRY(st_bcast_i64(&ok, 1, c, err)); /* no rank enters a gather rank 0 cannot receive */
+    if (!ok) return st_fail(err, ST_ERR_NOMEM, "gather text: rank 0 cannot allocate");
+    st_status_t rc = MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, c->comm) == MPI_SUCCESS
+                         ? ST_OK : st_fail(err, ST_ERR_MPI, "gather text: MPI_Gather failed");
+    size_t total = 0;
+    for (int r = 0; rc == ST_OK && c->rank == 0 && r < c->size; r++) {
+        ok = ok && counts[r] >= 0 && total + (size_t)counts[r] < (size_t)INT_MAX;
+        displs[r] = (int)total, total += ok ? (size_t)counts[r] : 0;
+    }
+    if (rc == ST_OK && c->rank == 0 && ok) ok = (*all = malloc(total + 1)) != NULL;
+    if (rc == ST_OK) rc = st_bcast_i64(&ok, 1, c, err);
+    if (rc == ST_OK && !ok) rc = st_fail(err, ST_ERR_NOMEM, "gather text: rank 0 cannot hold the ranks' text (2 GiB at most)");
+    if (rc == ST_OK && MPI_Gatherv(mine, n, MPI_CHAR, *all, counts, displs, MPI_CHAR, 0, c->comm) != MPI_SUCCESS)
+        rc = st_fail(err, ST_ERR_MPI, "gather text: MPI_Gatherv failed");
+    if (rc == ST_OK && *all) (*all)[total] = '\0';
+    if (rc != ST_OK) free(*all), *all = NULL;
+    free(counts), free(displs);
+    return rc;
+}
+
 st_status_t st_bcast_f32(float *x, size_t n, const st_comm_t *c, st_error_t *err) {
     for (size_t off = 0; off < n; off += PIECE) ST_MPI(MPI_Bcast(x + off, piece(n, off), MPI_FLOAT, 0, c->comm), err);
     return ST_OK;

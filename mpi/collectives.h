@@ -45,6 +45,11 @@ st_status_t st_allgather_shards(double *records /*[n_shards, n_per_shard]*/, int
 /* all [size, record_bytes] ← every rank's `mine` [record_bytes], in rank order. Collective. */
 st_status_t st_allgather_records(void *all, const void *mine, int record_bytes, const st_comm_t *c, st_error_t *err);
 
+/* Rank 0 gets every rank's text (`mine`, n_mine bytes, any length per rank) joined in rank order
+ * as one malloc'd NUL-terminated string *all (the caller frees it; NULL on other ranks). Each
+ * rank's text must be under 2 GiB. Collective; fails everywhere when rank 0 cannot allocate. */
+st_status_t st_gather_text(char **all, const char *mine, size_t n_mine, const st_comm_t *c, st_error_t *err);
+
 /* Rank 0's array to every rank (floats: any n, in pieces). Collective. */
 st_status_t st_bcast_f32(float *x, size_t n, const st_comm_t *c, st_error_t *err);
 st_status_t st_bcast_f64(double *x, int n, const st_comm_t *c, st_error_t *err);
