@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "ctc.h"
 #include "ctc_decode.h"
 #include "edit_distance.h"
+#include "loss.h"
 
 #define FIX "ctc.h5"
 
@@ -111,6 +114,88 @@ static void test_mixed_lengths_repeats_empty_target(void **s) { (void)s; check_v
 static void test_too_short_infinite(void **s) { (void)s; check_vs_torch("short_inf", 8, 7); }
 static void test_too_short_zero_infinity(void **s) { (void)s; check_vs_torch("short_zero", 8, 7); }
 static void test_blank_in_the_middle(void **s) { (void)s; check_vs_torch("blank_mid", 10, 5); }
+
+/* ---- the ctc loss kind (loss.h) on the "mixed" fixture ---- */
+
+static st_loss_config_t parse_ctc(const char *json, int V) {
+    cJSON *obj = cJSON_Parse(json);
+    st_loss_config_t cfg;
+    st_error_t err = {0};
+    assert_int_equal(st_loss_parse(obj, "loss", V, &cfg, &err), ST_OK);
+    cJSON_Delete(obj);
+    return cfg;
+}
+
+/* Target rows [len, labels] as the loader gives them. */
+static float *target_rows(const fx_ctc_t *c) {
+    float *t = calloc((size_t)c->B * (size_t)(c->L_max + 1), sizeof *t);
+    for (int i = 0; i < c->B; i++) {
+        t[i * (c->L_max + 1)] = (float)c->target_len[i];
+        for (int j = 0; j < c->target_len[i]; j++) t[i * (c->L_max + 1) + 1 + j] = (float)c->targets[i * c->L_max + j];
+    }
+    return t;
+}
+
+/* reduction "mean": Σ row values / weight B is PyTorch's mean, and grad_scale = head_weight / B
+ * gives its gradient (row i: its reduction='none' gradient / (B·max(L_i, 1))); "sum": the value
+ * is PyTorch's sum, the gradient scale is not divided by the weight. */
+static void test_loss_kind_vs_torch(void **s) {
+    (void)s;
+    enum { T = 20, V = 12 };
+    fx_ctc_t c = load_ctc("mixed");
+    float *tg = target_rows(&c), *g = malloc(sizeof(float) * c.n_logits);
+    st_loss_config_t cfg = parse_ctc("{\"type\": \"ctc\"}", V);
+    assert_int_equal(cfg.type, ST_LOSS_CTC);
+    assert_int_equal(cfg.zero_infinity, 1);
+    assert_int_equal(cfg.beam_width, 1);
+    assert_int_equal(cfg.ctc_sum, 0);
+    cfg.seq_max_len = c.L_max;
+    assert_int_equal(st_loss_target_width(&cfg), c.L_max + 1);
+    assert_float_equal(st_loss_weight_total_of(&cfg, NULL, tg, c.B), c.B, 0);
+    float scale = st_loss_grad_scale(&cfg, c.B);
+    st_loss_value_t v;
+    st_error_t err = {0};
+    assert_int_equal(st_loss_eval_ctc(&v, g, &cfg, c.logits, c.input_len, T, tg, scale, c.B, &err), ST_OK);
+    assert_float_equal(v.weight, c.B, 0);
+    assert_true(fabs(v.sum / v.weight - c.mean_ref) <= 1e-9 * fabs(c.mean_ref));
+    for (int i = 0; i < c.B; i++) {
+        float f = scale / (float)(c.target_len[i] > 1 ? c.target_len[i] : 1);
+        for (int k = 0; k < T * V; k++) c.dlogits_ref[(size_t)i * T * V + k] *= f;
+    }
+    tu_assert_close("mean dlogits", g, c.dlogits_ref, c.n_logits, 1e-7, 1e-5);
+    st_loss_config_t sum = parse_ctc("{\"type\": \"ctc\", \"reduction\": \"sum\", \"head_weight\": 2}", V);
+    sum.seq_max_len = c.L_max;
+    assert_float_equal(st_loss_grad_scale(&sum, c.B), 2.0, 0);
+    assert_int_equal(st_loss_eval_ctc(&v, NULL, &sum, c.logits, c.input_len, T, tg, 2.0f, c.B, &err), ST_OK);
+    assert_true(fabs(v.sum - c.sum_ref) <= 1e-9 * fabs(c.sum_ref));
+    /* a bad row is named: a label past the vocabulary */
+    tg[3 * (c.L_max + 1) + 2] = V;
+    assert_int_equal(st_loss_eval_ctc(&v, NULL, &cfg, c.logits, c.input_len, T, tg, 1.0f, c.B, &err), ST_ERR_DATA);
+    tu_assert_contains(err.msg, "row 3, target position 1: label 12 is outside [0, K)");
+    free(tg), free(g);
+    free_ctc(&c);
+    st_loss_config_free(&cfg), st_loss_config_free(&sum);
+}
+
+/* The output a ctc loss takes: [T, V]; pooled rows and another width are named. */
+static void test_loss_kind_output(void **s) {
+    (void)s;
+    st_loss_config_t cfg = parse_ctc("{\"type\": \"ctc\", \"beam_width\": 8, \"zero_infinity\": false}", 6);
+    assert_int_equal(cfg.beam_width, 8);
+    assert_int_equal(cfg.zero_infinity, 0);
+    st_error_t err = {0};
+    assert_int_equal(st_loss_check_output(&cfg, st_shape2(40, 6), "model.layers[5]", &err), ST_OK);
+    assert_int_equal(st_loss_check_output(&cfg, st_shape1(6), "model.layers[5]", &err), ST_ERR_SHAPE);
+    tu_assert_contains(err.msg, "model.layers[5]: gives [6] per sample, but loss \"ctc\" needs a row per position [T, 6]");
+    assert_int_equal(st_loss_check_output(&cfg, st_shape2(40, 5), "model.layers[5]", &err), ST_ERR_SHAPE);
+    tu_assert_contains(err.msg, "needs [T, 6], one logit per token of the vocabulary and the blank");
+    cJSON *obj = cJSON_Parse("{\"type\": \"ctc\", \"reduction\": \"avg\"}");
+    st_loss_config_t bad;
+    assert_int_equal(st_loss_parse(obj, "loss", 6, &bad, &err), ST_ERR_CONFIG);
+    tu_assert_contains(err.msg, "loss.reduction");
+    cJSON_Delete(obj);
+    st_loss_config_free(&cfg);
+}
 
 /* ---- finite differences, threads, checks ---- */
 
@@ -391,6 +476,8 @@ int main(void) {
         cmocka_unit_test(test_too_short_infinite),
         cmocka_unit_test(test_too_short_zero_infinity),
         cmocka_unit_test(test_blank_in_the_middle),
+        cmocka_unit_test(test_loss_kind_vs_torch),
+        cmocka_unit_test(test_loss_kind_output),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_thread_count_bitwise),
         cmocka_unit_test(test_check_names_the_row),
