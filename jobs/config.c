@@ -68,7 +68,7 @@ static const st_key_t data_keys[N_DATA] = {
                      "accept NaN/Inf features (else loading fails naming the first such row)",
                      FIELD(data.allow_nonfinite)},
     [D_STRATIFY] = {"stratify", ST_K_STR, "", 0, 0, NULL,
-                    "class target the split and shards stratify on: default /y, or the file's only class target; "
+                    "class target the split and shards stratify on: default /y, or the file's only class target (none in a file without class targets, e.g. only a CTC sequence target); "
                     "\"none\" = no stratification", FIELD(data.stratify)},
     [D_GROUPS] = {"ignore_groups", ST_K_BOOL, "false", 0, 0, NULL,
                   "split row by row even when the file has /groups (default: groups stay whole)",
@@ -143,7 +143,7 @@ static const st_key_t es_keys[N_ES] = {
                     ST_MONITOR_METRICS "), or an object of up to 8 weights {\"val_accuracy.category\": 0.5, "
                     "\"val_r2.reward\": 0.5} watching their weighted sum"},
     [ES_MODE] = {"mode", ST_K_ENUM, "\"auto\"", 0, 0, "auto|min|max",
-                 "whether lower or higher is better; auto = min for loss, mae, rmse and max for the others "
+                 "whether lower or higher is better; auto = min for loss, mae, rmse, wer, cer and max for the others "
                  "(a weighted monitor mixing them, or with a negative weight, needs min or max)"},
     [ES_PATIENCE] = {"patience", ST_K_INT, "10", 1, 1e15, NULL,
                      "evaluations (not epochs) without improvement before stopping", FIELD(early_stopping.patience)},

@@ -61,7 +61,7 @@ typedef struct {
  * object {name: weight}; mode_max is left 0 (see st_monitor_resolve_mode). Errors name `key`. */
 st_status_t st_monitor_parse(st_monitor_spec_t *out, const cJSON *v, const char *key, st_error_t *err);
 
-/* Sets m->mode_max from `mode`: "min", "max", or "auto": min for loss, mae, rmse; max for
+/* Sets m->mode_max from `mode`: "min", "max", or "auto": min for loss, mae, rmse, wer, cer; max for
  * accuracy, macro_f1, f1, exact_match, topk, r2. "auto" fails (ST_ERR_CONFIG, naming `key` and
  * asking for an explicit `mode_key`) for terms that disagree or a negative weight. */
 st_status_t st_monitor_resolve_mode(st_monitor_spec_t *m, const char *mode, const char *key, const char *mode_key,

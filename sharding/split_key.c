@@ -8,7 +8,8 @@
 #include "data.h"
 
 /* The class target data.stratify names (or the file's only class target when it has no /y);
- * strat_target -1 for /y; none for "none". */
+ * strat_target -1 for /y; none for "none", and by default for a file without any class target
+ * (only sequence, regression or multi-label targets). */
 static st_status_t choose_key(st_split_key_t *k, const st_dataset_t *ds, const st_data_config_t *cfg,
                               st_error_t *err) {
     const char *want = cfg->stratify && cfg->stratify[0] ? cfg->stratify : NULL;
@@ -19,6 +20,7 @@ static st_status_t choose_key(st_split_key_t *k, const st_dataset_t *ds, const s
     int t = want ? st_dataset_target_find(ds, want) : -1, n_class_targets = 0;
     for (int i = 0; !want && i < ds->n_targets; i++)
         if (ds->targets[i].kind == ST_TARGET_CLASS) n_class_targets++, t = i;
+    if (!want && n_class_targets == 0) return k->none = 1, k->n_classes = 1, ST_OK; /* nothing to stratify on */
     if (!want && n_class_targets != 1)
         return st_fail(err, ST_ERR_CONFIG, "data.stratify: %s has no /y and %d class targets; name the one to "
                        "stratify on, or \"none\"", ds->path, n_class_targets);
