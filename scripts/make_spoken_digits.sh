@@ -75,7 +75,8 @@ done
 
 START_NS=$(date +%s%N)
 mkdir -p "$OUT/wav"
-rm -f "$OUT"/wav/utt_*.wav "$OUT/manifest.csv" "$OUT/manifest_unseen_accents.csv"
+find "$OUT/wav" -maxdepth 1 -name 'utt_*.wav' -delete
+rm -f "$OUT/manifest.csv" "$OUT/manifest_unseen_accents.csv"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/spoken_digits.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
@@ -191,7 +192,7 @@ awk -v out="$OUT" '
     f = ($4 == "main") ? out "/manifest.csv" : out "/manifest_unseen_accents.csv"
     printf "wav/%s.wav,%s,%s,%s\n", $1, t, $2, $3 > f }' "$WORK/plan"
 
-(cd "$OUT/wav" && soxi -D utt_*.wav) | paste -d' ' "$WORK/plan" - | awk -v n="$N" -v jobs="$JOBS" \
+awk '{ print $1 ".wav" }' "$WORK/plan" | (cd "$OUT/wav" && xargs soxi -D) | paste -d' ' "$WORK/plan" - | awk -v n="$N" -v jobs="$JOBS" \
     -v secs="$(( ($(date +%s%N) - START_NS) / 1000000 ))" -v snr="${SNR:-none}" -v out="$OUT" '
   { k = ($4 == "main") ? $3 : "unseen-accent-test"; c[k]++; d[k] += $10; total += $10 }
   END {
