@@ -5,7 +5,7 @@
 # words, a seed gives the same bytes twice, --snr adds noise at that SNR and usage errors exit 2.
 # Needs espeak-ng and sox (scripts/install-deps.sh). Prints TAP.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export OMP_NUM_THREADS=1
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
@@ -19,7 +19,7 @@ ok $? "makes 60 utterances"
 A=$work/a
 
 # soxi prints one line per file; every file must say 16000 / 1 / 16.
-(cd "$A/wav" && ls | wc -l; soxi -r *.wav | sort -u; soxi -c *.wav | sort -u; soxi -b *.wav | sort -u) >"$work/log"
+(cd "$A/wav" && find . -name "*.wav" | wc -l; soxi -r ./*.wav | sort -u; soxi -c ./*.wav | sort -u; soxi -b ./*.wav | sort -u) >"$work/log"
 [ "$(tr '\n' ' ' <"$work/log")" = "60 16000 1 16 " ]
 ok $? "60 WAVs, all 16 kHz mono 16-bit"
 
