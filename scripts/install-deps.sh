@@ -16,6 +16,7 @@ PACKAGES=(
   slurm-wlm slurm-client munge               # slurm/cluster.sh: a local Slurm cluster for tests
   libsndfile1-dev libsamplerate0-dev libfftw3-dev  # audio conversion (issue 15)
   python3-scipy                              # the audio feature fixture only
+  espeak-ng sox                              # scripts/make_spoken_digits.sh (issue 15's demo speech)
 )
 
 missing=()
