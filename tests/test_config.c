@@ -172,7 +172,7 @@ static void test_monitor_names(void **state) {
         st_config_free(&c);
     }
     const char *list = "val_<metric> or val_<metric>.<head> with <metric> one of loss, accuracy, macro_f1, f1, "
-                       "exact_match, topk, mae, rmse, r2";
+                       "exact_match, topk, mae, rmse, r2, wer, cer, token_accuracy";
     const char *bad[][2] = {
         {"early_stopping.monitor=loss", "\"loss\""},         {"early_stopping.monitor=val_auc", "\"val_auc\""},
         {"early_stopping.monitor=val_loss.", "\"val_loss.\""}, {"early_stopping.monitor=val_.reward", "\"val_.reward\""},
@@ -240,7 +240,7 @@ static void test_monitor_composite(void **state) {
         {"{\"val_f1.tools\": true}", "the weight of \"val_f1.tools\" must be a finite number other than 0, got true"},
         {"{\"val_f1.tools\": 1e999}", "the weight of \"val_f1.tools\" must be a finite number other than 0, got null"},
         {"{\"val_acc.tools\": 1}", "unknown metric \"val_acc.tools\": expected val_<metric> or val_<metric>.<head> with "
-                                   "<metric> one of loss, accuracy, macro_f1, f1, exact_match, topk, mae, rmse, r2"},
+                                   "<metric> one of loss, accuracy, macro_f1, f1, exact_match, topk, mae, rmse, r2, wer, cer, token_accuracy"},
         {"{\"val_r2.a\":1,\"val_r2.b\":1,\"val_r2.c\":1,\"val_r2.d\":1,\"val_r2.e\":1,\"val_r2.f\":1,\"val_r2.g\":1,"
          "\"val_r2.h\":1,\"val_r2.i\":1}", "at most 8 metrics in a weighted monitor, got 9"},
         {"[\"val_loss\"]", "expected a metric name (\"val_loss\", \"val_r2.reward\") or an object of weights "
@@ -410,7 +410,7 @@ static void test_types(void **state) {
     set_fails("early_stopping.monitor=val_acc",
               "t.json: early_stopping.monitor (--set early_stopping.monitor=val_acc): unknown metric \"val_acc\": "
               "expected val_<metric> or val_<metric>.<head> with <metric> one of loss, accuracy, macro_f1, f1, "
-              "exact_match, topk, mae, rmse, r2");
+              "exact_match, topk, mae, rmse, r2, wer, cer, token_accuracy");
     set_fails("monitors.collapse_top_share=2",
               "t.json: monitors.collapse_top_share (--set monitors.collapse_top_share=2): expected a number in [0, 1], got 2");
     set_fails("model=3", "t.json: model (--set model=3): expected an object (docs/model.md), got 3");

@@ -380,9 +380,9 @@ static void test_layout_errors(void **state) {
     write_raw(tu_tmp_path("fn.h5"), &r);
     expect_open_error("fn.h5", "feature_names has 3 names but /X has 2 features");
 
-    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 4};
-    write_raw(tu_tmp_path("v4.h5"), &r);
-    expect_open_error("v4.h5", "strata_format = 4, but this strata reads format 3 (written by a newer strata)");
+    r = (raw_t){.x_rank = 2, .x_dims = {6, 2}, .y_rows = 6, .y = y, .strata_format = 5};
+    write_raw(tu_tmp_path("v5.h5"), &r);
+    expect_open_error("v5.h5", "strata_format = 5, but this strata reads format 4 (written by a newer strata)");
 
     /* Issue 12: names that are not UTF-8 (Latin-1 from another tool) made `inspect --json` write
      * invalid JSON; they are refused, naming the attribute and the index. */
@@ -656,7 +656,7 @@ static void test_target_layout_errors(void **state) {
     expect_open_error("short_target.h5", "short_target.h5: /targets/x has 5 rows but /X has 6");
     write_raw_target(tu_tmp_path("bad_kind.h5"), 6, "banana");
     expect_open_error("bad_kind.h5",
-                      "bad_kind.h5: /targets/x has kind \"banana\"; expected \"class\", \"multilabel\" or \"regression\"");
+                      "bad_kind.h5: /targets/x has kind \"banana\"; expected \"class\", \"multilabel\", \"regression\" or \"sequence\"");
     write_raw_target(tu_tmp_path("no_kind.h5"), 6, NULL);
     expect_open_error("no_kind.h5", "no_kind.h5: /targets/x has no attribute kind");
     /* The same file with a right kind opens: class count max + 1, default names. */

@@ -507,7 +507,7 @@ static void test_parse_errors_name_the_path(void **s) {
     assert_string_equal(err.msg, "loss.class_weights: a per-class list needs the class count, which is not known here");
     assert_int_equal(parse("{\"type\":\"crossentropy\"}", 3, &c, &err), ST_ERR_CONFIG);
     assert_string_equal(err.msg, "loss.type: unknown loss type \"crossentropy\" (did you mean \"cross_entropy\"?); "
-                                 "known types: cross_entropy, focal, bce_with_logits, bce, mse, mae, huber");
+                                 "known types: cross_entropy, focal, bce_with_logits, bce, mse, mae, huber, ctc");
     assert_int_equal(parse("{\"label_smoothing\":0.1}", 3, &c, &err), ST_ERR_CONFIG);
     assert_string_equal(err.msg, "loss.type: required key is missing (a loss type string)");
     assert_int_equal(parse("{\"type\":3}", 3, &c, &err), ST_ERR_CONFIG); /* present, but not a string */
@@ -534,9 +534,9 @@ static void test_eval_checks_labels(void **s) {
 /* The kind tables the docs generator lists: every kind, with its keys. */
 static void test_kind_tables(void **s) {
     (void)s;
-    assert_int_equal(st_loss_kind_count(), 7);
-    const char *names[] = {"cross_entropy", "focal", "bce_with_logits", "bce", "mse", "mae", "huber"};
-    for (int i = 0; i < 7; i++) {
+    assert_int_equal(st_loss_kind_count(), 8);
+    const char *names[] = {"cross_entropy", "focal", "bce_with_logits", "bce", "mse", "mae", "huber", "ctc"};
+    for (int i = 0; i < 8; i++) {
         const st_loss_kind_t *k = st_loss_kind_at(i);
         assert_string_equal(k->type, names[i]);
         assert_ptr_equal(st_loss_kind_find(names[i]), k);
