@@ -564,6 +564,7 @@ st_status_t st_dataset_read_target_rows(const st_dataset_t *ds, int t, int64_t r
                                         MPI_Comm comm, st_error_t *err) {
     if (t < 0 || t >= ds->n_targets) return st_fail(err, ST_ERR_INTERNAL, "%s: no target %d", ds->path, t);
     const st_target_info_t *ti = &ds->targets[t];
+    if (ti->kind == ST_TARGET_SEQUENCE) return st_ds_read_sequence_rows(ds, ti, row0, n_rows, out, comm, err);
     return read_rows_guarded(ds, ti->h5path, ti->width, row0, n_rows, out, comm, err);
 }
 
@@ -673,7 +674,7 @@ static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
     H5Sclose(sp);
     if (!ok) return "cannot write /X";
     if (s->split && !st_ds_write_1d(f, "/split", H5T_STD_U8LE, H5T_NATIVE_UINT8, s->n, s->split)) return "cannot write /split";
-    int format = s->lengths ? 3 : s->n_targets > 0 || s->groups ? 2 : 1;
+    int format = st_ds_spec_has_sequences(s) ? 4 : s->lengths ? 3 : s->n_targets > 0 || s->groups ? 2 : 1;
     if (!st_ds_write_int_attr(f, "strata_format", format)) return "cannot write attributes";
     const char *failed = st_ds_write_targets(f, s);
     if (failed) return failed;

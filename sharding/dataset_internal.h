@@ -45,4 +45,14 @@ st_status_t st_ds_read_lengths_metadata(hid_t f, const char *path, st_dataset_t 
 st_status_t st_ds_check_lengths_spec(const char *path, const st_dataset_spec_t *s, st_error_t *err);
 const char *st_ds_write_lengths(hid_t f, const st_dataset_spec_t *s);
 
+/* dataset_sequences.c: sequence targets (kind "sequence", format 4). */
+st_status_t st_ds_read_sequence_metadata(hid_t f, hid_t d, const char *path, st_target_info_t *t, int nd,
+                                         const hsize_t dims[4], st_error_t *err);
+/* Rows as [len, labels...] (see dataset.h); collective like st_dataset_read_rows. */
+st_status_t st_ds_read_sequence_rows(const st_dataset_t *ds, const st_target_info_t *t, int64_t row0, int64_t n_rows,
+                                     float *out, MPI_Comm comm, st_error_t *err);
+int64_t st_ds_sequence_first_bad(const st_target_info_t *t, const float *v, int64_t n, char *why, size_t why_size);
+st_status_t st_ds_check_sequence_spec(const char *path, const st_target_spec_t *ts, int64_t n, st_error_t *err);
+const char *st_ds_write_sequence_extras(hid_t f, hid_t d, const st_target_spec_t *ts, int64_t n);
+int st_ds_spec_has_sequences(const st_dataset_spec_t *s);
 #endif

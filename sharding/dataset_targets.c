@@ -14,7 +14,8 @@
 #include "h5util.h"
 
 const char *st_target_kind_name(st_target_kind_t k) {
-    return k == ST_TARGET_CLASS ? "class" : k == ST_TARGET_MULTILABEL ? "multilabel" : "regression";
+    return k == ST_TARGET_CLASS ? "class" : k == ST_TARGET_MULTILABEL ? "multilabel"
+         : k == ST_TARGET_SEQUENCE ? "sequence" : "regression";
 }
 
 int st_dataset_target_find(const st_dataset_t *ds, const char *name) {
@@ -56,7 +57,8 @@ static st_status_t default_names(st_target_info_t *t, int n, const char *path, s
 static st_status_t target_kind(hid_t d, const char *path, const char *where, st_target_kind_t *kind,
                                st_error_t *err) {
     if (H5Aexists(d, "kind") <= 0)
-        return st_fail(err, ST_ERR_DATA, "%s: %s has no attribute kind (\"class\", \"multilabel\" or \"regression\")",
+        return st_fail(err, ST_ERR_DATA,
+                       "%s: %s has no attribute kind (\"class\", \"multilabel\", \"regression\" or \"sequence\")",
                        path, where);
     char **k = NULL;
     int n = 0;
@@ -65,7 +67,9 @@ static st_status_t target_kind(hid_t d, const char *path, const char *where, st_
     if (n == 1 && strcmp(k[0], "class") == 0) *kind = ST_TARGET_CLASS;
     else if (n == 1 && strcmp(k[0], "multilabel") == 0) *kind = ST_TARGET_MULTILABEL;
     else if (n == 1 && strcmp(k[0], "regression") == 0) *kind = ST_TARGET_REGRESSION;
-    else rc = st_fail(err, ST_ERR_DATA, "%s: %s has kind \"%.40s\"; expected \"class\", \"multilabel\" or \"regression\"",
+    else if (n == 1 && strcmp(k[0], "sequence") == 0) *kind = ST_TARGET_SEQUENCE;
+    else rc = st_fail(err, ST_ERR_DATA,
+                      "%s: %s has kind \"%.40s\"; expected \"class\", \"multilabel\", \"regression\" or \"sequence\"",
                       path, where, n >= 1 ? k[0] : "");
     st_ds_free_strs(k, n);
     return rc;
@@ -112,6 +116,14 @@ static st_status_t read_target(hid_t f, const char *path, const char *name, st_t
     hsize_t dims[4] = {0, 1, 1, 1};
     H5T_class_t want = t->kind == ST_TARGET_REGRESSION ? H5T_FLOAT : H5T_INTEGER;
     if (rc == ST_OK) rc = st_ds_check_dataset(f, path, t->h5path, want, 0, &nd, dims, err);
+    if (rc == ST_OK && t->kind == ST_TARGET_SEQUENCE) {
+        if ((int64_t)dims[0] != N)
+            rc = st_fail(err, ST_ERR_DATA, "%s: %s has %llu rows but /X has %lld", path, t->h5path,
+                         (unsigned long long)dims[0], (long long)N);
+        if (rc == ST_OK) rc = st_ds_read_sequence_metadata(f, d, path, t, nd, dims, err);
+        H5Dclose(d);
+        return rc;
+    }
     if (rc == ST_OK && (nd < 1 || nd > 2 || (t->kind == ST_TARGET_CLASS && nd != 1)))
         rc = st_fail(err, ST_ERR_DATA, "%s: %s has %d dimensions; a %s target is [N]%s", path, t->h5path, nd,
                      st_target_kind_name(t->kind), t->kind == ST_TARGET_CLASS ? "" : " or [N, k]");
@@ -241,6 +253,7 @@ st_status_t st_dataset_read_split(const st_dataset_t *ds, uint8_t *split, st_err
 }
 
 int64_t st_target_first_bad(const st_target_info_t *t, const float *v, int64_t n, char *why, size_t why_size) {
+    if (t->kind == ST_TARGET_SEQUENCE) return st_ds_sequence_first_bad(t, v, n, why, why_size);
     for (int64_t i = 0; i < n; i++)
         for (int j = 0; j < t->width; j++) {
             float x = v[(size_t)i * (size_t)t->width + (size_t)j];
@@ -280,6 +293,11 @@ st_status_t st_ds_check_target_specs(const char *path, const st_dataset_spec_t *
         for (int u = 0; u < t; u++)
             if (strcmp(s->targets[u].name, ts->name) == 0)
                 return st_fail(err, ST_ERR_DATA, "%s: two targets are named %s", path, ts->name);
+        if (ts->kind == ST_TARGET_SEQUENCE) {
+            if (!ts->values) return st_fail(err, ST_ERR_DATA, "%s: target %s has no values", path, ts->name);
+            ST_TRY(st_ds_check_sequence_spec(path, ts, s->n, err));
+            continue;
+        }
         int width = ts->kind == ST_TARGET_CLASS ? 1 : ts->width;
         if (!ts->values || width < 1 || (ts->kind == ST_TARGET_CLASS && (ts->n_classes < 1 || ts->n_classes > ST_MAX_CLASSES)))
             return st_fail(err, ST_ERR_DATA, "%s: target %s has no values, width %d or %d classes", path, ts->name,
@@ -295,10 +313,11 @@ st_status_t st_ds_check_target_specs(const char *path, const st_dataset_spec_t *
 }
 
 /* One target dataset with its attributes. */
-static const char *write_target(hid_t g, const st_target_spec_t *ts, int64_t n) {
+static const char *write_target(hid_t f, hid_t g, const st_target_spec_t *ts, int64_t n) {
+    int seq = ts->kind == ST_TARGET_SEQUENCE;
     int width = ts->kind == ST_TARGET_CLASS ? 1 : ts->width, nd = ts->kind == ST_TARGET_CLASS ? 1 : 2;
-    hid_t ft = ts->kind == ST_TARGET_CLASS ? H5T_STD_I32LE : ts->kind == ST_TARGET_MULTILABEL ? H5T_STD_U8LE : H5T_IEEE_F32LE;
-    hid_t mt = ts->kind == ST_TARGET_CLASS ? H5T_NATIVE_INT32 : ts->kind == ST_TARGET_MULTILABEL ? H5T_NATIVE_UINT8
+    hid_t ft = ts->kind == ST_TARGET_CLASS || seq ? H5T_STD_I32LE : ts->kind == ST_TARGET_MULTILABEL ? H5T_STD_U8LE : H5T_IEEE_F32LE;
+    hid_t mt = ts->kind == ST_TARGET_CLASS || seq ? H5T_NATIVE_INT32 : ts->kind == ST_TARGET_MULTILABEL ? H5T_NATIVE_UINT8
                                                                                                : H5T_NATIVE_FLOAT;
     hsize_t dims[2] = {(hsize_t)n, (hsize_t)width};
     hid_t sp = H5Screate_simple(nd, dims, NULL);
@@ -308,6 +327,11 @@ static const char *write_target(hid_t g, const st_target_spec_t *ts, int64_t n) 
     int ok = H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ts->values) >= 0;
     const char *kind = st_target_kind_name(ts->kind);
     ok = ok && st_h5_write_string_attr(d, "kind", &kind, -1);
+    if (seq) {
+        const char *failed = ok ? st_ds_write_sequence_extras(f, d, ts, n) : "cannot write a target";
+        ok = H5Dclose(d) >= 0 && !failed;
+        return ok ? NULL : failed ? failed : "cannot write a target";
+    }
     if (ts->allow_missing) ok = ok && st_ds_write_int_attr(d, "allow_missing", 1);
     if (ts->kind == ST_TARGET_CLASS) ok = ok && st_ds_write_int_attr(d, "n_classes", ts->n_classes);
     const char *attr = ts->kind == ST_TARGET_CLASS ? "class_names" : ts->kind == ST_TARGET_MULTILABEL ? "label_names"
@@ -324,7 +348,7 @@ const char *st_ds_write_targets(hid_t f, const st_dataset_spec_t *s) {
     hid_t g = H5Gcreate2(f, "/targets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return "cannot create /targets";
     const char *failed = NULL;
-    for (int t = 0; !failed && t < s->n_targets; t++) failed = write_target(g, &s->targets[t], s->n);
+    for (int t = 0; !failed && t < s->n_targets; t++) failed = write_target(f, g, &s->targets[t], s->n);
     H5Gclose(g);
     return failed;
 }
