@@ -296,7 +296,9 @@ static st_status_t convert(const char *out_path, const st_audio_convert_options_
     st_audio_plan_t *plan = NULL;
     ST_TRY(st_audio_plan_create(&plan, fo, err));
     int64_t first_bad;
+    double t0 = st_clock_s();
     extract_all(u, m->paths, m->n, fo, plan, o->norm, sum->threads, o->skip_bad_files, &first_bad);
+    sum->features_s = st_clock_s() - t0;
     st_audio_plan_free(plan);
     if (first_bad >= 0)
         return st_fail(err, u[first_bad].rc, "%s: line %ld: %s (--skip-bad-files skips such files)", o->manifest,

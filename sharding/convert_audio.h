@@ -69,6 +69,7 @@ typedef struct {
     char ignored[256];              /* the manifest's ignored columns */
     int threads;
     double seconds;                 /* wall time of the whole conversion */
+    double features_s;              /* of which reading and feature extraction (the threaded part) */
 } st_audio_convert_summary_t;
 
 /* Converts o->manifest to out_path; sum (may be NULL) gets the figures of the report. */

@@ -27,8 +27,10 @@ void st_convert_audio_print(FILE *f, const char *out_path, const st_audio_conver
     fprintf(f, "  frames: %lld in all, longest %d (/X padded to it)\n", (long long)s->n_frames, s->max_frames);
     print_targets(f, s);
     double x_rt = s->seconds > 0 ? s->total_s / s->seconds : 0;
-    fprintf(f, "  time: %.2f s on %d thread%s, %.0fx real time (%.0fx per thread)\n", s->seconds, s->threads,
-            s->threads == 1 ? "" : "s", x_rt, x_rt / s->threads);
+    double x_feat = s->features_s > 0 ? s->total_s / s->features_s : 0;
+    fprintf(f, "  time: %.2f s on %d thread%s, %.0fx real time (%.0fx per thread); reading and features %.2f s, "
+            "%.0fx real time per thread\n", s->seconds, s->threads, s->threads == 1 ? "" : "s", x_rt, x_rt / s->threads,
+            s->features_s, x_feat / s->threads);
     for (int64_t i = 0; i < s->n_skipped && i < ST_AUDIO_SKIPS_KEPT; i++)
         fprintf(f, "skipped line %ld: %s\n", s->skipped[i].line, s->skipped[i].why);
     if (s->n_skipped > ST_AUDIO_SKIPS_KEPT)
