@@ -4,7 +4,6 @@
 #include "convert_audio.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +11,7 @@
 #include "clock.h"
 #include "convert_paths.h"
 #include "manifest.h"
+#include "threads.h"
 #include "watchdog.h"
 
 const char *const st_audio_norm_names[] = {"utterance", "global", "none"};
@@ -332,7 +332,7 @@ st_status_t st_convert_audio(const char *out_path, const st_audio_convert_option
     ST_TRY(st_audio_features_check(&o->features, err));
     if ((int)o->norm < 0 || o->norm > ST_AUDIO_NORM_NONE)
         return st_fail(err, ST_ERR_CONFIG, "normalisation %d is not utterance, global or none", (int)o->norm);
-    sum->threads = o->threads > 0 ? o->threads : omp_get_max_threads();
+    sum->threads = o->threads > 0 ? o->threads : st_threads_default(1);
     sum->norm = o->norm;
     sum->n_features = st_audio_n_features(&o->features);
     sum->n_mfcc = o->features.n_mfcc;

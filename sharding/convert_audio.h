@@ -43,7 +43,7 @@ typedef struct {
     st_audio_features_t features;
     st_audio_norm_t norm;
     int skip_bad_files;             /* skip (and report) bad files instead of failing */
-    int threads;                    /* <= 0: omp_get_max_threads() */
+    int threads;                    /* <= 0: the CPUs this process may use (st_threads_default) */
 } st_audio_convert_options_t;
 
 #define ST_AUDIO_SKIPS_KEPT 20
