@@ -42,6 +42,14 @@ static const st_command_t commands[] = {
      "--label optional; COLUMNS: a name, a+b+c or first..last; --shape T,C\n"
      "stores the features as [T, C] sequences, time-major (docs/data.md)",
      st_cmd_convert_csv},
+    {"convert audio", "MANIFEST.csv -o OUT.h5 [--norm utterance|global|none] [--vocab FILE] [--target-name NAME]\n"
+                      "[--sample-rate 16000] [--preemphasis 0.97] [--window hamming|hann|rectangular]\n"
+                      "[--win-ms 25] [--hop-ms 10] [--n-fft 512] [--n-mels 40] [--fmin 20] [--fmax 7600]\n"
+                      "[--log-floor 1e-6] [--mfcc N] [--skip-bad-files] [--threads N] [--stall-timeout S]",
+     "WAV/FLAC files listed in a CSV manifest (path, label or transcript,\n"
+     "group, split) to log-mel or MFCC sequences [N, T, F] with /lengths,\n"
+     "labels or token sequences (docs/speech.md)",
+     st_cmd_convert_audio},
     {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, targets, groups, NaN/Inf, training phase, problems\n(docs/data.md)",
      st_cmd_inspect},
     {"help", "[config|layers|losses|optimizer|schedule|reference [--markdown]]",

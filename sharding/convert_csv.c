@@ -15,125 +15,11 @@
 #include <strings.h>
 
 #include "convert_paths.h"
+#include "csv_record.h"
 #include "csv_targets.h"
 #include "dataset.h"
 #include "schema.h"
 #include "watchdog.h"
-
-/* ---- records ------------------------------------------------------------------------------ */
-
-typedef struct {
-    const char *path;
-    const char *p, *end;  /* unread input */
-    long line;            /* line number of *p, 1-based */
-    char *buf;            /* decoded fields, each NUL-terminated */
-    size_t buf_len, buf_cap;
-    size_t *off;          /* field start offsets into buf */
-    int n_fields, off_cap;
-} csv_t;
-
-static int put(csv_t *c, char ch) {
-    if (c->buf_len == c->buf_cap) {
-        size_t cap = c->buf_cap ? 2 * c->buf_cap : 256;
-        char *b = realloc(c->buf, cap);
-        if (!b) return 0;
-        c->buf = b;
-        c->buf_cap = cap;
-    }
-    c->buf[c->buf_len++] = ch;
-    return 1;
-}
-
-static int start_field(csv_t *c) {
-    if (c->n_fields == c->off_cap) {
-        int cap = c->off_cap ? 2 * c->off_cap : 16;
-        size_t *o = realloc(c->off, (size_t)cap * sizeof *o);
-        if (!o) return 0;
-        c->off = o;
-        c->off_cap = cap;
-    }
-    c->off[c->n_fields++] = c->buf_len;
-    return 1;
-}
-
-static const char *field(const csv_t *c, int i) { return c->buf + c->off[i]; }
-
-/* A NUL byte would silently end the cell or name it is in: always an error. */
-static int nul_byte(const csv_t *c, st_error_t *err) {
-    st_fail(err, ST_ERR_DATA, "%s: line %ld, field %d: a NUL byte (a binary or UTF-16 file? strata reads UTF-8 CSV)",
-            c->path, c->line, c->n_fields);
-    return -1;
-}
-
-/* Decodes the next record. Returns 1 with *line = its first line, 0 at end of input, -1 on an
- * error (err filled). Blank lines are skipped. */
-static int next_record(csv_t *c, long *line, st_error_t *err) {
-    for (;;) {
-        if (c->p >= c->end) return 0;
-        if (*c->p == '\n' || (*c->p == '\r')) { /* blank line */
-            if (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n') c->p++;
-            c->p++;
-            c->line++;
-            continue;
-        }
-        break;
-    }
-    *line = c->line;
-    c->buf_len = 0;
-    c->n_fields = 0;
-    for (;;) {
-        if (!start_field(c)) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", c->path), -1;
-        if (c->p < c->end && *c->p == '"') {
-            long quote_line = c->line;
-            c->p++;
-            for (;;) {
-                if (c->p >= c->end) {
-                    st_fail(err, ST_ERR_DATA, "%s: line %ld: a quoted field is never closed", c->path, quote_line);
-                    return -1;
-                }
-                char ch = *c->p++;
-                if (ch == '\0') return nul_byte(c, err);
-                if (ch == '"') {
-                    if (c->p < c->end && *c->p == '"') c->p++;
-                    else break;
-                } else if (ch == '\n') {
-                    c->line++;
-                }
-                if (!put(c, ch)) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", c->path), -1;
-            }
-            while (c->p < c->end && (*c->p == ' ' || *c->p == '\t')) c->p++;
-            if (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
-                st_fail(err, ST_ERR_DATA, "%s: line %ld: unexpected text after a closing quote in field %d", c->path,
-                        c->line, c->n_fields);
-                return -1;
-            }
-        } else {
-            while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
-                if (*c->p == '\0') return nul_byte(c, err);
-                if (!put(c, *c->p++)) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", c->path), -1;
-            }
-        }
-        if (!put(c, '\0')) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", c->path), -1;
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end) { /* end of line */
-            if (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n') c->p++;
-            c->p++;
-            c->line++;
-        }
-        return 1;
-    }
-}
-
-/* Trims spaces and tabs in place. */
-static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
-    return s;
-}
 
 /* Parses one numeric cell; returns NULL or a reason (written into why). */
 const char *st_csv_parse_number(const char *s, float *out, char *why, size_t size) {
@@ -147,14 +33,6 @@ const char *st_csv_parse_number(const char *s, float *out, char *why, size_t siz
     if (isfinite(v) && fabs(v) > FLT_MAX)
         return st_format(why, size, "%.40s is outside the float32 range", s), why;
     *out = (float)v;
-    return NULL;
-}
-
-static const char *parse_split(const char *s, uint8_t *out, char *why, size_t size) {
-    if (!strcasecmp(s, "train") || !strcmp(s, "0")) *out = ST_SPLIT_TRAIN;
-    else if (!strcasecmp(s, "val") || !strcasecmp(s, "validation") || !strcmp(s, "1")) *out = ST_SPLIT_VAL;
-    else if (!strcasecmp(s, "test") || !strcmp(s, "2")) *out = ST_SPLIT_TEST;
-    else return st_format(why, size, "\"%.40s\" is not train, val or test", s), why;
     return NULL;
 }
 
@@ -235,7 +113,7 @@ static void list_columns(char **names, int n, char *out, size_t size) {
 typedef struct {
     const st_csv_options_t *opt;
     const char *path;
-    csv_t c;
+    st_csv_rec_t c;
     char **header;
     int n_cols, label_col, split_col, group_col;
     char *is_feature;        /* [n_cols] */
@@ -286,7 +164,7 @@ static st_status_t pick_features(reader_t *r, st_csv_data_t *out, st_error_t *er
 static st_status_t read_header(reader_t *r, st_csv_data_t *out, st_error_t *err) {
     const char *path = r->path;
     long line;
-    int got = next_record(&r->c, &line, err);
+    int got = st_csv_rec_next(&r->c, &line, err);
     if (got < 0) return err && err->code != ST_OK ? err->code : ST_ERR_DATA;
     if (got == 0 && r->c.line > 1)
         return st_fail(err, ST_ERR_DATA, "%s: no header row: the file holds only %ld blank line%s (expected a header "
@@ -296,7 +174,7 @@ static st_status_t read_header(reader_t *r, st_csv_data_t *out, st_error_t *err)
     if (!(r->header = calloc((size_t)r->n_cols, sizeof *r->header)))
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < r->n_cols; i++) {
-        char *h = trim((char *)field(&r->c, i)), tmp[32];
+        char *h = st_csv_trim(st_csv_rec_field(&r->c, i)), tmp[32];
         if (!*h) snprintf(tmp, sizeof tmp, "column_%d", i + 1), h = tmp;
         if (!(r->header[i] = strdup(h))) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
     }
@@ -324,10 +202,10 @@ static const char *parse_cells(reader_t *r, const st_csv_data_t *out, uint8_t *s
                                size_t size) {
     const char *bad = NULL;
     for (int i = 0, j = 0; i < r->n_cols && !bad; i++) {
-        const char *s = trim((char *)field(&r->c, i));
+        const char *s = st_csv_trim(st_csv_rec_field(&r->c, i));
         if (i == r->label_col) bad = label_cell(s, why, size);
         if (!bad && st_csvt_owns(&r->w, i)) bad = st_csvt_cell(&r->w, out, i, s, why, size);
-        if (!bad && i == r->split_col) bad = parse_split(s, sp, why, size);
+        if (!bad && i == r->split_col) bad = st_csv_parse_split(s, sp, why, size);
         if (!bad && r->is_feature[i]) bad = st_csv_parse_number(s, &r->row[j++], why, size);
         if (bad) *bad_col = i;
     }
@@ -354,7 +232,7 @@ static st_status_t keep_row(reader_t *r, st_csv_data_t *out, uint8_t sp, long li
     memcpy(out->X + out->n * d, r->row, (size_t)d * sizeof *r->row);
     if (r->split_col >= 0) out->split[out->n] = sp;
     r->lines[out->n] = line;
-    if (r->label_col >= 0 && !(r->labels[out->n] = strdup(trim((char *)field(&r->c, r->label_col)))))
+    if (r->label_col >= 0 && !(r->labels[out->n] = strdup(st_csv_trim(st_csv_rec_field(&r->c, r->label_col)))))
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
     if (!st_csvt_keep(&r->w, out, line)) {
         if (r->label_col >= 0) free(r->labels[out->n]);
@@ -369,7 +247,7 @@ static st_status_t read_rows(reader_t *r, st_csv_data_t *out, st_error_t *err) {
     int64_t n_rows_seen = 0;
     long line;
     int got;
-    while ((got = next_record(&r->c, &line, err)) > 0) {
+    while ((got = st_csv_rec_next(&r->c, &line, err)) > 0) {
         if (++n_rows_seen % 65536 == 0) st_watchdog_beat("converting CSV rows", -1);
         if (r->c.n_fields != r->n_cols)
             return st_fail(err, ST_ERR_DATA, "%s: line %ld has %d field%s but the header has %d", path, line,
@@ -403,9 +281,7 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
     char *text = st_read_file(opt->path, &size, err);
     if (!text) return err ? err->code : ST_ERR_IO;
     reader_t r = {.opt = opt, .path = opt->path, .label_col = -1, .split_col = -1, .group_col = -1};
-    r.c = (csv_t){.path = opt->path, .p = text, .end = text + size, .line = 1};
-    if (size >= 3 && (unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb && (unsigned char)text[2] == 0xbf)
-        r.c.p += 3;
+    st_csv_rec_init(&r.c, opt->path, text, size);
     st_status_t rc = read_header(&r, out, err);
     if (rc == ST_OK) rc = read_rows(&r, out, err);
     if (rc == ST_OK && r.label_col >= 0 && !(out->y = malloc((size_t)out->n * sizeof *out->y)))
@@ -424,8 +300,7 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
     free(r.header);
     free(r.is_feature);
     free(r.row);
-    free(r.c.buf);
-    free(r.c.off);
+    st_csv_rec_free(&r.c);
     free(text);
     return rc;
 }

@@ -367,7 +367,7 @@ static int cmp_run(const void *a, const void *b) { return cmp_i64(&((const run_t
 
 /* Strings to ids in order of first appearance: rows sorted by (cell, row) form one run per
  * distinct cell whose first element is the cell's first row; runs sorted by that row get ids. */
-static int string_groups(char **cells, int64_t n, int64_t *ids, int64_t *n_groups) {
+int st_csv_string_groups(char *const *cells, int64_t n, int64_t *ids, int64_t *n_groups) {
     int64_t *order = malloc((size_t)n * sizeof *order);
     run_t *runs = malloc((size_t)n * sizeof *runs);
     if (!order || !runs) {
@@ -376,7 +376,7 @@ static int string_groups(char **cells, int64_t n, int64_t *ids, int64_t *n_group
         return 0;
     }
     for (int64_t i = 0; i < n; i++) order[i] = i;
-    qsort_r(order, (size_t)n, sizeof *order, cmp_cell_row, cells);
+    qsort_r(order, (size_t)n, sizeof *order, cmp_cell_row, (void *)cells);
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++)
         if (i == 0 || strcmp(cells[order[i]], cells[order[i - 1]]) != 0) {
@@ -424,7 +424,7 @@ st_status_t st_csvt_finish(st_csvt_t *w, st_csv_data_t *out, const char *path, c
     if (w->group_col < 0) return ST_OK;
     if (!(out->groups = malloc((size_t)out->n * sizeof *out->groups)) ||
         !integer_groups(w->group_cells, out->n, out->groups, &out->n_groups, &out->groups_are_ids) ||
-        (!out->groups_are_ids && !string_groups(w->group_cells, out->n, out->groups, &out->n_groups)))
+        (!out->groups_are_ids && !st_csv_string_groups(w->group_cells, out->n, out->groups, &out->n_groups)))
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory for the groups", path);
     return ST_OK;
 }

@@ -50,6 +50,10 @@ void st_csvt_free(st_csvt_t *w, int64_t n_rows);
 st_status_t st_csv_class_ids(char *const *labels, const long *lines, int64_t n, const char *path, const char *column,
                              int32_t *ids, int *n_classes, char ***names, int *are_ids, st_error_t *err);
 
+/* Group cells to ids in order of first appearance: ids [n], *n_groups distinct cells; 0 when out
+ * of memory. */
+int st_csv_string_groups(char *const *cells, int64_t n, int64_t *ids, int64_t *n_groups);
+
 /* One numeric cell; NULL or why it is bad (written into why). Defined in convert_csv.c. */
 const char *st_csv_parse_number(const char *s, float *out, char *why, size_t size);
 /* Why a name or label cannot be used (a line break, not UTF-8), or NULL. In convert_csv.c. */

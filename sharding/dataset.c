@@ -624,6 +624,26 @@ int st_ds_write_int_attr(hid_t f, const char *name, int v) {
     return ok;
 }
 
+/* The spec's extra root attributes (st_dataset_attr_t). */
+static const char *write_extra_attrs(hid_t f, const st_dataset_spec_t *s) {
+    for (int i = 0; i < s->n_attrs; i++) {
+        const st_dataset_attr_t *a = &s->attrs[i];
+        if (H5Aexists(f, a->name) > 0) return "an extra attribute has the name of one of the format's";
+        if (a->text) {
+            if (!st_h5_write_string_attr(f, a->name, &a->text, -1)) return "cannot write an extra attribute";
+            continue;
+        }
+        hsize_t dim = (hsize_t)a->n_values;
+        hid_t sp = a->n_values == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+        hid_t at = H5Acreate2(f, a->name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        int ok = at >= 0 && H5Awrite(at, H5T_NATIVE_DOUBLE, a->values) >= 0;
+        if (at >= 0) ok = H5Aclose(at) >= 0 && ok;
+        H5Sclose(sp);
+        if (!ok) return "cannot write an extra attribute";
+    }
+    return NULL;
+}
+
 int st_ds_write_1d(hid_t f, const char *name, hid_t file_type, hid_t mem_type, int64_t n, const void *buf) {
     hsize_t dim = (hsize_t)n;
     hid_t s = H5Screate_simple(1, &dim, NULL);
@@ -665,7 +685,7 @@ static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
         return "cannot write attribute feature_names";
     const char *src = s->source ? s->source : "";
     if (!st_h5_write_string_attr(f, "source", &src, -1)) return "cannot write attribute source";
-    return NULL;
+    return write_extra_attrs(f, s);
 }
 
 /* /y and the root class table. */

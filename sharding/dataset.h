@@ -142,6 +142,15 @@ typedef struct {
     const int32_t *lengths;          /* sequence: [n] label counts, each in [0, width] */
 } st_target_spec_t;
 
+/* An extra root attribute st_dataset_write stores (a converter's settings, such as the audio
+ * feature options): a string when text != NULL, else float64 values [n_values] (1: a scalar). */
+typedef struct {
+    const char *name;
+    const char *text;
+    const double *values;
+    int n_values;
+} st_dataset_attr_t;
+
 /* What st_dataset_write stores. */
 typedef struct {
     int64_t n;
@@ -158,6 +167,8 @@ typedef struct {
     const st_target_spec_t *targets;
     const int64_t *groups;           /* [n] or NULL */
     const int32_t *lengths;          /* [n] each in [1, T] (shape [T, C] only), or NULL: /lengths */
+    int n_attrs;                     /* extra root attributes (names must not be the format's own) */
+    const st_dataset_attr_t *attrs;
 } st_dataset_spec_t;
 
 /* Writes a dataset: to "<path>.tmp", flushed and fsync'ed, then renamed over `path`, so a
