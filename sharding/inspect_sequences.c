@@ -24,7 +24,7 @@ st_status_t st_inspect_sequence_alloc(st_inspect_t *r, int t, st_error_t *err) {
     f->frames_known = r->ds.shape.rank == 2;
     f->counts = calloc((size_t)ti->n_classes, sizeof *f->counts);
     f->len_hist = calloc((size_t)ti->max_len + 1, sizeof *f->len_hist);
-    f->first_short_row = -1;
+    f->first_short_row = f->first_bad_row = -1;
     if (!f->counts || !f->len_hist)
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory for the figures of %s", r->ds.path, ti->h5path);
     return ST_OK;
