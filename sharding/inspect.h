@@ -4,7 +4,8 @@
  * scans /X for NaN and Inf in blocks of rows (never the whole array at once), and places the
  * dataset in a training phase by sample count with a suggested number of ranks and nodes
  * (docs/data.md). Every target (format 2, /targets) gets its own figures: class counts (per
- * split part too), multi-label frequencies, regression mean/std/min/max; /groups its group
+ * split part too), multi-label frequencies, regression mean/std/min/max, a sequence (CTC)
+ * target its tokens, labels per row and rows too short for their labels; /groups its group
  * count and rows per group. Problems (training would fail or refuse) and warnings (it would run, but
  * look) are returned as sentences naming the file. */
 #ifndef ST_INSPECT_H
