@@ -254,10 +254,13 @@ static void target_notes(st_inspect_t *r) {
     const st_dataset_t *ds = &r->ds;
     for (int t = 0; t < ds->n_targets; t++) {
         const st_inspect_target_t *f = &r->targets[t];
+        int seq = ds->targets[t].kind == ST_TARGET_SEQUENCE; /* its n_bad counts rows */
         if (f->n_bad > 0 && strcmp(ds->targets[t].h5path, "/y") != 0)
-            note(r->problems, &r->n_problems, "%s: %s row %lld: %s (%lld bad value%s); training refuses them", ds->path,
+            note(r->problems, &r->n_problems, "%s: %s row %lld: %s (%lld bad %s%s); training refuses them", ds->path,
                  ds->targets[t].h5path, (long long)f->first_bad_row, f->first_bad, (long long)f->n_bad,
-                 f->n_bad == 1 ? "" : "s");
+                 seq ? "row" : "value", f->n_bad == 1 ? "" : "s");
+        if (seq && f->n_too_short > 0 && r->n_problems < ST_INSPECT_MAX_NOTES)
+            st_inspect_sequence_note(r->problems[r->n_problems++], 320, r, t);
     }
     if (r->n_groups_across_parts > 0)
         note(r->warnings, &r->n_warnings, "%s: %lld group%s %s rows in more than one /split part (first: group %lld): "

@@ -4,7 +4,8 @@
  * scans /X for NaN and Inf in blocks of rows (never the whole array at once), and places the
  * dataset in a training phase by sample count with a suggested number of ranks and nodes
  * (docs/data.md). Every target (format 2, /targets) gets its own figures: class counts (per
- * split part too), multi-label frequencies, regression mean/std/min/max; /groups its group
+ * split part too), multi-label frequencies, regression mean/std/min/max, a sequence (CTC)
+ * target its tokens, labels per row and rows too short for their labels; /groups its group
  * count and rows per group. Problems (training would fail or refuse) and warnings (it would run, but
  * look) are returned as sentences naming the file. */
 #ifndef ST_INSPECT_H
@@ -44,6 +45,16 @@ typedef struct {
     double *mean, *std, *min, *max; /* regression: [width] over each column's finite values (population std;
                                        NAN when a column has none) */
     int64_t *col_missing;           /* regression: [width] NaN values per column */
+    /* sequence (inspect_sequences.c), over the rows without bad values; counts is then [V] labels
+     * per token id (the blank, id 0, is never a label: count 0) */
+    int64_t *len_hist;              /* [L_max + 1] rows per label count */
+    int64_t n_seq_rows, n_labels, n_empty; /* good rows, their labels, rows with none */
+    int64_t len_min, len_max;       /* labels per row */
+    double len_median, len_mean;    /* (median: the mean of the middle two for an even count) */
+    int frames_known;               /* /X is [N, T, C]: frames from /lengths, else T */
+    int64_t n_too_short;            /* rows with fewer frames than len + adjacent repeats */
+    int64_t first_short_row;        /* -1: none */
+    int first_short_frames, first_short_labels, first_short_repeats;
 } st_inspect_target_t;
 
 typedef struct {
@@ -106,6 +117,18 @@ void st_inspect_lengths_print(FILE *out, const st_inspect_t *r);
 void st_inspect_lengths_json(struct cJSON *j, const st_inspect_t *r);
 st_status_t st_inspect_valid_floats(long *valid /*[n_rows]*/, float *scratch /*[n_rows]*/, const st_dataset_t *ds,
                                     int64_t row0, int64_t n_rows, st_error_t *err);
+
+/* sharding/inspect_sequences.c: the figures of a sequence target (kind ST_TARGET_SEQUENCE):
+ * labels per token, labels per row, empty rows, bad rows, and the rows whose frames cannot hold
+ * their labels for CTC (fewer than len + adjacent repeats; frames from /lengths, else T). The
+ * block function takes rows as st_dataset_read_target_rows gives them ([n, 1 + L_max]). */
+st_status_t st_inspect_sequence_alloc(st_inspect_t *r, int t, st_error_t *err);
+st_status_t st_inspect_sequence_block(st_inspect_t *r, int t, const float *v /*[n, 1 + L_max]*/, int64_t row0,
+                                      int64_t n, st_error_t *err);
+void st_inspect_sequence_finish(const st_target_info_t *ti, st_inspect_target_t *f);
+void st_inspect_sequence_print(FILE *out, const st_inspect_t *r, int t);  /* after "    <name>: sequence, " */
+void st_inspect_sequence_json(struct cJSON *o, const st_inspect_t *r, int t); /* into the target's object */
+void st_inspect_sequence_note(char *buf, size_t size, const st_inspect_t *r, int t); /* the too-short problem */
 
 /* A human-readable report. */
 void st_inspect_print(FILE *out, const st_inspect_t *r);

@@ -1,7 +1,8 @@
 /* inspect_targets.c — the part of `strata inspect` about targets and groups (issue 13): per
  * target, class counts (per split part too), multi-label frequencies and labels per row, or
  * regression mean/std/min/max and missing values, with the values training would refuse; the
- * number of groups and rows per group; as text and JSON. Targets are read in blocks of about
+ * number of groups and rows per group; as text and JSON. Sequence targets' figures are in
+ * inspect_sequences.c. Targets are read in blocks of about
  * 4 MiB of rows, like /X in inspect.c. */
 #include "inspect.h"
 
@@ -105,7 +106,8 @@ static st_status_t target_figures(st_inspect_t *r, int t, const int32_t *split, 
     const st_dataset_t *ds = &r->ds;
     const st_target_info_t *ti = &ds->targets[t];
     st_inspect_target_t *f = &r->targets[t];
-    ST_TRY(alloc_figures(ti, f, ds->has_split, ds->path, err));
+    if (ti->kind == ST_TARGET_SEQUENCE) ST_TRY(st_inspect_sequence_alloc(r, t, err));
+    else ST_TRY(alloc_figures(ti, f, ds->has_split, ds->path, err));
     int64_t block = (int64_t)(TARGET_BLOCK_BYTES / ((size_t)ti->width * sizeof(float)));
     if (block < 1) block = 1;
     if (block > ds->n) block = ds->n;
@@ -122,9 +124,11 @@ static st_status_t target_figures(st_inspect_t *r, int t, const int32_t *split, 
         }
         if (ti->kind == ST_TARGET_CLASS) count_class_block(ti, f, buf, row0, n, split);
         else if (ti->kind == ST_TARGET_MULTILABEL) count_multilabel_block(ti, f, buf, n);
+        else if (ti->kind == ST_TARGET_SEQUENCE) rc = st_inspect_sequence_block(r, t, buf, row0, n, err);
         else count_regression_block(ti, f, buf, n, seen);
     }
-    if (rc == ST_OK) finish_figures(ti, f, seen, ds->n);
+    if (rc == ST_OK && ti->kind == ST_TARGET_SEQUENCE) st_inspect_sequence_finish(ti, f);
+    else if (rc == ST_OK) finish_figures(ti, f, seen, ds->n);
     free(buf);
     free(seen);
     return rc;
@@ -193,6 +197,7 @@ void st_inspect_targets_free(st_inspect_t *r) {
         free(f->min);
         free(f->max);
         free(f->col_missing);
+        free(f->len_hist);
         memset(f, 0, sizeof *f);
     }
 }
@@ -256,6 +261,10 @@ void st_inspect_targets_print(FILE *out, const st_inspect_t *r) {
         const st_target_info_t *ti = &ds->targets[t];
         const st_inspect_target_t *f = &r->targets[t];
         fprintf(out, "    %s: %s, ", ti->name, st_target_kind_name(ti->kind));
+        if (ti->kind == ST_TARGET_SEQUENCE) {
+            st_inspect_sequence_print(out, r, t);
+            continue;
+        }
         if (ti->kind == ST_TARGET_CLASS) fprintf(out, "%d classes", ti->n_classes);
         else fprintf(out, "%d %s%s", ti->width, ti->kind == ST_TARGET_MULTILABEL ? "label" : "column", ti->width == 1 ? "" : "s");
         if (ti->kind == ST_TARGET_MULTILABEL) fprintf(out, ", %.2f labels per row on average", f->mean_labels);
@@ -325,10 +334,13 @@ void st_inspect_targets_json(cJSON *j, const st_inspect_t *r) {
         cJSON_AddStringToObject(o, "kind", st_target_kind_name(ti->kind));
         cJSON_AddNumberToObject(o, "width", ti->width);
         if (ti->kind == ST_TARGET_CLASS) cJSON_AddNumberToObject(o, "n_classes", ti->n_classes);
+        if (ti->kind == ST_TARGET_SEQUENCE) cJSON_AddNumberToObject(o, "max_len", ti->max_len);
+        if (ti->kind == ST_TARGET_SEQUENCE) cJSON_AddNumberToObject(o, "n_tokens", ti->n_classes);
         cJSON_AddBoolToObject(o, "allow_missing", ti->allow_missing);
         cJSON_AddNumberToObject(o, "missing", (double)f->n_missing);
         cJSON_AddNumberToObject(o, "bad", (double)f->n_bad);
-        json_target_values(o, r, ti, f);
+        if (ti->kind == ST_TARGET_SEQUENCE) st_inspect_sequence_json(o, r, t);
+        else json_target_values(o, r, ti, f);
         cJSON_AddItemToArray(targets, o);
     }
     if (!ds->has_groups) {
