@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# summary.sh — the last step of `make bench`: one table of the six benchmarks of issue 7 and the
-# sequence models of issue 14 (bench_seq.sh; docs/performance.md) and their targets, read from the JSON files the others wrote into
+# summary.sh — the last step of `make bench`: one table of the six benchmarks of issue 7, the
+# sequence models of issue 14 (bench_seq.sh) and the speech benchmark of issue 15 (bench_ctc.sh)
+# and their targets (docs/performance.md), read from the JSON files the others wrote into
 # build/bench/ in this run. A benchmark that was skipped (no PyTorch, no dataset) shows as such.
 #
 #   bench/summary.sh
@@ -77,8 +78,22 @@ if seq and seq["runs"]:
 else:
     row("7. sequence models A, B, C vs their GEMM ceiling", ">= 75%", "skipped", "-")
 
+ctc = load("bench_ctc")
+if ctc:
+    r = ctc.get("time_to_goal_ratio")
+    g = f"{100 * ctc['wer_goal']:.1f}%"
+    row(f"8. speech (CTC, {ctc['utterances']} utterances, {ctc['epochs']} epochs): time to WER <= {g} / PyTorch's", "<= 0.75",
+        f"{r:.2f} (samples/s {ctc['speed_ratio']:.2f}x)" if r is not None else "n/a", r is not None and r <= 0.75)
+    if ctc.get("pytorch"):
+        d = ctc["final_wer_points_above_pytorch"]
+        row("8. speech: final WER - PyTorch's (points)", "<= +0.3", f"{d:+.2f}", d <= 0.3)
+    row("8. speech: features, x real time per core", ">= 300", f"{ctc['features_x_real_time_per_core']:.0f}",
+        ctc["features_x_real_time_per_core"] >= 300)
+else:
+    row("8. speech (CTC) vs PyTorch", "<= 0.75", "skipped", "-")
+
 w = [max(len(r[i]) for r in rows) for i in range(3)]
-print("issue 7 and issue 14 targets, from this run's build/bench/*.json (docs/performance.md):")
+print("issue 7, 14 and 15 targets, from this run's build/bench/*.json (docs/performance.md):")
 for what, target, measured, met in rows:
     print(f"  {what:<{w[0]}}  {target:<{w[1]}}  {measured:<{w[2]}}  {met}")
 EOF

@@ -5,7 +5,8 @@
  * st_eval_checkpoint (jobs/eval_checkpoint.h), which does the work on any number of ranks and
  * writes metrics.json, per_class.csv and confusion.csv (<head>_per_class.csv and
  * <head>_confusion.csv per class head with several) into --out (default: <run
- * folder>/eval-<data name>-<split>). Exit status: 0 done, 1 a failure, 2 a usage error. */
+ * folder>/eval-<data name>-<split>); a ctc head also writes decoded.csv, decoded with the loss's
+ * beam_width or --beam-width (1 = greedy). Exit status: 0 done, 1 a failure, 2 a usage error. */
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -17,14 +18,15 @@
 
 int st_cmd_eval(const st_cli_t *cli) {
     const char *pos[2];
-    st_eval_request_t req = {NULL, NULL, "test", NULL, stdout};
+    st_eval_request_t req = {NULL, NULL, "test", NULL, stdout, 0};
     int stall_s = ST_STALL_TIMEOUT_DEFAULT_S;
     const st_opt_t opts[] = {
         ST_OPTION_STRING("--split", NULL, &req.split, "--split needs test, val, train or all"),
         ST_OPTION_STRING("--out", NULL, &req.out_dir, "--out needs a folder"),
         ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0),
+        ST_OPTION_INT("--beam-width", &req.beam_width, 1, 256),
     };
-    st_opts_t spec = {opts, 3, pos, 2, 2, 0};
+    st_opts_t spec = {opts, 4, pos, 2, 2, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     if (!st_eval_split_valid(req.split)) return st_usage_error(cli, "--split is test, val, train or all, got %s", req.split);

@@ -14,7 +14,7 @@
 static const st_command_t commands[] = {
     {"train", "CONFIG.json [--set key.path=value ...] [--resume auto|PATH] [--stop-after-steps N]",
      "train (run it with mpirun -np P or srun; docs/training.md)", st_cmd_train},
-    {"eval", "CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR] [--stall-timeout S]",
+    {"eval", "CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR] [--beam-width W] [--stall-timeout S]",
      "metrics of a trained model on any dataset in the format", st_cmd_eval},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},

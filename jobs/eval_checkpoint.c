@@ -323,7 +323,11 @@ static st_status_t run(eval_t *e, const st_eval_request_t *a, const st_comm_t *c
     memcpy(d.tgt_offset, e->tgt_offset, sizeof d.tgt_offset);
     memcpy(d.tgt_stats, e->tgt_stats, sizeof d.tgt_stats);
     int sequences = 0;
-    for (int h = 0; h < e->losses.n_heads; h++) sequences |= st_loss_is_sequence(&e->losses.heads[h]);
+    for (int h = 0; h < e->losses.n_heads; h++) {
+        st_loss_config_t *l = &e->losses.heads[h];
+        sequences |= st_loss_is_sequence(l);
+        if (a->beam_width > 0 && st_loss_is_sequence(l)) l->beam_width = a->beam_width;
+    }
     st_decoded_t dc;
     st_decoded_init(&dc, &e->losses, &e->ds);
     st_status_t rc = st_evaluate_rows(&r, e->model, &e->losses, &d, ST_SPLIT_TEST, ST_DATA_EVAL_ROWS, c,

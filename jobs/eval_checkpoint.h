@@ -18,6 +18,7 @@ typedef struct {
     const char *split;      /* "test", "val", "train" or "all" */
     const char *out_dir;    /* NULL: <run folder>/eval-<data name>-<split>; created with its parents */
     FILE *out;              /* rank 0 prints the summary and the per-class table here */
+    int beam_width;         /* > 0: ctc heads decode with this beam width instead of their loss's */
 } st_eval_request_t;
 
 /* 1 when `split` is one of test, val, train, all. */

@@ -517,7 +517,9 @@ static int json_equal(const cJSON *a, const cJSON *b) {
     return 1; /* null, true, false: the type says it all */
 }
 
-static int is_timing_key(const char *k) { return !strcmp(k, "seconds") || !strcmp(k, "samples_per_s"); }
+static int is_timing_key(const char *k) {
+    return !strcmp(k, "seconds") || !strcmp(k, "samples_per_s") || !strcmp(k, "eval_seconds");
+}
 
 static void describe_value(char *dst, size_t size, const cJSON *v) {
     char *s = v ? cJSON_PrintUnformatted(v) : NULL;

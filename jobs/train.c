@@ -21,6 +21,7 @@ static uint64_t model_hash(st_model_t *m) {
 
 typedef struct {
     double val_loss, val_accuracy, val_macro_f1, val_wer; /* val_wer: a ctc first head's WER */
+    double seconds;       /* the evaluation's wall time */
     int evaluated;
     st_pred_diversity_t diversity;
     int64_t *confusion;   /* [K, K] of the first head's validation pass, when a class head (a view into r) */
@@ -227,10 +228,11 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
     st_head_report_health(&extra, &t->epoch_sums, &t->losses, &t->data.ds, ev->val_loss, h.train_loss,
                           t->cfg->monitors.head_share_max, t->cfg->monitors.gap_max, h.health_warning,
                           sizeof h.health_warning);
+    if (ev->evaluated) st_metric_table_add(&extra, "eval_seconds", ev->seconds); /* wall time = seconds + this */
     h.n_extra = extra.n, h.extra_names = (const char (*)[64])extra.name, h.extra_values = extra.value;
     h.seconds = seconds, h.samples_per_s = t->track.count / seconds;
     long every = t->cfg->monitors.diversity_every;
-    if (ev->evaluated && every > 0 && e % every == 0) {
+    if (ev->evaluated && ev->confusion && every > 0 && e % every == 0) { /* a class head's predictions */
         h.has_diversity = 1, h.diversity = ev->diversity;
         collapse_warning(t, ev, h.collapse_warning, sizeof h.collapse_warning);
     }
@@ -258,7 +260,9 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
 
 static st_status_t end_epoch(trainer_t *t, double seconds, int *stop, st_error_t *err) {
     epoch_eval_t ev;
+    double t_eval = st_clock_s();
     ST_TRY(validate(t, &ev, err));
+    ev.seconds = st_clock_s() - t_eval;
     st_decision_t d;
     memset(&d, 0, sizeof d);
     st_epoch_outcome_t o = {ev.evaluated, ev.val_loss, ev.val_accuracy, ev.val_macro_f1, (int)t->epoch + 1,

@@ -259,8 +259,9 @@ static void target_notes(st_inspect_t *r) {
             note(r->problems, &r->n_problems, "%s: %s row %lld: %s (%lld bad %s%s); training refuses them", ds->path,
                  ds->targets[t].h5path, (long long)f->first_bad_row, f->first_bad, (long long)f->n_bad,
                  seq ? "row" : "value", f->n_bad == 1 ? "" : "s");
-        if (seq && f->n_too_short > 0 && r->n_problems < ST_INSPECT_MAX_NOTES)
-            st_inspect_sequence_note(r->problems[r->n_problems++], 320, r, t);
+        /* a warning: with loss.zero_infinity (the default) such rows train as loss 0, no gradient */
+        if (seq && f->n_too_short > 0 && r->n_warnings < ST_INSPECT_MAX_NOTES)
+            st_inspect_sequence_note(r->warnings[r->n_warnings++], 320, r, t);
     }
     if (r->n_groups_across_parts > 0)
         note(r->warnings, &r->n_warnings, "%s: %lld group%s %s rows in more than one /split part (first: group %lld): "

@@ -151,11 +151,11 @@ void st_inspect_sequence_print(FILE *out, const st_inspect_t *r, int t) {
         char first[160];
         short_text(first, sizeof first, f);
         fprintf(out, "      %lld row%s fewer frames than %s labels need (first: %s); after the model's striding more "
-                "may: strata reports those as infinite losses (loss.zero_infinity)\n", (long long)f->n_too_short,
+                "may: their losses are infinite (loss.zero_infinity, the default: 0 and no gradient)\n", (long long)f->n_too_short,
                 f->n_too_short == 1 ? " has" : "s have", f->n_too_short == 1 ? "its" : "their", first);
     } else {
         fprintf(out, "      every row has frames enough for its labels at input resolution; after the model's striding "
-                "some may not: strata reports those as infinite losses (loss.zero_infinity)\n");
+                "some may not: their losses are infinite (loss.zero_infinity, the default: 0 and no gradient)\n");
     }
 }
 

@@ -21,6 +21,7 @@ small_shape() {
     configs/fashion_multitask.json) echo "multitask" ;;  # made by scripts/make_fashion_multitask.py --limit 750
     configs/recommender.json) echo "recommender" ;;      # made by scripts/make_recommender.py --scenarios 400
     configs/varlen_conv_bilstm.json) echo "varlen" ;;    # made by scripts/make_varlen.py --n 600 (lengths 16..64)
+    configs/ctc_digits.json) echo "digits" ;;            # 400 spoken digit strings (espeak-ng), convert audio
     *) echo "" ;;
   esac
 }
@@ -32,6 +33,8 @@ small_data() {
       bin/strata convert csv "$work/rec.csv" --target category:category:class --target tools:tool_0..tool_44:multilabel \
         --target reward:reward:regression --group scenario --split-column split -o "$2" > /dev/null ;;
     varlen) /usr/bin/python3 scripts/make_varlen.py "$2" --n 600 --garbage-padding > /dev/null ;;
+    digits) scripts/make_spoken_digits.sh "$work/digits" --utterances 400 > /dev/null &&
+      bin/strata convert audio "$work/digits/manifest.csv" -o "$2" > /dev/null ;;
     *) /usr/bin/python3 tests/util/make_small.py "$2" $1 ;;
   esac
 }

@@ -127,23 +127,24 @@ write("nolen.h5", rng.normal(size=(7, 5, 2)).astype(np.float32), None)
 write("flat.h5", rng.normal(size=(7, 6)).astype(np.float32), None)
 EOF
 
-# 3-4: the handmade file: figures, the problems list and exit 1, the text lines.
+# 3-4: the handmade file: figures, the problems and warnings lists and exit 1, the text lines.
 "$S" inspect "$T/hand.h5" --json 2>/dev/null > "$T/hand.json"; rc=$?
 check_json "$T/hand.h5" "$T/hand.json" '
 assert e["bad"] == 2 and e["too_short_rows"] == 2 and e["first_too_short_row"] == 2 and e["empty_rows"] == 1, e
 assert not j["ok"]
-p = [s for s in j["problems"] if "fewer frames" in s]
-assert len(p) == 1 and "/targets/text: 2 rows have fewer frames than their labels need (first: row 2, 4 frames for 4 labels with 1 adjacent repeat: 5 needed)" in p[0], j["problems"]
+assert not [s for s in j["problems"] if "fewer frames" in s], j["problems"]
+p = [s for s in j["warnings"] if "fewer frames" in s]
+assert len(p) == 1 and "/targets/text: 2 rows have fewer frames than their labels need (first: row 2, 4 frames for 4 labels with 1 adjacent repeat: 5 needed)" in p[0], j["warnings"]
 p = [s for s in j["problems"] if "refuses" in s]
 assert len(p) == 1 and "/targets/text row 3: label 1 of the sequence is 7" in p[0] and "(2 bad rows)" in p[0], j["problems"]'
-[ "$?" = 0 ] && [ "$rc" = 1 ]; ok $? "inspect --json on a handmade file: 2 bad rows, 1 empty, 2 too short (first row 2, by a repeat) as computed in Python; both are problems, exit 1"
+[ "$?" = 0 ] && [ "$rc" = 1 ]; ok $? "inspect --json on a handmade file: 2 bad rows, 1 empty, 2 too short (first row 2, by a repeat) as computed in Python; the bad rows a problem (exit 1), the short ones a warning (zero_infinity trains them as 0)"
 "$S" inspect "$T/hand.h5" 2>/dev/null > "$T/hand.txt"; rc=$?
 grep -q '^    text: sequence, vocabulary of 4 (with the blank), labels per row min 0 / median 2 / max 4 (mean 2.00; L_max 4), 1 row empty, 2 bad rows$' "$T/hand.txt" &&
-  grep -q '^      2 rows have fewer frames than their labels need (first: row 2, 4 frames for 4 labels with 1 adjacent repeat: 5 needed); after the model.s striding more may: strata reports those as infinite losses (loss.zero_infinity)$' "$T/hand.txt" &&
-  grep -q '^  problem: .*hand.h5: /targets/text: 2 rows have fewer frames' "$T/hand.txt" &&
+  grep -q '^      2 rows have fewer frames than their labels need (first: row 2, 4 frames for 4 labels with 1 adjacent repeat: 5 needed); after the model.s striding more may: their losses are infinite (loss.zero_infinity, the default: 0 and no gradient)$' "$T/hand.txt" &&
+  grep -q '^  warning: .*hand.h5: /targets/text: 2 rows have fewer frames' "$T/hand.txt" &&
   grep -Eq '^ +2  y +3  30\.00%$' "$T/hand.txt"
 a=$?; [ "$a" = 0 ] || sed 's/^/# /' "$T/hand.txt"
-[ "$a" = 0 ] && [ "$rc" = 1 ]; ok $? "inspect text on the handmade file: the summary line, the too-short line, the problem, a token row"
+[ "$a" = 0 ] && [ "$rc" = 1 ]; ok $? "inspect text on the handmade file: the summary line, the too-short line, its warning, a token row"
 
 # 5: the same without /lengths: every row has T = 5 frames, enough for all.
 "$S" inspect "$T/nolen.h5" --json 2>/dev/null > "$T/nolen.json"
