@@ -134,11 +134,15 @@ void st_sampler_bucket_order(int64_t *order, const int32_t *len_of_order, st_key
         qsort(scratch, (size_t)m, sizeof *scratch, cmp_keyed_id);
         for (int64_t i = 0; i < m; i++) tmp[w0 + i] = scratch[i].id;
     }
-    /* The whole micro-batches in the order of their Philox keys, ties by number; the rest last. */
+    /* The whole micro-batches in the order of their Philox keys, ties by number; the rest last.
+     * The keys do not depend on the shard: every shard takes its micro-batches in the same order
+     * of (window, place in the window), so at each step the shards' micro-batches come from the
+     * same length quantile and a pass over several of them pads little. */
+    (void)shard;
     int64_t n_mb = n / micro_batch;
     for (int64_t j = 0; j < n_mb; j++) {
         uint32_t w[4];
-        st_rand_u32x4(seed, ST_RNG_BUCKET, (uint32_t)shard, (uint32_t)epoch, (uint64_t)j, w);
+        st_rand_u32x4(seed, ST_RNG_BUCKET, 0, (uint32_t)epoch, (uint64_t)j, w);
         scratch[j] = (st_keyed_id_t){(uint64_t)w[0] << 32 | w[1], j};
     }
     qsort(scratch, (size_t)n_mb, sizeof *scratch, cmp_keyed_id);

@@ -14,8 +14,11 @@
  *     order above is then cut into windows of window × micro_batch positions; the rows of each
  *     window are sorted by (length, position in the epoch order); the shard's order is cut into
  *     micro-batches, and its m = floor(n / micro_batch) whole micro-batches are put in the order
- *     of the Philox keys (seed, ST_RNG_BUCKET, stream = shard, step = epoch, index = micro-batch
- *     number j), ties by j; the n mod micro_batch rows left stay last. Still a pure function of
+ *     of the Philox keys (seed, ST_RNG_BUCKET, stream = 0, step = epoch, index = micro-batch
+ *     number j), ties by j; the n mod micro_batch rows left stay last. The keys leave the shard
+ *     out, so every shard takes (window, place in window) in the same order and the shards'
+ *     micro-batches of one step come from the same length quantile: a pass over several of them
+ *     (the micro-batches of a rank's shards run together) pads little. Still a pure function of
  *     (seed, e, s, the shard's rows and their lengths): independent of P. Micro-batches then
  *     hold rows of similar length (each runs at its own longest length), in a random order.
  * A sampler holds the orders of a block of shards (a rank's); st_sampler_set_epoch computes
