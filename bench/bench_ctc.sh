@@ -8,7 +8,7 @@
 # (targets: strata's time to 1.5% <= 0.75x PyTorch's; final WER <= PyTorch's + 0.3 points), and
 # feature extraction's x real time per core (target >= 300x). Writes build/bench/bench_ctc.json.
 #
-#   bench/bench_ctc.sh [UTTERANCES] [EPOCHS]   default 2000 and 4 (about 3 min: `make bench`);
+#   bench/bench_ctc.sh [UTTERANCES] [EPOCHS]   default 4000 and 6 (about 4 min: `make bench`);
 #                                             the issue's protocol: bench/bench_ctc.sh 10000 20
 #                                             (about 25 min on 2 cores)
 #
@@ -16,8 +16,8 @@
 # espeak-ng + sox); without them, or without PyTorch, the missing side is skipped with a message.
 set -u
 cd "$(dirname "$0")/.."
-N=${1:-2000}
-EPOCHS=${2:-4}
+N=${1:-4000}
+EPOCHS=${2:-6}
 GOAL=0.015
 PY=/usr/bin/python3
 out=build/bench/bench_ctc.json
