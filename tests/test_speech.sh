@@ -2,10 +2,11 @@
 # test_speech.sh — issue 15 end to end on real (synthetic) speech: 400 spoken-digit utterances
 # (scripts/make_spoken_digits.sh: espeak-ng voices, sox), `strata convert audio` of the manifest
 # and of the unseen-accent manifest, `strata inspect`, configs/ctc_digits.json trained on 2 ranks
-# (more epochs than its default: 291 training rows make 9 steps an epoch), `strata eval` on the
-# held-out voice variants (the test split) with decoded.csv, and on the two accents only the
-# second manifest holds. Asserts the held-out-voice WER is below 15% and the files agree with
-# each other. About 60 s on 2 cores. Prints TAP.
+# for 70 epochs (not its default 20: 260 training rows make 8 steps an epoch, and CTC spends its
+# first ~130 steps learning to emit anything but the blank), `strata eval` on the held-out voice
+# variants (the test split) with decoded.csv, and on the two accents only the second manifest
+# holds. Asserts the held-out-voice WER is below 10% (0% on this machine) and the files agree
+# with each other. About 80 s on 2 cores. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -40,10 +41,10 @@ EOF
 ok $? "strata inspect --json: a sequence target of 11 tokens, every word of the manifest counted, no row too short, one group per voice"
 
 timeout 600 mpirun -np 2 --oversubscribe --bind-to none bin/strata train configs/ctc_digits.json \
-  --set "data.path=$work/d.h5" --set "results_dir=$work/r" --set train.epochs=45 > "$work/log" 2>&1
+  --set "data.path=$work/d.h5" --set "results_dir=$work/r" --set train.epochs=70 > "$work/log" 2>&1
 rc=$?
 [ $rc = 0 ] && grep -q "wer" "$work/log" && [ -f "$work/r/ctc_digits/checkpoints/best.h5" ]
-ok $? "configs/ctc_digits.json trains on 2 ranks (45 epochs; exit $rc)"
+ok $? "configs/ctc_digits.json trains on 2 ranks (70 epochs; exit $rc)"
 
 timeout 120 mpirun -np 2 --oversubscribe --bind-to none bin/strata eval "$work/r/ctc_digits/checkpoints/best.h5" "$work/d.h5" \
   --split test --out "$work/test" > "$work/log" 2>&1
@@ -61,10 +62,10 @@ for r in rows:
 edits = sum(int(r["edits"]) for r in rows); ref = sum(int(r["reference_tokens"]) for r in rows)
 assert abs(edits / ref - wer) < 1e-12, (edits / ref, wer)
 print(f"# held-out voice variants: WER {100 * wer:.2f}% over {len(rows)} utterances")
-assert wer < 0.15, wer
+assert wer < 0.10, wer
 EOF
 a=$?; grep "^# held-out" "$work/log"
-ok $a "strata eval on held-out voice variants: decoded.csv has the test rows in order with the manifest's transcripts, its edits give metrics.json's WER, and WER < 15%"
+ok $a "strata eval on held-out voice variants: decoded.csv has the test rows in order with the manifest's transcripts, its edits give metrics.json's WER, and WER < 10%"
 
 timeout 120 bin/strata eval "$work/r/ctc_digits/checkpoints/best.h5" "$work/unseen.h5" --split all --out "$work/unseen" \
   > "$work/log" 2>&1 && grep -q "WER" "$work/log" && [ -f "$work/unseen/decoded.csv" ]
