@@ -405,8 +405,12 @@ st_status_t st_slurm_plan(st_slurm_plan_t *p, const st_run_config_t *cfg, int cp
         return rc;
     }
     st_phase_for(N, &p->phase);
-    line(p, "dataset: %s: %lld samples (%lld in the training split), %d classes", cfg->data.path, (long long)N,
-         (long long)n_train, K);
+    if (key.none) /* data.stratify "none", or a file without class targets (a CTC transcript) */
+        line(p, "dataset: %s: %lld samples (%lld in the training split), not stratified", cfg->data.path, (long long)N,
+             (long long)n_train);
+    else
+        line(p, "dataset: %s: %lld samples (%lld in the training split), %d classes", cfg->data.path, (long long)N,
+             (long long)n_train, K);
     st_dataset_close(&ds);
     st_slurm_plan_choose(p);
     return ST_OK;
