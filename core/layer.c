@@ -122,3 +122,8 @@ void st_layer_bind(st_layer_t *L, float *arena_params, float *arena_grads, float
         buffer_offset += L->buffers[i].n;
     }
 }
+
+void st_layer_no_flops(const st_layer_t *L, st_layer_flops_t *out) {
+    (void)L;
+    *out = (st_layer_flops_t){0, 0, 0};
+}

@@ -66,6 +66,17 @@ typedef struct {
     const int32_t *len_out;       /* [B] of its output rows, or NULL */
 } st_run_ctx_t;
 
+/* FLOPs per sample of one layer at its built shapes (L->in_max, L->out_max), for `strata summary`
+ * (core/model_summary.h). A multiply-add counts 2; any other arithmetic operation, comparison or
+ * elementary function (exp, tanh, erf) counts 1; moving data (copies, gathers, im2col) counts 0.
+ * Normalisations count their training form (batch statistics). */
+typedef struct {
+    double forward;        /* the forward pass */
+    double backward_input; /* the part of backward that only computes din (skipped when din is NULL:
+                              a layer reading the model's input in training) */
+    double backward_rest;  /* the rest of backward: parameter gradients, recurrences, shared terms */
+} st_layer_flops_t;
+
 typedef struct st_layer_kind {
     const char *type;              /* JSON "type" */
     const char *help;              /* one line for docs */
@@ -115,6 +126,8 @@ typedef struct st_layer_kind {
      * so a model holding it refuses variable-length input. */
     int (*out_length)(const st_layer_t *L, int len_in);
     int refuses_lengths;
+    /* The cost rule of the kind (see st_layer_flops_t); NULL: no rule, reported as unknown ("?"). */
+    void (*flops)(const st_layer_t *L, st_layer_flops_t *out);
 } st_layer_kind_t;
 
 struct st_layer {
@@ -167,6 +180,9 @@ size_t st_layer_buffer_floats(const st_layer_t *L);
  * its arena where this layer's first tensor goes; offsets are relative to arena_* bases). */
 void st_layer_bind(st_layer_t *L, float *arena_params, float *arena_grads, float *arena_buffers,
                    size_t param_offset, size_t buffer_offset);
+
+/* The cost rule of kinds that only move data (flatten, reshape, permute, slice): 0 FLOPs. */
+void st_layer_no_flops(const st_layer_t *L, st_layer_flops_t *out);
 
 /* The registry. */
 const st_layer_kind_t *st_layer_kind_find(const char *type);

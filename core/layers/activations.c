@@ -159,31 +159,36 @@ static int tanh_approx_of(const st_layer_t *L) { return strcmp(L->opt[K_APPROXIM
     static void NAME##_layer_backward(st_layer_t *L, UNUSED const st_run_ctx_t *ctx, float *din,     \
                                       const float *dout, const float *in,                             \
                                       UNUSED const float *out, int B)
-#define KIND(NAME, HELP, KEYS, N_KEYS)                                                                \
+/* FWD and DIN: FLOPs per element of the forward and of din (layer.h, st_layer_flops_t). */
+#define KIND(NAME, HELP, KEYS, N_KEYS, FWD, DIN)                                                      \
+    static void NAME##_flops(const st_layer_t *L, st_layer_flops_t *f) {                              \
+        double n = (double)st_shape_numel(L->in_max);                                                 \
+        *f = (st_layer_flops_t){FWD * n, DIN * n, 0};                                                 \
+    }                                                                                                 \
     const st_layer_kind_t st_kind_##NAME = {.type = #NAME, .help = HELP, .keys = KEYS, .n_keys = N_KEYS,     \
                                             .setup = same_shape_setup, .forward = NAME##_layer_forward,   \
-                                            .backward = NAME##_layer_backward}
+                                            .backward = NAME##_layer_backward, .flops = NAME##_flops}
 
 FORWARD(relu) { st_relu_forward(out, in, count_of(L, B)); }
 BACKWARD(relu) { if (din) st_relu_backward(din, dout, in, count_of(L, B)); }
-KIND(relu, "max(x, 0) elementwise", NULL, 0);
+KIND(relu, "max(x, 0) elementwise", NULL, 0, 1, 1);
 
 FORWARD(leaky_relu) { st_leaky_relu_forward(out, in, slope_of(L), count_of(L, B)); }
 BACKWARD(leaky_relu) { if (din) st_leaky_relu_backward(din, dout, in, slope_of(L), count_of(L, B)); }
-KIND(leaky_relu, "x for x > 0, negative_slope*x otherwise, elementwise", leaky_relu_keys, N_LEAKY_KEYS);
+KIND(leaky_relu, "x for x > 0, negative_slope*x otherwise, elementwise", leaky_relu_keys, N_LEAKY_KEYS, 2, 2);
 
 FORWARD(gelu) { st_gelu_forward(out, in, tanh_approx_of(L), count_of(L, B)); }
 BACKWARD(gelu) { if (din) st_gelu_backward(din, dout, in, tanh_approx_of(L), count_of(L, B)); }
-KIND(gelu, "Gaussian error linear unit x*Phi(x) elementwise (erf form or tanh approximation)", gelu_keys, N_GELU_KEYS);
+KIND(gelu, "Gaussian error linear unit x*Phi(x) elementwise (erf form or tanh approximation)", gelu_keys, N_GELU_KEYS, 8, 12);
 
 FORWARD(sigmoid) { st_sigmoid_forward(out, in, count_of(L, B)); }
 BACKWARD(sigmoid) { if (din) st_sigmoid_backward(din, dout, in, count_of(L, B)); }
-KIND(sigmoid, "logistic function 1/(1+exp(-x)) elementwise", NULL, 0);
+KIND(sigmoid, "logistic function 1/(1+exp(-x)) elementwise", NULL, 0, 4, 3);
 
 FORWARD(tanh) { st_tanh_forward(out, in, count_of(L, B)); }
 BACKWARD(tanh) { if (din) st_tanh_backward(din, dout, in, count_of(L, B)); }
-KIND(tanh, "hyperbolic tangent elementwise", NULL, 0);
+KIND(tanh, "hyperbolic tangent elementwise", NULL, 0, 1, 3);
 
 FORWARD(hardswish) { st_hardswish_forward(out, in, count_of(L, B)); }
 BACKWARD(hardswish) { if (din) st_hardswish_backward(din, dout, in, count_of(L, B)); }
-KIND(hardswish, "x*relu6(x+3)/6 elementwise (PyTorch's Hardswish)", NULL, 0);
+KIND(hardswish, "x*relu6(x+3)/6 elementwise (PyTorch's Hardswish)", NULL, 0, 5, 4);

@@ -338,6 +338,13 @@ static void batchnorm_stats_pool(st_layer_t *L, const double *stats, int M, size
     }
 }
 
+/* Per element of the input (training form): forward 7 (mean 1, variance 2, normalise 2, scale and
+ * shift 2); din 8 (dx̂ = γ·dy, two column sums, the combination); dγ, dβ 3. */
+static void batchnorm_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double n = (double)st_shape_numel(L->in_max);
+    f->forward = 7 * n, f->backward_input = 8 * n, f->backward_rest = 3 * n;
+}
+
 const st_layer_kind_t st_kind_batchnorm = {
     .type = "batchnorm",
     .help = "batch normalisation per feature ([D]) or per channel over all positions ([T, C]); batch statistics in training, running statistics in evaluation",
@@ -345,4 +352,5 @@ const st_layer_kind_t st_kind_batchnorm = {
     .forward = batchnorm_layer_forward, .backward = batchnorm_layer_backward,
     .stats_floats = batchnorm_stats_floats, .stats_save = batchnorm_stats_save, .stats_pool = batchnorm_stats_pool,
     .absorbs_bias = 1,
+    .flops = batchnorm_flops,
 };

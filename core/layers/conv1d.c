@@ -309,9 +309,18 @@ static int conv1d_out_length(const st_layer_t *L, int len) {
                              (int)L->opt[K_DILATION].i);
 }
 
+/* The GEMM of T_out·F outputs of (C/G)·K taps: forward 2·T_out·F·(C/G)·K (+ T_out·F for the
+ * bias); din the same GEMM; dW the same GEMM (+ T_out·F: db). im2col/col2im move data (0). */
+static void conv1d_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double T_out = L->out_max.d[0], F = L->out_max.d[1], taps = (double)(L->in_max.d[1] / L->opt[K_GROUPS].i) * L->opt[K_KERNEL].i;
+    double gemm = 2 * T_out * F * taps, bias = L->n_params > 1 ? T_out * F : 0;
+    f->forward = gemm + bias, f->backward_input = gemm, f->backward_rest = gemm + bias;
+}
+
 const st_layer_kind_t st_kind_conv1d = {
     .type = "conv1d",
     .help = "1-D convolution along T of a sequence [T, C] -> [T_out, filters] (im2col + BLIS GEMM)",
     .keys = conv1d_keys, .n_keys = N_KEYS, .setup = conv1d_setup, .init = conv1d_init,
     .forward = conv1d_layer_forward, .backward = conv1d_layer_backward, .out_length = conv1d_out_length,
+    .flops = conv1d_flops,
 };

@@ -187,9 +187,18 @@ static int convt_out_length(const st_layer_t *L, int len) {
     return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+/* The GEMM of T·C inputs spread over (F/G)·K taps: forward 2·T·C·(F/G)·K (+ T_out·F for the
+ * bias); din the same GEMM; dW the same GEMM (+ T_out·F: db). col2im moves data (0). */
+static void convt_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double T = L->in_max.d[0], C = L->in_max.d[1], taps = (double)(L->out_max.d[1] / L->opt[K_GROUPS].i) * L->opt[K_KERNEL].i;
+    double gemm = 2 * T * C * taps, bias = L->n_params > 1 ? (double)L->out_max.d[0] * L->out_max.d[1] : 0;
+    f->forward = gemm + bias, f->backward_input = gemm, f->backward_rest = gemm + bias;
+}
+
 const st_layer_kind_t st_kind_conv_transpose1d = {
     .type = "conv_transpose1d",
     .help = "transposed 1-D convolution along T of a sequence [T, C] -> [(T-1)*stride - 2*padding + kernel_size + output_padding, filters] (BLIS GEMM + col2im)",
     .keys = convt_keys, .n_keys = N_KEYS, .setup = convt_setup, .init = convt_init,
     .forward = convt_layer_forward, .backward = convt_layer_backward, .out_length = convt_out_length,
+    .flops = convt_flops,
 };

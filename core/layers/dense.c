@@ -95,9 +95,17 @@ static void dense_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *
                       L->params[0].data, B * d.M_per_sample, d.K, d.N);
 }
 
+/* P positions of [K] -> [N]: forward 2PKN (+ PN for the bias); din 2PKN; dW 2PKN (+ PN: db). */
+static void dense_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double P = st_shape_positions(L->in_max), K = st_shape_channels(L->in_max), N = st_shape_channels(L->out_max);
+    double bias = L->n_params > 1 ? P * N : 0;
+    f->forward = 2 * P * K * N + bias, f->backward_input = 2 * P * K * N, f->backward_rest = 2 * P * K * N + bias;
+}
+
 const st_layer_kind_t st_kind_dense = {
     .type = "dense",
     .help = "fully connected layer over the last dimension (BLIS GEMM)",
     .keys = dense_keys, .n_keys = N_KEYS, .setup = dense_setup, .init = dense_init, .forward = dense_layer_forward,
     .backward = dense_layer_backward,
+    .flops = dense_flops,
 };

@@ -131,9 +131,16 @@ static void dropout_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float
     st_dropout_backward(din, dout, L->scratch, (long)B * n);
 }
 
+/* One multiply per element forward (the mask; drawing it is not counted) and one for din. */
+static void dropout_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double n = (double)st_shape_numel(L->in_max);
+    f->forward = n, f->backward_input = n, f->backward_rest = 0;
+}
+
 const st_layer_kind_t st_kind_dropout = {
     .type = "dropout",
     .help = "inverted dropout: zeroes elements with probability rate in training (Philox masks keyed by seed, layer, step and sample); identity in evaluation",
     .keys = dropout_keys, .n_keys = N_KEYS, .setup = dropout_setup, .forward = dropout_layer_forward,
     .backward = dropout_layer_backward,
+    .flops = dropout_flops,
 };

@@ -218,6 +218,11 @@ static void bag_rule(const st_layer_t *L, float value, char *params, size_t para
               value);
 }
 
+/* A gather forward (0); ids get no gradient (din 0); dW adds each looked-up row: P·C·dim. */
+static void embedding_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    f->forward = 0, f->backward_input = 0, f->backward_rest = (double)st_shape_numel(L->out_max);
+}
+
 const st_layer_kind_t st_kind_embedding = {
     .type = "embedding",
     .help = "each input value is an id in [0, n) selecting a row of one table [n, dim]: [D] -> [D*dim] "
@@ -225,7 +230,16 @@ const st_layer_kind_t st_kind_embedding = {
     .keys = embedding_keys, .n_keys = N_EMB_KEYS, .setup = embedding_setup, .init = table_init,
     .forward = embedding_layer_forward, .backward = embedding_layer_backward, .check_input = embedding_check,
     .input_rule = embedding_rule,
+    .flops = embedding_flops,
 };
+
+/* Per position x [n] · W [n, dim]: forward 2·n·dim (mean: + n for the weights' sum and dim for
+ * the division); din 2·n·dim; dW 2·n·dim. */
+static void bag_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double P = st_shape_positions(L->in_max), n = st_shape_channels(L->in_max), dim = (double)L->opt[G_DIM].i;
+    double mean = strcmp(L->opt[G_MODE].s, "mean") == 0 ? P * (n + dim) : 0;
+    f->forward = 2 * P * n * dim + mean, f->backward_input = 2 * P * n * dim, f->backward_rest = 2 * P * n * dim;
+}
 
 const st_layer_kind_t st_kind_embedding_bag = {
     .type = "embedding_bag",
@@ -233,4 +247,5 @@ const st_layer_kind_t st_kind_embedding_bag = {
             "per position on [T, n]); one GEMM; init N(0, 1)",
     .keys = bag_keys, .n_keys = N_BAG_KEYS, .setup = bag_setup, .init = table_init, .forward = bag_layer_forward,
     .backward = bag_layer_backward, .check_input = bag_check, .input_rule = bag_rule,
+    .flops = bag_flops,
 };

@@ -37,4 +37,5 @@ const st_layer_kind_t st_kind_flatten = {
     .help = "a sequence [T, C] -> features [T*C], T-major (memory order; PyTorch's Flatten of [B, C, T] is C-major); identity on [D]",
     .setup = flatten_setup, .forward = flatten_forward, .backward = flatten_backward,
     .refuses_lengths = 1,
+    .flops = st_layer_no_flops,
 };

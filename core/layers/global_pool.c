@@ -105,14 +105,27 @@ static void gmax_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din, co
         st_global_max_pool_backward(din, dout, (const int32_t *)L->scratch, B, L->in_shape.d[0], L->in_shape.d[1]);
 }
 
+/* [T, C] -> [C]: forward T·C adds + C divisions; din T·C (dy/T to every position). */
+static void gavg_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double n = (double)st_shape_numel(L->in_max);
+    f->forward = n + L->in_max.d[1], f->backward_input = n, f->backward_rest = 0;
+}
+
+/* [T, C] -> [C]: forward T·C comparisons; din routes dy to the argmax (0). */
+static void gmax_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    f->forward = (double)st_shape_numel(L->in_max), f->backward_input = 0, f->backward_rest = 0;
+}
+
 const st_layer_kind_t st_kind_global_avg_pool = {
     .type = "global_avg_pool",
     .help = "mean over T: a sequence [T, C] -> features [C]",
     .setup = global_pool_setup, .forward = gavg_forward, .backward = gavg_backward,
+    .flops = gavg_flops,
 };
 
 const st_layer_kind_t st_kind_global_max_pool = {
     .type = "global_max_pool",
     .help = "max over T: a sequence [T, C] -> features [C]",
     .setup = global_pool_setup, .forward = gmax_forward, .backward = gmax_backward,
+    .flops = gmax_flops,
 };

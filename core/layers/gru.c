@@ -174,9 +174,17 @@ static st_status_t gru_setup(st_layer_t *L, st_error_t *err) {
     return st_rnn_setup(L, "gru", 3, st_gru_scratch_floats, err);
 }
 
+/* As lstm's rule with 3H gates and a cell of 17 per unit and step (6 bias adds, r and z 2 each,
+ * n 3, h 4): forward 2·T·3H·(C + H) + 17·T·H; din 2·T·3H·C; the rest 2·T·3H·(C + 2H) + 6·T·H
+ * + 34·T·H, per direction. */
+static void gru_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    st_rnn_flops(L, 3, 17, f);
+}
+
 const st_layer_kind_t st_kind_gru = {
     .type = "gru",
     .help = "GRU over a sequence [T, C] -> [T, units*dirs] or final states [units*dirs] (PyTorch's nn.GRU; BLIS GEMMs per step over the batch)",
     .keys = st_rnn_keys, .n_keys = ST_RNN_N_KEYS, .setup = gru_setup, .init = st_rnn_init,
     .forward = gru_layer_forward, .backward = gru_layer_backward,
+    .flops = gru_flops,
 };

@@ -108,9 +108,16 @@ static void layernorm_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, flo
                           L->scratch + rows, L->params[P_WEIGHT].data, rows, st_shape_channels(L->in_shape));
 }
 
+/* Per element of the input, as batchnorm's rule: forward 7, din 8, dγ and dβ 3. */
+static void layernorm_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double n = (double)st_shape_numel(L->in_max);
+    f->forward = 7 * n, f->backward_input = 8 * n, f->backward_rest = 3 * n;
+}
+
 const st_layer_kind_t st_kind_layernorm = {
     .type = "layernorm",
     .help = "layer normalisation over the last dimension (D for [D], C at every position of [T, C])",
     .keys = layernorm_keys, .n_keys = N_KEYS, .setup = layernorm_setup, .init = layernorm_init,
     .forward = layernorm_layer_forward, .backward = layernorm_layer_backward,
+    .flops = layernorm_flops,
 };

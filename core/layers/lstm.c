@@ -196,9 +196,18 @@ static st_status_t lstm_setup(st_layer_t *L, st_error_t *err) {
     return st_rnn_setup(L, "lstm", 4, st_lstm_scratch_floats, err);
 }
 
+/* Per direction, T steps, 4H gates: forward 2·T·4H·C (input GEMM) + 2·T·4H·H (recurrent GEMMs)
+ * + 17·T·H (the cell: 8 bias adds, 4 activations, 5 for c and h, per unit); din 2·T·4H·C; the
+ * rest 2·T·4H·(C + 2H) (dW_ih, dW_hh, dh_prev) + 8·T·H (bias gradients) + 34·T·H (the cell's
+ * backward, twice its forward). */
+static void lstm_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    st_rnn_flops(L, 4, 17, f);
+}
+
 const st_layer_kind_t st_kind_lstm = {
     .type = "lstm",
     .help = "LSTM over a sequence [T, C] -> [T, units*dirs] or final states [units*dirs] (PyTorch's nn.LSTM; BLIS GEMMs per step over the batch)",
     .keys = st_rnn_keys, .n_keys = ST_RNN_N_KEYS, .setup = lstm_setup, .init = st_rnn_init,
     .forward = lstm_layer_forward, .backward = lstm_layer_backward,
+    .flops = lstm_flops,
 };

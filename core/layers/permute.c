@@ -42,4 +42,5 @@ const st_layer_kind_t st_kind_permute = {
     .help = "swaps time and channels of a sequence: [T, C] -> [C, T]",
     .setup = permute_setup, .forward = permute_forward, .backward = permute_backward,
     .refuses_lengths = 1,
+    .flops = st_layer_no_flops,
 };

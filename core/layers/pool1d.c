@@ -198,11 +198,23 @@ static int pool1d_out_length(const st_layer_t *L, int len) {
     return st_pool1d_out_len(len, d.K, d.stride, d.padding);
 }
 
+/* T_out·C windows of K: max forward T_out·C·K comparisons, din routes to the argmax (0); avg
+ * forward T_out·C·(K + 1) (sum and division), din T_out·C·(K + 1). */
+static void max_pool_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    f->forward = (double)st_shape_numel(L->out_max) * L->opt[K_KERNEL].i, f->backward_input = 0, f->backward_rest = 0;
+}
+
+static void avg_pool_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double n = (double)st_shape_numel(L->out_max) * (L->opt[K_KERNEL].i + 1);
+    f->forward = n, f->backward_input = n, f->backward_rest = 0;
+}
+
 const st_layer_kind_t st_kind_max_pool1d = {
     .type = "max_pool1d",
     .help = "max over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's MaxPool1d)",
     .keys = pool1d_keys, .n_keys = N_KEYS, .setup = pool1d_setup, .forward = max_pool1d_layer_forward,
     .backward = max_pool1d_layer_backward, .out_length = pool1d_out_length,
+    .flops = max_pool_flops,
 };
 
 const st_layer_kind_t st_kind_avg_pool1d = {
@@ -210,4 +222,5 @@ const st_layer_kind_t st_kind_avg_pool1d = {
     .help = "mean over windows along T of a sequence [T, C] -> [T_out, C] (PyTorch's AvgPool1d, count_include_pad)",
     .keys = pool1d_keys, .n_keys = N_KEYS, .setup = pool1d_setup, .forward = avg_pool1d_layer_forward,
     .backward = avg_pool1d_layer_backward, .out_length = pool1d_out_length,
+    .flops = avg_pool_flops,
 };

@@ -51,4 +51,5 @@ const st_layer_kind_t st_kind_reshape = {
     .help = "the same elements in memory order under a new shape [D] or [T, C] (torch.reshape per sample)",
     .keys = reshape_keys, .n_keys = N_KEYS, .setup = reshape_setup,
     .forward = reshape_forward, .backward = reshape_backward, .refuses_lengths = 1,
+    .flops = st_layer_no_flops,
 };

@@ -40,6 +40,14 @@ st_status_t st_rnn_setup(st_layer_t *L, const char *type, int gates, long (*scra
     return ST_OK;
 }
 
+void st_rnn_flops(const st_layer_t *L, int gates, int cell, st_layer_flops_t *f) {
+    const double D = st_rnn_dirs(L), T = L->in_max.d[0], C = L->in_max.d[1], H = (double)L->opt[K_UNITS].i;
+    const double G = gates * H;
+    f->forward = D * (2 * T * G * (C + H) + cell * T * H);
+    f->backward_input = D * 2 * T * G * C;
+    f->backward_rest = D * (2 * T * G * (C + 2 * H) + 2 * T * G + 2 * cell * T * H);
+}
+
 /* PyTorch: every tensor U(±1/sqrt(H)). */
 void st_rnn_init(st_layer_t *L, uint64_t seed) {
     float bound = 1.0f / sqrtf((float)L->opt[K_UNITS].i);

@@ -43,6 +43,11 @@ st_status_t st_rnn_setup(st_layer_t *L, const char *type, int gates, long (*scra
                          st_error_t *err);
 void st_rnn_init(st_layer_t *L, uint64_t seed);
 int st_rnn_dirs(const st_layer_t *L);
+/* The cost rule of a recurrent kind with `gates`·H gate rows and a cell of `cell` FLOPs per unit
+ * and step, per direction over T steps of [T, C]: forward 2·T·G·(C + H) + cell·T·H; din 2·T·G·C;
+ * the rest 2·T·G·(C + 2H) (dW_ih, dW_hh, dh_prev) + 2·T·G (both bias gradients) + 2·cell·T·H
+ * (the cell's backward), G = gates·H. */
+void st_rnn_flops(const st_layer_t *L, int gates, int cell, st_layer_flops_t *f);
 st_rnn_dir_t st_rnn_dir(st_layer_t *L, const st_run_ctx_t *ctx, int dir, int B,
                         long (*scratch_floats)(int T, int H));
 

@@ -162,9 +162,20 @@ static void se_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, float *din
     st_se_backward(din, &g, work, dout, in, ctx->len_in, s, h, gate, &p, B, T, C, H);
 }
 
+/* [T, C], hidden H: forward 2TC (mean, scale) + 4CH (fc1, fc2) + 6C + 2H (biases, mean's
+ * division, relu, sigmoid 4); din 2TC (gate·dy, the mean's spread) + 2CH (fc1's input
+ * gradient); the rest 2TC (Σ_t dy·x) + 6CH (fc2's input gradient, both weight gradients) + 4C + 2H. */
+static void se_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double T = L->in_max.d[0], C = L->in_max.d[1], H = hidden_of(L);
+    f->forward = 2 * T * C + 4 * C * H + 6 * C + 2 * H;
+    f->backward_input = 2 * T * C + 2 * C * H;
+    f->backward_rest = 2 * T * C + 6 * C * H + 4 * C + 2 * H;
+}
+
 const st_layer_kind_t st_kind_squeeze_excite = {
     .type = "squeeze_excite",
     .help = "squeeze-and-excitation on [T, C]: x * sigmoid(fc2(relu(fc1(mean over T of x)))), hidden = max(1, C / reduction)",
     .keys = se_keys, .n_keys = N_KEYS, .setup = se_setup, .init = se_init,
     .forward = se_layer_forward, .backward = se_layer_backward,
+    .flops = se_flops,
 };

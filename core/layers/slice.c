@@ -67,4 +67,5 @@ const st_layer_kind_t st_kind_slice = {
             "lets parallel branches read different column ranges",
     .keys = slice_keys, .n_keys = N_KEYS, .setup = slice_setup, .forward = slice_layer_forward,
     .backward = slice_layer_backward,
+    .flops = st_layer_no_flops,
 };

@@ -112,9 +112,17 @@ static void upsample_layer_backward(st_layer_t *L, const st_run_ctx_t *ctx, floa
 
 static int upsample_out_length(const st_layer_t *L, int len) { return (int)(len * L->opt[K_SCALE].i); }
 
+/* [T, C] -> [T_out, C]: nearest copies forward (0) and sums the copies for din (T_out·C);
+ * linear blends two positions (3 per output) both ways (3·T_out·C). */
+static void upsample_flops(const st_layer_t *L, st_layer_flops_t *f) {
+    double n = (double)st_shape_numel(L->out_max);
+    f->forward = is_linear(L) ? 3 * n : 0, f->backward_input = is_linear(L) ? 3 * n : n, f->backward_rest = 0;
+}
+
 const st_layer_kind_t st_kind_upsample1d = {
     .type = "upsample1d",
     .help = "upsampling along T of a sequence [T, C] -> [T*scale, C], nearest or linear (PyTorch's Upsample, align_corners=False)",
     .keys = upsample_keys, .n_keys = N_KEYS, .setup = upsample_setup,
     .forward = upsample_layer_forward, .backward = upsample_layer_backward, .out_length = upsample_out_length,
+    .flops = upsample_flops,
 };
