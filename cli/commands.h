@@ -45,5 +45,6 @@ int st_cmd_convert_idx(const st_cli_t *cli);  /* cli/cmd_data.c */
 int st_cmd_convert_csv(const st_cli_t *cli);  /* cli/cmd_data.c */
 int st_cmd_inspect(const st_cli_t *cli);      /* cli/cmd_data.c */
 int st_cmd_convert_audio(const st_cli_t *cli); /* cli/cmd_audio.c */
+int st_cmd_summary(const st_cli_t *cli);      /* cli/cmd_summary.c */
 
 #endif

@@ -26,6 +26,9 @@ static const st_command_t commands[] = {
      "write a Slurm batch script for the run (or a sweep: a job array)\n"
      "and submit it; it requeues itself after a checkpointed preemption",
      st_cmd_sbatch},
+    {"summary", "CONFIG.json|CHECKPOINT [--json] [--input-shape T,C|D] [--classes K]",
+     "every layer: output shape, parameters, FLOPs per sample (forward and\n"
+     "training), activation memory per micro-batch; optimizer state, totals", st_cmd_summary},
     {"plan", "CONFIG.json [--set key.path=value ...] [--cpus-per-node C]",
      "nodes x ranks x threads for the config's dataset, with the reasons", st_cmd_plan},
     {"sweep-report", "RUN_DIR|SWEEP_DIR ...", "compare runs: best validation accuracy, test accuracy, status",

@@ -103,6 +103,7 @@ static st_status_t build_parallel(st_model_t *m, const cJSON *obj, const char *p
         return st_fail(err, ST_ERR_CONFIG, "%s.branches: expected a list of 2 to %d branches (each a list of layers; [] = identity)",
                        path, MAX_MERGE);
     op_t op = {.kind = strcmp(merge->valuestring, "add") == 0 ? OP_ADD : OP_CONCAT, .n_in = n};
+    snprintf(op.path, sizeof op.path, "%s", path);
     int j = 0;
     const cJSON *branch;
     cJSON_ArrayForEach(branch, branches) {
@@ -127,6 +128,7 @@ static st_status_t build_residual(st_model_t *m, const cJSON *obj, const char *p
     st_format(p, sizeof p, "%s.layers", path);
     st_format(nm, sizeof nm, "%s.layers", name);
     op_t op = {.kind = OP_ADD, .n_in = 2, .in = {0, in_value}};
+    snprintf(op.path, sizeof op.path, "%s", path);
     ST_TRY(build_chain(m, cJSON_GetObjectItemCaseSensitive(obj, "layers"), p, nm, in_value, &op.in[0], NULL, err));
     st_shape_t shape;
     if (merge_shape(m, 1, op.in, 2, path, &shape, err) != ST_OK) {

@@ -15,6 +15,7 @@ typedef struct {
     int in[MAX_MERGE];     /* input value ids */
     int n_in;
     int out;               /* output value id */
+    char path[ST_PATH_MAX]; /* OP_CONCAT, OP_ADD: the JSON path of the parallel or residual block */
 } op_t;
 
 typedef struct {
