@@ -26,13 +26,13 @@ static const st_command_t commands[] = {
      "write a Slurm batch script for the run (or a sweep: a job array)\n"
      "and submit it; it requeues itself after a checkpointed preemption",
      st_cmd_sbatch},
-    {"summary", "CONFIG.json|CHECKPOINT [--json] [--input-shape T,C|D] [--classes K]",
-     "every layer: output shape, parameters, FLOPs per sample (forward and\n"
-     "training), activation memory per micro-batch; optimizer state, totals", st_cmd_summary},
     {"plan", "CONFIG.json [--set key.path=value ...] [--cpus-per-node C]",
      "nodes x ranks x threads for the config's dataset, with the reasons", st_cmd_plan},
     {"sweep-report", "RUN_DIR|SWEEP_DIR ...", "compare runs: best validation accuracy, test accuracy, status",
      st_cmd_sweep_report},
+    {"summary", "CONFIG.json|CHECKPOINT [--json] [--input-shape T,C|D] [--classes K]",
+     "every layer: output shape, parameters, FLOPs per sample (forward and\n"
+     "training), activation memory per micro-batch; optimizer state, totals", st_cmd_summary},
     {"info", "[--json]", "machine, threads and BLIS kernels strata would use", st_cmd_info},
     {"convert idx", "IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
                     "[--sequence] [--stall-timeout S]",

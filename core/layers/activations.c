@@ -159,7 +159,10 @@ static int tanh_approx_of(const st_layer_t *L) { return strcmp(L->opt[K_APPROXIM
     static void NAME##_layer_backward(st_layer_t *L, UNUSED const st_run_ctx_t *ctx, float *din,     \
                                       const float *dout, const float *in,                             \
                                       UNUSED const float *out, int B)
-/* FWD and DIN: FLOPs per element of the forward and of din (layer.h, st_layer_flops_t). */
+/* FWD and DIN: FLOPs per element of the forward and of din (layer.h, st_layer_flops_t): relu 1
+ * (a comparison) and 1; leaky_relu 2 and 2; gelu 8 (erf or tanh, and the products) and 12; sigmoid 4
+ * (negate, exp, add, divide) and 3 (dy·s·(1 − s)); tanh 1 and 3 (dy·(1 − t²)); hardswish 5 (add,
+ * two clamps, multiply, divide) and 4. */
 #define KIND(NAME, HELP, KEYS, N_KEYS, FWD, DIN)                                                      \
     static void NAME##_flops(const st_layer_t *L, st_layer_flops_t *f) {                              \
         double n = (double)st_shape_numel(L->in_max);                                                 \
