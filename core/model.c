@@ -477,20 +477,3 @@ const st_tensor_view_t *st_model_tensors(const st_model_t *m, int *n_tensors) {
 int st_model_layer_count(const st_model_t *m) { return m->n_layers; }
 st_layer_t *st_model_layer(st_model_t *m, int i) { return m->layers[i]; }
 st_shape_t st_model_input_shape(const st_model_t *m) { return m->in_shape; }
-
-void st_model_summary(const st_model_t *m, FILE *out) {
-    char s[48];
-    st_shape_str(m->in_shape, s, sizeof s);
-    fprintf(out, "%-28s %-14s %-14s %10s\n", "layer", "type", "output", "params");
-    fprintf(out, "%-28s %-14s %-14s %10s\n", "input", "", s, "");
-    for (int i = 0; i < m->n_layers; i++) {
-        const st_layer_t *L = m->layers[i];
-        st_shape_str(L->out_shape, s, sizeof s);
-        fprintf(out, "%-28s %-14s %-14s %10zu\n", L->name, L->kind->type, s, st_layer_param_floats(L));
-    }
-    for (int h = 0; h < m->n_heads; h++) {
-        st_shape_str(m->heads[h].shape, s, sizeof s);
-        fprintf(out, "head %-23s %-14s %-14s\n", m->heads[h].name, "", s);
-    }
-    fprintf(out, "total parameters: %zu\n", m->n_param_floats);
-}

@@ -124,7 +124,6 @@ int st_model_lengths_enabled(const st_model_t *m);
  * head has no positions); *positions (may be NULL) = the positions its rows carry. */
 const int32_t *st_model_head_lengths(const st_model_t *m, int h, int *positions);
 
-/* A readable summary: one line per layer with output shape and parameter count. */
-void st_model_summary(const st_model_t *m, FILE *out);
+/* A readable summary (shapes, parameters, FLOPs, memory per layer): core/model_summary.h. */
 
 #endif
