@@ -78,7 +78,13 @@ static st_status_t input_shape(job_t *j, const st_summary_request_t *req, st_sha
 static st_status_t build(job_t *j, const st_summary_request_t *req, st_shape_t in, st_error_t *err) {
     int K = j->is_ckpt ? classes_of("", j) : j->has_ds ? j->ds.n_classes : req->n_classes;
     if (req->n_classes > 0 && !j->is_ckpt) K = req->n_classes;
-    ST_TRY(st_model_build_heads(j->cfg.model, "model", in, K, classes_of, j, &j->model, err));
+    st_status_t rc = st_model_build_heads(j->cfg.model, "model", in, K, classes_of, j, &j->model, err);
+    if (rc != ST_OK && K <= 0 && strstr(err->msg, "class count")) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, " (without the dataset: give --classes K)");
+    }
+    if (rc != ST_OK) st_error_prefix(err, "%s", req->path);
+    ST_TRY(rc);
     if (j->is_ckpt && st_model_param_floats(j->model) != j->ck.n_params) {
         char s[48];
         st_shape_str(in, s, sizeof s);

@@ -12,7 +12,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 PY=/usr/bin/python3
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
-echo "1..9"
+echo "1..10"
 
 # check FILE PYTHON: runs the Python assertions with j = the JSON in FILE; prints why on failure.
 check() {
@@ -110,5 +110,11 @@ bin/strata summary > /dev/null 2>&1; b=$?
 bin/strata summary "$work/nothing.json" > /dev/null 2> "$work/err"; c=$?
 [ $a = 2 ] && [ $b = 2 ] && [ $c = 1 ] && grep -q "nothing.json: cannot open" "$work/err"
 ok $? "a bad --input-shape and a missing argument are usage errors (exit $a, $b); a missing file fails naming it (exit $c)"
+
+bin/strata summary configs/fashion_mlp.json --input-shape 784 > /dev/null 2> "$work/err"; a=$?
+bin/strata summary configs/fashion_seq_cnn.json --input-shape 28 --classes 3 > /dev/null 2> "$work/err2"; b=$?
+[ $a = 1 ] && grep -q 'fashion_mlp.json: model.layers\[12\].units: .*give --classes K' "$work/err" &&
+  [ $b = 1 ] && grep -q 'fashion_seq_cnn.json: model.layers\[0\]: conv1d needs a sequence input' "$work/err2"
+ok $? "--input-shape without --classes on a \"classes\" head asks for --classes (exit $a); a shape the model cannot take is named (exit $b)"
 
 [ $failed = 0 ]
