@@ -219,6 +219,7 @@ st_status_t st_predict(const st_predict_request_t *req, const st_comm_t *c, st_e
     pred_t p;
     memset(&p, 0, sizeof p);
     p.req = req, p.chunk = req->chunk_rows > 0 ? req->chunk_rows : ST_PREDICT_CHUNK_ROWS;
+    p.chunk = (p.chunk + ST_DATA_EVAL_ROWS - 1) / ST_DATA_EVAL_ROWS * ST_DATA_EVAL_ROWS; /* passes on eval's blocks */
     int64_t n_rows = 0;
     st_status_t rc = setup(&p, c, err);
     if (rc == ST_OK) {

@@ -23,7 +23,10 @@
  * (a contiguous block of rows), the ranks' records are gathered to rank 0 in rank order (= row
  * order) and rank 0 appends them to the output. Memory stays bounded by P·chunk_rows rows on
  * rank 0 and chunk_rows on the others; a chunk always holds the same rows and runs through the
- * same forward passes (ST_DATA_EVAL_ROWS rows), so any rank count writes the same bytes.
+ * same forward passes: chunk_rows is rounded up to a multiple of ST_DATA_EVAL_ROWS and the passes
+ * are the blocks of ST_DATA_EVAL_ROWS rows `strata eval --split all` runs (a GEMM's bits may
+ * depend on its row count), so any rank count and any chunk size write the same bytes, and a
+ * class head's argmax is eval's (at the same thread count per rank).
  * The output is written to <out>.tmp and renamed at the end: a failure leaves nothing. */
 #ifndef ST_PREDICT_H
 #define ST_PREDICT_H

@@ -70,9 +70,9 @@ static st_status_t match_header(st_pred_src_t *s, const st_ckpt_t *ck, st_error_
         if (!seen[k]) list_add(missing, sizeof missing, ck->feature_names[k]);
     free(seen);
     if (rc == ST_OK && (missing[0] || extra[0]))
-        rc = st_fail(err, ST_ERR_DATA, "%s: the columns do not match the %d features the model of %s was trained on:%s%s%s%s",
-                     s->path, D, ck->path, missing[0] ? " missing " : "", missing, extra[0] ? "; not features: " : "",
-                     extra);
+        rc = st_fail(err, ST_ERR_DATA, "%s: the columns do not match the %d features the model of %s was trained on:%s%s%s%s%s",
+                     s->path, D, ck->path, missing[0] ? " missing " : "", missing, missing[0] && extra[0] ? ";" : "",
+                     extra[0] ? " not features: " : "", extra);
     return rc;
 }
 

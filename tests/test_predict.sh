@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# test_predict.sh — `strata predict` (issue 16): a small 4-feature, 3-class CSV converted with
+# `strata convert csv` (so the dataset, and the checkpoint, carry feature names), trained a few
+# epochs at 1 process; predict on the labelled HDF5 gives the accuracy `strata eval --split all`
+# reports (recomputed in Python from the predicted ids); a CSV of the same rows with its columns
+# shuffled gives the same output file byte for byte; top-k and HDF5 output agree with the
+# probabilities; P=1 and P=2 (small chunks: several rounds) write identical files (CSV and the
+# HDF5 datasets); a variable-length model (/lengths, make_varlen.py) predicts the accuracy eval
+# reports, identically at 2 ranks; bad inputs get clear errors and leave nothing: a missing and
+# an extra column (named), a NaN (its row named), a model trained on other features (the
+# feature counts named), a checkpoint without feature names on a CSV. Prints TAP.
+set -u
+cd "$(dirname "$0")/.."
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROGRESS=never
+unset STRATA_FAULT
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+n=0; fail=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
+has() { grep -q -- "$1" "$work/log"; }
+py() { /usr/bin/python3 -c "$@"; }
+S=bin/strata
+# one1 / two1 CMD...: CMD on one CPU / two CPUs, so every rank runs 1 thread (a GEMM's bits may
+# depend on the thread count, and strata's default is the cores per rank)
+one1() { if command -v taskset > /dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
+two1() { if command -v taskset > /dev/null && [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ]; then taskset -c 0,1 "$@"; else "$@"; fi; }
+echo "1..14"
+
+# 3 classes from 4 features (a class-dependent mean per feature), 2100 rows
+py "
+import numpy as np
+r = np.random.default_rng(5); n = 2100
+y = r.integers(0, 3, n); m = np.array([[0, 1, 2, -1], [1, -1, 0, 2], [-1, 0, -2, 0]], float)
+X = (m[y] + r.normal(0, 1.2, (n, 4))) * [1, 10, 0.1, 3] + [0, 50, 0, -7]
+with open('$work/train.csv', 'w') as f:
+    f.write('age,income,ratio,score,kind\n')
+    for i in range(n): f.write('%r,%r,%r,%r,%s\n' % (*[float(np.float32(v)) for v in X[i]], ['cat', 'dog', 'owl'][y[i]]))
+"
+$S convert csv "$work/train.csv" --label kind -o "$work/d.h5" > "$work/log" 2>&1 &&
+py "
+import json
+c = json.load(open('tests/data/train_tiny.json')); c['train']['epochs'] = 4; c['train']['threads'] = 1
+json.dump(c, open('$work/c.json', 'w'))
+" && one1 timeout 120 $S train "$work/c.json" --set "data.path=$work/d.h5" --set name=p --set "results_dir=$work/r" \
+  > "$work/log" 2>&1 &&
+py "
+import h5py; f = h5py.File('$work/r/p/checkpoints/best.h5', 'r')
+assert [s.decode() for s in f['feature_names'][:]] == ['age', 'income', 'ratio', 'score'], f['feature_names'][:]
+" >> "$work/log" 2>&1
+ok $? "convert csv + train: the checkpoint holds /feature_names (age, income, ratio, score)"
+ck=$work/r/p/checkpoints/best.h5
+
+one1 $S predict "$ck" "$work/d.h5" -o "$work/p.csv" > "$work/log" 2>&1 &&
+  one1 timeout 60 $S eval "$ck" "$work/d.h5" --split all --out "$work/ev" >> "$work/log" 2>&1 &&
+py "
+import csv, json, h5py, numpy as np
+rows = list(csv.DictReader(open('$work/p.csv')))
+y = h5py.File('$work/d.h5', 'r')['y'][:]
+assert len(rows) == len(y) == 2100 and [int(r['row']) for r in rows] == list(range(2100))
+pred = np.array([int(r['y']) for r in rows])
+names = json.load(open('$work/ev/metrics.json'))
+acc = float(np.mean(pred == y)); want = names['accuracy']
+assert abs(acc - want) < 1e-12, (acc, want)
+assert acc > 0.6, acc
+assert all(r['y_name'] == ['cat', 'dog', 'owl'][int(r['y'])] for r in rows)
+p = np.array([[float(r['y_p_' + k]) for k in ('cat', 'dog', 'owl')] for r in rows])
+assert np.allclose(p.sum(1), 1, atol=1e-5) and (p.argmax(1) == pred).all()
+print('accuracy', acc)
+" >> "$work/log" 2>&1
+ok $? "predict on the labelled HDF5: argmax accuracy recomputed from the CSV equals eval's metrics.json (all split), names and softmax rows"
+
+py "
+import csv, random
+rows = list(csv.reader(open('$work/train.csv')))
+order = [3, 0, 2, 1]
+with open('$work/shuf.csv', 'w') as f:
+    for r in rows: f.write(','.join(r[j] for j in order) + '\n')
+"
+one1 $S predict "$ck" "$work/shuf.csv" -o "$work/q.csv" > "$work/log" 2>&1 && cmp "$work/p.csv" "$work/q.csv" >> "$work/log" 2>&1
+ok $? "predict on a CSV with shuffled column order (score,age,ratio,income): the same output file as on the HDF5"
+
+$S predict "$ck" "$work/d.h5" -o "$work/k.csv" --top-k 2 > "$work/log" 2>&1 &&
+one1 $S predict "$ck" "$work/d.h5" -o "$work/p.h5" >> "$work/log" 2>&1 &&
+py "
+import csv, h5py, numpy as np
+a, k = list(csv.DictReader(open('$work/p.csv'))), list(csv.DictReader(open('$work/k.csv')))
+d = h5py.File('$work/p.h5', 'r')['y']
+assert d.shape == (2100, 3) and d.attrs['kind'] == 'class', d
+P = d[:]
+for i, (r, s) in enumerate(zip(a, k)):
+    p = [float(r['y_p_' + c]) for c in ('cat', 'dog', 'owl')]
+    assert np.allclose(P[i], p, rtol=1e-5), (P[i], p)
+    best = np.argsort(-np.array(P[i]), kind='stable')[:2]
+    for j in range(2):
+        cid, name, prob = s['y_top%d' % (j + 1)].split(':')
+        assert int(cid) == best[j] and name == ['cat', 'dog', 'owl'][best[j]] and abs(float(prob) - P[i][best[j]]) < 1e-5
+" >> "$work/log" 2>&1
+ok $? "--top-k 2 (id:name:prob, best first) and the HDF5 output (/y [2100, 3], kind class) agree with the CSV's probabilities"
+
+two1 timeout 60 mpirun -np 2 --bind-to none $S predict "$ck" "$work/d.h5" -o "$work/p2.csv" --chunk-rows 300 > "$work/log" 2>&1 &&
+  one1 $S predict "$ck" "$work/d.h5" -o "$work/p1.csv" --chunk-rows 300 >> "$work/log" 2>&1 &&
+  cmp "$work/p1.csv" "$work/p2.csv" >> "$work/log" 2>&1 && cmp "$work/p.csv" "$work/p1.csv" >> "$work/log" 2>&1
+ok $? "P=1 and P=2 (--chunk-rows 300, rounded up to 512: 5 chunks, 3 rounds at P=2) write identical CSV files, equal to the 4096-row chunk's (passes on eval's 512-row blocks)"
+
+two1 timeout 60 mpirun -np 2 --bind-to none $S predict "$ck" "$work/shuf.csv" -o "$work/p2.h5" --chunk-rows 1000 > "$work/log" 2>&1 &&
+py "
+import h5py, numpy as np
+a, b = h5py.File('$work/p.h5', 'r')['y'][:], h5py.File('$work/p2.h5', 'r')['y'][:]
+assert a.shape == b.shape and (a == b).all()
+" >> "$work/log" 2>&1
+ok $? "P=2 on the shuffled CSV into HDF5 (chunks of 1024) holds the P=1 HDF5's probabilities, bit for bit"
+
+# bad inputs: nothing left behind
+bad() { # EXPECTED-FRAGMENT INPUT [CKPT]
+  rm -f "$work/bad.csv" "$work/bad.csv.tmp"
+  $S predict "${3:-$ck}" "$2" -o "$work/bad.csv" > "$work/log" 2>&1; local rc=$?
+  [ $rc = 1 ] && has "$1" && [ ! -e "$work/bad.csv" ] && [ ! -e "$work/bad.csv.tmp" ]
+}
+py "
+import csv
+rows = list(csv.reader(open('$work/train.csv')))
+open('$work/miss.csv', 'w').write(''.join(','.join(r[:3]) + '\n' for r in rows))
+open('$work/extra.csv', 'w').write(''.join(','.join(r[:4] + ([r[4]] if i else ['colour'])) + '\n' for i, r in enumerate(rows)))
+rows[7][2] = 'nan'  # data row 6, line 8
+open('$work/nan.csv', 'w').write(''.join(','.join(r[:4]) + '\n' for r in rows))
+"
+bad "missing score" "$work/miss.csv"
+ok $? "a CSV without the score column: exit 1, the column named, no output left"
+bad "not features: colour" "$work/extra.csv" && has "trained on: not features"
+ok $? "an extra column (colour) is named"
+bad "row 6): column ratio is nan" "$work/nan.csv"
+ok $? "a NaN in a CSV row: the row (and line) and the column named"
+py "
+import h5py, numpy as np
+f = h5py.File('$work/nan.h5', 'w'); X = h5py.File('$work/d.h5', 'r')['X'][:]; X[41, 1] = np.inf
+f['X'] = X; f['y'] = np.zeros(2100, np.int32); f.attrs['strata_format'] = 1; f.attrs['n_classes'] = 3
+"
+bad "row 41 of /X holds an infinity" "$work/nan.h5"
+ok $? "an infinity in an HDF5 row: its row named"
+
+# another model: 3 features, a file without feature names
+py "
+import h5py, numpy as np
+r = np.random.default_rng(1); f = h5py.File('$work/three.h5', 'w')
+f['X'] = r.normal(size=(300, 3)).astype(np.float32); f['y'] = r.integers(0, 3, 300).astype(np.int32)
+f.attrs['strata_format'] = 1; f.attrs['n_classes'] = 3
+"
+one1 timeout 120 $S train "$work/c.json" --set "data.path=$work/three.h5" --set name=t --set train.epochs=2 \
+  --set "results_dir=$work/r" > "$work/log" 2>&1
+ck3=$work/r/t/checkpoints/best.h5
+bad "trained on 3 features" "$work/d.h5" "$ck3" && grep -q "has samples of shape \[4\] (4 features)" "$work/log"
+ok $? "a checkpoint of another model (3 features) on the 4-feature file: exit 1, both counts named"
+bad "has no feature names" "$work/shuf.csv" "$ck3" && $S predict "$ck3" "$work/three.h5" -o "$work/t.csv" > "$work/log" 2>&1
+ok $? "a checkpoint without feature names refuses a CSV (names the checkpoint), HDF5 still works by position"
+
+# variable lengths: make_varlen.py (garbage in the padding), the varlen config, 2 epochs
+/usr/bin/python3 scripts/make_varlen.py "$work/v.h5" --n 300 --t-max 24 --min-length 4 --garbage-padding > /dev/null &&
+one1 timeout 180 $S train tests/data/train_varlen.json --set "data.path=$work/v.h5" --set name=v --set "results_dir=$work/r" \
+  > "$work/log" 2>&1 && cv=$work/r/v/checkpoints/best.h5 &&
+  one1 $S predict "$cv" "$work/v.h5" -o "$work/v1.csv" --chunk-rows 50 >> "$work/log" 2>&1 &&
+  one1 timeout 60 $S eval "$cv" "$work/v.h5" --split all --out "$work/vev" >> "$work/log" 2>&1 &&
+py "
+import csv, json, h5py, numpy as np
+rows = list(csv.DictReader(open('$work/v1.csv'))); y = h5py.File('$work/v.h5', 'r')['y'][:]
+acc = float(np.mean(np.array([int(r['y']) for r in rows]) == y)); want = json.load(open('$work/vev/metrics.json'))['accuracy']
+assert len(rows) == 300 and abs(acc - want) < 1e-12, (acc, want)
+" >> "$work/log" 2>&1
+ok $? "variable lengths (/lengths, garbage padding): predict's accuracy equals eval's"
+two1 timeout 60 mpirun -np 2 --bind-to none $S predict "$cv" "$work/v.h5" -o "$work/v2.csv" --chunk-rows 50 > "$work/log" 2>&1 &&
+  cmp "$work/v1.csv" "$work/v2.csv" >> "$work/log" 2>&1
+ok $? "variable lengths: P=1 and P=2 write identical files"
+exit $fail
