@@ -1,6 +1,7 @@
 /* predict_input.c — the rows `strata predict` reads (see predict_internal.h): a strata HDF5
  * dataset read block by block (independent reads, /lengths honoured), or a CSV file mapped into
- * memory and parsed record by record, its columns matched BY NAME to the checkpoint's feature
+ * memory and parsed record by record (a file with /X and no /y or /targets is read too: features
+ * only), its columns matched BY NAME to the checkpoint's feature
  * names (any order; missing and extra columns are errors listing them). Every value must be
  * finite: a NaN or infinity is an error naming the row (and the column of a CSV). */
 #include "jobs/predict_internal.h"
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "sharding/batch.h" /* st_data_zero_padding */
+#include "sharding/h5util.h"
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
@@ -89,11 +92,36 @@ static st_status_t open_csv(st_pred_src_t *s, const st_ckpt_t *ck, st_error_t *e
     return match_header(s, ck, err);
 }
 
+/* 1 when path is an HDF5 file with /X but neither /y nor /targets (features only); its rows,
+ * shape and /lengths go into s->ds by hand (the dataset reader requires a target). */
+static int features_only(st_pred_src_t *s, const char *path) {
+    st_h5_quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return 0;
+    int only = H5Lexists(f, "/X", H5P_DEFAULT) > 0 && H5Lexists(f, "/y", H5P_DEFAULT) <= 0 &&
+               H5Lexists(f, "/targets", H5P_DEFAULT) <= 0;
+    hid_t d = only ? H5Dopen2(f, "/X", H5P_DEFAULT) : -1, sp = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t dims[3] = {0};
+    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    only = only && (nd == 2 || nd == 3) && H5Sget_simple_extent_dims(sp, dims, NULL) == nd && dims[0] > 0 &&
+           dims[1] <= INT32_MAX && dims[2] <= INT32_MAX;
+    if (only) {
+        snprintf(s->ds.path, sizeof s->ds.path, "%s", path);
+        s->ds.n = (int64_t)dims[0];
+        s->ds.shape = nd == 2 ? st_shape1((int)dims[1]) : st_shape2((int)dims[1], (int)dims[2]);
+        s->ds.has_lengths = nd == 3 && H5Lexists(f, "/lengths", H5P_DEFAULT) > 0;
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    H5Fclose(f);
+    return only;
+}
+
 st_status_t st_pred_src_open(st_pred_src_t *s, const char *path, const st_ckpt_t *ck, st_error_t *err) {
     memset(s, 0, sizeof *s);
     s->path = path;
     if (ends_with(path, ".csv")) return open_csv(s, ck, err);
-    ST_TRY(st_dataset_open(path, &s->ds, err));
+    if (!features_only(s, path)) ST_TRY(st_dataset_open(path, &s->ds, err));
     s->shape = s->ds.shape, s->has_lengths = s->ds.has_lengths;
     return ST_OK;
 }

@@ -24,7 +24,7 @@ S=bin/strata
 # depend on the thread count, and strata's default is the cores per rank)
 one1() { if command -v taskset > /dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
 two1() { if command -v taskset > /dev/null && [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ]; then taskset -c 0,1 "$@"; else "$@"; fi; }
-echo "1..14"
+echo "1..18"
 
 # 3 classes from 4 features (a class-dependent mean per feature), 2100 rows
 py "
@@ -110,6 +110,13 @@ assert a.shape == b.shape and (a == b).all()
 " >> "$work/log" 2>&1
 ok $? "P=2 on the shuffled CSV into HDF5 (chunks of 1024) holds the P=1 HDF5's probabilities, bit for bit"
 
+py "
+import h5py
+f = h5py.File('$work/xonly.h5', 'w'); f['X'] = h5py.File('$work/d.h5', 'r')['X'][:]; f.attrs['strata_format'] = 1
+"
+one1 $S predict "$ck" "$work/xonly.h5" -o "$work/x.csv" > "$work/log" 2>&1 && cmp "$work/p.csv" "$work/x.csv" >> "$work/log" 2>&1
+ok $? "an HDF5 file without targets (/X only): the same predictions"
+
 # bad inputs: nothing left behind
 bad() { # EXPECTED-FRAGMENT INPUT [CKPT]
   rm -f "$work/bad.csv" "$work/bad.csv.tmp"
@@ -169,4 +176,60 @@ ok $? "variable lengths (/lengths, garbage padding): predict's accuracy equals e
 two1 timeout 60 mpirun -np 2 --bind-to none $S predict "$cv" "$work/v.h5" -o "$work/v2.csv" --chunk-rows 50 > "$work/log" 2>&1 &&
   cmp "$work/v1.csv" "$work/v2.csv" >> "$work/log" 2>&1
 ok $? "variable lengths: P=1 and P=2 write identical files"
+
+# several heads (tests/util/make_multi.py: kind class, tags multilabel, score regression with NaN)
+/usr/bin/python3 tests/util/make_multi.py "$work/m.h5" &&
+one1 timeout 180 $S train tests/data/train_multi.json --set "data.path=$work/m.h5" --set name=m --set "results_dir=$work/r" \
+  > "$work/log" 2>&1 && cm=$work/r/m/checkpoints/best.h5 &&
+  one1 $S predict "$cm" "$work/m.h5" -o "$work/m.csv" >> "$work/log" 2>&1 &&
+  one1 $S predict "$cm" "$work/m.h5" -o "$work/m.h5out" --format h5 >> "$work/log" 2>&1 &&
+  one1 timeout 60 $S eval "$cm" "$work/m.h5" --split all --out "$work/mev" >> "$work/log" 2>&1 &&
+py "
+import csv, json, h5py, numpy as np
+rows = list(csv.DictReader(open('$work/m.csv'))); f = h5py.File('$work/m.h5', 'r')
+m = json.load(open('$work/mev/metrics.json'))['metrics']
+kind, tags, score = f['targets/kind'][:], f['targets/tags'][:], f['targets/score'][:, 0]
+assert len(rows) == 1200 and list(rows[0]) == ['row', 'kind', 'kind_name', 'kind_p_a', 'kind_p_b', 'kind_p_c', 'tags', 'tags_prob', 'score_score'], list(rows[0])
+acc = np.mean(np.array([int(r['kind']) for r in rows]) == kind)
+assert abs(acc - m['all_accuracy.kind']) < 1e-12, (acc, m['all_accuracy.kind'])
+names = list(h5py.File('$work/m.h5', 'r')['targets/tags'].attrs['label_names'])
+names = [n.decode() if isinstance(n, bytes) else n for n in names]
+pred = np.array([[n in r['tags'].split(';') for n in names] for r in rows])
+exact = np.mean((pred == (tags == 1)).all(1))
+assert abs(exact - m['all_exact_match.tags']) < 1e-12, (exact, m['all_exact_match.tags'])
+for r in rows:
+    ps = [float(v) for v in r['tags_prob'].split(';') if v]
+    assert len(ps) == len([t for t in r['tags'].split(';') if t]) and all(v >= 0.5 for v in ps)
+v = np.array([float(r['score_score']) for r in rows]); ok = ~np.isnan(score)
+mae = np.mean(np.abs(v[ok] - score[ok]))
+assert abs(mae - m['all_mae.score']) < 1e-6 * m['all_mae.score'], (mae, m['all_mae.score'])
+o = h5py.File('$work/m.h5out', 'r')
+assert o['kind'].shape == (1200, 3) and o['tags'].shape == (1200, 4) and o['score'].shape == (1200, 1)
+assert o['tags'].attrs['kind'] == 'multilabel' and o['score'].attrs['kind'] == 'regression'
+assert np.allclose(o['score'][:, 0], v, rtol=1e-7) and ((o['tags'][:] >= 0.5) == pred).all()
+" >> "$work/log" 2>&1
+ok $? "three heads: kind's accuracy, tags' exact match (labels with sigma >= 0.5) and score's MAE (de-standardised) equal eval's; --format h5 writes /kind /tags /score"
+
+# ctc (tests/util/make_toy_ctc.py; the loss's beam width 4)
+/usr/bin/python3 tests/util/make_toy_ctc.py "$work/c.h5" 240 2 &&
+one1 timeout 180 $S train tests/data/train_ctc.json --set "data.path=$work/c.h5" --set name=c --set "results_dir=$work/r" \
+  > "$work/log" 2>&1 && cc=$work/r/c/checkpoints/best.h5 &&
+  one1 $S predict "$cc" "$work/c.h5" -o "$work/c.csv" >> "$work/log" 2>&1 &&
+  one1 timeout 60 $S eval "$cc" "$work/c.h5" --split all --out "$work/cev" >> "$work/log" 2>&1 &&
+py "
+import csv
+a, b = list(csv.DictReader(open('$work/c.csv'))), list(csv.DictReader(open('$work/cev/decoded.csv')))
+assert len(a) == len(b) == 240 and list(a[0]) == ['row', 'text']
+assert [r['text'] for r in a] == [r['decoded'] for r in b]
+" >> "$work/log" 2>&1
+ok $? "ctc: the decoded sequences (beam width 4, tokens joined by spaces) are eval's decoded.csv, row for row"
+two1 timeout 60 mpirun -np 2 --bind-to none $S predict "$cc" "$work/c.h5" -o "$work/c2.h5" --chunk-rows 100 > "$work/log" 2>&1 &&
+py "
+import csv, h5py
+a = list(csv.DictReader(open('$work/c.csv'))); t = h5py.File('$work/c2.h5', 'r')['text']
+voc = [v.decode() if isinstance(v, bytes) else v for v in t.attrs['vocabulary']]
+got = [' '.join(voc[k] for k in row if k >= 0) for row in t[:]]
+assert t.attrs['kind'] == 'ctc' and got == [r['text'] for r in a]
+" >> "$work/log" 2>&1
+ok $? "ctc at P=2 into HDF5 (/text int32 token ids padded with -1, vocabulary attribute): the same sequences"
 exit $fail
