@@ -176,6 +176,20 @@ static st_status_t run_chunk(pred_t *p, int64_t row0, int *got, st_error_t *err)
     return ST_OK;
 }
 
+/* st_comm_agree that also hands rank 0 the message of the lowest failing rank (a NaN in a row
+ * another rank read is reported as itself, not as "rank r failed"). Collective. */
+static st_status_t agree_message(const st_comm_t *c, st_status_t rc, st_error_t *err) {
+    char *all = NULL;
+    st_error_t e2 = {0};
+    size_t n = rc != ST_OK ? strlen(err->msg) + 1 : 0; /* with the NUL: the first message ends there */
+    st_status_t g = st_gather_text(&all, rc != ST_OK ? err->msg : "", n, c, &e2);
+    st_status_t agreed = st_comm_agree(c, rc, err);
+    if (g == ST_OK && agreed != ST_OK && c->rank == 0 && all && all[0])
+        snprintf(err->msg, sizeof err->msg, "%s", all);
+    free(all);
+    return agreed;
+}
+
 /* Every round: each rank's chunk, gathered to rank 0 in row order and appended. */
 static st_status_t rounds(pred_t *p, const st_comm_t *c, int64_t *n_rows, st_error_t *err) {
     size_t rec_bytes = sizeof(float) * (size_t)p->rec_floats;
@@ -183,7 +197,7 @@ static st_status_t rounds(pred_t *p, const st_comm_t *c, int64_t *n_rows, st_err
         st_watchdog_beat("prediction", -1);
         int got = 0;
         int64_t row0 = (k * c->size + c->rank) * (int64_t)p->chunk;
-        ST_TRY(st_comm_agree(c, run_chunk(p, row0, &got, err), err));
+        ST_TRY(agree_message(c, run_chunk(p, row0, &got, err), err));
         char *all = NULL;
         ST_TRY(st_gather_text(&all, (const char *)p->rec, (size_t)got * rec_bytes, c, err));
         int64_t total = got;

@@ -24,7 +24,7 @@ S=bin/strata
 # depend on the thread count, and strata's default is the cores per rank)
 one1() { if command -v taskset > /dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
 two1() { if command -v taskset > /dev/null && [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ]; then taskset -c 0,1 "$@"; else "$@"; fi; }
-echo "1..18"
+echo "1..19"
 
 # 3 classes from 4 features (a class-dependent mean per feature), 2100 rows
 py "
@@ -130,6 +130,8 @@ open('$work/miss.csv', 'w').write(''.join(','.join(r[:3]) + '\n' for r in rows))
 open('$work/extra.csv', 'w').write(''.join(','.join(r[:4] + ([r[4]] if i else ['colour'])) + '\n' for i, r in enumerate(rows)))
 rows[7][2] = 'nan'  # data row 6, line 8
 open('$work/nan.csv', 'w').write(''.join(','.join(r[:4]) + '\n' for r in rows))
+rows[7][2] = '1'; rows[601][1] = 'inf'  # data row 600: chunk 1 of 512 rows, rank 1's at P=2
+open('$work/inf.csv', 'w').write(''.join(','.join(r[:4]) + '\n' for r in rows))
 "
 bad "missing score" "$work/miss.csv"
 ok $? "a CSV without the score column: exit 1, the column named, no output left"
@@ -137,6 +139,10 @@ bad "not features: colour" "$work/extra.csv" && has "trained on: not features"
 ok $? "an extra column (colour) is named"
 bad "row 6): column ratio is nan" "$work/nan.csv"
 ok $? "a NaN in a CSV row: the row (and line) and the column named"
+rm -f "$work/bad.csv"
+two1 timeout 60 mpirun -np 2 --bind-to none $S predict "$ck" "$work/inf.csv" -o "$work/bad.csv" > "$work/log" 2>&1
+[ $? != 0 ] && has "line 602 (row 600): column income is inf" && [ ! -e "$work/bad.csv" ] && [ ! -e "$work/bad.csv.tmp" ]
+ok $? "at P=2 an infinity in rank 1's chunk is reported by rank 0 as itself (row 600, column income), nothing left"
 py "
 import h5py, numpy as np
 f = h5py.File('$work/nan.h5', 'w'); X = h5py.File('$work/d.h5', 'r')['X'][:]; X[41, 1] = np.inf
