@@ -5,6 +5,7 @@
  * (jobs/predict.h), which streams the rows in chunks over any number of ranks. Exit status: 0
  * done, 1 a failure, 2 a usage error. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -29,6 +30,8 @@ int st_cmd_predict(const st_cli_t *cli) {
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
     if (!req.output) return st_usage_error(cli, "-o OUT is required (a .csv or .h5 file)");
+    if (req.format && strcmp(req.format, "csv") && strcmp(req.format, "h5") && strcmp(req.format, "hdf5"))
+        return st_usage_error(cli, "--format is csv or h5, got %s", req.format);
     req.checkpoint = pos[0], req.input = pos[1];
 
     st_blis_info_t blis;
