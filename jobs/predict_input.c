@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sharding/batch.h" /* st_data_zero_padding */
+#include "sharding/h5guard.h"
 #include "sharding/h5util.h"
 
 static int ends_with(const char *s, const char *suffix) {
@@ -96,8 +97,9 @@ static st_status_t open_csv(st_pred_src_t *s, const st_ckpt_t *ck, st_error_t *e
  * shape and /lengths go into s->ds by hand (the dataset reader requires a target). */
 static int features_only(st_pred_src_t *s, const char *path) {
     st_h5_quiet();
+    st_h5_guard_enter(path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return 0;
+    if (f < 0) return st_h5_guard_leave(), 0;
     int only = H5Lexists(f, "/X", H5P_DEFAULT) > 0 && H5Lexists(f, "/y", H5P_DEFAULT) <= 0 &&
                H5Lexists(f, "/targets", H5P_DEFAULT) <= 0;
     hid_t d = only ? H5Dopen2(f, "/X", H5P_DEFAULT) : -1, sp = d >= 0 ? H5Dget_space(d) : -1;
@@ -114,6 +116,7 @@ static int features_only(st_pred_src_t *s, const char *path) {
     if (sp >= 0) H5Sclose(sp);
     if (d >= 0) H5Dclose(d);
     H5Fclose(f);
+    st_h5_guard_leave();
     return only;
 }
 
@@ -121,7 +124,12 @@ st_status_t st_pred_src_open(st_pred_src_t *s, const char *path, const st_ckpt_t
     memset(s, 0, sizeof *s);
     s->path = path;
     if (ends_with(path, ".csv")) return open_csv(s, ck, err);
-    if (!features_only(s, path)) ST_TRY(st_dataset_open(path, &s->ds, err));
+    st_status_t rc = st_dataset_open(path, &s->ds, err); /* checks the file first */
+    if (rc != ST_OK) {
+        st_dataset_close(&s->ds);
+        memset(&s->ds, 0, sizeof s->ds);
+        if (!features_only(s, path)) return rc; /* not /X alone either: the reader's message */
+    }
     s->shape = s->ds.shape, s->has_lengths = s->ds.has_lengths;
     return ST_OK;
 }

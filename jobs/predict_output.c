@@ -118,7 +118,8 @@ static const char *kind_name(st_head_kind_t k) {
 /* /<label>: float32 [0.., K] (int32 [0.., L] for ctc), chunked by rows, extendible. */
 static hid_t h5_dataset(hid_t file, const st_pred_head_t *hd) {
     hsize_t dims[2] = {0, (hsize_t)hd->width}, maxd[2] = {H5S_UNLIMITED, (hsize_t)hd->width};
-    hsize_t chunk[2] = {1024, (hsize_t)hd->width};
+    hsize_t rows = (hsize_t)(262144 / hd->width); /* chunks of at most 1 MiB */
+    hsize_t chunk[2] = {rows < 1 ? 1 : rows > 1024 ? 1024 : rows, (hsize_t)hd->width};
     hid_t s = H5Screate_simple(2, dims, maxd), p = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(p, 2, chunk);
     hid_t type = hd->kind == ST_HEAD_SEQUENCE ? H5T_STD_I32LE : H5T_IEEE_F32LE;
