@@ -120,15 +120,29 @@ static int features_only(st_pred_src_t *s, const char *path) {
     return only;
 }
 
+/* An HDF5 file's columns are taken by position: when both it and the checkpoint name them, the
+ * names must be the same, in the same order. */
+static st_status_t same_names(const st_pred_src_t *s, const st_ckpt_t *ck, st_error_t *err) {
+    int n = s->ds.n_feature_names;
+    if (n == 0 || ck->n_feature_names == 0 || n != ck->n_feature_names) return ST_OK; /* other counts: the model check */
+    for (int k = 0; k < n; k++)
+        if (strcmp(s->ds.feature_names[k], ck->feature_names[k]) != 0)
+            return st_fail(err, ST_ERR_DATA, "%s: feature %d is \"%s\" but the model of %s was trained with \"%s\" there "
+                           "(HDF5 features are taken by position: reorder /X, or predict on a CSV, matched by name)",
+                           s->path, k, s->ds.feature_names[k], ck->path, ck->feature_names[k]);
+    return ST_OK;
+}
+
 st_status_t st_pred_src_open(st_pred_src_t *s, const char *path, const st_ckpt_t *ck, st_error_t *err) {
     memset(s, 0, sizeof *s);
     s->path = path;
     if (ends_with(path, ".csv")) return open_csv(s, ck, err);
     st_status_t rc = st_dataset_open(path, &s->ds, err); /* checks the file first */
+    if (rc == ST_OK) rc = same_names(s, ck, err);
     if (rc != ST_OK) {
         st_dataset_close(&s->ds);
         memset(&s->ds, 0, sizeof s->ds);
-        if (!features_only(s, path)) return rc; /* not /X alone either: the reader's message */
+        if (rc != ST_ERR_DATA || !features_only(s, path)) return rc; /* not /X alone either: the reader's message */
     }
     s->shape = s->ds.shape, s->has_lengths = s->ds.has_lengths;
     return ST_OK;

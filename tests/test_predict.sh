@@ -7,8 +7,10 @@
 # probabilities; P=1 and P=2 (small chunks: several rounds) write identical files (CSV and the
 # HDF5 datasets); a variable-length model (/lengths, make_varlen.py) predicts the accuracy eval
 # reports, identically at 2 ranks; bad inputs get clear errors and leave nothing: a missing and
-# an extra column (named), a NaN (its row named), a model trained on other features (the
-# feature counts named), a checkpoint without feature names on a CSV. Prints TAP.
+# an extra column (named), a NaN (its row named; at P=2 in rank 1's chunk too), an HDF5 file
+# whose feature names are in another order, a model trained on other features (the feature
+# counts named), a checkpoint without feature names on a CSV. Several heads (class, multilabel,
+# regression) and a ctc head agree with eval; an HDF5 file with /X only works. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
@@ -24,7 +26,7 @@ S=bin/strata
 # depend on the thread count, and strata's default is the cores per rank)
 one1() { if command -v taskset > /dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
 two1() { if command -v taskset > /dev/null && [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ]; then taskset -c 0,1 "$@"; else "$@"; fi; }
-echo "1..19"
+echo "1..20"
 
 # 3 classes from 4 features (a class-dependent mean per feature), 2100 rows
 py "
@@ -150,6 +152,14 @@ f['X'] = X; f['y'] = np.zeros(2100, np.int32); f.attrs['strata_format'] = 1; f.a
 "
 bad "row 41 of /X holds an infinity" "$work/nan.h5"
 ok $? "an infinity in an HDF5 row: its row named"
+
+cp "$work/d.h5" "$work/swapped.h5" && py "
+import h5py
+f = h5py.File('$work/swapped.h5', 'r+'); f.attrs['feature_names'] = ['income', 'age', 'ratio', 'score']
+"
+rm -f "$work/bad.csv"
+bad 'feature 0 is "income" but the model of' "$work/swapped.h5"
+ok $? "an HDF5 file whose feature_names differ from the checkpoint's (columns by position): refused, the first difference named"
 
 # another model: 3 features, a file without feature names
 py "
