@@ -16,6 +16,9 @@ static const st_command_t commands[] = {
      "train (run it with mpirun -np P or srun; docs/training.md)", st_cmd_train},
     {"eval", "CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR] [--beam-width W] [--stall-timeout S]",
      "metrics of a trained model on any dataset in the format", st_cmd_eval},
+    {"predict", "CHECKPOINT INPUT.h5|INPUT.csv -o OUT.csv|OUT.h5 [--format csv|h5] [--top-k K] [--beam-width W]\n"
+     "[--chunk-rows N] [--stall-timeout S]",
+     "per-row predictions of a trained model (CSV columns matched by name)", st_cmd_predict},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
     {"sbatch",

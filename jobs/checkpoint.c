@@ -99,6 +99,10 @@ static st_status_t check_write(const char *path, const st_ckpt_write_t *w, st_er
         BAD("%s: %d classes (or no class names)", path, w->n_classes);
     for (int i = 0; i < w->n_classes; i++)
         if (!w->class_names[i]) BAD("%s: class name %d is NULL", path, i);
+    if (w->n_feature_names < 0 || w->n_feature_names > ST_CKPT_MAX_CLASSES || (w->n_feature_names && !w->feature_names))
+        BAD("%s: %d feature names", path, w->n_feature_names);
+    for (int i = 0; i < w->n_feature_names; i++)
+        if (!w->feature_names[i]) BAD("%s: feature name %d is NULL", path, i);
     if (w->n_heads < 0 || w->n_heads > ST_CKPT_MAX_HEADS || (w->n_heads && !w->heads))
         BAD("%s: %d heads (at most %d)", path, w->n_heads, ST_CKPT_MAX_HEADS);
     for (int h = 0; h < w->n_heads; h++) {
@@ -225,6 +229,8 @@ static const char *write_contents(hid_t f, const st_ckpt_write_t *w, int64_t cre
         return "cannot write /early_stop";
     if (!write_strings(f, "config", &w->config_json, -1)) return "cannot write /config";
     if (!write_strings(f, "class_names", w->class_names, w->n_classes)) return "cannot write /class_names";
+    if (w->n_feature_names > 0 && !write_strings(f, "feature_names", w->feature_names, w->n_feature_names))
+        return "cannot write /feature_names";
     if (w->class_weights &&
         !write_array(f, "class_weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, (size_t)w->n_classes, w->class_weights))
         return "cannot write /class_weights";
@@ -307,6 +313,8 @@ st_status_t st_ckpt_write(const char *path, const st_ckpt_write_t *w, st_error_t
 
 /* ---- read --------------------------------------------------------------------------------- */
 
+static void free_strs(char **s, int n);
+
 void st_ckpt_free(st_ckpt_t *ck) {
     if (!ck) return;
     free(ck->params);
@@ -319,6 +327,7 @@ void st_ckpt_free(st_ckpt_t *ck) {
     if (ck->class_names)
         for (int i = 0; i < ck->n_classes; i++) free(ck->class_names[i]);
     free(ck->class_names);
+    free_strs(ck->feature_names, ck->n_feature_names);
     for (int h = 0; h < ST_CKPT_MAX_HEADS; h++) {
         st_ckpt_head_t *hd = &ck->heads[h];
         free(hd->names), free(hd->class_weights), free(hd->t_mean), free(hd->t_std);
@@ -688,6 +697,15 @@ static st_status_t read_contents(hid_t f, const char *name, int sealed, st_ckpt_
         ck->class_names = NULL;
         ck->n_classes = 0;
         return st_fail(err, ST_ERR_DATA, "%s: damaged: /class_names is not a list of at least one name", name);
+    }
+    if (H5Lexists(f, "/feature_names", H5P_DEFAULT) > 0) {
+        ST_TRY(read_string_ds(f, name, "/feature_names", ST_CKPT_MAX_CLASSES, &ck->feature_names, &ck->n_feature_names,
+                              err));
+        if (ck->n_feature_names < 1) {
+            free_strs(ck->feature_names, ck->n_feature_names < 0 ? 1 : ck->n_feature_names);
+            ck->feature_names = NULL, ck->n_feature_names = 0;
+            return st_fail(err, ST_ERR_DATA, "%s: damaged: /feature_names is not a list of at least one name", name);
+        }
     }
     if (H5Lexists(f, "/class_weights", H5P_DEFAULT) > 0) {
         ST_TRY(read_array(f, name, "/class_weights", 4, ck->n_classes, 0, &p, NULL, err));

@@ -34,6 +34,9 @@
  *   /schedule float64 [S]      /early_stop float64 [E]
  *   /config  string (JSON)     /class_names string [K]
  *   /class_weights float32 [K]            (optional)
+ *   /feature_names string [D]             (optional: the training dataset's feature_names, D of
+ *                                          [N, D] or C of [N, T, C]; `strata predict` matches CSV
+ *                                          columns to them; older checkpoints have none)
  *   /standardize/mean, /standardize/std float64 [F]   (optional)
  *   /heads (optional; every checkpoint written since issue 13): attribute n_heads, and one
  *   group /heads/<h> per loss (h = 0..n_heads-1, the order of "loss") with attributes head,
@@ -107,6 +110,8 @@ typedef struct {
     const float *class_weights;          /* [n_classes] or NULL */
     int n_classes;                       /* K >= 1 */
     const char *const *class_names;      /* [n_classes] */
+    int n_feature_names;                 /* 0: no /feature_names */
+    const char *const *feature_names;    /* [n_feature_names] */
     int n_heads;                         /* 0 (no /heads) .. ST_CKPT_MAX_HEADS */
     const st_ckpt_head_t *heads;         /* [n_heads] */
     const char *dataset_fingerprint;
@@ -137,6 +142,8 @@ typedef struct {
     float *class_weights;                    /* [n_classes] or NULL */
     int n_classes;
     char **class_names;                      /* [n_classes] */
+    int n_feature_names;                     /* 0: the file has no /feature_names */
+    char **feature_names;                    /* [n_feature_names] or NULL */
     int n_heads;                             /* 0: a file without /heads (written before issue 13) */
     st_ckpt_head_t heads[ST_CKPT_MAX_HEADS];
     char *dataset_fingerprint;

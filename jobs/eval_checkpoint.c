@@ -23,6 +23,7 @@
 
 #include "jobs/checkpoint.h"
 #include "jobs/ckpt_heads.h"
+#include "jobs/ckpt_model.h"
 #include "jobs/config.h"
 #include "jobs/eval_decoded.h"
 #include "jobs/evaluate.h" /* st_evaluate */
@@ -59,11 +60,7 @@ typedef struct {
 } eval_t;
 
 /* Each head as wide as the checkpoint's table says (without one: the root class count). */
-static int classes_of(const char *head, void *ctx) {
-    const st_ckpt_t *ck = &((const eval_t *)ctx)->ck;
-    int k = st_ckpt_head_width(ck, head);
-    return k > 0 ? k : ck->n_classes;
-}
+static int classes_of(const char *head, void *ctx) { return st_ckpt_model_classes(head, &((eval_t *)ctx)->ck); }
 
 /* A checkpoint without per-head tables (written before issue 13): one class loss over /y,
  * "balanced" class weights from the root table. */
@@ -97,24 +94,8 @@ static st_status_t build(eval_t *e, st_error_t *err) {
     else if (e->ds.n_classes != e->ck.n_classes)
         return st_fail(err, ST_ERR_DATA, "%s has %d classes but the model was trained on %d", e->ds.path, e->ds.n_classes,
                        e->ck.n_classes);
-    char shape[48];
-    st_shape_str(e->ds.shape, shape, sizeof shape);
-    /* what standardisation counted: D or C of [T, C] (per channel), 1 (global), T·C (per position) */
-    int F = st_shape_channels(e->ds.shape), mode = (int)e->cfg.data.standardize;
-    if (mode == ST_STD_GLOBAL) F = 1;
-    else if (mode == ST_STD_POSITION) F = st_shape_numel(e->ds.shape);
-    if (e->ck.std_mean && e->ck.n_features != F)
-        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s (%d feature%s), but the model of %s was trained on %d "
-                       "features", e->ds.path, shape, F, F == 1 ? "" : "s", e->ck.path, e->ck.n_features);
-    ST_TRY(st_model_build_heads(e->cfg.model, "model", e->ds.shape, classes_of("", e), classes_of, e, &e->model, err));
-    if (st_model_param_floats(e->model) != e->ck.n_params)
-        return st_fail(err, ST_ERR_DATA, "%s has samples of shape %s, for which the model of %s has %zu parameters, but "
-                       "the checkpoint holds %zu: the model was trained on samples of another shape", e->ds.path, shape,
-                       e->ck.path, st_model_param_floats(e->model), e->ck.n_params);
-    if (e->ds.has_lengths) ST_TRY(st_model_enable_lengths(e->model, err));
-    ST_TRY(st_model_reserve(e->model, ST_DATA_EVAL_ROWS, 0, err));
-    ST_TRY(st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model), st_model_buffers(e->model),
-                           st_model_buffer_floats(e->model), NULL, NULL, err));
+    ST_TRY(st_ckpt_model_build(&e->model, &e->ck, &e->cfg, e->ds.shape, e->ds.has_lengths, ST_DATA_EVAL_ROWS, e->ds.path,
+                               err));
     ST_TRY(st_model_check_losses(e->model, &e->losses, err));
     if (e->ck.n_heads > 0) ST_TRY(st_ckpt_heads_check_names(&e->losses, &e->ck, &e->ds, err));
     else ST_TRY(bind_root(e, err));
@@ -200,12 +181,7 @@ static st_status_t load_rows(eval_t *e, const char *split_name, const st_comm_t 
     if (rc == ST_OK) rc = st_loader_gather_rows(&e->ds, c, e->part.ids, e->part.n, e->part.X, err);
     if (rc == ST_OK && e->ds.has_lengths) rc = read_lengths(e, c, err);
     if (rc == ST_OK && e->tgt_floats > 0) rc = read_targets(e, c, err);
-    if (rc == ST_OK && e->cfg.data.scale_pixels) st_scale_pixels(e->part.X, e->part.n * rf);
-    int T = 0, F = 0, C = st_shape_channels(e->ds.shape);
-    st_std_layout(&T, &F, (int)rf, C, ST_STD_CHANNEL, e->ck.n_features);
-    if (rc == ST_OK && e->ck.std_mean && e->part.len)
-        st_standardize_apply_masked(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.len, e->part.n, T, F, C);
-    else if (rc == ST_OK && e->ck.std_mean) st_standardize_apply(e->part.X, e->ck.std_mean, e->ck.std_std, e->part.n, T, F);
+    if (rc == ST_OK) st_ckpt_prepare_rows(e->part.X, e->part.len, e->part.n, &e->ck, &e->cfg, e->ds.shape);
     free(y), free(split), free(ids);
     return rc;
 }

@@ -121,8 +121,16 @@ st_status_t st_trainer_save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_err
     st_ckpt_head_t heads[ST_LOSS_MAX_HEADS];
     w.n_heads = ckpt_heads(t, heads), w.heads = heads;
     w.dataset_fingerprint = t->fingerprint;
+    int n_fn = t->data.ds.n_feature_names; /* the dataset's feature names, for `strata predict` on CSV */
+    const char **fn = n_fn > 0 ? malloc(sizeof(char *) * (size_t)n_fn) : NULL;
+    if (n_fn > 0 && !fn) return st_fail(err, ST_ERR_NOMEM, "checkpoint feature names");
+    for (int i = 0; i < n_fn; i++) fn[i] = t->data.ds.feature_names[i];
+    w.n_feature_names = n_fn, w.feature_names = fn;
     char path[4300];
-    ST_TRY(st_ckpt_save(t->ckpt_dir, &w, (int)t->cfg->checkpoint.keep_last, path, sizeof path, warn_rank0, NULL, err));
+    st_status_t rc = st_ckpt_save(t->ckpt_dir, &w, (int)t->cfg->checkpoint.keep_last, path, sizeof path, warn_rank0,
+                                  NULL, err);
+    free(fn);
+    if (rc != ST_OK) return rc;
     if (kind != ST_CKPT_BEST) snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
     return ST_OK;
 }

@@ -1,0 +1,51 @@
+/* cmd_predict.c — `strata predict CHECKPOINT INPUT -o OUT [--format csv|h5] [--top-k K]
+ * [--beam-width W] [--chunk-rows N]`: a trained model's predictions for every row of INPUT (a
+ * strata HDF5 dataset, or a CSV whose header names the training features in any order), written
+ * per row to OUT (.csv or .h5). This file parses the options, starts MPI and calls st_predict
+ * (jobs/predict.h), which streams the rows in chunks over any number of ranks. Exit status: 0
+ * done, 1 a failure, 2 a usage error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "jobs/predict.h"
+#include "mpi/comm.h"
+#include "threads.h"
+#include "watchdog.h"
+
+int st_cmd_predict(const st_cli_t *cli) {
+    const char *pos[2];
+    st_predict_request_t req = {.out = stdout};
+    int stall_s = ST_STALL_TIMEOUT_DEFAULT_S;
+    const st_opt_t opts[] = {
+        ST_OPTION_STRING("-o", "--out", &req.output, "-o needs an output file (.csv or .h5)"),
+        ST_OPTION_STRING("--format", NULL, &req.format, "--format needs csv or h5"),
+        ST_OPTION_INT("--top-k", &req.top_k, 1, 65536),
+        ST_OPTION_INT("--beam-width", &req.beam_width, 1, 256),
+        ST_OPTION_INT("--chunk-rows", &req.chunk_rows, 1, 1 << 24),
+        ST_OPTION_INT("--stall-timeout", &stall_s, 0, 0),
+    };
+    st_opts_t spec = {opts, 6, pos, 2, 2, 0};
+    int rc = st_opts_parse(&spec, cli);
+    if (rc != ST_OPTS_RUN) return rc;
+    if (!req.output) return st_usage_error(cli, "-o OUT is required (a .csv or .h5 file)");
+    if (req.format && strcmp(req.format, "csv") && strcmp(req.format, "h5") && strcmp(req.format, "hdf5"))
+        return st_usage_error(cli, "--format is csv or h5, got %s", req.format);
+    req.checkpoint = pos[0], req.input = pos[1];
+
+    st_blis_info_t blis;
+    st_blis_select(&blis);
+    int argc = cli->argc;
+    char **argv = cli->argv;
+    st_comm_t c;
+    st_error_t err = {0};
+    if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
+    st_threads_set(st_comm_threads_default(&c));
+    st_watchdog_start(c.rank, stall_s);
+    st_status_t st = st_predict(&req, &c, &err);
+    st_watchdog_stop();
+    if (st != ST_OK && c.rank == 0) fprintf(stderr, "strata: %s\n", err.msg);
+    st_comm_finalize(&c, &err);
+    return st == ST_OK ? 0 : 1;
+}
