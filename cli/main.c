@@ -16,6 +16,9 @@ static const st_command_t commands[] = {
      "train (run it with mpirun -np P or srun; docs/training.md)", st_cmd_train},
     {"eval", "CHECKPOINT DATA.h5 [--split test|val|train|all] [--out DIR] [--beam-width W] [--stall-timeout S]",
      "metrics of a trained model on any dataset in the format", st_cmd_eval},
+    {"export", "CHECKPOINT --format onnx [--precision fp32] -o MODEL.onnx [--data DATA.h5]\n"
+               "[--reference OUT.csv [--reference-rows N]]",
+     "the eval-mode model as an ONNX graph (opset 17; docs/export.md)", st_cmd_export},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
     {"sbatch",
