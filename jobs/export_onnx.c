@@ -84,6 +84,11 @@ static st_onnx_val_t preprocess(export_t *e) {
     st_onnx_input(e->g, "input", dims, s.rank + 1);
     st_onnx_val_t v = {.name = "input", .rank = s.rank, .T = s.rank == 2 ? s.d[0] : 0, .C = st_shape_channels(s)};
     int64_t one = 1;
+    if (s.rank == 2) { /* a no-op for [N, T, C]; lets a runtime hand in [N, T, C, 1] (OpenCV's Python binding makes a
+                          3-d array an image with C channels, so its users pass a 4-d blob) */
+        int64_t shape[3] = {-1, s.d[0], s.d[1]};
+        v.name = st_onnx_op2(e->g, "Reshape", v.name, st_onnx_init_i64(e->g, "input_shape", shape, 3), "input_ntc");
+    }
     if (e->cfg.data.scale_pixels) {
         float k = 255.0f;
         v.name = st_onnx_op2(e->g, "Div", v.name, st_onnx_init_f32(e->g, "pixel_scale", &k, &one, 1), "scaled");
@@ -95,12 +100,15 @@ static st_onnx_val_t preprocess(export_t *e) {
         free(mean), free(std);
         return (st_onnx_val_t){.name = NULL};
     }
-    for (int f = 0; f < F; f++) mean[f] = (float)e->ck.std_mean[f], std[f] = (float)e->ck.std_std[f];
+    /* × 1/std rather than ÷ std: OpenCV 4.6's dnn cannot divide by a constant vector */
+    for (int f = 0; f < F; f++) mean[f] = (float)e->ck.std_mean[f], std[f] = (float)(1.0 / e->ck.std_std[f]);
     int64_t sd[2] = {F, 0};
     int rank = 1;
     if (s.rank == 2 && F == s.d[0] * s.d[1] && F != s.d[1]) sd[0] = s.d[0], sd[1] = s.d[1], rank = 2;
+    else if (s.rank == 2 && F == s.d[1] && F > 1) /* per channel: [C, 1] on [N, C, T] (what OpenCV's dnn broadcasts) */
+        v = st_export_nct(e->g, v), sd[1] = 1, rank = 2;
     v.name = st_onnx_op2(e->g, "Sub", v.name, st_onnx_init_f32(e->g, "standardize_mean", mean, sd, rank), "centred");
-    v.name = st_onnx_op2(e->g, "Div", v.name, st_onnx_init_f32(e->g, "standardize_std", std, sd, rank), "standardized");
+    v.name = st_onnx_op2(e->g, "Mul", v.name, st_onnx_init_f32(e->g, "standardize_inv_std", std, sd, rank), "standardized");
     free(mean), free(std);
     return v;
 }

@@ -3,7 +3,7 @@
  *
  * The graph reads `input` [N, D] or [N, T, C] (a dataset's raw rows, strata's layout) and does
  * what `strata eval` does to them: the pixel scaling (÷255) and the standardisation as leading
- * Div / Sub / Div ops, every layer (jobs/export_layers.h; dropout removed, batchnorm with its
+ * Div / Sub / Mul (× 1/std) ops, every layer (jobs/export_layers.h; dropout removed, batchnorm with its
  * running statistics), then per head: Softmax on class heads, Sigmoid on multi-label heads, the
  * target standardisation undone on regression heads, nothing on CTC heads (their logits). One
  * graph output per head, named after the head ("output" for a single-head model). Class,
