@@ -181,11 +181,17 @@ static st_status_t emit_pool(st_onnx_t *g, const st_layer_t *L, const char *op, 
     const st_val_t *stride = st_layer_opt(L, "stride");
     int64_t k = opt_i(L, "kernel_size"), s = stride->is_set && stride->i > 0 ? stride->i : k;
     int64_t p[2] = {opt_i(L, "padding"), opt_i(L, "padding")};
-    const char *out = st_onnx_op1(g, op, x.name, L->name);
+    const char *in = x.name;
+    if (strcmp(op, "AveragePool") == 0 && p[0] > 0) {
+        /* zeros padded by a Pad node: OpenCV 4.6's dnn ignores count_include_pad */
+        int64_t pads[6] = {0, 0, p[0], 0, 0, p[1]};
+        in = st_onnx_op2(g, "Pad", in, st_onnx_init_i64(g, "pads", pads, 6), L->name);
+        p[0] = p[1] = 0;
+    }
+    const char *out = st_onnx_op1(g, op, in, L->name);
     st_onnx_attr_ints(g, "kernel_shape", &k, 1);
     st_onnx_attr_ints(g, "strides", &s, 1);
     st_onnx_attr_ints(g, "pads", p, 2);
-    if (strcmp(op, "AveragePool") == 0) st_onnx_attr_i(g, "count_include_pad", 1);
     *y = shaped(x, L, out);
     return ST_OK;
 }

@@ -81,6 +81,9 @@ def run(model, x):
         op = n.op_type
         if op in ("Add", "Sub", "Mul", "Div", "MatMul"):
             out = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "MatMul": np.matmul}[op](i[0], i[1])
+        elif op == "Pad":  # constant zeros, pads [begin..., end...]
+            r = i[0].ndim
+            out = np.pad(i[0], [(int(i[1][d]), int(i[1][d + r])) for d in range(r)])
         elif op == "Reshape":
             out = i[0].reshape(i[1])
         elif op == "Transpose":
