@@ -258,11 +258,10 @@ static st_status_t emit_rnn(st_onnx_t *g, const st_layer_t *L, const char *op, i
     if (!W || !R || !B || !bias) return free(W), free(R), free(B), free(bias), st_fail(err, ST_ERR_NOMEM, "%s: ONNX weights", L->path);
     gates_reordered(W, L, ST_RNN_W_IH, perm, G, H, C, dirs);
     gates_reordered(R, L, ST_RNN_W_HH, perm, G, H, H, dirs);
-    for (int d = 0; d < dirs; d++)
-        for (int p = 0; p < 2; p++) {
-            gates_reordered(bias, L, ST_RNN_B_IH + p, perm, G, H, 1, dirs);
-            memcpy(B + ((size_t)d * 2 + p) * GH, bias + (size_t)d * GH, sizeof(float) * GH);
-        }
+    for (int p = 0; p < 2; p++) { /* B[d] = [bias_ih; bias_hh] */
+        gates_reordered(bias, L, ST_RNN_B_IH + p, perm, G, H, 1, dirs);
+        for (int d = 0; d < dirs; d++) memcpy(B + ((size_t)d * 2 + p) * GH, bias + (size_t)d * GH, sizeof(float) * GH);
+    }
     char hint[128];
     int64_t wd[3] = {dirs, (int64_t)GH, C}, rd[3] = {dirs, (int64_t)GH, H}, bd[2] = {dirs, 2 * (int64_t)GH};
     snprintf(hint, sizeof hint, "%s.W", L->name);
@@ -276,9 +275,8 @@ static st_status_t emit_rnn(st_onnx_t *g, const st_layer_t *L, const char *op, i
     x = st_export_ntc(g, x);
     const char *xt = st_onnx_op1(g, "Transpose", x.name, "to_tnc");
     st_onnx_attr_ints(g, "perm", to_tnc, 3);
-    const char *in[3] = {xt, w_name, r_name}, *outs[2];
-    const char *ins[4] = {in[0], in[1], in[2], b_name};
-    st_onnx_node(g, op, ins, 4, L->name, 2, outs);
+    const char *in[4] = {xt, w_name, r_name, b_name}, *outs[2];
+    st_onnx_node(g, op, in, 4, L->name, 2, outs);
     st_onnx_attr_i(g, "hidden_size", H);
     st_onnx_attr_s(g, "direction", dirs == 2 ? "bidirectional" : "forward");
     if (G == 3) st_onnx_attr_i(g, "linear_before_reset", 1);
