@@ -1,7 +1,8 @@
 /* export_layers.c — the ONNX form of each layer kind in eval mode (export_layers.h): dense as
  * Gemm (or MatMul + Add per position), batchnorm as BatchNormalization with the running
  * statistics, the activations as their ONNX ops (gelu from Erf or Tanh, opset 17 has no Gelu),
- * dropout as nothing, conv1d and pooling along T in [N, C, T], the global pools, flatten, and
+ * dropout as nothing, conv1d and pooling along T in [N, C, T], the global pools, flatten, slice,
+ * permute (a change of layout, no op), and
  * lstm / gru as ONNX LSTM / GRU with PyTorch's gate blocks reordered:
  *   LSTM: strata (PyTorch) i,f,g,o  ->  ONNX i,o,f,c
  *   GRU:  strata (PyTorch) r,z,n    ->  ONNX z,r,h, with linear_before_reset = 1 (PyTorch's n). */
@@ -235,6 +236,25 @@ static st_status_t emit_flatten(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t
     return ST_OK;
 }
 
+/* permute: [T, C] -> [C, T] is the same tensor held the other way: no op, the layout flips
+ * ([N, T, C] held as [N, T, C] is the permuted value held as [N, C', T']). */
+static st_status_t emit_permute(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    (void)g, (void)err;
+    *y = shaped(x, L, x.name);
+    y->nct = !x.nct;
+    return ST_OK;
+}
+
+/* slice: columns from..to-1 of the channel axis (the last of [N, D] and [N, T, C], 1 of [N, C, T]). */
+static st_status_t emit_slice(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    (void)err;
+    int64_t from = opt_i(L, "from"), to = opt_i(L, "to"), axis = x.rank == 2 && x.nct ? 1 : -1;
+    const char *in[4] = {x.name, st_onnx_init_i64(g, "starts", &from, 1), st_onnx_init_i64(g, "ends", &to, 1),
+                         st_onnx_init_i64(g, "axes", &axis, 1)};
+    *y = shaped(x, L, st_onnx_node(g, "Slice", in, 4, L->name, 1, NULL));
+    return ST_OK;
+}
+
 /* W [dirs, G·H, cols] from each direction's tensor `p` (rows in PyTorch's gate order), the gate
  * blocks in ONNX's order: block j of ONNX is block perm[j] of PyTorch. */
 static void gates_reordered(float *dst, const st_layer_t *L, int p, const int *perm, int G, int H, long cols, int dirs) {
@@ -330,14 +350,14 @@ static const struct {
     {&st_kind_flatten, emit_flatten, NULL},
     {&st_kind_lstm, emit_lstm, NULL},
     {&st_kind_gru, emit_gru, NULL},
-    {&st_kind_slice, NULL, "its ONNX form (Slice) is not written yet"},
+    {&st_kind_slice, emit_slice, NULL},
     {&st_kind_embedding, NULL, "its ONNX form (Cast + Gather) is not written yet"},
     {&st_kind_embedding_bag, NULL, "its ONNX form (Gather + weighted ReduceSum) is not written yet"},
     {&st_kind_squeeze_excite, NULL, "its ONNX form (GlobalAveragePool, two Gemm, Mul) is not written yet"},
     {&st_kind_conv_transpose1d, NULL, "its ONNX form (ConvTranspose) is not written yet"},
     {&st_kind_upsample1d, NULL, "its ONNX form (Resize) is not written yet"},
     {&st_kind_reshape, NULL, "its ONNX form (Reshape) is not written yet"},
-    {&st_kind_permute, NULL, "its ONNX form (Transpose) is not written yet"},
+    {&st_kind_permute, emit_permute, NULL},
 };
 enum { N_TABLE = sizeof table / sizeof table[0] };
 

@@ -4,7 +4,8 @@
 # 784 pixels (10 classes) for configs/fashion_mlp.json, 300 sequences [12, 6] (4 classes) for
 # the models of tests/data/export/ (conv: conv1d/batchnorm/relu/max and padded avg pooling/
 # leaky_relu/global_avg_pool/gelu; lstm and gru: bidirectional then final-state; mixed:
-# layernorm/hardswish/parallel concat/residual add/tanh/sigmoid/global_max_pool/tanh-gelu),
+# layernorm/hardswish/parallel concat/residual add/tanh/sigmoid/slice/permute/global_max_pool/
+# tanh-gelu),
 # each trained briefly at 1 process and 1 thread. Every export's --reference CSV holds strata's
 # own outputs (the engine's forward) on 32 rows; onnx.checker accepts every file, OpenCV's dnn
 # runs the MLP and conv exports (all rows at once) and the LSTM export (a row at a time: OpenCV

@@ -84,6 +84,10 @@ def run(model, x):
         elif op == "Pad":  # constant zeros, pads [begin..., end...]
             r = i[0].ndim
             out = np.pad(i[0], [(int(i[1][d]), int(i[1][d + r])) for d in range(r)])
+        elif op == "Slice":  # starts, ends, axes: one axis
+            sl = [slice(None)] * i[0].ndim
+            sl[int(i[3][0])] = slice(int(i[1][0]), int(i[2][0]))
+            out = i[0][tuple(sl)]
         elif op == "Reshape":
             out = i[0].reshape(i[1])
         elif op == "Transpose":
