@@ -12,7 +12,9 @@
 # 4.6 runs ONNX LSTM with a batch of 1 only) to within 1e-4, and tests/util/onnx_numpy.py (a
 # numpy evaluator from the ONNX specs) runs every export, GRU and LayerNormalization included
 # (OpenCV 4.6 has neither), to within 1e-4. A layer kind without an ONNX form is refused naming
-# the layer; so are --precision fp16 (not written yet) and a missing -o. Prints TAP.
+# the layer (an upsample1d; an embedding inside a parallel branch); a 3-head model (class,
+# multi-label, standardised regression; tests/util/make_multi.py) exports one named output per head
+# with names and kinds in metadata; --precision fp16 (not written yet) and a missing -o. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
@@ -25,7 +27,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 has() { grep -q -- "$1" "$work/log"; }
-echo "1..14"
+echo "1..17"
 
 /usr/bin/python3 tests/util/make_small.py "$work/mlp.h5" 600 784 10
 /usr/bin/python3 tests/util/make_small.py "$work/seq.h5" 300 6 4 12
@@ -75,6 +77,34 @@ for k in mlp export_conv export_lstm export_gru export_mixed; do
   res="$res ${k#export_} $(sed 's/.*= //' "$work/log")"
 done
 ok $rc "numpy evaluator matches strata within 1e-4 on every export:$res"
+
+/usr/bin/python3 tests/util/make_multi.py "$work/multi.h5"
+train export_multi tests/data/export/multi.json "$work/multi.h5" && export_onnx export_multi &&
+  /usr/bin/python3 tests/util/onnx_opencv.py "$work/export_multi.onnx" "$work/export_multi.csv" > "$work/log" 2>&1
+ok $? "3 heads (class, multi-label, standardised regression): exported; OpenCV dnn matches strata within 1e-4 ($(tail -1 "$work/log" | sed 's/.*= //'))"
+/usr/bin/python3 - "$work/export_multi.onnx" "$work/export_multi.csv" "$work/multi.h5" > "$work/log" 2>&1 << 'PY'
+import json, sys, h5py, numpy as np, onnx
+m = onnx.load(sys.argv[1])
+meta = {p.key: p.value for p in m.metadata_props}
+assert [o.name for o in m.graph.output] == ["kind", "tags", "score"], m.graph.output
+assert (meta["kind.kind"], meta["tags.kind"], meta["score.kind"]) == ("class", "multilabel", "regression"), meta
+assert json.loads(meta["kind.names"]) == ["a", "b", "c"] and json.loads(meta["tags.names"]) == ["t0", "t1", "t2", "t3"], meta
+ref = np.genfromtxt(sys.argv[2], delimiter=",", names=True)
+p = np.stack([ref[f"kind_{k}"] for k in range(3)], 1)
+assert np.allclose(p.sum(1), 1, atol=1e-5), p.sum(1)                  # Softmax
+t = np.stack([ref[f"tags_{k}"] for k in range(4)], 1)
+assert ((t > 0) & (t < 1)).all(), t                                   # Sigmoid
+y = h5py.File(sys.argv[3])["targets/score"][: len(ref), 0]
+y = y[np.isfinite(y)]
+assert abs(ref["score_0"].mean() - y.mean()) < y.std(), (ref["score_0"].mean(), y.mean(), y.std())  # target scale
+print("ok")
+PY
+ok $? "3 heads: outputs named kind, tags, score; kinds and names in metadata; probabilities; the score on the target's scale"
+timeout 300 bin/strata train tests/data/train_multi.json --set "data.path=$work/multi.h5" --set "results_dir=$work/r" \
+  --set train.epochs=1 > "$work/log" 2>&1
+timeout 60 bin/strata export "$work/r/multi/checkpoints/best.h5" --format onnx -o "$work/emb.onnx" > "$work/log" 2>&1
+[ $? = 1 ] && has "model.layers\[0\].branches\[1\]\[1\] (embedding): not exportable to ONNX yet" && [ ! -e "$work/emb.onnx" ]
+ok $? "an embedding inside a parallel branch is refused naming its path (exit 1, no file)"
 
 train export_refused tests/data/export/refused.json "$work/seq.h5"
 timeout 60 bin/strata export "$work/r/export_refused/checkpoints/best.h5" --format onnx -o "$work/refused.onnx" > "$work/log" 2>&1
