@@ -2,7 +2,7 @@
  * Gemm (or MatMul + Add per position), batchnorm as BatchNormalization with the running
  * statistics, the activations as their ONNX ops (gelu from Erf or Tanh, opset 17 has no Gelu),
  * dropout as nothing, conv1d and pooling along T in [N, C, T], the global pools, flatten, slice,
- * permute (a change of layout, no op), and
+ * permute (a change of layout, no op), embedding (Cast + Gather), embedding_bag (MatMul), and
  * lstm / gru as ONNX LSTM / GRU with PyTorch's gate blocks reordered:
  *   LSTM: strata (PyTorch) i,f,g,o  ->  ONNX i,o,f,c
  *   GRU:  strata (PyTorch) r,z,n    ->  ONNX z,r,h, with linear_before_reset = 1 (PyTorch's n). */
@@ -255,6 +255,39 @@ static st_status_t emit_slice(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x
     return ST_OK;
 }
 
+/* embedding: ids [N, k] (or [N, T, k]) as float -> Cast int64 -> Gather of W [n, dim] -> [N, k·dim].
+ * An id outside [0, n) is an error for ONNX's Gather (strata's forward gives zeros; `strata eval`
+ * refuses such rows, naming them). */
+static st_status_t emit_embedding(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    (void)err;
+    x = st_export_ntc(g, x);
+    int64_t dims[2] = {opt_i(L, "n"), opt_i(L, "dim")};
+    const char *ids = st_onnx_op1(g, "Cast", x.name, L->name);
+    st_onnx_attr_i(g, "to", ST_ONNX_INT64);
+    const char *out = st_onnx_op2(g, "Gather", st_onnx_init_f32(g, L->name, L->params[0].data, dims, 2), ids, L->name);
+    int64_t shape[3] = {-1, L->out_shape.d[0], L->out_shape.d[1]};
+    out = st_onnx_op2(g, "Reshape", out, st_onnx_init_i64(g, "shape", shape, L->out_shape.rank + 1), L->name);
+    *y = shaped(x, L, out);
+    return ST_OK;
+}
+
+/* embedding_bag: x [N, n] (weights) -> MatMul(x, W [n, dim]); mean: ÷ max(Σ_j x_j, tiny) (an
+ * empty row stays 0). */
+static st_status_t emit_embedding_bag(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    (void)err;
+    x = st_export_ntc(g, x);
+    int64_t dims[2] = {st_shape_channels(L->in_shape), opt_i(L, "dim")}, axis = -1;
+    const char *out = st_onnx_op2(g, "MatMul", x.name, st_onnx_init_f32(g, L->name, L->params[0].data, dims, 2), L->name);
+    if (strcmp(st_layer_opt(L, "mode")->s, "mean") == 0) {
+        const char *sum = st_onnx_op2(g, "ReduceSum", x.name, st_onnx_init_i64(g, "axes", &axis, 1), L->name);
+        st_onnx_attr_i(g, "keepdims", 1);
+        sum = st_onnx_op2(g, "Max", sum, scalar(g, L, "tiny", 1e-30f), L->name);
+        out = st_onnx_op2(g, "Div", out, sum, L->name);
+    }
+    *y = shaped(x, L, out);
+    return ST_OK;
+}
+
 /* W [dirs, G·H, cols] from each direction's tensor `p` (rows in PyTorch's gate order), the gate
  * blocks in ONNX's order: block j of ONNX is block perm[j] of PyTorch. */
 static void gates_reordered(float *dst, const st_layer_t *L, int p, const int *perm, int G, int H, long cols, int dirs) {
@@ -351,8 +384,8 @@ static const struct {
     {&st_kind_lstm, emit_lstm, NULL},
     {&st_kind_gru, emit_gru, NULL},
     {&st_kind_slice, emit_slice, NULL},
-    {&st_kind_embedding, NULL, "its ONNX form (Cast + Gather) is not written yet"},
-    {&st_kind_embedding_bag, NULL, "its ONNX form (Gather + weighted ReduceSum) is not written yet"},
+    {&st_kind_embedding, emit_embedding, NULL},
+    {&st_kind_embedding_bag, emit_embedding_bag, NULL},
     {&st_kind_squeeze_excite, NULL, "its ONNX form (GlobalAveragePool, two Gemm, Mul) is not written yet"},
     {&st_kind_conv_transpose1d, NULL, "its ONNX form (ConvTranspose) is not written yet"},
     {&st_kind_upsample1d, NULL, "its ONNX form (Resize) is not written yet"},

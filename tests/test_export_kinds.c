@@ -20,7 +20,7 @@ static void every_registered_kind_is_handled(void **state) {
         if (s == 0) assert_non_null(why), refused++;
         else exported++;
     }
-    assert_true(exported >= 20);
+    assert_true(exported >= 22);
     assert_int_equal(exported + refused, st_layer_kind_count());
 }
 

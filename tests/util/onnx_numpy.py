@@ -88,6 +88,14 @@ def run(model, x):
             sl = [slice(None)] * i[0].ndim
             sl[int(i[3][0])] = slice(int(i[1][0]), int(i[2][0]))
             out = i[0][tuple(sl)]
+        elif op == "Cast":  # to int64 (embedding ids)
+            out = i[0].astype(np.int64)
+        elif op == "Gather":
+            out = np.take(i[0], i[1], axis=a.get("axis", 0))
+        elif op == "ReduceSum":
+            out = i[0].sum(tuple(int(k) for k in i[1]), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "Max":
+            out = np.maximum(i[0], i[1])
         elif op == "Reshape":
             out = i[0].reshape(i[1])
         elif op == "Transpose":
