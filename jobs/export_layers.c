@@ -2,7 +2,8 @@
  * Gemm (or MatMul + Add per position), batchnorm as BatchNormalization with the running
  * statistics, the activations as their ONNX ops (gelu from Erf or Tanh, opset 17 has no Gelu),
  * dropout as nothing, conv1d and pooling along T in [N, C, T], the global pools, flatten, slice,
- * permute (a change of layout, no op), embedding (Cast + Gather), embedding_bag (MatMul), and
+ * permute (a change of layout, no op), embedding (Cast + Gather), embedding_bag (MatMul),
+ * squeeze_excite, conv_transpose1d (ConvTranspose), upsample1d nearest (Tile), reshape, and
  * lstm / gru as ONNX LSTM / GRU with PyTorch's gate blocks reordered:
  *   LSTM: strata (PyTorch) i,f,g,o  ->  ONNX i,o,f,c
  *   GRU:  strata (PyTorch) r,z,n    ->  ONNX z,r,h, with linear_before_reset = 1 (PyTorch's n). */
@@ -288,6 +289,80 @@ static st_status_t emit_embedding_bag(st_onnx_t *g, const st_layer_t *L, st_onnx
     return ST_OK;
 }
 
+/* Wᵀ of a [rows, cols] weight, as an initializer [cols, rows] (a MatMul's right operand). */
+static const char *transposed_init(st_onnx_t *g, const st_layer_t *L, int p, int rows, int cols) {
+    float *t = malloc(sizeof(float) * (size_t)rows * cols);
+    if (!t) return "";
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) t[(size_t)c * rows + r] = L->params[p].data[(size_t)r * cols + c];
+    int64_t dims[2] = {cols, rows};
+    const char *name = st_onnx_init_f32(g, L->params[p].name, t, dims, 2);
+    free(t);
+    return name;
+}
+
+/* squeeze_excite: s = ReduceMean over T [N, 1, C] -> Relu(s·W1ᵀ + b1) -> Sigmoid(h·W2ᵀ + b2) -> x·gate. */
+static st_status_t emit_squeeze_excite(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    (void)err;
+    x = st_export_ntc(g, x);
+    const int C = L->in_shape.d[1], H = (int)(L->params[1].n);
+    int64_t axis = 1;
+    const char *s = st_onnx_op1(g, "ReduceMean", x.name, L->name);
+    st_onnx_attr_ints(g, "axes", &axis, 1); /* an attribute up to opset 17 */
+    st_onnx_attr_i(g, "keepdims", 1);
+    const char *h = st_onnx_op2(g, "MatMul", s, transposed_init(g, L, 0, H, C), L->name);
+    h = st_onnx_op1(g, "Relu", st_onnx_op2(g, "Add", h, vec_init(g, L, "fc1.bias", L->params[1].data, H), L->name), L->name);
+    const char *z = st_onnx_op2(g, "MatMul", h, transposed_init(g, L, 2, C, H), L->name);
+    z = st_onnx_op1(g, "Sigmoid", st_onnx_op2(g, "Add", z, vec_init(g, L, "fc2.bias", L->params[3].data, C), L->name), L->name);
+    *y = shaped(x, L, st_onnx_op2(g, "Mul", x.name, z, L->name));
+    return ST_OK;
+}
+
+/* reshape: the sample's values in memory order ([N, T, C] row-major, as strata's rows) -> Reshape. */
+static st_status_t emit_reshape(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    (void)err;
+    x = st_export_ntc(g, x);
+    int64_t shape[3] = {-1, L->out_shape.d[0], L->out_shape.d[1]};
+    *y = shaped(x, L, st_onnx_op2(g, "Reshape", x.name, st_onnx_init_i64(g, "shape", shape, L->out_shape.rank + 1), L->name));
+    y->nct = 0;
+    return ST_OK;
+}
+
+/* upsample1d, nearest: [N, T, C] -> [N, T, 1, C] -> Tile ×scale -> [N, T·scale, C] (each position
+ * repeated scale times: x[floor(t/scale)]). Linear is refused (ONNX Resize's edge handling would
+ * need its own check). */
+static st_status_t emit_upsample1d(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    if (strcmp(st_layer_opt(L, "mode")->s, "nearest") != 0)
+        return st_fail(err, ST_ERR_CONFIG, "%s (upsample1d): not exportable to ONNX yet: mode \"%s\" (only \"nearest\")",
+                       L->path, st_layer_opt(L, "mode")->s);
+    x = st_export_ntc(g, x);
+    int64_t s4[4] = {-1, x.T, 1, x.C}, reps[4] = {1, 1, opt_i(L, "scale"), 1}, s3[3] = {-1, L->out_shape.d[0], x.C};
+    const char *r = st_onnx_op2(g, "Reshape", x.name, st_onnx_init_i64(g, "shape", s4, 4), L->name);
+    r = st_onnx_op2(g, "Tile", r, st_onnx_init_i64(g, "repeats", reps, 4), L->name);
+    *y = shaped(x, L, st_onnx_op2(g, "Reshape", r, st_onnx_init_i64(g, "shape", s3, 3), L->name));
+    return ST_OK;
+}
+
+/* conv_transpose1d: ConvTranspose on [N, C, T], W [C_in, F/groups, K] as it is (PyTorch's and
+ * ONNX's layout). */
+static st_status_t emit_conv_transpose1d(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
+    (void)err;
+    x = st_export_nct(g, x);
+    const int C = L->in_shape.d[1], F = L->out_shape.d[1], K = (int)opt_i(L, "kernel_size"), G = (int)opt_i(L, "groups");
+    int64_t dims[3] = {C, F / G, K};
+    const char *in[3] = {x.name, st_onnx_init_f32(g, L->name, L->params[0].data, dims, 3),
+                         L->n_params > 1 ? vec_init(g, L, "bias", L->params[1].data, F) : ""};
+    const char *out = st_onnx_node(g, "ConvTranspose", in, L->n_params > 1 ? 3 : 2, L->name, 1, NULL);
+    int64_t k = K, s = opt_i(L, "stride"), op = opt_i(L, "output_padding"), p[2] = {opt_i(L, "padding"), opt_i(L, "padding")};
+    st_onnx_attr_ints(g, "kernel_shape", &k, 1);
+    st_onnx_attr_ints(g, "strides", &s, 1);
+    st_onnx_attr_ints(g, "pads", p, 2);
+    st_onnx_attr_ints(g, "output_padding", &op, 1);
+    st_onnx_attr_i(g, "group", G);
+    *y = shaped(x, L, out);
+    return ST_OK;
+}
+
 /* W [dirs, G·H, cols] from each direction's tensor `p` (rows in PyTorch's gate order), the gate
  * blocks in ONNX's order: block j of ONNX is block perm[j] of PyTorch. */
 static void gates_reordered(float *dst, const st_layer_t *L, int p, const int *perm, int G, int H, long cols, int dirs) {
@@ -386,10 +461,10 @@ static const struct {
     {&st_kind_slice, emit_slice, NULL},
     {&st_kind_embedding, emit_embedding, NULL},
     {&st_kind_embedding_bag, emit_embedding_bag, NULL},
-    {&st_kind_squeeze_excite, NULL, "its ONNX form (GlobalAveragePool, two Gemm, Mul) is not written yet"},
-    {&st_kind_conv_transpose1d, NULL, "its ONNX form (ConvTranspose) is not written yet"},
-    {&st_kind_upsample1d, NULL, "its ONNX form (Resize) is not written yet"},
-    {&st_kind_reshape, NULL, "its ONNX form (Reshape) is not written yet"},
+    {&st_kind_squeeze_excite, emit_squeeze_excite, NULL},
+    {&st_kind_conv_transpose1d, emit_conv_transpose1d, NULL},
+    {&st_kind_upsample1d, emit_upsample1d, NULL},
+    {&st_kind_reshape, emit_reshape, NULL},
     {&st_kind_permute, emit_permute, NULL},
 };
 enum { N_TABLE = sizeof table / sizeof table[0] };

@@ -5,14 +5,14 @@
 # the models of tests/data/export/ (conv: conv1d/batchnorm/relu/max and padded avg pooling/
 # leaky_relu/global_avg_pool/gelu; lstm and gru: bidirectional then final-state; mixed:
 # layernorm/hardswish/parallel concat/residual add/tanh/sigmoid/slice/permute/global_max_pool/
-# tanh-gelu),
+# tanh-gelu; more: conv_transpose1d/squeeze_excite/upsample1d nearest/reshape),
 # each trained briefly at 1 process and 1 thread. Every export's --reference CSV holds strata's
 # own outputs (the engine's forward) on 32 rows; onnx.checker accepts every file, OpenCV's dnn
 # runs the MLP and conv exports (all rows at once) and the LSTM export (a row at a time: OpenCV
 # 4.6 runs ONNX LSTM with a batch of 1 only) to within 1e-4, and tests/util/onnx_numpy.py (a
 # numpy evaluator from the ONNX specs) runs every export, GRU and LayerNormalization included
 # (OpenCV 4.6 has neither), to within 1e-4. A layer kind without an ONNX form is refused naming
-# the layer (an upsample1d); embedding and embedding_bag (Gather, MatMul; OpenCV 4.6 cannot run
+# the layer (a linear upsample1d); embedding and embedding_bag (Gather, MatMul; OpenCV 4.6 cannot run
 # the Cast/Gather) are checked with the numpy evaluator; a 3-head model (class,
 # multi-label, standardised regression; tests/util/make_multi.py) exports one named output per head
 # with names and kinds in metadata; --precision fp16 (not written yet) and a missing -o. Prints TAP.
@@ -28,7 +28,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 has() { grep -q -- "$1" "$work/log"; }
-echo "1..17"
+echo "1..18"
 
 /usr/bin/python3 tests/util/make_small.py "$work/mlp.h5" 600 784 10
 /usr/bin/python3 tests/util/make_small.py "$work/seq.h5" 300 6 4 12
@@ -61,7 +61,7 @@ print("ok")
 PY
 ok $? "fashion_mlp: input/output names, class names in metadata_props, leading Div/Sub/Mul, no Dropout, Softmax last"
 
-for k in conv lstm gru mixed; do
+for k in conv lstm gru mixed more; do
   train "export_$k" "tests/data/export/$k.json" "$work/seq.h5" && export_onnx "export_$k"
   ok $? "$k: trained and exported"
 done
@@ -70,10 +70,10 @@ ok $? "conv: onnx.checker accepts it; OpenCV dnn matches strata within 1e-4 ($(t
 /usr/bin/python3 tests/util/onnx_opencv.py "$work/export_lstm.onnx" "$work/export_lstm.csv" --per-row > "$work/log" 2>&1
 ok $? "lstm: onnx.checker accepts it; OpenCV dnn (one row at a time) matches strata within 1e-4 ($(tail -1 "$work/log" | sed 's/.*= //'))"
 /usr/bin/python3 -c 'import onnx, sys; [onnx.checker.check_model(onnx.load(f), full_check=True) for f in sys.argv[1:]]' \
-  "$work/export_gru.onnx" "$work/export_mixed.onnx" > "$work/log" 2>&1
-ok $? "gru, mixed: onnx.checker accepts them"
+  "$work/export_gru.onnx" "$work/export_mixed.onnx" "$work/export_more.onnx" > "$work/log" 2>&1
+ok $? "gru, mixed, more: onnx.checker accepts them"
 res=""; rc=0
-for k in mlp export_conv export_lstm export_gru export_mixed; do
+for k in mlp export_conv export_lstm export_gru export_mixed export_more; do
   /usr/bin/python3 tests/util/onnx_numpy.py "$work/$k.onnx" "$work/$k.csv" > "$work/log" 2>&1 || rc=1
   res="$res ${k#export_} $(sed 's/.*= //' "$work/log")"
 done
@@ -114,8 +114,8 @@ ok $rc "embedding + embedding_bag in parallel branches (tests/data/train_multi.j
 
 train export_refused tests/data/export/refused.json "$work/seq.h5"
 timeout 60 bin/strata export "$work/r/export_refused/checkpoints/best.h5" --format onnx -o "$work/refused.onnx" > "$work/log" 2>&1
-[ $? = 1 ] && has "model.layers\[0\] (upsample1d): not exportable to ONNX yet" && [ ! -e "$work/refused.onnx" ]
-ok $? "a layer kind without an ONNX form is refused naming the layer (exit 1, no file)"
+[ $? = 1 ] && has 'model.layers\[0\] (upsample1d): not exportable to ONNX yet: mode "linear"' && [ ! -e "$work/refused.onnx" ]
+ok $? "a layer without an ONNX form (upsample1d, linear) is refused naming the layer (exit 1, no file)"
 timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --precision fp16 -o "$work/x.onnx" > "$work/log" 2>&1
 [ $? = 1 ] && has "only fp32"
 ok $? "--precision fp16 is refused (not written yet)"

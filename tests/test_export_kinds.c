@@ -1,9 +1,10 @@
 /* test_export_kinds.c — the ONNX export's table of layer kinds (jobs/export_layers.c): every
  * kind in the registry has an ONNX form or a refusal (a kind added later without either fails
- * here), a refused kind fails naming the layer and its kind, and the graph builder's names stay
- * unique. Numerical agreement of the exported graphs is tests/test_export.sh's. */
+ * here; today every kind has a form), a refused kind fails naming the layer and its kind, and the graph builder's names stay
+ * unique, and an option without a form (upsample1d's linear mode) is refused. Numerical agreement of the exported graphs is tests/test_export.sh's. */
 #include "testutil.h"
 
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "jobs/export_layers.h"
@@ -20,7 +21,7 @@ static void every_registered_kind_is_handled(void **state) {
         if (s == 0) assert_non_null(why), refused++;
         else exported++;
     }
-    assert_true(exported >= 22);
+    assert_true(exported >= 26); /* every kind registered today */
     assert_int_equal(exported + refused, st_layer_kind_count());
 }
 
@@ -40,6 +41,21 @@ static void refused_kind_names_the_layer(void **state) {
         if (!strstr(err.msg, want)) fail_msg("%s: got \"%s\"", k->type, err.msg);
     }
     st_onnx_free(g);
+}
+
+/* A kind with a form can still refuse an option it has no form for: upsample1d's linear mode. */
+static void linear_upsample_is_refused(void **state) {
+    (void)state;
+    cJSON *obj = cJSON_Parse("{\"type\": \"upsample1d\", \"scale\": 2, \"mode\": \"linear\"}");
+    st_layer_t L = {0};
+    st_error_t err = {0};
+    assert_int_equal(st_layer_build(&L, obj, "model.layers[3]", "layers.3", 3, st_shape2(4, 3), 0, NULL, &err), ST_OK);
+    st_onnx_t *g = st_onnx_new("g");
+    st_onnx_val_t in = {.name = "input", .rank = 2, .T = 4, .C = 3}, out;
+    assert_int_equal(st_export_layer(g, &L, in, &out, &err), ST_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "model.layers[3] (upsample1d): not exportable to ONNX yet: mode \"linear\""));
+    st_onnx_free(g);
+    cJSON_Delete(obj);
 }
 
 static void a_foreign_kind_is_unknown(void **state) {
@@ -69,6 +85,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_registered_kind_is_handled),
         cmocka_unit_test(refused_kind_names_the_layer),
+        cmocka_unit_test(linear_upsample_is_refused),
         cmocka_unit_test(a_foreign_kind_is_unknown),
         cmocka_unit_test(names_are_unique),
     };

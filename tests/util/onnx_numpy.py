@@ -46,6 +46,22 @@ def conv1d(x, W, b, a):  # x [N, C, T], W [F, C/G, K]
     return y + (b[None, :, None] if b is not None else 0)
 
 
+def conv_transpose1d(x, W, b, a):  # x [N, C, T], W [C, F/G, K]
+    s, g = a.get("strides", [1])[0], a.get("group", 1)
+    p0, p1 = a.get("pads", [0, 0])
+    op = a.get("output_padding", [0])[0]
+    C, Fg, K = W.shape
+    N, _, T = x.shape
+    full = np.zeros((N, Fg * g, (T - 1) * s + K + op))
+    cg = C // g
+    for c in range(C):
+        f0 = (c // cg) * Fg
+        for k in range(K):
+            full[:, f0:f0 + Fg, k:k + s * (T - 1) + 1:s] += x[:, c, None, :] * W[c, :, k, None]
+    y = full[:, :, p0:full.shape[2] - p1]
+    return y + (b[None, :, None] if b is not None else 0)
+
+
 def rnn(op, X, W, R, B, a):  # X [T, N, C] -> Y [T, dirs, N, H], Y_h [dirs, N, H]
     H = a["hidden_size"]
     dirs = 2 if a.get("direction", b"forward") == b"bidirectional" else 1
@@ -96,6 +112,12 @@ def run(model, x):
             out = i[0].sum(tuple(int(k) for k in i[1]), keepdims=bool(a.get("keepdims", 1)))
         elif op == "Max":
             out = np.maximum(i[0], i[1])
+        elif op == "ReduceMean":
+            out = i[0].mean(tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "Tile":
+            out = np.tile(i[0], [int(r) for r in i[1]])
+        elif op == "ConvTranspose":
+            out = conv_transpose1d(i[0], i[1], i[2] if len(i) > 2 else None, a)
         elif op == "Reshape":
             out = i[0].reshape(i[1])
         elif op == "Transpose":
