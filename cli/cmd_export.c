@@ -28,7 +28,8 @@ int st_cmd_export(const st_cli_t *cli) {
     st_opts_t spec = {opts, 6, pos, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);
     if (rc != ST_OPTS_RUN) return rc;
-    if (!format || strcmp(format, "onnx") != 0) return st_usage_error(cli, "--format onnx is the one format, got %s", format ? format : "none");
+    if (!format || strcmp(format, "onnx") != 0)
+        return st_usage_error(cli, "--format onnx is the one format, got %s", format ? format : "none");
     if (!req.out_path) return st_usage_error(cli, "-o model.onnx is required");
     req.checkpoint = pos[0];
 
