@@ -8,23 +8,27 @@
 #   make fuzz     build the libFuzzer harnesses of tests/fuzz/ and run each FUZZ_SECONDS (60)
 #
 # Dependencies come from Debian packages (scripts/install-deps.sh): Open MPI, BLIS (OpenMP
-# build), parallel HDF5, cJSON, cmocka.
+# build), parallel HDF5, cJSON, cmocka, protobuf-c (ONNX export).
 
 CC        := mpicc
 BLIS_INC  := /usr/include/x86_64-linux-gnu/blis-openmp
-PKGS      := hdf5-openmpi libcjson sndfile samplerate fftw3
+PKGS      := hdf5-openmpi libcjson sndfile samplerate fftw3 libprotobuf-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= -O3 -g
 CFLAGS   += -std=c17 -Wall -Wextra -fopenmp -fno-math-errno -MMD -MP -D_GNU_SOURCE
-CPPFLAGS += -I. -Icore -isystem $(BLIS_INC) $(PKG_CFLAGS)
+CPPFLAGS += -I. -Icore -isystem $(BUILD)/gen -isystem $(BLIS_INC) $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lblis -lz -lm
 
 BUILD    := build
 LIB_DIRS := core core/layers sharding mpi jobs slurm
 LIB_SRC  := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# `strata export --format onnx` (jobs/onnx_*.c) writes ModelProto messages with protobuf-c code
+# generated from the onnx.proto Debian ships (libonnx-dev) into build/gen/.
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+ONNX_GEN   := $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 LIB      := $(BUILD)/libstrata.a
 # The command line (cli/) is not part of the library: tests and benchmarks link libstrata.a only.
 CLI_SRC  := $(wildcard cli/*.c)
@@ -57,6 +61,16 @@ probe:
 	@command -v $(CC) >/dev/null || { echo "make: $(CC) not found: run scripts/install-deps.sh (Open MPI)"; exit 1; }
 	@for p in $(PKGS); do pkg-config --exists $$p || { echo "make: pkg-config module $$p not found: run scripts/install-deps.sh"; exit 1; }; done
 	@test -f $(BLIS_INC)/blis.h || { echo "make: $(BLIS_INC)/blis.h not found: run scripts/install-deps.sh (libblis-openmp-dev)"; exit 1; }
+	@test -f $(ONNX_PROTO) || { echo "make: $(ONNX_PROTO) not found: run scripts/install-deps.sh (libonnx-dev)"; exit 1; }
+	@command -v protoc-c >/dev/null || { echo "make: protoc-c not found: run scripts/install-deps.sh (protobuf-c-compiler)"; exit 1; }
+
+$(ONNX_GEN) &: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(notdir $(ONNX_PROTO))
+
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -188,5 +202,8 @@ docs: bin/strata
 
 clean:
 	rm -rf $(BUILD) bin
+
+# Every library object waits for the generated header (jobs/onnx_*.c include it).
+$(LIB_SRC:%.c=$(BUILD)/%.o) $(FUZZ_LIB_OBJ) $(CLI_OBJ): | $(BUILD)/gen/onnx.pb-c.h
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -36,6 +36,7 @@ void st_commands_usage(FILE *out);
 int st_cmd_train(const st_cli_t *cli);        /* cli/cmd_train.c */
 int st_cmd_eval(const st_cli_t *cli);         /* cli/cmd_eval.c */
 int st_cmd_predict(const st_cli_t *cli);      /* cli/cmd_predict.c */
+int st_cmd_export(const st_cli_t *cli);       /* cli/cmd_export.c */
 int st_cmd_verify(const st_cli_t *cli);       /* cli/cmd_verify.c */
 int st_cmd_sbatch(const st_cli_t *cli);       /* cli/cmd_sbatch.c */
 int st_cmd_plan(const st_cli_t *cli);         /* cli/cmd_sbatch.c */

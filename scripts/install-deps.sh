@@ -17,6 +17,8 @@ PACKAGES=(
   libsndfile1-dev libsamplerate0-dev libfftw3-dev  # audio conversion (issue 15)
   python3-scipy                              # the audio feature fixture only
   espeak-ng sox                              # scripts/make_spoken_digits.sh (issue 15's demo speech)
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev  # strata export --format onnx (issue 16)
+  python3-onnx python3-opencv                # tests/test_export.sh: onnx.checker and OpenCV dnn
 )
 
 missing=()

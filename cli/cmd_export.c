@@ -1,0 +1,46 @@
+/* cmd_export.c — `strata export CHECKPOINT --format onnx [--precision fp32] -o model.onnx
+ * [--data DATA.h5] [--reference OUT.csv [--reference-rows N]]`: the trained model as an ONNX
+ * graph (jobs/export_onnx.h, docs/export.md). --data names a dataset with the samples' shape
+ * (default: the one the checkpoint's config trained on); --reference also writes the first N rows
+ * of it with strata's own outputs, to check an ONNX runtime against. Exit status: 0 done, 1 a
+ * failure, 2 a usage error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/version.h"
+#include "jobs/export_onnx.h"
+#include "mpi/comm.h"
+#include "threads.h"
+
+int st_cmd_export(const st_cli_t *cli) {
+    const char *pos[1], *format = NULL;
+    st_export_request_t req = {.precision = "fp32", .reference_rows = 64, .version = STRATA_VERSION, .out = stdout};
+    const st_opt_t opts[] = {
+        ST_OPTION_STRING("--format", NULL, &format, "--format needs onnx"),
+        ST_OPTION_STRING("--precision", NULL, &req.precision, "--precision needs fp32"),
+        ST_OPTION_STRING("-o", "--out", &req.out_path, "-o needs the ONNX file to write"),
+        ST_OPTION_STRING("--data", NULL, &req.data, "--data needs a dataset file"),
+        ST_OPTION_STRING("--reference", NULL, &req.reference, "--reference needs a CSV file to write"),
+        ST_OPTION_INT("--reference-rows", &req.reference_rows, 1, 1000000),
+    };
+    st_opts_t spec = {opts, 6, pos, 1, 1, 0};
+    int rc = st_opts_parse(&spec, cli);
+    if (rc != ST_OPTS_RUN) return rc;
+    if (!format || strcmp(format, "onnx") != 0)
+        return st_usage_error(cli, "--format onnx is the one format, got %s", format ? format : "none");
+    if (!req.out_path) return st_usage_error(cli, "-o model.onnx is required");
+    req.checkpoint = pos[0];
+
+    int argc = cli->argc;
+    char **argv = cli->argv;
+    st_comm_t c;
+    st_error_t err = {0};
+    if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
+    st_threads_set(st_comm_threads_default(&c));
+    st_status_t st = c.rank == 0 ? st_export_onnx(&req, &err) : ST_OK;
+    if (st != ST_OK) fprintf(stderr, "strata: %s\n", err.msg);
+    st_comm_finalize(&c, &err);
+    return st == ST_OK ? 0 : 1;
+}

@@ -1,0 +1,278 @@
+/* export_onnx.c — `strata export --format onnx` (export_onnx.h): the checkpoint's model rebuilt
+ * for the dataset's sample shape, its graph walked op by op (layers through
+ * jobs/export_layers.c, parallel blocks' Concat and residual Add here), the preprocessing in
+ * front and each head's output function behind, the metadata, and optionally a reference CSV of
+ * strata's own outputs on a few rows for checking an ONNX runtime against. */
+#include "jobs/export_onnx.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs/checkpoint.h"
+#include "jobs/ckpt_heads.h"
+#include "jobs/config.h"
+#include "jobs/export_layers.h"
+#include "model_internal.h" /* the op list: the graph's structure (parallel, residual, heads) */
+#include "sharding/dataset.h"
+#include "sharding/standardize.h"
+
+typedef struct {
+    const st_export_request_t *req;
+    st_ckpt_t ck;
+    st_run_config_t cfg;
+    int have_cfg;
+    st_dataset_t ds;
+    int have_ds;
+    st_model_t *model;
+    st_onnx_t *g;
+} export_t;
+
+static int classes_of(const char *head, void *ctx) {
+    const st_ckpt_t *ck = ctx;
+    int k = st_ckpt_head_width(ck, head);
+    return k > 0 ? k : ck->n_classes;
+}
+
+/* The checkpoint's table entry for model head h, or NULL (a checkpoint without tables: its one
+ * head is a class head over the root class names). */
+static const st_ckpt_head_t *head_entry(const export_t *e, int h) {
+    const char *name = st_model_head(e->model, h)->name;
+    for (int k = 0; k < e->ck.n_heads; k++)
+        if (strcmp(e->ck.heads[k].head, name) == 0 || (!e->ck.heads[k].head[0] && st_model_head_count(e->model) == 1))
+            return &e->ck.heads[k];
+    return NULL;
+}
+
+/* ST_TARGET_* of head h; -1 when no loss reads it. */
+static int head_kind(const export_t *e, int h) {
+    const st_ckpt_head_t *t = head_entry(e, h);
+    if (t) return (int)t->kind;
+    return e->ck.n_heads == 0 ? ST_TARGET_CLASS : -1;
+}
+
+/* The checkpoint and the model for the dataset's sample shape, parameters restored. */
+static st_status_t load(export_t *e, st_error_t *err) {
+    ST_TRY(st_ckpt_read(e->req->checkpoint, &e->ck, err));
+    ST_TRY(st_config_from_json(e->ck.config_json, e->ck.path, NULL, 0, &e->cfg, err));
+    e->have_cfg = 1;
+    const char *data = e->req->data ? e->req->data : e->cfg.data.path;
+    st_status_t rc = st_dataset_open(data, &e->ds, err);
+    if (rc != ST_OK) {
+        if (!e->req->data) st_error_prefix(err, "the dataset named by %s's config (give another with --data)", e->ck.path);
+        return rc;
+    }
+    e->have_ds = 1;
+    if (e->ds.has_lengths)
+        return st_fail(err, ST_ERR_CONFIG, "%s has variable-length rows (/lengths): exporting a sequence_lens input is not "
+                       "written yet", e->ds.path);
+    ST_TRY(st_model_build_heads(e->cfg.model, "model", e->ds.shape, classes_of("", &e->ck), classes_of, &e->ck, &e->model,
+                                err));
+    if (st_model_param_floats(e->model) != e->ck.n_params)
+        return st_fail(err, ST_ERR_DATA, "%s: the model of %s has %zu parameters for its samples, but the checkpoint holds %zu",
+                       e->ds.path, e->ck.path, st_model_param_floats(e->model), e->ck.n_params);
+    return st_ckpt_restore(&e->ck, st_model_params(e->model), st_model_param_floats(e->model),
+                           st_model_buffers(e->model), st_model_buffer_floats(e->model), NULL, NULL, err);
+}
+
+/* input -> ÷255 (scale_pixels) -> (x − mean) / std (the checkpoint's statistics, broadcast over
+ * [D], over C of [T, C], per position [T, C], or one value). */
+static st_onnx_val_t preprocess(export_t *e) {
+    st_shape_t s = e->ds.shape;
+    int64_t dims[3] = {-1, s.d[0], s.d[1]};
+    st_onnx_input(e->g, "input", dims, s.rank + 1);
+    st_onnx_val_t v = {.name = "input", .rank = s.rank, .T = s.rank == 2 ? s.d[0] : 0, .C = st_shape_channels(s)};
+    int64_t one = 1;
+    if (s.rank == 2) { /* a no-op for [N, T, C]; lets a runtime hand in [N, T, C, 1] (OpenCV's Python binding makes a
+                          3-d array an image with C channels, so its users pass a 4-d blob) */
+        int64_t shape[3] = {-1, s.d[0], s.d[1]};
+        v.name = st_onnx_op2(e->g, "Reshape", v.name, st_onnx_init_i64(e->g, "input_shape", shape, 3), "input_ntc");
+    }
+    if (e->cfg.data.scale_pixels) {
+        float k = 255.0f;
+        v.name = st_onnx_op2(e->g, "Div", v.name, st_onnx_init_f32(e->g, "pixel_scale", &k, &one, 1), "scaled");
+    }
+    if (!e->ck.std_mean) return v;
+    const int F = e->ck.n_features;
+    float *mean = malloc(sizeof(float) * (size_t)F), *std = malloc(sizeof(float) * (size_t)F);
+    if (!mean || !std) {
+        free(mean), free(std);
+        return (st_onnx_val_t){.name = NULL};
+    }
+    /* × 1/std rather than ÷ std: OpenCV 4.6's dnn cannot divide by a constant vector */
+    for (int f = 0; f < F; f++) mean[f] = (float)e->ck.std_mean[f], std[f] = (float)(1.0 / e->ck.std_std[f]);
+    int64_t sd[2] = {F, 0};
+    int rank = 1;
+    if (s.rank == 2 && F == s.d[0] * s.d[1] && F != s.d[1]) sd[0] = s.d[0], sd[1] = s.d[1], rank = 2;
+    else if (s.rank == 2 && F == s.d[1] && F > 1) /* per channel: [C, 1] on [N, C, T] (what OpenCV's dnn broadcasts) */
+        v = st_export_nct(e->g, v), sd[1] = 1, rank = 2;
+    v.name = st_onnx_op2(e->g, "Sub", v.name, st_onnx_init_f32(e->g, "standardize_mean", mean, sd, rank), "centred");
+    v.name = st_onnx_op2(e->g, "Mul", v.name, st_onnx_init_f32(e->g, "standardize_inv_std", std, sd, rank), "standardized");
+    free(mean), free(std);
+    return v;
+}
+
+/* Concat (last axis) or Add of an op's inputs, all as [N, T, C]. */
+static st_onnx_val_t merge(export_t *e, const op_t *op, const st_onnx_val_t *vals) {
+    const char *in[MAX_MERGE];
+    st_onnx_val_t v = vals[op->in[0]];
+    for (int i = 0; i < op->n_in; i++) in[i] = st_export_ntc(e->g, vals[op->in[i]]).name;
+    v.nct = 0;
+    v.name = st_onnx_node(e->g, op->kind == OP_CONCAT ? "Concat" : "Add", in, op->n_in,
+                          op->kind == OP_CONCAT ? "concat" : "add", 1, NULL);
+    if (op->kind == OP_CONCAT) st_onnx_attr_i(e->g, "axis", -1);
+    v.C = st_shape_channels(e->model->values[op->out].shape);
+    return v;
+}
+
+/* Head h's output function (Softmax / Sigmoid / the target standardisation undone) and the
+ * graph output named after the head. */
+static void head_output(export_t *e, int h, st_onnx_val_t v) {
+    const st_head_t *hd = st_model_head(e->model, h);
+    const st_ckpt_head_t *t = head_entry(e, h);
+    int kind = head_kind(e, h);
+    v = st_export_ntc(e->g, v);
+    const char *x = v.name;
+    if (kind == ST_TARGET_CLASS) {
+        x = st_onnx_op1(e->g, "Softmax", x, "probabilities");
+        st_onnx_attr_i(e->g, "axis", -1);
+    } else if (kind == ST_TARGET_MULTILABEL) {
+        x = st_onnx_op1(e->g, "Sigmoid", x, "probabilities");
+    } else if (kind == ST_TARGET_REGRESSION && t && t->standardize_targets && t->t_mean) {
+        int64_t w = t->width;
+        float *m = malloc(sizeof(float) * (size_t)w), *s = malloc(sizeof(float) * (size_t)w);
+        if (m && s) {
+            for (int k = 0; k < w; k++) m[k] = (float)t->t_mean[k], s[k] = (float)t->t_std[k];
+            x = st_onnx_op2(e->g, "Mul", x, st_onnx_init_f32(e->g, "target_std", s, &w, 1), "unstandardized");
+            x = st_onnx_op2(e->g, "Add", x, st_onnx_init_f32(e->g, "target_mean", m, &w, 1), "unstandardized");
+        }
+        free(m), free(s);
+    }
+    const char *out = st_onnx_op1(e->g, "Identity", x, hd->name);
+    int64_t dims[3] = {-1, hd->shape.d[0], hd->shape.d[1]};
+    st_onnx_output(e->g, out, dims, hd->shape.rank + 1);
+}
+
+/* metadata_props: the checkpoint, the input layout, each output's kind and names (JSON). */
+static void metadata(export_t *e) {
+    static const char *const kinds[] = {"class", "multilabel", "regression", "sequence"};
+    int first_class = 1;
+    st_onnx_meta(e->g, "strata_checkpoint", e->ck.path);
+    st_onnx_meta(e->g, "input_layout", e->ds.shape.rank == 2 ? "[N, T, C] raw rows (strata's layout)" : "[N, D] raw rows");
+    for (int h = 0; h < st_model_head_count(e->model); h++) {
+        const st_head_t *hd = st_model_head(e->model, h);
+        const st_ckpt_head_t *t = head_entry(e, h);
+        int kind = head_kind(e, h);
+        char key[96];
+        snprintf(key, sizeof key, "%s.kind", hd->name);
+        st_onnx_meta(e->g, key, kind >= 0 ? kinds[kind] : "none");
+        cJSON *names = cJSON_CreateArray();
+        int n = t ? t->width : e->ck.n_classes;
+        for (int k = 0; names && kind >= 0 && k < n; k++)
+            cJSON_AddItemToArray(names, cJSON_CreateString(t ? t->names[k] : e->ck.class_names[k]));
+        char *txt = names ? cJSON_PrintUnformatted(names) : NULL;
+        snprintf(key, sizeof key, "%s.names", hd->name);
+        if (txt) st_onnx_meta(e->g, key, txt);
+        if (txt && kind == ST_TARGET_CLASS && first_class) st_onnx_meta(e->g, "class_names", txt), first_class = 0;
+        free(txt);
+        cJSON_Delete(names);
+    }
+}
+
+static st_status_t build_graph(export_t *e, st_error_t *err) {
+    st_model_t *m = e->model;
+    st_onnx_val_t *vals = calloc((size_t)m->n_values, sizeof *vals);
+    if (!vals || !(e->g = st_onnx_new(m->heads[0].name))) return free(vals), st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
+    vals[0] = preprocess(e);
+    st_status_t rc = vals[0].name ? ST_OK : st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
+    for (int i = 0; rc == ST_OK && i < m->n_ops; i++) {
+        const op_t *op = &m->ops[i];
+        if (op->kind == OP_LAYER) rc = st_export_layer(e->g, op->layer, vals[op->in[0]], &vals[op->out], err);
+        else vals[op->out] = merge(e, op, vals);
+    }
+    for (int h = 0; rc == ST_OK && h < m->n_heads; h++) head_output(e, h, vals[m->heads[h].value]);
+    if (rc == ST_OK) metadata(e);
+    free(vals);
+    return rc;
+}
+
+/* Row r of head h's output after its output function (as the graph's head_output). */
+static void head_post(const export_t *e, int h, float *y, long n) {
+    int kind = head_kind(e, h);
+    const st_ckpt_head_t *t = head_entry(e, h);
+    if (kind == ST_TARGET_CLASS) {
+        long K = st_shape_channels(st_model_head(e->model, h)->shape);
+        for (long p = 0; p < n; p += K) {
+            double mx = y[p], s = 0;
+            for (long k = 1; k < K; k++) mx = y[p + k] > mx ? y[p + k] : mx;
+            for (long k = 0; k < K; k++) s += exp(y[p + k] - mx);
+            for (long k = 0; k < K; k++) y[p + k] = (float)(exp(y[p + k] - mx) / s);
+        }
+    } else if (kind == ST_TARGET_MULTILABEL) {
+        for (long k = 0; k < n; k++) y[k] = (float)(1.0 / (1.0 + exp(-(double)y[k])));
+    } else if (kind == ST_TARGET_REGRESSION && t && t->standardize_targets && t->t_mean) {
+        for (long k = 0; k < n; k++) y[k] = (float)(y[k] * t->t_std[k % t->width] + t->t_mean[k % t->width]);
+    }
+}
+
+/* The reference CSV: rows 0..n-1 of the dataset as read, and strata's outputs for them through
+ * the same scaling, standardisation and forward as `strata eval`. */
+static st_status_t reference(export_t *e, st_error_t *err) {
+    int64_t n = e->req->reference_rows < e->ds.n ? e->req->reference_rows : e->ds.n;
+    long rf = st_shape_numel(e->ds.shape);
+    float *raw = malloc(sizeof(float) * (size_t)(n * rf)), *x = malloc(sizeof(float) * (size_t)(n * rf));
+    FILE *f = NULL;
+    st_status_t rc = raw && x ? ST_OK : st_fail(err, ST_ERR_NOMEM, "%lld reference rows", (long long)n);
+    if (rc == ST_OK) rc = st_dataset_read_rows(&e->ds, 0, n, raw, MPI_COMM_NULL, err);
+    if (rc == ST_OK) rc = st_model_reserve(e->model, (int)n, 0, err);
+    if (rc == ST_OK) {
+        memcpy(x, raw, sizeof(float) * (size_t)(n * rf));
+        if (e->cfg.data.scale_pixels) st_scale_pixels(x, n * rf);
+        int T = 0, F = 0;
+        st_std_layout(&T, &F, (int)rf, st_shape_channels(e->ds.shape), ST_STD_CHANNEL, e->ck.n_features);
+        if (e->ck.std_mean) st_standardize_apply(x, e->ck.std_mean, e->ck.std_std, n, T, F);
+        st_run_ctx_t ctx = {0};
+        st_model_forward(e->model, &ctx, x, (int)n);
+        if (!(f = fopen(e->req->reference, "w"))) rc = st_fail(err, ST_ERR_IO, "%s: cannot write", e->req->reference);
+    }
+    for (long k = 0; rc == ST_OK && k < rf; k++) fprintf(f, "%sx%ld", k ? "," : "", k);
+    for (int h = 0; rc == ST_OK && h < st_model_head_count(e->model); h++) {
+        const st_head_t *hd = st_model_head(e->model, h);
+        long w = st_shape_numel(hd->shape);
+        head_post(e, h, (float *)st_model_head_output(e->model, h), n * w);
+        for (long k = 0; k < w; k++) fprintf(f, ",%s_%ld", hd->name, k);
+    }
+    for (int64_t r = 0; rc == ST_OK && r < n; r++) {
+        fprintf(f, "\n");
+        for (long k = 0; k < rf; k++) fprintf(f, "%s%.9g", k ? "," : "", raw[r * rf + k]);
+        for (int h = 0; h < st_model_head_count(e->model); h++) {
+            long w = st_shape_numel(st_model_head(e->model, h)->shape);
+            const float *y = st_model_head_output(e->model, h) + r * w;
+            for (long k = 0; k < w; k++) fprintf(f, ",%.9g", y[k]);
+        }
+    }
+    if (f && (fprintf(f, "\n") < 0 || fclose(f) != 0) && rc == ST_OK) rc = st_fail(err, ST_ERR_IO, "%s: cannot write", e->req->reference);
+    free(raw), free(x);
+    return rc;
+}
+
+st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err) {
+    if (strcmp(req->precision, "fp32") != 0)
+        return st_fail(err, ST_ERR_CONFIG, "--precision %s: only fp32 is written yet (fp16 and int8 are planned)", req->precision);
+    export_t e = {.req = req};
+    size_t bytes = 0;
+    st_status_t rc = load(&e, err);
+    if (rc == ST_OK) rc = build_graph(&e, err);
+    if (rc == ST_OK) rc = st_onnx_write(e.g, req->out_path, req->version, &bytes, err);
+    if (rc == ST_OK && req->reference) rc = reference(&e, err);
+    if (rc == ST_OK && req->out)
+        fprintf(req->out, "%s: ONNX opset %d, fp32, %d layer%s, %zu bytes (from %s)\n", req->out_path, ST_ONNX_OPSET,
+                e.model->n_layers, e.model->n_layers == 1 ? "" : "s", bytes, e.ck.path);
+    st_onnx_free(e.g);
+    if (e.model) st_model_free(e.model);
+    if (e.have_ds) st_dataset_close(&e.ds);
+    if (e.have_cfg) st_config_free(&e.cfg);
+    st_ckpt_free(&e.ck);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* export_onnx.h — `strata export CKPT --format onnx -o model.onnx` (docs/export.md): the
+ * eval-mode model of a checkpoint as an ONNX graph (opset 17), written with protobuf-c.
+ *
+ * The graph reads `input` [N, D] or [N, T, C] (a dataset's raw rows, strata's layout) and does
+ * what `strata eval` does to them: the pixel scaling (÷255) and the standardisation as leading
+ * Div / Sub / Mul (× 1/std) ops, every layer (jobs/export_layers.h; dropout removed, batchnorm with its
+ * running statistics), then per head: Softmax on class heads, Sigmoid on multi-label heads, the
+ * target standardisation undone on regression heads, nothing on CTC heads (their logits). One
+ * graph output per head, named after the head ("output" for a single-head model). Class,
+ * label and column names go to metadata_props as JSON arrays ("<output>.names"; the first class
+ * head's also as "class_names"), with each output's kind ("<output>.kind").
+ *
+ * Precision: fp32 only for now. fp16 and int8 are meant to fit as a pass over the finished graph
+ * (initializers cast to float16 with Cast nodes at the input and outputs; int8 weights as
+ * per-channel QuantizeLinear/DequantizeLinear pairs before the Gemm/Conv/MatMul that read them),
+ * so the per-kind emitters stay fp32. */
+#ifndef ST_EXPORT_ONNX_H
+#define ST_EXPORT_ONNX_H
+
+#include <stdio.h>
+
+#include "st_error.h"
+
+typedef struct {
+    const char *checkpoint;     /* <run>/checkpoints/best.h5, ... */
+    const char *out_path;       /* model.onnx */
+    const char *data;           /* a dataset whose per-sample shape the model takes; NULL: the
+                                   checkpoint config's data.path */
+    const char *precision;      /* "fp32" */
+    const char *reference;      /* NULL, or a CSV to write: the first reference_rows rows of
+                                   `data` as read (x0..) and strata's outputs for them (<head>_k),
+                                   computed by the engine's own forward, to check a runtime */
+    int reference_rows;
+    const char *version;        /* producer_version */
+    FILE *out;                  /* a summary line goes here */
+} st_export_request_t;
+
+/* Writes the ONNX file. Fails naming the checkpoint, the dataset, or the layer that has no ONNX
+ * form yet ("model.layers[2] (embedding): not exportable to ONNX yet: ..."); a model with
+ * variable-length input and a precision other than fp32 are refused too. */
+st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err);
+
+#endif

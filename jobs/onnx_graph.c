@@ -1,0 +1,257 @@
+/* onnx_graph.c — the ONNX graph builder of onnx_graph.h: protobuf-c messages allocated from a
+ * pool the builder frees at once, unique value names, and the ModelProto written to a file. */
+#include "jobs/onnx_graph.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.pb-c.h"
+
+#define MAX_ATTRS 8 /* per node: LSTM has the most (hidden_size, direction, linear_before_reset) */
+
+/* A growable array of pointers. */
+typedef struct {
+    void **p;
+    size_t n, cap;
+} vec_t;
+
+struct st_onnx {
+    vec_t pool;                     /* every block allocated, freed by st_onnx_free */
+    vec_t nodes, inits, inputs, outputs, meta, names;
+    Onnx__NodeProto *last;          /* the node attributes go to */
+    char *graph_name;
+    int failed;
+};
+
+static int vec_push(vec_t *v, void *x) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 32;
+        void **p = realloc(v->p, cap * sizeof *p);
+        if (!p) return 1;
+        v->p = p, v->cap = cap;
+    }
+    v->p[v->n++] = x;
+    return 0;
+}
+
+/* n zeroed bytes owned by the pool, or NULL (and g->failed) when memory ran out. */
+static void *g_alloc(st_onnx_t *g, size_t n) {
+    void *p = g->failed ? NULL : calloc(1, n ? n : 1);
+    if (p && vec_push(&g->pool, p)) free(p), p = NULL;
+    if (!p) g->failed = 1;
+    return p;
+}
+
+static char *g_strdup(st_onnx_t *g, const char *s) {
+    char *d = g_alloc(g, strlen(s) + 1);
+    if (d) strcpy(d, s);
+    return d ? d : "";
+}
+
+st_onnx_t *st_onnx_new(const char *graph_name) {
+    st_onnx_t *g = calloc(1, sizeof *g);
+    if (g) g->graph_name = g_strdup(g, graph_name);
+    return g;
+}
+
+void st_onnx_free(st_onnx_t *g) {
+    if (!g) return;
+    for (size_t i = 0; i < g->pool.n; i++) free(g->pool.p[i]);
+    free(g->pool.p), free(g->nodes.p), free(g->inits.p), free(g->inputs.p), free(g->outputs.p), free(g->meta.p);
+    free(g->names.p);
+    free(g);
+}
+
+int st_onnx_failed(const st_onnx_t *g) { return g->failed; }
+
+static void g_push(st_onnx_t *g, vec_t *v, void *x) {
+    if (!g->failed && (!x || vec_push(v, x))) g->failed = 1;
+}
+
+static int name_used(const st_onnx_t *g, const char *s) {
+    for (size_t i = 0; i < g->names.n; i++)
+        if (strcmp(g->names.p[i], s) == 0) return 1;
+    return 0;
+}
+
+/* `hint`, or `hint_1`, `hint_2`, ... : the first not yet used; registered as used. */
+static char *unique(st_onnx_t *g, const char *hint) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", hint);
+    for (int k = 1; name_used(g, buf); k++) snprintf(buf, sizeof buf, "%s_%d", hint, k);
+    char *s = g_strdup(g, buf);
+    if (*s) g_push(g, &g->names, s);
+    return s;
+}
+
+static Onnx__TensorProto *tensor(st_onnx_t *g, const char *hint, const int64_t *dims, int rank, int type) {
+    Onnx__TensorProto *t = g_alloc(g, sizeof *t);
+    int64_t *d = g_alloc(g, sizeof(int64_t) * (size_t)(rank ? rank : 1));
+    if (!t || !d) return NULL;
+    *t = (Onnx__TensorProto)ONNX__TENSOR_PROTO__INIT;
+    memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
+    t->n_dims = (size_t)rank, t->dims = d, t->has_data_type = 1, t->data_type = type;
+    t->name = unique(g, hint);
+    return t;
+}
+
+const char *st_onnx_init_f32(st_onnx_t *g, const char *hint, const float *data, const int64_t *dims, int rank) {
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) n *= (size_t)dims[i];
+    Onnx__TensorProto *t = tensor(g, hint, dims, rank, ST_ONNX_FLOAT);
+    float *v = g_alloc(g, sizeof(float) * n);
+    if (!t || !v) return "";
+    memcpy(v, data, sizeof(float) * n);
+    t->n_float_data = n, t->float_data = v;
+    g_push(g, &g->inits, t);
+    return t->name;
+}
+
+const char *st_onnx_init_i64(st_onnx_t *g, const char *hint, const int64_t *data, int n) {
+    int64_t dim = n;
+    Onnx__TensorProto *t = tensor(g, hint, &dim, 1, ST_ONNX_INT64);
+    int64_t *v = g_alloc(g, sizeof(int64_t) * (size_t)(n ? n : 1));
+    if (!t || !v) return "";
+    memcpy(v, data, sizeof(int64_t) * (size_t)n);
+    t->n_int64_data = (size_t)n, t->int64_data = v;
+    g_push(g, &g->inits, t);
+    return t->name;
+}
+
+const char *st_onnx_node(st_onnx_t *g, const char *op, const char *const *in, int n_in, const char *hint, int n_out,
+                         const char **outs) {
+    Onnx__NodeProto *nd = g_alloc(g, sizeof *nd);
+    char **ins = g_alloc(g, sizeof(char *) * (size_t)(n_in ? n_in : 1));
+    char **os = g_alloc(g, sizeof(char *) * (size_t)n_out);
+    Onnx__AttributeProto **at = g_alloc(g, sizeof(*at) * MAX_ATTRS);
+    if (!nd || !ins || !os || !at) return "";
+    *nd = (Onnx__NodeProto)ONNX__NODE_PROTO__INIT;
+    for (int i = 0; i < n_in; i++) ins[i] = g_strdup(g, in[i]);
+    for (int i = 0; i < n_out; i++) {
+        os[i] = unique(g, hint);
+        if (outs) outs[i] = os[i];
+    }
+    nd->n_input = (size_t)n_in, nd->input = ins, nd->n_output = (size_t)n_out, nd->output = os;
+    nd->op_type = g_strdup(g, op), nd->name = os[0], nd->attribute = at;
+    g_push(g, &g->nodes, nd);
+    g->last = nd;
+    return os[0];
+}
+
+const char *st_onnx_op1(st_onnx_t *g, const char *op, const char *in, const char *hint) {
+    return st_onnx_node(g, op, &in, 1, hint, 1, NULL);
+}
+
+const char *st_onnx_op2(st_onnx_t *g, const char *op, const char *a, const char *b, const char *hint) {
+    const char *in[2] = {a, b};
+    return st_onnx_node(g, op, in, 2, hint, 1, NULL);
+}
+
+/* A new attribute of the last node, or NULL. */
+static Onnx__AttributeProto *attr(st_onnx_t *g, const char *name, Onnx__AttributeProto__AttributeType type) {
+    if (g->failed || !g->last || g->last->n_attribute == MAX_ATTRS) return g->failed = 1, NULL;
+    Onnx__AttributeProto *a = g_alloc(g, sizeof *a);
+    if (!a) return NULL;
+    *a = (Onnx__AttributeProto)ONNX__ATTRIBUTE_PROTO__INIT;
+    a->name = g_strdup(g, name), a->has_type = 1, a->type = type;
+    g->last->attribute[g->last->n_attribute++] = a;
+    return a;
+}
+
+void st_onnx_attr_i(st_onnx_t *g, const char *name, int64_t v) {
+    Onnx__AttributeProto *a = attr(g, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    if (a) a->has_i = 1, a->i = v;
+}
+
+void st_onnx_attr_f(st_onnx_t *g, const char *name, float v) {
+    Onnx__AttributeProto *a = attr(g, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    if (a) a->has_f = 1, a->f = v;
+}
+
+void st_onnx_attr_s(st_onnx_t *g, const char *name, const char *v) {
+    Onnx__AttributeProto *a = attr(g, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    char *s = g_strdup(g, v);
+    if (a) a->has_s = 1, a->s.data = (uint8_t *)s, a->s.len = strlen(s);
+}
+
+void st_onnx_attr_ints(st_onnx_t *g, const char *name, const int64_t *v, int n) {
+    Onnx__AttributeProto *a = attr(g, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    int64_t *d = g_alloc(g, sizeof(int64_t) * (size_t)(n ? n : 1));
+    if (!a || !d) return;
+    memcpy(d, v, sizeof(int64_t) * (size_t)n);
+    a->n_ints = (size_t)n, a->ints = d;
+}
+
+/* A float32 tensor value description; dims[0] is the symbolic batch "N". */
+static Onnx__ValueInfoProto *value_info(st_onnx_t *g, const char *name, const int64_t *dims, int rank) {
+    Onnx__ValueInfoProto *v = g_alloc(g, sizeof *v);
+    Onnx__TypeProto *tp = g_alloc(g, sizeof *tp);
+    Onnx__TypeProto__Tensor *tt = g_alloc(g, sizeof *tt);
+    Onnx__TensorShapeProto *sh = g_alloc(g, sizeof *sh);
+    Onnx__TensorShapeProto__Dimension **dd = g_alloc(g, sizeof(*dd) * (size_t)rank);
+    if (!v || !tp || !tt || !sh || !dd) return NULL;
+    for (int i = 0; i < rank; i++) {
+        Onnx__TensorShapeProto__Dimension *d = g_alloc(g, sizeof *d);
+        if (!d) return NULL;
+        *d = (Onnx__TensorShapeProto__Dimension)ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT;
+        if (i == 0) d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM, d->dim_param = g_strdup(g, "N");
+        else d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE, d->dim_value = dims[i];
+        dd[i] = d;
+    }
+    *sh = (Onnx__TensorShapeProto)ONNX__TENSOR_SHAPE_PROTO__INIT;
+    sh->n_dim = (size_t)rank, sh->dim = dd;
+    *tt = (Onnx__TypeProto__Tensor)ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt->has_elem_type = 1, tt->elem_type = ST_ONNX_FLOAT, tt->shape = sh;
+    *tp = (Onnx__TypeProto)ONNX__TYPE_PROTO__INIT;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE, tp->tensor_type = tt;
+    *v = (Onnx__ValueInfoProto)ONNX__VALUE_INFO_PROTO__INIT;
+    v->name = g_strdup(g, name), v->type = tp;
+    return v;
+}
+
+void st_onnx_input(st_onnx_t *g, const char *name, const int64_t *dims, int rank) {
+    if (!name_used(g, name)) g_push(g, &g->names, g_strdup(g, name));
+    g_push(g, &g->inputs, value_info(g, name, dims, rank));
+}
+
+void st_onnx_output(st_onnx_t *g, const char *name, const int64_t *dims, int rank) {
+    g_push(g, &g->outputs, value_info(g, name, dims, rank));
+}
+
+void st_onnx_meta(st_onnx_t *g, const char *key, const char *value) {
+    Onnx__StringStringEntryProto *e = g_alloc(g, sizeof *e);
+    if (!e) return;
+    *e = (Onnx__StringStringEntryProto)ONNX__STRING_STRING_ENTRY_PROTO__INIT;
+    e->key = g_strdup(g, key), e->value = g_strdup(g, value);
+    g_push(g, &g->meta, e);
+}
+
+st_status_t st_onnx_write(st_onnx_t *g, const char *path, const char *version, size_t *bytes, st_error_t *err) {
+    if (g->failed) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory building the ONNX graph", path);
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = g->graph_name;
+    graph.n_node = g->nodes.n, graph.node = (Onnx__NodeProto **)g->nodes.p;
+    graph.n_initializer = g->inits.n, graph.initializer = (Onnx__TensorProto **)g->inits.p;
+    graph.n_input = g->inputs.n, graph.input = (Onnx__ValueInfoProto **)g->inputs.p;
+    graph.n_output = g->outputs.n, graph.output = (Onnx__ValueInfoProto **)g->outputs.p;
+    Onnx__OperatorSetIdProto opset = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[1] = {&opset};
+    opset.domain = "", opset.has_version = 1, opset.version = ST_ONNX_OPSET;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1, model.ir_version = ST_ONNX_IR_VERSION;
+    model.n_opset_import = 1, model.opset_import = opsets;
+    model.producer_name = "strata", model.producer_version = (char *)version, model.graph = &graph;
+    model.n_metadata_props = g->meta.n, model.metadata_props = (Onnx__StringStringEntryProto **)g->meta.p;
+    size_t n = onnx__model_proto__get_packed_size(&model);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return st_fail(err, ST_ERR_NOMEM, "%s: %zu bytes for the ONNX model", path, n);
+    onnx__model_proto__pack(&model, buf);
+    FILE *f = fopen(path, "wb");
+    int bad = !f || fwrite(buf, 1, n, f) != n;
+    bad |= f && fclose(f) != 0;
+    free(buf);
+    if (bad) return st_fail(err, ST_ERR_IO, "%s: cannot write the ONNX model", path);
+    if (bytes) *bytes = n;
+    return ST_OK;
+}

@@ -1,0 +1,63 @@
+/* onnx_graph.h — a small builder of ONNX graphs over the protobuf-c messages generated from
+ * Debian's onnx.proto (build/gen/onnx.pb-c.h): nodes with attributes, float32 and int64
+ * initializers, graph inputs and outputs with a symbolic batch dimension, metadata, and the
+ * serialised ModelProto written to a file. jobs/export_onnx.c says what to build; this file only
+ * owns the memory (every string and array lives until st_onnx_free) and the encoding.
+ *
+ * Value names are made unique by the builder ("dense_3", "dense_3_1", ...), so callers pass a
+ * hint and use the name returned. Element types are ONNX's TensorProto.DataType codes; fp16 and
+ * int8 export add initializers of other types here (st_onnx_init_raw takes any type). */
+#ifndef ST_ONNX_GRAPH_H
+#define ST_ONNX_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "st_error.h"
+
+#define ST_ONNX_FLOAT 1  /* TensorProto.DataType */
+#define ST_ONNX_INT64 7
+#define ST_ONNX_OPSET 17
+#define ST_ONNX_IR_VERSION 8 /* the IR version of opset 17 */
+
+typedef struct st_onnx st_onnx_t;
+
+st_onnx_t *st_onnx_new(const char *graph_name);
+void st_onnx_free(st_onnx_t *g);
+
+/* 1 once an allocation failed: every later call is a no-op returning "" and st_onnx_write fails. */
+int st_onnx_failed(const st_onnx_t *g);
+
+/* A float32 initializer of shape dims[rank] (copied); returns its unique name. */
+const char *st_onnx_init_f32(st_onnx_t *g, const char *hint, const float *data, const int64_t *dims, int rank);
+/* A 1-d int64 initializer [n] (shapes, axes, permutations). */
+const char *st_onnx_init_i64(st_onnx_t *g, const char *hint, const int64_t *data, int n);
+
+/* A node `op` reading in[n_in] ("" = an omitted optional input), with n_out outputs named from
+ * `hint`; returns the first output's name, the others through outs (may be NULL). Attributes
+ * added next go to this node. */
+const char *st_onnx_node(st_onnx_t *g, const char *op, const char *const *in, int n_in, const char *hint, int n_out,
+                         const char **outs);
+/* One-input, one-output shorthand. */
+const char *st_onnx_op1(st_onnx_t *g, const char *op, const char *in, const char *hint);
+/* Two inputs, one output. */
+const char *st_onnx_op2(st_onnx_t *g, const char *op, const char *a, const char *b, const char *hint);
+
+/* Attributes of the last node. */
+void st_onnx_attr_i(st_onnx_t *g, const char *name, int64_t v);
+void st_onnx_attr_f(st_onnx_t *g, const char *name, float v);
+void st_onnx_attr_s(st_onnx_t *g, const char *name, const char *v);
+void st_onnx_attr_ints(st_onnx_t *g, const char *name, const int64_t *v, int n);
+
+/* A float32 graph input / output: dims[rank], dims[0] the symbolic "N". */
+void st_onnx_input(st_onnx_t *g, const char *name, const int64_t *dims, int rank);
+void st_onnx_output(st_onnx_t *g, const char *name, const int64_t *dims, int rank);
+
+/* metadata_props[key] = value. */
+void st_onnx_meta(st_onnx_t *g, const char *key, const char *value);
+
+/* Serialises the ModelProto (opset ST_ONNX_OPSET, producer "strata" `version`) to `path`;
+ * *bytes (may be NULL) gets the file size. Errors name the file. */
+st_status_t st_onnx_write(st_onnx_t *g, const char *path, const char *version, size_t *bytes, st_error_t *err);
+
+#endif
