@@ -112,12 +112,15 @@ typedef struct {
 enum { MAX_KEYS = 64 };
 
 static int timing_or_index(const char *k) {
-    return !strcmp(k, "seconds") || !strcmp(k, "samples_per_s") || !strcmp(k, "epoch") || !strcmp(k, "step");
+    return !strcmp(k, "seconds") || !strcmp(k, "samples_per_s") || !strcmp(k, "eval_seconds") || !strcmp(k, "epoch") ||
+           !strcmp(k, "step");
 }
 
-/* Adds line a vs line b's numeric differences into d[*n]. */
-static void diff_line(key_diff_t *d, int *n, const cJSON *a, const cJSON *b) {
+/* Adds line a vs line b's numeric differences into d[*n]; 1 when their param_hash differ. */
+static int diff_line(key_diff_t *d, int *n, const cJSON *a, const cJSON *b) {
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(a, "epoch");
+    const cJSON *ha = cJSON_GetObjectItemCaseSensitive(a, "param_hash"), *hb = cJSON_GetObjectItemCaseSensitive(b, "param_hash");
+    int hash_differs = cJSON_IsString(ha) && cJSON_IsString(hb) && strcmp(ha->valuestring, hb->valuestring) != 0;
     const cJSON *va;
     cJSON_ArrayForEach(va, a) {
         const cJSON *vb = cJSON_GetObjectItemCaseSensitive(b, va->string);
@@ -131,6 +134,7 @@ static void diff_line(key_diff_t *d, int *n, const cJSON *a, const cJSON *b) {
         double x = fabs(va->valuedouble - vb->valuedouble);
         if (x > d[k].max_abs) d[k].max_abs = x, d[k].epoch = cJSON_IsNumber(ep) ? (int64_t)ep->valuedouble : 0;
     }
+    return hash_differs;
 }
 
 /* Parses the first n_max lines of a history file into o[] (cJSON objects); *n lines read. */
@@ -146,10 +150,11 @@ static void load_lines(cJSON **o, int *n, int n_max, const char *path) {
 static void print_sizes(FILE *out, const char *path_a, const char *path_b, int n_lines) {
     cJSON **a = calloc((size_t)n_lines + 1, sizeof *a), **b = calloc((size_t)n_lines + 1, sizeof *b);
     key_diff_t d[MAX_KEYS];
-    int na = 0, nb = 0, nd = 0;
+    int na = 0, nb = 0, nd = 0, n_hash = 0;
     if (a && b) load_lines(a, &na, n_lines, path_a), load_lines(b, &nb, n_lines, path_b);
-    for (int i = 0; i < na && i < nb; i++) diff_line(d, &nd, a[i], b[i]);
-    fprintf(out, "largest differences over %d lines (|recorded - re-run|):\n", na < nb ? na : nb);
+    for (int i = 0; i < na && i < nb; i++) n_hash += diff_line(d, &nd, a[i], b[i]);
+    fprintf(out, "largest differences over %d lines (|recorded - re-run|; param_hash differs on %d):\n",
+            na < nb ? na : nb, n_hash);
     for (int k = 0; k < nd; k++)
         fprintf(out, "  %-24s %.3g (epoch %lld)\n", d[k].key, d[k].max_abs, (long long)d[k].epoch);
     for (int i = 0; i < na; i++) cJSON_Delete(a[i]);
