@@ -174,6 +174,20 @@ static int same_steps(const char *path_a, const char *path_b, st_error_t *err) {
     return same;
 }
 
+/* " at step S" for st_history_compare's "line L (epoch E): ..." (the recorded line's step), or "". */
+static const char *step_of(const char *path, const char *where) {
+    static char buf[48];
+    st_history_record_t *recs = NULL;
+    int n = 0, line = 0;
+    st_error_t ignored;
+    buf[0] = '\0';
+    if (sscanf(where, "line %d", &line) == 1 && st_history_read(&recs, &n, path, &ignored) == ST_OK && line >= 1 &&
+        line <= n)
+        snprintf(buf, sizeof buf, " at step %lld", (long long)recs[line - 1].step);
+    free(recs);
+    return buf;
+}
+
 st_status_t st_reproduce_compare(int *differ, FILE *out, const st_reproduce_run_t *r, const char *rerun_dir,
                                  st_error_t *err) {
     char rec[ST_RESULTS_PATH_MAX + 32], re[ST_RESULTS_PATH_MAX + 32], where[512];
@@ -189,7 +203,7 @@ st_status_t st_reproduce_compare(int *differ, FILE *out, const st_reproduce_run_
                 r->n_lines, (long long)r->last_step);
         return ST_OK;
     }
-    fprintf(out, "differs: %s (recorded vs re-run; the re-run is in %s)\n", where, rerun_dir);
+    fprintf(out, "differs%s: %s (recorded vs re-run; the re-run is in %s)\n", step_of(rec, where), where, rerun_dir);
     if (r->exact) return ST_OK;
     print_sizes(out, rec, re, r->n_lines);
     *differ = !same_steps(rec, re, err);

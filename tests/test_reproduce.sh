@@ -51,8 +51,8 @@ lines[2]["val_loss"] = lines[2]["val_loss"] * (1 + 1e-12) + 1e-15
 open(sys.argv[1], "w").write("".join(json.dumps(l) + "\n" for l in lines))
 EOF
 repro tam "$work/r/tam" --ranks 1
-[ "$(rc tam)" = 1 ] && has tam "^differs: line 3 (epoch 3): val_loss"
-ok $? "a tampered val_loss on line 3: exit 1 naming epoch 3 and val_loss ($(grep differs "$work/tam"))"
+[ "$(rc tam)" = 1 ] && has tam "^differs at step 60: line 3 (epoch 3): val_loss: [0-9.e-]* vs [0-9.e-]* (recorded vs re-run"
+ok $? "a tampered val_loss on line 3: exit 1 naming epoch 3, step 60 and val_loss ($(grep differs "$work/tam"))"
 
 train 2 fast "$work/other.h5"
 repro fast "$work/r/fast" --ranks 1
