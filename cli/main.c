@@ -24,6 +24,9 @@ static const st_command_t commands[] = {
      "the eval-mode model as an ONNX graph (opset 17; docs/export.md)", st_cmd_export},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
+    {"reproduce", "RUN [--ranks P]",
+     "re-run a run folder's config on its dataset (refused when the dataset's\n"
+     "fingerprint changed) and compare every history line with the record", st_cmd_reproduce},
     {"sbatch",
      "CONFIG.json [--nodes N] [--ranks-per-node R] [--threads T] [--time HH:MM:SS]\n"
      "[--partition P] [--account A] [--mem M] [--grace SECONDS] [--after JOBID] [--launcher srun|mpirun]\n"
