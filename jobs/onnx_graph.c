@@ -109,6 +109,54 @@ const char *st_onnx_init_f32(st_onnx_t *g, const char *hint, const float *data, 
     return t->name;
 }
 
+uint16_t st_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, e = (x >> 23) & 0xffu, m = x & 0x7fffffu;
+    if (e == 0xffu) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0)); /* inf, nan */
+    int ee = (int)e - 127 + 15;
+    if (ee >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (ee <= 0) { /* subnormal half (or zero): m·2^(e−150) in units of 2^−24 */
+        if (ee < -10) return (uint16_t)sign;
+        m |= 0x800000u;
+        int shift = 14 - ee;
+        uint32_t h = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)ee << 10) | (m >> 13), rem = m & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++; /* a carry into the exponent is right */
+    return (uint16_t)(sign | h);
+}
+
+float st_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    if (e == 0 && m == 0) x = sign;
+    else if (e == 0) { /* subnormal */
+        float f = (float)m / 16777216.0f;
+        return sign ? -f : f;
+    } else if (e == 31) x = sign | 0x7f800000u | (m << 13);
+    else x = sign | ((e - 15 + 127) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+void st_onnx_inits_to_f16(st_onnx_t *g) {
+    for (size_t i = 0; i < g->inits.n && !g->failed; i++) {
+        Onnx__TensorProto *t = g->inits.p[i];
+        if (t->data_type != ST_ONNX_FLOAT) continue;
+        uint8_t *raw = g_alloc(g, 2 * t->n_float_data);
+        if (!raw) return;
+        for (size_t k = 0; k < t->n_float_data; k++) {
+            uint16_t h = st_f32_to_f16(t->float_data[k]);
+            raw[2 * k] = (uint8_t)(h & 0xff), raw[2 * k + 1] = (uint8_t)(h >> 8); /* little-endian */
+        }
+        t->has_raw_data = 1, t->raw_data.len = 2 * t->n_float_data, t->raw_data.data = raw;
+        t->data_type = ST_ONNX_FLOAT16, t->n_float_data = 0, t->float_data = NULL;
+    }
+}
+
 const char *st_onnx_init_i64(st_onnx_t *g, const char *hint, const int64_t *data, int n) {
     int64_t dim = n;
     Onnx__TensorProto *t = tensor(g, hint, &dim, 1, ST_ONNX_INT64);
