@@ -29,6 +29,7 @@ typedef struct {
     st_model_t *model;
     st_onnx_t *g;
     int f16;                    /* --precision fp16: float16 inside, Cast at the input and outputs */
+    int i8;                     /* --precision int8: Gemm/Conv weights int8 per output channel */
 } export_t;
 
 static int classes_of(const char *head, void *ctx) {
@@ -204,6 +205,7 @@ static st_status_t build_graph(export_t *e, st_error_t *err) {
     for (int h = 0; rc == ST_OK && h < m->n_heads; h++) head_output(e, h, vals[m->heads[h].value]);
     if (rc == ST_OK) metadata(e);
     if (rc == ST_OK && e->f16) st_onnx_inits_to_f16(e->g), st_onnx_meta(e->g, "precision", "fp16");
+    if (rc == ST_OK && e->i8) st_onnx_weights_to_i8(e->g), st_onnx_meta(e->g, "precision", "int8 weights (Gemm, Conv)");
     free(vals);
     return rc;
 }
@@ -239,15 +241,26 @@ static void forward(export_t *e, float *x, int64_t n) {
     st_model_forward(e->model, &ctx, x, (int)n);
 }
 
-/* Parameters and buffers (batchnorm's running statistics) rounded to float16, as the graph holds them. */
+/* The parameters as the graph holds them: fp16, all of them and the buffers (batchnorm's running
+ * statistics) rounded to float16; int8, the weights that become Gemm (a dense layer on [D]) and
+ * Conv (conv1d) weights, [out channels, ...], quantised per row and dequantised (q · scale). */
 static void round_model(export_t *e) {
-    st_quant_round_f16(st_model_params(e->model), st_model_param_floats(e->model));
-    st_quant_round_f16(st_model_buffers(e->model), st_model_buffer_floats(e->model));
+    if (e->f16) {
+        st_quant_round_f16(st_model_params(e->model), st_model_param_floats(e->model));
+        st_quant_round_f16(st_model_buffers(e->model), st_model_buffer_floats(e->model));
+        return;
+    }
+    for (int l = 0; l < e->model->n_layers; l++) {
+        st_layer_t *L = e->model->layers[l];
+        int dense = strcmp(L->kind->type, "dense") == 0 && L->in_shape.rank == 1;
+        if ((dense || strcmp(L->kind->type, "conv1d") == 0) && L->n_params > 0)
+            st_quant_i8_rows(L->params[0].data, st_shape_channels(L->out_shape), (long)L->params[0].n);
+    }
 }
 
 /* The accuracy of the first head (a class head over the dataset's /y) on the test split (every
- * row when the file has no /split), fp32, then with the parameters rounded to float16 (left so,
- * for the reference CSV); printed with the per-class change. Nothing for other heads. */
+ * row when the file has no /split), fp32, then with the parameters as the graph holds them (left
+ * so, for the reference CSV); printed with the per-class change. Nothing for other heads. */
 static st_status_t accuracy(export_t *e, st_error_t *err) {
     if (head_kind(e, 0) != ST_TARGET_CLASS || !e->ds.has_y || st_model_head_count(e->model) != 1) {
         if (e->req->out) fprintf(e->req->out, "accuracy: not reported (the model's one head is not a class head over /y)\n");
@@ -324,12 +337,12 @@ static st_status_t reference(export_t *e, st_error_t *err) {
 }
 
 st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err) {
-    if (strcmp(req->precision, "fp32") != 0 && strcmp(req->precision, "fp16") != 0)
-        return st_fail(err, ST_ERR_CONFIG, "--precision %s: fp32 and fp16 are written (int8 is planned)", req->precision);
-    export_t e = {.req = req, .f16 = strcmp(req->precision, "fp16") == 0};
+    if (strcmp(req->precision, "fp32") != 0 && strcmp(req->precision, "fp16") != 0 && strcmp(req->precision, "int8") != 0)
+        return st_fail(err, ST_ERR_CONFIG, "--precision %s: one of fp32, fp16, int8", req->precision);
+    export_t e = {.req = req, .f16 = strcmp(req->precision, "fp16") == 0, .i8 = strcmp(req->precision, "int8") == 0};
     size_t bytes = 0;
     st_status_t rc = load(&e, err);
-    if (rc == ST_OK && e.f16) rc = accuracy(&e, err); /* leaves the parameters rounded to float16 */
+    if (rc == ST_OK && (e.f16 || e.i8)) rc = accuracy(&e, err); /* leaves the parameters as the graph holds them */
     if (rc == ST_OK) rc = build_graph(&e, err);
     if (rc == ST_OK) rc = st_onnx_write(e.g, req->out_path, req->version, &bytes, err);
     if (rc == ST_OK && req->reference) rc = reference(&e, err);

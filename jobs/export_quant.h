@@ -1,7 +1,7 @@
 /* export_quant.h — the reduced-precision parts of `strata export --precision fp16` (docs/export.md):
  * the parameters rounded to float16 in place (the simulated quantisation strata's report uses:
  * the same weights the graph holds), and the accuracy tally, fp32 against the reduced precision,
- * overall and per class, printed as a table. int8 is not written yet. */
+ * overall and per class, printed as a table; and the int8 weights' dequantised values. */
 #ifndef ST_EXPORT_QUANT_H
 #define ST_EXPORT_QUANT_H
 
@@ -11,6 +11,10 @@
 
 /* p[n] rounded to the nearest float16 (round to nearest even), kept as float. */
 void st_quant_round_f16(float *p, size_t n);
+
+/* w[n] as rows [rows, n/rows] quantised to int8 per row (st_i8_quantize_rows) and dequantised in
+ * place: w = q · scale, the values DequantizeLinear gives. */
+void st_quant_i8_rows(float *w, long rows, long n);
 
 /* Correct predictions per class, at full and at reduced precision. */
 typedef struct {

@@ -9,7 +9,8 @@ onnx_numpy.py MODEL.onnx --accuracy DATA.h5 — the accuracy of the first output
 float16 graphs (strata export --precision fp16): float16 initializers and Cast to float16 make a
 value half; every op reading a half value computes in float64 and rounds its result to float16
 (what a runtime that accumulates in float32 does, to within one rounding), until a Cast to
-float32."""
+float32.
+int8 graphs (--precision int8): DequantizeLinear (and QuantizeLinear) per tensor or per axis."""
 import math
 import sys
 
@@ -115,6 +116,21 @@ def run(model, x):
             v[n.output[0]] = out
             continue
         is_half = any(k in half for k in n.input if k)
+        if op in ("DequantizeLinear", "QuantizeLinear"):  # per tensor, or per channel along `axis`
+            x, scale = i[0], i[1].astype(np.float32)
+            zp = i[2] if len(i) > 2 and i[2] is not None else np.zeros_like(scale, np.uint8)
+            if scale.ndim == 1:
+                s = [1] * x.ndim
+                s[a.get("axis", 1)] = -1
+                scale, zp = scale.reshape(s), zp.reshape(s)
+            if op == "DequantizeLinear":  # (x - zero_point) * scale, in float32
+                out = ((x.astype(np.int32) - zp.astype(np.int32)).astype(np.float32) * scale).astype(np.float64)
+            else:  # saturate(round_half_even(x / scale) + zero_point)
+                info = np.iinfo(zp.dtype)
+                q = np.rint(x.astype(np.float32) / scale) + zp.astype(np.int32)
+                out = np.clip(q, info.min, info.max).astype(zp.dtype)
+            v[n.output[0]] = out
+            continue
         if op in ("Add", "Sub", "Mul", "Div", "MatMul"):
             out = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "MatMul": np.matmul}[op](i[0], i[1])
         elif op == "Pad":  # constant zeros, pads [begin..., end...]
