@@ -244,18 +244,20 @@ static void forward(export_t *e, float *x, int64_t n) {
 /* The parameters as the graph holds them: fp16, all of them and the buffers (batchnorm's running
  * statistics) rounded to float16; int8, the weights that become Gemm (a dense layer on [D]) and
  * Conv (conv1d) weights, [out channels, ...], quantised per row and dequantised (q · scale). */
-static void round_model(export_t *e) {
+static st_status_t round_model(export_t *e, st_error_t *err) {
     if (e->f16) {
         st_quant_round_f16(st_model_params(e->model), st_model_param_floats(e->model));
         st_quant_round_f16(st_model_buffers(e->model), st_model_buffer_floats(e->model));
-        return;
+        return ST_OK;
     }
     for (int l = 0; l < e->model->n_layers; l++) {
         st_layer_t *L = e->model->layers[l];
         int dense = strcmp(L->kind->type, "dense") == 0 && L->in_shape.rank == 1;
-        if ((dense || strcmp(L->kind->type, "conv1d") == 0) && L->n_params > 0)
-            st_quant_i8_rows(L->params[0].data, st_shape_channels(L->out_shape), (long)L->params[0].n);
+        if ((dense || strcmp(L->kind->type, "conv1d") == 0) && L->n_params > 0 &&
+            st_quant_i8_rows(L->params[0].data, st_shape_channels(L->out_shape), (long)L->params[0].n))
+            return st_fail(err, ST_ERR_NOMEM, "%s: int8 weights", L->path);
     }
+    return ST_OK;
 }
 
 /* The accuracy of the first head (a class head over the dataset's /y) on the test split (every
@@ -264,8 +266,7 @@ static void round_model(export_t *e) {
 static st_status_t accuracy(export_t *e, st_error_t *err) {
     if (head_kind(e, 0) != ST_TARGET_CLASS || !e->ds.has_y || st_model_head_count(e->model) != 1) {
         if (e->req->out) fprintf(e->req->out, "accuracy: not reported (the model's one head is not a class head over /y)\n");
-        round_model(e);
-        return ST_OK;
+        return round_model(e, err);
     }
     const int64_t N = e->ds.n, B = 256;
     long rf = st_shape_numel(e->ds.shape);
@@ -279,7 +280,7 @@ static st_status_t accuracy(export_t *e, st_error_t *err) {
     if (rc == ST_OK) rc = st_model_reserve(e->model, (int)B, 0, err);
     uint8_t want = e->ds.has_split ? ST_SPLIT_TEST : 0;
     for (int low = 0; rc == ST_OK && low < 2; low++) {
-        if (low) round_model(e);
+        if (low) rc = round_model(e, err);
         for (int64_t r0 = 0; rc == ST_OK && r0 < N; r0 += B) {
             int64_t n = N - r0 < B ? N - r0 : B, m = 0;
             rc = st_dataset_read_rows(&e->ds, r0, n, x, MPI_COMM_NULL, err);

@@ -12,15 +12,17 @@ void st_quant_round_f16(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = st_f16_to_f32(st_f32_to_f16(p[i]));
 }
 
-void st_quant_i8_rows(float *w, long rows, long n) {
+int st_quant_i8_rows(float *w, long rows, long n) {
     long cols = rows ? n / rows : 0;
     int8_t *q = malloc((size_t)(n ? n : 1));
     float *scale = malloc(sizeof(float) * (size_t)(rows ? rows : 1));
-    if (q && scale) {
+    int failed = !q || !scale;
+    if (!failed) {
         st_i8_quantize_rows(w, rows, cols, q, scale);
         for (long k = 0; k < rows * cols; k++) w[k] = (float)q[k] * scale[k / cols];
     }
     free(q), free(scale);
+    return failed;
 }
 
 int st_quant_tally_init(st_quant_tally_t *t, int K) {

@@ -13,8 +13,8 @@
 void st_quant_round_f16(float *p, size_t n);
 
 /* w[n] as rows [rows, n/rows] quantised to int8 per row (st_i8_quantize_rows) and dequantised in
- * place: w = q · scale, the values DequantizeLinear gives. */
-void st_quant_i8_rows(float *w, long rows, long n);
+ * place: w = q · scale, the values DequantizeLinear gives. 1 when memory ran out (w untouched). */
+int st_quant_i8_rows(float *w, long rows, long n);
 
 /* Correct predictions per class, at full and at reduced precision. */
 typedef struct {
