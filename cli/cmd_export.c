@@ -1,8 +1,11 @@
-/* cmd_export.c — `strata export CHECKPOINT --format onnx [--precision fp32] -o model.onnx
+/* cmd_export.c — `strata export CHECKPOINT --format onnx [--precision fp32|fp16|int8] -o model.onnx
  * [--data DATA.h5] [--reference OUT.csv [--reference-rows N]]`: the trained model as an ONNX
  * graph (jobs/export_onnx.h, docs/export.md). --data names a dataset with the samples' shape
  * (default: the one the checkpoint's config trained on); --reference also writes the first N rows
- * of it with strata's own outputs, to check an ONNX runtime against. Exit status: 0 done, 1 a
+ * of it with strata's own outputs, to check an ONNX runtime against. --precision fp16 writes float16
+ * weights and activations (float32 input and outputs, Cast inside) and prints the accuracy, fp32
+ * against fp16, overall and per class; int8 the same with Gemm/Conv weights int8 per output
+ * channel (DequantizeLinear; activations float32). Exit status: 0 done, 1 a
  * failure, 2 a usage error. */
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +22,7 @@ int st_cmd_export(const st_cli_t *cli) {
     st_export_request_t req = {.precision = "fp32", .reference_rows = 64, .version = STRATA_VERSION, .out = stdout};
     const st_opt_t opts[] = {
         ST_OPTION_STRING("--format", NULL, &format, "--format needs onnx"),
-        ST_OPTION_STRING("--precision", NULL, &req.precision, "--precision needs fp32"),
+        ST_OPTION_STRING("--precision", NULL, &req.precision, "--precision needs fp32, fp16 or int8"),
         ST_OPTION_STRING("-o", "--out", &req.out_path, "-o needs the ONNX file to write"),
         ST_OPTION_STRING("--data", NULL, &req.data, "--data needs a dataset file"),
         ST_OPTION_STRING("--reference", NULL, &req.reference, "--reference needs a CSV file to write"),

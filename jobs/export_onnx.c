@@ -14,6 +14,7 @@
 #include "jobs/ckpt_heads.h"
 #include "jobs/config.h"
 #include "jobs/export_layers.h"
+#include "jobs/export_quant.h"
 #include "model_internal.h" /* the op list: the graph's structure (parallel, residual, heads) */
 #include "sharding/dataset.h"
 #include "sharding/standardize.h"
@@ -27,6 +28,8 @@ typedef struct {
     int have_ds;
     st_model_t *model;
     st_onnx_t *g;
+    int f16;                    /* --precision fp16: float16 inside, Cast at the input and outputs */
+    int i8;                     /* --precision int8: Gemm/Conv weights int8 per output channel */
 } export_t;
 
 static int classes_of(const char *head, void *ctx) {
@@ -89,6 +92,10 @@ static st_onnx_val_t preprocess(export_t *e) {
         int64_t shape[3] = {-1, s.d[0], s.d[1]};
         v.name = st_onnx_op2(e->g, "Reshape", v.name, st_onnx_init_i64(e->g, "input_shape", shape, 3), "input_ntc");
     }
+    if (e->f16) { /* callers feed float32; everything after is float16 */
+        v.name = st_onnx_op1(e->g, "Cast", v.name, "input_f16");
+        st_onnx_attr_i(e->g, "to", ST_ONNX_FLOAT16);
+    }
     if (e->cfg.data.scale_pixels) {
         float k = 255.0f;
         v.name = st_onnx_op2(e->g, "Div", v.name, st_onnx_init_f32(e->g, "pixel_scale", &k, &one, 1), "scaled");
@@ -149,6 +156,10 @@ static void head_output(export_t *e, int h, st_onnx_val_t v) {
         }
         free(m), free(s);
     }
+    if (e->f16) { /* back to float32 for the caller */
+        x = st_onnx_op1(e->g, "Cast", x, "output_f32");
+        st_onnx_attr_i(e->g, "to", ST_ONNX_FLOAT);
+    }
     const char *out = st_onnx_op1(e->g, "Identity", x, hd->name);
     int64_t dims[3] = {-1, hd->shape.d[0], hd->shape.d[1]};
     st_onnx_output(e->g, out, dims, hd->shape.rank + 1);
@@ -193,6 +204,8 @@ static st_status_t build_graph(export_t *e, st_error_t *err) {
     }
     for (int h = 0; rc == ST_OK && h < m->n_heads; h++) head_output(e, h, vals[m->heads[h].value]);
     if (rc == ST_OK) metadata(e);
+    if (rc == ST_OK && e->f16) st_onnx_inits_to_f16(e->g), st_onnx_meta(e->g, "precision", "fp16");
+    if (rc == ST_OK && e->i8) st_onnx_weights_to_i8(e->g), st_onnx_meta(e->g, "precision", "int8 weights (Gemm, Conv)");
     free(vals);
     return rc;
 }
@@ -216,6 +229,78 @@ static void head_post(const export_t *e, int h, float *y, long n) {
     }
 }
 
+/* x[n, rf] (raw rows, overwritten) through the scaling, standardisation and forward of
+ * `strata eval`; the heads' raw outputs are then st_model_head_output's. */
+static void forward(export_t *e, float *x, int64_t n) {
+    long rf = st_shape_numel(e->ds.shape);
+    if (e->cfg.data.scale_pixels) st_scale_pixels(x, n * rf);
+    int T = 0, F = 0;
+    st_std_layout(&T, &F, (int)rf, st_shape_channels(e->ds.shape), ST_STD_CHANNEL, e->ck.n_features);
+    if (e->ck.std_mean) st_standardize_apply(x, e->ck.std_mean, e->ck.std_std, n, T, F);
+    st_run_ctx_t ctx = {0};
+    st_model_forward(e->model, &ctx, x, (int)n);
+}
+
+/* The parameters as the graph holds them: fp16, all of them and the buffers (batchnorm's running
+ * statistics) rounded to float16; int8, the weights that become Gemm (a dense layer on [D]) and
+ * Conv (conv1d) weights, [out channels, ...], quantised per row and dequantised (q · scale). */
+static st_status_t round_model(export_t *e, st_error_t *err) {
+    if (e->f16) {
+        st_quant_round_f16(st_model_params(e->model), st_model_param_floats(e->model));
+        st_quant_round_f16(st_model_buffers(e->model), st_model_buffer_floats(e->model));
+        return ST_OK;
+    }
+    for (int l = 0; l < e->model->n_layers; l++) {
+        st_layer_t *L = e->model->layers[l];
+        int dense = strcmp(L->kind->type, "dense") == 0 && L->in_shape.rank == 1;
+        if ((dense || strcmp(L->kind->type, "conv1d") == 0) && L->n_params > 0 &&
+            st_quant_i8_rows(L->params[0].data, st_shape_channels(L->out_shape), (long)L->params[0].n))
+            return st_fail(err, ST_ERR_NOMEM, "%s: int8 weights", L->path);
+    }
+    return ST_OK;
+}
+
+/* The accuracy of the first head (a class head over the dataset's /y) on the test split (every
+ * row when the file has no /split), fp32, then with the parameters as the graph holds them (left
+ * so, for the reference CSV); printed with the per-class change. Nothing for other heads. */
+static st_status_t accuracy(export_t *e, st_error_t *err) {
+    if (head_kind(e, 0) != ST_TARGET_CLASS || !e->ds.has_y || st_model_head_count(e->model) != 1) {
+        if (e->req->out) fprintf(e->req->out, "accuracy: not reported (the model's one head is not a class head over /y)\n");
+        return round_model(e, err);
+    }
+    const int64_t N = e->ds.n, B = 256;
+    long rf = st_shape_numel(e->ds.shape);
+    int K = (int)st_shape_channels(st_model_head(e->model, 0)->shape);
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)N), *ys = malloc(sizeof(int32_t) * (size_t)B);
+    uint8_t *split = calloc((size_t)N, 1);
+    float *x = malloc(sizeof(float) * (size_t)(B * rf));
+    st_quant_tally_t t = {0};
+    st_status_t rc = y && ys && split && x && !st_quant_tally_init(&t, K) ? ST_OK : st_fail(err, ST_ERR_NOMEM, "accuracy rows");
+    if (rc == ST_OK) rc = st_dataset_read_labels(&e->ds, y, split, err);
+    if (rc == ST_OK) rc = st_model_reserve(e->model, (int)B, 0, err);
+    uint8_t want = e->ds.has_split ? ST_SPLIT_TEST : 0;
+    for (int low = 0; rc == ST_OK && low < 2; low++) {
+        if (low) rc = round_model(e, err);
+        for (int64_t r0 = 0; rc == ST_OK && r0 < N; r0 += B) {
+            int64_t n = N - r0 < B ? N - r0 : B, m = 0;
+            rc = st_dataset_read_rows(&e->ds, r0, n, x, MPI_COMM_NULL, err);
+            if (rc != ST_OK) break;
+            for (int64_t r = 0; r < n; r++) /* the chosen rows, packed to the front */
+                if (split[r0 + r] == want) memmove(x + m * rf, x + r * rf, sizeof(float) * (size_t)rf), ys[m++] = y[r0 + r];
+            if (!m) continue;
+            forward(e, x, m);
+            head_post(e, 0, (float *)st_model_head_output(e->model, 0), m * K);
+            st_quant_tally_add(&t, ys, st_model_head_output(e->model, 0), m, low);
+        }
+    }
+    if (rc == ST_OK && e->req->out)
+        st_quant_tally_print(&t, e->req->out, e->req->precision, e->ds.has_split ? "the test split" : "all rows",
+                             e->ck.n_classes == K ? e->ck.class_names : NULL);
+    st_quant_tally_free(&t);
+    free(y), free(ys), free(split), free(x);
+    return rc;
+}
+
 /* The reference CSV: rows 0..n-1 of the dataset as read, and strata's outputs for them through
  * the same scaling, standardisation and forward as `strata eval`. */
 static st_status_t reference(export_t *e, st_error_t *err) {
@@ -228,12 +313,7 @@ static st_status_t reference(export_t *e, st_error_t *err) {
     if (rc == ST_OK) rc = st_model_reserve(e->model, (int)n, 0, err);
     if (rc == ST_OK) {
         memcpy(x, raw, sizeof(float) * (size_t)(n * rf));
-        if (e->cfg.data.scale_pixels) st_scale_pixels(x, n * rf);
-        int T = 0, F = 0;
-        st_std_layout(&T, &F, (int)rf, st_shape_channels(e->ds.shape), ST_STD_CHANNEL, e->ck.n_features);
-        if (e->ck.std_mean) st_standardize_apply(x, e->ck.std_mean, e->ck.std_std, n, T, F);
-        st_run_ctx_t ctx = {0};
-        st_model_forward(e->model, &ctx, x, (int)n);
+        forward(e, x, n);
         if (!(f = fopen(e->req->reference, "w"))) rc = st_fail(err, ST_ERR_IO, "%s: cannot write", e->req->reference);
     }
     for (long k = 0; rc == ST_OK && k < rf; k++) fprintf(f, "%sx%ld", k ? "," : "", k);
@@ -258,17 +338,18 @@ static st_status_t reference(export_t *e, st_error_t *err) {
 }
 
 st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err) {
-    if (strcmp(req->precision, "fp32") != 0)
-        return st_fail(err, ST_ERR_CONFIG, "--precision %s: only fp32 is written yet (fp16 and int8 are planned)", req->precision);
-    export_t e = {.req = req};
+    if (strcmp(req->precision, "fp32") != 0 && strcmp(req->precision, "fp16") != 0 && strcmp(req->precision, "int8") != 0)
+        return st_fail(err, ST_ERR_CONFIG, "--precision %s: one of fp32, fp16, int8", req->precision);
+    export_t e = {.req = req, .f16 = strcmp(req->precision, "fp16") == 0, .i8 = strcmp(req->precision, "int8") == 0};
     size_t bytes = 0;
     st_status_t rc = load(&e, err);
+    if (rc == ST_OK && (e.f16 || e.i8)) rc = accuracy(&e, err); /* leaves the parameters as the graph holds them */
     if (rc == ST_OK) rc = build_graph(&e, err);
     if (rc == ST_OK) rc = st_onnx_write(e.g, req->out_path, req->version, &bytes, err);
     if (rc == ST_OK && req->reference) rc = reference(&e, err);
     if (rc == ST_OK && req->out)
-        fprintf(req->out, "%s: ONNX opset %d, fp32, %d layer%s, %zu bytes (from %s)\n", req->out_path, ST_ONNX_OPSET,
-                e.model->n_layers, e.model->n_layers == 1 ? "" : "s", bytes, e.ck.path);
+        fprintf(req->out, "%s: ONNX opset %d, %s, %d layer%s, %zu bytes (from %s)\n", req->out_path, ST_ONNX_OPSET,
+                req->precision, e.model->n_layers, e.model->n_layers == 1 ? "" : "s", bytes, e.ck.path);
     st_onnx_free(e.g);
     if (e.model) st_model_free(e.model);
     if (e.have_ds) st_dataset_close(&e.ds);

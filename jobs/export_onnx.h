@@ -10,10 +10,11 @@
  * label and column names go to metadata_props as JSON arrays ("<output>.names"; the first class
  * head's also as "class_names"), with each output's kind ("<output>.kind").
  *
- * Precision: fp32 only for now. fp16 and int8 are meant to fit as a pass over the finished graph
- * (initializers cast to float16 with Cast nodes at the input and outputs; int8 weights as
- * per-channel QuantizeLinear/DequantizeLinear pairs before the Gemm/Conv/MatMul that read them),
- * so the per-kind emitters stay fp32. */
+ * Precision: fp32, or fp16: a pass over the finished graph makes every float initializer float16,
+ * with Cast nodes after the input and before each output (float32 I/O), and the accuracy fp32 vs
+ * fp16 (the parameters rounded as the file holds them; jobs/export_quant.h) is printed first.
+ * int8: the Gemm and Conv weights int8 per output channel behind DequantizeLinear, the rest float32,
+ * reported the same way (calibrated activation Q/DQ pairs are not written). */
 #ifndef ST_EXPORT_ONNX_H
 #define ST_EXPORT_ONNX_H
 
@@ -26,7 +27,7 @@ typedef struct {
     const char *out_path;       /* model.onnx */
     const char *data;           /* a dataset whose per-sample shape the model takes; NULL: the
                                    checkpoint config's data.path */
-    const char *precision;      /* "fp32" */
+    const char *precision;      /* "fp32", "fp16" or "int8" */
     const char *reference;      /* NULL, or a CSV to write: the first reference_rows rows of
                                    `data` as read (x0..) and strata's outputs for them (<head>_k),
                                    computed by the engine's own forward, to check a runtime */
@@ -37,7 +38,7 @@ typedef struct {
 
 /* Writes the ONNX file. Fails naming the checkpoint, the dataset, or the layer that has no ONNX
  * form yet ("model.layers[2] (embedding): not exportable to ONNX yet: ..."); a model with
- * variable-length input and a precision other than fp32 are refused too. */
+ * variable-length input and a precision other than fp32, fp16 and int8 are refused too. */
 st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err);
 
 #endif

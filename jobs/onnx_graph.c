@@ -2,6 +2,7 @@
  * pool the builder frees at once, unique value names, and the ModelProto written to a file. */
 #include "jobs/onnx_graph.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,129 @@ const char *st_onnx_init_f32(st_onnx_t *g, const char *hint, const float *data, 
     t->n_float_data = n, t->float_data = v;
     g_push(g, &g->inits, t);
     return t->name;
+}
+
+uint16_t st_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, e = (x >> 23) & 0xffu, m = x & 0x7fffffu;
+    if (e == 0xffu) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0)); /* inf, nan */
+    int ee = (int)e - 127 + 15;
+    if (ee >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (ee <= 0) { /* subnormal half (or zero): m·2^(e−150) in units of 2^−24 */
+        if (ee < -10) return (uint16_t)sign;
+        m |= 0x800000u;
+        int shift = 14 - ee;
+        uint32_t h = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)ee << 10) | (m >> 13), rem = m & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++; /* a carry into the exponent is right */
+    return (uint16_t)(sign | h);
+}
+
+float st_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    if (e == 0 && m == 0) x = sign;
+    else if (e == 0) { /* subnormal */
+        float f = (float)m / 16777216.0f;
+        return sign ? -f : f;
+    } else if (e == 31) x = sign | 0x7f800000u | (m << 13);
+    else x = sign | ((e - 15 + 127) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+void st_onnx_inits_to_f16(st_onnx_t *g) {
+    for (size_t i = 0; i < g->inits.n && !g->failed; i++) {
+        Onnx__TensorProto *t = g->inits.p[i];
+        if (t->data_type != ST_ONNX_FLOAT) continue;
+        uint8_t *raw = g_alloc(g, 2 * t->n_float_data);
+        if (!raw) return;
+        for (size_t k = 0; k < t->n_float_data; k++) {
+            uint16_t h = st_f32_to_f16(t->float_data[k]);
+            raw[2 * k] = (uint8_t)(h & 0xff), raw[2 * k + 1] = (uint8_t)(h >> 8); /* little-endian */
+        }
+        t->has_raw_data = 1, t->raw_data.len = 2 * t->n_float_data, t->raw_data.data = raw;
+        t->data_type = ST_ONNX_FLOAT16, t->n_float_data = 0, t->float_data = NULL;
+    }
+}
+
+void st_i8_quantize_rows(const float *w, long rows, long cols, int8_t *q, float *scale) {
+    for (long r = 0; r < rows; r++) {
+        float mx = 0;
+        for (long k = 0; k < cols; k++) mx = fabsf(w[r * cols + k]) > mx ? fabsf(w[r * cols + k]) : mx;
+        scale[r] = mx > 0 ? mx / 127.0f : 1.0f;
+        for (long k = 0; q && k < cols; k++) {
+            float v = nearbyintf(w[r * cols + k] / scale[r]);
+            q[r * cols + k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+    }
+}
+
+static Onnx__TensorProto *init_named(const st_onnx_t *g, const char *name) {
+    for (size_t i = 0; i < g->inits.n; i++)
+        if (strcmp(((Onnx__TensorProto *)g->inits.p[i])->name, name) == 0) return g->inits.p[i];
+    return NULL;
+}
+
+static int64_t attr_int(const Onnx__NodeProto *nd, const char *name, int64_t dflt) {
+    for (size_t a = 0; a < nd->n_attribute; a++)
+        if (strcmp(nd->attribute[a]->name, name) == 0) return nd->attribute[a]->i;
+    return dflt;
+}
+
+/* Initializer t as int8 rows + scales + zero points, and a DequantizeLinear (appended) into its name. */
+static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t) {
+    long rows = (long)t->dims[0], cols = rows ? (long)(t->n_float_data / (size_t)rows) : 0;
+    int8_t *q = g_alloc(g, t->n_float_data);
+    float *scale = g_alloc(g, sizeof(float) * (size_t)(rows ? rows : 1));
+    int8_t *zp = g_alloc(g, (size_t)(rows ? rows : 1));
+    if (!q || !scale || !zp) return;
+    st_i8_quantize_rows(t->float_data, rows, cols, q, scale);
+    const char *weight = t->name;
+    int64_t dim = rows;
+    char hint[300];
+    snprintf(hint, sizeof hint, "%s_scale", weight);
+    const char *sc = st_onnx_init_f32(g, hint, scale, &dim, 1);
+    snprintf(hint, sizeof hint, "%s_zero_point", weight);
+    Onnx__TensorProto *z = tensor(g, hint, &dim, 1, ST_ONNX_INT8);
+    snprintf(hint, sizeof hint, "%s_int8", weight);
+    char *qname = unique(g, hint);
+    if (!z || !*qname) return;
+    z->has_raw_data = 1, z->raw_data.len = (size_t)rows, z->raw_data.data = (uint8_t *)zp;
+    g_push(g, &g->inits, z);
+    t->name = qname, t->data_type = ST_ONNX_INT8, t->has_raw_data = 1, t->raw_data.len = t->n_float_data;
+    t->raw_data.data = (uint8_t *)q, t->n_float_data = 0, t->float_data = NULL;
+    const char *in[3] = {qname, sc, z->name};
+    st_onnx_node(g, "DequantizeLinear", in, 3, hint, 1, NULL);
+    st_onnx_attr_i(g, "axis", 0);
+    if (g->last) g->last->output[0] = (char *)weight;
+}
+
+void st_onnx_weights_to_i8(st_onnx_t *g) {
+    size_t n0 = g->nodes.n;
+    for (size_t i = 0; i < n0 && !g->failed; i++) {
+        Onnx__NodeProto *nd = g->nodes.p[i];
+        int gemm = strcmp(nd->op_type, "Gemm") == 0, conv = strcmp(nd->op_type, "Conv") == 0;
+        if (!(gemm && attr_int(nd, "transB", 0) == 1) && !conv) continue;
+        Onnx__TensorProto *t = nd->n_input > 1 ? init_named(g, nd->input[1]) : NULL;
+        if (t && t->data_type == ST_ONNX_FLOAT && t->n_dims >= 2) quantize_init(g, t);
+    }
+    if (g->failed || g->nodes.n == n0) return;
+    /* the DequantizeLinear nodes read only initializers: to the front, so the order stays topological */
+    size_t k = g->nodes.n - n0;
+    void **tmp = malloc(sizeof(void *) * k);
+    if (!tmp) {
+        g->failed = 1;
+        return;
+    }
+    memcpy(tmp, g->nodes.p + n0, sizeof(void *) * k);
+    memmove(g->nodes.p + k, g->nodes.p, sizeof(void *) * n0);
+    memcpy(g->nodes.p, tmp, sizeof(void *) * k);
+    free(tmp);
 }
 
 const char *st_onnx_init_i64(st_onnx_t *g, const char *hint, const int64_t *data, int n) {

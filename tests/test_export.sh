@@ -15,7 +15,7 @@
 # the layer (a linear upsample1d); embedding and embedding_bag (Gather, MatMul; OpenCV 4.6 cannot run
 # the Cast/Gather) are checked with the numpy evaluator; a 3-head model (class,
 # multi-label, standardised regression; tests/util/make_multi.py) exports one named output per head
-# with names and kinds in metadata; --precision fp16 (not written yet) and a missing -o. Prints TAP.
+# with names and kinds in metadata; an unknown --precision and a missing -o. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
@@ -116,9 +116,9 @@ train export_refused tests/data/export/refused.json "$work/seq.h5"
 timeout 60 bin/strata export "$work/r/export_refused/checkpoints/best.h5" --format onnx -o "$work/refused.onnx" > "$work/log" 2>&1
 [ $? = 1 ] && has 'model.layers\[0\] (upsample1d): not exportable to ONNX yet: mode "linear"' && [ ! -e "$work/refused.onnx" ]
 ok $? "a layer without an ONNX form (upsample1d, linear) is refused naming the layer (exit 1, no file)"
-timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --precision fp16 -o "$work/x.onnx" > "$work/log" 2>&1
-[ $? = 1 ] && has "only fp32"
-ok $? "--precision fp16 is refused (not written yet)"
+timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --precision bf16 -o "$work/x.onnx" > "$work/log" 2>&1
+[ $? = 1 ] && has "one of fp32, fp16, int8"
+ok $? "--precision bf16 is refused naming the ones there are (fp16, int8: tests/test_export_quant.sh)"
 timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx > "$work/log" 2>&1
 [ $? = 2 ] && has "-o model.onnx is required"
 ok $? "a missing -o is a usage error (exit 2)"

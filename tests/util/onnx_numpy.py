@@ -2,7 +2,15 @@
 onnxruntime in Debian; written from the ONNX operator specs, independent of strata) on the rows
 of a `strata export --reference` CSV and prints the largest absolute difference from strata's
 outputs; exits 1 when it is above TOL (default 1e-4). Covers the ops strata's fp32 export writes,
-including LSTM and GRU, which OpenCV 4.6's dnn cannot run with a batch."""
+including LSTM and GRU, which OpenCV 4.6's dnn cannot run with a batch.
+onnx_numpy.py MODEL.onnx --accuracy DATA.h5 — the accuracy of the first output's argmax against
+/y on the file's test split (/split == 2; every row when it has none), printed as
+"accuracy A on N rows".
+float16 graphs (strata export --precision fp16): float16 initializers and Cast to float16 make a
+value half; every op reading a half value computes in float64 and rounds its result to float16
+(what a runtime that accumulates in float32 does, to within one rounding), until a Cast to
+float32.
+int8 graphs (--precision int8): DequantizeLinear (and QuantizeLinear) per tensor or per axis."""
 import math
 import sys
 
@@ -88,13 +96,41 @@ def rnn(op, X, W, R, B, a):  # X [T, N, C] -> Y [T, dirs, N, H], Y_h [dirs, N, H
     return Y, Yh
 
 
+FLOAT, INT64, FLOAT16 = 1, 7, 10
+
+
 def run(model, x):
-    v = {t.name: numpy_helper.to_array(t).astype(np.float64) if t.data_type == 1 else numpy_helper.to_array(t)
+    v = {t.name: numpy_helper.to_array(t).astype(np.float64) if t.data_type in (FLOAT, FLOAT16) else numpy_helper.to_array(t)
          for t in model.graph.initializer}
+    half = {t.name for t in model.graph.initializer if t.data_type == FLOAT16}
     v[model.graph.input[0].name] = x.astype(np.float64)
     for n in model.graph.node:
         a, i = attrs(n), [v[k] if k else None for k in n.input]
         op = n.op_type
+        if op == "Cast":
+            to = a["to"]
+            out = i[0].astype(np.int64) if to == INT64 else i[0].astype(np.float16).astype(np.float64) if to == FLOAT16 \
+                else i[0].astype(np.float32).astype(np.float64)
+            if to == FLOAT16:
+                half.add(n.output[0])
+            v[n.output[0]] = out
+            continue
+        is_half = any(k in half for k in n.input if k)
+        if op in ("DequantizeLinear", "QuantizeLinear"):  # per tensor, or per channel along `axis`
+            x, scale = i[0], i[1].astype(np.float32)
+            zp = i[2] if len(i) > 2 and i[2] is not None else np.zeros_like(scale, np.uint8)
+            if scale.ndim == 1:
+                s = [1] * x.ndim
+                s[a.get("axis", 1)] = -1
+                scale, zp = scale.reshape(s), zp.reshape(s)
+            if op == "DequantizeLinear":  # (x - zero_point) * scale, in float32
+                out = ((x.astype(np.int32) - zp.astype(np.int32)).astype(np.float32) * scale).astype(np.float64)
+            else:  # saturate(round_half_even(x / scale) + zero_point)
+                info = np.iinfo(zp.dtype)
+                q = np.rint(x.astype(np.float32) / scale) + zp.astype(np.int32)
+                out = np.clip(q, info.min, info.max).astype(zp.dtype)
+            v[n.output[0]] = out
+            continue
         if op in ("Add", "Sub", "Mul", "Div", "MatMul"):
             out = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "MatMul": np.matmul}[op](i[0], i[1])
         elif op == "Pad":  # constant zeros, pads [begin..., end...]
@@ -104,8 +140,6 @@ def run(model, x):
             sl = [slice(None)] * i[0].ndim
             sl[int(i[3][0])] = slice(int(i[1][0]), int(i[2][0]))
             out = i[0][tuple(sl)]
-        elif op == "Cast":  # to int64 (embedding ids)
-            out = i[0].astype(np.int64)
         elif op == "Gather":
             out = np.take(i[0], i[1], axis=a.get("axis", 0))
         elif op == "ReduceSum":
@@ -165,16 +199,36 @@ def run(model, x):
             out = np.concatenate(i, a["axis"])
         elif op in ("LSTM", "GRU"):
             Y, Yh = rnn(op, i[0], i[1], i[2], i[3], a)
+            if is_half:
+                Y, Yh = Y.astype(np.float16).astype(np.float64), Yh.astype(np.float16).astype(np.float64)
+                half.update(n.output[:2])
             v[n.output[0]], v[n.output[1]] = Y, Yh
             continue
         else:
             raise SystemExit(f"onnx_numpy.py: op {op} is not implemented")
+        if is_half and out.dtype == np.float64:
+            out = out.astype(np.float16).astype(np.float64)
+            half.add(n.output[0])
         v[n.output[0]] = out
     return [v[o.name] for o in model.graph.output]
 
 
+def accuracy(model, path):
+    import h5py
+    with h5py.File(path, "r") as f:
+        X, y = f["X"][:], f["y"][:]
+        rows = f["split"][:] == 2 if "split" in f else np.ones(len(y), bool)
+    X, y = X[rows], y[rows]
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim][1:]
+    pred = np.concatenate([run(model, X[r:r + 256].reshape([-1] + shape).astype(np.float32))[0].reshape(
+        min(256, len(X) - r), -1).argmax(1) for r in range(0, len(X), 256)])
+    print(f"numpy evaluator: accuracy {float((pred == y).mean()):.4f} on {len(y)} rows")
+
+
 def main():
     model = onnx.load(sys.argv[1])
+    if sys.argv[2] == "--accuracy":
+        return accuracy(model, sys.argv[3])
     tol = float(sys.argv[3]) if len(sys.argv) > 3 else 1e-4
     ref = np.genfromtxt(sys.argv[2], delimiter=",", names=True)
     cols = ref.dtype.names
