@@ -11,10 +11,12 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "watchdog.h" /* ST_STALL_TIMEOUT_DEFAULT_S */
 #include "jobs/eval_checkpoint.h"
-#include "mpi/comm.h"
-#include "threads.h"
-#include "watchdog.h"
+
+static st_status_t eval_on_ranks(void *req, const st_comm_t *c, st_error_t *err) {
+    return st_eval_checkpoint(req, c, err);
+}
 
 int st_cmd_eval(const st_cli_t *cli) {
     const char *pos[2];
@@ -32,18 +34,5 @@ int st_cmd_eval(const st_cli_t *cli) {
     if (!st_eval_split_valid(req.split)) return st_usage_error(cli, "--split is test, val, train or all, got %s", req.split);
     req.checkpoint = pos[0], req.data = pos[1];
 
-    st_blis_info_t blis;
-    st_blis_select(&blis);
-    int argc = cli->argc;
-    char **argv = cli->argv;
-    st_comm_t c;
-    st_error_t err = {0};
-    if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
-    st_threads_set(st_comm_threads_default(&c));
-    st_watchdog_start(c.rank, stall_s);
-    st_status_t st = st_eval_checkpoint(&req, &c, &err);
-    st_watchdog_stop();
-    if (st != ST_OK && c.rank == 0) fprintf(stderr, "strata: %s\n", err.msg);
-    st_comm_finalize(&c, &err);
-    return st == ST_OK ? 0 : 1;
+    return st_cli_run_on_ranks(cli, stall_s, eval_on_ranks, &req);
 }

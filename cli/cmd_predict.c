@@ -9,10 +9,12 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "watchdog.h" /* ST_STALL_TIMEOUT_DEFAULT_S */
 #include "jobs/predict.h"
-#include "mpi/comm.h"
-#include "threads.h"
-#include "watchdog.h"
+
+static st_status_t predict_on_ranks(void *req, const st_comm_t *c, st_error_t *err) {
+    return st_predict(req, c, err);
+}
 
 int st_cmd_predict(const st_cli_t *cli) {
     const char *pos[2];
@@ -34,18 +36,5 @@ int st_cmd_predict(const st_cli_t *cli) {
         return st_usage_error(cli, "--format is csv or h5, got %s", req.format);
     req.checkpoint = pos[0], req.input = pos[1];
 
-    st_blis_info_t blis;
-    st_blis_select(&blis);
-    int argc = cli->argc;
-    char **argv = cli->argv;
-    st_comm_t c;
-    st_error_t err = {0};
-    if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
-    st_threads_set(st_comm_threads_default(&c));
-    st_watchdog_start(c.rank, stall_s);
-    st_status_t st = st_predict(&req, &c, &err);
-    st_watchdog_stop();
-    if (st != ST_OK && c.rank == 0) fprintf(stderr, "strata: %s\n", err.msg);
-    st_comm_finalize(&c, &err);
-    return st == ST_OK ? 0 : 1;
+    return st_cli_run_on_ranks(cli, stall_s, predict_on_ranks, &req);
 }

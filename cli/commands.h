@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 
+#include "mpi/comm.h"
+
 typedef struct st_cli st_cli_t;
 
 typedef struct {
@@ -18,6 +20,14 @@ typedef struct {
     const char *help; /* what it does, one line (or a few, split by '\n') */
     int (*run)(const st_cli_t *cli);
 } st_command_t;
+
+/* The work of a command on MPI ranks: every rank calls it; a failure's message is in err. */
+typedef st_status_t (*st_rank_work_fn)(void *ctx, const st_comm_t *c, st_error_t *err);
+
+/* Starts MPI (cli's argc/argv), selects the BLIS kernels and each rank's threads, runs the stall
+ * watchdog (stall_s < 0: none), calls work, prints its error once (rank 0), finalizes MPI.
+ * Returns the exit status: 0 done, 1 a failure (cli/mpi_command.c). */
+int st_cli_run_on_ranks(const st_cli_t *cli, int stall_s, st_rank_work_fn work, void *ctx);
 
 struct st_cli {
     int argc;

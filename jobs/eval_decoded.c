@@ -13,43 +13,14 @@
 void st_decoded_init(st_decoded_t *dc, const st_loss_heads_t *losses, const st_dataset_t *ds) {
     memset(dc, 0, sizeof *dc);
     dc->losses = losses, dc->ds = ds;
+    dc->f = open_memstream(&dc->text, &dc->len);
+    dc->failed = dc->f == NULL;
 }
 
 void st_decoded_free(st_decoded_t *dc) {
+    if (dc->f) fclose(dc->f);
     free(dc->text);
-    dc->text = NULL, dc->len = dc->cap = 0;
-}
-
-/* Appends n bytes. */
-static void put(st_decoded_t *dc, const char *s, size_t n) {
-    if (dc->failed) return;
-    if (dc->len + n + 1 > dc->cap) {
-        size_t cap = dc->cap ? dc->cap : 4096;
-        while (cap < dc->len + n + 1) cap *= 2;
-        char *t = realloc(dc->text, cap);
-        if (!t) {
-            dc->failed = 1;
-            return;
-        }
-        dc->text = t, dc->cap = cap;
-    }
-    memcpy(dc->text + dc->len, s, n);
-    dc->len += n;
-    dc->text[dc->len] = '\0';
-}
-
-/* A CSV field: quoted when it holds a comma, a quote or a line break. */
-static void put_field(st_decoded_t *dc, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        put(dc, s, strlen(s));
-        return;
-    }
-    put(dc, "\"", 1);
-    for (const char *q = s; *q; q++) {
-        if (*q == '"') put(dc, "\"", 1);
-        put(dc, q, 1);
-    }
-    put(dc, "\"", 1);
+    dc->f = NULL, dc->text = NULL, dc->len = 0;
 }
 
 /* The tokens' names joined by a space. */
@@ -74,16 +45,13 @@ void st_decoded_sink(void *ctx, int h, int64_t row_id, const int32_t *ref, int n
         free(rs), free(hs);
         return;
     }
-    char num[64];
-    int n = snprintf(num, sizeof num, "%lld,", (long long)row_id);
-    put(dc, num, (size_t)n);
-    put_field(dc, st_heads_name(l, dc->ds));
-    put(dc, ",", 1);
-    put_field(dc, rs);
-    put(dc, ",", 1);
-    put_field(dc, hs);
-    n = snprintf(num, sizeof num, ",%lld,%d\n", (long long)edits, n_ref);
-    put(dc, num, (size_t)n);
+    if (dc->f) {
+        fprintf(dc->f, "%lld,", (long long)row_id);
+        st_csv_put_field(dc->f, st_heads_name(l, dc->ds));
+        fputc(',', dc->f), st_csv_put_field(dc->f, rs);
+        fputc(',', dc->f), st_csv_put_field(dc->f, hs);
+        fprintf(dc->f, ",%lld,%d\n", (long long)edits, n_ref);
+    }
     if (dc->n_preview < ST_DECODED_PREVIEW)
         snprintf(dc->preview[dc->n_preview++], sizeof dc->preview[0], "  row %lld\n    reference: %.200s\n    decoded:   %.200s",
                  (long long)row_id, rs, hs);
@@ -91,6 +59,8 @@ void st_decoded_sink(void *ctx, int h, int64_t row_id, const int32_t *ref, int n
 }
 
 st_status_t st_decoded_write(st_decoded_t *dc, const char *out_dir, FILE *out, const st_comm_t *c, st_error_t *err) {
+    if (dc->f && (fclose(dc->f) != 0)) dc->failed = 1; /* the text is complete in dc->text now */
+    dc->f = NULL;
     int64_t failed = dc->failed;
     ST_TRY(st_allreduce_sum_i64(&failed, 1, c, err));
     if (failed) return st_fail(err, ST_ERR_NOMEM, "decoded.csv: out of memory collecting the decoded rows");

@@ -17,8 +17,9 @@
 typedef struct {
     const st_loss_heads_t *losses;
     const st_dataset_t *ds;
-    char *text;            /* this rank's CSV lines */
-    size_t len, cap;
+    FILE *f;               /* this rank's CSV lines, written into text (open_memstream) */
+    char *text;
+    size_t len;
     int failed;            /* out of memory: the CSV is incomplete (reported by st_decoded_write) */
     int n_preview;
     char preview[ST_DECODED_PREVIEW][512];

@@ -10,27 +10,14 @@
 #include <unistd.h>
 
 #include "metrics.h" /* st_argmax */
+#include "jobs/results.h" /* st_csv_put_field */
 #include "sharding/h5util.h"
-
-/* A CSV field, quoted when it holds a comma, a quote or a line end. */
-static void put_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 static void put_named(FILE *f, const char *label, const char *suffix, const char *name) {
     char buf[3 * ST_NAME_MAX];
     snprintf(buf, sizeof buf, "%s%s%s", label, suffix, name);
     fputc(',', f);
-    put_field(f, buf);
+    st_csv_put_field(f, buf);
 }
 
 static void csv_header(FILE *f, const st_pred_head_t *hd) {
@@ -51,7 +38,7 @@ static void csv_header(FILE *f, const st_pred_head_t *hd) {
 static void csv_class(FILE *f, const st_pred_head_t *hd, const float *p) {
     int K = hd->K, best = st_argmax(p, K);
     fprintf(f, ",%d,", best);
-    put_field(f, hd->names[best]);
+    st_csv_put_field(f, hd->names[best]);
     if (hd->top_k <= 0) {
         for (int k = 0; k < K; k++) fprintf(f, ",%.6g", p[k]);
         return;
@@ -65,7 +52,7 @@ static void csv_class(FILE *f, const st_pred_head_t *hd, const float *p) {
         used[b] = 1;
         char cell[2 * ST_NAME_MAX];
         snprintf(cell, sizeof cell, "%d:%s:%.6g", b, hd->names[b], p[b]);
-        fputc(',', f), put_field(f, cell);
+        fputc(',', f), st_csv_put_field(f, cell);
     }
 }
 
@@ -78,8 +65,8 @@ static void csv_multilabel(FILE *f, const st_pred_head_t *hd, const float *p) {
             a += (size_t)sprintf(labels + a, "%s%s", a ? ";" : "", hd->names[k]);
             b += (size_t)sprintf(probs + b, "%s%.6g", b ? ";" : "", p[k]);
         }
-    fputc(',', f), put_field(f, labels ? labels : "");
-    fputc(',', f), put_field(f, probs ? probs : "");
+    fputc(',', f), st_csv_put_field(f, labels ? labels : "");
+    fputc(',', f), st_csv_put_field(f, probs ? probs : "");
     free(labels), free(probs);
 }
 
@@ -92,7 +79,7 @@ static void csv_tokens(FILE *f, const st_pred_head_t *hd, const float *t) {
     size_t at = 0;
     for (int j = 0; s && j < hd->width && t[j] >= 0; j++)
         at += (size_t)sprintf(s + at, "%s%s", at ? " " : "", hd->names[(int)t[j]]);
-    put_field(f, s ? s : "");
+    st_csv_put_field(f, s ? s : "");
     free(s);
 }
 

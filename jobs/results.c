@@ -572,7 +572,7 @@ st_status_t st_history_compare(int *differ, char *where, size_t where_size, cons
 
 /* ---- per-class scores, confusion matrix, metrics.json ----------------------------------- */
 
-static void csv_field(FILE *f, const char *s) {
+void st_csv_put_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, f);
         return;
@@ -640,7 +640,7 @@ st_status_t st_write_class_csvs(const char *run_dir, const char *prefix, const i
         fputs("class,name,support,precision,recall,f1,accuracy\n", f);
         for (int c = 0; c < K; c++) {
             fprintf(f, "%d,", c);
-            csv_field(f, class_name(nb, sizeof nb, class_names, c));
+            st_csv_put_field(f, class_name(nb, sizeof nb, class_names, c));
             fprintf(f, ",%lld,%.6f,%.6f,%.6f,%.6f\n", (long long)s.support[c], s.precision[c], s.recall[c],
                     s.f1[c], s.recall[c]);
         }
@@ -656,11 +656,11 @@ st_status_t st_write_class_csvs(const char *run_dir, const char *prefix, const i
     fputs("true\\predicted", f);
     for (int c = 0; c < K; c++) {
         fputc(',', f);
-        csv_field(f, class_name(nb, sizeof nb, class_names, c));
+        st_csv_put_field(f, class_name(nb, sizeof nb, class_names, c));
     }
     fputc('\n', f);
     for (int r = 0; r < K; r++) {
-        csv_field(f, class_name(nb, sizeof nb, class_names, r));
+        st_csv_put_field(f, class_name(nb, sizeof nb, class_names, r));
         for (int c = 0; c < K; c++) fprintf(f, ",%lld", (long long)conf[(size_t)r * K + c]);
         fputc('\n', f);
     }

@@ -14,6 +14,7 @@
 #define ST_RESULTS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -39,6 +40,10 @@ st_status_t st_run_dir_prepare(char *run_dir /*[size]*/, size_t size, const char
 
 /* Writes n bytes to `path` atomically (path.tmp, fsync, rename, fsync of the folder). */
 st_status_t st_write_file_atomic(const char *path, const void *data, size_t n, st_error_t *err);
+
+/* Writes s as one CSV field (RFC 4180): as is, or in double quotes (a quote doubled) when it
+ * holds a comma, a quote or a line end. */
+void st_csv_put_field(FILE *f, const char *s);
 
 /* `<run_dir>/config.json` := the resolved config text (atomically). */
 st_status_t st_write_config(const char *run_dir, const char *config_text, st_error_t *err);
