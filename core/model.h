@@ -76,6 +76,14 @@ int st_model_reserved(const st_model_t *m);
 
 /* x [B, numel(input shape)] -> every head's output. */
 void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B);
+/* An optional transform of each layer's input in forward (`strata export --precision int8`'s
+ * activation fake-quantisation and calibration, jobs/export_quant.h): before layer L reads its
+ * input in[n] (n = B·numel of the input value), the hook returns what L reads instead — in itself
+ * (L not concerned; the hook may record in), or a buffer the hook owns holding the transformed
+ * values. The value itself is not changed (other readers see it as it is); backward ignores the
+ * hook (eval only). NULL (the default) costs one pointer test per op. */
+typedef const float *(*st_model_input_hook_fn)(void *user, const st_layer_t *L, const float *in, size_t n);
+void st_model_set_input_hook(st_model_t *m, st_model_input_hook_fn fn, void *user);
 /* st_model_forward, but each layer whose kind has check_input (embedding ids, embedding_bag
  * weights) first checks its input; the first invalid value fails with ST_ERR_DATA naming the
  * layer, the row (ctx->sample_index[row] when given: "row <global id>", else "batch row <r>"),

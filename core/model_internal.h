@@ -49,6 +49,8 @@ struct st_model {
     int B_max, want_input_grad;
     float *tmp_grad;       /* [B_max, largest numel]: a layer's din before it is added */
     int lengths_enabled;   /* st_model_enable_lengths succeeded */
+    st_model_input_hook_fn input_hook; /* NULL, or st_model_set_input_hook's */
+    void *input_hook_user;
 };
 
 /* Floats per row of value v in the current batch (its T is t_run). */

@@ -6,7 +6,10 @@
  * layer kind's out_length, or unchanged), runs the layer with its shapes' T set to the batch's,
  * and writes 0 at every position at or past a row's length in the output — and, in backward, in
  * the output gradient — so each layer sees zeros there (layer.h). A value whose T matches its
- * input's shares the input's length array; others keep their own (len_buf). */
+ * input's shares the input's length array; others keep their own (len_buf).
+ *
+ * An input hook (st_model_set_input_hook, NULL by default) may hand a layer a transformed copy
+ * of its input in forward: the int8 export's activation fake-quantisation. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,12 +206,18 @@ static void op_forward(st_model_t *m, const op_t *op, const st_run_ctx_t *ctx, i
     if (op->kind == OP_LAYER) {
         const value_t *in = &m->values[op->in[0]];
         st_run_ctx_t lc = layer_ctx(ctx, in, out);
+        const float *x = in->act;
+        if (m->input_hook) x = m->input_hook(m->input_hook_user, op->layer, x, (size_t)B * (size_t)st_value_numel(in));
         set_run_shapes(op->layer, in, out);
-        op->layer->kind->forward(op->layer, &lc, out->act, in->act, B);
+        op->layer->kind->forward(op->layer, &lc, out->act, x, B);
         restore_shapes(op->layer);
     } else if (op->kind == OP_CONCAT) concat_forward(m, op, B);
     else add_forward(m, op, B);
     if (lengths) zero_tail_of(out, out->act, B);
+}
+
+void st_model_set_input_hook(st_model_t *m, st_model_input_hook_fn fn, void *user) {
+    m->input_hook = fn, m->input_hook_user = user;
 }
 
 void st_model_forward(st_model_t *m, const st_run_ctx_t *ctx, const float *x, int B) {

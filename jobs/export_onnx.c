@@ -29,7 +29,10 @@ typedef struct {
     st_model_t *model;
     st_onnx_t *g;
     int f16;                    /* --precision fp16: float16 inside, Cast at the input and outputs */
-    int i8;                     /* --precision int8: Gemm/Conv weights int8 per output channel */
+    int i8;                     /* --precision int8: Gemm/MatMul/Conv weights int8 per output channel,
+                                   their inputs through calibrated uint8 QDQ pairs */
+    st_quant_acts_t acts;       /* int8: the quantised layers' inputs (ranges, grids, the hook) */
+    int n_qdq;                  /* int8: QDQ pairs written */
 } export_t;
 
 static int classes_of(const char *head, void *ctx) {
@@ -72,6 +75,8 @@ static st_status_t load(export_t *e, st_error_t *err) {
                        "written yet", e->ds.path);
     ST_TRY(st_model_build_heads(e->cfg.model, "model", e->ds.shape, classes_of("", &e->ck), classes_of, &e->ck, &e->model,
                                 err));
+    if (e->i8 && st_quant_acts_init(&e->acts, e->model->layers, e->model->n_layers))
+        return st_fail(err, ST_ERR_NOMEM, "int8 activation ranges");
     if (st_model_param_floats(e->model) != e->ck.n_params)
         return st_fail(err, ST_ERR_DATA, "%s: the model of %s has %zu parameters for its samples, but the checkpoint holds %zu",
                        e->ds.path, e->ck.path, st_model_param_floats(e->model), e->ck.n_params);
@@ -191,6 +196,25 @@ static void metadata(export_t *e) {
     }
 }
 
+/* x -> QuantizeLinear -> DequantizeLinear with layer a's calibrated grid (a scalar float32 scale,
+ * a scalar uint8 zero point), in the layout its op reads (Conv: [N, C, T]; MatMul: [N, T, C]), so
+ * the DequantizeLinear feeds the op directly (the QDQ pattern runtimes fuse into integer ops). */
+static st_onnx_val_t qdq(export_t *e, const st_quant_act_t *a, st_onnx_val_t x) {
+    if (x.rank == 2) x = strcmp(a->op, "Conv") == 0 ? st_export_nct(e->g, x) : st_export_ntc(e->g, x);
+    int64_t scalar = 0;
+    char hint[128];
+    snprintf(hint, sizeof hint, "%s.input_scale", a->layer->name);
+    const char *scale = st_onnx_init_f32(e->g, hint, &a->scale, &scalar, 0);
+    snprintf(hint, sizeof hint, "%s.input_zero_point", a->layer->name);
+    const char *in[3] = {x.name, scale, st_onnx_init_raw(e->g, hint, ST_ONNX_UINT8, &a->zero, 1, &scalar, 0)};
+    snprintf(hint, sizeof hint, "%s.input_quantized", a->layer->name);
+    in[0] = st_onnx_node(e->g, "QuantizeLinear", in, 3, hint, 1, NULL);
+    snprintf(hint, sizeof hint, "%s.input_dequantized", a->layer->name);
+    x.name = st_onnx_node(e->g, "DequantizeLinear", in, 3, hint, 1, NULL);
+    e->n_qdq++;
+    return x;
+}
+
 static st_status_t build_graph(export_t *e, st_error_t *err) {
     st_model_t *m = e->model;
     st_onnx_val_t *vals = calloc((size_t)m->n_values, sizeof *vals);
@@ -199,13 +223,21 @@ static st_status_t build_graph(export_t *e, st_error_t *err) {
     st_status_t rc = vals[0].name ? ST_OK : st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
     for (int i = 0; rc == ST_OK && i < m->n_ops; i++) {
         const op_t *op = &m->ops[i];
-        if (op->kind == OP_LAYER) rc = st_export_layer(e->g, op->layer, vals[op->in[0]], &vals[op->out], err);
+        const st_quant_act_t *a = e->i8 && op->kind == OP_LAYER ? st_quant_acts_find(&e->acts, op->layer) : NULL;
+        if (op->kind == OP_LAYER) rc = st_export_layer(e->g, op->layer, a ? qdq(e, a, vals[op->in[0]]) : vals[op->in[0]],
+                                                       &vals[op->out], err);
         else vals[op->out] = merge(e, op, vals);
     }
     for (int h = 0; rc == ST_OK && h < m->n_heads; h++) head_output(e, h, vals[m->heads[h].value]);
     if (rc == ST_OK) metadata(e);
     if (rc == ST_OK && e->f16) st_onnx_inits_to_f16(e->g), st_onnx_meta(e->g, "precision", "fp16");
-    if (rc == ST_OK && e->i8) st_onnx_weights_to_i8(e->g), st_onnx_meta(e->g, "precision", "int8 weights (Gemm, Conv)");
+    if (rc == ST_OK && e->i8) {
+        char rows[32];
+        snprintf(rows, sizeof rows, "%lld", (long long)e->acts.rows);
+        st_onnx_weights_to_i8(e->g);
+        st_onnx_meta(e->g, "precision", "int8 QDQ (Gemm, MatMul, Conv: weights int8 per output channel, inputs uint8 per tensor)");
+        st_onnx_meta(e->g, "calibration_rows", rows);
+    }
     free(vals);
     return rc;
 }
@@ -242,22 +274,55 @@ static void forward(export_t *e, float *x, int64_t n) {
 }
 
 /* The parameters as the graph holds them: fp16, all of them and the buffers (batchnorm's running
- * statistics) rounded to float16; int8, the weights that become Gemm (a dense layer on [D]) and
- * Conv (conv1d) weights, [out channels, ...], quantised per row and dequantised (q · scale). */
+ * statistics) rounded to float16; int8, the weights that become Gemm / MatMul (a dense layer) and
+ * Conv (conv1d) weights, [out channels, ...], quantised per row and dequantised (q · scale), and
+ * from now on those layers' inputs fake-quantised on their calibrated grids (the QDQ pairs). */
 static st_status_t round_model(export_t *e, st_error_t *err) {
     if (e->f16) {
         st_quant_round_f16(st_model_params(e->model), st_model_param_floats(e->model));
         st_quant_round_f16(st_model_buffers(e->model), st_model_buffer_floats(e->model));
         return ST_OK;
     }
-    for (int l = 0; l < e->model->n_layers; l++) {
-        st_layer_t *L = e->model->layers[l];
-        int dense = strcmp(L->kind->type, "dense") == 0 && L->in_shape.rank == 1;
-        if ((dense || strcmp(L->kind->type, "conv1d") == 0) && L->n_params > 0 &&
-            st_quant_i8_rows(L->params[0].data, st_shape_channels(L->out_shape), (long)L->params[0].n))
+    for (int i = 0; i < e->acts.n; i++) {
+        st_layer_t *L = (st_layer_t *)e->acts.acts[i].layer;
+        if (st_quant_i8_rows(L->params[0].data, st_shape_channels(L->out_shape), (long)L->params[0].n))
             return st_fail(err, ST_ERR_NOMEM, "%s: int8 weights", L->path);
     }
+    e->acts.mode = ST_QUANT_FAKE;
     return ST_OK;
+}
+
+/* int8: the range of each quantised layer's input over the first req->calibration_rows rows of
+ * the training split (/split == 0; every row when the file has no /split), through the eval-mode
+ * forward of the fp32 model; asking for more rows than there are takes them all (said in the
+ * report). Then each input's uint8 grid, and the hook stays on the model (off until round_model). */
+static st_status_t calibrate(export_t *e, st_error_t *err) {
+    const int64_t N = e->ds.n, B = 256, want = e->req->calibration_rows > 0 ? e->req->calibration_rows : 512;
+    long rf = st_shape_numel(e->ds.shape);
+    uint8_t *split = calloc((size_t)N, 1);
+    float *x = malloc(sizeof(float) * (size_t)(B * rf));
+    st_status_t rc = split && x ? ST_OK : st_fail(err, ST_ERR_NOMEM, "calibration rows");
+    if (rc == ST_OK && e->ds.has_split) rc = st_dataset_read_split(&e->ds, split, err);
+    if (rc == ST_OK) rc = st_model_reserve(e->model, (int)B, 0, err);
+    st_model_set_input_hook(e->model, st_quant_acts_hook, &e->acts);
+    e->acts.mode = ST_QUANT_CALIBRATE;
+    for (int64_t r0 = 0; rc == ST_OK && r0 < N && e->acts.rows < want; r0 += B) {
+        int64_t n = N - r0 < B ? N - r0 : B, m = 0;
+        rc = st_dataset_read_rows(&e->ds, r0, n, x, MPI_COMM_NULL, err);
+        for (int64_t r = 0; rc == ST_OK && r < n && e->acts.rows + m < want; r++) /* training rows, packed to the front */
+            if (split[r0 + r] == ST_SPLIT_TRAIN) memmove(x + m * rf, x + r * rf, sizeof(float) * (size_t)rf), m++;
+        if (rc == ST_OK && m) forward(e, x, m), e->acts.rows += m;
+    }
+    e->acts.mode = ST_QUANT_OFF;
+    if (rc == ST_OK && e->acts.rows == 0)
+        rc = st_fail(err, ST_ERR_DATA, "%s: no training rows (/split == 0) to calibrate the int8 activations on", e->ds.path);
+    if (rc == ST_OK) st_quant_acts_finish(&e->acts);
+    if (rc == ST_OK && e->req->out)
+        fprintf(e->req->out, "int8 calibration: %lld rows of %s (%s%s), %d layer inputs (Gemm, MatMul, Conv) quantised\n",
+                (long long)e->acts.rows, e->ds.path, e->ds.has_split ? "the training split" : "all rows: no /split",
+                e->acts.rows < want ? ", all there are" : "", e->acts.n);
+    free(split), free(x);
+    return rc;
 }
 
 /* The accuracy of the first head (a class head over the dataset's /y) on the test split (every
@@ -343,15 +408,21 @@ st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err) {
     export_t e = {.req = req, .f16 = strcmp(req->precision, "fp16") == 0, .i8 = strcmp(req->precision, "int8") == 0};
     size_t bytes = 0;
     st_status_t rc = load(&e, err);
+    if (rc == ST_OK && e.i8) rc = calibrate(&e, err);
     if (rc == ST_OK && (e.f16 || e.i8)) rc = accuracy(&e, err); /* leaves the parameters as the graph holds them */
     if (rc == ST_OK) rc = build_graph(&e, err);
     if (rc == ST_OK) rc = st_onnx_write(e.g, req->out_path, req->version, &bytes, err);
     if (rc == ST_OK && req->reference) rc = reference(&e, err);
+    if (rc == ST_OK && e.acts.failed) rc = st_fail(err, ST_ERR_NOMEM, "the fake-quantised int8 activations");
+    if (rc == ST_OK && e.i8 && req->out)
+        fprintf(req->out, "int8: %d QuantizeLinear/DequantizeLinear pairs (uint8 activations, calibrated on %lld rows), "
+                "weights int8 per output channel\n", e.n_qdq, (long long)e.acts.rows);
     if (rc == ST_OK && req->out)
         fprintf(req->out, "%s: ONNX opset %d, %s, %d layer%s, %zu bytes (from %s)\n", req->out_path, ST_ONNX_OPSET,
                 req->precision, e.model->n_layers, e.model->n_layers == 1 ? "" : "s", bytes, e.ck.path);
     st_onnx_free(e.g);
     if (e.model) st_model_free(e.model);
+    st_quant_acts_free(&e.acts);
     if (e.have_ds) st_dataset_close(&e.ds);
     if (e.have_cfg) st_config_free(&e.cfg);
     st_ckpt_free(&e.ck);

@@ -13,8 +13,10 @@
  * Precision: fp32, or fp16: a pass over the finished graph makes every float initializer float16,
  * with Cast nodes after the input and before each output (float32 I/O), and the accuracy fp32 vs
  * fp16 (the parameters rounded as the file holds them; jobs/export_quant.h) is printed first.
- * int8: the Gemm and Conv weights int8 per output channel behind DequantizeLinear, the rest float32,
- * reported the same way (calibrated activation Q/DQ pairs are not written). */
+ * int8: the Gemm, MatMul (dense) and Conv weights int8 per output channel behind DequantizeLinear,
+ * and a QuantizeLinear -> DequantizeLinear pair (uint8, per tensor) before each of those ops' data
+ * input, its grid calibrated on training rows (jobs/export_quant.h); reported the same way, with
+ * strata's forward fake-quantising those inputs through the model's input hook. */
 #ifndef ST_EXPORT_ONNX_H
 #define ST_EXPORT_ONNX_H
 
@@ -32,6 +34,7 @@ typedef struct {
                                    `data` as read (x0..) and strata's outputs for them (<head>_k),
                                    computed by the engine's own forward, to check a runtime */
     int reference_rows;
+    int calibration_rows;       /* int8: training rows the activation ranges come from (0: 512) */
     const char *version;        /* producer_version */
     FILE *out;                  /* a summary line goes here */
 } st_export_request_t;

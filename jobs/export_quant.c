@@ -1,9 +1,13 @@
 /* export_quant.c — float16 rounding of the parameters and the fp32-vs-reduced accuracy tally of
  * `strata export --precision fp16` (export_quant.h). The rounding is onnx_graph.c's
  * st_f32_to_f16, the one the graph's initializers get, so strata's simulated forward reads the
- * very weights the file holds. */
+ * very weights the file holds. The int8 activations: MinMax calibration of each Gemm/MatMul/Conv
+ * input (uint8, asymmetric) and the fake-quantisation the model's input hook applies, computed as
+ * ONNX's QuantizeLinear/DequantizeLinear do so strata's simulated forward is the file's. */
 #include "jobs/export_quant.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "jobs/onnx_graph.h"
@@ -67,4 +71,79 @@ void st_quant_tally_print(const st_quant_tally_t *t, FILE *out, const char *low_
         if (!names) snprintf(buf, sizeof buf, "%d", k);
         fprintf(out, "%-24s %9lld %9.4f %9.4f %+9.4f\n", names ? names[k] : buf, (long long)t->support[k], a, b, b - a);
     }
+}
+
+/* ---- int8 activations ---- */
+
+void st_quant_u8_params(float lo, float hi, float *scale, uint8_t *zero) {
+    lo = lo < 0 ? lo : 0, hi = hi > 0 ? hi : 0;
+    float s = (float)(((double)hi - (double)lo) / 255.0); /* as onnxruntime: float64 range, float32 scale */
+    if (!(s >= FLT_MIN)) s = 1.0f;                         /* hi == lo == 0 (or a NaN range) */
+    double z = rint(-(double)lo / s);
+    *scale = s;
+    *zero = (uint8_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+}
+
+void st_quant_fake_u8(float *dst, const float *src, size_t n, float scale, uint8_t zero) {
+    const float z = zero;
+    for (size_t i = 0; i < n; i++) {
+        float q = rintf(src[i] / scale) + z;
+        q = q < 0.0f ? 0.0f : q > 255.0f ? 255.0f : q;
+        dst[i] = (q - z) * scale;
+    }
+}
+
+extern const st_layer_kind_t st_kind_dense, st_kind_conv1d;
+
+const char *st_quant_weight_op(const st_layer_t *L) {
+    if (L->n_params == 0) return NULL;
+    if (L->kind == &st_kind_dense) return L->in_shape.rank == 1 ? "Gemm" : "MatMul";
+    return L->kind == &st_kind_conv1d ? "Conv" : NULL;
+}
+
+int st_quant_acts_init(st_quant_acts_t *a, st_layer_t *const *layers, int n_layers) {
+    *a = (st_quant_acts_t){0};
+    a->acts = calloc((size_t)(n_layers ? n_layers : 1), sizeof *a->acts);
+    if (!a->acts) return 1;
+    for (int l = 0; l < n_layers; l++) {
+        const char *op = st_quant_weight_op(layers[l]);
+        if (op) a->acts[a->n++] = (st_quant_act_t){.layer = layers[l], .op = op, .lo = INFINITY, .hi = -INFINITY};
+    }
+    return 0;
+}
+
+void st_quant_acts_free(st_quant_acts_t *a) {
+    free(a->acts), free(a->scratch);
+    *a = (st_quant_acts_t){0};
+}
+
+void st_quant_acts_finish(st_quant_acts_t *a) {
+    for (int i = 0; i < a->n; i++) {
+        st_quant_act_t *q = &a->acts[i];
+        if (q->lo > q->hi) q->lo = q->hi = 0; /* never seen */
+        st_quant_u8_params(q->lo, q->hi, &q->scale, &q->zero);
+    }
+}
+
+const st_quant_act_t *st_quant_acts_find(const st_quant_acts_t *a, const st_layer_t *L) {
+    for (int i = 0; i < a->n; i++)
+        if (a->acts[i].layer == L) return &a->acts[i];
+    return NULL;
+}
+
+const float *st_quant_acts_hook(void *user, const st_layer_t *L, const float *in, size_t n) {
+    st_quant_acts_t *a = user;
+    st_quant_act_t *q = (st_quant_act_t *)st_quant_acts_find(a, L);
+    if (!q || a->mode == ST_QUANT_OFF) return in;
+    if (a->mode == ST_QUANT_CALIBRATE) {
+        for (size_t i = 0; i < n; i++) q->lo = in[i] < q->lo ? in[i] : q->lo, q->hi = in[i] > q->hi ? in[i] : q->hi;
+        return in;
+    }
+    if (n > a->cap) {
+        float *p = realloc(a->scratch, sizeof(float) * n);
+        if (!p) return a->failed = 1, in;
+        a->scratch = p, a->cap = n;
+    }
+    st_quant_fake_u8(a->scratch, in, n, q->scale, q->zero);
+    return a->scratch;
 }

@@ -1,13 +1,17 @@
 /* export_quant.h — the reduced-precision parts of `strata export --precision fp16` (docs/export.md):
  * the parameters rounded to float16 in place (the simulated quantisation strata's report uses:
  * the same weights the graph holds), and the accuracy tally, fp32 against the reduced precision,
- * overall and per class, printed as a table; and the int8 weights' dequantised values. */
+ * overall and per class, printed as a table; the int8 weights' dequantised values; and the int8
+ * activations' calibration and fake-quantisation (the QDQ pairs' grids, applied in strata's
+ * forward through the model's input hook so the reported accuracy is the file's). */
 #ifndef ST_EXPORT_QUANT_H
 #define ST_EXPORT_QUANT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "layer.h"
 
 /* p[n] rounded to the nearest float16 (round to nearest even), kept as float. */
 void st_quant_round_f16(float *p, size_t n);
@@ -30,5 +34,55 @@ void st_quant_tally_add(st_quant_tally_t *t, const int32_t *y, const float *p, i
  * table (class, support, accuracy at each precision, change); names[K] may be NULL. */
 void st_quant_tally_print(const st_quant_tally_t *t, FILE *out, const char *low_name, const char *rows_what,
                           char *const *names);
+
+/* ---- int8 activations: QuantizeLinear -> DequantizeLinear pairs (QDQ) ----
+ * uint8, asymmetric with a zero point, per tensor: onnxruntime's default for activations and its
+ * MinMax calibrator's rule. An input after a relu is non-negative; a symmetric int8 grid would
+ * spend half its 256 steps on values that never occur. */
+
+/* The grid of a calibrated range: lo, hi widened to hold 0 (lo <= 0 <= hi),
+ * scale = (hi − lo) / 255 (1 when hi == lo == 0), zero = round-half-even(−lo / scale) in 0..255. */
+void st_quant_u8_params(float lo, float hi, float *scale, uint8_t *zero);
+/* dst[n] = (q − zero) · scale with q = clamp(round-half-even(src / scale) + zero, 0, 255): what
+ * QuantizeLinear then DequantizeLinear compute (float32 division, rintf under the default
+ * rounding mode = ONNX's round half to even, saturation at 0 and 255). dst may be src. */
+void st_quant_fake_u8(float *dst, const float *src, size_t n, float scale, uint8_t zero);
+
+/* The ONNX op whose weight int8 export quantises when L is exported (its data input then gets a
+ * QDQ pair): "Gemm" (dense on [D]), "MatMul" (dense on [T, C]), "Conv" (conv1d); NULL for the
+ * other layers (their weights and inputs stay float32). */
+const char *st_quant_weight_op(const st_layer_t *L);
+
+/* One quantised layer's input. */
+typedef struct {
+    const st_layer_t *layer;
+    const char *op;      /* st_quant_weight_op(layer) */
+    float lo, hi;        /* the input's range over the calibration rows */
+    float scale;         /* st_quant_u8_params(lo, hi) */
+    uint8_t zero;
+} st_quant_act_t;
+
+enum { ST_QUANT_OFF, ST_QUANT_CALIBRATE, ST_QUANT_FAKE };
+
+/* Every quantised layer of a model, and the model input hook (core/model.h) that records their
+ * inputs' ranges (ST_QUANT_CALIBRATE) or hands them their inputs fake-quantised (ST_QUANT_FAKE). */
+typedef struct {
+    st_quant_act_t *acts; /* [n] */
+    int n;
+    int mode;             /* ST_QUANT_* */
+    float *scratch;       /* the fake-quantised input handed to the layer */
+    size_t cap;
+    int failed;           /* the scratch could not grow: the layer read its input as is */
+    int64_t rows;         /* rows the ranges were recorded on */
+} st_quant_acts_t;
+
+/* The quantised layers of layers[n_layers] (ranges empty, mode OFF). 1 when memory ran out. */
+int st_quant_acts_init(st_quant_acts_t *a, st_layer_t *const *layers, int n_layers);
+void st_quant_acts_free(st_quant_acts_t *a);
+/* Each layer's scale and zero point from its recorded range (a range never recorded: [0, 0]). */
+void st_quant_acts_finish(st_quant_acts_t *a);
+const st_quant_act_t *st_quant_acts_find(const st_quant_acts_t *a, const st_layer_t *L); /* or NULL */
+/* The st_model_input_hook_fn; user is the st_quant_acts_t. */
+const float *st_quant_acts_hook(void *user, const st_layer_t *L, const float *in, size_t n);
 
 #endif

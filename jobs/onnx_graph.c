@@ -182,14 +182,24 @@ static int64_t attr_int(const Onnx__NodeProto *nd, const char *name, int64_t dfl
     return dflt;
 }
 
-/* Initializer t as int8 rows + scales + zero points, and a DequantizeLinear (appended) into its name. */
-static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t) {
-    long rows = (long)t->dims[0], cols = rows ? (long)(t->n_float_data / (size_t)rows) : 0;
-    int8_t *q = g_alloc(g, t->n_float_data);
+/* Initializer t as int8 + scales + zero points per index of `axis` (0: t's rows; 1: the columns
+ * of a 2-d t, a MatMul weight [K, N]), and a DequantizeLinear (appended) into its name. */
+static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
+    long rows = (long)t->dims[axis], cols = rows ? (long)(t->n_float_data / (size_t)rows) : 0;
+    int8_t *q = g_alloc(g, t->n_float_data), *qt = axis ? g_alloc(g, t->n_float_data) : NULL;
     float *scale = g_alloc(g, sizeof(float) * (size_t)(rows ? rows : 1));
+    float *wt = axis ? g_alloc(g, sizeof(float) * t->n_float_data) : NULL;
     int8_t *zp = g_alloc(g, (size_t)(rows ? rows : 1));
-    if (!q || !scale || !zp) return;
-    st_i8_quantize_rows(t->float_data, rows, cols, q, scale);
+    if (!q || !scale || !zp || (axis && (!qt || !wt))) return;
+    if (axis) { /* [cols, rows] -> [rows, cols], quantised by rows, q put back as [cols, rows] */
+        for (long r = 0; r < rows; r++)
+            for (long k = 0; k < cols; k++) wt[r * cols + k] = t->float_data[k * rows + r];
+        st_i8_quantize_rows(wt, rows, cols, qt, scale);
+        for (long r = 0; r < rows; r++)
+            for (long k = 0; k < cols; k++) q[k * rows + r] = qt[r * cols + k];
+    } else {
+        st_i8_quantize_rows(t->float_data, rows, cols, q, scale);
+    }
     const char *weight = t->name;
     int64_t dim = rows;
     char hint[300];
@@ -206,8 +216,17 @@ static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t) {
     t->raw_data.data = (uint8_t *)q, t->n_float_data = 0, t->float_data = NULL;
     const char *in[3] = {qname, sc, z->name};
     st_onnx_node(g, "DequantizeLinear", in, 3, hint, 1, NULL);
-    st_onnx_attr_i(g, "axis", 0);
+    st_onnx_attr_i(g, "axis", axis);
     if (g->last) g->last->output[0] = (char *)weight;
+}
+
+/* 1 when value `name` is the output of a DequantizeLinear node. */
+static int dequantized(const st_onnx_t *g, const char *name) {
+    for (size_t i = 0; i < g->nodes.n; i++) {
+        const Onnx__NodeProto *nd = g->nodes.p[i];
+        if (strcmp(nd->op_type, "DequantizeLinear") == 0 && strcmp(nd->output[0], name) == 0) return 1;
+    }
+    return 0;
 }
 
 void st_onnx_weights_to_i8(st_onnx_t *g) {
@@ -215,9 +234,10 @@ void st_onnx_weights_to_i8(st_onnx_t *g) {
     for (size_t i = 0; i < n0 && !g->failed; i++) {
         Onnx__NodeProto *nd = g->nodes.p[i];
         int gemm = strcmp(nd->op_type, "Gemm") == 0, conv = strcmp(nd->op_type, "Conv") == 0;
-        if (!(gemm && attr_int(nd, "transB", 0) == 1) && !conv) continue;
+        int matmul = strcmp(nd->op_type, "MatMul") == 0 && nd->n_input == 2 && dequantized(g, nd->input[0]);
+        if (!(gemm && attr_int(nd, "transB", 0) == 1) && !conv && !matmul) continue;
         Onnx__TensorProto *t = nd->n_input > 1 ? init_named(g, nd->input[1]) : NULL;
-        if (t && t->data_type == ST_ONNX_FLOAT && t->n_dims >= 2) quantize_init(g, t);
+        if (t && t->data_type == ST_ONNX_FLOAT && t->n_dims >= 2 && (!matmul || t->n_dims == 2)) quantize_init(g, t, matmul);
     }
     if (g->failed || g->nodes.n == n0) return;
     /* the DequantizeLinear nodes read only initializers: to the front, so the order stays topological */
@@ -378,4 +398,15 @@ st_status_t st_onnx_write(st_onnx_t *g, const char *path, const char *version, s
     if (bad) return st_fail(err, ST_ERR_IO, "%s: cannot write the ONNX model", path);
     if (bytes) *bytes = n;
     return ST_OK;
+}
+
+const char *st_onnx_init_raw(st_onnx_t *g, const char *hint, int type, const void *data, size_t bytes, const int64_t *dims,
+                             int rank) {
+    Onnx__TensorProto *t = tensor(g, hint, dims, rank, type);
+    uint8_t *v = g_alloc(g, bytes);
+    if (!t || !v) return "";
+    memcpy(v, data, bytes);
+    t->has_raw_data = 1, t->raw_data.len = bytes, t->raw_data.data = v;
+    g_push(g, &g->inits, t);
+    return t->name;
 }

@@ -18,6 +18,7 @@
 #define ST_ONNX_FLOAT 1  /* TensorProto.DataType */
 #define ST_ONNX_INT64 7
 #define ST_ONNX_FLOAT16 10
+#define ST_ONNX_UINT8 2
 #define ST_ONNX_INT8 3
 #define ST_ONNX_OPSET 17
 #define ST_ONNX_IR_VERSION 8 /* the IR version of opset 17 */
@@ -32,14 +33,20 @@ int st_onnx_failed(const st_onnx_t *g);
 
 /* A float32 initializer of shape dims[rank] (copied); returns its unique name. */
 const char *st_onnx_init_f32(st_onnx_t *g, const char *hint, const float *data, const int64_t *dims, int rank);
+/* An initializer of any element type: `bytes` of raw_data (little-endian) copied, shape
+ * dims[rank] (rank 0: a scalar); returns its unique name. */
+const char *st_onnx_init_raw(st_onnx_t *g, const char *hint, int type, const void *data, size_t bytes, const int64_t *dims,
+                             int rank);
 /* Every float32 initializer rewritten as float16 (raw_data, 2 bytes a value, round to nearest
  * even): the pass behind `--precision fp16` (jobs/export_quant.c). */
 void st_onnx_inits_to_f16(st_onnx_t *g);
 /* int8 weights: the weight initializer (input 1) of every Gemm with transB = 1 and every Conv,
  * [rows, ...] with its output channels along axis 0, replaced by int8 values, a float32 scale
  * per row and an int8 zero point of 0, dequantised by a DequantizeLinear (axis 0) at the front of
- * the graph into the weight's old name. Quantisation is st_i8_quantize_rows'. Other weights
- * (MatMul, LSTM/GRU, embeddings, ConvTranspose) stay float32. */
+ * the graph into the weight's old name. Quantisation is st_i8_quantize_rows'. A MatMul whose data
+ * input comes from a DequantizeLinear (the int8 export's activation QDQ pair) gets its 2-d weight
+ * [K, N] quantised per column (axis 1, its output channels) the same way. Other weights
+ * (other MatMuls, LSTM/GRU, embeddings, ConvTranspose) stay float32. */
 void st_onnx_weights_to_i8(st_onnx_t *g);
 /* Symmetric per-row int8: scale[r] = max_k |w[r, k]| / 127 (1 for an all-zero row),
  * q[r, k] = round-half-even(w[r, k] / scale[r]) in -127..127. q may be NULL. */

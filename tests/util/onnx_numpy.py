@@ -10,7 +10,9 @@ float16 graphs (strata export --precision fp16): float16 initializers and Cast t
 value half; every op reading a half value computes in float64 and rounds its result to float16
 (what a runtime that accumulates in float32 does, to within one rounding), until a Cast to
 float32.
-int8 graphs (--precision int8): DequantizeLinear (and QuantizeLinear) per tensor or per axis."""
+int8 graphs (--precision int8): DequantizeLinear and QuantizeLinear per tensor or per axis, uint8
+or int8 by the zero point's type, rounding half to even and saturating (onnx_numpy.py --self-test
+checks QuantizeLinear against hand-worked values)."""
 import math
 import sys
 
@@ -99,6 +101,25 @@ def rnn(op, X, W, R, B, a):  # X [T, N, C] -> Y [T, dirs, N, H], Y_h [dirs, N, H
 FLOAT, INT64, FLOAT16 = 1, 7, 10
 
 
+def quantize_linear(x, scale, zp):
+    """ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zero_point), x / scale in float32,
+    saturated to the zero point's type (uint8 0..255, int8 -128..127)."""
+    info = np.iinfo(zp.dtype)
+    q = np.rint(x.astype(np.float32) / np.asarray(scale, np.float32)) + zp.astype(np.int32)
+    return np.clip(q, info.min, info.max).astype(zp.dtype)
+
+
+def quantize_self_test():
+    """quantize_linear against hand-worked values: halves to even, the zero point, saturation."""
+    x = np.array([0.25, 0.75, -0.25, 1.25, 100, -100, 0], np.float32)  # / 0.5 = .5 1.5 -.5 2.5 200 -200 0
+    got = quantize_linear(x, np.float32(0.5), np.array(128, np.uint8))
+    assert got.dtype == np.uint8 and got.tolist() == [128, 130, 128, 130, 255, 0, 128], got
+    x = np.array([2.5, 3.5, -126.5, -200, 200], np.float32)  # rint: 2 4 -126 -200 200, + (-3)
+    got = quantize_linear(x, np.float32(1), np.array(-3, np.int8))
+    assert got.dtype == np.int8 and got.tolist() == [-1, 1, -128, -128, 127], got
+    print("quantize_linear: hand examples ok")
+
+
 def run(model, x):
     v = {t.name: numpy_helper.to_array(t).astype(np.float64) if t.data_type in (FLOAT, FLOAT16) else numpy_helper.to_array(t)
          for t in model.graph.initializer}
@@ -125,10 +146,8 @@ def run(model, x):
                 scale, zp = scale.reshape(s), zp.reshape(s)
             if op == "DequantizeLinear":  # (x - zero_point) * scale, in float32
                 out = ((x.astype(np.int32) - zp.astype(np.int32)).astype(np.float32) * scale).astype(np.float64)
-            else:  # saturate(round_half_even(x / scale) + zero_point)
-                info = np.iinfo(zp.dtype)
-                q = np.rint(x.astype(np.float32) / scale) + zp.astype(np.int32)
-                out = np.clip(q, info.min, info.max).astype(zp.dtype)
+            else:
+                out = quantize_linear(x, scale, zp)
             v[n.output[0]] = out
             continue
         if op in ("Add", "Sub", "Mul", "Div", "MatMul"):
@@ -226,6 +245,8 @@ def accuracy(model, path):
 
 
 def main():
+    if sys.argv[1] == "--self-test":
+        return quantize_self_test()
     model = onnx.load(sys.argv[1])
     if sys.argv[2] == "--accuracy":
         return accuracy(model, sys.argv[3])
