@@ -8,11 +8,16 @@
 # forward (the weights rounded to float16) on 32 reference rows; the accuracy strata reports for
 # fp16 equals the numpy evaluator's on the same rows to within one row, is within 2 points of
 # fp32, and the per-class table has a row per class; the float16 rounding is numpy's, bit for bit;
-# --precision int8 (weights only: Gemm and Conv weights int8 per output channel behind
-# DequantizeLinear; activations stay float32): onnx.checker accepts the MLP and conv files, the
-# MLP's is about a quarter of fp32, each int8 row is symmetric (max |q| = 127, zero point 0) and
-# dequantises to within half a step of the fp32 weight, the numpy evaluator runs them within 1e-4
-# of strata's forward with the dequantised weights, and the accuracies agree as for fp16; an unknown precision is refused. Prints TAP.
+# --precision int8 (Gemm/MatMul/Conv weights int8 per output channel behind DequantizeLinear, and
+# a uint8 QuantizeLinear -> DequantizeLinear pair before each of those ops' data input, calibrated
+# on training rows): onnx.checker accepts the MLP, conv and mixed (MatMul) files; every quantised
+# op reads a QDQ pair whose grid is the MinMax grid of its input over the calibration rows (the
+# first --calibration-rows, 512 by default, of the training split; all when fewer), computed
+# independently by the numpy evaluator on the fp32 file; the MLP's file is about a quarter of
+# fp32; the numpy evaluator gives strata's fake-quantised probabilities (99% of rows within 1e-6,
+# all within 1e-3: a row apart only where an activation sits on a grid step's edge) and its
+# accuracy, within 2 points of fp32; --calibration-rows 0 or without int8 is a usage error;
+# onnx_numpy.py's QuantizeLinear passes its hand-worked self-test; an unknown precision is refused. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
@@ -25,7 +30,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 has() { grep -q -- "$1" "$work/log"; }
-echo "1..15"
+echo "1..20"
 
 /usr/bin/python3 tests/util/make_small.py "$work/mlp.h5" 600 784 10
 /usr/bin/python3 tests/util/make_small.py "$work/seq.h5" 300 6 4 12
@@ -34,10 +39,10 @@ train() {
   timeout 300 bin/strata train "$2" --set "data.path=$3" --set "results_dir=$work/r" --set "name=$1" \
     --set "train.epochs=$4" > "$work/log" 2>&1
 }
-# export NAME PRECISION: $work/NAME_PRECISION.onnx, its reference CSV (32 rows), strata's report in .out
+# export NAME PRECISION [ROWS]: $work/NAME_PRECISION.onnx, its reference CSV (32 rows), strata's report in .out
 export_onnx() {
   timeout 120 bin/strata export "$work/r/$1/checkpoints/best.h5" --format onnx --precision "$2" -o "$work/$1_$2.onnx" \
-    --reference "$work/$1_$2.csv" --reference-rows 32 > "$work/$1_$2.out" 2>&1
+    --reference "$work/$1_$2.csv" --reference-rows "${3:-32}" > "$work/$1_$2.out" 2>&1
   local rc=$?; cp "$work/$1_$2.out" "$work/log"; return $rc
 }
 
@@ -93,43 +98,119 @@ train lstm tests/data/export/lstm.json "$work/seq.h5" 4 && export_onnx lstm fp16
   /usr/bin/python3 tests/util/onnx_numpy.py "$work/lstm_fp16.onnx" "$work/lstm_fp16.csv" 2e-3 > "$work/log" 2>&1
 ok $? "lstm fp16: onnx.checker accepts it; numpy evaluator within 2e-3 of strata ($(sed 's/.*= //' "$work/log"))"
 
-export_onnx mlp int8 && has "ONNX opset 17, int8, 13 layers" && has "accuracy fp32 0\.[0-9]*, int8 0\.[0-9]* (change"
-ok $? "fashion_mlp: exported at int8; it reports its accuracy against fp32"
-/usr/bin/python3 - "$work/mlp_fp32.onnx" "$work/mlp_int8.onnx" > "$work/log" 2>&1 << 'PY'
-import sys, numpy as np, onnx
-from onnx import numpy_helper
-f32, q8 = (onnx.load(f) for f in sys.argv[1:])
-onnx.checker.check_model(q8, full_check=True)
-full = {t.name: numpy_helper.to_array(t) for t in f32.graph.initializer}
-init = {t.name: numpy_helper.to_array(t) for t in q8.graph.initializer}
-dq = [n for n in q8.graph.node if n.op_type == "DequantizeLinear"]
-gemm_w = [n.input[1] for n in f32.graph.node if n.op_type == "Gemm"]
-assert sorted(n.output[0] for n in dq) == sorted(gemm_w) and len(dq) == 4, (dq, gemm_w)
-for n in dq:
-    q, s, z, w = init[n.input[0]], init[n.input[1]], init[n.input[2]], full[n.output[0]]
-    assert q.dtype == np.int8 and z.dtype == np.int8 and not z.any() and q.shape == w.shape
-    assert (np.abs(q).max(1) == 127).all()                                    # symmetric per output channel
-    assert np.allclose(s, np.abs(w).max(1) / 127, rtol=1e-6)
-    assert (np.abs(q * s[:, None] - w) <= s[:, None] / 2 * (1 + 1e-5)).all()  # within half a step
-print("ok")
+# check_qdq MODEL.onnx DATA.h5 ROWS WEIGHT_DQ FP32.onnx: onnx.checker; WEIGHT_DQ int8 weights per output channel
+# (symmetric, within half a step; MatMul's per column); a QuantizeLinear -> DequantizeLinear pair
+# (scalar float32 scale, scalar uint8 zero point shared by both) feeding the data input of every
+# Gemm, Conv and MatMul that reads a quantised weight; and each pair's grid is the MinMax grid of
+# that input over the calibration rows (ROWS: "first:N" rows, or "train": /split == 0) in the
+# fp32 model (calibration runs before quantising), computed by the numpy evaluator on FP32.onnx.
+check_qdq() {
+  /usr/bin/python3 - "$@" > "$work/log" 2>&1 << 'PY'
+import sys, h5py, numpy as np, onnx
+from onnx import numpy_helper, helper
+sys.path.insert(0, "tests/util")
+import onnx_numpy
+path, data, rows, n_wdq, fp32 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), onnx.load(sys.argv[5])
+m = onnx.load(path)
+onnx.checker.check_model(m, full_check=True)
+init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+made = {o: n for n in m.graph.node for o in n.output}
+wdq = [n for n in m.graph.node if n.op_type == "DequantizeLinear" and init.get(n.input[0], np.zeros(0)).dtype == np.int8]
+assert len(wdq) == n_wdq, len(wdq)
+for n in wdq:
+    q, s, z = init[n.input[0]], init[n.input[1]], init[n.input[2]]
+    ax = helper.get_attribute_value(n.attribute[0])
+    assert not z.any() and (np.abs(np.moveaxis(q, ax, 0).reshape(len(s), -1)).max(1) == 127).all(), n.output
+ops = [n for n in m.graph.node if n.op_type in ("Gemm", "Conv", "MatMul") and n.input[1] in {d.output[0] for d in wdq}]
+assert len(ops) == n_wdq, [n.op_type for n in ops]
+pairs = []
+for n in ops:
+    dq = made[n.input[0]]
+    qn = made.get(dq.input[0])
+    assert dq.op_type == "DequantizeLinear" and qn is not None and qn.op_type == "QuantizeLinear", (n.name, dq.op_type)
+    assert dq.input[1:] == qn.input[1:], (dq.input, qn.input)
+    s, z = init[qn.input[1]], init[qn.input[2]]
+    assert s.shape == () and s.dtype == np.float32 and z.shape == () and z.dtype == np.uint8, (s, z)
+    pairs.append((qn.input[0], float(s), int(z)))
+with h5py.File(data, "r") as f:
+    X = f["X"][:]
+    pick = f["split"][:] == 0 if rows == "train" else np.arange(len(X)) < int(rows.split(":")[1])
+assert {p[0] for p in pairs} <= {o for n in fp32.graph.node for o in n.output}  # same value names
+fp32.graph.output.extend([onnx.ValueInfoProto(name=p[0]) for p in pairs])
+shape = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim][1:]
+vals = onnx_numpy.run(fp32, X[pick].reshape([-1] + shape).astype(np.float32))[-len(pairs):]
+for (name, s, z), v in zip(pairs, vals):
+    lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+    assert abs(s - (hi - lo) / 255) <= 1e-5 * s and abs(z - round(-lo / s)) <= 1, (name, s, z, lo, hi)
+print("ok", len(pairs), "QDQ pairs")
 PY
-ok $? "fashion_mlp int8: onnx.checker accepts it; 4 Gemm weights int8 per output channel, symmetric, within half a step"
+}
+export_onnx mlp int8 600 && has "ONNX opset 17, int8, 13 layers" && has "accuracy fp32 0\.[0-9]*, int8 0\.[0-9]* (change" &&
+  has "int8 calibration: 512 rows of .*mlp.h5 (all rows: no /split)" && has "int8: 4 QuantizeLinear/DequantizeLinear pairs (uint8 activations, calibrated on 512 rows)"
+ok $? "fashion_mlp: exported at int8; it reports its accuracy against fp32, 512 calibration rows (the default) and 4 QDQ pairs"
+check_qdq "$work/mlp_int8.onnx" "$work/mlp.h5" first:512 4 "$work/mlp_fp32.onnx"
+ok $? "fashion_mlp int8: onnx.checker accepts it; 4 Gemm weights int8 per output channel; a uint8 QDQ pair before each Gemm, its grid the MinMax of that input over the 512 calibration rows"
 a=$(stat -c %s "$work/mlp_fp32.onnx"); b=$(stat -c %s "$work/mlp_int8.onnx")
 awk -v a="$a" -v b="$b" 'BEGIN { exit !(b / a > 0.22 && b / a < 0.30) }'
 ok $? "fashion_mlp: the int8 file is about a quarter of the fp32 one ($b / $a bytes)"
-/usr/bin/python3 tests/util/onnx_numpy.py "$work/mlp_int8.onnx" "$work/mlp_int8.csv" 1e-4 > "$work/log" 2>&1 &&
+# per-row agreement: the file and strata's fake-quantised forward compute the same grid points;
+# a row differs only when an activation sits within float rounding of a grid step's edge (then
+# by one step downstream): 99% of the rows within 1e-6, every row within 1e-3
+/usr/bin/python3 - "$work/mlp_int8.onnx" "$work/mlp_int8.csv" > "$work/log" 2>&1 << 'PY' &&
+import sys, numpy as np, onnx
+sys.path.insert(0, "tests/util")
+import onnx_numpy
+ref = np.genfromtxt(sys.argv[2], delimiter=",", names=True)
+x = np.stack([ref[c] for c in ref.dtype.names if c.startswith("x")], 1).astype(np.float32)
+want = np.stack([ref[c] for c in ref.dtype.names if not c.startswith("x")], 1)
+d = np.abs(onnx_numpy.run(onnx.load(sys.argv[1]), x)[0] - want).max(1)
+print(f"{len(d)} rows: median {np.median(d):.2g}, {int((d > 1e-6).sum())} above 1e-6, max {d.max():.2g}")
+assert len(d) == 600 and (d > 1e-6).mean() <= 0.01 and d.max() <= 1e-3
+PY
   /usr/bin/python3 tests/util/onnx_numpy.py "$work/mlp_int8.onnx" --accuracy "$work/mlp.h5" > "$work/log2" 2>&1
 r=$?; np=$(sed -n 's/.*accuracy \([0-9.]*\) on.*/\1/p' "$work/log2")
 st=$(sed -n 's/^accuracy fp32 \([0-9.]*\), int8 \([0-9.]*\) .*/\1 \2/p' "$work/mlp_int8.out")
 [ $r = 0 ] && awk -v np="$np" -v st="$st" 'BEGIN { split(st, s, " "); d = np - s[2]; e = s[2] - s[1]
   exit !(np != "" && d * d <= (1.0 / 600 + 1e-9) ^ 2 && e * e <= 0.02 ^ 2) }'
-ok $? "fashion_mlp int8: numpy evaluator within 1e-4 of strata ($(sed 's/.*= //' "$work/log")); accuracy equals numpy's within one row, within 2 points of fp32 (strata: $st, numpy: $np)"
-train conv tests/data/export/conv.json "$work/seq.h5" 4 && export_onnx conv int8 &&
-  /usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)
-assert sum(n.op_type == "DequantizeLinear" for n in m.graph.node) == sum(n.op_type in ("Conv", "Gemm") for n in m.graph.node) > 0' \
-  "$work/conv_int8.onnx" > "$work/log" 2>&1 &&
+ok $? "fashion_mlp int8: numpy evaluator's probabilities = strata's ($(head -1 "$work/log")); accuracy equals numpy's within one row, within 2 points of fp32 (strata: $st, numpy: $np)"
+train conv tests/data/export/conv.json "$work/seq.h5" 4 && export_onnx conv fp32 && export_onnx conv int8 &&
+  check_qdq "$work/conv_int8.onnx" "$work/seq.h5" first:512 4 "$work/conv_fp32.onnx" &&
   /usr/bin/python3 tests/util/onnx_numpy.py "$work/conv_int8.onnx" "$work/conv_int8.csv" 1e-4 > "$work/log" 2>&1
-ok $? "conv int8: onnx.checker accepts it, every Conv/Gemm weight dequantised; numpy evaluator within 1e-4 ($(sed 's/.*= //' "$work/log"))"
+ok $? "conv int8: every Conv/Gemm weight int8, a QDQ pair before each (MinMax grids); numpy evaluator within 1e-4 ($(sed 's/.*= //' "$work/log"))"
+train mixed tests/data/export/mixed.json "$work/seq.h5" 4 && export_onnx mixed fp32 && export_onnx mixed int8 &&
+  check_qdq "$work/mixed_int8.onnx" "$work/seq.h5" first:512 5 "$work/mixed_fp32.onnx" &&
+  /usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); d = [n for n in m.graph.node if n.op_type == "DequantizeLinear" and n.attribute]
+assert sorted(a.i for n in d for a in n.attribute) == [0, 0, 0, 1, 1]  # 2 MatMul weights per column
+assert sum(n.op_type == "MatMul" for n in m.graph.node) == 2' "$work/mixed_int8.onnx" > "$work/log" 2>&1 &&
+  /usr/bin/python3 tests/util/onnx_numpy.py "$work/mixed_int8.onnx" "$work/mixed_int8.csv" 1e-4 > "$work/log" 2>&1
+ok $? "mixed int8 (dense on [T, C] as MatMul, a conv branch beside an identity, a residual): MatMul weights per column, QDQ before all 5 ops; numpy within 1e-4 ($(sed 's/.*= //' "$work/log"))"
+
+# calibration rows: the training split only (rows of the test split made extreme move no grid);
+# more than the split has takes them all; 0 and non-int8 precisions are usage errors
+/usr/bin/python3 - "$work/mlp.h5" "$work/split.h5" << 'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "w") as g:
+    split = np.where(np.arange(len(f["y"])) % 4 == 3, 2, 0).astype(np.uint8)
+    X = f["X"][:]
+    X[split == 2] = 255.0
+    g["X"], g["y"], g["split"] = X, f["y"][:], split
+    for k, v in f.attrs.items():
+        g.attrs[k] = v
+PY
+timeout 120 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --precision int8 --data "$work/split.h5" \
+  -o "$work/split.onnx" > "$work/log" 2>&1 && has "int8 calibration: 450 rows of .*split.h5 (the training split, all there are)" &&
+  has "on 150 rows (the test split)" && check_qdq "$work/split.onnx" "$work/split.h5" train 4 "$work/mlp_fp32.onnx"
+ok $? "--data with /split: calibrated on its 450 training rows (512 asked: all there are), MinMax grids of those rows; accuracy on the test split"
+timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --precision int8 --calibration-rows 40 \
+  -o "$work/c40.onnx" > "$work/log" 2>&1 && has "calibrated on 40 rows" && check_qdq "$work/c40.onnx" "$work/mlp.h5" first:40 4 "$work/mlp_fp32.onnx" &&
+  /usr/bin/python3 -c 'import onnx, sys; assert {p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}["calibration_rows"] == "40"' "$work/c40.onnx"
+ok $? "--calibration-rows 40: the grids of the first 40 rows; metadata calibration_rows = 40"
+timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --precision int8 --calibration-rows 0 -o "$work/c0.onnx" > "$work/log" 2>&1
+r0=$?; timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --calibration-rows 8 -o "$work/c8.onnx" >> "$work/log" 2>&1
+r8=$?; [ $r0 = 2 ] && [ $r8 = 2 ] && has "calibration-rows" && has "is for --precision int8" && [ ! -e "$work/c0.onnx" ] && [ ! -e "$work/c8.onnx" ]
+ok $? "--calibration-rows 0, and --calibration-rows without int8, are usage errors (exit 2), no file"
+/usr/bin/python3 tests/util/onnx_numpy.py --self-test > "$work/log" 2>&1
+ok $? "onnx_numpy.py's QuantizeLinear: hand-worked uint8 and int8 values (half to even, zero point, saturation)"
 
 timeout 60 bin/strata export "$work/r/mlp/checkpoints/best.h5" --format onnx --precision int4 -o "$work/x.onnx" > "$work/log" 2>&1
 [ $? = 1 ] && has "one of fp32, fp16, int8" && [ ! -e "$work/x.onnx" ]
