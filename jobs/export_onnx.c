@@ -317,10 +317,13 @@ static st_status_t calibrate(export_t *e, st_error_t *err) {
     if (rc == ST_OK && e->acts.rows == 0)
         rc = st_fail(err, ST_ERR_DATA, "%s: no training rows (/split == 0) to calibrate the int8 activations on", e->ds.path);
     if (rc == ST_OK) st_quant_acts_finish(&e->acts);
+    int gemm = 0, matmul = 0, conv = 0;
+    for (int i = 0; i < e->acts.n; i++)
+        *(strcmp(e->acts.acts[i].op, "Gemm") == 0 ? &gemm : strcmp(e->acts.acts[i].op, "MatMul") == 0 ? &matmul : &conv) += 1;
     if (rc == ST_OK && e->req->out)
-        fprintf(e->req->out, "int8 calibration: %lld rows of %s (%s%s), %d layer inputs (Gemm, MatMul, Conv) quantised\n",
+        fprintf(e->req->out, "int8 calibration: %lld rows of %s (%s%s); the inputs of %d Gemm, %d MatMul, %d Conv\n",
                 (long long)e->acts.rows, e->ds.path, e->ds.has_split ? "the training split" : "all rows: no /split",
-                e->acts.rows < want ? ", all there are" : "", e->acts.n);
+                e->acts.rows < want ? ", all there are" : "", gemm, matmul, conv);
     free(split), free(x);
     return rc;
 }
