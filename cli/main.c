@@ -19,8 +19,8 @@ static const st_command_t commands[] = {
     {"predict", "CHECKPOINT INPUT.h5|INPUT.csv -o OUT.csv|OUT.h5 [--format csv|h5] [--top-k K] [--beam-width W]\n"
      "[--chunk-rows N] [--stall-timeout S]",
      "per-row predictions of a trained model (CSV columns matched by name)", st_cmd_predict},
-    {"export", "CHECKPOINT --format onnx [--precision fp32] -o MODEL.onnx [--data DATA.h5]\n"
-               "[--reference OUT.csv [--reference-rows N]]",
+    {"export", "CHECKPOINT --format onnx [--precision fp32|fp16|int8] -o MODEL.onnx [--data DATA.h5]\n"
+               "[--calibration-rows N] [--reference OUT.csv [--reference-rows N]]",
      "the eval-mode model as an ONNX graph (opset 17; docs/export.md)", st_cmd_export},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
