@@ -19,6 +19,8 @@ typedef struct {
     int rank;         /* per sample: 1 = [N, D], 2 = a sequence */
     int nct;          /* rank 2: 1 = held as [N, C, T], 0 = as [N, T, C] */
     int T, C;         /* rank 2: the per-sample shape [T, C]; rank 1: C = D */
+    const char *len;  /* rank 2 of a variable-length model: int64 [N] valid positions of each row
+                         (the value is 0 past them; jobs/export_lengths.h); NULL: all T */
 } st_onnx_val_t;
 
 /* The same value as [N, T, C] / as [N, C, T] (a Transpose when it is held the other way). */
