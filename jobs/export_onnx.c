@@ -130,6 +130,8 @@ static st_onnx_val_t input_value(export_t *e) {
     if (!v.name || !e->ds.has_lengths) return v;
     v.len = st_export_lengths_input(e->g, v.T);
     v.name = st_export_fill(e->g, v, 0.0f);
+    st_onnx_meta(e->g, "sequence_lens", "int32 [N]: the valid steps of each input row (as /lengths, 1..T); the steps past "
+                 "them are ignored");
     return v;
 }
 
@@ -181,6 +183,9 @@ static void head_output(export_t *e, int h, st_onnx_val_t v) {
         snprintf(name, sizeof name, "%s_lens", hd->name);
         st_onnx_output_typed(e->g, st_onnx_op1(e->g, "Identity", st_export_lengths_i32(e->g, v.len), name), ST_ONNX_INT32,
                              dims, 1);
+        char key[176];
+        snprintf(key, sizeof key, "%s.lengths", hd->name);
+        st_onnx_meta(e->g, key, name); /* the output holding its valid positions */
     }
 }
 

@@ -245,9 +245,10 @@ def accuracy(model, path):
     with h5py.File(path, "r") as f:
         X, y = f["X"][:], f["y"][:]
         rows = f["split"][:] == 2 if "split" in f else np.ones(len(y), bool)
-    X, y = X[rows], y[rows]
+        L = f["lengths"][:] if "lengths" in f else np.zeros(len(y), np.int32)  # sequence_lens (padding as the file has it)
+    X, y, L = X[rows], y[rows], L[rows]
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim][1:]
-    pred = np.concatenate([run(model, X[r:r + 256].reshape([-1] + shape).astype(np.float32))[0].reshape(
+    pred = np.concatenate([run(model, X[r:r + 256].reshape([-1] + shape).astype(np.float32), L[r:r + 256])[0].reshape(
         min(256, len(X) - r), -1).argmax(1) for r in range(0, len(X), 256)])
     print(f"numpy evaluator: accuracy {float((pred == y).mean()):.4f} on {len(y)} rows")
 
