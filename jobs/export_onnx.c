@@ -2,7 +2,9 @@
  * for the dataset's sample shape, its graph walked op by op (layers through
  * jobs/export_layers.c, parallel blocks' Concat and residual Add here), the preprocessing in
  * front and each head's output function behind, the metadata, and optionally a reference CSV of
- * strata's own outputs on a few rows for checking an ONNX runtime against. */
+ * strata's own outputs on a few rows for checking an ONNX runtime against. A dataset with
+ * /lengths adds the `sequence_lens` input (jobs/export_lengths.h) and per-position heads'
+ * `<head>_lens` outputs; the reference rows then run strata's forward with their lengths. */
 #include "jobs/export_onnx.h"
 
 #include <cjson/cJSON.h>

@@ -9,7 +9,8 @@
 # conv1d, upsample1d, padded avg_pool1d, a residual block, global avg and max pools side by side)
 # and tests/data/train_ctc.json (a CTC head: [N, T', V] logits plus `output_lens`). Every export
 # passes onnx.checker and tests/util/onnx_numpy.py gives strata's outputs (the engine's forward
-# with lengths, `--reference` on every row) within 1e-4; outputs do not move when the padding
+# with lengths, `--reference` on every row) within 1e-4, and `strata predict`'s probabilities when
+# fed the file's rows as stored; outputs do not move when the padding
 # holds garbage (huge values, NaN, inf) and do move when the lengths are wrong (so the check can
 # fail); fp16 within 2e-3; a model whose layer cannot take lengths (flatten) is refused naming
 # the layer. Prints TAP.
@@ -25,7 +26,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 has() { grep -q -- "$1" "$work/log"; }
-echo "1..9"
+echo "1..10"
 
 /usr/bin/python3 scripts/make_varlen.py "$work/v.h5" --n 300 --t-max 24 --min-length 4 --garbage-padding > /dev/null
 /usr/bin/python3 tests/util/make_toy_ctc.py "$work/c.h5" 120 2
@@ -86,6 +87,24 @@ assert d > 1e-3, d
 print(f"garbage padding: identical; all lengths 24: max change {d:.3g}")
 PY
 ok $? "padding values do not matter (1e6 noise, NaN, inf past each length: identical outputs); wrong lengths change them ($(tail -1 "$work/log" | sed 's/.*: //'))"
+
+bin/strata predict "$work/r/rnn/checkpoints/best.h5" "$work/v.h5" -o "$work/rnn_predict.csv" > "$work/log" 2>&1 &&
+/usr/bin/python3 - "$work/rnn.onnx" "$work/rnn_predict.csv" "$work/v.h5" > "$work/log" 2>&1 << 'PY'
+import csv, sys
+import h5py, numpy as np, onnx
+sys.path.insert(0, "tests/util")
+from onnx_numpy import run
+f = h5py.File(sys.argv[3])
+X, lens = f["X"][:], f["lengths"][:]
+assert not np.isfinite(X).all()                      # the file's own padding holds NaN / inf
+rows = list(csv.DictReader(open(sys.argv[2])))
+want = np.array([[float(r[k]) for k in r if k.startswith("y_p_")] for r in rows])
+got = run(onnx.load(sys.argv[1]), X, lens)[0]
+d = np.abs(got - want).max()
+assert len(rows) == 300 and d < 1e-4, d
+print(f"max |onnx - predict| = {d:.2g}")
+PY
+ok $? "the file's rows as stored (garbage padding) with /lengths as sequence_lens: the graph gives strata predict's probabilities on all 300 rows within 1e-4 ($(tail -1 "$work/log" | sed 's/.*= //'); predict writes 6 decimals)"
 
 train pool tests/data/export/varlen_pool.json "$work/v.h5" && export_onnx pool && checker "$work/pool.onnx" && numpy_eval pool
 ok $? "dense/layernorm per position, conv_transpose1d, strided conv1d, upsample1d, padded avg_pool1d, residual, global avg + max pools: checker ok, numpy within 1e-4 on 300 rows ($(sed 's/.*= //' "$work/log"))"

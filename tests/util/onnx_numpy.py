@@ -229,8 +229,6 @@ def run(model, x, lens=None):
             out = np.where(i[0], i[1], i[2])
         elif op == "ReduceMax":  # axes an attribute up to opset 17
             out = i[0].max(tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
-        elif op == "Range":
-            out = np.arange(i[0], i[1], i[2])
         else:
             raise SystemExit(f"onnx_numpy.py: op {op} is not implemented")
         if is_half and out.dtype == np.float64:
