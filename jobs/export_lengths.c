@@ -11,8 +11,8 @@
 
 /* A float32 constant [1] shared by the graph. */
 static const char *f32_const(st_onnx_t *g, const char *hint, float v) {
-    char key[64];
-    snprintf(key, sizeof key, "f32:%s", hint);
+    char key[96];
+    snprintf(key, sizeof key, "f32:%s:%a", hint, (double)v);
     const char *name = st_onnx_memo(g, key);
     int64_t one = 1;
     return name ? name : st_onnx_memo_put(g, key, st_onnx_init_f32(g, hint, &v, &one, 1));

@@ -14,14 +14,13 @@
 
 #include "jobs/checkpoint.h"
 #include "jobs/ckpt_heads.h"
-#include "jobs/config.h"
 #include "jobs/ckpt_model.h"
+#include "jobs/config.h"
 #include "jobs/export_layers.h"
 #include "jobs/export_lengths.h"
 #include "jobs/export_quant.h"
 #include "model_internal.h" /* the op list: the graph's structure (parallel, residual, heads) */
 #include "sharding/dataset.h"
-#include "sharding/standardize.h"
 
 typedef struct {
     const st_export_request_t *req;
@@ -256,9 +255,9 @@ static void head_post(const export_t *e, int h, float *y, long n) {
 }
 
 /* x[n, rf] (raw rows, overwritten) through the scaling, standardisation and forward of
- * `strata eval` (st_ckpt_prepare_rows); len [n] the rows' lengths (NULL without /lengths: their
- * steps past it are set to 0 first, as the readers of eval and predict do). The heads' raw
- * outputs are then st_model_head_output's. */
+ * `strata eval` (st_ckpt_prepare_rows); len [n] the rows' lengths, or NULL without /lengths
+ * (with them, each row's steps past its length are set to 0 first, as eval's and predict's
+ * readers do). The heads' raw outputs are then st_model_head_output's. */
 static void forward(export_t *e, float *x, const int32_t *len, int64_t n) {
     long rf = st_shape_numel(e->ds.shape);
     int T = e->ds.shape.d[0], C = st_shape_channels(e->ds.shape);
