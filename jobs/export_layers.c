@@ -5,6 +5,7 @@
  * nothing, slice, permute (a change of layout, no op), embedding (Cast + Gather) and
  * embedding_bag (MatMul). The kinds along T are in export_seq_layers.c. */
 #include "jobs/export_kinds.h"
+#include "jobs/export_lengths.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ long st_export_opt_i(const st_layer_t *L, const char *key) { return st_layer_opt
 /* The value's per-sample shape after L: L's output shape, layout kept. */
 st_onnx_val_t st_export_shaped(st_onnx_val_t x, const st_layer_t *L, const char *name) {
     x.name = name, x.rank = L->out_shape.rank;
-    if (x.rank == 1) x.nct = 0, x.T = 0, x.C = L->out_shape.d[0];
+    if (x.rank == 1) x.nct = 0, x.T = 0, x.C = L->out_shape.d[0], x.len = NULL;
     else x.T = L->out_shape.d[0], x.C = L->out_shape.d[1];
     return x;
 }
@@ -249,7 +250,13 @@ st_status_t st_export_layer(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t in,
     const char *why = NULL;
     if (st_export_kind_status(L->kind, &why) != 1)
         return st_fail(err, ST_ERR_CONFIG, "%s (%s): not exportable to ONNX yet: %s", L->path, L->kind->type, why);
-    for (int i = 0; i < N_TABLE; i++)
-        if (table[i].kind == L->kind) return table[i].emit(g, L, in, out, err);
-    return ST_ERR_INTERNAL;
+    int i = 0;
+    while (i < N_TABLE && table[i].kind != L->kind) i++;
+    if (i == N_TABLE) return ST_ERR_INTERNAL;
+    ST_TRY(table[i].emit(g, L, in, out, err));
+    /* variable lengths: the output's lengths (mapped when L changes T) and 0 past them, as strata */
+    if (in.rank != 2 || !in.len || out->rank != 2) return ST_OK;
+    out->len = L->kind->out_length ? st_export_map_lengths(g, L, in.len) : in.len;
+    out->name = st_export_fill(g, *out, 0.0f);
+    return ST_OK;
 }

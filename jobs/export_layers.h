@@ -19,6 +19,8 @@ typedef struct {
     int rank;         /* per sample: 1 = [N, D], 2 = a sequence */
     int nct;          /* rank 2: 1 = held as [N, C, T], 0 = as [N, T, C] */
     int T, C;         /* rank 2: the per-sample shape [T, C]; rank 1: C = D */
+    const char *len;  /* rank 2 of a variable-length model: int64 [N] valid positions of each row
+                         (the value is 0 past them; jobs/export_lengths.h); NULL: all T */
 } st_onnx_val_t;
 
 /* The same value as [N, T, C] / as [N, C, T] (a Transpose when it is held the other way). */
@@ -30,7 +32,9 @@ st_onnx_val_t st_export_nct(st_onnx_t *g, st_onnx_val_t v);
 int st_export_kind_status(const st_layer_kind_t *kind, const char **why);
 
 /* Appends layer L (eval mode) reading `in`; *out gets its output. A refused kind fails with
- * ST_ERR_CONFIG naming the layer: "model.layers[2] (embedding): not exportable to ONNX yet: ...". */
+ * ST_ERR_CONFIG naming the layer: "model.layers[2] (embedding): not exportable to ONNX yet: ...".
+ * A sequence with lengths (in.len): *out carries its own (mapped by L's out_length when L changes
+ * T) and is 0 past them (jobs/export_lengths.h). */
 st_status_t st_export_layer(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t in, st_onnx_val_t *out, st_error_t *err);
 
 #endif

@@ -2,7 +2,9 @@
  * for the dataset's sample shape, its graph walked op by op (layers through
  * jobs/export_layers.c, parallel blocks' Concat and residual Add here), the preprocessing in
  * front and each head's output function behind, the metadata, and optionally a reference CSV of
- * strata's own outputs on a few rows for checking an ONNX runtime against. */
+ * strata's own outputs on a few rows for checking an ONNX runtime against. A dataset with
+ * /lengths adds the `sequence_lens` input (jobs/export_lengths.h) and per-position heads'
+ * `<head>_lens` outputs; the reference rows then run strata's forward with their lengths. */
 #include "jobs/export_onnx.h"
 
 #include <cjson/cJSON.h>
@@ -12,12 +14,13 @@
 
 #include "jobs/checkpoint.h"
 #include "jobs/ckpt_heads.h"
+#include "jobs/ckpt_model.h"
 #include "jobs/config.h"
 #include "jobs/export_layers.h"
+#include "jobs/export_lengths.h"
 #include "jobs/export_quant.h"
 #include "model_internal.h" /* the op list: the graph's structure (parallel, residual, heads) */
 #include "sharding/dataset.h"
-#include "sharding/standardize.h"
 
 typedef struct {
     const st_export_request_t *req;
@@ -70,11 +73,12 @@ static st_status_t load(export_t *e, st_error_t *err) {
         return rc;
     }
     e->have_ds = 1;
-    if (e->ds.has_lengths)
-        return st_fail(err, ST_ERR_CONFIG, "%s has variable-length rows (/lengths): exporting a sequence_lens input is not "
-                       "written yet", e->ds.path);
     ST_TRY(st_model_build_heads(e->cfg.model, "model", e->ds.shape, classes_of("", &e->ck), classes_of, &e->ck, &e->model,
                                 err));
+    if (e->ds.has_lengths && st_model_enable_lengths(e->model, err) != ST_OK) { /* names the layer that cannot */
+        st_error_prefix(err, "%s has /lengths (exported with a sequence_lens input)", e->ds.path);
+        return err->code;
+    }
     if (e->i8 && st_quant_acts_init(&e->acts, e->model->layers, e->model->n_layers))
         return st_fail(err, ST_ERR_NOMEM, "int8 activation ranges");
     if (st_model_param_floats(e->model) != e->ck.n_params)
@@ -125,6 +129,18 @@ static st_onnx_val_t preprocess(export_t *e) {
     return v;
 }
 
+/* The preprocessed input; with /lengths also the `sequence_lens` input, the value's lengths
+ * and 0 past them (whatever the caller's padding holds, NaN included: a Where, not a Mul). */
+static st_onnx_val_t input_value(export_t *e) {
+    st_onnx_val_t v = preprocess(e);
+    if (!v.name || !e->ds.has_lengths) return v;
+    v.len = st_export_lengths_input(e->g, v.T);
+    v.name = st_export_fill(e->g, v, 0.0f);
+    st_onnx_meta(e->g, "sequence_lens", "int32 [N]: the valid steps of each input row (as /lengths, 1..T); the steps past "
+                 "them are ignored");
+    return v;
+}
+
 /* Concat (last axis) or Add of an op's inputs, all as [N, T, C]. */
 static st_onnx_val_t merge(export_t *e, const op_t *op, const st_onnx_val_t *vals) {
     const char *in[MAX_MERGE];
@@ -168,6 +184,15 @@ static void head_output(export_t *e, int h, st_onnx_val_t v) {
     const char *out = st_onnx_op1(e->g, "Identity", x, hd->name);
     int64_t dims[3] = {-1, hd->shape.d[0], hd->shape.d[1]};
     st_onnx_output(e->g, out, dims, hd->shape.rank + 1);
+    if (v.rank == 2 && v.len) { /* a per-position head of a variable-length model: its rows' lengths */
+        char name[160];
+        snprintf(name, sizeof name, "%s_lens", hd->name);
+        st_onnx_output_typed(e->g, st_onnx_op1(e->g, "Identity", st_export_lengths_i32(e->g, v.len), name), ST_ONNX_INT32,
+                             dims, 1);
+        char key[176];
+        snprintf(key, sizeof key, "%s.lengths", hd->name);
+        st_onnx_meta(e->g, key, name); /* the output holding its valid positions */
+    }
 }
 
 /* metadata_props: the checkpoint, the input layout, each output's kind and names (JSON). */
@@ -219,7 +244,7 @@ static st_status_t build_graph(export_t *e, st_error_t *err) {
     st_model_t *m = e->model;
     st_onnx_val_t *vals = calloc((size_t)m->n_values, sizeof *vals);
     if (!vals || !(e->g = st_onnx_new(m->heads[0].name))) return free(vals), st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
-    vals[0] = preprocess(e);
+    vals[0] = input_value(e);
     st_status_t rc = vals[0].name ? ST_OK : st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
     for (int i = 0; rc == ST_OK && i < m->n_ops; i++) {
         const op_t *op = &m->ops[i];
@@ -262,14 +287,16 @@ static void head_post(const export_t *e, int h, float *y, long n) {
 }
 
 /* x[n, rf] (raw rows, overwritten) through the scaling, standardisation and forward of
- * `strata eval`; the heads' raw outputs are then st_model_head_output's. */
-static void forward(export_t *e, float *x, int64_t n) {
+ * `strata eval` (st_ckpt_prepare_rows); len [n] the rows' lengths, or NULL without /lengths
+ * (with them, each row's steps past its length are set to 0 first, as eval's and predict's
+ * readers do). The heads' raw outputs are then st_model_head_output's. */
+static void forward(export_t *e, float *x, const int32_t *len, int64_t n) {
     long rf = st_shape_numel(e->ds.shape);
-    if (e->cfg.data.scale_pixels) st_scale_pixels(x, n * rf);
-    int T = 0, F = 0;
-    st_std_layout(&T, &F, (int)rf, st_shape_channels(e->ds.shape), ST_STD_CHANNEL, e->ck.n_features);
-    if (e->ck.std_mean) st_standardize_apply(x, e->ck.std_mean, e->ck.std_std, n, T, F);
-    st_run_ctx_t ctx = {0};
+    int T = e->ds.shape.d[0], C = st_shape_channels(e->ds.shape);
+    for (int64_t r = 0; len && r < n; r++)
+        for (long k = (long)len[r] * C; k < (long)T * C; k++) x[r * rf + k] = 0.0f;
+    st_ckpt_prepare_rows(x, len, n, &e->ck, &e->cfg, e->ds.shape);
+    st_run_ctx_t ctx = {.lengths = len, .positions = len ? T : 0};
     st_model_forward(e->model, &ctx, x, (int)n);
 }
 
@@ -301,7 +328,8 @@ static st_status_t calibrate(export_t *e, st_error_t *err) {
     long rf = st_shape_numel(e->ds.shape);
     uint8_t *split = calloc((size_t)N, 1);
     float *x = malloc(sizeof(float) * (size_t)(B * rf));
-    st_status_t rc = split && x ? ST_OK : st_fail(err, ST_ERR_NOMEM, "calibration rows");
+    int32_t *len = e->ds.has_lengths ? malloc(sizeof(int32_t) * (size_t)B) : NULL; /* the chosen rows' lengths */
+    st_status_t rc = split && x && (len || !e->ds.has_lengths) ? ST_OK : st_fail(err, ST_ERR_NOMEM, "calibration rows");
     if (rc == ST_OK && e->ds.has_split) rc = st_dataset_read_split(&e->ds, split, err);
     if (rc == ST_OK) rc = st_model_reserve(e->model, (int)B, 0, err);
     st_model_set_input_hook(e->model, st_quant_acts_hook, &e->acts);
@@ -309,9 +337,14 @@ static st_status_t calibrate(export_t *e, st_error_t *err) {
     for (int64_t r0 = 0; rc == ST_OK && r0 < N && e->acts.rows < want; r0 += B) {
         int64_t n = N - r0 < B ? N - r0 : B, m = 0;
         rc = st_dataset_read_rows(&e->ds, r0, n, x, MPI_COMM_NULL, err);
+        if (rc == ST_OK && len) rc = st_dataset_read_lengths(&e->ds, r0, n, len, MPI_COMM_NULL, err);
         for (int64_t r = 0; rc == ST_OK && r < n && e->acts.rows + m < want; r++) /* training rows, packed to the front */
-            if (split[r0 + r] == ST_SPLIT_TRAIN) memmove(x + m * rf, x + r * rf, sizeof(float) * (size_t)rf), m++;
-        if (rc == ST_OK && m) forward(e, x, m), e->acts.rows += m;
+            if (split[r0 + r] == ST_SPLIT_TRAIN) {
+                memmove(x + m * rf, x + r * rf, sizeof(float) * (size_t)rf);
+                if (len) len[m] = len[r];
+                m++;
+            }
+        if (rc == ST_OK && m) forward(e, x, len, m), e->acts.rows += m;
     }
     e->acts.mode = ST_QUANT_OFF;
     if (rc == ST_OK && e->acts.rows == 0)
@@ -324,7 +357,7 @@ static st_status_t calibrate(export_t *e, st_error_t *err) {
         fprintf(e->req->out, "int8 calibration: %lld rows of %s (%s%s); the inputs of %d Gemm, %d MatMul, %d Conv\n",
                 (long long)e->acts.rows, e->ds.path, e->ds.has_split ? "the training split" : "all rows: no /split",
                 e->acts.rows < want ? ", all there are" : "", gemm, matmul, conv);
-    free(split), free(x);
+    free(split), free(x), free(len);
     return rc;
 }
 
@@ -340,10 +373,12 @@ static st_status_t accuracy(export_t *e, st_error_t *err) {
     long rf = st_shape_numel(e->ds.shape);
     int K = (int)st_shape_channels(st_model_head(e->model, 0)->shape);
     int32_t *y = malloc(sizeof(int32_t) * (size_t)N), *ys = malloc(sizeof(int32_t) * (size_t)B);
+    int32_t *len = e->ds.has_lengths ? malloc(sizeof(int32_t) * (size_t)B) : NULL; /* the chosen rows' lengths */
     uint8_t *split = calloc((size_t)N, 1);
     float *x = malloc(sizeof(float) * (size_t)(B * rf));
     st_quant_tally_t t = {0};
-    st_status_t rc = y && ys && split && x && !st_quant_tally_init(&t, K) ? ST_OK : st_fail(err, ST_ERR_NOMEM, "accuracy rows");
+    st_status_t rc = y && ys && split && x && (len || !e->ds.has_lengths) && !st_quant_tally_init(&t, K)
+                         ? ST_OK : st_fail(err, ST_ERR_NOMEM, "accuracy rows");
     if (rc == ST_OK) rc = st_dataset_read_labels(&e->ds, y, split, err);
     if (rc == ST_OK) rc = st_model_reserve(e->model, (int)B, 0, err);
     uint8_t want = e->ds.has_split ? ST_SPLIT_TEST : 0;
@@ -352,11 +387,16 @@ static st_status_t accuracy(export_t *e, st_error_t *err) {
         for (int64_t r0 = 0; rc == ST_OK && r0 < N; r0 += B) {
             int64_t n = N - r0 < B ? N - r0 : B, m = 0;
             rc = st_dataset_read_rows(&e->ds, r0, n, x, MPI_COMM_NULL, err);
+            if (rc == ST_OK && len) rc = st_dataset_read_lengths(&e->ds, r0, n, len, MPI_COMM_NULL, err);
             if (rc != ST_OK) break;
             for (int64_t r = 0; r < n; r++) /* the chosen rows, packed to the front */
-                if (split[r0 + r] == want) memmove(x + m * rf, x + r * rf, sizeof(float) * (size_t)rf), ys[m++] = y[r0 + r];
+                if (split[r0 + r] == want) {
+                    memmove(x + m * rf, x + r * rf, sizeof(float) * (size_t)rf), ys[m] = y[r0 + r];
+                    if (len) len[m] = len[r];
+                    m++;
+                }
             if (!m) continue;
-            forward(e, x, m);
+            forward(e, x, len, m);
             head_post(e, 0, (float *)st_model_head_output(e->model, 0), m * K);
             st_quant_tally_add(&t, ys, st_model_head_output(e->model, 0), m, low);
         }
@@ -365,43 +405,55 @@ static st_status_t accuracy(export_t *e, st_error_t *err) {
         st_quant_tally_print(&t, e->req->out, e->req->precision, e->ds.has_split ? "the test split" : "all rows",
                              e->ck.n_classes == K ? e->ck.class_names : NULL);
     st_quant_tally_free(&t);
-    free(y), free(ys), free(split), free(x);
+    free(y), free(ys), free(split), free(x), free(len);
     return rc;
 }
 
-/* The reference CSV: rows 0..n-1 of the dataset as read, and strata's outputs for them through
- * the same scaling, standardisation and forward as `strata eval`. */
+/* The reference CSV: rows 0..n-1 of the dataset as read (with /lengths: 0 past each row's
+ * length, then its length as `sequence_lens`), and strata's outputs for them through the same
+ * scaling, standardisation and forward as `strata eval` (a per-position head of a
+ * variable-length model: then its rows' lengths as `<head>_lens`), in the graph's output order. */
 static st_status_t reference(export_t *e, st_error_t *err) {
     int64_t n = e->req->reference_rows < e->ds.n ? e->req->reference_rows : e->ds.n;
     long rf = st_shape_numel(e->ds.shape);
+    const int H = st_model_head_count(e->model), C = st_shape_channels(e->ds.shape);
     float *raw = malloc(sizeof(float) * (size_t)(n * rf)), *x = malloc(sizeof(float) * (size_t)(n * rf));
+    int32_t *len = e->ds.has_lengths ? malloc(sizeof(int32_t) * (size_t)(n ? n : 1)) : NULL;
     FILE *f = NULL;
-    st_status_t rc = raw && x ? ST_OK : st_fail(err, ST_ERR_NOMEM, "%lld reference rows", (long long)n);
+    st_status_t rc = raw && x && (len || !e->ds.has_lengths) ? ST_OK : st_fail(err, ST_ERR_NOMEM, "%lld reference rows", (long long)n);
     if (rc == ST_OK) rc = st_dataset_read_rows(&e->ds, 0, n, raw, MPI_COMM_NULL, err);
+    if (rc == ST_OK && len) rc = st_dataset_read_lengths(&e->ds, 0, n, len, MPI_COMM_NULL, err);
     if (rc == ST_OK) rc = st_model_reserve(e->model, (int)n, 0, err);
     if (rc == ST_OK) {
+        for (int64_t r = 0; len && r < n; r++) /* the padding as the readers leave it */
+            for (long k = (long)len[r] * C; k < rf; k++) raw[r * rf + k] = 0.0f;
         memcpy(x, raw, sizeof(float) * (size_t)(n * rf));
-        forward(e, x, n);
+        forward(e, x, len, n);
         if (!(f = fopen(e->req->reference, "w"))) rc = st_fail(err, ST_ERR_IO, "%s: cannot write", e->req->reference);
     }
     for (long k = 0; rc == ST_OK && k < rf; k++) fprintf(f, "%sx%ld", k ? "," : "", k);
-    for (int h = 0; rc == ST_OK && h < st_model_head_count(e->model); h++) {
+    if (rc == ST_OK && len) fprintf(f, ",sequence_lens");
+    for (int h = 0; rc == ST_OK && h < H; h++) {
         const st_head_t *hd = st_model_head(e->model, h);
         long w = st_shape_numel(hd->shape);
         head_post(e, h, (float *)st_model_head_output(e->model, h), n * w);
         for (long k = 0; k < w; k++) fprintf(f, ",%s_%ld", hd->name, k);
+        if (st_model_head_lengths(e->model, h, NULL)) fprintf(f, ",%s_lens", hd->name);
     }
     for (int64_t r = 0; rc == ST_OK && r < n; r++) {
         fprintf(f, "\n");
         for (long k = 0; k < rf; k++) fprintf(f, "%s%.9g", k ? "," : "", raw[r * rf + k]);
-        for (int h = 0; h < st_model_head_count(e->model); h++) {
+        if (len) fprintf(f, ",%d", len[r]);
+        for (int h = 0; h < H; h++) {
             long w = st_shape_numel(st_model_head(e->model, h)->shape);
             const float *y = st_model_head_output(e->model, h) + r * w;
+            const int32_t *hl = st_model_head_lengths(e->model, h, NULL);
             for (long k = 0; k < w; k++) fprintf(f, ",%.9g", y[k]);
+            if (hl) fprintf(f, ",%d", hl[r]);
         }
     }
     if (f && (fprintf(f, "\n") < 0 || fclose(f) != 0) && rc == ST_OK) rc = st_fail(err, ST_ERR_IO, "%s: cannot write", e->req->reference);
-    free(raw), free(x);
+    free(raw), free(x), free(len);
     return rc;
 }
 

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <float.h>
+
 #include "jobs/export_kinds.h"
+#include "jobs/export_lengths.h"
 #include "layers/rnn_layer.h"
 
 /* conv1d: Conv on [N, C, T] with W [F, C/groups, K] as it is. */
@@ -39,6 +42,7 @@ static st_status_t emit_pool(st_onnx_t *g, const st_layer_t *L, const char *op, 
     int64_t k = st_export_opt_i(L, "kernel_size"), s = stride->is_set && stride->i > 0 ? stride->i : k;
     int64_t p[2] = {st_export_opt_i(L, "padding"), st_export_opt_i(L, "padding")};
     const char *in = x.name;
+    if (x.len && strcmp(op, "MaxPool") == 0) in = st_export_fill(g, x, -FLT_MAX); /* strata: past the length is padding */
     if (strcmp(op, "AveragePool") == 0 && p[0] > 0) {
         /* zeros padded by a Pad node: OpenCV 4.6's dnn ignores count_include_pad */
         int64_t pads[6] = {0, 0, p[0], 0, 0, p[1]};
@@ -63,9 +67,33 @@ st_status_t st_export_emit_avg_pool(st_onnx_t *g, const st_layer_t *L, st_onnx_v
     return emit_pool(g, L, "AveragePool", x, y);
 }
 
+/* Variable lengths: [N, C, T] (0 past each length) -> [N, C] over the valid positions only:
+ * ReduceSum ÷ max(count, 1), or ReduceMax of the value with the lowest float past the length
+ * (0 for a row without valid positions, as strata). */
+static st_status_t emit_global_masked(st_onnx_t *g, const st_layer_t *L, int max, st_onnx_val_t x, st_onnx_val_t *y) {
+    int64_t axis = 2;
+    const char *out;
+    if (max) {
+        out = st_onnx_op1(g, "ReduceMax", st_export_fill(g, x, -FLT_MAX), L->name);
+        st_onnx_attr_ints(g, "axes", &axis, 1); /* an attribute up to opset 17 */
+        st_onnx_attr_i(g, "keepdims", 0);
+        const char *in[3] = {st_export_nonempty(g, x), out, st_export_scalar(g, L, "zero", 0.0f)};
+        out = st_onnx_node(g, "Where", in, 3, L->name, 1, NULL);
+    } else {
+        out = st_onnx_op2(g, "ReduceSum", x.name, st_onnx_init_i64(g, "axes", &axis, 1), L->name);
+        st_onnx_attr_i(g, "keepdims", 1);
+        out = st_onnx_op2(g, "Div", out, st_export_valid_count(g, x), L->name);
+        out = st_onnx_op1(g, "Flatten", out, L->name);
+        st_onnx_attr_i(g, "axis", 1);
+    }
+    *y = st_export_shaped(x, L, out);
+    return ST_OK;
+}
+
 /* global pools: [N, C, T] -> Global{Average,Max}Pool [N, C, 1] -> Flatten [N, C]. */
 static st_status_t emit_global(st_onnx_t *g, const st_layer_t *L, const char *op, st_onnx_val_t x, st_onnx_val_t *y) {
     x = st_export_nct(g, x);
+    if (x.len) return emit_global_masked(g, L, strcmp(op, "GlobalMaxPool") == 0, x, y);
     const char *out = st_onnx_op1(g, "Flatten", st_onnx_op1(g, op, x.name, L->name), L->name);
     st_onnx_attr_i(g, "axis", 1);
     *y = st_export_shaped(x, L, out);
@@ -110,9 +138,16 @@ st_status_t st_export_emit_squeeze_excite(st_onnx_t *g, const st_layer_t *L, st_
     x = st_export_ntc(g, x);
     const int C = L->in_shape.d[1], H = (int)(L->params[1].n);
     int64_t axis = 1;
-    const char *s = st_onnx_op1(g, "ReduceMean", x.name, L->name);
-    st_onnx_attr_ints(g, "axes", &axis, 1); /* an attribute up to opset 17 */
-    st_onnx_attr_i(g, "keepdims", 1);
+    const char *s;
+    if (x.len) { /* the mean over each row's valid positions (x is 0 past them) */
+        s = st_onnx_op2(g, "ReduceSum", x.name, st_onnx_init_i64(g, "axes", &axis, 1), L->name);
+        st_onnx_attr_i(g, "keepdims", 1);
+        s = st_onnx_op2(g, "Div", s, st_export_valid_count(g, x), L->name);
+    } else {
+        s = st_onnx_op1(g, "ReduceMean", x.name, L->name);
+        st_onnx_attr_ints(g, "axes", &axis, 1); /* an attribute up to opset 17 */
+        st_onnx_attr_i(g, "keepdims", 1);
+    }
     const char *h = st_onnx_op2(g, "MatMul", s, transposed_init(g, L, 0, H, C), L->name);
     h = st_onnx_op1(g, "Relu", st_onnx_op2(g, "Add", h, st_export_vec(g, L, "fc1.bias", L->params[1].data, H), L->name), L->name);
     const char *z = st_onnx_op2(g, "MatMul", h, transposed_init(g, L, 2, C, H), L->name);
@@ -208,8 +243,10 @@ static st_status_t emit_rnn(st_onnx_t *g, const st_layer_t *L, const char *op, i
     x = st_export_ntc(g, x);
     const char *xt = st_onnx_op1(g, "Transpose", x.name, "to_tnc");
     st_onnx_attr_ints(g, "perm", to_tnc, 3);
-    const char *in[4] = {xt, w_name, r_name, b_name}, *outs[2];
-    st_onnx_node(g, op, in, 4, L->name, 2, outs);
+    /* variable lengths: sequence_lens (int32); ONNX then stops each row at its length, gives 0
+     * past it and starts the reverse direction at the last valid step, as strata */
+    const char *in[5] = {xt, w_name, r_name, b_name, x.len ? st_export_lengths_i32(g, x.len) : ""}, *outs[2];
+    st_onnx_node(g, op, in, x.len ? 5 : 4, L->name, 2, outs);
     st_onnx_attr_i(g, "hidden_size", H);
     st_onnx_attr_s(g, "direction", dirs == 2 ? "bidirectional" : "forward");
     if (G == 3) st_onnx_attr_i(g, "linear_before_reset", 1);

@@ -21,6 +21,7 @@ typedef struct {
 struct st_onnx {
     vec_t pool;                     /* every block allocated, freed by st_onnx_free */
     vec_t nodes, inits, inputs, outputs, meta, names;
+    vec_t memo;                     /* key, value name, key, value name, ... (st_onnx_memo) */
     Onnx__NodeProto *last;          /* the node attributes go to */
     char *graph_name;
     int failed;
@@ -61,7 +62,7 @@ void st_onnx_free(st_onnx_t *g) {
     if (!g) return;
     for (size_t i = 0; i < g->pool.n; i++) free(g->pool.p[i]);
     free(g->pool.p), free(g->nodes.p), free(g->inits.p), free(g->inputs.p), free(g->outputs.p), free(g->meta.p);
-    free(g->names.p);
+    free(g->names.p), free(g->memo.p);
     free(g);
 }
 
@@ -328,8 +329,8 @@ void st_onnx_attr_ints(st_onnx_t *g, const char *name, const int64_t *v, int n) 
     a->n_ints = (size_t)n, a->ints = d;
 }
 
-/* A float32 tensor value description; dims[0] is the symbolic batch "N". */
-static Onnx__ValueInfoProto *value_info(st_onnx_t *g, const char *name, const int64_t *dims, int rank) {
+/* A tensor value description of element type `type`; dims[0] is the symbolic batch "N". */
+static Onnx__ValueInfoProto *value_info(st_onnx_t *g, const char *name, int type, const int64_t *dims, int rank) {
     Onnx__ValueInfoProto *v = g_alloc(g, sizeof *v);
     Onnx__TypeProto *tp = g_alloc(g, sizeof *tp);
     Onnx__TypeProto__Tensor *tt = g_alloc(g, sizeof *tt);
@@ -347,7 +348,7 @@ static Onnx__ValueInfoProto *value_info(st_onnx_t *g, const char *name, const in
     *sh = (Onnx__TensorShapeProto)ONNX__TENSOR_SHAPE_PROTO__INIT;
     sh->n_dim = (size_t)rank, sh->dim = dd;
     *tt = (Onnx__TypeProto__Tensor)ONNX__TYPE_PROTO__TENSOR__INIT;
-    tt->has_elem_type = 1, tt->elem_type = ST_ONNX_FLOAT, tt->shape = sh;
+    tt->has_elem_type = 1, tt->elem_type = type, tt->shape = sh;
     *tp = (Onnx__TypeProto)ONNX__TYPE_PROTO__INIT;
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE, tp->tensor_type = tt;
     *v = (Onnx__ValueInfoProto)ONNX__VALUE_INFO_PROTO__INIT;
@@ -355,13 +356,33 @@ static Onnx__ValueInfoProto *value_info(st_onnx_t *g, const char *name, const in
     return v;
 }
 
-void st_onnx_input(st_onnx_t *g, const char *name, const int64_t *dims, int rank) {
+void st_onnx_input_typed(st_onnx_t *g, const char *name, int type, const int64_t *dims, int rank) {
     if (!name_used(g, name)) g_push(g, &g->names, g_strdup(g, name));
-    g_push(g, &g->inputs, value_info(g, name, dims, rank));
+    g_push(g, &g->inputs, value_info(g, name, type, dims, rank));
+}
+
+void st_onnx_output_typed(st_onnx_t *g, const char *name, int type, const int64_t *dims, int rank) {
+    g_push(g, &g->outputs, value_info(g, name, type, dims, rank));
+}
+
+void st_onnx_input(st_onnx_t *g, const char *name, const int64_t *dims, int rank) {
+    st_onnx_input_typed(g, name, ST_ONNX_FLOAT, dims, rank);
 }
 
 void st_onnx_output(st_onnx_t *g, const char *name, const int64_t *dims, int rank) {
-    g_push(g, &g->outputs, value_info(g, name, dims, rank));
+    st_onnx_output_typed(g, name, ST_ONNX_FLOAT, dims, rank);
+}
+
+const char *st_onnx_memo(const st_onnx_t *g, const char *key) {
+    for (size_t i = 0; i + 1 < g->memo.n; i += 2)
+        if (strcmp(g->memo.p[i], key) == 0) return g->memo.p[i + 1];
+    return NULL;
+}
+
+const char *st_onnx_memo_put(st_onnx_t *g, const char *key, const char *name) {
+    char *k = g_strdup(g, key), *v = g_strdup(g, name);
+    if (*k) g_push(g, &g->memo, k), g_push(g, &g->memo, v);
+    return name;
 }
 
 void st_onnx_meta(st_onnx_t *g, const char *key, const char *value) {

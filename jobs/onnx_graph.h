@@ -17,6 +17,8 @@
 
 #define ST_ONNX_FLOAT 1  /* TensorProto.DataType */
 #define ST_ONNX_INT64 7
+#define ST_ONNX_INT32 6
+#define ST_ONNX_BOOL 9
 #define ST_ONNX_FLOAT16 10
 #define ST_ONNX_UINT8 2
 #define ST_ONNX_INT8 3
@@ -76,6 +78,14 @@ void st_onnx_attr_ints(st_onnx_t *g, const char *name, const int64_t *v, int n);
 /* A float32 graph input / output: dims[rank], dims[0] the symbolic "N". */
 void st_onnx_input(st_onnx_t *g, const char *name, const int64_t *dims, int rank);
 void st_onnx_output(st_onnx_t *g, const char *name, const int64_t *dims, int rank);
+/* The same with another element type (ST_ONNX_INT32: sequence_lens, output_lens). */
+void st_onnx_input_typed(st_onnx_t *g, const char *name, int type, const int64_t *dims, int rank);
+void st_onnx_output_typed(st_onnx_t *g, const char *name, int type, const int64_t *dims, int rank);
+
+/* A value built once and reused (a length mask, a constant): st_onnx_memo gives the name put
+ * under `key` by st_onnx_memo_put (which returns `name`), or NULL. */
+const char *st_onnx_memo(const st_onnx_t *g, const char *key);
+const char *st_onnx_memo_put(st_onnx_t *g, const char *key, const char *name);
 
 /* metadata_props[key] = value. */
 void st_onnx_meta(st_onnx_t *g, const char *key, const char *value);

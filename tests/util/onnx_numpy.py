@@ -12,7 +12,10 @@ value half; every op reading a half value computes in float64 and rounds its res
 float32.
 int8 graphs (--precision int8): DequantizeLinear and QuantizeLinear per tensor or per axis, uint8
 or int8 by the zero point's type, rounding half to even and saturating (onnx_numpy.py --self-test
-checks QuantizeLinear against hand-worked values)."""
+checks QuantizeLinear against hand-worked values).
+Variable-length graphs (a second input `sequence_lens`): the CSV's `sequence_lens` column feeds it;
+LSTM/GRU honour sequence_lens as the ONNX spec says (steps past a row's length are not run, Y is 0
+there, the reverse direction starts at the last valid step)."""
 import math
 import sys
 
@@ -72,16 +75,20 @@ def conv_transpose1d(x, W, b, a):  # x [N, C, T], W [C, F/G, K]
     return y + (b[None, :, None] if b is not None else 0)
 
 
-def rnn(op, X, W, R, B, a):  # X [T, N, C] -> Y [T, dirs, N, H], Y_h [dirs, N, H]
+def rnn(op, X, W, R, B, a, lens=None):  # X [T, N, C] -> Y [T, dirs, N, H], Y_h [dirs, N, H]
+    """lens [N] (sequence_lens, or None: all T): a row's steps t >= lens[n] are not run (its state is
+    kept, Y is 0 there) and the reverse direction starts at its step lens[n] - 1."""
     H = a["hidden_size"]
     dirs = 2 if a.get("direction", b"forward") == b"bidirectional" else 1
     T, N = X.shape[:2]
+    live = np.ones((T, N, 1), bool) if lens is None else (np.arange(T)[:, None] < lens[None, :])[:, :, None]
     Y = np.zeros((T, dirs, N, H))
     Yh = np.zeros((dirs, N, H))
     for d in range(dirs):
         h, c = np.zeros((N, H)), np.zeros((N, H))
         Wb, Rb = np.split(B[d], 2)
         for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+            h_prev, c_prev = h, c
             xw, hr = X[t] @ W[d].T + Wb, h @ R[d].T + Rb
             if op == "LSTM":  # gates i, o, f, c
                 i, o, f, g = np.split(xw + hr, 4, axis=1)
@@ -93,12 +100,13 @@ def rnn(op, X, W, R, B, a):  # X [T, N, C] -> Y [T, dirs, N, H], Y_h [dirs, N, H
                 z, r = sigmoid(xz + hz), sigmoid(xr + hr_)
                 n = np.tanh(xh + r * hh)
                 h = (1 - z) * n + z * h
-            Y[t, d] = h
+            h, c = np.where(live[t], h, h_prev), np.where(live[t], c, c_prev)
+            Y[t, d] = np.where(live[t], h, 0.0)
         Yh[d] = h
     return Y, Yh
 
 
-FLOAT, INT64, FLOAT16 = 1, 7, 10
+FLOAT, INT32, INT64, BOOL, FLOAT16 = 1, 6, 7, 9, 10
 
 
 def quantize_linear(x, scale, zp):
@@ -120,17 +128,21 @@ def quantize_self_test():
     print("quantize_linear: hand examples ok")
 
 
-def run(model, x):
+def run(model, x, lens=None):
+    """x: the first input; lens: the second (`sequence_lens` int32 [N]) of a variable-length model."""
     v = {t.name: numpy_helper.to_array(t).astype(np.float64) if t.data_type in (FLOAT, FLOAT16) else numpy_helper.to_array(t)
          for t in model.graph.initializer}
     half = {t.name for t in model.graph.initializer if t.data_type == FLOAT16}
     v[model.graph.input[0].name] = x.astype(np.float64)
+    if len(model.graph.input) > 1:
+        v[model.graph.input[1].name] = np.asarray(lens, np.int32)
     for n in model.graph.node:
         a, i = attrs(n), [v[k] if k else None for k in n.input]
         op = n.op_type
         if op == "Cast":
             to = a["to"]
             out = i[0].astype(np.int64) if to == INT64 else i[0].astype(np.float16).astype(np.float64) if to == FLOAT16 \
+                else i[0].astype(np.int32) if to == INT32 else i[0].astype(bool) if to == BOOL \
                 else i[0].astype(np.float32).astype(np.float64)
             if to == FLOAT16:
                 half.add(n.output[0])
@@ -217,12 +229,25 @@ def run(model, x):
         elif op == "Concat":
             out = np.concatenate(i, a["axis"])
         elif op in ("LSTM", "GRU"):
-            Y, Yh = rnn(op, i[0], i[1], i[2], i[3], a)
+            Y, Yh = rnn(op, i[0], i[1], i[2], i[3], a, i[4] if len(i) > 4 else None)
             if is_half:
                 Y, Yh = Y.astype(np.float16).astype(np.float64), Yh.astype(np.float16).astype(np.float64)
                 half.update(n.output[:2])
             v[n.output[0]], v[n.output[1]] = Y, Yh
             continue
+        # variable lengths (sequence_lens): masks, integer length arithmetic, masked reductions
+        elif op == "Min":
+            out = np.minimum(i[0], i[1])
+        elif op == "Unsqueeze":  # axes (an input since opset 13) of the output's rank
+            out = i[0]
+            for ax in sorted(int(k) % (i[0].ndim + len(i[1])) for k in i[1]):
+                out = np.expand_dims(out, ax)
+        elif op in ("Less", "Greater"):
+            out = i[0] < i[1] if op == "Less" else i[0] > i[1]
+        elif op == "Where":
+            out = np.where(i[0], i[1], i[2])
+        elif op == "ReduceMax":  # axes an attribute up to opset 17
+            out = i[0].max(tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
         else:
             raise SystemExit(f"onnx_numpy.py: op {op} is not implemented")
         if is_half and out.dtype == np.float64:
@@ -237,9 +262,10 @@ def accuracy(model, path):
     with h5py.File(path, "r") as f:
         X, y = f["X"][:], f["y"][:]
         rows = f["split"][:] == 2 if "split" in f else np.ones(len(y), bool)
-    X, y = X[rows], y[rows]
+        L = f["lengths"][:] if "lengths" in f else np.zeros(len(y), np.int32)  # sequence_lens (padding as the file has it)
+    X, y, L = X[rows], y[rows], L[rows]
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim][1:]
-    pred = np.concatenate([run(model, X[r:r + 256].reshape([-1] + shape).astype(np.float32))[0].reshape(
+    pred = np.concatenate([run(model, X[r:r + 256].reshape([-1] + shape).astype(np.float32), L[r:r + 256])[0].reshape(
         min(256, len(X) - r), -1).argmax(1) for r in range(0, len(X), 256)])
     print(f"numpy evaluator: accuracy {float((pred == y).mean()):.4f} on {len(y)} rows")
 
@@ -254,9 +280,10 @@ def main():
     ref = np.genfromtxt(sys.argv[2], delimiter=",", names=True)
     cols = ref.dtype.names
     x = np.stack([ref[c] for c in cols if c.startswith("x")], 1)
+    lens = ref["sequence_lens"].astype(np.int32) if "sequence_lens" in cols else None
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim][1:]
-    want = np.stack([ref[c] for c in cols if not c.startswith("x")], 1)
-    got = np.concatenate([o.reshape(len(x), -1) for o in run(model, x.reshape([-1] + shape).astype(np.float32))], 1)
+    want = np.stack([ref[c] for c in cols if not c.startswith("x") and c != "sequence_lens"], 1)
+    got = np.concatenate([o.reshape(len(x), -1) for o in run(model, x.reshape([-1] + shape).astype(np.float32), lens)], 1)
     diff = float(np.abs(got - want).max())
     print(f"numpy evaluator: {len(x)} rows, max |onnx - strata| = {diff:.3g}")
     sys.exit(0 if diff <= tol else 1)
