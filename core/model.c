@@ -477,3 +477,13 @@ const st_tensor_view_t *st_model_tensors(const st_model_t *m, int *n_tensors) {
 int st_model_layer_count(const st_model_t *m) { return m->n_layers; }
 st_layer_t *st_model_layer(st_model_t *m, int i) { return m->layers[i]; }
 st_shape_t st_model_input_shape(const st_model_t *m) { return m->in_shape; }
+int st_model_op_count(const st_model_t *m) { return m->n_ops; }
+int st_model_value_count(const st_model_t *m) { return m->n_values; }
+st_shape_t st_model_value_shape(const st_model_t *m, int v) { return m->values[v].shape; }
+
+st_model_op_t st_model_op(const st_model_t *m, int i) {
+    const op_t *op = &m->ops[i];
+    st_model_op_kind_t kind = op->kind == OP_LAYER ? ST_MODEL_OP_LAYER
+                              : op->kind == OP_CONCAT ? ST_MODEL_OP_CONCAT : ST_MODEL_OP_ADD;
+    return (st_model_op_t){.kind = kind, .layer = op->layer, .in = op->in, .n_in = op->n_in, .out = op->out};
+}

@@ -121,6 +121,23 @@ int st_model_layer_count(const st_model_t *m);
 st_layer_t *st_model_layer(st_model_t *m, int i);
 st_shape_t st_model_input_shape(const st_model_t *m);
 
+/* The graph, for code that rewrites it (the ONNX export): its steps in execution order, each a
+ * layer or the Concat / Add joining a parallel or residual block, over value ids (0 = the
+ * input; a head's output is st_model_head(m, h)->value). */
+#define ST_MODEL_MAX_MERGE 16 /* inputs of one Concat / Add */
+typedef enum { ST_MODEL_OP_LAYER, ST_MODEL_OP_CONCAT, ST_MODEL_OP_ADD } st_model_op_kind_t;
+typedef struct {
+    st_model_op_kind_t kind;
+    st_layer_t *layer; /* ST_MODEL_OP_LAYER, else NULL */
+    const int *in;     /* [n_in] input value ids (one for a layer) */
+    int n_in;
+    int out;           /* output value id */
+} st_model_op_t;
+int st_model_op_count(const st_model_t *m);
+st_model_op_t st_model_op(const st_model_t *m, int i);
+int st_model_value_count(const st_model_t *m);
+st_shape_t st_model_value_shape(const st_model_t *m, int v); /* per row: [F] or [T, C] */
+
 /* Variable-length sequences (docs/sequences.md). After st_model_enable_lengths, a forward
  * whose ctx has `lengths` runs the batch x [B, ctx->positions, C] at its own positions, and every
  * layer honours each row's length (layer.h); without ctx->lengths it runs as before. Fails,

@@ -7,7 +7,7 @@
 
 typedef enum { OP_LAYER, OP_CONCAT, OP_ADD } op_kind_t;
 
-#define MAX_MERGE 16
+#define MAX_MERGE ST_MODEL_MAX_MERGE
 
 typedef struct {
     op_kind_t kind;

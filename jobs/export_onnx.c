@@ -19,7 +19,6 @@
 #include "jobs/export_layers.h"
 #include "jobs/export_lengths.h"
 #include "jobs/export_quant.h"
-#include "model_internal.h" /* the op list: the graph's structure (parallel, residual, heads) */
 #include "sharding/dataset.h"
 
 typedef struct {
@@ -79,7 +78,7 @@ static st_status_t load(export_t *e, st_error_t *err) {
         st_error_prefix(err, "%s has /lengths (exported with a sequence_lens input)", e->ds.path);
         return err->code;
     }
-    if (e->i8 && st_quant_acts_init(&e->acts, e->model->layers, e->model->n_layers))
+    if (e->i8 && st_quant_acts_init(&e->acts, e->model))
         return st_fail(err, ST_ERR_NOMEM, "int8 activation ranges");
     if (st_model_param_floats(e->model) != e->ck.n_params)
         return st_fail(err, ST_ERR_DATA, "%s: the model of %s has %zu parameters for its samples, but the checkpoint holds %zu",
@@ -142,15 +141,15 @@ static st_onnx_val_t input_value(export_t *e) {
 }
 
 /* Concat (last axis) or Add of an op's inputs, all as [N, T, C]. */
-static st_onnx_val_t merge(export_t *e, const op_t *op, const st_onnx_val_t *vals) {
-    const char *in[MAX_MERGE];
+static st_onnx_val_t merge(export_t *e, const st_model_op_t *op, const st_onnx_val_t *vals) {
+    const char *in[ST_MODEL_MAX_MERGE];
     st_onnx_val_t v = vals[op->in[0]];
     for (int i = 0; i < op->n_in; i++) in[i] = st_export_ntc(e->g, vals[op->in[i]]).name;
     v.nct = 0;
-    v.name = st_onnx_node(e->g, op->kind == OP_CONCAT ? "Concat" : "Add", in, op->n_in,
-                          op->kind == OP_CONCAT ? "concat" : "add", 1, NULL);
-    if (op->kind == OP_CONCAT) st_onnx_attr_i(e->g, "axis", -1);
-    v.C = st_shape_channels(e->model->values[op->out].shape);
+    v.name = st_onnx_node(e->g, op->kind == ST_MODEL_OP_CONCAT ? "Concat" : "Add", in, op->n_in,
+                          op->kind == ST_MODEL_OP_CONCAT ? "concat" : "add", 1, NULL);
+    if (op->kind == ST_MODEL_OP_CONCAT) st_onnx_attr_i(e->g, "axis", -1);
+    v.C = st_shape_channels(st_model_value_shape(e->model, op->out));
     return v;
 }
 
@@ -242,18 +241,17 @@ static st_onnx_val_t qdq(export_t *e, const st_quant_act_t *a, st_onnx_val_t x) 
 
 static st_status_t build_graph(export_t *e, st_error_t *err) {
     st_model_t *m = e->model;
-    st_onnx_val_t *vals = calloc((size_t)m->n_values, sizeof *vals);
-    if (!vals || !(e->g = st_onnx_new(m->heads[0].name))) return free(vals), st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
+    st_onnx_val_t *vals = calloc((size_t)st_model_value_count(m), sizeof *vals);
+    if (!vals || !(e->g = st_onnx_new(st_model_head(m, 0)->name))) return free(vals), st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
     vals[0] = input_value(e);
     st_status_t rc = vals[0].name ? ST_OK : st_fail(err, ST_ERR_NOMEM, "the ONNX graph");
-    for (int i = 0; rc == ST_OK && i < m->n_ops; i++) {
-        const op_t *op = &m->ops[i];
-        const st_quant_act_t *a = e->i8 && op->kind == OP_LAYER ? st_quant_acts_find(&e->acts, op->layer) : NULL;
-        if (op->kind == OP_LAYER) rc = st_export_layer(e->g, op->layer, a ? qdq(e, a, vals[op->in[0]]) : vals[op->in[0]],
-                                                       &vals[op->out], err);
-        else vals[op->out] = merge(e, op, vals);
+    for (int i = 0; rc == ST_OK && i < st_model_op_count(m); i++) {
+        const st_model_op_t op = st_model_op(m, i);
+        const st_quant_act_t *a = e->i8 && op.layer ? st_quant_acts_find(&e->acts, op.layer) : NULL;
+        if (op.layer) rc = st_export_layer(e->g, op.layer, a ? qdq(e, a, vals[op.in[0]]) : vals[op.in[0]], &vals[op.out], err);
+        else vals[op.out] = merge(e, &op, vals);
     }
-    for (int h = 0; rc == ST_OK && h < m->n_heads; h++) head_output(e, h, vals[m->heads[h].value]);
+    for (int h = 0; rc == ST_OK && h < st_model_head_count(m); h++) head_output(e, h, vals[st_model_head(m, h)->value]);
     if (rc == ST_OK) metadata(e);
     if (rc == ST_OK && e->f16) st_onnx_inits_to_f16(e->g), st_onnx_meta(e->g, "precision", "fp16");
     if (rc == ST_OK && e->i8) {
@@ -474,7 +472,7 @@ st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err) {
                 "weights int8 per output channel\n", e.n_qdq, (long long)e.acts.rows);
     if (rc == ST_OK && req->out)
         fprintf(req->out, "%s: ONNX opset %d, %s, %d layer%s, %zu bytes (from %s)\n", req->out_path, ST_ONNX_OPSET,
-                req->precision, e.model->n_layers, e.model->n_layers == 1 ? "" : "s", bytes, e.ck.path);
+                req->precision, st_model_layer_count(e.model), st_model_layer_count(e.model) == 1 ? "" : "s", bytes, e.ck.path);
     st_onnx_free(e.g);
     if (e.model) st_model_free(e.model);
     st_quant_acts_free(&e.acts);

@@ -101,13 +101,15 @@ const char *st_quant_weight_op(const st_layer_t *L) {
     return L->kind == &st_kind_conv1d ? "Conv" : NULL;
 }
 
-int st_quant_acts_init(st_quant_acts_t *a, st_layer_t *const *layers, int n_layers) {
+int st_quant_acts_init(st_quant_acts_t *a, st_model_t *m) {
+    int n_layers = st_model_layer_count(m);
     *a = (st_quant_acts_t){0};
     a->acts = calloc((size_t)(n_layers ? n_layers : 1), sizeof *a->acts);
     if (!a->acts) return 1;
     for (int l = 0; l < n_layers; l++) {
-        const char *op = st_quant_weight_op(layers[l]);
-        if (op) a->acts[a->n++] = (st_quant_act_t){.layer = layers[l], .op = op, .lo = INFINITY, .hi = -INFINITY};
+        st_layer_t *L = st_model_layer(m, l);
+        const char *op = st_quant_weight_op(L);
+        if (op) a->acts[a->n++] = (st_quant_act_t){.layer = L, .op = op, .lo = INFINITY, .hi = -INFINITY};
     }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "layer.h"
+#include "model.h"
 
 /* p[n] rounded to the nearest float16 (round to nearest even), kept as float. */
 void st_quant_round_f16(float *p, size_t n);
@@ -76,8 +77,9 @@ typedef struct {
     int64_t rows;         /* rows the ranges were recorded on */
 } st_quant_acts_t;
 
-/* The quantised layers of layers[n_layers] (ranges empty, mode OFF). 1 when memory ran out. */
-int st_quant_acts_init(st_quant_acts_t *a, st_layer_t *const *layers, int n_layers);
+/* The quantised layers of model m, in execution order (ranges empty, mode OFF). 1 when memory
+ * ran out. */
+int st_quant_acts_init(st_quant_acts_t *a, st_model_t *m);
 void st_quant_acts_free(st_quant_acts_t *a);
 /* Each layer's scale and zero point from its recorded range (a range never recorded: [0, 0]). */
 void st_quant_acts_finish(st_quant_acts_t *a);
