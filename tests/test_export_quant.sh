@@ -20,16 +20,8 @@
 # onnx_numpy.py's QuantizeLinear passes its hand-worked self-test; an unknown precision is refused. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROGRESS=never
-unset STRATA_FAULT
-if ! /usr/bin/python3 -c 'import onnx, h5py' 2> /dev/null; then
-  echo "1..0 # SKIP no python3-onnx / python3-h5py (scripts/install-deps.sh)"; exit 0
-fi
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-n=0; fail=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
-has() { grep -q -- "$1" "$work/log"; }
+. tests/util/tap.sh
+tap_need_python onnx h5py -- python3-onnx / python3-h5py
 echo "1..20"
 
 /usr/bin/python3 tests/util/make_small.py "$work/mlp.h5" 600 784 10
