@@ -241,7 +241,7 @@ static void history_chart(FILE *f, const head_history_t *h, const char *run_name
         s[n_s++] = (st_svg_series_t){"mean of all classes", h->epoch, y + (size_t)n * h->n_epochs, h->n_epochs, "#000", 1};
     }
     snprintf(title, sizeof title, "%s%s%s", run_name, run_name[0] && h->head[0] ? ", head " : "", h->head);
-    st_svg_chart_t c = {title, "epoch", "recall (per-class accuracy)", s, n_s, NULL, 0, 680, 380};
+    st_svg_chart_t c = {title, "epoch", "recall (per-class accuracy)", s, n_s, NULL, 0, 680, 380, 1};
     fputs("<figure>\n", f);
     st_svg_line_chart(f, &c);
     if (h->K > MANY_CLASSES)

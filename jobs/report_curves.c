@@ -123,7 +123,7 @@ static void free_series(series_set_t *set) {
 }
 
 static void chart(FILE *f, series_set_t *set, const char *title, const char *y_label, const st_svg_vline_t *v, int n_v) {
-    st_svg_chart_t c = {title, "epoch", y_label, set->s, set->n, v, n_v, CHART_W, CHART_H};
+    st_svg_chart_t c = {title, "epoch", y_label, set->s, set->n, v, n_v, CHART_W, CHART_H, 1};
     st_svg_line_chart(f, &c);
     free_series(set);
 }

@@ -34,13 +34,13 @@ static double nice_step(double raw) {
     return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
 }
 
-int st_svg_ticks(double *ticks, double *lo, double *hi, int max_ticks) {
+int st_svg_ticks(double *ticks, double *lo, double *hi, int max_ticks, double step_min) {
     if (!isfinite(*lo) || !isfinite(*hi) || *lo > *hi) *lo = 0, *hi = 1;
     if (*lo == *hi) {
         double pad = *lo == 0 ? 1 : fabs(*lo) * 0.1;
         *lo -= pad, *hi += pad;
     }
-    double step = nice_step((*hi - *lo) / (max_ticks - 1));
+    double step = fmax(nice_step((*hi - *lo) / (max_ticks - 1)), step_min);
     double first = floor(*lo / step), last = ceil(*hi / step);
     while (last - first + 1 > max_ticks) step = nice_step(step * 1.01), first = floor(*lo / step), last = ceil(*hi / step);
     int n = 0;
@@ -166,7 +166,7 @@ int st_svg_line_chart(FILE *f, const st_svg_chart_t *c) {
         return 0;
     }
     double xt[10], yt[8];
-    int nx = st_svg_ticks(xt, &fr.x0, &fr.x1, 8), ny = st_svg_ticks(yt, &fr.y0, &fr.y1, 6);
+    int nx = st_svg_ticks(xt, &fr.x0, &fr.x1, 8, c->x_step_min), ny = st_svg_ticks(yt, &fr.y0, &fr.y1, 6, 0);
     axes(f, &fr, xt, nx, yt, ny);
     int drawn = 0;
     for (int s = 0; s < c->n_series; s++) {

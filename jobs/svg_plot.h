@@ -21,11 +21,11 @@ void st_html_escape(FILE *f, const char *s);
  * buf needs 24 bytes. */
 const char *st_svg_colour(char *buf /*[24]*/, int k);
 
-/* "Nice" axis ticks over [*lo, *hi] (1, 2 or 5 times a power of ten apart), at most max_ticks
- * (>= 2) of them. Widens *lo and *hi to whole steps; an empty range (lo == hi) is widened
- * around the value; non-finite bounds become [0, 1]. Writes the ticks to ticks [max_ticks] and
- * returns how many. */
-int st_svg_ticks(double *ticks /*[max_ticks]*/, double *lo, double *hi, int max_ticks);
+/* "Nice" axis ticks over [*lo, *hi] (1, 2 or 5 times a power of ten apart, and at least
+ * step_min apart: 1 for epochs; 0 for any), at most max_ticks (>= 2) of them. Widens *lo and *hi
+ * to whole steps; an empty range (lo == hi) is widened around the value; non-finite bounds become
+ * [0, 1]. Writes the ticks to ticks [max_ticks] and returns how many. */
+int st_svg_ticks(double *ticks /*[max_ticks]*/, double *lo, double *hi, int max_ticks, double step_min);
 
 typedef struct {
     const char *name;   /* for the legend */
@@ -47,6 +47,7 @@ typedef struct {
     const st_svg_vline_t *vlines;
     int n_vlines;
     int width, height; /* pixels; the legend is drawn below the plot area */
+    double x_step_min;  /* the x ticks' smallest spacing (1: whole epochs; 0: any) */
 } st_svg_chart_t;
 
 /* <svg class="chart"> with one <polyline class="series"> per finite run of each series. Returns

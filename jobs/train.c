@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "jobs/class_history.h"
+#include "jobs/report_html.h"
 
 /* FNV-1a over the parameter arena, then the buffer arena (BatchNorm running statistics). */
 static uint64_t model_hash(st_model_t *m) {
@@ -424,6 +425,17 @@ static void finish_record(trainer_t *t, const st_train_result_t *res, st_status_
         fprintf(stderr, "strata: warning: %s\n", e2.msg);
 }
 
+/* Rank 0: RUN/report.html (jobs/report_html.h) once run.json has its final status; a failure
+ * to write it is only a warning. */
+static void end_report(const trainer_t *t) {
+    if (t->c->rank != 0 || !t->have_record) return;
+    const char *dir = t->run_dir;
+    char written[ST_RESULTS_PATH_MAX + 32];
+    st_error_t e2 = {0};
+    if (st_report_write(written, sizeof written, NULL, &dir, 1, &e2) != ST_OK)
+        fprintf(stderr, "strata: warning: no report.html: %s\n", e2.msg);
+}
+
 static void teardown(trainer_t *t) {
     st_engine_free(&t->engine);
     st_optim_free(t->optim);
@@ -501,6 +513,7 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     }
     snprintf(res->run_dir, sizeof res->run_dir, "%s", t.run_dir);
     finish_record(&t, res, rc, err);
+    end_report(&t);
     st_watchdog_stop();
     teardown(&t);
     return rc;
