@@ -99,7 +99,7 @@ static void one_confusion(FILE *f, const st_report_run_t *r, const char *prefix)
     snprintf(path, sizeof path, "%s/%sper_class.csv", r->dir, prefix);
     if (st_report_table_read(&t, path, &missing, &err) != ST_OK) st_report_missing(f, "%s", err.msg);
     else if (missing) st_report_missing(f, "%s is missing", path);
-    else csv_table(f, &t, title), st_report_table_free(&t);
+    else csv_table(f, &t, "per class"), st_report_table_free(&t);
     snprintf(path, sizeof path, "%s/%sconfusion.csv", r->dir, prefix);
     if (st_report_table_read(&t, path, &missing, &err) != ST_OK) st_report_missing(f, "%s", err.msg);
     else heatmap_from(f, &t, path), st_report_table_free(&t);
@@ -231,8 +231,9 @@ static void history_chart(FILE *f, const head_history_t *h, const char *run_name
     for (int i = 0; i < n; i++) {
         for (int e = 0; e < h->n_epochs; e++) y[(size_t)i * h->n_epochs + e] = h->recall[(size_t)e * h->K + pick[i]];
         const char *nm = h->names[pick[i]];
-        if (nm && nm[0]) snprintf(labels[i], sizeof labels[i], "%s", nm);
-        else snprintf(labels[i], sizeof labels[i], "class %d", pick[i]);
+        const char *rank = h->K <= MANY_CLASSES ? "" : i < 5 ? " (worst)" : " (best)";
+        if (nm && nm[0]) snprintf(labels[i], sizeof labels[i], "%.80s%s", nm, rank);
+        else snprintf(labels[i], sizeof labels[i], "class %d%s", pick[i], rank);
         s[i] = (st_svg_series_t){labels[i], h->epoch, y + (size_t)i * h->n_epochs, h->n_epochs, st_svg_colour(colours[i], i), 0};
     }
     int n_s = n;

@@ -16,10 +16,10 @@ static const char CSS[] =
     "body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1400px}"
     "h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}"
     "table{border-collapse:collapse;margin:.5em 1em .5em 0;font-size:13px}"
-    "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left}caption{text-align:left;font-weight:bold}"
+    "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left}caption{text-align:left;font-weight:bold;white-space:nowrap}"
     ".charts,.pair{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}"
     ".missing{color:#a40;font-style:italic}.caption,figcaption{font-size:12px;color:#555}"
-    "pre{background:#f6f6f6;padding:.6em;font-size:12px;overflow:auto}nav a{margin-right:1em}"
+    "pre{background:#f6f6f6;padding:.6em;font-size:12px;overflow:auto;tab-size:2}nav a{margin-right:1em}"
     "figure{margin:.3em 0}";
 
 void st_report_missing(FILE *f, const char *fmt, ...) {
