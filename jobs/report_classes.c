@@ -260,11 +260,15 @@ static void run_class_history(FILE *f, const st_report_run_t *r) {
     st_report_table_t t;
     int missing;
     st_error_t err = {0};
-    if (st_report_table_read(&t, path, &missing, &err) != ST_OK) return st_report_missing(f, "%s", err.msg);
+    if (st_report_table_read(&t, path, &missing, &err) != ST_OK) {
+        st_report_missing(f, "%s", err.msg);
+        return;
+    }
     if (missing || t.rows < 2) {
         st_report_missing(f, "%s is %s: the run has no class head, has not validated yet, or predates it", path,
                           missing ? "missing" : "empty");
-        return st_report_table_free(&t);
+        st_report_table_free(&t);
+        return;
     }
     static head_history_t h;
     const char *heads[16];

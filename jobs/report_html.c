@@ -175,7 +175,10 @@ static void startup(FILE *f, const cJSON *s) {
     int n = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, s) if (n < 32 && c->string && cJSON_IsNumber(c)) names[n] = c->string, values[n++] = c->valuedouble;
-    if (n == 0) return st_report_missing(f, "run.json has no startup_s (start-up phases)");
+    if (n == 0) {
+        st_report_missing(f, "run.json has no startup_s (start-up phases)");
+        return;
+    }
     fputs("<h4>start-up phases (run.json <code>startup_s</code>)</h4>\n", f);
     st_svg_bars(f, names, values, n, "s");
 }
