@@ -201,13 +201,25 @@ static void heat_labels(FILE *f, const char *const *names, int K, int off, int c
     }
 }
 
+/* The colour scale: 11 steps from 0 to 100 % of the row, at (x, y). */
+static void heat_scale(FILE *f, int x, int y) {
+    for (int i = 0; i <= 10; i++) {
+        char col[24];
+        cell_colour(col, i / 10.0);
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"10\" fill=\"%s\" stroke=\"#ccc\"/>", x + 12 * i, y, col);
+    }
+    fprintf(f, "\n<text x=\"%d\" y=\"%d\" " FONT ">0</text><text x=\"%d\" y=\"%d\" " FONT ">100%% of the true class</text>\n",
+            x, y + 22, x + 120, y + 22);
+}
+
 void st_svg_heatmap(FILE *f, const int64_t *conf, const char *const *names, int K) {
     int labelled = K <= 30, numbers = K <= 15;
     int cell = K <= 15 ? 36 : K <= 30 ? 18 : K <= 300 ? 600 / K : 2;
     if (cell < 2) cell = 2;
-    int off = labelled ? 110 : 10, size = off + K * cell + 10;
+    int off = labelled ? 110 : 10, size = off + K * cell + 10, width = size > 290 ? size : 290;
     fprintf(f, "<svg class=\"heatmap\" data-classes=\"%d\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-            "viewBox=\"0 0 %d %d\">\n", K, size, size, size, size);
+            "viewBox=\"0 0 %d %d\">\n", K, width, size + 30, width, size + 30);
+    heat_scale(f, off, size);
     if (labelled) heat_labels(f, names, K, off, cell);
     for (int i = 0; i < K; i++) {
         int64_t row = 0;

@@ -8,8 +8,9 @@
 # external, no script); two runs overlay with both names in the legends (without -o: a usage
 # error); a folder with only config.json and run.json says what is missing; a folder that is
 # not a run fails naming it and writes nothing; a three-head run (class, multi-label,
-# regression; tests/util/make_multi.py) has curves for every head. `strata sweep-report` names
-# the report. Prints TAP.
+# regression; tests/util/make_multi.py) has curves for every head; a CTC run has wer/cer curves
+# and says it has no confusion matrix; a resumed run marks its restart. `strata sweep-report`
+# names the report. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
@@ -20,7 +21,7 @@ n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 py() { /usr/bin/python3 - "$@"; }
 S=bin/strata
-echo "1..12"
+echo "1..14"
 
 tests/util/make_tiny.sh "$work/tiny.h5" > /dev/null
 train() { # NAME EPOCHS [extra args]: the tiny config into $work/r/NAME
@@ -88,6 +89,9 @@ assert [(int(r["epoch"]), int(r["class"])) for r in rows] == [(e, k) for e in (1
 PY
 ok $? "a run resumed after epoch 1 (of 3) continues val_per_class_history.csv without repeating epochs 2-3"
 
+grep -q 'class="restart"' "$work/r/t2/report.html" && ! grep -q 'class="restart"' "$R/report.html"
+ok $? "the resumed run's curves mark its restart with a vertical line (the uninterrupted run's have none)"
+
 py "$work/one.html" > "$work/log" 2>&1 <<'PY'
 import sys
 from html.parser import HTMLParser
@@ -154,6 +158,20 @@ ph = re.search(r'<section id="per-class-history">(.*?)</section>', html, re.S).g
 assert ph.count("<polyline") >= 2 and "kind" in ph, ph[:200]
 PY
 ok $? "a three-head run (class, multi-label, regression): curves for every head, its class head's history"
+
+/usr/bin/python3 tests/util/make_toy_ctc.py "$work/ctc.h5" > /dev/null 2>&1 &&
+  timeout 120 $S train tests/data/train_ctc.json --set "data.path=$work/ctc.h5" --set "results_dir=$work/r" --set name=ctc \
+    --set train.epochs=2 > "$work/log" 2>&1 &&
+py "$work/r/ctc/report.html" >> "$work/log" 2>&1 <<'PY'
+import re, sys
+html = open(sys.argv[1]).read()
+titles = re.findall(r'font-weight="bold">([^<]*)</text>', html)
+assert "wer" in titles and "cer" in titles, titles
+assert "no confusion matrix" in html and "val_per_class_history.csv is missing" in html
+runs = re.search(r'<section id="runs">(.*?)</section>', html, re.S).group(1)
+assert "val_wer" in runs, runs
+PY
+ok $? "a CTC run: wer and cer curves, best val_wer in the runs table, per-class sections say there is no class head"
 
 $S sweep-report "$R" > "$work/log" 2>&1 && grep -q "$R/report.html" "$work/log"
 ok $? "strata sweep-report names each run's report.html"

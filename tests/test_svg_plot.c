@@ -99,7 +99,8 @@ static void test_heatmap(void **s) {
     free(t);
     t = heatmap_text(197);
     assert_int_equal(count(t, "class=\"cell\""), 197 * 197);
-    assert_int_equal(count(t, "<text"), 0); /* no labels or numbers at 197 classes */
+    assert_int_equal(count(t, "<text"), 2); /* only the colour scale's: no labels or numbers at 197 classes */
+    assert_int_equal(count(t, "<title>"), 0);
     free(t);
 }
 
