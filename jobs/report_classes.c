@@ -106,7 +106,7 @@ static void one_confusion(FILE *f, const st_report_run_t *r, const char *prefix)
     fputs("</div>\n", f);
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int by_name(const void *a, const void *b) { return strcmp(a, b); }
 
 /* The prefixes of the folder's *confusion.csv files, sorted ("" first). */
 static int confusion_prefixes(char (*prefix)[128], int max, const char *dir) {
@@ -118,12 +118,7 @@ static int confusion_prefixes(char (*prefix)[128], int max, const char *dir) {
             snprintf(prefix[n++], 128, "%.*s", (int)(len - tail), e->d_name);
     }
     if (d) closedir(d);
-    char *sorted[64];
-    for (int i = 0; i < n; i++) sorted[i] = prefix[i];
-    qsort(sorted, (size_t)n, sizeof *sorted, by_name);
-    char copy[64][128];
-    for (int i = 0; i < n; i++) memcpy(copy[i], sorted[i], 128);
-    memcpy(prefix, copy, (size_t)n * 128);
+    qsort(prefix, (size_t)n, sizeof *prefix, by_name);
     return n;
 }
 
@@ -270,7 +265,12 @@ static void run_class_history(FILE *f, const st_report_run_t *r) {
         st_report_table_free(&t);
         return;
     }
-    static head_history_t h;
+    head_history_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        st_report_missing(f, "%s: out of memory", path);
+        st_report_table_free(&t);
+        return;
+    }
     const char *heads[16];
     int n_heads = 0;
     for (int i = 1; i < t.rows && n_heads < 16; i++) { /* the heads, in order of first appearance */
@@ -279,9 +279,10 @@ static void run_class_history(FILE *f, const st_report_run_t *r) {
         if (!seen) heads[n_heads++] = st_report_cell(&t, i, 1);
     }
     for (int i = 0; i < n_heads; i++) {
-        if (gather(&h, &t, heads[i])) history_chart(f, &h, "");
-        free(h.recall), free(h.names), h.recall = NULL, h.names = NULL;
+        if (gather(h, &t, heads[i])) history_chart(f, h, "");
+        free(h->recall), free(h->names), h->recall = NULL, h->names = NULL;
     }
+    free(h);
     st_report_table_free(&t);
 }
 

@@ -97,7 +97,7 @@ static int restart_lines(st_svg_vline_t *v, char (*label)[160], int max, const s
 typedef struct {
     st_svg_series_t s[64];
     char name[64][320];
-    double *buf;
+    char colour[64][24];
     int n;
 } series_set_t;
 
@@ -108,12 +108,11 @@ static void add_series(series_set_t *set, const st_report_run_t *runs, int n_run
     double *x = malloc(2 * (size_t)n * sizeof *x);
     if (!x) return;
     series_values(x, x + n, &runs[r], key);
-    static char colours[64][24];
     const char *what = kind == 0 ? "val" : kind == 1 ? "train" : key;
     if (n_runs > 1) snprintf(set->name[i], sizeof set->name[0], "%s %s", runs[r].name, what);
     else snprintf(set->name[i], sizeof set->name[0], "%s", what);
-    st_svg_colour(colours[i], n_runs > 1 ? r : kind == 1 ? 0 : 1);
-    set->s[i] = (st_svg_series_t){set->name[i], x, x + n, n, colours[i], kind == 1};
+    st_svg_colour(set->colour[i], n_runs > 1 ? r : kind == 1 ? 0 : 1);
+    set->s[i] = (st_svg_series_t){set->name[i], x, x + n, n, set->colour[i], kind == 1};
     set->n++;
 }
 
@@ -130,7 +129,7 @@ static void chart(FILE *f, series_set_t *set, const char *title, const char *y_l
 
 static void head_charts(FILE *f, const head_keys_t *h, int n_heads, const st_report_run_t *runs, int n_runs,
                         const st_svg_vline_t *v, int n_v) {
-    static series_set_t set;
+    series_set_t set = {.n = 0};
     fputs("<h3>", f);
     st_html_escape(f, h->name[0] ? h->name : n_heads > 1 ? "whole model (combined loss; first head's accuracy)" : "model");
     fputs("</h3>\n<div class=\"charts\">\n", f);
@@ -149,7 +148,7 @@ static void head_charts(FILE *f, const head_keys_t *h, int n_heads, const st_rep
 }
 
 static void run_charts(FILE *f, const st_report_run_t *runs, int n_runs, const st_svg_vline_t *v, int n_v) {
-    static series_set_t set;
+    series_set_t set = {.n = 0};
     fputs("<h3>learning rate and throughput</h3>\n<div class=\"charts\">\n", f);
     for (int r = 0; r < n_runs; r++) add_series(&set, runs, n_runs, r, "lr", 2);
     chart(f, &set, "learning rate (end of epoch)", "lr", v, n_v);
@@ -159,7 +158,7 @@ static void run_charts(FILE *f, const st_report_run_t *runs, int n_runs, const s
 }
 
 void st_report_curves(FILE *f, const st_report_run_t *runs, int n_runs) {
-    static keys_t k;
+    keys_t k;
     fputs("<section id=\"curves\">\n<h2>Training curves</h2>\n", f);
     for (int r = 0; r < n_runs; r++)
         if (runs[r].n_hist == 0)
