@@ -86,23 +86,23 @@ static void runs_table(FILE *f, const st_report_run_t *runs, int n_runs) {
 
 /* ---- warnings ---- */
 
-/* history.jsonl's `key` messages, consecutive repeats folded into "epochs a-b: message". */
+/* history.jsonl's `key` messages, a run of consecutive epochs with one folded into "epochs a-b
+ * (n epochs), key; the last: message" (the numbers in the message change from epoch to epoch). */
 static int history_warnings(FILE *f, const st_report_run_t *r, const char *key) {
     int n = 0;
     for (int i = 0; i < r->n_hist;) {
-        const char *msg = st_report_str(r->hist[i], key);
-        int j = i + 1;
-        if (msg)
-            while (j < r->n_hist && st_report_str(r->hist[j], key) && strcmp(st_report_str(r->hist[j], key), msg) == 0) j++;
-        if (msg) {
-            double a = st_report_num(r->hist[i], "epoch"), b = st_report_num(r->hist[j - 1], "epoch");
-            if (a == b) fprintf(f, "<li>epoch %.0f, %s: ", a, key);
-            else fprintf(f, "<li>epochs %.0f–%.0f, %s: ", a, b, key);
-            st_html_escape(f, msg);
-            fputs("</li>\n", f);
-            n++;
+        int j = i;
+        while (j < r->n_hist && st_report_str(r->hist[j], key)) j++;
+        if (j == i) {
+            i++;
+            continue;
         }
-        i = j;
+        double a = st_report_num(r->hist[i], "epoch"), b = st_report_num(r->hist[j - 1], "epoch");
+        if (j - i == 1) fprintf(f, "<li>epoch %.0f, %s: ", a, key);
+        else fprintf(f, "<li>epochs %.0f–%.0f (%d epochs), %s; the last: ", a, b, j - i, key);
+        st_html_escape(f, st_report_str(r->hist[j - 1], key));
+        fputs("</li>\n", f);
+        n++, i = j;
     }
     return n;
 }

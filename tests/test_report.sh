@@ -21,7 +21,7 @@ n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 py() { /usr/bin/python3 - "$@"; }
 S=bin/strata
-echo "1..14"
+echo "1..15"
 
 tests/util/make_tiny.sh "$work/tiny.h5" > /dev/null
 train() { # NAME EPOCHS [extra args]: the tiny config into $work/r/NAME
@@ -131,6 +131,23 @@ runs = re.search(r'<section id="runs">(.*?)</section>', html, re.S).group(1)
 assert runs.count("<tr>") == 3, runs   # header + two runs
 PY
 ok $? "two runs overlaid: both names in the legends, a row each in the runs table"
+
+grep -q '<p class="none">none</p>' "$work/one.html" && cp -r "$R" "$work/warned" &&
+py "$work/warned" > "$work/log" 2>&1 <<'PY' && $S report "$work/warned" >> "$work/log" 2>&1 &&
+import json, sys
+path = sys.argv[1] + "/history.jsonl"; lines = [json.loads(l) for l in open(path)]
+lines[0]["collapse_warning"] = "predictions collapsing: one class <b>"
+for i in (1, 2): lines[i]["health_warning"] = "validation loss %d above" % i
+open(path, "w").write("".join(json.dumps(l) + "\n" for l in lines))
+PY
+py "$work/warned/report.html" >> "$work/log" 2>&1 <<'PY'
+import re, sys
+w = re.search(r'<section id="warnings">(.*?)</section>', open(sys.argv[1]).read(), re.S).group(1)
+items = re.findall(r"<li>(.*?)</li>", w)
+assert items == ["epoch 1, collapse_warning: predictions collapsing: one class &lt;b&gt;",
+                 "epochs 2–3 (2 epochs), health_warning; the last: validation loss 2 above"], items
+PY
+ok $? "warnings: none for the tiny run; collapse and health warnings of history.jsonl listed, consecutive epochs folded, escaped"
 
 mkdir -p "$work/going" && cp "$R/config.json" "$R/run.json" "$work/going/" &&
   $S report "$work/going" > "$work/log" 2>&1 && grep -q "history.jsonl is missing" "$work/going/report.html" &&
