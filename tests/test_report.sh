@@ -21,7 +21,7 @@ n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 py() { /usr/bin/python3 - "$@"; }
 S=bin/strata
-echo "1..15"
+echo "1..16"
 
 tests/util/make_tiny.sh "$work/tiny.h5" > /dev/null
 train() { # NAME EPOCHS [extra args]: the tiny config into $work/r/NAME
@@ -153,6 +153,34 @@ mkdir -p "$work/going" && cp "$R/config.json" "$R/run.json" "$work/going/" &&
   $S report "$work/going" > "$work/log" 2>&1 && grep -q "history.jsonl is missing" "$work/going/report.html" &&
   grep -q "metrics.json is missing" "$work/going/report.html" && grep -q "val_per_class_history.csv is missing" "$work/going/report.html"
 ok $? "a run with only config.json and run.json: report.html says what is missing"
+
+mkdir -p "$work/many" && cp "$R/config.json" "$R/run.json" "$R/history.jsonl" "$work/many/" &&
+py "$work/many" > "$work/log" 2>&1 <<'PY' && $S report "$work/many" >> "$work/log" 2>&1 &&
+import sys
+K, f = 197, open(sys.argv[1] + "/val_per_class_history.csv", "w")
+f.write("epoch,head,class,name,support,recall,f1\n")
+for e in (1, 2, 3):
+    for k in range(K): f.write("%d,y,%d,n%d,10,%.6f,0.5\n" % (e, k, k, (k * 37 % K) / K * 0.9 + 0.01 * e))
+f = open(sys.argv[1] + "/val_confusion.csv", "w")
+f.write("true\\predicted," + ",".join("n%d" % k for k in range(K)) + "\n")
+for i in range(K): f.write("n%d," % i + ",".join("9" if i == j else "1" if j == (i + 1) % K else "0" for j in range(K)) + "\n")
+f = open(sys.argv[1] + "/val_per_class.csv", "w")
+f.write("class,name,support,precision,recall,f1,accuracy\n")
+for k in range(K): f.write("%d,n%d,10,0.9,0.9,0.9,0.9\n" % (k, k))
+PY
+py "$work/many/report.html" >> "$work/log" 2>&1 <<'PY'
+import re, sys
+html = open(sys.argv[1]).read()
+ph = re.search(r'<section id="per-class-history">(.*?)</section>', html, re.S).group(1)
+legend = re.findall(r'<g class="legend">.*?<text[^>]*>([^<]*)</text>', ph, re.S)
+worst = sorted(range(197), key=lambda k: (k * 37 % 197))
+want = ["n%d (worst)" % k for k in worst[:5]] + ["n%d (best)" % k for k in worst[-5:]] + ["mean of all classes"]
+assert legend == want, (legend, want)
+assert ph.count("<polyline") == 11 and "the 5 worst and the 5 best" in ph
+pc = re.search(r'<section id="per-class">(.*?)</section>', html, re.S).group(1)
+assert 'data-classes="197"' in pc and pc.count('class="cell"') == 197 * 197 and "<details>" in pc
+PY
+ok $? "197 classes: the 5 worst, the 5 best and the mean over epochs (said in the caption); a 197x197 heatmap, the table folded"
 
 mkdir -p "$work/notrun" && echo x > "$work/notrun/file.txt"
 $S report "$work/notrun" -o "$work/no.html" > "$work/log" 2>&1; rc=$?
