@@ -42,6 +42,10 @@ static const st_command_t commands[] = {
     {"summary", "CONFIG.json|CHECKPOINT [--json] [--input-shape T,C|D] [--classes K]",
      "every layer: output shape, parameters, FLOPs per sample (forward and\n"
      "training), activation memory per micro-batch; optimizer state, totals", st_cmd_summary},
+    {"report", "RUN [RUN...] [-o report.html]",
+     "one HTML file (inline SVG, no JavaScript): curves, per-class tables and\n"
+     "confusion heatmaps, warnings, config, environment; several runs overlaid\n"
+     "(docs/report.md)", st_cmd_report},
     {"info", "[--json]", "machine, threads and BLIS kernels strata would use", st_cmd_info},
     {"convert idx", "IMAGES LABELS [--test-images F --test-labels F] [--class-names a,b,...] -o OUT.h5\n"
                     "[--sequence] [--stall-timeout S]",

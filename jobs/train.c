@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jobs/class_history.h"
+#include "jobs/report_html.h"
+
 /* FNV-1a over the parameter arena, then the buffer arena (BatchNorm running statistics). */
 static uint64_t model_hash(st_model_t *m) {
     uint64_t h = st_fnv1a64(ST_FNV1A64_STRATA_BASIS, st_model_params(m), st_model_param_floats(m) * sizeof(float));
@@ -204,6 +207,21 @@ static st_status_t write_val_csvs(const trainer_t *t, const epoch_eval_t *ev, st
     return ST_OK;
 }
 
+/* Every class head's per-class validation recall and F1, appended to val_per_class_history.csv. */
+static st_status_t append_class_history(const trainer_t *t, const epoch_eval_t *ev, int64_t e, st_error_t *err) {
+    for (int h = 0; h < t->losses.n_heads; h++) {
+        const st_loss_config_t *l = &t->losses.heads[h];
+        if (ev->r.heads[h].kind != ST_HEAD_CLASS) continue;
+        const st_target_info_t *ti = l->target_index >= 0 ? &t->data.ds.targets[l->target_index] : NULL;
+        int K = t->losses.n_heads == 1 ? t->K : ti ? ti->n_classes : 0;
+        if (K <= 0 || K > 4096) continue;
+        const char *names[4096];
+        for (int k = 0; k < K; k++) names[k] = t->losses.n_heads == 1 ? (t->class_names ? t->class_names[k] : NULL) : ti->names[k];
+        ST_TRY(st_class_history_append(t->run_dir, e, st_heads_name(l, &t->data.ds), ev->r.heads[h].confusion, names, K, err));
+    }
+    return ST_OK;
+}
+
 static void collapse_warning(const trainer_t *t, const epoch_eval_t *ev, char *out, size_t size) {
     out[0] = '\0';
     const st_pred_diversity_t *d = &ev->diversity;
@@ -241,6 +259,7 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
     ST_TRY(st_history_append(t->run_dir, &h, err));
     long pc = t->cfg->monitors.per_class_every;
     if (ev->evaluated && pc > 0 && (e % pc == 0 || d->stop || e == t->cfg->train.epochs)) ST_TRY(write_val_csvs(t, ev, err));
+    if (ev->evaluated) ST_TRY(append_class_history(t, ev, e, err));
     t->epoch = e, t->step_in_epoch = 0; /* the checkpoints below are "after epoch e": */
     memset(&t->track.loss_sum, 0, 4 * sizeof(double)); /* with the next epoch's sums empty */
     if (d->save_best) ST_TRY(st_trainer_save_checkpoint(t, ST_CKPT_BEST, err));
@@ -406,6 +425,17 @@ static void finish_record(trainer_t *t, const st_train_result_t *res, st_status_
         fprintf(stderr, "strata: warning: %s\n", e2.msg);
 }
 
+/* Rank 0: RUN/report.html (jobs/report_html.h) once run.json has its final status; a failure
+ * to write it is only a warning. */
+static void end_report(const trainer_t *t) {
+    if (t->c->rank != 0 || !t->have_record) return;
+    const char *dir = t->run_dir;
+    char written[ST_RESULTS_PATH_MAX + 32];
+    st_error_t e2 = {0};
+    if (st_report_write(written, sizeof written, NULL, &dir, 1, &e2) != ST_OK)
+        fprintf(stderr, "strata: warning: no report.html: %s\n", e2.msg);
+}
+
 static void teardown(trainer_t *t) {
     st_engine_free(&t->engine);
     st_optim_free(t->optim);
@@ -483,6 +513,7 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     }
     snprintf(res->run_dir, sizeof res->run_dir, "%s", t.run_dir);
     finish_record(&t, res, rc, err);
+    end_report(&t);
     st_watchdog_stop();
     teardown(&t);
     return rc;

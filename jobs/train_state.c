@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jobs/class_history.h"
+
 /* ---- state shared from rank 0 (resume, best model) ---- */
 
 /* Rank 0's parameters and buffers to every rank. */
@@ -225,6 +227,7 @@ static st_status_t open_run_rank0(trainer_t *t, char (*hosts)[64], int n_hosts, 
     if (path[0]) {
         ST_TRY(restore_checkpoint(t, path, err));
         ST_TRY(st_history_truncate(t->run_dir, t->global_step, err));
+        ST_TRY(st_class_history_truncate(t->run_dir, t->epoch, err)); /* epochs done */
         if (st_run_record_open(&t->record, t->run_dir, err) != ST_OK) return err->code;
         t->have_record = 1;
         ST_TRY(st_run_record_add_restart(&t->record, time(NULL), t->c->size, host_ptrs, n_hosts, t->global_step, err));
@@ -234,6 +237,7 @@ static st_status_t open_run_rank0(trainer_t *t, char (*hosts)[64], int n_hosts, 
     }
     if (t->opt->resume) printf("no checkpoint in %s: starting from the beginning\n", t->ckpt_dir);
     ST_TRY(st_history_truncate(t->run_dir, -1, err));
+    ST_TRY(st_class_history_truncate(t->run_dir, 0, err));
     ST_TRY(st_write_config(t->run_dir, t->config_text, err));
     ST_TRY(write_split(t, err));
     st_run_info_t info = {t->opt->version, t->opt->commit, t->c->size, st_threads_get(),

@@ -19,6 +19,7 @@ PACKAGES=(
   espeak-ng sox                              # scripts/make_spoken_digits.sh (issue 15's demo speech)
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev  # strata export --format onnx (issue 16)
   python3-onnx python3-opencv                # tests/test_export.sh: onnx.checker and OpenCV dnn
+  chromium                                   # tests/test_report_browser.sh: the HTML report in a headless browser
 )
 
 missing=()

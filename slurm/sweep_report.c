@@ -7,7 +7,7 @@
  * best val_accuracy: its accuracy, loss and epoch, and the last epoch reached), metrics.json
  * (test accuracy) and run.json (status), tolerating missing files and a line cut short, since
  * runs may still be going. Rows are sorted by best validation accuracy, best first; runs without
- * one come last, in the order given. */
+ * one come last, in the order given. After the table: the runs' report.html files, if any. */
 #include "slurm/sweep_report.h"
 
 #include <math.h>
@@ -219,6 +219,23 @@ static st_status_t print_table(FILE *out, const row_t *rows, int n, st_error_t *
     return ST_OK;
 }
 
+/* After the table, when some run has one: each run's report.html (jobs/report_html.h) and the
+ * command that overlays them all. Nothing when no run has a report (older runs). */
+static void print_reports(FILE *out, const row_t *rows, int n) {
+    char path[PATH_CAP + 16];
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/report.html", rows[i].dir);
+        if (!st_exists(path)) continue;
+        fprintf(out, "%sreport %s: %s\n", any ? "" : "\n", rows[i].task, path);
+        any = 1;
+    }
+    if (!any || n < 2) return;
+    fputs("overlay: strata report", out);
+    for (int i = 0; i < n; i++) fprintf(out, " %s", rows[i].dir);
+    fputs(" -o report.html\n", out);
+}
+
 st_status_t st_sweep_report(FILE *out, const char *const *dirs, int n_dirs, st_error_t *err) {
     row_t *rows = NULL;
     int n = 0, cap = 0;
@@ -227,6 +244,7 @@ st_status_t st_sweep_report(FILE *out, const char *const *dirs, int n_dirs, st_e
     if (rc == ST_OK) {
         qsort(rows, (size_t)n, sizeof *rows, cmp_rows);
         rc = print_table(out, rows, n, err);
+        if (rc == ST_OK) print_reports(out, rows, n);
     }
     free(rows);
     return rc;

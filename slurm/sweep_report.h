@@ -11,7 +11,8 @@
 /* Prints to `out` one row per run of `dirs` (a run folder, or a sweep folder: all its tasks),
  * best validation accuracy first: task, overrides, best val accuracy, its loss and epoch, epochs
  * reached, test accuracy, status. Fails, printing nothing, on a folder that does not exist or
- * is neither a run nor a sweep folder (the message names it). */
+ * is neither a run nor a sweep folder (the message names it). When some run has a report.html,
+ * its path follows the table, with the `strata report DIR... -o report.html` line overlaying them. */
 st_status_t st_sweep_report(FILE *out, const char *const *dirs, int n_dirs, st_error_t *err);
 
 #endif
