@@ -1,7 +1,8 @@
 /* report_curves.c — the `curves` section of `strata report` (report_html.h): for every head
  * found in history.jsonl, one chart per metric with its training (dashed) and validation
  * (solid) values over epochs, then the learning rate and samples/s; each run one colour when
- * several are overlaid. Restarts from run.json are vertical lines.
+ * several are overlaid. Restarts from run.json are vertical lines; a last chart shows the epochs
+ * done against wall-clock time (history's time_unix_s), restarts at the time they happened.
  *
  * History keys are `train_<metric>` / `val_<metric>` for the whole model (the combined loss and
  * the first head's accuracy) and `train_<metric>.<head>` / `val_<metric>.<head>` per head, so
@@ -12,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_HEADS 16
 #define MAX_METRICS 16
@@ -157,6 +159,63 @@ static void run_charts(FILE *f, const st_report_run_t *runs, int n_runs, const s
     fputs("</div>\n", f);
 }
 
+/* Seconds since 1970 of an ISO 8601 UTC time ("2026-12-04T21:01:43Z"); NaN when s is not one. */
+static double iso_unix_s(const char *s) {
+    struct tm tm = {0};
+    const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+    return end && !*end ? (double)timegm(&tm) : NAN;
+}
+
+/* Where run r's wall-clock axis starts: run.json start_time, else its first history line's time
+ * less that epoch's seconds; NaN when its lines carry no time_unix_s (runs before it was kept). */
+static double run_start_s(const st_report_run_t *r) {
+    double t0 = r->n_hist ? st_report_num(r->hist[0], "time_unix_s") : NAN;
+    if (!isfinite(t0)) return NAN;
+    double start = iso_unix_s(st_report_str(r->run, "start_time"));
+    return isfinite(start) && start <= t0 ? start : t0 - st_report_num(r->hist[0], "seconds");
+}
+
+/* Epochs done against wall-clock time since each run's start (minutes, or hours past two), with
+ * each restart at the time it happened: a preemption shows as a flat stretch ending in a line. */
+static void timeline_chart(FILE *f, const st_report_run_t *runs, int n_runs) {
+    series_set_t set = {.n = 0};
+    st_svg_vline_t v[32];
+    char labels[32][160];
+    int n_v = 0;
+    double span = 0;
+    for (int r = 0; r < n_runs; r++)
+        for (int i = 0; isfinite(run_start_s(&runs[r])) && i < runs[r].n_hist; i++)
+            span = fmax(span, st_report_num(runs[r].hist[i], "time_unix_s") - run_start_s(&runs[r]));
+    if (!(span > 0)) return;
+    double unit = span > 7200 ? 3600 : 60;
+    for (int r = 0; r < n_runs && set.n < 64; r++) {
+        double t0 = run_start_s(&runs[r]);
+        int n = runs[r].n_hist, i = set.n;
+        double *x = isfinite(t0) ? malloc(2 * (size_t)n * sizeof *x) : NULL;
+        if (!x) continue;
+        for (int k = 0; k < n; k++)
+            x[k] = (st_report_num(runs[r].hist[k], "time_unix_s") - t0) / unit, x[n + k] = st_report_num(runs[r].hist[k], "epoch");
+        snprintf(set.name[i], sizeof set.name[0], "%s", n_runs > 1 ? runs[r].name : "epochs done");
+        st_svg_colour(set.colour[i], n_runs > 1 ? r : 1);
+        set.s[i] = (st_svg_series_t){set.name[i], x, x + n, n, set.colour[i], 0};
+        set.n++;
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(runs[r].run, "restarts"), *e;
+        cJSON_ArrayForEach(e, a) {
+            if (n_v == 32) break;
+            snprintf(labels[n_v], sizeof labels[0], "%s%srestart (%.0f ranks)", n_runs > 1 ? runs[r].name : "",
+                     n_runs > 1 ? " " : "", st_report_num(e, "ranks"));
+            v[n_v].x = (iso_unix_s(st_report_str(e, "time")) - t0) / unit, v[n_v].label = labels[n_v];
+            n_v++;
+        }
+    }
+    st_svg_chart_t c = {"epochs over wall-clock time", unit == 3600 ? "hours since the start" : "minutes since the start",
+                        "epoch", set.s, set.n, v, n_v, CHART_W, CHART_H, 0};
+    fputs("<h3>progress over time</h3>\n<div class=\"charts\">\n", f);
+    st_svg_line_chart(f, &c);
+    fputs("</div>\n", f);
+    free_series(&set);
+}
+
 void st_report_curves(FILE *f, const st_report_run_t *runs, int n_runs) {
     keys_t k;
     fputs("<section id=\"curves\">\n<h2>Training curves</h2>\n", f);
@@ -172,5 +231,6 @@ void st_report_curves(FILE *f, const st_report_run_t *runs, int n_runs) {
               "Red dotted lines: restarts (run.json <code>restarts</code>).</p>\n", f);
     for (int h = 0; h < k.n_heads; h++) head_charts(f, &k.head[h], k.n_heads, runs, n_runs, v, n_v);
     if (k.n_heads > 0) run_charts(f, runs, n_runs, v, n_v);
+    if (k.n_heads > 0) timeline_chart(f, runs, n_runs);
     fputs("</section>\n", f);
 }

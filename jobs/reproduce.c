@@ -112,8 +112,7 @@ typedef struct {
 enum { MAX_KEYS = 64 };
 
 static int timing_or_index(const char *k) {
-    return !strcmp(k, "seconds") || !strcmp(k, "samples_per_s") || !strcmp(k, "eval_seconds") || !strcmp(k, "epoch") ||
-           !strcmp(k, "step");
+    return st_history_is_timing_key(k) || !strcmp(k, "epoch") || !strcmp(k, "step");
 }
 
 /* Adds line a vs line b's numeric differences into d[*n]; 1 when their param_hash differ. */

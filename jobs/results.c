@@ -517,8 +517,9 @@ static int json_equal(const cJSON *a, const cJSON *b) {
     return 1; /* null, true, false: the type says it all */
 }
 
-static int is_timing_key(const char *k) {
-    return !strcmp(k, "seconds") || !strcmp(k, "samples_per_s") || !strcmp(k, "eval_seconds");
+int st_history_is_timing_key(const char *k) {
+    return !strcmp(k, "seconds") || !strcmp(k, "samples_per_s") || !strcmp(k, "eval_seconds") ||
+           !strcmp(k, "time_unix_s");
 }
 
 static void describe_value(char *dst, size_t size, const cJSON *v) {
@@ -535,7 +536,7 @@ static int compare_line(char *where, size_t size, const cJSON *a, const cJSON *b
     for (int pass = 0; pass < 2; pass++) {
         const cJSON *x = pass == 0 ? a : b, *other = pass == 0 ? b : a;
         for (const cJSON *k = x->child; k; k = k->next) {
-            if (is_timing_key(k->string)) continue;
+            if (st_history_is_timing_key(k->string)) continue;
             const cJSON *y = cJSON_GetObjectItemCaseSensitive(other, k->string);
             if (y && json_equal(k, y)) continue;
             char va[200], vb[200];

@@ -115,6 +115,11 @@ typedef struct {
     char health_warning[320];      /* "" = absent: a head dominating the loss, a train/val gap */
 } st_history_record_t;
 
+/* The history keys that measure time rather than training (seconds, samples_per_s,
+ * eval_seconds, time_unix_s: the wall-clock time the line was written): comparisons of runs
+ * (st_history_compare, `strata reproduce`) skip them. */
+int st_history_is_timing_key(const char *key);
+
 /* Appends one line to <run_dir>/history.jsonl (created when missing) and fsyncs it. */
 st_status_t st_history_append(const char *run_dir, const st_history_record_t *rec, st_error_t *err);
 
@@ -131,7 +136,7 @@ st_status_t st_history_truncate(const char *run_dir, int64_t step, st_error_t *e
 st_status_t st_history_read(st_history_record_t **recs, int *n_recs, const char *path, st_error_t *err);
 
 /* Compares two history files line by line and key by key, ignoring the timing fields
- * (seconds, samples_per_s). *differ = 0 when equal; otherwise 1 and `where` gets the first
+ * (st_history_is_timing_key). *differ = 0 when equal; otherwise 1 and `where` gets the first
  * difference, e.g. "line 3 (epoch 3): val_loss: 0.4125 vs 0.4126" or "a has 5 lines, b has 4".
  * Numbers must be equal as written (same doubles). Errors only for unreadable files. */
 st_status_t st_history_compare(int *differ, char *where /*[where_size]*/, size_t where_size,

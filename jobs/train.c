@@ -247,6 +247,9 @@ static st_status_t epoch_files(trainer_t *t, const epoch_eval_t *ev, const st_de
                           t->cfg->monitors.head_share_max, t->cfg->monitors.gap_max, h.health_warning,
                           sizeof h.health_warning);
     if (ev->evaluated) st_metric_table_add(&extra, "eval_seconds", ev->seconds); /* wall time = seconds + this */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now); /* the report's wall-clock axis, to the millisecond */
+    st_metric_table_add(&extra, "time_unix_s", (double)now.tv_sec + (double)(now.tv_nsec / 1000000) / 1e3);
     h.n_extra = extra.n, h.extra_names = (const char (*)[64])extra.name, h.extra_values = extra.value;
     h.seconds = seconds, h.samples_per_s = t->track.count / seconds;
     long every = t->cfg->monitors.diversity_every;

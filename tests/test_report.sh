@@ -43,11 +43,11 @@ for i in ["runs", "curves", "per-class", "per-class-history", "warnings", "confi
 hist = [json.loads(l) for l in open(run + "/history.jsonl")]
 metrics = {re.sub(r"^(train|val)_", "", k) for h in hist for k in h if re.match(r"(train|val)_", k)}
 charts = re.findall(r'<svg class="chart".*?</svg>', section("curves"), re.S)
-assert len(charts) == len(metrics) + 2, (len(charts), metrics)   # + learning rate, samples/s
+assert len(charts) == len(metrics) + 3, (len(charts), metrics)   # + learning rate, samples/s, the timeline
 assert all("<polyline" in c for c in charts), "a chart without a line"
 print("ok curves:", len(charts), sorted(metrics))
 PY
-ok $? "strata report RUN -o: every section; one drawn chart per history metric (train/val), LR and samples/s"
+ok $? "strata report RUN -o: every section; one drawn chart per history metric (train/val), LR, samples/s and epochs over wall-clock time"
 
 py "$work/one.html" "$R" > "$work/log" 2>&1 <<'PY'
 import csv, re, sys
@@ -89,8 +89,10 @@ assert [(int(r["epoch"]), int(r["class"])) for r in rows] == [(e, k) for e in (1
 PY
 ok $? "a run resumed after epoch 1 (of 3) continues val_per_class_history.csv without repeating epochs 2-3"
 
-grep -q 'class="restart"' "$work/r/t2/report.html" && ! grep -q 'class="restart"' "$R/report.html"
-ok $? "the resumed run's curves mark its restart with a vertical line (the uninterrupted run's have none)"
+grep -q 'class="restart"' "$work/r/t2/report.html" && ! grep -q 'class="restart"' "$R/report.html" &&
+  grep -q '"time_unix_s":' "$work/r/t2/history.jsonl" && grep -q "epochs over wall-clock time" "$R/report.html" &&
+  sed -n '/epochs over wall-clock time/,/<\/svg>/p' "$work/r/t2/report.html" | grep -q 'class="restart"'
+ok $? "the resumed run's curves mark its restart with a vertical line (the uninterrupted run's have none), on the epoch axes and on the wall-clock timeline"
 
 py "$work/one.html" > "$work/log" 2>&1 <<'PY'
 import sys

@@ -1,6 +1,6 @@
 """compare_runs.py RUN_A RUN_B — exit 0 when two run folders ended with bitwise-identical
 parameters, BatchNorm buffers and optimizer state (newest step checkpoint of each) and identical
-history.jsonl apart from the timing fields (seconds, samples_per_s, eval_seconds); else print the first
+history.jsonl apart from the timing fields (seconds, samples_per_s, eval_seconds, time_unix_s); else print the first
 difference and exit 1. Used by the shell tests (Debian's /usr/bin/python3 with h5py)."""
 import glob
 import json
@@ -36,6 +36,7 @@ def history(run):
         l.pop("seconds", None)
         l.pop("samples_per_s", None)
         l.pop("eval_seconds", None)
+        l.pop("time_unix_s", None)
     return lines
 
 
