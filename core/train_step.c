@@ -33,13 +33,16 @@ static st_status_t micro_ctc(const st_step_parts_t *p, int i, int h, const st_ba
                             rows, err);
 }
 
-/* Class-id losses: the argmax hits among the labelled rows (of a mixed row: against its own label). */
+/* Class-id losses: the argmax hits among the labelled rows. A mixed row (plan, may be NULL) counts
+ * against the label of its larger share: its own when λ >= 1/2, else its partner's. */
 static st_status_t count_hits(const st_loss_config_t *cfg, const int32_t *labels, const float *out /*[rows,width]*/,
-                              int width, int rows, int i, st_micro_sums_t *sums) {
+                              const st_mix_row_t *plan /*[rows] or NULL*/, int width, int rows, int i,
+                              st_micro_sums_t *sums) {
     if (!labels || !has_class_ids(cfg)) return ST_OK;
-    for (int r = 0; r < rows; r++)
-        if (labels[r] >= 0)
-            sums->labelled[i]++, sums->correct[i] += st_argmax(out + (size_t)r * width, width) == labels[r];
+    for (int r = 0; r < rows; r++) {
+        int y = plan && plan[r].lam < 0.5f ? labels[plan[r].partner] : labels[r];
+        if (y >= 0) sums->labelled[i]++, sums->correct[i] += st_argmax(out + (size_t)r * width, width) == y;
+    }
     return ST_OK;
 }
 
@@ -56,7 +59,7 @@ static st_status_t micro_loss(const st_step_parts_t *p, int i, const st_batch_ta
     const float *out = st_model_head_output(p->model, h) + off;
     ST_TRY(st_loss_eval(&sums->head[i], st_model_head_grad(p->model, h) + off, cfg, out, labels,
                         tg->targets[i] ? tg->targets[i] + off : NULL, grad_scale, rows, err));
-    return count_hits(cfg, labels, out, (int)width, rows, i, sums);
+    return count_hits(cfg, labels, out, NULL, (int)width, rows, i, sums);
 }
 
 /* ---- mixed losses ---- */
@@ -69,6 +72,8 @@ static st_status_t mixed_class_loss(const st_loss_config_t *cfg, float *dz /*[ro
                                     float grad_scale, float *tmp /*[K]*/, int rows, int K, st_loss_value_t *v,
                                     st_error_t *err) {
     st_loss_value_t a, b;
+    for (int r = 0; r < rows; r++) /* named by its row in the micro-batch, as the plain loss does */
+        if (labels[r] < -1 || labels[r] >= K) return st_fail(err, ST_ERR_DATA, "row %d: label %d outside [0, %d)", r, labels[r], K);
     for (int r = 0; r < rows; r++) {
         const float *zr = z + (size_t)r * K;
         float *dr = dz + (size_t)r * K;
@@ -115,7 +120,7 @@ static st_status_t micro_loss_mixed(const st_step_parts_t *p, int i, const st_ba
     memset(&sums->head[i], 0, sizeof sums->head[i]);
     if (labels) {
         ST_TRY(mixed_class_loss(cfg, dz, out, labels, plan, grad_scale, work, rows, width, &sums->head[i], err));
-        return count_hits(cfg, labels, out, width, rows, i, sums);
+        return count_hits(cfg, labels, out, plan, width, rows, i, sums);
     }
     if (!tg->targets[i]) return st_fail(err, ST_ERR_INTERNAL, "loss %d: targets missing", i);
     mix_targets(work, tg->targets[i] + off, plan, rows, width);

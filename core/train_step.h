@@ -43,7 +43,8 @@ typedef struct {
 /* What one micro-batch of a pass contributed. */
 typedef struct {
     st_loss_value_t head[ST_LOSS_MAX_HEADS]; /* each loss's sum and weight total */
-    int64_t correct[ST_LOSS_MAX_HEADS];      /* class-id losses: argmax hits among labelled rows */
+    int64_t correct[ST_LOSS_MAX_HEADS];      /* class-id losses: argmax hits among labelled rows
+                                                (a mixed row: the label of its larger share) */
     int64_t labelled[ST_LOSS_MAX_HEADS];     /* class-id losses: rows with a label (not −1) */
 } st_micro_sums_t;
 

@@ -278,6 +278,19 @@ static void test_mixed_step_matches_pytorch(void **s) {
     float *grads = tu_read_f32(FX, "grads", &n);
     assert_int_equal(n, st_model_param_floats(t.model));
     tu_assert_close("parameter gradients", st_model_grads(t.model), grads, n, 1e-6, 1e-4);
+    /* training accuracy: a mixed row counts against the label of its larger share */
+    int64_t hits = 0, labelled = 0;
+    const float *z = st_model_head_output(t.model, 0);
+    for (int r = 0; r < B; r++) {
+        int y = t.lam[r] < 0.5f ? t.labels[0][t.partner[r]] : t.labels[0][r];
+        if (y < 0) continue;
+        int best = 0;
+        for (int k = 1; k < WIDTH[0]; k++) best = z[r * WIDTH[0] + k] > z[r * WIDTH[0] + best] ? k : best;
+        labelled++, hits += best == y;
+    }
+    assert_int_equal(sums.labelled[0], labelled);
+    assert_int_equal(sums.correct[0], hits);
+    assert_true(labelled < B); /* rows whose label of the larger share is missing are left out */
     /* the mixing matters: the plain pass is far from the fixture */
     double plain = mixed_pass(&t, NULL, NULL, &sums);
     assert_true(fabs(plain - ref_loss[0]) > 1e-2);
