@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_mixup_repro.sh — mixup and cutmix in whole training runs (docs/mixup.md): reproducible
-# "exact" gives bitwise-identical runs at P = 1, 2, 4 with mixup (MLP with BatchNorm and dropout),
-# with mixup + cutmix on variable-length sequences, and with three heads (class ids with balanced
-# weights, multi-label BCE, Huber with standardised and missing targets) and accumulation 2; a
-# run stopped mid-epoch and resumed at another P equals the straight one;
-# mixup with p = 0 is bit for bit the plain run, and mixup with p > 0 is not. Prints TAP.
+# "exact" gives bitwise-identical runs at P = 1, 2, 4 with mixup (MLP with BatchNorm and
+# dropout), with mixup + cutmix on variable-length sequences, with cutmix on fixed-length ones,
+# and with three heads (class ids with balanced weights, multi-label BCE, Huber with standardised
+# and missing targets) and accumulation 2; a run stopped mid-epoch and resumed at another P
+# equals the straight one; mixup with p = 0 is bit for bit the plain run, and mixup with p > 0 is
+# not. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
@@ -15,6 +16,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 tests/util/make_tiny.sh "$work/tiny.h5"
 $PY scripts/make_varlen.py "$work/varlen.h5" --n 600 --t-max 24 --min-length 4 --garbage-padding > /dev/null
 $PY tests/util/make_multi.py "$work/multi.h5"
+$PY tests/util/make_seq.py "$work/seq.h5"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 run() { # P config data name [args...]
@@ -23,7 +25,7 @@ run() { # P config data name [args...]
     --set "results_dir=$work/r" --set "name=$name" --set reproducible=exact "$@" > "$work/log-$name" 2>&1
 }
 same() { $PY tests/util/compare_runs.py "$work/r/$1" "$work/r/$2" > "$work/cmp" 2>&1; }
-echo "1..10"
+echo "1..11"
 
 MLP=tests/data/train_tiny.json
 MIX='mixup={"alpha":0.4,"p":0.8}'
@@ -51,6 +53,10 @@ CUT=(--set 'mixup={"alpha":0.3,"p":0.5}' --set 'cutmix={"alpha":1.0,"p":0.5}')
 run 1 $VAR "$work/varlen.h5" v1 "${CUT[@]}" && run 2 $VAR "$work/varlen.h5" v2 "${CUT[@]}" &&
   run 4 $VAR "$work/varlen.h5" v4 "${CUT[@]}" && same v1 v2 && same v1 v4
 ok $? "variable-length sequences with mixup + cutmix (length buckets, BatchNorm, LSTM, GRU), exact: P=1, 2, 4 identical ($(cat "$work/cmp"))"
+
+CNN=tests/data/train_cnn.json
+run 1 $CNN "$work/seq.h5" c1 --set 'cutmix={"alpha":0.5}' && run 2 $CNN "$work/seq.h5" c2 --set 'cutmix={"alpha":0.5}' && same c1 c2
+ok $? "1-D CNN on fixed-length sequences with cutmix (p = 1), exact: P=2 equals P=1 bit for bit ($(cat "$work/cmp"))"
 
 MULTI=tests/data/train_multi.json
 FLAT=(--set 'data.categorical_columns=[]' --set 'model.layers=[{"type":"dense","units":32},{"type":"batchnorm"},{"type":"relu"}]'
