@@ -1,7 +1,8 @@
 /* test_mixup.c — mixup and cutmix (core/mixup.h, core/train_step.h, docs/mixup.md): the Beta
  * sampler's mean and variance for several α (and Gamma's mean), the partner order (one cycle
  * through a micro-batch, keyed by occurrence id, not by row position or another shard's key), the
- * share of mixed rows, the mixed inputs (mixup's longer length, cutmix's span), p = 0 giving
+ * share of mixed rows, the mixed inputs (mixup's longer length, cutmix's span), a pass of two
+ * micro-batches mixing each within itself, p = 0 giving
  * bitwise the plain pass, one mixed step of a four-head model (cross_entropy with class weights,
  * label smoothing and missing labels; focal; bce_with_logits; mse with NaN targets) against
  * PyTorch (tests/fixtures/gen_mixup.py, the same λ and partners), and finite differences of the
@@ -188,6 +189,11 @@ static int width_of(const char *head, void *ctx) {
     return -1;
 }
 
+static int width_of_w(const char *head, void *ctx) {
+    (void)head, (void)ctx;
+    return 5;
+}
+
 #define HEAD(name) "{\"name\":\"" name "\",\"layers\":[{\"type\":\"dense\",\"units\":\"classes\"}]}"
 static const char *LOSS_JSON =
     "[{\"head\":\"cls\",\"type\":\"cross_entropy\",\"class_weights\":[1,2,0.5,1.5,0.8],\"label_smoothing\":0.1},"
@@ -342,6 +348,52 @@ static void test_mixed_gradient_finite_differences(void **s) {
     fx_teardown(&t);
 }
 
+/* A pass of two micro-batches mixes each within itself: a dense layer set to the identity shows
+ * the mixed inputs, and row i of micro-batch k is λ·x_i + (1 − λ)·x_partner of that micro-batch. */
+static void test_pass_mixes_within_each_micro_batch(void **s) {
+    (void)s;
+    enum { ROWS = 6, MB = 2, W = 5 };
+    st_error_t err = {0};
+    st_model_t *m;
+    cJSON *mj = cJSON_Parse("{\"layers\":[{\"type\":\"dense\",\"units\":\"classes\"}]}");
+    cJSON *lj = cJSON_Parse("{\"type\":\"mse\"}");
+    if (st_model_build(mj, "model", st_shape1(W), W, &m, &err) != ST_OK) fail_msg("%s", err.msg);
+    assert_int_equal(st_model_reserve(m, ROWS * MB, 0, &err), ST_OK);
+    st_loss_heads_t losses;
+    if (st_loss_heads_parse(&losses, lj, "loss", width_of_w, NULL, &err) != ST_OK) fail_msg("%s", err.msg);
+    float *params = st_model_params(m); /* weight [W, W] = identity, bias [W] = 0 */
+    memset(params, 0, sizeof(float) * st_model_param_floats(m));
+    for (int k = 0; k < W; k++) params[k * W + k] = 1.0f;
+    float x[ROWS * MB * W], t[ROWS * MB * W];
+    tu_fill_normal(x, ROWS * MB * W, 4);
+    memset(t, 0, sizeof t);
+    st_mix_row_t plan[ROWS * MB];
+    uint64_t order[ROWS];
+    int64_t occ[ROWS * MB];
+    for (int i = 0; i < ROWS * MB; i++) occ[i] = 100 + i;
+    for (int k = 0; k < MB; k++)
+        st_mix_plan(plan + k * ROWS, order, &MIX_ALL, 6, (uint32_t)k, 0, occ + k * ROWS, NULL, 1, ROWS);
+    st_batch_targets_t tg = {.targets = {t}};
+    st_step_parts_t parts = {m, &losses, NULL, 0};
+    st_run_ctx_t ctx = {.training = 1, .seed = 6, .sample_index = occ};
+    float scale = 1.0f;
+    st_micro_sums_t sums[MB];
+    st_model_zero_grads(m);
+    if (st_train_pass_mixed(&parts, &ctx, x, &tg, ROWS * MB, MB, plan, &scale, sums, &err) != ST_OK) fail_msg("%s", err.msg);
+    const float *out = st_model_head_output(m, 0);
+    for (int k = 0; k < MB; k++)
+        for (int r = 0; r < ROWS; r++) {
+            const st_mix_row_t *p = &plan[k * ROWS + r];
+            assert_true(p->partner >= 0 && p->partner < ROWS && p->partner != r);
+            const float *a = x + (size_t)(k * ROWS + r) * W, *b = x + (size_t)(k * ROWS + p->partner) * W;
+            for (int c = 0; c < W; c++)
+                assert_float_equal(out[(k * ROWS + r) * W + c], p->lam * a[c] + (1 - p->lam) * b[c], 1e-5);
+        }
+    st_loss_heads_free(&losses);
+    st_model_free(m);
+    cJSON_Delete(mj), cJSON_Delete(lj);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_beta_mean_and_variance),
@@ -350,6 +402,7 @@ int main(void) {
         cmocka_unit_test(test_plan_keyed_by_occurrence),
         cmocka_unit_test(test_share_of_mixed_rows),
         cmocka_unit_test(test_sequence_inputs),
+        cmocka_unit_test(test_pass_mixes_within_each_micro_batch),
         cmocka_unit_test(test_mixed_step_matches_pytorch),
         cmocka_unit_test(test_p0_is_bitwise_plain),
         cmocka_unit_test(test_mixed_gradient_finite_differences),
