@@ -2,11 +2,10 @@
  * sampler's mean and variance for several α (and Gamma's mean), the partner order (one cycle
  * through a micro-batch, keyed by occurrence id, not by row position or another shard's key), the
  * share of mixed rows, the mixed inputs (mixup's longer length, cutmix's span), a pass of two
- * micro-batches mixing each within itself, p = 0 giving
- * bitwise the plain pass, one mixed step of a four-head model (cross_entropy with class weights,
- * label smoothing and missing labels; focal; bce_with_logits; mse with NaN targets) against
- * PyTorch (tests/fixtures/gen_mixup.py, the same λ and partners), and finite differences of the
- * mixed loss. */
+ * micro-batches mixing each within itself, p = 0 giving bitwise the plain pass, one mixed step
+ * of a four-head model (cross_entropy with class weights, label smoothing and missing labels;
+ * focal; bce_with_logits; mse with NaN targets) against PyTorch (tests/fixtures/gen_mixup.py, the
+ * same λ and partners), and finite differences of the mixed loss. */
 #include "testutil.h"
 
 #include <math.h>
