@@ -11,13 +11,25 @@
  *                    gradient is non-finite or the caller asks to skip.
  *
  * st_train_step_local is one whole step on one process: zero gradients → one pass with each
- * head's grad_scale = head_weight / (that head's weight total over the batch) → update. */
+ * head's grad_scale = head_weight / (that head's weight total over the batch) → update.
+ *
+ * Mixup and cutmix (core/mixup.h, docs/mixup.md): a pass given a plan mixes each
+ * micro-batch's inputs within that micro-batch, and every loss becomes, per row i with partner j,
+ *   class ids (cross_entropy, focal):  ℓ_i = λ_i·ℓ(z_i, y_i) + (1 − λ_i)·ℓ(z_i, y_j),
+ *                                      weight λ_i·w(y_i) + (1 − λ_i)·w(y_j)
+ *     (ℓ with the class weight and label smoothing as today, so λ = 1 is the plain loss);
+ *   target values (bce, mse, mae, huber): the target λ_i·t_i + (1 − λ_i)·t_j, weight as today;
+ *   normalised by the sum of weights over the global batch as today. A missing target on one
+ *   side: a class label −1 adds no loss and no weight, so the row keeps the present side with its
+ *   λ share (loss and weight); a missing (NaN) target value takes the present side's value, at
+ *   full weight; missing on both sides stays missing. */
 #ifndef ST_TRAIN_STEP_H
 #define ST_TRAIN_STEP_H
 
 #include <stdint.h>
 
 #include "loss.h"
+#include "mixup.h"
 #include "model.h"
 #include "optim.h"
 
@@ -31,7 +43,8 @@ typedef struct {
 /* What one micro-batch of a pass contributed. */
 typedef struct {
     st_loss_value_t head[ST_LOSS_MAX_HEADS]; /* each loss's sum and weight total */
-    int64_t correct[ST_LOSS_MAX_HEADS];      /* class-id losses: argmax hits among labelled rows */
+    int64_t correct[ST_LOSS_MAX_HEADS];      /* class-id losses: argmax hits among labelled rows
+                                                (a mixed row: the label of its larger share) */
     int64_t labelled[ST_LOSS_MAX_HEADS];     /* class-id losses: rows with a label (not −1) */
 } st_micro_sums_t;
 
@@ -50,6 +63,31 @@ typedef struct {
 st_status_t st_train_pass(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
                           const st_batch_targets_t *tg, int B, int n_micro, const float *grad_scale,
                           st_micro_sums_t *sums, st_error_t *err);
+
+/* The same with the mixing plan of its rows: plan [B] (partners counted within each micro-batch
+ * of B / n_micro rows) or NULL (= st_train_pass). Inputs are mixed in a buffer of the pass (x is
+ * not changed) and so are the sequence lengths (the mixed row takes the longer one). The labels
+ * and targets in tg are the rows' own; each loss mixes them with the plan (see the top). */
+st_status_t st_train_pass_mixed(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
+                                const st_batch_targets_t *tg, int B, int n_micro, const st_mix_row_t *plan,
+                                const float *grad_scale, st_micro_sums_t *sums, st_error_t *err);
+
+/* Loss cfg's weight total over the B rows of ONE micro-batch mixed by plan [B] (or NULL: the
+ * plain st_loss_weight_total_of): Σ λ_i·w(y_i) + (1 − λ_i)·w(y_j) for class ids, the present
+ * elements of the mixed targets for target values. */
+double st_train_weight_total(const st_loss_config_t *cfg, const int32_t *labels /*[B] or NULL*/,
+                             const float *targets /*[B, width] or NULL*/, const st_mix_row_t *plan /*[B] or NULL*/,
+                             int B);
+
+/* The positions T and the floats per position C of the rows of a batch x (a sequence [T, C]:
+ * ctx->positions or the input's T; any other input: T = 1, C = its size). */
+void st_train_row_layout(const st_step_parts_t *p, const st_run_ctx_t *ctx, int *T, int *C);
+
+/* The mixing plan of a step on one process with settings `mix`: the B rows are one micro-batch of
+ * shard 0, keyed by ctx->seed, ctx->step and ctx->sample_index (NULL: the row numbers).
+ * order [B]: scratch. */
+void st_train_plan_local(st_mix_row_t *plan /*[B]*/, uint64_t *order /*[B]*/, const st_mix_config_t *mix,
+                         const st_step_parts_t *p, const st_run_ctx_t *ctx, int B);
 
 typedef struct {
     double grad_norm;  /* global gradient norm before clipping */
@@ -70,6 +108,12 @@ typedef struct {
 st_status_t st_train_step_heads(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
                                 const st_batch_targets_t *tg, int B, double lr_base, st_step_result_t *res,
                                 st_error_t *err);
+
+/* The same with a mixing plan [B] (st_train_plan_local's, or a test's; NULL: no mixing, exactly
+ * st_train_step_heads). */
+st_status_t st_train_step_plan(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,
+                               const st_batch_targets_t *tg, int B, const st_mix_row_t *plan, double lr_base,
+                               st_step_result_t *res, st_error_t *err);
 
 /* The same when every class-id loss reads `labels` and every other loss reads `targets`. */
 st_status_t st_train_step_local(const st_step_parts_t *p, const st_run_ctx_t *ctx, const float *x,

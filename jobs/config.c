@@ -46,7 +46,7 @@ static const st_key_t top_keys[N_TOP] = {
 };
 /* The top level's sub-objects, in the order of the resolved tree. */
 static const char *const top_sections[] = {"data", "train", "optimizer", "schedule", "loss", "model",
-                                           "early_stopping", "checkpoint", "monitors", NULL};
+                                           "early_stopping", "checkpoint", "monitors", "mixup", "cutmix", NULL};
 
 enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, D_STRATIFY, D_GROUPS, D_CATEGORICAL,
        D_BUCKET, D_BUCKET_WINDOW, N_DATA };
@@ -192,6 +192,21 @@ static const st_key_t mo_keys[N_MO] = {
                 FIELD(monitors.gap_max)},
 };
 
+/* mixup and cutmix (docs/mixup.md): present = on; alpha > 0 is checked in validate(). */
+enum { MX_ALPHA, MX_P, N_MX };
+static const st_key_t mixup_keys[N_MX] = {
+    [MX_ALPHA] = {"alpha", ST_K_NUM, NULL, 0, 1e6, NULL, "> 0: each mixed row's share lambda ~ Beta(alpha, alpha)",
+                  FIELD(mix.mixup.alpha)},
+    [MX_P] = {"p", ST_K_NUM, "1", 0, 1, NULL, "probability that a row is mixed (else lambda = 1)", FIELD(mix.mixup.p)},
+};
+static const st_key_t cutmix_keys[N_MX] = {
+    [MX_ALPHA] = {"alpha", ST_K_NUM, NULL, 0, 1e6, NULL,
+                  "> 0: a span of round((1 - b) x length) positions comes from the partner, b ~ Beta(alpha, alpha); "
+                  "lambda = 1 - span / length", FIELD(mix.cutmix.alpha)},
+    [MX_P] = {"p", ST_K_NUM, "1", 0, 1, NULL, "probability that a row is cut-mixed (a row that is not may be mixed up)",
+              FIELD(mix.cutmix.p)},
+};
+
 typedef struct {
     const char *path;                  /* "" for the top level */
     const char *help;
@@ -201,7 +216,7 @@ typedef struct {
 } section_t;
 
 enum { MAX_SECTION_KEYS = 16 };
-enum { SEC_TOP, SEC_DATA, SEC_SPLIT, SEC_TRAIN, SEC_ES, SEC_CK, SEC_MO, N_SEC };
+enum { SEC_TOP, SEC_DATA, SEC_SPLIT, SEC_TRAIN, SEC_ES, SEC_CK, SEC_MO, SEC_MIXUP, SEC_CUTMIX, N_SEC };
 static const section_t sections[N_SEC] = {
     [SEC_TOP] = {"", "the top level of a config", top_keys, N_TOP, top_sections},
     [SEC_DATA] = {"data", "the dataset, its split and preprocessing (docs/sharding.md)", data_keys, N_DATA, data_sections},
@@ -210,6 +225,10 @@ static const section_t sections[N_SEC] = {
     [SEC_ES] = {"early_stopping", "stop when a validation metric stops improving", es_keys, N_ES, NULL},
     [SEC_CK] = {"checkpoint", "checkpoints written into the run folder", ck_keys, N_CK, NULL},
     [SEC_MO] = {"monitors", "training-health checks on the validation predictions", mo_keys, N_MO, NULL},
+    [SEC_MIXUP] = {"mixup", "mix pairs of training rows within each shard's micro-batch (docs/mixup.md); absent = off",
+                   mixup_keys, N_MX, NULL},
+    [SEC_CUTMIX] = {"cutmix", "sequences: a span of positions from a partner row (docs/mixup.md); absent = off",
+                    cutmix_keys, N_MX, NULL},
 };
 
 /* The sub-objects that are not key tables of this file. */
@@ -226,6 +245,8 @@ static const struct {
     {"early_stopping", "object", "{}", "see `early_stopping` below"},
     {"checkpoint", "object", "{}", "see `checkpoint` below"},
     {"monitors", "object", "{}", "see `monitors` below"},
+    {"mixup", "object", "absent (off)", "see `mixup` below"},
+    {"cutmix", "object", "absent (off)", "see `cutmix` below"},
 };
 
 /* ---- small helpers ---- */
@@ -521,12 +542,31 @@ static st_status_t check_monitors_section(const st_run_config_t *cfg, st_error_t
     return ST_OK;
 }
 
+/* "mixup" and "cutmix", each read only when given (absent = off, and the resolved tree of a
+ * config without them does not change); alpha must be > 0. What needs the data and the losses
+ * (cutmix on sequences, no ctc head) is st_mix_check's, when the trainer builds them. */
+static st_status_t read_mix(const cJSON *root, st_run_config_t *cfg, cJSON *resolved[2], st_error_t *err) {
+    const int sec[2] = {SEC_MIXUP, SEC_CUTMIX};
+    for (int k = 0; k < 2; k++) {
+        const section_t *s = &sections[sec[k]];
+        const cJSON *obj = item(root, s->path);
+        if (!obj) continue;
+        ST_TRY(read_section(s, obj, NULL, &resolved[k], cfg, err));
+        const st_mix_opts_t *o = k == 0 ? &cfg->mix.mixup : &cfg->mix.cutmix;
+        if (!(o->alpha > 0))
+            return st_fail(err, ST_ERR_CONFIG, "%s.alpha: expected a number > 0 (lambda ~ Beta(alpha, alpha)), got %g",
+                           s->path, o->alpha);
+    }
+    return ST_OK;
+}
+
 /* Reads the tree into cfg: the key tables fill the members their keys are bound to; what is left
  * here is what no single key decides (name, results_dir's default, the split's sum, the shard
  * plan, the monitors' modes, the plateau's direction) and the sub-objects with parsers of their own. */
 static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) {
     st_val_t es[N_ES], ck[N_CK];
     cJSON *r_top = NULL, *r_data = NULL, *r_split = NULL, *r_train = NULL, *r_es = NULL, *r_ck = NULL, *r_mo = NULL;
+    cJSON *r_mix[2] = {NULL, NULL};
     cJSON *resolved = NULL;
     st_status_t rc;
 #define TRY(call)                    \
@@ -637,6 +677,10 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         goto fail;
     }
     plateau_follows_monitor(cfg, sched ? sched : sched_default);
+    if ((rc = read_mix(root, cfg, r_mix, err)) != ST_OK) {
+        cJSON_Delete(sched_default);
+        goto fail;
+    }
 
     /* the resolved tree, in a fixed order */
     resolved = r_top;
@@ -650,6 +694,8 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
     cJSON_AddItemToObject(resolved, "early_stopping", r_es);
     cJSON_AddItemToObject(resolved, "checkpoint", r_ck);
     cJSON_AddItemToObject(resolved, "monitors", r_mo);
+    if (r_mix[0]) cJSON_AddItemToObject(resolved, "mixup", r_mix[0]);
+    if (r_mix[1]) cJSON_AddItemToObject(resolved, "cutmix", r_mix[1]);
     cfg->json = resolved;
     cfg->model = item(resolved, "model");
     cfg->loss = item(resolved, "loss");
@@ -657,7 +703,7 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
 
 fail:
     cJSON_Delete(r_top), cJSON_Delete(r_data), cJSON_Delete(r_split), cJSON_Delete(r_train);
-    cJSON_Delete(r_es), cJSON_Delete(r_ck), cJSON_Delete(r_mo);
+    cJSON_Delete(r_es), cJSON_Delete(r_ck), cJSON_Delete(r_mo), cJSON_Delete(r_mix[0]), cJSON_Delete(r_mix[1]);
     return rc;
 #undef TRY
 }

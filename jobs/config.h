@@ -34,6 +34,7 @@
 
 #include <cJSON.h>
 
+#include "mixup.h"
 #include "optim.h"
 #include "schedule.h"
 #include "sharding/data.h"
@@ -111,6 +112,8 @@ typedef struct {
     st_optim_config_t optim;            /* parsed "optimizer" */
     st_sched_config_t sched;            /* parsed "schedule" (see the top: T_max / total_steps 0) */
     int sched_needs_total_steps;        /* 1 until st_config_set_total_steps fills the length */
+
+    st_mix_config_t mix;                /* "mixup" and "cutmix" (docs/mixup.md); alpha 0 = off */
 
     struct {
         int enabled;

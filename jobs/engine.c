@@ -83,6 +83,15 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     return ST_OK;
 }
 
+st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_error_t *err) {
+    size_t slots = (size_t)e->accum * (size_t)e->n_owned * (size_t)e->micro;
+    if (!(e->plan = zalloc(slots, sizeof *e->plan, err))) return err->code;
+    if (!(e->plan_order = zalloc((size_t)e->micro, sizeof *e->plan_order, err))) return err->code;
+    if (!(e->plan_len = zalloc((size_t)e->micro, sizeof *e->plan_len, err))) return err->code;
+    e->mix = mix;
+    return ST_OK;
+}
+
 st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err) {
     size_t n = st_model_param_floats(e->parts.model);
     if (e->n_owned > 64) return st_fail(err, ST_ERR_CONFIG, "reproducible \"exact\": at most 64 shards per rank");
@@ -97,6 +106,7 @@ void st_engine_free(st_engine_t *e) {
     free(e->stat_layers), free(e->open), free(e->close), free(e->stats), free(e->micro_sums);
     for (int h = 0; h < ST_LOSS_MAX_HEADS; h++) free(e->lab[h]), free(e->tgt[h]);
     free(e->x_mb), free(e->len_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
+    free(e->plan), free(e->plan_order), free(e->plan_len);
     memset(e, 0, sizeof *e);
 }
 
@@ -127,8 +137,20 @@ static void fetch_targets(st_engine_t *e, int h, size_t slot) {
     }
 }
 
-/* The ids and labels of every micro-batch of the step: slot (a, o) = accumulation a, owned shard o. */
-static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
+/* The mixing plan of the micro-batch at `slot` of shard `shard` (within it, keyed by its ids). */
+static void plan_micro_batch(st_engine_t *e, size_t slot, int shard, int64_t global_step) {
+    const st_data_t *d = e->data;
+    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    if (train->len)
+        for (int i = 0; i < e->micro; i++) e->plan_len[i] = train->len[e->pos[slot + i]];
+    int T = d->shape.rank == 2 ? d->shape.d[0] : 1;
+    st_mix_plan(e->plan + slot, e->plan_order, e->mix, e->seed, (uint32_t)shard, (uint32_t)global_step, e->ids + slot,
+                train->len ? e->plan_len : NULL, T, e->micro);
+}
+
+/* The ids and labels of every micro-batch of the step: slot (a, o) = accumulation a, owned shard o;
+ * with mixing, their plans. */
+static st_status_t fetch_step(st_engine_t *e, int64_t step, int64_t global_step, st_error_t *err) {
     const st_data_part_t *train = &e->data->part[ST_SPLIT_TRAIN];
     for (int a = 0; a < e->accum; a++)
         for (int o = 0; o < e->n_owned; o++) {
@@ -136,6 +158,7 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, st_error_t *err) {
             ST_TRY(st_sampler_micro_batch(e->ids + slot, &e->sampler, e->data->shard_first + o, step, a, err));
             ST_TRY(st_shards_locate(e->pos + slot, e->ids + slot, train->ids, e->micro, train->n, err));
             for (int h = 0; h < e->parts.losses->n_heads; h++) fetch_targets(e, h, slot);
+            if (e->mix) plan_micro_batch(e, slot, e->data->shard_first + o, global_step);
         }
     return ST_OK;
 }
@@ -162,9 +185,9 @@ static st_status_t open_step(st_engine_t *e, int *flags, st_status_t status, flo
             double w = 0;
             for (int a = 0; a < e->accum; a++) {
                 size_t slot = ((size_t)a * e->n_owned + o) * e->micro;
-                w += st_loss_weight_total_of(&losses->heads[h], e->lab[h] ? e->lab[h] + slot : NULL,
-                                             e->tgt[h] ? e->tgt[h] + slot * (size_t)st_loss_target_width(&losses->heads[h]) : NULL,
-                                             e->micro);
+                w += st_train_weight_total(&losses->heads[h], e->lab[h] ? e->lab[h] + slot : NULL,
+                                           e->tgt[h] ? e->tgt[h] + slot * (size_t)st_loss_target_width(&losses->heads[h]) : NULL,
+                                           e->mix ? e->plan + slot : NULL, e->micro);
             }
             rec[h] = w;
         }
@@ -208,7 +231,8 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
         if (e->lab[h]) tg.labels[h] = e->lab[h] + slot;
         if (e->tgt[h]) tg.targets[h] = e->tgt[h] + slot * (size_t)st_loss_target_width(&losses->heads[h]);
     }
-    ST_TRY(st_train_pass(&e->parts, &ctx, e->x_mb, &tg, rows, n_mb, grad_scale, e->micro_sums, err));
+    ST_TRY(st_train_pass_mixed(&e->parts, &ctx, e->x_mb, &tg, rows, n_mb, e->mix ? e->plan + slot : NULL, grad_scale,
+                               e->micro_sums, err));
     for (int k = 0; k < n_mb; k++) {
         double *rec = e->close + (size_t)(e->data->shard_first + o0 + k) * e->close_len;
         const st_micro_sums_t *m = &e->micro_sums[k];
@@ -316,7 +340,7 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     memset(out, 0, sizeof *out);
     float grad_scale[ST_LOSS_MAX_HEADS];
     if (status == ST_OK) status = st_sampler_set_epoch(&e->sampler, epoch, err);
-    if (status == ST_OK) status = fetch_step(e, step, err);
+    if (status == ST_OK) status = fetch_step(e, step, global_step, err);
     ST_TRY(open_step(e, &flags, status, grad_scale, err));
     memset(e->close, 0, sizeof(double) * (size_t)e->close_len * (size_t)e->data->S);
     e->pass_status = ST_OK;

@@ -63,6 +63,10 @@ typedef struct {
     float *tgt[ST_LOSS_MAX_HEADS];    /* other losses: [accum, n_owned, micro, K] targets of the step */
     int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */
     int64_t *pos;                  /* [accum, n_owned, micro] their rows in this rank's training part */
+    const st_mix_config_t *mix;    /* mixup / cutmix, or NULL (st_engine_set_mix) */
+    st_mix_row_t *plan;            /* mix: [accum, n_owned, micro] each row's partner (within its micro-batch) and λ */
+    uint64_t *plan_order;          /* mix: [micro] scratch of st_mix_plan */
+    int32_t *plan_len;             /* mix: [micro] the micro-batch's lengths (cutmix spans), with /lengths */
     int exact;                     /* reproducible "exact" */
     st_status_t pass_status;       /* this step's first pass failure here (agreed at the close) */
     float *shard_grads;            /* exact: [n_owned, n_params] */
@@ -86,6 +90,11 @@ typedef struct {
 st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const st_data_t *data, const st_comm_t *c,
                            int accumulation, uint64_t seed, st_error_t *err);
 void st_engine_free(st_engine_t *e);
+
+/* Turns mixup / cutmix on (docs/mixup.md): each shard's micro-batch is mixed within itself, keyed
+ * by (seed, ST_RNG_MIXUP, shard, global step, occurrence id), so the step does not depend on P.
+ * `mix` must outlive the engine. */
+st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_error_t *err);
 
 /* Switches to reproducible mode "exact" (allocates the per-shard gradient buffers). */
 st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err);

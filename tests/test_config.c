@@ -431,7 +431,7 @@ static void test_unknown_keys(void **state) {
     (void)state;
     load_fails("{\"name\": \"a\", \"optimiser\": {}}", NULL, 0,
                "t.json: unknown key \"optimiser\" (did you mean \"optimizer\"?); known keys: name, seed, results_dir, "
-               "reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors");
+               "reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, mixup, cutmix");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\"}, \"train\": {\"epochs\": 1, \"bach_size\": 4}}", NULL, 0,
                "t.json: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, batch_size, "
                "accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, log_every, "
@@ -444,7 +444,7 @@ static void test_unknown_keys(void **state) {
     /* the same through --set: checked before anything is applied */
     set_fails("optimiser.lr=1",
               "--set optimiser.lr=1: unknown key \"optimiser\" (did you mean \"optimizer\"?); known keys: name, seed, "
-              "results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors");
+              "results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, mixup, cutmix");
     set_fails("train.bach_size=3",
               "--set train.bach_size=3: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, "
               "batch_size, accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, "
@@ -452,7 +452,7 @@ static void test_unknown_keys(void **state) {
     set_fails("early_stoping.enabled=true",
               "--set early_stoping.enabled=true: unknown key \"early_stoping\" (did you mean \"early_stopping\"?); known "
               "keys: name, seed, results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, "
-              "checkpoint, monitors");
+              "checkpoint, monitors, mixup, cutmix");
     set_fails("optimizer.weight_decy=0.1",
               "--set optimizer.weight_decy=0.1: optimizer: unknown key \"weight_decy\" (did you mean \"weight_decay\"?); "
               "known keys: type, lr, momentum, nesterov, betas, eps, weight_decay, decay_norm_and_bias, groups");
