@@ -196,12 +196,12 @@ static int64_t attr_int(const Onnx__NodeProto *nd, const char *name, int64_t dfl
 }
 
 /* Initializer t as int8 + a float32 scale and an int8 zero point (0) per index of `axis`, and a
- * DequantizeLinear (appended) into its name. axis ST_ONNX_I8_FLAT_ROWS: t [d0, d1, ...] is stored
+ * DequantizeLinear (appended) into its name; 1 when done (0: no such axis, or out of memory). axis ST_ONNX_I8_FLAT_ROWS: t [d0, d1, ...] is stored
  * as [d0·d1, ...], quantised per row (axis 0), and a Reshape after the DequantizeLinear gives the
  * old shape under the old name (an LSTM/GRU's W and R: one scale per direction and gate row). */
-static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
+static int quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
     int flat = axis == ST_ONNX_I8_FLAT_ROWS, a = flat ? 1 : axis;
-    if (t->n_dims < (size_t)(flat ? 2 : 1) || (size_t)a >= t->n_dims) return;
+    if (t->n_dims < (size_t)(flat ? 2 : 1) || (size_t)a >= t->n_dims) return 0;
     long outer = 1, ch = (long)t->dims[a], inner = 1;
     for (int d = 0; d < a; d++) outer *= (long)t->dims[d];
     for (size_t d = (size_t)a + 1; d < t->n_dims; d++) inner *= (long)t->dims[d];
@@ -209,7 +209,7 @@ static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
     int8_t *q = g_alloc(g, t->n_float_data), *zp = g_alloc(g, (size_t)(ch ? ch : 1));
     float *scale = g_alloc(g, sizeof(float) * (size_t)(ch ? ch : 1));
     int64_t *shape = g_alloc(g, sizeof(int64_t) * t->n_dims);
-    if (!q || !scale || !zp || !shape) return;
+    if (!q || !scale || !zp || !shape) return 0;
     st_i8_quantize_axis(t->float_data, outer, ch, inner, q, scale);
     const char *weight = t->name;
     int64_t dim = ch;
@@ -220,7 +220,7 @@ static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
     Onnx__TensorProto *z = tensor(g, hint, &dim, 1, ST_ONNX_INT8);
     snprintf(hint, sizeof hint, "%s_int8", weight);
     char *qname = unique(g, hint);
-    if (!z || !*qname) return;
+    if (!z || !*qname) return 0;
     z->has_raw_data = 1, z->raw_data.len = (size_t)ch, z->raw_data.data = (uint8_t *)zp;
     g_push(g, &g->inits, z);
     memcpy(shape, t->dims, sizeof(int64_t) * t->n_dims);
@@ -237,11 +237,12 @@ static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
     st_onnx_attr_i(g, "axis", flat ? 0 : axis);
     if (!flat) {
         if (g->last) g->last->output[0] = (char *)weight;
-        return;
+        return !g->failed;
     }
     snprintf(hint, sizeof hint, "%s_shape", weight);
     st_onnx_op2(g, "Reshape", dq, st_onnx_init_i64(g, hint, shape, (int)(t->n_dims + 1)), hint);
     if (g->last) g->last->output[0] = (char *)weight;
+    return !g->failed;
 }
 
 /* 1 when value `name` is the output of a DequantizeLinear node. */
@@ -275,12 +276,12 @@ int st_onnx_weights_to_i8(st_onnx_t *g) {
         if (!(gemm && attr_int(nd, "transB", 0) == 1) && !conv && !matmul) continue;
         Onnx__TensorProto *t = nd->n_input > 1 ? init_named(g, nd->input[1]) : NULL;
         if (t && t->data_type == ST_ONNX_FLOAT && t->n_dims >= 2 && (!matmul || t->n_dims == 2))
-            quantize_init(g, t, matmul), done++;
+            done += quantize_init(g, t, matmul);
     }
     for (size_t i = 0; i < g->i8marks.n && !g->failed; i++) { /* the weights of ops whose inputs stay float */
         const i8mark_t *m = g->i8marks.p[i];
         Onnx__TensorProto *t = init_named(g, m->name);
-        if (t && t->data_type == ST_ONNX_FLOAT) quantize_init(g, t, m->axis), done++;
+        if (t && t->data_type == ST_ONNX_FLOAT) done += quantize_init(g, t, m->axis);
     }
     if (g->failed || g->nodes.n == n0) return done;
     /* the DequantizeLinear (and Reshape) nodes read only initializers: to the front, so the order
