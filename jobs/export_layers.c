@@ -168,7 +168,8 @@ static st_status_t emit_slice(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x
     return ST_OK;
 }
 
-/* embedding: ids [N, k] (or [N, T, k]) as float -> Cast int64 -> Gather of W [n, dim] -> [N, k·dim].
+/* embedding: ids [N, k] (or [N, T, k]) as float -> Cast int64 -> Gather of W [n, dim] -> [N, k·dim]
+ * (int8: W per row, one scale per id).
  * An id outside [0, n) is an error for ONNX's Gather (strata's forward gives zeros; `strata eval`
  * refuses such rows, naming them). */
 static st_status_t emit_embedding(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
@@ -177,7 +178,9 @@ static st_status_t emit_embedding(st_onnx_t *g, const st_layer_t *L, st_onnx_val
     int64_t dims[2] = {st_export_opt_i(L, "n"), st_export_opt_i(L, "dim")};
     const char *ids = st_onnx_op1(g, "Cast", x.name, L->name);
     st_onnx_attr_i(g, "to", ST_ONNX_INT64);
-    const char *out = st_onnx_op2(g, "Gather", st_onnx_init_f32(g, L->name, L->params[0].data, dims, 2), ids, L->name);
+    const char *table = st_onnx_init_f32(g, L->name, L->params[0].data, dims, 2);
+    st_onnx_i8_mark(g, table, 0); /* int8: per row (id) */
+    const char *out = st_onnx_op2(g, "Gather", table, ids, L->name);
     int64_t shape[3] = {-1, L->out_shape.d[0], L->out_shape.d[1]};
     out = st_onnx_op2(g, "Reshape", out, st_onnx_init_i64(g, "shape", shape, L->out_shape.rank + 1), L->name);
     *y = st_export_shaped(x, L, out);
@@ -185,12 +188,14 @@ static st_status_t emit_embedding(st_onnx_t *g, const st_layer_t *L, st_onnx_val
 }
 
 /* embedding_bag: x [N, n] (weights) -> MatMul(x, W [n, dim]); mean: ÷ max(Σ_j x_j, tiny) (an
- * empty row stays 0). */
+ * empty row stays 0). int8: W per row (per id, as embedding's table), x stays float. */
 static st_status_t emit_embedding_bag(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
     (void)err;
     x = st_export_ntc(g, x);
     int64_t dims[2] = {st_shape_channels(L->in_shape), st_export_opt_i(L, "dim")}, axis = -1;
-    const char *out = st_onnx_op2(g, "MatMul", x.name, st_onnx_init_f32(g, L->name, L->params[0].data, dims, 2), L->name);
+    const char *table = st_onnx_init_f32(g, L->name, L->params[0].data, dims, 2);
+    st_onnx_i8_mark(g, table, 0); /* int8: per row (id), as embedding's table */
+    const char *out = st_onnx_op2(g, "MatMul", x.name, table, L->name);
     if (strcmp(st_layer_opt(L, "mode")->s, "mean") == 0) {
         const char *sum = st_onnx_op2(g, "ReduceSum", x.name, st_onnx_init_i64(g, "axes", &axis, 1), L->name);
         st_onnx_attr_i(g, "keepdims", 1);

@@ -35,6 +35,7 @@ typedef struct {
                                    their inputs through calibrated uint8 QDQ pairs */
     st_quant_acts_t acts;       /* int8: the quantised layers' inputs (ranges, grids, the hook) */
     int n_qdq;                  /* int8: QDQ pairs written */
+    int n_i8;                   /* int8: weights stored as int8 (with and without a QDQ pair) */
 } export_t;
 
 static int classes_of(const char *head, void *ctx) {
@@ -257,8 +258,9 @@ static st_status_t build_graph(export_t *e, st_error_t *err) {
     if (rc == ST_OK && e->i8) {
         char rows[32];
         snprintf(rows, sizeof rows, "%lld", (long long)e->acts.rows);
-        st_onnx_weights_to_i8(e->g);
-        st_onnx_meta(e->g, "precision", "int8 QDQ (Gemm, MatMul, Conv: weights int8 per output channel, inputs uint8 per tensor)");
+        e->n_i8 = st_onnx_weights_to_i8(e->g);
+        st_onnx_meta(e->g, "precision", "int8 QDQ (Gemm, MatMul, Conv: weights int8 per output channel, inputs uint8 per tensor; "
+                     "LSTM/GRU W and R per gate row, ConvTranspose per output channel, embedding tables per id: weights only)");
         st_onnx_meta(e->g, "calibration_rows", rows);
     }
     free(vals);
@@ -301,7 +303,9 @@ static void forward(export_t *e, float *x, const int32_t *len, int64_t n) {
 /* The parameters as the graph holds them: fp16, all of them and the buffers (batchnorm's running
  * statistics) rounded to float16; int8, the weights that become Gemm / MatMul (a dense layer) and
  * Conv (conv1d) weights, [out channels, ...], quantised per row and dequantised (q · scale), and
- * from now on those layers' inputs fake-quantised on their calibrated grids (the QDQ pairs). */
+ * from now on those layers' inputs fake-quantised on their calibrated grids (the QDQ pairs); and
+ * the weight-only ones (LSTM/GRU W and R, ConvTranspose, embedding tables) quantised in the
+ * layout the graph uses (st_quant_weight_only), their inputs left float. */
 static st_status_t round_model(export_t *e, st_error_t *err) {
     if (e->f16) {
         st_quant_round_f16(st_model_params(e->model), st_model_param_floats(e->model));
@@ -312,6 +316,13 @@ static st_status_t round_model(export_t *e, st_error_t *err) {
         st_layer_t *L = (st_layer_t *)e->acts.acts[i].layer;
         if (st_quant_i8_rows(L->params[0].data, st_shape_channels(L->out_shape), (long)L->params[0].n))
             return st_fail(err, ST_ERR_NOMEM, "%s: int8 weights", L->path);
+    }
+    for (int l = 0; l < st_model_layer_count(e->model); l++) {
+        st_layer_t *L = st_model_layer(e->model, l);
+        long outer, ch, inner;
+        for (int p = 0; p < L->n_params; p++)
+            if (st_quant_weight_only(L, p, &outer, &ch, &inner) && st_quant_i8_axis(L->params[p].data, outer, ch, inner))
+                return st_fail(err, ST_ERR_NOMEM, "%s: int8 weights", L->path);
     }
     e->acts.mode = ST_QUANT_FAKE;
     return ST_OK;
@@ -469,7 +480,8 @@ st_status_t st_export_onnx(const st_export_request_t *req, st_error_t *err) {
     if (rc == ST_OK && e.acts.failed) rc = st_fail(err, ST_ERR_NOMEM, "the fake-quantised int8 activations");
     if (rc == ST_OK && e.i8 && req->out)
         fprintf(req->out, "int8: %d QuantizeLinear/DequantizeLinear pairs (uint8 activations, calibrated on %lld rows), "
-                "weights int8 per output channel\n", e.n_qdq, (long long)e.acts.rows);
+                "weights int8 per output channel; %d int8 weights (%d weight-only: LSTM/GRU, ConvTranspose, embeddings)\n",
+                e.n_qdq, (long long)e.acts.rows, e.n_i8, e.n_i8 - e.n_qdq);
     if (rc == ST_OK && req->out)
         fprintf(req->out, "%s: ONNX opset %d, %s, %d layer%s, %zu bytes (from %s)\n", req->out_path, ST_ONNX_OPSET,
                 req->precision, st_model_layer_count(e.model), st_model_layer_count(e.model) == 1 ? "" : "s", bytes, e.ck.path);

@@ -11,22 +11,45 @@
 #include <stdlib.h>
 
 #include "jobs/onnx_graph.h"
+#include "layers/rnn_layer.h"
 
 void st_quant_round_f16(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = st_f16_to_f32(st_f32_to_f16(p[i]));
 }
 
-int st_quant_i8_rows(float *w, long rows, long n) {
-    long cols = rows ? n / rows : 0;
+int st_quant_i8_axis(float *w, long outer, long ch, long inner) {
+    long n = outer * ch * inner;
     int8_t *q = malloc((size_t)(n ? n : 1));
-    float *scale = malloc(sizeof(float) * (size_t)(rows ? rows : 1));
+    float *scale = malloc(sizeof(float) * (size_t)(ch ? ch : 1));
     int failed = !q || !scale;
     if (!failed) {
-        st_i8_quantize_rows(w, rows, cols, q, scale);
-        for (long k = 0; k < rows * cols; k++) w[k] = (float)q[k] * scale[k / cols];
+        st_i8_quantize_axis(w, outer, ch, inner, q, scale);
+        for (long k = 0; k < n; k++) w[k] = (float)q[k] * scale[(k / inner) % ch];
     }
     free(q), free(scale);
     return failed;
+}
+
+int st_quant_i8_rows(float *w, long rows, long n) { return st_quant_i8_axis(w, 1, rows, rows ? n / rows : 0); }
+
+extern const st_layer_kind_t st_kind_lstm, st_kind_gru, st_kind_conv_transpose1d, st_kind_embedding,
+    st_kind_embedding_bag;
+
+int st_quant_weight_only(const st_layer_t *L, int p, long *outer, long *ch, long *inner) {
+    long n = (long)L->params[p].n, o = 1, cols; /* [o, n / (o · cols), cols] */
+    if (L->kind == &st_kind_lstm || L->kind == &st_kind_gru) {
+        int role = p % ST_RNN_TENSORS;
+        if (role != ST_RNN_W_IH && role != ST_RNN_W_HH) return 0; /* biases */
+        cols = role == ST_RNN_W_IH ? L->in_shape.d[1] : st_layer_opt(L, "units")->i;
+    } else if (L->kind == &st_kind_conv_transpose1d && p == 0) {
+        o = L->in_shape.d[1], cols = st_layer_opt(L, "kernel_size")->i;
+    } else if ((L->kind == &st_kind_embedding || L->kind == &st_kind_embedding_bag) && p == 0) {
+        cols = st_layer_opt(L, "dim")->i;
+    } else {
+        return 0;
+    }
+    *outer = o, *ch = n / (o * cols), *inner = cols;
+    return 1;
 }
 
 int st_quant_tally_init(st_quant_tally_t *t, int K) {

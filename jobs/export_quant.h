@@ -3,7 +3,9 @@
  * the same weights the graph holds), and the accuracy tally, fp32 against the reduced precision,
  * overall and per class, printed as a table; the int8 weights' dequantised values; and the int8
  * activations' calibration and fake-quantisation (the QDQ pairs' grids, applied in strata's
- * forward through the model's input hook so the reported accuracy is the file's). */
+ * forward through the model's input hook so the reported accuracy is the file's); and which
+ * parameters are int8 weight-only (LSTM/GRU, ConvTranspose, embedding tables: their inputs stay
+ * float), in the layout the graph quantises them. */
 #ifndef ST_EXPORT_QUANT_H
 #define ST_EXPORT_QUANT_H
 
@@ -20,6 +22,21 @@ void st_quant_round_f16(float *p, size_t n);
 /* w[n] as rows [rows, n/rows] quantised to int8 per row (st_i8_quantize_rows) and dequantised in
  * place: w = q · scale, the values DequantizeLinear gives. 1 when memory ran out (w untouched). */
 int st_quant_i8_rows(float *w, long rows, long n);
+/* w [outer, ch, inner] quantised to int8 per channel c (st_i8_quantize_axis) and dequantised in
+ * place. 1 when memory ran out (w untouched). */
+int st_quant_i8_axis(float *w, long outer, long ch, long inner);
+
+/* Weight-only int8 (the op's input stays float): when parameter p of layer L becomes an int8
+ * initializer behind a DequantizeLinear without a QDQ pair on the op's input, 1 and its layout
+ * as the graph quantises it, [outer, ch, inner] per channel of ch, in strata's parameter order:
+ *   lstm / gru: each direction's weight_ih [G·H, C] and weight_hh [G·H, H] per row (outer 1,
+ *     ch G·H): the graph's W / R rows per (direction, gate row) are these rows permuted (gate
+ *     blocks reordered), and per-row quantisation commutes with a permutation of rows;
+ *   conv_transpose1d: W [C_in, F/groups, K] per index of axis 1 (ONNX's ConvTranspose layout);
+ *   embedding, embedding_bag: the table [n, dim] per row (per id).
+ * 0 (outputs untouched) for every other parameter, biases included. The values DequantizeLinear gives are
+ * st_quant_i8_axis' of the same layout. */
+int st_quant_weight_only(const st_layer_t *L, int p, long *outer, long *ch, long *inner);
 
 /* Correct predictions per class, at full and at reduced precision. */
 typedef struct {

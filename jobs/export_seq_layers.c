@@ -182,15 +182,17 @@ st_status_t st_export_emit_upsample1d(st_onnx_t *g, const st_layer_t *L, st_onnx
 }
 
 /* conv_transpose1d: ConvTranspose on [N, C, T], W [C_in, F/groups, K] as it is (PyTorch's and
- * ONNX's layout). */
+ * ONNX's layout); int8 quantises W per index of axis 1 (ONNX's per-axis DequantizeLinear: one
+ * scale per output channel within a group, shared by the groups when groups > 1). */
 st_status_t st_export_emit_conv_transpose1d(st_onnx_t *g, const st_layer_t *L, st_onnx_val_t x, st_onnx_val_t *y, st_error_t *err) {
     (void)err;
     x = st_export_nct(g, x);
     const int C = L->in_shape.d[1], F = L->out_shape.d[1];
     const int K = (int)st_export_opt_i(L, "kernel_size"), G = (int)st_export_opt_i(L, "groups");
     int64_t dims[3] = {C, F / G, K};
-    const char *in[3] = {x.name, st_onnx_init_f32(g, L->name, L->params[0].data, dims, 3),
-                         L->n_params > 1 ? st_export_vec(g, L, "bias", L->params[1].data, F) : ""};
+    const char *w = st_onnx_init_f32(g, L->name, L->params[0].data, dims, 3);
+    st_onnx_i8_mark(g, w, 1); /* int8: per index of axis 1 (F/groups), export_quant.h */
+    const char *in[3] = {x.name, w, L->n_params > 1 ? st_export_vec(g, L, "bias", L->params[1].data, F) : ""};
     const char *out = st_onnx_node(g, "ConvTranspose", in, L->n_params > 1 ? 3 : 2, L->name, 1, NULL);
     int64_t k = K, s = st_export_opt_i(L, "stride"), op = st_export_opt_i(L, "output_padding"), pad = st_export_opt_i(L, "padding");
     int64_t p[2] = {pad, pad};
@@ -215,7 +217,9 @@ static void gates_reordered(float *dst, const st_layer_t *L, int p, const int *p
 
 /* lstm / gru: [N, T, C] -> [T, N, C] -> LSTM/GRU (W [dirs, G·H, C], R [dirs, G·H, H],
  * B [dirs, 2·G·H] = bias_ih then bias_hh) -> Y [T, dirs, N, H] -> [N, T, dirs·H] (every step,
- * forward direction first), or Y_h [dirs, N, H] -> [N, dirs·H] (the final states). */
+ * forward direction first), or Y_h [dirs, N, H] -> [N, dirs·H] (the final states). int8: W and R
+ * per (direction, gate row), held as [dirs·G·H, ·] (st_onnx_i8_mark); the rows are only permuted
+ * here, so quantising strata's own rows (export_quant.h) gives the same values. B stays float. */
 static st_status_t emit_rnn(st_onnx_t *g, const st_layer_t *L, const char *op, int G, const int *perm, st_onnx_val_t x,
                             st_onnx_val_t *y, st_error_t *err) {
     const int T = L->in_shape.d[0], C = L->in_shape.d[1], H = (int)st_export_opt_i(L, "units");
@@ -236,6 +240,8 @@ static st_status_t emit_rnn(st_onnx_t *g, const st_layer_t *L, const char *op, i
     const char *w_name = st_onnx_init_f32(g, hint, W, wd, 3);
     snprintf(hint, sizeof hint, "%s.R", L->name);
     const char *r_name = st_onnx_init_f32(g, hint, R, rd, 3);
+    st_onnx_i8_mark(g, w_name, ST_ONNX_I8_FLAT_ROWS); /* int8: per (direction, gate row) */
+    st_onnx_i8_mark(g, r_name, ST_ONNX_I8_FLAT_ROWS);
     snprintf(hint, sizeof hint, "%s.B", L->name);
     const char *b_name = st_onnx_init_f32(g, hint, B, bd, 2);
     free(W), free(R), free(B), free(bias);

@@ -22,6 +22,7 @@ struct st_onnx {
     vec_t pool;                     /* every block allocated, freed by st_onnx_free */
     vec_t nodes, inits, inputs, outputs, meta, names;
     vec_t memo;                     /* key, value name, key, value name, ... (st_onnx_memo) */
+    vec_t i8marks;                  /* i8mark_t: weights the int8 pass quantises (st_onnx_i8_mark) */
     Onnx__NodeProto *last;          /* the node attributes go to */
     char *graph_name;
     int failed;
@@ -62,7 +63,7 @@ void st_onnx_free(st_onnx_t *g) {
     if (!g) return;
     for (size_t i = 0; i < g->pool.n; i++) free(g->pool.p[i]);
     free(g->pool.p), free(g->nodes.p), free(g->inits.p), free(g->inputs.p), free(g->outputs.p), free(g->meta.p);
-    free(g->names.p), free(g->memo.p);
+    free(g->names.p), free(g->memo.p), free(g->i8marks.p);
     free(g);
 }
 
@@ -159,16 +160,27 @@ void st_onnx_inits_to_f16(st_onnx_t *g) {
     }
 }
 
-void st_i8_quantize_rows(const float *w, long rows, long cols, int8_t *q, float *scale) {
-    for (long r = 0; r < rows; r++) {
+void st_i8_quantize_axis(const float *w, long outer, long ch, long inner, int8_t *q, float *scale) {
+    for (long c = 0; c < ch; c++) {
         float mx = 0;
-        for (long k = 0; k < cols; k++) mx = fabsf(w[r * cols + k]) > mx ? fabsf(w[r * cols + k]) : mx;
-        scale[r] = mx > 0 ? mx / 127.0f : 1.0f;
-        for (long k = 0; q && k < cols; k++) {
-            float v = nearbyintf(w[r * cols + k] / scale[r]);
-            q[r * cols + k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
+        for (long o = 0; o < outer; o++)
+            for (long k = 0; k < inner; k++) {
+                float a = fabsf(w[(o * ch + c) * inner + k]);
+                mx = a > mx ? a : mx;
+            }
+        scale[c] = mx > 0 ? mx / 127.0f : 1.0f;
     }
+    for (long o = 0; q && o < outer; o++)
+        for (long c = 0; c < ch; c++)
+            for (long k = 0; k < inner; k++) {
+                long at = (o * ch + c) * inner + k;
+                float v = nearbyintf(w[at] / scale[c]);
+                q[at] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            }
+}
+
+void st_i8_quantize_rows(const float *w, long rows, long cols, int8_t *q, float *scale) {
+    st_i8_quantize_axis(w, 1, rows, cols, q, scale);
 }
 
 static Onnx__TensorProto *init_named(const st_onnx_t *g, const char *name) {
@@ -183,26 +195,24 @@ static int64_t attr_int(const Onnx__NodeProto *nd, const char *name, int64_t dfl
     return dflt;
 }
 
-/* Initializer t as int8 + scales + zero points per index of `axis` (0: t's rows; 1: the columns
- * of a 2-d t, a MatMul weight [K, N]), and a DequantizeLinear (appended) into its name. */
-static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
-    long rows = (long)t->dims[axis], cols = rows ? (long)(t->n_float_data / (size_t)rows) : 0;
-    int8_t *q = g_alloc(g, t->n_float_data), *qt = axis ? g_alloc(g, t->n_float_data) : NULL;
-    float *scale = g_alloc(g, sizeof(float) * (size_t)(rows ? rows : 1));
-    float *wt = axis ? g_alloc(g, sizeof(float) * t->n_float_data) : NULL;
-    int8_t *zp = g_alloc(g, (size_t)(rows ? rows : 1));
-    if (!q || !scale || !zp || (axis && (!qt || !wt))) return;
-    if (axis) { /* [cols, rows] -> [rows, cols], quantised by rows, q put back as [cols, rows] */
-        for (long r = 0; r < rows; r++)
-            for (long k = 0; k < cols; k++) wt[r * cols + k] = t->float_data[k * rows + r];
-        st_i8_quantize_rows(wt, rows, cols, qt, scale);
-        for (long r = 0; r < rows; r++)
-            for (long k = 0; k < cols; k++) q[k * rows + r] = qt[r * cols + k];
-    } else {
-        st_i8_quantize_rows(t->float_data, rows, cols, q, scale);
-    }
+/* Initializer t as int8 + a float32 scale and an int8 zero point (0) per index of `axis`, and a
+ * DequantizeLinear (appended) into its name; 1 when done (0: no such axis, or out of memory). axis ST_ONNX_I8_FLAT_ROWS: t [d0, d1, ...] is stored
+ * as [d0·d1, ...], quantised per row (axis 0), and a Reshape after the DequantizeLinear gives the
+ * old shape under the old name (an LSTM/GRU's W and R: one scale per direction and gate row). */
+static int quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
+    int flat = axis == ST_ONNX_I8_FLAT_ROWS, a = flat ? 1 : axis;
+    if (t->n_dims < (size_t)(flat ? 2 : 1) || (size_t)a >= t->n_dims) return 0;
+    long outer = 1, ch = (long)t->dims[a], inner = 1;
+    for (int d = 0; d < a; d++) outer *= (long)t->dims[d];
+    for (size_t d = (size_t)a + 1; d < t->n_dims; d++) inner *= (long)t->dims[d];
+    if (flat) ch *= outer, outer = 1; /* [d0·d1, rest] by rows */
+    int8_t *q = g_alloc(g, t->n_float_data), *zp = g_alloc(g, (size_t)(ch ? ch : 1));
+    float *scale = g_alloc(g, sizeof(float) * (size_t)(ch ? ch : 1));
+    int64_t *shape = g_alloc(g, sizeof(int64_t) * t->n_dims);
+    if (!q || !scale || !zp || !shape) return 0;
+    st_i8_quantize_axis(t->float_data, outer, ch, inner, q, scale);
     const char *weight = t->name;
-    int64_t dim = rows;
+    int64_t dim = ch;
     char hint[300];
     snprintf(hint, sizeof hint, "%s_scale", weight);
     const char *sc = st_onnx_init_f32(g, hint, scale, &dim, 1);
@@ -210,15 +220,29 @@ static void quantize_init(st_onnx_t *g, Onnx__TensorProto *t, int axis) {
     Onnx__TensorProto *z = tensor(g, hint, &dim, 1, ST_ONNX_INT8);
     snprintf(hint, sizeof hint, "%s_int8", weight);
     char *qname = unique(g, hint);
-    if (!z || !*qname) return;
-    z->has_raw_data = 1, z->raw_data.len = (size_t)rows, z->raw_data.data = (uint8_t *)zp;
+    if (!z || !*qname) return 0;
+    z->has_raw_data = 1, z->raw_data.len = (size_t)ch, z->raw_data.data = (uint8_t *)zp;
     g_push(g, &g->inits, z);
+    memcpy(shape, t->dims, sizeof(int64_t) * t->n_dims);
+    if (flat) { /* [d0·d1, d2, ...] */
+        t->dims[0] = ch;
+        for (size_t d = 1; d + 1 < t->n_dims; d++) t->dims[d] = t->dims[d + 1];
+        t->n_dims--;
+    }
     t->name = qname, t->data_type = ST_ONNX_INT8, t->has_raw_data = 1, t->raw_data.len = t->n_float_data;
     t->raw_data.data = (uint8_t *)q, t->n_float_data = 0, t->float_data = NULL;
     const char *in[3] = {qname, sc, z->name};
-    st_onnx_node(g, "DequantizeLinear", in, 3, hint, 1, NULL);
-    st_onnx_attr_i(g, "axis", axis);
+    snprintf(hint, sizeof hint, "%s_dequantized", weight);
+    const char *dq = st_onnx_node(g, "DequantizeLinear", in, 3, hint, 1, NULL);
+    st_onnx_attr_i(g, "axis", flat ? 0 : axis);
+    if (!flat) {
+        if (g->last) g->last->output[0] = (char *)weight;
+        return !g->failed;
+    }
+    snprintf(hint, sizeof hint, "%s_shape", weight);
+    st_onnx_op2(g, "Reshape", dq, st_onnx_init_i64(g, hint, shape, (int)(t->n_dims + 1)), hint);
     if (g->last) g->last->output[0] = (char *)weight;
+    return !g->failed;
 }
 
 /* 1 when value `name` is the output of a DequantizeLinear node. */
@@ -230,28 +254,49 @@ static int dequantized(const st_onnx_t *g, const char *name) {
     return 0;
 }
 
-void st_onnx_weights_to_i8(st_onnx_t *g) {
+typedef struct {
+    const char *name;
+    int axis;
+} i8mark_t;
+
+void st_onnx_i8_mark(st_onnx_t *g, const char *init, int axis) {
+    i8mark_t *m = g_alloc(g, sizeof *m);
+    if (!m) return;
+    m->name = g_strdup(g, init), m->axis = axis;
+    g_push(g, &g->i8marks, m);
+}
+
+int st_onnx_weights_to_i8(st_onnx_t *g) {
     size_t n0 = g->nodes.n;
+    int done = 0;
     for (size_t i = 0; i < n0 && !g->failed; i++) {
         Onnx__NodeProto *nd = g->nodes.p[i];
         int gemm = strcmp(nd->op_type, "Gemm") == 0, conv = strcmp(nd->op_type, "Conv") == 0;
         int matmul = strcmp(nd->op_type, "MatMul") == 0 && nd->n_input == 2 && dequantized(g, nd->input[0]);
         if (!(gemm && attr_int(nd, "transB", 0) == 1) && !conv && !matmul) continue;
         Onnx__TensorProto *t = nd->n_input > 1 ? init_named(g, nd->input[1]) : NULL;
-        if (t && t->data_type == ST_ONNX_FLOAT && t->n_dims >= 2 && (!matmul || t->n_dims == 2)) quantize_init(g, t, matmul);
+        if (t && t->data_type == ST_ONNX_FLOAT && t->n_dims >= 2 && (!matmul || t->n_dims == 2))
+            done += quantize_init(g, t, matmul);
     }
-    if (g->failed || g->nodes.n == n0) return;
-    /* the DequantizeLinear nodes read only initializers: to the front, so the order stays topological */
+    for (size_t i = 0; i < g->i8marks.n && !g->failed; i++) { /* the weights of ops whose inputs stay float */
+        const i8mark_t *m = g->i8marks.p[i];
+        Onnx__TensorProto *t = init_named(g, m->name);
+        if (t && t->data_type == ST_ONNX_FLOAT) done += quantize_init(g, t, m->axis);
+    }
+    if (g->failed || g->nodes.n == n0) return done;
+    /* the DequantizeLinear (and Reshape) nodes read only initializers: to the front, so the order
+       stays topological */
     size_t k = g->nodes.n - n0;
     void **tmp = malloc(sizeof(void *) * k);
     if (!tmp) {
         g->failed = 1;
-        return;
+        return done;
     }
     memcpy(tmp, g->nodes.p + n0, sizeof(void *) * k);
     memmove(g->nodes.p + k, g->nodes.p, sizeof(void *) * n0);
     memcpy(g->nodes.p, tmp, sizeof(void *) * k);
     free(tmp);
+    return done;
 }
 
 const char *st_onnx_init_i64(st_onnx_t *g, const char *hint, const int64_t *data, int n) {

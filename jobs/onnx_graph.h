@@ -45,13 +45,24 @@ void st_onnx_inits_to_f16(st_onnx_t *g);
 /* int8 weights: the weight initializer (input 1) of every Gemm with transB = 1 and every Conv,
  * [rows, ...] with its output channels along axis 0, replaced by int8 values, a float32 scale
  * per row and an int8 zero point of 0, dequantised by a DequantizeLinear (axis 0) at the front of
- * the graph into the weight's old name. Quantisation is st_i8_quantize_rows'. A MatMul whose data
+ * the graph into the weight's old name. Quantisation is st_i8_quantize_axis'. A MatMul whose data
  * input comes from a DequantizeLinear (the int8 export's activation QDQ pair) gets its 2-d weight
- * [K, N] quantised per column (axis 1, its output channels) the same way. Other weights
- * (other MatMuls, LSTM/GRU, embeddings, ConvTranspose) stay float32. */
-void st_onnx_weights_to_i8(st_onnx_t *g);
-/* Symmetric per-row int8: scale[r] = max_k |w[r, k]| / 127 (1 for an all-zero row),
- * q[r, k] = round-half-even(w[r, k] / scale[r]) in -127..127. q may be NULL. */
+ * [K, N] quantised per column (axis 1, its output channels) the same way. Then every initializer
+ * named by st_onnx_i8_mark, per index of its axis (weight-only: those ops' inputs stay float).
+ * Other weights (squeeze_excite's MatMuls, ...) stay float32. Returns the weights quantised. */
+int st_onnx_weights_to_i8(st_onnx_t *g);
+/* Asks st_onnx_weights_to_i8 (if it runs: --precision int8) to quantise float32 initializer
+ * `init` per index of `axis` (ConvTranspose's W [C_in, F/groups, K]: 1; a Gather table or
+ * embedding_bag's MatMul weight [n, dim]: 0, per id), or with ST_ONNX_I8_FLAT_ROWS: [d0, d1, ...]
+ * held as int8 [d0·d1, ...] per row (axis 0), then DequantizeLinear and a Reshape back to
+ * [d0, d1, ...] under the old name (an LSTM/GRU's W [dirs, G·H, C] and R [dirs, G·H, H]: one
+ * scale per direction and gate row; per-axis DequantizeLinear takes one axis, hence the Reshape). */
+#define ST_ONNX_I8_FLAT_ROWS (-1)
+void st_onnx_i8_mark(st_onnx_t *g, const char *init, int axis);
+/* Symmetric int8 per channel c of w [outer, ch, inner]: scale[c] = max |w[:, c, :]| / 127 (1 for
+ * an all-zero channel), q = round-half-even(w / scale[c]) in -127..127. q may be NULL. */
+void st_i8_quantize_axis(const float *w, long outer, long ch, long inner, int8_t *q, float *scale);
+/* The same per row of w [rows, cols] (outer = 1). */
 void st_i8_quantize_rows(const float *w, long rows, long cols, int8_t *q, float *scale);
 /* IEEE half of f, round to nearest even (overflow -> inf), and back. */
 uint16_t st_f32_to_f16(float f);

@@ -16,20 +16,28 @@
 # independently by the numpy evaluator on the fp32 file; the MLP's file is about a quarter of
 # fp32; the numpy evaluator gives strata's fake-quantised probabilities (99% of rows within 1e-6,
 # all within 1e-3: a row apart only where an activation sits on a grid step's edge) and its
-# accuracy, within 2 points of fp32; --calibration-rows 0 or without int8 is a usage error;
+# accuracy, within 2 points of fp32; weight-only int8 (their inputs stay float): a BiLSTM (48
+# units) + LSTM, a BiGRU + GRU, the conv_transpose1d model of tests/data/export/more.json and the
+# embedding + embedding_bag model of tests/data/train_multi.json: onnx.checker accepts them, every
+# LSTM/GRU W and R (int8 [dirs·G·H, ·] -> DequantizeLinear -> Reshape), ConvTranspose weight (axis
+# 1) and table (per id) is numpy's per-channel quantisation of the fp32 file's weight bit for bit,
+# the numpy evaluator is within 1e-4 of strata's simulated forward (which quantises strata's own
+# gate rows) on 300 rows and gives its accuracy, and the BiLSTM's int8 file is about a quarter of
+# fp32; --calibration-rows 0 or without int8 is a usage error;
 # onnx_numpy.py's QuantizeLinear passes its hand-worked self-test; an unknown precision is refused. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 . tests/util/tap.sh
 tap_need_python onnx h5py -- python3-onnx / python3-h5py
-echo "1..20"
+echo "1..26"
 
 /usr/bin/python3 tests/util/make_small.py "$work/mlp.h5" 600 784 10
 /usr/bin/python3 tests/util/make_small.py "$work/seq.h5" 300 6 4 12
-# train NAME CONFIG DATA EPOCHS
+# train NAME CONFIG DATA EPOCHS [--set ...]
 train() {
-  timeout 300 bin/strata train "$2" --set "data.path=$3" --set "results_dir=$work/r" --set "name=$1" \
-    --set "train.epochs=$4" > "$work/log" 2>&1
+  local name=$1 cfg=$2 data=$3 epochs=$4; shift 4
+  timeout 300 bin/strata train "$cfg" --set "data.path=$data" --set "results_dir=$work/r" --set "name=$name" \
+    --set "train.epochs=$epochs" "$@" > "$work/log" 2>&1
 }
 # export NAME PRECISION [ROWS]: $work/NAME_PRECISION.onnx, its reference CSV (32 rows), strata's report in .out
 export_onnx() {
@@ -176,6 +184,104 @@ assert sorted(a.i for n in d for a in n.attribute) == [0, 0, 0, 1, 1]  # 2 MatMu
 assert sum(n.op_type == "MatMul" for n in m.graph.node) == 2' "$work/mixed_int8.onnx" > "$work/log" 2>&1 &&
   /usr/bin/python3 tests/util/onnx_numpy.py "$work/mixed_int8.onnx" "$work/mixed_int8.csv" 1e-4 > "$work/log" 2>&1
 ok $? "mixed int8 (dense on [T, C] as MatMul, a conv branch beside an identity, a residual): MatMul weights per column, QDQ before all 5 ops; numpy within 1e-4 ($(sed 's/.*= //' "$work/log"))"
+
+# weight-only int8 (docs/export.md "int8"): LSTM/GRU W and R, ConvTranspose weights and embedding
+# tables int8, their ops' inputs float.
+# check_wonly MODEL.onnx FP32.onnx LSTM GRU CONVT GATHER BAG: onnx.checker; that many LSTM, GRU,
+# ConvTranspose, Gather and embedding_bag MatMul ops read their weights (LSTM/GRU: W and R; Gather:
+# the table) from a DequantizeLinear of an int8 initializer (LSTM/GRU: int8 [dirs·G·H, ·] on axis 0,
+# then a Reshape to [dirs, G·H, ·]; ConvTranspose: axis 1; tables: axis 0), every LSTM, GRU,
+# ConvTranspose and Gather of the file is one of them, none reads a QDQ'd data input; and each int8
+# tensor and scale is numpy's symmetric per-channel quantisation of the fp32 file's weight (in
+# ONNX's gate order), bit for bit.
+check_wonly() {
+  /usr/bin/python3 - "$@" > "$work/log" 2>&1 << 'PY'
+import sys, numpy as np, onnx
+from onnx import numpy_helper, helper
+m, f32 = onnx.load(sys.argv[1]), onnx.load(sys.argv[2])
+want = dict(zip(["LSTM", "GRU", "ConvTranspose", "Gather", "MatMul"], map(int, sys.argv[3:8])))
+onnx.checker.check_model(m, full_check=True)
+init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+full = {t.name: numpy_helper.to_array(t) for t in f32.graph.initializer}
+made = {o: n for n in m.graph.node for o in n.output}
+
+def weight(name, axis):
+    """1 when value `name` is DequantizeLinear(int8 initializer) on `axis` (None: the LSTM/GRU
+    form, [d0·d1, ...] on axis 0, then Reshape) of numpy's quantisation of the fp32 weight."""
+    n, w = made.get(name), full[name]
+    if axis is None:
+        if n is None or n.op_type != "Reshape" or list(init[n.input[1]]) != list(w.shape):
+            return 0
+        n, w, axis = made.get(n.input[0]), w.reshape((-1,) + w.shape[2:]), 0
+    if n is None or n.op_type != "DequantizeLinear" or init.get(n.input[0], np.zeros(0)).dtype != np.int8:
+        return 0
+    q, s, z = init[n.input[0]], init[n.input[1]], init[n.input[2]]
+    assert helper.get_attribute_value(n.attribute[0]) == axis and q.shape == w.shape, (name, q.shape, w.shape)
+    assert s.dtype == np.float32 and z.dtype == np.int8 and not z.any() and s.shape == (w.shape[axis],), name
+    wc = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+    mx = np.abs(wc).max(1)
+    s_np = np.where(mx > 0, mx / np.float32(127), np.float32(1)).astype(np.float32)
+    q_np = np.clip(np.rint(wc / s_np[:, None]), -127, 127).astype(np.int8)
+    assert (s == s_np).all() and (np.moveaxis(q, axis, 0).reshape(q_np.shape) == q_np).all(), name
+    return 1
+
+def float_input(name):
+    n = made.get(name)
+    return n is None or n.op_type != "DequantizeLinear"
+
+got = dict.fromkeys(want, 0)
+for n in m.graph.node:
+    op = n.op_type
+    if op in ("LSTM", "GRU"):
+        ok = weight(n.input[1], None) and weight(n.input[2], None) and float_input(n.input[0])
+    elif op == "ConvTranspose":
+        ok = weight(n.input[1], 1) and float_input(n.input[0])
+    elif op == "Gather":
+        ok = weight(n.input[0], 0)
+    elif op == "MatMul" and float_input(n.input[0]) and n.input[1] in full and full[n.input[1]].ndim == 2:
+        ok = weight(n.input[1], 0)
+    else:
+        continue
+    assert ok or op == "MatMul", (n.name, "float weights")
+    got[op] += bool(ok)
+assert got == want, (got, want)
+print(", ".join(f"{k} {v}" for k, v in got.items() if v), "int8 weights bit-exact")
+PY
+}
+# row_check MODEL.onnx REF.csv: the numpy evaluator within 1e-4 of strata's --reference on every row
+row_check() { /usr/bin/python3 tests/util/onnx_numpy.py "$1" "$2" 1e-4 > "$work/log" 2>&1; }
+# same_accuracy NAME DATA.h5: strata's reported int8 accuracy equals the numpy evaluator's on the file (one row)
+same_accuracy() {
+  /usr/bin/python3 tests/util/onnx_numpy.py "$work/$1_int8.onnx" --accuracy "$2" > "$work/log2" 2>&1 || return 1
+  np=$(sed -n 's/.*accuracy \([0-9.]*\) on \([0-9]*\).*/\1 \2/p' "$work/log2")
+  st=$(sed -n 's/^accuracy fp32 \([0-9.]*\), int8 \([0-9.]*\) .*/\1 \2/p' "$work/$1_int8.out")
+  awk -v np="$np" -v st="$st" 'BEGIN { split(st, s, " "); split(np, p, " "); d = p[1] - s[2]
+    exit !(np != "" && d * d <= (1.0 / p[2] + 1e-9) ^ 2) }'
+}
+train bilstm tests/data/export/lstm.json "$work/seq.h5" 3 --set "model.layers[0].units=48" && export_onnx bilstm fp32 300 &&
+  export_onnx bilstm int8 300 && has "int8: 1 QuantizeLinear/DequantizeLinear pairs .*; 5 int8 weights (4 weight-only" &&
+  check_wonly "$work/bilstm_int8.onnx" "$work/bilstm_fp32.onnx" 2 0 0 0 0
+ok $? "BiLSTM (48 units) + LSTM int8: onnx.checker; both LSTMs' W and R int8 per (direction, gate row) behind DequantizeLinear + Reshape, numpy's quantisation bit for bit ($(cat "$work/log"))"
+row_check "$work/bilstm_int8.onnx" "$work/bilstm_int8.csv" && r=$(sed 's/.*= //' "$work/log") && same_accuracy bilstm "$work/seq.h5"
+ok $? "BiLSTM int8: numpy evaluator within 1e-4 of strata's simulated forward (quantised in strata's gate order) on 300 rows ($r); accuracy strata $st = numpy $np"
+# a quarter for the weights; each row's float32 scale and int8 zero point (5 bytes) weigh on W's
+# short rows (6 inputs), and the biases stay float32: about a third here, nearer a quarter for wider inputs
+a=$(stat -c %s "$work/bilstm_fp32.onnx"); b=$(stat -c %s "$work/bilstm_int8.onnx")
+awk -v a="$a" -v b="$b" 'BEGIN { exit !(b / a > 0.22 && b / a < 0.38) }'
+ok $? "BiLSTM: the int8 file is a quarter to a third of the fp32 one ($b / $a bytes = $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }'))"
+train gru tests/data/export/gru.json "$work/seq.h5" 3 && export_onnx gru fp32 300 && export_onnx gru int8 300 &&
+  check_wonly "$work/gru_int8.onnx" "$work/gru_fp32.onnx" 0 2 0 0 0 && c=$(cat "$work/log") &&
+  row_check "$work/gru_int8.onnx" "$work/gru_int8.csv"
+ok $? "BiGRU + GRU int8: W and R int8 per (direction, gate row), bit-exact ($c); numpy within 1e-4 on 300 rows ($(sed 's/.*= //' "$work/log"))"
+train more tests/data/export/more.json "$work/seq.h5" 3 && export_onnx more fp32 300 && export_onnx more int8 300 &&
+  check_wonly "$work/more_int8.onnx" "$work/more_fp32.onnx" 0 0 1 0 0 && c=$(cat "$work/log") &&
+  row_check "$work/more_int8.onnx" "$work/more_int8.csv" && r=$(sed 's/.*= //' "$work/log") && same_accuracy more "$work/seq.h5"
+ok $? "conv_transpose1d model int8: ConvTranspose weight int8 per output channel (axis 1), bit-exact ($c); numpy within 1e-4 ($r); accuracy strata $st = numpy $np"
+/usr/bin/python3 tests/util/make_multi.py "$work/multi.h5"
+train emb tests/data/train_multi.json "$work/multi.h5" 1 && export_onnx emb fp32 300 && export_onnx emb int8 300 &&
+  check_wonly "$work/emb_int8.onnx" "$work/emb_fp32.onnx" 0 0 0 1 1 && c=$(cat "$work/log") &&
+  row_check "$work/emb_int8.onnx" "$work/emb_int8.csv"
+ok $? "embedding + embedding_bag (tests/data/train_multi.json) int8: both tables int8 per id, bit-exact ($c); numpy within 1e-4 on 300 rows, 3 heads ($(sed 's/.*= //' "$work/log"))"
 
 # calibration rows: the training split only (rows of the test split made extreme move no grid);
 # more than the split has takes them all; 0 and non-int8 precisions are usage errors

@@ -12,7 +12,8 @@
 # with lengths, `--reference` on every row) within 1e-4, and `strata predict`'s probabilities when
 # fed the file's rows as stored; outputs do not move when the padding
 # holds garbage (huge values, NaN, inf) and do move when the lengths are wrong (so the check can
-# fail); fp16 within 2e-3; a model whose layer cannot take lengths (flatten) is refused naming
+# fail); fp16 within 2e-3; int8 (the LSTM's and GRU's W and R int8 per gate row behind
+# DequantizeLinear + Reshape) within 1e-4 and at strata's accuracy; a model whose layer cannot take lengths (flatten) is refused naming
 # the layer. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
@@ -50,6 +51,7 @@ assert [o.name for o in m.graph.output] == ["output"], m.graph.output
 print("ok")
 PY
 ok $? "conv1d/batchnorm/squeeze_excite/max_pool1d/BiLSTM/BiGRU on /lengths: exported with inputs input + sequence_lens (int32), LSTM and GRU read it; onnx.checker accepts it"
+cp "$work/rnn.onnx" "$work/rnn_fp32.onnx" 2> /dev/null
 numpy_eval rnn
 ok $? "BiLSTM/BiGRU model: numpy evaluator matches strata on all 300 rows within 1e-4 ($(sed 's/.*= //' "$work/log"))"
 
@@ -128,9 +130,35 @@ ok $? "CTC: outputs output [N, T', 5] logits (0 past each row's length) and outp
 export_onnx rnn 300 --precision fp16 && checker "$work/rnn.onnx" && numpy_eval rnn 2e-3
 ok $? "fp16 export of the BiLSTM/BiGRU model: checker ok, numpy evaluator (float16 ops) within 2e-3 ($(sed 's/.*= //' "$work/log"))"
 
-export_onnx rnn 300 --precision int8 && grep -q "QuantizeLinear/DequantizeLinear pairs" "$work/log" &&
-  ! grep -q " 0 QuantizeLinear" "$work/log" && checker "$work/rnn.onnx" && numpy_eval rnn 1e-3
-ok $? "int8 export of the BiLSTM/BiGRU model (calibrated on the training rows with their lengths): checker ok, numpy evaluator within 1e-3 ($(sed 's/.*= //' "$work/log"))"
+# int8: the QDQ ops (conv1d, dense) and the weight-only ones: the LSTM's and the GRU's W and R int8
+# per (direction, gate row), [dirs·G·H, ·] -> DequantizeLinear (axis 0) -> Reshape, their inputs float
+export_onnx rnn 300 --precision int8 && cp "$work/log" "$work/rnn_int8.out" && grep -q "QuantizeLinear/DequantizeLinear pairs" "$work/log" &&
+  ! grep -q " 0 QuantizeLinear" "$work/log" && checker "$work/rnn.onnx" &&
+/usr/bin/python3 - "$work/rnn.onnx" "$work/rnn_fp32.onnx" > "$work/log" 2>&1 << 'PY' &&
+import os, sys, numpy as np, onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+made = {o: n for n in m.graph.node for o in n.output}
+def int8_rows(name):  # Reshape(DequantizeLinear(int8 [dirs·G·H, ·], axis 0)) -> [dirs, G·H, ·]
+    r = made.get(name)
+    d = made.get(r.input[0]) if r is not None and r.op_type == "Reshape" else None
+    if d is None or d.op_type != "DequantizeLinear" or init[d.input[0]].dtype != np.int8:
+        return False
+    q, shape = init[d.input[0]], list(init[r.input[1]])
+    return d.attribute[0].i == 0 and q.shape == (shape[0] * shape[1], shape[2]) and init[d.input[1]].shape == (q.shape[0],)
+rnn = [n for n in m.graph.node if n.op_type in ("LSTM", "GRU")]
+assert [n.op_type for n in rnn] == ["LSTM", "GRU"] and all(int8_rows(n.input[1]) and int8_rows(n.input[2]) for n in rnn), rnn
+assert all(made[n.input[0]].op_type == "Transpose" for n in rnn)  # the data input stays float
+a, b = os.path.getsize(sys.argv[2]), os.path.getsize(sys.argv[1])
+print(f"LSTM and GRU W, R int8; {b} / {a} bytes = {b / a:.3f}")
+PY
+  c=$(cat "$work/log") && numpy_eval rnn 1e-4 && r=$(sed 's/.*= //' "$work/log") &&
+  /usr/bin/python3 tests/util/onnx_numpy.py "$work/rnn.onnx" --accuracy "$work/v.h5" > "$work/log" 2>&1 &&
+  np=$(sed -n 's/.*accuracy \([0-9.]*\) on \([0-9]*\).*/\1 \2/p' "$work/log") &&
+  st=$(sed -n 's/^accuracy fp32 \([0-9.]*\), int8 \([0-9.]*\) .*/\1 \2/p' "$work/rnn_int8.out") &&
+  awk -v np="$np" -v st="$st" 'BEGIN { split(st, s, " "); split(np, p, " "); d = p[1] - s[2]; exit !(np != "" && d * d <= (1.0 / p[2] + 1e-9) ^ 2) }'
+ok $? "int8 export of the BiLSTM/BiGRU model (calibrated on the training rows with their lengths): checker ok; $c; numpy evaluator within 1e-4 ($r), its accuracy strata's (fp32 int8: $st; numpy: $np)"
 
 train fixed tests/data/export/varlen_refused.json "$work/fixed.h5" &&
   timeout 60 bin/strata export "$work/r/fixed/checkpoints/best.h5" --format onnx -o "$work/refused.onnx" --data "$work/v.h5" \
