@@ -16,7 +16,10 @@
  * int8: the Gemm, MatMul (dense) and Conv weights int8 per output channel behind DequantizeLinear,
  * and a QuantizeLinear -> DequantizeLinear pair (uint8, per tensor) before each of those ops' data
  * input, its grid calibrated on training rows (jobs/export_quant.h); reported the same way, with
- * strata's forward fake-quantising those inputs through the model's input hook. */
+ * strata's forward fake-quantising those inputs through the model's input hook. The weights of
+ * LSTM/GRU (W, R: one scale per direction and gate row, stored [dirs·G·H, ·] and reshaped),
+ * ConvTranspose (per output channel, axis 1) and embedding tables (per id) are int8 too, their
+ * inputs float (weight-only). */
 #ifndef ST_EXPORT_ONNX_H
 #define ST_EXPORT_ONNX_H
 
