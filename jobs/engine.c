@@ -110,7 +110,7 @@ st_status_t st_engine_set_augment(st_engine_t *e, const st_augment_t *parsed, st
     if (parsed->n_ops == 0) return ST_OK;
     const st_data_t *d = e->data;
     e->aug = *parsed;
-    e->aug.inv_std = e->aug.mean_std = NULL, e->aug.protect = NULL;
+    e->aug.inv_std = e->aug.mean_std = e->aug.open = e->aug.ppf = NULL, e->aug.protect = NULL;
     return st_augment_bind(&e->aug, "augment", st_shape_positions(d->shape), st_shape_channels(d->shape),
                            d->shape.rank == 2, d->has_lengths, d->mean, d->std, d->n_std, d->categorical,
                            d->n_categorical, err);

@@ -14,8 +14,11 @@
 
 #include "philox.h"
 #include "schema.h"
+#include "simd.h"
 
 #define BLOCK_BITS 20   /* index = occurrence << 20 | block */
+#define PPF_BITS 12       /* the normal table: 2^12 cells of the uniform */
+#define PPF_CELLS (1u << PPF_BITS)
 #define SCRATCH_MIN 2048 /* a row's scratch holds the masks' 2 draws each (count <= 1000) */
 
 /* What one row's operation sees. */
@@ -47,15 +50,64 @@ void st_augment_row_words(uint32_t w[4], uint64_t seed, int op, int64_t epoch, i
     st_rand_u32x4(seed, ST_RNG_AUGMENT, (uint32_t)op, (uint32_t)epoch, (uint64_t)occ << BLOCK_BITS, w);
 }
 
-static uint64_t elem_index0(const row_t *r) { return ((uint64_t)r->occ << BLOCK_BITS) + 1; }
+/* out[n] = the element words: word n % 4 of Philox block index0 + n / 4 (what st_rand_u32x4 gives
+ * for (seed, ST_RNG_AUGMENT, op, epoch, that index)), ST_PHILOX_LANES blocks at a time. */
+ST_CLONES static void words_span(uint32_t *restrict out, long n, uint64_t seed, uint32_t op, uint32_t epoch,
+                                 uint64_t index0) {
+    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32), top = (uint32_t)ST_RNG_AUGMENT << 24 | (op & 0xFFFFFFu);
+    enum { L = ST_PHILOX_LANES };
+    for (long j0 = 0; j0 < n; j0 += 4 * L) {
+        uint32_t c0[L], c1[L], c2[L], c3[L], w[4 * L];
+        for (int i = 0; i < L; i++) {
+            uint64_t idx = index0 + (uint64_t)(j0 / 4 + i);
+            c0[i] = (uint32_t)idx, c1[i] = (uint32_t)(idx >> 32), c2[i] = epoch, c3[i] = top;
+        }
+        st_philox4x32_10_lanes(c0, c1, c2, c3, k0, k1);
+        for (int i = 0; i < L; i++) w[4 * i] = c0[i], w[4 * i + 1] = c1[i], w[4 * i + 2] = c2[i], w[4 * i + 3] = c3[i];
+        long len = n - j0 < 4L * L ? n - j0 : 4L * L;
+        memcpy(out + j0, w, sizeof(uint32_t) * (size_t)len);
+    }
+}
 
-/* n uniforms in [0, 1) (element draws: blocks 1..) into out. */
-static void elem_uniform(float *out, long n, const row_t *r) {
-    st_rand_uniform(out, n, 0.0f, 1.0f, r->seed, ST_RNG_AUGMENT, (uint32_t)r->op->index, (uint32_t)r->epoch,
-                    elem_index0(r));
+/* The row's n element words (blocks 1..) into its scratch. */
+static uint32_t *elem_words(const row_t *r, long n) {
+    uint32_t *w = (uint32_t *)r->scratch;
+    words_span(w, n, r->seed, (uint32_t)r->op->index, (uint32_t)r->epoch, ((uint64_t)r->occ << BLOCK_BITS) + 1);
+    return w;
 }
 
 static float unit(uint32_t w) { return st_u32_to_unit(w); }
+
+/* Φ^-1(p), p in (0, 1), by Acklam's rational approximation (relative error < 1.2e-9). */
+static double inverse_normal_cdf(double p) {
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                               6.680131188771972e+01, -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
+    if (p > 0.02425 && p < 0.97575) {
+        double q = p - 0.5, t = q * q;
+        return (((((a[0] * t + a[1]) * t + a[2]) * t + a[3]) * t + a[4]) * t + a[5]) * q /
+               (((((b[0] * t + b[1]) * t + b[2]) * t + b[3]) * t + b[4]) * t + 1);
+    }
+    double q = sqrt(-2 * log(p < 0.5 ? p : 1 - p));
+    double z = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+    return p < 0.5 ? z : -z;
+}
+
+/* A standard normal from one word: Φ^-1 of its top 24 bits u = (w >> 8 + 1/2) / 2^24, linear
+ * between the PPF_CELLS + 1 knots Φ^-1(i / PPF_CELLS) of the table (computed at bind), exact in
+ * the two end cells where Φ^-1 runs off to ±∞. */
+static float normal_of(const float *ppf, uint32_t w) {
+    uint32_t i = w >> (32 - PPF_BITS), f = (w >> 8) & ((1u << (24 - PPF_BITS)) - 1);
+    if (i == 0 || i == PPF_CELLS - 1) return (float)inverse_normal_cdf(((double)(w >> 8) + 0.5) * (1.0 / 16777216.0));
+    float t = ((float)f + 0.5f) * (1.0f / (float)(1u << (24 - PPF_BITS)));
+    return ppf[i] + t * (ppf[i + 1] - ppf[i]);
+}
 
 /* An integer uniform in [lo, hi] from a [0, 1) uniform. */
 static long pick(float u, long lo, long hi) {
@@ -73,22 +125,21 @@ static float raw_zero(const row_t *r, long k) { return -r->a->mean_std[k]; }
 static void apply_noise(const row_t *r) {
     const st_augment_t *a = r->a;
     long n = (long)row_len(r) * a->C;
-    st_rand_normal(r->scratch, n, 0.0f, 1.0f, r->seed, ST_RNG_AUGMENT, (uint32_t)r->op->index, (uint32_t)r->epoch,
-                   elem_index0(r));
-    int frac = r->op->sigma_fraction > 0;
+    const uint32_t *w = elem_words(r, n);
+    int frac = r->op->sigma_fraction >= 0;
     float sf = (float)r->op->sigma_fraction, s = (float)r->op->sigma;
-    for (long k = 0; k < n; k++) {
-        if (a->protect[k % a->C]) continue;
-        r->x[k] += (frac ? sf : s * a->inv_std[k]) * r->scratch[k];
-    }
+    if (frac)
+        for (long k = 0; k < n; k++) r->x[k] += sf * a->open[k] * normal_of(a->ppf, w[k]);
+    else
+        for (long k = 0; k < n; k++) r->x[k] += s * a->open[k] * a->inv_std[k] * normal_of(a->ppf, w[k]);
 }
 
-static void apply_scale(const row_t *r) { /* raw r·u: x·u + (u − 1)·m/s */
+static void apply_scale(const row_t *r) { /* raw r·u: x·u + (u − 1)·m/s = x + (u − 1)·(x + m/s) */
     const st_augment_t *a = r->a;
     float u = (float)(r->op->min + (r->op->max - r->op->min) * unit(r->w[1]));
     long n = (long)row_len(r) * a->C;
-    for (long k = 0; k < n; k++)
-        if (!a->protect[k % a->C]) r->x[k] = u * r->x[k] + (u - 1.0f) * a->mean_std[k];
+    for (long k = 0; k < n; k++) /* protected values: + 0 */
+        r->x[k] += a->open[k] * (u - 1.0f) * (r->x[k] + a->mean_std[k]);
 }
 
 /* The op's column range, all columns when not given. */
@@ -101,12 +152,12 @@ static void apply_jitter(const row_t *r) { /* one draw per column: raw r + δ, o
     const st_augment_t *a = r->a;
     int c0, c1, L = row_len(r);
     columns(r, &c0, &c1);
-    elem_uniform(r->scratch, c1 - c0, r);
-    int rel = r->op->relative > 0;
+    const uint32_t *w = elem_words(r, c1 - c0);
+    int rel = r->op->relative >= 0;
     double amount = rel ? r->op->relative : r->op->absolute;
     for (int c = c0; c < c1; c++) {
         if (a->protect[c]) continue;
-        float d = (float)(amount * (2.0 * r->scratch[c - c0] - 1.0));
+        float d = (float)(amount * (2.0 * unit(w[c - c0]) - 1.0));
         for (int t = 0; t < L; t++) {
             long k = (long)t * a->C + c;
             r->x[k] = rel ? (1.0f + d) * r->x[k] + d * a->mean_std[k] : r->x[k] + d * a->inv_std[k];
@@ -118,18 +169,19 @@ static void apply_column_dropout(const row_t *r) {
     const st_augment_t *a = r->a;
     int c0, c1, L = row_len(r);
     columns(r, &c0, &c1);
-    elem_uniform(r->scratch, c1 - c0, r);
+    const uint32_t *w = elem_words(r, c1 - c0);
     for (int c = c0; c < c1; c++)
-        if (!a->protect[c] && r->scratch[c - c0] < (float)r->op->p_zero)
+        if (!a->protect[c] && unit(w[c - c0]) < (float)r->op->p_zero)
             for (int t = 0; t < L; t++) r->x[(long)t * a->C + c] = raw_zero(r, (long)t * a->C + c);
 }
 
 static void apply_feature_dropout(const row_t *r) {
     const st_augment_t *a = r->a;
     long n = (long)row_len(r) * a->C;
-    elem_uniform(r->scratch, n, r);
+    const uint32_t *w = elem_words(r, n);
+    float rate = (float)r->op->rate;
     for (long k = 0; k < n; k++)
-        if (!a->protect[k % a->C] && r->scratch[k] < (float)r->op->rate) r->x[k] = raw_zero(r, k);
+        if (a->open[k] != 0.0f && unit(w[k]) < rate) r->x[k] = raw_zero(r, k);
 }
 
 /* ---- sequence operations (within the valid length; values past it stay 0) ---- */
@@ -153,12 +205,11 @@ static void apply_time_shift(const row_t *r) {
 static void apply_time_mask(const row_t *r) {
     const st_augment_t *a = r->a;
     int L = row_len(r), C = a->C;
-    long n = 2 * r->op->count;
-    elem_uniform(r->scratch, n, r);
+    const uint32_t *u = elem_words(r, 2 * r->op->count);
     for (long m = 0; m < r->op->count; m++) {
-        long w = pick(r->scratch[2 * m], 0, r->op->max_width);
+        long w = pick(unit(u[2 * m]), 0, r->op->max_width);
         if (w > L) w = L;
-        long t0 = pick(r->scratch[2 * m + 1], 0, L - w);
+        long t0 = pick(unit(u[2 * m + 1]), 0, L - w);
         for (long t = t0; t < t0 + w; t++)
             for (int c = 0; c < C; c++)
                 if (!a->protect[c]) r->x[t * C + c] = raw_zero(r, t * C + c);
@@ -168,11 +219,11 @@ static void apply_time_mask(const row_t *r) {
 static void apply_feature_mask(const row_t *r) {
     const st_augment_t *a = r->a;
     int L = row_len(r), C = a->C;
-    elem_uniform(r->scratch, 2 * r->op->count, r);
+    const uint32_t *u = elem_words(r, 2 * r->op->count);
     for (long m = 0; m < r->op->count; m++) {
-        long w = pick(r->scratch[2 * m], 0, r->op->max_width);
+        long w = pick(unit(u[2 * m]), 0, r->op->max_width);
         if (w > C) w = C;
-        long c0 = pick(r->scratch[2 * m + 1], 0, C - w);
+        long c0 = pick(unit(u[2 * m + 1]), 0, C - w);
         for (int t = 0; t < L; t++)
             for (long c = c0; c < c0 + w; c++)
                 if (!a->protect[c]) r->x[(long)t * C + c] = raw_zero(r, (long)t * C + c);
@@ -406,8 +457,12 @@ st_status_t st_augment_bind(st_augment_t *a, const char *path, int T, int C, int
     size_t n = (size_t)a->T * (size_t)C;
     a->inv_std = calloc(n, sizeof(float));
     a->mean_std = calloc(n, sizeof(float));
+    a->open = calloc(n, sizeof(float));
+    a->ppf = calloc(PPF_CELLS + 1, sizeof(float));
+    if (!a->ppf) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+    for (uint32_t i = 1; i < PPF_CELLS; i++) a->ppf[i] = (float)inverse_normal_cdf((double)i / PPF_CELLS);
     a->protect = calloc((size_t)C, 1);
-    if (!a->inv_std || !a->mean_std || !a->protect) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
+    if (!a->inv_std || !a->mean_std || !a->open || !a->protect) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", path);
     for (size_t k = 0; k < n; k++) {
         size_t s = n_std == 1 ? 0 : (size_t)n_std == n ? k : k % (size_t)C;
         a->inv_std[k] = mean ? (float)(1.0 / std[s]) : 1.0f;
@@ -415,6 +470,7 @@ st_status_t st_augment_bind(st_augment_t *a, const char *path, int T, int C, int
     }
     for (int i = 0; i < n_protect; i++)
         if (protect_cols[i] >= 0 && protect_cols[i] < C) a->protect[protect_cols[i]] = 1;
+    for (size_t k = 0; k < n; k++) a->open[k] = a->protect[k % (size_t)C] ? 0.0f : 1.0f;
     for (int i = 0; i < a->n_ops; i++) {
         char at[64];
         st_format(at, sizeof at, "%s[%d]", path, i);
@@ -425,7 +481,7 @@ st_status_t st_augment_bind(st_augment_t *a, const char *path, int T, int C, int
 }
 
 void st_augment_free(st_augment_t *a) {
-    free(a->inv_std), free(a->mean_std), free(a->protect);
+    free(a->inv_std), free(a->mean_std), free(a->open), free(a->protect), free(a->ppf);
     memset(a, 0, sizeof *a);
 }
 

@@ -13,9 +13,11 @@
  * stream = i, step = e, index = o·2^20 + j): block j = 0 holds the gate (word 0: the operation
  * runs when u < p) and the operation's per-row scalars (words 1..3: a factor, a shift, a crop
  * start); blocks j = 1.. hold its per-element draws (noise, dropout, jitter, masks), four words
- * each, element n in block 1 + n/4. So a row's draws depend only on (seed, op, epoch, o): the
- * same in any micro-batch, at any rank count, after a resume; the k copies of a row differ.
- * o < 2^44 and at most 2^22 per-element words per row and operation.
+ * each: element n takes word n % 4 of block 1 + n/4. A word w gives the uniform u = (w >> 8)·2^-24
+ * (st_u32_to_unit) and the normal Φ^-1((w >> 8 + 1/2)·2^-24) (a 4096-cell table of Acklam's
+ * approximation, linear within a cell, exact in the two end cells). So a row's draws depend only
+ * on (seed, op, epoch, o): the same in any micro-batch, at any rank count, after a resume; the k
+ * copies of a row differ. o < 2^44 and at most 2^22 per-element words per row and operation.
  *
  * Columns feeding embedding layers (data.categorical_columns: integer ids, not standardised) are
  * never changed; an operation whose columns name one is an error. Sequence operations (rows
@@ -60,6 +62,8 @@ typedef struct {
     int standardized;           /* mean/std given (sigma_fraction_of_std needs them) */
     int can_lengthen;           /* some operation may make a row longer (time_stretch max > 1) */
     float *inv_std, *mean_std;  /* [T·C] 1/s and m/s of every value of a row */
+    float *open;                /* [T·C] 0 for a value of a protected column, else 1 */
+    float *ppf;                 /* [4097] Φ^-1 at i / 4096: normals from one word each */
     uint8_t *protect;           /* [C] 1: a column feeding an embedding, never changed */
 } st_augment_t;
 

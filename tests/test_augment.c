@@ -66,13 +66,15 @@ static void test_noise_mean_and_variance(void **s) {
         apply(&a, x, occ, NROWS, 0);
         for (int f = 0; f < D; f += 9) { /* raw noise: σ 0.5, or 0.3·s_f */
             double sum = 0, sq = 0, want = c == 0 ? 0.5 : 0.3 * std_[f];
+            int beyond2 = 0; /* a normal's tails: P(|z| > 2) = 4.55% */
             for (int i = 0; i < NROWS; i++) {
                 double d = raw(x, i, f) - raw(x0, i, f);
-                sum += d, sq += d * d;
+                sum += d, sq += d * d, beyond2 += fabs(d) > 2 * want;
             }
             double m = sum / NROWS, sd = sqrt(sq / NROWS - m * m);
             assert_true(fabs(m) < 4 * want / sqrt(NROWS));
             assert_true(fabs(sd / want - 1) < 0.05);
+            assert_true(fabs(beyond2 / (double)NROWS - 0.0455) < 0.015);
         }
         free(x), free(x0), free(occ), st_augment_free(&a);
     }
