@@ -19,7 +19,7 @@ for arm in plain augment augment_repeat5; do
     case $arm in plain) cfg=configs/fashion_mlp.json ;; augment_repeat5) extra=(--set data.repeat=5) ;; esac
     mpirun -np 2 --bind-to none bin/strata train $cfg --set "data.path=$work/small.h5" --set "results_dir=$work/r" \
       --set "name=$arm-$seed" --set seed=$seed --set train.threads=1 "${extra[@]}" > "$work/$arm-$seed.log" 2>&1 ||
-      { tail -5 "$work/$arm-$seed.log"; exit 1; }
+      { echo "$arm seed $seed: exit $?"; tail -5 "$work/$arm-$seed.log"; exit 1; }
     echo "$arm seed $seed: test accuracy $(acc "$work/$arm-$seed.log")% ($(grep -c '^epoch' "$work/$arm-$seed.log") epochs)"
     echo "$arm $(acc "$work/$arm-$seed.log")" >> "$work/all"
   done
