@@ -164,24 +164,31 @@ static void test_dropout_fractions_and_gate(void **s) {
 }
 
 /* A row's result depends on (seed, op, epoch, occurrence) only: the same alone or in a batch;
- * another epoch or occurrence draws again. */
+ * another epoch, or another copy of the row under data.repeat 3 (occurrence 5·3 + 1 instead of
+ * 5·3 + 0), draws again. */
 static void test_draws_follow_the_occurrence(void **s) {
     (void)s;
     st_augment_t a = make("[{\"op\":\"gaussian_noise\",\"sigma\":1},{\"op\":\"scale\",\"min\":0.5,\"max\":2}]", -1);
     int64_t *occ;
     float *x = rows_of(8, &occ), one[D], other[D];
-    int64_t occ5 = 5, occ6 = 5 * 3 + 1;
+    int64_t occ5 = 5 * 3 + 0, occ6 = 5 * 3 + 1;
+    for (int i = 0; i < 8; i++) occ[i] = i * 3; /* the first copy of rows 0..7 */
     memcpy(one, x + 5 * D, sizeof one), memcpy(other, x + 5 * D, sizeof other);
     apply(&a, x, occ, 8, 2);
     apply(&a, one, &occ5, 1, 2);
     assert_memory_equal(one, x + 5 * D, sizeof one);
     apply(&a, other, &occ6, 1, 2);
     assert_memory_not_equal(other, x + 5 * D, sizeof one);
-    memcpy(other, one, sizeof other);
-    float *y = rows_of(8, &occ);
-    apply(&a, y, occ, 8, 3); /* another epoch */
-    assert_memory_not_equal(y + 5 * D, x + 5 * D, sizeof one);
-    free(x), free(y), free(occ), st_augment_free(&a);
+    int64_t *unused;
+    float *y = rows_of(8, &unused);
+    free(unused);
+    float *z = malloc(sizeof(float) * 8 * D);
+    memcpy(z, y, sizeof(float) * 8 * D);
+    apply(&a, y, occ, 8, 2); /* the same occurrences and epoch again: the same bits */
+    assert_memory_equal(y, x, sizeof(float) * 8 * D);
+    apply(&a, z, occ, 8, 3); /* another epoch */
+    assert_memory_not_equal(z + 5 * D, x + 5 * D, sizeof one);
+    free(x), free(y), free(z), free(occ), st_augment_free(&a);
 }
 
 /* ---- sequences: [T, C] rows with lengths ---- */
@@ -338,6 +345,23 @@ static void test_crop_and_stretch_lengths(void **s) {
     free(x), st_augment_free(&a);
 }
 
+/* p = 0: every sequence operation leaves values and lengths alone. */
+static void test_sequence_p0_identity(void **s) {
+    (void)s;
+    int32_t len[64], len0[64];
+    int64_t occ[64];
+    float *x = seq_rows(64, len, occ), *x0 = malloc(sizeof(float) * 64 * T * C);
+    memcpy(x0, x, sizeof(float) * 64 * T * C), memcpy(len0, len, sizeof len);
+    st_augment_t a = make_seq("[{\"op\":\"time_shift\",\"max_steps\":3,\"p\":0},{\"op\":\"time_mask\",\"max_width\":5,\"p\":0},"
+                              "{\"op\":\"feature_mask\",\"max_width\":2,\"p\":0},{\"op\":\"time_stretch\",\"min\":0.5,\"max\":2,\"p\":0},"
+                              "{\"op\":\"random_crop\",\"length\":4,\"p\":0}]", 1);
+    st_error_t err;
+    assert_int_equal(st_augment_apply(&a, x, len, occ, 9, 0, 64, T, &err), ST_OK);
+    assert_memory_equal(x, x0, sizeof(float) * 64 * T * C);
+    assert_memory_equal(len, len0, sizeof len);
+    free(x), free(x0), st_augment_free(&a);
+}
+
 /* ---- errors ---- */
 
 static void expect_error(const char *json, int seq, int has_len, const char *fragment) {
@@ -430,6 +454,7 @@ int main(void) {
         cmocka_unit_test(test_feature_mask),
         cmocka_unit_test(test_time_shift_range),
         cmocka_unit_test(test_crop_and_stretch_lengths),
+        cmocka_unit_test(test_sequence_p0_identity),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_repeat_sampler),
     };
