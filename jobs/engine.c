@@ -105,15 +105,43 @@ void st_engine_free(st_engine_t *e) {
 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e) { return e->sampler.steps_per_epoch; }
 
+/* The columns that feed layers reading ids (kinds with check_input: embedding, embedding_bag):
+ * data.categorical_columns, every column when such a layer takes the model's input itself, and
+ * [from, to) of a layer taking the model's input shape with from/to keys (a slice) whose next
+ * layer in its chain reads ids. Returns their count (cols [C]). */
+static int embedding_columns(int *cols, const st_data_t *d, st_model_t *m) {
+    int C = st_shape_channels(d->shape), n = 0;
+    uint8_t *mark = calloc((size_t)C, 1);
+    if (!mark) return 0;
+    for (int k = 0; k < d->n_categorical; k++)
+        if (d->categorical[k] >= 0 && d->categorical[k] < C) mark[d->categorical[k]] = 1;
+    for (int i = 0; i < st_model_layer_count(m); i++) {
+        const st_layer_t *L = st_model_layer(m, i);
+        if (!st_shape_equal(L->in_max, d->shape)) continue;
+        const st_val_t *from = st_layer_opt(L, "from"), *to = st_layer_opt(L, "to");
+        if (L->kind->check_input) memset(mark, 1, (size_t)C);
+        else if (from && to && L->next_kind && L->next_kind->check_input)
+            for (long c = from->i; c < to->i && c < C; c++) mark[c] = 1;
+    }
+    for (int c = 0; c < C; c++)
+        if (mark[c]) cols[n++] = c;
+    free(mark);
+    return n;
+}
+
 st_status_t st_engine_set_augment(st_engine_t *e, const st_augment_t *parsed, st_error_t *err) {
     st_augment_free(&e->aug);
     if (parsed->n_ops == 0) return ST_OK;
     const st_data_t *d = e->data;
     e->aug = *parsed;
     e->aug.inv_std = e->aug.mean_std = e->aug.open = e->aug.ppf = NULL, e->aug.protect = NULL;
-    return st_augment_bind(&e->aug, "augment", st_shape_positions(d->shape), st_shape_channels(d->shape),
-                           d->shape.rank == 2, d->has_lengths, d->mean, d->std, d->n_std, d->categorical,
-                           d->n_categorical, err);
+    int *cols = calloc((size_t)st_shape_channels(d->shape), sizeof(int));
+    if (!cols) return st_fail(err, ST_ERR_NOMEM, "augment: out of memory");
+    int n = embedding_columns(cols, d, e->parts.model);
+    st_status_t rc = st_augment_bind(&e->aug, "augment", st_shape_positions(d->shape), st_shape_channels(d->shape),
+                                     d->shape.rank == 2, d->has_lengths, d->mean, d->std, d->n_std, cols, n, err);
+    free(cols);
+    return rc;
 }
 
 /* Loss h's labels or targets of the micro-batch at `slot` (positions e->pos + slot): class ids

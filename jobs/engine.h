@@ -112,8 +112,10 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e);
 
 /* Augments every training micro-batch with the parsed list `parsed` (config "augment"), bound to
- * the engine's data: its row shape, lengths, standardisation and categorical columns (never
- * augmented). Errors name augment[i].key. No-op for an empty list. */
+ * the engine's data: its row shape, lengths and standardisation. The columns feeding embeddings
+ * are never augmented: data.categorical_columns and the [from, to) of a slice of the model's
+ * input followed by a layer that reads ids (kind->check_input). Errors name augment[i].key.
+ * No-op for an empty list. */
 st_status_t st_engine_set_augment(st_engine_t *e, const st_augment_t *parsed, st_error_t *err);
 
 #endif

@@ -445,7 +445,7 @@ static st_status_t check_bound(const st_augment_t *a, const st_aug_op_t *op, con
                        is_sequence ? "channels" : "features");
     for (int c = op->from; c < op->to; c++)
         if (a->protect[c])
-            return st_fail(err, ST_ERR_CONFIG, "%s.columns: column %d feeds an embedding (data.categorical_columns) and "
+            return st_fail(err, ST_ERR_CONFIG, "%s.columns: column %d feeds an embedding (data.categorical_columns, or a slice read by one) and "
                            "is never augmented", at, c);
     return ST_OK;
 }
