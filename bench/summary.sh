@@ -92,6 +92,13 @@ if ctc:
 else:
     row("8. speech (CTC) vs PyTorch", "<= 0.75", "skipped", "-")
 
+aug = load("bench_augment")
+if aug:
+    row("9. augmentation (noise + scale) / plain, Fashion-MNIST MLP, samples/s", ">= 0.90",
+        f"{aug['ratio']:.3f} ({aug['augmented_samples_per_s']} / {aug['plain_samples_per_s']})", aug["target_met"])
+else:
+    row("9. augmentation cost", ">= 0.90", "skipped", "-")
+
 w = [max(len(r[i]) for r in rows) for i in range(3)]
 print("issue 7, 14 and 15 targets, from this run's build/bench/*.json (docs/performance.md):")
 for what, target, measured, met in rows:

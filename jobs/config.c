@@ -46,10 +46,10 @@ static const st_key_t top_keys[N_TOP] = {
 };
 /* The top level's sub-objects, in the order of the resolved tree. */
 static const char *const top_sections[] = {"data", "train", "optimizer", "schedule", "loss", "model",
-                                           "early_stopping", "checkpoint", "monitors", "mixup", "cutmix", NULL};
+                                           "early_stopping", "checkpoint", "monitors", "augment", "mixup", "cutmix", NULL};
 
 enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, D_STRATIFY, D_GROUPS, D_CATEGORICAL,
-       D_BUCKET, D_BUCKET_WINDOW, N_DATA };
+       D_BUCKET, D_BUCKET_WINDOW, D_REPEAT, N_DATA };
 static const st_key_t data_keys[N_DATA] = {
     [D_PATH] = {"path", ST_K_STR, NULL, 0, 0, NULL, "the HDF5 dataset (docs/data-format.md; strata convert makes one)"},
     [D_SHARDS] = {"shards", ST_K_INT, "\"auto\"", 1, 1e15, NULL,
@@ -83,6 +83,9 @@ static const st_key_t data_keys[N_DATA] = {
     [D_BUCKET_WINDOW] = {"bucket_window", ST_K_INT, "32", 1, 1e6, NULL,
                          "with bucket_by_length: micro-batches per window of the shuffled order sorted by length "
                          "(larger: closer lengths, less randomness)", FIELD(data.bucket_window)},
+    [D_REPEAT] = {"repeat", ST_K_INT, "1", 1, 1e6, NULL,
+                  "an epoch shows each training row this many times (occurrence ids id x repeat + r keep their "
+                  "shuffling, dropout and augmentation draws apart; docs/augmentation.md)", FIELD(data.repeat)},
 };
 static const char *const data_sections[] = {"split", NULL};
 
@@ -245,6 +248,8 @@ static const struct {
     {"early_stopping", "object", "{}", "see `early_stopping` below"},
     {"checkpoint", "object", "{}", "see `checkpoint` below"},
     {"monitors", "object", "{}", "see `monitors` below"},
+    {"augment", "list", "[]", "on-the-fly augmentation of training rows: [{\"op\": ..., \"p\": ...}, ...]; see "
+     "docs/augmentation.md; checked when the config is loaded, against the data when the trainer starts"},
     {"mixup", "object", "absent (off)", "see `mixup` below"},
     {"cutmix", "object", "absent (off)", "see `cutmix` below"},
 };
@@ -677,6 +682,11 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         goto fail;
     }
     plateau_follows_monitor(cfg, sched ? sched : sched_default);
+    const cJSON *augment = item(root, "augment");
+    if ((rc = st_augment_parse(&cfg->augment, augment, "augment", err)) != ST_OK) {
+        cJSON_Delete(sched_default);
+        goto fail;
+    }
     if ((rc = read_mix(root, cfg, r_mix, err)) != ST_OK) {
         cJSON_Delete(sched_default);
         goto fail;
@@ -694,6 +704,7 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
     cJSON_AddItemToObject(resolved, "early_stopping", r_es);
     cJSON_AddItemToObject(resolved, "checkpoint", r_ck);
     cJSON_AddItemToObject(resolved, "monitors", r_mo);
+    if (augment) cJSON_AddItemToObject(resolved, "augment", cJSON_Duplicate(augment, 1)); /* absent: none */
     if (r_mix[0]) cJSON_AddItemToObject(resolved, "mixup", r_mix[0]);
     if (r_mix[1]) cJSON_AddItemToObject(resolved, "cutmix", r_mix[1]);
     cfg->json = resolved;
@@ -792,7 +803,7 @@ static st_status_t check_path(const token_t *tok, int n, const char *arg, st_err
     if (rc != ST_OK) goto fail;
     if (st_schema_find(top_keys, N_TOP, k0) >= 0) return n > 1 ? not_object(arg, tok, 1, err) : ST_OK;
     if (n < 2) return ST_OK;
-    if (!tok[1].key[0] && strcmp(k0, "loss") != 0)
+    if (!tok[1].key[0] && strcmp(k0, "loss") != 0 && strcmp(k0, "augment") != 0)
         return st_fail(err, ST_ERR_CONFIG, "--set %s: %s is an object, not a list", arg, k0);
     for (int s = SEC_DATA; s < N_SEC; s++) {
         const section_t *sec = &sections[s];
@@ -1060,6 +1071,7 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
         .n_categorical = cfg->data.n_categorical,
         .bucket_by_length = cfg->data.bucket_by_length,
         .bucket_window = cfg->data.bucket_window,
+        .repeat = cfg->data.repeat,
     };
 }
 

@@ -37,6 +37,7 @@
 #include "mixup.h"
 #include "optim.h"
 #include "schedule.h"
+#include "sharding/augment.h"
 #include "sharding/data.h"
 #include "st_error.h"
 
@@ -92,6 +93,7 @@ typedef struct {
         char categorical[ST_CONFIG_MAX_CATEGORICAL][64];
         int bucket_by_length;           /* length-bucketed micro-batches (needs /lengths) */
         int bucket_window;              /* micro-batches per sorting window */
+        int repeat;                     /* data.repeat: each training row this many times an epoch */
     } data;
 
     struct {
@@ -139,6 +141,7 @@ typedef struct {
         double gap_max;                 /* warn when (val_loss - train_loss) / train_loss exceeds it; 0 = off */
     } monitors;
 
+    st_augment_t augment;               /* parsed "augment" (not bound to the data: st_augment_bind) */
     const cJSON *model;                 /* the "model" object inside `json` */
     const cJSON *loss;                  /* the "loss" object or list inside `json` */
     cJSON *json;                        /* owned: the resolved tree */

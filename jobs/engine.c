@@ -80,6 +80,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     for (int h = 0; h < H; h++) ST_TRY(alloc_head(e, h, slots, err));
     if (!(e->ids = zalloc(slots, sizeof(int64_t), err))) return err->code;
     if (!(e->pos = zalloc(slots, sizeof(int64_t), err))) return err->code;
+    if (!(e->row_ids = zalloc((size_t)e->micro, sizeof(int64_t), err))) return err->code;
     return ST_OK;
 }
 
@@ -107,10 +108,51 @@ void st_engine_free(st_engine_t *e) {
     for (int h = 0; h < ST_LOSS_MAX_HEADS; h++) free(e->lab[h]), free(e->tgt[h]);
     free(e->x_mb), free(e->len_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
     free(e->plan), free(e->plan_order), free(e->plan_len);
+    free(e->row_ids);
+    st_augment_free(&e->aug);
     memset(e, 0, sizeof *e);
 }
 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e) { return e->sampler.steps_per_epoch; }
+
+/* The columns that feed layers reading ids (kinds with check_input: embedding, embedding_bag):
+ * data.categorical_columns, every column when such a layer takes the model's input itself, and
+ * [from, to) of a layer taking the model's input shape with from/to keys (a slice) whose next
+ * layer in its chain reads ids. Returns their count (cols [C]). */
+static int embedding_columns(int *cols, const st_data_t *d, st_model_t *m) {
+    int C = st_shape_channels(d->shape), n = 0;
+    uint8_t *mark = calloc((size_t)C, 1);
+    if (!mark) return 0;
+    for (int k = 0; k < d->n_categorical; k++)
+        if (d->categorical[k] >= 0 && d->categorical[k] < C) mark[d->categorical[k]] = 1;
+    for (int i = 0; i < st_model_layer_count(m); i++) {
+        const st_layer_t *L = st_model_layer(m, i);
+        if (!st_shape_equal(L->in_max, d->shape)) continue;
+        const st_val_t *from = st_layer_opt(L, "from"), *to = st_layer_opt(L, "to");
+        if (L->kind->check_input) memset(mark, 1, (size_t)C);
+        else if (from && to && L->next_kind && L->next_kind->check_input)
+            for (long c = from->i; c < to->i && c < C; c++) mark[c] = 1;
+    }
+    for (int c = 0; c < C; c++)
+        if (mark[c]) cols[n++] = c;
+    free(mark);
+    return n;
+}
+
+st_status_t st_engine_set_augment(st_engine_t *e, const st_augment_t *parsed, st_error_t *err) {
+    st_augment_free(&e->aug);
+    if (parsed->n_ops == 0) return ST_OK;
+    const st_data_t *d = e->data;
+    e->aug = *parsed;
+    e->aug.inv_std = e->aug.mean_std = e->aug.open = e->aug.ppf = NULL, e->aug.protect = NULL;
+    int *cols = calloc((size_t)st_shape_channels(d->shape), sizeof(int));
+    if (!cols) return st_fail(err, ST_ERR_NOMEM, "augment: out of memory");
+    int n = embedding_columns(cols, d, e->parts.model);
+    st_status_t rc = st_augment_bind(&e->aug, "augment", st_shape_positions(d->shape), st_shape_channels(d->shape),
+                                     d->shape.rank == 2, d->has_lengths, d->mean, d->std, d->n_std, cols, n, err);
+    free(cols);
+    return rc;
+}
 
 /* Loss h's labels or targets of the micro-batch at `slot` (positions e->pos + slot): class ids
  * (−1 missing) from its target's column, or its target's values, standardised when the loss
@@ -156,7 +198,12 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, int64_t global_step,
         for (int o = 0; o < e->n_owned; o++) {
             size_t slot = ((size_t)a * e->n_owned + o) * e->micro;
             ST_TRY(st_sampler_micro_batch(e->ids + slot, &e->sampler, e->data->shard_first + o, step, a, err));
-            ST_TRY(st_shards_locate(e->pos + slot, e->ids + slot, train->ids, e->micro, train->n, err));
+            const int64_t *rows = e->ids + slot; /* occurrence o reads row o / repeat */
+            if (e->sampler.repeat > 1) {
+                for (int i = 0; i < e->micro; i++) e->row_ids[i] = e->ids[slot + i] / e->sampler.repeat;
+                rows = e->row_ids;
+            }
+            ST_TRY(st_shards_locate(e->pos + slot, rows, train->ids, e->micro, train->n, err));
             for (int h = 0; h < e->parts.losses->n_heads; h++) fetch_targets(e, h, slot);
             if (e->mix) plan_micro_batch(e, slot, e->data->shard_first + o, global_step);
         }
@@ -164,12 +211,22 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, int64_t global_step,
 }
 
 /* x_mb = the training rows at positions pos [rows] (found by fetch_step), at the pass's own
- * longest length when the data has lengths (len_mb their lengths); returns the positions a row
- * carries. */
-static int gather_inputs(st_engine_t *e, const int64_t *pos, int rows) {
-    int T_run = 0;
-    st_data_gather_rows(e->x_mb, e->len_mb, &T_run, e->data, &e->data->part[ST_SPLIT_TRAIN], pos, rows);
-    return T_run;
+ * longest length when the data has lengths (len_mb their lengths), augmented when the engine has
+ * a list (occurrence ids occ [rows]; a list that may lengthen rows gets them at the data's T,
+ * compacted after); *T_run = the positions a row carries. */
+static st_status_t gather_inputs(st_engine_t *e, const int64_t *pos, const int64_t *occ, int rows, int *T_run,
+                                 st_error_t *err) {
+    const st_data_t *d = e->data;
+    if (e->aug.can_lengthen) {
+        *T_run = st_shape_positions(d->shape);
+        st_data_gather_rows_padded(e->x_mb, e->len_mb, d, &d->part[ST_SPLIT_TRAIN], pos, rows, *T_run);
+    } else {
+        st_data_gather_rows(e->x_mb, e->len_mb, T_run, d, &d->part[ST_SPLIT_TRAIN], pos, rows);
+    }
+    if (e->aug.n_ops == 0) return ST_OK;
+    ST_TRY(st_augment_apply(&e->aug, e->x_mb, e->len_mb, occ, e->seed, e->epoch, rows, *T_run, err));
+    if (e->len_mb) *T_run = st_data_compact_rows(e->x_mb, e->len_mb, rows, *T_run, st_shape_channels(d->shape));
+    return ST_OK;
 }
 
 /* ---- 1. the opening exchange ---- */
@@ -219,7 +276,8 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
                                      const float *grad_scale, st_error_t *err) {
     size_t slot = ((size_t)a * e->n_owned + o0) * e->micro;
     int rows = n_mb * e->micro;
-    int T_run = gather_inputs(e, e->pos + slot, rows);
+    int T_run = 0;
+    ST_TRY(gather_inputs(e, e->pos + slot, e->ids + slot, rows, &T_run, err));
     st_run_ctx_t ctx = {.training = 1, .seed = e->seed, .step = (uint32_t)global_step,
                         .sample_index = e->ids + slot, .update_running_stats = 0, .ghost_batch = e->micro,
                         .lengths = e->len_mb, .positions = T_run};
@@ -338,6 +396,7 @@ static st_status_t close_step(st_engine_t *e, st_status_t pass_status, st_step_s
 st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
                            int flags, st_status_t status, st_step_stats_t *out, st_error_t *err) {
     memset(out, 0, sizeof *out);
+    e->epoch = epoch;
     float grad_scale[ST_LOSS_MAX_HEADS];
     if (status == ST_OK) status = st_sampler_set_epoch(&e->sampler, epoch, err);
     if (status == ST_OK) status = fetch_step(e, step, global_step, err);

@@ -31,12 +31,19 @@
  * shared by all ranks (from the all-reduce of the largest magnitude), and the integers are
  * summed over shards and ranks — integer addition does not depend on the grouping, so the summed
  * gradient has the same bits for any number of ranks. Scalars (loss sums, weight totals,
- * counts) are always combined per shard in shard order, in both modes. */
+ * counts) are always combined per shard in shard order, in both modes.
+ *
+ * Occurrences and augmentation (docs/augmentation.md): the sampler hands out occurrence ids
+ * (id·k + r with data.repeat k; the row ids when k = 1); the engine reads row o / k and keys
+ * dropout (sample_index) and augmentation by o. With an augmentation list (st_engine_set_augment)
+ * every training micro-batch, once gathered (standardised), goes through st_augment_apply with
+ * the epoch, before the forward; evaluation is not touched. */
 #ifndef ST_ENGINE_H
 #define ST_ENGINE_H
 
 #include "mpi/collectives.h"
 #include "mpi/comm.h"
+#include "sharding/augment.h"
 #include "sharding/data.h"
 #include "sharding/sampler.h"
 #include "train_step.h"
@@ -61,7 +68,10 @@ typedef struct {
     int32_t *len_mb;               /* [per_pass · micro] the pass's sequence lengths, or NULL (no /lengths) */
     int32_t *lab[ST_LOSS_MAX_HEADS];  /* class-id losses: [accum, n_owned, micro] labels of the step */
     float *tgt[ST_LOSS_MAX_HEADS];    /* other losses: [accum, n_owned, micro, K] targets of the step */
-    int64_t *ids;                  /* [accum, n_owned, micro] global ids of the step */
+    int64_t *ids;                  /* [accum, n_owned, micro] occurrence ids of the step (= global ids at repeat 1) */
+    int64_t *row_ids;              /* [micro] scratch: a micro-batch's global row ids (occurrence / repeat) */
+    st_augment_t aug;              /* bound augmentation list (n_ops 0: none) */
+    int64_t epoch;                 /* the current step's epoch (keys augmentation) */
     int64_t *pos;                  /* [accum, n_owned, micro] their rows in this rank's training part */
     const st_mix_config_t *mix;    /* mixup / cutmix, or NULL (st_engine_set_mix) */
     st_mix_row_t *plan;            /* mix: [accum, n_owned, micro] each row's partner (within its micro-batch) and λ */
@@ -109,5 +119,12 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
                            int flags, st_status_t status, st_step_stats_t *out, st_error_t *err);
 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e);
+
+/* Augments every training micro-batch with the parsed list `parsed` (config "augment"), bound to
+ * the engine's data: its row shape, lengths and standardisation. The columns feeding embeddings
+ * are never augmented: data.categorical_columns and the [from, to) of a slice of the model's
+ * input followed by a layer that reads ids (kind->check_input). Errors name augment[i].key.
+ * No-op for an empty list. */
+st_status_t st_engine_set_augment(st_engine_t *e, const st_augment_t *parsed, st_error_t *err);
 
 #endif

@@ -104,6 +104,7 @@ static st_status_t build_model(trainer_t *t, st_error_t *err) {
 static st_status_t build_engine(trainer_t *t, st_error_t *err) {
     st_step_parts_t parts = {t->model, &t->losses, t->optim, t->cfg->train.clip_norm};
     ST_TRY(st_engine_init(&t->engine, &parts, &t->data, t->c, t->cfg->train.accumulation_steps, t->cfg->seed, err));
+    ST_TRY(st_engine_set_augment(&t->engine, &t->cfg->augment, err));
     if (st_mix_enabled(&t->cfg->mix)) {
         if (st_mix_check(&t->cfg->mix, &t->losses, t->data.shape, t->data.n_categorical, err) != ST_OK)
             return st_error_everywhere(err);

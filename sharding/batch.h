@@ -25,8 +25,19 @@ void st_data_zero_padding(float *X, const int32_t *len, int64_t n, long row_floa
 void st_data_gather_rows(float *x /*[rows, T_run, C]*/, int32_t *len /*[rows] or NULL*/, int *T_run,
                          const st_data_t *d, const st_data_part_t *p, const int64_t *pos /*[rows]*/, int rows);
 
-/* st_sampler_init over this rank's shards of d, then, when d->bucket_by_length, length
- * bucketing with the training part's lengths and d->bucket_window (st_sampler_set_buckets). */
+/* x [rows, T_pad, C] ← the first T_pad positions (<= the data's T) of the rows at positions pos
+ * [rows] of part p, len [rows] their lengths (NULL without lengths): the rows uncompacted, for
+ * operations that may lengthen a row (augmentation's time_stretch) before st_data_compact_rows. */
+void st_data_gather_rows_padded(float *x /*[rows, T_pad, C]*/, int32_t *len /*[rows] or NULL*/, const st_data_t *d,
+                                const st_data_part_t *p, const int64_t *pos /*[rows]*/, int rows, int T_pad);
+
+/* Compacts x [rows, T_from, C] in place to [rows, T_run, C], T_run = max(1, max len [rows]) <=
+ * T_from (positions past a row's length are 0 and are dropped); returns T_run. */
+int st_data_compact_rows(float *x /*[rows, T_from, C]*/, const int32_t *len /*[rows]*/, int rows, int T_from, int C);
+
+/* st_sampler_init over this rank's shards of d, then d->repeat occurrences of each row
+ * (st_sampler_set_repeat) and, when d->bucket_by_length, length bucketing with the training
+ * part's lengths and d->bucket_window (st_sampler_set_buckets). */
 st_status_t st_data_sampler_init(st_sampler_t *sp, const st_data_t *d, int micro_batch, int accumulation,
                                  uint64_t seed, st_error_t *err);
 

@@ -376,6 +376,7 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     d->has_lengths = d->ds.has_lengths;
     d->T_max = st_shape_positions(d->shape);
     d->bucket_by_length = cfg->bucket_by_length, d->bucket_window = cfg->bucket_window;
+    d->repeat = cfg->repeat > 1 ? cfg->repeat : 1;
     if (cfg->bucket_by_length && !d->has_lengths) {
         st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length: %s has no /lengths to bucket by (it needs variable-length "
                 "sequences, docs/data-format.md); set data.bucket_by_length false", d->ds.path);

@@ -53,6 +53,7 @@ typedef struct {
     int n_categorical;
     int bucket_by_length;       /* the sampler groups rows of similar length (needs /lengths) */
     int bucket_window;          /* micro-batches per sorting window (data.bucket_window) */
+    int repeat;                 /* data.repeat: occurrences of each training row an epoch (0 or 1: once) */
 } st_data_config_t;
 
 /* The rows of one part held by this rank. */
@@ -103,6 +104,7 @@ typedef struct {
                                  * rank); T of [T, C] without lengths, 1 for [D] */
     int32_t *lens;              /* the parts' len are views into it */
     int bucket_by_length, bucket_window; /* from st_data_config_t, for st_data_sampler_init */
+    int repeat;                 /* data.repeat (>= 1), for st_data_sampler_init */
 } st_data_t;
 
 /* The stratification key of a dataset and the split of all its rows, as st_data_load makes

@@ -13,15 +13,22 @@ static int cmp_keyed_id(const void *pa, const void *pb) {
     return (a->id > b->id) - (a->id < b->id);
 }
 
+void st_sampler_shard_order_repeat(int64_t *out, st_keyed_id_t *scratch, const int64_t *rows, uint64_t seed,
+                                   int shard, int64_t epoch, int64_t n, int repeat) {
+    for (int64_t i = 0; i < n; i++)
+        for (int r = 0; r < repeat; r++) {
+            int64_t o = rows[i] * repeat + r; /* the occurrence id; = the row id when repeat is 1 */
+            uint32_t w[4];
+            st_rand_u32x4(seed, ST_RNG_SHUFFLE, (uint32_t)shard, (uint32_t)epoch, (uint64_t)o, w);
+            scratch[i * repeat + r] = (st_keyed_id_t){(uint64_t)w[0] << 32 | w[1], o};
+        }
+    qsort(scratch, (size_t)(n * repeat), sizeof *scratch, cmp_keyed_id);
+    for (int64_t i = 0; i < n * repeat; i++) out[i] = scratch[i].id;
+}
+
 void st_sampler_shard_order(int64_t *out, st_keyed_id_t *scratch, const int64_t *rows, uint64_t seed, int shard,
                             int64_t epoch, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t w[4];
-        st_rand_u32x4(seed, ST_RNG_SHUFFLE, (uint32_t)shard, (uint32_t)epoch, (uint64_t)rows[i], w);
-        scratch[i] = (st_keyed_id_t){(uint64_t)w[0] << 32 | w[1], rows[i]};
-    }
-    qsort(scratch, (size_t)n, sizeof *scratch, cmp_keyed_id);
-    for (int64_t i = 0; i < n; i++) out[i] = scratch[i].id;
+    st_sampler_shard_order_repeat(out, scratch, rows, seed, shard, epoch, n, 1);
 }
 
 int64_t st_sampler_steps_per_epoch(const st_shards_t *sh, int micro_batch, int accumulation) {
@@ -79,6 +86,30 @@ st_status_t st_sampler_init(st_sampler_t *sp, const st_shards_t *sh, int shard_f
     sp->accumulation = accumulation;
     sp->steps_per_epoch = steps;
     sp->epoch = -1;
+    sp->repeat = 1;
+    return ST_OK;
+}
+
+st_status_t st_sampler_set_repeat(st_sampler_t *sp, int repeat, st_error_t *err) {
+    if (repeat < 1) return st_fail(err, ST_ERR_CONFIG, "data.repeat: expected an integer >= 1, got %d", repeat);
+    if (sp->bucket_window > 0)
+        return st_fail(err, ST_ERR_INTERNAL, "sampler: st_sampler_set_repeat comes before st_sampler_set_buckets");
+    const st_shards_t *sh = sp->shards;
+    int64_t n = (sh->shard_start[sp->shard_end] - sh->shard_start[sp->shard_first]) * repeat;
+    int64_t smallest = INT64_MAX;
+    for (int s = 0; s < sh->n_shards; s++)
+        if (sh->shard_start[s + 1] - sh->shard_start[s] < smallest) smallest = sh->shard_start[s + 1] - sh->shard_start[s];
+    if (smallest > INT64_MAX / 4 / repeat)
+        return st_fail(err, ST_ERR_CONFIG, "data.repeat: %d occurrences of %lld rows do not fit", repeat, (long long)smallest);
+    st_free(sp->order);
+    st_free(sp->scratch);
+    sp->scratch = NULL;
+    sp->order = st_alloc((size_t)(n ? n : 1) * sizeof(int64_t), "sampler order", err);
+    if (sp->order) sp->scratch = st_alloc((size_t)(n ? n : 1) * sizeof(st_keyed_id_t), "sampler scratch", err);
+    if (!sp->scratch) return ST_ERR_NOMEM;
+    sp->repeat = repeat;
+    sp->steps_per_epoch = smallest * repeat / ((int64_t)sp->micro_batch * sp->accumulation);
+    sp->epoch = -1;
     return ST_OK;
 }
 
@@ -91,11 +122,13 @@ st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *er
     /* Shards are independent, so their orders do not depend on the thread count. */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int s = sp->shard_first; s < sp->shard_end; s++) {
-        int64_t off = sh->shard_start[s] - base, n = sh->shard_start[s + 1] - sh->shard_start[s];
-        st_sampler_shard_order(sp->order + off, sp->scratch + off, sh->rows + sh->shard_start[s], sp->seed, s, epoch, n);
+        int64_t k = sp->repeat, n_rows = sh->shard_start[s + 1] - sh->shard_start[s], n = n_rows * k;
+        int64_t off = (sh->shard_start[s] - base) * k;
+        st_sampler_shard_order_repeat(sp->order + off, sp->scratch + off, sh->rows + sh->shard_start[s], sp->seed, s,
+                                      epoch, n_rows, sp->repeat);
         if (sp->bucket_window > 0) {
             for (int64_t i = 0; i < n; i++) /* set_buckets checked that every row is there */
-                sp->bucket_len[off + i] = sp->len[st_ids_lower_bound(sp->len_ids, sp->n_len, sp->order[off + i])];
+                sp->bucket_len[off + i] = sp->len[st_ids_lower_bound(sp->len_ids, sp->n_len, sp->order[off + i] / k)];
             st_sampler_bucket_order(sp->order + off, sp->bucket_len + off, sp->scratch + off, sp->bucket_tmp + off,
                                     sp->seed, s, epoch, n, sp->micro_batch, sp->bucket_window);
         }
@@ -114,7 +147,7 @@ st_status_t st_sampler_micro_batch(int64_t *ids, const st_sampler_t *sp, int sha
         return st_fail(err, ST_ERR_INTERNAL, "sampler: step %lld micro-batch %d outside %lld steps x %d micro-batches",
                        (long long)step, micro, (long long)sp->steps_per_epoch, sp->accumulation);
     const st_shards_t *sh = sp->shards;
-    int64_t off = sh->shard_start[shard] - sh->shard_start[sp->shard_first];
+    int64_t off = (sh->shard_start[shard] - sh->shard_start[sp->shard_first]) * sp->repeat;
     off += (step * sp->accumulation + micro) * (int64_t)sp->micro_batch;
     memcpy(ids, sp->order + off, (size_t)sp->micro_batch * sizeof(int64_t));
     return ST_OK;
@@ -162,7 +195,7 @@ st_status_t st_sampler_set_buckets(st_sampler_t *sp, const int32_t *len, const i
             return st_fail(err, ST_ERR_INTERNAL, "sampler: no length for row %lld of shard block [%d, %d)",
                            (long long)sh->rows[i], sp->shard_first, sp->shard_end);
     }
-    size_t rows = (size_t)(hi - lo > 0 ? hi - lo : 1);
+    size_t rows = (size_t)(hi - lo > 0 ? (hi - lo) * sp->repeat : 1);
     st_free(sp->bucket_len);
     st_free(sp->bucket_tmp);
     sp->bucket_tmp = NULL;

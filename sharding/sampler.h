@@ -21,6 +21,12 @@
  *     (the micro-batches of a rank's shards run together) pads little. Still a pure function of
  *     (seed, e, s, the shard's rows and their lengths): independent of P. Micro-batches then
  *     hold rows of similar length (each runs at its own longest length), in a random order.
+ *   - With data.repeat k (st_sampler_set_repeat), each row id appears k times an epoch as the
+ *     occurrence ids o = id·k + r (r = 0..k-1): the shard's occurrences are ordered as above by
+ *     the key with index = o (ties by o), steps_per_epoch counts occurrences (floor(min |shard|·k
+ *     / (micro_batch × accumulation))), and micro-batches hand out occurrence ids: the row read
+ *     is o / k, while dropout, augmentation and mixup are keyed by o, so the k copies of a row
+ *     get independent draws. With k = 1, o = id: the orders are those without repeat, bit for bit.
  * A sampler holds the orders of a block of shards (a rank's); st_sampler_set_epoch computes
  * them once per epoch (O(n log n)); reading a micro-batch is a copy. */
 #ifndef ST_SAMPLER_H
@@ -44,8 +50,9 @@ typedef struct {
     int micro_batch, accumulation;
     int64_t steps_per_epoch;
     int64_t epoch;               /* epoch of the current orders; -1 before st_sampler_set_epoch */
-    int64_t *order;              /* rows of shards first..end-1 in epoch order, concatenated */
-    st_keyed_id_t *scratch;      /* [rows of the sampler's shards] for sorting */
+    int repeat;                  /* data.repeat k: occurrences of each row an epoch (1 by default) */
+    int64_t *order;              /* occurrence ids of shards first..end-1 in epoch order, concatenated */
+    st_keyed_id_t *scratch;      /* [occurrences of the sampler's shards] for sorting */
     /* Length bucketing (st_sampler_set_buckets); bucket_window 0 = off. */
     int bucket_window;           /* micro-batches per sorting window */
     const int32_t *len;          /* [n_len] borrowed: the length of row len_ids[i] */
@@ -65,6 +72,10 @@ st_status_t st_sampler_init(st_sampler_t *sp, const st_shards_t *sh, int shard_f
                             int micro_batch, int accumulation, uint64_t seed, st_error_t *err);
 void st_sampler_free(st_sampler_t *sp);
 
+/* Each row appears `repeat` times an epoch (occurrence ids id·repeat + r, see the top);
+ * recomputes steps_per_epoch. Call before st_sampler_set_buckets. */
+st_status_t st_sampler_set_repeat(st_sampler_t *sp, int repeat, st_error_t *err);
+
 /* Turns length bucketing on: len [n] gives the length of global row ids [n] (ascending, e.g. a
  * rank's training part: st_data_part_t ids and len; borrowed, must outlive the sampler), window
  * micro-batches per sorting window (>= 1). Every row of the sampler's shards must be in ids
@@ -82,7 +93,7 @@ void st_sampler_bucket_order(int64_t *order /*[n]*/, const int32_t *len_of_order
 /* Computes the epoch order of every shard of the sampler (no-op when already at `epoch`). */
 st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *err);
 
-/* The global ids of micro-batch `micro` (0..accumulation-1) of optimizer step `step`
+/* The occurrence ids (the global row ids when repeat is 1) of micro-batch `micro` (0..accumulation-1) of optimizer step `step`
  * (0..steps_per_epoch-1) of shard `shard` (one of the sampler's), in epoch order. */
 st_status_t st_sampler_micro_batch(int64_t *ids /*[micro_batch]*/, const st_sampler_t *sp, int shard, int64_t step,
                                    int micro, st_error_t *err);
@@ -91,5 +102,10 @@ st_status_t st_sampler_micro_batch(int64_t *ids /*[micro_batch]*/, const st_samp
  * out [n] = rows [n] sorted by (key, id); scratch [n]. epoch must be in 0..2^32-1. */
 void st_sampler_shard_order(int64_t *out /*[n]*/, st_keyed_id_t *scratch /*[n]*/, const int64_t *rows /*[n]*/,
                             uint64_t seed, int shard, int64_t epoch, int64_t n);
+
+/* The same with `repeat` occurrences of each row: out [n·repeat] occurrence ids, scratch [n·repeat]. */
+void st_sampler_shard_order_repeat(int64_t *out /*[n*repeat]*/, st_keyed_id_t *scratch /*[n*repeat]*/,
+                                   const int64_t *rows /*[n]*/, uint64_t seed, int shard, int64_t epoch, int64_t n,
+                                   int repeat);
 
 #endif

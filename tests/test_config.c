@@ -95,7 +95,7 @@ static void test_defaults(void **state) {
         txt,
         "{\"name\":\"t\",\"seed\":0,\"results_dir\":\"results\",\"reproducible\":\"fast\","
         "\"data\":{\"path\":\"d.h5\",\"shards\":\"auto\",\"val_fraction\":0.1,\"standardize\":true,"
-        "\"scale_pixels\":false,\"allow_nonfinite\":false,\"ignore_groups\":false,\"bucket_by_length\":false,\"bucket_window\":32,\"split\":{\"train\":0.81,\"val\":0.09,\"test\":0.1}},"
+        "\"scale_pixels\":false,\"allow_nonfinite\":false,\"ignore_groups\":false,\"bucket_by_length\":false,\"bucket_window\":32,\"repeat\":1,\"split\":{\"train\":0.81,\"val\":0.09,\"test\":0.1}},"
         "\"train\":{\"epochs\":2,\"batch_size\":64,\"accumulation_steps\":1,\"eval_every\":1,\"clip_norm\":0,"
         "\"threads\":0,\"allow_oversubscribe\":false,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100,\"stall_timeout\":600,\"max_memory_mb\":0},"
         "\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1},\"schedule\":{\"type\":\"constant\"},"
@@ -431,7 +431,7 @@ static void test_unknown_keys(void **state) {
     (void)state;
     load_fails("{\"name\": \"a\", \"optimiser\": {}}", NULL, 0,
                "t.json: unknown key \"optimiser\" (did you mean \"optimizer\"?); known keys: name, seed, results_dir, "
-               "reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, mixup, cutmix");
+               "reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, augment, mixup, cutmix");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\"}, \"train\": {\"epochs\": 1, \"bach_size\": 4}}", NULL, 0,
                "t.json: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, batch_size, "
                "accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, log_every, "
@@ -440,11 +440,11 @@ static void test_unknown_keys(void **state) {
                "t.json: data.split: unknown key \"trian\" (did you mean \"train\"?); known keys: train, val, test");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"colour\": 1}}", NULL, 0,
                "t.json: data: unknown key \"colour\"; known keys: path, shards, val_fraction, standardize, scale_pixels, "
-               "allow_nonfinite, stratify, ignore_groups, categorical_columns, bucket_by_length, bucket_window, split");
+               "allow_nonfinite, stratify, ignore_groups, categorical_columns, bucket_by_length, bucket_window, repeat, split");
     /* the same through --set: checked before anything is applied */
     set_fails("optimiser.lr=1",
               "--set optimiser.lr=1: unknown key \"optimiser\" (did you mean \"optimizer\"?); known keys: name, seed, "
-              "results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, mixup, cutmix");
+              "results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, augment, mixup, cutmix");
     set_fails("train.bach_size=3",
               "--set train.bach_size=3: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, "
               "batch_size, accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, "
@@ -452,7 +452,7 @@ static void test_unknown_keys(void **state) {
     set_fails("early_stoping.enabled=true",
               "--set early_stoping.enabled=true: unknown key \"early_stoping\" (did you mean \"early_stopping\"?); known "
               "keys: name, seed, results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, "
-              "checkpoint, monitors, mixup, cutmix");
+              "checkpoint, monitors, augment, mixup, cutmix");
     set_fails("optimizer.weight_decy=0.1",
               "--set optimizer.weight_decy=0.1: optimizer: unknown key \"weight_decy\" (did you mean \"weight_decay\"?); "
               "known keys: type, lr, momentum, nesterov, betas, eps, weight_decay, decay_norm_and_bias, groups");

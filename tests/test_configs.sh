@@ -14,7 +14,7 @@ ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n
 # config → the small dataset's shape: rows features classes [positions]
 small_shape() {
   case "$1" in
-    configs/fashion_mlp.json) echo "1500 784 10" ;;   # 28x28 images as 784 features, 10 classes
+    configs/fashion_mlp.json|configs/fashion_mlp_augment.json) echo "1500 784 10" ;;  # 28x28 images as 784 features, 10 classes
     configs/tiny_test.json) echo "1500 8 4" ;;
     configs/fashion_seq_cnn.json|configs/fashion_seq_optimized.json|configs/fashion_seq_bilstm.json)
       echo "1500 28 10 28" ;;                            # 28 steps of 28 features, 10 classes
