@@ -129,9 +129,11 @@ void st_mix_inputs(float *out, int32_t *len_out, const float *x, const int32_t *
         if (len_out && len) len_out[i] = len[i];
         if (p->lam >= 1.0f) {
             memcpy(o, a, sizeof(float) * row);
-        } else if (p->span_len > 0) { /* cutmix: the partner's positions of the span */
+        } else if (p->span_len > 0) { /* cutmix: the partner's positions of the span, within the row */
             memcpy(o, a, sizeof(float) * row);
-            memcpy(o + (size_t)p->span0 * C, b + (size_t)p->span0 * C, sizeof(float) * (size_t)p->span_len * C);
+            int32_t lim = len && len[i] < T ? len[i] : T, end = p->span0 + p->span_len < lim ? p->span0 + p->span_len : lim;
+            if (end > p->span0)
+                memcpy(o + (size_t)p->span0 * C, b + (size_t)p->span0 * C, sizeof(float) * (size_t)(end - p->span0) * C);
         } else { /* mixup: positions past a row's length are 0, so the longer length covers both */
             float l = p->lam, m = 1.0f - p->lam;
             for (size_t k = 0; k < row; k++) o[k] = l * a[k] + m * b[k];

@@ -80,7 +80,10 @@ int st_mix_any(const st_mix_row_t *plan /*[n]*/, int n);
 
 /* The mixed inputs of one micro-batch: row i = λ_i·x_i + (1 − λ_i)·x_partner (mixup; its length
  * the longer of the two), or x_i with positions [span0, span0 + span_len) of the partner (cutmix;
- * its own length). Rows with lam = 1 are copied. x rows are T·C floats, position-major. */
+ * its own length; the span is clipped to the row's length and to T, which it can exceed when a
+ * length-changing augmentation — random_crop, time_stretch — ran after the plan was made from
+ * the stored lengths: λ stays the planned one). Rows with lam = 1 are copied. x rows are T·C
+ * floats, position-major. */
 void st_mix_inputs(float *out /*[n, T*C]*/, int32_t *len_out /*[n] or NULL*/, const float *x /*[n, T*C]*/,
                    const int32_t *len /*[n] or NULL*/, const st_mix_row_t *plan /*[n]*/, int n, int T, int C);
 

@@ -5,7 +5,8 @@
 # exact mode; checkpointed mid-epoch at P = 2 and resumed at P = 1 it equals the straight run;
 # repeat 3 makes epochs of 3x the steps; augmentation changes the run (a test that can fail); a
 # variable-length sequence run with time shift/mask/stretch/crop and feature masks is the same at
-# P = 1, 2, 4. Prints TAP.
+# P = 1, 2, 4; both again with mixup (and cutmix on sequences) on top, and the mixed MLP run
+# resumed mid-epoch at another P. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
@@ -29,7 +30,7 @@ run() { # P config name [args...]
 }
 same() { /usr/bin/python3 tests/util/compare_runs.py "$work/r/$1" "$work/r/$2" > "$work/cmp" 2>&1; }
 first_step() { sed -n '1s/.*"step":\([0-9]*\).*/\1/p' "$work/r/$1/history.jsonl"; }
-echo "1..8"
+echo "1..10"
 
 for P in 1 2; do
   timeout 120 mpirun -np $P --oversubscribe --bind-to none build/tests/mpi_augment "$work" > "$work/grouped-$P" 2>&1
@@ -61,4 +62,16 @@ ok $? "variable-length sequences with time shift/mask/stretch/crop, feature mask
 
 run 1 $VAR vplain && ! same vplain v1
 ok $? "the sequence augmentation changes the run"
+
+MIX='mixup={"alpha":0.4,"p":0.8}'
+run 1 $MLP m1 --set data.repeat=2 --set "$AUG" --set "$MIX" && run 2 $MLP m2 --set data.repeat=2 --set "$AUG" --set "$MIX" &&
+  run 4 $MLP m4 --set data.repeat=2 --set "$AUG" --set "$MIX" && same m1 m2 && same m1 m4 &&
+  run 4 $MLP mr --set data.repeat=2 --set "$AUG" --set "$MIX" --stop-after-steps 50 &&
+  run 2 $MLP mr --set data.repeat=2 --set "$AUG" --set "$MIX" --resume auto && same m1 mr && ! same a1 m1
+ok $? "augmentation + repeat 2 + mixup (MLP): P=1, 2, 4 identical, resumed mid-epoch (P=4 -> 2) equal, and mixup changes it ($(cat "$work/cmp"))"
+
+run 1 $VAR vm1 --set "$SEQAUG" --set "$MIX" --set 'cutmix={"alpha":1.0,"p":0.3}' &&
+  run 2 $VAR vm2 --set "$SEQAUG" --set "$MIX" --set 'cutmix={"alpha":1.0,"p":0.3}' &&
+  run 4 $VAR vm4 --set "$SEQAUG" --set "$MIX" --set 'cutmix={"alpha":1.0,"p":0.3}' && same vm1 vm2 && same vm1 vm4
+ok $? "variable-length sequences with the time augmentations + mixup + cutmix: P=1, 2, 4 identical ($(cat "$work/cmp"))"
 exit $fail

@@ -269,6 +269,28 @@ static double mixed_pass(fx_t *t, const st_mix_row_t *plan, double *head_mean, s
     return st_loss_combine(head_mean, t->losses.heads, sums->head, N_HEADS);
 }
 
+/* A cutmix span planned from a stored length past the row's current length (random_crop ran
+ * after the plan) or past T: clipped, nothing written past the row, positions after it unchanged. */
+static void test_cutmix_span_clipped(void **s) {
+    (void)s;
+    enum { T = 8, C = 2, N = 2 };
+    float x[N * T * C], out[N * T * C + 4];
+    for (int k = 0; k < N * T * C; k++) x[k] = (float)(k + 1);
+    for (int k = 0; k < N * T * C + 4; k++) out[k] = -7.0f;
+    int32_t len[N] = {6, 8}, len_out[N];
+    st_mix_row_t plan[N] = {{.partner = 1, .lam = 0.5f, .span0 = 4, .span_len = 10},
+                            {.partner = 0, .lam = 0.5f, .span0 = 7, .span_len = 9}};
+    st_mix_inputs(out, len_out, x, len, plan, N, T, C);
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) {
+            int k0 = t * C + c, k1 = T * C + t * C + c;
+            assert_true(out[k0] == (t >= 4 && t < 6 ? x[k1] : x[k0])); /* row 0: [4, 6) from row 1 */
+            assert_true(out[k1] == (t == 7 ? x[k0] : x[k1]));          /* row 1: [7, 8) from row 0 */
+        }
+    for (int k = N * T * C; k < N * T * C + 4; k++) assert_true(out[k] == -7.0f);
+    assert_int_equal(len_out[0], 6), assert_int_equal(len_out[1], 8);
+}
+
 static void test_mixed_step_matches_pytorch(void **s) {
     (void)s;
     fx_t t;
@@ -401,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_plan_keyed_by_occurrence),
         cmocka_unit_test(test_share_of_mixed_rows),
         cmocka_unit_test(test_sequence_inputs),
+        cmocka_unit_test(test_cutmix_span_clipped),
         cmocka_unit_test(test_pass_mixes_within_each_micro_batch),
         cmocka_unit_test(test_mixed_step_matches_pytorch),
         cmocka_unit_test(test_p0_is_bitwise_plain),
