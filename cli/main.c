@@ -22,6 +22,16 @@ static const st_command_t commands[] = {
     {"export", "CHECKPOINT --format onnx [--precision fp32|fp16|int8] -o MODEL.onnx [--data DATA.h5]\n"
                "[--calibration-rows N] [--reference OUT.csv [--reference-rows N]]",
      "the eval-mode model as an ONNX graph (opset 17; docs/export.md)", st_cmd_export},
+    {"ensemble train", "CONFIG.json --members N [--vary seed | --vary configs A.json,B.json,...] [--ranks P]\n"
+                       "[--set key.path=value ...]",
+     "train N members (seed + i, one shared split: data.split_seed) one after\n"
+     "another into <results_dir>/<name>/member-<i>, then combine them (docs/ensembles.md)",
+     st_cmd_ensemble_train},
+    {"ensemble eval", "RUN... --data DATA.h5 [--split test|val|train|all] [--weights val] [-o DIR]\n"
+                      "[--stall-timeout S]",
+     "soft voting: the members' mean probabilities (or values), per-member and\n"
+     "ensemble metrics in one metrics.json; members must share dataset and split",
+     st_cmd_ensemble_eval},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
     {"reproduce", "RUN [--ranks P]",
