@@ -5,7 +5,8 @@
  * every member's config first (jobs/ensemble_members.h: seed + i, the base's split_seed, run
  * folder <results_dir>/<name>/member-<i>), then trains the members one after another as children
  * (`strata train`, under `mpirun -np P` when P > 1; output in <ensemble>/member-<i>.log) and
- * finally runs `strata ensemble eval` on them with the base's dataset and its test split.
+ * finally runs `strata ensemble eval` on them with the base's dataset and its test split, into
+ * <ensemble>/ensemble/ (the folder `strata sbatch --ensemble`'s combining job writes too).
  *
  * eval RUN... --data D [--split test] [--weights val] [-o DIR]: parses and calls
  * st_ensemble_eval (jobs/ensemble_eval.h) on MPI ranks.
@@ -140,9 +141,10 @@ static int train_member(const ens_train_t *t, int i) {
     return st;
 }
 
-/* `strata ensemble eval <dir>/member-0 ... --data <data.path> --split test`. */
+/* `strata ensemble eval <dir>/member-0 ... --data <data.path> --split test -o <dir>/ensemble`. */
 static int combine(const ens_train_t *t) {
-    char runs[ST_ENSEMBLE_MAX_MEMBERS][sizeof t->dir + 32];
+    char runs[ST_ENSEMBLE_MAX_MEMBERS][sizeof t->dir + 32], out[sizeof t->dir + 32];
+    snprintf(out, sizeof out, "%s/ensemble", t->dir);
     const char *argv[ST_ENSEMBLE_MAX_MEMBERS + 16];
     int a = 0;
     argv[a++] = t->exe, argv[a++] = "ensemble", argv[a++] = "eval";
@@ -151,6 +153,7 @@ static int combine(const ens_train_t *t) {
         argv[a++] = runs[i];
     }
     argv[a++] = "--data", argv[a++] = t->base.data.path, argv[a++] = "--split", argv[a++] = "test";
+    argv[a++] = "-o", argv[a++] = out;
     argv[a] = NULL;
     return run_child((char *const *)argv, NULL) == 0 ? 0 : 1;
 }

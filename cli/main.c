@@ -41,9 +41,10 @@ static const st_command_t commands[] = {
      "CONFIG.json [--nodes N] [--ranks-per-node R] [--threads T] [--time HH:MM:SS]\n"
      "[--partition P] [--account A] [--mem M] [--grace SECONDS] [--after JOBID] [--launcher srun|mpirun]\n"
      "[--max-restarts K] [--dry-run] [--set key.path=value ...] [--sweep key=v1,v2,... ...] [--auto]\n"
-     "[--cpus-per-node C]",
+     "[--cpus-per-node C] [--ensemble N]",
      "write a Slurm batch script for the run (or a sweep: a job array)\n"
-     "and submit it; it requeues itself after a checkpointed preemption",
+     "and submit it; it requeues itself after a checkpointed preemption;\n"
+     "--ensemble N: N members as an array, then a combining job (afterok)",
      st_cmd_sbatch},
     {"plan", "CONFIG.json [--set key.path=value ...] [--cpus-per-node C]",
      "nodes x ranks x threads for the config's dataset, with the reasons", st_cmd_plan},
