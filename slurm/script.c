@@ -359,6 +359,8 @@ void st_slurm_plan_choose(st_slurm_plan_t *p) {
     else snprintf(ranks_txt, sizeof ranks_txt, "%d-%d ranks", p->phase.ranks_min, p->phase.ranks_max);
     line(p, "phase %d (%s): %s on %s suggested; %s", p->phase.phase, p->phase.range, ranks_txt, nodes_txt,
          p->phase.reason);
+    line(p, "recipe: configs/recipes/phase%d.json is this phase's starting point (\"extends\" it; docs/recipes.md)",
+         p->phase.phase);
     line(p, "shards: batch %lld = %d shards x micro-batch %d x %d accumulation; every rank needs a shard, so at most %d ranks",
          (long long)p->batch_size, S, p->micro_batch, p->accumulation, S);
     if (P < cap)
