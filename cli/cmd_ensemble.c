@@ -3,7 +3,9 @@
  * train CONFIG --members N [--vary seed | --vary configs A.json,B.json,...] [--ranks P]
  * [--set key.path=value ...]: started as one plain process (like `strata reproduce`), it checks
  * every member's config first (jobs/ensemble_members.h: seed + i, the base's split_seed, run
- * folder <results_dir>/<name>/member-<i>), then trains the members one after another as children
+ * folder <results_dir>/<name>/member-<i>; an existing one is kept when its run finished, continued
+ * with --resume auto when it has checkpoints, else refused), then trains the members one after
+ * another as children
  * (`strata train`, under `mpirun -np P` when P > 1; output in <ensemble>/member-<i>.log) and
  * finally runs `strata ensemble eval` on them with the base's dataset and its test split, into
  * <ensemble>/ensemble/ (the folder `strata sbatch --ensemble`'s combining job writes too).
@@ -12,12 +14,15 @@
  * st_ensemble_eval (jobs/ensemble_eval.h) on MPI ranks.
  *
  * Exit status: 0 done, 1 a failure (a member's training, a refused member), 2 a usage error. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cJSON.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -67,7 +72,7 @@ static int run_child(char *const *argv, const char *log) {
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
-        int fd = log ? open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666) : -1;
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0666) : -1; /* a continued member appends */
         if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
         execvp(argv[0], argv);
         _exit(127);
@@ -82,6 +87,7 @@ typedef struct {
     const st_opt_list_t *sets;   /* the user's --set options */
     char configs[ST_ENSEMBLE_MAX_MEMBERS][1024]; /* each member's config file */
     int members, ranks;
+    int state[ST_ENSEMBLE_MAX_MEMBERS]; /* member_state_t of each member */
     st_run_config_t base;
     char dir[ST_CONFIG_PATH_MAX + 72], exe[1024];
 } ens_train_t;
@@ -95,8 +101,33 @@ static int member_sets(const ens_train_t *t, int i, st_ens_member_sets_t *ms, co
     return n;
 }
 
-/* Every member's config loads with its overrides, and no member folder exists yet. */
-static int check_members(const ens_train_t *t) {
+typedef enum { MEMBER_NEW, MEMBER_DONE, MEMBER_RESUME } member_state_t;
+
+/* 1 when run.json's status says the run ended by itself ("completed", "stopped early"). */
+static int run_finished(const char *run) {
+    char path[ST_CONFIG_PATH_MAX * 2 + 32];
+    snprintf(path, sizeof path, "%s/run.json", run);
+    char *text = st_read_file(path, NULL, NULL);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "status");
+    int done = cJSON_IsString(st) && (strcmp(st->valuestring, "completed") == 0 || strcmp(st->valuestring, "stopped early") == 0);
+    cJSON_Delete(doc), free(text);
+    return done;
+}
+
+static int has_checkpoint(const char *run) {
+    char path[ST_CONFIG_PATH_MAX * 2 + 32];
+    snprintf(path, sizeof path, "%s/checkpoints", run);
+    DIR *d = opendir(path);
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) found = strstr(e->d_name, ".h5") != NULL;
+    if (d) closedir(d);
+    return found;
+}
+
+/* Every member's config loads with its overrides; an existing member folder is kept when its run
+ * finished, continued (--resume auto) when it has checkpoints, else refused. */
+static int check_members(ens_train_t *t) {
     for (int i = 0; i < t->members; i++) {
         st_ens_member_sets_t ms;
         const char *ov[ST_OPT_LIST_MAX + 4];
@@ -110,9 +141,11 @@ static int check_members(const ens_train_t *t) {
         char run[ST_CONFIG_PATH_MAX * 2 + 8];
         snprintf(run, sizeof run, "%s/%s", cfg.results_dir, cfg.name);
         st_config_free(&cfg);
-        if (st_exists(run)) {
-            fprintf(stderr, "strata: ensemble member %d: %s already exists: choose another name (--set name=...) or "
-                            "remove the folder\n", i, run);
+        t->state[i] = !st_exists(run) ? MEMBER_NEW : run_finished(run) ? MEMBER_DONE
+                    : has_checkpoint(run) ? MEMBER_RESUME : -1;
+        if (t->state[i] < 0) {
+            fprintf(stderr, "strata: ensemble member %d: %s already exists without a finished run or a checkpoint: "
+                            "choose another name (--set name=...) or remove the folder\n", i, run);
             return 1;
         }
     }
@@ -133,9 +166,13 @@ static int train_member(const ens_train_t *t, int i) {
                       argv[a++] = "--bind-to", argv[a++] = "none";
     argv[a++] = t->exe, argv[a++] = "train", argv[a++] = t->configs[i];
     for (int k = 0; k < n_ov; k++) argv[a++] = "--set", argv[a++] = ov[k];
+    if (t->state[i] == MEMBER_RESUME) argv[a++] = "--resume", argv[a++] = "auto";
     argv[a] = NULL;
-    printf("member %d/%d: %s, %s, %s -> %s/" ST_ENSEMBLE_PREFIX "-%d (log %s)\n", i + 1, t->members, t->configs[i],
-           ms.seed, ms.split_seed, t->dir, i, log);
+    printf("member %d/%d: %s, %s, %s -> %s/" ST_ENSEMBLE_PREFIX "-%d%s\n", i + 1, t->members, t->configs[i], ms.seed,
+           ms.split_seed, t->dir, i, t->state[i] == MEMBER_DONE ? ": finished before, kept" : "");
+    if (t->state[i] == MEMBER_DONE) return 0;
+    if (t->state[i] == MEMBER_RESUME) printf("  continuing it (--resume auto)\n");
+    printf("  log %s\n", log);
     int st = run_child((char *const *)argv, log);
     if (st != 0) fprintf(stderr, "strata: ensemble member %d failed (exit %d): see %s\n", i, st, log);
     return st;

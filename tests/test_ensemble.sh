@@ -23,7 +23,7 @@ ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n
 has() { grep -q -- "$1" "$work/log"; }
 py() { /usr/bin/python3 -c "$@"; }
 S=$PWD/bin/strata
-echo "1..16"
+echo "1..17"
 
 tests/util/make_tiny.sh "$work/tiny.h5"
 py "
@@ -51,6 +51,11 @@ assert m['ensemble']['members'] == 3 and len(m['members']) == 3 and m['ensemble'
 assert all(abs(x['weight'] - 1 / 3) < 1e-12 for x in m['members'])
 " >> "$work/log" 2>&1
 ok $? "ensemble train: members seed 3, 4, 5 with split_seed 3 (identical split.json, different weights), combined"
+
+# again: finished members are kept, the combination is made again
+timeout 120 $S ensemble train "$work/c.json" --members 3 > "$work/log" 2>&1 &&
+  [ "$(grep -c 'finished before, kept' "$work/log")" = 3 ] && has "ensemble of 3 (equal weights)"
+ok $? "ensemble train again: the 3 finished members are kept, the ensemble evaluated again"
 
 # the rows of each member's test part (probabilities.csv of a one-member ensemble lists them)
 rows_of() { $S ensemble eval "$1" --data "$work/tiny.h5" -o "$2" > /dev/null 2>&1 && cut -d, -f1 "$2/probabilities.csv"; }
