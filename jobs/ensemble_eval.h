@@ -38,7 +38,7 @@ typedef struct {
     const char *data;        /* a dataset in strata's format */
     const char *split;       /* "test", "val", "train" or "all" */
     int weights_val;         /* 1: members weighted by their val score */
-    const char *out_dir;     /* NULL: <parent of the first run>/ensemble-<data stem>-<split> */
+    const char *out_dir;     /* NULL: <parent of the first run folder>/ensemble-<data stem>-<split> */
     FILE *out;               /* rank 0 prints the summary here (may be NULL) */
 } st_ensemble_eval_request_t;
 

@@ -38,7 +38,8 @@ static void out_dir_of(const st_ens_t *e, char *out, size_t size) {
     snprintf(data, sizeof data, "%s", e->req->data);
     size_t n = strlen(run);
     while (n > 1 && run[n - 1] == '/') run[--n] = '\0';
-    char *parent = dirname(run), *stem = basename(data), *dot = strrchr(stem, '.');
+    char *parent = st_is_dir(run) ? dirname(run) : dirname(dirname(dirname(run))); /* <run>/checkpoints/x.h5 */
+    char *stem = basename(data), *dot = strrchr(stem, '.');
     if (dot) *dot = '\0';
     st_format(out, size, "%s/ensemble-%s-%s", parent, stem, e->req->split);
 }

@@ -23,7 +23,7 @@ ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n
 has() { grep -q -- "$1" "$work/log"; }
 py() { /usr/bin/python3 -c "$@"; }
 S=$PWD/bin/strata
-echo "1..17"
+echo "1..18"
 
 tests/util/make_tiny.sh "$work/tiny.h5"
 py "
@@ -85,6 +85,11 @@ print('ensemble accuracy', acc, 'members', [x['metrics']['test_accuracy'] for x 
 " > "$work/log" 2>&1 && [ -f "$E/ensemble/per_class.csv" ] && [ -f "$E/ensemble/confusion.csv" ]
 ok $? "ensemble eval: probabilities = mean of the members' predict probabilities (1e-6); accuracy, confusion, loss from them; per_class.csv, confusion.csv"
 sed 's/^/# /' "$work/log" | head -3
+
+mpirun -np 2 --oversubscribe --bind-to none $S ensemble eval "$E/member-0" "$E/member-1" "$E/member-2" --data "$work/tiny.h5" \
+  -o "$work/p2" > "$work/log" 2>&1 && cmp "$work/p2/probabilities.csv" "$E/ensemble/probabilities.csv" >> "$work/log" 2>&1 &&
+  cmp "$work/p2/confusion.csv" "$E/ensemble/confusion.csv" >> "$work/log" 2>&1
+ok $? "ensemble eval at 2 ranks writes the same probabilities.csv and confusion.csv"
 
 # 3. each member's metrics are strata eval's
 r=0
