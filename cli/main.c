@@ -24,13 +24,13 @@ static const st_command_t commands[] = {
      "the eval-mode model as an ONNX graph (opset 17; docs/export.md)", st_cmd_export},
     {"ensemble train", "CONFIG.json --members N [--vary seed | --vary configs A.json,B.json,...] [--ranks P]\n"
                        "[--set key.path=value ...]",
-     "train N members (seed + i, one shared split: data.split_seed) one after\n"
-     "another into <results_dir>/<name>/member-<i>, then combine them (docs/ensembles.md)",
+     "train N members (seed + i, one split: data.split_seed) one after\n"
+     "another in <results_dir>/<name>/member-<i>, then combine them",
      st_cmd_ensemble_train},
     {"ensemble eval", "RUN... --data DATA.h5 [--split test|val|train|all] [--weights val] [-o DIR]\n"
                       "[--stall-timeout S]",
-     "soft voting: the members' mean probabilities (or values), per-member and\n"
-     "ensemble metrics in one metrics.json; members must share dataset and split",
+     "soft voting over runs: mean probabilities (or values); per-member\n"
+     "and ensemble metrics in metrics.json (docs/ensembles.md)",
      st_cmd_ensemble_eval},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
