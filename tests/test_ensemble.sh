@@ -23,7 +23,7 @@ ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n
 has() { grep -q -- "$1" "$work/log"; }
 py() { /usr/bin/python3 -c "$@"; }
 S=$PWD/bin/strata
-echo "1..18"
+echo "1..19"
 
 tests/util/make_tiny.sh "$work/tiny.h5"
 py "
@@ -104,6 +104,24 @@ for i in range(3):
     assert abs(m['members'][i]['metrics']['test_accuracy'] - e['accuracy']) < 1e-12, (i, m['members'][i], e['accuracy'])
 " > "$work/log" 2>&1
 ok $? "per-member test accuracy in metrics.json equals strata eval's"
+
+# --vary configs: one member per config, the base's seeds and split seed
+py "
+import json
+c = json.load(open('$work/c.json')); c['name'] = 'vary'; c['train']['epochs'] = 1
+json.dump(c, open('$work/v0.json', 'w'))
+c['model']['layers'][0]['units'] = 8; c['seed'] = 40
+json.dump(c, open('$work/v1.json', 'w'))
+"
+timeout 120 $S ensemble train "$work/v0.json" --vary configs "$work/v0.json,$work/v1.json" > "$work/log" 2>&1 &&
+py "
+import json
+c = [json.load(open('$work/r/vary/member-%d/config.json' % i)) for i in range(2)]
+assert [x['seed'] for x in c] == [3, 4] and [x['data']['split_seed'] for x in c] == [3, 3], c
+assert [x['model']['layers'][0]['units'] for x in c] == [32, 8]
+assert json.load(open('$work/r/vary/ensemble/metrics.json'))['ensemble']['members'] == 2
+" >> "$work/log" 2>&1
+ok $? "ensemble train --vary configs: member i trains configs[i] with seed 3 + i and split_seed 3"
 
 # 4. --weights val
 $S ensemble eval "$E/member-0" "$E/member-1" "$E/member-2" --data "$work/tiny.h5" --weights val -o "$work/wv" > "$work/log" 2>&1
