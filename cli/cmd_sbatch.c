@@ -39,6 +39,7 @@ int st_cmd_sbatch(const st_cli_t *cli) {
         ST_OPTION_STRING("--launcher", NULL, &r.launcher, NULL),
         ST_OPTION_FLAG("--dry-run", &r.dry_run),
         ST_OPTION_FLAG("--auto", &r.auto_plan),
+        ST_OPTION_INT("--ensemble", &r.ensemble, 1, 1000000),
     };
     st_opts_t spec = {opts, (int)(sizeof opts / sizeof opts[0]), &r.config, 1, 1, 0};
     int rc = st_opts_parse(&spec, cli);

@@ -48,6 +48,8 @@ int st_cmd_eval(const st_cli_t *cli);         /* cli/cmd_eval.c */
 int st_cmd_predict(const st_cli_t *cli);      /* cli/cmd_predict.c */
 int st_cmd_export(const st_cli_t *cli);       /* cli/cmd_export.c */
 int st_cmd_verify(const st_cli_t *cli);       /* cli/cmd_verify.c */
+int st_cmd_ensemble_train(const st_cli_t *cli); /* cli/cmd_ensemble.c */
+int st_cmd_ensemble_eval(const st_cli_t *cli);  /* cli/cmd_ensemble.c */
 int st_cmd_reproduce(const st_cli_t *cli);    /* cli/cmd_reproduce.c */
 int st_cmd_sbatch(const st_cli_t *cli);       /* cli/cmd_sbatch.c */
 int st_cmd_plan(const st_cli_t *cli);         /* cli/cmd_sbatch.c */

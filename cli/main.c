@@ -22,6 +22,16 @@ static const st_command_t commands[] = {
     {"export", "CHECKPOINT --format onnx [--precision fp32|fp16|int8] -o MODEL.onnx [--data DATA.h5]\n"
                "[--calibration-rows N] [--reference OUT.csv [--reference-rows N]]",
      "the eval-mode model as an ONNX graph (opset 17; docs/export.md)", st_cmd_export},
+    {"ensemble train", "CONFIG.json --members N [--vary seed | --vary configs A.json,B.json,...] [--ranks P]\n"
+                       "[--set key.path=value ...]",
+     "train N members (seed + i, one split: data.split_seed) one after\n"
+     "another in <results_dir>/<name>/member-<i>, then combine them",
+     st_cmd_ensemble_train},
+    {"ensemble eval", "RUN... --data DATA.h5 [--split test|val|train|all] [--weights val] [-o DIR]\n"
+                      "[--stall-timeout S]",
+     "soft voting over runs: mean probabilities (or values); per-member\n"
+     "and ensemble metrics in metrics.json (docs/ensembles.md)",
+     st_cmd_ensemble_eval},
     {"verify", "CONFIG.json --steps N --ranks 1,2,4 [--set key.path=value ...]",
      "run the first N steps at each rank count; report the first difference", st_cmd_verify},
     {"reproduce", "RUN [--ranks P]",
@@ -31,9 +41,10 @@ static const st_command_t commands[] = {
      "CONFIG.json [--nodes N] [--ranks-per-node R] [--threads T] [--time HH:MM:SS]\n"
      "[--partition P] [--account A] [--mem M] [--grace SECONDS] [--after JOBID] [--launcher srun|mpirun]\n"
      "[--max-restarts K] [--dry-run] [--set key.path=value ...] [--sweep key=v1,v2,... ...] [--auto]\n"
-     "[--cpus-per-node C]",
+     "[--cpus-per-node C] [--ensemble N]",
      "write a Slurm batch script for the run (or a sweep: a job array)\n"
-     "and submit it; it requeues itself after a checkpointed preemption",
+     "and submit it; it requeues itself after a checkpointed preemption;\n"
+     "--ensemble N: N members as an array, then a combining job (afterok)",
      st_cmd_sbatch},
     {"plan", "CONFIG.json [--set key.path=value ...] [--cpus-per-node C]",
      "nodes x ranks x threads for the config's dataset, with the reasons", st_cmd_plan},

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "jobs/config_extends.h"
 #include "sharding/shards.h"
 #include "sharding/standardize.h"
 
@@ -30,12 +31,13 @@
 #define MAX_INT 9007199254740991.0 /* 2^53 - 1: integers JSON numbers hold exactly */
 #define MAX_SHARDS (1 << 24)       /* st_shards_plan's limit */
 
-enum { T_NAME, T_SEED, T_RESULTS, T_REPRO, N_TOP };
+enum { T_NAME, T_SEED, T_RESULTS, T_REPRO, T_EXTENDS, N_TOP };
 static const st_key_t top_keys[N_TOP] = {
     [T_NAME] = {"name", ST_K_STR, NULL, 0, 0, NULL, "the run's name: names its folder under results_dir (no '/')",
                 FIELD(name)},
     [T_SEED] = {"seed", ST_K_INT, "0", 0, MAX_INT, NULL,
-                "keys every random draw: split, shards, shuffling, initialisation, dropout (core/philox.h)",
+                "keys every random draw: shuffling, initialisation, dropout, and the split and shards unless "
+                "data.split_seed is given (core/philox.h)",
                 FIELD(seed)},
     [T_RESULTS] = {"results_dir", ST_K_STR, "\"results\"", 0, 0, NULL,
                    "directory the run folder is created in (relative to the working directory)"},
@@ -43,13 +45,17 @@ static const st_key_t top_keys[N_TOP] = {
                  "exact: bitwise-identical results for a seed at any rank and thread count (fixed-order "
                  "reductions); fast: allows faster kernels whose last bits may vary between runs",
                  FIELD(reproducible_exact)},
+    [T_EXTENDS] = {"extends", ST_K_STR, "", 0, 0, NULL,
+                   "a config this one starts from (path relative to this file): merged key by key, objects "
+                   "recursively, arrays and scalars replaced; chains allowed, cycles refused; config.json holds the "
+                   "result (docs/recipes.md)"},
 };
 /* The top level's sub-objects, in the order of the resolved tree. */
 static const char *const top_sections[] = {"data", "train", "optimizer", "schedule", "loss", "model",
                                            "early_stopping", "checkpoint", "monitors", "augment", "mixup", "cutmix", NULL};
 
 enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, D_STRATIFY, D_GROUPS, D_CATEGORICAL,
-       D_BUCKET, D_BUCKET_WINDOW, D_REPEAT, N_DATA };
+       D_BUCKET, D_BUCKET_WINDOW, D_REPEAT, D_SPLIT_SEED, N_DATA };
 static const st_key_t data_keys[N_DATA] = {
     [D_PATH] = {"path", ST_K_STR, NULL, 0, 0, NULL, "the HDF5 dataset (docs/data-format.md; strata convert makes one)"},
     [D_SHARDS] = {"shards", ST_K_INT, "\"auto\"", 1, 1e15, NULL,
@@ -86,6 +92,9 @@ static const st_key_t data_keys[N_DATA] = {
     [D_REPEAT] = {"repeat", ST_K_INT, "1", 1, 1e6, NULL,
                   "an epoch shows each training row this many times (occurrence ids id x repeat + r keep their "
                   "shuffling, dropout and augmentation draws apart; docs/augmentation.md)", FIELD(data.repeat)},
+    [D_SPLIT_SEED] = {"split_seed", ST_K_INT, "", 0, MAX_INT, NULL,
+                      "keys the split and the shard assignment instead of seed (default: seed), so runs that vary "
+                      "seed share one split (ensemble members, docs/ensembles.md)", FIELD(data.split_seed)},
 };
 static const char *const data_sections[] = {"split", NULL};
 
@@ -596,6 +605,7 @@ static st_status_t validate(cJSON *root, st_run_config_t *cfg, st_error_t *err) 
         goto fail;
     }
     TRY(read_section(&sections[SEC_DATA], data, NULL, &r_data, cfg, err));
+    if (!item(data, "split_seed")) cfg->data.split_seed = cfg->seed; /* left out of the resolved tree */
     TRY(read_section(&sections[SEC_SPLIT], item(data, "split"), NULL, &r_split, cfg, err));
     cJSON_AddItemToObject(r_data, "split", r_split);
     r_split = NULL;
@@ -965,8 +975,10 @@ static void parse_error(const char *text, const char *pos, const char *source, s
     else st_fail(err, ST_ERR_CONFIG, "%s: not valid JSON at line %d, column %d", source, line, col);
 }
 
-st_status_t st_config_from_json(const char *json_text, const char *source_name, const char *const *overrides,
-                                int n_overrides, st_run_config_t *cfg, st_error_t *err) {
+/* The text of a config read from `file` (NULL: not a file; "extends" is then relative to the
+ * working directory): parsed, its "extends" resolved, the overrides applied, validated. */
+static st_status_t from_text(const char *json_text, const char *source_name, const char *file,
+                             const char *const *overrides, int n_overrides, st_run_config_t *cfg, st_error_t *err) {
     memset(cfg, 0, sizeof *cfg);
     const char *source = source_name ? source_name : "config";
     snprintf(cfg->source, sizeof cfg->source, "%s", source);
@@ -981,12 +993,21 @@ st_status_t st_config_from_json(const char *json_text, const char *source_name, 
         st_error_prefix(err, "%s", source);
         return ST_ERR_CONFIG;
     }
+    st_status_t ext = st_config_resolve_extends(&root, file, err);
+    if (ext != ST_OK) {
+        cJSON_Delete(root);
+        return ext;
+    }
     for (int o = 0; o < n_overrides; o++) {
         st_status_t rc = st_config_apply_set(root, overrides[o], err);
         if (rc != ST_OK) {
             cJSON_Delete(root);
             return rc;
         }
+    }
+    if (item(root, "extends")) { /* only --set can bring it back */
+        cJSON_Delete(root);
+        return st_fail(err, ST_ERR_CONFIG, "%s: extends: --set cannot change it (write it in the file)", source);
     }
     st_status_t rc = validate(root, cfg, err);
     cJSON_Delete(root);
@@ -999,6 +1020,11 @@ st_status_t st_config_from_json(const char *json_text, const char *source_name, 
         memcpy(cfg->source, keep, sizeof keep);
     }
     return rc;
+}
+
+st_status_t st_config_from_json(const char *json_text, const char *source_name, const char *const *overrides,
+                                int n_overrides, st_run_config_t *cfg, st_error_t *err) {
+    return from_text(json_text, source_name, NULL, overrides, n_overrides, cfg, err);
 }
 
 st_status_t st_config_load(const char *path, const char *const *overrides, int n_overrides, st_run_config_t *cfg,
@@ -1038,7 +1064,7 @@ st_status_t st_config_load(const char *path, const char *const *overrides, int n
         free(text);
         return st_fail(err, ST_ERR_CONFIG, "%s: not valid JSON (contains a NUL byte)", path);
     }
-    st_status_t rc = st_config_from_json(text, path, overrides, n_overrides, cfg, err);
+    st_status_t rc = from_text(text, path, path, overrides, n_overrides, cfg, err);
     free(text);
     return rc;
 }
@@ -1057,7 +1083,7 @@ char *st_config_to_json(const st_run_config_t *cfg) {
 void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
     *out = (st_data_config_t){
         .path = cfg->data.path,
-        .seed = cfg->seed,
+        .seed = cfg->data.split_seed, /* the split and the shards; shuffling follows cfg->seed */
         .split = cfg->data.split,
         .batch_size = cfg->train.batch_size,
         .accumulation = cfg->train.accumulation_steps,

@@ -9,7 +9,8 @@
  * checked to be an object (model) or an object or list (loss) and the trainer validates them when
  * it builds them (st_model_build, st_loss_heads_parse).
  *
- * Loading: file → JSON (errors give line and column) → the --set overrides → validation →
+ * Loading: file → JSON (errors give line and column) → "extends" resolved (jobs/config_extends.h:
+ * the base configs merged below it) → the --set overrides → validation →
  * st_run_config_t plus the RESOLVED tree: every key of the tables present with its value or
  * default (the sub-objects as written, loss and schedule defaulted), in a fixed key order. The
  * resolved tree written as config.json reproduces the run, and loading it gives the same tree.
@@ -84,6 +85,7 @@ typedef struct {
 
     struct {
         char path[ST_CONFIG_PATH_MAX];  /* the HDF5 dataset (docs/data-format.md) */
+        uint64_t split_seed;            /* keys the split and shard assignment (default: seed) */
         int shards;                     /* virtual shard count S; 0 = "auto" */
         st_split_options_t split;       /* train/val/test fractions and val_fraction */
         int standardize, scale_pixels, allow_nonfinite;

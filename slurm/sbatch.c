@@ -27,6 +27,8 @@
 
 #include "fileio.h"
 #include "jobs/config.h"
+#include "jobs/ensemble_eval.h"    /* ST_ENSEMBLE_MAX_MEMBERS */
+#include "jobs/ensemble_members.h" /* ST_ENSEMBLE_PREFIX */
 #include "jobs/results.h"
 #include "slurm/script.h"
 #include "sharding/shards.h"
@@ -58,6 +60,10 @@ st_status_t st_sbatch_check(const st_sbatch_request_t *req, st_error_t *err) {
                        req->grace_s, limit, req->time);
     if (req->after && strspn(req->after, "0123456789_:") != strlen(req->after))
         return st_fail(err, ST_ERR_CONFIG, "--after needs a job id (digits; id:id for several), got %s", req->after);
+    if (req->ensemble && req->n_sweeps)
+        return st_fail(err, ST_ERR_CONFIG, "--ensemble and --sweep cannot be combined (the members' array varies seed)");
+    if (req->ensemble > ST_ENSEMBLE_MAX_MEMBERS)
+        return st_fail(err, ST_ERR_CONFIG, "--ensemble: at most %d members, got %d", ST_ENSEMBLE_MAX_MEMBERS, req->ensemble);
     st_sweep_t sweep;
     st_status_t rc = make_sweep(&sweep, req, err);
     st_sweep_free(&sweep);
@@ -170,11 +176,12 @@ static int job_id_of(const char *out, char *id, size_t size) {
 }
 
 static cJSON *sweep_json(const st_run_config_t *cfg, const char *config_abs, const st_sbatch_request_t *a,
-                         const st_sweep_t *sweep) {
+                         const char *const *ovs, int n_ov, const st_sweep_t *sweep) {
     cJSON *doc = cJSON_CreateObject(), *ov = cJSON_AddArrayToObject(doc, "overrides");
     cJSON_AddStringToObject(doc, "name", cfg->name);
     cJSON_AddStringToObject(doc, "config", config_abs);
-    for (int i = 0; i < a->n_overrides; i++) cJSON_AddItemToArray(ov, cJSON_CreateString(a->overrides[i]));
+    if (a->ensemble) cJSON_AddNumberToObject(doc, "ensemble", a->ensemble);
+    for (int i = 0; i < n_ov; i++) cJSON_AddItemToArray(ov, cJSON_CreateString(ovs[i]));
     cJSON *axes = cJSON_AddObjectToObject(doc, "axes"), *tasks = cJSON_AddObjectToObject(doc, "tasks");
     for (int x = 0; x < sweep->n_axes; x++) {
         cJSON *vals = cJSON_AddArrayToObject(axes, sweep->keys[x]);
@@ -207,6 +214,12 @@ typedef struct {
     cJSON *sweep_doc;
     const char *note; /* about an existing folder the job continues */
     char *text;       /* the script */
+    const char *ov[MAX_SETS + 1]; /* the train command's overrides: the request's (+ data.split_seed) */
+    int n_ov;
+    const char *prefix; /* the array tasks' run folders: <prefix>-<t> */
+    char split_set[64], data_abs[PATH_CAP], combine_script[PATH_CAP + 32], combine_out[PATH_CAP + 32],
+        combine_err[PATH_CAP + 32];
+    char *combine_text; /* --ensemble: the combining job's script */
 } job_t;
 
 /* Resources: the request's, else the plan's (auto_plan), else 1 x 1 x 1. */
@@ -241,8 +254,18 @@ static st_status_t paths(job_t *j, st_error_t *err) {
         return st_fail(err, ST_ERR_CONFIG, "%s: results_dir: path too long", config);
     ST_TRY(st_slurm_check_path(j->run_dir, j->is_sweep ? "the sweep folder" : "the run folder", err));
     snprintf(j->script, sizeof j->script, j->is_sweep ? "%s/job.sbatch" : "%s.sbatch", j->run_dir);
-    snprintf(j->out_path, sizeof j->out_path, j->is_sweep ? "%s/task-%%a.out" : "%s.out", j->run_dir);
-    snprintf(j->err_path, sizeof j->err_path, j->is_sweep ? "%s/task-%%a.err" : "%s.err", j->run_dir);
+    if (j->is_sweep) {
+        snprintf(j->out_path, sizeof j->out_path, "%s/%s-%%a.out", j->run_dir, j->prefix);
+        snprintf(j->err_path, sizeof j->err_path, "%s/%s-%%a.err", j->run_dir, j->prefix);
+    } else {
+        snprintf(j->out_path, sizeof j->out_path, "%s.out", j->run_dir);
+        snprintf(j->err_path, sizeof j->err_path, "%s.err", j->run_dir);
+    }
+    snprintf(j->combine_script, sizeof j->combine_script, "%s/combine.sbatch", j->run_dir);
+    snprintf(j->combine_out, sizeof j->combine_out, "%s/combine.out", j->run_dir);
+    snprintf(j->combine_err, sizeof j->combine_err, "%s/combine.err", j->run_dir);
+    if (abs_path(j->data_abs, sizeof j->data_abs, j->cwd, j->cfg.data.path) != 0)
+        return st_fail(err, ST_ERR_CONFIG, "%s: data.path: path too long", config);
     snprintf(j->sweep_path, sizeof j->sweep_path, "%s/sweep.json", j->run_dir);
     return ST_OK;
 }
@@ -255,7 +278,7 @@ static st_status_t check_tasks(const job_t *j, st_error_t *err) {
     snprintf(threads_set, sizeof threads_set, "train.threads=%d", j->threads);
     const char *ov[MAX_SETS + ST_SWEEP_MAX_AXES + 4];
     int n_base = 0;
-    for (int i = 0; i < a->n_overrides; i++) ov[n_base++] = a->overrides[i];
+    for (int i = 0; i < j->n_ov; i++) ov[n_base++] = j->ov[i];
     ov[n_base++] = threads_set;
     if (!j->is_sweep) return check_config(a, ov, n_base, ranks, "", err);
     for (int t = 0; t < j->sweep.n_tasks; t++) {
@@ -269,7 +292,7 @@ static st_status_t check_tasks(const job_t *j, st_error_t *err) {
         }
         if (w < (int)sizeof what) snprintf(what + w, sizeof what - (size_t)w, ")");
         snprintf(task_rd, sizeof task_rd, "results_dir=%s", j->run_dir);
-        snprintf(task_name, sizeof task_name, "name=task-%d", t);
+        snprintf(task_name, sizeof task_name, "name=%s-%d", j->prefix, t);
         ov[n++] = task_rd, ov[n++] = task_name;
         ST_TRY(check_config(a, ov, n, ranks, what, err));
     }
@@ -316,9 +339,41 @@ static st_status_t script_text(job_t *j, st_error_t *err) {
         .after = a->after, .launcher = strcmp(a->launcher, "mpirun") == 0 ? ST_LAUNCH_MPIRUN : ST_LAUNCH_SRUN,
         .max_restarts = a->max_restarts, .script_path = j->script, .workdir = j->cwd, .strata_bin = j->bin,
         .config = j->config_abs, .output = j->out_path, .error = j->err_path, .run_dir = j->is_sweep ? NULL : j->run_dir,
-        .sweep_dir = j->is_sweep ? j->run_dir : NULL, .overrides = a->overrides, .n_overrides = a->n_overrides,
-        .sweep = j->is_sweep ? &j->sweep : NULL};
+        .sweep_dir = j->is_sweep ? j->run_dir : NULL, .task_prefix = j->prefix, .overrides = j->ov,
+        .n_overrides = j->n_ov, .sweep = j->is_sweep ? &j->sweep : NULL};
     return st_slurm_script(&j->text, &job, err);
+}
+
+/* --ensemble: the combining job's script, afterok on `array_id` (a placeholder on a dry run). */
+static st_status_t combine_text(job_t *j, const char *array_id, st_error_t *err) {
+    const st_sbatch_request_t *a = j->req;
+    st_slurm_combine_t c = {
+        .job_name = j->cfg.name, .threads = j->threads, .time = a->time, .partition = a->partition,
+        .account = a->account, .mem = a->mem, .after = array_id,
+        .launcher = strcmp(a->launcher, "mpirun") == 0 ? ST_LAUNCH_MPIRUN : ST_LAUNCH_SRUN,
+        .script_path = j->combine_script, .workdir = j->cwd, .strata_bin = j->bin, .output = j->combine_out,
+        .error = j->combine_err, .ensemble_dir = j->run_dir, .members = a->ensemble, .data = j->data_abs};
+    free(j->combine_text), j->combine_text = NULL;
+    return st_slurm_combine_script(&j->combine_text, &c, err);
+}
+
+/* --ensemble N: the array varies seed over seed .. seed + N - 1 (one axis), every task gets the
+ * config's split_seed, and the tasks' run folders are member-<i> (jobs/ensemble_members.h). */
+static st_status_t ensemble_axis(job_t *j, st_error_t *err) {
+    char *axis = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&axis, &len);
+    if (!f) return st_fail(err, ST_ERR_NOMEM, "--ensemble");
+    fprintf(f, "seed=");
+    for (int i = 0; i < j->req->ensemble; i++)
+        fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)(j->cfg.seed + (uint64_t)i));
+    fclose(f);
+    st_status_t rc = axis ? st_sweep_add(&j->sweep, axis, err) : st_fail(err, ST_ERR_NOMEM, "--ensemble");
+    free(axis);
+    snprintf(j->split_set, sizeof j->split_set, "data.split_seed=%llu", (unsigned long long)j->cfg.data.split_seed);
+    j->ov[j->n_ov++] = j->split_set;
+    j->prefix = ST_ENSEMBLE_PREFIX;
+    return rc;
 }
 
 /* Everything before writing: the config, resources, paths, every task's config, the folder, the text. */
@@ -328,14 +383,19 @@ static st_status_t prepare(job_t *j, st_error_t *err) {
     ST_TRY(make_sweep(&j->sweep, a, err));
     j->is_sweep = j->sweep.n_axes > 0;
     ST_TRY(st_config_load(a->config, a->overrides, a->n_overrides, &j->cfg, err));
+    for (int i = 0; i < a->n_overrides; i++) j->ov[j->n_ov++] = a->overrides[i];
+    j->prefix = "task";
+    if (a->ensemble) ST_TRY(ensemble_axis(j, err));
+    j->is_sweep = j->sweep.n_axes > 0;
     ST_TRY(resources(j, err));
     ST_TRY(paths(j, err));
     ST_TRY(check_tasks(j, err));
     if (j->is_sweep) {
-        j->sweep_doc = sweep_json(&j->cfg, j->config_abs, a, &j->sweep);
+        j->sweep_doc = sweep_json(&j->cfg, j->config_abs, a, j->ov, j->n_ov, &j->sweep);
         if (!j->sweep_doc) return st_fail(err, ST_ERR_NOMEM, "sweep.json");
     }
     ST_TRY(j->is_sweep ? sweep_folder_state(j, err) : run_folder_state(j, err));
+    if (a->ensemble) ST_TRY(combine_text(j, "ARRAY_JOB_ID", err));
     return script_text(j, err);
 }
 
@@ -355,7 +415,28 @@ static st_status_t write_files(const job_t *j, st_error_t *err) {
     return ST_OK;
 }
 
-static st_status_t submit(const job_t *j, FILE *out, FILE *log, st_error_t *err) {
+/* --ensemble, once the members' array `array_id` is submitted: combine.sbatch, afterok on it. */
+static st_status_t submit_combine(job_t *j, const char *array_id, FILE *out, FILE *log, st_error_t *err) {
+    int n = j->sweep.n_tasks;
+    fprintf(out, "submitted batch job %s (array of %d members: %s_0 .. %s_%d)\n", array_id, n, array_id, array_id, n - 1);
+    ST_TRY(combine_text(j, array_id, err));
+    ST_TRY(st_write_file_atomic(j->combine_script, j->combine_text, strlen(j->combine_text), err));
+    chmod(j->combine_script, 0755);
+    char text[4096], id[64];
+    int st = run_sbatch(j->combine_script, text, sizeof text, log);
+    if (st != 0 || job_id_of(text, id, sizeof id) != 0) {
+        if (text[0]) fprintf(log, "%s", text);
+        return st_fail(err, ST_ERR_IO, "sbatch %s: %s; the members' array %s runs; submit the combining job with sbatch "
+                       "%s", j->combine_script, st == 127 ? "could not run sbatch" : "submission failed", array_id,
+                       j->combine_script);
+    }
+    fprintf(out, "submitted batch job %s (combines the members once array %s has succeeded: afterok)\n", id, array_id);
+    fprintf(out, "ensemble folder: %s (members member-0 .. member-%d; the ensemble's metrics in %s/ensemble)\n",
+            j->run_dir, n - 1, j->run_dir);
+    return ST_OK;
+}
+
+static st_status_t submit(job_t *j, FILE *out, FILE *log, st_error_t *err) {
     char text[4096], id[64];
     int st = run_sbatch(j->script, text, sizeof text, log);
     if (st != 0 || job_id_of(text, id, sizeof id) != 0) {
@@ -364,6 +445,7 @@ static st_status_t submit(const job_t *j, FILE *out, FILE *log, st_error_t *err)
                        st == 127 ? "could not run sbatch" : st ? "submission failed" : "no job id in its output");
     }
     int n = j->sweep.n_tasks;
+    if (j->req->ensemble) return submit_combine(j, id, out, log, err);
     if (j->is_sweep) {
         fprintf(out, "submitted batch job %s (array of %d tasks: %s_0 .. %s_%d)\n", id, n, id, id, n - 1);
         fprintf(out, "sweep folder: %s (runs task-0 .. task-%d; compare them with: strata sweep-report %s)\n", j->run_dir,
@@ -376,7 +458,7 @@ static st_status_t submit(const job_t *j, FILE *out, FILE *log, st_error_t *err)
 }
 
 /* After prepare: the note and warning, then the dry run's text or the files and the submission. */
-static st_status_t finish(const job_t *j, FILE *out, FILE *log, st_error_t *err) {
+static st_status_t finish(job_t *j, FILE *out, FILE *log, st_error_t *err) {
     const st_sbatch_request_t *a = j->req;
     if (j->note) fprintf(j->info, "note: %s %s %s\n", j->is_sweep ? "sweep folder" : "run folder", j->run_dir, j->note);
     if (!st_exists(j->cfg.data.path))
@@ -387,8 +469,9 @@ static st_status_t finish(const job_t *j, FILE *out, FILE *log, st_error_t *err)
                      "may come up to 30 s off (docs/slurm-jobs.md)\n", a->grace_s);
     if (a->dry_run) {
         fputs(j->text, out);
-        fprintf(log, "strata sbatch: dry run: would write %s%s; nothing written or submitted\n", j->script,
-                j->is_sweep ? " and sweep.json" : "");
+        if (j->combine_text) fputs(j->combine_text, out);
+        fprintf(log, "strata sbatch: dry run: would write %s%s%s; nothing written or submitted\n", j->script,
+                j->is_sweep ? " and sweep.json" : "", j->combine_text ? " and combine.sbatch (afterok on the array's job id)" : "");
         return ST_OK;
     }
     ST_TRY(write_files(j, err));
@@ -407,7 +490,7 @@ st_status_t st_sbatch_run(const st_sbatch_request_t *req, FILE *out, FILE *log, 
     st_config_free(&j->cfg);
     st_sweep_free(&j->sweep);
     cJSON_Delete(j->sweep_doc);
-    free(j->text);
+    free(j->text), free(j->combine_text);
     free(j);
     return rc;
 }

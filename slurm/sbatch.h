@@ -28,6 +28,8 @@ typedef struct {
     int cpus_per_node;                    /* for the plan; 0: ST_PLAN_DEFAULT_CPUS_PER_NODE assumed */
     int dry_run;                          /* print the script to `out`, write and submit nothing */
     int auto_plan;                        /* nodes, ranks, threads not given come from the plan */
+    int ensemble;                         /* > 0: --ensemble N: N members (seed + i, the config's split_seed) as a
+                                           * job array, and a combining job afterok on it (docs/ensembles.md) */
 } st_sbatch_request_t;
 
 /* Zeroes the request and sets the defaults above. */

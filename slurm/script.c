@@ -246,8 +246,9 @@ st_status_t st_slurm_script(char **text, const st_slurm_job_t *j, st_error_t *er
         }
         fprintf(f, "  *) echo \"strata job: no task $task in this sweep (0-%d)\" >&2; exit 2 ;;\n", s->n_tasks - 1);
         fprintf(f, "esac\n");
-        fprintf(f, "args+=(--set \"results_dir=$sweep_dir\" --set \"name=task-$task\")\n");
-        fprintf(f, "run_dir=$sweep_dir/task-$task\n");
+        const char *prefix = j->task_prefix ? j->task_prefix : "task";
+        fprintf(f, "args+=(--set \"results_dir=$sweep_dir\" --set \"name=%s-$task\")\n", prefix);
+        fprintf(f, "run_dir=$sweep_dir/%s-$task\n", prefix);
     } else {
         fprintf(f, "run_dir=");
         sq(f, j->run_dir);
@@ -358,6 +359,8 @@ void st_slurm_plan_choose(st_slurm_plan_t *p) {
     else snprintf(ranks_txt, sizeof ranks_txt, "%d-%d ranks", p->phase.ranks_min, p->phase.ranks_max);
     line(p, "phase %d (%s): %s on %s suggested; %s", p->phase.phase, p->phase.range, ranks_txt, nodes_txt,
          p->phase.reason);
+    line(p, "recipe: configs/recipes/phase%d.json is this phase's starting point (\"extends\" it; docs/recipes.md)",
+         p->phase.phase);
     line(p, "shards: batch %lld = %d shards x micro-batch %d x %d accumulation; every rank needs a shard, so at most %d ranks",
          (long long)p->batch_size, S, p->micro_batch, p->accumulation, S);
     if (P < cap)
@@ -413,5 +416,53 @@ st_status_t st_slurm_plan(st_slurm_plan_t *p, const st_run_config_t *cfg, int cp
              (long long)n_train, K);
     st_dataset_close(&ds);
     st_slurm_plan_choose(p);
+    return ST_OK;
+}
+
+st_status_t st_slurm_combine_script(char **text, const st_slurm_combine_t *j, st_error_t *err) {
+    *text = NULL;
+    if (j->threads < 1 || j->members < 1) return st_fail(err, ST_ERR_CONFIG, "threads and members must be at least 1");
+    ST_TRY(st_slurm_check_path(j->workdir, "the submission directory", err));
+    ST_TRY(check_chars(j->output, "--output", 1, err));
+    ST_TRY(check_chars(j->error, "--error", 1, err));
+    ST_TRY(check_word(j->partition, "--partition", err));
+    ST_TRY(check_word(j->account, "--account", err));
+    ST_TRY(check_word(j->mem, "--mem", err));
+    ST_TRY(check_word(j->after, "the members' job id", err));
+    if (!j->time || st_slurm_time_seconds(j->time) < 0)
+        return st_fail(err, ST_ERR_CONFIG, "--time \"%s\": expected minutes, M:S, H:M:S or D-H[:M[:S]]", j->time ? j->time : "");
+    if (!j->strata_bin || j->strata_bin[0] != '/' || !j->ensemble_dir || j->ensemble_dir[0] != '/' || !j->data)
+        return st_fail(err, ST_ERR_INTERNAL, "st_slurm_combine_script: the binary and ensemble paths must be absolute");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return st_fail(err, ST_ERR_NOMEM, "the combining script");
+    char name[64];
+    job_name(name, sizeof name, j->job_name ? j->job_name : "strata");
+    fprintf(f, "#!/bin/bash\n");
+    fprintf(f, "# Written by `strata sbatch --ensemble` (docs/ensembles.md). Submit again with: sbatch %s\n",
+            j->script_path);
+    fprintf(f, "# Combines the %d members (soft voting on the test split) once every task of the members' job\n"
+               "# array has succeeded (afterok).\n", j->members);
+    fprintf(f, "#SBATCH --job-name=%s-combine\n", name);
+    fprintf(f, "#SBATCH --nodes=1\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=%d\n", j->threads);
+    fprintf(f, "#SBATCH --time=%s\n", j->time);
+    if (j->partition) fprintf(f, "#SBATCH --partition=%s\n", j->partition);
+    if (j->account) fprintf(f, "#SBATCH --account=%s\n", j->account);
+    if (j->mem) fprintf(f, "#SBATCH --mem=%s\n", j->mem);
+    fprintf(f, "#SBATCH --chdir=%s\n#SBATCH --output=%s\n#SBATCH --error=%s\n", j->workdir, j->output, j->error);
+    fprintf(f, "#SBATCH --dependency=afterok:%s\n", j->after);
+    fprintf(f, "\nset -u\nexport OMP_NUM_THREADS=%d BLIS_NUM_THREADS=%d STRATA_PROGRESS=never\ndir=", j->threads,
+            j->threads);
+    sq(f, j->ensemble_dir);
+    fprintf(f, "\nmembers=()\nfor i in $(seq 0 %d); do members+=(\"$dir/member-$i\"); done\n", j->members - 1);
+    if (j->launcher == ST_LAUNCH_SRUN) fprintf(f, "srun --mpi=pmix --ntasks=1 --cpus-per-task=%d ", j->threads);
+    else fprintf(f, "mpirun -np 1 --bind-to none -x OMP_NUM_THREADS -x BLIS_NUM_THREADS -x STRATA_PROGRESS ");
+    sq(f, j->strata_bin);
+    fprintf(f, " ensemble eval \"${members[@]}\" --data ");
+    sq(f, j->data);
+    fprintf(f, " --split test -o \"$dir/ensemble\"\n");
+    if (fclose(f) != 0 || !buf) return free(buf), st_fail(err, ST_ERR_NOMEM, "the combining script");
+    *text = buf;
     return ST_OK;
 }

@@ -66,7 +66,8 @@ typedef struct {
     const char *config;                 /* CONFIG.json */
     const char *output, *error;         /* --output / --error (Slurm filename patterns allowed) */
     const char *run_dir;                /* single run: <results_dir>/<name> */
-    const char *sweep_dir;              /* sweep: task t runs in <sweep_dir>/task-<t> */
+    const char *sweep_dir;              /* sweep: task t runs in <sweep_dir>/<task_prefix>-<t> */
+    const char *task_prefix;            /* NULL: "task"; an ensemble's array: "member" */
     /* the train command's overrides: all tasks, then (sweep) the task's own */
     const char *const *overrides;       /* [n_overrides] "key.path=value" */
     int n_overrides;
@@ -76,6 +77,25 @@ typedef struct {
 /* The batch script's text (malloc'd, free with free()). Fails (ST_ERR_CONFIG) on a missing path,
  * a value that cannot go on an #SBATCH line (see st_slurm_check_path), or counts < 1. */
 st_status_t st_slurm_script(char **text, const st_slurm_job_t *job, st_error_t *err);
+
+/* The combining job of `strata sbatch --ensemble N` (docs/ensembles.md): one task that runs
+ * `strata ensemble eval <ensemble_dir>/member-0 ... --data DATA --split test -o <ensemble_dir>/ensemble`
+ * once every task of the members' job array has succeeded (--dependency=afterok:<array id>). */
+typedef struct {
+    const char *job_name;               /* the ensemble's name; the job is "<name>-combine" */
+    int threads;
+    const char *time, *partition, *account, *mem; /* as the members' job */
+    const char *after;                  /* the members' array job id (or a placeholder on a dry run) */
+    st_launcher_t launcher;
+    const char *script_path, *workdir, *strata_bin, *output, *error; /* absolute */
+    const char *ensemble_dir;           /* absolute: holds member-<i>/ */
+    int members;
+    const char *data;                   /* the dataset evaluated (its test split) */
+} st_slurm_combine_t;
+
+/* The combining job's script (malloc'd). Fails like st_slurm_script on values an #SBATCH line
+ * cannot carry. */
+st_status_t st_slurm_combine_script(char **text, const st_slurm_combine_t *job, st_error_t *err);
 
 /* Fails when `path` holds a character an #SBATCH line cannot carry unquoted or that Slurm would
  * read as a filename pattern: white space, control characters, quotes, backslash, '%'. `what`

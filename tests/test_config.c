@@ -431,7 +431,7 @@ static void test_unknown_keys(void **state) {
     (void)state;
     load_fails("{\"name\": \"a\", \"optimiser\": {}}", NULL, 0,
                "t.json: unknown key \"optimiser\" (did you mean \"optimizer\"?); known keys: name, seed, results_dir, "
-               "reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, augment, mixup, cutmix");
+               "reproducible, extends, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, augment, mixup, cutmix");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\"}, \"train\": {\"epochs\": 1, \"bach_size\": 4}}", NULL, 0,
                "t.json: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, batch_size, "
                "accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, log_every, "
@@ -440,18 +440,18 @@ static void test_unknown_keys(void **state) {
                "t.json: data.split: unknown key \"trian\" (did you mean \"train\"?); known keys: train, val, test");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"colour\": 1}}", NULL, 0,
                "t.json: data: unknown key \"colour\"; known keys: path, shards, val_fraction, standardize, scale_pixels, "
-               "allow_nonfinite, stratify, ignore_groups, categorical_columns, bucket_by_length, bucket_window, repeat, split");
+               "allow_nonfinite, stratify, ignore_groups, categorical_columns, bucket_by_length, bucket_window, repeat, split_seed, split");
     /* the same through --set: checked before anything is applied */
     set_fails("optimiser.lr=1",
               "--set optimiser.lr=1: unknown key \"optimiser\" (did you mean \"optimizer\"?); known keys: name, seed, "
-              "results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, augment, mixup, cutmix");
+              "results_dir, reproducible, extends, data, train, optimizer, schedule, loss, model, early_stopping, checkpoint, monitors, augment, mixup, cutmix");
     set_fails("train.bach_size=3",
               "--set train.bach_size=3: train: unknown key \"bach_size\" (did you mean \"batch_size\"?); known keys: epochs, "
               "batch_size, accumulation_steps, eval_every, clip_norm, threads, allow_oversubscribe, max_nonfinite_steps, divergence_check_every, "
               "log_every, stall_timeout, max_memory_mb");
     set_fails("early_stoping.enabled=true",
               "--set early_stoping.enabled=true: unknown key \"early_stoping\" (did you mean \"early_stopping\"?); known "
-              "keys: name, seed, results_dir, reproducible, data, train, optimizer, schedule, loss, model, early_stopping, "
+              "keys: name, seed, results_dir, reproducible, extends, data, train, optimizer, schedule, loss, model, early_stopping, "
               "checkpoint, monitors, augment, mixup, cutmix");
     set_fails("optimizer.weight_decy=0.1",
               "--set optimizer.weight_decy=0.1: optimizer: unknown key \"weight_decy\" (did you mean \"weight_decay\"?); "
