@@ -3,7 +3,8 @@
 # a 2-node training job submitted with `strata sbatch` finishes with results; a job sent its
 # warning signal (scancel --signal=USR1 --batch) checkpoints, is requeued, resumes and ends with
 # the same parameters as an uninterrupted run; a 3-task sweep runs as a job array and
-# sweep-report tabulates it; a job submitted --after another starts after it. Skips when Slurm
+# sweep-report tabulates it; a job submitted --after another starts after it; a 2-member ensemble
+# (--ensemble 2) runs as an array and its combining job (afterok) writes the ensemble's metrics. Skips when Slurm
 # cannot be installed. Prints TAP.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -23,8 +24,8 @@ dir=$work/cluster
 cleanup() { [ -f "$dir/cluster.env" ] && "$repo/slurm/cluster.sh" stop --dir "$dir" > /dev/null 2>&1; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-echo "1..5"
-slurm/cluster.sh start --nodes 2 --dir "$dir" > "$work/start.out" 2>&1 || { sed 's/^/# /' "$work/start.out"; for i in 1 2 3 4 5; do ok 1 "cluster did not start"; done; exit 1; }
+echo "1..6"
+slurm/cluster.sh start --nodes 2 --dir "$dir" > "$work/start.out" 2>&1 || { sed 's/^/# /' "$work/start.out"; for i in 1 2 3 4 5 6; do ok 1 "cluster did not start"; done; exit 1; }
 export SLURM_CONF=$dir/slurm.conf
 tests/util/make_tiny.sh "$work/tiny.h5"
 CFG=tests/data/train_tiny.json
@@ -76,6 +77,21 @@ assert a["status"] == "completed" and b["status"] == "completed", (a["status"], 
 assert b["start_time"] >= a["end_time"], (a["end_time"], b["start_time"])
 PY
 ok $? "--after: job $jb starts after job $ja has ended"
+
+# 5. An ensemble: the members as an array, the combining job after it (afterok).
+bin/strata sbatch $CFG "${SET[@]}" --set name=ens --ensemble 2 --nodes 1 --ranks-per-node 1 --threads 1 > "$work/sub6" 2>&1
+je=$(sed -n 's/^submitted batch job \([0-9]*\) (array.*/\1/p' "$work/sub6")
+jc=$(sed -n 's/^submitted batch job \([0-9]*\) (combines.*/\1/p' "$work/sub6")
+[ -n "$je" ] && [ -n "$jc" ] && wait_gone "$je" 180 && wait_gone "$jc" 120 &&
+/usr/bin/python3 - "$work/results/ens" <<'PY'
+import json, sys
+d = sys.argv[1]
+for i in (0, 1):
+    assert json.load(open(f"{d}/member-{i}/run.json"))["status"] == "completed", i
+m = json.load(open(f"{d}/ensemble/metrics.json"))
+assert "ensemble" in m and len(m["members"]) == 2, list(m)
+PY
+ok $? "--ensemble 2: the members run as array $je, the combining job $jc (afterok) writes ensemble/metrics.json"
 
 slurm/cluster.sh stop --dir "$dir" > /dev/null 2>&1
 ok $? "the cluster stops cleanly"
