@@ -164,21 +164,34 @@ static st_status_t check_word(const char *v, const char *opt, st_error_t *err) {
     return ST_OK;
 }
 
+/* The #SBATCH values both scripts share, checked before anything is written: the submission
+ * directory, --output/--error, --partition/--account/--mem, the job waited for (`after_what`
+ * names it in the message) and --time. */
+typedef struct {
+    const char *workdir, *output, *error, *partition, *account, *mem, *after, *after_what, *time;
+} sbatch_fields_t;
+
+static st_status_t check_fields(const sbatch_fields_t *f, st_error_t *err) {
+    ST_TRY(st_slurm_check_path(f->workdir, "the submission directory", err));
+    ST_TRY(check_chars(f->output, "--output", 1, err));
+    ST_TRY(check_chars(f->error, "--error", 1, err));
+    ST_TRY(check_word(f->partition, "--partition", err));
+    ST_TRY(check_word(f->account, "--account", err));
+    ST_TRY(check_word(f->mem, "--mem", err));
+    ST_TRY(check_word(f->after, f->after_what, err));
+    if (!f->time || st_slurm_time_seconds(f->time) < 0)
+        return st_fail(err, ST_ERR_CONFIG, "--time \"%s\": expected minutes, M:S, H:M:S or D-H[:M[:S]]", f->time ? f->time : "");
+    return ST_OK;
+}
+
 st_status_t st_slurm_script(char **text, const st_slurm_job_t *j, st_error_t *err) {
     *text = NULL;
     if (j->nodes < 1 || j->ranks_per_node < 1 || j->threads < 1)
         return st_fail(err, ST_ERR_CONFIG, "nodes, ranks per node and threads must be at least 1");
     if (j->grace_s < 1 || j->max_restarts < 0)
         return st_fail(err, ST_ERR_CONFIG, "the grace period must be positive and max restarts not negative");
-    ST_TRY(st_slurm_check_path(j->workdir, "the submission directory", err));
-    ST_TRY(check_chars(j->output, "--output", 1, err));
-    ST_TRY(check_chars(j->error, "--error", 1, err));
-    ST_TRY(check_word(j->partition, "--partition", err));
-    ST_TRY(check_word(j->account, "--account", err));
-    ST_TRY(check_word(j->mem, "--mem", err));
-    ST_TRY(check_word(j->after, "--after", err));
-    if (!j->time || st_slurm_time_seconds(j->time) < 0)
-        return st_fail(err, ST_ERR_CONFIG, "--time \"%s\": expected minutes, M:S, H:M:S or D-H[:M[:S]]", j->time ? j->time : "");
+    ST_TRY(check_fields(&(sbatch_fields_t){j->workdir, j->output, j->error, j->partition, j->account, j->mem, j->after,
+                                            "--after", j->time}, err));
     if (!j->strata_bin || j->strata_bin[0] != '/' || !j->config || j->config[0] != '/' ||
         !j->script_path || j->script_path[0] != '/')
         return st_fail(err, ST_ERR_INTERNAL, "st_slurm_script: the binary, config and script paths must be absolute");
@@ -422,15 +435,8 @@ st_status_t st_slurm_plan(st_slurm_plan_t *p, const st_run_config_t *cfg, int cp
 st_status_t st_slurm_combine_script(char **text, const st_slurm_combine_t *j, st_error_t *err) {
     *text = NULL;
     if (j->threads < 1 || j->members < 1) return st_fail(err, ST_ERR_CONFIG, "threads and members must be at least 1");
-    ST_TRY(st_slurm_check_path(j->workdir, "the submission directory", err));
-    ST_TRY(check_chars(j->output, "--output", 1, err));
-    ST_TRY(check_chars(j->error, "--error", 1, err));
-    ST_TRY(check_word(j->partition, "--partition", err));
-    ST_TRY(check_word(j->account, "--account", err));
-    ST_TRY(check_word(j->mem, "--mem", err));
-    ST_TRY(check_word(j->after, "the members' job id", err));
-    if (!j->time || st_slurm_time_seconds(j->time) < 0)
-        return st_fail(err, ST_ERR_CONFIG, "--time \"%s\": expected minutes, M:S, H:M:S or D-H[:M[:S]]", j->time ? j->time : "");
+    ST_TRY(check_fields(&(sbatch_fields_t){j->workdir, j->output, j->error, j->partition, j->account, j->mem, j->after,
+                                            "the members' job id", j->time}, err));
     if (!j->strata_bin || j->strata_bin[0] != '/' || !j->ensemble_dir || j->ensemble_dir[0] != '/' || !j->data)
         return st_fail(err, ST_ERR_INTERNAL, "st_slurm_combine_script: the binary and ensemble paths must be absolute");
     char *buf = NULL;

@@ -9,14 +9,9 @@
 # resumed mid-epoch at another P. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROGRESS=never
-unset STRATA_FAULT
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+. tests/util/tap.sh
 tests/util/make_tiny.sh "$work/tiny.h5" > /dev/null
 /usr/bin/python3 scripts/make_varlen.py "$work/varlen.h5" --n 600 --t-max 24 --min-length 4 --garbage-padding > /dev/null
-n=0; fail=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
 AUG='augment=[{"op":"gaussian_noise","sigma":0.2,"p":0.8},{"op":"scale","min":0.8,"max":1.2},
   {"op":"feature_dropout","rate":0.1,"p":0.5},{"op":"jitter","columns":[0,2],"relative":0.25}]'
 SEQAUG='augment=[{"op":"time_shift","max_steps":2,"mode":"pad"},{"op":"time_mask","count":2,"max_width":3},

@@ -14,13 +14,7 @@
 # afterok on it (a fake sbatch); a config without split_seed keeps it out of config.json. TAP.
 set -u
 cd "$(dirname "$0")/.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROGRESS=never
-unset STRATA_FAULT
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-n=0; fail=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
-has() { grep -q -- "$1" "$work/log"; }
+. tests/util/tap.sh
 py() { /usr/bin/python3 -c "$@"; }
 S=$PWD/bin/strata
 echo "1..19"

@@ -8,17 +8,12 @@
 # not. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROGRESS=never
-unset STRATA_FAULT
+. tests/util/tap.sh
 PY=/usr/bin/python3
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 tests/util/make_tiny.sh "$work/tiny.h5"
 $PY scripts/make_varlen.py "$work/varlen.h5" --n 600 --t-max 24 --min-length 4 --garbage-padding > /dev/null
 $PY tests/util/make_multi.py "$work/multi.h5"
 $PY tests/util/make_seq.py "$work/seq.h5"
-n=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 run() { # P config data name [args...]
   local P=$1 cfg=$2 data=$3 name=$4; shift 4
   timeout 180 mpirun -np "$P" --oversubscribe --bind-to none bin/strata train "$cfg" --set "data.path=$data" \
@@ -76,3 +71,4 @@ vals = [v for k, v in last.items() if k.startswith("train_loss") and isinstance(
 sys.exit(0 if vals and all(math.isfinite(v) for v in vals) else 1)
 PY
 ok $? "3 heads with mixup: finite training losses in history.jsonl"
+exit $fail

@@ -10,13 +10,8 @@
 # 3% non-white pixels. Without chromium: a TAP skip. Each Chromium call is bounded by timeout 60.
 set -u
 cd "$(dirname "$0")/.."
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo STRATA_PROGRESS=never
-unset STRATA_FAULT
+. tests/util/tap.sh
 if ! command -v chromium > /dev/null; then echo "1..0 # SKIP chromium is not installed (scripts/install-deps.sh installs it)"; exit 0; fi
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-n=0; fail=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; [ -f "$work/log" ] && sed 's/^/#   /' "$work/log" | tail -15; fi; }
 echo "1..5"
 
 # chrome PAGE.html PNG: a screenshot; Chromium's stderr to $work/log
