@@ -69,8 +69,11 @@ double st_log_gamma_draw(double a, st_mix_rng_t *r);
 double st_beta_draw(double alpha, st_mix_rng_t *r);
 
 /* The plan of one micro-batch of n rows (see the top). occ [n]: each row's occurrence id;
- * lengths [n] or NULL (every row has T valid positions); T: positions of a sequence row (1 for a
- * row without positions: cutmix then stays off). order [n]: scratch (key << 32 | row, sorted). */
+ * lengths [n] or NULL (every row has T valid positions): the lengths the rows will have when they
+ * are mixed, i.e. after augmentation (the engine passes st_augment_lengths'), since a cutmix span
+ * lies within [0, lengths[i]) and λ = 1 − span / lengths[i]; T: positions of a sequence row (1
+ * for a row without positions: cutmix then stays off). order [n]: scratch (key << 32 | row,
+ * sorted). */
 void st_mix_plan(st_mix_row_t *plan /*[n]*/, uint64_t *order /*[n]*/, const st_mix_config_t *c, uint64_t seed,
                  uint32_t shard, uint32_t step, const int64_t *occ /*[n]*/, const int32_t *lengths /*[n] or NULL*/,
                  int T, int n);
@@ -80,10 +83,11 @@ int st_mix_any(const st_mix_row_t *plan /*[n]*/, int n);
 
 /* The mixed inputs of one micro-batch: row i = λ_i·x_i + (1 − λ_i)·x_partner (mixup; its length
  * the longer of the two), or x_i with positions [span0, span0 + span_len) of the partner (cutmix;
- * its own length; the span is clipped to the row's length and to T, which it can exceed when a
- * length-changing augmentation — random_crop, time_stretch — ran after the plan was made from
- * the stored lengths: λ stays the planned one). Rows with lam = 1 are copied. x rows are T·C
- * floats, position-major. */
+ * its own length). A plan made from the lengths the rows have here (after augmentation) keeps
+ * every span within its row, so λ is exactly the share the row keeps; a span reaching past the
+ * row's length or T (a plan made from other lengths) is clipped as a guard against writing out
+ * of the row, and λ then overstates the partner's share. Rows with lam = 1 are copied. x rows
+ * are T·C floats, position-major. */
 void st_mix_inputs(float *out /*[n, T*C]*/, int32_t *len_out /*[n] or NULL*/, const float *x /*[n, T*C]*/,
                    const int32_t *len /*[n] or NULL*/, const st_mix_row_t *plan /*[n]*/, int n, int T, int C);
 

@@ -179,12 +179,23 @@ static void fetch_targets(st_engine_t *e, int h, size_t slot) {
     }
 }
 
-/* The mixing plan of the micro-batch at `slot` of shard `shard` (within it, keyed by its ids). */
+/* The positions a row is augmented in (st_augment_apply's T_pad): the data's T. gather_inputs
+ * gives a list that can lengthen rows exactly that; any other list runs at the pass's longest
+ * stored length, which no operation of it exceeds, so its lengths are the same at either. */
+static int augment_T_pad(const st_engine_t *e) { return st_shape_positions(e->data->shape); }
+
+/* The mixing plan of the micro-batch at `slot` of shard `shard` (within it, keyed by its ids),
+ * made from the lengths its rows will have once gather_inputs has augmented them
+ * (st_augment_lengths: the same draws, no data), so each cutmix span lies within its row and λ is
+ * the share the row keeps. */
 static void plan_micro_batch(st_engine_t *e, size_t slot, int shard, int64_t global_step) {
     const st_data_t *d = e->data;
     const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
-    if (train->len)
+    if (train->len) {
         for (int i = 0; i < e->micro; i++) e->plan_len[i] = train->len[e->pos[slot + i]];
+        st_augment_lengths(e->plan_len, &e->aug, e->plan_len, e->ids + slot, e->seed, e->epoch, e->micro,
+                           augment_T_pad(e));
+    }
     int T = d->shape.rank == 2 ? d->shape.d[0] : 1;
     st_mix_plan(e->plan + slot, e->plan_order, e->mix, e->seed, (uint32_t)shard, (uint32_t)global_step, e->ids + slot,
                 train->len ? e->plan_len : NULL, T, e->micro);
@@ -218,7 +229,7 @@ static st_status_t gather_inputs(st_engine_t *e, const int64_t *pos, const int64
                                  st_error_t *err) {
     const st_data_t *d = e->data;
     if (e->aug.can_lengthen) {
-        *T_run = st_shape_positions(d->shape);
+        *T_run = augment_T_pad(e);
         st_data_gather_rows_padded(e->x_mb, e->len_mb, d, &d->part[ST_SPLIT_TRAIN], pos, rows, *T_run);
     } else {
         st_data_gather_rows(e->x_mb, e->len_mb, T_run, d, &d->part[ST_SPLIT_TRAIN], pos, rows);

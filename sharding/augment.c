@@ -39,9 +39,12 @@ typedef struct st_aug_kind {
     const st_key_t *keys;
     int n_keys;
     int sequence_only;   /* needs rows [T, C] */
-    int needs_lengths;   /* changes lengths: needs /lengths */
     st_status_t (*check)(const st_aug_op_t *op, const char *at, st_error_t *err); /* parse-time checks */
     void (*apply)(const row_t *r);
+    /* Operations that change a row's length (they need /lengths): the length the row gets from
+     * length L in a row of T_pad positions, given its block-0 words w. apply uses it, and so does
+     * st_augment_lengths, so the two cannot disagree. NULL: the length stays. */
+    int (*new_length)(const st_aug_op_t *op, const uint32_t w[4], int L, int T_pad);
 } st_aug_kind_t;
 
 /* ---- draws ---- */
@@ -239,13 +242,20 @@ static void zero_tail(const row_t *r, int new_len) {
 
 /* Linear resampling of the valid steps to round(L·f) steps (clipped to [1, T_pad]): step t reads
  * position t·(L − 1)/(L' − 1) of the original; protected columns take the nearest step. */
+/* time_stretch's new length: round(L·f), f uniform in [min, max] (word 1), clipped to [1, T_pad];
+ * an empty row stays empty. */
+static int stretch_length(const st_aug_op_t *op, const uint32_t w[4], int L, int T_pad) {
+    double f = op->min + (op->max - op->min) * unit(w[1]);
+    long L2 = lround(L * f);
+    if (L2 < 1) L2 = 1;
+    if (L2 > T_pad) L2 = T_pad;
+    return L < 1 ? L : (int)L2;
+}
+
 static void apply_time_stretch(const row_t *r) {
     const st_augment_t *a = r->a;
     int L = row_len(r), C = a->C;
-    double f = r->op->min + (r->op->max - r->op->min) * unit(r->w[1]);
-    long L2 = lround(L * f);
-    if (L2 < 1) L2 = 1;
-    if (L2 > r->T_pad) L2 = r->T_pad;
+    long L2 = stretch_length(r->op, r->w, L, r->T_pad);
     if (L < 1) return;
     memcpy(r->scratch, r->x, sizeof(float) * (size_t)L * (size_t)C);
     for (long t = 0; t < L2; t++) {
@@ -259,11 +269,19 @@ static void apply_time_stretch(const row_t *r) {
     zero_tail(r, (int)L2);
 }
 
+/* random_crop's new length: the fixed length, or uniform in [ceil(min_fraction·L), L] (word 1);
+ * never longer than L. */
+static int crop_length(const st_aug_op_t *op, const uint32_t w[4], int L, int T_pad) {
+    (void)T_pad;
+    long shortest = op->length > 0 ? (op->length < L ? op->length : L) : (long)ceil(op->min_fraction * L);
+    if (shortest < 1) shortest = 1;
+    long L2 = op->length > 0 ? shortest : pick(unit(w[1]), shortest, L);
+    return L2 < L ? (int)L2 : L;
+}
+
 static void apply_random_crop(const row_t *r) {
     int L = row_len(r), C = r->a->C;
-    long shortest = r->op->length > 0 ? (r->op->length < L ? r->op->length : L) : (long)ceil(r->op->min_fraction * L);
-    if (shortest < 1) shortest = 1;
-    long L2 = r->op->length > 0 ? shortest : pick(unit(r->w[1]), shortest, L);
+    long L2 = crop_length(r->op, r->w, L, r->T_pad);
     if (L2 >= L) return;
     long t0 = pick(unit(r->w[2]), 0, L - L2);
     memmove(r->x, r->x + t0 * C, sizeof(float) * (size_t)L2 * (size_t)C);
@@ -359,16 +377,16 @@ static const st_key_t crop_keys[] = {
 
 #define N(keys) (int)(sizeof keys / sizeof keys[0])
 static const st_aug_kind_t kinds[] = {
-    {"gaussian_noise", noise_keys, N(noise_keys), 0, 0, check_noise, apply_noise},
-    {"scale", scale_keys, N(scale_keys), 0, 0, check_range, apply_scale},
-    {"jitter", jitter_keys, N(jitter_keys), 0, 0, check_jitter, apply_jitter},
-    {"column_dropout", column_dropout_keys, N(column_dropout_keys), 0, 0, check_columns_given, apply_column_dropout},
-    {"feature_dropout", feature_dropout_keys, N(feature_dropout_keys), 0, 0, NULL, apply_feature_dropout},
-    {"time_shift", shift_keys, N(shift_keys), 1, 0, NULL, apply_time_shift},
-    {"time_mask", mask_keys, N(mask_keys), 1, 0, NULL, apply_time_mask},
-    {"feature_mask", mask_keys, N(mask_keys), 1, 0, NULL, apply_feature_mask},
-    {"time_stretch", stretch_keys, N(stretch_keys), 1, 1, check_range, apply_time_stretch},
-    {"random_crop", crop_keys, N(crop_keys), 1, 1, check_crop, apply_random_crop},
+    {"gaussian_noise", noise_keys, N(noise_keys), 0, check_noise, apply_noise, NULL},
+    {"scale", scale_keys, N(scale_keys), 0, check_range, apply_scale, NULL},
+    {"jitter", jitter_keys, N(jitter_keys), 0, check_jitter, apply_jitter, NULL},
+    {"column_dropout", column_dropout_keys, N(column_dropout_keys), 0, check_columns_given, apply_column_dropout, NULL},
+    {"feature_dropout", feature_dropout_keys, N(feature_dropout_keys), 0, NULL, apply_feature_dropout, NULL},
+    {"time_shift", shift_keys, N(shift_keys), 1, NULL, apply_time_shift, NULL},
+    {"time_mask", mask_keys, N(mask_keys), 1, NULL, apply_time_mask, NULL},
+    {"feature_mask", mask_keys, N(mask_keys), 1, NULL, apply_feature_mask, NULL},
+    {"time_stretch", stretch_keys, N(stretch_keys), 1, check_range, apply_time_stretch, stretch_length},
+    {"random_crop", crop_keys, N(crop_keys), 1, check_crop, apply_random_crop, crop_length},
 };
 enum { N_KINDS = (int)(sizeof kinds / sizeof kinds[0]) };
 
@@ -435,7 +453,7 @@ static st_status_t check_bound(const st_augment_t *a, const st_aug_op_t *op, con
     if (op->kind->sequence_only && !is_sequence)
         return st_fail(err, ST_ERR_CONFIG, "%s.op: %s works on sequence rows [T, C]; the data's rows are [%d]", at,
                        op->kind->name, a->C);
-    if (op->kind->needs_lengths && !a->has_lengths)
+    if (op->kind->new_length && !a->has_lengths)
         return st_fail(err, ST_ERR_CONFIG, "%s.op: %s changes row lengths; the data has no /lengths", at, op->kind->name);
     if (op->sigma_fraction >= 0 && op->kind->apply == apply_noise && !a->standardized)
         return st_fail(err, ST_ERR_CONFIG, "%s.sigma_fraction_of_std: needs data.standardize", at);
@@ -487,6 +505,12 @@ void st_augment_free(st_augment_t *a) {
 
 /* ---- applying ---- */
 
+/* Whether operation i runs on the row with occurrence occ in this epoch; w ← its block-0 words. */
+static int gate(uint32_t w[4], const st_aug_op_t *op, uint64_t seed, int64_t epoch, int64_t occ) {
+    st_augment_row_words(w, seed, op->index, epoch, occ);
+    return unit(w[0]) < (float)op->p;
+}
+
 st_status_t st_augment_apply(const st_augment_t *a, float *x, int32_t *len, const int64_t *occ, uint64_t seed,
                              int64_t epoch, int B, int T_pad, st_error_t *err) {
     if (a->n_ops == 0 || B <= 0) return ST_OK;
@@ -500,11 +524,23 @@ st_status_t st_augment_apply(const st_augment_t *a, float *x, int32_t *len, cons
                    .seed = seed, .epoch = epoch, .occ = occ[b], .T_pad = T_pad};
         for (int i = 0; i < a->n_ops; i++) {
             r.op = &a->op[i];
-            st_augment_row_words(r.w, seed, r.op->index, epoch, occ[b]);
-            if (unit(r.w[0]) < (float)r.op->p) r.op->kind->apply(&r);
+            if (gate(r.w, r.op, seed, epoch, occ[b])) r.op->kind->apply(&r);
         }
         if (len) len[b] = L;
     }
     free(scratch);
     return ST_OK;
+}
+
+void st_augment_lengths(int32_t *len_out, const st_augment_t *a, const int32_t *len, const int64_t *occ, uint64_t seed,
+                        int64_t epoch, int B, int T_pad) {
+    for (int b = 0; b < B; b++) {
+        int L = len ? len[b] : T_pad;
+        for (int i = 0; i < a->n_ops; i++) {
+            const st_aug_op_t *op = &a->op[i];
+            uint32_t w[4];
+            if (op->kind->new_length && gate(w, op, seed, epoch, occ[b])) L = op->kind->new_length(op, w, L, T_pad);
+        }
+        len_out[b] = L;
+    }
 }

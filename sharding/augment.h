@@ -89,6 +89,14 @@ st_status_t st_augment_apply(const st_augment_t *a, float *x /*[B, T_pad, C]*/, 
                              const int64_t *occ /*[B]*/, uint64_t seed, int64_t epoch, int B, int T_pad,
                              st_error_t *err);
 
+/* len_out [B] ← the lengths st_augment_apply would leave on rows of lengths len [B] (NULL:
+ * T_pad), occurrence ids occ [B], in a micro-batch of T_pad positions — the same gates and the
+ * same length rule (each length-changing operation's new_length), without any row data. Pure;
+ * len_out may be len. The mixing plan is made from these (jobs/engine.c), so a cutmix span lies
+ * within the row it will cut. */
+void st_augment_lengths(int32_t *len_out /*[B]*/, const st_augment_t *a, const int32_t *len /*[B] or NULL*/,
+                        const int64_t *occ /*[B]*/, uint64_t seed, int64_t epoch, int B, int T_pad);
+
 /* The per-row scalar words of operation `op` for occurrence o (block 0): w[0] the gate. */
 void st_augment_row_words(uint32_t w[4], uint64_t seed, int op, int64_t epoch, int64_t occ);
 

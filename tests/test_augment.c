@@ -2,8 +2,10 @@
  * and variance, scale and jitter ranges in raw units (through the standardisation), dropout
  * fractions, mask widths and shift/crop/stretch ranges within each row's valid length; p = 0 is
  * the identity, the gate's frequency is p, a row's draws do not depend on its micro-batch, the
- * epoch and the occurrence change them; config errors name augment[i].key; and data.repeat's
- * sampler: each row k times an epoch as occurrences id·k + r. */
+ * epoch and the occurrence change them; st_augment_lengths gives exactly the lengths the apply
+ * leaves, and cutmix spans planned from them lie within the augmented rows with λ the kept share;
+ * config errors name augment[i].key; and data.repeat's sampler: each row k times an epoch as
+ * occurrences id·k + r. */
 #include "testutil.h"
 
 #include <math.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mixup.h"
 #include "sharding/augment.h"
 #include "sharding/sampler.h"
 
@@ -362,6 +365,131 @@ static void test_sequence_p0_identity(void **s) {
     free(x), free(x0), st_augment_free(&a);
 }
 
+/* ---- lengths without the data: st_augment_lengths == what st_augment_apply leaves ---- */
+
+enum { NL = 600 };
+
+/* n rows [T_pad, C] of row-specific values 1000·i + t + c/10 within their lengths len [n], 0 after. */
+static float *rows_with(int n, const int32_t *len, int T_pad) {
+    float *x = calloc((size_t)n * T_pad * C, sizeof(float));
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < len[i]; t++)
+            for (int c = 0; c < C; c++) x[((size_t)i * T_pad + t) * C + c] = 1000.0f * (float)i + (float)t + c / 10.0f;
+    return x;
+}
+
+/* Lengths 1..T (every one), occurrence ids spread out (data.repeat-like: id·3 + r). */
+static void varied_rows(int32_t *len, int64_t *occ, int n) {
+    for (int i = 0; i < n; i++) len[i] = 1 + (i * 13) % T, occ[i] = (int64_t)(i * 7919 % 5003) * 3 + i % 3;
+}
+
+/* For each list, epochs 0..5: the predicted lengths equal the applied ones at the data's T; a
+ * list that cannot lengthen rows also at T_pad = the micro-batch's longest length (what the
+ * engine gathers it at). Returns how many rows changed length, summed. */
+static long lengths_agree(const char *json, int *lengthened) {
+    st_augment_t a = make_seq(json, 1);
+    int32_t len0[NL], len[NL], pred[NL];
+    int64_t occ[NL];
+    varied_rows(len0, occ, NL);
+    long changed = 0;
+    for (int64_t epoch = 0; epoch < 6; epoch++) {
+        int T_pad = T;
+        if (!a.can_lengthen)
+            for (int i = 0, m = T_pad = 1; i < NL; i++) T_pad = m = len0[i] > m ? len0[i] : m;
+        float *x = rows_with(NL, len0, T_pad);
+        memcpy(len, len0, sizeof len);
+        st_error_t err;
+        assert_int_equal(st_augment_apply(&a, x, len, occ, 11, epoch, NL, T_pad, &err), ST_OK);
+        st_augment_lengths(pred, &a, len0, occ, 11, epoch, NL, T);
+        for (int i = 0; i < NL; i++) {
+            if (pred[i] != len[i]) fail_msg("%s epoch %ld row %d: predicted %d, applied %d", json, (long)epoch, i, pred[i], len[i]);
+            changed += len[i] != len0[i], *lengthened += len[i] > len0[i];
+        }
+        memcpy(pred, len0, sizeof pred); /* in place (len_out = len) gives the same */
+        st_augment_lengths(pred, &a, pred, occ, 11, epoch, NL, T);
+        assert_memory_equal(pred, len, sizeof pred);
+        free(x);
+    }
+    st_augment_free(&a);
+    return changed;
+}
+
+static void test_lengths_match_apply(void **s) {
+    (void)s;
+    static const char *lists[] = {
+        "[{\"op\":\"random_crop\",\"min_fraction\":0.3}]",
+        "[{\"op\":\"random_crop\",\"length\":7,\"p\":0.6}]",
+        "[{\"op\":\"time_stretch\",\"min\":0.5,\"max\":0.95}]",
+        "[{\"op\":\"time_stretch\",\"min\":0.7,\"max\":1.8,\"p\":0.7}]",
+        "[{\"op\":\"time_stretch\",\"min\":0.8,\"max\":1.25,\"p\":0.5},{\"op\":\"random_crop\",\"min_fraction\":0.7,\"p\":0.3}]",
+        "[{\"op\":\"random_crop\",\"min_fraction\":0.5,\"p\":0.5},{\"op\":\"time_stretch\",\"min\":1.1,\"max\":2.5}]",
+        "[{\"op\":\"time_shift\",\"max_steps\":2,\"mode\":\"pad\"},{\"op\":\"time_mask\",\"count\":2,\"max_width\":3},"
+        "{\"op\":\"time_stretch\",\"min\":0.6,\"max\":1.4,\"p\":0.5},{\"op\":\"feature_mask\",\"max_width\":1},"
+        "{\"op\":\"random_crop\",\"length\":12,\"p\":0.4},{\"op\":\"gaussian_noise\",\"sigma\":0.1},"
+        "{\"op\":\"time_stretch\",\"min\":0.9,\"max\":1.3,\"p\":0.5}]",
+        "[{\"op\":\"time_shift\",\"max_steps\":3},{\"op\":\"scale\",\"min\":0.9,\"max\":1.1},{\"op\":\"time_mask\",\"max_width\":4}]",
+    };
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        int lengthened = 0;
+        long changed = lengths_agree(lists[k], &lengthened);
+        if (k < 7) assert_true(changed > 6 * NL / 10); /* the length ops did act (a test that can fail) */
+        else assert_int_equal(changed, 0);
+        if (k == 3 || k == 5 || k == 6) assert_true(lengthened > 0);
+    }
+}
+
+/* Cutmix planned as the engine plans it (st_augment_lengths before the rows exist) over
+ * micro-batches of crop/stretch-augmented rows: every span lies within its augmented row, and
+ * st_mix_inputs takes exactly span_len positions from the partner, so λ = 1 − (positions taken) /
+ * length. The plan from the stored lengths would not (checked: some of its spans reach past). */
+static void test_cutmix_spans_within_augmented_lengths(void **s) {
+    (void)s;
+    enum { MB = 16, STEPS = 60 };
+    st_augment_t a = make_seq("[{\"op\":\"time_stretch\",\"min\":0.6,\"max\":1.5,\"p\":0.6},"
+                              "{\"op\":\"time_shift\",\"max_steps\":2},{\"op\":\"random_crop\",\"min_fraction\":0.3,\"p\":0.7}]", 1);
+    st_mix_config_t mix = {.cutmix = {.alpha = 1.0, .p = 1.0}};
+    long cut = 0, stored_past = 0;
+    for (int step = 0; step < STEPS; step++) {
+        int32_t len0[MB], len[MB], plan_len[MB], stored[MB], len_out[MB];
+        int64_t occ[MB];
+        for (int i = 0; i < MB; i++) len0[i] = 2 + (step * 5 + i * 11) % (T - 1), occ[i] = step * 97 + i * 31;
+        int64_t epoch = step / 20;
+        st_augment_lengths(plan_len, &a, len0, occ, 13, epoch, MB, T);
+        st_mix_row_t plan[MB], old[MB];
+        uint64_t order[MB];
+        st_mix_plan(plan, order, &mix, 13, 2, (uint32_t)step, occ, plan_len, T, MB);
+        memcpy(stored, len0, sizeof stored);
+        st_mix_plan(old, order, &mix, 13, 2, (uint32_t)step, occ, stored, T, MB);
+        float *x = rows_with(MB, len0, T), *out = malloc(sizeof(float) * MB * T * C);
+        memcpy(len, len0, sizeof len);
+        st_error_t err;
+        assert_int_equal(st_augment_apply(&a, x, len, occ, 13, epoch, MB, T, &err), ST_OK);
+        st_mix_inputs(out, len_out, x, len, plan, MB, T, C);
+        for (int i = 0; i < MB; i++) {
+            stored_past += old[i].span_len > 0 && old[i].span0 + old[i].span_len > len[i];
+            if (plan[i].span_len == 0) continue;
+            cut++;
+            assert_true(plan[i].span0 >= 0 && plan[i].span0 + plan[i].span_len <= len[i]);
+            int taken = 0;
+            for (int t = 0; t < T; t++) {
+                const float *o = out + ((size_t)i * T + t) * C, *own = x + ((size_t)i * T + t) * C;
+                const float *other = x + ((size_t)plan[i].partner * T + t) * C;
+                if (memcmp(o, own, sizeof(float) * C) == 0) continue;
+                assert_memory_equal(o, other, sizeof(float) * C);
+                assert_true(t >= plan[i].span0 && t < plan[i].span0 + plan[i].span_len && t < len[i]);
+                taken++;
+            }
+            assert_int_equal(taken, plan[i].span_len);
+            assert_float_equal(plan[i].lam, 1.0 - (double)taken / len[i], 1e-6);
+            assert_int_equal(len_out[i], len[i]);
+        }
+        free(x), free(out);
+    }
+    assert_true(cut > STEPS * MB / 2);
+    assert_true(stored_past > 0); /* the old plan's spans did reach past cropped rows */
+    st_augment_free(&a);
+}
+
 /* ---- errors ---- */
 
 static void expect_error(const char *json, int seq, int has_len, const char *fragment) {
@@ -455,6 +583,8 @@ int main(void) {
         cmocka_unit_test(test_time_shift_range),
         cmocka_unit_test(test_crop_and_stretch_lengths),
         cmocka_unit_test(test_sequence_p0_identity),
+        cmocka_unit_test(test_lengths_match_apply),
+        cmocka_unit_test(test_cutmix_spans_within_augmented_lengths),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_repeat_sampler),
     };

@@ -269,8 +269,9 @@ static double mixed_pass(fx_t *t, const st_mix_row_t *plan, double *head_mean, s
     return st_loss_combine(head_mean, t->losses.heads, sums->head, N_HEADS);
 }
 
-/* A cutmix span planned from a stored length past the row's current length (random_crop ran
- * after the plan) or past T: clipped, nothing written past the row, positions after it unchanged. */
+/* The guard: a cutmix span past the row's current length (a plan made from other lengths than the
+ * rows have; the engine's, from st_augment_lengths, never is — test_augment.c) or past T: clipped,
+ * nothing written past the row, positions after it unchanged. */
 static void test_cutmix_span_clipped(void **s) {
     (void)s;
     enum { T = 8, C = 2, N = 2 };
