@@ -240,8 +240,6 @@ static void zero_tail(const row_t *r, int new_len) {
     *r->len = new_len;
 }
 
-/* Linear resampling of the valid steps to round(L·f) steps (clipped to [1, T_pad]): step t reads
- * position t·(L − 1)/(L' − 1) of the original; protected columns take the nearest step. */
 /* time_stretch's new length: round(L·f), f uniform in [min, max] (word 1), clipped to [1, T_pad];
  * an empty row stays empty. */
 static int stretch_length(const st_aug_op_t *op, const uint32_t w[4], int L, int T_pad) {
@@ -252,6 +250,8 @@ static int stretch_length(const st_aug_op_t *op, const uint32_t w[4], int L, int
     return L < 1 ? L : (int)L2;
 }
 
+/* Linear resampling of the valid steps to round(L·f) steps (clipped to [1, T_pad]): step t reads
+ * position t·(L − 1)/(L' − 1) of the original; protected columns take the nearest step. */
 static void apply_time_stretch(const row_t *r) {
     const st_augment_t *a = r->a;
     int L = row_len(r), C = a->C;
@@ -505,7 +505,7 @@ void st_augment_free(st_augment_t *a) {
 
 /* ---- applying ---- */
 
-/* Whether operation i runs on the row with occurrence occ in this epoch; w ← its block-0 words. */
+/* Whether operation op runs on the row with occurrence occ in this epoch; w ← its block-0 words. */
 static int gate(uint32_t w[4], const st_aug_op_t *op, uint64_t seed, int64_t epoch, int64_t occ) {
     st_augment_row_words(w, seed, op->index, epoch, occ);
     return unit(w[0]) < (float)op->p;
