@@ -17,7 +17,11 @@
 #include "cli/version.h"
 #include "jobs/export_onnx.h"
 #include "mpi/comm.h"
-#include "threads.h"
+
+/* The export is one process's work: rank 0 writes the file, other ranks (under mpirun) wait. */
+static st_status_t export_on_rank0(void *req, const st_comm_t *c, st_error_t *err) {
+    return c->rank == 0 ? st_export_onnx(req, err) : ST_OK;
+}
 
 int st_cmd_export(const st_cli_t *cli) {
     const char *pos[1], *format = NULL;
@@ -41,14 +45,5 @@ int st_cmd_export(const st_cli_t *cli) {
         return st_usage_error(cli, "--calibration-rows is for --precision int8 (its activation ranges)");
     req.checkpoint = pos[0];
 
-    int argc = cli->argc;
-    char **argv = cli->argv;
-    st_comm_t c;
-    st_error_t err = {0};
-    if (st_comm_init(&argc, &argv, &c, &err) != ST_OK) return fprintf(stderr, "strata: %s\n", err.msg), 1;
-    st_threads_set(st_comm_threads_default(&c));
-    st_status_t st = c.rank == 0 ? st_export_onnx(&req, &err) : ST_OK;
-    if (st != ST_OK) fprintf(stderr, "strata: %s\n", err.msg);
-    st_comm_finalize(&c, &err);
-    return st == ST_OK ? 0 : 1;
+    return st_cli_run_on_ranks(cli, -1, export_on_rank0, &req);
 }

@@ -10,12 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const st_layer_kind_t st_kind_dense, st_kind_batchnorm, st_kind_layernorm, st_kind_dropout,
-    st_kind_relu, st_kind_leaky_relu, st_kind_gelu, st_kind_sigmoid, st_kind_tanh, st_kind_hardswish,
-    st_kind_conv1d, st_kind_max_pool1d, st_kind_avg_pool1d, st_kind_global_avg_pool,
-    st_kind_global_max_pool, st_kind_flatten, st_kind_slice, st_kind_embedding, st_kind_embedding_bag,
-    st_kind_squeeze_excite, st_kind_conv_transpose1d, st_kind_upsample1d, st_kind_reshape, st_kind_permute,
-    st_kind_lstm, st_kind_gru;
+#include "layer_kinds.h"
 
 static st_onnx_val_t transposed(st_onnx_t *g, st_onnx_val_t v, int nct) {
     static const int64_t perm[3] = {0, 2, 1};

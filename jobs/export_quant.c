@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "jobs/onnx_graph.h"
+#include "layer_kinds.h"
 #include "layers/rnn_layer.h"
 
 void st_quant_round_f16(float *p, size_t n) {
@@ -31,9 +32,6 @@ int st_quant_i8_axis(float *w, long outer, long ch, long inner) {
 }
 
 int st_quant_i8_rows(float *w, long rows, long n) { return st_quant_i8_axis(w, 1, rows, rows ? n / rows : 0); }
-
-extern const st_layer_kind_t st_kind_lstm, st_kind_gru, st_kind_conv_transpose1d, st_kind_embedding,
-    st_kind_embedding_bag;
 
 int st_quant_weight_only(const st_layer_t *L, int p, long *outer, long *ch, long *inner) {
     long n = (long)L->params[p].n, o = 1, cols; /* [o, n / (o · cols), cols] */
@@ -115,8 +113,6 @@ void st_quant_fake_u8(float *dst, const float *src, size_t n, float scale, uint8
         dst[i] = (q - z) * scale;
     }
 }
-
-extern const st_layer_kind_t st_kind_dense, st_kind_conv1d;
 
 const char *st_quant_weight_op(const st_layer_t *L) {
     if (L->n_params == 0) return NULL;
