@@ -62,17 +62,47 @@ static uint32_t word(const st_synth_options_t *o, uint32_t what, int64_t row, in
     return w[k];
 }
 
+/* Row `row`'s noise x [D]: N(0, 1) by Box-Muller in float on the words of counters
+ * row·ceil(D/4) + b, b = 0..ceil(D/4)-1 (four values a counter), ST_PHILOX_LANES counters at a
+ * time; ~4x faster than st_rand_normal's double precision, which made generation, not writing,
+ * the bottleneck. */
+static void noise_row(float *x, long D, uint64_t seed, int64_t row) {
+    const long n_ctr = (D + 3) / 4;
+    const uint64_t base = (uint64_t)row * (uint64_t)n_ctr;
+    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32), tag = (uint32_t)ST_RNG_SYNTH << 24 | DRAW_NOISE;
+    for (long b0 = 0; b0 < n_ctr; b0 += ST_PHILOX_LANES) {
+        uint32_t c0[ST_PHILOX_LANES], c1[ST_PHILOX_LANES], c2[ST_PHILOX_LANES], c3[ST_PHILOX_LANES];
+        for (int i = 0; i < ST_PHILOX_LANES; i++) {
+            uint64_t idx = base + (uint64_t)(b0 + i);
+            c0[i] = (uint32_t)idx, c1[i] = (uint32_t)(idx >> 32), c2[i] = 0, c3[i] = tag;
+        }
+        st_philox4x32_10_lanes(c0, c1, c2, c3, k0, k1);
+        for (int i = 0; i < ST_PHILOX_LANES && b0 + i < n_ctr; i++) {
+            const uint32_t w[4] = {c0[i], c1[i], c2[i], c3[i]};
+            float v[4];
+            for (int pair = 0; pair < 2; pair++) {
+                float u1 = ((float)(w[2 * pair] >> 8) + 1.0f) * (1.0f / 16777216.0f); /* (0, 1]: log finite */
+                float u2 = (float)(w[2 * pair + 1] >> 8) * (1.0f / 16777216.0f);
+                float r = sqrtf(-2.0f * logf(u1)), sn, cs;
+                sincosf(6.2831853f * u2, &sn, &cs);
+                v[2 * pair] = r * cs, v[2 * pair + 1] = r * sn;
+            }
+            long j = 4 * (b0 + i);
+            for (int k = 0; k < 4 && j + k < D; k++) x[j + k] = v[k];
+        }
+    }
+}
+
 void st_synth_rows(float *X, int32_t *y, int32_t *lengths, int64_t *groups, const float *mu,
                    const st_synth_options_t *o, int64_t row0, int64_t n) {
     long D = st_shape_numel(o->shape);
-    uint64_t words_per_row = (uint64_t)(D + 3) / 4; /* st_rand_normal: four normals per counter */
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         int64_t row = row0 + i;
         float *x = X + (size_t)i * (size_t)D;
         int32_t c = (int32_t)(((uint64_t)word(o, DRAW_LABEL, row, 0) * (uint64_t)o->n_classes) >> 32);
         y[i] = c;
-        st_rand_normal(x, D, 0.0f, 1.0f, o->seed, ST_RNG_SYNTH, DRAW_NOISE, 0, (uint64_t)row * words_per_row);
+        noise_row(x, D, o->seed, row);
         const float *m = mu + (size_t)c * (size_t)D;
         for (long j = 0; j < D; j++) x[j] += m[j];
         if (lengths) { /* [T, C]: length in [ceil(T/2), T], the steps past it zero */
