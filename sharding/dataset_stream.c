@@ -4,9 +4,12 @@
  * the file and renames it into place. */
 #include "dataset_stream.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dataset_internal.h"
 #include "h5util.h"
@@ -170,7 +173,8 @@ st_status_t st_stream_write(st_dataset_stream_t *w, int64_t row0, int64_t n_rows
     return agree(w, rc, err);
 }
 
-/* Rank 0: the closed temporary opens as a dataset of n rows; then it replaces `path`. */
+/* Rank 0: the closed temporary opens as a dataset of n rows and is fsync'ed; then it replaces
+ * `path` and the folder is synced (as st_dataset_write does). */
 static st_status_t check_and_rename(const st_dataset_stream_t *w, st_error_t *err) {
     st_dataset_t ds;
     ST_TRY(st_dataset_open(w->tmp, &ds, err));
@@ -179,6 +183,10 @@ static st_status_t check_and_rename(const st_dataset_stream_t *w, st_error_t *er
     if (n != w->spec.n)
         return st_fail(err, ST_ERR_IO, "%s: reads back with %lld rows instead of %lld", w->tmp, (long long)n,
                        (long long)w->spec.n);
+    int fd = open(w->tmp, O_RDONLY | O_CLOEXEC);
+    int synced = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0) close(fd);
+    if (!synced) return st_fail(err, ST_ERR_IO, "%s: cannot fsync the temporary file: %s", w->tmp, strerror(errno));
     if (rename(w->tmp, w->path) != 0)
         return st_fail(err, ST_ERR_IO, "%s: cannot rename the temporary file over it", w->path);
     st_h5_fsync_parent(w->path, 0);
