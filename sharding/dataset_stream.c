@@ -25,6 +25,14 @@ static st_status_t agree(const st_dataset_stream_t *w, st_status_t rc, st_error_
     return st_fail(err, (st_status_t)worst, "%s: another rank failed writing it", w->path);
 }
 
+/* "<path>: <what> (HDF5: ...); nothing was written" (the temporary is removed by the caller), as
+ * st_h5_image_commit words it. */
+static st_status_t fail_unwritten(const st_dataset_stream_t *w, const char *what, st_error_t *err) {
+    char detail[256];
+    st_h5_detail(detail, sizeof detail);
+    return st_fail(err, ST_ERR_IO, "%s: %s%s; nothing was written", w->path, what, detail);
+}
+
 /* A dataset of `nd` dims at its final size, never filled (every row is written), chunked when
  * chunk != NULL. */
 static hid_t create(hid_t f, const char *name, hid_t type, int nd, const hsize_t *dims, const hsize_t *chunk) {
@@ -67,6 +75,8 @@ static const char *write_attrs(const st_dataset_stream_t *w) {
     free(names);
     free(defaults);
     if (!ok) return "cannot write attribute class_names";
+    if (s->n_feature_names > 0 && !st_h5_write_string_attr(w->f, "feature_names", s->feature_names, s->n_feature_names))
+        return "cannot write attribute feature_names";
     const char *src = s->source ? s->source : "";
     return st_h5_write_string_attr(w->f, "source", &src, -1) ? NULL : "cannot write attribute source";
 }
@@ -112,15 +122,15 @@ st_status_t st_stream_create(st_dataset_stream_t *w, const char *path, const st_
     if (st_format(w->path, sizeof w->path, "%s", path) || st_format(w->tmp, sizeof w->tmp, "%s.tmp", path))
         return st_fail(err, ST_ERR_IO, "%s: path too long", path);
     w->spec = *spec;
-    w->spec.class_names = NULL, w->spec.source = NULL; /* only read while creating */
+    w->spec.class_names = NULL, w->spec.source = NULL, w->spec.feature_names = NULL; /* only read while creating */
     int bad_shape = (spec->shape.rank != 1 && spec->shape.rank != 2) || (spec->has_lengths && spec->shape.rank != 2);
     if (spec->n < 1 || spec->n_classes < 1 || spec->n_classes > ST_MAX_CLASSES || bad_shape)
         return st_fail(err, ST_ERR_INTERNAL, "%s: bad stream spec (%lld rows, %d classes, rank %d)", path,
                        (long long)spec->n, spec->n_classes, spec->shape.rank);
-    w->spec.class_names = spec->class_names, w->spec.source = spec->source;
+    w->spec.class_names = spec->class_names, w->spec.source = spec->source, w->spec.feature_names = spec->feature_names;
     const char *failed = create_file(w);
-    w->spec.class_names = NULL, w->spec.source = NULL;
-    st_status_t rc = failed ? st_h5_fail(err, ST_ERR_IO, w->tmp, failed) : ST_OK;
+    w->spec.class_names = NULL, w->spec.source = NULL, w->spec.feature_names = NULL;
+    st_status_t rc = failed ? fail_unwritten(w, failed, err) : ST_OK;
     if ((rc = agree(w, rc, err)) != ST_OK) st_stream_abort(w);
     return rc;
 }
@@ -168,7 +178,7 @@ st_status_t st_stream_write(st_dataset_stream_t *w, int64_t row0, int64_t n_rows
     if (!ok) {
         char what[96];
         st_format(what, sizeof what, "cannot write rows %lld..%lld", (long long)row0, (long long)(row0 + n_rows - 1));
-        rc = st_h5_fail(err, ST_ERR_IO, w->tmp, what);
+        rc = fail_unwritten(w, what, err);
     }
     return agree(w, rc, err);
 }
@@ -186,9 +196,12 @@ static st_status_t check_and_rename(const st_dataset_stream_t *w, st_error_t *er
     int fd = open(w->tmp, O_RDONLY | O_CLOEXEC);
     int synced = fd >= 0 && fsync(fd) == 0;
     if (fd >= 0) close(fd);
-    if (!synced) return st_fail(err, ST_ERR_IO, "%s: cannot fsync the temporary file: %s", w->tmp, strerror(errno));
+    if (!synced)
+        return st_fail(err, ST_ERR_IO, "%s: cannot fsync the temporary file (%s); nothing was written", w->path,
+                       strerror(errno));
     if (rename(w->tmp, w->path) != 0)
-        return st_fail(err, ST_ERR_IO, "%s: cannot rename the temporary file over it", w->path);
+        return st_fail(err, ST_ERR_IO, "%s: cannot rename the temporary file over it (%s); nothing was written", w->path,
+                       strerror(errno));
     st_h5_fsync_parent(w->path, 0);
     return ST_OK;
 }
@@ -199,7 +212,7 @@ st_status_t st_stream_finish(st_dataset_stream_t *w, st_error_t *err) {
     st_h5_close_id(&w->split, H5Dclose);
     st_h5_close_id(&w->groups, H5Dclose);
     st_h5_close_id(&w->lengths, H5Dclose);
-    st_status_t rc = H5Fclose(w->f) < 0 ? st_h5_fail(err, ST_ERR_IO, w->tmp, "cannot finish the file") : ST_OK;
+    st_status_t rc = H5Fclose(w->f) < 0 ? fail_unwritten(w, "cannot finish the file", err) : ST_OK;
     w->f = -1;
     if ((rc = agree(w, rc, err)) == ST_OK && w->rank == 0) rc = check_and_rename(w, err);
     if ((rc = agree(w, rc, err)) != ST_OK && w->rank == 0) remove(w->tmp);

@@ -7,7 +7,7 @@
  * (uint8), /groups (int64) and /lengths (int32) at their final size, and the caller writes rows
  * [row0, row0 + n) of all of them at once, in any order, as often as it likes. The same
  * attributes as st_dataset_write (strata_format 1, 2 with /groups, 3 with /lengths; n_classes,
- * class_names, source). st_stream_finish closes the file, reads its metadata back
+ * class_names, source, feature_names). st_stream_finish closes the file, reads its metadata back
  * (st_dataset_open) and renames it over `path`; st_stream_abort removes the temporary.
  *
  * With comm != MPI_COMM_NULL the file is opened over MPI-IO (parallel HDF5) and every call is
@@ -34,6 +34,8 @@ typedef struct {
     int n_classes;                  /* K >= 1 */
     const char *const *class_names; /* [K] or NULL: "0".."K-1" */
     const char *source;             /* or NULL */
+    int n_feature_names;            /* 0, or numel/channels names: the attribute feature_names */
+    const char *const *feature_names;
     int has_split, has_groups, has_lengths; /* /lengths needs shape [T, C] */
 } st_stream_spec_t;
 

@@ -96,6 +96,6 @@ ok $? "--lengths without --shape, > 256 classes for IDX, no --features: usage er
 
 # 8: an output that cannot be created fails naming the temporary file, leaving nothing.
 "$S" synth "$work/no/such/dir/x.h5" --rows 10 --features 4 > "$work/log" 2>&1; r=$?
-[ "$r" = 1 ] && has "x.h5.tmp: cannot create the temporary file" && [ ! -e "$work/no" ]
-ok $? "an output folder that does not exist: exit 1 naming the temporary file"
+[ "$r" = 1 ] && has "x.h5: cannot create the temporary file" && has "nothing was written" && [ ! -e "$work/no" ]
+ok $? "an output folder that does not exist: exit 1, the file named, nothing written"
 exit $fail
