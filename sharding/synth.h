@@ -16,7 +16,8 @@
  * HDF5 output: under MPI each rank writes its own contiguous block of rows, in pieces of about
  * piece_mb MiB, with collective MPI-IO (sharding/dataset_stream.h); memory per rank is one piece
  * plus the class means (K·D floats), whatever N is. CSV and IDX output (inputs for testing the
- * converters at scale) are written by rank 0 alone, in pieces as well. */
+ * converters at scale) are written by rank 0 alone, in pieces as well (other ranks return at
+ * once). Each piece is a watchdog heartbeat. */
 #ifndef ST_SYNTH_H
 #define ST_SYNTH_H
 
@@ -60,7 +61,8 @@ void st_synth_rows(float *X /*[n, D]*/, int32_t *y /*[n]*/, int32_t *lengths /*[
                    int64_t *groups /*[n] or NULL*/, const float *mu /*[K, D]*/, const st_synth_options_t *o,
                    int64_t row0, int64_t n);
 
-/* Writes the dataset; collective over comm (every rank calls it; MPI_COMM_NULL: one process). */
+/* Writes the dataset; collective over comm for HDF5 (every rank calls it; MPI_COMM_NULL: one
+ * process); CSV and IDX: rank 0 writes, the others return ST_OK at once. */
 st_status_t st_synth_write(const st_synth_options_t *o, MPI_Comm comm, st_synth_summary_t *sum, st_error_t *err);
 
 /* "h5", "csv" or "idx" to the format; -1 when none matches. */
