@@ -20,6 +20,7 @@
 
 #include "convert_paths.h"
 #include "csv_record.h"
+#include "csv_intern.h"
 #include "csv_targets.h"
 #include "csv_text.h"
 #include "dataset.h"
@@ -125,7 +126,8 @@ typedef struct {
     char **header;
     int n_cols, label_col, split_col, group_col;
     char *is_feature;        /* [n_cols] */
-    char **labels;           /* [cap_rows] kept labels (with a label column) */
+    char **labels;           /* [cap_rows] kept labels (with a label column), pointers into names */
+    st_csv_intern_t names;   /* each distinct label once */
     long *lines;             /* [cap_rows] their lines */
     int64_t cap_rows;
     float *row;              /* [d] the current record's features */
@@ -242,12 +244,10 @@ static st_status_t keep_row(reader_t *r, st_csv_data_t *out, uint8_t sp, long li
     if (r->keep_x) memcpy(out->X + out->n * d, r->row, (size_t)d * sizeof *r->row);
     if (r->split_col >= 0) out->split[out->n] = sp;
     r->lines[out->n] = line;
-    if (r->label_col >= 0 && !(r->labels[out->n] = strdup(st_csv_trim(st_csv_rec_field(&r->c, r->label_col)))))
+    if (r->label_col >= 0 &&
+        !(r->labels[out->n] = (char *)st_csv_intern(&r->names, st_csv_trim(st_csv_rec_field(&r->c, r->label_col)))))
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
-    if (!st_csvt_keep(&r->w, out, line)) {
-        if (r->label_col >= 0) free(r->labels[out->n]);
-        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
-    }
+    if (!st_csvt_keep(&r->w, out, line)) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
     out->n++;
     return ST_OK;
 }
@@ -303,8 +303,7 @@ static st_status_t csv_parse(const st_csv_options_t *opt, st_csv_text_t *text, i
         rc = st_csv_class_ids(r.labels, r.lines, out->n, opt->path, opt->label, out->y, &out->n_classes,
                               &out->class_names, &out->labels_are_ids, err);
     if (rc == ST_OK) rc = st_csvt_finish(&r.w, out, opt->path, r.header, err);
-    if (r.labels)
-        for (int64_t i = 0; i < out->n; i++) free(r.labels[i]);
+    st_csv_intern_free(&r.names);
     free(r.labels);
     if (lines && rc == ST_OK) *lines = r.lines, *is_feature = r.is_feature, r.lines = NULL, r.is_feature = NULL;
     free(r.lines);
