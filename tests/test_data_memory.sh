@@ -9,8 +9,8 @@
 #   csv: 40,000 and 320,000 rows x 32 features (CSV 13 / 104 MB; /X 5 / 41 MB)
 # The smaller inputs are large enough that every block buffer (4-16 MiB) is already full size.
 # Bounds: convert idx +12 MB (it keeps the labels, 1 byte a row: 1.75 MB more), inspect +6 MB,
-# convert csv +16 MB (it keeps each row's label text, line and class id, about 24 bytes a row:
-# 7 MB more; the base build, which held the text and /X, grew by 140 MB).
+# convert csv +16 MB (it keeps a pointer to each row's label, its line and class id, ~20 bytes a row:
+# 6 MB more; the base build, which held the text and /X, grew by 140 MB).
 # STRATA_BIN=path runs another build's convert and inspect (synth is always this build's), to
 # show the test fails on one that reads whole files. Prints TAP.
 set -u
