@@ -1,11 +1,11 @@
 /* convert_csv.c — reads a CSV file with a header row (RFC 4180 basics) into features, class ids
  * and names (and, through csv_targets.c, targets and groups), and writes it as a strata dataset.
  * The rules are in convert_csv.h and docs/data.md. The file is mapped (csv_text.h: the pages
- * already read are dropped) and its records decoded one at a time into a scratch buffer. Without
- * --target the file is read twice: first every cell is checked and the labels, split and groups
- * kept (the lines of the kept rows too), then the features are parsed again and streamed to the
- * output a block at a time (sharding/dataset_stream.h), so /X is never held whole; with targets
- * the dataset is built in memory and written by st_dataset_write. */
+ * already read are dropped) and its records decoded one at a time into a scratch buffer. A
+ * conversion reads it twice: first every cell is checked and the labels, split, groups and target
+ * values kept (the lines of the kept rows too), then the features are parsed again and streamed
+ * to the output a block at a time (sharding/dataset_stream.h), so /X is never held whole.
+ * st_csv_read (the tests') keeps /X in memory instead. */
 #include "fileio.h"
 #include "convert_csv.h"
 
@@ -388,7 +388,7 @@ static st_status_t stream_rows(const st_csv_options_t *opt, st_csv_text_t *text,
         k++;
         if (rc != ST_OK || (++nb < block && k < data->n)) continue;
         int64_t row0 = k - nb;
-        rc = st_stream_write(w, row0, nb, X, data->y + row0, data->split ? data->split + row0 : NULL,
+        rc = st_stream_write(w, row0, nb, X, data->y ? data->y + row0 : NULL, data->split ? data->split + row0 : NULL,
                              data->groups ? data->groups + row0 : NULL, NULL, err);
         nb = 0;
         st_watchdog_beat("writing CSV rows", -1);
@@ -402,11 +402,18 @@ static st_status_t stream_rows(const st_csv_options_t *opt, st_csv_text_t *text,
     return rc;
 }
 
-/* Without targets: /X streamed (st_dataset_stream_t), so memory holds the labels, split and
- * groups of the rows (and their lines), not their features. */
+/* /X streamed (st_dataset_stream_t), so memory holds the labels, split, groups and target values
+ * of the rows (and their lines), not their features. */
 static st_status_t write_streamed(const char *out_path, const st_csv_options_t *opt, st_csv_text_t *text,
                                   const st_csv_data_t *data, const long *lines, const char *is_feature,
                                   const char *source, st_error_t *err) {
+    st_target_spec_t ts[ST_MAX_TARGETS];
+    for (int t = 0; t < data->n_targets; t++) {
+        const st_csv_target_t *tg = &data->targets[t];
+        ts[t] = (st_target_spec_t){.name = tg->name, .kind = tg->kind, .width = tg->width,
+                                   .n_classes = tg->n_classes, .names = (const char *const *)tg->names,
+                                   .allow_missing = tg->allow_missing, .values = tg->values};
+    }
     int seq = opt->shape_t > 0 && opt->shape_c > 0;
     st_stream_spec_t spec = {
         .n = data->n,
@@ -418,41 +425,14 @@ static st_status_t write_streamed(const char *out_path, const st_csv_options_t *
         .feature_names = (const char *const *)data->feature_names,
         .has_split = data->split != NULL,
         .has_groups = data->groups != NULL,
+        .n_targets = data->n_targets,
+        .targets = ts,
     };
     st_dataset_stream_t w;
     ST_TRY(st_stream_create(&w, out_path, &spec, MPI_COMM_NULL, err));
     st_status_t rc = stream_rows(opt, text, data, lines, is_feature, &w, err);
     if (rc != ST_OK) return st_stream_abort(&w), rc;
     return st_stream_finish(&w, err);
-}
-
-/* With targets: the whole dataset in memory, written by st_dataset_write. */
-static st_status_t write_in_memory(const char *out_path, const st_csv_options_t *opt, const st_csv_data_t *data,
-                                   const char *source, st_error_t *err) {
-    st_target_spec_t ts[ST_MAX_TARGETS];
-    for (int t = 0; t < data->n_targets; t++) {
-        const st_csv_target_t *tg = &data->targets[t];
-        ts[t] = (st_target_spec_t){.name = tg->name, .kind = tg->kind, .width = tg->width,
-                                   .n_classes = tg->n_classes, .names = (const char *const *)tg->names,
-                                   .allow_missing = tg->allow_missing, .values = tg->values};
-    }
-    int seq = opt->shape_t > 0 && opt->shape_c > 0;
-    st_dataset_spec_t spec = {
-        .n = data->n,
-        .shape = seq ? st_shape2(opt->shape_t, opt->shape_c) : st_shape1(data->d),
-        .X = data->X,
-        .y = data->y,
-        .split = data->split,
-        .n_classes = data->n_classes,
-        .class_names = (const char *const *)data->class_names,
-        .n_feature_names = seq ? 0 : data->d, /* column names do not name the C channels */
-        .feature_names = (const char *const *)data->feature_names,
-        .source = source,
-        .n_targets = data->n_targets,
-        .targets = ts,
-        .groups = data->groups,
-    };
-    return st_dataset_write(out_path, &spec, err);
 }
 
 st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st_csv_summary_t *sum, st_error_t *err) {
@@ -464,19 +444,17 @@ st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st
                        "NAME:COLUMNS:KIND)", opt->path);
     st_csv_text_t text;
     ST_TRY(st_csv_text_open(opt->path, &text, err));
-    int streamed = opt->n_targets == 0; /* the streaming writer has no /targets */
     st_csv_data_t data;
     long *lines = NULL;
     char *is_feature = NULL;
-    st_status_t rc = csv_parse(opt, &text, !streamed, &data, &lines, &is_feature, err);
+    st_status_t rc = csv_parse(opt, &text, 0, &data, &lines, &is_feature, err);
     int seq = opt->shape_t > 0 && opt->shape_c > 0;
     if (rc == ST_OK && seq && (int64_t)opt->shape_t * opt->shape_c != data.d)
         rc = st_fail(err, ST_ERR_DATA, "%s: --shape %d,%d needs %lld feature columns (T x C), the file has %d", opt->path,
                      opt->shape_t, opt->shape_c, (long long)opt->shape_t * opt->shape_c, data.d);
     char source[2048];
     if (rc == ST_OK) describe_source(opt, &data, source, sizeof source);
-    if (rc == ST_OK && streamed) rc = write_streamed(out_path, opt, &text, &data, lines, is_feature, source, err);
-    else if (rc == ST_OK) rc = write_in_memory(out_path, opt, &data, source, err);
+    if (rc == ST_OK) rc = write_streamed(out_path, opt, &text, &data, lines, is_feature, source, err);
     if (rc == ST_OK && sum) summarize(&data, sum);
     free(lines);
     free(is_feature);

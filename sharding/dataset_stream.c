@@ -61,9 +61,14 @@ static hid_t create_x(const st_dataset_stream_t *w) {
 /* The root attributes; NULL or what failed. */
 static const char *write_attrs(const st_dataset_stream_t *w) {
     const st_stream_spec_t *s = &w->spec;
-    int format = s->has_lengths ? 3 : s->has_groups ? 2 : 1;
-    if (!st_ds_write_int_attr(w->f, "strata_format", format) || !st_ds_write_int_attr(w->f, "n_classes", s->n_classes))
-        return "cannot write attributes";
+    int format = s->has_lengths ? 3 : s->has_groups || s->n_targets > 0 ? 2 : 1;
+    if (!st_ds_write_int_attr(w->f, "strata_format", format)) return "cannot write attributes";
+    if (s->n_feature_names > 0 && !st_h5_write_string_attr(w->f, "feature_names", s->feature_names, s->n_feature_names))
+        return "cannot write attribute feature_names";
+    const char *src = s->source ? s->source : "";
+    if (!st_h5_write_string_attr(w->f, "source", &src, -1)) return "cannot write attribute source";
+    if (s->n_classes == 0) return NULL; /* no /y: no root class table */
+    if (!st_ds_write_int_attr(w->f, "n_classes", s->n_classes)) return "cannot write attributes";
     const char **names = calloc((size_t)s->n_classes, sizeof *names);
     char (*defaults)[12] = calloc((size_t)s->n_classes, sizeof *defaults);
     int ok = names && defaults;
@@ -74,11 +79,14 @@ static const char *write_attrs(const st_dataset_stream_t *w) {
     ok = ok && st_h5_write_string_attr(w->f, "class_names", names, s->n_classes);
     free(names);
     free(defaults);
-    if (!ok) return "cannot write attribute class_names";
-    if (s->n_feature_names > 0 && !st_h5_write_string_attr(w->f, "feature_names", s->feature_names, s->n_feature_names))
-        return "cannot write attribute feature_names";
-    const char *src = s->source ? s->source : "";
-    return st_h5_write_string_attr(w->f, "source", &src, -1) ? NULL : "cannot write attribute source";
+    return ok ? NULL : "cannot write attribute class_names";
+}
+
+/* The spec's targets through st_dataset_write's own code (dataset_targets.c). */
+static const char *write_targets(const st_dataset_stream_t *w) {
+    if (w->spec.n_targets == 0) return NULL;
+    st_dataset_spec_t ds = {.n = w->spec.n, .n_targets = w->spec.n_targets, .targets = w->spec.targets};
+    return st_ds_write_targets(w->f, &ds);
 }
 
 /* The file and its datasets; NULL or what failed. */
@@ -93,14 +101,15 @@ static const char *create_file(st_dataset_stream_t *w) {
     if (w->f < 0) return "cannot create the temporary file";
     hsize_t n = (hsize_t)w->spec.n;
     if ((w->x = create_x(w)) < 0) return "cannot create /X";
-    if ((w->y = create(w->f, "/y", H5T_STD_I32LE, 1, &n, NULL)) < 0) return "cannot create /y";
+    if (w->spec.n_classes > 0 && (w->y = create(w->f, "/y", H5T_STD_I32LE, 1, &n, NULL)) < 0) return "cannot create /y";
     if (w->spec.has_split && (w->split = create(w->f, "/split", H5T_STD_U8LE, 1, &n, NULL)) < 0)
         return "cannot create /split";
     if (w->spec.has_groups && (w->groups = create(w->f, "/groups", H5T_STD_I64LE, 1, &n, NULL)) < 0)
         return "cannot create /groups";
     if (w->spec.has_lengths && (w->lengths = create(w->f, "/lengths", H5T_STD_I32LE, 1, &n, NULL)) < 0)
         return "cannot create /lengths";
-    return write_attrs(w);
+    const char *failed = write_targets(w);
+    return failed ? failed : write_attrs(w);
 }
 
 static void close_all(st_dataset_stream_t *w) {
@@ -123,13 +132,21 @@ st_status_t st_stream_create(st_dataset_stream_t *w, const char *path, const st_
         return st_fail(err, ST_ERR_IO, "%s: path too long", path);
     w->spec = *spec;
     w->spec.class_names = NULL, w->spec.source = NULL, w->spec.feature_names = NULL; /* only read while creating */
+    w->spec.targets = NULL;
     int bad_shape = (spec->shape.rank != 1 && spec->shape.rank != 2) || (spec->has_lengths && spec->shape.rank != 2);
-    if (spec->n < 1 || spec->n_classes < 1 || spec->n_classes > ST_MAX_CLASSES || bad_shape)
+    if (spec->n < 1 || spec->n_classes < 0 || spec->n_classes > ST_MAX_CLASSES || bad_shape ||
+        (spec->n_classes == 0 && spec->n_targets == 0))
         return st_fail(err, ST_ERR_INTERNAL, "%s: bad stream spec (%lld rows, %d classes, rank %d)", path,
                        (long long)spec->n, spec->n_classes, spec->shape.rank);
+    st_dataset_spec_t ts = {.n = spec->n, .n_targets = spec->n_targets, .targets = spec->targets};
+    for (int t = 0; t < spec->n_targets; t++)
+        if (spec->targets[t].kind == ST_TARGET_SEQUENCE)
+            return st_fail(err, ST_ERR_INTERNAL, "%s: the streaming writer takes no sequence targets", path);
+    ST_TRY(agree(w, st_ds_check_target_specs(path, &ts, err), err));
     w->spec.class_names = spec->class_names, w->spec.source = spec->source, w->spec.feature_names = spec->feature_names;
+    w->spec.targets = spec->targets;
     const char *failed = create_file(w);
-    w->spec.class_names = NULL, w->spec.source = NULL, w->spec.feature_names = NULL;
+    w->spec.class_names = NULL, w->spec.source = NULL, w->spec.feature_names = NULL, w->spec.targets = NULL;
     st_status_t rc = failed ? fail_unwritten(w, failed, err) : ST_OK;
     if ((rc = agree(w, rc, err)) != ST_OK) st_stream_abort(w);
     return rc;
@@ -164,14 +181,14 @@ st_status_t st_stream_write(st_dataset_stream_t *w, int64_t row0, int64_t n_rows
                             const uint8_t *split, const int64_t *groups, const int32_t *lengths, st_error_t *err) {
     const st_stream_spec_t *s = &w->spec;
     st_status_t rc = ST_OK;
-    if (row0 < 0 || n_rows < 0 || row0 > s->n || n_rows > s->n - row0 || (n_rows > 0 && (!X || !y)) ||
+    if (row0 < 0 || n_rows < 0 || row0 > s->n || n_rows > s->n - row0 || (n_rows > 0 && (!X || (s->n_classes && !y))) ||
         (n_rows > 0 && ((s->has_split && !split) || (s->has_groups && !groups) || (s->has_lengths && !lengths))))
         rc = st_fail(err, ST_ERR_INTERNAL, "%s: rows %lld..+%lld lie outside its %lld rows, or a block is missing",
                      w->path, (long long)row0, (long long)n_rows, (long long)s->n);
     if ((rc = agree(w, rc, err)) != ST_OK) return rc;
     /* every dataset is written even after one failed: a collective write must be entered by all */
     int ok = write_rows(w, w->x, H5T_NATIVE_FLOAT, row0, n_rows, X);
-    ok = write_rows(w, w->y, H5T_NATIVE_INT32, row0, n_rows, y) && ok;
+    if (s->n_classes > 0) ok = write_rows(w, w->y, H5T_NATIVE_INT32, row0, n_rows, y) && ok;
     if (s->has_split) ok = write_rows(w, w->split, H5T_NATIVE_UINT8, row0, n_rows, split) && ok;
     if (s->has_groups) ok = write_rows(w, w->groups, H5T_NATIVE_INT64, row0, n_rows, groups) && ok;
     if (s->has_lengths) ok = write_rows(w, w->lengths, H5T_NATIVE_INT32, row0, n_rows, lengths) && ok;

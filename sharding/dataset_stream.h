@@ -6,8 +6,9 @@
  * st_dataset_write: about 1 MiB of rows a chunk), /y (int32 [N]) and the optional /split
  * (uint8), /groups (int64) and /lengths (int32) at their final size, and the caller writes rows
  * [row0, row0 + n) of all of them at once, in any order, as often as it likes. The same
- * attributes as st_dataset_write (strata_format 1, 2 with /groups, 3 with /lengths; n_classes,
- * class_names, source, feature_names). st_stream_finish closes the file, reads its metadata back
+ * attributes as st_dataset_write (strata_format 1, 2 with /groups or /targets, 3 with
+ * /lengths; n_classes, class_names, source, feature_names). Targets (/targets/<name>) are not
+ * streamed: their values are given whole to st_stream_create. st_stream_finish closes the file, reads its metadata back
  * (st_dataset_open) and renames it over `path`; st_stream_abort removes the temporary.
  *
  * With comm != MPI_COMM_NULL the file is opened over MPI-IO (parallel HDF5) and every call is
@@ -31,12 +32,16 @@
 typedef struct {
     int64_t n;                      /* rows */
     st_shape_t shape;               /* [D] or [T, C] */
-    int n_classes;                  /* K >= 1 */
+    int n_classes;                  /* K >= 1: /y and the root class table; 0: no /y (format 2 with
+                                     * targets only; st_stream_write's y is then NULL) */
     const char *const *class_names; /* [K] or NULL: "0".."K-1" */
     const char *source;             /* or NULL */
     int n_feature_names;            /* 0, or numel/channels names: the attribute feature_names */
     const char *const *feature_names;
     int has_split, has_groups, has_lengths; /* /lengths needs shape [T, C] */
+    int n_targets;                  /* /targets/<name>, written whole at creation (their values are
+                                     * small next to /X: st_dataset_write's rules; no sequence targets) */
+    const st_target_spec_t *targets;
 } st_stream_spec_t;
 
 typedef struct {

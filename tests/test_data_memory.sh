@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_data_memory.sh — `strata inspect`, `strata convert idx` and `strata convert csv` (without
-# --target) keep memory bounded (issue 18):
+# test_data_memory.sh — `strata inspect`, `strata convert idx` and `strata convert csv` keep
+# memory bounded (issue 18):
 # each runs on a small synthetic input and on one 8x larger under /usr/bin/time -v, and the
 # larger run's maximum RSS may exceed the smaller's by at most a few MB — far less than the data
 # (a whole-file read of the wide pair's /X alone adds 180 MB; of the tall pair's /y, 56 MB):
