@@ -59,6 +59,7 @@ int st_cmd_help(const st_cli_t *cli);         /* cli/cmd_help.c */
 int st_cmd_convert_idx(const st_cli_t *cli);  /* cli/cmd_data.c */
 int st_cmd_convert_csv(const st_cli_t *cli);  /* cli/cmd_data.c */
 int st_cmd_inspect(const st_cli_t *cli);      /* cli/cmd_data.c */
+int st_cmd_synth(const st_cli_t *cli);        /* cli/cmd_synth.c */
 int st_cmd_convert_audio(const st_cli_t *cli); /* cli/cmd_audio.c */
 int st_cmd_summary(const st_cli_t *cli);      /* cli/cmd_summary.c */
 int st_cmd_report(const st_cli_t *cli);       /* cli/cmd_report.c */

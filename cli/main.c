@@ -77,6 +77,11 @@ static const st_command_t commands[] = {
      "group, split) to log-mel or MFCC sequences [N, T, F] with /lengths,\n"
      "labels or token sequences (docs/speech.md)",
      st_cmd_convert_audio},
+    {"synth", "OUT --rows N --features D|--shape T,C [--classes K] [--seed S] [--separation 4]\n"
+              "[--lengths] [--groups G] [--format h5|csv|idx] [--piece-mb 16] [--ranks P] [--stall-timeout S]",
+     "a synthetic, learnable classification dataset of any size, written in\n"
+     "parallel under mpirun (or --ranks P), in bounded memory (docs/data.md)",
+     st_cmd_synth},
     {"inspect", "FILE [--json] [--stall-timeout S]", "class counts, targets, groups, NaN/Inf, training phase, problems\n(docs/data.md)",
      st_cmd_inspect},
     {"help", "[config|layers|losses|optimizer|schedule|reference [--markdown]]",

@@ -22,6 +22,7 @@ typedef enum {
     ST_RNG_MIXUP = 7,
     ST_RNG_GROUP_SPLIT = 8, /* grouped split: stream 0, index = the group id (sharding/split.h) */
     ST_RNG_BUCKET = 9,   /* order of length-bucketed micro-batches: stream = shard, step = epoch */
+    ST_RNG_SYNTH = 10,   /* strata synth: stream = what is drawn (sharding/synth.c), index = row or class */
     ST_RNG_TEST = 15     /* test-data generation */
 } st_rng_purpose_t;
 

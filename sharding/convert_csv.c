@@ -1,7 +1,11 @@
 /* convert_csv.c — reads a CSV file with a header row (RFC 4180 basics) into features, class ids
  * and names (and, through csv_targets.c, targets and groups), and writes it as a strata dataset.
- * The rules are in convert_csv.h and docs/data.md. The whole file is read into memory; records
- * are decoded one at a time into a scratch buffer. */
+ * The rules are in convert_csv.h and docs/data.md. The file is mapped (csv_text.h: the pages
+ * already read are dropped) and its records decoded one at a time into a scratch buffer. A
+ * conversion reads it twice: first every cell is checked and the labels, split, groups and target
+ * values kept (the lines of the kept rows too), then the features are parsed again and streamed
+ * to the output a block at a time (sharding/dataset_stream.h), so /X is never held whole.
+ * st_csv_read (the tests') keeps /X in memory instead. */
 #include "fileio.h"
 #include "convert_csv.h"
 
@@ -16,10 +20,15 @@
 
 #include "convert_paths.h"
 #include "csv_record.h"
+#include "csv_intern.h"
 #include "csv_targets.h"
+#include "csv_text.h"
 #include "dataset.h"
+#include "dataset_stream.h"
 #include "schema.h"
 #include "watchdog.h"
+
+#define CSV_BLOCK_BYTES (4ll << 20) /* float32 rows parsed and written at a time (second reading) */
 
 /* Parses one numeric cell; returns NULL or a reason (written into why). */
 const char *st_csv_parse_number(const char *s, float *out, char *why, size_t size) {
@@ -117,11 +126,14 @@ typedef struct {
     char **header;
     int n_cols, label_col, split_col, group_col;
     char *is_feature;        /* [n_cols] */
-    char **labels;           /* [cap_rows] kept labels (with a label column) */
+    char **labels;           /* [cap_rows] kept labels (with a label column), pointers into names */
+    st_csv_intern_t names;   /* each distinct label once */
     long *lines;             /* [cap_rows] their lines */
     int64_t cap_rows;
     float *row;              /* [d] the current record's features */
     st_csvt_t w;             /* target and group columns */
+    int keep_x;              /* 0: rows are checked, their features not kept (read again when written) */
+    st_csv_text_t *text;
 } reader_t;
 
 /* The index of the column named `want` (NULL: none wanted, -1), or an error listing the columns. */
@@ -217,7 +229,7 @@ static st_status_t keep_row(reader_t *r, st_csv_data_t *out, uint8_t sp, long li
     int d = out->d;
     if (out->n == r->cap_rows) {
         int64_t cap = r->cap_rows ? 2 * r->cap_rows : 1024;
-        float *X = realloc(out->X, (size_t)(cap * d) * sizeof *X);
+        float *X = r->keep_x ? realloc(out->X, (size_t)(cap * d) * sizeof *X) : NULL;
         if (X) out->X = X;
         char **L = r->label_col >= 0 ? realloc(r->labels, (size_t)cap * sizeof *L) : NULL;
         if (L) r->labels = L;
@@ -225,19 +237,17 @@ static st_status_t keep_row(reader_t *r, st_csv_data_t *out, uint8_t sp, long li
         if (LL) r->lines = LL;
         uint8_t *S = r->split_col >= 0 ? realloc(out->split, (size_t)cap) : NULL;
         if (S) out->split = S;
-        if (!X || (r->label_col >= 0 && !L) || !LL || (r->split_col >= 0 && !S))
+        if ((r->keep_x && !X) || (r->label_col >= 0 && !L) || !LL || (r->split_col >= 0 && !S))
             return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
         r->cap_rows = cap;
     }
-    memcpy(out->X + out->n * d, r->row, (size_t)d * sizeof *r->row);
+    if (r->keep_x) memcpy(out->X + out->n * d, r->row, (size_t)d * sizeof *r->row);
     if (r->split_col >= 0) out->split[out->n] = sp;
     r->lines[out->n] = line;
-    if (r->label_col >= 0 && !(r->labels[out->n] = strdup(st_csv_trim(st_csv_rec_field(&r->c, r->label_col)))))
+    if (r->label_col >= 0 &&
+        !(r->labels[out->n] = (char *)st_csv_intern(&r->names, st_csv_trim(st_csv_rec_field(&r->c, r->label_col)))))
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
-    if (!st_csvt_keep(&r->w, out, line)) {
-        if (r->label_col >= 0) free(r->labels[out->n]);
-        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
-    }
+    if (!st_csvt_keep(&r->w, out, line)) return st_fail(err, ST_ERR_NOMEM, "%s: out of memory", r->path);
     out->n++;
     return ST_OK;
 }
@@ -249,6 +259,7 @@ static st_status_t read_rows(reader_t *r, st_csv_data_t *out, st_error_t *err) {
     int got;
     while ((got = st_csv_rec_next(&r->c, &line, err)) > 0) {
         if (++n_rows_seen % 65536 == 0) st_watchdog_beat("converting CSV rows", -1);
+        st_csv_text_drop_before(r->text, r->c.p, 0);
         if (r->c.n_fields != r->n_cols)
             return st_fail(err, ST_ERR_DATA, "%s: line %ld has %d field%s but the header has %d", path, line,
                            r->c.n_fields, r->c.n_fields == 1 ? "" : "s", r->n_cols);
@@ -272,16 +283,18 @@ static st_status_t read_rows(reader_t *r, st_csv_data_t *out, st_error_t *err) {
     return ST_OK;
 }
 
-st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_error_t *err) {
+/* Parses `text` (the file opt->path) into out; with keep_x 0 the features are checked but not
+ * kept. *lines (when lines != NULL) gets the line of each kept row and *is_feature the feature
+ * columns ([n_cols]), both malloc'd: what the second reading needs. */
+static st_status_t csv_parse(const st_csv_options_t *opt, st_csv_text_t *text, int keep_x, st_csv_data_t *out,
+                             long **lines, char **is_feature, st_error_t *err) {
     memset(out, 0, sizeof *out);
     if (!opt->label && opt->n_targets <= 0)
         return st_fail(err, ST_ERR_CONFIG, "%s: no label column and no target (--label COLUMN or --target "
                        "NAME:COLUMNS:KIND)", opt->path);
-    size_t size = 0;
-    char *text = st_read_file(opt->path, &size, err);
-    if (!text) return err ? err->code : ST_ERR_IO;
-    reader_t r = {.opt = opt, .path = opt->path, .label_col = -1, .split_col = -1, .group_col = -1};
-    st_csv_rec_init(&r.c, opt->path, text, size);
+    reader_t r = {.opt = opt, .path = opt->path, .label_col = -1, .split_col = -1, .group_col = -1, .keep_x = keep_x,
+                  .text = text};
+    st_csv_rec_init(&r.c, opt->path, text->text, text->size);
     st_status_t rc = read_header(&r, out, err);
     if (rc == ST_OK) rc = read_rows(&r, out, err);
     if (rc == ST_OK && r.label_col >= 0 && !(out->y = malloc((size_t)out->n * sizeof *out->y)))
@@ -290,9 +303,9 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
         rc = st_csv_class_ids(r.labels, r.lines, out->n, opt->path, opt->label, out->y, &out->n_classes,
                               &out->class_names, &out->labels_are_ids, err);
     if (rc == ST_OK) rc = st_csvt_finish(&r.w, out, opt->path, r.header, err);
-    if (r.labels)
-        for (int64_t i = 0; i < out->n; i++) free(r.labels[i]);
+    st_csv_intern_free(&r.names);
     free(r.labels);
+    if (lines && rc == ST_OK) *lines = r.lines, *is_feature = r.is_feature, r.lines = NULL, r.is_feature = NULL;
     free(r.lines);
     st_csvt_free(&r.w, out->n);
     if (r.header)
@@ -301,7 +314,20 @@ st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_erro
     free(r.is_feature);
     free(r.row);
     st_csv_rec_free(&r.c);
-    free(text);
+    st_csv_text_drop_before(text, text->text + text->size, 1);
+    text->dropped = 0; /* read again from the start */
+    return rc;
+}
+
+st_status_t st_csv_read(const st_csv_options_t *opt, st_csv_data_t *out, st_error_t *err) {
+    memset(out, 0, sizeof *out);
+    if (!opt->label && opt->n_targets <= 0)
+        return st_fail(err, ST_ERR_CONFIG, "%s: no label column and no target (--label COLUMN or --target "
+                       "NAME:COLUMNS:KIND)", opt->path);
+    st_csv_text_t text;
+    ST_TRY(st_csv_text_open(opt->path, &text, err));
+    st_status_t rc = csv_parse(opt, &text, 1, out, NULL, NULL, err);
+    st_csv_text_close(&text);
     return rc;
 }
 
@@ -338,44 +364,101 @@ static void summarize(const st_csv_data_t *data, st_csv_summary_t *sum) {
     sum->n_groups = data->n_groups;
 }
 
+/* The second reading (no targets): the kept rows' features (lines [n] says which records they
+ * are), a block of CSV_BLOCK_BYTES at a time, into the streaming writer with their labels, split
+ * and groups from the first reading. */
+static st_status_t stream_rows(const st_csv_options_t *opt, st_csv_text_t *text, const st_csv_data_t *data,
+                               const long *lines, const char *is_feature, st_dataset_stream_t *w, st_error_t *err) {
+    int64_t d = data->d, block = CSV_BLOCK_BYTES / (d * (int64_t)sizeof(float)), k = 0, nb = 0;
+    block = block < 1 ? 1 : block > data->n ? data->n : block;
+    float *X = st_alloc((size_t)(block * d) * sizeof *X, "a block of CSV rows", err);
+    if (!X) return ST_ERR_NOMEM;
+    st_csv_rec_t c;
+    st_csv_rec_init(&c, opt->path, text->text, text->size);
+    long line;
+    int got = st_csv_rec_next(&c, &line, err); /* the header */
+    st_status_t rc = got > 0 ? ST_OK : st_fail(err, ST_ERR_IO, "%s: changed while it was converted", opt->path);
+    while (rc == ST_OK && k < data->n && (got = st_csv_rec_next(&c, &line, err)) > 0) {
+        st_csv_text_drop_before(text, c.p, 0);
+        if (line != lines[k]) continue; /* a dropped row */
+        char why[160];
+        for (int i = 0, j = 0; rc == ST_OK && i < c.n_fields; i++)
+            if (is_feature[i] && st_csv_parse_number(st_csv_trim(st_csv_rec_field(&c, i)), &X[nb * d + j++], why, sizeof why))
+                rc = st_fail(err, ST_ERR_IO, "%s: line %ld changed while it was converted (%s)", opt->path, line, why);
+        k++;
+        if (rc != ST_OK || (++nb < block && k < data->n)) continue;
+        int64_t row0 = k - nb;
+        rc = st_stream_write(w, row0, nb, X, data->y ? data->y + row0 : NULL, data->split ? data->split + row0 : NULL,
+                             data->groups ? data->groups + row0 : NULL, NULL, err);
+        nb = 0;
+        st_watchdog_beat("writing CSV rows", -1);
+    }
+    if (rc == ST_OK && k < data->n)
+        rc = got < 0 ? (err && err->code ? err->code : ST_ERR_DATA)
+                     : st_fail(err, ST_ERR_IO, "%s: changed while it was converted (%lld of %lld rows found again)",
+                               opt->path, (long long)k, (long long)data->n);
+    st_csv_rec_free(&c);
+    st_free(X);
+    return rc;
+}
+
+/* /X streamed (st_dataset_stream_t), so memory holds the labels, split, groups and target values
+ * of the rows (and their lines), not their features. */
+static st_status_t write_streamed(const char *out_path, const st_csv_options_t *opt, st_csv_text_t *text,
+                                  const st_csv_data_t *data, const long *lines, const char *is_feature,
+                                  const char *source, st_error_t *err) {
+    st_target_spec_t ts[ST_MAX_TARGETS];
+    for (int t = 0; t < data->n_targets; t++) {
+        const st_csv_target_t *tg = &data->targets[t];
+        ts[t] = (st_target_spec_t){.name = tg->name, .kind = tg->kind, .width = tg->width,
+                                   .n_classes = tg->n_classes, .names = (const char *const *)tg->names,
+                                   .allow_missing = tg->allow_missing, .values = tg->values};
+    }
+    int seq = opt->shape_t > 0 && opt->shape_c > 0;
+    st_stream_spec_t spec = {
+        .n = data->n,
+        .shape = seq ? st_shape2(opt->shape_t, opt->shape_c) : st_shape1(data->d),
+        .n_classes = data->n_classes,
+        .class_names = (const char *const *)data->class_names,
+        .source = source,
+        .n_feature_names = seq ? 0 : data->d, /* column names do not name the C channels */
+        .feature_names = (const char *const *)data->feature_names,
+        .has_split = data->split != NULL,
+        .has_groups = data->groups != NULL,
+        .n_targets = data->n_targets,
+        .targets = ts,
+    };
+    st_dataset_stream_t w;
+    ST_TRY(st_stream_create(&w, out_path, &spec, MPI_COMM_NULL, err));
+    st_status_t rc = stream_rows(opt, text, data, lines, is_feature, &w, err);
+    if (rc != ST_OK) return st_stream_abort(&w), rc;
+    return st_stream_finish(&w, err);
+}
+
 st_status_t st_convert_csv(const char *out_path, const st_csv_options_t *opt, st_csv_summary_t *sum, st_error_t *err) {
     if (sum) memset(sum, 0, sizeof *sum);
     const char *inputs[1] = {opt->path};
     ST_TRY(st_convert_check_output(out_path, inputs, 1, err));
+    if (!opt->label && opt->n_targets <= 0)
+        return st_fail(err, ST_ERR_CONFIG, "%s: no label column and no target (--label COLUMN or --target "
+                       "NAME:COLUMNS:KIND)", opt->path);
+    st_csv_text_t text;
+    ST_TRY(st_csv_text_open(opt->path, &text, err));
     st_csv_data_t data;
-    st_status_t rc = st_csv_read(opt, &data, err);
-    if (rc == ST_OK) {
-        char source[2048];
-        describe_source(opt, &data, source, sizeof source);
-        st_target_spec_t ts[ST_MAX_TARGETS];
-        for (int t = 0; t < data.n_targets; t++) {
-            const st_csv_target_t *tg = &data.targets[t];
-            ts[t] = (st_target_spec_t){.name = tg->name, .kind = tg->kind, .width = tg->width,
-                                       .n_classes = tg->n_classes, .names = (const char *const *)tg->names,
-                                       .allow_missing = tg->allow_missing, .values = tg->values};
-        }
-        int seq = opt->shape_t > 0 && opt->shape_c > 0;
-        if (seq && (int64_t)opt->shape_t * opt->shape_c != data.d)
-            rc = st_fail(err, ST_ERR_DATA, "%s: --shape %d,%d needs %lld feature columns (T x C), the file has %d", opt->path,
-                         opt->shape_t, opt->shape_c, (long long)opt->shape_t * opt->shape_c, data.d);
-        st_dataset_spec_t spec = {
-            .n = data.n,
-            .shape = seq ? st_shape2(opt->shape_t, opt->shape_c) : st_shape1(data.d),
-            .X = data.X,
-            .y = data.y,
-            .split = data.split,
-            .n_classes = data.n_classes,
-            .class_names = (const char *const *)data.class_names,
-            .n_feature_names = seq ? 0 : data.d, /* column names do not name the C channels */
-            .feature_names = (const char *const *)data.feature_names,
-            .source = source,
-            .n_targets = data.n_targets,
-            .targets = ts,
-            .groups = data.groups,
-        };
-        if (rc == ST_OK) rc = st_dataset_write(out_path, &spec, err);
-    }
+    long *lines = NULL;
+    char *is_feature = NULL;
+    st_status_t rc = csv_parse(opt, &text, 0, &data, &lines, &is_feature, err);
+    int seq = opt->shape_t > 0 && opt->shape_c > 0;
+    if (rc == ST_OK && seq && (int64_t)opt->shape_t * opt->shape_c != data.d)
+        rc = st_fail(err, ST_ERR_DATA, "%s: --shape %d,%d needs %lld feature columns (T x C), the file has %d", opt->path,
+                     opt->shape_t, opt->shape_c, (long long)opt->shape_t * opt->shape_c, data.d);
+    char source[2048];
+    if (rc == ST_OK) describe_source(opt, &data, source, sizeof source);
+    if (rc == ST_OK) rc = write_streamed(out_path, opt, &text, &data, lines, is_feature, source, err);
     if (rc == ST_OK && sum) summarize(&data, sum);
+    free(lines);
+    free(is_feature);
     st_csv_free(&data);
+    st_csv_text_close(&text);
     return rc;
 }

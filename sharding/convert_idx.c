@@ -1,7 +1,9 @@
 /* convert_idx.c — reads MNIST-style IDX files through zlib (gzopen/gzread read gzip'ed and plain
  * files alike; the gzip magic 1f 8b only chooses the wording of errors) and writes them as a
  * strata dataset: images as float32 [N, rows·cols] with raw pixel values, labels as int32, an
- * optional test set appended and marked /split = 2. */
+ * optional test set appended and marked /split = 2. The images are streamed: read, converted and
+ * written (sharding/dataset_stream.h) a block of rows at a time, so memory is a block plus the
+ * labels (one byte a row), whatever the size of the input. */
 #include "convert_idx.h"
 
 #include <errno.h>
@@ -13,8 +15,10 @@
 
 #include "convert_paths.h"
 #include "dataset.h"
+#include "dataset_stream.h"
 
 #define IDX_MAX_BYTES (1ll << 40)
+#define IDX_BLOCK_BYTES (16ll << 20) /* float32 rows converted and written at a time */
 
 static const char *magic_kind(uint32_t m) {
     if (m == ST_IDX_LABELS) return " (labels)";
@@ -138,25 +142,42 @@ static st_status_t short_read(const char *path, gzFile g, int is_gzip, const cha
                    path, (long long)want, what, (long long)got);
 }
 
-st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_error_t *err) {
-    memset(out, 0, sizeof *out);
+/* An IDX file being read: its header (in h; h.data unused) and the data read so far. */
+typedef struct {
+    const char *path;
+    gzFile g;
+    int is_gzip;
+    st_idx_t h;
+    int64_t got;     /* data bytes read */
+    char what[96];   /* "data for N images of RxC", for messages */
+} idx_stream_t;
+
+static void idx_close(idx_stream_t *s) {
+    if (s->g) gzclose(s->g);
+    s->g = NULL;
+}
+
+/* Opens `path` and reads its header, whose magic must be `magic`; checks the sizes. */
+static st_status_t idx_open(const char *path, uint32_t magic, idx_stream_t *s, st_error_t *err) {
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    st_idx_t *out = &s->h;
     FILE *probe = fopen(path, "rb");
     if (!probe) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     uint8_t head[2] = {0, 0};
     size_t n_head = fread(head, 1, 2, probe);
     fclose(probe);
-    int is_gzip = n_head == 2 && head[0] == 0x1f && head[1] == 0x8b;
+    s->is_gzip = n_head == 2 && head[0] == 0x1f && head[1] == 0x8b;
     if (n_head == 0) return st_fail(err, ST_ERR_DATA, "%s: file is empty (expected an IDX file)", path);
-
-    gzFile g = gzopen(path, "rb");
+    gzFile g = s->g = gzopen(path, "rb");
     if (!g) return st_fail(err, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     gzbuffer(g, 1 << 17);
     st_status_t rc = ST_OK;
     uint8_t hdr[16];
     int64_t got = read_full(g, hdr, 4);
     if (got < 4) {
-        rc = got == 0 && !is_gzip ? st_fail(err, ST_ERR_DATA, "%s: file is empty", path)
-                                  : short_read(path, g, is_gzip, "IDX header", got, 4, err);
+        rc = got == 0 && !s->is_gzip ? st_fail(err, ST_ERR_DATA, "%s: file is empty", path)
+                                     : short_read(path, g, s->is_gzip, "IDX header", got, 4, err);
         goto fail;
     }
     out->magic = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
@@ -168,7 +189,7 @@ st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_erro
     out->ndims = (int)(magic & 0xff);
     got = read_full(g, hdr + 4, 4 * out->ndims);
     if (got < 4 * out->ndims) {
-        rc = short_read(path, g, is_gzip, "IDX header", 4 + got, 4 + 4 * out->ndims, err);
+        rc = short_read(path, g, s->is_gzip, "IDX header", 4 + got, 4 + 4 * out->ndims, err);
         goto fail;
     }
     out->n_bytes = 1;
@@ -191,51 +212,71 @@ st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_erro
         }
         out->n_bytes *= out->dims[i];
     }
-    char what[96];
     if (out->ndims == 3)
-        st_format(what, sizeof what, "data for %lld images of %lldx%lld", (long long)out->dims[0],
+        st_format(s->what, sizeof s->what, "data for %lld images of %lldx%lld", (long long)out->dims[0],
                   (long long)out->dims[1], (long long)out->dims[2]);
     else
-        st_format(what, sizeof what, "data for %lld labels", (long long)out->dims[0]);
-    got = read_growing(g, &out->data, out->n_bytes);
-    if (got < 0) {
-        rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)out->n_bytes);
-        goto fail;
-    }
-    if (got < out->n_bytes) {
-        rc = short_read(path, g, is_gzip, what, got, out->n_bytes, err);
-        goto fail;
-    }
-    /* The data must end here: read on to catch trailing bytes or a broken gzip trailer. */
+        st_format(s->what, sizeof s->what, "data for %lld labels", (long long)out->dims[0]);
+    return ST_OK;
+fail:
+    idx_close(s);
+    return rc;
+}
+
+/* The next n data bytes into buf; a short read fails as the whole read would have. */
+static st_status_t idx_read(idx_stream_t *s, uint8_t *buf, int64_t n, st_error_t *err) {
+    int64_t got = read_full(s->g, buf, n);
+    s->got += got;
+    if (got < n) return short_read(s->path, s->g, s->is_gzip, s->what, s->got, s->h.n_bytes, err);
+    return ST_OK;
+}
+
+/* After the last data byte: the file must end here (no extra bytes, an intact gzip trailer, no
+ * bytes after the gzip stream). Closes the file. */
+static st_status_t idx_end(idx_stream_t *s, st_error_t *err) {
+    const char *path = s->path;
+    gzFile g = s->g;
+    int is_gzip = s->is_gzip;
+    st_status_t rc = ST_OK;
     uint8_t extra[4096];
     int64_t n_extra = 0;
     int r;
     while ((r = gzread(g, extra, sizeof extra)) > 0) n_extra += r;
     int errnum = Z_OK;
     const char *zmsg = zmessage(g, path, &errnum);
-    if (r < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
+    int64_t n_trailing = 0;
+    if (r < 0 || (errnum != Z_OK && errnum != Z_STREAM_END))
         rc = is_gzip && errnum == Z_BUF_ERROR
                  ? st_fail(err, ST_ERR_DATA, "%s: truncated gzip file (the compressed stream ends early)", path)
                  : st_fail(err, ST_ERR_DATA, "%s: corrupt %s (%s)", path, is_gzip ? "gzip stream" : "file", zmsg);
-        goto fail;
-    }
-    if (n_extra > 0) {
+    else if (n_extra > 0)
         rc = st_fail(err, ST_ERR_DATA, "%s: file is longer than its header says: %lld extra byte%s after the %s", path,
-                     (long long)n_extra, n_extra == 1 ? "" : "s", what);
-        goto fail;
-    }
-    int64_t n_trailing = 0;
-    if (is_gzip && gzip_trailing_bytes(path, &n_trailing) == 0 && n_trailing > 0) {
+                     (long long)n_extra, n_extra == 1 ? "" : "s", s->what);
+    else if (is_gzip && gzip_trailing_bytes(path, &n_trailing) == 0 && n_trailing > 0)
         rc = st_fail(err, ST_ERR_DATA, "%s: %lld byte%s of trailing garbage after the gzip stream (the %s ends "
                      "before them): a damaged or appended-to file", path, (long long)n_trailing,
-                     n_trailing == 1 ? "" : "s", what);
-        goto fail;
+                     n_trailing == 1 ? "" : "s", s->what);
+    idx_close(s);
+    return rc;
+}
+
+st_status_t st_idx_read(const char *path, uint32_t magic, st_idx_t *out, st_error_t *err) {
+    memset(out, 0, sizeof *out);
+    idx_stream_t s;
+    ST_TRY(idx_open(path, magic, &s, err));
+    *out = s.h;
+    st_status_t rc = ST_OK;
+    int64_t got = read_growing(s.g, &out->data, out->n_bytes);
+    if (got < 0)
+        rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)out->n_bytes);
+    else if (got < out->n_bytes)
+        rc = short_read(path, s.g, s.is_gzip, s.what, got, out->n_bytes, err);
+    if (rc != ST_OK) {
+        idx_close(&s);
+        st_idx_free(out);
+        return rc;
     }
-    gzclose(g);
-    return ST_OK;
-fail:
-    gzclose(g);
-    st_idx_free(out);
+    if ((rc = idx_end(&s, err)) != ST_OK) st_idx_free(out);
     return rc;
 }
 
@@ -290,110 +331,129 @@ static st_status_t check_labels(const char *path, const st_idx_t *lab, int k, in
     return ST_OK;
 }
 
+/* The source attribute, read back into 256 bytes: full paths when they fit, else file names. */
+static void describe_source(const st_idx_options_t *opt, int has_test, char *source, size_t size) {
+    for (int full = 1; full >= 0; full--) {
+        const char *f[4] = {opt->images, opt->labels, opt->test_images, opt->test_labels};
+        for (int i = 0; i < 4 && !full; i++)
+            if (f[i] && strrchr(f[i], '/')) f[i] = strrchr(f[i], '/') + 1;
+        if (has_test)
+            st_format(source, size, "idx: images %s, labels %s; test images %s, test labels %s", f[0], f[1], f[2], f[3]);
+        else
+            st_format(source, size, "idx: images %s, labels %s", f[0], f[1]);
+        if (strlen(source) < 256) break;
+    }
+}
+
+/* What the conversion holds: the image streams (headers read), all labels (one byte a row), the
+ * class names, and one block of rows. */
+typedef struct {
+    idx_stream_t im, tim;
+    st_idx_t lb, tlb;
+    char **names;
+    int n_names, k;
+    int64_t block, d;   /* rows a block; features a row */
+    uint8_t *px, *split;
+    float *X;
+    int32_t *y;
+} idx_job_t;
+
+static void job_free(idx_job_t *j) {
+    idx_close(&j->im), idx_close(&j->tim);
+    st_idx_free(&j->lb), st_idx_free(&j->tlb);
+    st_names_free(j->names, j->n_names);
+    free(j->px), free(j->split), free(j->X), free(j->y);
+}
+
+/* The headers and labels: counts and sizes agree, every label is below K. */
+static st_status_t open_inputs(idx_job_t *j, const st_idx_options_t *opt, st_error_t *err) {
+    if (opt->class_names) ST_TRY(st_names_parse(opt->class_names, "--class-names", &j->names, &j->n_names, err));
+    for (int c = 0; c < j->n_names; c++)
+        if (!st_utf8_valid(j->names[c])) return st_fail(err, ST_ERR_CONFIG, "--class-names: name %d is not valid UTF-8", c + 1);
+    ST_TRY(idx_open(opt->images, ST_IDX_IMAGES, &j->im, err));
+    ST_TRY(st_idx_read(opt->labels, ST_IDX_LABELS, &j->lb, err));
+    if (j->im.h.dims[0] != j->lb.dims[0])
+        return st_fail(err, ST_ERR_DATA, "%s has %lld images but %s has %lld labels", opt->images,
+                       (long long)j->im.h.dims[0], opt->labels, (long long)j->lb.dims[0]);
+    if (opt->test_images) {
+        ST_TRY(idx_open(opt->test_images, ST_IDX_IMAGES, &j->tim, err));
+        ST_TRY(st_idx_read(opt->test_labels, ST_IDX_LABELS, &j->tlb, err));
+        if (j->tim.h.dims[0] != j->tlb.dims[0])
+            return st_fail(err, ST_ERR_DATA, "%s has %lld images but %s has %lld labels", opt->test_images,
+                           (long long)j->tim.h.dims[0], opt->test_labels, (long long)j->tlb.dims[0]);
+        if (j->tim.h.dims[1] != j->im.h.dims[1] || j->tim.h.dims[2] != j->im.h.dims[2])
+            return st_fail(err, ST_ERR_DATA, "%s has %lldx%lld images but %s has %lldx%lld", opt->test_images,
+                           (long long)j->tim.h.dims[1], (long long)j->tim.h.dims[2], opt->images,
+                           (long long)j->im.h.dims[1], (long long)j->im.h.dims[2]);
+    }
+    if ((j->d = j->im.h.dims[1] * j->im.h.dims[2]) > (1 << 30))
+        return st_fail(err, ST_ERR_DATA, "%s: images of %lldx%lld pixels are too large", opt->images,
+                       (long long)j->im.h.dims[1], (long long)j->im.h.dims[2]);
+    /* K: one per given name; else 10 (digits, clothes), or max label + 1 when labels go beyond 9. */
+    j->k = j->n_names;
+    if (!j->names) {
+        int mx = 9;
+        for (int64_t i = 0; i < j->lb.n_bytes; i++) mx = j->lb.data[i] > mx ? j->lb.data[i] : mx;
+        for (int64_t i = 0; i < j->tlb.n_bytes; i++) mx = j->tlb.data[i] > mx ? j->tlb.data[i] : mx;
+        j->k = mx + 1;
+    }
+    ST_TRY(check_labels(opt->labels, &j->lb, j->k, j->names != NULL, err));
+    if (opt->test_labels) ST_TRY(check_labels(opt->test_labels, &j->tlb, j->k, j->names != NULL, err));
+    return ST_OK;
+}
+
+/* One part (train or test) of the images, block by block, from output row `row0` on. */
+static st_status_t stream_part(idx_job_t *j, st_dataset_stream_t *w, idx_stream_t *im, const st_idx_t *lb,
+                               uint8_t part, int64_t row0, st_error_t *err) {
+    int64_t n_rows = im->h.dims[0];
+    for (int64_t r = 0; r < n_rows; r += j->block) {
+        int64_t n = n_rows - r < j->block ? n_rows - r : j->block;
+        ST_TRY(idx_read(im, j->px, n * j->d, err));
+        for (int64_t i = 0; i < n * j->d; i++) j->X[i] = (float)j->px[i];
+        for (int64_t i = 0; i < n; i++) j->y[i] = lb->data[r + i], j->split[i] = part;
+        ST_TRY(st_stream_write(w, row0 + r, n, j->X, j->y, j->split, NULL, NULL, err));
+    }
+    return idx_end(im, err);
+}
+
+/* Streams the images into the output (labels already in memory): memory is one block of rows
+ * (IDX_BLOCK_BYTES of float32) and the labels, not the dataset. */
 st_status_t st_convert_idx(const char *out_path, const st_idx_options_t *opt, st_idx_summary_t *sum, st_error_t *err) {
     if (sum) memset(sum, 0, sizeof *sum);
     if ((opt->test_images == NULL) != (opt->test_labels == NULL))
         return st_fail(err, ST_ERR_CONFIG, "a test set needs both test images and test labels");
     const char *inputs[4] = {opt->images, opt->labels, opt->test_images, opt->test_labels};
     ST_TRY(st_convert_check_output(out_path, inputs, 4, err));
-    st_status_t rc = ST_OK;
-    st_idx_t im = {0}, lb = {0}, tim = {0}, tlb = {0};
-    char **names = NULL;
-    int n_names = 0;
-    float *X = NULL;
-    int32_t *y = NULL;
-    uint8_t *split = NULL;
-    if (opt->class_names && (rc = st_names_parse(opt->class_names, "--class-names", &names, &n_names, err)) != ST_OK)
-        return rc;
-    if ((rc = st_idx_read(opt->images, ST_IDX_IMAGES, &im, err)) != ST_OK) goto done;
-    if ((rc = st_idx_read(opt->labels, ST_IDX_LABELS, &lb, err)) != ST_OK) goto done;
-    if (im.dims[0] != lb.dims[0]) {
-        rc = st_fail(err, ST_ERR_DATA, "%s has %lld images but %s has %lld labels", opt->images, (long long)im.dims[0],
-                     opt->labels, (long long)lb.dims[0]);
-        goto done;
+    idx_job_t j = {0};
+    st_status_t rc = open_inputs(&j, opt, err);
+    int64_t n_train = j.im.h.dims[0], n_test = opt->test_images ? j.tim.h.dims[0] : 0;
+    if (rc == ST_OK) {
+        j.block = IDX_BLOCK_BYTES / (j.d * (int64_t)sizeof(float));
+        j.block = j.block < 1 ? 1 : j.block > n_train + n_test ? n_train + n_test : j.block;
+        j.px = malloc((size_t)(j.block * j.d)), j.X = malloc((size_t)(j.block * j.d) * sizeof *j.X);
+        j.y = malloc((size_t)j.block * sizeof *j.y), j.split = malloc((size_t)j.block);
+        if (!j.px || !j.X || !j.y || !j.split)
+            rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %.1f MiB for a block of images", out_path,
+                         (double)(j.block * j.d) * 5 / 1048576.0);
     }
-    if (opt->test_images) {
-        if ((rc = st_idx_read(opt->test_images, ST_IDX_IMAGES, &tim, err)) != ST_OK) goto done;
-        if ((rc = st_idx_read(opt->test_labels, ST_IDX_LABELS, &tlb, err)) != ST_OK) goto done;
-        if (tim.dims[0] != tlb.dims[0]) {
-            rc = st_fail(err, ST_ERR_DATA, "%s has %lld images but %s has %lld labels", opt->test_images,
-                         (long long)tim.dims[0], opt->test_labels, (long long)tlb.dims[0]);
-            goto done;
-        }
-        if (tim.dims[1] != im.dims[1] || tim.dims[2] != im.dims[2]) {
-            rc = st_fail(err, ST_ERR_DATA, "%s has %lldx%lld images but %s has %lldx%lld", opt->test_images,
-                         (long long)tim.dims[1], (long long)tim.dims[2], opt->images, (long long)im.dims[1],
-                         (long long)im.dims[2]);
-            goto done;
-        }
-    }
-    if ((int64_t)im.dims[1] * im.dims[2] > (1 << 30)) {
-        rc = st_fail(err, ST_ERR_DATA, "%s: images of %lldx%lld pixels are too large", opt->images,
-                     (long long)im.dims[1], (long long)im.dims[2]);
-        goto done;
-    }
-    /* K: one per given name; else 10 (digits, clothes), or max label + 1 when labels go beyond 9. */
-    int k = n_names;
-    if (!names) {
-        int mx = 9;
-        for (int64_t i = 0; i < lb.n_bytes; i++) mx = lb.data[i] > mx ? lb.data[i] : mx;
-        for (int64_t i = 0; i < tlb.n_bytes; i++) mx = tlb.data[i] > mx ? tlb.data[i] : mx;
-        k = mx + 1;
-    }
-    if ((rc = check_labels(opt->labels, &lb, k, names != NULL, err)) != ST_OK) goto done;
-    if (opt->test_labels && (rc = check_labels(opt->test_labels, &tlb, k, names != NULL, err)) != ST_OK) goto done;
-
-    int64_t n_train = im.dims[0], n_test = opt->test_images ? tim.dims[0] : 0, n = n_train + n_test;
-    int64_t d = im.dims[1] * im.dims[2];
-    X = malloc((size_t)(n * d) * sizeof *X);
-    y = malloc((size_t)n * sizeof *y);
-    split = n_test > 0 ? malloc((size_t)n) : NULL;
-    if (!X || !y || (n_test > 0 && !split)) {
-        rc = st_fail(err, ST_ERR_NOMEM, "%s: cannot allocate %.1f MiB for the converted images", out_path,
-                     (double)(n * d) * 4 / 1048576.0);
-        goto done;
-    }
-    for (int64_t i = 0; i < n_train * d; i++) X[i] = (float)im.data[i];
-    for (int64_t i = 0; i < n_test * d; i++) X[n_train * d + i] = (float)tim.data[i];
-    for (int64_t i = 0; i < n_train; i++) y[i] = lb.data[i];
-    for (int64_t i = 0; i < n_test; i++) y[n_train + i] = tlb.data[i];
-    if (split) {
-        memset(split, ST_SPLIT_TRAIN, (size_t)n_train);
-        memset(split + n_train, ST_SPLIT_TEST, (size_t)n_test);
-    }
-    /* The source attribute is read back into 256 bytes: full paths when they fit, else names. */
     char source[2048];
-    for (int full = 1; full >= 0; full--) {
-        const char *f[4] = {opt->images, opt->labels, opt->test_images, opt->test_labels};
-        for (int i = 0; i < 4 && !full; i++)
-            if (f[i] && strrchr(f[i], '/')) f[i] = strrchr(f[i], '/') + 1;
-        if (n_test > 0)
-            st_format(source, sizeof source, "idx: images %s, labels %s; test images %s, test labels %s", f[0], f[1],
-                      f[2], f[3]);
-        else
-            st_format(source, sizeof source, "idx: images %s, labels %s", f[0], f[1]);
-        if (strlen(source) < 256) break;
-    }
-    st_dataset_spec_t spec = {
-        .n = n,
-        .shape = opt->as_sequence ? st_shape2((int)im.dims[1], (int)im.dims[2]) : st_shape1((int)d),
-        .X = X,
-        .y = y,
-        .split = split,
-        .n_classes = k,
-        .class_names = (const char *const *)names,
+    describe_source(opt, n_test > 0, source, sizeof source);
+    st_stream_spec_t spec = {
+        .n = n_train + n_test,
+        .shape = opt->as_sequence ? st_shape2((int)j.im.h.dims[1], (int)j.im.h.dims[2]) : st_shape1((int)j.d),
+        .n_classes = j.k,
+        .class_names = (const char *const *)j.names,
         .source = source,
+        .has_split = n_test > 0,
     };
-    if ((rc = st_dataset_write(out_path, &spec, err)) != ST_OK) goto done;
-    if (sum) *sum = (st_idx_summary_t){n_train, n_test, (int)im.dims[1], (int)im.dims[2], k};
-done:
-    free(X);
-    free(y);
-    free(split);
-    st_idx_free(&im);
-    st_idx_free(&lb);
-    st_idx_free(&tim);
-    st_idx_free(&tlb);
-    st_names_free(names, n_names);
+    st_dataset_stream_t w;
+    if (rc == ST_OK && (rc = st_stream_create(&w, out_path, &spec, MPI_COMM_NULL, err)) == ST_OK) {
+        rc = stream_part(&j, &w, &j.im, &j.lb, ST_SPLIT_TRAIN, 0, err);
+        if (rc == ST_OK && n_test > 0) rc = stream_part(&j, &w, &j.tim, &j.tlb, ST_SPLIT_TEST, n_train, err);
+        if (rc == ST_OK) rc = st_stream_finish(&w, err);
+        else st_stream_abort(&w);
+    }
+    if (rc == ST_OK && sum) *sum = (st_idx_summary_t){n_train, n_test, (int)j.im.h.dims[1], (int)j.im.h.dims[2], j.k};
+    job_free(&j);
     return rc;
 }

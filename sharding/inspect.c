@@ -2,7 +2,10 @@
  * training phase with a suggested rank and node count, and the problems that would make training
  * fail; as text or JSON (cJSON). /X is scanned in blocks of about 4 MiB of rows (padding past a
  * row's length left out). The figures of targets and groups (format 2) are in inspect_targets.c,
- * those of /lengths in inspect_lengths.c; a file without /y has no class table. */
+ * those of /lengths in inspect_lengths.c; a file without /y has no class table. /y and /split
+ * are read in blocks too, so memory stays bounded for any N: a few MiB of blocks, plus one byte
+ * a row with /split (kept for the per-part counts of the targets) and 24 bytes a row with /groups
+ * (sorted to find each group's rows). */
 #include "inspect.h"
 
 #include <math.h>
@@ -17,6 +20,7 @@
 #include "h5util.h"
 
 #define SCAN_BLOCK_BYTES (4u << 20)
+#define LABEL_BLOCK_ROWS ((int64_t)1 << 19) /* 4 MiB of int64 */
 
 void st_phase_for(int64_t n, st_phase_t *p) {
     memset(p, 0, sizeof *p);
@@ -114,54 +118,87 @@ static st_status_t scan_features(st_inspect_t *r, st_error_t *err) {
     return ST_OK;
 }
 
-/* /split [N] as int32 (NULL without /split), unchecked so bad values can be reported. */
-static st_status_t read_split(const st_dataset_t *ds, int32_t **split, st_error_t *err) {
+/* Rows [row0, row0 + n) of the 1-d dataset `name` of the open file f, as mem_type, into buf. */
+static st_status_t read_block_1d(const st_dataset_t *ds, hid_t f, const char *name, hid_t mem_type, int64_t row0,
+                                 int64_t n, void *buf, st_error_t *err) {
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return st_h5_fail(err, ST_ERR_DATA, ds->path, name);
+    hid_t fs = H5Dget_space(d);
+    hsize_t start = (hsize_t)row0, count = (hsize_t)n;
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
+    hid_t ms = H5Screate_simple(1, &count, NULL);
+    herr_t r = H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf);
+    H5Sclose(ms), H5Sclose(fs), H5Dclose(d);
+    if (r < 0) {
+        char what[96];
+        st_format(what, sizeof what, "cannot read %s rows %lld..%lld", name, (long long)row0, (long long)(row0 + n - 1));
+        return st_h5_fail(err, ST_ERR_IO, ds->path, what);
+    }
+    return ST_OK;
+}
+
+/* One block of /split: part counts, bad values, and the block as bytes (−1: bad) into split. */
+static void split_block(st_inspect_t *r, const int32_t *v, int64_t row0, int64_t n, int8_t *split) {
+    for (int64_t i = 0; i < n; i++) {
+        int s = v[i];
+        if (s < 0 || s > 2) {
+            if (r->n_bad_split++ == 0) r->first_bad_split_row = row0 + i, r->first_bad_split = s;
+            s = -1;
+        } else {
+            r->split_counts[s]++;
+        }
+        if (split) split[row0 + i] = (int8_t)s;
+    }
+}
+
+/* One block of /y: class counts (per part with /split), out-of-range labels. */
+static void label_block(st_inspect_t *r, const int64_t *y, int64_t row0, int64_t n, const int8_t *split) {
+    int k = r->ds.n_classes;
+    for (int64_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= k) {
+            if (r->n_bad_labels++ == 0) r->first_bad_label_row = row0 + i, r->first_bad_label = y[i];
+            continue;
+        }
+        r->class_counts[y[i]]++;
+        int s = split ? split[row0 + i] : -1;
+        if (s >= 0) r->class_split_counts[y[i] * 3 + s]++;
+    }
+}
+
+/* /split into one byte a row (*split, NULL without /split) and the part counts, then the class
+ * counts of /y, both read in blocks of LABEL_BLOCK_ROWS: memory is N bytes with /split, else
+ * constant. */
+static st_status_t count_labels(st_inspect_t *r, int8_t **split, st_error_t *err) {
+    const st_dataset_t *ds = &r->ds;
+    r->first_bad_label_row = r->first_bad_split_row = -1;
     *split = NULL;
-    if (!ds->has_split) return ST_OK;
-    if (!(*split = malloc((size_t)ds->n * sizeof **split)))
-        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory reading /split", ds->path);
+    if (!ds->has_split) r->split_counts[ST_SPLIT_TRAIN] = ds->n;
+    int64_t block = ds->n < LABEL_BLOCK_ROWS ? ds->n : LABEL_BLOCK_ROWS;
+    int64_t *buf = malloc((size_t)block * sizeof *buf);
+    if (ds->has_split) *split = malloc((size_t)ds->n);
+    if (ds->has_y) {
+        r->class_counts = calloc((size_t)ds->n_classes, sizeof *r->class_counts);
+        r->class_split_counts = ds->has_split ? calloc((size_t)ds->n_classes * 3, sizeof *r->class_split_counts) : NULL;
+    }
+    if (!buf || (ds->has_split && !*split) || (ds->has_y && (!r->class_counts || (ds->has_split && !r->class_split_counts))))
+        return free(buf), st_fail(err, ST_ERR_NOMEM, "%s: out of memory counting labels", ds->path);
     st_h5_quiet();
     st_h5_guard_enter(ds->path);
     hid_t f = -1;
     st_status_t rc = st_ds_open_file(ds->path, H5P_DEFAULT, &f, err);
-    if (rc == ST_OK) rc = st_ds_read_1d(f, ds->path, "/split", H5T_NATIVE_INT32, *split, err);
+    for (int64_t row0 = 0; rc == ST_OK && ds->has_split && row0 < ds->n; row0 += block) {
+        int64_t n = ds->n - row0 < block ? ds->n - row0 : block;
+        if ((rc = read_block_1d(ds, f, "/split", H5T_NATIVE_INT32, row0, n, buf, err)) == ST_OK)
+            split_block(r, (const int32_t *)buf, row0, n, *split);
+    }
+    for (int64_t row0 = 0; rc == ST_OK && ds->has_y && row0 < ds->n; row0 += block) {
+        int64_t n = ds->n - row0 < block ? ds->n - row0 : block;
+        if ((rc = read_block_1d(ds, f, "/y", H5T_NATIVE_INT64, row0, n, buf, err)) == ST_OK)
+            label_block(r, buf, row0, n, *split);
+    }
     if (f >= 0) H5Fclose(f);
     st_h5_guard_leave();
-    return rc;
-}
-
-/* Split part counts (every row), and class counts from /y when the file has one. */
-static st_status_t count_labels(st_inspect_t *r, const int32_t *split, st_error_t *err) {
-    const st_dataset_t *ds = &r->ds;
-    int k = ds->n_classes;
-    r->first_bad_label_row = r->first_bad_split_row = -1;
-    for (int64_t i = 0; i < ds->n; i++) {
-        int s = split ? split[i] : ST_SPLIT_TRAIN;
-        if (s < 0 || s > 2) {
-            if (r->n_bad_split++ == 0) r->first_bad_split_row = i, r->first_bad_split = s;
-        } else {
-            r->split_counts[s]++;
-        }
-    }
-    if (!ds->has_y) return ST_OK;
-    int64_t *y = malloc((size_t)ds->n * sizeof *y);
-    r->class_counts = calloc((size_t)k, sizeof *r->class_counts);
-    r->class_split_counts = ds->has_split ? calloc((size_t)k * 3, sizeof *r->class_split_counts) : NULL;
-    if (!y || (ds->has_split && !r->class_split_counts) || !r->class_counts) {
-        free(y);
-        return st_fail(err, ST_ERR_NOMEM, "%s: out of memory counting labels", ds->path);
-    }
-    st_status_t rc = st_dataset_read_labels_raw(ds, y, NULL, err);
-    for (int64_t i = 0; rc == ST_OK && i < ds->n; i++) {
-        int s = split ? split[i] : ST_SPLIT_TRAIN;
-        if (y[i] < 0 || y[i] >= k) {
-            if (r->n_bad_labels++ == 0) r->first_bad_label_row = i, r->first_bad_label = y[i];
-            continue;
-        }
-        r->class_counts[y[i]]++;
-        if (split && s >= 0 && s <= 2) r->class_split_counts[y[i] * 3 + s]++;
-    }
-    free(y);
+    free(buf);
     return rc;
 }
 
@@ -305,9 +342,8 @@ static void find_problems(st_inspect_t *r) {
 st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err) {
     memset(out, 0, sizeof *out);
     ST_TRY(st_dataset_open(path, &out->ds, err));
-    int32_t *split = NULL;
-    st_status_t rc = read_split(&out->ds, &split, err);
-    if (rc == ST_OK) rc = count_labels(out, split, err);
+    int8_t *split = NULL;
+    st_status_t rc = count_labels(out, &split, err);
     if (rc == ST_OK) rc = st_inspect_targets(out, split, err);
     if (rc == ST_OK) rc = st_inspect_groups(out, split, err);
     if (rc == ST_OK) rc = st_inspect_lengths(out, err);

@@ -99,11 +99,12 @@ st_status_t st_inspect(const char *path, st_inspect_t *out, st_error_t *err);
 void st_inspect_free(st_inspect_t *r);
 
 /* Used by st_inspect (sharding/inspect_targets.c): the figures of every target and of /groups
- * (split: [N] /split values, or NULL without /split), the report's targets part as text and as
+ * (split: [N] /split values, one byte a row, −1 for a value other than 0, 1, 2; NULL without
+ * /split), the report's targets part as text and as
  * the "targets" and "groups" keys of a JSON object, and freeing the figures. */
 struct cJSON;
-st_status_t st_inspect_targets(st_inspect_t *r, const int32_t *split, st_error_t *err);
-st_status_t st_inspect_groups(st_inspect_t *r, const int32_t *split, st_error_t *err);
+st_status_t st_inspect_targets(st_inspect_t *r, const int8_t *split, st_error_t *err);
+st_status_t st_inspect_groups(st_inspect_t *r, const int8_t *split, st_error_t *err);
 void st_inspect_targets_print(FILE *out, const st_inspect_t *r);
 void st_inspect_targets_json(struct cJSON *j, const st_inspect_t *r);
 void st_inspect_targets_free(st_inspect_t *r);

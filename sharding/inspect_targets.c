@@ -37,7 +37,7 @@ static st_status_t alloc_figures(const st_target_info_t *ti, st_inspect_target_t
 
 /* Class ids of one block: counts, per-part counts, missing (−1 with allow_missing), bad. */
 static void count_class_block(const st_target_info_t *ti, st_inspect_target_t *f, const float *v, int64_t row0,
-                              int64_t n, const int32_t *split) {
+                              int64_t n, const int8_t *split) {
     for (int64_t i = 0; i < n; i++) {
         float x = v[i];
         if (x == -1.0f && ti->allow_missing) {
@@ -102,7 +102,7 @@ static void finish_figures(const st_target_info_t *ti, st_inspect_target_t *f, c
 }
 
 /* Reads target t in blocks and fills r->targets[t]. */
-static st_status_t target_figures(st_inspect_t *r, int t, const int32_t *split, st_error_t *err) {
+static st_status_t target_figures(st_inspect_t *r, int t, const int8_t *split, st_error_t *err) {
     const st_dataset_t *ds = &r->ds;
     const st_target_info_t *ti = &ds->targets[t];
     st_inspect_target_t *f = &r->targets[t];
@@ -134,7 +134,7 @@ static st_status_t target_figures(st_inspect_t *r, int t, const int32_t *split, 
     return rc;
 }
 
-st_status_t st_inspect_targets(st_inspect_t *r, const int32_t *split, st_error_t *err) {
+st_status_t st_inspect_targets(st_inspect_t *r, const int8_t *split, st_error_t *err) {
     for (int t = 0; t < r->ds.n_targets; t++) ST_TRY(target_figures(r, t, split, err));
     return ST_OK;
 }
@@ -152,7 +152,7 @@ static int cmp_by_group(const void *a, const void *b, void *groups) {
 }
 
 /* Rows sorted by group: one run per group gives its size and whether its rows span parts. */
-static void group_runs(st_inspect_t *r, const int64_t *g, const int64_t *order, const int32_t *split, int64_t *sizes) {
+static void group_runs(st_inspect_t *r, const int64_t *g, const int64_t *order, const int8_t *split, int64_t *sizes) {
     int64_t n = r->ds.n, k = 0, start = 0;
     for (int64_t i = 1; i <= n; i++) {
         if (i < n && g[order[i]] == g[order[start]]) continue;
@@ -169,7 +169,7 @@ static void group_runs(st_inspect_t *r, const int64_t *g, const int64_t *order, 
     r->group_rows_median = k % 2 ? (double)sizes[k / 2] : 0.5 * (double)(sizes[k / 2 - 1] + sizes[k / 2]);
 }
 
-st_status_t st_inspect_groups(st_inspect_t *r, const int32_t *split, st_error_t *err) {
+st_status_t st_inspect_groups(st_inspect_t *r, const int8_t *split, st_error_t *err) {
     const st_dataset_t *ds = &r->ds;
     if (!ds->has_groups) return ST_OK;
     int64_t *g = malloc((size_t)ds->n * sizeof *g), *order = malloc((size_t)ds->n * sizeof *order);

@@ -41,6 +41,7 @@ idx('tim', 0x803, [3, 2, 3], range(18), gz=False)
 idx('tlb', 0x801, [3], [2, 0, 1], gz=False)
 big = gzip.compress(struct.pack('>IIII', 0x803, 50, 10, 10) + bytes((i * 31 + i // 7) % 256 for i in range(5000)))
 open(f"{d}/trunc.gz", 'wb').write(big[:len(big) // 2])
+idx('lb50.gz', 0x801, [50], [i % 3 for i in range(50)])  # trunc.gz's labels: the images are streamed after the counts match
 EOF
 
 # 1-3: a successful conversion with a test set, and its inspection.
@@ -63,7 +64,7 @@ assert [c["count"] for c in r["classes"]] == [3, 3, 3] and r["phase"]["phase"] =
 ok $? "inspect --json prints the same as JSON"
 
 # 4-6: broken IDX input.
-run "$S" convert idx "$T/trunc.gz" "$T/lb.gz" -o "$T/o.h5"
+run "$S" convert idx "$T/trunc.gz" "$T/lb50.gz" -o "$T/o.h5"
 fails_with 1 "trunc.gz: truncated gzip file" "$T/o.h5" "a truncated gzip file is refused, naming the file"
 run "$S" convert idx "$T/lb.gz" "$T/im.gz" -o "$T/o.h5"
 fails_with 1 "lb.gz: expected IDX magic 0x00000803 (images) but found 0x00000801 (labels)" "$T/o.h5" "wrong IDX magic is refused"
