@@ -4,6 +4,11 @@ scaling: fixed batch 256 per rank) from one measured step time and a ring all-re
 
     /usr/bin/python3 bench/scaling_model.py STEP_JSON SHM_JSON TCP_JSON [OUT_JSON]
 
+    /usr/bin/python3 bench/scaling_model.py net BENCH_NET_JSON [OUT_JSON]
+
+The second form puts the model next to what bench/bench_net.sh measured over a real network
+stack (network namespaces, TCP, rate-shaped links; docs/scaling.md) — see net_main.
+
 STEP_JSON is bench_step's JSON (1 thread), SHM_JSON / TCP_JSON are bench_allreduce's JSON at 2
 ranks over shared memory and over TCP loopback; bench/scaling_model.sh makes all three. Model and
 assumptions: docs/performance.md, "Scaling model".
@@ -44,7 +49,108 @@ def t_ring(p, nbytes, alpha, beta):
     return 2 * (p - 1) * alpha + 2.0 * (p - 1) / p * nbytes * beta
 
 
+# TCP payload per byte on the wire: a 1500-byte MTU frame (1514 bytes with the Ethernet header
+# tbf counts) carries 1448 bytes of payload (IP + TCP headers with timestamps).
+WIRE_PER_PAYLOAD = 1514.0 / 1448.0
+
+
+def rate_bps(rate):
+    """'1gbit' -> 1e9; 'none' -> None."""
+    if rate == "none":
+        return None
+    num = rate[:-3]
+    mult = {"k": 1e3, "m": 1e6, "g": 1e9}.get(num[-1], 1.0)
+    return float(num.rstrip("kmg")) * mult
+
+
+def net_predictions(points):
+    """For each measured (hosts, rate, algorithm, size): the textbook model (ring, α = ALPHA_US per
+    hop, β = 8 / line rate) and the corrected one. Corrected: α and the host's cost per byte are
+    fitted on the unshaped links at the same host count; a shaped link moves 8 / rate · 1514/1448
+    per payload byte (TCP/IP headers) at an efficiency η fitted per (hosts, algorithm) on the
+    shaped points of 1 MiB and more; β = the larger of the host's and the link's cost."""
+    fits, etas = {}, {}
+    for pt in points:
+        if pt["rate"] == "none" and pt.get("algorithm", "default") == "default":
+            a2, b = fit([(s["bytes"], s["avg_us"] * 1e-6) for s in pt["allreduce"]["sizes"]])
+            p = pt["hosts"]
+            fits[p] = {"a_s": 2 * a2, "host_beta": b / (2.0 * (p - 1) / p),
+                       "one_way_us": pt.get("latency", {}).get("one_way_us"),
+                       "allreduce_8B_us": pt.get("latency", {}).get("allreduce_8B_us")}
+    for pt in points:
+        p, bps, alg = pt["hosts"], rate_bps(pt["rate"]), pt.get("algorithm", "default")
+        if not bps or p not in fits:
+            continue
+        for s in pt["allreduce"]["sizes"]:
+            if s["bytes"] >= 1 << 20:
+                wire = 2.0 * (p - 1) / p * s["bytes"] * 8.0 / bps * WIRE_PER_PAYLOAD
+                etas.setdefault((p, alg), []).append(wire / max(s["avg_us"] * 1e-6 - fits[p]["a_s"], 1e-9))
+    eta = {k: sorted(v)[len(v) // 2] for k, v in etas.items()}
+    rows = []
+    for pt in points:
+        p, rate, alg = pt["hosts"], pt["rate"], pt.get("algorithm", "default")
+        bps = rate_bps(rate)
+        for s in pt["allreduce"]["sizes"]:
+            n, meas = s["bytes"], s["avg_us"] * 1e-6
+            share = 2.0 * (p - 1) / p * n
+            text = t_ring(p, n, ALPHA_US * 1e-6, 8.0 / bps) if bps else None
+            fixed = None
+            if p in fits:
+                beta = fits[p]["host_beta"]
+                if bps:
+                    beta = max(beta, 8.0 / bps * WIRE_PER_PAYLOAD / eta.get((p, alg), 1.0))
+                fixed = fits[p]["a_s"] + share * beta
+            rows.append({"hosts": p, "rate": rate, "algorithm": alg, "label": s["label"], "bytes": n,
+                         "measured_us": meas * 1e6, "textbook_us": text * 1e6 if text else None,
+                         "corrected_us": fixed * 1e6 if fixed else None})
+    return fits, eta, rows
+
+
+def net_main(in_path, out_path):
+    js = json.load(open(in_path))
+    fits, eta, rows = net_predictions(js["points"])
+    print(f"\nall-reduce over the namespace network (load average {js.get('load_before')} -> {js.get('load_after')}, "
+          f"{js.get('cpus')} CPUs); textbook: ring, α = {ALPHA_US:g} µs/hop, β = 8/rate; corrected: α and host β "
+          f"fitted unshaped at the same host count, β = max(host, 8/rate · 1514/1448)")
+    print(f"{'hosts':>5} {'rate':>7} {'alg':>7} {'size':<14} {'measured ms':>11} {'textbook ms':>11} {'corrected ms':>12} {'meas/corr':>9}")
+    for r in rows:
+        f = lambda v: f"{v / 1e3:.2f}" if v is not None else "-"
+        ratio = f"{r['measured_us'] / r['corrected_us']:.2f}" if r["corrected_us"] else "-"
+        print(f"{r['hosts']:>5} {r['rate']:>7} {r['algorithm']:>7} {r['label']:<14} {f(r['measured_us']):>11} {f(r['textbook_us']):>11} "
+              f"{f(r['corrected_us']):>12} {ratio:>9}")
+    for p, fv in sorted(fits.items()):
+        print(f"  {p} hosts unshaped: fixed cost {fv['a_s'] * 1e6:.0f} µs per all-reduce, host cost "
+              f"{fv['host_beta'] * 1e9:.3f} ns/B through each link ({1e-9 / fv['host_beta']:.2f} GB/s); "
+              f"8-byte one-way latency {fv['one_way_us']} µs, 8-byte all-reduce {fv['allreduce_8B_us']} µs")
+    for (p, alg), e in sorted(eta.items()):
+        print(f"  {p} hosts, algorithm {alg}: shaped links reach η = {e:.2f} of the TCP payload rate")
+    train = js.get("training", [])
+    out_train = []
+    base = next((t for t in train if t["rate"] == "none"), None)
+    mlp = {r["rate"]: r for r in rows if r["hosts"] == 2 and r["label"] == "MLP arena" and r["algorithm"] == "default"}
+    if base and "none" in mlp:
+        t_compute = 256.0 / base["samples_per_s"] - mlp["none"]["measured_us"] * 1e-6
+        print(f"\ntraining, 2 hosts x 1 thread, batch 256: compute + rest per step {t_compute * 1e3:.2f} ms "
+              f"(unshaped step minus its measured all-reduce)")
+        print(f"{'rate':>7} {'measured/s':>10} {'with meas. AR':>13} {'textbook':>9} {'corrected':>9}")
+        for t in train:
+            r = mlp.get(t["rate"])
+            if not r:
+                continue
+            pred = lambda us: 256.0 / (t_compute + us * 1e-6) if us is not None else None
+            vals = [t["samples_per_s"], pred(r["measured_us"]), pred(r["textbook_us"]), pred(r["corrected_us"])]
+            out_train.append({"rate": t["rate"], "measured": vals[0], "with_measured_allreduce": vals[1],
+                              "textbook": vals[2], "corrected": vals[3]})
+            print(f"{t['rate']:>7} " + " ".join(f"{v:>{w}.0f}" if v else f"{'-':>{w}}" for v, w in zip(vals, (10, 13, 9, 9))))
+    with open(out_path, "w") as f:
+        json.dump({"fits": {str(k): v for k, v in fits.items()}, "eta": {f"{p}:{a}": e for (p, a), e in eta.items()}, "allreduce": rows, "training": out_train,
+                   "alpha_textbook_us": ALPHA_US}, f, indent=1)
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "net":
+        net_main(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "build/bench/bench_net_model.json")
+        return
     step_js, shm_js, tcp_js = (json.load(open(f)) for f in sys.argv[1:4])
     out_path = sys.argv[4] if len(sys.argv) > 4 else "build/bench/scaling_model.json"
     t_step = step_js["step_ms"] * 1e-3
