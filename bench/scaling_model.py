@@ -65,26 +65,28 @@ def rate_bps(rate):
 
 def net_predictions(points):
     """For each measured (hosts, rate, algorithm, size): the textbook model (ring, α = ALPHA_US per
-    hop, β = 8 / line rate) and the corrected one. Corrected: α and the host's cost per byte are
-    fitted on the unshaped links at the same host count; a shaped link moves 8 / rate · 1514/1448
-    per payload byte (TCP/IP headers) at an efficiency η fitted per (hosts, algorithm) on the
-    shaped points of 1 MiB and more; β = the larger of the host's and the link's cost."""
-    fits, etas = {}, {}
+    hop, β = 8 / line rate) and the corrected one:
+        T = max(T_host(p, n), α_p + 2(p-1)/p · n · 8/rate · 1514/1448 / η(p, algorithm))
+    T_host is the same all-reduce on unshaped links (what the TCP stack and memory of this machine
+    manage at all; a link cannot go faster than what feeds it), α_p the 8-byte all-reduce time
+    at p hosts (bench/mpi_pingpong.c), 1514/1448 the TCP/IP headers per MTU frame, and η the
+    share of the link rate the algorithm reaches, fitted on the link-bound points of 1 MiB and
+    more (the wire alone over twice the unshaped time)."""
+    host, alpha, etas = {}, {}, {}
     for pt in points:
         if pt["rate"] == "none" and pt.get("algorithm", "default") == "default":
-            a2, b = fit([(s["bytes"], s["avg_us"] * 1e-6) for s in pt["allreduce"]["sizes"]])
             p = pt["hosts"]
-            fits[p] = {"a_s": 2 * a2, "host_beta": b / (2.0 * (p - 1) / p),
-                       "one_way_us": pt.get("latency", {}).get("one_way_us"),
-                       "allreduce_8B_us": pt.get("latency", {}).get("allreduce_8B_us")}
+            host[p] = {s["label"]: s["avg_us"] * 1e-6 for s in pt["allreduce"]["sizes"]}
+            alpha[p] = pt.get("latency", {}).get("allreduce_8B_us", 0.0) * 1e-6
+    wire = lambda p, n, bps: 2.0 * (p - 1) / p * n * 8.0 / bps * WIRE_PER_PAYLOAD
     for pt in points:
         p, bps, alg = pt["hosts"], rate_bps(pt["rate"]), pt.get("algorithm", "default")
-        if not bps or p not in fits:
+        if not bps or p not in alpha:
             continue
         for s in pt["allreduce"]["sizes"]:
-            if s["bytes"] >= 1 << 20:
-                wire = 2.0 * (p - 1) / p * s["bytes"] * 8.0 / bps * WIRE_PER_PAYLOAD
-                etas.setdefault((p, alg), []).append(wire / max(s["avg_us"] * 1e-6 - fits[p]["a_s"], 1e-9))
+            # Link-bound points only: the wire alone takes over twice the unshaped all-reduce.
+            if s["bytes"] >= 1 << 20 and wire(p, s["bytes"], bps) > 2 * host.get(p, {}).get(s["label"], 0.0):
+                etas.setdefault((p, alg), []).append(wire(p, s["bytes"], bps) / max(s["avg_us"] * 1e-6 - alpha[p], 1e-9))
     eta = {k: sorted(v)[len(v) // 2] for k, v in etas.items()}
     rows = []
     for pt in points:
@@ -92,17 +94,14 @@ def net_predictions(points):
         bps = rate_bps(rate)
         for s in pt["allreduce"]["sizes"]:
             n, meas = s["bytes"], s["avg_us"] * 1e-6
-            share = 2.0 * (p - 1) / p * n
             text = t_ring(p, n, ALPHA_US * 1e-6, 8.0 / bps) if bps else None
-            fixed = None
-            if p in fits:
-                beta = fits[p]["host_beta"]
-                if bps:
-                    beta = max(beta, 8.0 / bps * WIRE_PER_PAYLOAD / eta.get((p, alg), 1.0))
-                fixed = fits[p]["a_s"] + share * beta
+            fixed = host.get(p, {}).get(s["label"])
+            if fixed is not None and bps:
+                fixed = max(fixed, alpha[p] + wire(p, n, bps) / eta.get((p, alg), 1.0))
             rows.append({"hosts": p, "rate": rate, "algorithm": alg, "label": s["label"], "bytes": n,
                          "measured_us": meas * 1e6, "textbook_us": text * 1e6 if text else None,
                          "corrected_us": fixed * 1e6 if fixed else None})
+    fits = {p: {"alpha_us": alpha[p] * 1e6, "host_us": {k: v * 1e6 for k, v in host[p].items()}} for p in host}
     return fits, eta, rows
 
 
@@ -110,8 +109,8 @@ def net_main(in_path, out_path):
     js = json.load(open(in_path))
     fits, eta, rows = net_predictions(js["points"])
     print(f"\nall-reduce over the namespace network (load average {js.get('load_before')} -> {js.get('load_after')}, "
-          f"{js.get('cpus')} CPUs); textbook: ring, α = {ALPHA_US:g} µs/hop, β = 8/rate; corrected: α and host β "
-          f"fitted unshaped at the same host count, β = max(host, 8/rate · 1514/1448)")
+          f"{js.get('cpus')} CPUs); textbook: ring, α = {ALPHA_US:g} µs/hop, β = 8/rate; corrected: "
+          f"max(unshaped, α + 2(p-1)/p·n·8/rate·1514/1448/η)")
     print(f"{'hosts':>5} {'rate':>7} {'alg':>7} {'size':<14} {'measured ms':>11} {'textbook ms':>11} {'corrected ms':>12} {'meas/corr':>9}")
     for r in rows:
         f = lambda v: f"{v / 1e3:.2f}" if v is not None else "-"
@@ -119,9 +118,8 @@ def net_main(in_path, out_path):
         print(f"{r['hosts']:>5} {r['rate']:>7} {r['algorithm']:>7} {r['label']:<14} {f(r['measured_us']):>11} {f(r['textbook_us']):>11} "
               f"{f(r['corrected_us']):>12} {ratio:>9}")
     for p, fv in sorted(fits.items()):
-        print(f"  {p} hosts unshaped: fixed cost {fv['a_s'] * 1e6:.0f} µs per all-reduce, host cost "
-              f"{fv['host_beta'] * 1e9:.3f} ns/B through each link ({1e-9 / fv['host_beta']:.2f} GB/s); "
-              f"8-byte one-way latency {fv['one_way_us']} µs, 8-byte all-reduce {fv['allreduce_8B_us']} µs")
+        print(f"  {p} hosts: α = {fv['alpha_us']:.1f} µs (8-byte all-reduce); unshaped (host-bound) all-reduce "
+              + ", ".join(f"{k} {v / 1e3:.2f} ms" for k, v in fv["host_us"].items()))
     for (p, alg), e in sorted(eta.items()):
         print(f"  {p} hosts, algorithm {alg}: shaped links reach η = {e:.2f} of the TCP payload rate")
     train = js.get("training", [])
