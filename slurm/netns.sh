@@ -185,12 +185,15 @@ cmd_run() {
   load_state
   local hostfile="$DIR/hostfile" k
   for ((k = 0; k < HOSTS; k++)); do echo "h$k slots=1"; done > "$hostfile"
+  # Open MPI's session folders (ompi.hK.0: everyone is uid 0 inside) in the harness's own folder,
+  # so another user's earlier run cannot own them.
+  mkdir -p "$DIR/tmp"
   # Environment variables beat nothing on mpirun's command line, so set both.
   enter_host 0 env OMPI_MCA_btl_tcp_if_include=$IFACE OMPI_MCA_oob_tcp_if_include=$IFACE OMPI_MCA_btl=tcp,self \
     OMPI_MCA_pml=ob1 OMPI_MCA_plm_rsh_agent="$SELF agent" OMPI_MCA_plm_rsh_args="" STRATA_NETNS_DIR="$DIR" \
-    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_orte_tmpdir_base="$DIR/tmp" \
     mpirun --hostfile "$hostfile" --mca btl tcp,self --mca pml ob1 --mca btl_tcp_if_include $IFACE \
-    --mca oob_tcp_if_include $IFACE --mca plm_rsh_agent "$SELF agent" "$@"
+    --mca oob_tcp_if_include $IFACE --mca plm_rsh_agent "$SELF agent" --mca orte_tmpdir_base "$DIR/tmp" "$@"
 }
 
 # Called by mpirun as the rsh agent: agent [ssh-style options] HOST COMMAND...
@@ -207,7 +210,8 @@ cmd_exec() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do case $1 in --dir) DIR=$2; shift 2 ;; *) usage ;; esac; done
   [ $# -gt 0 ] && shift
   load_state
-  enter_host "$(host_index "$host")" "$@"
+  mkdir -p "$DIR/tmp"
+  OMPI_MCA_orte_tmpdir_base="$DIR/tmp" enter_host "$(host_index "$host")" "$@"
 }
 
 cmd_cut() {
