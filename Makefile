@@ -117,7 +117,8 @@ deps:
 # The whole suite: every tests/test_*.c is a cmocka program printing TAP, run by prove.
 # tests/*.sh are TAP-printing scripts (CLI and MPI tests).
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN) $(MPI_COUNT_SO) $(BUILD)/bench/bench_seq
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN) $(MPI_COUNT_SO) $(BUILD)/bench/bench_seq \
+	  $(BUILD)/bench/net_relay $(BUILD)/bench/mpi_pingpong
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(filter-out $(TEST_SKIP),$(wildcard tests/*.sh))
 
 # The same suite built with AddressSanitizer + UndefinedBehaviorSanitizer, in a copy of the tree
@@ -199,7 +200,7 @@ bench: all $(BENCH_BIN)
 
 # The all-reduce and training over network namespaces at 2 and 4 hosts and several link rates
 # (slurm/netns.sh, docs/scaling.md): a few minutes, so not part of `make bench`.
-bench-net: all $(BUILD)/bench/bench_allreduce $(BUILD)/bench/mpi_pingpong
+bench-net: all $(BUILD)/bench/bench_allreduce $(BUILD)/bench/mpi_pingpong $(BUILD)/bench/net_relay
 	bench/bench_net.sh
 
 docs: bin/strata

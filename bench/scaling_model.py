@@ -105,6 +105,37 @@ def net_predictions(points):
     return fits, eta, rows
 
 
+def net_delay(points):
+    """Link delay d through net_relay: textbook 2(p-1)(α + d) + 2(p-1)/p·n·8/rate; corrected: the
+    same all-reduce through the relay at d = 0 plus 2(p-1)·d (each of the ring's 2(p-1) dependent
+    steps waits one delay). m = (T(d) - T(0)) / (2(p-1)·d) is how many delays a step really waits:
+    above 1 when a step is several dependent messages (Open MPI's rendezvous above the eager limit)."""
+    base = {pt["hosts"]: pt for pt in points if pt["delay_us"] == 0}
+    rows = []
+    if not points:
+        return rows
+    print("\nall-reduce through net_relay (link delay d; textbook α = ALPHA_US + d per hop; corrected T(0) + 2(p-1)·d)")
+    print(f"{'hosts':>5} {'d µs':>5} {'size':<14} {'measured ms':>11} {'textbook ms':>11} {'corrected ms':>12} {'m':>5}")
+    for pt in points:
+        p, d, bps = pt["hosts"], pt["delay_us"] * 1e-6, rate_bps(pt["rate"])
+        b = base.get(p)
+        t0 = {s["label"]: s["avg_us"] * 1e-6 for s in b["allreduce"]["sizes"]} if b else {}
+        for s in pt["allreduce"]["sizes"]:
+            n, meas = s["bytes"], s["avg_us"] * 1e-6
+            text = t_ring(p, n, ALPHA_US * 1e-6 + d, 8.0 / bps) if bps else None
+            fixed = t0[s["label"]] + 2 * (p - 1) * d if s["label"] in t0 else None
+            m = (meas - t0[s["label"]]) / (2 * (p - 1) * d) if d > 0 and s["label"] in t0 else None
+            rows.append({"hosts": p, "delay_us": d * 1e6, "label": s["label"], "measured_us": meas * 1e6,
+                         "textbook_us": text * 1e6 if text else None, "corrected_us": fixed * 1e6 if fixed else None,
+                         "delays_per_step": m})
+            f = lambda v: f"{v * 1e3:.2f}" if v is not None else "-"
+            print(f"{p:>5} {d * 1e6:>5.0f} {s['label']:<14} {f(meas):>11} {f(text):>11} {f(fixed):>12} "
+                  + (f"{m:>5.1f}" if m is not None else f"{'-':>5}"))
+        lat = pt.get("latency", {})
+        print(f"      one-way latency {lat.get('one_way_us')} µs, 8-byte all-reduce {lat.get('allreduce_8B_us')} µs")
+    return rows
+
+
 def net_main(in_path, out_path):
     js = json.load(open(in_path))
     fits, eta, rows = net_predictions(js["points"])
@@ -122,6 +153,7 @@ def net_main(in_path, out_path):
               + ", ".join(f"{k} {v / 1e3:.2f} ms" for k, v in fv["host_us"].items()))
     for (p, alg), e in sorted(eta.items()):
         print(f"  {p} hosts, algorithm {alg}: shaped links reach η = {e:.2f} of the TCP payload rate")
+    delay_rows = net_delay(js.get("delay_points", []))
     train = js.get("training", [])
     out_train = []
     base = next((t for t in train if t["rate"] == "none"), None)
@@ -141,7 +173,7 @@ def net_main(in_path, out_path):
                               "textbook": vals[2], "corrected": vals[3]})
             print(f"{t['rate']:>7} " + " ".join(f"{v:>{w}.0f}" if v else f"{'-':>{w}}" for v, w in zip(vals, (10, 13, 9, 9))))
     with open(out_path, "w") as f:
-        json.dump({"fits": {str(k): v for k, v in fits.items()}, "eta": {f"{p}:{a}": e for (p, a), e in eta.items()}, "allreduce": rows, "training": out_train,
+        json.dump({"delay": delay_rows, "fits": {str(k): v for k, v in fits.items()}, "eta": {f"{p}:{a}": e for (p, a), e in eta.items()}, "allreduce": rows, "training": out_train,
                    "alpha_textbook_us": ALPHA_US}, f, indent=1)
 
 

@@ -18,14 +18,16 @@
 # fabric's mount namespace has an /etc/hosts naming h0..hN-1. mpirun runs in h0 and starts
 # orted in the other hosts through `--mca plm_rsh_agent` = this script's `agent` (nsenter into
 # the host's namespaces); btl tcp,self and oob/btl restricted to hnet0. --rate puts a tbf token
-# bucket at that rate on both ends of every host's link (egress of hnet0 and of vhK). --delay needs
-# sch_netem, which this machine's kernel lacks: `up` says so and goes on without it.
+# bucket at that rate on both ends of every host's link (egress of hnet0 and of vhK). --delay
+# (sch_netem is not in this kernel) replaces the bridge with build/bench/net_relay, a userspace
+# switch between TAP devices (hnet0 in each host) that delays frames and paces each port at --rate.
 # State (holder PIDs) is in DIR (default /tmp/strata-netns.$UID); `down` ends the holders by PID.
 set -euo pipefail
 
 SELF=$(readlink -f "$0")
 IFACE=hnet0
 NET=10.77.0
+RELAY_BIN=$(dirname "$SELF")/../build/bench/net_relay
 # Retransmissions before a TCP connection to a silent peer fails (Linux: 15, about 15 min): 4,
 # about 6 s, so mpirun gives up on a cut host's orted in seconds, as ssh's ServerAliveInterval
 # would on a real cluster (docs/scaling.md, "Failure run").
@@ -36,11 +38,11 @@ usage() { sed -n '7,12p' "$SELF" | sed 's/^# *//' >&2; exit 2; }
 
 DIR=${STRATA_NETNS_DIR:-/tmp/strata-netns.$(id -u)}
 
-# holder_ready PID: the process has exec'd its `sleep` (its namespaces are set up).
-holder_ready() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = sleep ]; }
+# holder_ready PID [COMM]: the process has exec'd its `sleep` (or COMM): its namespaces are set up.
+holder_ready() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "${2:-sleep}" ]; }
 wait_holder() {
   local pid=$1 t
-  for ((t = 0; t < 100; t++)); do holder_ready "$pid" && return 0; kill -0 "$pid" 2>/dev/null || return 1; sleep 0.05; done
+  for ((t = 0; t < 100; t++)); do holder_ready "$pid" "${2:-sleep}" && return 0; kill -0 "$pid" 2>/dev/null || return 1; sleep 0.05; done
   return 1
 }
 alive_holder() { [ -n "${1:-}" ] && holder_ready "$1"; }
@@ -128,9 +130,13 @@ cmd_up() {
   fi
   local how; how=$(probe)
   case $how in userns) USERNS=1 ;; root) USERNS=0 ;; *) die "cannot make network namespaces here: $how" ;; esac
+  local delay_us="" bps=0
   if [ -n "$delay" ]; then
-    if unshare_try_netem; then die "--delay: sch_netem exists here but netns.sh does not use it yet"; fi
-    say "--delay $delay ignored: this kernel has no sch_netem (tc qdisc netem), so the links add no delay; see docs/scaling.md"
+    [[ $delay =~ ^([0-9]+)(us|ms)$ ]] || die "--delay: '$delay' is not NUMBERus or NUMBERms (e.g. 20us)"
+    delay_us=${BASH_REMATCH[1]}; [ "${BASH_REMATCH[2]}" = ms ] && delay_us=$((delay_us * 1000))
+    [ -x "$RELAY_BIN" ] || die "--delay needs $RELAY_BIN (make build/bench/net_relay): this kernel has no sch_netem"
+    case $rate in none) bps=0 ;; *kbit) bps=$(( ${rate%kbit} * 1000 )) ;; *mbit) bps=$(( ${rate%mbit} * 1000000 )) ;;
+      *gbit) bps=$(( ${rate%gbit} * 1000000000 )) ;; *) bps=${rate%bit} ;; esac
   fi
   mkdir -p "$DIR"
   local u=(); [ "$USERNS" = 1 ] && u=(--user --map-root-user)
@@ -138,7 +144,7 @@ cmd_up() {
   FABRIC=$!
   wait_holder "$FABRIC" || die "the fabric namespace did not start"
   HOSTS=$n
-  printf 'FABRIC=%s\nUSERNS=%s\nHOSTS=%s\nRATE=%s\n' "$FABRIC" "$USERNS" "$n" "$rate" > "$DIR/netns.env"
+  printf 'FABRIC=%s\nUSERNS=%s\nHOSTS=%s\nRATE=%s\nRELAY=\n' "$FABRIC" "$USERNS" "$n" "$rate" > "$DIR/netns.env"
   { echo "127.0.0.1 localhost"; for ((k = 0; k < n; k++)); do echo "$NET.$((k + 1)) h$k"; done; } > "$DIR/hosts"
   enter_fabric sh -c "mount --bind '$DIR/hosts' /etc/hosts && ip link set lo up && ip link add br0 type bridge && ip link set br0 up" \
     || { cmd_down; die "could not set up the bridge in the fabric namespace"; }
@@ -148,13 +154,38 @@ cmd_up() {
     local pid=$!
     wait_holder "$pid" || { cmd_down; die "host h$k did not start"; }
     echo "$pid" > "$DIR/h$k.pid"
+    [ -n "$delay_us" ] && continue
     enter_fabric sh -c "ip link add vh$k type veth peer name $IFACE-$k && ip link set $IFACE-$k netns $pid &&
       ip link set vh$k master br0 && ip link set vh$k up" || { cmd_down; die "could not link h$k to the bridge"; }
     enter_host "$k" sh -c "ip link set lo up && ip link set $IFACE-$k name $IFACE && ip addr add $NET.$((k + 1))/24 dev $IFACE &&
       ip link set $IFACE up && sysctl -qw net.ipv4.tcp_retries2=$TCP_RETRIES2" || { cmd_down; die "could not configure $IFACE in h$k"; }
   done
-  apply_rate "$rate" || { cmd_down; die "tc could not shape the links at $rate"; }
+  if [ -n "$delay_us" ]; then
+    start_relay "$delay_us" "$bps" || { cmd_down; die "net_relay did not start (see above)"; }
+  else
+    apply_rate "$rate" || { cmd_down; die "tc could not shape the links at $rate"; }
+  fi
   say "up: $n hosts h0..h$((n - 1)) on $IFACE ($NET.1-$NET.$n), rate $rate, $( [ "$USERNS" = 1 ] && echo "user namespace (no root needed)" || echo "as root, no user namespace"); state in $DIR"
+}
+
+# With --delay: net_relay (bench/net_relay.c) in the fabric creates tap0..tapN-1, each moved into
+# its host as hnet0; it forwards frames after the delay and at the rate (its fds stay attached).
+start_relay() {
+  local delay_us=$1 bps=$2 k taps=()
+  for ((k = 0; k < HOSTS; k++)); do taps+=("tap$k"); done
+  EXEC_HOLDER=1 enter_fabric setsid "$RELAY_BIN" "$delay_us" "$bps" "${taps[@]}" < /dev/null > /dev/null 2> "$DIR/relay.log" &
+  local pid=$!
+  wait_holder "$pid" net_relay || { cat "$DIR/relay.log" >&2; return 1; }
+  sed -i "s/^RELAY=.*/RELAY=$pid/" "$DIR/netns.env"
+  RELAY=$pid
+  for ((k = 0; k < HOSTS; k++)); do
+    local t
+    for ((t = 0; t < 100; t++)); do enter_fabric ip link show "tap$k" > /dev/null 2>&1 && break; sleep 0.05; done
+    enter_fabric ip link set "tap$k" netns "$(cat "$DIR/h$k.pid")" || return 1
+    enter_host "$k" sh -c "ip link set lo up && ip link set tap$k name $IFACE && ip addr add $NET.$((k + 1))/24 dev $IFACE &&
+      ip link set $IFACE up && sysctl -qw net.ipv4.tcp_retries2=$TCP_RETRIES2" || return 1
+  done
+  say "links through net_relay: $delay_us µs delay, $( [ "$bps" = 0 ] && echo "no rate limit" || echo "$bps bit/s") per port"
 }
 
 unshare_try_netem() {
@@ -175,6 +206,7 @@ cmd_shape() {
   local rate=none
   while [ $# -gt 0 ]; do case $1 in --rate) rate=$2; shift 2 ;; --dir) DIR=$2; shift 2 ;; *) usage ;; esac; done
   load_state
+  [ -z "${RELAY:-}" ] || die "shape: the links go through net_relay (up --delay); take the harness down and up with another --rate"
   apply_rate "$rate" || die "tc could not shape the links at $rate"
   say "links shaped at $rate"
 }
@@ -219,8 +251,13 @@ cmd_cut() {
   while [ $# -gt 0 ]; do case $1 in --dir) DIR=$2; shift 2 ;; *) usage ;; esac; done
   load_state
   local k; k=$(host_index "$host")
-  enter_fabric ip link set "vh$k" down
-  say "cut: h$k's link (vh$k on the bridge) is down"
+  if [ -n "${RELAY:-}" ]; then
+    enter_host "$k" ip link set "$IFACE" down
+    say "cut: h$k's link ($IFACE, a port of net_relay) is down"
+  else
+    enter_fabric ip link set "vh$k" down
+    say "cut: h$k's link (vh$k on the bridge) is down"
+  fi
 }
 
 cmd_status() {
@@ -250,6 +287,8 @@ cmd_down() {
     kill "$pid" 2>/dev/null || true
   done
   if [ -f "$DIR/netns.env" ]; then
+    pid=$(sed -n 's/^RELAY=//p' "$DIR/netns.env")
+    [ -n "$pid" ] && holder_ready "$pid" net_relay && kill "$pid" 2>/dev/null
     pid=$(sed -n 's/^FABRIC=//p' "$DIR/netns.env")
     alive_holder "$pid" && kill "$pid" 2>/dev/null || true
   fi

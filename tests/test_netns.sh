@@ -5,14 +5,15 @@
 # the bytes that crossed hnet0 are at least one MLP gradient per step. Then the failure run: h1's
 # link is cut mid-run with train.stall_timeout 10 → the job ends non-zero within the timeout plus a
 # margin, and the message names rank 1 and h1 (heartbeats, core/heartbeat.h); `--resume auto` on
-# one host finishes bitwise equal to the uninterrupted run (reproducible: exact). Prints TAP; a
-# skip with the reason when namespaces cannot be made here.
+# one host finishes bitwise equal to the uninterrupted run (reproducible: exact); 100 µs of link
+# delay through net_relay shows in the ping-pong latency. Prints TAP; a skip with the reason when
+# namespaces cannot be made here.
 cd "$(dirname "$0")/.." && . tests/util/tap.sh
 tap_need_python h5py numpy -- training data for the namespace run
 why=$(slurm/netns.sh probe 2>&1) || { echo "1..0 # SKIP no network namespaces here: $why"; exit 0; }
 export STRATA_NETNS_DIR=$work/netns
 trap 'slurm/netns.sh down > /dev/null 2>&1; rm -rf "$work"' EXIT
-echo "1..6"
+echo "1..7"
 
 /usr/bin/python3 tests/util/make_small.py "$work/small.h5" 4096 784 10
 # fashion_mlp's layers (568,330 parameters with the dense biases BatchNorm absorbs), 12 steps an epoch.
@@ -65,4 +66,20 @@ ok $? "the message names rank 1 on h1: $(grep -o 'no heartbeat from [^;]*' "$wor
 timeout 120 slurm/netns.sh exec h0 -- bin/strata train "$work/net.json" --set name=cut --resume auto > "$work/log" 2>&1 &&
   /usr/bin/python3 tests/util/compare_runs.py "$work/results/straight" "$work/results/cut" >> "$work/log" 2>&1
 ok $? "--resume auto on 1 of the 2 hosts ends bitwise equal to the uninterrupted 2-host run"
+
+# Link delay through net_relay (up --delay; no netem here): 100 µs more on the link shows in the
+# one-way latency (8-byte ping-pong) as at least 80 µs more than through the relay without delay.
+if [ -x build/bench/net_relay ] && [ -x build/bench/mpi_pingpong ]; then
+  one_way() {
+    slurm/netns.sh down > /dev/null 2>&1
+    slurm/netns.sh up 2 --delay "$1" > "$work/log" 2>&1 &&
+      timeout 60 slurm/netns.sh run -- -np 2 --bind-to none build/bench/mpi_pingpong >> "$work/log" 2>&1 &&
+      sed -n 's/.*one-way latency (8 B ping-pong, ranks 0-1) \([0-9.]*\) us.*/\1/p' "$work/log"
+  }
+  base=$(one_way 0us); slow=$(one_way 100us)
+  awk -v a="$base" -v b="$slow" 'BEGIN { exit !(a > 0 && b - a >= 80) }'
+  ok $? "--delay 100us through net_relay: one-way latency ${base:-?} -> ${slow:-?} us"
+else
+  n=$((n+1)); echo "ok $n # SKIP build/bench/net_relay and build/bench/mpi_pingpong not built (make build/bench/net_relay build/bench/mpi_pingpong)"
+fi
 exit $fail
