@@ -54,7 +54,7 @@ SIMD_BIN := $(BUILD)/tests/simd_digest $(BUILD)/tests/simd_digest_baseline $(BUI
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all probe test test-asan fuzz deps bench docs clean
+.PHONY: all probe test test-asan fuzz deps bench bench-net docs clean
 all: probe bin/strata
 
 probe:
@@ -117,7 +117,8 @@ deps:
 # The whole suite: every tests/test_*.c is a cmocka program printing TAP, run by prove.
 # tests/*.sh are TAP-printing scripts (CLI and MPI tests).
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN) $(MPI_COUNT_SO) $(BUILD)/bench/bench_seq
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(MPI_TEST_BIN) $(SIMD_BIN) $(MPI_COUNT_SO) $(BUILD)/bench/bench_seq \
+	  $(BUILD)/bench/net_relay $(BUILD)/bench/mpi_pingpong
 	CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' --timer $(TEST_BIN) $(filter-out $(TEST_SKIP),$(wildcard tests/*.sh))
 
 # The same suite built with AddressSanitizer + UndefinedBehaviorSanitizer, in a copy of the tree
@@ -195,7 +196,12 @@ fuzz: probe
 # build/bench/bench_seq needs a model and is run by bench/bench_seq.sh (A, B, C × 1, 2 threads).
 bench: all $(BENCH_BIN)
 	@rm -f $(BUILD)/bench/*.json
-	@for b in $(filter-out $(BUILD)/bench/bench_seq,$(filter $(BUILD)/bench/bench_%,$(BENCH_BIN))) $(filter-out bench/summary.sh,$(wildcard bench/*.sh)) bench/summary.sh; do echo "== $$b"; $$b || exit 1; done
+	@for b in $(filter-out $(BUILD)/bench/bench_seq,$(filter $(BUILD)/bench/bench_%,$(BENCH_BIN))) $(filter-out bench/summary.sh bench/bench_net.sh,$(wildcard bench/*.sh)) bench/summary.sh; do echo "== $$b"; $$b || exit 1; done
+
+# The all-reduce and training over network namespaces at 2 and 4 hosts and several link rates
+# (slurm/netns.sh, docs/scaling.md): a few minutes, so not part of `make bench`.
+bench-net: all $(BUILD)/bench/bench_allreduce $(BUILD)/bench/mpi_pingpong $(BUILD)/bench/net_relay
+	bench/bench_net.sh
 
 docs: bin/strata
 	bin/strata help reference --markdown > docs/reference.md

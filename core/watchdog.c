@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "heartbeat.h"
 
 static struct {
     pthread_t thread;
@@ -28,13 +29,15 @@ static void *watch(void *arg) {
             last = b, since = st_clock_s();
             continue;
         }
-        double idle = st_clock_s() - since;
-        if (idle < wd.timeout_s) continue;
-        char msg[256], at[48] = "";
+        /* A silent peer is evidence of a failure, not of slowness: then half the timeout will do. */
+        double idle = st_clock_s() - since, half = 0.5 * wd.timeout_s;
+        if (idle < wd.timeout_s && (idle < half || st_heartbeat_silent_s() < half)) continue;
+        char msg[768], at[48] = "", peers[512] = "";
         int64_t step = atomic_load(&wd.step);
         if (step >= 0) snprintf(at, sizeof at, " at step %lld", (long long)step);
-        int n = snprintf(msg, sizeof msg, "[rank %d] stalled: no progress for %.0f s in %s%s; ending this rank\n",
-                         wd.rank, idle, atomic_load(&wd.phase), at);
+        st_heartbeat_describe(peers, sizeof peers);
+        int n = snprintf(msg, sizeof msg, "[rank %d] stalled: no progress for %.0f s in %s%s%s%s; ending this rank\n",
+                         wd.rank, idle, atomic_load(&wd.phase), at, peers[0] ? "; " : "", peers);
         if (n > 0) (void)!write(2, msg, (size_t)(n < (int)sizeof msg ? n : (int)sizeof msg - 1));
         _exit(4);
     }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heartbeat.h"
 #include "jobs/class_history.h"
 #include "jobs/report_html.h"
 
@@ -485,6 +486,21 @@ static void describe_heads(const trainer_t *t, char *out, size_t size) {
     else st_format(out, size, "%d classes", t->K);
 }
 
+/* Heartbeats (core/heartbeat.h) beside the stall watchdog: every rank's host and UDP port,
+ * exchanged once, so a stalled rank's message names the rank and host that stopped answering. A
+ * rank whose socket cannot open sends port 0 (rank 0's port 0 turns heartbeats off everywhere). */
+static st_status_t start_heartbeat(const st_comm_t *c, double stall_timeout_s, st_error_t *err) {
+    if (c->size < 2 || stall_timeout_s <= 0) return ST_OK;
+    st_heartbeat_peer_t me, *all = calloc((size_t)c->size, sizeof *all);
+    if (!all) return st_fail(err, ST_ERR_NOMEM, "heartbeat: host table for %d ranks", c->size);
+    st_error_t ignored = {0};
+    if (st_heartbeat_open(&me, c->host, &ignored) != ST_OK) me.port = 0;
+    st_status_t rc = st_allgather_records(all, &me, (int)sizeof me, c, err);
+    if (rc == ST_OK) rc = st_heartbeat_start(c->rank, c->size, all, err);
+    free(all);
+    return rc;
+}
+
 st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_train_options_t *opt,
                          st_train_result_t *res, st_error_t *err) {
     trainer_t t;
@@ -494,6 +510,7 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     t.cfg = cfg, t.c = c, t.opt = opt;
     st_watchdog_start(c->rank, cfg->train.stall_timeout);
     st_status_t rc = st_comm_agree(c, set_threads(cfg, c, err), err);
+    if (rc == ST_OK) rc = st_comm_agree(c, start_heartbeat(c, cfg->train.stall_timeout, err), err);
     if (rc == ST_OK) rc = st_comm_agree(c, st_fault_from_env(&t.fault, err), err);
     st_startup_mark(opt->startup, ST_PHASE_CONFIG);
     if (rc == ST_OK) rc = startup_boundary(&t, res, err);
@@ -518,6 +535,7 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     finish_record(&t, res, rc, err);
     end_report(&t);
     st_watchdog_stop();
+    st_heartbeat_stop();
     teardown(&t);
     return rc;
 }
