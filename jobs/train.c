@@ -504,13 +504,14 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     if (rc == ST_OK && !res->stopped_in_startup) rc = startup_boundary(&t, res, err);
     st_signals_startup(0); /* from here a signal stops after a step, with a checkpoint */
     if (rc == ST_OK && !res->stopped_in_startup) {
-        char what[64];
+        char what[64], order[96];
         describe_heads(&t, what, sizeof what);
+        st_data_describe_order(order, sizeof order, t.data.order, t.data.window_rows);
         st_comm_print(c, stdout, "training %s: %lld samples (train %lld, val %lld, test %lld), %s; %d ranks x %d threads; "
-                      "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch\n",
+                      "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch; %s\n",
                       cfg->name, (long long)t.data.ds.n, (long long)t.data.n_part[0], (long long)t.data.n_part[1],
                       (long long)t.data.n_part[2], what, c->size, st_threads_get(), t.data.S, t.data.micro_batch,
-                      cfg->train.accumulation_steps, cfg->train.batch_size, (long long)t.steps_per_epoch);
+                      cfg->train.accumulation_steps, cfg->train.batch_size, (long long)t.steps_per_epoch, order);
         fflush(stdout);
         rc = loop(&t, res, err);
     }

@@ -2,6 +2,7 @@
 #include "data.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -377,6 +378,16 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     d->T_max = st_shape_positions(d->shape);
     d->bucket_by_length = cfg->bucket_by_length, d->bucket_window = cfg->bucket_window;
     d->repeat = cfg->repeat > 1 ? cfg->repeat : 1;
+    d->order = cfg->order;
+    d->window_rows = cfg->order == ST_DATA_ORDER_WINDOWED
+                         ? (cfg->window_rows > 0 ? cfg->window_rows : ST_DATA_WINDOW_ROWS_DEFAULT) : 0;
+    if (cfg->bucket_by_length && d->order == ST_DATA_ORDER_WINDOWED) {
+        st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length cannot be combined with data.order \"windowed\" (length "
+                "buckets span the whole epoch, a window's rows are one block of the file); set one of them off");
+        st_error_everywhere(err);
+        st_data_free(d);
+        return ST_ERR_CONFIG;
+    }
     if (cfg->bucket_by_length && !d->has_lengths) {
         st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length: %s has no /lengths to bucket by (it needs variable-length "
                 "sequences, docs/data-format.md); set data.bucket_by_length false", d->ds.path);
@@ -394,6 +405,13 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, c, err);
     if (rc != ST_OK) st_data_free(d);
     return rc;
+}
+
+void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows) {
+    if (order != ST_DATA_ORDER_WINDOWED) snprintf(out, n, "order shuffle");
+    else
+        snprintf(out, n, "order windowed (blocks of %lld rows of the file)",
+                 (long long)(window_rows > 0 ? window_rows : ST_DATA_WINDOW_ROWS_DEFAULT));
 }
 
 void st_data_free(st_data_t *d) {

@@ -28,6 +28,10 @@
 #include "sharding/shards.h"
 #include "sharding/split.h"
 
+/* data.order: each epoch's order of a shard's rows (sharding/sampler.h). */
+typedef enum { ST_DATA_ORDER_SHUFFLE = 0, ST_DATA_ORDER_WINDOWED = 1 } st_data_order_t;
+#define ST_DATA_WINDOW_ROWS_DEFAULT 65536 /* data.window_rows when not given */
+
 /* Evaluation rows per forward pass. Val and test rows are dealt to ranks in whole blocks of this
  * many (st_loader_block_chunks) and evaluated one block per pass, so each pass holds the same
  * rows at any rank count and evaluation metrics have the same bits for any P. */
@@ -54,6 +58,8 @@ typedef struct {
     int bucket_by_length;       /* the sampler groups rows of similar length (needs /lengths) */
     int bucket_window;          /* micro-batches per sorting window (data.bucket_window) */
     int repeat;                 /* data.repeat: occurrences of each training row an epoch (0 or 1: once) */
+    int order;                  /* st_data_order_t (data.order) */
+    int64_t window_rows;        /* data.window_rows: file rows per block of the windowed order (0: default) */
 } st_data_config_t;
 
 /* The rows of one part held by this rank. */
@@ -105,6 +111,8 @@ typedef struct {
     int32_t *lens;              /* the parts' len are views into it */
     int bucket_by_length, bucket_window; /* from st_data_config_t, for st_data_sampler_init */
     int repeat;                 /* data.repeat (>= 1), for st_data_sampler_init */
+    int order;                  /* st_data_order_t, for st_data_sampler_init */
+    int64_t window_rows;        /* W of the windowed order (0 with "shuffle") */
 } st_data_t;
 
 /* The stratification key of a dataset and the split of all its rows, as st_data_load makes
@@ -117,6 +125,10 @@ typedef struct {
     int none;                   /* data.stratify "none" */
     st_split_report_t report;   /* the grouped split's group count and warnings */
 } st_split_key_t;
+
+/* "order shuffle" or "order windowed (blocks of W rows of the file)": the run log's and
+ * strata plan's words for data.order (order st_data_order_t, W data.window_rows). */
+void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows);
 
 st_status_t st_split_rows_of(st_split_key_t *k, const st_dataset_t *ds, const st_data_config_t *cfg, int32_t *y,
                              uint8_t *split, int make_split_too, st_error_t *err);
