@@ -467,10 +467,23 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
         for (int p = 0; p < 3; p++) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
     if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, cfg->scale_pixels, c, err);
     if (rc == ST_OK && d->stream) stream_views(d, cfg);
+    d->bookkeeping_per_row = st_data_bookkeeping_per_row(d);
     free(d->stream_std_partials), free(d->stream_tgt_sums);
     d->stream_std_partials = d->stream_tgt_sums = NULL;
     if (rc != ST_OK) st_data_free(d);
     return rc;
+}
+
+double st_data_bookkeeping_per_row(const st_data_t *d) {
+    double N = (double)d->ds.n, n_train = (double)d->shards.n_train;
+    double mine = (double)(d->stream ? d->n_stream : d->part[ST_SPLIT_TRAIN].n);
+    double held = (double)(d->part[ST_SPLIT_VAL].n + d->part[ST_SPLIT_TEST].n);
+    double bytes = (d->y_all ? 4 * N : 0)     /* every row's label (streamed) */
+                   + 20 * n_train             /* shard map: ids 8, shard_of 4, rows 8 */
+                   + 8 * mine                 /* this rank's training ids */
+                   + 24 * mine * d->repeat    /* sampler: order 8 + scratch 16 per occurrence */
+                   + 12 * held;               /* val/test ids 8 + labels 4 */
+    return N > 0 ? bytes / N : 0;
 }
 
 st_status_t st_data_train_locate(const st_data_t *d, int64_t *pos, const int64_t *ids, int64_t n, st_error_t *err) {
@@ -509,11 +522,27 @@ int64_t st_data_train_present(const st_data_t *d, int t) {
     return present;
 }
 
-void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows) {
+void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows, int stream, int64_t budget_mb) {
     if (order != ST_DATA_ORDER_WINDOWED) snprintf(out, n, "order shuffle");
     else
-        snprintf(out, n, "order windowed (blocks of %lld rows of the file)",
-                 (long long)(window_rows > 0 ? window_rows : ST_DATA_WINDOW_ROWS_DEFAULT));
+        snprintf(out, n, "order windowed (blocks of %lld rows of the file)%s",
+                 (long long)(window_rows > 0 ? window_rows : ST_DATA_WINDOW_ROWS_DEFAULT),
+                 stream ? "; streamed" : "");
+    if (order == ST_DATA_ORDER_WINDOWED && stream) {
+        size_t used = strlen(out);
+        snprintf(out + used, n - used, " within data.memory_budget_mb %lld MiB a rank", (long long)budget_mb);
+    }
+}
+
+void st_data_describe_stream(char *out, size_t n, const st_data_t *d) {
+    if (!d->stream) {
+        if (n) out[0] = 0;
+        return;
+    }
+    const st_stream_t *s = d->stream;
+    snprintf(out, n, "streamed: up to %d blocks x %lld rows of this rank's shards = %.1f MiB of the %lld MiB budget; "
+             "bookkeeping %.1f bytes per row of the file", s->n_slots, (long long)s->slot_cap,
+             (double)d->stream_bytes / 1048576.0, (long long)d->budget_mb, d->bookkeeping_per_row);
 }
 
 void st_data_free(st_data_t *d) {

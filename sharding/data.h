@@ -150,6 +150,11 @@ void st_data_rows_check(st_row_checks_t *k, const st_data_t *d, const int64_t *i
  * partial; rows in ascending id within a shard. */
 void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids /*[n]*/, const float *T, int64_t n);
 
+/* Bytes per row of the file this rank keeps in per-row arrays besides the rows themselves:
+ * labels of every row (streamed only: in memory they are dropped after the split), the shard
+ * map, its training ids, the sampler's order and scratch, its val/test ids and labels. */
+double st_data_bookkeeping_per_row(const st_data_t *d);
+
 /* pos [n] = positions in the training part of rows ids [n] (the in-memory part, or the stream's
  * slots, which must hold them: st_stream_step). */
 st_status_t st_data_train_locate(const st_data_t *d, int64_t *pos /*[n]*/, const int64_t *ids /*[n]*/, int64_t n,
@@ -172,9 +177,14 @@ typedef struct {
     st_split_report_t report;   /* the grouped split's group count and warnings */
 } st_split_key_t;
 
-/* "order shuffle" or "order windowed (blocks of W rows of the file)": the run log's and
- * strata plan's words for data.order (order st_data_order_t, W data.window_rows). */
-void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows);
+/* "order shuffle" or "order windowed (blocks of W rows of the file)" and, with data.stream,
+ * "; streamed within B MiB a rank": the run log's and strata plan's words for data.order
+ * (order st_data_order_t, W data.window_rows, B data.memory_budget_mb). */
+void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows, int stream, int64_t budget_mb);
+
+/* The run log's line on a streamed split (empty without one): the blocks a rank holds, their
+ * bytes against the budget, and the bookkeeping bytes per row of the file. */
+void st_data_describe_stream(char *out, size_t n, const st_data_t *d);
 
 st_status_t st_split_rows_of(st_split_key_t *k, const st_dataset_t *ds, const st_data_config_t *cfg, int32_t *y,
                              uint8_t *split, int make_split_too, st_error_t *err);

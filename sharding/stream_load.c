@@ -19,15 +19,6 @@ static void *zalloc(size_t n, size_t size, const char *what, st_error_t *err) {
     return p;
 }
 
-/* Bytes per row of the file a rank keeps for bookkeeping: labels (4) of every row, the shard map
- * (ids 8 + shard_of 4 + rows 8 per training row), its own row ids (8) and the sampler's order
- * (8) and scratch (16) per occurrence of its rows. */
-static double bookkeeping_per_row(const st_data_t *d) {
-    double N = (double)d->ds.n, n_train = (double)d->shards.n_train, mine = (double)d->n_stream;
-    double bytes = 4 * N + 20 * n_train + 8 * mine + 24 * mine * d->repeat;
-    return N > 0 ? bytes / N : 0;
-}
-
 st_status_t st_data_stream_open(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err) {
     d->stream = zalloc(1, sizeof *d->stream, "the stream", err);
     st_status_t rc = d->stream ? ST_OK : err->code;
@@ -46,7 +37,6 @@ st_status_t st_data_stream_open(st_data_t *d, const st_data_config_t *cfg, const
     rc = st_comm_agree(c, rc, err);
     if (rc != ST_OK) return rc;
     d->budget_mb = cfg->memory_budget_mb;
-    d->bookkeeping_per_row = bookkeeping_per_row(d);
     /* The largest need over the ranks decides (every rank refuses alike). */
     unsigned long long need = d->stream_bytes, most = 0;
     MPI_Allreduce(&need, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
