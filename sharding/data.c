@@ -9,6 +9,7 @@
 #include "mpi/collectives.h"
 #include "sharding/batch.h"
 #include "sharding/loader.h"
+#include "sharding/sampler.h"
 #include "sharding/standardize.h"
 #include "sharding/stream_load.h"
 
@@ -466,7 +467,7 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     if (rc == ST_OK && cfg->scale_pixels)
         for (int p = 0; p < 3; p++) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
     if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, cfg->scale_pixels, c, err);
-    if (rc == ST_OK && d->stream) stream_views(d, cfg);
+    if (rc == ST_OK && d->stream) stream_views(d, cfg), st_shards_drop_lookup(&d->shards);
     d->bookkeeping_per_row = st_data_bookkeeping_per_row(d);
     free(d->stream_std_partials), free(d->stream_tgt_sums);
     d->stream_std_partials = d->stream_tgt_sums = NULL;
@@ -478,11 +479,14 @@ double st_data_bookkeeping_per_row(const st_data_t *d) {
     double N = (double)d->ds.n, n_train = (double)d->shards.n_train;
     double mine = (double)(d->stream ? d->n_stream : d->part[ST_SPLIT_TRAIN].n);
     double held = (double)(d->part[ST_SPLIT_VAL].n + d->part[ST_SPLIT_TEST].n);
-    double bytes = (d->y_all ? 4 * N : 0)     /* every row's label (streamed) */
-                   + 20 * n_train             /* shard map: ids 8, shard_of 4, rows 8 */
-                   + 8 * mine                 /* this rank's training ids */
-                   + 24 * mine * d->repeat    /* sampler: order 8 + scratch 16 per occurrence */
-                   + 12 * held;               /* val/test ids 8 + labels 4 */
+    double scratch = d->window_rows > 0 ? (double)st_sampler_window_scratch(NULL, &d->shards, d->shard_first, d->shard_end,
+                                                                            d->window_rows, d->repeat)
+                                        : mine * d->repeat;
+    double bytes = (d->y_all ? 4 * N : 0)                   /* every row's label (streamed) */
+                   + (d->shards.ids ? 20 : 8) * n_train      /* shard map: rows 8 (+ ids 8, shard_of 4) */
+                   + 8 * mine                               /* this rank's training ids */
+                   + 8 * mine * d->repeat + 16 * scratch     /* sampler: order, sort scratch */
+                   + 12 * held;                             /* val/test ids 8 + labels 4 */
     return N > 0 ? bytes / N : 0;
 }
 
@@ -553,7 +557,7 @@ void st_data_free(st_data_t *d) {
     free(d->rows), free(d->labels), free(d->tgt_rows), free(d->lens);
     for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_stats[t].mean), free(d->tgt_stats[t].std);
     free(d->part_class_counts), free(d->mean), free(d->std);
-    if (d->shards.ids) st_shards_free(&d->shards);
+    if (d->shards.rows) st_shards_free(&d->shards);
     st_dataset_close(&d->ds);
     memset(d, 0, sizeof *d);
 }

@@ -62,6 +62,7 @@ typedef struct {
     int64_t epoch;               /* epoch of the current orders; -1 before st_sampler_set_epoch */
     int repeat;                  /* data.repeat k: occurrences of each row an epoch (1 by default) */
     int64_t window_rows;         /* data.order "windowed": W rows of the file per block; 0 = "shuffle" */
+    int64_t *scratch_off;        /* windowed: [shards + 1] each shard's scratch (its largest block) */
     int64_t *order;              /* occurrence ids of shards first..end-1 in epoch order, concatenated */
     st_keyed_id_t *scratch;      /* [occurrences of the sampler's shards] for sorting */
     /* Length bucketing (st_sampler_set_buckets); bucket_window 0 = off. */
@@ -88,7 +89,8 @@ void st_sampler_free(st_sampler_t *sp);
 st_status_t st_sampler_set_repeat(st_sampler_t *sp, int repeat, st_error_t *err);
 
 /* data.order "windowed" with blocks of window_rows (>= 1) rows of the file (see the top); 0 turns
- * it off (today's "shuffle" order). Fails when length bucketing is on. */
+ * it off (today's "shuffle" order). Fails when length bucketing is on. The scratch shrinks to
+ * each shard's largest block (its occurrences) — call after st_sampler_set_repeat. */
 st_status_t st_sampler_set_window(st_sampler_t *sp, int64_t window_rows, st_error_t *err);
 
 /* Turns length bucketing on: len [n] gives the length of global row ids [n] (ascending, e.g. a
@@ -122,6 +124,12 @@ void st_sampler_shard_order(int64_t *out /*[n]*/, st_keyed_id_t *scratch /*[n]*/
 void st_sampler_shard_order_repeat(int64_t *out /*[n*repeat]*/, st_keyed_id_t *scratch /*[n*repeat]*/,
                                    const int64_t *rows /*[n]*/, uint64_t seed, int shard, int64_t epoch, int64_t n,
                                    int repeat);
+
+/* Scratch entries the windowed order needs for shards [first, end): per shard the larger of its
+ * block count and its largest block's occurrences; offsets [end - first + 1] (or NULL) gets
+ * each shard's start. */
+int64_t st_sampler_window_scratch(int64_t *offsets, const st_shards_t *sh, int shard_first, int shard_end, int64_t W,
+                                  int repeat);
 
 /* The epoch order of one shard's rows with data.order "windowed" (blocks of W rows of the file):
  * out [n·repeat] occurrence ids, scratch [n·repeat]; rows [n] ascending. */

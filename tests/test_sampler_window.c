@@ -153,6 +153,30 @@ static void test_windowed_any_rank_count(void **s) {
     st_shards_free(&sh);
 }
 
+/* Bookkeeping of a streamed split: the windowed sampler's scratch is one block per shard, and the
+ * shard map without its lookup arrays still finds every row's shard. */
+static void test_windowed_bookkeeping(void **s) {
+    (void)s;
+    st_shards_t sh;
+    make_shards(&sh);
+    st_error_t err = {0};
+    st_sampler_t sp;
+    assert_int_equal(st_sampler_init(&sp, &sh, 0, S, MICRO, ACCUM, 42, &err), ST_OK);
+    assert_int_equal(st_sampler_set_repeat(&sp, 2, &err), ST_OK);
+    assert_int_equal(st_sampler_set_window(&sp, W, &err), ST_OK);
+    int64_t entries = st_sampler_window_scratch(NULL, &sh, 0, S, W, 2), n_all = sh.shard_start[S];
+    assert_true(entries > 0 && entries * 5 < n_all * 2); /* a block per shard, not the epoch */
+    assert_int_equal(st_sampler_set_repeat(&sp, 3, &err), ST_ERR_INTERNAL); /* repeat comes first */
+    st_sampler_free(&sp);
+    int *before = malloc(sizeof(int) * N_ROWS);
+    for (int64_t i = 0; i < N_ROWS; i++) before[i] = st_shards_find(&sh, i);
+    st_shards_drop_lookup(&sh);
+    assert_null(sh.ids);
+    for (int64_t i = 0; i < N_ROWS; i++) assert_int_equal(st_shards_find(&sh, i), before[i]);
+    free(before);
+    st_shards_free(&sh);
+}
+
 static void test_windowed_refuses_bucketing(void **s) {
     (void)s;
     st_shards_t sh;
@@ -176,6 +200,7 @@ int main(void) {
         cmocka_unit_test(test_windowed_orders),
         cmocka_unit_test(test_windowed_repeat),
         cmocka_unit_test(test_windowed_any_rank_count),
+        cmocka_unit_test(test_windowed_bookkeeping),
         cmocka_unit_test(test_windowed_refuses_bucketing),
     };
     return cmocka_run_group_tests_name("sampler_window", tests, NULL, NULL);
