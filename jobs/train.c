@@ -517,7 +517,7 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     if (rc == ST_OK && !res->stopped_in_startup) rc = startup_boundary(&t, res, err);
     st_signals_startup(0); /* from here a signal stops after a step, with a checkpoint */
     if (rc == ST_OK && !res->stopped_in_startup) {
-        char what[64], order[160], streamed[256];
+        char what[64], order[160], streamed[512];
         describe_heads(&t, what, sizeof what);
         st_data_describe_order(order, sizeof order, t.data.order, t.data.window_rows, t.data.stream != NULL,
                                t.data.budget_mb);

@@ -544,9 +544,12 @@ void st_data_describe_stream(char *out, size_t n, const st_data_t *d) {
         return;
     }
     const st_stream_t *s = d->stream;
+    char next[256];
+    if (s->pf.usable) snprintf(next, sizeof next, "the next block's share read in the background");
+    else snprintf(next, sizeof next, "the next block read ahead into a spare slot (no background read: %s)", s->pf.why);
     snprintf(out, n, "streamed: up to %d blocks x %lld rows of this rank's shards = %.1f MiB of the %lld MiB budget; "
-             "bookkeeping %.1f bytes per row of the file", s->n_slots, (long long)s->slot_cap,
-             (double)d->stream_bytes / 1048576.0, (long long)d->budget_mb, d->bookkeeping_per_row);
+             "bookkeeping %.1f bytes per row of the file; %s", s->n_slots, (long long)s->slot_cap,
+             (double)d->stream_bytes / 1048576.0, (long long)d->budget_mb, d->bookkeeping_per_row, next);
 }
 
 void st_data_free(st_data_t *d) {

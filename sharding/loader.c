@@ -74,6 +74,7 @@ typedef struct {
     int64_t *first, *want_cnt, *req_cnt; /* [P] this piece: first index in want, rows wanted, rows asked */
     int *sc, *sd, *rc, *rd;         /* [P] MPI counts and displacements */
     float *window;                  /* [piece_rows, row_floats] the piece read (not in direct mode) */
+    const float *preread;           /* this rank's share read already (st_loader_options_t) */
     const float *piece;             /* the current piece's rows (window, or out in direct mode) */
     int64_t piece_lo, piece_hi;     /* its global rows */
     float *staging;                 /* [staging_rows, row_floats] rows sent this round */
@@ -120,6 +121,7 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
     g->piece_rows = (int64_t)(piece_bytes / g->row_bytes);
     if (g->piece_rows < 1) g->piece_rows = 1;
     int64_t max_block = (g->range_n + P - 1) / P;
+    if (g->preread) g->piece_rows = max_block > 0 ? max_block : 1; /* one piece: the share read already */
     g->n_pieces = (max_block + g->piece_rows - 1) / g->piece_rows;
     g->B = (int64_t)(g->staging_budget / g->row_bytes / (size_t)(P > 1 ? P - 1 : 1));
     if (g->B < 1) g->B = 1;
@@ -128,10 +130,10 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
     /* When this rank wants exactly its own block (P = 1 reading everything, say), it reads
      * straight into out: no window and no copy. */
     int64_t block_rows = g->hi - g->lo;
-    int direct = g->seg[g->me + 1] - g->seg[g->me] == block_rows && block_rows > 0;
+    int direct = !g->preread && g->seg[g->me + 1] - g->seg[g->me] == block_rows && block_rows > 0;
     for (int64_t i = 0; direct && i < block_rows; i++) direct = g->want[g->seg[g->me] + i] == g->lo + i;
     g->inf.direct = direct;
-    if (!direct) {
+    if (!direct && !g->preread) {
         int64_t window_rows = g->piece_rows < block_rows ? g->piece_rows : block_rows;
         g->inf.window_bytes = (size_t)window_rows * g->row_bytes;
         if (!(g->window = malloc(window_rows > 0 ? g->inf.window_bytes : 1)))
@@ -149,6 +151,10 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
 static st_status_t read_piece(gather_t *g, int64_t j, st_error_t *err) {
     piece_range(g, g->me, j, &g->piece_lo, &g->piece_hi);
     int64_t n = g->piece_hi - g->piece_lo;
+    if (g->preread) { /* phase (a) ran elsewhere */
+        g->piece = g->preread;
+        return ST_OK;
+    }
     float *dst = g->window;
     if (g->inf.direct) dst = g->out + (size_t)(g->seg[g->me] + (g->piece_lo - g->lo)) * (size_t)g->row_floats;
     g->piece = dst;
@@ -258,6 +264,7 @@ static st_status_t gather(const st_dataset_t *ds, int target, const st_comm_t *c
     g.staging_budget = opt && opt->staging_bytes ? opt->staging_bytes : ST_LOADER_STAGING_BYTES;
     g.row_t = MPI_DATATYPE_NULL;
     g.range_lo = 0, g.range_n = ds->n;
+    g.preread = opt && target < 0 ? opt->preread : NULL;
     if (opt && (opt->range_lo || opt->range_hi)) {
         g.range_lo = opt->range_lo < 0 ? 0 : opt->range_lo;
         g.range_n = (opt->range_hi < ds->n ? opt->range_hi : ds->n) - g.range_lo;

@@ -67,6 +67,10 @@ typedef struct {
     int64_t range_lo, range_hi; /* read only rows [range_lo, range_hi) of the file, split among the
                               * ranks like the whole file otherwise (a block of a streamed dataset);
                               * want must lie inside it. Both 0: the whole file */
+    const float *preread;    /* /X gathers only: this rank's share of the rows (its block
+                              * st_loader_block of the range, [hi − lo, row_floats]) already read —
+                              * by a prefetch thread, say: phase (a) is skipped, only the exchange
+                              * runs. Every rank passes one or none */
 } st_loader_options_t;
 
 typedef struct {

@@ -40,6 +40,7 @@ st_status_t st_stream_init(st_stream_t *s, const st_dataset_t *ds, const st_comm
 }
 
 void st_stream_free(st_stream_t *s) {
+    st_prefetch_close(&s->pf);
     free(s->my_start), free(s->counts), free(s->visit), free(s->first), free(s->last), free(s->slot_block);
     free(s->X), free(s->T), free(s->len), free(s->y);
     memset(s, 0, sizeof *s);
@@ -126,7 +127,18 @@ st_status_t st_stream_plan(st_stream_t *s, int micro_batch, int accumulation, in
         return err->code;
     if (!(s->y = zalloc(rows, sizeof(int32_t), "block labels", err))) return err->code;
     if (s->ds->has_lengths && !(s->len = zalloc(rows, sizeof(int32_t), "block lengths", err))) return err->code;
+    int P = s->c->size;
+    int64_t span = s->W < s->ds->n ? s->W : s->ds->n, share = (span + P - 1) / P;
+    ST_TRY(st_prefetch_open(&s->pf, s->ds->path, (size_t)s->row_floats * sizeof(float), share, err));
+    if (s->pf.usable) *bytes += (size_t)share * (size_t)s->row_floats * sizeof(float);
     return ST_OK;
+}
+
+/* This rank's share of block b's file rows: phase (a) of the two-phase read. */
+static void share_of(const st_stream_t *s, int64_t b, int64_t *lo, int64_t *hi) {
+    int64_t r0 = b * s->W, r1 = (b + 1) * s->W < s->ds->n ? (b + 1) * s->W : s->ds->n;
+    st_loader_block(lo, hi, r1 - r0, s->c->rank, s->c->size);
+    *lo += r0, *hi += r0;
 }
 
 void st_stream_set_transform(st_stream_t *s, int scale_pixels, const double *mean, const double *std, int T, int F,
@@ -161,7 +173,14 @@ st_status_t st_stream_read_block(st_stream_t *s, int slot, int64_t b, int64_t *n
     st_loader_options_t opt = {.range_lo = b * s->W, .range_hi = hi};
     size_t at = (size_t)slot * (size_t)s->slot_cap;
     float *X = s->X + at * (size_t)s->row_floats;
-    st_status_t rc = st_loader_gather_rows_ex(s->ds, s->c, want, *n, X, &opt, NULL, err);
+    /* The prefetched share, when every rank has its share of this block. */
+    int mine = s->pf.block == b && st_prefetch_wait(&s->pf), all = 0;
+    ST_MPI(MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, s->c->comm), err);
+    s->pf.block = all ? s->pf.block : -1;
+    st_loader_options_t x_opt = opt;
+    if (all) x_opt.preread = s->pf.buf, s->blocks_prefetched++;
+    st_status_t rc = st_loader_gather_rows_ex(s->ds, s->c, want, *n, X, &x_opt, NULL, err);
+    if (all) s->pf.block = -1;
     if (rc == ST_OK) rc = read_targets(s, s->T + at * (size_t)s->tgt_floats, want, *n, &opt, err);
     if (rc == ST_OK && s->len) rc = st_loader_gather_lengths_ex(s->ds, s->c, want, *n, s->len + at, &opt, err);
     if (rc != ST_OK) return rc;
@@ -202,7 +221,16 @@ st_status_t st_stream_step(st_stream_t *s, int64_t epoch, int64_t step, st_error
             have |= s->slot_block[i] == b;
             if (s->slot_block[i] < 0 && free_slot < 0) free_slot = i;
         }
-        if (have || (free_slot < 0 && j >= n_required)) continue; /* no room for the prefetch: later */
+        if (have) continue;
+        if (j >= n_required && s->pf.usable) { /* the next block: its share read in the background */
+            if (s->pf.block != b) {
+                int64_t lo, hi;
+                share_of(s, b, &lo, &hi);
+                st_prefetch_start(&s->pf, b, lo, hi);
+            }
+            continue;
+        }
+        if (free_slot < 0 && j >= n_required) continue; /* no room for the next block: later */
         if (free_slot < 0) /* the plan covers every step of the planned epochs */
             return st_fail(err, ST_ERR_INTERNAL, "data.stream: step %lld of epoch %lld needs more than %d blocks",
                            (long long)step, (long long)epoch, s->n_slots);

@@ -10,15 +10,18 @@
  * visited block occupy positions [start(s, k), end(s, k)) of its epoch order (repeat k copies a
  * row), so block k is read by optimizer steps first(k) = min_s floor(start / G) ..
  * last(k) = max_s floor((end − 1) / G), G = micro_batch × accumulation (steps past
- * steps_per_epoch excluded). Before step t the stream holds the blocks with first <= t <= last
- * plus the next one in the visiting order, evicting the others; a resumed run at step t reads
- * what step t needs. A block's rows sit in a slot of slot_cap rows: slot-major arrays X, T, len,
+ * steps_per_epoch excluded). Before step t the stream holds the blocks with first <= t <= last,
+ * evicting the others; the next block in the visiting order is read in the background meanwhile
+ * (this rank's share of its /X rows by a thread, exchanged when a step needs it), or into a spare
+ * slot when the file's layout does not allow that. A resumed run at step t reads what step t
+ * needs. A block's rows sit in a slot of slot_cap rows: slot-major arrays X, T, len,
  * y, so a row's position is slot·slot_cap + its index among the rank's rows of the block, and
  * the training part (st_data_part_t) is a view of the slots.
  *
  * Memory: n_slots × slot_cap rows × (row, targets, length, label), n_slots = the largest number
  * of blocks a step needs + 1 over the run's epochs (computed at start-up: st_stream_plan), and
- * the schedule (O(n_blocks · S)). Rows read are preprocessed as in memory: padding zeroed past
+ * the schedule (O(n_blocks · S)), and the prefetch buffer: this rank's share of a block's /X rows
+ * (ceil(W / P) rows). Rows read are preprocessed as in memory: padding zeroed past
  * /lengths, pixel scaling, standardisation (st_stream_set_transform). */
 #ifndef ST_STREAM_H
 #define ST_STREAM_H
@@ -28,6 +31,7 @@
 #include "mpi/comm.h"
 #include "sharding/dataset.h"
 #include "sharding/shards.h"
+#include "sharding/stream_prefetch.h"
 #include "st_error.h"
 
 typedef struct {
@@ -64,9 +68,11 @@ typedef struct {
     int scale_pixels;
     const double *mean, *std;      /* borrowed; NULL: not standardised */
     int std_T, std_F, C;
+    /* the next block's share of /X read in the background (stream_prefetch.h) */
+    st_prefetch_t pf;
     /* counters */
-    int64_t blocks_read;
-    double read_s;
+    int64_t blocks_read, blocks_prefetched;
+    double read_s;                 /* the main thread's time making blocks resident (waits included) */
 } st_stream_t;
 
 /* The schedule's inputs; the slots are allocated by st_stream_plan. y_all, my_ids borrowed. */

@@ -3,9 +3,11 @@
 # in-memory run with the same windowed order in exact mode — the MLP (BatchNorm, dropout, repeat
 # 2, 16 blocks of 100 rows) at P = 1, 2, 4; the variable-length sequence model (/lengths with
 # garbage padding, BatchNorm, SE, LSTM, GRU; repeat 2, 12 blocks of 50 rows) at P = 1, 2, 4; a
-# streamed run stopped mid-epoch at P = 2 and resumed at P = 4; the log and run.json report the
-# blocks held and the bookkeeping bytes per row; a budget too small is refused at start-up
-# naming the numbers. Prints TAP.
+# streamed run stopped mid-epoch at P = 2 and resumed at P = 4 (all with the next block's share
+# read by the background thread); the log and run.json report the blocks held and the
+# bookkeeping bytes per row; a gzip-compressed /X (no background read: the next block goes into
+# a spare slot) gives the same bits; a budget too small is refused at start-up naming the
+# numbers. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 . tests/util/tap.sh
@@ -23,7 +25,7 @@ M=(--set train.epochs=3 --set data.window_rows=100)
 VAR=(tests/data/train_varlen.json "$work/varlen.h5")
 V=(--set data.bucket_by_length=false --set data.window_rows=50)
 ST=(--set data.stream=true)
-echo "1..6"
+echo "1..7"
 
 run 1 "${MLP[@]}" m1 "${M[@]}" && run 1 "${MLP[@]}" s1 "${M[@]}" "${ST[@]}" && run 2 "${MLP[@]}" s2 "${M[@]}" "${ST[@]}" &&
   run 4 "${MLP[@]}" s4 "${M[@]}" "${ST[@]}" && same m1 s1 && same m1 s2 && same m1 s4
@@ -39,7 +41,7 @@ ok $? "streamed, stopped at P=2 (step 53, mid-epoch 2) and resumed at P=4: equal
 
 cp "$work/log-s2" "$work/log"
 has "order windowed (blocks of 100 rows of the file); streamed within data.memory_budget_mb 1024 MiB a rank" &&
-  has "streamed: up to [0-9]* blocks x [0-9]* rows of this rank's shards = .* bookkeeping [0-9.]* bytes per row" &&
+  has "streamed: up to [0-9]* blocks x [0-9]* rows of this rank's shards = .* bookkeeping [0-9.]* bytes per row of the file; the next block's share read in the background" &&
   /usr/bin/python3 -c "import json,sys; m=json.load(open('$work/r/s2/run.json'))['data_memory']; sys.exit(not (m['stream'] and 0 < m['bookkeeping_bytes_per_row'] < 64 and m['stream_bytes'] > 0))"
 ok $? "the log and run.json data_memory report the blocks held, the budget and the bookkeeping bytes per row"
 
@@ -54,6 +56,16 @@ timeout 60 mpirun -np 2 --oversubscribe --bind-to none bin/strata train tests/da
 rc=$?
 [ $rc != 0 ] && has "data.memory_budget_mb 1: a rank holds up to .* MiB of blocks (rank 0: [0-9]* blocks x [0-9]* rows of its shards in the fullest block x 1212 bytes a row; data.window_rows 2000, 2 ranks)"
 ok $? "a budget smaller than the blocks is refused at start-up, naming the numbers"
+
+/usr/bin/python3 -c "
+import h5py
+with h5py.File('$work/tiny.h5') as a, h5py.File('$work/gz.h5', 'w') as b:
+    for k in a: a.copy(k, b) if k != 'X' else b.create_dataset('X', data=a['X'][()], compression='gzip', chunks=(100, 8))
+    for k, v in a.attrs.items(): b.attrs[k] = v
+"
+run 2 tests/data/train_tiny.json "$work/gz.h5" gz2 "${M[@]}" "${ST[@]}" && same m1 gz2 &&
+  grep -q "the next block read ahead into a spare slot (no background read: /X is filtered (compressed))" "$work/log-gz2"
+ok $? "a compressed /X is read ahead synchronously instead, with the same bits ($(cat "$work/cmp"))"
 
 run 1 "${MLP[@]}" noorder --set data.order=shuffle "${ST[@]}"
 rc=$?; cp "$work/log-noorder" "$work/log"
