@@ -1,4 +1,5 @@
-/* data.c — from a dataset file to a rank's standardised share of it (see data.h). */
+/* data.c — from a dataset file to a rank's standardised share of it, its training rows in memory
+ * or streamed (see data.h). */
 #include "data.h"
 
 #include <math.h>

@@ -17,7 +17,10 @@
  *
  * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows (once: the
  * three parts are views into one buffer), and the loader's block of about N/P rows during the
- * read. */
+ * read. With data.stream (docs/streaming.md) the training rows are not loaded: the training part
+ * is a view of the stream's slots (sharding/stream.h) holding only the blocks the current step
+ * reads, the statistics and checks come from scans over the blocks (sharding/stream_load.c), and
+ * every row's label is kept (4 bytes a row) for the blocks read later. */
 #ifndef ST_DATA_H
 #define ST_DATA_H
 
