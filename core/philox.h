@@ -23,6 +23,8 @@ typedef enum {
     ST_RNG_GROUP_SPLIT = 8, /* grouped split: stream 0, index = the group id (sharding/split.h) */
     ST_RNG_BUCKET = 9,   /* order of length-bucketed micro-batches: stream = shard, step = epoch */
     ST_RNG_SYNTH = 10,   /* strata synth: stream = what is drawn (sharding/synth.c), index = row or class */
+    ST_RNG_WINDOW = 11,  /* data.order "windowed": order of the file's row blocks, stream 0, step = epoch,
+                          * index = block */
     ST_RNG_TEST = 15     /* test-data generation */
 } st_rng_purpose_t;
 

@@ -55,7 +55,7 @@ static const char *const top_sections[] = {"data", "train", "optimizer", "schedu
                                            "early_stopping", "checkpoint", "monitors", "augment", "mixup", "cutmix", NULL};
 
 enum { D_PATH, D_SHARDS, D_VAL_FRACTION, D_STANDARDIZE, D_SCALE, D_NONFINITE, D_STRATIFY, D_GROUPS, D_CATEGORICAL,
-       D_BUCKET, D_BUCKET_WINDOW, D_REPEAT, D_SPLIT_SEED, N_DATA };
+       D_BUCKET, D_BUCKET_WINDOW, D_REPEAT, D_ORDER, D_WINDOW_ROWS, D_STREAM, D_BUDGET, D_SPLIT_SEED, N_DATA };
 static const st_key_t data_keys[N_DATA] = {
     [D_PATH] = {"path", ST_K_STR, NULL, 0, 0, NULL, "the HDF5 dataset (docs/data-format.md; strata convert makes one)"},
     [D_SHARDS] = {"shards", ST_K_INT, "\"auto\"", 1, 1e15, NULL,
@@ -92,6 +92,20 @@ static const st_key_t data_keys[N_DATA] = {
     [D_REPEAT] = {"repeat", ST_K_INT, "1", 1, 1e6, NULL,
                   "an epoch shows each training row this many times (occurrence ids id x repeat + r keep their "
                   "shuffling, dropout and augmentation draws apart; docs/augmentation.md)", FIELD(data.repeat)},
+    [D_ORDER] = {"order", ST_K_ENUM, "\"shuffle\"", 0, 0, "shuffle|windowed",
+                 "each epoch's order of a shard's rows: \"shuffle\" = all of them shuffled; \"windowed\" = the "
+                 "file's blocks of window_rows rows in a random order per epoch, each block's rows shuffled "
+                 "(reads the file block by block; not with bucket_by_length; docs/streaming.md)", FIELD(data.order)},
+    [D_WINDOW_ROWS] = {"window_rows", ST_K_INT, "65536", 1, 1e15, NULL,
+                       "with order \"windowed\": rows of the file per block (from here only, never from the rank "
+                       "count or a memory budget, so the order is the same for any P)", FIELD(data.window_rows)},
+    [D_STREAM] = {"stream", ST_K_BOOL, "false", 0, 0, NULL,
+                  "keep only the training rows of the blocks being trained on (and the next), read block by block "
+                  "in parallel: for files larger than memory; needs order \"windowed\", gives the same bits as "
+                  "in memory (docs/streaming.md)", FIELD(data.stream)},
+    [D_BUDGET] = {"memory_budget_mb", ST_K_INT, "1024", 1, 1e9, NULL,
+                  "with stream: MiB per rank for the blocks held (refused at start-up, naming the numbers, when "
+                  "the window needs more)", FIELD(data.memory_budget_mb)},
     [D_SPLIT_SEED] = {"split_seed", ST_K_INT, "", 0, MAX_INT, NULL,
                       "keys the split and the shard assignment instead of seed (default: seed), so runs that vary "
                       "seed share one split (ensemble members, docs/ensembles.md)", FIELD(data.split_seed)},
@@ -227,7 +241,7 @@ typedef struct {
     const char *const *sections;       /* sub-object keys read separately */
 } section_t;
 
-enum { MAX_SECTION_KEYS = 16 };
+enum { MAX_SECTION_KEYS = 24 };
 enum { SEC_TOP, SEC_DATA, SEC_SPLIT, SEC_TRAIN, SEC_ES, SEC_CK, SEC_MO, SEC_MIXUP, SEC_CUTMIX, N_SEC };
 static const section_t sections[N_SEC] = {
     [SEC_TOP] = {"", "the top level of a config", top_keys, N_TOP, top_sections},
@@ -1098,6 +1112,12 @@ void st_config_data_options(const st_run_config_t *cfg, st_data_config_t *out) {
         .bucket_by_length = cfg->data.bucket_by_length,
         .bucket_window = cfg->data.bucket_window,
         .repeat = cfg->data.repeat,
+        .order = cfg->data.order,
+        .window_rows = cfg->data.window_rows,
+        .stream = cfg->data.stream,
+        .memory_budget_mb = cfg->data.memory_budget_mb,
+        .epochs = (int)cfg->train.epochs,
+        .stream_seed = cfg->seed,
     };
 }
 

@@ -96,6 +96,10 @@ typedef struct {
         int bucket_by_length;           /* length-bucketed micro-batches (needs /lengths) */
         int bucket_window;              /* micro-batches per sorting window */
         int repeat;                     /* data.repeat: each training row this many times an epoch */
+        int order;                      /* data.order: st_data_order_t ("shuffle", "windowed") */
+        long window_rows;               /* data.window_rows: file rows per block of the windowed order */
+        int stream;                     /* data.stream: training blocks read as they are needed */
+        long memory_budget_mb;          /* data.memory_budget_mb: MiB of blocks per rank when streaming */
     } data;
 
     struct {

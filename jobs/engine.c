@@ -59,6 +59,8 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     e->micro = data->micro_batch, e->accum = accumulation;
     e->n_owned = data->shard_end - data->shard_first;
     ST_TRY(st_data_sampler_init(&e->sampler, data, e->micro, e->accum, seed, err));
+    if (data->stream && data->stream->seed != seed) /* the stream's block order is the sampler's */
+        data->stream->seed = seed, data->stream->epoch = -1;
     ST_TRY(find_stat_layers(e, err));
     int reserved = st_model_reserved(parts->model);
     if (reserved < e->micro)
@@ -204,7 +206,8 @@ static void plan_micro_batch(st_engine_t *e, size_t slot, int shard, int64_t glo
 /* The ids and labels of every micro-batch of the step: slot (a, o) = accumulation a, owned shard o;
  * with mixing, their plans. */
 static st_status_t fetch_step(st_engine_t *e, int64_t step, int64_t global_step, st_error_t *err) {
-    const st_data_part_t *train = &e->data->part[ST_SPLIT_TRAIN];
+    if (e->data->stream) /* collective: the blocks this step reads (and the next) are resident */
+        ST_TRY(st_stream_step(e->data->stream, e->epoch, step, err));
     for (int a = 0; a < e->accum; a++)
         for (int o = 0; o < e->n_owned; o++) {
             size_t slot = ((size_t)a * e->n_owned + o) * e->micro;
@@ -214,7 +217,7 @@ static st_status_t fetch_step(st_engine_t *e, int64_t step, int64_t global_step,
                 for (int i = 0; i < e->micro; i++) e->row_ids[i] = e->ids[slot + i] / e->sampler.repeat;
                 rows = e->row_ids;
             }
-            ST_TRY(st_shards_locate(e->pos + slot, rows, train->ids, e->micro, train->n, err));
+            ST_TRY(st_data_train_locate(e->data, e->pos + slot, rows, e->micro, err));
             for (int h = 0; h < e->parts.losses->n_heads; h++) fetch_targets(e, h, slot);
             if (e->mix) plan_micro_batch(e, slot, e->data->shard_first + o, global_step);
         }

@@ -76,14 +76,8 @@ static st_status_t check_kind(const st_loss_config_t *l, const st_target_info_t 
 
 /* Training-split class counts of class target t (all ranks: the training rows are partitioned). */
 static st_status_t class_counts(int64_t *counts, const st_data_t *d, int t, const st_comm_t *c, st_error_t *err) {
-    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
-    int K = d->ds.targets[t].n_classes;
-    memset(counts, 0, sizeof(int64_t) * (size_t)K);
-    for (int64_t i = 0; i < train->n; i++) {
-        int y = (int)train->T[(size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t]];
-        if (y >= 0 && y < K) counts[y]++;
-    }
-    return st_allreduce_sum_i64(counts, K, c, err);
+    st_data_train_class_counts(counts, d, t);
+    return st_allreduce_sum_i64(counts, d->ds.targets[t].n_classes, c, err);
 }
 
 /* A target the file allows to be missing may be missing in every training row: its head would
@@ -91,16 +85,7 @@ static st_status_t class_counts(int64_t *counts, const st_data_t *d, int t, cons
 static st_status_t check_has_values(const st_data_t *d, int t, const char *path, const st_comm_t *c, st_error_t *err) {
     const st_target_info_t *ti = &d->ds.targets[t];
     if (!ti->allow_missing) return ST_OK; /* file metadata: the same on every rank */
-    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
-    int64_t present = 0;
-    for (int64_t i = 0; i < train->n; i++) {
-        const float *v = train->T + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t];
-        for (int j = 0; j < ti->width; j++)
-            if (ti->kind == ST_TARGET_CLASS ? v[j] >= 0 : !isnan(v[j])) {
-                present++;
-                break;
-            }
-    }
+    int64_t present = st_data_train_present(d, t);
     ST_TRY(st_allreduce_sum_i64(&present, 1, c, err));
     if (present > 0) return ST_OK;
     return st_fail(err, ST_ERR_DATA, "%s: target %s of %s is missing in all %lld rows of the training split: its head "

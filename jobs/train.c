@@ -118,6 +118,19 @@ static void trace_step(trainer_t *t) {
     fclose(f);
 }
 
+/* run.json "data_memory": the order, whether the training split streams, the blocks' bytes
+ * against the budget and the bookkeeping bytes per row of the file (sharding/data.h). */
+static cJSON *data_memory_json(const st_data_t *d, const char *order) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "order", order);
+    cJSON_AddBoolToObject(o, "stream", d->stream != NULL);
+    cJSON_AddNumberToObject(o, "stream_bytes", (double)d->stream_bytes);
+    cJSON_AddNumberToObject(o, "budget_mb", (double)d->budget_mb);
+    cJSON_AddNumberToObject(o, "bookkeeping_bytes_per_row", d->bookkeeping_per_row);
+    return o;
+}
+
 /* After the first step of this launch: the start-up phases (the latest rank's end of each) go
  * into run.json "startup_s". Collective. */
 static st_status_t record_startup(trainer_t *t, st_error_t *err) {
@@ -521,15 +534,20 @@ st_status_t st_train_run(st_run_config_t *cfg, const st_comm_t *c, const st_trai
     if (rc == ST_OK && !res->stopped_in_startup) rc = startup_boundary(&t, res, err);
     st_signals_startup(0); /* from here a signal stops after a step, with a checkpoint */
     if (rc == ST_OK && !res->stopped_in_startup) {
-        char what[64];
+        char what[64], order[160], streamed[512];
         describe_heads(&t, what, sizeof what);
+        st_data_describe_order(order, sizeof order, t.data.order, t.data.window_rows, t.data.stream != NULL,
+                               t.data.budget_mb);
+        st_data_describe_stream(streamed, sizeof streamed, &t.data);
         st_comm_print(c, stdout, "training %s: %lld samples (train %lld, val %lld, test %lld), %s; %d ranks x %d threads; "
-                      "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch\n",
+                      "%d shards x micro-batch %d x accumulation %d = batch %ld; %lld steps per epoch; %s\n",
                       cfg->name, (long long)t.data.ds.n, (long long)t.data.n_part[0], (long long)t.data.n_part[1],
                       (long long)t.data.n_part[2], what, c->size, st_threads_get(), t.data.S, t.data.micro_batch,
-                      cfg->train.accumulation_steps, cfg->train.batch_size, (long long)t.steps_per_epoch);
+                      cfg->train.accumulation_steps, cfg->train.batch_size, (long long)t.steps_per_epoch, order);
+        if (streamed[0]) st_comm_print(c, stdout, "%s\n", streamed);
+        rc = RANK0(&t, st_run_record_set_item(&t.record, "data_memory", data_memory_json(&t.data, order), err), err);
         fflush(stdout);
-        rc = loop(&t, res, err);
+        if (rc == ST_OK) rc = loop(&t, res, err);
     }
     snprintf(res->run_dir, sizeof res->run_dir, "%s", t.run_dir);
     finish_record(&t, res, rc, err);

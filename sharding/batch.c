@@ -48,6 +48,7 @@ st_status_t st_data_sampler_init(st_sampler_t *sp, const st_data_t *d, int micro
                                  uint64_t seed, st_error_t *err) {
     ST_TRY(st_sampler_init(sp, &d->shards, d->shard_first, d->shard_end, micro_batch, accumulation, seed, err));
     st_status_t rc = d->repeat > 1 ? st_sampler_set_repeat(sp, d->repeat, err) : ST_OK;
+    if (rc == ST_OK && d->window_rows > 0) rc = st_sampler_set_window(sp, d->window_rows, err);
     if (rc != ST_OK || !d->bucket_by_length) {
         if (rc != ST_OK) st_sampler_free(sp);
         return rc;

@@ -36,7 +36,8 @@ void st_data_gather_rows_padded(float *x /*[rows, T_pad, C]*/, int32_t *len /*[r
 int st_data_compact_rows(float *x /*[rows, T_from, C]*/, const int32_t *len /*[rows]*/, int rows, int T_from, int C);
 
 /* st_sampler_init over this rank's shards of d, then d->repeat occurrences of each row
- * (st_sampler_set_repeat) and, when d->bucket_by_length, length bucketing with the training
+ * (st_sampler_set_repeat), the windowed order when d->window_rows > 0
+ * (st_sampler_set_window) and, when d->bucket_by_length, length bucketing with the training
  * part's lengths and d->bucket_window (st_sampler_set_buckets). */
 st_status_t st_data_sampler_init(st_sampler_t *sp, const st_data_t *d, int micro_batch, int accumulation,
                                  uint64_t seed, st_error_t *err);

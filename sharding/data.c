@@ -1,14 +1,18 @@
-/* data.c — from a dataset file to a rank's standardised share of it (see data.h). */
+/* data.c — from a dataset file to a rank's standardised share of it, its training rows in memory
+ * or streamed (see data.h). */
 #include "data.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mpi/collectives.h"
 #include "sharding/batch.h"
 #include "sharding/loader.h"
+#include "sharding/sampler.h"
 #include "sharding/standardize.h"
+#include "sharding/stream_load.h"
 
 static void *xcalloc(size_t n, size_t size, const char *what, st_error_t *err) {
     void *p = calloc(n ? n : 1, size);
@@ -176,44 +180,64 @@ static st_status_t read_rows(st_data_t *d, const st_comm_t *c, const int32_t *y,
     return rc;
 }
 
-/* Counts non-finite values here; all ranks learn the total and the lowest row holding one. */
-static st_status_t check_finite(const st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err) {
-    long long bad[2] = {0, 0}; /* count; lowest bad row (as -row for MAX) */
-    int64_t first = INT64_MAX;
-    for (int p = 0; p < 3; p++)
-        for (int64_t i = 0; i < d->part[p].n; i++)
-            for (long j = 0; j < d->row_floats; j++)
-                if (!isfinite(d->part[p].X[(size_t)i * (size_t)d->row_floats + (size_t)j])) {
-                    bad[0]++;
-                    if (d->part[p].ids[i] < first) first = d->part[p].ids[i];
+void st_data_checks_init(st_row_checks_t *k) {
+    memset(k, 0, sizeof *k);
+    k->first_nonfinite = k->first_bad_target = k->first_bad_cat = INT64_MAX;
+    k->cat_col = -1;
+}
+
+/* One row set's share of the checks: non-finite features (count, lowest row), the lowest row with
+ * a bad target value (st_target_first_bad: which target, why) and the lowest row with a
+ * categorical column that is not an integer id in [0, 2^24) (column, value). */
+void st_data_rows_check(st_row_checks_t *k, const st_data_t *d, const int64_t *ids, const float *X, const float *T,
+                        int64_t n) {
+    int Tn = st_shape_positions(d->shape), F = d->F;
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = X + (size_t)i * (size_t)d->row_floats;
+        for (long j = 0; j < d->row_floats; j++)
+            if (!isfinite(x[j])) {
+                k->n_nonfinite++;
+                if (ids[i] < k->first_nonfinite) k->first_nonfinite = ids[i];
+            }
+        for (int t = 0; t < d->n_targets && ids[i] < k->first_bad_target; t++) {
+            char w[200];
+            const float *v = T + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t];
+            if (st_target_first_bad(&d->ds.targets[t], v, 1, w, sizeof w) >= 0) {
+                k->first_bad_target = ids[i];
+                st_format(k->why, sizeof k->why, "%s", w);
+                st_format(k->which, sizeof k->which, "%s", d->ds.targets[t].h5path);
+            }
+        }
+        for (int c = 0; c < d->n_categorical && ids[i] < k->first_bad_cat; c++)
+            for (int t = 0; t < Tn; t++) {
+                float v = x[(size_t)t * (size_t)F + (size_t)d->categorical[c]];
+                if (!(v >= 0 && v < 16777216.0f && v == floorf(v))) {
+                    k->first_bad_cat = ids[i], k->cat_col = d->categorical[c], k->cat_val = v;
+                    break;
                 }
-    long long sums[1], mins[1] = {first};
-    MPI_Allreduce(&bad[0], sums, 1, MPI_LONG_LONG, MPI_SUM, c->comm);
+            }
+    }
+}
+
+/* Non-finite features: all ranks learn the total and the lowest row holding one. */
+static st_status_t check_finite(const st_data_t *d, const st_data_config_t *cfg, const st_row_checks_t *k,
+                                const st_comm_t *c, st_error_t *err) {
+    long long sums[1], mins[1] = {k->first_nonfinite}, bad = k->n_nonfinite;
+    MPI_Allreduce(&bad, sums, 1, MPI_LONG_LONG, MPI_SUM, c->comm);
     MPI_Allreduce(MPI_IN_PLACE, mins, 1, MPI_LONG_LONG, MPI_MIN, c->comm);
     if (sums[0] == 0 || cfg->allow_nonfinite) return ST_OK;
     return st_fail(err, ST_ERR_DATA, "%s: %lld non-finite feature values (NaN or Inf), the first in row %lld; "
                    "clean the data or set data.allow_nonfinite", d->ds.path, sums[0], mins[0]);
 }
 
-/* Every target value of this rank's rows is checked (st_target_first_bad); the rank holding the
- * lowest bad row reports it, naming the target, the row and the value. */
-static st_status_t check_targets(const st_data_t *d, const st_comm_t *c, st_error_t *err) {
-    long long first = INT64_MAX, all = 0;
-    char why[200] = "", which[ST_NAME_MAX + 16] = "";
-    for (int p = 0; p < 3; p++)
-        for (int t = 0; t < d->n_targets; t++)
-            for (int64_t i = 0; i < d->part[p].n; i++) {
-                char w[200];
-                const float *v = d->part[p].T + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t];
-                if (d->part[p].ids[i] < first && st_target_first_bad(&d->ds.targets[t], v, 1, w, sizeof w) >= 0) {
-                    first = d->part[p].ids[i];
-                    st_format(why, sizeof why, "%s", w);
-                    st_format(which, sizeof which, "%s", d->ds.targets[t].h5path);
-                }
-            }
+/* Target values: the rank holding the lowest bad row reports it, naming the target, the row and
+ * the value. */
+static st_status_t check_targets(const st_data_t *d, const st_row_checks_t *k, const st_comm_t *c, st_error_t *err) {
+    long long first = k->first_bad_target, all = 0;
     MPI_Allreduce(&first, &all, 1, MPI_LONG_LONG, MPI_MIN, c->comm);
     if (all == INT64_MAX) return ST_OK;
-    st_status_t rc = first == all ? st_fail(err, ST_ERR_DATA, "%s: %s row %lld: %s", d->ds.path, which, first, why) : ST_OK;
+    st_status_t rc = first == all ? st_fail(err, ST_ERR_DATA, "%s: %s row %lld: %s", d->ds.path, k->which, first, k->why)
+                                  : ST_OK;
     return st_comm_agree(c, rc, err);
 }
 
@@ -240,54 +264,51 @@ static st_status_t resolve_categorical(st_data_t *d, const st_data_config_t *cfg
 
 /* Categorical columns (data.categorical_columns) must hold integer ids in [0, 2^24): exact in
  * float32, usable as embedding rows. The rank with the lowest bad row reports it. */
-static st_status_t check_categorical(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c,
-                                     st_error_t *err) {
-    long long first = INT64_MAX, all = 0;
-    int col = -1;
-    float val = 0;
-    int T = st_shape_positions(d->shape), F = d->F;
-    ST_TRY(resolve_categorical(d, cfg, err));
-    for (int p = 0; p < 3; p++)
-        for (int64_t i = 0; i < d->part[p].n; i++)
-            for (int k = 0; k < d->n_categorical && d->part[p].ids[i] < first; k++)
-                for (int t = 0; t < T; t++) {
-                    float x = d->part[p].X[(size_t)i * (size_t)d->row_floats + (size_t)t * (size_t)F + (size_t)d->categorical[k]];
-                    if (!(x >= 0 && x < 16777216.0f && x == floorf(x))) {
-                        first = d->part[p].ids[i], col = d->categorical[k], val = x;
-                        break;
-                    }
-                }
+static st_status_t check_categorical(st_data_t *d, const st_row_checks_t *k, const st_comm_t *c, st_error_t *err) {
+    long long first = k->first_bad_cat, all = 0;
     MPI_Allreduce(&first, &all, 1, MPI_LONG_LONG, MPI_MIN, c->comm);
     if (all == INT64_MAX) return ST_OK;
+    int col = k->cat_col;
     const char *name = col >= 0 && col < d->ds.n_feature_names ? d->ds.feature_names[col] : "";
     st_status_t rc = first == all ? st_fail(err, ST_ERR_DATA, "%s: row %lld, column %d%s%s%s: %g is not an integer id in "
                                             "[0, 2^24) (data.categorical_columns)", d->ds.path, first, col,
-                                            name[0] ? " (" : "", name, name[0] ? ")" : "", val)
+                                            name[0] ? " (" : "", name, name[0] ? ")" : "", k->cat_val)
                                   : ST_OK;
     return st_comm_agree(c, rc, err);
 }
 
+/* The three checks in order, from this rank's accumulated row checks. */
+static st_status_t check_rows(st_data_t *d, const st_data_config_t *cfg, const st_row_checks_t *k, const st_comm_t *c,
+                              st_error_t *err) {
+    ST_TRY(check_finite(d, cfg, k, c, err));
+    ST_TRY(check_targets(d, k, c, err));
+    return check_categorical(d, k, c, err);
+}
+
+void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids, const float *T, int64_t n) {
+    int len = 3 * (int)d->tgt_floats; /* per column: count, sum, sum of squares */
+    for (int64_t i = 0; i < n; i++) {
+        double *ps = partials + (size_t)st_shards_find(&d->shards, ids[i]) * (size_t)len;
+        for (long j = 0; j < d->tgt_floats; j++) {
+            double x = T[(size_t)i * (size_t)d->tgt_floats + (size_t)j];
+            if (isnan(x)) continue;
+            ps[3 * j] += 1, ps[3 * j + 1] += x, ps[3 * j + 2] += x * x;
+        }
+    }
+}
+
 /* Mean and std of every regression target's columns over the training rows (missing values left
- * out), per shard then combined in shard order: the same bits at any P. */
+ * out), per shard (rows in ascending id: the train part's order, or the blocks' one after the
+ * other) then combined in shard order: the same bits at any P. A streamed split has summed its
+ * blocks into d->stream_tgt_sums already. */
 static st_status_t target_stats(st_data_t *d, const st_comm_t *c, st_error_t *err) {
     const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
-    int len = 3 * (int)d->tgt_floats; /* per column: count, sum, sum of squares */
-    double *partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "target statistics", err);
+    int len = 3 * (int)d->tgt_floats;
+    double *partials = d->stream_tgt_sums;
+    d->stream_tgt_sums = NULL;
+    if (!partials && (partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "target statistics", err)))
+        st_data_target_sums(partials, d, train->ids, train->T, train->n);
     st_status_t rc = partials ? ST_OK : err->code;
-    for (int s = d->shard_first; rc == ST_OK && s < d->shard_end; s++) {
-        int64_t n_rows;
-        const int64_t *ids = st_shards_rows(&d->shards, s, &n_rows);
-        int64_t *pos = xcalloc((size_t)n_rows, sizeof *pos, "row positions", err);
-        rc = pos ? st_shards_locate(pos, ids, train->ids, n_rows, train->n, err) : err->code;
-        double *ps = partials + (size_t)s * (size_t)len;
-        for (int64_t i = 0; rc == ST_OK && i < n_rows; i++)
-            for (long j = 0; j < d->tgt_floats; j++) {
-                double x = train->T[(size_t)pos[i] * (size_t)d->tgt_floats + (size_t)j];
-                if (isnan(x)) continue;
-                ps[3 * j] += 1, ps[3 * j + 1] += x, ps[3 * j + 2] += x * x;
-            }
-        free(pos);
-    }
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
     for (int t = 0; rc == ST_OK && t < d->n_targets; t++) {
@@ -313,7 +334,7 @@ static st_status_t target_stats(st_data_t *d, const st_comm_t *c, st_error_t *er
 }
 
 /* Statistics from every shard's training rows, combined in shard order; applied to all parts. */
-static st_status_t standardize(st_data_t *d, st_std_mode_t mode, const st_comm_t *c, st_error_t *err) {
+static st_status_t standardize(st_data_t *d, st_std_mode_t mode, int scale_pixels, const st_comm_t *c, st_error_t *err) {
     int T, F;
     st_std_layout(&T, &F, (int)d->row_floats, d->F, mode, -1);
     if (d->n_categorical > 0 && mode != ST_STD_CHANNEL)
@@ -328,7 +349,11 @@ static st_status_t standardize(st_data_t *d, st_std_mode_t mode, const st_comm_t
     d->std = xcalloc((size_t)F, sizeof(double), "standard deviations", err);
     st_status_t rc = partials && d->mean && d->std ? ST_OK : ST_ERR_NOMEM;
     const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
-    for (int s = d->shard_first; rc == ST_OK && s < d->shard_end; s++) {
+    if (rc == ST_OK && d->stream) { /* pass 1 ran in the scan; pass 2 over the blocks again */
+        rc = st_data_stream_std_pass2(d, scale_pixels, T, F, c, err);
+        if (rc == ST_OK) memcpy(partials, d->stream_std_partials, (size_t)d->S * (size_t)len * sizeof(double));
+    }
+    for (int s = d->shard_first; rc == ST_OK && !d->stream && s < d->shard_end; s++) {
         int64_t n_rows;
         const int64_t *ids = st_shards_rows(&d->shards, s, &n_rows);
         int64_t *pos = xcalloc((size_t)n_rows, sizeof *pos, "row positions", err);
@@ -360,9 +385,61 @@ static st_status_t load(st_data_t *d, const st_data_config_t *cfg, const st_comm
     if (rc == ST_OK) rc = build_shards(d, cfg, c, y, split, err);
     if (rc == ST_OK) rc = choose_rows(d, c, split, err);
     rc = st_comm_agree(c, rc, err);
+    st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    if (rc == ST_OK && cfg->stream) { /* the training rows come block by block (sharding/stream.h) */
+        d->stream_ids = train->ids, d->n_stream = train->n;
+        train->ids = NULL, train->n = 0;
+    }
     if (rc == ST_OK) rc = read_rows(d, c, y, err);
+    if (rc == ST_OK && cfg->stream) d->y_all = y, y = NULL;
     free(y), free(split);
+    if (rc == ST_OK && cfg->stream) rc = st_data_stream_open(d, cfg, c, err);
     return rc;
+}
+
+/* The checks of every row this rank holds, and of its streamed training rows (one block at a
+ * time, with the scan's sums: sharding/stream_load.c). */
+static st_status_t check_all_rows(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err) {
+    st_row_checks_t k;
+    st_data_checks_init(&k);
+    st_status_t rc = resolve_categorical(d, cfg, err);
+    for (int p = 0; rc == ST_OK && p < 3; p++) st_data_rows_check(&k, d, d->part[p].ids, d->part[p].X, d->part[p].T, d->part[p].n);
+    if (rc == ST_OK && d->stream) {
+        int T, F;
+        st_std_layout(&T, &F, (int)d->row_floats, d->F, cfg->standardize ? (st_std_mode_t)cfg->standardize : ST_STD_CHANNEL, -1);
+        rc = st_data_stream_scan(d, cfg, &k, T, F, c, err);
+    }
+    return rc == ST_OK ? check_rows(d, cfg, &k, c, err) : rc;
+}
+
+/* The training part as a view of the stream's slots (n = 0: only st_data_train_locate finds rows);
+ * blocks read for training get the scaling and standardisation the other parts got. */
+static void stream_views(st_data_t *d, const st_data_config_t *cfg) {
+    st_stream_t *s = d->stream;
+    int T = 1, F = 1;
+    if (cfg->standardize) st_std_layout(&T, &F, (int)d->row_floats, d->F, (st_std_mode_t)cfg->standardize, -1);
+    st_stream_set_transform(s, cfg->scale_pixels, cfg->standardize ? d->mean : NULL, d->std, T, F,
+                            st_shape_channels(d->shape));
+    st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    train->X = s->X, train->T = s->T, train->y = s->y, train->len = s->len;
+}
+
+/* Settings that involve several keys, refused on every rank alike. */
+static st_status_t check_options(const st_data_t *d, const st_data_config_t *cfg, st_error_t *err) {
+    if (cfg->bucket_by_length && d->order == ST_DATA_ORDER_WINDOWED)
+        return st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length cannot be combined with data.order \"windowed\" "
+                       "(length buckets span the whole epoch, a window's rows are one block of the file); set one of "
+                       "them off");
+    if (cfg->bucket_by_length && !d->has_lengths)
+        return st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length: %s has no /lengths to bucket by (it needs "
+                       "variable-length sequences, docs/data-format.md); set data.bucket_by_length false", d->ds.path);
+    if (cfg->stream && d->order != ST_DATA_ORDER_WINDOWED)
+        return st_fail(err, ST_ERR_CONFIG, "data.stream needs data.order \"windowed\" (the shuffle order visits a "
+                       "shard's rows all over the file every epoch); set data.order \"windowed\"");
+    if (cfg->stream && cfg->memory_budget_mb < 1)
+        return st_fail(err, ST_ERR_CONFIG, "data.memory_budget_mb: expected a positive number of MiB with data.stream, "
+                       "got %lld", (long long)cfg->memory_budget_mb);
+    return ST_OK;
 }
 
 st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err) {
@@ -377,31 +454,114 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     d->T_max = st_shape_positions(d->shape);
     d->bucket_by_length = cfg->bucket_by_length, d->bucket_window = cfg->bucket_window;
     d->repeat = cfg->repeat > 1 ? cfg->repeat : 1;
-    if (cfg->bucket_by_length && !d->has_lengths) {
-        st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length: %s has no /lengths to bucket by (it needs variable-length "
-                "sequences, docs/data-format.md); set data.bucket_by_length false", d->ds.path);
+    d->order = cfg->order;
+    d->window_rows = cfg->order == ST_DATA_ORDER_WINDOWED
+                         ? (cfg->window_rows > 0 ? cfg->window_rows : ST_DATA_WINDOW_ROWS_DEFAULT) : 0;
+    if (check_options(d, cfg, err) != ST_OK) {
         st_error_everywhere(err);
         st_data_free(d);
         return ST_ERR_CONFIG;
     }
     rc = st_comm_agree(c, load(d, cfg, c, err), err);
-    if (rc == ST_OK) rc = check_finite(d, cfg, c, err);
-    if (rc == ST_OK) rc = check_targets(d, c, err);
-    if (rc == ST_OK) rc = check_categorical(d, cfg, c, err);
+    if (rc == ST_OK) rc = check_all_rows(d, cfg, c, err);
     if (rc == ST_OK) rc = target_stats(d, c, err);
     if (rc == ST_OK && cfg->scale_pixels)
         for (int p = 0; p < 3; p++) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
-    if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, c, err);
+    if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, cfg->scale_pixels, c, err);
+    if (rc == ST_OK && d->stream) stream_views(d, cfg), st_shards_drop_lookup(&d->shards);
+    d->bookkeeping_per_row = st_data_bookkeeping_per_row(d);
+    free(d->stream_std_partials), free(d->stream_tgt_sums);
+    d->stream_std_partials = d->stream_tgt_sums = NULL;
     if (rc != ST_OK) st_data_free(d);
     return rc;
 }
 
+double st_data_bookkeeping_per_row(const st_data_t *d) {
+    double N = (double)d->ds.n, n_train = (double)d->shards.n_train;
+    double mine = (double)(d->stream ? d->n_stream : d->part[ST_SPLIT_TRAIN].n);
+    double held = (double)(d->part[ST_SPLIT_VAL].n + d->part[ST_SPLIT_TEST].n);
+    double scratch = d->window_rows > 0 ? (double)st_sampler_window_scratch(NULL, &d->shards, d->shard_first, d->shard_end,
+                                                                            d->window_rows, d->repeat)
+                                        : mine * d->repeat;
+    double bytes = (d->y_all ? 4 * N : 0)                   /* every row's label (streamed) */
+                   + (d->shards.ids ? 20 : 8) * n_train      /* shard map: rows 8 (+ ids 8, shard_of 4) */
+                   + 8 * mine                               /* this rank's training ids */
+                   + 8 * mine * d->repeat + 16 * scratch     /* sampler: order, sort scratch */
+                   + 12 * held;                             /* val/test ids 8 + labels 4 */
+    return N > 0 ? bytes / N : 0;
+}
+
+st_status_t st_data_train_locate(const st_data_t *d, int64_t *pos, const int64_t *ids, int64_t n, st_error_t *err) {
+    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    if (d->stream) return st_stream_locate(d->stream, pos, ids, n, err);
+    return st_shards_locate(pos, ids, train->ids, n, train->n, err);
+}
+
+void st_data_train_class_counts(int64_t *counts, const st_data_t *d, int t) {
+    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    int K = d->ds.targets[t].n_classes;
+    memset(counts, 0, sizeof(int64_t) * (size_t)K);
+    if (d->stream) {
+        if (d->tgt_class_counts[t]) memcpy(counts, d->tgt_class_counts[t], sizeof(int64_t) * (size_t)K);
+        return;
+    }
+    for (int64_t i = 0; i < train->n; i++) {
+        int y = (int)train->T[(size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t]];
+        if (y >= 0 && y < K) counts[y]++;
+    }
+}
+
+int64_t st_data_train_present(const st_data_t *d, int t) {
+    if (d->stream) return d->tgt_present[t];
+    const st_target_info_t *ti = &d->ds.targets[t];
+    const st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
+    int64_t present = 0;
+    for (int64_t i = 0; i < train->n; i++) {
+        const float *v = train->T + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t];
+        for (int j = 0; j < ti->width; j++)
+            if (ti->kind == ST_TARGET_CLASS ? v[j] >= 0 : !isnan(v[j])) {
+                present++;
+                break;
+            }
+    }
+    return present;
+}
+
+void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows, int stream, int64_t budget_mb) {
+    if (order != ST_DATA_ORDER_WINDOWED) snprintf(out, n, "order shuffle");
+    else
+        snprintf(out, n, "order windowed (blocks of %lld rows of the file)%s",
+                 (long long)(window_rows > 0 ? window_rows : ST_DATA_WINDOW_ROWS_DEFAULT),
+                 stream ? "; streamed" : "");
+    if (order == ST_DATA_ORDER_WINDOWED && stream) {
+        size_t used = strlen(out);
+        snprintf(out + used, n - used, " within data.memory_budget_mb %lld MiB a rank", (long long)budget_mb);
+    }
+}
+
+void st_data_describe_stream(char *out, size_t n, const st_data_t *d) {
+    if (!d->stream) {
+        if (n) out[0] = 0;
+        return;
+    }
+    const st_stream_t *s = d->stream;
+    char next[256];
+    if (s->pf.usable) snprintf(next, sizeof next, "the next block's share read in the background");
+    else snprintf(next, sizeof next, "the next block read ahead into a spare slot (no background read: %s)", s->pf.why);
+    snprintf(out, n, "streamed: up to %d blocks x %lld rows of this rank's shards = %.1f MiB of the %lld MiB budget; "
+             "bookkeeping %.1f bytes per row of the file; %s", s->n_slots, (long long)s->slot_cap,
+             (double)d->stream_bytes / 1048576.0, (long long)d->budget_mb, d->bookkeeping_per_row, next);
+}
+
 void st_data_free(st_data_t *d) {
+    if (d->stream) st_stream_free(d->stream);
+    free(d->stream), free(d->stream_ids), free(d->y_all), free(d->stream_std_partials), free(d->stream_tgt_sums);
+    for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_class_counts[t]);
     for (int p = 0; p < 3; p++) free(d->part[p].ids);
     free(d->rows), free(d->labels), free(d->tgt_rows), free(d->lens);
     for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_stats[t].mean), free(d->tgt_stats[t].std);
     free(d->part_class_counts), free(d->mean), free(d->std);
-    if (d->shards.ids) st_shards_free(&d->shards);
+    if (d->shards.rows) st_shards_free(&d->shards);
     st_dataset_close(&d->ds);
     memset(d, 0, sizeof *d);
 }

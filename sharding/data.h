@@ -17,7 +17,10 @@
  *
  * Memory per rank: the labels and split of all N rows (5 bytes a row), its own rows (once: the
  * three parts are views into one buffer), and the loader's block of about N/P rows during the
- * read. */
+ * read. With data.stream (docs/streaming.md) the training rows are not loaded: the training part
+ * is a view of the stream's slots (sharding/stream.h) holding only the blocks the current step
+ * reads, the statistics and checks come from scans over the blocks (sharding/stream_load.c), and
+ * every row's label is kept (4 bytes a row) for the blocks read later. */
 #ifndef ST_DATA_H
 #define ST_DATA_H
 
@@ -27,6 +30,11 @@
 #include "sharding/dataset.h"
 #include "sharding/shards.h"
 #include "sharding/split.h"
+#include "sharding/stream.h"
+
+/* data.order: each epoch's order of a shard's rows (sharding/sampler.h). */
+typedef enum { ST_DATA_ORDER_SHUFFLE = 0, ST_DATA_ORDER_WINDOWED = 1 } st_data_order_t;
+#define ST_DATA_WINDOW_ROWS_DEFAULT 65536 /* data.window_rows when not given */
 
 /* Evaluation rows per forward pass. Val and test rows are dealt to ranks in whole blocks of this
  * many (st_loader_block_chunks) and evaluated one block per pass, so each pass holds the same
@@ -54,6 +62,12 @@ typedef struct {
     int bucket_by_length;       /* the sampler groups rows of similar length (needs /lengths) */
     int bucket_window;          /* micro-batches per sorting window (data.bucket_window) */
     int repeat;                 /* data.repeat: occurrences of each training row an epoch (0 or 1: once) */
+    int order;                  /* st_data_order_t (data.order) */
+    int64_t window_rows;        /* data.window_rows: file rows per block of the windowed order (0: default) */
+    int stream;                 /* data.stream: keep only the blocks being trained on (needs "windowed") */
+    int64_t memory_budget_mb;   /* data.memory_budget_mb: the streamed blocks' bound per rank */
+    int epochs;                 /* train.epochs: the streamed schedule is sized for epochs 0..epochs-1 */
+    uint64_t stream_seed;       /* the run's seed (the sampler's): keys the streamed block order */
 } st_data_config_t;
 
 /* The rows of one part held by this rank. */
@@ -105,7 +119,55 @@ typedef struct {
     int32_t *lens;              /* the parts' len are views into it */
     int bucket_by_length, bucket_window; /* from st_data_config_t, for st_data_sampler_init */
     int repeat;                 /* data.repeat (>= 1), for st_data_sampler_init */
+    int order;                  /* st_data_order_t, for st_data_sampler_init */
+    int64_t window_rows;        /* W of the windowed order (0 with "shuffle") */
+    /* data.stream (docs/streaming.md): the training part is a view of the stream's slots with
+     * n = 0 and ids = NULL (st_data_train_locate finds rows); its rows are stream_ids. */
+    st_stream_t *stream;        /* NULL when the training rows are all in memory */
+    int64_t *stream_ids;        /* [n_stream] this rank's training rows, ascending */
+    int64_t n_stream;
+    int32_t *y_all;             /* [N] every row's stratification class (kept when streaming) */
+    double *stream_tgt_sums;    /* start-up only: the blocks' target sums (st_data_target_sums) */
+    double *stream_std_partials;/* start-up only: the blocks' standardisation partials */
+    int64_t *tgt_class_counts[ST_MAX_TARGETS]; /* streamed: this rank's training rows per class */
+    int64_t tgt_present[ST_MAX_TARGETS];       /* streamed: ... with a value of the target */
+    size_t stream_bytes;        /* the slots' bytes (within data.memory_budget_mb) */
+    int64_t budget_mb;
+    double bookkeeping_per_row; /* bytes per row of the file of per-row arrays (labels, split, shard
+                                 * map, sampler): what data.stream adds to the budget */
 } st_data_t;
+
+/* The checks st_data_load runs on every row a rank holds (or streams), accumulated over row sets
+ * then reduced over ranks in order: non-finite features, bad target values, categorical ids. */
+typedef struct {
+    long long n_nonfinite;
+    int64_t first_nonfinite, first_bad_target, first_bad_cat;
+    char why[200], which[ST_NAME_MAX + 16];
+    int cat_col;
+    float cat_val;
+} st_row_checks_t;
+void st_data_checks_init(st_row_checks_t *k);
+void st_data_rows_check(st_row_checks_t *k, const st_data_t *d, const int64_t *ids /*[n]*/, const float *X,
+                        const float *T, int64_t n);
+/* partials [S, 3·tgt_floats] += each row's target values (count, sum, square) in its shard's
+ * partial; rows in ascending id within a shard. */
+void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids /*[n]*/, const float *T, int64_t n);
+
+/* Bytes per row of the file this rank keeps in per-row arrays besides the rows themselves:
+ * labels of every row (streamed only: in memory they are dropped after the split), the shard
+ * map, its training ids, the sampler's order and scratch, its val/test ids and labels. */
+double st_data_bookkeeping_per_row(const st_data_t *d);
+
+/* pos [n] = positions in the training part of rows ids [n] (the in-memory part, or the stream's
+ * slots, which must hold them: st_stream_step). */
+st_status_t st_data_train_locate(const st_data_t *d, int64_t *pos /*[n]*/, const int64_t *ids /*[n]*/, int64_t n,
+                                 st_error_t *err);
+
+/* This rank's training rows of class target t per class (counts [n_classes], zeroed first), and
+ * how many have a value of target t (a class id >= 0, or a non-NaN value): local, in memory or
+ * streamed; the caller sums over ranks. */
+void st_data_train_class_counts(int64_t *counts, const st_data_t *d, int t);
+int64_t st_data_train_present(const st_data_t *d, int t);
 
 /* The stratification key of a dataset and the split of all its rows, as st_data_load makes
  * them (sharding/split_key.c; no MPI): y [N] every row's stratification class (/y, the class
@@ -117,6 +179,15 @@ typedef struct {
     int none;                   /* data.stratify "none" */
     st_split_report_t report;   /* the grouped split's group count and warnings */
 } st_split_key_t;
+
+/* "order shuffle" or "order windowed (blocks of W rows of the file)" and, with data.stream,
+ * "; streamed within B MiB a rank": the run log's and strata plan's words for data.order
+ * (order st_data_order_t, W data.window_rows, B data.memory_budget_mb). */
+void st_data_describe_order(char *out, size_t n, int order, int64_t window_rows, int stream, int64_t budget_mb);
+
+/* The run log's line on a streamed split (empty without one): the blocks a rank holds, their
+ * bytes against the budget, and the bookkeeping bytes per row of the file. */
+void st_data_describe_stream(char *out, size_t n, const st_data_t *d);
 
 st_status_t st_split_rows_of(st_split_key_t *k, const st_dataset_t *ds, const st_data_config_t *cfg, int32_t *y,
                              uint8_t *split, int make_split_too, st_error_t *err);

@@ -65,6 +65,7 @@ typedef struct {
     int64_t n_want;
     float *out;                     /* [n_want, row_floats] */
     int P, me;
+    int64_t range_lo, range_n;      /* the rows read: [range_lo, range_lo + range_n) of the file */
     int64_t lo, hi;                 /* this rank's block */
     long row_floats;
     size_t row_bytes, staging_budget;
@@ -73,6 +74,7 @@ typedef struct {
     int64_t *first, *want_cnt, *req_cnt; /* [P] this piece: first index in want, rows wanted, rows asked */
     int *sc, *sd, *rc, *rd;         /* [P] MPI counts and displacements */
     float *window;                  /* [piece_rows, row_floats] the piece read (not in direct mode) */
+    const float *preread;           /* this rank's share read already (st_loader_options_t) */
     const float *piece;             /* the current piece's rows (window, or out in direct mode) */
     int64_t piece_lo, piece_hi;     /* its global rows */
     float *staging;                 /* [staging_rows, row_floats] rows sent this round */
@@ -84,7 +86,8 @@ typedef struct {
 /* The global rows of piece j of rank p's block: [*a, *b) (empty past the block's end). */
 static void piece_range(const gather_t *g, int p, int64_t j, int64_t *a, int64_t *b) {
     int64_t plo, phi;
-    st_loader_block(&plo, &phi, g->ds->n, p, g->P);
+    st_loader_block(&plo, &phi, g->range_n, p, g->P);
+    plo += g->range_lo, phi += g->range_lo;
     *a = plo + j * g->piece_rows;
     *b = *a + g->piece_rows < phi ? *a + g->piece_rows : phi;
     if (*a > phi) *a = phi;
@@ -97,6 +100,10 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
     if (g->row_floats <= 0 || g->row_floats > INT_MAX)
         return st_fail(err, ST_ERR_SHAPE, "%s: %ld floats per row; 1..%d are supported", ds->path, g->row_floats, INT_MAX);
     ST_TRY(check_want(ds, g->want, g->n_want, err));
+    if (g->n_want > 0 && (g->want[0] < g->range_lo || g->want[g->n_want - 1] >= g->range_lo + g->range_n))
+        return st_fail(err, ST_ERR_INTERNAL, "%s: wanted rows %lld..%lld outside the rows read [%lld, %lld)", ds->path,
+                       (long long)g->want[0], (long long)g->want[g->n_want - 1], (long long)g->range_lo,
+                       (long long)(g->range_lo + g->range_n));
     g->seg = malloc(sizeof(int64_t) * (size_t)(P + 1));
     g->first = malloc(sizeof(int64_t) * (size_t)P);
     g->want_cnt = malloc(sizeof(int64_t) * (size_t)P), g->req_cnt = malloc(sizeof(int64_t) * (size_t)P);
@@ -106,14 +113,15 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
         return st_fail(err, ST_ERR_NOMEM, "%s: out of memory for %d ranks' counts", ds->path, P);
     for (int p = 0; p < P; p++) { /* want is sorted: the rows of rank p's block are one segment */
         int64_t plo, phi;
-        st_loader_block(&plo, &phi, ds->n, p, P);
-        g->seg[p] = st_ids_lower_bound(g->want, g->n_want, plo);
+        st_loader_block(&plo, &phi, g->range_n, p, P);
+        g->seg[p] = st_ids_lower_bound(g->want, g->n_want, g->range_lo + plo);
     }
     g->seg[P] = g->n_want;
     size_t piece_bytes = opt && opt->read_piece_bytes ? opt->read_piece_bytes : ST_LOADER_READ_PIECE_BYTES;
     g->piece_rows = (int64_t)(piece_bytes / g->row_bytes);
     if (g->piece_rows < 1) g->piece_rows = 1;
-    int64_t max_block = (ds->n + P - 1) / P;
+    int64_t max_block = (g->range_n + P - 1) / P;
+    if (g->preread) g->piece_rows = max_block > 0 ? max_block : 1; /* one piece: the share read already */
     g->n_pieces = (max_block + g->piece_rows - 1) / g->piece_rows;
     g->B = (int64_t)(g->staging_budget / g->row_bytes / (size_t)(P > 1 ? P - 1 : 1));
     if (g->B < 1) g->B = 1;
@@ -122,10 +130,10 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
     /* When this rank wants exactly its own block (P = 1 reading everything, say), it reads
      * straight into out: no window and no copy. */
     int64_t block_rows = g->hi - g->lo;
-    int direct = g->seg[g->me + 1] - g->seg[g->me] == block_rows && block_rows > 0;
+    int direct = !g->preread && g->seg[g->me + 1] - g->seg[g->me] == block_rows && block_rows > 0;
     for (int64_t i = 0; direct && i < block_rows; i++) direct = g->want[g->seg[g->me] + i] == g->lo + i;
     g->inf.direct = direct;
-    if (!direct) {
+    if (!direct && !g->preread) {
         int64_t window_rows = g->piece_rows < block_rows ? g->piece_rows : block_rows;
         g->inf.window_bytes = (size_t)window_rows * g->row_bytes;
         if (!(g->window = malloc(window_rows > 0 ? g->inf.window_bytes : 1)))
@@ -143,6 +151,10 @@ static st_status_t gather_setup(gather_t *g, const st_loader_options_t *opt, st_
 static st_status_t read_piece(gather_t *g, int64_t j, st_error_t *err) {
     piece_range(g, g->me, j, &g->piece_lo, &g->piece_hi);
     int64_t n = g->piece_hi - g->piece_lo;
+    if (g->preread) { /* phase (a) ran elsewhere */
+        g->piece = g->preread;
+        return ST_OK;
+    }
     float *dst = g->window;
     if (g->inf.direct) dst = g->out + (size_t)(g->seg[g->me] + (g->piece_lo - g->lo)) * (size_t)g->row_floats;
     g->piece = dst;
@@ -251,7 +263,15 @@ static st_status_t gather(const st_dataset_t *ds, int target, const st_comm_t *c
     g.row_bytes = (size_t)g.row_floats * sizeof(float);
     g.staging_budget = opt && opt->staging_bytes ? opt->staging_bytes : ST_LOADER_STAGING_BYTES;
     g.row_t = MPI_DATATYPE_NULL;
-    st_loader_block(&g.lo, &g.hi, ds->n, g.me, g.P);
+    g.range_lo = 0, g.range_n = ds->n;
+    g.preread = opt && target < 0 ? opt->preread : NULL;
+    if (opt && (opt->range_lo || opt->range_hi)) {
+        g.range_lo = opt->range_lo < 0 ? 0 : opt->range_lo;
+        g.range_n = (opt->range_hi < ds->n ? opt->range_hi : ds->n) - g.range_lo;
+        if (g.range_n < 0) g.range_n = 0;
+    }
+    st_loader_block(&g.lo, &g.hi, g.range_n, g.me, g.P);
+    g.lo += g.range_lo, g.hi += g.range_lo;
     g.inf.block_rows = g.hi - g.lo;
     /* Local checks and allocations, then agreement: no rank enters a collective alone. */
     st_status_t status = st_comm_agree(c, gather_setup(&g, opt, err), err);
@@ -273,10 +293,15 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
     return gather(ds, -1, c, want, n_want, out, opt, info, err);
 }
 
+st_status_t st_loader_gather_target_ex(const st_dataset_t *ds, int t, const st_comm_t *c, const int64_t *want,
+                                       int64_t n_want, float *out, const st_loader_options_t *opt, st_error_t *err) {
+    if (t < 0 || t >= ds->n_targets) return st_fail(err, ST_ERR_INTERNAL, "%s: no target %d", ds->path, t);
+    return gather(ds, t, c, want, n_want, out, opt, NULL, err);
+}
+
 st_status_t st_loader_gather_target(const st_dataset_t *ds, int t, const st_comm_t *c, const int64_t *want,
                                     int64_t n_want, float *out, st_error_t *err) {
-    if (t < 0 || t >= ds->n_targets) return st_fail(err, ST_ERR_INTERNAL, "%s: no target %d", ds->path, t);
-    return gather(ds, t, c, want, n_want, out, NULL, NULL, err);
+    return st_loader_gather_target_ex(ds, t, c, want, n_want, out, NULL, err);
 }
 
 st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
@@ -286,10 +311,15 @@ st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, co
 
 st_status_t st_loader_gather_lengths(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want, int64_t n_want,
                                      int32_t *out, st_error_t *err) {
+    return st_loader_gather_lengths_ex(ds, c, want, n_want, out, NULL, err);
+}
+
+st_status_t st_loader_gather_lengths_ex(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want,
+                                        int64_t n_want, int32_t *out, const st_loader_options_t *opt, st_error_t *err) {
     if (!ds->has_lengths) return st_fail(err, ST_ERR_INTERNAL, "%s: has no /lengths", ds->path);
     float *v = malloc((size_t)(n_want > 0 ? n_want : 1) * sizeof *v);
     st_status_t rc = st_comm_agree(c, v ? ST_OK : st_fail(err, ST_ERR_NOMEM, "%s: out of memory for /lengths", ds->path), err);
-    if (rc == ST_OK) rc = gather(ds, GATHER_LENGTHS, c, want, n_want, v, NULL, NULL, err);
+    if (rc == ST_OK) rc = gather(ds, GATHER_LENGTHS, c, want, n_want, v, opt, NULL, err);
     int T = ds->shape.d[0];
     for (int64_t i = 0; rc == ST_OK && i < n_want; i++) {
         if (!(v[i] >= 1 && v[i] <= (float)T && v[i] == (float)(int32_t)v[i]))

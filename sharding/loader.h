@@ -21,6 +21,9 @@
  * aggregator rank a 32 MiB collective buffer. So the data memory of a rank follows its share
  * n_want, plus a constant. Measured for Fashion-MNIST's size in docs/parallel-io.md.
  *
+ * A row range (st_loader_options_t range_lo/range_hi) restricts (a) to rows [range_lo, range_hi)
+ * of the file, split among the ranks the same way: a streamed dataset reads one block at a time.
+ *
  * Labels are left to the caller: stratified sharding needs every label on every rank before it
  * can decide which rows a rank wants, so y [N] (4 bytes a row) is already in memory everywhere;
  * st_loader_pick_labels selects the wanted ones. */
@@ -61,6 +64,13 @@ st_status_t st_loader_gather_rows(const st_dataset_t *ds, const st_comm_t *c, co
 typedef struct {
     size_t staging_bytes;    /* send staging per round; 0: ST_LOADER_STAGING_BYTES. Sets B */
     size_t read_piece_bytes; /* rows read (and held) at a time; 0: ST_LOADER_READ_PIECE_BYTES */
+    int64_t range_lo, range_hi; /* read only rows [range_lo, range_hi) of the file, split among the
+                              * ranks like the whole file otherwise (a block of a streamed dataset);
+                              * want must lie inside it. Both 0: the whole file */
+    const float *preread;    /* /X gathers only: this rank's share of the rows (its block
+                              * st_loader_block of the range, [hi − lo, row_floats]) already read —
+                              * by a prefetch thread, say: phase (a) is skipped, only the exchange
+                              * runs. Every rank passes one or none */
 } st_loader_options_t;
 
 typedef struct {
@@ -87,11 +97,19 @@ st_status_t st_loader_gather_rows_ex(const st_dataset_t *ds, const st_comm_t *c,
 st_status_t st_loader_gather_target(const st_dataset_t *ds, int t, const st_comm_t *c, const int64_t *want,
                                     int64_t n_want, float *out, st_error_t *err);
 
+/* st_loader_gather_target with options (NULL: defaults; a row range, say). */
+st_status_t st_loader_gather_target_ex(const st_dataset_t *ds, int t, const st_comm_t *c, const int64_t *want,
+                                       int64_t n_want, float *out, const st_loader_options_t *opt, st_error_t *err);
+
 /* The same gather for /lengths (the file must have it): out [n_want] int32. Each value is checked
  * to be in [1, T]; the lowest failing rank names the file and its first bad row, and every rank
  * fails. */
 st_status_t st_loader_gather_lengths(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want,
                                      int64_t n_want, int32_t *out, st_error_t *err);
+
+/* st_loader_gather_lengths with options (NULL: defaults). */
+st_status_t st_loader_gather_lengths_ex(const st_dataset_t *ds, const st_comm_t *c, const int64_t *want,
+                                        int64_t n_want, int32_t *out, const st_loader_options_t *opt, st_error_t *err);
 
 /* y_out[i] = y_all[want[i]]. */
 void st_loader_pick_labels(int32_t *y_out /*[n_want]*/, const int32_t *y_all /*[N]*/,

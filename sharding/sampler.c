@@ -31,6 +31,39 @@ void st_sampler_shard_order(int64_t *out, st_keyed_id_t *scratch, const int64_t 
     st_sampler_shard_order_repeat(out, scratch, rows, seed, shard, epoch, n, 1);
 }
 
+static uint64_t block_key(uint64_t seed, int64_t epoch, int64_t block) {
+    uint32_t w[4];
+    st_rand_u32x4(seed, ST_RNG_WINDOW, 0, (uint32_t)epoch, (uint64_t)block, w);
+    return (uint64_t)w[0] << 32 | w[1];
+}
+
+void st_sampler_block_order(int64_t *blocks, st_keyed_id_t *scratch, uint64_t seed, int64_t epoch, int64_t n) {
+    for (int64_t i = 0; i < n; i++) scratch[i] = (st_keyed_id_t){block_key(seed, epoch, blocks[i]), blocks[i]};
+    qsort(scratch, (size_t)n, sizeof *scratch, cmp_keyed_id);
+    for (int64_t i = 0; i < n; i++) blocks[i] = scratch[i].id;
+}
+
+/* The shard's rows are ascending, so each block's rows are one run of them. The runs are sorted
+ * by their block's key (ties by block = by run start); the sorted run starts are parked in the
+ * last nb entries of out, which the front-to-back fill reaches only after reading them (every
+ * run fills >= 1 entry, so after j runs at most n·k - (nb - j) entries are written). */
+void st_sampler_shard_order_windowed(int64_t *out, st_keyed_id_t *scratch, const int64_t *rows, uint64_t seed,
+                                     int shard, int64_t epoch, int64_t n, int repeat, int64_t W) {
+    int64_t nb = 0, total = n * repeat;
+    for (int64_t i = 0; i < n; i++)
+        if (i == 0 || rows[i] / W != rows[i - 1] / W)
+            scratch[nb++] = (st_keyed_id_t){block_key(seed, epoch, rows[i] / W), i};
+    qsort(scratch, (size_t)nb, sizeof *scratch, cmp_keyed_id);
+    int64_t *starts = out + total - nb;
+    for (int64_t j = 0; j < nb; j++) starts[j] = scratch[j].id;
+    for (int64_t j = 0, at = 0; j < nb; j++) {
+        int64_t first = starts[j], end = first + 1, b = rows[first] / W;
+        while (end < n && rows[end] / W == b) end++;
+        st_sampler_shard_order_repeat(out + at, scratch, rows + first, seed, shard, epoch, end - first, repeat);
+        at += (end - first) * repeat;
+    }
+}
+
 int64_t st_sampler_steps_per_epoch(const st_shards_t *sh, int micro_batch, int accumulation) {
     if (micro_batch < 1 || accumulation < 1 || sh->n_shards < 1) return 0;
     int64_t smallest = INT64_MAX;
@@ -44,6 +77,7 @@ int64_t st_sampler_steps_per_epoch(const st_shards_t *sh, int micro_batch, int a
 void st_sampler_free(st_sampler_t *sp) {
     st_free(sp->order);
     st_free(sp->scratch);
+    st_free(sp->scratch_off);
     st_free(sp->bucket_len);
     st_free(sp->bucket_tmp);
     memset(sp, 0, sizeof *sp);
@@ -92,8 +126,9 @@ st_status_t st_sampler_init(st_sampler_t *sp, const st_shards_t *sh, int shard_f
 
 st_status_t st_sampler_set_repeat(st_sampler_t *sp, int repeat, st_error_t *err) {
     if (repeat < 1) return st_fail(err, ST_ERR_CONFIG, "data.repeat: expected an integer >= 1, got %d", repeat);
-    if (sp->bucket_window > 0)
-        return st_fail(err, ST_ERR_INTERNAL, "sampler: st_sampler_set_repeat comes before st_sampler_set_buckets");
+    if (sp->bucket_window > 0 || sp->window_rows > 0)
+        return st_fail(err, ST_ERR_INTERNAL, "sampler: st_sampler_set_repeat comes before st_sampler_set_buckets and "
+                       "st_sampler_set_window");
     const st_shards_t *sh = sp->shards;
     int64_t n = (sh->shard_start[sp->shard_end] - sh->shard_start[sp->shard_first]) * repeat;
     int64_t smallest = INT64_MAX;
@@ -113,6 +148,44 @@ st_status_t st_sampler_set_repeat(st_sampler_t *sp, int repeat, st_error_t *err)
     return ST_OK;
 }
 
+int64_t st_sampler_window_scratch(int64_t *offsets, const st_shards_t *sh, int shard_first, int shard_end, int64_t W,
+                                  int repeat) {
+    int64_t total = 0;
+    for (int s = shard_first; s < shard_end; s++) {
+        int64_t nb = 0, run = 0, longest = 0;
+        for (int64_t i = sh->shard_start[s]; i < sh->shard_start[s + 1]; i++) {
+            int new_block = i == sh->shard_start[s] || sh->rows[i] / W != sh->rows[i - 1] / W;
+            nb += new_block, run = new_block ? 1 : run + 1;
+            if (run > longest) longest = run;
+        }
+        if (offsets) offsets[s - shard_first] = total;
+        total += nb > longest * repeat ? nb : longest * repeat;
+    }
+    if (offsets) offsets[shard_end - shard_first] = total;
+    return total;
+}
+
+st_status_t st_sampler_set_window(st_sampler_t *sp, int64_t window_rows, st_error_t *err) {
+    if (window_rows < 0)
+        return st_fail(err, ST_ERR_CONFIG, "data.window_rows: expected a positive integer, got %lld", (long long)window_rows);
+    if (window_rows > 0 && sp->bucket_window > 0)
+        return st_fail(err, ST_ERR_CONFIG, "data.order \"windowed\" cannot be combined with data.bucket_by_length; "
+                       "set one of them off");
+    /* The windowed order sorts one block at a time: scratch for each shard's largest block. */
+    int64_t n_sh = sp->shard_end - sp->shard_first, n_occ = 0;
+    int64_t *off = window_rows > 0 ? st_alloc((size_t)(n_sh + 1) * sizeof *off, "sampler scratch", err) : NULL;
+    if (window_rows > 0 && !off) return ST_ERR_NOMEM;
+    if (off) n_occ = st_sampler_window_scratch(off, sp->shards, sp->shard_first, sp->shard_end, window_rows, sp->repeat);
+    else n_occ = (sp->shards->shard_start[sp->shard_end] - sp->shards->shard_start[sp->shard_first]) * sp->repeat;
+    st_keyed_id_t *scratch = st_alloc((size_t)(n_occ ? n_occ : 1) * sizeof *scratch, "sampler scratch", err);
+    if (!scratch) return st_free(off), ST_ERR_NOMEM;
+    st_free(sp->scratch), st_free(sp->scratch_off);
+    sp->scratch = scratch, sp->scratch_off = off;
+    sp->window_rows = window_rows;
+    sp->epoch = -1;
+    return ST_OK;
+}
+
 st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *err) {
     if (epoch < 0 || epoch > (int64_t)UINT32_MAX)
         return st_fail(err, ST_ERR_CONFIG, "sampler: epoch %lld is not in 0..%u", (long long)epoch, UINT32_MAX);
@@ -124,8 +197,13 @@ st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *er
     for (int s = sp->shard_first; s < sp->shard_end; s++) {
         int64_t k = sp->repeat, n_rows = sh->shard_start[s + 1] - sh->shard_start[s], n = n_rows * k;
         int64_t off = (sh->shard_start[s] - base) * k;
-        st_sampler_shard_order_repeat(sp->order + off, sp->scratch + off, sh->rows + sh->shard_start[s], sp->seed, s,
-                                      epoch, n_rows, sp->repeat);
+        if (sp->window_rows > 0)
+            st_sampler_shard_order_windowed(sp->order + off, sp->scratch + sp->scratch_off[s - sp->shard_first],
+                                            sh->rows + sh->shard_start[s], sp->seed, s, epoch, n_rows, sp->repeat,
+                                            sp->window_rows);
+        else
+            st_sampler_shard_order_repeat(sp->order + off, sp->scratch + off, sh->rows + sh->shard_start[s], sp->seed,
+                                          s, epoch, n_rows, sp->repeat);
         if (sp->bucket_window > 0) {
             for (int64_t i = 0; i < n; i++) /* set_buckets checked that every row is there */
                 sp->bucket_len[off + i] = sp->len[st_ids_lower_bound(sp->len_ids, sp->n_len, sp->order[off + i] / k)];
@@ -187,6 +265,9 @@ void st_sampler_bucket_order(int64_t *order, const int32_t *len_of_order, st_key
 st_status_t st_sampler_set_buckets(st_sampler_t *sp, const int32_t *len, const int64_t *ids, int64_t n, int window,
                                    st_error_t *err) {
     if (window < 1) return st_fail(err, ST_ERR_CONFIG, "data.bucket_window: expected a positive integer, got %d", window);
+    if (sp->window_rows > 0)
+        return st_fail(err, ST_ERR_CONFIG, "data.bucket_by_length cannot be combined with data.order \"windowed\"; "
+                       "set one of them off");
     const st_shards_t *sh = sp->shards;
     int64_t lo = sh->shard_start[sp->shard_first], hi = sh->shard_start[sp->shard_end];
     for (int64_t i = lo; i < hi; i++) {

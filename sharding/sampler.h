@@ -27,6 +27,16 @@
  *     / (micro_batch × accumulation))), and micro-batches hand out occurrence ids: the row read
  *     is o / k, while dropout, augmentation and mixup are keyed by o, so the k copies of a row
  *     get independent draws. With k = 1, o = id: the orders are those without repeat, bit for bit.
+ *   - With data.order "windowed" (st_sampler_set_window, W = data.window_rows): the FILE's rows
+ *     are cut into blocks [bW, (b+1)W). In epoch e the blocks are visited in the order of the
+ *     Philox keys (seed, ST_RNG_WINDOW, stream 0, step = e, index = b), ties by b; within a block,
+ *     the shard's occurrences of that block's rows are ordered by the key above (ST_RNG_SHUFFLE,
+ *     stream = s, step = e, index = o); the shard's epoch order is the concatenation over its
+ *     blocks in block order. Micro-batches are cut from it as above (they carry over between
+ *     blocks; steps_per_epoch is unchanged); the k occurrences of a row stay in its block. Every
+ *     shard sees the blocks in the same relative order, so at any step the shards read from the
+ *     same few blocks. Still a pure function of (seed, e, s, the shard's rows, W). Length
+ *     bucketing is refused with this order (st_sampler_set_buckets).
  * A sampler holds the orders of a block of shards (a rank's); st_sampler_set_epoch computes
  * them once per epoch (O(n log n)); reading a micro-batch is a copy. */
 #ifndef ST_SAMPLER_H
@@ -51,6 +61,8 @@ typedef struct {
     int64_t steps_per_epoch;
     int64_t epoch;               /* epoch of the current orders; -1 before st_sampler_set_epoch */
     int repeat;                  /* data.repeat k: occurrences of each row an epoch (1 by default) */
+    int64_t window_rows;         /* data.order "windowed": W rows of the file per block; 0 = "shuffle" */
+    int64_t *scratch_off;        /* windowed: [shards + 1] each shard's scratch (its largest block) */
     int64_t *order;              /* occurrence ids of shards first..end-1 in epoch order, concatenated */
     st_keyed_id_t *scratch;      /* [occurrences of the sampler's shards] for sorting */
     /* Length bucketing (st_sampler_set_buckets); bucket_window 0 = off. */
@@ -75,6 +87,11 @@ void st_sampler_free(st_sampler_t *sp);
 /* Each row appears `repeat` times an epoch (occurrence ids id·repeat + r, see the top);
  * recomputes steps_per_epoch. Call before st_sampler_set_buckets. */
 st_status_t st_sampler_set_repeat(st_sampler_t *sp, int repeat, st_error_t *err);
+
+/* data.order "windowed" with blocks of window_rows (>= 1) rows of the file (see the top); 0 turns
+ * it off (today's "shuffle" order). Fails when length bucketing is on. The scratch shrinks to
+ * each shard's largest block (its occurrences) — call after st_sampler_set_repeat. */
+st_status_t st_sampler_set_window(st_sampler_t *sp, int64_t window_rows, st_error_t *err);
 
 /* Turns length bucketing on: len [n] gives the length of global row ids [n] (ascending, e.g. a
  * rank's training part: st_data_part_t ids and len; borrowed, must outlive the sampler), window
@@ -107,5 +124,22 @@ void st_sampler_shard_order(int64_t *out /*[n]*/, st_keyed_id_t *scratch /*[n]*/
 void st_sampler_shard_order_repeat(int64_t *out /*[n*repeat]*/, st_keyed_id_t *scratch /*[n*repeat]*/,
                                    const int64_t *rows /*[n]*/, uint64_t seed, int shard, int64_t epoch, int64_t n,
                                    int repeat);
+
+/* Scratch entries the windowed order needs for shards [first, end): per shard the larger of its
+ * block count and its largest block's occurrences; offsets [end - first + 1] (or NULL) gets
+ * each shard's start. */
+int64_t st_sampler_window_scratch(int64_t *offsets, const st_shards_t *sh, int shard_first, int shard_end, int64_t W,
+                                  int repeat);
+
+/* The epoch order of one shard's rows with data.order "windowed" (blocks of W rows of the file):
+ * out [n·repeat] occurrence ids, scratch [n·repeat]; rows [n] ascending. */
+void st_sampler_shard_order_windowed(int64_t *out /*[n*repeat]*/, st_keyed_id_t *scratch /*[n*repeat]*/,
+                                     const int64_t *rows /*[n]*/, uint64_t seed, int shard, int64_t epoch, int64_t n,
+                                     int repeat, int64_t W);
+
+/* Blocks [n] (distinct block numbers) sorted in place into epoch `epoch`'s visiting order: by
+ * the key (seed, ST_RNG_WINDOW, 0, epoch, block), ties by block; scratch [n]. */
+void st_sampler_block_order(int64_t *blocks /*[n]*/, st_keyed_id_t *scratch /*[n]*/, uint64_t seed, int64_t epoch,
+                            int64_t n);
 
 #endif

@@ -98,8 +98,22 @@ int64_t st_ids_lower_bound(const int64_t *ids, int64_t n, int64_t id) {
 }
 
 int st_shards_find(const st_shards_t *sh, int64_t id) {
+    if (!sh->ids) { /* the lookup arrays were dropped: each shard's rows are ascending */
+        for (int s = 0; s < sh->n_shards; s++) {
+            int64_t n = sh->shard_start[s + 1] - sh->shard_start[s];
+            int64_t i = st_ids_lower_bound(sh->rows + sh->shard_start[s], n, id);
+            if (i < n && sh->rows[sh->shard_start[s] + i] == id) return s;
+        }
+        return -1;
+    }
     int64_t i = st_ids_lower_bound(sh->ids, sh->n_train, id);
     return i < sh->n_train && sh->ids[i] == id ? sh->shard_of[i] : -1;
+}
+
+void st_shards_drop_lookup(st_shards_t *sh) {
+    st_free(sh->ids);
+    st_free(sh->shard_of);
+    sh->ids = NULL, sh->shard_of = NULL;
 }
 
 st_status_t st_shards_owned(int *first, int *end, int rank, int n_ranks, int S, st_error_t *err) {

@@ -29,8 +29,9 @@
 typedef struct {
     int n_shards;          /* S */
     int64_t n_train;       /* training samples */
-    int64_t *ids;          /* [n_train] the training ids, ascending (a copy of the input) */
-    int32_t *shard_of;     /* [n_train] shard of ids[i] */
+    int64_t *ids;          /* [n_train] the training ids, ascending (a copy of the input); NULL
+                            * after st_shards_drop_lookup */
+    int32_t *shard_of;     /* [n_train] shard of ids[i] (NULL after st_shards_drop_lookup) */
     int64_t *shard_start;  /* [S + 1] shard s holds rows[shard_start[s] .. shard_start[s+1]) */
     int64_t *rows;         /* [n_train] global ids per shard, ascending within each shard */
 } st_shards_t;
@@ -48,6 +49,10 @@ const int64_t *st_shards_rows(const st_shards_t *sh, int s, int64_t *n_rows);
 
 /* Shard of a training id (binary search); -1 when `id` is not a training id. */
 int st_shards_find(const st_shards_t *sh, int64_t id);
+
+/* Frees ids and shard_of (12 bytes a training row; a streamed split keeps 32 bytes a row at
+ * most): st_shards_find then searches each shard's rows (S binary searches). */
+void st_shards_drop_lookup(st_shards_t *sh);
 
 /* The first index i of ids [n] (ascending) with ids[i] >= id, n when there is none: the one
  * binary search over sorted global ids (the shard map, the loader's wanted rows, a rank's rows

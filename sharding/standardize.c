@@ -5,29 +5,65 @@
 #include <math.h>
 #include <string.h>
 
-void st_standardize_partial(double *partial, const float *X, const int64_t *idx, int64_t n_rows, int T, int F) {
+/* Pass 1 (Σx and the count) or pass 2 (Σ(x − mean)², mean already in the partial) of the
+ * unmasked partial, added to it over more rows. */
+static void accumulate(double *partial, const float *X, const int64_t *idx, int64_t n_rows, int T, int F, int pass) {
     double *mean = partial + 1, *m2 = partial + 1 + F;
-    memset(partial, 0, (size_t)st_std_partial_len(F) * sizeof(double));
     int64_t row_len = (int64_t)T * F;
-    /* Pass 1: Σx in row order, position order. */
-    for (int64_t i = 0; i < n_rows; i++) {
-        const float *row = X + (idx ? idx[i] : i) * row_len;
-        for (int t = 0; t < T; t++)
-            for (int f = 0; f < F; f++) mean[f] += row[(int64_t)t * F + f];
-    }
-    double n = (double)n_rows * T;
-    partial[0] = n;
-    if (n_rows == 0) return;
-    for (int f = 0; f < F; f++) mean[f] /= n;
-    /* Pass 2: Σ(x − mean)². */
     for (int64_t i = 0; i < n_rows; i++) {
         const float *row = X + (idx ? idx[i] : i) * row_len;
         for (int t = 0; t < T; t++)
             for (int f = 0; f < F; f++) {
+                if (pass == 1) {
+                    mean[f] += row[(int64_t)t * F + f];
+                    continue;
+                }
                 double d = row[(int64_t)t * F + f] - mean[f];
                 m2[f] += d * d;
             }
     }
+    if (pass == 1) partial[0] += (double)n_rows * T;
+}
+
+static void accumulate_masked(double *partial, const float *X, const int32_t *len, const int64_t *idx, int64_t n_rows,
+                              int T, int F, int C, int pass) {
+    double *cnt = partial, *mean = partial + F, *m2 = partial + 2 * (int64_t)F;
+    int64_t row_len = (int64_t)T * F;
+    for (int64_t i = 0; i < n_rows; i++) { /* row order, value order */
+        int64_t r = idx ? idx[i] : i, valid = (int64_t)len[r] * C;
+        const float *row = X + r * row_len;
+        for (int64_t k = 0; k < valid && k < row_len; k++) {
+            if (pass == 1) {
+                cnt[k % F] += 1, mean[k % F] += row[k];
+                continue;
+            }
+            double d = row[k] - mean[k % F];
+            m2[k % F] += d * d;
+        }
+    }
+}
+
+void st_standardize_accumulate(double *partial, const float *X, const int32_t *len, const int64_t *idx, int64_t n_rows,
+                               int T, int F, int C, int pass) {
+    if (len) accumulate_masked(partial, X, len, idx, n_rows, T, F, C, pass);
+    else accumulate(partial, X, idx, n_rows, T, F, pass);
+}
+
+void st_standardize_means(double *partial, int F, int masked) {
+    if (masked) {
+        for (int f = 0; f < F; f++) partial[F + f] = partial[f] > 0 ? partial[F + f] / partial[f] : 0;
+        return;
+    }
+    if (partial[0] == 0) return;
+    for (int f = 0; f < F; f++) partial[1 + f] /= partial[0];
+}
+
+void st_standardize_partial(double *partial, const float *X, const int64_t *idx, int64_t n_rows, int T, int F) {
+    memset(partial, 0, (size_t)st_std_partial_len(F) * sizeof(double));
+    accumulate(partial, X, idx, n_rows, T, F, 1);
+    if (n_rows == 0) return;
+    st_standardize_means(partial, F, 0);
+    accumulate(partial, X, idx, n_rows, T, F, 2);
 }
 
 st_status_t st_standardize_combine(double *mean, double *std, const double *partials, int S, int F, double floor,
@@ -88,23 +124,10 @@ void st_std_layout(int *T, int *F, int numel, int channels, st_std_mode_t mode, 
 
 void st_standardize_partial_masked(double *partial, const float *X, const int32_t *len, const int64_t *idx,
                                    int64_t n_rows, int T, int F, int C) {
-    double *cnt = partial, *mean = partial + F, *m2 = partial + 2 * (int64_t)F;
     memset(partial, 0, (size_t)st_std_partial_len_masked(F) * sizeof(double));
-    int64_t row_len = (int64_t)T * F;
-    for (int64_t i = 0; i < n_rows; i++) { /* pass 1: counts and sums, row order, value order */
-        int64_t r = idx ? idx[i] : i, valid = (int64_t)len[r] * C;
-        const float *row = X + r * row_len;
-        for (int64_t k = 0; k < valid && k < row_len; k++) cnt[k % F] += 1, mean[k % F] += row[k];
-    }
-    for (int f = 0; f < F; f++) mean[f] = cnt[f] > 0 ? mean[f] / cnt[f] : 0;
-    for (int64_t i = 0; i < n_rows; i++) { /* pass 2: Σ(x − mean)² */
-        int64_t r = idx ? idx[i] : i, valid = (int64_t)len[r] * C;
-        const float *row = X + r * row_len;
-        for (int64_t k = 0; k < valid && k < row_len; k++) {
-            double d = row[k] - mean[k % F];
-            m2[k % F] += d * d;
-        }
-    }
+    accumulate_masked(partial, X, len, idx, n_rows, T, F, C, 1);
+    st_standardize_means(partial, F, 1);
+    accumulate_masked(partial, X, len, idx, n_rows, T, F, C, 2);
 }
 
 st_status_t st_standardize_combine_masked(double *mean, double *std, const double *partials, int S, int F, double floor,

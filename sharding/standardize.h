@@ -75,6 +75,16 @@ void st_standardize_apply_masked(float *X /*[n_rows, T, F]*/, const double *mean
                                  const double *std /*[F]*/, const int32_t *len /*[n_rows]*/, int64_t n_rows,
                                  int T, int F, int C);
 
+/* A partial built over row groups one at a time (a streamed dataset's blocks): zero it, call
+ * st_standardize_accumulate with pass 1 over every group in row order, st_standardize_means once,
+ * then pass 2 over the same groups in the same order — the bits of one st_standardize_partial
+ * (len NULL) or st_standardize_partial_masked (len [*] aligned with X's rows) call over all the
+ * rows, which are built from the same three steps. */
+void st_standardize_accumulate(double *partial /*[1 + 2F] or [3F]*/, const float *X /*[*, T, F]*/,
+                               const int32_t *len /*[*] or NULL*/, const int64_t *idx /*[n_rows] or NULL*/,
+                               int64_t n_rows, int T, int F, int C, int pass);
+void st_standardize_means(double *partial, int F, int masked);
+
 /* x ← x / 255 in place (n_values values): 8-bit pixel values to [0, 1]. */
 void st_scale_pixels(float *X /*[n_values]*/, int64_t n_values);
 

@@ -427,6 +427,10 @@ st_status_t st_slurm_plan(st_slurm_plan_t *p, const st_run_config_t *cfg, int cp
     else
         line(p, "dataset: %s: %lld samples (%lld in the training split), %d classes", cfg->data.path, (long long)N,
              (long long)n_train, K);
+    char order[160];
+    st_data_describe_order(order, sizeof order, cfg->data.order, cfg->data.window_rows, cfg->data.stream,
+                           cfg->data.memory_budget_mb);
+    line(p, "data: %s", order);
     st_dataset_close(&ds);
     st_slurm_plan_choose(p);
     return ST_OK;

@@ -191,6 +191,45 @@ static void test_random_subsets(void) {
     remove_dataset(path, &ds);
 }
 
+/* A row range (a block of a streamed dataset): the ranks read only [300, 557), split among them,
+ * and get the rows they want of it; a wanted row outside it fails on every rank. */
+static void test_range(void) {
+    char path[256];
+    st_dataset_t ds;
+    make_dataset(path, sizeof path, 1000, st_shape1(7), 64, &ds);
+    int64_t n_all, m = 0;
+    int64_t *all = make_want(&n_all, 1000, 40, 3, NULL, 0), *want = malloc(sizeof(int64_t) * (size_t)(n_all + 1));
+    for (int64_t i = 0; i < n_all; i++)
+        if (all[i] >= 300 && all[i] < 557) want[m++] = all[i];
+    st_loader_options_t opt = {.range_lo = 300, .range_hi = 557, .read_piece_bytes = 50 * 7 * sizeof(float)};
+    float *out = malloc(sizeof(float) * 7 * (size_t)(m + 1));
+    st_loader_info_t info;
+    st_error_t err = {0};
+    st_status_t s = st_loader_gather_rows_ex(&ds, &C, want, m, out, &opt, &info, &err);
+    MT_CHECK(s == ST_OK, "range gather: %s", err.msg);
+    int bad = 0;
+    for (int64_t i = 0; s == ST_OK && i < m; i++)
+        for (long j = 0; j < 7; j++) bad += out[i * 7 + j] != value(want[i], j);
+    MT_CHECK(bad == 0, "%d values differ from the file's", bad);
+    int64_t lo, hi;
+    st_loader_block(&lo, &hi, 257, C.rank, C.size);
+    MT_CHECK(info.block_rows == hi - lo, "read %lld rows of the range, want %lld", (long long)info.block_rows, (long long)(hi - lo));
+    int64_t read_total = info.block_rows;
+    MPI_Allreduce(MPI_IN_PLACE, &read_total, 1, MPI_INT64_T, MPI_SUM, C.comm);
+    MT_CHECK(read_total == 257, "the ranks read %lld rows, the range has 257", (long long)read_total);
+    float *len_out = malloc(sizeof(float) * (size_t)(m + 1));
+    s = st_loader_gather_target_ex(&ds, 0, &C, want, m, len_out, &opt, &err);
+    MT_CHECK(s == ST_OK, "range gather of the target: %s", err.msg);
+    for (int64_t i = 0; s == ST_OK && i < m; i++) MT_CHECK(len_out[i] == (float)(want[i] % 3), "target of row %lld", (long long)want[i]);
+    int64_t outside[] = {299};
+    s = st_loader_gather_rows_ex(&ds, &C, outside, C.rank == 0 ? 1 : 0, out, &opt, &info, &err);
+    MT_CHECK(s != ST_OK, "row 299 outside [300, 557) was accepted");
+    if (C.rank == 0) MT_CHECK(strstr(err.msg, "outside the rows read [300, 557)") != NULL, "message: %s", err.msg);
+    free(all), free(want), free(out), free(len_out);
+    mt_end_case("[1000, 7]: rows [300, 557) read split among the ranks, rows and target values of it exchanged");
+    remove_dataset(path, &ds);
+}
+
 static void test_tiny_n(void) {
     char path[256];
     st_dataset_t ds;
@@ -305,11 +344,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     mt_init(&C);
-    if (C.rank == 0) printf("1..11\n");
+    if (C.rank == 0) printf("1..12\n");
     test_block();
     test_block_chunks();
     test_random_subsets();
     test_tiny_n();
+    test_range();
     test_sequences();
     test_invalid_want();
     test_partials();

@@ -95,7 +95,7 @@ static void test_defaults(void **state) {
         txt,
         "{\"name\":\"t\",\"seed\":0,\"results_dir\":\"results\",\"reproducible\":\"fast\","
         "\"data\":{\"path\":\"d.h5\",\"shards\":\"auto\",\"val_fraction\":0.1,\"standardize\":true,"
-        "\"scale_pixels\":false,\"allow_nonfinite\":false,\"ignore_groups\":false,\"bucket_by_length\":false,\"bucket_window\":32,\"repeat\":1,\"split\":{\"train\":0.81,\"val\":0.09,\"test\":0.1}},"
+        "\"scale_pixels\":false,\"allow_nonfinite\":false,\"ignore_groups\":false,\"bucket_by_length\":false,\"bucket_window\":32,\"repeat\":1,\"order\":\"shuffle\",\"window_rows\":65536,\"stream\":false,\"memory_budget_mb\":1024,\"split\":{\"train\":0.81,\"val\":0.09,\"test\":0.1}},"
         "\"train\":{\"epochs\":2,\"batch_size\":64,\"accumulation_steps\":1,\"eval_every\":1,\"clip_norm\":0,"
         "\"threads\":0,\"allow_oversubscribe\":false,\"max_nonfinite_steps\":5,\"divergence_check_every\":100,\"log_every\":100,\"stall_timeout\":600,\"max_memory_mb\":0},"
         "\"optimizer\":{\"type\":\"sgd\",\"lr\":0.1},\"schedule\":{\"type\":\"constant\"},"
@@ -440,7 +440,7 @@ static void test_unknown_keys(void **state) {
                "t.json: data.split: unknown key \"trian\" (did you mean \"train\"?); known keys: train, val, test");
     load_fails("{\"name\": \"a\", \"data\": {\"path\": \"x\", \"colour\": 1}}", NULL, 0,
                "t.json: data: unknown key \"colour\"; known keys: path, shards, val_fraction, standardize, scale_pixels, "
-               "allow_nonfinite, stratify, ignore_groups, categorical_columns, bucket_by_length, bucket_window, repeat, split_seed, split");
+               "allow_nonfinite, stratify, ignore_groups, categorical_columns, bucket_by_length, bucket_window, repeat, order, window_rows, stream, memory_budget_mb, split_seed, split");
     /* the same through --set: checked before anything is applied */
     set_fails("optimiser.lr=1",
               "--set optimiser.lr=1: unknown key \"optimiser\" (did you mean \"optimizer\"?); known keys: name, seed, "

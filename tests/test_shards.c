@@ -405,6 +405,41 @@ static void test_standardize_channels(void **s) {
     standardize_case(6, 3); /* [T, C]: per channel over all positions */
 }
 
+/* A partial built block by block (a streamed split: pass 1 over every block, the means, pass 2
+ * over every block) has the bits of one st_standardize_partial[_masked] call over all rows. */
+static void test_standardize_by_blocks(void **s) {
+    (void)s;
+    enum { N = 300, T = 5, F = 3 };
+    float *X = malloc(sizeof(float) * N * T * F);
+    int32_t len[N];
+    int64_t idx[N], m = 0;
+    for (int i = 0; i < N * T * F; i++) {
+        uint32_t w[4];
+        st_rand_u32x4(5, ST_RNG_TEST, 2, 0, (uint64_t)i, w);
+        X[i] = (float)(w[0] % 100000) / 997.0f - 30.0f;
+    }
+    for (int i = 0; i < N; i++) {
+        len[i] = 1 + i % T;
+        if (i % 3 != 1) idx[m++] = i; /* a shard's rows, ascending */
+    }
+    for (int masked = 0; masked < 2; masked++) {
+        double whole[3 * F + 1], blocks[3 * F + 1];
+        memset(blocks, 0, sizeof blocks);
+        if (masked) st_standardize_partial_masked(whole, X, len, idx, m, T, F, F);
+        else st_standardize_partial(whole, X, idx, m, T, F);
+        for (int pass = 1; pass <= 2; pass++) {
+            if (pass == 2) st_standardize_means(blocks, F, masked);
+            for (int64_t a = 0; a < m; a += 37) /* blocks of 37 rows */
+                st_standardize_accumulate(blocks, X, masked ? len : NULL, idx + a, m - a < 37 ? m - a : 37, T, F, F, pass);
+        }
+        int64_t n = masked ? st_std_partial_len_masked(F) : st_std_partial_len(F);
+        assert_memory_equal(whole, blocks, sizeof(double) * (size_t)n);
+        blocks[1] += 1e-9; /* and the comparison can fail */
+        assert_memory_not_equal(whole, blocks, sizeof(double) * (size_t)n);
+    }
+    free(X);
+}
+
 static void test_standardize_edges_and_pixels(void **s) {
     (void)s;
     st_error_t err = {0};
@@ -430,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_standardize_features),
         cmocka_unit_test(test_standardize_channels),
         cmocka_unit_test(test_standardize_edges_and_pixels),
+        cmocka_unit_test(test_standardize_by_blocks),
     };
     return cmocka_run_group_tests_name("shards", tests, NULL, NULL);
 }

@@ -1,0 +1,153 @@
+/* stream_load.c — st_data_load's part for a streamed training split (data.stream): the stream
+ * sized and checked against data.memory_budget_mb, then the start-up scans over the training
+ * blocks in ascending order, one block in memory at a time — the same row checks, target sums,
+ * class counts, longest length and two-pass standardisation partials as the in-memory load
+ * computes over its whole part, with the same bits (each shard's rows still come in ascending id,
+ * and st_standardize_accumulate splits the two passes over blocks). */
+#include "sharding/stream_load.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sharding/standardize.h"
+
+static void *zalloc(size_t n, size_t size, const char *what, st_error_t *err) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) st_fail(err, ST_ERR_NOMEM, "data.stream: cannot allocate %zu bytes for %s", n * size, what);
+    return p;
+}
+
+st_status_t st_data_stream_open(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, st_error_t *err) {
+    d->stream = zalloc(1, sizeof *d->stream, "the stream", err);
+    st_status_t rc = d->stream ? ST_OK : err->code;
+    if (rc == ST_OK)
+        rc = st_stream_init(d->stream, &d->ds, c, &d->shards, d->y_all, d->stream_ids, d->n_stream, d->shard_first,
+                            d->shard_end, d->window_rows, err);
+    int64_t smallest = INT64_MAX;
+    for (int s = 0; s < d->S; s++)
+        if (d->shards.shard_start[s + 1] - d->shards.shard_start[s] < smallest)
+            smallest = d->shards.shard_start[s + 1] - d->shards.shard_start[s];
+    int accum = cfg->accumulation > 0 ? cfg->accumulation : 1;
+    int64_t steps = smallest * d->repeat / ((int64_t)d->micro_batch * accum);
+    if (rc == ST_OK)
+        rc = st_stream_plan(d->stream, d->micro_batch, accum, d->repeat, steps, cfg->stream_seed, cfg->epochs,
+                            &d->stream_bytes, err);
+    rc = st_comm_agree(c, rc, err);
+    if (rc != ST_OK) return rc;
+    d->budget_mb = cfg->memory_budget_mb;
+    /* The largest need over the ranks decides (every rank refuses alike). */
+    unsigned long long need = d->stream_bytes, most = 0;
+    MPI_Allreduce(&need, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
+    const st_stream_t *s = d->stream;
+    size_t row_bytes = (size_t)(s->row_floats + s->tgt_floats) * sizeof(float) + 2 * sizeof(int32_t);
+    if ((double)most > (double)cfg->memory_budget_mb * 1048576.0) {
+        st_fail(err, ST_ERR_CONFIG, "data.memory_budget_mb %lld: a rank holds up to %.1f MiB of blocks (rank %d: %d "
+                "blocks x %lld rows of its shards in the fullest block x %zu bytes a row; data.window_rows %lld, %d "
+                "ranks); raise data.memory_budget_mb, lower data.window_rows or use more ranks",
+                (long long)cfg->memory_budget_mb, (double)most / 1048576.0, c->rank, s->n_slots,
+                (long long)s->slot_cap, row_bytes, (long long)d->window_rows, c->size);
+        return st_error_everywhere(err), ST_ERR_CONFIG;
+    }
+    return ST_OK;
+}
+
+/* Class counts and presence of every target over rows T [n] (this rank's, streamed). */
+static st_status_t count_targets(st_data_t *d, const float *T, int64_t n, st_error_t *err) {
+    for (int t = 0; t < d->n_targets; t++) {
+        const st_target_info_t *ti = &d->ds.targets[t];
+        if (ti->n_classes > 0 && !d->tgt_class_counts[t] &&
+            !(d->tgt_class_counts[t] = zalloc((size_t)ti->n_classes, sizeof(int64_t), "class counts", err)))
+            return err->code;
+        for (int64_t i = 0; i < n; i++) {
+            const float *v = T + (size_t)i * (size_t)d->tgt_floats + d->tgt_offset[t];
+            int y = (int)v[0], has = 0;
+            if (d->tgt_class_counts[t] && y >= 0 && y < ti->n_classes) d->tgt_class_counts[t][y]++;
+            for (int j = 0; j < ti->width && !has; j++) has = ti->kind == ST_TARGET_CLASS ? v[j] >= 0 : !isnan(v[j]);
+            d->tgt_present[t] += has;
+        }
+    }
+    return ST_OK;
+}
+
+/* partials += pass `pass` of the standardisation partial of each of this rank's shards over its
+ * rows of block rows X [n] (ids [n], lengths len [n] or NULL). */
+static st_status_t std_accumulate(st_data_t *d, const int64_t *ids, const float *X, const int32_t *len, int64_t n,
+                                  int T, int F, int pass, st_error_t *err) {
+    int C = st_shape_channels(d->shape);
+    int64_t plen = d->has_lengths ? st_std_partial_len_masked(F) : st_std_partial_len(F);
+    int64_t *idx = zalloc((size_t)n, sizeof *idx, "row positions", err);
+    if (!idx) return err->code;
+    for (int s = d->shard_first; s < d->shard_end; s++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (st_shards_find(&d->shards, ids[i]) == s) idx[m++] = i;
+        st_standardize_accumulate(d->stream_std_partials + (size_t)s * (size_t)plen, X, d->has_lengths ? len : NULL,
+                                  idx, m, T, F, C, pass);
+    }
+    free(idx);
+    return ST_OK;
+}
+
+/* The blocks holding training rows, ascending: the same list on every rank. */
+static int has_train_rows(const st_stream_t *s, int64_t b) {
+    for (int sd = 0; sd < s->S; sd++)
+        if (s->counts[b * s->S + sd] > 0) return 1;
+    return 0;
+}
+
+st_status_t st_data_stream_scan(st_data_t *d, const st_data_config_t *cfg, st_row_checks_t *k, int std_T, int std_F,
+                                const st_comm_t *c, st_error_t *err) {
+    st_stream_t *s = d->stream;
+    int64_t plen = d->has_lengths ? st_std_partial_len_masked(std_F) : st_std_partial_len(std_F);
+    d->stream_tgt_sums = zalloc((size_t)d->S * 3 * (size_t)(d->tgt_floats ? d->tgt_floats : 1), sizeof(double),
+                                "target statistics", err);
+    st_status_t rc = d->stream_tgt_sums ? ST_OK : err->code;
+    if (rc == ST_OK && cfg->standardize &&
+        !(d->stream_std_partials = zalloc((size_t)d->S * (size_t)plen, sizeof(double), "statistics", err)))
+        rc = err->code;
+    rc = st_comm_agree(c, rc, err);
+    int longest = 0;
+    for (int64_t b = 0; rc == ST_OK && b < s->n_blocks; b++) {
+        if (!has_train_rows(s, b)) continue;
+        int64_t n;
+        rc = st_stream_read_block(s, 0, b, &n, err);
+        if (rc != ST_OK) break;
+        const int64_t *ids = s->my_ids + s->my_start[b];
+        st_data_rows_check(k, d, ids, s->X, s->T, n);
+        st_data_target_sums(d->stream_tgt_sums, d, ids, s->T, n);
+        rc = count_targets(d, s->T, n, err);
+        for (int64_t i = 0; s->len && i < n; i++)
+            if (s->len[i] > longest) longest = s->len[i];
+        if (cfg->scale_pixels) st_scale_pixels(s->X, n * d->row_floats);
+        if (rc == ST_OK && cfg->standardize) rc = std_accumulate(d, ids, s->X, s->len, n, std_T, std_F, 1, err);
+        rc = st_comm_agree(c, rc, err);
+    }
+    s->slot_block[0] = -1;
+    if (rc == ST_OK && d->has_lengths) {
+        int all = 0;
+        ST_MPI(MPI_Allreduce(&longest, &all, 1, MPI_INT, MPI_MAX, c->comm), err);
+        if (all > d->T_max) d->T_max = all; /* read_lengths took the val and test rows' longest */
+    }
+    return rc;
+}
+
+st_status_t st_data_stream_std_pass2(st_data_t *d, int scale_pixels, int std_T, int std_F, const st_comm_t *c,
+                                     st_error_t *err) {
+    st_stream_t *s = d->stream;
+    int64_t plen = d->has_lengths ? st_std_partial_len_masked(std_F) : st_std_partial_len(std_F);
+    for (int sd = d->shard_first; sd < d->shard_end; sd++)
+        st_standardize_means(d->stream_std_partials + (size_t)sd * (size_t)plen, std_F, d->has_lengths);
+    st_status_t rc = ST_OK;
+    for (int64_t b = 0; rc == ST_OK && b < s->n_blocks; b++) {
+        if (!has_train_rows(s, b)) continue;
+        int64_t n;
+        rc = st_stream_read_block(s, 0, b, &n, err);
+        if (rc != ST_OK) break;
+        if (scale_pixels) st_scale_pixels(s->X, n * d->row_floats);
+        rc = st_comm_agree(c, std_accumulate(d, s->my_ids + s->my_start[b], s->X, s->len, n, std_T, std_F, 2, err), err);
+    }
+    s->slot_block[0] = -1;
+    return rc;
+}
