@@ -16,6 +16,7 @@ small_shape() {
   case "$1" in
     configs/fashion_mlp.json|configs/fashion_mlp_augment.json) echo "1500 784 10" ;;  # 28x28 images as 784 features, 10 classes
     configs/tiny_test.json) echo "1500 8 4" ;;
+    configs/phase4_stream.json) echo "1500 256 10" ;;     # a small stand-in for strata synth's 20M x 256 file
     configs/fashion_seq_cnn.json|configs/fashion_seq_optimized.json|configs/fashion_seq_bilstm.json)
       echo "1500 28 10 28" ;;                            # 28 steps of 28 features, 10 classes
     configs/fashion_multitask.json) echo "multitask" ;;  # made by scripts/make_fashion_multitask.py --limit 750
