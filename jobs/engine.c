@@ -10,9 +10,9 @@
 
 #include "mpi/fixed_sum.h"
 
-/* The closing record of a shard: its status word and row count, then per loss (sum, weight,
- * argmax hits, labelled rows), then the batch statistics. */
-enum { SUM_STATUS, SUM_COUNT, N_FIXED };
+/* The closing record of a shard: its status word, step flags (both in a rank's first shard) and
+ * row count, then per loss (sum, weight, argmax hits, labelled rows), then the batch statistics. */
+enum { SUM_STATUS, SUM_FLAGS, SUM_COUNT, N_FIXED };
 enum { H_SUM, H_WEIGHT, H_CORRECT, H_LABELLED, N_PER_HEAD };
 #define N_SUMS(H) (N_FIXED + N_PER_HEAD * (H))
 
@@ -52,6 +52,23 @@ static st_status_t alloc_head(st_engine_t *e, int h, size_t slots, st_error_t *e
     return e->lab[h] || e->tgt[h] ? ST_OK : err->code;
 }
 
+/* Weight totals computed here (no opening exchange) when every head can be keyed and the
+ * sampler needs no lengths (no bucketing); st_engine_set_mix may still turn it off. */
+static st_status_t init_local_totals(st_engine_t *e, st_error_t *err) {
+    const st_data_t *d = e->data;
+    int H = e->parts.losses->n_heads;
+    e->wtot_epoch = -1;
+    if (!st_weight_keys_possible(e->parts.losses) || d->bucket_by_length) return ST_OK;
+    ST_TRY(st_weight_keys_init(&e->keys, e->parts.losses, d, err));
+    size_t per_epoch = (size_t)e->sampler.steps_per_epoch * (size_t)d->S * (size_t)H;
+    if (!(e->wtot = zalloc(per_epoch, sizeof(double), err))) return err->code;
+    if (!(e->tot_ids = zalloc((size_t)e->micro, sizeof(int64_t), err))) return err->code;
+    if (!(e->tot_lab = zalloc((size_t)e->micro * (size_t)H, sizeof(int32_t), err))) return err->code;
+    if (!(e->tot_plan = zalloc((size_t)e->micro, sizeof *e->tot_plan, err))) return err->code;
+    e->local_totals = 1;
+    return ST_OK;
+}
+
 st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const st_data_t *data, const st_comm_t *c,
                            int accumulation, uint64_t seed, st_error_t *err) {
     memset(e, 0, sizeof *e);
@@ -67,7 +84,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     e->per_pass = reserved / e->micro;
     if (e->per_pass > e->n_owned) e->per_pass = e->n_owned;
     int H = parts->losses->n_heads;
-    e->open_len = H + 2;
+    e->open_len = H;
     e->close_len = N_SUMS(H) + e->accum * e->stats_floats;
     size_t S = (size_t)data->S, slots = (size_t)e->accum * (size_t)e->n_owned * (size_t)e->micro;
     size_t pass_rows = (size_t)e->per_pass * (size_t)e->micro;
@@ -81,7 +98,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     if (!(e->ids = zalloc(slots, sizeof(int64_t), err))) return err->code;
     if (!(e->pos = zalloc(slots, sizeof(int64_t), err))) return err->code;
     if (!(e->row_ids = zalloc((size_t)e->micro, sizeof(int64_t), err))) return err->code;
-    return ST_OK;
+    return init_local_totals(e, err);
 }
 
 st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_error_t *err) {
@@ -90,6 +107,12 @@ st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_err
     if (!(e->plan_order = zalloc((size_t)e->micro, sizeof *e->plan_order, err))) return err->code;
     if (!(e->plan_len = zalloc((size_t)e->micro, sizeof *e->plan_len, err))) return err->code;
     e->mix = mix;
+    /* a plan drawn from lengths (cutmix on sequences), or a value head (its mixed weight needs
+     * each value's presence in both rows), keeps the opening exchange */
+    for (int h = 0; h < e->parts.losses->n_heads; h++)
+        if (!st_loss_uses_labels(&e->parts.losses->heads[h]) && !st_loss_is_sequence(&e->parts.losses->heads[h]))
+            e->local_totals = 0;
+    if (e->data->has_lengths) e->local_totals = 0;
     return ST_OK;
 }
 
@@ -109,6 +132,8 @@ void st_engine_free(st_engine_t *e) {
     free(e->x_mb), free(e->len_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
     free(e->plan), free(e->plan_order), free(e->plan_len);
     free(e->row_ids);
+    st_weight_keys_free(&e->keys);
+    free(e->wtot), free(e->tot_ids), free(e->tot_lab), free(e->tot_plan);
     st_augment_free(&e->aug);
     memset(e, 0, sizeof *e);
 }
@@ -240,11 +265,99 @@ static st_status_t gather_inputs(st_engine_t *e, const int64_t *pos, const int64
     return ST_OK;
 }
 
-/* ---- 1. the opening exchange ---- */
+/* ---- 1. the weight totals: computed here, or the opening exchange ---- */
 
-/* Gathers every shard's weight total per head, the flags and the statuses; fills grad_scale
- * [n_heads] from the global totals (summed in shard order) and ORs the flags into *flags. */
-static st_status_t open_step(st_engine_t *e, int *flags, st_status_t status, float *grad_scale, st_error_t *err) {
+/* Head h's weight of one micro-batch from its rows' keys lab [micro] (plan: its mixing, or NULL):
+ * what st_train_weight_total gives on the labels (class-id and sequence heads), or the count of
+ * present values (value heads, never mixed here). */
+static double keyed_weight(const st_loss_config_t *cfg, const int32_t *lab, const st_mix_row_t *plan, int B) {
+    if (st_loss_uses_labels(cfg) || st_loss_is_sequence(cfg)) return st_train_weight_total(cfg, lab, NULL, plan, B);
+    double w = 0;
+    for (int i = 0; i < B; i++) w += lab[i];
+    return w;
+}
+
+/* w [n_heads] ← shard s's weight totals at `step` (accumulation micro-batches in order, each the
+ * sum st_train_weight_total makes): the sampler's ids, the rows' keys, and with mixing the plan
+ * every rank draws alike (keyed by shard, global_step and ids). */
+static st_status_t shard_step_totals(double *w, st_engine_t *e, const st_sampler_t *sp, int s, int64_t step,
+                                     int64_t global_step, st_error_t *err) {
+    const st_loss_heads_t *losses = e->parts.losses;
+    int H = losses->n_heads, T = e->data->shape.rank == 2 ? e->data->shape.d[0] : 1;
+    for (int h = 0; h < H; h++) w[h] = 0;
+    for (int a = 0; a < e->accum; a++) {
+        ST_TRY(st_sampler_micro_batch(e->tot_ids, sp, s, step, a, err));
+        for (int i = 0; i < e->micro; i++) {
+            const int16_t *key = st_weight_keys_row(&e->keys, s, e->tot_ids[i] / sp->repeat);
+            if (!key) return st_fail(err, ST_ERR_INTERNAL, "weight totals: row %lld is not in shard %d",
+                                     (long long)(e->tot_ids[i] / sp->repeat), s);
+            for (int h = 0; h < H; h++) e->tot_lab[(size_t)h * e->micro + i] = key[h];
+        }
+        if (e->mix)
+            st_mix_plan(e->tot_plan, e->plan_order, e->mix, e->seed, (uint32_t)s, (uint32_t)global_step, e->tot_ids,
+                        NULL, T, e->micro);
+        for (int h = 0; h < H; h++)
+            w[h] += keyed_weight(&losses->heads[h], e->tot_lab + (size_t)h * e->micro, e->mix ? e->tot_plan : NULL,
+                                 e->micro);
+    }
+    return ST_OK;
+}
+
+/* e->wtot ← every shard's weight totals for every step of `epoch` whose step 0 is global step
+ * `base`: each shard's epoch order made here (one shard's memory at a time). */
+static st_status_t epoch_totals(st_engine_t *e, int64_t epoch, int64_t base, st_error_t *err) {
+    const st_data_t *d = e->data;
+    int H = e->parts.losses->n_heads, S = d->S;
+    int64_t steps = e->sampler.steps_per_epoch;
+    e->wtot_epoch = -1;
+    for (int s = 0; s < S; s++) {
+        st_sampler_t sp;
+        ST_TRY(st_sampler_init(&sp, &d->shards, s, s + 1, e->micro, e->accum, e->seed, err));
+        st_status_t rc = e->sampler.repeat > 1 ? st_sampler_set_repeat(&sp, e->sampler.repeat, err) : ST_OK;
+        if (rc == ST_OK) rc = st_sampler_set_epoch(&sp, epoch, err);
+        for (int64_t t = 0; rc == ST_OK && t < steps; t++)
+            rc = shard_step_totals(e->wtot + ((size_t)t * S + s) * H, e, &sp, s, t, base + t, err);
+        st_sampler_free(&sp);
+        ST_TRY(rc);
+    }
+    e->wtot_epoch = epoch, e->wtot_base = base;
+    return ST_OK;
+}
+
+/* The first step gathers every shard's weight keys (once a run; collective: a rank whose
+ * status is not ST_OK joins with whatever its block holds, the step fails at the close). */
+static st_status_t share_keys(st_engine_t *e, st_status_t *status, st_error_t *err) {
+    if (*status == ST_OK)
+        *status = st_weight_keys_fill(&e->keys, e->parts.losses, e->data, &e->data->part[ST_SPLIT_TRAIN], err);
+    if (*status != ST_OK) { /* keep this rank's message: the share below must not overwrite it */
+        st_error_t ignored = {0};
+        st_weight_keys_share(&e->keys, e->data, e->comm, &ignored);
+        return ST_OK;
+    }
+    ST_TRY(st_weight_keys_share(&e->keys, e->data, e->comm, err));
+    e->keys_shared = 1;
+    return ST_OK;
+}
+
+/* grad_scale [n_heads] from the global totals of `step` (summed in shard order), made here. */
+static st_status_t local_scale(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, float *grad_scale,
+                               st_error_t *err) {
+    if (e->wtot_epoch != epoch || e->wtot_base != global_step - step)
+        ST_TRY(epoch_totals(e, epoch, global_step - step, err));
+    const st_loss_heads_t *losses = e->parts.losses;
+    int H = losses->n_heads, S = e->data->S;
+    for (int h = 0; h < H; h++) {
+        double total = 0;
+        for (int s = 0; s < S; s++) total += e->wtot[((size_t)step * S + s) * H + h];
+        grad_scale[h] = st_loss_grad_scale(&losses->heads[h], total);
+    }
+    return ST_OK;
+}
+
+/* Without keys (see st_engine_set_mix, init_local_totals): one Allgatherv of every shard's
+ * weight total per head; grad_scale [n_heads] from the global totals (summed in shard order). A
+ * rank that failed before the step sends what it has: the step fails at the close anyway. */
+static st_status_t open_step(st_engine_t *e, float *grad_scale, st_error_t *err) {
     const st_loss_heads_t *losses = e->parts.losses;
     int H = losses->n_heads, S = e->data->S;
     for (int o = 0; o < e->n_owned; o++) {
@@ -259,17 +372,8 @@ static st_status_t open_step(st_engine_t *e, int *flags, st_status_t status, flo
             }
             rec[h] = w;
         }
-        rec[H] = o == 0 ? *flags : 0;
-        rec[H + 1] = o == 0 ? st_comm_status_word(e->comm, status) : INT_MAX;
     }
     ST_TRY(st_allgather_shards(e->open, S, e->open_len, e->comm, err));
-    int first = INT_MAX;
-    for (int s = 0; s < S; s++) {
-        const double *rec = e->open + (size_t)s * e->open_len;
-        *flags |= (int)rec[H];
-        if (rec[H + 1] < first) first = (int)rec[H + 1];
-    }
-    ST_TRY(st_comm_agreed(status, first, err));
     for (int h = 0; h < H; h++) {
         double total = 0;
         for (int s = 0; s < S; s++) total += e->open[(size_t)s * e->open_len + h];
@@ -337,10 +441,10 @@ static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const flo
 }
 
 /* Exact mode: each shard's gradient alone (backward writes straight into that shard's buffer),
- * then a fixed-point sum over shards and ranks. With ST_FLAG_NONFINITE (every rank knows it) the
- * sums are not made and the arena is marked non-finite. */
-static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const float *grad_scale, int flags,
-                                   st_error_t *err) {
+ * then a fixed-point sum over shards and ranks. A rank whose step failed sends an infinite
+ * largest magnitude: no rank makes the sums, the arena is marked non-finite, and the close
+ * agrees on the failure. */
+static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const float *grad_scale, st_error_t *err) {
     st_model_t *m = e->parts.model;
     size_t n = st_model_param_floats(m);
     double max_abs = 0;
@@ -356,8 +460,9 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
         shard[o] = g;
     }
     st_model_swap_grads(m, arena);
-    if (!(flags & ST_FLAG_NONFINITE)) ST_TRY(st_allreduce_max_f64(&max_abs, e->comm, err));
-    if ((flags & ST_FLAG_NONFINITE) || !isfinite(max_abs)) {
+    if (e->pass_status != ST_OK) max_abs = INFINITY;
+    ST_TRY(st_allreduce_max_f64(&max_abs, e->comm, err));
+    if (!isfinite(max_abs)) {
         arena[0] = NAN;
         return ST_OK;
     }
@@ -372,16 +477,21 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
 
 /* Step totals from every shard's sums, in shard order (the same bits for any P), and the
  * running statistics pooled over all S·accum micro-batches in (shard, accumulation) order. The
- * shards' status words agree a pass failure (st_comm_agreed's rule). */
-static st_status_t close_step(st_engine_t *e, st_status_t pass_status, st_step_stats_t *out, st_error_t *err) {
+ * shards' status words agree a failure before or during the step (st_comm_agreed's rule), and
+ * the ranks' flags are OR-ed into *flags. */
+static st_status_t close_step(st_engine_t *e, st_status_t pass_status, int *flags, st_step_stats_t *out,
+                              st_error_t *err) {
     int S = e->data->S, H = e->parts.losses->n_heads, first = INT_MAX;
-    for (int o = 0; o < e->n_owned; o++)
-        e->close[(size_t)(e->data->shard_first + o) * e->close_len + SUM_STATUS] =
-            o == 0 ? st_comm_status_word(e->comm, pass_status) : INT_MAX;
+    for (int o = 0; o < e->n_owned; o++) {
+        double *rec = e->close + (size_t)(e->data->shard_first + o) * e->close_len;
+        rec[SUM_STATUS] = o == 0 ? st_comm_status_word(e->comm, pass_status) : INT_MAX;
+        rec[SUM_FLAGS] = o == 0 ? *flags : 0;
+    }
     ST_TRY(st_allgather_shards(e->close, S, e->close_len, e->comm, err));
     for (int s = 0; s < S; s++) {
         const double *rec = e->close + (size_t)s * e->close_len;
         if (rec[SUM_STATUS] < first) first = (int)rec[SUM_STATUS];
+        *flags |= (int)rec[SUM_FLAGS];
         out->count += (int64_t)rec[SUM_COUNT];
         for (int h = 0; h < H; h++) {
             const double *hr = rec + N_FIXED + N_PER_HEAD * h;
@@ -409,15 +519,20 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     memset(out, 0, sizeof *out);
     e->epoch = epoch;
     float grad_scale[ST_LOSS_MAX_HEADS];
+    int sharing = e->local_totals && !e->keys_shared;
+    if (sharing) ST_TRY(share_keys(e, &status, err));
     if (status == ST_OK) status = st_sampler_set_epoch(&e->sampler, epoch, err);
     if (status == ST_OK) status = fetch_step(e, step, global_step, err);
-    ST_TRY(open_step(e, &flags, status, grad_scale, err));
+    if (!e->local_totals) ST_TRY(open_step(e, grad_scale, err));
+    else if (status == ST_OK) status = local_scale(e, epoch, step, global_step, grad_scale, err);
     memset(e->close, 0, sizeof(double) * (size_t)e->close_len * (size_t)e->data->S);
-    e->pass_status = ST_OK;
-    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, flags, err));
+    e->pass_status = status; /* a failure before the step: no passes here, agreed at the close */
+    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, err));
     else ST_TRY(gradients_fast(e, global_step, grad_scale, err));
+    st_status_t rc = close_step(e, e->pass_status, &flags, out, err);
+    if (rc != ST_OK && sharing) e->keys_shared = 0; /* some rank's block may be wrong: share again */
+    ST_TRY(rc);
     out->stop = (flags & ST_FLAG_STOP) != 0;
-    ST_TRY(close_step(e, e->pass_status, out, err));
     st_update_result_t u;
     st_train_update(&e->parts, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);
     out->grad_norm = u.grad_norm, out->skipped = u.skipped;
