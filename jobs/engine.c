@@ -8,7 +8,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "mpi/fixed_sum.h"
+
+const char *const st_step_phase_names[ST_STEP_PHASES] = {"fetch", "passes", "fixed", "exchange", "close", "update"};
+
+/* Adds the time since *t0 to phase p (and to this step's slot of the ring) and restarts *t0. */
+static void lap(st_engine_t *e, st_step_phase_t p, double *t0) {
+    double now = st_clock_s();
+    e->phase_s[p] += now - *t0;
+    e->phase_ring[e->timed_steps % ST_STEP_RING][p] += (float)(now - *t0);
+    *t0 = now;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void st_engine_phase_ms(double *ms, const st_engine_t *e, int mean) {
+    int64_t n = e->timed_steps < ST_STEP_RING ? e->timed_steps : ST_STEP_RING;
+    float col[ST_STEP_RING];
+    for (int p = 0; p < ST_STEP_PHASES; p++) {
+        ms[p] = 0;
+        if (n == 0) continue;
+        if (mean) {
+            ms[p] = 1e3 * e->phase_s[p] / (double)e->timed_steps;
+            continue;
+        }
+        for (int64_t i = 0; i < n; i++) col[i] = e->phase_ring[i][p];
+        qsort(col, (size_t)n, sizeof *col, cmp_float);
+        ms[p] = 1e3 * (n % 2 ? col[n / 2] : 0.5 * (col[n / 2 - 1] + col[n / 2]));
+    }
+}
 
 /* The closing record of a shard: its status word, step flags (both in a rank's first shard) and
  * row count, then per loss (sum, weight, argmax hits, labelled rows), then the batch statistics. */
@@ -429,7 +461,8 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
 
 /* Fast mode: all micro-batches add into the one gradient arena, per_pass of them per pass, then
  * one float all-reduce. */
-static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const float *grad_scale, st_error_t *err) {
+static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const float *grad_scale, double *t0,
+                                  st_error_t *err) {
     st_model_t *m = e->parts.model;
     st_model_zero_grads(m);
     for (int a = 0; a < e->accum; a++)
@@ -437,14 +470,18 @@ static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const flo
             int n_mb = e->n_owned - o0 < e->per_pass ? e->n_owned - o0 : e->per_pass;
             if (e->pass_status == ST_OK) e->pass_status = run_micro_batches(e, a, o0, n_mb, global_step, grad_scale, err);
         }
-    return st_allreduce_sum_f32(st_model_grads(m), st_model_param_floats(m), e->comm, err);
+    lap(e, ST_STEP_PASSES, t0);
+    ST_TRY(st_allreduce_sum_f32(st_model_grads(m), st_model_param_floats(m), e->comm, err));
+    lap(e, ST_STEP_EXCHANGE, t0);
+    return ST_OK;
 }
 
 /* Exact mode: each shard's gradient alone (backward writes straight into that shard's buffer),
  * then a fixed-point sum over shards and ranks. A rank whose step failed sends an infinite
  * largest magnitude: no rank makes the sums, the arena is marked non-finite, and the close
  * agrees on the failure. */
-static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const float *grad_scale, st_error_t *err) {
+static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const float *grad_scale, double *t0,
+                                   st_error_t *err) {
     st_model_t *m = e->parts.model;
     size_t n = st_model_param_floats(m);
     double max_abs = 0;
@@ -456,20 +493,26 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
         memset(g, 0, n * sizeof(float));
         for (int a = 0; e->pass_status == ST_OK && a < e->accum; a++)
             e->pass_status = run_micro_batches(e, a, o, 1, global_step, grad_scale, err);
+        lap(e, ST_STEP_PASSES, t0);
         max_abs = fmax(max_abs, st_max_abs(g, n));
         shard[o] = g;
+        lap(e, ST_STEP_FIXED, t0);
     }
     st_model_swap_grads(m, arena);
     if (e->pass_status != ST_OK) max_abs = INFINITY;
     ST_TRY(st_allreduce_max_f64(&max_abs, e->comm, err));
+    lap(e, ST_STEP_EXCHANGE, t0);
     if (!isfinite(max_abs)) {
         arena[0] = NAN;
         return ST_OK;
     }
     int exponent = st_fixed_exponent(max_abs, e->data->S);
     st_fixed_sum_arrays(e->fixed, shard, e->n_owned, n, exponent);
+    lap(e, ST_STEP_FIXED, t0);
     ST_TRY(st_allreduce_sum_i64_big(e->fixed, n, e->comm, err));
+    lap(e, ST_STEP_EXCHANGE, t0);
     st_fixed_to_float(arena, e->fixed, n, exponent);
+    lap(e, ST_STEP_FIXED, t0);
     return ST_OK;
 }
 
@@ -518,6 +561,8 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
                            int flags, st_status_t status, st_step_stats_t *out, st_error_t *err) {
     memset(out, 0, sizeof *out);
     e->epoch = epoch;
+    double t0 = st_clock_s();
+    memset(e->phase_ring[e->timed_steps % ST_STEP_RING], 0, sizeof e->phase_ring[0]);
     float grad_scale[ST_LOSS_MAX_HEADS];
     int sharing = e->local_totals && !e->keys_shared;
     if (sharing) ST_TRY(share_keys(e, &status, err));
@@ -527,14 +572,18 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     else if (status == ST_OK) status = local_scale(e, epoch, step, global_step, grad_scale, err);
     memset(e->close, 0, sizeof(double) * (size_t)e->close_len * (size_t)e->data->S);
     e->pass_status = status; /* a failure before the step: no passes here, agreed at the close */
-    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, err));
-    else ST_TRY(gradients_fast(e, global_step, grad_scale, err));
+    lap(e, ST_STEP_FETCH, &t0);
+    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, &t0, err));
+    else ST_TRY(gradients_fast(e, global_step, grad_scale, &t0, err));
     st_status_t rc = close_step(e, e->pass_status, &flags, out, err);
     if (rc != ST_OK && sharing) e->keys_shared = 0; /* some rank's block may be wrong: share again */
     ST_TRY(rc);
+    lap(e, ST_STEP_CLOSE, &t0);
     out->stop = (flags & ST_FLAG_STOP) != 0;
     st_update_result_t u;
     st_train_update(&e->parts, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);
     out->grad_norm = u.grad_norm, out->skipped = u.skipped;
+    lap(e, ST_STEP_UPDATE, &t0);
+    e->timed_steps++;
     return ST_OK;
 }

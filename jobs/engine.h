@@ -61,6 +61,19 @@
 #include "sharding/weight_keys.h"
 #include "train_step.h"
 
+#define ST_STEP_RING 1024 /* steps whose phase times st_engine_phase_ms takes the median of */
+
+/* Where a rank's step time goes (st_engine_t.phase_s; st_engine_phases_json). */
+typedef enum {
+    ST_STEP_FETCH,     /* sampler, ids, targets, weight totals (and the opening exchange when kept) */
+    ST_STEP_PASSES,    /* gradient zeroing, forward, loss and backward of every micro-batch */
+    ST_STEP_FIXED,     /* exact mode: largest magnitudes, the fixed-point sums and back to float */
+    ST_STEP_EXCHANGE,  /* the gradient collectives, with the wait for the slower rank */
+    ST_STEP_CLOSE,     /* the closing exchange and combining its records */
+    ST_STEP_UPDATE,    /* L2, gradient norm / clipping, the optimizer */
+    ST_STEP_PHASES
+} st_step_phase_t;
+
 typedef struct {
     st_step_parts_t parts;         /* model, losses (head 0's sums are reported), optimizer, clipping */
     const st_data_t *data;
@@ -103,6 +116,9 @@ typedef struct {
     st_status_t pass_status;       /* this step's first pass failure here (agreed at the close) */
     float *shard_grads;            /* exact: [n_owned, n_params] */
     int64_t *fixed;                /* exact: [n_params] fixed-point sum */
+    double phase_s[ST_STEP_PHASES];/* this rank's seconds in each phase, summed over timed_steps */
+    int64_t timed_steps;
+    float phase_ring[ST_STEP_RING][ST_STEP_PHASES]; /* the last ST_STEP_RING steps' seconds per phase */
 } st_engine_t;
 
 typedef struct {
@@ -141,6 +157,14 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
                            int flags, st_status_t status, st_step_stats_t *out, st_error_t *err);
 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e);
+
+/* ms [ST_STEP_PHASES] ← this rank's milliseconds a step in each phase: the median over the last
+ * ST_STEP_RING steps (robust to a busy spell on a shared core), or with mean = 1 the mean over
+ * every step of the launch. 0 before any step. */
+void st_engine_phase_ms(double *ms /*[ST_STEP_PHASES]*/, const st_engine_t *e, int mean);
+
+/* The phase names of st_step_phase_t ("fetch", "passes", "fixed", "exchange", "close", "update"). */
+extern const char *const st_step_phase_names[ST_STEP_PHASES];
 
 /* Augments every training micro-batch with the parsed list `parsed` (config "augment"), bound to
  * the engine's data: its row shape, lengths and standardisation. The columns feeding embeddings
