@@ -84,19 +84,20 @@ static st_status_t alloc_head(st_engine_t *e, int h, size_t slots, st_error_t *e
     return e->lab[h] || e->tgt[h] ? ST_OK : err->code;
 }
 
-/* Weight totals computed here (no opening exchange) when every head can be keyed and the
- * sampler needs no lengths (no bucketing); st_engine_set_mix may still turn it off. */
+/* Weight totals computed here (no opening exchange) when every head can be keyed and lengths
+ * fit the keys; st_engine_set_mix may still turn it off. */
 static st_status_t init_local_totals(st_engine_t *e, st_error_t *err) {
     const st_data_t *d = e->data;
     int H = e->parts.losses->n_heads;
     e->wtot_epoch = -1;
-    if (!st_weight_keys_possible(e->parts.losses) || d->bucket_by_length) return ST_OK;
+    if (!st_weight_keys_possible(e->parts.losses) || !st_weight_keys_lengths_fit(d)) return ST_OK;
     ST_TRY(st_weight_keys_init(&e->keys, e->parts.losses, d, err));
     size_t per_epoch = (size_t)e->sampler.steps_per_epoch * (size_t)d->S * (size_t)H;
     if (!(e->wtot = zalloc(per_epoch, sizeof(double), err))) return err->code;
     if (!(e->tot_ids = zalloc((size_t)e->micro, sizeof(int64_t), err))) return err->code;
     if (!(e->tot_lab = zalloc((size_t)e->micro * (size_t)H, sizeof(int32_t), err))) return err->code;
     if (!(e->tot_plan = zalloc((size_t)e->micro, sizeof *e->tot_plan, err))) return err->code;
+    if (!(e->tot_len = zalloc((size_t)e->micro, sizeof(int32_t), err))) return err->code;
     e->local_totals = 1;
     return ST_OK;
 }
@@ -139,12 +140,11 @@ st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_err
     if (!(e->plan_order = zalloc((size_t)e->micro, sizeof *e->plan_order, err))) return err->code;
     if (!(e->plan_len = zalloc((size_t)e->micro, sizeof *e->plan_len, err))) return err->code;
     e->mix = mix;
-    /* a plan drawn from lengths (cutmix on sequences), or a value head (its mixed weight needs
-     * each value's presence in both rows), keeps the opening exchange */
+    /* a value head (its mixed weight needs each value's presence in both rows) keeps the
+     * opening exchange */
     for (int h = 0; h < e->parts.losses->n_heads; h++)
         if (!st_loss_uses_labels(&e->parts.losses->heads[h]) && !st_loss_is_sequence(&e->parts.losses->heads[h]))
             e->local_totals = 0;
-    if (e->data->has_lengths) e->local_totals = 0;
     return ST_OK;
 }
 
@@ -165,7 +165,7 @@ void st_engine_free(st_engine_t *e) {
     free(e->plan), free(e->plan_order), free(e->plan_len);
     free(e->row_ids);
     st_weight_keys_free(&e->keys);
-    free(e->wtot), free(e->tot_ids), free(e->tot_lab), free(e->tot_plan);
+    free(e->wtot), free(e->tot_ids), free(e->tot_lab), free(e->tot_plan), free(e->tot_len);
     st_augment_free(&e->aug);
     memset(e, 0, sizeof *e);
 }
@@ -311,9 +311,11 @@ static double keyed_weight(const st_loss_config_t *cfg, const int32_t *lab, cons
 
 /* w [n_heads] ← shard s's weight totals at `step` (accumulation micro-batches in order, each the
  * sum st_train_weight_total makes): the sampler's ids, the rows' keys, and with mixing the plan
- * every rank draws alike (keyed by shard, global_step and ids). */
+ * every rank draws alike (keyed by shard, global_step and ids; with lengths, from the lengths
+ * augmentation will leave, as plan_micro_batch makes it). */
 static st_status_t shard_step_totals(double *w, st_engine_t *e, const st_sampler_t *sp, int s, int64_t step,
                                      int64_t global_step, st_error_t *err) {
+    int has_len = e->keys.n_cols > e->keys.n_heads;
     const st_loss_heads_t *losses = e->parts.losses;
     int H = losses->n_heads, T = e->data->shape.rank == 2 ? e->data->shape.d[0] : 1;
     for (int h = 0; h < H; h++) w[h] = 0;
@@ -324,15 +326,38 @@ static st_status_t shard_step_totals(double *w, st_engine_t *e, const st_sampler
             if (!key) return st_fail(err, ST_ERR_INTERNAL, "weight totals: row %lld is not in shard %d",
                                      (long long)(e->tot_ids[i] / sp->repeat), s);
             for (int h = 0; h < H; h++) e->tot_lab[(size_t)h * e->micro + i] = key[h];
+            if (has_len) e->tot_len[i] = key[H];
         }
+        if (e->mix && has_len)
+            st_augment_lengths(e->tot_len, &e->aug, e->tot_len, e->tot_ids, e->seed, e->epoch, e->micro,
+                               augment_T_pad(e));
         if (e->mix)
             st_mix_plan(e->tot_plan, e->plan_order, e->mix, e->seed, (uint32_t)s, (uint32_t)global_step, e->tot_ids,
-                        NULL, T, e->micro);
+                        has_len ? e->tot_len : NULL, T, e->micro);
         for (int h = 0; h < H; h++)
             w[h] += keyed_weight(&losses->heads[h], e->tot_lab + (size_t)h * e->micro, e->mix ? e->tot_plan : NULL,
                                  e->micro);
     }
     return ST_OK;
+}
+
+/* Shard s's sampler as the engine's (st_data_sampler_init: repeat, and length bucketing from the
+ * keys' lengths, lens [|shard s|] filled here; it must outlive the sampler). */
+static st_status_t shard_sampler(st_sampler_t *sp, int32_t **lens, const st_engine_t *e, int s, st_error_t *err) {
+    const st_data_t *d = e->data;
+    const st_shards_t *sh = &d->shards;
+    *lens = NULL;
+    ST_TRY(st_sampler_init(sp, sh, s, s + 1, e->micro, e->accum, e->seed, err));
+    st_status_t rc = e->sampler.repeat > 1 ? st_sampler_set_repeat(sp, e->sampler.repeat, err) : ST_OK;
+    if (rc == ST_OK && e->sampler.bucket_window > 0) {
+        int64_t first = sh->shard_start[s], n = sh->shard_start[s + 1] - first;
+        if (!(*lens = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1))))
+            rc = st_fail(err, ST_ERR_NOMEM, "weight totals: out of memory");
+        for (int64_t i = 0; rc == ST_OK && i < n; i++) (*lens)[i] = e->keys.key[(size_t)(first + i) * e->keys.n_cols + e->keys.n_heads];
+        if (rc == ST_OK) rc = st_sampler_set_buckets(sp, *lens, sh->rows + first, n, e->sampler.bucket_window, err);
+    }
+    if (rc != ST_OK) st_sampler_free(sp), free(*lens), *lens = NULL;
+    return rc;
 }
 
 /* e->wtot ← every shard's weight totals for every step of `epoch` whose step 0 is global step
@@ -344,12 +369,13 @@ static st_status_t epoch_totals(st_engine_t *e, int64_t epoch, int64_t base, st_
     e->wtot_epoch = -1;
     for (int s = 0; s < S; s++) {
         st_sampler_t sp;
-        ST_TRY(st_sampler_init(&sp, &d->shards, s, s + 1, e->micro, e->accum, e->seed, err));
-        st_status_t rc = e->sampler.repeat > 1 ? st_sampler_set_repeat(&sp, e->sampler.repeat, err) : ST_OK;
-        if (rc == ST_OK) rc = st_sampler_set_epoch(&sp, epoch, err);
+        int32_t *lens;
+        ST_TRY(shard_sampler(&sp, &lens, e, s, err));
+        st_status_t rc = st_sampler_set_epoch(&sp, epoch, err);
         for (int64_t t = 0; rc == ST_OK && t < steps; t++)
             rc = shard_step_totals(e->wtot + ((size_t)t * S + s) * H, e, &sp, s, t, base + t, err);
         st_sampler_free(&sp);
+        free(lens);
         ST_TRY(rc);
     }
     e->wtot_epoch = epoch, e->wtot_base = base;

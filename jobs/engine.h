@@ -26,12 +26,13 @@
  * rank knows every shard's ids of the step; sharding/weight_keys.h gives every training row's
  * class id or missing flag per head (value heads: its present-value count; 2 bytes a row per
  * head), gathered once, in the first step (one extra Allgatherv, once a run); mixup's plans are
- * pure too. At each new epoch every rank orders every shard (one shard's memory at a time) and
- * keeps the totals of every (step, shard) of the epoch. Where that cannot work the step keeps an
- * opening Allgatherv of the per-shard weight totals (3 collectives fast, 4 exact): with length
- * bucketing (the sampler needs every row's length), mixing on data with /lengths (cutmix spans
- * are drawn from lengths), mixing with a value head (its mixed weight needs each value's
- * presence), or a head whose key does not fit 16 bits.
+ * pure too; with /lengths the keys hold every row's length too, for length bucketing and for
+ * cutmix spans (drawn from the lengths augmentation leaves). At each new epoch every rank orders
+ * every shard (one shard's memory at a time) and keeps the totals of every (step, shard) of the
+ * epoch. Where that cannot work the step keeps an opening Allgatherv of the per-shard weight
+ * totals (3 collectives fast, 4 exact): mixing with a value head (its mixed weight needs each
+ * value's presence in both rows), or a key that does not fit 16 bits (32,768 classes or values,
+ * or lengths).
  * A rank that failed before the step (status) runs no pass but joins the gradient exchange
  * (zeros in fast mode; an infinite largest magnitude in exact mode, so no rank makes the
  * fixed-point sum) and the close, where every rank learns the failure. A non-finite gradient on
@@ -97,6 +98,7 @@ typedef struct {
     int64_t *tot_ids;              /* [micro] scratch of the totals: a micro-batch's occurrence ids */
     int32_t *tot_lab;              /* [n_heads, micro] scratch: their keys */
     st_mix_row_t *tot_plan;        /* [micro] scratch: their mixing plan */
+    int32_t *tot_len;              /* [micro] scratch: their lengths (with /lengths) */
     double *stats;                 /* [S·accum, stats_floats]: the gathered statistics in pooling order */
     st_micro_sums_t *micro_sums;   /* [per_pass] */
     float *x_mb;                   /* [per_pass · micro, row_floats] (a pass at T_run: [rows, T_run, C]) */

@@ -20,10 +20,13 @@ int st_weight_keys_possible(const st_loss_heads_t *losses) {
     return 1;
 }
 
+int st_weight_keys_lengths_fit(const st_data_t *d) { return !d->has_lengths || d->T_max <= KEY_MAX; }
+
 st_status_t st_weight_keys_init(st_weight_keys_t *k, const st_loss_heads_t *losses, const st_data_t *d,
                                 st_error_t *err) {
     k->n_heads = losses->n_heads, k->shards = &d->shards, k->n = d->shards.n_train;
-    k->key = calloc((size_t)(k->n > 0 ? k->n : 1) * (size_t)k->n_heads, sizeof(int16_t));
+    k->n_cols = k->n_heads + (d->has_lengths != 0);
+    k->key = calloc((size_t)(k->n > 0 ? k->n : 1) * (size_t)k->n_cols, sizeof(int16_t));
     if (!k->key)
         return st_fail(err, ST_ERR_NOMEM, "weight keys: cannot allocate %lld rows x %d heads",
                        (long long)k->n, k->n_heads);
@@ -56,7 +59,9 @@ st_status_t st_weight_keys_fill(st_weight_keys_t *k, const st_loss_heads_t *loss
         if (pos == part->n || part->ids[pos] != sh->rows[r])
             return st_fail(err, ST_ERR_INTERNAL, "weight keys: training row %lld of this rank's shards is not held",
                            (long long)sh->rows[r]);
-        for (int h = 0; h < k->n_heads; h++) k->key[(size_t)r * k->n_heads + h] = key_of(&losses->heads[h], d, part, pos);
+        int16_t *row = k->key + (size_t)r * k->n_cols;
+        for (int h = 0; h < k->n_heads; h++) row[h] = key_of(&losses->heads[h], d, part, pos);
+        if (k->n_cols > k->n_heads) row[k->n_heads] = (int16_t)part->len[pos];
     }
     return ST_OK;
 }
@@ -66,7 +71,7 @@ st_status_t st_weight_keys_share(st_weight_keys_t *k, const st_data_t *d, const 
     if (!offsets) return st_fail(err, ST_ERR_NOMEM, "weight keys: out of memory");
     for (int r = 0; r <= c->size; r++) /* rank r's block: the rows of shards [S·r/P, S·(r+1)/P) */
         offsets[r] = d->shards.shard_start[(int64_t)d->S * r / c->size];
-    st_status_t rc = st_allgather_blocks(k->key, offsets, (int)sizeof(int16_t) * k->n_heads, c, err);
+    st_status_t rc = st_allgather_blocks(k->key, offsets, (int)sizeof(int16_t) * k->n_cols, c, err);
     free(offsets);
     return rc;
 }
@@ -75,5 +80,5 @@ const int16_t *st_weight_keys_row(const st_weight_keys_t *k, int s, int64_t id) 
     const st_shards_t *sh = k->shards;
     int64_t first = sh->shard_start[s], n = sh->shard_start[s + 1] - first;
     int64_t i = st_ids_lower_bound(sh->rows + first, n, id);
-    return i < n && sh->rows[first + i] == id ? k->key + (size_t)(first + i) * k->n_heads : NULL;
+    return i < n && sh->rows[first + i] == id ? k->key + (size_t)(first + i) * k->n_cols : NULL;
 }
