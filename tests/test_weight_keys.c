@@ -1,7 +1,7 @@
 /* test_weight_keys.c — every training row's weight keys (sharding/weight_keys.h), from which
  * every rank computes a step's weight totals itself: class ids (from /y or a class target, −1
- * kept), present-value counts of value heads, 0 for sequence heads; only the rank's own shards
- * are filled; lookups by (shard, id); a row the rank does not hold is an error naming it. */
+ * kept), present-value counts of value heads, and with /lengths each row's length in one more
+ * column; only the rank's own shards are filled; lookups by (shard, id); a row the rank does not hold is an error naming it. */
 #include "testutil.h"
 
 #include <math.h>
@@ -17,6 +17,7 @@ typedef struct {
     int64_t ids[N];
     int32_t y[N];
     float T[N * TF];
+    int32_t len[N];
     st_loss_heads_t losses;
 } fixture_t;
 
@@ -40,10 +41,11 @@ static void make_fixture(fixture_t *f) {
         f->ids[n] = all[i], f->y[n] = lab[i];
         f->T[n * TF] = i % 7 == 0 ? -1.0f : (float)(i % 5);
         for (int j = 1; j < TF; j++) f->T[n * TF + j] = (i + j) % 4 == 0 ? NAN : (float)j;
+        f->len[n] = 3 + i;
         n++;
     }
     st_data_part_t *p = &f->d.part[ST_SPLIT_TRAIN];
-    p->n = n, p->ids = f->ids, p->y = f->y, p->T = f->T;
+    p->n = n, p->ids = f->ids, p->y = f->y, p->T = f->T, p->len = f->len;
     f->losses.n_heads = 3;
     f->losses.heads[0] = (st_loss_config_t){.type = ST_LOSS_CROSS_ENTROPY, .n_classes = 3, .target_index = -1};
     f->losses.heads[1] = (st_loss_config_t){.type = ST_LOSS_CROSS_ENTROPY, .n_classes = 5, .target_index = 0};
@@ -82,6 +84,29 @@ static void test_keys_of_own_shards(void **state) {
     st_shards_free(&f.d.shards);
 }
 
+static void test_lengths_column(void **state) {
+    (void)state;
+    fixture_t f;
+    make_fixture(&f);
+    f.d.has_lengths = 1, f.d.T_max = 3 + N;
+    st_weight_keys_t k;
+    st_error_t err = {0};
+    assert_true(st_weight_keys_lengths_fit(&f.d));
+    assert_int_equal(st_weight_keys_init(&k, &f.losses, &f.d, &err), ST_OK);
+    assert_int_equal(k.n_cols, 4);
+    assert_int_equal(st_weight_keys_fill(&k, &f.losses, &f.d, &f.d.part[ST_SPLIT_TRAIN], &err), ST_OK);
+    for (int i = 0; i < N; i++) {
+        int s = st_shards_find(&f.d.shards, 2 * i);
+        const int16_t *key = st_weight_keys_row(&k, s, 2 * i);
+        assert_int_equal(key[3], s >= 1 && s <= 2 ? 3 + i : 0);
+        if (s >= 1 && s <= 2) assert_int_equal(key[0], i % 3);
+    }
+    st_weight_keys_free(&k);
+    f.d.T_max = 40000;
+    assert_false(st_weight_keys_lengths_fit(&f.d));
+    st_shards_free(&f.d.shards);
+}
+
 static void test_missing_row_and_limits(void **state) {
     (void)state;
     fixture_t f;
@@ -109,6 +134,7 @@ static void test_missing_row_and_limits(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_of_own_shards),
+        cmocka_unit_test(test_lengths_column),
         cmocka_unit_test(test_missing_row_and_limits),
     };
     return cmocka_run_group_tests_name("weight_keys", tests, NULL, NULL);
