@@ -360,6 +360,20 @@ static st_status_t shard_sampler(st_sampler_t *sp, int32_t **lens, const st_engi
     return rc;
 }
 
+/* Shard s (owned here) orders its rows in sp as in the engine's own sampler (at the same epoch):
+ * a sampler option st_data_sampler_init sets but shard_sampler does not would make wrong totals,
+ * so it fails loudly instead. Compares step 0's micro-batches. */
+static st_status_t check_same_order(st_engine_t *e, const st_sampler_t *sp, int s, st_error_t *err) {
+    for (int a = 0; a < e->accum; a++) {
+        ST_TRY(st_sampler_micro_batch(e->tot_ids, sp, s, 0, a, err));
+        ST_TRY(st_sampler_micro_batch(e->row_ids, &e->sampler, s, 0, a, err));
+        if (memcmp(e->tot_ids, e->row_ids, sizeof(int64_t) * (size_t)e->micro) != 0)
+            return st_fail(err, ST_ERR_INTERNAL, "weight totals: shard %d's order differs from the engine's sampler "
+                           "(jobs/engine.c shard_sampler must set up what st_data_sampler_init does)", s);
+    }
+    return ST_OK;
+}
+
 /* e->wtot ← every shard's weight totals for every step of `epoch` whose step 0 is global step
  * `base`: each shard's epoch order made here (one shard's memory at a time). */
 static st_status_t epoch_totals(st_engine_t *e, int64_t epoch, int64_t base, st_error_t *err) {
@@ -372,6 +386,7 @@ static st_status_t epoch_totals(st_engine_t *e, int64_t epoch, int64_t base, st_
         int32_t *lens;
         ST_TRY(shard_sampler(&sp, &lens, e, s, err));
         st_status_t rc = st_sampler_set_epoch(&sp, epoch, err);
+        if (rc == ST_OK && s == d->shard_first) rc = check_same_order(e, &sp, s, err);
         for (int64_t t = 0; rc == ST_OK && t < steps; t++)
             rc = shard_step_totals(e->wtot + ((size_t)t * S + s) * H, e, &sp, s, t, base + t, err);
         st_sampler_free(&sp);
