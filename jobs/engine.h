@@ -22,7 +22,7 @@
  *               st_layer_kind_t.stats_*), combined in (shard, accumulation) order identically on
  *               every rank.
  * There is no opening exchange: the loss scale needs the weight total of the whole global batch
- * before any backward, and every rank computes it itself. The sampler is a pure function, so a
+ * before any backward, and every rank computes it itself (jobs/engine_totals.h). The sampler is a pure function, so a
  * rank knows every shard's ids of the step; sharding/weight_keys.h gives every training row's
  * class id or missing flag per head (value heads: its present-value count; 2 bytes a row per
  * head), gathered once, in the first step (one extra Allgatherv, once a run); mixup's plans are
