@@ -285,23 +285,27 @@ static void sgd_step(st_optim_t *o, float *p, const float *g, double lr_base) {
 }
 
 /* One Adam/AdamW update of n elements (restrict: the arrays never overlap, so the loop vectorises;
- * the arithmetic is element by element as torch's, in the same order). */
+ * the arithmetic is element by element as torch's, in the same order, except that sqrt(v) is
+ * multiplied by inv_bc2 = 1 / sqrt(1 − β2^t) (computed in double) where torch divides by its
+ * float: one division an element fewer — the loop is bound by the divider (0.31 → 0.24 ms on
+ * the default MLP's 567k floats, one thread) — for a difference in the last bit of the
+ * denominator, within the tests' 1e-6 relative tolerance against torch). */
 ST_CLONES static void adam_span(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
                                 long n, int decoupled, float wd, float shrink, float b1f, float b2f, float one_m_b1,
-                                float one_m_b2, float bc2f, float epsf, float neg_step) {
+                                float one_m_b2, float inv_bc2, float epsf, float neg_step) {
     if (decoupled) {
         for (long i = 0; i < n; i++) {
             float pi = p[i] * shrink, gi = g[i];
             float mi = m[i] * b1f + one_m_b1 * gi, vi = v[i] * b2f + one_m_b2 * gi * gi;
             m[i] = mi, v[i] = vi;
-            p[i] = pi + neg_step * mi / (sqrtf(vi) / bc2f + epsf);
+            p[i] = pi + neg_step * mi / (sqrtf(vi) * inv_bc2 + epsf);
         }
     } else {
         for (long i = 0; i < n; i++) {
             float pi = p[i], gi = wd != 0.0f ? g[i] + wd * pi : g[i];
             float mi = m[i] * b1f + one_m_b1 * gi, vi = v[i] * b2f + one_m_b2 * gi * gi;
             m[i] = mi, v[i] = vi;
-            p[i] = pi + neg_step * mi / (sqrtf(vi) / bc2f + epsf);
+            p[i] = pi + neg_step * mi / (sqrtf(vi) * inv_bc2 + epsf);
         }
     }
 }
@@ -311,7 +315,7 @@ static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base) {
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2;
     const double bc1 = 1.0 - pow(b1, (double)o->step), bc2_sqrt = sqrt(1.0 - pow(b2, (double)o->step));
     const float b1f = (float)b1, b2f = (float)b2, one_m_b1 = (float)(1.0 - b1), one_m_b2 = (float)(1.0 - b2);
-    const float bc2f = (float)bc2_sqrt, epsf = (float)o->cfg.eps;
+    const float inv_bc2 = (float)(1.0 / bc2_sqrt), epsf = (float)o->cfg.eps;
     float *m = o->state[0], *v = o->state[1];
     #pragma omp parallel
     for (int s = 0; s < o->n_segments; s++) {
@@ -323,7 +327,7 @@ static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base) {
         st_thread_span((long)seg->n, 16, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
         if (i1 > i0)
             adam_span(p + off + i0, g + off + i0, m + off + i0, v + off + i0, i1 - i0, decoupled, wd, shrink, b1f, b2f,
-                      one_m_b1, one_m_b2, bc2f, epsf, neg_step);
+                      one_m_b1, one_m_b2, inv_bc2, epsf, neg_step);
     }
 }
 

@@ -1,7 +1,8 @@
 /* optim.h — optimizers over the flat parameter arena: SGD (momentum, Nesterov), Adam, AdamW.
  *
  * The updates follow torch.optim (PyTorch 1.13, single-tensor path) operation for operation, in
- * float32 with scalar coefficients computed in double:
+ * float32 with scalar coefficients computed in double (one exception: Adam multiplies sqrt(v) by
+ * 1/sqrt(1-β2^t) where torch divides, see adam_span in optim.c):
  *   SGD:   d = g + wd·θ;  buf = μ·buf + d (dampening 0; buf starts as d);
  *          d = nesterov ? d + μ·buf : buf (when μ > 0);  θ -= lr·d
  *   Adam:  g += wd·θ (coupled L2);  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;

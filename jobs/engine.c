@@ -1,5 +1,6 @@
 /* engine.c — the distributed training step (see engine.h). */
 #include "engine.h"
+#include "engine_totals.h"
 
 #include "sharding/batch.h"
 
@@ -8,11 +9,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "mpi/fixed_sum.h"
 
-/* The closing record of a shard: its status word and row count, then per loss (sum, weight,
- * argmax hits, labelled rows), then the batch statistics. */
-enum { SUM_STATUS, SUM_COUNT, N_FIXED };
+const char *const st_step_phase_names[ST_STEP_PHASES] = {"fetch", "passes", "fixed", "exchange", "close", "update"};
+
+/* Adds the time since *t0 to phase p (and to this step's slot of the ring) and restarts *t0. */
+static void lap(st_engine_t *e, st_step_phase_t p, double *t0) {
+    double now = st_clock_s();
+    e->phase_s[p] += now - *t0;
+    e->phase_ring[e->timed_steps % ST_STEP_RING][p] += (float)(now - *t0);
+    *t0 = now;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void st_engine_phase_ms(double *ms, const st_engine_t *e, int mean) {
+    int64_t n = e->timed_steps < ST_STEP_RING ? e->timed_steps : ST_STEP_RING;
+    float col[ST_STEP_RING];
+    for (int p = 0; p < ST_STEP_PHASES; p++) {
+        ms[p] = 0;
+        if (n == 0) continue;
+        if (mean) {
+            ms[p] = 1e3 * e->phase_s[p] / (double)e->timed_steps;
+            continue;
+        }
+        for (int64_t i = 0; i < n; i++) col[i] = e->phase_ring[i][p];
+        qsort(col, (size_t)n, sizeof *col, cmp_float);
+        ms[p] = 1e3 * (n % 2 ? col[n / 2] : 0.5 * (col[n / 2 - 1] + col[n / 2]));
+    }
+}
+
+/* The closing record of a shard: its status word, step flags (both in a rank's first shard) and
+ * row count, then per loss (sum, weight, argmax hits, labelled rows), then the batch statistics. */
+enum { SUM_STATUS, SUM_FLAGS, SUM_COUNT, N_FIXED };
 enum { H_SUM, H_WEIGHT, H_CORRECT, H_LABELLED, N_PER_HEAD };
 #define N_SUMS(H) (N_FIXED + N_PER_HEAD * (H))
 
@@ -69,7 +102,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     e->per_pass = reserved / e->micro;
     if (e->per_pass > e->n_owned) e->per_pass = e->n_owned;
     int H = parts->losses->n_heads;
-    e->open_len = H + 2;
+    e->open_len = H;
     e->close_len = N_SUMS(H) + e->accum * e->stats_floats;
     size_t S = (size_t)data->S, slots = (size_t)e->accum * (size_t)e->n_owned * (size_t)e->micro;
     size_t pass_rows = (size_t)e->per_pass * (size_t)e->micro;
@@ -83,7 +116,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     if (!(e->ids = zalloc(slots, sizeof(int64_t), err))) return err->code;
     if (!(e->pos = zalloc(slots, sizeof(int64_t), err))) return err->code;
     if (!(e->row_ids = zalloc((size_t)e->micro, sizeof(int64_t), err))) return err->code;
-    return ST_OK;
+    return st_engine_totals_init(e, err);
 }
 
 st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_error_t *err) {
@@ -92,6 +125,11 @@ st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_err
     if (!(e->plan_order = zalloc((size_t)e->micro, sizeof *e->plan_order, err))) return err->code;
     if (!(e->plan_len = zalloc((size_t)e->micro, sizeof *e->plan_len, err))) return err->code;
     e->mix = mix;
+    /* a value head (its mixed weight needs each value's presence in both rows) keeps the
+     * opening exchange */
+    for (int h = 0; h < e->parts.losses->n_heads; h++)
+        if (!st_loss_uses_labels(&e->parts.losses->heads[h]) && !st_loss_is_sequence(&e->parts.losses->heads[h]))
+            e->local_totals = 0;
     return ST_OK;
 }
 
@@ -111,6 +149,8 @@ void st_engine_free(st_engine_t *e) {
     free(e->x_mb), free(e->len_mb), free(e->ids), free(e->pos), free(e->shard_grads), free(e->fixed);
     free(e->plan), free(e->plan_order), free(e->plan_len);
     free(e->row_ids);
+    st_weight_keys_free(&e->keys);
+    free(e->wtot), free(e->tot_ids), free(e->tot_lab), free(e->tot_plan), free(e->tot_len);
     st_augment_free(&e->aug);
     memset(e, 0, sizeof *e);
 }
@@ -243,11 +283,12 @@ static st_status_t gather_inputs(st_engine_t *e, const int64_t *pos, const int64
     return ST_OK;
 }
 
-/* ---- 1. the opening exchange ---- */
+/* ---- 1. the weight totals: computed here (engine_totals.c), or the opening exchange ---- */
 
-/* Gathers every shard's weight total per head, the flags and the statuses; fills grad_scale
- * [n_heads] from the global totals (summed in shard order) and ORs the flags into *flags. */
-static st_status_t open_step(st_engine_t *e, int *flags, st_status_t status, float *grad_scale, st_error_t *err) {
+/* Without keys (see st_engine_set_mix, st_engine_totals_init): one Allgatherv of every shard's
+ * weight total per head; grad_scale [n_heads] from the global totals (summed in shard order). A
+ * rank that failed before the step sends what it has: the step fails at the close anyway. */
+static st_status_t open_step(st_engine_t *e, float *grad_scale, st_error_t *err) {
     const st_loss_heads_t *losses = e->parts.losses;
     int H = losses->n_heads, S = e->data->S;
     for (int o = 0; o < e->n_owned; o++) {
@@ -262,17 +303,8 @@ static st_status_t open_step(st_engine_t *e, int *flags, st_status_t status, flo
             }
             rec[h] = w;
         }
-        rec[H] = o == 0 ? *flags : 0;
-        rec[H + 1] = o == 0 ? st_comm_status_word(e->comm, status) : INT_MAX;
     }
     ST_TRY(st_allgather_shards(e->open, S, e->open_len, e->comm, err));
-    int first = INT_MAX;
-    for (int s = 0; s < S; s++) {
-        const double *rec = e->open + (size_t)s * e->open_len;
-        *flags |= (int)rec[H];
-        if (rec[H + 1] < first) first = (int)rec[H + 1];
-    }
-    ST_TRY(st_comm_agreed(status, first, err));
     for (int h = 0; h < H; h++) {
         double total = 0;
         for (int s = 0; s < S; s++) total += e->open[(size_t)s * e->open_len + h];
@@ -328,7 +360,8 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
 
 /* Fast mode: all micro-batches add into the one gradient arena, per_pass of them per pass, then
  * one float all-reduce. */
-static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const float *grad_scale, st_error_t *err) {
+static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const float *grad_scale, double *t0,
+                                  st_error_t *err) {
     st_model_t *m = e->parts.model;
     st_model_zero_grads(m);
     for (int a = 0; a < e->accum; a++)
@@ -336,13 +369,17 @@ static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const flo
             int n_mb = e->n_owned - o0 < e->per_pass ? e->n_owned - o0 : e->per_pass;
             if (e->pass_status == ST_OK) e->pass_status = run_micro_batches(e, a, o0, n_mb, global_step, grad_scale, err);
         }
-    return st_allreduce_sum_f32(st_model_grads(m), st_model_param_floats(m), e->comm, err);
+    lap(e, ST_STEP_PASSES, t0);
+    ST_TRY(st_allreduce_sum_f32(st_model_grads(m), st_model_param_floats(m), e->comm, err));
+    lap(e, ST_STEP_EXCHANGE, t0);
+    return ST_OK;
 }
 
 /* Exact mode: each shard's gradient alone (backward writes straight into that shard's buffer),
- * then a fixed-point sum over shards and ranks. With ST_FLAG_NONFINITE (every rank knows it) the
- * sums are not made and the arena is marked non-finite. */
-static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const float *grad_scale, int flags,
+ * then a fixed-point sum over shards and ranks. A rank whose step failed sends an infinite
+ * largest magnitude: no rank makes the sums, the arena is marked non-finite, and the close
+ * agrees on the failure. */
+static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const float *grad_scale, double *t0,
                                    st_error_t *err) {
     st_model_t *m = e->parts.model;
     size_t n = st_model_param_floats(m);
@@ -355,19 +392,26 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
         memset(g, 0, n * sizeof(float));
         for (int a = 0; e->pass_status == ST_OK && a < e->accum; a++)
             e->pass_status = run_micro_batches(e, a, o, 1, global_step, grad_scale, err);
+        lap(e, ST_STEP_PASSES, t0);
         max_abs = fmax(max_abs, st_max_abs(g, n));
         shard[o] = g;
+        lap(e, ST_STEP_FIXED, t0);
     }
     st_model_swap_grads(m, arena);
-    if (!(flags & ST_FLAG_NONFINITE)) ST_TRY(st_allreduce_max_f64(&max_abs, e->comm, err));
-    if ((flags & ST_FLAG_NONFINITE) || !isfinite(max_abs)) {
+    if (e->pass_status != ST_OK) max_abs = INFINITY;
+    ST_TRY(st_allreduce_max_f64(&max_abs, e->comm, err));
+    lap(e, ST_STEP_EXCHANGE, t0);
+    if (!isfinite(max_abs)) {
         arena[0] = NAN;
         return ST_OK;
     }
     int exponent = st_fixed_exponent(max_abs, e->data->S);
     st_fixed_sum_arrays(e->fixed, shard, e->n_owned, n, exponent);
+    lap(e, ST_STEP_FIXED, t0);
     ST_TRY(st_allreduce_sum_i64_big(e->fixed, n, e->comm, err));
+    lap(e, ST_STEP_EXCHANGE, t0);
     st_fixed_to_float(arena, e->fixed, n, exponent);
+    lap(e, ST_STEP_FIXED, t0);
     return ST_OK;
 }
 
@@ -375,16 +419,21 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
 
 /* Step totals from every shard's sums, in shard order (the same bits for any P), and the
  * running statistics pooled over all S·accum micro-batches in (shard, accumulation) order. The
- * shards' status words agree a pass failure (st_comm_agreed's rule). */
-static st_status_t close_step(st_engine_t *e, st_status_t pass_status, st_step_stats_t *out, st_error_t *err) {
+ * shards' status words agree a failure before or during the step (st_comm_agreed's rule), and
+ * the ranks' flags are OR-ed into *flags. */
+static st_status_t close_step(st_engine_t *e, st_status_t pass_status, int *flags, st_step_stats_t *out,
+                              st_error_t *err) {
     int S = e->data->S, H = e->parts.losses->n_heads, first = INT_MAX;
-    for (int o = 0; o < e->n_owned; o++)
-        e->close[(size_t)(e->data->shard_first + o) * e->close_len + SUM_STATUS] =
-            o == 0 ? st_comm_status_word(e->comm, pass_status) : INT_MAX;
+    for (int o = 0; o < e->n_owned; o++) {
+        double *rec = e->close + (size_t)(e->data->shard_first + o) * e->close_len;
+        rec[SUM_STATUS] = o == 0 ? st_comm_status_word(e->comm, pass_status) : INT_MAX;
+        rec[SUM_FLAGS] = o == 0 ? *flags : 0;
+    }
     ST_TRY(st_allgather_shards(e->close, S, e->close_len, e->comm, err));
     for (int s = 0; s < S; s++) {
         const double *rec = e->close + (size_t)s * e->close_len;
         if (rec[SUM_STATUS] < first) first = (int)rec[SUM_STATUS];
+        *flags |= (int)rec[SUM_FLAGS];
         out->count += (int64_t)rec[SUM_COUNT];
         for (int h = 0; h < H; h++) {
             const double *hr = rec + N_FIXED + N_PER_HEAD * h;
@@ -411,18 +460,29 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
                            int flags, st_status_t status, st_step_stats_t *out, st_error_t *err) {
     memset(out, 0, sizeof *out);
     e->epoch = epoch;
+    double t0 = st_clock_s();
+    memset(e->phase_ring[e->timed_steps % ST_STEP_RING], 0, sizeof e->phase_ring[0]);
     float grad_scale[ST_LOSS_MAX_HEADS];
+    int sharing = e->local_totals && !e->keys_shared;
+    if (sharing) ST_TRY(st_engine_share_keys(e, &status, err));
     if (status == ST_OK) status = st_sampler_set_epoch(&e->sampler, epoch, err);
     if (status == ST_OK) status = fetch_step(e, step, global_step, err);
-    ST_TRY(open_step(e, &flags, status, grad_scale, err));
+    if (!e->local_totals) ST_TRY(open_step(e, grad_scale, err));
+    else if (status == ST_OK) status = st_engine_local_scale(e, epoch, step, global_step, grad_scale, err);
     memset(e->close, 0, sizeof(double) * (size_t)e->close_len * (size_t)e->data->S);
-    e->pass_status = ST_OK;
-    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, flags, err));
-    else ST_TRY(gradients_fast(e, global_step, grad_scale, err));
+    e->pass_status = status; /* a failure before the step: no passes here, agreed at the close */
+    lap(e, ST_STEP_FETCH, &t0);
+    if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, &t0, err));
+    else ST_TRY(gradients_fast(e, global_step, grad_scale, &t0, err));
+    st_status_t rc = close_step(e, e->pass_status, &flags, out, err);
+    if (rc != ST_OK && sharing) e->keys_shared = 0; /* some rank's block may be wrong: share again */
+    ST_TRY(rc);
+    lap(e, ST_STEP_CLOSE, &t0);
     out->stop = (flags & ST_FLAG_STOP) != 0;
-    ST_TRY(close_step(e, e->pass_status, out, err));
     st_update_result_t u;
     st_train_update(&e->parts, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);
     out->grad_norm = u.grad_norm, out->skipped = u.skipped;
+    lap(e, ST_STEP_UPDATE, &t0);
+    e->timed_steps++;
     return ST_OK;
 }

@@ -10,21 +10,34 @@
  * known from the labels before any forward pass. Then st_train_update (L2, clipping, the
  * optimizer), identical on every rank.
  *
- * Three collectives a step in fast mode (four in exact mode), all through mpi/collectives.h:
- *   1. open:    one Allgatherv of a record per shard: each head's weight total of the step, and
- *               (in the rank's first shard) its step flags and its status, so the ranks agree
- *               on a failure found before the step (st_comm_agree's rule), on a stop request
- *               and on an injected non-finite gradient without further messages;
- *   2. the gradient: one float MPI_Allreduce of the arena (fast), or, in exact mode, an
+ * Two collectives a step in fast mode (three in exact mode), all through mpi/collectives.h:
+ *   1. the gradient: one float MPI_Allreduce of the arena (fast), or, in exact mode, an
  *               all-reduce of the largest magnitude and one of the 64-bit fixed-point sums;
- *   3. close:   one Allgatherv of a record per shard: a status word (a pass that failed on one
- *               rank — an embedding id out of range — fails the step on every rank, without a
- *               hang), its row count, every loss's sum, weight, argmax hits and labelled rows,
- *               and the batch statistics of every ghost batch of its micro-batches (for
- *               layers that keep running statistics: st_layer_kind_t.stats_*), combined in
- *               (shard, accumulation) order identically on every rank.
- * A non-finite gradient on any rank shows in the summed arena on every rank, so the skip
- * decision needs no extra message.
+ *   2. close:   one Allgatherv of a record per shard: a status word and the step flags (in the
+ *               rank's first shard: a failure found before the step or in a pass — an embedding
+ *               id out of range — fails the step on every rank without a hang; ST_FLAG_STOP and
+ *               ST_FLAG_NONFINITE OR-ed over ranks), its row count, every loss's sum, weight,
+ *               argmax hits and labelled rows, and the batch statistics of every ghost batch of
+ *               its micro-batches (for layers that keep running statistics:
+ *               st_layer_kind_t.stats_*), combined in (shard, accumulation) order identically on
+ *               every rank.
+ * There is no opening exchange: the loss scale needs the weight total of the whole global batch
+ * before any backward, and every rank computes it itself (jobs/engine_totals.h). The sampler is a pure function, so a
+ * rank knows every shard's ids of the step; sharding/weight_keys.h gives every training row's
+ * class id or missing flag per head (value heads: its present-value count; 2 bytes a row per
+ * head), gathered once, in the first step (one extra Allgatherv, once a run); mixup's plans are
+ * pure too; with /lengths the keys hold every row's length too, for length bucketing and for
+ * cutmix spans (drawn from the lengths augmentation leaves). At each new epoch every rank orders
+ * every shard (one shard's memory at a time) and keeps the totals of every (step, shard) of the
+ * epoch. Where that cannot work the step keeps an opening Allgatherv of the per-shard weight
+ * totals (3 collectives fast, 4 exact): mixing with a value head (its mixed weight needs each
+ * value's presence in both rows), or a key that does not fit 16 bits (32,768 classes or values,
+ * or lengths).
+ * A rank that failed before the step (status) runs no pass but joins the gradient exchange
+ * (zeros in fast mode; an infinite largest magnitude in exact mode, so no rank makes the
+ * fixed-point sum) and the close, where every rank learns the failure. A non-finite gradient on
+ * any rank shows in the summed arena on every rank, and ST_FLAG_NONFINITE arrives with the close,
+ * before the update: the skip decision needs no extra message.
  *
  * Reproducible mode "exact" (st_engine_set_exact): every shard's gradient is computed on its own
  * (its accumulation micro-batches in order), rounded to 64-bit fixed point with an exponent
@@ -46,7 +59,21 @@
 #include "sharding/augment.h"
 #include "sharding/data.h"
 #include "sharding/sampler.h"
+#include "sharding/weight_keys.h"
 #include "train_step.h"
+
+#define ST_STEP_RING 1024 /* steps whose phase times st_engine_phase_ms takes the median of */
+
+/* Where a rank's step time goes (st_engine_t.phase_s; st_engine_phases_json). */
+typedef enum {
+    ST_STEP_FETCH,     /* sampler, ids, targets, weight totals (and the opening exchange when kept) */
+    ST_STEP_PASSES,    /* gradient zeroing, forward, loss and backward of every micro-batch */
+    ST_STEP_FIXED,     /* exact mode: largest magnitudes, the fixed-point sums and back to float */
+    ST_STEP_EXCHANGE,  /* the gradient collectives, with the wait for the slower rank */
+    ST_STEP_CLOSE,     /* the closing exchange and combining its records */
+    ST_STEP_UPDATE,    /* L2, gradient norm / clipping, the optimizer */
+    ST_STEP_PHASES
+} st_step_phase_t;
 
 typedef struct {
     st_step_parts_t parts;         /* model, losses (head 0's sums are reported), optimizer, clipping */
@@ -59,9 +86,19 @@ typedef struct {
     int n_stat_layers;             /* layers with batch statistics (kind->stats_floats) */
     st_layer_t **stat_layers;
     int stats_floats;              /* Σ over them: one micro-batch's statistics */
-    int open_len, close_len;       /* values per shard in the opening and closing records */
-    double *open;                  /* [S, open_len]: weight per head, flags, status word */
-    double *close;                 /* [S, close_len]: loss sum, weight, correct, count, [accum, stats_floats] */
+    int open_len, close_len;       /* values per shard in the opening (when kept) and closing records */
+    double *open;                  /* [S, open_len]: weight per head */
+    double *close;                 /* [S, close_len]: status, flags, count, per head (sum, weight, correct,
+                                    * labelled), [accum, stats_floats] */
+    int local_totals;              /* 1: weight totals computed here (no opening exchange) */
+    int keys_shared;               /* the keys were gathered (the first step does it) */
+    st_weight_keys_t keys;         /* local_totals: every training row's weight keys */
+    double *wtot;                  /* local_totals: [steps_per_epoch, S, n_heads] this epoch's totals */
+    int64_t wtot_epoch, wtot_base; /* the epoch wtot holds (-1: none) and the global step of its step 0 */
+    int64_t *tot_ids;              /* [micro] scratch of the totals: a micro-batch's occurrence ids */
+    int32_t *tot_lab;              /* [n_heads, micro] scratch: their keys */
+    st_mix_row_t *tot_plan;        /* [micro] scratch: their mixing plan */
+    int32_t *tot_len;              /* [micro] scratch: their lengths (with /lengths) */
     double *stats;                 /* [S·accum, stats_floats]: the gathered statistics in pooling order */
     st_micro_sums_t *micro_sums;   /* [per_pass] */
     float *x_mb;                   /* [per_pass · micro, row_floats] (a pass at T_run: [rows, T_run, C]) */
@@ -81,6 +118,9 @@ typedef struct {
     st_status_t pass_status;       /* this step's first pass failure here (agreed at the close) */
     float *shard_grads;            /* exact: [n_owned, n_params] */
     int64_t *fixed;                /* exact: [n_params] fixed-point sum */
+    double phase_s[ST_STEP_PHASES];/* this rank's seconds in each phase, summed over timed_steps */
+    int64_t timed_steps;
+    float phase_ring[ST_STEP_RING][ST_STEP_PHASES]; /* the last ST_STEP_RING steps' seconds per phase */
 } st_engine_t;
 
 typedef struct {
@@ -112,13 +152,21 @@ st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err);
 /* Optimizer step `step` (0..steps_per_epoch-1) of `epoch` (the sampler is moved to it);
  * global_step keys dropout. lr_base: this step's base rate. flags: this rank's
  * ST_FLAG_NONFINITE (fault injection: skip the update) and ST_FLAG_STOP (a stop request),
- * OR-ed over ranks in the step's first exchange. status: this rank's status before the step (a
- * failure its caller found); when any rank's is not ST_OK no rank computes the step and each
- * returns what st_comm_agree would. Collective. */
+ * OR-ed over ranks in the closing exchange. status: this rank's status before the step (a
+ * failure its caller found); when any rank's is not ST_OK that rank computes nothing, the others'
+ * work is not applied, and each returns what st_comm_agree would. Collective. */
 st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
                            int flags, st_status_t status, st_step_stats_t *out, st_error_t *err);
 
 int64_t st_engine_steps_per_epoch(const st_engine_t *e);
+
+/* ms [ST_STEP_PHASES] ← this rank's milliseconds a step in each phase: the median over the last
+ * ST_STEP_RING steps (robust to a busy spell on a shared core), or with mean = 1 the mean over
+ * every step of the launch. 0 before any step. */
+void st_engine_phase_ms(double *ms /*[ST_STEP_PHASES]*/, const st_engine_t *e, int mean);
+
+/* The phase names of st_step_phase_t ("fetch", "passes", "fixed", "exchange", "close", "update"). */
+extern const char *const st_step_phase_names[ST_STEP_PHASES];
 
 /* Augments every training micro-batch with the parsed list `parsed` (config "augment"), bound to
  * the engine's data: its row shape, lengths and standardisation. The columns feeding embeddings

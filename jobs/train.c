@@ -392,6 +392,27 @@ static st_status_t final_eval(trainer_t *t, st_train_result_t *res, st_error_t *
 
 /* ---- the job ---- */
 
+/* run.json "step_ms": milliseconds a step in each phase of the engine (jobs/engine.h,
+ * st_step_phase_t): rank 0's median over its last steps, the largest such median over ranks,
+ * and rank 0's mean over this launch's steps (docs/performance.md, section 3). Collective. */
+static st_status_t record_step_phases(trainer_t *t, st_error_t *err) {
+    double med[ST_STEP_PHASES], most[ST_STEP_PHASES], mean[ST_STEP_PHASES];
+    st_engine_phase_ms(med, &t->engine, 0);
+    st_engine_phase_ms(mean, &t->engine, 1);
+    ST_TRY(st_reduce_max_f64(most, med, ST_STEP_PHASES, t->c, err));
+    if (t->c->rank != 0 || !t->have_record) return RANK0(t, ST_OK, err);
+    const char *names[3] = {"rank0_median", "max_over_ranks_median", "rank0_mean"};
+    const double *values[3] = {med, most, mean};
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < 3; k++) {
+        cJSON *v = cJSON_AddObjectToObject(o, names[k]);
+        for (int p = 0; p < ST_STEP_PHASES; p++)
+            cJSON_AddNumberToObject(v, st_step_phase_names[p], round(values[k][p] * 1e3) / 1e3);
+    }
+    cJSON_AddNumberToObject(o, "steps", (double)t->engine.timed_steps);
+    return RANK0(t, st_run_record_set_item(&t->record, "step_ms", o, err), err);
+}
+
 static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
     while (t->epoch < t->cfg->train.epochs) {
         double t0 = st_clock_s();
@@ -413,6 +434,7 @@ static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
             break;
         }
     }
+    ST_TRY(record_step_phases(t, err));
     return final_eval(t, res, err);
 }
 

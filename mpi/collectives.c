@@ -64,6 +64,33 @@ done:
     return status;
 }
 
+st_status_t st_allgather_blocks(void *data, const int64_t *offsets, int elem_bytes, const st_comm_t *c,
+                                st_error_t *err) {
+    int *counts = malloc(sizeof(int) * (size_t)c->size), *displs = malloc(sizeof(int) * (size_t)c->size);
+    st_status_t status = ST_OK;
+    MPI_Datatype elem_t = MPI_DATATYPE_NULL;
+    if (!counts || !displs) {
+        status = st_fail(err, ST_ERR_NOMEM, "st_allgather_blocks: out of memory");
+        goto done;
+    }
+    for (int r = 0; r < c->size; r++) {
+        if (offsets[r + 1] - offsets[r] > INT_MAX || offsets[r] > INT_MAX) {
+            status = st_fail(err, ST_ERR_INTERNAL, "st_allgather_blocks: rank %d's block [%lld, %lld) is too large", r,
+                             (long long)offsets[r], (long long)offsets[r + 1]);
+            goto done;
+        }
+        counts[r] = (int)(offsets[r + 1] - offsets[r]), displs[r] = (int)offsets[r];
+    }
+    ST_MPI_GOTO(MPI_Type_contiguous(elem_bytes, MPI_BYTE, &elem_t), err, status, done);
+    ST_MPI_GOTO(MPI_Type_commit(&elem_t), err, status, done);
+    ST_MPI_GOTO(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts, displs, elem_t, c->comm), err, status,
+                done);
+done:
+    if (elem_t != MPI_DATATYPE_NULL) MPI_Type_free(&elem_t);
+    free(counts), free(displs);
+    return status;
+}
+
 st_status_t st_allgather_records(void *all, const void *mine, int record_bytes, const st_comm_t *c, st_error_t *err) {
     ST_MPI(MPI_Allgather(mine, record_bytes, MPI_BYTE, all, record_bytes, MPI_BYTE, c->comm), err);
     return ST_OK;

@@ -42,6 +42,12 @@ st_status_t st_reduce_max_f64(double *out, const double *in, int n, const st_com
 st_status_t st_allgather_shards(double *records /*[n_shards, n_per_shard]*/, int n_shards, int n_per_shard,
                                 const st_comm_t *c, st_error_t *err);
 
+/* data: rank r's block is elements [offsets[r], offsets[r+1]) (offsets [size + 1], element
+ * counts, each block < 2^31 elements) of elem_bytes bytes each; on entry each rank has filled its
+ * own block, and every rank ends with all of them (one MPI_Allgatherv). Collective. */
+st_status_t st_allgather_blocks(void *data, const int64_t *offsets /*[size + 1]*/, int elem_bytes, const st_comm_t *c,
+                                st_error_t *err);
+
 /* all [size, record_bytes] ← every rank's `mine` [record_bytes], in rank order. Collective. */
 st_status_t st_allgather_records(void *all, const void *mine, int record_bytes, const st_comm_t *c, st_error_t *err);
 

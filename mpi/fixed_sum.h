@@ -4,12 +4,14 @@
  * Float addition is not associative, so a gradient summed as (g0+g1)+(g2+g3) on 2 ranks differs
  * in its last bits from ((g0+g1)+g2)+g3 on 1. Here every shard's gradient is rounded once to a
  * 64-bit integer g·2^e (round half to even), with one exponent e for the whole step that every
- * rank uses: e = 62 − k where max|g|·S = m·2^k, m in [0.5, 1). The S integers of an element then
- * add up without overflow (|sum| ≤ 2^62) and integer addition is exact, so any grouping — any
+ * rank uses: e = 51 − k where max|g|·S = m·2^k, m in [0.5, 1). The S integers of an element then
+ * add up without overflow (|sum| ≤ 2^51) and integer addition is exact, so any grouping — any
  * number of ranks, any MPI reduction order — gives the same sum, converted back once as
- * (float)(sum·2^−e). An element as large as the largest keeps about 62 − log2(S) bits (far more
- * than float's 24); one 2^30 times smaller keeps about 30; elements below 2^−38 of the largest
- * are resolved to 2^−e absolute. */
+ * (float)(sum·2^−e). An element as large as the largest keeps about 51 − log2(S) bits (far more
+ * than float's 24); one 2^20 times smaller keeps about 30; elements below 2^−27 of the largest
+ * are resolved to 2^−e absolute (with Adam's eps of 1e-8 in the denominator, an error of
+ * 2^−e ≈ max|g|·S·2^−51 moves an update by less than lr·1e-6 of the largest gradient). The
+ * limit of 2^51 (not 2^62) lets the rounding run in double arithmetic (fixed_sum.c). */
 #ifndef ST_FIXED_SUM_H
 #define ST_FIXED_SUM_H
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # test_collectives.sh — how many collectives a training step makes, counted by an MPI profiling
 # shim (tests/util/mpi_count.c, LD_PRELOAD): two runs of the same job, stopped after 5 and after
-# 15 steps, differ by 10 steps' worth. A step makes 3 collectives in fast mode (the opening
-# Allgatherv, the gradient Allreduce, the closing Allgatherv) and 4 in exact mode (plus the
-# all-reduce of the largest magnitude), at any rank count (jobs/engine.h). Prints TAP.
+# 15 steps, differ by 10 steps' worth. A step makes 2 collectives in fast mode (the gradient
+# Allreduce, the closing Allgatherv) and 3 in exact mode (the all-reduce of the largest
+# magnitude, the fixed-point Allreduce, the close), at any rank count (jobs/engine.h: the weight
+# totals are computed on every rank), also for a sequence job with length buckets, augmentation
+# and cutmix (whose plans need every row's length). Also: a failure on one rank before a step
+# (STRATA_FAULT abort) ends every rank with an error, without a hang. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -12,22 +15,41 @@ unset STRATA_FAULT
 shim=build/tests/libmpi_count.so
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 tests/util/make_tiny.sh "$work/tiny.h5"
+/usr/bin/python3 scripts/make_varlen.py "$work/varlen.h5" --n 600 --t-max 24 --min-length 4 > /dev/null
 n=0; fail=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
-# count P mode steps: rank 0's total collective calls for a run stopped after `steps` steps
+# count P mode steps [args]: rank 0's total collective calls for a run stopped after `steps` steps
+# (the tiny MLP job, or $CFG; args after it, e.g. another data.path, win)
 count() {
-  local P=$1 mode=$2 steps=$3 out=$work/count-$1-$2-$3
+  local P=$1 mode=$2 steps=$3 out=$work/count-$1-$2-$3-$RANDOM; shift 3
   timeout 120 mpirun -np "$P" --oversubscribe --bind-to none -x LD_PRELOAD="$PWD/$shim" -x STRATA_MPI_COUNT="$out" \
-    bin/strata train tests/data/train_tiny.json --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" \
-    --set "name=$P-$mode-$steps" --set train.threads=1 --set "reproducible=$mode" --set train.divergence_check_every=0 \
-    --stop-after-steps "$steps" > "$work/log" 2>&1 || { echo "# run failed:"; sed 's/^/#   /' "$work/log" | tail -5; echo -1; return; }
+    bin/strata train "${CFG:-tests/data/train_tiny.json}" --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" \
+    --set "name=$P-$mode-$steps-$RANDOM" --set train.threads=1 --set "reproducible=$mode" --set train.divergence_check_every=0 \
+    --stop-after-steps "$steps" "$@" > "$work/log" 2>&1 || { echo "# run failed:"; sed 's/^/#   /' "$work/log" | tail -5; echo -1; return; }
   grep '^rank 0:' "$out" | sed 's/.* total //'
 }
-per_step() { local a b; a=$(count "$1" "$2" 5); b=$(count "$1" "$2" 15); echo $(( (b - a) / 10 )); }
-echo "1..3"
+per_step() { local a b; a=$(count "$1" "$2" 5 "${@:3}"); b=$(count "$1" "$2" 15 "${@:3}"); echo $(( (b - a) / 10 )); }
+echo "1..6"
 
 [ -x "$shim" ] || { echo "# $shim is missing (make test builds it)"; }
-f2=$(per_step 2 fast); ok $([ "$f2" = 3 ]; echo $?) "fast mode at P=2: 3 collectives a training step (counted $f2)"
-f4=$(per_step 4 fast); ok $([ "$f4" = 3 ]; echo $?) "fast mode at P=4: 3 collectives a training step (counted $f4)"
-e2=$(per_step 2 exact); ok $([ "$e2" = 4 ]; echo $?) "exact mode at P=2: 4 collectives a training step (counted $e2)"
+f2=$(per_step 2 fast); ok $([ "$f2" = 2 ]; echo $?) "fast mode at P=2: 2 collectives a training step (counted $f2)"
+f4=$(per_step 4 fast); ok $([ "$f4" = 2 ]; echo $?) "fast mode at P=4: 2 collectives a training step (counted $f4)"
+e2=$(per_step 2 exact); ok $([ "$e2" = 3 ]; echo $?) "exact mode at P=2: 3 collectives a training step (counted $e2)"
+e4=$(per_step 4 exact); ok $([ "$e4" = 3 ]; echo $?) "exact mode at P=4: 3 collectives a training step (counted $e4)"
+SEQ=(--set "data.path=$work/varlen.h5" --set train.batch_size=16 --set 'cutmix={"alpha":1.0,"p":0.5}'
+     --set 'augment=[{"op":"random_crop","min_fraction":0.7,"p":0.5},{"op":"time_mask","count":1,"max_width":3}]')
+s2=$(CFG=tests/data/train_varlen.json per_step 2 fast "${SEQ[@]}")
+ok $([ "$s2" = 2 ]; echo $?) "fast mode at P=2, sequences with length buckets, augmentation and cutmix: 2 collectives a step (counted $s2)"
+
+# A failure found before step 3 on rank 1 only: rank 1 keeps its message, rank 0 learns it at the
+# step's close ("rank 1 failed", printed by rank 0 only when its own step returned the error),
+# and the job ends well within the timeout.
+start=$(date +%s)
+STRATA_FAULT=1:3:abort timeout 60 mpirun -np 2 --oversubscribe --bind-to none bin/strata train tests/data/train_tiny.json \
+  --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" --set name=abort --set train.threads=1 > "$work/log" 2>&1
+rc=$?; secs=$(( $(date +%s) - start ))
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q "\[rank 1\] strata: fault injected by STRATA_FAULT at step 3" "$work/log" &&
+  grep -q "^strata: rank 1 failed" "$work/log"
+r=$?; ok $r "a failure before a step on rank 1 at P=2: both ranks end with an error, no hang (exit $rc, ${secs} s)"
+[ $r = 0 ] || sed 's/^/#   /' "$work/log" | grep -v '^#   *$' | head -8
 exit $fail

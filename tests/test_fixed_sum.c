@@ -14,13 +14,13 @@
 #include "philox.h"
 
 /* Random float bit patterns (any sign, exponent, significand; NaN/Inf replaced), each kept
- * within the range an exponent e allows: |x·2^e| < 2^62. */
+ * within the range an exponent e allows: |x·2^e| < 2^51. */
 static void random_floats(float *x, size_t n, int e, uint64_t seed) {
     uint32_t w[4];
     for (size_t i = 0; i < n; i++) {
         if (i % 4 == 0) st_rand_u32x4(seed, ST_RNG_TEST, 1, 0, i / 4, w);
         memcpy(&x[i], &w[i % 4], sizeof(float));
-        if (!isfinite(x[i]) || fabs(ldexp(x[i], e)) >= 0x1p62) x[i] = ldexpf((float)(w[i % 4] % 4096) - 2048.0f, -e - 3);
+        if (!isfinite(x[i]) || fabs(ldexp(x[i], e)) >= 0x1p51) x[i] = ldexpf((float)(w[i % 4] % 4096) - 2048.0f, -e - 3);
     }
 }
 
@@ -55,14 +55,14 @@ static void test_conversion_special_values(void **s) {
     for (int k = -3; k <= 3; k++) x[n++] = ldexpf((float)k + 0.75f, -20);   /* above half */
     x[n++] = 0.0f, x[n++] = -0.0f, x[n++] = 0x1p-149f, x[n++] = -0x1p-149f, x[n++] = 0x1.fffffcp-127f;
     x[n++] = 0x1p-24f, x[n++] = 0x1.8p-24f, x[n++] = 1.0f, x[n++] = -1.0f, x[n++] = 0x1.fffffep+10f;
-    /* e = 60: large left shifts; 150: subnormals become integers; 0: right shifts of up to 63
-     * bits and more. Only values the exponent allows (|x·2^e| < 2^62), as the engine ensures. */
+    /* e = 60: large values; 150: subnormals become integers; 0: everything rounds to a few
+     * integers. Only values the exponent allows (|x·2^e| < 2^51), as the engine ensures. */
     const int exponents[] = {20, 60, 150, 0};
     for (int j = 0; j < 4; j++) {
         float ok[64];
         int m = 0;
         for (int i = 0; i < n; i++)
-            if (fabs(ldexp(x[i], exponents[j])) < 0x1p62) ok[m++] = x[i];
+            if (fabs(ldexp(x[i], exponents[j])) < 0x1p51) ok[m++] = x[i];
         assert_true(m >= 5);
         expect_llrint(ok, (size_t)m, exponents[j]);
     }

@@ -1,0 +1,141 @@
+/* test_weight_keys.c — every training row's weight keys (sharding/weight_keys.h), from which
+ * every rank computes a step's weight totals itself: class ids (from /y or a class target, −1
+ * kept), present-value counts of value heads, and with /lengths each row's length in one more
+ * column; only the rank's own shards are filled; lookups by (shard, id); a row the rank does not hold is an error naming it. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sharding/weight_keys.h"
+
+enum { N = 40, S = 4, TF = 4 };
+
+typedef struct {
+    st_data_t d;
+    int64_t ids[N];
+    int32_t y[N];
+    float T[N * TF];
+    int32_t len[N];
+    st_loss_heads_t losses;
+} fixture_t;
+
+/* Rows 0, 2, .., 78 with labels i mod 3 in 4 shards; this "rank" owns shards 1 and 2 and holds
+ * their rows (part); targets: column 0 a class id (−1 every 7th row), columns 1..3 values with
+ * row i's column j NaN when (i + j) % 4 == 0. Heads: cross-entropy on /y, cross-entropy on
+ * target 0, mse on target 1 (3 values). */
+static void make_fixture(fixture_t *f) {
+    memset(f, 0, sizeof *f);
+    int64_t all[N];
+    int32_t lab[N];
+    for (int i = 0; i < N; i++) all[i] = 2 * i, lab[i] = i % 3;
+    st_error_t err = {0};
+    assert_int_equal(st_shards_build(&f->d.shards, all, lab, 7, N, 3, S, &err), ST_OK);
+    f->d.S = S, f->d.shard_first = 1, f->d.shard_end = 3, f->d.tgt_floats = TF;
+    f->d.tgt_offset[0] = 0, f->d.tgt_offset[1] = 1;
+    int n = 0;
+    for (int i = 0; i < N; i++) { /* ascending ids of shards 1 and 2 */
+        int s = st_shards_find(&f->d.shards, all[i]);
+        if (s < 1 || s > 2) continue;
+        f->ids[n] = all[i], f->y[n] = lab[i];
+        f->T[n * TF] = i % 7 == 0 ? -1.0f : (float)(i % 5);
+        for (int j = 1; j < TF; j++) f->T[n * TF + j] = (i + j) % 4 == 0 ? NAN : (float)j;
+        f->len[n] = 3 + i;
+        n++;
+    }
+    st_data_part_t *p = &f->d.part[ST_SPLIT_TRAIN];
+    p->n = n, p->ids = f->ids, p->y = f->y, p->T = f->T, p->len = f->len;
+    f->losses.n_heads = 3;
+    f->losses.heads[0] = (st_loss_config_t){.type = ST_LOSS_CROSS_ENTROPY, .n_classes = 3, .target_index = -1};
+    f->losses.heads[1] = (st_loss_config_t){.type = ST_LOSS_CROSS_ENTROPY, .n_classes = 5, .target_index = 0};
+    f->losses.heads[2] = (st_loss_config_t){.type = ST_LOSS_MSE, .n_classes = 3, .target_index = 1};
+}
+
+static void test_keys_of_own_shards(void **state) {
+    (void)state;
+    fixture_t f;
+    make_fixture(&f);
+    st_weight_keys_t k;
+    st_error_t err = {0};
+    assert_true(st_weight_keys_possible(&f.losses));
+    assert_int_equal(st_weight_keys_init(&k, &f.losses, &f.d, &err), ST_OK);
+    assert_int_equal(st_weight_keys_fill(&k, &f.losses, &f.d, &f.d.part[ST_SPLIT_TRAIN], &err), ST_OK);
+    int checked = 0;
+    for (int i = 0; i < N; i++) {
+        int64_t id = 2 * i;
+        int s = st_shards_find(&f.d.shards, id);
+        const int16_t *key = st_weight_keys_row(&k, s, id);
+        assert_non_null(key);
+        assert_null(st_weight_keys_row(&k, (s + 1) % S, id)); /* not in another shard */
+        if (s < 1 || s > 2) { /* another rank's shard: left for st_weight_keys_share */
+            assert_int_equal(key[0], 0), assert_int_equal(key[1], 0), assert_int_equal(key[2], 0);
+            continue;
+        }
+        int present = 0;
+        for (int j = 1; j < TF; j++) present += (i + j) % 4 != 0;
+        assert_int_equal(key[0], i % 3);
+        assert_int_equal(key[1], i % 7 == 0 ? -1 : i % 5);
+        assert_int_equal(key[2], present);
+        checked++;
+    }
+    assert_true(checked > N / 4);
+    st_weight_keys_free(&k);
+    st_shards_free(&f.d.shards);
+}
+
+static void test_lengths_column(void **state) {
+    (void)state;
+    fixture_t f;
+    make_fixture(&f);
+    f.d.has_lengths = 1, f.d.T_max = 3 + N;
+    st_weight_keys_t k;
+    st_error_t err = {0};
+    assert_true(st_weight_keys_lengths_fit(&f.d));
+    assert_int_equal(st_weight_keys_init(&k, &f.losses, &f.d, &err), ST_OK);
+    assert_int_equal(k.n_cols, 4);
+    assert_int_equal(st_weight_keys_fill(&k, &f.losses, &f.d, &f.d.part[ST_SPLIT_TRAIN], &err), ST_OK);
+    for (int i = 0; i < N; i++) {
+        int s = st_shards_find(&f.d.shards, 2 * i);
+        const int16_t *key = st_weight_keys_row(&k, s, 2 * i);
+        assert_int_equal(key[3], s >= 1 && s <= 2 ? 3 + i : 0);
+        if (s >= 1 && s <= 2) assert_int_equal(key[0], i % 3);
+    }
+    st_weight_keys_free(&k);
+    f.d.T_max = 40000;
+    assert_false(st_weight_keys_lengths_fit(&f.d));
+    st_shards_free(&f.d.shards);
+}
+
+static void test_missing_row_and_limits(void **state) {
+    (void)state;
+    fixture_t f;
+    make_fixture(&f);
+    st_weight_keys_t k;
+    st_error_t err = {0};
+    assert_int_equal(st_weight_keys_init(&k, &f.losses, &f.d, &err), ST_OK);
+    int64_t dropped = f.ids[3];
+    st_data_part_t short_part = f.d.part[ST_SPLIT_TRAIN];
+    memmove(f.ids + 3, f.ids + 4, sizeof(int64_t) * (size_t)(short_part.n - 4)); /* row 3 gone */
+    short_part.n--;
+    assert_int_equal(st_weight_keys_fill(&k, &f.losses, &f.d, &short_part, &err), ST_ERR_INTERNAL);
+    char want[64];
+    snprintf(want, sizeof want, "training row %lld", (long long)dropped);
+    assert_non_null(strstr(err.msg, want));
+    st_weight_keys_free(&k);
+    f.losses.heads[1].n_classes = 40000; /* a class id beyond 16 bits */
+    assert_false(st_weight_keys_possible(&f.losses));
+    f.losses.heads[1].n_classes = 5;
+    f.losses.heads[2].target_index = -1; /* a value head without a target */
+    assert_false(st_weight_keys_possible(&f.losses));
+    st_shards_free(&f.d.shards);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_of_own_shards),
+        cmocka_unit_test(test_lengths_column),
+        cmocka_unit_test(test_missing_row_and_limits),
+    };
+    return cmocka_run_group_tests_name("weight_keys", tests, NULL, NULL);
+}
