@@ -18,6 +18,7 @@ st_status_t st_engine_totals_init(st_engine_t *e, st_error_t *err) {
     int H = e->parts.losses->n_heads;
     e->wtot_epoch = -1;
     if (!st_weight_keys_possible(e->parts.losses) || !st_weight_keys_lengths_fit(d)) return ST_OK;
+    if (d->stream && !st_weight_keys_streamable(e->parts.losses, d)) return ST_OK;
     ST_TRY(st_weight_keys_init(&e->keys, e->parts.losses, d, err));
     size_t per_epoch = (size_t)e->sampler.steps_per_epoch * (size_t)d->S * (size_t)H;
     if (!(e->wtot = zalloc(per_epoch, sizeof(double), err))) return err->code;
@@ -79,6 +80,7 @@ static st_status_t shard_sampler(st_sampler_t *sp, int32_t **lens, const st_engi
     *lens = NULL;
     ST_TRY(st_sampler_init(sp, sh, s, s + 1, e->micro, e->accum, e->seed, err));
     st_status_t rc = e->sampler.repeat > 1 ? st_sampler_set_repeat(sp, e->sampler.repeat, err) : ST_OK;
+    if (rc == ST_OK && d->window_rows > 0) rc = st_sampler_set_window(sp, d->window_rows, err);
     if (rc == ST_OK && e->sampler.bucket_window > 0) {
         int64_t first = sh->shard_start[s], n = sh->shard_start[s + 1] - first;
         if (!(*lens = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1))))

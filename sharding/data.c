@@ -30,7 +30,7 @@ static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t
     if (!split) return err->code;
     st_split_key_t key;
     ST_TRY(st_split_rows_of(&key, &d->ds, cfg, y, split, 1, err));
-    d->n_classes = key.n_classes, d->strat_target = key.strat_target;
+    d->n_classes = key.n_classes, d->strat_target = key.strat_target, d->strat_none = key.none;
     d->n_groups = key.report.n_groups, d->split_report = key.report;
     const char *names[4096];
     const st_target_info_t *kt = d->strat_target >= 0 ? &d->ds.targets[d->strat_target] : NULL;

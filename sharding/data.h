@@ -103,6 +103,7 @@ typedef struct {
     double *mean, *std;         /* [n_std]; NULL without standardisation */
     int n_std;                  /* statistics: F (per channel), 1 (global) or T·C (per position) */
     int strat_target;           /* the target stratified on, or -1 (/y when a target, or "none") */
+    int strat_none;             /* data.stratify "none": every row's stratification class is 0 */
     int n_targets;              /* = ds.n_targets; their metadata is ds.targets */
     long tgt_floats;            /* Σ widths: one row of st_data_part_t.T */
     int tgt_offset[ST_MAX_TARGETS];  /* column of each target's first value in a T row */

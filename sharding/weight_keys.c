@@ -3,6 +3,7 @@
 #include "weight_keys.h"
 
 #include <math.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "mpi/collectives.h"
@@ -51,9 +52,41 @@ static int16_t key_of(const st_loss_config_t *cfg, const st_data_t *d, const st_
     return (int16_t)present;
 }
 
+/* 1 when head cfg's class ids are the stratification classes d->y_all holds: the stratification
+ * labels themselves, the target stratified on, or /y when that is what the split stratified on. */
+static int reads_strat_labels(const st_loss_config_t *cfg, const st_data_t *d) {
+    int t = cfg->target_index;
+    if (t < 0) return 1;
+    if (!st_loss_uses_labels(cfg) || d->strat_none) return 0;
+    return t == d->strat_target || (d->strat_target < 0 && strcmp(d->ds.targets[t].h5path, "/y") == 0);
+}
+
+int st_weight_keys_streamable(const st_loss_heads_t *losses, const st_data_t *d) {
+    if (d->has_lengths || !d->y_all) return 0;
+    for (int h = 0; h < losses->n_heads; h++)
+        if (!st_loss_is_sequence(&losses->heads[h]) && !reads_strat_labels(&losses->heads[h], d)) return 0;
+    return 1;
+}
+
+/* A streamed run holds no training rows outside the step's blocks, but every row's
+ * stratification class (d->y_all): the keys of heads that read it. */
+static void fill_from_labels(st_weight_keys_t *k, const st_loss_heads_t *losses, const st_data_t *d) {
+    const st_shards_t *sh = k->shards;
+    for (int64_t r = sh->shard_start[d->shard_first]; r < sh->shard_start[d->shard_end]; r++)
+        for (int h = 0; h < k->n_heads; h++)
+            k->key[(size_t)r * k->n_cols + h] =
+                st_loss_is_sequence(&losses->heads[h]) ? 0 : (int16_t)d->y_all[sh->rows[r]];
+}
+
 st_status_t st_weight_keys_fill(st_weight_keys_t *k, const st_loss_heads_t *losses, const st_data_t *d,
                                 const st_data_part_t *part, st_error_t *err) {
     const st_shards_t *sh = k->shards;
+    if (d->stream) {
+        if (!st_weight_keys_streamable(losses, d))
+            return st_fail(err, ST_ERR_INTERNAL, "weight keys: a streamed run keys only heads reading the labels");
+        fill_from_labels(k, losses, d);
+        return ST_OK;
+    }
     for (int64_t r = sh->shard_start[d->shard_first]; r < sh->shard_start[d->shard_end]; r++) {
         int64_t pos = st_ids_lower_bound(part->ids, part->n, sh->rows[r]);
         if (pos == part->n || part->ids[pos] != sh->rows[r])

@@ -40,6 +40,12 @@ int st_weight_keys_possible(const st_loss_heads_t *losses);
 /* 1 when d's lengths fit the keys (no /lengths, or T_max < 32,768). */
 int st_weight_keys_lengths_fit(const st_data_t *d);
 
+/* 1 when a streamed run (data.stream) can fill the keys: it holds every row's stratification
+ * class (d->y_all) and nothing else of rows outside the step's blocks, so every head must read
+ * those labels (no target of its own) and the data must have no /lengths. Otherwise the engine
+ * keeps the opening exchange. */
+int st_weight_keys_streamable(const st_loss_heads_t *losses, const st_data_t *d);
+
 /* Allocates keys for every training row of d's shard map (all set to 0), with a length column
  * when d has /lengths. */
 st_status_t st_weight_keys_init(st_weight_keys_t *k, const st_loss_heads_t *losses, const st_data_t *d,
