@@ -654,16 +654,20 @@ int st_ds_write_1d(hid_t f, const char *name, hid_t file_type, hid_t mem_type, i
     return ok;
 }
 
+int st_dataset_x_layout(hsize_t dims[3], hsize_t chunk[3], st_shape_t shape, int64_t n) {
+    dims[0] = (hsize_t)n, dims[1] = (hsize_t)shape.d[0], dims[2] = (hsize_t)shape.d[1];
+    size_t row_bytes = (size_t)st_shape_numel(shape) * sizeof(float);
+    hsize_t chunk_rows = row_bytes >= (1u << 20) ? 1 : (hsize_t)((1u << 20) / row_bytes);
+    chunk[0] = chunk_rows > dims[0] ? dims[0] : chunk_rows, chunk[1] = dims[1], chunk[2] = dims[2];
+    return shape.rank + 1;
+}
+
 static const char *write_class_table(hid_t f, const st_dataset_spec_t *s, int k);
 
 /* Writes the whole layout into the open file f; returns a description of the step that failed. */
 static const char *write_contents(hid_t f, const st_dataset_spec_t *s, int k) {
-    int nd = s->shape.rank + 1;
-    hsize_t dims[3] = {(hsize_t)s->n, (hsize_t)s->shape.d[0], (hsize_t)s->shape.d[1]};
-    size_t row_bytes = (size_t)st_shape_numel(s->shape) * sizeof(float);
-    hsize_t chunk_rows = row_bytes >= (1u << 20) ? 1 : (hsize_t)((1u << 20) / row_bytes);
-    if (chunk_rows > dims[0]) chunk_rows = dims[0];
-    hsize_t chunk[3] = {chunk_rows, dims[1], dims[2]};
+    hsize_t dims[3], chunk[3];
+    int nd = st_dataset_x_layout(dims, chunk, s->shape, s->n);
     hid_t sp = H5Screate_simple(nd, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, nd, chunk);

@@ -55,4 +55,8 @@ int64_t st_ds_sequence_first_bad(const st_target_info_t *t, const float *v, int6
 st_status_t st_ds_check_sequence_spec(const char *path, const st_target_spec_t *ts, int64_t n, st_error_t *err);
 const char *st_ds_write_sequence_extras(hid_t f, hid_t d, const st_target_spec_t *ts, int64_t n);
 int st_ds_spec_has_sequences(const st_dataset_spec_t *s);
+/* /X's layout for n rows of `shape`: dims [rank + 1] and chunks of about 1 MiB of whole rows (one
+ * row a chunk when a row is larger), as every writer makes it; returns the rank of /X. */
+int st_dataset_x_layout(hsize_t dims[3], hsize_t chunk[3], st_shape_t shape, int64_t n);
+
 #endif

@@ -49,12 +49,8 @@ static hid_t create(hid_t f, const char *name, hid_t type, int nd, const hsize_t
 /* /X chunked as st_dataset_write does it: about 1 MiB of rows a chunk. */
 static hid_t create_x(const st_dataset_stream_t *w) {
     const st_stream_spec_t *s = &w->spec;
-    int nd = s->shape.rank + 1;
-    hsize_t dims[3] = {(hsize_t)s->n, (hsize_t)s->shape.d[0], (hsize_t)s->shape.d[1]};
-    size_t row_bytes = (size_t)st_shape_numel(s->shape) * sizeof(float);
-    hsize_t chunk_rows = row_bytes >= (1u << 20) ? 1 : (hsize_t)((1u << 20) / row_bytes);
-    if (chunk_rows > dims[0]) chunk_rows = dims[0];
-    hsize_t chunk[3] = {chunk_rows, dims[1], dims[2]};
+    hsize_t dims[3], chunk[3];
+    int nd = st_dataset_x_layout(dims, chunk, s->shape, s->n);
     return create(w->f, "/X", H5T_IEEE_F32LE, nd, dims, chunk);
 }
 
