@@ -53,6 +53,20 @@ static st_status_t read_piece(st_stream_eval_t *e, int what, int64_t lo, int64_t
     return ST_OK;
 }
 
+/* /X with pread: each run of consecutive wanted rows read straight into out [n, row_floats], in
+ * ascending file order (the kernel's read-ahead sees one forward sweep of the range); rows
+ * between runs are not read. */
+static st_status_t read_runs(st_stream_eval_t *e, float *out, const int64_t *ids, int64_t n, st_error_t *err) {
+    for (int64_t j = 0, k; j < n; j = k) {
+        for (k = j + 1; k < n && ids[k] == ids[k - 1] + 1; k++) {}
+        e->rows_read += k - j;
+        if (!st_prefetch_read(e->pf, out + (size_t)j * (size_t)e->row_floats, ids[j], ids[k - 1] + 1))
+            return st_fail(err, ST_ERR_IO, "%s: cannot read /X rows %lld..%lld", e->ds->path, (long long)ids[j],
+                           (long long)ids[k - 1]);
+    }
+    return ST_OK;
+}
+
 /* Rows ids [n] of `what` (row_bytes each) into out, row i at out + i·stride: the range
  * [ids[0], ids[n − 1]] in pieces of as many rows as e->piece holds, each starting at the next
  * wanted row. */
@@ -60,6 +74,7 @@ static st_status_t gather(st_stream_eval_t *e, int what, size_t row_bytes, void 
                           const int64_t *ids, int64_t n, st_error_t *err) {
     int64_t cap = (int64_t)(e->piece_bytes / row_bytes), end = n > 0 ? ids[n - 1] + 1 : 0;
     if (cap < 1) return st_fail(err, ST_ERR_INTERNAL, "data.stream: an evaluation piece holds no row");
+    if (what == WHAT_X && e->pf && stride == row_bytes) return read_runs(e, out, ids, n, err);
     for (int64_t j = 0; j < n;) {
         int64_t lo = ids[j], hi = lo + cap < end ? lo + cap : end;
         ST_TRY(read_piece(e, what, lo, hi - lo, err));

@@ -9,8 +9,9 @@
 # a spare slot) gives the same bits; a budget too small is refused at start-up naming the
 # numbers. The val and test rows are streamed too (read pass by pass when evaluated: the log says
 # so): the history's val metrics (compare_runs.py) and metrics.json's test metrics have the
-# in-memory bits, with pread and with HDF5 reads (compressed /X); a NaN in a val row is refused at
-# start-up naming the row, as in memory. Prints TAP.
+# in-memory bits, with pread and with HDF5 reads (compressed /X); NaNs in val and test rows are refused at
+# start-up naming the first, as in memory; a streamed run resumed with more epochs than it was
+# started with plans its slots for them and equals the in-memory one. Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 . tests/util/tap.sh
@@ -34,7 +35,7 @@ M=(--set train.epochs=3 --set data.window_rows=100)
 VAR=(tests/data/train_varlen.json "$work/varlen.h5")
 V=(--set data.bucket_by_length=false --set data.window_rows=50)
 ST=(--set data.stream=true)
-echo "1..9"
+echo "1..10"
 
 run 1 "${MLP[@]}" m1 "${M[@]}" && run 1 "${MLP[@]}" s1 "${M[@]}" "${ST[@]}" && run 2 "${MLP[@]}" s2 "${M[@]}" "${ST[@]}" &&
   run 4 "${MLP[@]}" s4 "${M[@]}" "${ST[@]}" && same m1 s1 && same m1 s2 && same m1 s4
@@ -53,6 +54,12 @@ ok $? "variable lengths (/lengths, garbage padding, LSTM, GRU) streamed at P=1, 
 run 2 "${MLP[@]}" r24 "${M[@]}" "${ST[@]}" --stop-after-steps 53 && run 4 "${MLP[@]}" r24 "${M[@]}" "${ST[@]}" --resume auto &&
   same m1 r24
 ok $? "streamed, stopped at P=2 (step 53, mid-epoch 2) and resumed at P=4: equals the in-memory run ($(cat "$work/cmp"))"
+
+run 2 "${MLP[@]}" xm "${M[@]}" --set train.epochs=1 && run 2 "${MLP[@]}" xm "${M[@]}" --set train.epochs=4 --resume auto &&
+  run 2 "${MLP[@]}" xs "${M[@]}" "${ST[@]}" --set train.epochs=1 &&
+  run 2 "${MLP[@]}" xs "${M[@]}" "${ST[@]}" --set train.epochs=4 --resume auto && same xm xs && same_test xm xs &&
+  [ "$(grep -c '"epoch"' "$work/r/xs/history.jsonl")" = 4 ]
+ok $? "a streamed run planned for 1 epoch and resumed for 4 (its slots sized again at start-up) equals the in-memory one ($(cat "$work/cmp"))"
 
 cp "$work/log-s2" "$work/log"
 has "order windowed (blocks of 100 rows of the file); streamed within data.memory_budget_mb 1024 MiB a rank" &&
