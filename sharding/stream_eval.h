@@ -2,12 +2,12 @@
  *
  * Evaluation runs passes of at most ST_DATA_EVAL_ROWS rows of a part in id order, and a rank owns
  * a contiguous block of them (st_loader_block_chunks), so a pass's rows lie in one contiguous
- * range of file rows [ids[0], ids[n − 1]] (about n / the part's fraction rows). A pass reads that
- * range sequentially in bounded pieces — pieces start at the next wanted row, so gaps longer than
- * a piece are skipped — and keeps the part's rows: /X with pread(2) at the byte offsets the
- * prefetch found (st_prefetch_read: contiguous or whole-row-chunk float32 /X), otherwise with
- * independent HDF5 hyperslab reads; every target and /lengths with independent HDF5 reads of the
- * same range. No collective: each rank reads its own range when it needs it. Rows are then
+ * range of file rows [ids[0], ids[n − 1]] (about n / the part's fraction rows), swept forward
+ * once: /X with pread(2) at the byte offsets the prefetch found (st_prefetch_read: contiguous or
+ * whole-row-chunk float32 /X), one read per run of consecutive wanted rows, straight into the
+ * pass's rows; otherwise with independent HDF5 hyperslab reads of bounded pieces (each starting at
+ * the next wanted row, so longer gaps are skipped) from which the part's rows are kept; every
+ * target and /lengths the same way, as many rows a piece as it holds. No collective: each rank reads its own range when it needs it. Rows are then
  * preprocessed as st_data_load preprocesses a part in memory (padding past /lengths zeroed, pixel
  * scaling, standardisation with the training statistics), elementwise, so they have its bits.
  *
