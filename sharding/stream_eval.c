@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "sharding/batch.h"
 #include "sharding/standardize.h"
 
@@ -43,7 +42,6 @@ void st_stream_eval_set_transform(st_stream_eval_t *e, int scale_pixels, const d
 
 /* File rows [lo, lo + m) of `what` into e->piece. */
 static st_status_t read_piece(st_stream_eval_t *e, int what, int64_t lo, int64_t m, st_error_t *err) {
-    e->rows_read += what == WHAT_X ? m : 0;
     if (what == WHAT_LEN) return st_dataset_read_lengths(e->ds, lo, m, e->piece, MPI_COMM_NULL, err);
     if (what >= 0) return st_dataset_read_target_rows(e->ds, what, lo, m, e->piece, MPI_COMM_NULL, err);
     if (!e->pf) return st_dataset_read_rows(e->ds, lo, m, e->piece, MPI_COMM_NULL, err);
@@ -59,7 +57,6 @@ static st_status_t read_piece(st_stream_eval_t *e, int what, int64_t lo, int64_t
 static st_status_t read_runs(st_stream_eval_t *e, float *out, const int64_t *ids, int64_t n, st_error_t *err) {
     for (int64_t j = 0, k; j < n; j = k) {
         for (k = j + 1; k < n && ids[k] == ids[k - 1] + 1; k++) {}
-        e->rows_read += k - j;
         if (!st_prefetch_read(e->pf, out + (size_t)j * (size_t)e->row_floats, ids[j], ids[k - 1] + 1))
             return st_fail(err, ST_ERR_IO, "%s: cannot read /X rows %lld..%lld", e->ds->path, (long long)ids[j],
                            (long long)ids[k - 1]);
@@ -88,7 +85,6 @@ st_status_t st_stream_eval_read(st_stream_eval_t *e, const int64_t *ids, int64_t
     if (n > e->cap_rows)
         return st_fail(err, ST_ERR_INTERNAL, "data.stream: %lld evaluation rows for a pass of %lld", (long long)n,
                        (long long)e->cap_rows);
-    double t0 = st_clock_s();
     size_t fb = sizeof(float);
     ST_TRY(gather(e, WHAT_X, (size_t)e->row_floats * fb, e->X, (size_t)e->row_floats * fb, ids, n, err));
     for (int t = 0; t < e->n_targets; t++)
@@ -101,8 +97,6 @@ st_status_t st_stream_eval_read(st_stream_eval_t *e, const int64_t *ids, int64_t
     if (!raw && e->scale_pixels) st_scale_pixels(e->X, n * e->row_floats);
     if (!raw && e->mean && e->len) st_standardize_apply_masked(e->X, e->mean, e->std, e->len, n, e->std_T, e->std_F, e->C);
     else if (!raw && e->mean) st_standardize_apply(e->X, e->mean, e->std, n, e->std_T, e->std_F);
-    e->passes++;
-    e->read_s += st_clock_s() - t0;
     return ST_OK;
 }
 

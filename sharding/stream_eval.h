@@ -41,9 +41,6 @@ typedef struct {
     int scale_pixels;
     const double *mean, *std;      /* borrowed; NULL: not standardised */
     int std_T, std_F;
-    /* counters */
-    int64_t passes, rows_read;     /* file rows read (wanted or not) */
-    double read_s;
 } st_stream_eval_t;
 
 /* Bytes st_stream_eval_open allocates for passes of cap_rows rows. */

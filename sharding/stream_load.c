@@ -81,7 +81,6 @@ st_status_t st_data_stream_eval_scan(st_data_t *d, st_row_checks_t *k, const st_
     }
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK && d->has_lengths) ST_MPI(MPI_Allreduce(&longest, &d->T_max, 1, MPI_INT, MPI_MAX, c->comm), err);
-    d->stream_eval->passes = d->stream_eval->rows_read = 0, d->stream_eval->read_s = 0;
     return rc;
 }
 
