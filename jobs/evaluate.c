@@ -1,4 +1,5 @@
-/* evaluate.c — every head's loss and metrics over the rows the ranks hold (see evaluate.h). */
+/* evaluate.c — every head's loss and metrics over the rows the ranks hold, pass by pass (each pass's
+ * rows read on demand for a streamed split: st_data_eval_rows); see evaluate.h. */
 #include "evaluate.h"
 
 #include <math.h>
@@ -243,13 +244,20 @@ static st_status_t eval_pass(ev_t *ev, st_model_t *model, int64_t r0, int B, dou
     return ST_OK;
 }
 
-static st_status_t eval_local(ev_t *ev, st_model_t *model, int chunk, st_error_t *err) {
+/* Every pass over this rank's rows of part p, in id order: each pass's rows as a view (in memory)
+ * or read now (a streamed split: st_data_eval_rows), evaluated as rows [0, B) of that view. */
+static st_status_t eval_local(ev_t *ev, st_model_t *model, int p, int chunk, st_error_t *err) {
     const st_data_part_t *part = ev->part;
+    st_data_part_t view;
     for (int64_t i = 0; i < part->n; i += chunk) {
         st_watchdog_beat("evaluation", -1);
         int B = (int)(part->n - i < chunk ? part->n - i : chunk);
         int64_t block = ev->first_block + i / ST_DATA_EVAL_ROWS;
-        ST_TRY(eval_pass(ev, model, i, B, ev->rec + (size_t)block * (size_t)ev->rec_len, err));
+        ST_TRY(st_data_eval_rows(&view, ev->d, p, i, B, err));
+        ev->part = &view;
+        st_status_t rc = eval_pass(ev, model, 0, B, ev->rec + (size_t)block * (size_t)ev->rec_len, err);
+        ev->part = part;
+        ST_TRY(rc);
     }
     return ST_OK;
 }
@@ -307,12 +315,12 @@ st_status_t st_evaluate_rows(st_eval_t *out, st_model_t *model, const st_loss_he
     ev.first_block = lo / ST_DATA_EVAL_ROWS;
     if (chunk > ST_DATA_EVAL_ROWS || ST_DATA_EVAL_ROWS % chunk != 0) chunk = ST_DATA_EVAL_ROWS;
     st_status_t rc = setup(&ev, chunk, err);
-    if (rc == ST_OK && d->has_lengths && ev.part->len) {
+    if (rc == ST_OK && d->has_lengths && (ev.part->len || d->stream_eval)) {
         ev.x = malloc((size_t)chunk * (size_t)d->row_floats * sizeof(float));
         ev.len = malloc((size_t)chunk * sizeof(int32_t)), ev.pos = malloc((size_t)chunk * sizeof(int64_t));
         if (!ev.x || !ev.len || !ev.pos) rc = st_fail(err, ST_ERR_NOMEM, "evaluation: out of memory for a pass's rows");
     }
-    if (rc == ST_OK) rc = eval_local(&ev, model, chunk, err);
+    if (rc == ST_OK) rc = eval_local(&ev, model, part, chunk, err);
     st_status_t mine = rc;
     if (ev.cnt) {
         ev.cnt[ev.cnt_len] = mine != ST_OK;

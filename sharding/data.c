@@ -106,11 +106,15 @@ static st_status_t permute_rows(void *rows_v, const int64_t *dest, int64_t n, si
 
 /* Every target's values for the rows `want` (in want's order), gathered like /X one target at a
  * time, interleaved into tgt_rows [n, tgt_floats] and permuted like the rows. */
-static st_status_t read_targets(st_data_t *d, const st_comm_t *c, const int64_t *want, const int64_t *dest, int64_t n,
-                                st_error_t *err) {
+static void target_layout(st_data_t *d) {
     d->n_targets = d->ds.n_targets;
     d->tgt_floats = 0;
     for (int t = 0; t < d->n_targets; t++) d->tgt_offset[t] = (int)d->tgt_floats, d->tgt_floats += d->ds.targets[t].width;
+}
+
+static st_status_t read_targets(st_data_t *d, const st_comm_t *c, const int64_t *want, const int64_t *dest, int64_t n,
+                                st_error_t *err) {
+    target_layout(d);
     d->tgt_rows = xcalloc((size_t)n * (size_t)d->tgt_floats, sizeof(float), "target values", err);
     st_status_t rc = st_comm_agree(c, d->tgt_rows ? ST_OK : err->code, err);
     for (int t = 0; rc == ST_OK && t < d->n_targets; t++) {
@@ -178,6 +182,34 @@ static st_status_t read_rows(st_data_t *d, const st_comm_t *c, const int32_t *y,
     }
     free(want), free(dest);
     return rc;
+}
+
+/* A streamed split: the val and test parts keep their ids and labels; their rows are read when
+ * evaluated (d->stream_eval, opened by st_data_stream_open). */
+static st_status_t eval_labels(st_data_t *d, const int32_t *y, st_error_t *err) {
+    target_layout(d);
+    int64_t n = d->part[ST_SPLIT_VAL].n + d->part[ST_SPLIT_TEST].n, at = 0;
+    if (!(d->labels = xcalloc((size_t)n, sizeof(int32_t), "labels", err))) return err->code;
+    for (int p = ST_SPLIT_VAL; p <= ST_SPLIT_TEST; p++) {
+        d->part[p].y = d->labels + at;
+        for (int64_t i = 0; i < d->part[p].n; i++) d->labels[at++] = y[d->part[p].ids[i]];
+    }
+    return ST_OK;
+}
+
+st_status_t st_data_eval_rows(st_data_part_t *view, const st_data_t *d, int p, int64_t r0, int64_t n, st_error_t *err) {
+    const st_data_part_t *part = &d->part[p];
+    *view = (st_data_part_t){.n = n, .ids = part->ids + r0, .y = part->y + r0};
+    if (!part->X && d->stream_eval) {
+        st_stream_eval_t *e = d->stream_eval;
+        ST_TRY(st_stream_eval_read(e, view->ids, n, 0, err));
+        view->X = e->X, view->T = e->T, view->len = e->len;
+        return ST_OK;
+    }
+    view->X = part->X + (size_t)r0 * (size_t)d->row_floats;
+    view->T = part->T ? part->T + (size_t)r0 * (size_t)d->tgt_floats : NULL;
+    view->len = part->len ? part->len + r0 : NULL;
+    return ST_OK;
 }
 
 void st_data_checks_init(st_row_checks_t *k) {
@@ -372,7 +404,8 @@ static st_status_t standardize(st_data_t *d, st_std_mode_t mode, int scale_pixel
     for (int k = 0; rc == ST_OK && k < d->n_categorical; k++) /* ids stay ids */
         d->mean[d->categorical[k]] = 0, d->std[d->categorical[k]] = 1;
     for (int p = 0; rc == ST_OK && p < 3; p++)
-        if (d->has_lengths) st_standardize_apply_masked(d->part[p].X, d->mean, d->std, d->part[p].len, d->part[p].n, T, F, C);
+        if (!d->part[p].X) continue; /* streamed: standardised as read */
+        else if (d->has_lengths) st_standardize_apply_masked(d->part[p].X, d->mean, d->std, d->part[p].len, d->part[p].n, T, F, C);
         else st_standardize_apply(d->part[p].X, d->mean, d->std, d->part[p].n, T, F);
     free(partials);
     return rc;
@@ -390,7 +423,8 @@ static st_status_t load(st_data_t *d, const st_data_config_t *cfg, const st_comm
         d->stream_ids = train->ids, d->n_stream = train->n;
         train->ids = NULL, train->n = 0;
     }
-    if (rc == ST_OK) rc = read_rows(d, c, y, err);
+    if (rc == ST_OK) rc = cfg->stream ? eval_labels(d, y, err) : read_rows(d, c, y, err);
+    rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK && cfg->stream) d->y_all = y, y = NULL;
     free(y), free(split);
     if (rc == ST_OK && cfg->stream) rc = st_data_stream_open(d, cfg, c, err);
@@ -403,7 +437,9 @@ static st_status_t check_all_rows(st_data_t *d, const st_data_config_t *cfg, con
     st_row_checks_t k;
     st_data_checks_init(&k);
     st_status_t rc = resolve_categorical(d, cfg, err);
-    for (int p = 0; rc == ST_OK && p < 3; p++) st_data_rows_check(&k, d, d->part[p].ids, d->part[p].X, d->part[p].T, d->part[p].n);
+    for (int p = 0; rc == ST_OK && p < 3; p++)
+        if (d->part[p].X) st_data_rows_check(&k, d, d->part[p].ids, d->part[p].X, d->part[p].T, d->part[p].n);
+    if (rc == ST_OK && d->stream) rc = st_data_stream_eval_scan(d, &k, c, err); /* sets T_max first */
     if (rc == ST_OK && d->stream) {
         int T, F;
         st_std_layout(&T, &F, (int)d->row_floats, d->F, cfg->standardize ? (st_std_mode_t)cfg->standardize : ST_STD_CHANNEL, -1);
@@ -422,6 +458,7 @@ static void stream_views(st_data_t *d, const st_data_config_t *cfg) {
                             st_shape_channels(d->shape));
     st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
     train->X = s->X, train->T = s->T, train->y = s->y, train->len = s->len;
+    st_stream_eval_set_transform(d->stream_eval, cfg->scale_pixels, cfg->standardize ? d->mean : NULL, d->std, T, F);
 }
 
 /* Settings that involve several keys, refused on every rank alike. */
@@ -466,7 +503,8 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     if (rc == ST_OK) rc = check_all_rows(d, cfg, c, err);
     if (rc == ST_OK) rc = target_stats(d, c, err);
     if (rc == ST_OK && cfg->scale_pixels)
-        for (int p = 0; p < 3; p++) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
+        for (int p = 0; p < 3; p++)
+            if (d->part[p].X) st_scale_pixels(d->part[p].X, d->part[p].n * d->row_floats);
     if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, cfg->scale_pixels, c, err);
     if (rc == ST_OK && d->stream) stream_views(d, cfg), st_shards_drop_lookup(&d->shards);
     d->bookkeeping_per_row = st_data_bookkeeping_per_row(d);
@@ -549,12 +587,15 @@ void st_data_describe_stream(char *out, size_t n, const st_data_t *d) {
     if (s->pf.usable) snprintf(next, sizeof next, "the next block's share read in the background");
     else snprintf(next, sizeof next, "the next block read ahead into a spare slot (no background read: %s)", s->pf.why);
     snprintf(out, n, "streamed: up to %d blocks x %lld rows of this rank's shards = %.1f MiB of the %lld MiB budget; "
-             "bookkeeping %.1f bytes per row of the file; %s", s->n_slots, (long long)s->slot_cap,
-             (double)d->stream_bytes / 1048576.0, (long long)d->budget_mb, d->bookkeeping_per_row, next);
+             "val/test rows read when evaluated, %.1f MiB (%s); bookkeeping %.1f bytes per row of the file; %s",
+             s->n_slots, (long long)s->slot_cap, (double)d->stream_bytes / 1048576.0, (long long)d->budget_mb,
+             (double)d->eval_bytes / 1048576.0, s->pf.usable ? "pread" : "HDF5 reads", d->bookkeeping_per_row, next);
 }
 
 void st_data_free(st_data_t *d) {
     if (d->stream) st_stream_free(d->stream);
+    if (d->stream_eval) st_stream_eval_free(d->stream_eval);
+    free(d->stream_eval);
     free(d->stream), free(d->stream_ids), free(d->y_all), free(d->stream_std_partials), free(d->stream_tgt_sums);
     for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_class_counts[t]);
     for (int p = 0; p < 3; p++) free(d->part[p].ids);

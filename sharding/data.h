@@ -20,7 +20,9 @@
  * read. With data.stream (docs/streaming.md) the training rows are not loaded: the training part
  * is a view of the stream's slots (sharding/stream.h) holding only the blocks the current step
  * reads, the statistics and checks come from scans over the blocks (sharding/stream_load.c), and
- * every row's label is kept (4 bytes a row) for the blocks read later. */
+ * every row's label is kept (4 bytes a row) for the blocks read later; the val and test parts
+ * keep only their ids and labels, their rows are read pass by pass when evaluated
+ * (st_data_eval_rows, sharding/stream_eval.h). */
 #ifndef ST_DATA_H
 #define ST_DATA_H
 
@@ -31,6 +33,7 @@
 #include "sharding/shards.h"
 #include "sharding/split.h"
 #include "sharding/stream.h"
+#include "sharding/stream_eval.h"
 
 /* data.order: each epoch's order of a shard's rows (sharding/sampler.h). */
 typedef enum { ST_DATA_ORDER_SHUFFLE = 0, ST_DATA_ORDER_WINDOWED = 1 } st_data_order_t;
@@ -133,6 +136,9 @@ typedef struct {
     int64_t *tgt_class_counts[ST_MAX_TARGETS]; /* streamed: this rank's training rows per class */
     int64_t tgt_present[ST_MAX_TARGETS];       /* streamed: ... with a value of the target */
     size_t stream_bytes;        /* the slots' bytes (within data.memory_budget_mb) */
+    st_stream_eval_t *stream_eval; /* streamed: the val/test rows read on demand (their parts hold
+                                 * ids and labels only: X, T, len NULL); NULL in memory */
+    size_t eval_bytes;          /* its buffers' bytes (within data.memory_budget_mb) */
     int64_t budget_mb;
     double bookkeeping_per_row; /* bytes per row of the file of per-row arrays (labels, split, shard
                                  * map, sampler): what data.stream adds to the budget */
@@ -153,6 +159,11 @@ void st_data_rows_check(st_row_checks_t *k, const st_data_t *d, const int64_t *i
 /* partials [S, 3·tgt_floats] += each row's target values (count, sum, square) in its shard's
  * partial; rows in ascending id within a shard. */
 void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids /*[n]*/, const float *T, int64_t n);
+
+/* View [n rows] of rows [r0, r0 + n) of part p (n <= ST_DATA_EVAL_ROWS): views into the part in
+ * memory; with a streamed split, its val/test rows read now (st_stream_eval_read), valid until the
+ * next call. ids and y always point into the part. Local (no MPI). */
+st_status_t st_data_eval_rows(st_data_part_t *view, const st_data_t *d, int p, int64_t r0, int64_t n, st_error_t *err);
 
 /* Bytes per row of the file this rank keeps in per-row arrays besides the rows themselves:
  * labels of every row (streamed only: in memory they are dropped after the split), the shard

@@ -3,7 +3,8 @@
  * blocks in ascending order, one block in memory at a time — the same row checks, target sums,
  * class counts, longest length and two-pass standardisation partials as the in-memory load
  * computes over its whole part, with the same bits (each shard's rows still come in ascending id,
- * and st_standardize_accumulate splits the two passes over blocks). */
+ * and st_standardize_accumulate splits the two passes over blocks) — and the val/test rows' checks
+ * and longest length over one on-demand read of them (sharding/stream_eval.h). */
 #include "sharding/stream_load.h"
 
 #include <math.h>
@@ -34,23 +35,53 @@ st_status_t st_data_stream_open(st_data_t *d, const st_data_config_t *cfg, const
     if (rc == ST_OK)
         rc = st_stream_plan(d->stream, d->micro_batch, accum, d->repeat, steps, cfg->stream_seed, cfg->epochs,
                             &d->stream_bytes, err);
+    /* The val/test rows: read pass by pass when evaluated, with a fixed reserve of the budget. */
+    d->eval_bytes = st_stream_eval_bytes(d->row_floats, d->tgt_floats, d->has_lengths, ST_DATA_EVAL_ROWS);
+    if (rc == ST_OK) d->stream_eval = zalloc(1, sizeof *d->stream_eval, "the evaluation reads", err);
+    if (rc == ST_OK && !d->stream_eval) rc = err->code;
+    if (rc == ST_OK)
+        rc = st_stream_eval_open(d->stream_eval, &d->ds, &d->stream->pf, d->tgt_floats, d->tgt_offset,
+                                 ST_DATA_EVAL_ROWS, err);
     rc = st_comm_agree(c, rc, err);
     if (rc != ST_OK) return rc;
     d->budget_mb = cfg->memory_budget_mb;
-    /* The largest need over the ranks decides (every rank refuses alike). */
-    unsigned long long need = d->stream_bytes, most = 0;
+    /* The largest need over the ranks decides (every rank refuses alike): the training blocks get
+     * what the evaluation's reserve leaves. */
+    unsigned long long need = d->stream_bytes + d->eval_bytes, most = 0;
     MPI_Allreduce(&need, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
     const st_stream_t *s = d->stream;
     size_t row_bytes = (size_t)(s->row_floats + s->tgt_floats) * sizeof(float) + 2 * sizeof(int32_t);
     if ((double)most > (double)cfg->memory_budget_mb * 1048576.0) {
-        st_fail(err, ST_ERR_CONFIG, "data.memory_budget_mb %lld: a rank holds up to %.1f MiB of blocks (rank %d: %d "
-                "blocks x %lld rows of its shards in the fullest block x %zu bytes a row; data.window_rows %lld, %d "
-                "ranks); raise data.memory_budget_mb, lower data.window_rows or use more ranks",
+        st_fail(err, ST_ERR_CONFIG, "data.memory_budget_mb %lld: a rank holds up to %.1f MiB of blocks and "
+                "evaluation reads (rank %d: %d blocks x %lld rows of its shards in the fullest block x %zu bytes a row "
+                "+ %.1f MiB to read val/test rows; data.window_rows %lld, %d ranks); raise data.memory_budget_mb, "
+                "lower data.window_rows or use more ranks",
                 (long long)cfg->memory_budget_mb, (double)most / 1048576.0, c->rank, s->n_slots,
-                (long long)s->slot_cap, row_bytes, (long long)d->window_rows, c->size);
+                (long long)s->slot_cap, row_bytes, (double)d->eval_bytes / 1048576.0, (long long)d->window_rows,
+                c->size);
         return st_error_everywhere(err), ST_ERR_CONFIG;
     }
     return ST_OK;
+}
+
+st_status_t st_data_stream_eval_scan(st_data_t *d, st_row_checks_t *k, const st_comm_t *c, st_error_t *err) {
+    st_status_t rc = ST_OK;
+    int longest = 0;
+    for (int p = ST_SPLIT_VAL; p <= ST_SPLIT_TEST && rc == ST_OK; p++) {
+        const st_data_part_t *part = &d->part[p];
+        for (int64_t r0 = 0; rc == ST_OK && r0 < part->n; r0 += ST_DATA_EVAL_ROWS) {
+            int64_t n = part->n - r0 < ST_DATA_EVAL_ROWS ? part->n - r0 : ST_DATA_EVAL_ROWS;
+            st_stream_eval_t *e = d->stream_eval;
+            rc = st_stream_eval_read(e, part->ids + r0, n, 1, err);
+            if (rc != ST_OK) break;
+            st_data_rows_check(k, d, part->ids + r0, e->X, e->T, n);
+            for (int64_t i = 0; e->len && i < n; i++)
+                if (e->len[i] > longest) longest = e->len[i];
+        }
+    }
+    rc = st_comm_agree(c, rc, err);
+    if (rc == ST_OK && d->has_lengths) ST_MPI(MPI_Allreduce(&longest, &d->T_max, 1, MPI_INT, MPI_MAX, c->comm), err);
+    return rc;
 }
 
 /* Class counts and presence of every target over rows T [n] (this rank's, streamed). */

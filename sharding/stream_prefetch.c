@@ -90,16 +90,15 @@ st_status_t st_prefetch_open(st_prefetch_t *p, const char *path, size_t row_byte
     return ST_OK;
 }
 
-/* Rows [lo, hi): one pread per chunk they touch (whole rows are contiguous within a chunk). */
-static void *job(void *arg) {
-    st_prefetch_t *p = arg;
-    double t0 = st_clock_s();
+/* Rows [lo, hi) into dst: one pread per chunk they touch (whole rows are contiguous within a
+ * chunk). 1 when every byte was read. */
+static int read_range(const st_prefetch_t *p, float *dst_f, int64_t lo, int64_t hi) {
     int ok = 1;
-    for (int64_t r = p->lo; ok && r < p->hi;) {
-        int64_t c = r / p->chunk_rows, end = (c + 1) * p->chunk_rows < p->hi ? (c + 1) * p->chunk_rows : p->hi;
+    for (int64_t r = lo; ok && r < hi;) {
+        int64_t c = r / p->chunk_rows, end = (c + 1) * p->chunk_rows < hi ? (c + 1) * p->chunk_rows : hi;
         size_t bytes = (size_t)(end - r) * p->row_bytes, done = 0;
         off_t at = (off_t)(p->chunk_addr[c] + (uint64_t)(r - c * p->chunk_rows) * p->row_bytes);
-        char *dst = (char *)p->buf + (size_t)(r - p->lo) * p->row_bytes;
+        char *dst = (char *)dst_f + (size_t)(r - lo) * p->row_bytes;
         while (ok && done < bytes) {
             ssize_t got = pread(p->fd, dst + done, bytes - done, at + (off_t)done);
             ok = got > 0;
@@ -107,9 +106,20 @@ static void *job(void *arg) {
         }
         r = end;
     }
-    p->ok = ok;
+    return ok;
+}
+
+static void *job(void *arg) {
+    st_prefetch_t *p = arg;
+    double t0 = st_clock_s();
+    p->ok = read_range(p, p->buf, p->lo, p->hi);
     p->read_s += st_clock_s() - t0;
     return NULL;
+}
+
+int st_prefetch_read(const st_prefetch_t *p, float *dst, int64_t lo, int64_t hi) {
+    if (!p->usable || lo < 0 || hi > p->n_rows || lo > hi) return 0;
+    return read_range(p, dst, lo, hi);
 }
 
 void st_prefetch_start(st_prefetch_t *p, int64_t block, int64_t lo, int64_t hi) {

@@ -49,6 +49,11 @@ void st_prefetch_start(st_prefetch_t *p, int64_t block, int64_t lo, int64_t hi);
 /* Waits for the job in flight (if any); 1 when it read every row. */
 int st_prefetch_wait(st_prefetch_t *p);
 
+/* Reads rows [lo, hi) of /X into dst [hi − lo, row_bytes / 4] now, on the calling thread (the
+ * evaluation's on-demand reads: sharding/stream_eval.h); safe while a background job runs (pread
+ * keeps no file position). 1 when every row was read, 0 when not (or the layout is not usable). */
+int st_prefetch_read(const st_prefetch_t *p, float *dst, int64_t lo, int64_t hi);
+
 void st_prefetch_close(st_prefetch_t *p);
 
 #endif
