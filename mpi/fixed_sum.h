@@ -32,7 +32,7 @@ void st_fixed_add(int64_t *acc, const float *x, size_t n, int e);
 /* acc[i] = Σ_k round(xs[k][i]·2^e) over n_arrays arrays, in one pass (acc is overwritten). */
 void st_fixed_sum_arrays(int64_t *acc, const float *const *xs, int n_arrays, size_t n, int e);
 
-/* x[i] = (float)(acc[i]·2^−e). */
+/* x[i] = (float)(acc[i]·2^−e), for |acc[i]| <= 2^51 (what a sum made with st_fixed_exponent stays within). */
 void st_fixed_to_float(float *x, const int64_t *acc, size_t n, int e);
 
 /* x [n] ← Σ over ranks (int64, exact), in pieces of at most 2^30 elements. Collective. */

@@ -2,9 +2,11 @@
  * the integer conversion against llrint(ldexp(x, e)) on every kind of float (normal,
  * subnormal, zero, both signs, exact ties, random bit patterns) and every exponent range; the
  * largest magnitude and its NaN/Inf flag at every position of vector tails; sums over arrays
- * equal to adding them one by one, and the same for any grouping; the conversion back. */
+ * equal to adding them one by one, and the same for any grouping; the conversion back, bitwise
+ * (float)((double)acc·2^−e) over the whole range |acc| <= 2^51. */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -119,12 +121,65 @@ static void test_sum_arrays_equals_one_by_one_any_grouping(void **s) {
     free(a), free(b), free(c), free(y);
 }
 
+/* The largest magnitude equals a scalar fabsf scan on random bit patterns (any exponent,
+ * subnormals, -0), and both signs of every extreme. */
+static void test_max_abs_matches_scalar_on_random_bits(void **s) {
+    (void)s;
+    enum { N = 10007 };
+    float *x = malloc(sizeof(float) * N);
+    for (int e = -100; e <= 200; e += 25) {
+        random_floats(x, N, e, (uint64_t)(e + 77));
+        for (int n = N - 40; n <= N; n += 13) {
+            float want = 0;
+            for (int i = 0; i < n; i++) want = fabsf(x[i]) > want ? fabsf(x[i]) : want;
+            assert_true(st_max_abs(x, (size_t)n) == (double)want);
+        }
+    }
+    const float extremes[] = {-0.0f, 0x1p-149f, -0x1p-149f, 0x1.fffffcp-127f, -FLT_MAX, FLT_MAX};
+    for (int j = 0; j < 6; j++) {
+        for (int i = 0; i < 40; i++) x[i] = j > 0 ? 0.0f : -0.0f;
+        x[17] = extremes[j];
+        assert_true(st_max_abs(x, 40) == fabs((double)extremes[j]));
+    }
+    free(x);
+}
+
+/* Back to float: bitwise the scalar (float)((double)a·2^−e) for random a in [−2^51, 2^51] and at
+ * the ends of that range, at several exponents. */
+static void test_to_float_bitwise_over_the_range(void **s) {
+    (void)s;
+    enum { N = 4099 };
+    int64_t *a = malloc(sizeof(int64_t) * N);
+    float *y = malloc(sizeof(float) * N);
+    uint32_t w[4];
+    for (int i = 0; i < N; i++) {
+        st_rand_u32x4(9, ST_RNG_TEST, 2, 0, (uint64_t)i, w);
+        int64_t v = (int64_t)((uint64_t)w[0] << 32 | w[1]) >> (12 + w[2] % 50); /* magnitudes 2^0 .. 2^51 */
+        a[i] = v;
+    }
+    const int64_t ends[] = {INT64_C(1) << 51, -(INT64_C(1) << 51), (INT64_C(1) << 51) - 1, -(INT64_C(1) << 51) + 1,
+                            0, 1, -1, 3};
+    for (int j = 0; j < 8; j++) a[j * 11] = ends[j];
+    const int exponents[] = {-20, 0, 30, 51, 120, 200};
+    for (int k = 0; k < 6; k++) {
+        st_fixed_to_float(y, a, N, exponents[k]);
+        for (int i = 0; i < N; i++) {
+            float want = (float)((double)a[i] * ldexp(1.0, -exponents[k]));
+            if (memcmp(&y[i], &want, sizeof want) != 0)
+                fail_msg("e %d, acc[%d] = %lld: got %a, want %a", exponents[k], i, (long long)a[i], y[i], want);
+        }
+    }
+    free(a), free(y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conversion_matches_llrint_on_random_bits),
         cmocka_unit_test(test_conversion_special_values),
         cmocka_unit_test(test_max_abs_and_nonfinite_everywhere),
         cmocka_unit_test(test_sum_arrays_equals_one_by_one_any_grouping),
+        cmocka_unit_test(test_max_abs_matches_scalar_on_random_bits),
+        cmocka_unit_test(test_to_float_bitwise_over_the_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
