@@ -43,6 +43,41 @@ void st_engine_phase_ms(double *ms, const st_engine_t *e, int mean) {
     }
 }
 
+/* This step's work since the previous close, as the ranks arrive at the gradient exchange. */
+static void arrive(st_engine_t *e) {
+    e->work_ring[e->timed_steps % ST_STEP_RING] = e->close_end_s > 0 ? (float)(st_clock_s() - e->close_end_s) : 0.0f;
+}
+
+static double median_of(float *v, int64_t n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_float);
+    return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+st_status_t st_engine_arrival_wait(double *wait_ms, double *spread_ms, const st_engine_t *e, st_error_t *err) {
+    int P = e->comm->size;
+    int64_t n = e->timed_steps < ST_STEP_RING ? e->timed_steps : ST_STEP_RING;
+    float *all = e->comm->rank == 0 ? malloc(sizeof(float) * ST_STEP_RING * (size_t)P) : NULL;
+    float *wait = e->comm->rank == 0 ? malloc(sizeof(float) * ST_STEP_RING * 2) : NULL;
+    st_status_t rc = e->comm->rank == 0 && (!all || !wait) ? st_fail(err, ST_ERR_NOMEM, "arrival wait") : ST_OK;
+    rc = st_comm_agree(e->comm, rc, err);
+    if (rc == ST_OK) rc = st_gather_f32(all, e->work_ring, ST_STEP_RING, e->comm, err);
+    *wait_ms = *spread_ms = 0;
+    if (rc == ST_OK && e->comm->rank == 0 && P > 1) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float hi = 0, lo = INFINITY, sum = 0;
+            for (int r = 0; r < P; r++) {
+                float w = all[(size_t)r * ST_STEP_RING + i];
+                hi = w > hi ? w : hi, lo = w < lo ? w : lo, sum += w;
+            }
+            if (lo > 0) wait[m] = hi - sum / (float)P, wait[ST_STEP_RING + m++] = hi - lo;
+        }
+        *wait_ms = 1e3 * median_of(wait, m), *spread_ms = 1e3 * median_of(wait + ST_STEP_RING, m);
+    }
+    free(all), free(wait);
+    return rc;
+}
+
 /* The closing record of a shard: its status word, step flags (both in a rank's first shard) and
  * row count, then per loss (sum, weight, argmax hits, labelled rows), then the batch statistics. */
 enum { SUM_STATUS, SUM_FLAGS, SUM_COUNT, N_FIXED };
@@ -370,6 +405,7 @@ static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const flo
             if (e->pass_status == ST_OK) e->pass_status = run_micro_batches(e, a, o0, n_mb, global_step, grad_scale, err);
         }
     lap(e, ST_STEP_PASSES, t0);
+    arrive(e);
     ST_TRY(st_allreduce_sum_f32(st_model_grads(m), st_model_param_floats(m), e->comm, err));
     lap(e, ST_STEP_EXCHANGE, t0);
     return ST_OK;
@@ -399,6 +435,7 @@ static st_status_t gradients_exact(st_engine_t *e, int64_t global_step, const fl
     }
     st_model_swap_grads(m, arena);
     if (e->pass_status != ST_OK) max_abs = INFINITY;
+    arrive(e);
     ST_TRY(st_allreduce_max_f64(&max_abs, e->comm, err));
     lap(e, ST_STEP_EXCHANGE, t0);
     if (!isfinite(max_abs)) {
@@ -478,6 +515,7 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     if (rc != ST_OK && sharing) e->keys_shared = 0; /* some rank's block may be wrong: share again */
     ST_TRY(rc);
     lap(e, ST_STEP_CLOSE, &t0);
+    e->close_end_s = t0;
     out->stop = (flags & ST_FLAG_STOP) != 0;
     st_update_result_t u;
     st_train_update(&e->parts, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);

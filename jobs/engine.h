@@ -121,6 +121,9 @@ typedef struct {
     double phase_s[ST_STEP_PHASES];/* this rank's seconds in each phase, summed over timed_steps */
     int64_t timed_steps;
     float phase_ring[ST_STEP_RING][ST_STEP_PHASES]; /* the last ST_STEP_RING steps' seconds per phase */
+    double close_end_s;            /* clock at the end of the previous step's close (0: none this launch) */
+    float work_ring[ST_STEP_RING]; /* seconds from there to this step's gradient exchange (the update, the
+                                    * trainer's own work, fetch, passes); 0: not timed */
 } st_engine_t;
 
 typedef struct {
@@ -164,6 +167,12 @@ int64_t st_engine_steps_per_epoch(const st_engine_t *e);
  * ST_STEP_RING steps (robust to a busy spell on a shared core), or with mean = 1 the mean over
  * every step of the launch. 0 before any step. */
 void st_engine_phase_ms(double *ms /*[ST_STEP_PHASES]*/, const st_engine_t *e, int mean);
+
+/* The wait at the gradient exchange, from when the ranks arrive there: per step, the latest
+ * rank's work since the previous close minus the ranks' mean (wait_ms, what a rank waits on
+ * average) and minus the earliest (spread_ms); the medians over the last ST_STEP_RING steps, on
+ * rank 0 (0 with one rank or no steps). Collective. */
+st_status_t st_engine_arrival_wait(double *wait_ms, double *spread_ms, const st_engine_t *e, st_error_t *err);
 
 /* The phase names of st_step_phase_t ("fetch", "passes", "fixed", "exchange", "close", "update"). */
 extern const char *const st_step_phase_names[ST_STEP_PHASES];

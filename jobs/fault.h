@@ -8,6 +8,8 @@
  *   nan+   like nan, at every step from `step` on (exercises the consecutive-skip limit)
  *   perturb the rank adds 1e-3 to its first parameter (a corrupted replica, which the
  *          divergence check must catch)
+ *   slow+  the rank sleeps ST_FAULT_SLOW_MS before every step from `step` on (a straggler: the
+ *          others wait for it at the gradient exchange, run.json step_ms.arrival shows it)
  * Unset or empty: no fault. A malformed value is an error naming the variable. */
 #ifndef ST_FAULT_H
 #define ST_FAULT_H
@@ -16,7 +18,10 @@
 
 #include "st_error.h"
 
-typedef enum { ST_FAULT_NONE, ST_FAULT_ABORT, ST_FAULT_KILL, ST_FAULT_HANG, ST_FAULT_NAN, ST_FAULT_NAN_FROM, ST_FAULT_PERTURB } st_fault_kind_t;
+typedef enum { ST_FAULT_NONE, ST_FAULT_ABORT, ST_FAULT_KILL, ST_FAULT_HANG, ST_FAULT_NAN, ST_FAULT_NAN_FROM, ST_FAULT_PERTURB,
+               ST_FAULT_SLOW, ST_FAULT_SLOW_FROM } st_fault_kind_t;
+
+#define ST_FAULT_SLOW_MS 20
 
 typedef struct {
     st_fault_kind_t kind;

@@ -44,6 +44,7 @@ static st_status_t apply_fault(trainer_t *t, int *flags, st_error_t *err) {
         raise(SIGKILL);
     }
     if (f == ST_FAULT_PERTURB) st_model_params(t->model)[0] += 1e-3f;
+    if (f == ST_FAULT_SLOW) nanosleep(&(struct timespec){0, ST_FAULT_SLOW_MS * 1000000L}, NULL);
     if (f == ST_FAULT_HANG) {
         fprintf(stderr, "[rank %d] STRATA_FAULT: hanging at step %lld\n", t->c->rank, (long long)t->global_step);
         fflush(stderr);
@@ -400,6 +401,8 @@ static st_status_t record_step_phases(trainer_t *t, st_error_t *err) {
     st_engine_phase_ms(med, &t->engine, 0);
     st_engine_phase_ms(mean, &t->engine, 1);
     ST_TRY(st_reduce_max_f64(most, med, ST_STEP_PHASES, t->c, err));
+    double wait_ms, spread_ms;
+    ST_TRY(st_engine_arrival_wait(&wait_ms, &spread_ms, &t->engine, err));
     if (t->c->rank != 0 || !t->have_record) return RANK0(t, ST_OK, err);
     const char *names[3] = {"rank0_median", "max_over_ranks_median", "rank0_mean"};
     const double *values[3] = {med, most, mean};
@@ -409,6 +412,9 @@ static st_status_t record_step_phases(trainer_t *t, st_error_t *err) {
         for (int p = 0; p < ST_STEP_PHASES; p++)
             cJSON_AddNumberToObject(v, st_step_phase_names[p], round(values[k][p] * 1e3) / 1e3);
     }
+    cJSON *w = cJSON_AddObjectToObject(o, "arrival");
+    cJSON_AddNumberToObject(w, "wait_median", round(wait_ms * 1e3) / 1e3);
+    cJSON_AddNumberToObject(w, "spread_median", round(spread_ms * 1e3) / 1e3);
     cJSON_AddNumberToObject(o, "steps", (double)t->engine.timed_steps);
     return RANK0(t, st_run_record_set_item(&t->record, "step_ms", o, err), err);
 }

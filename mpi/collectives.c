@@ -35,6 +35,11 @@ st_status_t st_reduce_max_f64(double *out, const double *in, int n, const st_com
     return ST_OK;
 }
 
+st_status_t st_gather_f32(float *all, const float *in, int n, const st_comm_t *c, st_error_t *err) {
+    ST_MPI(MPI_Gather(in, n, MPI_FLOAT, all, n, MPI_FLOAT, 0, c->comm), err);
+    return ST_OK;
+}
+
 st_status_t st_allgather_shards(double *records, int n_shards, int n_per_shard, const st_comm_t *c, st_error_t *err) {
     if (n_shards < 1 || n_per_shard < 1)
         return st_fail(err, ST_ERR_INTERNAL, "st_allgather_shards: %d shards of %d values over %d ranks", n_shards,

@@ -36,6 +36,10 @@ st_status_t st_allreduce_max_f64(double *x, const st_comm_t *c, st_error_t *err)
  * it is). Collective. */
 st_status_t st_reduce_max_f64(double *out, const double *in, int n, const st_comm_t *c, st_error_t *err);
 
+/* all [size · n] on rank 0 ← every rank's in [n], in rank order (all is not read elsewhere).
+ * Collective. */
+st_status_t st_gather_f32(float *all, const float *in, int n, const st_comm_t *c, st_error_t *err);
+
 /* Every rank ends with all shards' records, in shard order: shard s's record is
  * records[s·n_per_shard .. (s+1)·n_per_shard). On entry each rank has filled the records of the
  * shards it owns (see the top); the others are overwritten. Counts are in shards. Collective. */
