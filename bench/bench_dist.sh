@@ -29,7 +29,8 @@ extra=()
 for kv in ${STRATA_BENCH_SET:-}; do extra+=(--set "$kv"); done
 
 # strata_run NAME RANKS THREADS MPIRUN-OPTIONS... : trains EPOCHS epochs, prints
-# "samples/s accuracy fetch passes fixed exchange close update" (ms a step, the slower rank's median)
+# "samples/s accuracy fetch passes fixed exchange close update wait spread" (ms a step, the slower
+# rank's median; wait and spread: run.json step_ms.arrival, the wait at the gradient exchange)
 strata_run() {
   local name=$1 np=$2 th=$3; shift 3
   timeout 300 mpirun -np "$np" "$@" bin/strata train configs/fashion_mlp.json --set name="$name" \
@@ -43,7 +44,9 @@ rates = [r["samples_per_s"] for r in rows[1:]] or [rows[0]["samples_per_s"]]
 acc = json.load(open(sys.argv[2])).get("accuracy", float("nan"))
 ms = json.load(open(sys.argv[3])).get("step_ms", {}).get("max_over_ranks_median", {})
 phases = ["fetch", "passes", "fixed", "exchange", "close", "update"]
-print(f"{statistics.median(rates):.1f} {acc:.4f} " + " ".join(f"{ms.get(p, float('nan')):.4f}" for p in phases))
+arr = json.load(open(sys.argv[3])).get("step_ms", {}).get("arrival", {})
+print(f"{statistics.median(rates):.1f} {acc:.4f} " + " ".join(f"{ms.get(p, float('nan')):.4f}" for p in phases)
+      + f" {arr.get('wait_median', float('nan')):.4f} {arr.get('spread_median', float('nan')):.4f}")
 EOF
 }
 
@@ -75,6 +78,7 @@ fi
 import json, math, sys
 epochs, S, micro = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 (s12, a12, *p12), (s21, a21, *p21), (s11, a11, *p11) = [tuple(map(float, v.split())) for v in sys.argv[4:7]]
+(w21, sp21), p12, p21, p11 = p21[6:8], p12[:6], p21[:6], p11[:6]
 phases = ["fetch", "passes", "fixed", "exchange", "close", "update"]
 t12, tddp = float(sys.argv[7]), float(sys.argv[8])
 eff = s21 / s12
@@ -94,12 +98,14 @@ for name, ph in (("1x2", p12), ("2x1", p21), ("1x1", p11)):
     print(f"{name:<8}" + "".join(f"{v:>10.3f}" for v in ph) + f"{outside[name]:>10.3f}")
 gap = outside["2x1"] - outside["1x2"]
 print(f"outside forward+backward, 2x1 - 1x2: {gap:+.3f} ms (target <= +0.3: {'met' if gap <= 0.3 else 'NOT met'})")
+print(f"2x1 wait at the gradient exchange (run.json step_ms.arrival, medians): {w21:.3f} ms a rank on average, "
+      f"spread of arrivals {sp21:.3f} ms; the exchange without the wait: {p21[3] - w21:.3f} ms")
 out = {"epochs": epochs, "shards": int(S or 0), "micro_batch": int(micro or 0),
        "strata": {"1x2": {"samples_per_s": s12, "test_accuracy": a12}, "2x1": {"samples_per_s": s21, "test_accuracy": a21},
                   "1x1": {"samples_per_s": s11, "test_accuracy": a11}},
        "efficiency_2x1_over_1x2": round(eff, 4), "target": 0.9, "target_met": eff >= 0.9,
        "step_ms": {n: dict(zip(phases, ph)) for n, ph in (("1x2", p12), ("2x1", p21), ("1x1", p11))},
-       "outside_fwd_bwd_ms_2x1_minus_1x2": round(gap, 4)}
+       "outside_fwd_bwd_ms_2x1_minus_1x2": round(gap, 4), "arrival_2x1": {"wait_ms": w21, "spread_ms": sp21}}
 if not math.isnan(t12) and not math.isnan(tddp):
     print(f"{'PyTorch 1 process x 2 threads':<34} {t12:>10.0f}   (batch 256, bench/torch_mlp.py)")
     print(f"{'PyTorch DDP gloo 2 x 1 thread':<34} {tddp:>10.0f}   (bench/torch_ddp.py)")
