@@ -50,19 +50,15 @@ static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t
     return ST_OK;
 }
 
+/* The shard map straight from every row's label and part (no copies of the training ids and
+ * labels); a streamed split builds it without the lookup arrays it would drop anyway. */
 static st_status_t build_shards(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, const int32_t *y,
                                 const uint8_t *split, st_error_t *err) {
-    int64_t n_train = d->n_part[ST_SPLIT_TRAIN], j = 0;
+    int64_t n_train = d->n_part[ST_SPLIT_TRAIN];
     ST_TRY(st_shards_plan(&d->S, &d->micro_batch, cfg->batch_size, cfg->accumulation, cfg->shards, n_train, err));
     ST_TRY(st_shards_owned(&d->shard_first, &d->shard_end, c->rank, c->size, d->S, err));
-    int64_t *ids = xcalloc((size_t)n_train, sizeof *ids, "training ids", err);
-    int32_t *labels = ids ? xcalloc((size_t)n_train, sizeof *labels, "training labels", err) : NULL;
-    st_status_t rc = labels ? ST_OK : err->code;
-    for (int64_t i = 0; rc == ST_OK && i < d->ds.n; i++)
-        if (split[i] == ST_SPLIT_TRAIN) ids[j] = i, labels[j++] = y[i];
-    if (rc == ST_OK) rc = st_shards_build(&d->shards, ids, labels, cfg->seed, n_train, d->n_classes, d->S, err);
-    free(ids), free(labels);
-    return rc;
+    return st_shards_build_split(&d->shards, y, split, ST_SPLIT_TRAIN, cfg->seed, d->ds.n, d->n_classes, d->S,
+                                 !cfg->stream, err);
 }
 
 /* The global ids of each part this rank holds: its shards' training rows, its blocks of val/test. */
@@ -317,10 +313,11 @@ static st_status_t check_rows(st_data_t *d, const st_data_config_t *cfg, const s
     return check_categorical(d, k, c, err);
 }
 
-void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids, const float *T, int64_t n) {
+void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids, const int32_t *shard, const float *T,
+                         int64_t n) {
     int len = 3 * (int)d->tgt_floats; /* per column: count, sum, sum of squares */
     for (int64_t i = 0; i < n; i++) {
-        double *ps = partials + (size_t)st_shards_find(&d->shards, ids[i]) * (size_t)len;
+        double *ps = partials + (size_t)(shard ? shard[i] : st_shards_find(&d->shards, ids[i])) * (size_t)len;
         for (long j = 0; j < d->tgt_floats; j++) {
             double x = T[(size_t)i * (size_t)d->tgt_floats + (size_t)j];
             if (isnan(x)) continue;
@@ -339,7 +336,7 @@ static st_status_t target_stats(st_data_t *d, const st_comm_t *c, st_error_t *er
     double *partials = d->stream_tgt_sums;
     d->stream_tgt_sums = NULL;
     if (!partials && (partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "target statistics", err)))
-        st_data_target_sums(partials, d, train->ids, train->T, train->n);
+        st_data_target_sums(partials, d, train->ids, NULL, train->T, train->n);
     st_status_t rc = partials ? ST_OK : err->code;
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
@@ -417,6 +414,7 @@ static st_status_t load(st_data_t *d, const st_data_config_t *cfg, const st_comm
     st_status_t rc = split_rows(d, cfg, &y, &split, err);
     if (rc == ST_OK) rc = build_shards(d, cfg, c, y, split, err);
     if (rc == ST_OK) rc = choose_rows(d, c, split, err);
+    free(split), split = NULL; /* the parts' ids say it all from here */
     rc = st_comm_agree(c, rc, err);
     st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
     if (rc == ST_OK && cfg->stream) { /* the training rows come block by block (sharding/stream.h) */

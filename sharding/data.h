@@ -157,8 +157,9 @@ void st_data_checks_init(st_row_checks_t *k);
 void st_data_rows_check(st_row_checks_t *k, const st_data_t *d, const int64_t *ids /*[n]*/, const float *X,
                         const float *T, int64_t n);
 /* partials [S, 3·tgt_floats] += each row's target values (count, sum, square) in its shard's
- * partial; rows in ascending id within a shard. */
-void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids /*[n]*/, const float *T, int64_t n);
+ * partial (shard [n], or NULL: st_shards_find); rows in ascending id within a shard. */
+void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids /*[n]*/,
+                         const int32_t *shard /*[n] or NULL*/, const float *T, int64_t n);
 
 /* View [n rows] of rows [r0, r0 + n) of part p (n <= ST_DATA_EVAL_ROWS): views into the part in
  * memory; with a streamed split, its val/test rows read now (st_stream_eval_read), valid until the
