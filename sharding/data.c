@@ -506,6 +506,7 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, cfg->scale_pixels, c, err);
     if (rc == ST_OK && d->stream) stream_views(d, cfg), st_shards_drop_lookup(&d->shards);
     d->bookkeeping_per_row = st_data_bookkeeping_per_row(d);
+    d->startup_peak_per_row = st_data_startup_peak_per_row(d);
     free(d->stream_std_partials), free(d->stream_tgt_sums);
     d->stream_std_partials = d->stream_tgt_sums = NULL;
     if (rc != ST_OK) st_data_free(d);
@@ -525,6 +526,25 @@ double st_data_bookkeeping_per_row(const st_data_t *d) {
                    + 8 * mine * d->repeat + 16 * scratch     /* sampler: order, sort scratch */
                    + 12 * held;                             /* val/test ids 8 + labels 4 */
     return N > 0 ? bytes / N : 0;
+}
+
+double st_data_startup_peak_per_row(const st_data_t *d) {
+    double N = (double)d->ds.n, n_train = (double)d->shards.n_train, lookup = d->stream ? 0 : 12 * n_train;
+    double mine = (double)(d->stream ? d->n_stream : d->part[ST_SPLIT_TRAIN].n);
+    double held = (double)(d->part[ST_SPLIT_VAL].n + d->part[ST_SPLIT_TEST].n);
+    double labels = 5 * N; /* y 4 + split 1, every row, until the parts are chosen */
+    /* reading them: /y as int64 (+ /split as int32), or a target's ids as int64 */
+    double read = labels + 8 * N + (d->strat_target < 0 && !d->strat_none && d->ds.has_split ? 4 * N : 0);
+    /* the split: the walk's tags; grouped: /groups and its index (8 each: ids, keys, rows, 2 scratch) */
+    double split = labels + (d->n_groups > 0 ? 40 * N : 4 * N);
+    double shards = labels + 4 * N + 8 * n_train + lookup;     /* the walk's tags, the map */
+    double choose = labels + 8 * n_train + lookup + 8 * mine + 8 * held + N / 8; /* + a rank's rows bitmap */
+    double steady = d->bookkeeping_per_row * N;
+    double peak = read;
+    const double phase[] = {split, shards, choose, steady};
+    for (int i = 0; i < 4; i++)
+        if (phase[i] > peak) peak = phase[i];
+    return N > 0 ? peak / N : 0;
 }
 
 st_status_t st_data_train_locate(const st_data_t *d, int64_t *pos, const int64_t *ids, int64_t n, st_error_t *err) {

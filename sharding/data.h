@@ -142,6 +142,8 @@ typedef struct {
     int64_t budget_mb;
     double bookkeeping_per_row; /* bytes per row of the file of per-row arrays (labels, split, shard
                                  * map, sampler): what data.stream adds to the budget */
+    double startup_peak_per_row;/* the most bytes per row of the file the load's per-row arrays take
+                                 * at once (st_data_startup_peak_per_row) */
 } st_data_t;
 
 /* The checks st_data_load runs on every row a rank holds (or streams), accumulated over row sets
@@ -170,6 +172,14 @@ st_status_t st_data_eval_rows(st_data_part_t *view, const st_data_t *d, int p, i
  * labels of every row (streamed only: in memory they are dropped after the split), the shard
  * map, its training ids, the sampler's order and scratch, its val/test ids and labels. */
 double st_data_bookkeeping_per_row(const st_data_t *d);
+
+/* The peak of the per-row arrays over st_data_load's phases, in bytes per row of the file,
+ * computed (not measured): reading the labels (int64 buffers), the split (the keyed walk's 4
+ * bytes a row; a grouped split's index, 40), the shard map (4 of walk tags + 8 a training row, +
+ * 12 with the lookup an in-memory split keeps), choosing this rank's rows, and the bookkeeping
+ * kept after (st_data_bookkeeping_per_row). Constants (the walk's cell counts and sort chunk,
+ * at most 32 MiB) are left out. */
+double st_data_startup_peak_per_row(const st_data_t *d);
 
 /* pos [n] = positions in the training part of rows ids [n] (the in-memory part, or the stream's
  * slots, which must hold them: st_stream_step). */
