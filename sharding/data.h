@@ -22,7 +22,10 @@
  * reads, the statistics and checks come from scans over the blocks (sharding/stream_load.c), and
  * every row's label is kept (4 bytes a row) for the blocks read later; the val and test parts
  * keep only their ids and labels, their rows are read pass by pass when evaluated
- * (st_data_eval_rows, sharding/stream_eval.h). */
+ * (st_data_eval_rows, sharding/stream_eval.h). At start-up the split and the shard map take 4
+ * bytes a row of scratch plus a constant (sharding/keyed_walk.h), and a streamed shard map is
+ * built without its lookup arrays: the start-up stays within the bookkeeping's bound
+ * (st_data_startup_peak_per_row, docs/streaming.md). */
 #ifndef ST_DATA_H
 #define ST_DATA_H
 

@@ -15,7 +15,9 @@
  *     largest S <= 64 dividing batch/accumulation with micro-batches of at least 32; when the
  *     per-step batch is below 32 it picks S = 1 (the micro-batch is the whole batch: one rank).
  *
- * Pure library code (no MPI, no I/O): every rank computes the same shards from the labels. */
+ * The (class, key) order comes from st_keyed_walk (sharding/keyed_walk.h): bounded chunks, not one
+ * sort of every sample. Pure library code (no MPI, no I/O): every rank computes the same shards
+ * from the labels. */
 #ifndef ST_SHARDS_H
 #define ST_SHARDS_H
 
@@ -30,8 +32,8 @@ typedef struct {
     int n_shards;          /* S */
     int64_t n_train;       /* training samples */
     int64_t *ids;          /* [n_train] the training ids, ascending (a copy of the input); NULL
-                            * after st_shards_drop_lookup */
-    int32_t *shard_of;     /* [n_train] shard of ids[i] (NULL after st_shards_drop_lookup) */
+                            * after st_shards_drop_lookup or st_shards_build_split without lookup */
+    int32_t *shard_of;     /* [n_train] shard of ids[i] (NULL likewise) */
     int64_t *shard_start;  /* [S + 1] shard s holds rows[shard_start[s] .. shard_start[s+1]) */
     int64_t *rows;         /* [n_train] global ids per shard, ascending within each shard */
 } st_shards_t;

@@ -1,6 +1,7 @@
 /* split.c — stratified train/val/test split (largest remainder per class, Philox order within
- * a class), its grouped variant (whole groups placed where their majority class is furthest
- * below quota) and class counts; the rules are in split.h and docs/sharding.md. */
+ * a class, walked in bounded chunks by sharding/keyed_walk.h: 4 bytes a row of scratch), its
+ * grouped variant (whole groups placed where their majority class is furthest below quota) and
+ * class counts; the rules are in split.h and docs/sharding.md. */
 #include "split.h"
 
 #include <math.h>
