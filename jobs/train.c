@@ -129,6 +129,7 @@ static cJSON *data_memory_json(const st_data_t *d, const char *order) {
     cJSON_AddNumberToObject(o, "stream_bytes", (double)d->stream_bytes);
     cJSON_AddNumberToObject(o, "budget_mb", (double)d->budget_mb);
     cJSON_AddNumberToObject(o, "bookkeeping_bytes_per_row", d->bookkeeping_per_row);
+    cJSON_AddNumberToObject(o, "startup_peak_bytes_per_row", d->startup_peak_per_row);
     return o;
 }
 

@@ -50,19 +50,15 @@ static st_status_t split_rows(st_data_t *d, const st_data_config_t *cfg, int32_t
     return ST_OK;
 }
 
+/* The shard map straight from every row's label and part (no copies of the training ids and
+ * labels); a streamed split builds it without the lookup arrays it would drop anyway. */
 static st_status_t build_shards(st_data_t *d, const st_data_config_t *cfg, const st_comm_t *c, const int32_t *y,
                                 const uint8_t *split, st_error_t *err) {
-    int64_t n_train = d->n_part[ST_SPLIT_TRAIN], j = 0;
+    int64_t n_train = d->n_part[ST_SPLIT_TRAIN];
     ST_TRY(st_shards_plan(&d->S, &d->micro_batch, cfg->batch_size, cfg->accumulation, cfg->shards, n_train, err));
     ST_TRY(st_shards_owned(&d->shard_first, &d->shard_end, c->rank, c->size, d->S, err));
-    int64_t *ids = xcalloc((size_t)n_train, sizeof *ids, "training ids", err);
-    int32_t *labels = ids ? xcalloc((size_t)n_train, sizeof *labels, "training labels", err) : NULL;
-    st_status_t rc = labels ? ST_OK : err->code;
-    for (int64_t i = 0; rc == ST_OK && i < d->ds.n; i++)
-        if (split[i] == ST_SPLIT_TRAIN) ids[j] = i, labels[j++] = y[i];
-    if (rc == ST_OK) rc = st_shards_build(&d->shards, ids, labels, cfg->seed, n_train, d->n_classes, d->S, err);
-    free(ids), free(labels);
-    return rc;
+    return st_shards_build_split(&d->shards, y, split, ST_SPLIT_TRAIN, cfg->seed, d->ds.n, d->n_classes, d->S,
+                                 !cfg->stream, err);
 }
 
 /* The global ids of each part this rank holds: its shards' training rows, its blocks of val/test. */
@@ -317,10 +313,11 @@ static st_status_t check_rows(st_data_t *d, const st_data_config_t *cfg, const s
     return check_categorical(d, k, c, err);
 }
 
-void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids, const float *T, int64_t n) {
+void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids, const int32_t *shard, const float *T,
+                         int64_t n) {
     int len = 3 * (int)d->tgt_floats; /* per column: count, sum, sum of squares */
     for (int64_t i = 0; i < n; i++) {
-        double *ps = partials + (size_t)st_shards_find(&d->shards, ids[i]) * (size_t)len;
+        double *ps = partials + (size_t)(shard ? shard[i] : st_shards_find(&d->shards, ids[i])) * (size_t)len;
         for (long j = 0; j < d->tgt_floats; j++) {
             double x = T[(size_t)i * (size_t)d->tgt_floats + (size_t)j];
             if (isnan(x)) continue;
@@ -339,7 +336,7 @@ static st_status_t target_stats(st_data_t *d, const st_comm_t *c, st_error_t *er
     double *partials = d->stream_tgt_sums;
     d->stream_tgt_sums = NULL;
     if (!partials && (partials = xcalloc((size_t)d->S * (size_t)len, sizeof(double), "target statistics", err)))
-        st_data_target_sums(partials, d, train->ids, train->T, train->n);
+        st_data_target_sums(partials, d, train->ids, NULL, train->T, train->n);
     st_status_t rc = partials ? ST_OK : err->code;
     rc = st_comm_agree(c, rc, err);
     if (rc == ST_OK) rc = st_allgather_shards(partials, d->S, len, c, err);
@@ -417,6 +414,7 @@ static st_status_t load(st_data_t *d, const st_data_config_t *cfg, const st_comm
     st_status_t rc = split_rows(d, cfg, &y, &split, err);
     if (rc == ST_OK) rc = build_shards(d, cfg, c, y, split, err);
     if (rc == ST_OK) rc = choose_rows(d, c, split, err);
+    free(split), split = NULL; /* the parts' ids say it all from here */
     rc = st_comm_agree(c, rc, err);
     st_data_part_t *train = &d->part[ST_SPLIT_TRAIN];
     if (rc == ST_OK && cfg->stream) { /* the training rows come block by block (sharding/stream.h) */
@@ -508,6 +506,7 @@ st_status_t st_data_load(st_data_t *d, const st_data_config_t *cfg, const st_com
     if (rc == ST_OK && cfg->standardize) rc = standardize(d, (st_std_mode_t)cfg->standardize, cfg->scale_pixels, c, err);
     if (rc == ST_OK && d->stream) stream_views(d, cfg), st_shards_drop_lookup(&d->shards);
     d->bookkeeping_per_row = st_data_bookkeeping_per_row(d);
+    d->startup_peak_per_row = st_data_startup_peak_per_row(d);
     free(d->stream_std_partials), free(d->stream_tgt_sums);
     d->stream_std_partials = d->stream_tgt_sums = NULL;
     if (rc != ST_OK) st_data_free(d);
@@ -527,6 +526,25 @@ double st_data_bookkeeping_per_row(const st_data_t *d) {
                    + 8 * mine * d->repeat + 16 * scratch     /* sampler: order, sort scratch */
                    + 12 * held;                             /* val/test ids 8 + labels 4 */
     return N > 0 ? bytes / N : 0;
+}
+
+double st_data_startup_peak_per_row(const st_data_t *d) {
+    double N = (double)d->ds.n, n_train = (double)d->shards.n_train, lookup = d->stream ? 0 : 12 * n_train;
+    double mine = (double)(d->stream ? d->n_stream : d->part[ST_SPLIT_TRAIN].n);
+    double held = (double)(d->part[ST_SPLIT_VAL].n + d->part[ST_SPLIT_TEST].n);
+    double labels = 5 * N; /* y 4 + split 1, every row, until the parts are chosen */
+    /* reading them: /y as int64 (+ /split as int32), or a target's ids as int64 */
+    double read = labels + 8 * N + (d->strat_target < 0 && !d->strat_none && d->ds.has_split ? 4 * N : 0);
+    /* the split: the walk's tags; grouped: /groups and its index (8 each: ids, keys, rows, 2 scratch) */
+    double split = labels + (d->n_groups > 0 ? 40 * N : 4 * N);
+    double shards = labels + 4 * N + 8 * n_train + lookup;     /* the walk's tags, the map */
+    double choose = labels + 8 * n_train + lookup + 8 * mine + 8 * held + N / 8; /* + a rank's rows bitmap */
+    double steady = d->bookkeeping_per_row * N;
+    double peak = read;
+    const double phase[] = {split, shards, choose, steady};
+    for (int i = 0; i < 4; i++)
+        if (phase[i] > peak) peak = phase[i];
+    return N > 0 ? peak / N : 0;
 }
 
 st_status_t st_data_train_locate(const st_data_t *d, int64_t *pos, const int64_t *ids, int64_t n, st_error_t *err) {

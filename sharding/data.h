@@ -22,7 +22,10 @@
  * reads, the statistics and checks come from scans over the blocks (sharding/stream_load.c), and
  * every row's label is kept (4 bytes a row) for the blocks read later; the val and test parts
  * keep only their ids and labels, their rows are read pass by pass when evaluated
- * (st_data_eval_rows, sharding/stream_eval.h). */
+ * (st_data_eval_rows, sharding/stream_eval.h). At start-up the split and the shard map take 4
+ * bytes a row of scratch plus a constant (sharding/keyed_walk.h), and a streamed shard map is
+ * built without its lookup arrays: the start-up stays within the bookkeeping's bound
+ * (st_data_startup_peak_per_row, docs/streaming.md). */
 #ifndef ST_DATA_H
 #define ST_DATA_H
 
@@ -142,6 +145,8 @@ typedef struct {
     int64_t budget_mb;
     double bookkeeping_per_row; /* bytes per row of the file of per-row arrays (labels, split, shard
                                  * map, sampler): what data.stream adds to the budget */
+    double startup_peak_per_row;/* the most bytes per row of the file the load's per-row arrays take
+                                 * at once (st_data_startup_peak_per_row) */
 } st_data_t;
 
 /* The checks st_data_load runs on every row a rank holds (or streams), accumulated over row sets
@@ -157,8 +162,9 @@ void st_data_checks_init(st_row_checks_t *k);
 void st_data_rows_check(st_row_checks_t *k, const st_data_t *d, const int64_t *ids /*[n]*/, const float *X,
                         const float *T, int64_t n);
 /* partials [S, 3·tgt_floats] += each row's target values (count, sum, square) in its shard's
- * partial; rows in ascending id within a shard. */
-void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids /*[n]*/, const float *T, int64_t n);
+ * partial (shard [n], or NULL: st_shards_find); rows in ascending id within a shard. */
+void st_data_target_sums(double *partials, const st_data_t *d, const int64_t *ids /*[n]*/,
+                         const int32_t *shard /*[n] or NULL*/, const float *T, int64_t n);
 
 /* View [n rows] of rows [r0, r0 + n) of part p (n <= ST_DATA_EVAL_ROWS): views into the part in
  * memory; with a streamed split, its val/test rows read now (st_stream_eval_read), valid until the
@@ -169,6 +175,14 @@ st_status_t st_data_eval_rows(st_data_part_t *view, const st_data_t *d, int p, i
  * labels of every row (streamed only: in memory they are dropped after the split), the shard
  * map, its training ids, the sampler's order and scratch, its val/test ids and labels. */
 double st_data_bookkeeping_per_row(const st_data_t *d);
+
+/* The peak of the per-row arrays over st_data_load's phases, in bytes per row of the file,
+ * computed (not measured): reading the labels (int64 buffers), the split (the keyed walk's 4
+ * bytes a row; a grouped split's index, 40), the shard map (4 of walk tags + 8 a training row, +
+ * 12 with the lookup an in-memory split keeps), choosing this rank's rows, and the bookkeeping
+ * kept after (st_data_bookkeeping_per_row). Constants (the walk's cell counts and sort chunk,
+ * at most 32 MiB) are left out. */
+double st_data_startup_peak_per_row(const st_data_t *d);
 
 /* pos [n] = positions in the training part of rows ids [n] (the in-memory part, or the stream's
  * slots, which must hold them: st_stream_step). */

@@ -106,9 +106,10 @@ st_status_t st_sampler_init(st_sampler_t *sp, const st_shards_t *sh, int shard_f
                        (long long)micro_batch * accumulation * sh->n_shards);
     }
     int64_t n = sh->shard_start[shard_end] - sh->shard_start[shard_first];
+    /* The sort scratch comes with the first epoch (full size) or st_sampler_set_window (one block
+     * per shard): a windowed sampler never holds 16 bytes per row of its shards. */
     sp->order = st_alloc((size_t)(n ? n : 1) * sizeof(int64_t), "sampler order", err);
-    sp->scratch = sp->order ? st_alloc((size_t)(n ? n : 1) * sizeof(st_keyed_id_t), "sampler scratch", err) : NULL;
-    if (!sp->scratch) {
+    if (!sp->order) {
         st_sampler_free(sp);
         return ST_ERR_NOMEM;
     }
@@ -140,8 +141,7 @@ st_status_t st_sampler_set_repeat(st_sampler_t *sp, int repeat, st_error_t *err)
     st_free(sp->scratch);
     sp->scratch = NULL;
     sp->order = st_alloc((size_t)(n ? n : 1) * sizeof(int64_t), "sampler order", err);
-    if (sp->order) sp->scratch = st_alloc((size_t)(n ? n : 1) * sizeof(st_keyed_id_t), "sampler scratch", err);
-    if (!sp->scratch) return ST_ERR_NOMEM;
+    if (!sp->order) return ST_ERR_NOMEM;
     sp->repeat = repeat;
     sp->steps_per_epoch = smallest * repeat / ((int64_t)sp->micro_batch * sp->accumulation);
     sp->epoch = -1;
@@ -192,6 +192,11 @@ st_status_t st_sampler_set_epoch(st_sampler_t *sp, int64_t epoch, st_error_t *er
     if (epoch == sp->epoch) return ST_OK;
     const st_shards_t *sh = sp->shards;
     int64_t base = sh->shard_start[sp->shard_first];
+    if (!sp->scratch) { /* the shuffle order's scratch: every occurrence of the sampler's shards */
+        int64_t n = (sh->shard_start[sp->shard_end] - base) * sp->repeat;
+        if (!(sp->scratch = st_alloc((size_t)(n ? n : 1) * sizeof(st_keyed_id_t), "sampler scratch", err)))
+            return ST_ERR_NOMEM;
+    }
     /* Shards are independent, so their orders do not depend on the thread count. */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int s = sp->shard_first; s < sp->shard_end; s++) {

@@ -7,18 +7,28 @@
 #include <string.h>
 
 #include "philox.h"
+#include "sharding/keyed_walk.h"
 
-typedef struct {
-    uint64_t key;
-    int64_t pos; /* position in the (ascending) training ids, so ties break by id */
-    int32_t cls;
-} keyed_pos_t;
+/* The walk's visitor: the k-th sample in (class, key) order goes to shard k mod S (ctx: &S). */
+static uint32_t shard_of_position(void *ctx, int64_t item, int32_t cls, int64_t k, int64_t k_in_class) {
+    (void)item, (void)cls, (void)k_in_class;
+    return (uint32_t)(k % *(const int *)ctx);
+}
 
-static int cmp_keyed_pos(const void *pa, const void *pb) {
-    const keyed_pos_t *a = pa, *b = pb;
-    if (a->cls != b->cls) return a->cls < b->cls ? -1 : 1;
-    if (a->key != b->key) return a->key < b->key ? -1 : 1;
-    return (a->pos > b->pos) - (a->pos < b->pos);
+static st_status_t check_counts(int64_t n_train, int K, int S, st_error_t *err) {
+    if (S < 1 || S > (1 << 24)) return st_fail(err, ST_ERR_CONFIG, "shards: shard count %d is not in 1..16777216", S);
+    if (K < 1 || K > (1 << 24)) return st_fail(err, ST_ERR_CONFIG, "shards: class count %d is not in 1..16777216", K);
+    if (n_train < S)
+        return st_fail(err, ST_ERR_DATA,
+                       "shards: the training split has %lld samples, fewer than the %d virtual shards "
+                       "(each shard needs at least one micro-batch)", (long long)n_train, S);
+    return ST_OK;
+}
+
+/* shard_start [S + 1] from the sizes the rule gives (shard s holds the positions k = s mod S). */
+static void shard_offsets(int64_t *shard_start, int64_t n_train, int S) {
+    shard_start[0] = 0;
+    for (int s = 0; s < S; s++) shard_start[s + 1] = shard_start[s] + (n_train - s + S - 1) / S;
 }
 
 void st_shards_free(st_shards_t *sh) {
@@ -32,12 +42,7 @@ void st_shards_free(st_shards_t *sh) {
 st_status_t st_shards_build(st_shards_t *sh, const int64_t *train_ids, const int32_t *train_labels, uint64_t seed,
                             int64_t n_train, int K, int S, st_error_t *err) {
     memset(sh, 0, sizeof *sh);
-    if (S < 1 || S > (1 << 24)) return st_fail(err, ST_ERR_CONFIG, "shards: shard count %d is not in 1..16777216", S);
-    if (K < 1 || K > (1 << 24)) return st_fail(err, ST_ERR_CONFIG, "shards: class count %d is not in 1..16777216", K);
-    if (n_train < S)
-        return st_fail(err, ST_ERR_DATA,
-                       "shards: the training split has %lld samples, fewer than the %d virtual shards "
-                       "(each shard needs at least one micro-batch)", (long long)n_train, S);
+    ST_TRY(check_counts(n_train, K, S, err));
     for (int64_t i = 0; i < n_train; i++) {
         if (train_ids[i] < 0 || (i > 0 && train_ids[i] <= train_ids[i - 1]))
             return st_fail(err, ST_ERR_INTERNAL, "shards: training ids must be ascending and non-negative "
@@ -51,26 +56,23 @@ st_status_t st_shards_build(st_shards_t *sh, const int64_t *train_ids, const int
     sh->shard_of = sh->ids ? st_alloc(n * sizeof(int32_t), "shard map", err) : NULL;
     sh->shard_start = sh->shard_of ? st_alloc(((size_t)S + 1) * sizeof(int64_t), "shard offsets", err) : NULL;
     sh->rows = sh->shard_start ? st_alloc(n * sizeof(int64_t), "shard rows", err) : NULL;
-    keyed_pos_t *order = sh->rows ? st_alloc(n * sizeof(keyed_pos_t), "shard order", err) : NULL;
-    if (!order) {
+    if (!sh->rows) {
         st_shards_free(sh);
         return ST_ERR_NOMEM;
     }
     sh->n_shards = S;
     sh->n_train = n_train;
     memcpy(sh->ids, train_ids, n * sizeof(int64_t));
-    for (int64_t i = 0; i < n_train; i++) {
-        uint32_t w[4];
-        st_rand_u32x4(seed, ST_RNG_SHARD, (uint32_t)train_labels[i], 0, (uint64_t)train_ids[i], w);
-        order[i] = (keyed_pos_t){(uint64_t)w[0] << 32 | w[1], i, train_labels[i]};
+    /* Positions in (class, key, position) order, ties by position = by id (ids ascend); the
+     * shards straight into shard_of (the walk's tags). */
+    st_keyed_pool_t kp = {.n = n_train, .cls = train_labels, .index = train_ids, .K = K, .seed = seed,
+                          .purpose = ST_RNG_SHARD};
+    st_status_t rc = st_keyed_walk((uint32_t *)sh->shard_of, &kp, 0, shard_of_position, &S, err);
+    if (rc != ST_OK) {
+        st_shards_free(sh);
+        return rc;
     }
-    qsort(order, n, sizeof *order, cmp_keyed_pos);
-    /* The k-th sample in (class, key) order goes to shard k mod S: round-robin within a class,
-     * each class continuing at the shard after the previous class's last one. */
-    for (int64_t k = 0; k < n_train; k++) sh->shard_of[order[k].pos] = (int32_t)(k % S);
-    st_free(order);
-    for (int64_t i = 0; i < n_train; i++) sh->shard_start[sh->shard_of[i] + 1]++;
-    for (int s = 0; s < S; s++) sh->shard_start[s + 1] += sh->shard_start[s];
+    shard_offsets(sh->shard_start, n_train, S);
     int64_t *fill = st_alloc((size_t)S * sizeof(int64_t), "shard fill", err);
     if (!fill) {
         st_shards_free(sh);
@@ -80,6 +82,58 @@ st_status_t st_shards_build(st_shards_t *sh, const int64_t *train_ids, const int
     for (int64_t i = 0; i < n_train; i++) sh->rows[fill[sh->shard_of[i]]++] = train_ids[i];
     st_free(fill);
     return ST_OK;
+}
+
+/* rows (and, with the lookup, ids and shard_of) from every row's shard tag [N] (NONE: not
+ * training), in ascending id. */
+static st_status_t fill_from_tags(st_shards_t *sh, const uint32_t *tags, int64_t N, int lookup, st_error_t *err) {
+    int S = sh->n_shards;
+    int64_t *fill = st_alloc((size_t)S * sizeof(int64_t), "shard fill", err);
+    if (!fill) return ST_ERR_NOMEM;
+    memcpy(fill, sh->shard_start, (size_t)S * sizeof(int64_t));
+    for (int64_t i = 0, j = 0; i < N; i++) {
+        if (tags[i] == ST_KEYED_TAG_NONE) continue;
+        sh->rows[fill[tags[i]]++] = i;
+        if (lookup) sh->ids[j] = i, sh->shard_of[j++] = (int32_t)tags[i];
+    }
+    st_free(fill);
+    return ST_OK;
+}
+
+st_status_t st_shards_build_split(st_shards_t *sh, const int32_t *y, const uint8_t *split, int part, uint64_t seed,
+                                  int64_t N, int K, int S, int lookup, st_error_t *err) {
+    memset(sh, 0, sizeof *sh);
+    int64_t n_train = 0;
+    for (int64_t i = 0; i < N; i++) {
+        if (split[i] != part) continue;
+        if (y[i] < 0 || y[i] >= K)
+            return st_fail(err, ST_ERR_DATA, "shards: row %lld has label %d, outside 0..%d", (long long)i, y[i], K - 1);
+        n_train++;
+    }
+    ST_TRY(check_counts(n_train, K, S, err));
+    size_t n = (size_t)n_train;
+    uint32_t *tags = st_alloc((size_t)(N ? N : 1) * sizeof *tags, "shard order", err);
+    sh->shard_start = tags ? st_alloc(((size_t)S + 1) * sizeof(int64_t), "shard offsets", err) : NULL;
+    sh->rows = sh->shard_start ? st_alloc(n * sizeof(int64_t), "shard rows", err) : NULL;
+    if (lookup && sh->rows) {
+        sh->ids = st_alloc(n * sizeof(int64_t), "shard ids", err);
+        sh->shard_of = sh->ids ? st_alloc(n * sizeof(int32_t), "shard map", err) : NULL;
+    }
+    if (!sh->rows || (lookup && !sh->shard_of)) {
+        st_free(tags), st_shards_free(sh);
+        return ST_ERR_NOMEM;
+    }
+    sh->n_shards = S;
+    sh->n_train = n_train;
+    shard_offsets(sh->shard_start, n_train, S);
+    /* every row of the part in (class, key, row) order: row ids are the positions' tie order */
+    st_keyed_pool_t kp = {.n = N, .cls = y, .pool = split, .pool_value = part, .K = K, .seed = seed,
+                          .purpose = ST_RNG_SHARD};
+    st_status_t rc = st_keyed_walk(tags, &kp, 0, shard_of_position, &S, err);
+    if (rc == ST_OK) rc = fill_from_tags(sh, tags, N, lookup, err);
+    st_free(tags);
+    if (rc != ST_OK) st_shards_free(sh);
+    return rc;
 }
 
 const int64_t *st_shards_rows(const st_shards_t *sh, int s, int64_t *n_rows) {
@@ -148,9 +202,47 @@ st_status_t st_shards_rank_rows(int64_t *rows, int64_t *n_rows, const st_shards_
         return ST_OK;
     }
     int64_t m = 0;
-    for (int64_t i = 0; i < sh->n_train; i++)
-        if (sh->shard_of[i] >= first && sh->shard_of[i] < end) rows[m++] = sh->ids[i];
+    if (sh->ids) {
+        for (int64_t i = 0; i < sh->n_train; i++)
+            if (sh->shard_of[i] >= first && sh->shard_of[i] < end) rows[m++] = sh->ids[i];
+        *n_rows = m;
+        return ST_OK;
+    }
+    /* Without the lookup: the owned shards' rows marked in a bitmap over ids (1 bit a row), read
+     * back in ascending order. */
+    int64_t top = -1;
+    for (int s = first; s < end; s++)
+        if (sh->shard_start[s + 1] > sh->shard_start[s] && sh->rows[sh->shard_start[s + 1] - 1] > top)
+            top = sh->rows[sh->shard_start[s + 1] - 1];
+    uint64_t *bits = st_alloc(((size_t)(top + 1) / 64 + 1) * sizeof *bits, "a rank's rows (bitmap)", err);
+    if (!bits) return ST_ERR_NOMEM;
+    for (int64_t i = sh->shard_start[first]; i < sh->shard_start[end]; i++)
+        bits[sh->rows[i] / 64] |= 1ull << (sh->rows[i] % 64);
+    for (int64_t id = 0; id <= top; id++)
+        if (bits[id / 64] >> (id % 64) & 1) rows[m++] = id;
+    st_free(bits);
     *n_rows = m;
+    return ST_OK;
+}
+
+st_status_t st_shards_of(int32_t *shard, const st_shards_t *sh, const int64_t *ids, int64_t n, st_error_t *err) {
+    if (n == 0) return ST_OK;
+    if (sh->ids) {
+        for (int64_t i = 0; i < n; i++) shard[i] = st_shards_find(sh, ids[i]);
+        return ST_OK;
+    }
+    /* Without the lookup: each shard's rows within [ids[0], ids[n-1]] mark a map over that span. */
+    int64_t lo = ids[0], span = ids[n - 1] - ids[0] + 1;
+    int32_t *map = st_alloc((size_t)span * sizeof *map, "shards of a block's rows", err);
+    if (!map) return ST_ERR_NOMEM;
+    for (int64_t j = 0; j < span; j++) map[j] = -1;
+    for (int s = 0; s < sh->n_shards; s++) {
+        int64_t m;
+        const int64_t *r = st_shards_rows(sh, s, &m);
+        for (int64_t j = st_ids_lower_bound(r, m, lo); j < m && r[j] < lo + span; j++) map[r[j] - lo] = s;
+    }
+    for (int64_t i = 0; i < n; i++) shard[i] = map[ids[i] - lo];
+    st_free(map);
     return ST_OK;
 }
 

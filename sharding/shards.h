@@ -15,7 +15,9 @@
  *     largest S <= 64 dividing batch/accumulation with micro-batches of at least 32; when the
  *     per-step batch is below 32 it picks S = 1 (the micro-batch is the whole batch: one rank).
  *
- * Pure library code (no MPI, no I/O): every rank computes the same shards from the labels. */
+ * The (class, key) order comes from st_keyed_walk (sharding/keyed_walk.h): bounded chunks, not one
+ * sort of every sample. Pure library code (no MPI, no I/O): every rank computes the same shards
+ * from the labels. */
 #ifndef ST_SHARDS_H
 #define ST_SHARDS_H
 
@@ -30,8 +32,8 @@ typedef struct {
     int n_shards;          /* S */
     int64_t n_train;       /* training samples */
     int64_t *ids;          /* [n_train] the training ids, ascending (a copy of the input); NULL
-                            * after st_shards_drop_lookup */
-    int32_t *shard_of;     /* [n_train] shard of ids[i] (NULL after st_shards_drop_lookup) */
+                            * after st_shards_drop_lookup or st_shards_build_split without lookup */
+    int32_t *shard_of;     /* [n_train] shard of ids[i] (NULL likewise) */
     int64_t *shard_start;  /* [S + 1] shard s holds rows[shard_start[s] .. shard_start[s+1]) */
     int64_t *rows;         /* [n_train] global ids per shard, ascending within each shard */
 } st_shards_t;
@@ -44,11 +46,26 @@ st_status_t st_shards_build(st_shards_t *sh, const int64_t *train_ids /*[n_train
                             int K, int S, st_error_t *err);
 void st_shards_free(st_shards_t *sh);
 
+/* The same shards from every row's class y [N] and part split [N]: the training samples are the
+ * rows with split[i] == part (ids ascending by construction). With lookup 0 the map is built
+ * without ids and shard_of (as after st_shards_drop_lookup): 8 bytes a training row + 4 a row of
+ * scratch during the build + a constant (the (class, key) order comes from st_keyed_walk, one
+ * bounded chunk at a time), where st_shards_build's callers hold 44 bytes a training row + their
+ * id and label copies. Fails like st_shards_build. */
+st_status_t st_shards_build_split(st_shards_t *sh, const int32_t *y /*[N]*/, const uint8_t *split /*[N]*/, int part,
+                                  uint64_t seed, int64_t N, int K, int S, int lookup, st_error_t *err);
+
 /* Rows of shard s: *n_rows ids, ascending (a view into sh). */
 const int64_t *st_shards_rows(const st_shards_t *sh, int s, int64_t *n_rows);
 
 /* Shard of a training id (binary search); -1 when `id` is not a training id. */
 int st_shards_find(const st_shards_t *sh, int64_t id);
+
+/* shard [n] = the shard of each of ids [n] (ascending), -1 for an id that is not a training
+ * sample: st_shards_find with the lookup; without it one map over the span ids[0] .. ids[n-1]
+ * (4 bytes an id of the span: a block of the file) filled from each shard's rows. */
+st_status_t st_shards_of(int32_t *shard /*[n]*/, const st_shards_t *sh, const int64_t *ids /*[n]*/, int64_t n,
+                         st_error_t *err);
 
 /* Frees ids and shard_of (12 bytes a training row; a streamed split keeps 32 bytes a row at
  * most): st_shards_find then searches each shard's rows (S binary searches). */
@@ -64,7 +81,8 @@ int64_t st_ids_lower_bound(const int64_t *ids, int64_t n, int64_t id);
 st_status_t st_shards_owned(int *first, int *end, int rank, int n_ranks, int S, st_error_t *err);
 
 /* The training ids held by rank `rank` of n_ranks (the rows of its shards), ascending. With
- * rows == NULL only *n_rows is set; otherwise rows must hold *n_rows entries (count first). */
+ * rows == NULL only *n_rows is set; otherwise rows must hold *n_rows entries (count first).
+ * Without the lookup arrays, a bitmap over the ids (1 bit a row) orders them. */
 st_status_t st_shards_rank_rows(int64_t *rows /*[*n_rows] or NULL*/, int64_t *n_rows, const st_shards_t *sh,
                                 int rank, int n_ranks, st_error_t *err);
 

@@ -1,6 +1,7 @@
 /* split.c — stratified train/val/test split (largest remainder per class, Philox order within
- * a class), its grouped variant (whole groups placed where their majority class is furthest
- * below quota) and class counts; the rules are in split.h and docs/sharding.md. */
+ * a class, walked in bounded chunks by sharding/keyed_walk.h: 4 bytes a row of scratch), its
+ * grouped variant (whole groups placed where their majority class is furthest below quota) and
+ * class counts; the rules are in split.h and docs/sharding.md. */
 #include "split.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "philox.h"
+#include "sharding/keyed_walk.h"
 
 static const char *const part_names[ST_SPLIT_N_PARTS] = {"train", "val", "test"};
 
@@ -54,23 +56,12 @@ int64_t st_split_largest_remainder(int64_t *counts, int64_t n, const int64_t *w,
     return 0;
 }
 
-typedef struct {
-    uint64_t key;
-    int64_t row;
-    int32_t cls;
-} keyed_row_t;
-
-static int cmp_keyed_row(const void *pa, const void *pb) {
-    const keyed_row_t *a = pa, *b = pb;
-    if (a->cls != b->cls) return a->cls < b->cls ? -1 : 1;
-    if (a->key != b->key) return a->key < b->key ? -1 : 1;
-    return (a->row > b->row) - (a->row < b->row);
-}
-
-static uint64_t split_key(uint64_t seed, int cls, int64_t row) {
-    uint32_t w[4];
-    st_rand_u32x4(seed, ST_RNG_SPLIT, (uint32_t)cls, 0, (uint64_t)row, w);
-    return (uint64_t)w[0] << 32 | w[1];
+/* The walk's visitor: a row's part from its rank within its class (the first n_train of the
+ * class go to train, the next n_val to val, the rest to test). ctx: part counts [K, 3]. */
+static uint32_t part_of_rank(void *ctx, int64_t row, int32_t cls, int64_t k, int64_t k_in_class) {
+    const int64_t *pc = (const int64_t *)ctx + 3 * (int64_t)cls;
+    (void)row, (void)k;
+    return k_in_class < pc[0] ? 0u : k_in_class < pc[0] + pc[1] ? 1u : 2u;
 }
 
 static void class_label(char *buf, size_t size, int c, const char *const *class_names) {
@@ -99,8 +90,10 @@ static void describe_parts(char *parts, size_t parts_size, char *fr, size_t fr_s
     }
 }
 
-/* Splits the rows with pool[row] = 1 (all rows when pool is NULL) per class by weights w,
- * writing part ids into split. `context` describes the pool for messages. */
+/* Splits the rows with pool[row] = ST_SPLIT_TRAIN (all rows when pool is NULL) per class by
+ * weights w, writing part ids into split (which may alias pool: it is written after the walk).
+ * The order within a class comes from st_keyed_walk: 4 bytes a row of scratch plus a constant,
+ * where one sort of every row took 24. `context` describes the pool for messages. */
 static st_status_t split_pool(uint8_t *split, const int32_t *y, const uint8_t *pool, const int64_t w[3],
                               const char *const *class_names, uint64_t seed, int64_t N, int K,
                               const char *context, st_error_t *err) {
@@ -109,7 +102,7 @@ static st_status_t split_pool(uint8_t *split, const int32_t *y, const uint8_t *p
     int64_t *part_count = n_class + K; /* [K, 3] */
     int64_t n_pool = 0;
     for (int64_t i = 0; i < N; i++)
-        if (!pool || pool[i]) n_class[y[i]]++, n_pool++;
+        if (!pool || pool[i] == ST_SPLIT_TRAIN) n_class[y[i]]++, n_pool++;
     int bad = -1, n_bad = 0;
     int64_t needed = 0;
     for (int c = 0; c < K; c++) {
@@ -133,24 +126,19 @@ static st_status_t split_pool(uint8_t *split, const int32_t *y, const uint8_t *p
                        cname, have, have == 1 ? "" : "s", context, parts, fr,
                        (long long)needed, more);
     }
-    keyed_row_t *rows = st_alloc(sizeof(keyed_row_t) * (size_t)(n_pool ? n_pool : 1), "split order", err);
-    if (!rows) {
+    uint32_t *tags = st_alloc(sizeof(uint32_t) * (size_t)(N ? N : 1), "split order", err);
+    if (!tags) {
         st_free(n_class);
         return ST_ERR_NOMEM;
     }
-    int64_t m = 0;
-    for (int64_t i = 0; i < N; i++)
-        if (!pool || pool[i]) rows[m++] = (keyed_row_t){split_key(seed, y[i], i), i, y[i]};
-    qsort(rows, (size_t)n_pool, sizeof *rows, cmp_keyed_row);
-    for (int64_t j = 0; j < n_pool;) {
-        int c = rows[j].cls;
-        const int64_t *pc = part_count + 3 * c;
-        for (int p = 0; p < 3; p++)
-            for (int64_t k = 0; k < pc[p]; k++) split[rows[j++].row] = (uint8_t)p;
-    }
-    st_free(rows);
+    st_keyed_pool_t kp = {.n = N, .cls = y, .pool = pool, .pool_value = ST_SPLIT_TRAIN, .K = K, .seed = seed,
+                          .purpose = ST_RNG_SPLIT};
+    st_status_t rc = st_keyed_walk(tags, &kp, 0, part_of_rank, part_count, err);
+    for (int64_t i = 0; rc == ST_OK && i < N; i++)
+        if (tags[i] != ST_KEYED_TAG_NONE) split[i] = (uint8_t)tags[i];
+    st_free(tags);
     st_free(n_class);
-    return ST_OK;
+    return rc;
 }
 
 /* Labels in 0..K-1 and predefined values in 0..2, naming the first bad row. */
@@ -203,13 +191,9 @@ st_status_t st_split_make(uint8_t *split, const int32_t *y, const uint8_t *prede
     if (n_val > 0 || o.val_fraction == 0) return ST_OK;
     ST_TRY(check_fraction(o.val_fraction, "val", &w[1], err));
     w[0] = 1000000 - w[1], w[2] = 0;
-    uint8_t *pool = st_alloc((size_t)(N ? N : 1), "split pool", err);
-    if (!pool) return ST_ERR_NOMEM;
-    for (int64_t i = 0; i < N; i++) pool[i] = split[i] == ST_SPLIT_TRAIN;
-    st_status_t rc = split_pool(split, y, pool, w, class_names, seed, N, K,
-                                " in the file's predefined training part (val is carved from it)", err);
-    st_free(pool);
-    return rc;
+    /* the pool is the predefined training rows, read from split itself (written after the walk) */
+    return split_pool(split, y, split, w, class_names, seed, N, K,
+                      " in the file's predefined training part (val is carved from it)", err);
 }
 
 st_status_t st_split_check_train(const uint8_t *split, const int32_t *y, const char *const *class_names, int64_t N,

@@ -103,8 +103,8 @@ static st_status_t count_targets(st_data_t *d, const float *T, int64_t n, st_err
 }
 
 /* partials += pass `pass` of the standardisation partial of each of this rank's shards over its
- * rows of block rows X [n] (ids [n], lengths len [n] or NULL). */
-static st_status_t std_accumulate(st_data_t *d, const int64_t *ids, const float *X, const int32_t *len, int64_t n,
+ * rows of block rows X [n] (their shards shard [n], lengths len [n] or NULL). */
+static st_status_t std_accumulate(st_data_t *d, const int32_t *shard, const float *X, const int32_t *len, int64_t n,
                                   int T, int F, int pass, st_error_t *err) {
     int C = st_shape_channels(d->shape);
     int64_t plen = d->has_lengths ? st_std_partial_len_masked(F) : st_std_partial_len(F);
@@ -113,12 +113,21 @@ static st_status_t std_accumulate(st_data_t *d, const int64_t *ids, const float 
     for (int s = d->shard_first; s < d->shard_end; s++) {
         int64_t m = 0;
         for (int64_t i = 0; i < n; i++)
-            if (st_shards_find(&d->shards, ids[i]) == s) idx[m++] = i;
+            if (shard[i] == s) idx[m++] = i;
         st_standardize_accumulate(d->stream_std_partials + (size_t)s * (size_t)plen, X, d->has_lengths ? len : NULL,
                                   idx, m, T, F, C, pass);
     }
     free(idx);
     return ST_OK;
+}
+
+/* Block b read raw into slot 0 (*n rows: my_ids[my_start[b] ..]) and the shards of its rows
+ * into *shard (freed by the caller; a block's worth: the shard map has no lookup arrays). */
+static st_status_t read_block(st_data_t *d, int64_t b, int64_t *n, int32_t **shard, st_error_t *err) {
+    st_stream_t *s = d->stream;
+    ST_TRY(st_stream_read_block(s, 0, b, n, err));
+    if (!(*shard = zalloc((size_t)*n, sizeof **shard, "the shards of a block's rows", err))) return err->code;
+    return st_shards_of(*shard, &d->shards, s->my_ids + s->my_start[b], *n, err);
 }
 
 /* The blocks holding training rows, ascending: the same list on every rank. */
@@ -142,17 +151,20 @@ st_status_t st_data_stream_scan(st_data_t *d, const st_data_config_t *cfg, st_ro
     int longest = 0;
     for (int64_t b = 0; rc == ST_OK && b < s->n_blocks; b++) {
         if (!has_train_rows(s, b)) continue;
-        int64_t n;
-        rc = st_stream_read_block(s, 0, b, &n, err);
-        if (rc != ST_OK) break;
+        int64_t n = 0;
+        int32_t *shard = NULL;
+        rc = read_block(d, b, &n, &shard, err);
         const int64_t *ids = s->my_ids + s->my_start[b];
-        st_data_rows_check(k, d, ids, s->X, s->T, n);
-        st_data_target_sums(d->stream_tgt_sums, d, ids, s->T, n);
-        rc = count_targets(d, s->T, n, err);
-        for (int64_t i = 0; s->len && i < n; i++)
+        if (rc == ST_OK) {
+            st_data_rows_check(k, d, ids, s->X, s->T, n);
+            st_data_target_sums(d->stream_tgt_sums, d, ids, shard, s->T, n);
+            rc = count_targets(d, s->T, n, err);
+        }
+        for (int64_t i = 0; rc == ST_OK && s->len && i < n; i++)
             if (s->len[i] > longest) longest = s->len[i];
-        if (cfg->scale_pixels) st_scale_pixels(s->X, n * d->row_floats);
-        if (rc == ST_OK && cfg->standardize) rc = std_accumulate(d, ids, s->X, s->len, n, std_T, std_F, 1, err);
+        if (rc == ST_OK && cfg->scale_pixels) st_scale_pixels(s->X, n * d->row_floats);
+        if (rc == ST_OK && cfg->standardize) rc = std_accumulate(d, shard, s->X, s->len, n, std_T, std_F, 1, err);
+        free(shard);
         rc = st_comm_agree(c, rc, err);
     }
     s->slot_block[0] = -1;
@@ -173,11 +185,13 @@ st_status_t st_data_stream_std_pass2(st_data_t *d, int scale_pixels, int std_T, 
     st_status_t rc = ST_OK;
     for (int64_t b = 0; rc == ST_OK && b < s->n_blocks; b++) {
         if (!has_train_rows(s, b)) continue;
-        int64_t n;
-        rc = st_stream_read_block(s, 0, b, &n, err);
-        if (rc != ST_OK) break;
-        if (scale_pixels) st_scale_pixels(s->X, n * d->row_floats);
-        rc = st_comm_agree(c, std_accumulate(d, s->my_ids + s->my_start[b], s->X, s->len, n, std_T, std_F, 2, err), err);
+        int64_t n = 0;
+        int32_t *shard = NULL;
+        rc = read_block(d, b, &n, &shard, err);
+        if (rc == ST_OK && scale_pixels) st_scale_pixels(s->X, n * d->row_floats);
+        if (rc == ST_OK) rc = std_accumulate(d, shard, s->X, s->len, n, std_T, std_F, 2, err);
+        free(shard);
+        rc = st_comm_agree(c, rc, err);
     }
     s->slot_block[0] = -1;
     return rc;
