@@ -91,6 +91,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     e->parts = *parts, e->data = data, e->comm = c, e->seed = seed;
     e->micro = data->micro_batch, e->accum = accumulation;
     e->n_owned = data->shard_end - data->shard_first;
+    e->epochs = INT64_MAX;
     ST_TRY(st_data_sampler_init(&e->sampler, data, e->micro, e->accum, seed, err));
     if (data->stream && data->stream->seed != seed) /* the stream's block order is the sampler's */
         data->stream->seed = seed, data->stream->epoch = -1;
@@ -286,7 +287,9 @@ static st_status_t gather_inputs(st_engine_t *e, const int64_t *pos, const int64
 
 /* ---- 1. the weight totals: known ahead (engine_totals.c), or the opening exchange ---- */
 
-st_status_t st_engine_start(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, st_error_t *err) {
+st_status_t st_engine_start(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, int64_t epochs,
+                            st_error_t *err) {
+    e->epochs = epochs;
     return e->local_totals ? st_engine_totals_exchange(e, epoch, global_step - step, ST_OK, err) : ST_OK;
 }
 
@@ -469,7 +472,7 @@ static st_status_t engine_step(st_engine_t *e, int64_t epoch, int64_t step, int6
     memset(e->phase_ring[e->timed_steps % ST_STEP_RING], 0, sizeof e->phase_ring[0]);
     float grad_scale[ST_LOSS_MAX_HEADS];
     /* an epoch's last step carries the next epoch's totals of this rank's shards in its close */
-    int carry = e->local_totals && step == e->sampler.steps_per_epoch - 1;
+    int carry = e->local_totals && step == e->sampler.steps_per_epoch - 1 && epoch + 1 < e->epochs;
     e->rec_len = e->close_len + (carry ? (int)e->tail_len : 0);
     memset(e->close, 0, sizeof(double) * (size_t)e->rec_len * (size_t)e->data->S);
     if (e->local_totals && !st_engine_totals_ready(e, epoch, global_step - step)) /* no st_engine_start */

@@ -100,6 +100,7 @@ typedef struct {
                                     * epoch's last step with local totals: the next epoch's totals) */
     double *wtot;                  /* local_totals: [S, steps_per_epoch, n_heads] this epoch's totals */
     int64_t wtot_epoch, wtot_base; /* the epoch wtot holds (-1: none) and the global step of its step 0 */
+    int64_t epochs;                /* the run's epochs (st_engine_start; INT64_MAX: not told) */
     int64_t *tot_ids;              /* [micro] scratch of the totals: a micro-batch's occurrence ids */
     int32_t *tot_lab;              /* [n_heads, micro] scratch: their keys */
     st_mix_row_t *tot_plan;        /* [micro] scratch: their mixing plan */
@@ -157,9 +158,11 @@ st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err);
 /* Before the first step of a launch (from scratch or resumed, mid-epoch too), at the step it
  * will take (epoch, step, global_step): every rank gets every shard's weight totals of that
  * epoch (one Allgatherv, and one agreement of the ranks' status; nothing without local totals),
- * so that no step makes an extra collective. A step whose epoch's totals are missing (no
+ * so that no step makes an extra collective. epochs: the run's epoch count (the last epoch's
+ * last step makes no totals for the epoch after it). A step whose epoch's totals are missing (no
  * st_engine_start, or steps out of order) makes this exchange itself. Collective. */
-st_status_t st_engine_start(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, st_error_t *err);
+st_status_t st_engine_start(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, int64_t epochs,
+                            st_error_t *err);
 
 /* Optimizer step `step` (0..steps_per_epoch-1) of `epoch` (the sampler is moved to it);
  * global_step keys dropout. lr_base: this step's base rate. flags: this rank's

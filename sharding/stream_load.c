@@ -2,8 +2,10 @@
  * sized and checked against data.memory_budget_mb, then the start-up scans over the training
  * blocks in ascending order, one block in memory at a time — the same row checks, target sums,
  * class counts, longest length and two-pass standardisation partials as the in-memory load
- * computes over its whole part (and each row's weight keys, sharding/weight_keys.h), with the same bits (each shard's rows still come in ascending id,
- * and st_standardize_accumulate splits the two passes over blocks) — and the val/test rows' checks
+ * computes over its whole part, with the same bits (each shard's rows still come in ascending id,
+ * and st_standardize_accumulate splits the two passes over blocks), and each of the rank's rows'
+ * weight keys (sharding/weight_keys.h: the engine's loss weight totals an epoch ahead) — and the
+ * val/test rows' checks
  * and longest length over one on-demand read of them (sharding/stream_eval.h). */
 #include "sharding/stream_load.h"
 
