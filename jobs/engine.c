@@ -127,11 +127,13 @@ st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_err
     if (!(e->plan_order = zalloc((size_t)e->micro, sizeof *e->plan_order, err))) return err->code;
     if (!(e->plan_len = zalloc((size_t)e->micro, sizeof *e->plan_len, err))) return err->code;
     e->mix = mix;
-    /* a value head (its mixed weight needs each value's presence in both rows) keeps the
-     * opening exchange */
-    for (int h = 0; h < e->parts.losses->n_heads; h++)
-        if (!st_loss_uses_labels(&e->parts.losses->heads[h]) && !st_loss_is_sequence(&e->parts.losses->heads[h]))
+    /* a value head of more values than a key's mask holds keeps the opening exchange (its mixed
+     * weight needs each value's presence in both rows) */
+    for (int h = 0; h < e->parts.losses->n_heads; h++) {
+        const st_loss_config_t *cfg = &e->parts.losses->heads[h];
+        if (!st_loss_uses_labels(cfg) && !st_loss_is_sequence(cfg) && st_loss_target_width(cfg) > ST_WEIGHT_KEYS_MASK_MAX)
             e->local_totals = 0;
+    }
     return ST_OK;
 }
 

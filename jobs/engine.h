@@ -25,15 +25,16 @@
  * before any backward, and every rank knows it already (jobs/engine_totals.h). The sampler is a
  * pure function, so each rank computes its OWN shards' weight totals for every step of an epoch
  * ahead, from its rows' keys (sharding/weight_keys.h: per row each head's class id or missing
- * flag, a value head's present-value count, and with /lengths the length for cutmix spans; 2
+ * flag, a value head's present-value mask, and with /lengths the length for cutmix spans; 2
  * bytes a value, only for the rank's own rows; a streamed run keys them in its start-up scan)
  * and mixup/cutmix plans drawn as the step draws them. Every shard's totals reach every rank
  * inside traffic that exists anyway: the next epoch's ride on the closing Allgatherv of an
  * epoch's last step (each shard's record grows by steps_per_epoch · n_heads doubles), and the
  * first epoch of a launch (start or resume, mid-epoch too) comes with st_engine_start, one
  * Allgatherv outside any step. Where keys cannot work the step keeps an opening Allgatherv of
- * the per-shard weight totals (3 collectives fast, 4 exact): mixing with a value head (its mixed
- * weight needs each value's presence in both rows), a key that does not fit 16 bits (32,768
+ * the per-shard weight totals (3 collectives fast, 4 exact): mixing with a value head of more
+ * than 16 values (its mixed weight needs each value's presence in both rows; a key's mask holds
+ * 16), a key that does not fit 16 bits (32,768
  * classes or values, or lengths), or a streamed head reading a target the scan keys otherwise.
  * A rank that failed before the step (status) runs no pass but joins the gradient exchange
  * (zeros in fast mode; an infinite largest magnitude in exact mode, so no rank makes the

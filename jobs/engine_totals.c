@@ -34,13 +34,11 @@ int st_engine_totals_ready(const st_engine_t *e, int64_t epoch, int64_t base) {
 }
 
 /* Head h's weight of one micro-batch from its rows' keys lab [micro] (plan: its mixing, or NULL):
- * what st_train_weight_total gives on the labels (class-id and sequence heads), or the count of
- * present values (value heads, never mixed here). */
+ * what st_train_weight_total gives on the labels (class-id and sequence heads) or on the values
+ * (value heads: from their presence masks or counts, st_weight_keys_value_weight). */
 static double keyed_weight(const st_loss_config_t *cfg, const int32_t *lab, const st_mix_row_t *plan, int B) {
     if (st_loss_uses_labels(cfg) || st_loss_is_sequence(cfg)) return st_train_weight_total(cfg, lab, NULL, plan, B);
-    double w = 0;
-    for (int i = 0; i < B; i++) w += lab[i];
-    return w;
+    return st_weight_keys_value_weight(lab, plan && st_mix_any(plan, B) ? plan : NULL, st_loss_target_width(cfg), B);
 }
 
 /* w [n_heads] ← shard s's weight totals at `step` of `epoch` (accumulation micro-batches in

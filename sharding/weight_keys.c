@@ -50,17 +50,38 @@ void st_weight_keys_free(st_weight_keys_t *k) {
     k->key = NULL;
 }
 
-/* Head cfg's key for the row at `pos` of part: its class id, the count of its present values,
- * or 0 (a sequence head). */
+/* The key of K values v [K]: the mask of the present ones (K <= ST_WEIGHT_KEYS_MASK_MAX), or
+ * their count. */
+static int16_t presence_key(const float *v, int K) {
+    int key = 0;
+    for (int j = 0; j < K; j++)
+        if (!isnan(v[j])) key += K <= ST_WEIGHT_KEYS_MASK_MAX ? 1 << j : 1;
+    return (int16_t)(uint16_t)(key < 65536 ? key : KEY_MAX);
+}
+
+double st_weight_keys_value_weight(const int32_t *key, const st_mix_row_t *plan, int K, int B) {
+    double w = 0;
+    for (int r = 0; r < B; r++) {
+        unsigned a = (uint16_t)key[r];
+        if (K > ST_WEIGHT_KEYS_MASK_MAX) {
+            w += a;
+            continue;
+        }
+        if (plan && plan[r].lam < 1.0f) a |= (uint16_t)key[plan[r].partner];
+        w += __builtin_popcount(a);
+    }
+    return w;
+}
+
+/* Head cfg's key for the row at `pos` of part: its class id, its present values' key
+ * (presence_key), or 0 (a sequence head). */
 static int16_t key_of(const st_loss_config_t *cfg, const st_data_t *d, const st_data_part_t *part, int64_t pos) {
     if (st_loss_is_sequence(cfg)) return 0;
     int t = cfg->target_index;
     if (t < 0) return (int16_t)part->y[pos];
     const float *v = part->T + (size_t)pos * (size_t)d->tgt_floats + d->tgt_offset[t];
     if (st_loss_uses_labels(cfg)) return (int16_t)(int32_t)v[0];
-    int K = st_loss_target_width(cfg), present = 0;
-    for (int j = 0; j < K; j++) present += !isnan(v[j]);
-    return (int16_t)present;
+    return presence_key(v, st_loss_target_width(cfg));
 }
 
 /* A streamed row's keys (the row with id at `pos` of d->stream_ids): each head's from the scan's
@@ -117,14 +138,13 @@ st_status_t st_weight_keys_scan_begin(st_data_t *d, st_error_t *err) {
     return ST_OK;
 }
 
-/* Target t's key of the row with raw targets v [tgt_floats]: a class id, or a present count. */
+/* Target t's key of the row with raw targets v [tgt_floats]: a class id, or its present values'
+ * key (presence_key). */
 static int16_t target_key(const st_data_t *d, int t, const float *v) {
     const st_target_info_t *ti = &d->ds.targets[t];
     v += d->tgt_offset[t];
     if (ti->kind == ST_TARGET_CLASS) return (int16_t)(int32_t)v[0];
-    int present = 0;
-    for (int j = 0; j < ti->width; j++) present += !isnan(v[j]);
-    return (int16_t)(present < KEY_MAX ? present : KEY_MAX);
+    return presence_key(v, ti->width);
 }
 
 void st_weight_keys_scan_block(st_data_t *d, const int64_t *ids, const float *T, const int32_t *len, int64_t n) {

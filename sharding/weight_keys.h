@@ -1,7 +1,9 @@
 /* weight_keys.h — what a rank needs of its own shards' training rows to compute their weight
  * totals for a whole epoch ahead (issue 18, "A leaner step"): per row and per loss head one
- * 16-bit key, the class id (−1 missing) of a class-id head, or the number of present (non-NaN)
- * values of a value head; with /lengths, one more: the row's length (what cutmix plans need).
+ * 16-bit key, the class id (−1 missing) of a class-id head; for a value head of at most 16
+ * values the mask of its present (non-NaN) values (bit k: value k; what a mixed row's weight
+ * needs, st_weight_keys_value_weight), of more values their count; with /lengths, one more: the
+ * row's length (what cutmix plans need).
  *
  * Why: a loss is scaled by 1 / (its weight total over the whole global batch) before backward.
  * The sampler is a pure function (sharding/sampler.h), so a rank knows its shards' micro-batches
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #include "loss.h"
+#include "mixup.h"
 #include "sharding/data.h"
 
 typedef struct {
@@ -36,6 +39,14 @@ typedef struct {
     const st_shards_t *shards; /* borrowed (the data's shard map) */
     int16_t *key;        /* [n, n_cols] in shard-map order */
 } st_weight_keys_t;
+
+#define ST_WEIGHT_KEYS_MASK_MAX 16 /* value heads of up to this many values are keyed by a mask */
+
+/* A value head of K values: its weight in a micro-batch from its rows' keys key [B] (plan: each
+ * row's partner and λ, or NULL unmixed): Σ over rows and values of "present in the row, or λ < 1
+ * and present in its partner" — what st_train_weight_total gives on the values. With mixing it
+ * needs masks (K <= ST_WEIGHT_KEYS_MASK_MAX). */
+double st_weight_keys_value_weight(const int32_t *key /*[B]*/, const st_mix_row_t *plan /*[B] or NULL*/, int K, int B);
 
 /* 1 when every head of `losses` can be keyed (see the top). */
 int st_weight_keys_possible(const st_loss_heads_t *losses);
@@ -69,7 +80,8 @@ const int16_t *st_weight_keys_row(const st_weight_keys_t *k, int s, int64_t id);
 /* The streamed start-up scan's hook (sharding/stream_load.c). begin: allocates d->stream_keys
  * [n_stream, n_targets + has_lengths] (in d->stream_ids' order); block: for the rows ids [n] of
  * one block (raw targets T [n, tgt_floats], lengths len [n] or NULL), each target's key (a class
- * target: its class id; another: its count of non-NaN values) and the length. Every training row
+ * target: its class id; another: its non-NaN values' mask, or count beyond 16 values) and the
+ * length. Every training row
  * of the rank passes through block once. */
 st_status_t st_weight_keys_scan_begin(st_data_t *d, st_error_t *err);
 void st_weight_keys_scan_block(st_data_t *d, const int64_t *ids /*[n]*/, const float *T /*[n, tgt_floats]*/,

@@ -6,8 +6,8 @@
 # magnitude, the fixed-point Allreduce, the close), at any rank count (jobs/engine.h: the weight
 # totals of each rank's own shards are computed ahead and ride on the close of an epoch's last
 # step), also for a sequence job with length buckets, augmentation and cutmix (whose plans need
-# the rows' lengths), and for streamed runs with several heads (class ids and a value head:
-# data/fashion-multitask.h5) and with /lengths (data/varlen.h5, cutmix), whose keys the start-up
+# the rows' lengths), and for streamed runs with several heads (class ids and a value head, with
+# mixup: its keys are presence masks; data/fashion-multitask.h5) and with /lengths (data/varlen.h5, cutmix), whose keys the start-up
 # scan makes. No single step makes more — the shim counts each step's collectives between the
 # engine's MPI_Pcontrol marks — across epochs (an epoch's first step) and in a launch resumed
 # mid-epoch (its first step: the totals came in a set-up exchange before it). Also: a failure on
@@ -66,8 +66,8 @@ MT=data/fashion-multitask.h5 VL=data/varlen.h5
 [ -e "$VL" ] || VL=$work/varlen.h5
 ONE=(--set data.order=windowed --set data.window_rows=100000 --set data.stream=true --set data.memory_budget_mb=2000)
 if [ -e "$MT" ]; then
-  m2=$(CFG=configs/fashion_multitask.json per_step 2 fast --set "data.path=$MT" "${ONE[@]}")
-  ok $([ "$m2" = 2 ]; echo $?) "fast mode at P=2, streamed $MT (2 class heads, a value head): 2 collectives a step (counted $m2)"
+  m2=$(CFG=configs/fashion_multitask.json per_step 2 fast --set "data.path=$MT" "${ONE[@]}" --set 'mixup={"alpha":0.4}')
+  ok $([ "$m2" = 2 ]; echo $?) "fast mode at P=2, streamed $MT (2 class heads, a value head) with mixup: 2 collectives a step (counted $m2)"
 else
   n=$((n+1)); echo "ok $n # SKIP $MT is missing (docs/data.md makes it)"
 fi

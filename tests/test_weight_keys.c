@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "sharding/weight_keys.h"
+#include "train_step.h"
 
 enum { N = 40, S = 4, TF = 4 };
 
@@ -75,8 +76,8 @@ static void test_keys_of_own_shards(void **state) {
             continue;
         }
         assert_non_null(key);
-        int present = 0;
-        for (int j = 1; j < TF; j++) present += (i + j) % 4 != 0;
+        int present = 0; /* the mse head's 3 values: a mask, bit j - 1 for column j */
+        for (int j = 1; j < TF; j++) present |= ((i + j) % 4 != 0) << (j - 1);
         assert_int_equal(key[0], i % 3);
         assert_int_equal(key[1], i % 7 == 0 ? -1 : i % 5);
         assert_int_equal(key[2], present);
@@ -175,12 +176,50 @@ static void test_streamed_keys_equal_memory(void **state) {
     st_shards_free(&f.d.shards);
 }
 
+/* A value head's weight from its rows' keys (made by the scan's hook) equals
+ * st_train_weight_total on the values, unmixed and mixed (partners, λ < 1 and λ = 1 rows): 3
+ * values (masks: each value's presence in the partner matters) and 20 values (counts, unmixed
+ * only: st_engine_set_mix keeps the opening exchange for those). */
+static void test_value_weight_from_keys(void **state) {
+    (void)state;
+    enum { B = 12, KM = 20 };
+    float v[B * KM];
+    int64_t ids[B];
+    int32_t key[B];
+    st_mix_row_t plan[B];
+    for (int K = 3; K <= KM; K += KM - 3) {
+        st_data_t d;
+        memset(&d, 0, sizeof d);
+        d.n_targets = 1, d.tgt_floats = K, d.stream_ids = ids, d.n_stream = B;
+        d.ds.targets[0] = (st_target_info_t){.kind = ST_TARGET_REGRESSION, .width = K};
+        for (int r = 0; r < B; r++) {
+            ids[r] = 3 * r;
+            for (int k = 0; k < K; k++) v[r * K + k] = (r * 7 + k * 3) % 5 == 0 ? NAN : (float)k;
+            plan[r] = (st_mix_row_t){.partner = (r * 5 + 3) % B, .lam = r % 4 == 0 ? 1.0f : 0.25f};
+        }
+        st_error_t err = {0};
+        assert_int_equal(st_weight_keys_scan_begin(&d, &err), ST_OK);
+        st_weight_keys_scan_block(&d, ids, v, NULL, B);
+        for (int r = 0; r < B; r++) key[r] = d.stream_keys[r];
+        free(d.stream_keys);
+        st_loss_config_t cfg = {.type = ST_LOSS_MSE, .n_classes = K, .target_index = 0};
+        double want = st_train_weight_total(&cfg, NULL, v, NULL, B);
+        assert_true(want > 0 && want < B * K);
+        assert_true(st_weight_keys_value_weight(key, NULL, K, B) == want);
+        if (K > ST_WEIGHT_KEYS_MASK_MAX) continue;
+        want = st_train_weight_total(&cfg, NULL, v, plan, B);
+        assert_true(st_weight_keys_value_weight(key, plan, K, B) == want);
+        assert_true(want > st_train_weight_total(&cfg, NULL, v, NULL, B)); /* the partners' values count */
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_of_own_shards),
         cmocka_unit_test(test_lengths_column),
         cmocka_unit_test(test_missing_row_and_limits),
         cmocka_unit_test(test_streamed_keys_equal_memory),
+        cmocka_unit_test(test_value_weight_from_keys),
     };
     return cmocka_run_group_tests_name("weight_keys", tests, NULL, NULL);
 }
