@@ -597,7 +597,8 @@ void st_data_free(st_data_t *d) {
     if (d->stream) st_stream_free(d->stream);
     if (d->stream_eval) st_stream_eval_free(d->stream_eval);
     free(d->stream_eval);
-    free(d->stream), free(d->stream_ids), free(d->y_all), free(d->stream_keys), free(d->stream_std_partials), free(d->stream_tgt_sums);
+    free(d->stream), free(d->stream_ids), free(d->y_all), free(d->stream_std_partials), free(d->stream_tgt_sums);
+    free(d->stream_keys);
     for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_class_counts[t]);
     for (int p = 0; p < 3; p++) free(d->part[p].ids);
     free(d->rows), free(d->labels), free(d->tgt_rows), free(d->lens);

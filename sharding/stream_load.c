@@ -5,8 +5,8 @@
  * computes over its whole part, with the same bits (each shard's rows still come in ascending id,
  * and st_standardize_accumulate splits the two passes over blocks), and each of the rank's rows'
  * weight keys (sharding/weight_keys.h: the engine's loss weight totals an epoch ahead) — and the
- * val/test rows' checks
- * and longest length over one on-demand read of them (sharding/stream_eval.h). */
+ * val/test rows' checks and longest length over one on-demand read of them
+ * (sharding/stream_eval.h). */
 #include "sharding/stream_load.h"
 
 #include <math.h>
