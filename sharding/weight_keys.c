@@ -84,6 +84,25 @@ static int16_t key_of(const st_loss_config_t *cfg, const st_data_t *d, const st_
     return presence_key(v, st_loss_target_width(cfg));
 }
 
+/* The index of id in ids r [n] (ascending), or -1. A shard's ids spread evenly over the file, so
+ * id's place between the first and last id is a close guess; a window around it, doubled until
+ * it holds id, is then searched (a few probes instead of log2 n cache misses: the totals look up
+ * every row of the rank's shards an epoch, in random order). */
+static int64_t find_id(const int64_t *r, int64_t n, int64_t id) {
+    if (n == 0 || id < r[0] || id > r[n - 1]) return -1;
+    int64_t g = (int64_t)((double)(id - r[0]) / (double)(r[n - 1] - r[0] + 1) * (double)n), lo, hi, step = 8;
+    if (g >= n) g = n - 1;
+    if (r[g] <= id) { /* r[lo] <= id < r[hi] (or hi = n) */
+        for (lo = g; lo + step < n && r[lo + step] <= id; step *= 2) lo += step;
+        hi = lo + step < n ? lo + step : n;
+    } else { /* r[hi] > id >= r[lo] (or lo = 0) */
+        for (hi = g; hi - step > 0 && r[hi - step] > id; step *= 2) hi -= step;
+        lo = hi - step > 0 ? hi - step : 0;
+    }
+    int64_t i = lo + st_ids_lower_bound(r + lo, hi - lo, id);
+    return i < n && r[i] == id ? i : -1;
+}
+
 /* A streamed row's keys (the row with id at `pos` of d->stream_ids): each head's from the scan's
  * table (its target's column, or the label d->y_all for a head without one), and the length. */
 static void keys_from_scan(int16_t *row, const st_weight_keys_t *k, const st_loss_heads_t *losses,
@@ -106,8 +125,8 @@ st_status_t st_weight_keys_fill(st_weight_keys_t *k, const st_loss_heads_t *loss
     const int64_t *ids = d->stream ? d->stream_ids : part->ids;
     int64_t n_ids = d->stream ? d->n_stream : part->n;
     for (int64_t r = k->first; r < k->first + k->n; r++) {
-        int64_t pos = st_ids_lower_bound(ids, n_ids, sh->rows[r]);
-        if (pos == n_ids || ids[pos] != sh->rows[r])
+        int64_t pos = find_id(ids, n_ids, sh->rows[r]);
+        if (pos < 0)
             return st_fail(err, ST_ERR_INTERNAL, "weight keys: training row %lld of this rank's shards is not held",
                            (long long)sh->rows[r]);
         int16_t *row = k->key + (size_t)(r - k->first) * k->n_cols;
@@ -125,8 +144,8 @@ const int16_t *st_weight_keys_row(const st_weight_keys_t *k, int s, int64_t id) 
     const st_shards_t *sh = k->shards;
     int64_t first = sh->shard_start[s], n = sh->shard_start[s + 1] - first;
     if (first < k->first || first + n > k->first + k->n) return NULL;
-    int64_t i = st_ids_lower_bound(sh->rows + first, n, id);
-    return i < n && sh->rows[first + i] == id ? k->key + (size_t)(first + i - k->first) * k->n_cols : NULL;
+    int64_t i = find_id(sh->rows + first, n, id);
+    return i >= 0 ? k->key + (size_t)(first + i - k->first) * k->n_cols : NULL;
 }
 
 st_status_t st_weight_keys_scan_begin(st_data_t *d, st_error_t *err) {
@@ -151,8 +170,8 @@ void st_weight_keys_scan_block(st_data_t *d, const int64_t *ids, const float *T,
     int cols = d->n_targets + (d->has_lengths != 0);
     if (!d->stream_keys || cols == 0) return;
     for (int64_t i = 0; i < n; i++) {
-        int64_t pos = st_ids_lower_bound(d->stream_ids, d->n_stream, ids[i]);
-        if (pos == d->n_stream || d->stream_ids[pos] != ids[i]) continue; /* not a training row here */
+        int64_t pos = find_id(d->stream_ids, d->n_stream, ids[i]);
+        if (pos < 0) continue; /* not a training row here */
         int16_t *row = d->stream_keys + (size_t)pos * (size_t)cols;
         for (int t = 0; t < d->n_targets; t++) row[t] = target_key(d, t, T + (size_t)i * (size_t)d->tgt_floats);
         if (d->has_lengths) row[d->n_targets] = (int16_t)(len[i] < KEY_MAX ? len[i] : KEY_MAX);

@@ -71,6 +71,8 @@ static void test_keys_of_own_shards(void **state) {
         int s = st_shards_find(&f.d.shards, id);
         const int16_t *key = st_weight_keys_row(&k, s, id);
         assert_null(st_weight_keys_row(&k, (s + 1) % S, id)); /* not in another shard */
+        assert_null(st_weight_keys_row(&k, s, id + 1));       /* not a row */
+        assert_null(st_weight_keys_row(&k, s, id - 1));
         if (s < 1 || s > 2) { /* another rank's shard: not held */
             assert_null(key);
             continue;
