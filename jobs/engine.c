@@ -126,6 +126,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     e->parts = *parts, e->data = data, e->comm = c, e->seed = seed;
     e->micro = data->micro_batch, e->accum = accumulation;
     e->n_owned = data->shard_end - data->shard_first;
+    e->epochs = INT64_MAX;
     ST_TRY(st_data_sampler_init(&e->sampler, data, e->micro, e->accum, seed, err));
     if (data->stream && data->stream->seed != seed) /* the stream's block order is the sampler's */
         data->stream->seed = seed, data->stream->epoch = -1;
@@ -138,11 +139,12 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
     if (e->per_pass > e->n_owned) e->per_pass = e->n_owned;
     int H = parts->losses->n_heads;
     e->open_len = H;
-    e->close_len = N_SUMS(H) + e->accum * e->stats_floats;
+    e->close_len = e->rec_len = N_SUMS(H) + e->accum * e->stats_floats;
+    e->tail_len = (size_t)e->sampler.steps_per_epoch * (size_t)H; /* the next epoch's totals (engine_totals.h) */
     size_t S = (size_t)data->S, slots = (size_t)e->accum * (size_t)e->n_owned * (size_t)e->micro;
     size_t pass_rows = (size_t)e->per_pass * (size_t)e->micro;
     if (!(e->open = zalloc(S * (size_t)e->open_len, sizeof(double), err))) return err->code;
-    if (!(e->close = zalloc(S * (size_t)e->close_len, sizeof(double), err))) return err->code;
+    if (!(e->close = zalloc(S * ((size_t)e->close_len + e->tail_len), sizeof(double), err))) return err->code;
     if (!(e->stats = zalloc(S * (size_t)e->accum * (size_t)e->stats_floats, sizeof(double), err))) return err->code;
     if (!(e->micro_sums = zalloc((size_t)e->per_pass, sizeof *e->micro_sums, err))) return err->code;
     if (!(e->x_mb = zalloc(pass_rows * (size_t)data->row_floats, sizeof(float), err))) return err->code;
@@ -160,11 +162,13 @@ st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_err
     if (!(e->plan_order = zalloc((size_t)e->micro, sizeof *e->plan_order, err))) return err->code;
     if (!(e->plan_len = zalloc((size_t)e->micro, sizeof *e->plan_len, err))) return err->code;
     e->mix = mix;
-    /* a value head (its mixed weight needs each value's presence in both rows) keeps the
-     * opening exchange */
-    for (int h = 0; h < e->parts.losses->n_heads; h++)
-        if (!st_loss_uses_labels(&e->parts.losses->heads[h]) && !st_loss_is_sequence(&e->parts.losses->heads[h]))
+    /* a value head of more values than a key's mask holds keeps the opening exchange (its mixed
+     * weight needs each value's presence in both rows) */
+    for (int h = 0; h < e->parts.losses->n_heads; h++) {
+        const st_loss_config_t *cfg = &e->parts.losses->heads[h];
+        if (!st_loss_uses_labels(cfg) && !st_loss_is_sequence(cfg) && st_loss_target_width(cfg) > ST_WEIGHT_KEYS_MASK_MAX)
             e->local_totals = 0;
+    }
     return ST_OK;
 }
 
@@ -318,7 +322,13 @@ static st_status_t gather_inputs(st_engine_t *e, const int64_t *pos, const int64
     return ST_OK;
 }
 
-/* ---- 1. the weight totals: computed here (engine_totals.c), or the opening exchange ---- */
+/* ---- 1. the weight totals: known ahead (engine_totals.c), or the opening exchange ---- */
+
+st_status_t st_engine_start(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, int64_t epochs,
+                            st_error_t *err) {
+    e->epochs = epochs;
+    return e->local_totals ? st_engine_totals_exchange(e, epoch, global_step - step, ST_OK, err) : ST_OK;
+}
 
 /* Without keys (see st_engine_set_mix, st_engine_totals_init): one Allgatherv of every shard's
  * weight total per head; grad_scale [n_heads] from the global totals (summed in shard order). A
@@ -373,7 +383,7 @@ static st_status_t run_micro_batches(st_engine_t *e, int a, int o0, int n_mb, in
     ST_TRY(st_train_pass_mixed(&e->parts, &ctx, e->x_mb, &tg, rows, n_mb, e->mix ? e->plan + slot : NULL, grad_scale,
                                e->micro_sums, err));
     for (int k = 0; k < n_mb; k++) {
-        double *rec = e->close + (size_t)(e->data->shard_first + o0 + k) * e->close_len;
+        double *rec = e->close + (size_t)(e->data->shard_first + o0 + k) * e->rec_len;
         const st_micro_sums_t *m = &e->micro_sums[k];
         rec[SUM_COUNT] += e->micro;
         for (int h = 0; h < H; h++) {
@@ -462,13 +472,13 @@ static st_status_t close_step(st_engine_t *e, st_status_t pass_status, int *flag
                               st_error_t *err) {
     int S = e->data->S, H = e->parts.losses->n_heads, first = INT_MAX;
     for (int o = 0; o < e->n_owned; o++) {
-        double *rec = e->close + (size_t)(e->data->shard_first + o) * e->close_len;
+        double *rec = e->close + (size_t)(e->data->shard_first + o) * e->rec_len;
         rec[SUM_STATUS] = o == 0 ? st_comm_status_word(e->comm, pass_status) : INT_MAX;
         rec[SUM_FLAGS] = o == 0 ? *flags : 0;
     }
-    ST_TRY(st_allgather_shards(e->close, S, e->close_len, e->comm, err));
+    ST_TRY(st_allgather_shards(e->close, S, e->rec_len, e->comm, err));
     for (int s = 0; s < S; s++) {
-        const double *rec = e->close + (size_t)s * e->close_len;
+        const double *rec = e->close + (size_t)s * e->rec_len;
         if (rec[SUM_STATUS] < first) first = (int)rec[SUM_STATUS];
         *flags |= (int)rec[SUM_FLAGS];
         out->count += (int64_t)rec[SUM_COUNT];
@@ -483,7 +493,7 @@ static st_status_t close_step(st_engine_t *e, st_status_t pass_status, int *flag
     if (e->n_stat_layers == 0) return ST_OK;
     size_t block = (size_t)e->accum * e->stats_floats;
     for (int s = 0; s < S; s++)
-        memcpy(e->stats + (size_t)s * block, e->close + (size_t)s * e->close_len + N_SUMS(H), sizeof(double) * block);
+        memcpy(e->stats + (size_t)s * block, e->close + (size_t)s * e->rec_len + N_SUMS(H), sizeof(double) * block);
     const double *stats = e->stats;
     for (int l = 0; l < e->n_stat_layers; l++) {
         st_layer_t *L = e->stat_layers[l];
@@ -493,27 +503,31 @@ static st_status_t close_step(st_engine_t *e, st_status_t pass_status, int *flag
     return ST_OK;
 }
 
-st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
-                           int flags, st_status_t status, st_step_stats_t *out, st_error_t *err) {
+static st_status_t engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
+                               int flags, st_status_t status, st_step_stats_t *out, st_error_t *err) {
     memset(out, 0, sizeof *out);
     e->epoch = epoch;
     double t0 = st_clock_s();
     memset(e->phase_ring[e->timed_steps % ST_STEP_RING], 0, sizeof e->phase_ring[0]);
     float grad_scale[ST_LOSS_MAX_HEADS];
-    int sharing = e->local_totals && !e->keys_shared;
-    if (sharing) ST_TRY(st_engine_share_keys(e, &status, err));
+    /* an epoch's last step carries the next epoch's totals of this rank's shards in its close */
+    int carry = e->local_totals && step == e->sampler.steps_per_epoch - 1 && epoch + 1 < e->epochs;
+    e->rec_len = e->close_len + (carry ? (int)e->tail_len : 0);
+    memset(e->close, 0, sizeof(double) * (size_t)e->rec_len * (size_t)e->data->S);
+    if (e->local_totals && !st_engine_totals_ready(e, epoch, global_step - step)) /* no st_engine_start */
+        ST_TRY(st_engine_totals_exchange(e, epoch, global_step - step, status, err));
     if (status == ST_OK) status = st_sampler_set_epoch(&e->sampler, epoch, err);
     if (status == ST_OK) status = fetch_step(e, step, global_step, err);
     if (!e->local_totals) ST_TRY(open_step(e, grad_scale, err));
-    else if (status == ST_OK) status = st_engine_local_scale(e, epoch, step, global_step, grad_scale, err);
-    memset(e->close, 0, sizeof(double) * (size_t)e->close_len * (size_t)e->data->S);
+    else if (status == ST_OK) st_engine_local_scale(e, step, grad_scale);
+    if (carry && status == ST_OK) /* after fetch_step: the sampler moves to the next epoch */
+        status = st_engine_own_totals(e, e->close + e->close_len, (size_t)e->rec_len, epoch + 1, global_step + 1, err);
     e->pass_status = status; /* a failure before the step: no passes here, agreed at the close */
     lap(e, ST_STEP_FETCH, &t0);
     if (e->exact) ST_TRY(gradients_exact(e, global_step, grad_scale, &t0, err));
     else ST_TRY(gradients_fast(e, global_step, grad_scale, &t0, err));
-    st_status_t rc = close_step(e, e->pass_status, &flags, out, err);
-    if (rc != ST_OK && sharing) e->keys_shared = 0; /* some rank's block may be wrong: share again */
-    ST_TRY(rc);
+    ST_TRY(close_step(e, e->pass_status, &flags, out, err));
+    if (carry) st_engine_totals_received(e, e->close + e->close_len, (size_t)e->rec_len, epoch + 1, global_step + 1);
     lap(e, ST_STEP_CLOSE, &t0);
     e->close_end_s = t0;
     out->stop = (flags & ST_FLAG_STOP) != 0;
@@ -523,4 +537,13 @@ st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t 
     lap(e, ST_STEP_UPDATE, &t0);
     e->timed_steps++;
     return ST_OK;
+}
+
+/* The step between marks a profiling library sees (st_mark_step: the collectives of each step). */
+st_status_t st_engine_step(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, double lr_base,
+                           int flags, st_status_t status, st_step_stats_t *out, st_error_t *err) {
+    st_mark_step(1);
+    st_status_t rc = engine_step(e, epoch, step, global_step, lr_base, flags, status, out, err);
+    st_mark_step(0);
+    return rc;
 }

@@ -22,17 +22,20 @@
  *               st_layer_kind_t.stats_*), combined in (shard, accumulation) order identically on
  *               every rank.
  * There is no opening exchange: the loss scale needs the weight total of the whole global batch
- * before any backward, and every rank computes it itself (jobs/engine_totals.h). The sampler is a pure function, so a
- * rank knows every shard's ids of the step; sharding/weight_keys.h gives every training row's
- * class id or missing flag per head (value heads: its present-value count; 2 bytes a row per
- * head), gathered once, in the first step (one extra Allgatherv, once a run); mixup's plans are
- * pure too; with /lengths the keys hold every row's length too, for length bucketing and for
- * cutmix spans (drawn from the lengths augmentation leaves). At each new epoch every rank orders
- * every shard (one shard's memory at a time) and keeps the totals of every (step, shard) of the
- * epoch. Where that cannot work the step keeps an opening Allgatherv of the per-shard weight
- * totals (3 collectives fast, 4 exact): mixing with a value head (its mixed weight needs each
- * value's presence in both rows), or a key that does not fit 16 bits (32,768 classes or values,
- * or lengths).
+ * before any backward, and every rank knows it already (jobs/engine_totals.h). The sampler is a
+ * pure function, so each rank computes its OWN shards' weight totals for every step of an epoch
+ * ahead, from its rows' keys (sharding/weight_keys.h: per row each head's class id or missing
+ * flag, a value head's present-value mask, and with /lengths the length for cutmix spans; 2
+ * bytes a value, only for the rank's own rows; a streamed run keys them in its start-up scan)
+ * and mixup/cutmix plans drawn as the step draws them. Every shard's totals reach every rank
+ * inside traffic that exists anyway: the next epoch's ride on the closing Allgatherv of an
+ * epoch's last step (each shard's record grows by steps_per_epoch · n_heads doubles), and the
+ * first epoch of a launch (start or resume, mid-epoch too) comes with st_engine_start, one
+ * Allgatherv outside any step. Where keys cannot work the step keeps an opening Allgatherv of
+ * the per-shard weight totals (3 collectives fast, 4 exact): mixing with a value head of more
+ * than 16 values (its mixed weight needs each value's presence in both rows; a key's mask holds
+ * 16), a key that does not fit 16 bits (32,768
+ * classes or values, or lengths), or a streamed head reading a target the scan keys otherwise.
  * A rank that failed before the step (status) runs no pass but joins the gradient exchange
  * (zeros in fast mode; an infinite largest magnitude in exact mode, so no rank makes the
  * fixed-point sum) and the close, where every rank learns the failure. A non-finite gradient on
@@ -88,13 +91,17 @@ typedef struct {
     int stats_floats;              /* Σ over them: one micro-batch's statistics */
     int open_len, close_len;       /* values per shard in the opening (when kept) and closing records */
     double *open;                  /* [S, open_len]: weight per head */
-    double *close;                 /* [S, close_len]: status, flags, count, per head (sum, weight, correct,
-                                    * labelled), [accum, stats_floats] */
+    double *close;                 /* [S, rec_len]: status, flags, count, per head (sum, weight, correct,
+                                    * labelled), [accum, stats_floats] (, the next epoch's totals) */
     int local_totals;              /* 1: weight totals computed here (no opening exchange) */
-    int keys_shared;               /* the keys were gathered (the first step does it) */
-    st_weight_keys_t keys;         /* local_totals: every training row's weight keys */
-    double *wtot;                  /* local_totals: [steps_per_epoch, S, n_heads] this epoch's totals */
+    int keys_filled;               /* the keys were set (the first totals exchange does it) */
+    st_weight_keys_t keys;         /* local_totals: the weight keys of the rows of this rank's shards */
+    size_t tail_len;               /* steps_per_epoch · n_heads: one shard's totals of an epoch */
+    int rec_len;                   /* this step's closing record per shard: close_len (+ tail_len on an
+                                    * epoch's last step with local totals: the next epoch's totals) */
+    double *wtot;                  /* local_totals: [S, steps_per_epoch, n_heads] this epoch's totals */
     int64_t wtot_epoch, wtot_base; /* the epoch wtot holds (-1: none) and the global step of its step 0 */
+    int64_t epochs;                /* the run's epochs (st_engine_start; INT64_MAX: not told) */
     int64_t *tot_ids;              /* [micro] scratch of the totals: a micro-batch's occurrence ids */
     int32_t *tot_lab;              /* [n_heads, micro] scratch: their keys */
     st_mix_row_t *tot_plan;        /* [micro] scratch: their mixing plan */
@@ -151,6 +158,15 @@ st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_err
 
 /* Switches to reproducible mode "exact" (allocates the per-shard gradient buffers). */
 st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err);
+
+/* Before the first step of a launch (from scratch or resumed, mid-epoch too), at the step it
+ * will take (epoch, step, global_step): every rank gets every shard's weight totals of that
+ * epoch (one Allgatherv, and one agreement of the ranks' status; nothing without local totals),
+ * so that no step makes an extra collective. epochs: the run's epoch count (the last epoch's
+ * last step makes no totals for the epoch after it). A step whose epoch's totals are missing (no
+ * st_engine_start, or steps out of order) makes this exchange itself. Collective. */
+st_status_t st_engine_start(st_engine_t *e, int64_t epoch, int64_t step, int64_t global_step, int64_t epochs,
+                            st_error_t *err);
 
 /* Optimizer step `step` (0..steps_per_epoch-1) of `epoch` (the sampler is moved to it);
  * global_step keys dropout. lr_base: this step's base rate. flags: this rank's

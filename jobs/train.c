@@ -421,6 +421,8 @@ static st_status_t record_step_phases(trainer_t *t, st_error_t *err) {
 }
 
 static st_status_t loop(trainer_t *t, st_train_result_t *res, st_error_t *err) {
+    if (t->epoch < t->cfg->train.epochs && t->step_in_epoch < t->steps_per_epoch) /* weight totals, outside a step */
+        ST_TRY(st_engine_start(&t->engine, t->epoch, t->step_in_epoch, t->global_step, t->cfg->train.epochs, err));
     while (t->epoch < t->cfg->train.epochs) {
         double t0 = st_clock_s();
         int stop_now = 0, stop = 0;

@@ -148,3 +148,5 @@ st_status_t st_bcast_bytes(void *p, int n_bytes, const st_comm_t *c, st_error_t 
     ST_MPI(MPI_Bcast(p, n_bytes, MPI_BYTE, 0, c->comm), err);
     return ST_OK;
 }
+
+void st_mark_step(int level) { MPI_Pcontrol(level); }

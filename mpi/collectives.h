@@ -66,4 +66,9 @@ st_status_t st_bcast_f64(double *x, int n, const st_comm_t *c, st_error_t *err);
 st_status_t st_bcast_i64(int64_t *x, int n, const st_comm_t *c, st_error_t *err);
 st_status_t st_bcast_bytes(void *p, int n_bytes, const st_comm_t *c, st_error_t *err);
 
+/* Marks where a training step begins (level 1) and ends (level 0) for a profiling library:
+ * MPI_Pcontrol, which MPI itself ignores; tests/util/mpi_count.c counts each step's collectives
+ * with it (tests/test_collectives.sh). Not a collective. */
+void st_mark_step(int level);
+
 #endif

@@ -523,6 +523,7 @@ double st_data_bookkeeping_per_row(const st_data_t *d) {
     double bytes = (d->y_all ? 4 * N : 0)                   /* every row's label (streamed) */
                    + (d->shards.ids ? 20 : 8) * n_train      /* shard map: rows 8 (+ ids 8, shard_of 4) */
                    + 8 * mine                               /* this rank's training ids */
+                   + (d->stream_keys ? 2.0 * (d->n_targets + (d->has_lengths != 0)) * mine : 0) /* weight keys */
                    + 8 * mine * d->repeat + 16 * scratch     /* sampler: order, sort scratch */
                    + 12 * held;                             /* val/test ids 8 + labels 4 */
     return N > 0 ? bytes / N : 0;
@@ -615,6 +616,7 @@ void st_data_free(st_data_t *d) {
     if (d->stream_eval) st_stream_eval_free(d->stream_eval);
     free(d->stream_eval);
     free(d->stream), free(d->stream_ids), free(d->y_all), free(d->stream_std_partials), free(d->stream_tgt_sums);
+    free(d->stream_keys);
     for (int t = 0; t < ST_MAX_TARGETS; t++) free(d->tgt_class_counts[t]);
     for (int p = 0; p < 3; p++) free(d->part[p].ids);
     free(d->rows), free(d->labels), free(d->tgt_rows), free(d->lens);

@@ -134,6 +134,8 @@ typedef struct {
     int64_t *stream_ids;        /* [n_stream] this rank's training rows, ascending */
     int64_t n_stream;
     int32_t *y_all;             /* [N] every row's stratification class (kept when streaming) */
+    int16_t *stream_keys;       /* [n_stream, n_targets (+1 with lengths)] each training row's weight
+                                 * keys from the start-up scan (sharding/weight_keys.h), streamed only */
     double *stream_tgt_sums;    /* start-up only: the blocks' target sums (st_data_target_sums) */
     double *stream_std_partials;/* start-up only: the blocks' standardisation partials */
     int64_t *tgt_class_counts[ST_MAX_TARGETS]; /* streamed: this rank's training rows per class */

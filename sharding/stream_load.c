@@ -3,8 +3,10 @@
  * blocks in ascending order, one block in memory at a time — the same row checks, target sums,
  * class counts, longest length and two-pass standardisation partials as the in-memory load
  * computes over its whole part, with the same bits (each shard's rows still come in ascending id,
- * and st_standardize_accumulate splits the two passes over blocks) — and the val/test rows' checks
- * and longest length over one on-demand read of them (sharding/stream_eval.h). */
+ * and st_standardize_accumulate splits the two passes over blocks), and each of the rank's rows'
+ * weight keys (sharding/weight_keys.h: the engine's loss weight totals an epoch ahead) — and the
+ * val/test rows' checks and longest length over one on-demand read of them
+ * (sharding/stream_eval.h). */
 #include "sharding/stream_load.h"
 
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "sharding/standardize.h"
+#include "sharding/weight_keys.h"
 
 static void *zalloc(size_t n, size_t size, const char *what, st_error_t *err) {
     void *p = calloc(n ? n : 1, size);
@@ -147,6 +150,7 @@ st_status_t st_data_stream_scan(st_data_t *d, const st_data_config_t *cfg, st_ro
     if (rc == ST_OK && cfg->standardize &&
         !(d->stream_std_partials = zalloc((size_t)d->S * (size_t)plen, sizeof(double), "statistics", err)))
         rc = err->code;
+    if (rc == ST_OK) rc = st_weight_keys_scan_begin(d, err); /* the weight keys of this rank's rows */
     rc = st_comm_agree(c, rc, err);
     int longest = 0;
     for (int64_t b = 0; rc == ST_OK && b < s->n_blocks; b++) {
@@ -159,6 +163,7 @@ st_status_t st_data_stream_scan(st_data_t *d, const st_data_config_t *cfg, st_ro
             st_data_rows_check(k, d, ids, s->X, s->T, n);
             st_data_target_sums(d->stream_tgt_sums, d, ids, shard, s->T, n);
             rc = count_targets(d, s->T, n, err);
+            st_weight_keys_scan_block(d, ids, s->T, s->len, n);
         }
         for (int64_t i = 0; rc == ST_OK && s->len && i < n; i++)
             if (s->len[i] > longest) longest = s->len[i];

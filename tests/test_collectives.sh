@@ -4,9 +4,15 @@
 # 15 steps, differ by 10 steps' worth. A step makes 2 collectives in fast mode (the gradient
 # Allreduce, the closing Allgatherv) and 3 in exact mode (the all-reduce of the largest
 # magnitude, the fixed-point Allreduce, the close), at any rank count (jobs/engine.h: the weight
-# totals are computed on every rank), also for a sequence job with length buckets, augmentation
-# and cutmix (whose plans need every row's length). Also: a failure on one rank before a step
-# (STRATA_FAULT abort) ends every rank with an error, without a hang. Prints TAP.
+# totals of each rank's own shards are computed ahead and ride on the close of an epoch's last
+# step), also for a sequence job with length buckets, augmentation and cutmix (whose plans need
+# the rows' lengths), and for streamed runs with several heads (class ids and a value head, with
+# mixup: its keys are presence masks; data/fashion-multitask.h5) and with /lengths (data/varlen.h5, cutmix), whose keys the start-up
+# scan makes. No single step makes more — the shim counts each step's collectives between the
+# engine's MPI_Pcontrol marks — across epochs (an epoch's first step) and in a launch resumed
+# mid-epoch (its first step: the totals came in a set-up exchange before it). Also: a failure on
+# one rank before a step (STRATA_FAULT abort) ends every rank with an error, without a hang.
+# Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -22,14 +28,19 @@ ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n
 # (the tiny MLP job, or $CFG; args after it, e.g. another data.path, win)
 count() {
   local P=$1 mode=$2 steps=$3 out=$work/count-$1-$2-$3-$RANDOM; shift 3
+  rm -f "$work/last-count"
   timeout 120 mpirun -np "$P" --oversubscribe --bind-to none -x LD_PRELOAD="$PWD/$shim" -x STRATA_MPI_COUNT="$out" \
     bin/strata train "${CFG:-tests/data/train_tiny.json}" --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" \
     --set "name=$P-$mode-$steps-$RANDOM" --set train.threads=1 --set "reproducible=$mode" --set train.divergence_check_every=0 \
     --stop-after-steps "$steps" "$@" > "$work/log" 2>&1 || { echo "# run failed:"; sed 's/^/#   /' "$work/log" | tail -5; echo -1; return; }
   grep '^rank 0:' "$out" | sed 's/.* total //'
+  cp "$out" "$work/last-count"
 }
+# most_in_step: the most collectives rank 0 made in one step of the last counted launch, and
+# how many steps it counted ("most first steps")
+most_in_step() { sed -n 's/^rank 0 steps: \([0-9]*\) fewest [0-9-]* most \([0-9]*\) first \([0-9-]*\)$/\2 \3 \1/p' "$work/last-count"; }
 per_step() { local a b; a=$(count "$1" "$2" 5 "${@:3}"); b=$(count "$1" "$2" 15 "${@:3}"); echo $(( (b - a) / 10 )); }
-echo "1..8"
+echo "1..14"
 
 [ -x "$shim" ] || { echo "# $shim is missing (make test builds it)"; }
 f2=$(per_step 2 fast); ok $([ "$f2" = 2 ]; echo $?) "fast mode at P=2: 2 collectives a training step (counted $f2)"
@@ -48,6 +59,34 @@ ok $([ "$w2" = 2 ]; echo $?) "fast mode at P=2, windowed order in blocks of 64 r
 # per block (docs/streaming.md).
 t2=$(per_step 2 fast --set data.order=windowed --set data.window_rows=100000 --set data.stream=true)
 ok $([ "$t2" = 2 ]; echo $?) "fast mode at P=2, streamed: 2 collectives a step between block reads (counted $t2)"
+
+# Streamed runs of every kind key their rows in the start-up scan (one block again, so the
+# steps counted are the steady state).
+MT=data/fashion-multitask.h5 VL=data/varlen.h5
+[ -e "$VL" ] || VL=$work/varlen.h5
+ONE=(--set data.order=windowed --set data.window_rows=100000 --set data.stream=true --set data.memory_budget_mb=2000)
+if [ -e "$MT" ]; then
+  m2=$(CFG=configs/fashion_multitask.json per_step 2 fast --set "data.path=$MT" "${ONE[@]}" --set 'mixup={"alpha":0.4}')
+  ok $([ "$m2" = 2 ]; echo $?) "fast mode at P=2, streamed $MT (2 class heads, a value head) with mixup: 2 collectives a step (counted $m2)"
+else
+  n=$((n+1)); echo "ok $n # SKIP $MT is missing (docs/data.md makes it)"
+fi
+v2=$(CFG=tests/data/train_varlen.json per_step 2 fast "${SEQ[@]}" --set "data.path=$VL" --set data.bucket_by_length=false "${ONE[@]}")
+ok $([ "$v2" = 2 ]; echo $?) "fast mode at P=2, streamed $VL (/lengths, augmentation, cutmix): 2 collectives a step (counted $v2)"
+
+# Every step on its own: 45 steps of 20-step epochs (the first steps of epochs 2 and 3), then a
+# launch resumed mid-epoch (step 13 -> 45).
+for mode in fast exact; do
+  want=2; [ $mode = exact ] && want=3
+  count 2 $mode 45 > /dev/null; read -r most first steps <<< "$(most_in_step)"
+  ok $([ "$most" = $want ] && [ "$steps" = 45 ]; echo $?) \
+    "$mode mode at P=2, 45 steps over 3 epochs: at most $want collectives in any step (most $most, first $first, $steps steps)"
+  rm -rf "$work/r/resumed"
+  count 2 $mode 13 --set name=resumed > /dev/null && count 2 $mode 45 --set name=resumed --resume auto > /dev/null
+  read -r most first steps <<< "$(most_in_step)"
+  ok $([ "$most" = $want ] && [ "$first" = $want ] && [ "$steps" = 32 ]; echo $?) \
+    "$mode mode at P=2, resumed mid-epoch (step 13 -> 45): at most $want in any step, the first included (most $most, first $first, $steps steps)"
+done
 
 # A failure found before step 3 on rank 1 only: rank 1 keeps its message, rank 0 learns it at the
 # step's close ("rank 1 failed", printed by rank 0 only when its own step returned the error),
