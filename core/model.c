@@ -281,8 +281,8 @@ static st_status_t bind_arenas(st_model_t *m, st_error_t *err) {
         m->n_tensors += m->layers[i]->n_params;
     }
     if (m->n_layers > 0) ST_TRY(check_arena_size(m, err));
-    m->params = st_alloc(m->n_param_floats * sizeof(float), "the parameter arena", err);
-    m->grads = st_alloc(m->n_param_floats * sizeof(float), "the gradient arena", err);
+    m->params = st_alloc_arena(m->n_param_floats * sizeof(float), "the parameter arena", err);
+    m->grads = st_alloc_arena(m->n_param_floats * sizeof(float), "the gradient arena", err);
     m->buffers = st_alloc(m->n_buffer_floats * sizeof(float), "the buffer arena", err);
     m->tensors = calloc((size_t)m->n_tensors + 1, sizeof(st_tensor_view_t));
     if (!m->params || !m->grads || !m->buffers || !m->tensors)

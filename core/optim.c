@@ -197,7 +197,7 @@ st_status_t st_optim_create(const st_optim_config_t *cfg, const st_tensor_view_t
         goto fail;
     }
     for (int k = 0; k < o->n_state; k++)
-        if (!(o->state[k] = st_alloc(sizeof(float) * (n_floats > 0 ? n_floats : 1), "optimizer state", err))) {
+        if (!(o->state[k] = st_alloc_arena(sizeof(float) * (n_floats > 0 ? n_floats : 1), "optimizer state", err))) {
             rc = ST_ERR_NOMEM;
             goto fail;
         }

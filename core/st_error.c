@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 st_status_t st_fail(st_error_t *err, st_status_t code, const char *fmt, ...) {
     if (err) {
@@ -72,6 +73,20 @@ void *st_alloc(size_t n_bytes, const char *what, st_error_t *err) {
         st_fail(err, ST_ERR_NOMEM, "cannot allocate %zu bytes for %s", n_bytes, what);
         return NULL;
     }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void *st_alloc_arena(size_t n_bytes, const char *what, st_error_t *err) {
+    const size_t huge = (size_t)2 << 20;
+    if (n_bytes < huge / 2) return st_alloc(n_bytes, what, err);
+    size_t rounded = (n_bytes + huge - 1) / huge * huge;
+    void *p = rounded >= n_bytes ? aligned_alloc(huge, rounded) : NULL;
+    if (!p) {
+        st_fail(err, ST_ERR_NOMEM, "cannot allocate %zu bytes for %s", n_bytes, what);
+        return NULL;
+    }
+    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: 4 KiB pages when refused */
     memset(p, 0, rounded);
     return p;
 }

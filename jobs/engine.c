@@ -175,8 +175,8 @@ st_status_t st_engine_set_mix(st_engine_t *e, const st_mix_config_t *mix, st_err
 st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err) {
     size_t n = st_model_param_floats(e->parts.model);
     if (e->n_owned > 64) return st_fail(err, ST_ERR_CONFIG, "reproducible \"exact\": at most 64 shards per rank");
-    e->shard_grads = zalloc((size_t)e->n_owned * n, sizeof(float), err);
-    e->fixed = e->shard_grads ? zalloc(n, sizeof(int64_t), err) : NULL;
+    e->shard_grads = st_alloc_arena((size_t)e->n_owned * n * sizeof(float), "exact mode's shard gradients", err);
+    e->fixed = e->shard_grads ? st_alloc_arena(n * sizeof(int64_t), "exact mode's fixed-point sum", err) : NULL;
     e->exact = e->fixed != NULL;
     return e->exact ? ST_OK : err->code;
 }
