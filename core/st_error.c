@@ -86,7 +86,7 @@ void *st_alloc_arena(size_t n_bytes, const char *what, st_error_t *err) {
         st_fail(err, ST_ERR_NOMEM, "cannot allocate %zu bytes for %s", n_bytes, what);
         return NULL;
     }
-    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: 4 KiB pages when refused */
+    if (!getenv("STRATA_NO_HUGE_PAGES")) madvise(p, rounded, MADV_HUGEPAGE); /* advice only: 4 KiB pages when refused */
     memset(p, 0, rounded);
     return p;
 }

@@ -50,7 +50,8 @@ void *st_alloc(size_t n_bytes, const char *what, st_error_t *err);
  * aligned to 2 MiB, rounded up to whole 2 MiB and advised as transparent huge pages
  * (MADV_HUGEPAGE; a no-op where THP is "never"). The gradient all-reduce of the default MLP's
  * 2.27 MB arena between 2 ranks in shared memory (single-copy CMA, which pins the pages each
- * call) took 0.17 ms on huge pages against 0.30 ms on 4 KiB pages. Freed with st_free. */
+ * call) took 0.17 ms on huge pages against 0.30 ms on 4 KiB pages. STRATA_NO_HUGE_PAGES (any
+ * value) leaves out the advice (docs/performance.md). Freed with st_free. */
 void *st_alloc_arena(size_t n_bytes, const char *what, st_error_t *err);
 void st_free(void *p);
 
