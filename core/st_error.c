@@ -65,30 +65,26 @@ const char *st_status_name(st_status_t code) {
     return "unknown error";
 }
 
-void *st_alloc(size_t n_bytes, const char *what, st_error_t *err) {
-    size_t rounded = (n_bytes + 63) / 64 * 64;
-    if (rounded == 0) rounded = 64;
-    void *p = aligned_alloc(64, rounded);
+/* n_bytes rounded up to a multiple of `align` (a power of two), aligned to it and zeroed; with
+ * huge_pages advised as transparent huge pages before the first touch. */
+static void *aligned_zeroed(size_t n_bytes, size_t align, int huge_pages, const char *what, st_error_t *err) {
+    size_t rounded = n_bytes == 0 ? align : (n_bytes + align - 1) / align * align;
+    void *p = rounded >= n_bytes ? aligned_alloc(align, rounded) : NULL;
     if (!p) {
         st_fail(err, ST_ERR_NOMEM, "cannot allocate %zu bytes for %s", n_bytes, what);
         return NULL;
     }
+    if (huge_pages && !getenv("STRATA_NO_HUGE_PAGES")) madvise(p, rounded, MADV_HUGEPAGE); /* advice only */
     memset(p, 0, rounded);
     return p;
 }
 
+void *st_alloc(size_t n_bytes, const char *what, st_error_t *err) { return aligned_zeroed(n_bytes, 64, 0, what, err); }
+
 void *st_alloc_arena(size_t n_bytes, const char *what, st_error_t *err) {
     const size_t huge = (size_t)2 << 20;
     if (n_bytes < huge / 2) return st_alloc(n_bytes, what, err);
-    size_t rounded = (n_bytes + huge - 1) / huge * huge;
-    void *p = rounded >= n_bytes ? aligned_alloc(huge, rounded) : NULL;
-    if (!p) {
-        st_fail(err, ST_ERR_NOMEM, "cannot allocate %zu bytes for %s", n_bytes, what);
-        return NULL;
-    }
-    if (!getenv("STRATA_NO_HUGE_PAGES")) madvise(p, rounded, MADV_HUGEPAGE); /* advice only: 4 KiB pages when refused */
-    memset(p, 0, rounded);
-    return p;
+    return aligned_zeroed(n_bytes, huge, 1, what, err);
 }
 
 void st_free(void *p) { free(p); }
