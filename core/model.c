@@ -461,6 +461,16 @@ size_t st_model_param_floats(const st_model_t *m) { return m->n_param_floats; }
 size_t st_model_buffer_floats(const st_model_t *m) { return m->n_buffer_floats; }
 void st_model_zero_grads(st_model_t *m) { memset(m->grads, 0, m->n_param_floats * sizeof(float)); }
 
+float *st_model_swap_params(st_model_t *m, float *params) {
+    float *old = m->params;
+    m->params = params;
+    for (int i = 0; i < m->n_layers; i++)
+        for (int p = 0; p < m->layers[i]->n_params; p++)
+            m->layers[i]->params[p].data = params + m->layers[i]->params[p].offset;
+    for (int t = 0; t < m->n_tensors; t++) m->tensors[t].data = params + m->tensors[t].offset;
+    return old;
+}
+
 float *st_model_swap_grads(st_model_t *m, float *grads) {
     float *old = m->grads;
     m->grads = grads;

@@ -113,6 +113,9 @@ void st_model_zero_grads(st_model_t *m);
 /* Points every parameter's gradient view at `grads` (an arena of st_model_param_floats()
  * floats: backward then adds there) and returns the arena used until now. */
 float *st_model_swap_grads(st_model_t *m, float *grads);
+/* The same for the parameters: every view's data points into `params` (the caller copies the
+ * values) and the arena used until now is returned (hand it back before st_model_free). */
+float *st_model_swap_params(st_model_t *m, float *params);
 
 /* Every parameter tensor (views in arena order, covering the whole parameter arena). */
 const st_tensor_view_t *st_model_tensors(const st_model_t *m, int *n_tensors);

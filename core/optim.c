@@ -262,7 +262,14 @@ void st_optim_tensor_group(const st_optim_t *o, int tensor, int *group, double *
 
 /* ---- updates (operation order as torch.optim's _single_tensor_* functions) ---- */
 
-static void sgd_step(st_optim_t *o, float *p, const float *g, double lr_base) {
+/* The part of segment seg inside [lo, hi): *a..*b (a == b: none). */
+static void clip_segment(const segment_t *seg, size_t lo, size_t hi, size_t *a, size_t *b) {
+    *a = seg->offset > lo ? seg->offset : lo;
+    *b = seg->offset + seg->n < hi ? seg->offset + seg->n : hi;
+    if (*b < *a) *b = *a;
+}
+
+static void sgd_step(st_optim_t *o, float *p, const float *g, double lr_base, size_t lo, size_t hi) {
     const float mu = (float)o->cfg.momentum;
     const int nesterov = o->cfg.nesterov;
     float *buf = o->n_state ? o->state[0] : NULL;
@@ -270,9 +277,10 @@ static void sgd_step(st_optim_t *o, float *p, const float *g, double lr_base) {
     for (int s = 0; s < o->n_segments; s++) {
         const segment_t *seg = &o->segments[s];
         const float wd = (float)seg->weight_decay, neg_lr = (float)-(lr_base * seg->lr_mult);
-        const size_t end = seg->offset + seg->n;
+        size_t start, end;
+        clip_segment(seg, lo, hi, &start, &end);
         #pragma omp for schedule(static) nowait
-        for (size_t i = seg->offset; i < end; i++) {
+        for (size_t i = start; i < end; i++) {
             float d = g[i];
             if (wd != 0.0f) d = d + wd * p[i];
             if (buf) {
@@ -310,7 +318,7 @@ ST_CLONES static void adam_span(float *restrict p, const float *restrict g, floa
     }
 }
 
-static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base) {
+static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base, size_t lo, size_t hi) {
     const int decoupled = o->cfg.type == ST_OPTIM_ADAMW;
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2;
     const double bc1 = 1.0 - pow(b1, (double)o->step), bc2_sqrt = sqrt(1.0 - pow(b2, (double)o->step));
@@ -323,18 +331,31 @@ static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base) {
         const double lr = lr_base * seg->lr_mult;
         const float wd = (float)seg->weight_decay, shrink = (float)(1.0 - lr * seg->weight_decay);
         const float neg_step = (float)-(lr / bc1);
-        long i0, i1, off = (long)seg->offset;
-        st_thread_span((long)seg->n, 16, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+        size_t a, b;
+        clip_segment(seg, lo, hi, &a, &b);
+        long i0, i1, off = (long)a;
+        st_thread_span((long)(b - a), 16, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
         if (i1 > i0)
             adam_span(p + off + i0, g + off + i0, m + off + i0, v + off + i0, i1 - i0, decoupled, wd, shrink, b1f, b2f,
                       one_m_b1, one_m_b2, inv_bc2, epsf, neg_step);
     }
 }
 
+void st_optim_begin_step(st_optim_t *o) { o->step++; }
+
+void st_optim_update_range(st_optim_t *o, float *params, const float *grads, double lr_base, size_t lo, size_t hi) {
+    if (hi > o->n_floats) hi = o->n_floats;
+    if (o->cfg.type == ST_OPTIM_SGD) sgd_step(o, params, grads, lr_base, lo, hi);
+    else adam_step(o, params, grads, lr_base, lo, hi);
+}
+
+void st_optim_step_range(st_optim_t *o, float *params, const float *grads, double lr_base, size_t lo, size_t hi) {
+    st_optim_begin_step(o);
+    st_optim_update_range(o, params, grads, lr_base, lo, hi);
+}
+
 void st_optim_step(st_optim_t *o, float *params, const float *grads, double lr_base) {
-    o->step++;
-    if (o->cfg.type == ST_OPTIM_SGD) sgd_step(o, params, grads, lr_base);
-    else adam_step(o, params, grads, lr_base);
+    st_optim_step_range(o, params, grads, lr_base, 0, o->n_floats);
 }
 
 /* ---- state ---- */
@@ -348,6 +369,12 @@ const char *st_optim_state_name(const st_optim_t *o, int k) {
 }
 
 float *st_optim_state(st_optim_t *o, int k) { return k >= 0 && k < o->n_state ? o->state[k] : NULL; }
+
+float *st_optim_swap_state(st_optim_t *o, int k, float *state) {
+    float *old = o->state[k];
+    o->state[k] = state;
+    return old;
+}
 
 size_t st_optim_n_floats(const st_optim_t *o) { return o->n_floats; }
 

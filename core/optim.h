@@ -75,6 +75,15 @@ void st_optim_free(st_optim_t *opt);
  * Only floats covered by a tensor view change. Increments the step count. */
 void st_optim_step(st_optim_t *opt, float *params, const float *grads, double lr_base);
 
+/* The same update of the floats in [lo, hi) only (params, grads and the state elsewhere are not
+ * read or written; the step count still increments): each of P ranks updating its own range
+ * gives every element the bits st_optim_step gives it (jobs/engine.c, the node-local update). */
+void st_optim_step_range(st_optim_t *opt, float *params, const float *grads, double lr_base, size_t lo, size_t hi);
+/* st_optim_step_range in parts: the step count's increment, then any number of updates of
+ * disjoint ranges at that count (a caller can copy each range on while it is in cache). */
+void st_optim_begin_step(st_optim_t *opt);
+void st_optim_update_range(st_optim_t *opt, float *params, const float *grads, double lr_base, size_t lo, size_t hi);
+
 /* The group a tensor landed in (0 = default group, g + 1 = config group g), its lr multiplier
  * and its weight decay. */
 void st_optim_tensor_group(const st_optim_t *opt, int tensor, int *group, double *lr_mult,
@@ -88,6 +97,9 @@ int st_optim_n_state(const st_optim_t *opt);
 /* Name (torch's state key) and contents [n_floats] of state array k. */
 const char *st_optim_state_name(const st_optim_t *opt, int k);
 float *st_optim_state(st_optim_t *opt, int k);
+/* Makes `state` [n_floats] state array k (the caller copies the contents) and returns the one it
+ * replaces, which the caller must hand back before st_optim_free. k < st_optim_n_state. */
+float *st_optim_swap_state(st_optim_t *opt, int k, float *state);
 size_t st_optim_n_floats(const st_optim_t *opt);
 long st_optim_step_count(const st_optim_t *opt);
 /* Restores the step count and the state arrays (arrays[k] [n_floats], k < n_arrays). Fails when

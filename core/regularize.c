@@ -24,6 +24,8 @@ ST_CLONES static double block_sum_squares(const float *x, size_t n) {
     return acc[0];
 }
 
+double st_sum_squares_serial(const float *x, size_t n) { return block_sum_squares(x, n); }
+
 double st_sum_squares(const float *x, size_t n) {
     double total = 0;
     size_t n_blocks = (n + ST_SQ_BLOCK - 1) / ST_SQ_BLOCK;

@@ -20,6 +20,8 @@
 
 /* Σ x[i]² in double, in the fixed block order described above. x [n]. */
 double st_sum_squares(const float *x, size_t n);
+/* The same sum of n <= ST_SQ_BLOCK floats on the calling thread (one block's sum). */
+double st_sum_squares_serial(const float *x, size_t n);
 
 /* torch.nn.utils.clip_grad_norm_(norm_type=2): total = sqrt(Σ g²) over grads [n] (the whole
  * gradient arena); coef = max_norm / (total + 1e-6); when coef < 1 every gradient is multiplied

@@ -1,5 +1,6 @@
 /* engine.c — the distributed training step (see engine.h). */
 #include "engine.h"
+#include "engine_node.h"
 #include "engine_totals.h"
 
 #include "sharding/batch.h"
@@ -124,6 +125,7 @@ st_status_t st_engine_init(st_engine_t *e, const st_step_parts_t *parts, const s
                            int accumulation, uint64_t seed, st_error_t *err) {
     memset(e, 0, sizeof *e);
     e->parts = *parts, e->data = data, e->comm = c, e->seed = seed;
+    e->node.win = MPI_WIN_NULL;
     e->micro = data->micro_batch, e->accum = accumulation;
     e->n_owned = data->shard_end - data->shard_first;
     e->epochs = INT64_MAX;
@@ -182,6 +184,7 @@ st_status_t st_engine_set_exact(st_engine_t *e, st_error_t *err) {
 }
 
 void st_engine_free(st_engine_t *e) {
+    st_engine_node_free(e);
     st_sampler_free(&e->sampler);
     free(e->stat_layers), free(e->open), free(e->close), free(e->stats), free(e->micro_sums);
     for (int h = 0; h < ST_LOSS_MAX_HEADS; h++) free(e->lab[h]), free(e->tgt[h]);
@@ -416,6 +419,7 @@ static st_status_t gradients_fast(st_engine_t *e, int64_t global_step, const flo
         }
     lap(e, ST_STEP_PASSES, t0);
     arrive(e);
+    if (e->node_update) return ST_OK; /* summed after the close (engine_node.h) */
     ST_TRY(st_allreduce_sum_f32(st_model_grads(m), st_model_param_floats(m), e->comm, err));
     lap(e, ST_STEP_EXCHANGE, t0);
     return ST_OK;
@@ -476,7 +480,8 @@ static st_status_t close_step(st_engine_t *e, st_status_t pass_status, int *flag
         rec[SUM_STATUS] = o == 0 ? st_comm_status_word(e->comm, pass_status) : INT_MAX;
         rec[SUM_FLAGS] = o == 0 ? *flags : 0;
     }
-    ST_TRY(st_allgather_shards(e->close, S, e->rec_len, e->comm, err));
+    if (e->node_update) st_engine_node_close(e);
+    else ST_TRY(st_allgather_shards(e->close, S, e->rec_len, e->comm, err));
     for (int s = 0; s < S; s++) {
         const double *rec = e->close + (size_t)s * e->rec_len;
         if (rec[SUM_STATUS] < first) first = (int)rec[SUM_STATUS];
@@ -532,7 +537,13 @@ static st_status_t engine_step(st_engine_t *e, int64_t epoch, int64_t step, int6
     e->close_end_s = t0;
     out->stop = (flags & ST_FLAG_STOP) != 0;
     st_update_result_t u;
-    st_train_update(&e->parts, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);
+    if (e->node_update) {
+        st_engine_node_sum(e);
+        lap(e, ST_STEP_EXCHANGE, &t0);
+        st_engine_node_update(e, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);
+    } else {
+        st_train_update(&e->parts, lr_base, (flags & ST_FLAG_NONFINITE) != 0, &u);
+    }
     out->grad_norm = u.grad_norm, out->skipped = u.skipped;
     lap(e, ST_STEP_UPDATE, &t0);
     e->timed_steps++;

@@ -59,6 +59,7 @@
 
 #include "mpi/collectives.h"
 #include "mpi/comm.h"
+#include "mpi/node_window.h"
 #include "sharding/augment.h"
 #include "sharding/data.h"
 #include "sharding/sampler.h"
@@ -125,6 +126,12 @@ typedef struct {
     st_status_t pass_status;       /* this step's first pass failure here (agreed at the close) */
     float *shard_grads;            /* exact: [n_owned, n_params] */
     int64_t *fixed;                /* exact: [n_params] fixed-point sum */
+    int node_update;               /* fast mode, every rank on one node: the node-local update
+                                    * (jobs/engine_node.h); 0: the gradient all-reduce */
+    st_node_window_t node;         /* node_update: every rank's params, grads and optimizer state */
+    size_t node_lo, node_hi;       /* node_update: the arena range this rank sums and updates */
+    int node_fused_sq;             /* node_update: no L2 term in the range, so the sum gives Σ g² */
+    float *own_params, *own_grads, *own_state[2]; /* node_update: the arenas the window stands in for */
     double phase_s[ST_STEP_PHASES];/* this rank's seconds in each phase, summed over timed_steps */
     int64_t timed_steps;
     float phase_ring[ST_STEP_RING][ST_STEP_PHASES]; /* the last ST_STEP_RING steps' seconds per phase */

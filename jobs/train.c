@@ -417,6 +417,9 @@ static st_status_t record_step_phases(trainer_t *t, st_error_t *err) {
     cJSON_AddNumberToObject(w, "wait_median", round(wait_ms * 1e3) / 1e3);
     cJSON_AddNumberToObject(w, "spread_median", round(spread_ms * 1e3) / 1e3);
     cJSON_AddNumberToObject(o, "steps", (double)t->engine.timed_steps);
+    /* how the gradient was summed and applied: jobs/engine_node.h, or the all-reduce and an
+     * update every rank makes in full */
+    cJSON_AddStringToObject(o, "update", t->engine.node_update ? "node-local" : "replicated");
     return RANK0(t, st_run_record_set_item(&t->record, "step_ms", o, err), err);
 }
 

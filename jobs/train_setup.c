@@ -2,6 +2,7 @@
  * to their targets, the monitors checked against what the run records, the optimizer, the
  * engine and the schedule (see trainer.h). */
 #include "trainer.h"
+#include "jobs/engine_node.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -110,7 +111,8 @@ static st_status_t build_engine(trainer_t *t, st_error_t *err) {
             return st_error_everywhere(err);
         ST_TRY(st_engine_set_mix(&t->engine, &t->cfg->mix, err));
     }
-    return t->cfg->reproducible_exact ? st_engine_set_exact(&t->engine, err) : ST_OK;
+    if (t->cfg->reproducible_exact) return st_engine_set_exact(&t->engine, err);
+    return st_engine_node_init(&t->engine, err);
 }
 
 /* train.epochs × steps per epoch must stay <= ST_TRAIN_MAX_STEPS (the schedule's bound on

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "jobs/class_history.h"
+#include "jobs/engine_node.h"
 
 /* ---- state shared from rank 0 (resume, best model) ---- */
 
@@ -113,6 +114,7 @@ st_status_t st_trainer_save_checkpoint(trainer_t *t, st_ckpt_kind_t kind, st_err
     w.kind = kind;
     w.params = st_model_params(t->model), w.n_params = st_model_param_floats(t->model);
     w.buffers = st_model_buffers(t->model), w.n_buffers = st_model_buffer_floats(t->model);
+    st_engine_node_gather_state(&t->engine); /* the node-local update keeps only a range current */
     st_ckpt_fill_state(&w, t->optim, &t->sched, sched_buf);
     progress_save(t, track);
     w.early_stop = track, w.n_early_stop = PROGRESS_LEN;

@@ -12,7 +12,9 @@
 # engine's MPI_Pcontrol marks — across epochs (an epoch's first step) and in a launch resumed
 # mid-epoch (its first step: the totals came in a set-up exchange before it). Also: a failure on
 # one rank before a step (STRATA_FAULT abort) ends every rank with an error, without a hang.
-# Prints TAP.
+# The counts above are those of ranks on several nodes: every run here sets STRATA_NODE_UPDATE=0
+# (one node would take the node-local update, which makes no MPI call in a step; its own cases
+# come last). Prints TAP.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -29,7 +31,8 @@ ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n
 count() {
   local P=$1 mode=$2 steps=$3 out=$work/count-$1-$2-$3-$RANDOM; shift 3
   rm -f "$work/last-count"
-  timeout 120 mpirun -np "$P" --oversubscribe --bind-to none -x LD_PRELOAD="$PWD/$shim" -x STRATA_MPI_COUNT="$out" \
+  STRATA_NODE_UPDATE=${NODE:-0} timeout 120 mpirun -np "$P" --oversubscribe --bind-to none -x LD_PRELOAD="$PWD/$shim" \
+    -x STRATA_MPI_COUNT="$out" -x STRATA_NODE_UPDATE \
     bin/strata train "${CFG:-tests/data/train_tiny.json}" --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" \
     --set "name=$P-$mode-$steps-$RANDOM" --set train.threads=1 --set "reproducible=$mode" --set train.divergence_check_every=0 \
     --stop-after-steps "$steps" "$@" > "$work/log" 2>&1 || { echo "# run failed:"; sed 's/^/#   /' "$work/log" | tail -5; echo -1; return; }
@@ -40,7 +43,7 @@ count() {
 # how many steps it counted ("most first steps")
 most_in_step() { sed -n 's/^rank 0 steps: \([0-9]*\) fewest [0-9-]* most \([0-9]*\) first \([0-9-]*\)$/\2 \3 \1/p' "$work/last-count"; }
 per_step() { local a b; a=$(count "$1" "$2" 5 "${@:3}"); b=$(count "$1" "$2" 15 "${@:3}"); echo $(( (b - a) / 10 )); }
-echo "1..14"
+echo "1..16"
 
 [ -x "$shim" ] || { echo "# $shim is missing (make test builds it)"; }
 f2=$(per_step 2 fast); ok $([ "$f2" = 2 ]; echo $?) "fast mode at P=2: 2 collectives a training step (counted $f2)"
@@ -86,6 +89,13 @@ for mode in fast exact; do
   read -r most first steps <<< "$(most_in_step)"
   ok $([ "$most" = $want ] && [ "$first" = $want ] && [ "$steps" = 32 ]; echo $?) \
     "$mode mode at P=2, resumed mid-epoch (step 13 -> 45): at most $want in any step, the first included (most $most, first $first, $steps steps)"
+done
+
+# The node-local update (jobs/engine_node.h), on by default when every rank runs on one node: the
+# gradient sum, the close and the update go through shared memory, no MPI call in a step.
+for P in 2 4; do
+  x=$(NODE=1 per_step $P fast)
+  ok $([ "$x" = 0 ]; echo $?) "fast mode at P=$P on one node, the node-local update: 0 MPI collectives a training step (counted $x)"
 done
 
 # A failure found before step 3 on rank 1 only: rank 1 keeps its message, rank 0 learns it at the
