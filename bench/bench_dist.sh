@@ -74,8 +74,10 @@ if [ "${TORCH:-1}" != 0 ] && "$PY" -c 'import torch' 2>/dev/null; then
     tddp=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["samples_per_s"])' "$work/tddp.json")
 fi
 
+UPDATE_2X1=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["step_ms"].get("update", "replicated"))' \
+  "$work/s2x1r1/run.json" 2>/dev/null) \
 "$PY" - "$EPOCHS" "$nshards" "$shards" "$s12" "$s21" "$s11" "${t12:-nan}" "${tddp:-nan}" <<'EOF'
-import json, math, sys
+import json, math, os, sys
 epochs, S, micro = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 (s12, a12, *p12), (s21, a21, *p21), (s11, a11, *p11) = [tuple(map(float, v.split())) for v in sys.argv[4:7]]
 (w21, sp21), p12, p21, p11 = p21[6:8], p12[:6], p21[:6], p11[:6]
@@ -98,14 +100,19 @@ for name, ph in (("1x2", p12), ("2x1", p21), ("1x1", p11)):
     print(f"{name:<8}" + "".join(f"{v:>10.3f}" for v in ph) + f"{outside[name]:>10.3f}")
 gap = outside["2x1"] - outside["1x2"]
 print(f"outside forward+backward, 2x1 - 1x2: {gap:+.3f} ms (target <= +0.3: {'met' if gap <= 0.3 else 'NOT met'})")
-print(f"2x1 wait at the gradient exchange (run.json step_ms.arrival, medians): {w21:.3f} ms a rank on average, "
-      f"spread of arrivals {sp21:.3f} ms; the exchange without the wait: {p21[3] - w21:.3f} ms")
+upd = os.environ.get("UPDATE_2X1", "?")
+where = ("the close's barrier, so the exchange is the sum alone" if upd == "node-local"
+         else f"the all-reduce, which without the wait took {p21[3] - w21:.3f} ms")
+print(f"2x1 update: {upd} (run.json step_ms.update; STRATA_NODE_UPDATE=0 for the all-reduce path)")
+print(f"2x1 wait for the slower rank (run.json step_ms.arrival, medians): {w21:.3f} ms a rank on average, "
+      f"spread of arrivals {sp21:.3f} ms; it is spent in {where}")
 out = {"epochs": epochs, "shards": int(S or 0), "micro_batch": int(micro or 0),
        "strata": {"1x2": {"samples_per_s": s12, "test_accuracy": a12}, "2x1": {"samples_per_s": s21, "test_accuracy": a21},
                   "1x1": {"samples_per_s": s11, "test_accuracy": a11}},
        "efficiency_2x1_over_1x2": round(eff, 4), "target": 0.9, "target_met": eff >= 0.9,
        "step_ms": {n: dict(zip(phases, ph)) for n, ph in (("1x2", p12), ("2x1", p21), ("1x1", p11))},
-       "outside_fwd_bwd_ms_2x1_minus_1x2": round(gap, 4), "arrival_2x1": {"wait_ms": w21, "spread_ms": sp21}}
+       "outside_fwd_bwd_ms_2x1_minus_1x2": round(gap, 4), "arrival_2x1": {"wait_ms": w21, "spread_ms": sp21},
+       "update_2x1": upd}
 if not math.isnan(t12) and not math.isnan(tddp):
     print(f"{'PyTorch 1 process x 2 threads':<34} {t12:>10.0f}   (batch 256, bench/torch_mlp.py)")
     print(f"{'PyTorch DDP gloo 2 x 1 thread':<34} {tddp:>10.0f}   (bench/torch_ddp.py)")
@@ -113,6 +120,6 @@ if not math.isnan(t12) and not math.isnan(tddp):
     out["pytorch"] = {"1x2_samples_per_s": t12, "ddp_2x1_samples_per_s": tddp, "efficiency": round(tddp / t12, 4)}
 else:
     print("PyTorch not available: DDP reference skipped")
-import os; os.makedirs("build/bench", exist_ok=True)
+os.makedirs("build/bench", exist_ok=True)
 json.dump(out, open("build/bench/bench_dist.json", "w"), indent=1)
 EOF

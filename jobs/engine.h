@@ -10,7 +10,11 @@
  * known from the labels before any forward pass. Then st_train_update (L2, clipping, the
  * optimizer), identical on every rank.
  *
- * Two collectives a step in fast mode (three in exact mode), all through mpi/collectives.h:
+ * On one node, fast mode takes the node-local update (jobs/engine_node.h): the gradient sum, the
+ * close's records and the update go through a shared-memory window, each rank summing and
+ * updating its own part of the arena, and a step makes no MPI call (three barriers in shared
+ * memory). Across nodes, in exact mode, or with STRATA_NODE_UPDATE=0:
+ * two collectives a step in fast mode (three in exact mode), all through mpi/collectives.h:
  *   1. the gradient: one float MPI_Allreduce of the arena (fast), or, in exact mode, an
  *               all-reduce of the largest magnitude and one of the 64-bit fixed-point sums;
  *   2. close:   one Allgatherv of a record per shard: a status word and the step flags (in the
@@ -73,9 +77,12 @@ typedef enum {
     ST_STEP_FETCH,     /* sampler, ids, targets, weight totals (and the opening exchange when kept) */
     ST_STEP_PASSES,    /* gradient zeroing, forward, loss and backward of every micro-batch */
     ST_STEP_FIXED,     /* exact mode: largest magnitudes, the fixed-point sums and back to float */
-    ST_STEP_EXCHANGE,  /* the gradient collectives, with the wait for the slower rank */
-    ST_STEP_CLOSE,     /* the closing exchange and combining its records */
-    ST_STEP_UPDATE,    /* L2, gradient norm / clipping, the optimizer */
+    ST_STEP_EXCHANGE,  /* the gradient collectives, with the wait for the slower rank (node-local
+                        * update: the sum of the ranks' gradients over this rank's part) */
+    ST_STEP_CLOSE,     /* the closing exchange and combining its records (node-local update: the
+                        * first barrier, with the wait for the slower rank) */
+    ST_STEP_UPDATE,    /* L2, gradient norm / clipping, the optimizer (node-local update: this
+                        * rank's part, copied on to the others, and two barriers) */
     ST_STEP_PHASES
 } st_step_phase_t;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mpi/comm.h"
+#include "mpi/node_window.h"
 #include "mpitest.h"
 #include "threads.h"
 
@@ -96,6 +97,38 @@ static void test_printing(void) {
     mt_end_case("st_comm_print (rank 0 only) and st_comm_print_any (\"[rank r] \" on other ranks)");
 }
 
+/* The node window (mpi/node_window.h): open on one node with more than one rank, closed (and
+ * ST_OK) at P = 1 or when /dev/shm cannot hold the segments; every rank sees every segment; the
+ * barrier orders writes before it against reads after it, round after round. */
+static void test_node_window(void) {
+    st_error_t err = {0};
+    st_node_window_t w;
+    MT_CHECK(st_node_window_open(&w, &C, (size_t)1 << 50, &err) == ST_OK, "%s", err.msg);
+    MT_CHECK(!st_node_window_is_open(&w), "a 1 PiB window a rank opened");
+    enum { N = 1000, ROUNDS = 3000 };
+    MT_CHECK(st_node_window_open(&w, &C, N * sizeof(long), &err) == ST_OK, "%s", err.msg);
+    MT_CHECK(st_node_window_is_open(&w) == (C.size > 1), "open %d at P=%d", st_node_window_is_open(&w), C.size);
+    if (st_node_window_is_open(&w)) {
+        long *mine = st_node_segment(&w, C.rank);
+        for (int i = 0; i < N; i++) mine[i] = 1000L * C.rank + i;
+        st_node_barrier(&w);
+        int bad = 0;
+        for (int r = 0; r < C.size; r++)
+            for (int i = 0; i < N; i++) bad += ((long *)st_node_segment(&w, r))[i] != 1000L * r + i;
+        MT_CHECK(bad == 0, "%d values of other ranks' segments wrong after the barrier", bad);
+        st_node_barrier(&w);
+        for (long round = 1; round <= ROUNDS && bad == 0; round++) {
+            mine[0] = round; /* read by every rank between the two barriers, rewritten after the second */
+            st_node_barrier(&w);
+            for (int r = 0; r < C.size; r++) bad += ((long *)st_node_segment(&w, r))[0] != round;
+            st_node_barrier(&w);
+        }
+        MT_CHECK(bad == 0, "a rank saw another's value of the wrong round (%d times)", bad);
+        st_node_window_close(&w);
+    }
+    mt_end_case("st_node_window_open and st_node_barrier: shared segments, 3,000 ordered rounds, no window at P=1 or without room");
+}
+
 int main(int argc, char **argv) {
     st_error_t err = {0};
     if (st_comm_init(&argc, &argv, &C, &err) != ST_OK) {
@@ -110,11 +143,12 @@ int main(int argc, char **argv) {
         st_comm_finalize(&C, &err);
         return 0;
     }
-    if (C.rank == 0) printf("1..4\n");
+    if (C.rank == 0) printf("1..5\n");
     test_identity();
     test_errors();
     test_agree();
     test_printing();
+    test_node_window();
     int failed = mt_failed_cases();
     st_comm_finalize(&C, &err);
     return failed ? 1 : 0;
