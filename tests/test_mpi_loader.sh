@@ -2,8 +2,8 @@
 # test_mpi_loader.sh — runs the MPI test programs under mpirun and prints TAP for prove:
 # build/tests/mpi_loader (the two-phase parallel read, sharding/loader.c) at P = 1, 2, 3, 4 and
 # build/tests/mpi_comm (the communicator layer, mpi/comm.c, and the node window, mpi/node_window.c)
-# at P = 1 and 3, plus st_comm_abort at P = 2. One TAP line per run; a run fails on a non-zero exit status or after 60 s. The programs'
-# own output follows each line as "#" comments.
+# at P = 1 and 3, plus st_comm_abort at P = 2. One TAP line per run; a run fails on a non-zero
+# exit status or after 60 s. The programs' own output follows each line as "#" comments.
 set -u
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
