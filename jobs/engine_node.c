@@ -8,9 +8,11 @@
 #include "optim.h"
 #include "regularize.h"
 
-/* A rank's segment: parameters, gradients, then each optimizer state array, each arena padded to
- * a multiple of 16 floats (64 bytes). */
+/* A rank's segment: parameters (used in rank 0's only), gradients, then each optimizer state
+ * array, each arena padded to a multiple of 16 floats (64 bytes); then the block sums of squares
+ * and the closing records. */
 static size_t padded(size_t n) { return (n + 15) / 16 * 16; }
+enum { PARAMS, GRADS, STATE0 };
 
 /* The sum goes a block of ST_SQ_BLOCK floats at a time (a stack buffer), and each block's Σ g² is
  * the one st_sum_squares makes of that block; ranges are cut at whole blocks, so the norm,
@@ -18,11 +20,11 @@ static size_t padded(size_t n) { return (n + 15) / 16 * 16; }
 enum { NODE_BLOCK = ST_SQ_BLOCK };
 static size_t blocks_in(size_t n) { return (n + NODE_BLOCK - 1) / NODE_BLOCK; }
 
+/* Rank r's arena `which`; the parameters are one array for all, in rank 0's segment. */
 static float *arena_of(const st_engine_t *e, int rank, int which) {
     size_t n = padded(st_model_param_floats(e->parts.model));
-    return (float *)st_node_segment(&e->node, rank) + (size_t)which * n;
+    return (float *)st_node_segment(&e->node, which == PARAMS ? 0 : rank) + (size_t)which * n;
 }
-enum { PARAMS, GRADS, STATE0 };
 
 /* Rank r's Σ g² of each block of the arena (after its arenas; r writes those of its range). */
 static double *block_sq_of(const st_engine_t *e, int r) {
@@ -83,7 +85,8 @@ st_status_t st_engine_node_init(st_engine_t *e, st_error_t *err) {
     range_of(n, e->comm->rank, e->comm->size, &e->node_lo, &e->node_hi);
     e->node_fused_sq = !has_l2(m, e->node_lo, e->node_hi);
     float *params = arena_of(e, e->comm->rank, PARAMS), *grads = arena_of(e, e->comm->rank, GRADS);
-    memcpy(params, st_model_params(m), sizeof(float) * n);
+    if (e->comm->rank == 0) memcpy(params, st_model_params(m), sizeof(float) * n); /* every rank's are equal */
+    ST_MPI(MPI_Barrier(e->comm->comm), err); /* no rank reads them before */
     e->own_params = st_model_swap_params(m, params);
     e->own_grads = st_model_swap_grads(m, grads);
     for (int k = 0; k < n_state; k++) {
@@ -128,21 +131,6 @@ static void l2_range(const st_model_t *m, size_t lo, size_t hi) {
     }
 }
 
-/* The optimizer over this rank's range a chunk at a time, each chunk copied on into the other
- * ranks' arenas while it is in cache (nobody reads another rank's copy of this range until the
- * second barrier). */
-static void update_and_copy(st_engine_t *e, float *params, const float *g, double lr_base) {
-    enum { CHUNK = 8192 };
-    int P = e->comm->size, me = e->comm->rank;
-    st_optim_begin_step(e->parts.optim);
-    for (size_t a = e->node_lo; a < e->node_hi; a += CHUNK) {
-        size_t b = e->node_hi - a < CHUNK ? e->node_hi : a + CHUNK;
-        st_optim_update_range(e->parts.optim, params, g, lr_base, a, b);
-        for (int r = 0; r < P; r++)
-            if (r != me) memcpy(arena_of(e, r, PARAMS) + a, params + a, sizeof(float) * (b - a));
-    }
-}
-
 void st_engine_node_sum(st_engine_t *e) {
     int P = e->comm->size, me = e->comm->rank;
     float *grads[ST_NODE_MAX_RANKS];
@@ -178,7 +166,7 @@ void st_engine_node_update(st_engine_t *e, double lr_base, int skip, st_update_r
         #pragma omp parallel for schedule(static)
         for (size_t i = lo; i < hi; i++) g[i] *= c;
     }
-    if (!res->skipped) update_and_copy(e, params, g, lr_base);
+    if (!res->skipped) st_optim_step_range(e->parts.optim, params, g, lr_base, lo, hi);
     st_node_barrier(&e->node);
 }
 
@@ -198,13 +186,19 @@ void st_engine_node_gather_state(st_engine_t *e) {
     for (int k = 0; k < st_optim_n_state(e->parts.optim); k++) gather_state(e, k, arena_of(e, e->comm->rank, STATE0 + k));
 }
 
+st_status_t st_engine_node_params_to_all(const st_engine_t *e, int *done, st_error_t *err) {
+    *done = e->node_update;
+    if (e->node_update) ST_MPI(MPI_Barrier(e->comm->comm), err);
+    return ST_OK;
+}
+
 void st_engine_node_free(st_engine_t *e) {
     if (!e->node_update) return;
     st_model_t *m = e->parts.model;
     st_optim_t *o = e->parts.optim;
     size_t n = st_model_param_floats(m);
     /* every other rank is past its last update (this rank passed its last step's second
-     * barrier), and MPI_Win_free below waits for all before any segment goes */
+     * barrier); the barrier below keeps every segment until every rank has copied */
     memcpy(e->own_params, arena_of(e, e->comm->rank, PARAMS), sizeof(float) * n);
     st_model_swap_params(m, e->own_params);
     memcpy(e->own_grads, arena_of(e, e->comm->rank, GRADS), sizeof(float) * n);
@@ -213,6 +207,7 @@ void st_engine_node_free(st_engine_t *e) {
         gather_state(e, k, e->own_state[k]);
         st_optim_swap_state(o, k, e->own_state[k]);
     }
+    st_node_barrier(&e->node);
     st_node_window_close(&e->node);
     e->node_update = 0;
 }

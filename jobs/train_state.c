@@ -16,7 +16,9 @@
 
 /* Rank 0's parameters and buffers to every rank. */
 st_status_t st_trainer_bcast_arenas(trainer_t *t, st_error_t *err) {
-    ST_TRY(st_bcast_f32(st_model_params(t->model), st_model_param_floats(t->model), t->c, err));
+    int shared = 0;
+    ST_TRY(st_engine_node_params_to_all(&t->engine, &shared, err));
+    if (!shared) ST_TRY(st_bcast_f32(st_model_params(t->model), st_model_param_floats(t->model), t->c, err));
     return st_bcast_f32(st_model_buffers(t->model), st_model_buffer_floats(t->model), t->c, err);
 }
 
