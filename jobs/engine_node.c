@@ -86,7 +86,7 @@ st_status_t st_engine_node_init(st_engine_t *e, st_error_t *err) {
     e->node_fused_sq = !has_l2(m, e->node_lo, e->node_hi);
     float *params = arena_of(e, e->comm->rank, PARAMS), *grads = arena_of(e, e->comm->rank, GRADS);
     if (e->comm->rank == 0) memcpy(params, st_model_params(m), sizeof(float) * n); /* every rank's are equal */
-    ST_MPI(MPI_Barrier(e->comm->comm), err); /* no rank reads them before */
+    ST_TRY(st_barrier(e->comm, err)); /* no rank reads them before */
     e->own_params = st_model_swap_params(m, params);
     e->own_grads = st_model_swap_grads(m, grads);
     for (int k = 0; k < n_state; k++) {
@@ -188,7 +188,7 @@ void st_engine_node_gather_state(st_engine_t *e) {
 
 st_status_t st_engine_node_params_to_all(const st_engine_t *e, int *done, st_error_t *err) {
     *done = e->node_update;
-    if (e->node_update) ST_MPI(MPI_Barrier(e->comm->comm), err);
+    if (e->node_update) ST_TRY(st_barrier(e->comm, err));
     return ST_OK;
 }
 

@@ -150,3 +150,8 @@ st_status_t st_bcast_bytes(void *p, int n_bytes, const st_comm_t *c, st_error_t 
 }
 
 void st_mark_step(int level) { MPI_Pcontrol(level); }
+
+st_status_t st_barrier(const st_comm_t *c, st_error_t *err) {
+    ST_MPI(MPI_Barrier(c->comm), err);
+    return ST_OK;
+}

@@ -29,6 +29,10 @@ st_status_t st_allreduce_sum_f32(float *x, size_t n, const st_comm_t *c, st_erro
 st_status_t st_allreduce_sum_f64(double *x, int n, const st_comm_t *c, st_error_t *err);
 st_status_t st_allreduce_sum_i64(int64_t *x, int n, const st_comm_t *c, st_error_t *err);
 
+/* Returns when every rank has called it (MPI_Barrier): orders one rank's writes to memory the
+ * ranks share (mpi/node_window.h) before the others' reads. Collective. */
+st_status_t st_barrier(const st_comm_t *c, st_error_t *err);
+
 /* *x ← the largest *x over ranks. Collective. */
 st_status_t st_allreduce_max_f64(double *x, const st_comm_t *c, st_error_t *err);
 
