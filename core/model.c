@@ -461,25 +461,32 @@ size_t st_model_param_floats(const st_model_t *m) { return m->n_param_floats; }
 size_t st_model_buffer_floats(const st_model_t *m) { return m->n_buffer_floats; }
 void st_model_zero_grads(st_model_t *m) { memset(m->grads, 0, m->n_param_floats * sizeof(float)); }
 
+/* Points every parameter view (each layer's and the model's tensor list) into m->params and
+ * m->grads at its offset. */
+static void rebind_views(st_model_t *m) {
+    for (int i = 0; i < m->n_layers; i++)
+        for (int p = 0; p < m->layers[i]->n_params; p++) {
+            st_tensor_view_t *v = &m->layers[i]->params[p];
+            v->data = m->params + v->offset, v->grad = m->grads + v->offset;
+        }
+    for (int t = 0; t < m->n_tensors; t++)
+        m->tensors[t].data = m->params + m->tensors[t].offset, m->tensors[t].grad = m->grads + m->tensors[t].offset;
+}
+
 float *st_model_swap_params(st_model_t *m, float *params) {
     float *old = m->params;
     m->params = params;
-    for (int i = 0; i < m->n_layers; i++)
-        for (int p = 0; p < m->layers[i]->n_params; p++)
-            m->layers[i]->params[p].data = params + m->layers[i]->params[p].offset;
-    for (int t = 0; t < m->n_tensors; t++) m->tensors[t].data = params + m->tensors[t].offset;
+    rebind_views(m);
     return old;
 }
 
 float *st_model_swap_grads(st_model_t *m, float *grads) {
     float *old = m->grads;
     m->grads = grads;
-    for (int i = 0; i < m->n_layers; i++)
-        for (int p = 0; p < m->layers[i]->n_params; p++)
-            m->layers[i]->params[p].grad = grads + m->layers[i]->params[p].offset;
-    for (int t = 0; t < m->n_tensors; t++) m->tensors[t].grad = grads + m->tensors[t].offset;
+    rebind_views(m);
     return old;
 }
+
 const st_tensor_view_t *st_model_tensors(const st_model_t *m, int *n_tensors) {
     *n_tensors = m->n_tensors;
     return m->tensors;
