@@ -2,9 +2,11 @@
 #include "st_error.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 st_status_t st_fail(st_error_t *err, st_status_t code, const char *fmt, ...) {
     if (err) {
@@ -88,3 +90,11 @@ void *st_alloc_arena(size_t n_bytes, const char *what, st_error_t *err) {
 }
 
 void st_free(void *p) { free(p); }
+
+void st_release_pages(void *p, size_t n_bytes) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (!p || page <= 0) return;
+    uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t hi = ((uintptr_t)p + n_bytes) / (uintptr_t)page * (uintptr_t)page;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}

@@ -55,6 +55,11 @@ void *st_alloc(size_t n_bytes, const char *what, st_error_t *err);
 void *st_alloc_arena(size_t n_bytes, const char *what, st_error_t *err);
 void st_free(void *p);
 
+/* Gives the whole pages inside [p, p + n_bytes) of a live allocation back to the system
+ * (MADV_DONTNEED): they stop counting in the resident set and read as zeros when touched again.
+ * For an arena whose values live elsewhere for a while (jobs/engine_node.h). */
+void st_release_pages(void *p, size_t n_bytes);
+
 #define ST_TRY(call)                          \
     do {                                      \
         st_status_t st_try_rc_ = (call);      \

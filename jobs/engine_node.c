@@ -93,7 +93,10 @@ st_status_t st_engine_node_init(st_engine_t *e, st_error_t *err) {
         float *state = arena_of(e, e->comm->rank, STATE0 + k);
         memcpy(state, st_optim_state(o, k), sizeof(float) * n);
         e->own_state[k] = st_optim_swap_state(o, k, state);
+        st_release_pages(e->own_state[k], sizeof(float) * n);
     }
+    /* the model's own arenas wait for st_engine_node_free without their pages */
+    st_release_pages(e->own_params, sizeof(float) * n), st_release_pages(e->own_grads, sizeof(float) * n);
     return ST_OK;
 }
 
@@ -201,8 +204,7 @@ void st_engine_node_free(st_engine_t *e) {
      * barrier); the barrier below keeps every segment until every rank has copied */
     memcpy(e->own_params, arena_of(e, e->comm->rank, PARAMS), sizeof(float) * n);
     st_model_swap_params(m, e->own_params);
-    memcpy(e->own_grads, arena_of(e, e->comm->rank, GRADS), sizeof(float) * n);
-    st_model_swap_grads(m, e->own_grads);
+    st_model_swap_grads(m, e->own_grads); /* scratch: zeroed before every step's passes */
     for (int k = 0; k < st_optim_n_state(o); k++) {
         gather_state(e, k, e->own_state[k]);
         st_optim_swap_state(o, k, e->own_state[k]);
