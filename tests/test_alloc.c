@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "st_error.h"
 
@@ -87,11 +88,34 @@ static void test_out_of_memory_names_what(void **s) {
     assert_non_null(strstr(err.msg, "the gradient arena"));
 }
 
+/* st_release_pages drops only the whole pages inside the range: they read as zeros after, the
+ * bytes around them keep their values, and the arena stays usable. */
+static void test_release_pages_zeroes_whole_pages_only(void **s) {
+    (void)s;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (size_t)1 << 20; /* an arena: 2 MiB aligned */
+    unsigned char *p = st_alloc_arena(n, "test", NULL);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % page, 0);
+    memset(p, 7, n);
+    st_release_pages(p + 100, 2 * page); /* the whole pages inside: [page, 2·page) */
+    for (size_t i = 0; i < n; i++) {
+        int inside = i >= page && i < 2 * page;
+        if (p[i] != (inside ? 0 : 7)) fail_msg("byte %zu is %d after the release", i, p[i]);
+    }
+    st_release_pages(p, n);
+    for (size_t i = 0; i < n; i += 64) assert_int_equal(p[i], 0);
+    memset(p, 3, n); /* written again: pages come back */
+    assert_int_equal(p[n - 1], 3);
+    st_release_pages(NULL, n); /* no-op */
+    st_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_blocks_are_64_byte_aligned),
         cmocka_unit_test(test_arenas_are_2mib_aligned_zeroed_and_huge_page_eligible),
         cmocka_unit_test(test_out_of_memory_names_what),
+        cmocka_unit_test(test_release_pages_zeroes_whole_pages_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
