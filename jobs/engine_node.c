@@ -56,9 +56,14 @@ static void range_of(size_t n, int r, int P, size_t *lo, size_t *hi) {
     if (*hi > n) *hi = n;
 }
 
-static int turned_off(void) {
+/* STRATA_NODE_UPDATE: unset or "1" on, "0" off, anything else an error (every rank reads the
+ * same environment, so every rank fails alike). */
+static st_status_t wanted(int *on, st_error_t *err) {
     const char *v = getenv("STRATA_NODE_UPDATE");
-    return v && !strcmp(v, "0");
+    *on = !v || !*v || !strcmp(v, "1");
+    if (v && *v && strcmp(v, "0") && strcmp(v, "1"))
+        return st_fail(err, ST_ERR_CONFIG, "STRATA_NODE_UPDATE: expected 0 (the all-reduce) or 1 (the node-local update), got \"%s\"", v);
+    return ST_OK;
 }
 
 /* 1 when a tensor with an L2 term has floats in [lo, hi). */
@@ -71,7 +76,9 @@ static int has_l2(st_model_t *m, size_t lo, size_t hi) {
 }
 
 st_status_t st_engine_node_init(st_engine_t *e, st_error_t *err) {
-    if (e->exact || !st_node_window_possible(e->comm) || turned_off()) return ST_OK;
+    int on;
+    ST_TRY(wanted(&on, err));
+    if (e->exact || !st_node_window_possible(e->comm) || !on) return ST_OK;
     st_model_t *m = e->parts.model;
     st_optim_t *o = e->parts.optim;
     size_t n = st_model_param_floats(m);

@@ -41,7 +41,7 @@ same() {
   local r=$?; ok $r "$3"
   [ $r = 0 ] || echo "#   node-local: $a ($(update_of "$1")); replicated: $b ($(update_of "$2"))"
 }
-echo "1..7"
+echo "1..8"
 
 run 2 1 adam-node; run 2 0 adam-mpi
 same adam-node adam-mpi "P=2, AdamW with clipping: the node-local update has the all-reduce path's bits after every epoch"
@@ -81,4 +81,10 @@ a=$(hashes adam-node); b=$(hashes resumed)
 [ -n "$a" ] && [ "$a" = "$b" ]; r=$?
 ok $r "P=2, stopped after 30 steps and resumed: every epoch's parameter hash equals the straight run's"
 [ $r = 0 ] || echo "#   straight: $a; resumed: $b"
+
+STRATA_NODE_UPDATE=off timeout 60 mpirun -np 2 --oversubscribe --bind-to none -x STRATA_NODE_UPDATE bin/strata train \
+  tests/data/train_tiny.json --set "data.path=$work/tiny.h5" --set "results_dir=$work/r" --set name=bad > "$work/log-bad" 2>&1
+rc=$?
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'STRATA_NODE_UPDATE: expected 0 (the all-reduce) or 1 (the node-local update), got "off"' "$work/log-bad"
+ok $? "STRATA_NODE_UPDATE=off: every rank ends with an error naming the variable and the value (exit $rc)"
 exit $fail
