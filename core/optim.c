@@ -341,17 +341,11 @@ static void adam_step(st_optim_t *o, float *p, const float *g, double lr_base, s
     }
 }
 
-void st_optim_begin_step(st_optim_t *o) { o->step++; }
-
-void st_optim_update_range(st_optim_t *o, float *params, const float *grads, double lr_base, size_t lo, size_t hi) {
+void st_optim_step_range(st_optim_t *o, float *params, const float *grads, double lr_base, size_t lo, size_t hi) {
+    o->step++;
     if (hi > o->n_floats) hi = o->n_floats;
     if (o->cfg.type == ST_OPTIM_SGD) sgd_step(o, params, grads, lr_base, lo, hi);
     else adam_step(o, params, grads, lr_base, lo, hi);
-}
-
-void st_optim_step_range(st_optim_t *o, float *params, const float *grads, double lr_base, size_t lo, size_t hi) {
-    st_optim_begin_step(o);
-    st_optim_update_range(o, params, grads, lr_base, lo, hi);
 }
 
 void st_optim_step(st_optim_t *o, float *params, const float *grads, double lr_base) {

@@ -77,12 +77,8 @@ void st_optim_step(st_optim_t *opt, float *params, const float *grads, double lr
 
 /* The same update of the floats in [lo, hi) only (params, grads and the state elsewhere are not
  * read or written; the step count still increments): each of P ranks updating its own range
- * gives every element the bits st_optim_step gives it (jobs/engine.c, the node-local update). */
+ * gives every element the bits st_optim_step gives it (jobs/engine_node.c, the node-local update). */
 void st_optim_step_range(st_optim_t *opt, float *params, const float *grads, double lr_base, size_t lo, size_t hi);
-/* st_optim_step_range in parts: the step count's increment, then any number of updates of
- * disjoint ranges at that count (a caller can copy each range on while it is in cache). */
-void st_optim_begin_step(st_optim_t *opt);
-void st_optim_update_range(st_optim_t *opt, float *params, const float *grads, double lr_base, size_t lo, size_t hi);
 
 /* The group a tensor landed in (0 = default group, g + 1 = config group g), its lr multiplier
  * and its weight decay. */

@@ -138,7 +138,7 @@ typedef struct {
     st_node_window_t node;         /* node_update: every rank's params, grads and optimizer state */
     size_t node_lo, node_hi;       /* node_update: the arena range this rank sums and updates */
     int node_fused_sq;             /* node_update: no L2 term in the range, so the sum gives Σ g² */
-    float *own_params, *own_grads, *own_state[2]; /* node_update: the arenas the window stands in for */
+    float *own_params, *own_grads, *own_state[ST_OPTIM_MAX_STATE]; /* node_update: the arenas the window stands in for */
     double phase_s[ST_STEP_PHASES];/* this rank's seconds in each phase, summed over timed_steps */
     int64_t timed_steps;
     float phase_ring[ST_STEP_RING][ST_STEP_PHASES]; /* the last ST_STEP_RING steps' seconds per phase */

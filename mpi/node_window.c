@@ -37,7 +37,7 @@ st_status_t st_node_window_open(st_node_window_t *w, const st_comm_t *c, size_t 
     memset(w, 0, sizeof *w);
     w->win = MPI_WIN_NULL;
     if (!st_node_window_possible(c)) return ST_OK;
-    w->rank = c->rank, w->size = c->size, w->bytes = bytes;
+    w->rank = c->rank, w->size = c->size;
     size_t own = HEADER + (bytes + 63) / 64 * 64;
     int room = backing_has_room((own + 64) * (size_t)c->size), all_room = 0;
     ST_MPI(MPI_Allreduce(&room, &all_room, 1, MPI_INT, MPI_MIN, c->comm), err);
@@ -45,7 +45,7 @@ st_status_t st_node_window_open(st_node_window_t *w, const st_comm_t *c, size_t 
     MPI_Info info;
     ST_MPI(MPI_Info_create(&info), err);
     MPI_Info_set(info, "alloc_shared_noncontig", "true");
-    void *base = NULL;
+    void *base = NULL; /* this rank's segment, also found by MPI_Win_shared_query below */
     int rc = MPI_Win_allocate_shared((MPI_Aint)(own + 64), 1, info, c->comm, &base, &w->win);
     MPI_Info_free(&info);
     if (rc != MPI_SUCCESS) {
@@ -68,7 +68,6 @@ st_status_t st_node_window_open(st_node_window_t *w, const st_comm_t *c, size_t 
         }
         w->segment[r] = seg + HEADER;
     }
-    (void)base;
     memset((char *)w->segment[w->rank] - HEADER, 0, HEADER); /* each rank clears its own header */
     w->sync = (char *)w->segment[0] - HEADER;
     atomic_thread_fence(memory_order_seq_cst);

@@ -27,7 +27,6 @@ typedef struct {
     MPI_Win win;
     int rank, size;               /* in the communicator it was opened on */
     void *segment[ST_NODE_MAX_RANKS]; /* every rank's segment (bytes each, 64-byte aligned) */
-    size_t bytes;
     void *sync;                   /* the barrier's counters (rank 0's header) */
     unsigned long generation;     /* this rank's view of the barrier generation */
 } st_node_window_t;

@@ -269,6 +269,46 @@ static void test_step_count_matters(void **s) {
     st_optim_free(a), st_optim_free(b);
 }
 
+/* st_optim_step_range: ranks updating disjoint ranges (cut inside a tensor and across tensors
+ * with different decay and lr_mult) give every element st_optim_step's bits, and leave the rest
+ * of the arena and of the state untouched. Three steps of SGD + Nesterov with a group, and AdamW. */
+static void test_ranges_give_the_full_steps_bits(void **s) {
+    (void)s;
+    const char *configs[2] = {
+        "{\"type\":\"sgd\",\"lr\":0.1,\"momentum\":0.9,\"nesterov\":true,\"weight_decay\":0.01,"
+        "\"groups\":[{\"params\":\"*.bias\",\"lr_mult\":3}]}",
+        "{\"type\":\"adamw\",\"lr\":0.05,\"weight_decay\":0.1}"};
+    const size_t cuts[4] = {0, 7, 13, N_ARENA}; /* inside layers.0.weight, inside the bias */
+    for (int c = 0; c < 2; c++) {
+        st_optim_config_t cfg;
+        parse_ok(configs[c], &cfg);
+        float full[N_ARENA], part[3][N_ARENA], g[N_ARENA];
+        for (int i = 0; i < N_ARENA; i++) full[i] = 0.1f * (float)(i - 10), g[i] = 0.03f * (float)((i * 7) % 11 - 5);
+        st_tensor_view_t v[3];
+        fixture_views(v, NULL, NULL);
+        st_optim_t *whole = create_ok(&cfg, v, 3, N_ARENA), *r[3];
+        for (int k = 0; k < 3; k++) r[k] = create_ok(&cfg, v, 3, N_ARENA), memcpy(part[k], full, sizeof full);
+        for (int step = 0; step < 3; step++) {
+            st_optim_step(whole, full, g, 1.0);
+            for (int k = 0; k < 3; k++) st_optim_step_range(r[k], part[k], g, 1.0, cuts[k], cuts[k + 1]);
+        }
+        for (int k = 0; k < 3; k++)
+            for (size_t i = 0; i < N_ARENA; i++) {
+                int inside = i >= cuts[k] && i < cuts[k + 1];
+                float want = inside ? full[i] : 0.1f * (float)((int)i - 10);
+                if (memcmp(&part[k][i], &want, sizeof want) != 0)
+                    fail_msg("%s, range %d, element %zu: %.9g, want %.9g", configs[c], k, i, part[k][i], want);
+                for (int j = 0; j < st_optim_n_state(whole); j++) {
+                    float got = st_optim_state(r[k], j)[i], w = inside ? st_optim_state(whole, j)[i] : 0.0f;
+                    if (memcmp(&got, &w, sizeof w) != 0) fail_msg("state %d, range %d, element %zu", j, k, i);
+                }
+            }
+        assert_int_equal(st_optim_step_count(r[0]), 3);
+        st_optim_free(whole);
+        for (int k = 0; k < 3; k++) st_optim_free(r[k]);
+    }
+}
+
 /* ---- clipping and L2 ---- */
 
 static void test_clip_matches_torch(void **s) {
@@ -425,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_state_roundtrip_adam),
         cmocka_unit_test(test_state_roundtrip_sgd),
         cmocka_unit_test(test_step_count_matters),
+        cmocka_unit_test(test_ranges_give_the_full_steps_bits),
         cmocka_unit_test(test_clip_matches_torch),
         cmocka_unit_test(test_sums_independent_of_thread_count),
         cmocka_unit_test(test_l2_penalty_and_gradient),
